@@ -1,0 +1,99 @@
+import type { TokenCredential } from '@azure/identity';
+
+import { type ClusterSettings, type Config, namespaceAllowed } from '../config.js';
+import { ForbiddenError } from '../core/errors.js';
+import { assertNamespace } from '../core/naming.js';
+import { aksMonitorUrl } from '../core/status.js';
+import { type AksManagement, AksSource, KubeconfigFileSource } from './credentials.js';
+import { ClientNodeGateway, type KubeGateway } from './kube.js';
+
+/** Resolves cluster aliases to gateways, and is the one place the allow-lists are enforced. */
+export interface ClusterRegistry {
+  /** The alias a request without `cluster` uses. */
+  readonly defaultAlias: string;
+  /** Settings of an allowed cluster and namespace; ForbiddenError otherwise. */
+  authorize(alias: string, namespace: string): ClusterSettings;
+  /** Settings of a known cluster; ForbiddenError otherwise. */
+  settings(alias: string): ClusterSettings;
+  gateway(alias: string): KubeGateway;
+  monitorUrl(alias: string): string | null;
+}
+
+export interface AzureDeps {
+  credential: () => TokenCredential;
+  management: () => Promise<AksManagement>;
+}
+
+function describe(list: readonly string[]): string {
+  return list.map((x) => `"${x}"`).join(', ');
+}
+
+export class ConfiguredClusters implements ClusterRegistry {
+  private readonly gateways = new Map<string, KubeGateway>();
+  private readonly byAlias: ReadonlyMap<string, ClusterSettings>;
+
+  constructor(
+    private readonly config: Config,
+    private readonly azure: AzureDeps,
+    /** Tests and the local runtime put their own gateways here. */
+    gatewayFactory?: (settings: ClusterSettings) => KubeGateway,
+  ) {
+    this.byAlias = new Map(config.clusters.map((c) => [c.alias, c]));
+    if (gatewayFactory) this.makeGateway = gatewayFactory;
+  }
+
+  get defaultAlias(): string {
+    return this.config.defaultCluster;
+  }
+
+  settings(alias: string): ClusterSettings {
+    const settings = this.byAlias.get(alias);
+    if (!settings) {
+      throw new ForbiddenError(
+        `cluster "${alias}" is not configured for this app; configured clusters: ${describe([...this.byAlias.keys()])}. An operator adds clusters in the CLUSTERS app setting`,
+      );
+    }
+    return settings;
+  }
+
+  authorize(alias: string, namespace: string): ClusterSettings {
+    assertNamespace(namespace);
+    const settings = this.settings(alias);
+    if (!namespaceAllowed(settings, namespace)) {
+      throw new ForbiddenError(
+        `namespace "${namespace}" is not allowed on cluster "${alias}"; allowed: ${describe(settings.namespaces)}. An operator allows namespaces in the CLUSTERS app setting`,
+      );
+    }
+    return settings;
+  }
+
+  gateway(alias: string): KubeGateway {
+    let gateway = this.gateways.get(alias);
+    if (!gateway) {
+      gateway = this.makeGateway(this.settings(alias));
+      this.gateways.set(alias, gateway);
+    }
+    return gateway;
+  }
+
+  monitorUrl(alias: string): string | null {
+    const s = this.settings(alias);
+    return s.type === 'aks' ? aksMonitorUrl(this.config.portalUrl, s.subscriptionId, s.resourceGroup, s.clusterName) : null;
+  }
+
+  private makeGateway = (settings: ClusterSettings): KubeGateway => {
+    if (settings.type === 'kubeconfig') {
+      return new ClientNodeGateway(new KubeconfigFileSource(settings.kubeconfigPath, settings.context), this.config.kubeRequestTimeoutMs);
+    }
+    const azure = this.azure;
+    let source: AksSource | undefined;
+    const lazy = async () => (source ??= new AksSource(settings, await azure.management(), azure.credential()));
+    return new ClientNodeGateway(
+      {
+        kubeConfig: async () => (await lazy()).kubeConfig(),
+        invalidate: () => source?.invalidate(),
+      },
+      this.config.kubeRequestTimeoutMs,
+    );
+  };
+}

@@ -1,0 +1,178 @@
+import type { ManagedCluster } from '@azure/arm-containerservice';
+import type { AccessToken, TokenCredential } from '@azure/identity';
+import { KubeConfig } from '@kubernetes/client-node';
+
+import type { AksClusterSettings } from '../config.js';
+import { AppError } from '../core/errors.js';
+import type { ConnectionSource } from './kube.js';
+
+/** The AKS AAD server application: tokens for this scope authenticate to Entra ID-integrated clusters. */
+export const AKS_AAD_SCOPE = '6dae42f8-4368-4678-94ff-3960e28e3630/.default';
+/** Refresh a token this long before it expires, so no call goes out with one about to lapse. */
+export const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
+/** Re-read the cluster's server and CA (or local-account kubeconfig) this often even without a 401. */
+export const CLUSTER_INFO_TTL_MS = 60 * 60_000;
+const AUTH_PROVIDER = 'aks-job-runner-entra';
+
+/** What ARM gives us about a cluster; an interface so tests need no Azure. */
+export interface AksManagement {
+  getCluster(settings: AksClusterSettings): Promise<Pick<ManagedCluster, 'aadProfile' | 'disableLocalAccounts' | 'fqdn' | 'privateFqdn'>>;
+  /** The user kubeconfig YAML from listClusterUserCredentials. */
+  userKubeconfig(settings: AksClusterSettings): Promise<string>;
+}
+
+export class CredentialError extends AppError {
+  override name = 'CredentialError';
+  override readonly status = 502;
+  override readonly reason = 'ClusterCredentials';
+}
+
+/** A kubeconfig file on disk, for development and non-AKS clusters. Read once; re-read after a 401. */
+export class KubeconfigFileSource implements ConnectionSource {
+  private cached: KubeConfig | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly context?: string,
+  ) {}
+
+  kubeConfig(): Promise<KubeConfig> {
+    if (!this.cached) {
+      const kc = new KubeConfig();
+      kc.loadFromFile(this.path);
+      if (this.context) kc.setCurrentContext(this.context);
+      this.cached = kc;
+    }
+    return Promise.resolve(this.cached);
+  }
+
+  invalidate(): void {
+    this.cached = undefined;
+  }
+}
+
+interface ClusterInfo {
+  kc: KubeConfig;
+  fetchedAt: number;
+  /** Entra ID cluster: every request carries a bearer token for AKS_AAD_SCOPE. */
+  entra: boolean;
+}
+
+/**
+ * An AKS cluster reached with the app's identity: ARM's listClusterUserCredentials gives server and CA; on
+ * Entra ID clusters each request gets a bearer token from @azure/identity (what kubelogin's msi mode does,
+ * without the binary); on local-account clusters the returned kubeconfig user is used as is.
+ * Credentials live only in this process's memory.
+ */
+export class AksSource implements ConnectionSource {
+  private info: Promise<ClusterInfo> | undefined;
+  private token: AccessToken | undefined;
+
+  constructor(
+    private readonly settings: AksClusterSettings,
+    private readonly management: AksManagement,
+    private readonly credential: TokenCredential,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async kubeConfig(): Promise<KubeConfig> {
+    this.info ??= this.loadOnce();
+    let info = await this.info;
+    if (this.now() - info.fetchedAt > CLUSTER_INFO_TTL_MS) {
+      this.info = this.loadOnce();
+      info = await this.info;
+    }
+    if (info.entra) await this.freshToken();
+    return info.kc;
+  }
+
+  invalidate(): void {
+    this.info = undefined;
+    this.token = undefined;
+  }
+
+  private async freshToken(): Promise<string> {
+    if (!this.token || this.token.expiresOnTimestamp - this.now() < TOKEN_REFRESH_MARGIN_MS) {
+      const token = await this.credential.getToken(AKS_AAD_SCOPE);
+      if (!token) throw new CredentialError(`no token for the AKS server application for cluster "${this.settings.alias}"`);
+      this.token = token;
+    }
+    return this.token.token;
+  }
+
+  /** One load shared by concurrent callers; a failed load is forgotten so the next call tries again. */
+  private loadOnce(): Promise<ClusterInfo> {
+    const pending = this.load();
+    pending.catch(() => {
+      if (this.info === pending) this.info = undefined;
+    });
+    return pending;
+  }
+
+  private async load(): Promise<ClusterInfo> {
+    const { alias, clusterName, resourceGroup } = this.settings;
+    let yaml: string;
+    let cluster: Awaited<ReturnType<AksManagement['getCluster']>>;
+    try {
+      [cluster, yaml] = await Promise.all([this.management.getCluster(this.settings), this.management.userKubeconfig(this.settings)]);
+    } catch (err) {
+      throw new CredentialError(
+        `could not get credentials of AKS cluster "${clusterName}" in resource group "${resourceGroup}" (alias "${alias}"): ${err instanceof Error ? err.message : String(err)}. ` +
+          'The app identity needs "Azure Kubernetes Service Cluster User Role" on the cluster.',
+        { cause: err },
+      );
+    }
+    const raw = new KubeConfig();
+    raw.loadFromString(yaml);
+    const server = raw.getCurrentCluster();
+    if (!server) throw new CredentialError(`the kubeconfig of AKS cluster "${clusterName}" names no cluster`);
+    const entra = cluster.aadProfile !== undefined;
+    if (!entra) return { kc: raw, fetchedAt: this.now(), entra };
+
+    // Only server and CA are taken: the file's user would exec kubelogin, which a Functions host does not have.
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: alias, server: server.server, caData: server.caData, skipTLSVerify: false }],
+      users: [{ name: alias, authProvider: { name: AUTH_PROVIDER, config: {} } }],
+      contexts: [{ name: alias, cluster: alias, user: alias }],
+      currentContext: alias,
+    });
+    kc.addAuthenticator({
+      isAuthProvider: (user) => (user.authProvider as { name?: string } | undefined)?.name === AUTH_PROVIDER,
+      applyAuthentication: async (_user, opts) => {
+        const token = await this.freshToken();
+        // opts is https.RequestOptions or ws.ClientOptions; both take headers the same way.
+        const target = opts as { headers?: Record<string, unknown> };
+        target.headers = { ...target.headers, Authorization: `Bearer ${token}` };
+      },
+    });
+    return { kc, fetchedAt: this.now(), entra };
+  }
+}
+
+/** AksManagement on @azure/arm-containerservice. Loaded lazily: local development never needs ARM. */
+export async function armManagement(credential: TokenCredential): Promise<AksManagement> {
+  const { ContainerServiceClient } = await import('@azure/arm-containerservice');
+  const clients = new Map<string, InstanceType<typeof ContainerServiceClient>>();
+  const client = (subscriptionId: string) => {
+    let c = clients.get(subscriptionId);
+    if (!c) {
+      c = new ContainerServiceClient(credential, subscriptionId);
+      clients.set(subscriptionId, c);
+    }
+    return c;
+  };
+  return {
+    getCluster: (s) => client(s.subscriptionId).managedClusters.get(s.resourceGroup, s.clusterName),
+    userKubeconfig: async (s) => {
+      const result = await client(s.subscriptionId).managedClusters.listClusterUserCredentials(
+        s.resourceGroup,
+        s.clusterName,
+        s.serverFqdn ? { serverFqdn: s.serverFqdn } : {},
+      );
+      const value = result.kubeconfigs?.[0]?.value;
+      if (!value) throw new Error('listClusterUserCredentials returned no kubeconfig');
+      return new TextDecoder().decode(value);
+    },
+  };
+}

@@ -1,0 +1,212 @@
+import {
+  ApiException,
+  BatchV1Api,
+  type ConfigurationOptions,
+  CoreV1Api,
+  type CoreV1Event,
+  type KubeConfig,
+  type RequestContext,
+  type ResponseContext,
+  type V1CronJob,
+  type V1Job,
+  type V1Pod,
+} from '@kubernetes/client-node';
+
+import { ensureError, isNotFound, isUnauthorized, KubeApiError } from '../core/errors.js';
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back to get the next page; undefined on the last page. */
+  continueToken: string | undefined;
+}
+
+export interface ListOptions {
+  labelSelector?: string | undefined;
+  limit?: number | undefined;
+  continueToken?: string | undefined;
+}
+
+export interface PodLogOptions {
+  container: string;
+  previous?: boolean;
+  limitBytes?: number;
+  tailLines?: number;
+}
+
+/** The Kubernetes operations the app uses, in one namespace-scoped surface. Errors are KubeApiError. */
+export interface KubeGateway {
+  readJob(namespace: string, name: string): Promise<V1Job | null>;
+  readCronJob(namespace: string, name: string): Promise<V1CronJob | null>;
+  createJob(namespace: string, job: V1Job): Promise<V1Job>;
+  /** Deletes with propagationPolicy Background (pods go too). False when there was nothing to delete. */
+  deleteJob(namespace: string, name: string): Promise<boolean>;
+  listJobs(namespace: string, options?: ListOptions): Promise<Page<V1Job>>;
+  listCronJobs(namespace: string, options?: ListOptions): Promise<Page<V1CronJob>>;
+  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
+  /** Events about one object, by name. */
+  listEvents(namespace: string, involvedObjectName: string): Promise<CoreV1Event[]>;
+  readPodLog(namespace: string, pod: string, options: PodLogOptions): Promise<string>;
+}
+
+/** The V1Status reason inside an ApiException body, which client-node may hand over as a raw string. */
+function statusReason(body: unknown): { reason: string | undefined; message: string | undefined } {
+  let parsed: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return { reason: undefined, message: body.slice(0, 500) };
+    }
+  }
+  if (parsed !== null && typeof parsed === 'object') {
+    const status = parsed as { reason?: unknown; message?: unknown };
+    return {
+      reason: typeof status.reason === 'string' ? status.reason : undefined,
+      message: typeof status.message === 'string' ? status.message : undefined,
+    };
+  }
+  return { reason: undefined, message: undefined };
+}
+
+/** The one place client-node's errors become ours. */
+export function toKubeApiError(operation: string, err: unknown): KubeApiError {
+  if (err instanceof KubeApiError) return err;
+  if (err instanceof ApiException) {
+    const { reason, message } = statusReason(err.body);
+    return new KubeApiError(operation, err.code, reason, message ?? err.message, { cause: err });
+  }
+  const error = ensureError(err);
+  // No HTTP answer at all: time-outs, refused or reset connections, DNS. All worth a retry.
+  return new KubeApiError(operation, 0, error.name === 'TimeoutError' || error.name === 'AbortError' ? 'Timeout' : undefined, error.message, {
+    cause: err,
+  });
+}
+
+export interface ConnectionSource {
+  /** The cluster's KubeConfig, with credentials fresh enough for the next call. */
+  kubeConfig(): Promise<KubeConfig>;
+  /** Forget cached credentials (after a 401) so the next kubeConfig() fetches new ones. */
+  invalidate(): void;
+}
+
+/** KubeGateway on @kubernetes/client-node, with a time-out per call and one retry after a 401. */
+export class ClientNodeGateway implements KubeGateway {
+  private clients: { kc: KubeConfig; batch: BatchV1Api; core: CoreV1Api } | undefined;
+
+  constructor(
+    private readonly source: ConnectionSource,
+    private readonly timeoutMs: number,
+  ) {}
+
+  private async api(): Promise<{ batch: BatchV1Api; core: CoreV1Api }> {
+    const kc = await this.source.kubeConfig();
+    if (this.clients?.kc !== kc) {
+      this.clients = { kc, batch: kc.makeApiClient(BatchV1Api), core: kc.makeApiClient(CoreV1Api) };
+    }
+    return this.clients;
+  }
+
+  private options(): ConfigurationOptions {
+    const timeoutMs = this.timeoutMs;
+    return {
+      middleware: [
+        {
+          pre: (context: RequestContext) => {
+            context.setSignal(AbortSignal.timeout(timeoutMs));
+            return Promise.resolve(context);
+          },
+          post: (context: ResponseContext) => Promise.resolve(context),
+        },
+      ],
+      middlewareMergeStrategy: 'append',
+    } as unknown as ConfigurationOptions;
+  }
+
+  private async call<T>(operation: string, fn: (apis: { batch: BatchV1Api; core: CoreV1Api }, options: ConfigurationOptions) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.api(), this.options());
+    } catch (err) {
+      const error = toKubeApiError(operation, err);
+      if (!isUnauthorized(error)) throw error;
+      // Expired or rotated credentials: fetch new ones and try exactly once more.
+      this.source.invalidate();
+      try {
+        return await fn(await this.api(), this.options());
+      } catch (retryErr) {
+        throw toKubeApiError(operation, retryErr);
+      }
+    }
+  }
+
+  private async orNull<T>(promise: Promise<T>): Promise<T | null> {
+    try {
+      return await promise;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  readJob(namespace: string, name: string): Promise<V1Job | null> {
+    return this.orNull(this.call(`read Job ${namespace}/${name}`, ({ batch }, o) => batch.readNamespacedJob({ namespace, name }, o)));
+  }
+
+  readCronJob(namespace: string, name: string): Promise<V1CronJob | null> {
+    return this.orNull(this.call(`read CronJob ${namespace}/${name}`, ({ batch }, o) => batch.readNamespacedCronJob({ namespace, name }, o)));
+  }
+
+  createJob(namespace: string, job: V1Job): Promise<V1Job> {
+    return this.call(`create Job ${namespace}/${job.metadata?.name ?? ''}`, ({ batch }, o) => batch.createNamespacedJob({ namespace, body: job }, o));
+  }
+
+  async deleteJob(namespace: string, name: string): Promise<boolean> {
+    const deleted = await this.orNull(
+      this.call(`delete Job ${namespace}/${name}`, ({ batch }, o) =>
+        batch.deleteNamespacedJob({ namespace, name, propagationPolicy: 'Background' }, o),
+      ),
+    );
+    return deleted !== null;
+  }
+
+  async listJobs(namespace: string, options: ListOptions = {}): Promise<Page<V1Job>> {
+    const list = await this.call(`list Jobs in ${namespace}`, ({ batch }, o) =>
+      batch.listNamespacedJob({ namespace, labelSelector: options.labelSelector, limit: options.limit, _continue: options.continueToken }, o),
+    );
+    return { items: list.items, continueToken: list.metadata?._continue || undefined };
+  }
+
+  async listCronJobs(namespace: string, options: ListOptions = {}): Promise<Page<V1CronJob>> {
+    const list = await this.call(`list CronJobs in ${namespace}`, ({ batch }, o) =>
+      batch.listNamespacedCronJob({ namespace, labelSelector: options.labelSelector, limit: options.limit, _continue: options.continueToken }, o),
+    );
+    return { items: list.items, continueToken: list.metadata?._continue || undefined };
+  }
+
+  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+    const list = await this.call(`list Pods in ${namespace}`, ({ core }, o) => core.listNamespacedPod({ namespace, labelSelector }, o));
+    return list.items;
+  }
+
+  async listEvents(namespace: string, involvedObjectName: string): Promise<CoreV1Event[]> {
+    const list = await this.call(`list Events of ${namespace}/${involvedObjectName}`, ({ core }, o) =>
+      core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${involvedObjectName}` }, o),
+    );
+    return list.items;
+  }
+
+  readPodLog(namespace: string, pod: string, options: PodLogOptions): Promise<string> {
+    return this.call(`read log of ${namespace}/${pod}`, ({ core }, o) =>
+      core.readNamespacedPodLog(
+        {
+          namespace,
+          name: pod,
+          container: options.container,
+          previous: options.previous,
+          limitBytes: options.limitBytes,
+          tailLines: options.tailLines,
+        },
+        o,
+      ),
+    );
+  }
+}

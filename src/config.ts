@@ -1,0 +1,157 @@
+import { z } from 'zod';
+
+import { ConfigError } from './core/errors.js';
+
+/**
+ * Every setting the app reads, parsed once at start-up. Nothing else reads process.env. Empty strings count as
+ * unset, so a blank app setting falls back to its default instead of failing as "not a number".
+ */
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const namespaceName = z
+  .string()
+  .refine((s) => s === '*' || (s.length <= 63 && dnsLabel.test(s)), 'a namespace name (DNS label) or "*"');
+
+const aksCluster = z.object({
+  alias: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/, 'letters, digits, - _ . (at most 63)'),
+  type: z.literal('aks'),
+  subscriptionId: z.uuid(),
+  resourceGroup: z.string().min(1),
+  clusterName: z.string().min(1),
+  namespaces: z.array(namespaceName).min(1),
+  /** For private clusters reached through their private FQDN. */
+  serverFqdn: z.string().min(1).optional(),
+});
+
+const kubeconfigCluster = z.object({
+  alias: aksCluster.shape.alias,
+  type: z.literal('kubeconfig'),
+  kubeconfigPath: z.string().min(1),
+  context: z.string().min(1).optional(),
+  namespaces: z.array(namespaceName).min(1),
+});
+
+const clusterSchema = z.discriminatedUnion('type', [aksCluster, kubeconfigCluster]);
+export type ClusterSettings = z.infer<typeof clusterSchema>;
+export type AksClusterSettings = z.infer<typeof aksCluster>;
+
+const seconds = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+
+const envSchema = z.object({
+  CLUSTERS: z
+    .string({ error: 'required: a JSON array of clusters, e.g. [{"alias":"prod","type":"aks",...}]' })
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(
+      z
+        .array(clusterSchema)
+        .min(1)
+        .refine((list) => new Set(list.map((c) => c.alias)).size === list.length, 'cluster aliases must be unique'),
+    ),
+  DEFAULT_CLUSTER: z.string().optional(),
+  AZURE_CLIENT_ID: z.string().optional(),
+  AZURE_PORTAL_URL: z.url().default('https://portal.azure.com'),
+  POLL_INITIAL_SECONDS: seconds(5, 1),
+  POLL_MAX_SECONDS: seconds(60, 1),
+  POLL_BACKOFF_FACTOR: z.coerce.number().min(1).max(10).default(1.5),
+  CONTINUE_AS_NEW_AFTER_POLLS: seconds(50, 1),
+  DEFAULT_RUN_TIMEOUT_SECONDS: seconds(0),
+  GRACE_IMAGE_PULL_SECONDS: seconds(120),
+  GRACE_CONTAINER_CONFIG_SECONDS: seconds(60),
+  GRACE_UNSCHEDULABLE_SECONDS: seconds(600),
+  GRACE_QUOTA_SECONDS: seconds(300),
+  KUBE_REQUEST_TIMEOUT_SECONDS: seconds(30, 1),
+  ACTIVITY_RETRY_FIRST_SECONDS: seconds(5, 1),
+  ACTIVITY_RETRY_MAX_ATTEMPTS: seconds(5, 1),
+  STATUS_RETRY_AFTER_SECONDS: seconds(10, 1),
+});
+
+export interface GracePeriods {
+  imagePullSeconds: number;
+  containerConfigSeconds: number;
+  unschedulableSeconds: number;
+  quotaSeconds: number;
+}
+
+export interface PollPolicy {
+  initialSeconds: number;
+  maxSeconds: number;
+  factor: number;
+  continueAsNewAfter: number;
+}
+
+export interface Config {
+  readonly clusters: readonly ClusterSettings[];
+  readonly defaultCluster: string;
+  readonly managedIdentityClientId: string | undefined;
+  readonly portalUrl: string;
+  readonly poll: Readonly<PollPolicy>;
+  readonly defaultRunTimeoutSeconds: number;
+  readonly grace: Readonly<GracePeriods>;
+  readonly kubeRequestTimeoutMs: number;
+  readonly activityRetry: { readonly firstRetryMs: number; readonly maxAttempts: number };
+  readonly statusRetryAfterSeconds: number;
+}
+
+/** The names of every setting, for docs, infra checks and tests. */
+export const SETTING_NAMES = Object.keys(envSchema.shape) as (keyof z.infer<typeof envSchema>)[];
+/** The settings with no default. */
+export const REQUIRED_SETTINGS = ['CLUSTERS'] as const;
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const raw = Object.fromEntries(
+    SETTING_NAMES.map((name) => [name, env[name] === undefined || env[name].trim() === '' ? undefined : env[name]]),
+  );
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const [setting, ...rest] = issue.path;
+      const where = rest.length > 0 ? `${String(setting)} at ${rest.join('.')}` : String(setting);
+      return `- ${where}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid app settings:\n${lines.join('\n')}`);
+  }
+  const s = parsed.data;
+  const defaultCluster = s.DEFAULT_CLUSTER ?? s.CLUSTERS[0]?.alias ?? '';
+  if (!s.CLUSTERS.some((c) => c.alias === defaultCluster)) {
+    throw new ConfigError(
+      `Invalid app settings:\n- DEFAULT_CLUSTER: "${defaultCluster}" is not one of the aliases in CLUSTERS (${s.CLUSTERS.map((c) => c.alias).join(', ')})`,
+    );
+  }
+  if (s.POLL_MAX_SECONDS < s.POLL_INITIAL_SECONDS) {
+    throw new ConfigError('Invalid app settings:\n- POLL_MAX_SECONDS: must be at least POLL_INITIAL_SECONDS');
+  }
+  return Object.freeze({
+    clusters: Object.freeze(s.CLUSTERS),
+    defaultCluster,
+    managedIdentityClientId: s.AZURE_CLIENT_ID,
+    portalUrl: s.AZURE_PORTAL_URL.replace(/\/+$/, ''),
+    poll: Object.freeze({
+      initialSeconds: s.POLL_INITIAL_SECONDS,
+      maxSeconds: s.POLL_MAX_SECONDS,
+      factor: s.POLL_BACKOFF_FACTOR,
+      continueAsNewAfter: s.CONTINUE_AS_NEW_AFTER_POLLS,
+    }),
+    defaultRunTimeoutSeconds: s.DEFAULT_RUN_TIMEOUT_SECONDS,
+    grace: Object.freeze({
+      imagePullSeconds: s.GRACE_IMAGE_PULL_SECONDS,
+      containerConfigSeconds: s.GRACE_CONTAINER_CONFIG_SECONDS,
+      unschedulableSeconds: s.GRACE_UNSCHEDULABLE_SECONDS,
+      quotaSeconds: s.GRACE_QUOTA_SECONDS,
+    }),
+    kubeRequestTimeoutMs: s.KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
+    activityRetry: Object.freeze({ firstRetryMs: s.ACTIVITY_RETRY_FIRST_SECONDS * 1000, maxAttempts: s.ACTIVITY_RETRY_MAX_ATTEMPTS }),
+    statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
+  });
+}
+
+/** The namespaces a cluster allows; `*` allows every namespace. */
+export function namespaceAllowed(cluster: ClusterSettings, namespace: string): boolean {
+  return cluster.namespaces.includes('*') || cluster.namespaces.includes(namespace);
+}

@@ -1,0 +1,225 @@
+import type { V1Container, V1CronJob, V1EnvVar, V1Job, V1ObjectMeta } from '@kubernetes/client-node';
+
+import { BadRequestError } from './errors.js';
+import {
+  CRONJOB_INSTANTIATE_ANNOTATION,
+  JOB_CONTROLLER_TEMPLATE_LABELS,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  REQUEST_HASH_ANNOTATION,
+  RUN_ID_LABEL,
+  SOURCE_KIND_LABEL,
+  SOURCE_NAME_LABEL,
+  STARTED_BY_ANNOTATION,
+} from './labels.js';
+import { labelValue, runIdBase, type SourceKind } from './naming.js';
+
+/** Env overrides as the run will see them: every value a string. */
+export type EnvOverrides = Readonly<Record<string, string>>;
+
+export interface FallbackSpec {
+  image: string;
+  command?: string[] | undefined;
+  args?: string[] | undefined;
+}
+
+export interface RunIdentity {
+  runId: string;
+  namespace: string;
+  sourceKind: SourceKind;
+  sourceName: string;
+  requestHash: string;
+  startedBy?: string | undefined;
+}
+
+const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+
+/**
+ * The env overrides of a request body: a flat JSON object. Numbers and booleans are stringified (Polysync
+ * sends typed parameters); objects, arrays and null have no env form, so they are refused, not guessed at.
+ */
+export function parseEnvOverrides(body: unknown): Record<string, string> {
+  if (body === undefined) return {};
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new BadRequestError('the request body must be a JSON object of environment variables, e.g. {"BATCH_DATE":"2026-11-23"}');
+  }
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(body)) {
+    if (!ENV_NAME.test(name)) {
+      throw new BadRequestError(
+        `"${name}" is not a valid environment variable name: use letters, digits, '_', '-' and '.', not starting with a digit`,
+      );
+    }
+    if (typeof value === 'string') out[name] = value;
+    else if (typeof value === 'number' && Number.isFinite(value)) out[name] = String(value);
+    else if (typeof value === 'boolean') out[name] = value ? 'true' : 'false';
+    else {
+      const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
+      throw new BadRequestError(
+        `environment variable "${name}" is ${kind}; values must be strings, numbers or booleans (send JSON as a string)`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Overlay env on a container, keyed by name: a given name replaces the existing entry (also one that used
+ * valueFrom), a new name is appended, the order is otherwise kept.
+ */
+export function overlayEnv(env: readonly V1EnvVar[] | undefined, overrides: EnvOverrides): V1EnvVar[] {
+  const remaining = new Map(Object.entries(overrides));
+  const result: V1EnvVar[] = (env ?? []).map((entry) => {
+    const value = remaining.get(entry.name);
+    if (value === undefined) return entry;
+    remaining.delete(entry.name);
+    return { name: entry.name, value };
+  });
+  for (const [name, value] of remaining) result.push({ name, value });
+  return result;
+}
+
+function runLabels(id: RunIdentity): Record<string, string> {
+  return {
+    [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+    [RUN_ID_LABEL]: id.runId,
+    [SOURCE_KIND_LABEL]: id.sourceKind,
+    [SOURCE_NAME_LABEL]: labelValue(id.sourceName),
+  };
+}
+
+function runAnnotations(id: RunIdentity): Record<string, string> {
+  return {
+    [REQUEST_HASH_ANNOTATION]: id.requestHash,
+    ...(id.startedBy ? { [STARTED_BY_ANNOTATION]: id.startedBy } : {}),
+  };
+}
+
+function withoutKeys(record: Record<string, string> | undefined, keys: readonly string[]): Record<string, string> | undefined {
+  if (!record) return undefined;
+  const copy = Object.fromEntries(Object.entries(record).filter(([key]) => !keys.includes(key)));
+  return Object.keys(copy).length > 0 ? copy : undefined;
+}
+
+function deepCopy<T>(value: T): T {
+  return structuredClone(value);
+}
+
+function applyOverrides(spec: NonNullable<V1Job['spec']>, overrides: EnvOverrides, fallbackWhat: string): void {
+  const first: V1Container | undefined = spec.template.spec?.containers[0];
+  if (!first) throw new BadRequestError(`${fallbackWhat} has no containers to run`);
+  if (Object.keys(overrides).length > 0) first.env = overlayEnv(first.env, overrides);
+}
+
+/**
+ * The run's Job spec from a Job's spec: everything the API server generated for the source is removed so
+ * the create is accepted; everything the author wrote is kept. A source kept suspended as a template still
+ * runs: `suspend` is cleared, since a suspended run would only ever report Cancelled.
+ */
+function runSpec(spec: NonNullable<V1Job['spec']>, id: RunIdentity, overrides: EnvOverrides, what: string): NonNullable<V1Job['spec']> {
+  const copy = deepCopy(spec);
+  delete copy.selector;
+  delete copy.manualSelector;
+  delete copy.suspend;
+  const templateMeta: V1ObjectMeta = copy.template.metadata ?? {};
+  const labels = withoutKeys(templateMeta.labels, JOB_CONTROLLER_TEMPLATE_LABELS) ?? {};
+  templateMeta.labels = { ...labels, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [RUN_ID_LABEL]: id.runId };
+  copy.template.metadata = templateMeta;
+  applyOverrides(copy, overrides, what);
+  return copy;
+}
+
+/** Only what a person wrote on the source's metadata survives: labels and annotations, never server fields. */
+function authoredMetadata(meta: V1ObjectMeta | undefined): { labels: Record<string, string>; annotations: Record<string, string> } {
+  return {
+    labels: withoutKeys(meta?.labels, JOB_CONTROLLER_TEMPLATE_LABELS) ?? {},
+    annotations: withoutKeys(meta?.annotations, ['kubectl.kubernetes.io/last-applied-configuration']) ?? {},
+  };
+}
+
+/** Clone a Job: the source's spec and authored metadata under the run's name and labels. */
+export function cloneJob(source: V1Job, id: RunIdentity, overrides: EnvOverrides): V1Job {
+  if (!source.spec) throw new BadRequestError(`Job "${source.metadata?.name ?? ''}" has no spec to clone`);
+  const authored = authoredMetadata(source.metadata);
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: id.runId,
+      namespace: id.namespace,
+      labels: { ...authored.labels, ...runLabels(id) },
+      annotations: { ...authored.annotations, ...runAnnotations(id) },
+    },
+    spec: runSpec(source.spec, id, overrides, `Job "${id.sourceName}"`),
+  };
+}
+
+/**
+ * A run of a CronJob's template, as `kubectl create job --from=cronjob/...` makes it: the template's labels
+ * and annotations, `cronjob.kubernetes.io/instantiate: manual`, and an ownerReference WITHOUT controller, so
+ * garbage collection removes the run with its CronJob while the CronJob controller neither counts it for
+ * concurrency nor prunes it for history. The CronJob itself is never modified.
+ */
+export function jobFromCronJob(cronJob: V1CronJob, id: RunIdentity, overrides: EnvOverrides): V1Job {
+  const template = cronJob.spec.jobTemplate;
+  if (!template.spec) throw new BadRequestError(`CronJob "${cronJob.metadata?.name ?? ''}" has no jobTemplate to run`);
+  const authored = authoredMetadata(template.metadata);
+  const uid = cronJob.metadata?.uid;
+  const owner = uid ? [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cronJob.metadata?.name ?? id.sourceName, uid }] : undefined;
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: id.runId,
+      namespace: id.namespace,
+      labels: { ...authored.labels, ...runLabels(id) },
+      annotations: { ...authored.annotations, [CRONJOB_INSTANTIATE_ANNOTATION]: 'manual', ...runAnnotations(id) },
+      ...(owner ? { ownerReferences: owner } : {}),
+    },
+    spec: runSpec(template.spec, id, overrides, `CronJob "${id.sourceName}"`),
+  };
+}
+
+/** The minimal Job for a source that does not exist, from the caller's image, command and args. */
+export function fallbackJob(fallback: FallbackSpec, id: RunIdentity, overrides: EnvOverrides): V1Job {
+  const env = overlayEnv([], overrides);
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: id.runId,
+      namespace: id.namespace,
+      labels: runLabels(id),
+      annotations: runAnnotations(id),
+    },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: { labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [RUN_ID_LABEL]: id.runId } },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [
+            {
+              name: runIdBase(id.sourceName),
+              image: fallback.image,
+              ...(fallback.command ? { command: [...fallback.command] } : {}),
+              ...(fallback.args ? { args: [...fallback.args] } : {}),
+              ...(env.length > 0 ? { env } : {}),
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** Is this existing Job the run we meant to create (a replayed submit), or some other object? */
+export function isSameRun(existing: V1Job, id: RunIdentity): boolean {
+  const labels = existing.metadata?.labels ?? {};
+  return (
+    labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE &&
+    labels[RUN_ID_LABEL] === id.runId &&
+    labels[SOURCE_KIND_LABEL] === id.sourceKind &&
+    existing.metadata?.annotations?.[REQUEST_HASH_ANNOTATION] === id.requestHash
+  );
+}

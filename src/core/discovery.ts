@@ -1,0 +1,74 @@
+import type { V1CronJob, V1EnvVar, V1Job, V1PodTemplateSpec } from '@kubernetes/client-node';
+
+/** What discovery tells about a Job or CronJob: enough to call it, with its env as string parameters. */
+export interface SourceSummary {
+  kind: 'Job' | 'CronJob';
+  name: string;
+  namespace: string;
+  cluster: string;
+  image: string | null;
+  /** containers[0] env with literal values: the parameters a caller can override. */
+  params: Record<string, string>;
+  /** containers[0] env taken from secrets, config maps or fields: overridable, their values not shown. */
+  referencedParams: string[];
+  createdAt: string | null;
+  runUrl: string;
+}
+
+export interface CronJobSummary extends SourceSummary {
+  schedule: string;
+  timeZone: string | null;
+  suspended: boolean;
+  lastScheduleTime: string | null;
+  lastSuccessfulTime: string | null;
+}
+
+function envParams(env: readonly V1EnvVar[] | undefined): Pick<SourceSummary, 'params' | 'referencedParams'> {
+  const params: Record<string, string> = {};
+  const referencedParams: string[] = [];
+  for (const entry of env ?? []) {
+    if (entry.valueFrom) referencedParams.push(entry.name);
+    else params[entry.name] = entry.value ?? '';
+  }
+  return { params, referencedParams };
+}
+
+function fromTemplate(template: V1PodTemplateSpec | undefined): Pick<SourceSummary, 'image' | 'params' | 'referencedParams'> {
+  const first = template?.spec?.containers[0];
+  return { image: first?.image ?? null, ...envParams(first?.env) };
+}
+
+function iso(value: Date | string | undefined): string | null {
+  return value ? new Date(value).toISOString() : null;
+}
+
+export function summarizeJob(job: V1Job, cluster: string, runUrl: (name: string) => string): SourceSummary {
+  const name = job.metadata?.name ?? '';
+  return {
+    kind: 'Job',
+    name,
+    namespace: job.metadata?.namespace ?? '',
+    cluster,
+    ...fromTemplate(job.spec?.template),
+    createdAt: iso(job.metadata?.creationTimestamp),
+    runUrl: runUrl(name),
+  };
+}
+
+export function summarizeCronJob(cronJob: V1CronJob, cluster: string, runUrl: (name: string) => string): CronJobSummary {
+  const name = cronJob.metadata?.name ?? '';
+  return {
+    kind: 'CronJob',
+    name,
+    namespace: cronJob.metadata?.namespace ?? '',
+    cluster,
+    ...fromTemplate(cronJob.spec.jobTemplate.spec?.template),
+    createdAt: iso(cronJob.metadata?.creationTimestamp),
+    runUrl: runUrl(name),
+    schedule: cronJob.spec.schedule,
+    timeZone: cronJob.spec.timeZone ?? null,
+    suspended: cronJob.spec.suspend === true,
+    lastScheduleTime: iso(cronJob.status?.lastScheduleTime),
+    lastSuccessfulTime: iso(cronJob.status?.lastSuccessfulTime),
+  };
+}

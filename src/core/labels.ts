@@ -1,0 +1,29 @@
+/** Labels and annotations the app puts on what it creates. One prefix, kept here, so selectors agree. */
+export const LABEL_PREFIX = 'aks-job-runner.io/';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'aks-job-runner';
+export const RUN_ID_LABEL = `${LABEL_PREFIX}run-id`;
+export const SOURCE_KIND_LABEL = `${LABEL_PREFIX}source-kind`;
+export const SOURCE_NAME_LABEL = `${LABEL_PREFIX}source-name`;
+/** Hash of what the caller asked for, so a reused idempotency key with a different request is caught. */
+export const REQUEST_HASH_ANNOTATION = `${LABEL_PREFIX}request-hash`;
+/** Who asked: the Functions invocation that started the run, for tracing a Job back to its request. */
+export const STARTED_BY_ANNOTATION = `${LABEL_PREFIX}started-by`;
+
+/** Set by kubectl and by us on a Job made by hand from a CronJob. */
+export const CRONJOB_INSTANTIATE_ANNOTATION = 'cronjob.kubernetes.io/instantiate';
+
+/** Selector that hides the app's own runs from discovery. */
+export const NOT_MANAGED_SELECTOR = `${MANAGED_BY_LABEL}!=${MANAGED_BY_VALUE}`;
+export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+
+/** Labels the API server adds to a Job's pod template; a clone that keeps them is rejected. */
+export const JOB_CONTROLLER_TEMPLATE_LABELS = [
+  'controller-uid',
+  'batch.kubernetes.io/controller-uid',
+  'job-name',
+  'batch.kubernetes.io/job-name',
+] as const;
+
+/** Pods of a Job carry this label with the Job's name. */
+export const JOB_NAME_POD_LABEL = 'batch.kubernetes.io/job-name';

@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+
+import type { EnvOverrides, FallbackSpec } from './clone.js';
+import type { SourceKind } from './naming.js';
+
+/** The run's status, in the vocabulary Polysync's AKS job types use. */
+export type RunStatus = 'Starting' | 'Running' | 'Success' | 'Failed' | 'Cancelled' | 'Unknown';
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['Success', 'Failed', 'Cancelled'];
+export function isTerminal(status: RunStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export interface RunSource {
+  kind: SourceKind;
+  name: string;
+  /** Set when the source Job did not exist and the run was built from the caller's image. */
+  fallbackImage?: string;
+}
+
+/** What identifies a run and where it lives. No credential: clusters are looked up by alias. */
+export interface RunRef {
+  runId: string;
+  cluster: string;
+  namespace: string;
+  source: RunSource;
+}
+
+/** Everything needed to submit a run; this is stored in orchestration history, so it holds no secret of ours. */
+export interface RunRequest extends RunRef {
+  overrides: EnvOverrides;
+  fallback?: FallbackSpec | undefined;
+  requestHash: string;
+  timeoutSeconds?: number | undefined;
+  startedBy?: string | undefined;
+}
+
+export interface PodCounts {
+  active: number;
+  ready: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface RunSnapshot {
+  runId: string;
+  status: RunStatus;
+  reason: string;
+  message: string;
+  cluster: string;
+  namespace: string;
+  jobName: string;
+  source: RunSource;
+  startTime: string | null;
+  completionTime: string | null;
+  pods: PodCounts;
+  monitorUrl: string | null;
+  outputs: Record<string, unknown>;
+  /** When this snapshot was taken (the API server's view at that instant). */
+  observedAt: string;
+}
+
+export const NO_PODS: PodCounts = Object.freeze({ active: 0, ready: 0, succeeded: 0, failed: 0 });
+
+/** A snapshot before anything was observed, or from what an orchestrator decided on its own. */
+export function snapshotOf(
+  ref: RunRef,
+  fields: Pick<RunSnapshot, 'status' | 'reason' | 'message'> & Partial<RunSnapshot>,
+  at: Date,
+): RunSnapshot {
+  return {
+    runId: ref.runId,
+    cluster: ref.cluster,
+    namespace: ref.namespace,
+    jobName: ref.runId,
+    source: ref.source,
+    startTime: null,
+    completionTime: null,
+    pods: { ...NO_PODS },
+    monitorUrl: null,
+    outputs: {},
+    observedAt: at.toISOString(),
+    ...fields,
+  };
+}
+
+/**
+ * Hash of what the caller asked for. Reusing an idempotency key with a different request is refused rather
+ * than silently answered with the first run.
+ */
+export function requestHash(input: {
+  cluster: string;
+  namespace: string;
+  source: Pick<RunSource, 'kind' | 'name'>;
+  overrides: EnvOverrides;
+  fallback?: FallbackSpec | undefined;
+}): string {
+  const canonical = JSON.stringify([
+    input.cluster,
+    input.namespace,
+    input.source.kind,
+    input.source.name,
+    Object.entries(input.overrides).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    input.fallback ? [input.fallback.image, input.fallback.command ?? null, input.fallback.args ?? null] : null,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 32);
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/** Schemas of what crosses the orchestration boundary (history is JSON): checked where it comes back in. */
+
+export const runSourceSchema = z.object({
+  kind: z.enum(['Job', 'CronJob']),
+  name: z.string().min(1),
+  fallbackImage: z.string().optional(),
+});
+
+export const runRefSchema = z.object({
+  runId: z.string().min(1).max(63),
+  cluster: z.string().min(1),
+  namespace: z.string().min(1),
+  source: runSourceSchema,
+});
+
+export const runRequestSchema = runRefSchema.extend({
+  overrides: z.record(z.string(), z.string()),
+  fallback: z
+    .object({ image: z.string().min(1), command: z.array(z.string()).optional(), args: z.array(z.string()).optional() })
+    .optional(),
+  requestHash: z.string().min(1),
+  timeoutSeconds: z.number().int().positive().optional(),
+  startedBy: z.string().optional(),
+});
+
+export const runSnapshotSchema = z.object({
+  runId: z.string(),
+  status: z.enum(['Starting', 'Running', 'Success', 'Failed', 'Cancelled', 'Unknown']),
+  reason: z.string(),
+  message: z.string(),
+  cluster: z.string(),
+  namespace: z.string(),
+  jobName: z.string(),
+  source: runSourceSchema,
+  startTime: z.string().nullable(),
+  completionTime: z.string().nullable(),
+  pods: z.object({ active: z.number(), ready: z.number(), succeeded: z.number(), failed: z.number() }),
+  monitorUrl: z.string().nullable(),
+  outputs: z.record(z.string(), z.unknown()),
+  observedAt: z.string(),
+});
+
+export const pollPolicySchema = z.object({
+  initialSeconds: z.number().positive(),
+  maxSeconds: z.number().positive(),
+  factor: z.number().min(1),
+  continueAsNewAfter: z.number().int().positive(),
+});
+
+export const retryPolicySchema = z.object({
+  firstRetryMs: z.number().int().positive(),
+  maxAttempts: z.number().int().positive(),
+});
+
+/** State a run's orchestration carries across continueAsNew. */
+export const progressSchema = z.object({
+  deadline: z.string().nullable(),
+  polls: z.number().int().min(0),
+  generation: z.number().int().min(0),
+  last: runSnapshotSchema,
+});
+
+export const jobRunInputSchema = z.object({
+  request: runRequestSchema,
+  poll: pollPolicySchema,
+  retry: retryPolicySchema,
+  progress: progressSchema.optional(),
+});
+
+export type JobRunInput = z.infer<typeof jobRunInputSchema>;
+export type RunProgress = z.infer<typeof progressSchema>;

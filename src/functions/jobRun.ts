@@ -1,0 +1,113 @@
+import * as df from 'durable-functions';
+
+import { pollDelayMs } from '../core/backoff.js';
+import { ensureError } from '../core/errors.js';
+import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
+import { type JobRunInput, jobRunInputSchema, type RunProgress } from '../core/schemas.js';
+import type { SubmitResult } from '../runs/submit.js';
+import { ACTIVITIES, CANCEL_EVENT, ORCHESTRATORS } from './names.js';
+import type { StopRunInput } from './stopRun.js';
+
+type Verdict = Pick<RunSnapshot, 'status' | 'reason' | 'message'>;
+
+/** Data a cancel request may carry on the external event. */
+export interface CancelEventData {
+  reason?: string;
+}
+
+function retryOptions(policy: JobRunInput['retry']): df.RetryOptions {
+  const options = new df.RetryOptions(policy.firstRetryMs, policy.maxAttempts);
+  options.backoffCoefficient = 2;
+  options.maxRetryIntervalInMilliseconds = 60_000;
+  return options;
+}
+
+function refOf(input: JobRunInput): RunRef {
+  const { runId, cluster, namespace, source } = input.request;
+  return { runId, cluster, namespace, source };
+}
+
+/**
+ * A run's orchestration: submit the Job, then poll it on durable timers with a growing interval until it ends,
+ * is cancelled or runs out of time. The latest snapshot is the custom status; the final one is the output.
+ * Deterministic: time only from currentUtcDateTime, all I/O in activities, no credential in any input.
+ * Activities throw only on transient errors (429, 5xx, time-outs), which RetryOptions retries; everything a
+ * person must fix comes back as a result instead, so it is never retried.
+ */
+export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, RunSnapshot, unknown> {
+  const input = jobRunInputSchema.parse(context.df.getInput());
+  const ref = refOf(input);
+  const retry = retryOptions(input.retry);
+  const now = () => context.df.currentUtcDateTime;
+
+  function* stop(verdict: Verdict, last: RunSnapshot | undefined): Generator<df.Task, RunSnapshot, unknown> {
+    const stopInput: StopRunInput = { ref, verdict, ...(last ? { last } : {}) };
+    const final = (yield context.df.callActivityWithRetry(ACTIVITIES.stopRun, retry, stopInput)) as RunSnapshot;
+    context.df.setCustomStatus(final);
+    return final;
+  }
+
+  let progress: RunProgress;
+  if (input.progress) {
+    progress = input.progress;
+  } else {
+    let submitted: SubmitResult;
+    try {
+      submitted = (yield context.df.callActivityWithRetry(ACTIVITIES.submitRun, retry, input.request)) as SubmitResult;
+    } catch (err) {
+      // Retries ran out on transient errors. The create may still have gone through: remove any such Job so
+      // the run is not left half-done while the caller is told it failed.
+      return yield* stop({ status: 'Failed', reason: 'SubmitFailed', message: `could not create the Job: ${ensureError(err).message}` }, undefined);
+    }
+    context.df.setCustomStatus(submitted.snapshot);
+    if (submitted.outcome === 'rejected') return submitted.snapshot;
+    const timeout = input.request.timeoutSeconds;
+    progress = {
+      deadline: timeout ? new Date(now().getTime() + timeout * 1000).toISOString() : null,
+      polls: 0,
+      generation: 0,
+      last: submitted.snapshot,
+    };
+  }
+  context.df.setCustomStatus(progress.last);
+
+  const cancel = context.df.waitForExternalEvent(CANCEL_EVENT);
+  for (let pollsThisGeneration = 0; ; pollsThisGeneration++) {
+    if (pollsThisGeneration >= input.poll.continueAsNewAfter) {
+      // Every poll adds history that each wake-up replays; start over with the state carried in the input.
+      // No timer is pending here (the last one fired), so nothing keeps the old execution alive.
+      const next: JobRunInput = { ...input, progress: { ...progress, generation: progress.generation + 1 } };
+      context.df.continueAsNew(next);
+      return progress.last;
+    }
+
+    const deadline = progress.deadline ? new Date(progress.deadline) : null;
+    let fireAt = new Date(now().getTime() + pollDelayMs(input.poll, progress.polls));
+    if (deadline && fireAt > deadline) fireAt = deadline;
+    const timer = context.df.createTimer(fireAt);
+    const winner = yield context.df.Task.any([timer, cancel]);
+
+    if (winner === cancel) {
+      timer.cancel();
+      const data = (cancel.result ?? {}) as CancelEventData;
+      return yield* stop({ status: 'Cancelled', reason: 'CancelRequested', message: data.reason ? `cancelled: ${data.reason}` : 'cancelled on request' }, progress.last);
+    }
+    if (deadline && now() >= deadline) {
+      const seconds = input.request.timeoutSeconds ?? 0;
+      return yield* stop({ status: 'Failed', reason: 'RunTimeout', message: `the run did not finish within timeoutSeconds=${seconds}, so its Job was deleted` }, progress.last);
+    }
+
+    let snapshot: RunSnapshot;
+    try {
+      snapshot = (yield context.df.callActivityWithRetry(ACTIVITIES.observeRun, retry, ref)) as RunSnapshot;
+    } catch (err) {
+      // The cluster could not be read even after retries. The Job keeps running; say so and look again later.
+      snapshot = snapshotOf(ref, { ...progress.last, status: 'Unknown', reason: 'ObserveFailed', message: ensureError(err).message }, now());
+    }
+    progress = { ...progress, polls: progress.polls + 1, last: snapshot };
+    context.df.setCustomStatus(snapshot);
+    if (isTerminal(snapshot.status)) return snapshot;
+  }
+}
+
+df.app.orchestration(ORCHESTRATORS.jobRun, jobRun);

@@ -1,0 +1,18 @@
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+
+import { runRequestSchema } from '../core/schemas.js';
+import { createRun, type SubmitResult } from '../runs/submit.js';
+import { services } from '../services.js';
+import { ACTIVITIES } from './names.js';
+
+/** Activity: create the run's Job (create-or-get). Credentials are looked up here by alias, never passed in. */
+export async function submitRun(input: unknown, context: InvocationContext): Promise<SubmitResult> {
+  const request = runRequestSchema.parse(input);
+  const { clusters, now } = services();
+  const result = await createRun(clusters.gateway(request.cluster), request, clusters.monitorUrl(request.cluster), now());
+  context.log(`run ${request.runId}: submit ${result.outcome} (${result.snapshot.reason})`);
+  return result;
+}
+
+df.app.activity(ACTIVITIES.submitRun, { handler: submitRun });

@@ -1,0 +1,50 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+
+import { summarizeCronJob, summarizeJob } from '../core/discovery.js';
+import { BadRequestError } from '../core/errors.js';
+import { NOT_MANAGED_SELECTOR } from '../core/labels.js';
+import { services } from '../services.js';
+import { startUrl } from './links.js';
+import { errorResponse } from './problem.js';
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 500;
+
+function pageSize(request: HttpRequest): number {
+  const raw = request.query.get('limit');
+  if (raw === null || raw === '') return DEFAULT_PAGE_SIZE;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_PAGE_SIZE) {
+    throw new BadRequestError(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}, got "${raw}"`);
+  }
+  return value;
+}
+
+/**
+ * GET /api/jobs and /api/cronjobs: what can be run in a namespace, a page at a time. The app's own runs are
+ * hidden by label selector, on the server, so pages keep their size and the continue token stays valid.
+ */
+export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const { clusters } = services();
+    const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
+    const settings = clusters.settings(cluster);
+    const only = settings.namespaces.length === 1 && settings.namespaces[0] !== '*' ? settings.namespaces[0] : undefined;
+    const namespace = request.query.get('namespace') ?? only;
+    if (!namespace) {
+      throw new BadRequestError(`namespace is required, e.g. ?namespace=batch; allowed on cluster "${cluster}": ${settings.namespaces.join(', ')}`);
+    }
+    clusters.authorize(cluster, namespace);
+    const options = { labelSelector: NOT_MANAGED_SELECTOR, limit: pageSize(request), continueToken: request.query.get('continue') ?? undefined };
+    const gateway = clusters.gateway(cluster);
+    const route = kind === 'Job' ? 'jobs' : 'cronjobs';
+    const runUrl = (name: string) => startUrl(request, route, namespace, name, cluster);
+    const page =
+      kind === 'Job'
+        ? await gateway.listJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((j) => summarizeJob(j, cluster, runUrl)) }))
+        : await gateway.listCronJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((c) => summarizeCronJob(c, cluster, runUrl)) }));
+    return { status: 200, jsonBody: { items: page.items, continue: page.continueToken ?? null } };
+  } catch (err) {
+    return errorResponse(err, context);
+  }
+}

@@ -1,0 +1,120 @@
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type * as df from 'durable-functions';
+
+import { isTerminal, type RunSnapshot, snapshotOf } from '../core/run.js';
+import { jobRunInputSchema, runSnapshotSchema } from '../core/schemas.js';
+import { ORCHESTRATORS } from '../functions/names.js';
+import { runLinks } from './links.js';
+
+/** The part of Durable's client the HTTP handlers use; tests and the local runtime supply their own. */
+export type RunClient = Pick<df.DurableClient, 'startNew' | 'getStatus' | 'raiseEvent'>;
+
+/** Durable's vocabulary, for clients written against its check-status payload. */
+export type DurableRuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated';
+
+/** The run's instance, or undefined: Durable's getStatus throws for an unknown id. Other orchestrations are not runs. */
+export async function findRun(client: RunClient, runId: string): Promise<df.DurableOrchestrationStatus | undefined> {
+  let status: df.DurableOrchestrationStatus | undefined;
+  try {
+    status = await client.getStatus(runId, { showInput: true });
+  } catch {
+    return undefined;
+  }
+  // Some hosts answer an unknown id with an empty status rather than an error.
+  if (!status.instanceId || status.name !== ORCHESTRATORS.jobRun) return undefined;
+  return status;
+}
+
+const FINISHED = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
+export function instanceFinished(status: df.DurableOrchestrationStatus): boolean {
+  return FINISHED.has(status.runtimeStatus);
+}
+
+/** The run's snapshot from its orchestration's state: the output once done, the custom status while running. */
+export function snapshotFromInstance(status: df.DurableOrchestrationStatus): RunSnapshot {
+  const input = jobRunInputSchema.safeParse(status.input);
+  const ref = input.success
+    ? input.data.request
+    : { runId: status.instanceId, cluster: '', namespace: '', source: { kind: 'Job' as const, name: '' } };
+  const at = new Date(status.lastUpdatedTime);
+  switch (status.runtimeStatus as string) {
+    case 'Completed': {
+      const output = runSnapshotSchema.safeParse(status.output);
+      return output.success ? output.data : snapshotOf(ref, { status: 'Unknown', reason: 'NoOutput', message: 'the run ended without a result' }, at);
+    }
+    case 'Failed':
+      return snapshotOf(
+        ref,
+        { status: 'Failed', reason: 'OrchestrationFailed', message: `the run's orchestration failed: ${describeOutput(status.output)}` },
+        at,
+      );
+    case 'Terminated':
+    case 'Canceled':
+      return snapshotOf(ref, { status: 'Cancelled', reason: 'Terminated', message: `the run's orchestration was terminated: ${describeOutput(status.output)}` }, at);
+    default: {
+      const custom = runSnapshotSchema.safeParse(status.customStatus);
+      return custom.success ? custom.data : snapshotOf(ref, { status: 'Starting', reason: 'Accepted', message: 'the run is accepted and waits to be submitted' }, at);
+    }
+  }
+}
+
+function describeOutput(output: unknown): string {
+  if (typeof output === 'string') return output;
+  if (output === undefined || output === null) return 'no details';
+  return JSON.stringify(output);
+}
+
+export function durableStatusOf(snapshot: RunSnapshot): DurableRuntimeStatus {
+  switch (snapshot.status) {
+    case 'Success':
+      return 'Completed';
+    case 'Failed':
+      return 'Failed';
+    case 'Cancelled':
+      return 'Terminated';
+    case 'Starting':
+      return 'Pending';
+    default:
+      return 'Running';
+  }
+}
+
+/**
+ * The answer to a status poll: 202 with Location and Retry-After while the run may still change, 200 for
+ * Success, 424 for Failed and Cancelled (a 4xx, so Logic Apps' retry policy does not re-poll a final answer).
+ * A successful run's outputs are also top-level properties where no snapshot field has the name, since
+ * Polysync maps output parameters from top-level properties.
+ */
+export function runStatusResponse(request: HttpRequest, snapshot: RunSnapshot, retryAfterSeconds: number): HttpResponseInit {
+  const links = runLinks(request, snapshot.runId);
+  const body: Record<string, unknown> = {
+    ...snapshot,
+    ...links,
+    runtimeStatus: durableStatusOf(snapshot),
+    output: isTerminal(snapshot.status) ? snapshot.outputs : null,
+  };
+  if (snapshot.status === 'Success') {
+    for (const [name, value] of Object.entries(snapshot.outputs)) if (!(name in body)) body[name] = value;
+  }
+  if (!isTerminal(snapshot.status)) {
+    return { status: 202, headers: { Location: links.statusUrl, 'Retry-After': String(retryAfterSeconds) }, jsonBody: body };
+  }
+  return { status: snapshot.status === 'Success' ? 200 : 424, jsonBody: body };
+}
+
+/** The 202 a start answers with: our own routes, in both our names and Durable's check-status names. */
+export function acceptedResponse(request: HttpRequest, runId: string, monitorUrl: string | null, retryAfterSeconds: number): HttpResponseInit {
+  const links = runLinks(request, runId);
+  return {
+    status: 202,
+    headers: { Location: links.statusUrl, 'Retry-After': String(retryAfterSeconds) },
+    jsonBody: {
+      runId,
+      ...links,
+      monitorUrl,
+      id: runId,
+      statusQueryGetUri: links.statusUrl,
+      terminatePostUri: links.cancelUrl,
+    },
+  };
+}

@@ -1,0 +1,19 @@
+import { app } from '@azure/functions';
+
+import { services } from './services.js';
+
+// Fail fast: a bad or missing setting stops the app at start-up with a message naming it.
+services();
+
+app.setup({ enableHttpStream: false });
+
+await import('./functions/startJobRun.js');
+await import('./functions/startCronJobRun.js');
+await import('./functions/getRun.js');
+await import('./functions/cancelRun.js');
+await import('./functions/listJobs.js');
+await import('./functions/listCronJobs.js');
+await import('./functions/jobRun.js');
+await import('./functions/submitRun.js');
+await import('./functions/observeRun.js');
+await import('./functions/stopRun.js');

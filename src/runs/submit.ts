@@ -1,0 +1,92 @@
+import type { V1Job } from '@kubernetes/client-node';
+
+import type { KubeGateway } from '../clients/kube.js';
+import { cloneJob, fallbackJob, isSameRun, jobFromCronJob, type RunIdentity } from '../core/clone.js';
+import { AppError, isAlreadyExists, KubeApiError, NotFoundError } from '../core/errors.js';
+import { type RunRequest, type RunSnapshot, type RunSource, snapshotOf } from '../core/run.js';
+
+export type SubmitResult =
+  /** The Job exists: created now, or by an earlier attempt of the same run. */
+  | { outcome: 'submitted'; snapshot: RunSnapshot }
+  /** Nothing was created and retrying will not help: a person must act. */
+  | { outcome: 'rejected'; snapshot: RunSnapshot };
+
+function identity(request: RunRequest): RunIdentity {
+  return {
+    runId: request.runId,
+    namespace: request.namespace,
+    sourceKind: request.source.kind,
+    sourceName: request.source.name,
+    requestHash: request.requestHash,
+    startedBy: request.startedBy,
+  };
+}
+
+function sourceMissing(request: RunRequest): NotFoundError {
+  const { kind, name } = request.source;
+  const hint = kind === 'Job' ? '; pass image (and optionally command, args) in the query string to run without a source Job' : '';
+  return new NotFoundError(`${kind} "${name}" does not exist in namespace "${request.namespace}"${hint}`);
+}
+
+/** The Job to create for a request, from its source as it is now, and the source it was built from. */
+export async function buildRunJob(gateway: KubeGateway, request: RunRequest): Promise<{ job: V1Job; source: RunSource }> {
+  const id = identity(request);
+  const { kind, name } = request.source;
+  if (kind === 'CronJob') {
+    const cronJob = await gateway.readCronJob(request.namespace, name);
+    if (!cronJob) throw sourceMissing(request);
+    return { job: jobFromCronJob(cronJob, id, request.overrides), source: { kind, name } };
+  }
+  const source = await gateway.readJob(request.namespace, name);
+  if (source) return { job: cloneJob(source, id, request.overrides), source: { kind, name } };
+  if (request.fallback) {
+    return { job: fallbackJob(request.fallback, id, request.overrides), source: { kind, name, fallbackImage: request.fallback.image } };
+  }
+  throw sourceMissing(request);
+}
+
+/**
+ * Create the run's Job. Runs at least once, so it is create-or-get: AlreadyExists of this same run (a retried
+ * or replayed attempt) is success; of any other object it is a conflict nobody should retry.
+ * Transient API errors are thrown for the orchestrator's RetryOptions; every other failure is a rejection.
+ */
+export async function createRun(gateway: KubeGateway, request: RunRequest, monitorUrl: string | null, now: Date): Promise<SubmitResult> {
+  const rejected = (reason: string, message: string): SubmitResult => ({
+    outcome: 'rejected',
+    snapshot: snapshotOf(request, { status: 'Failed', reason, message, monitorUrl }, now),
+  });
+  const submitted = (source: RunSource): SubmitResult => ({
+    outcome: 'submitted',
+    snapshot: snapshotOf({ ...request, source }, { status: 'Starting', reason: 'Submitted', message: 'the Job was created', monitorUrl }, now),
+  });
+
+  let job: V1Job;
+  let source: RunSource;
+  try {
+    ({ job, source } = await buildRunJob(gateway, request));
+  } catch (err) {
+    if (err instanceof NotFoundError) return rejected('SourceNotFound', err.message);
+    if (err instanceof KubeApiError) {
+      if (err.transient) throw err;
+      return rejected('SourceUnreadable', err.message);
+    }
+    if (err instanceof AppError) return rejected('InvalidSource', err.message);
+    throw err;
+  }
+
+  try {
+    await gateway.createJob(request.namespace, job);
+    return submitted(source);
+  } catch (err) {
+    if (isAlreadyExists(err)) {
+      const existing = await gateway.readJob(request.namespace, request.runId);
+      if (existing && isSameRun(existing, identity(request))) return submitted(source);
+      return rejected(
+        'NameConflict',
+        `a Job named "${request.runId}" already exists in namespace "${request.namespace}" and was not created by this run`,
+      );
+    }
+    if (err instanceof KubeApiError && !err.transient) return rejected(err.kubeReason ?? 'CreateRejected', err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,68 @@
+import type { TokenCredential } from '@azure/identity';
+
+import { type ClusterRegistry, ConfiguredClusters } from './clients/clusters.js';
+import { armManagement } from './clients/credentials.js';
+import type { KubeGateway } from './clients/kube.js';
+import { type ClusterSettings, type Config, loadConfig } from './config.js';
+import { randomSuffix } from './core/naming.js';
+
+/** What handlers and activities need from the outside world, in one place so tests can replace it. */
+export interface Services {
+  readonly config: Config;
+  readonly clusters: ClusterRegistry;
+  readonly now: () => Date;
+  /** A fresh run-id suffix for runs without an idempotency key. */
+  readonly newSuffix: () => string;
+}
+
+export interface ServiceOverrides {
+  gatewayFactory?: (settings: ClusterSettings) => KubeGateway;
+  credential?: TokenCredential;
+  now?: () => Date;
+  newSuffix?: () => string;
+}
+
+export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
+  let credential: TokenCredential | undefined = overrides.credential;
+  const getCredential = (): TokenCredential => {
+    if (!credential) throw new Error('Azure credential requested before it was created');
+    return credential;
+  };
+  const ensureCredential = async (): Promise<TokenCredential> => {
+    if (!credential) {
+      // Loaded on first AKS use: kubeconfig-only setups (development, tests) never touch Azure.
+      const { DefaultAzureCredential } = await import('@azure/identity');
+      credential = new DefaultAzureCredential(
+        config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {},
+      );
+    }
+    return credential;
+  };
+  const clusters = new ConfiguredClusters(
+    config,
+    {
+      credential: getCredential,
+      management: async () => armManagement(await ensureCredential()),
+    },
+    overrides.gatewayFactory,
+  );
+  return {
+    config,
+    clusters,
+    now: overrides.now ?? (() => new Date()),
+    newSuffix: overrides.newSuffix ?? randomSuffix,
+  };
+}
+
+let current: Services | undefined;
+
+/** The process's services, built from the app settings on first use. */
+export function services(): Services {
+  current ??= createServices(loadConfig());
+  return current;
+}
+
+/** Replace the process's services (tests, the local runtime); undefined goes back to the app settings. */
+export function setServices(value: Services | undefined): void {
+  current = value;
+}
