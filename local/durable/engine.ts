@@ -1,0 +1,265 @@
+import { InvocationContext } from '@azure/functions';
+import type { OrchestrationHandler } from 'durable-functions';
+import { EventRaisedEvent } from 'durable-functions/lib/src/history/EventRaisedEvent.js';
+import { ExecutionStartedEvent } from 'durable-functions/lib/src/history/ExecutionStartedEvent.js';
+import { OrchestratorStartedEvent } from 'durable-functions/lib/src/history/OrchestratorStartedEvent.js';
+import { TaskCompletedEvent } from 'durable-functions/lib/src/history/TaskCompletedEvent.js';
+import { TaskFailedEvent } from 'durable-functions/lib/src/history/TaskFailedEvent.js';
+import { TaskScheduledEvent } from 'durable-functions/lib/src/history/TaskScheduledEvent.js';
+import { TimerCreatedEvent } from 'durable-functions/lib/src/history/TimerCreatedEvent.js';
+import { TimerFiredEvent } from 'durable-functions/lib/src/history/TimerFiredEvent.js';
+import { createOrchestrator, DurableOrchestrationInput, type OrchestratorState } from 'durable-functions/lib/src/util/testingUtils.js';
+
+/**
+ * A development replay engine: it keeps an orchestration's history as plain JSON records and runs the real
+ * orchestrator over it with the durable-functions package's own replay machinery (createOrchestrator), the
+ * same code the Functions host drives. It decides nothing about time or work: its driver (the local runtime,
+ * or a test) performs activities and fires timers, then appends what happened and replays.
+ *
+ * Task ids follow the library's own numbering: every open task it tracks (activities, timers, and the
+ * hidden tasks of a retry) takes the next sequence number; external events are matched by name.
+ */
+
+export type HistoryRecord =
+  | { kind: 'turn'; at: string }
+  | { kind: 'started'; at: string; name: string; input: unknown }
+  | { kind: 'scheduled'; at: string; id: number; name: string; input: unknown }
+  | { kind: 'completed'; at: string; id: number; result: unknown }
+  | { kind: 'failed'; at: string; id: number; reason: string; details: string }
+  | { kind: 'timerCreated'; at: string; id: number; fireAt: string }
+  | { kind: 'timerFired'; at: string; id: number; fireAt: string }
+  | { kind: 'event'; at: string; name: string; data: unknown };
+
+export interface RetryPolicy {
+  firstRetryIntervalInMilliseconds: number;
+  maxNumberOfAttempts: number;
+  backoffCoefficient: number;
+  maxRetryIntervalInMilliseconds: number;
+}
+
+/** Work the orchestrator asked for and is waiting on. */
+export type Work =
+  | { kind: 'activity'; id: number; name: string; input: unknown; retry: RetryPolicy | undefined; attempt: number }
+  | { kind: 'timer'; id: number; fireAt: Date; canceled: boolean; retryOf?: Extract<Work, { kind: 'activity' }> | undefined };
+
+export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated';
+
+/** Everything about one instance, serialisable as JSON so a restart can resume it. */
+export interface InstanceState {
+  instanceId: string;
+  name: string;
+  /** Input of the current execution (continueAsNew replaces it). */
+  input: unknown;
+  status: RuntimeStatus;
+  output: unknown;
+  customStatus: unknown;
+  createdAt: string;
+  updatedAt: string;
+  records: HistoryRecord[];
+  nextId: number;
+  /** Actions already turned into records, counted over the flattened action list of this execution. */
+  actionsSeen: number;
+  pending: Work[];
+}
+
+interface RawAction {
+  actionType?: number;
+  functionName?: string;
+  input?: unknown;
+  fireAt?: string | Date;
+  isCanceled?: boolean;
+  retryOptions?: RetryPolicy;
+}
+
+const ACTION = { callActivity: 0, callActivityWithRetry: 1, continueAsNew: 4, createTimer: 5, waitForExternalEvent: 6 } as const;
+
+function toEvents(records: readonly HistoryRecord[]): unknown[] {
+  return records.map((r) => {
+    const options = (id: number) => ({ eventId: id, timestamp: new Date(r.at), isPlayed: true });
+    switch (r.kind) {
+      case 'turn':
+        return new OrchestratorStartedEvent(options(-1));
+      case 'started':
+        return new ExecutionStartedEvent({ ...options(-1), name: r.name, input: JSON.stringify(r.input) });
+      case 'scheduled':
+        return new TaskScheduledEvent({ ...options(r.id), name: r.name, input: JSON.stringify(r.input) });
+      case 'completed':
+        return new TaskCompletedEvent({ ...options(-1), taskScheduledId: r.id, result: JSON.stringify(r.result ?? null) });
+      case 'failed':
+        return new TaskFailedEvent({ ...options(-1), taskScheduledId: r.id, reason: r.reason, details: r.details });
+      case 'timerCreated':
+        return new TimerCreatedEvent({ ...options(r.id), fireAt: new Date(r.fireAt) });
+      case 'timerFired':
+        return new TimerFiredEvent({ ...options(-1), timerId: r.id, fireAt: new Date(r.fireAt) });
+      case 'event':
+        return new EventRaisedEvent({ ...options(-1), name: r.name, input: JSON.stringify(r.data ?? null) });
+    }
+  });
+}
+
+export function newInstance(instanceId: string, name: string, input: unknown, now: Date): InstanceState {
+  const at = now.toISOString();
+  return {
+    instanceId,
+    name,
+    input,
+    status: 'Pending',
+    output: null,
+    customStatus: null,
+    createdAt: at,
+    updatedAt: at,
+    records: [{ kind: 'turn', at }, { kind: 'started', at, name, input }],
+    nextId: 0,
+    actionsSeen: 0,
+    pending: [],
+  };
+}
+
+const OUT_OF_PROC_MARKER = '$OutOfProcData$:';
+
+/** One replay. An orchestrator that throws comes back, as from the host's point of view, as a state with error. */
+async function runOnce(state: InstanceState, handler: OrchestrationHandler, context: InvocationContext): Promise<OrchestratorState> {
+  try {
+    return await createOrchestrator(handler)(new DurableOrchestrationInput(state.instanceId, toEvents(state.records), state.input), context);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const marker = message.indexOf(OUT_OF_PROC_MARKER);
+    if (marker < 0) throw err;
+    return JSON.parse(message.slice(marker + OUT_OF_PROC_MARKER.length)) as OrchestratorState;
+  }
+}
+
+/**
+ * Run the orchestrator over the instance's history and turn its new actions into records and work.
+ * Mutates and returns the state. The caller appends the outcome of work with the helpers below first.
+ */
+export async function replay(state: InstanceState, handler: OrchestrationHandler, now: Date): Promise<InstanceState> {
+  if (state.status === 'Completed' || state.status === 'Failed' || state.status === 'Terminated') return state;
+  const context = new InvocationContext({ functionName: state.name, invocationId: `${state.instanceId}:${state.records.length}`, logHandler: () => undefined });
+  const result = await runOnce(state, handler, context);
+  const at = now.toISOString();
+  state.updatedAt = at;
+  state.status = 'Running';
+  if (result.customStatus !== undefined) state.customStatus = result.customStatus;
+
+  const actions = (result.actions.flat() as RawAction[]).filter((a) => a.actionType !== ACTION.waitForExternalEvent);
+  const fresh = actions.slice(state.actionsSeen);
+  // Timers canceled since they were recorded will never fire.
+  actions.slice(0, state.actionsSeen).forEach((action, index) => {
+    if (action.isCanceled) cancelTimerAt(state, index);
+  });
+  for (const action of fresh) {
+    switch (action.actionType) {
+      case ACTION.callActivity:
+      case ACTION.callActivityWithRetry: {
+        const id = state.nextId++;
+        const name = action.functionName ?? '';
+        state.records.push({ kind: 'scheduled', at, id, name, input: action.input });
+        state.pending.push({ kind: 'activity', id, name, input: action.input, retry: action.retryOptions, attempt: 1 });
+        break;
+      }
+      case ACTION.createTimer: {
+        const id = state.nextId++;
+        const fireAt = new Date(action.fireAt ?? at);
+        state.records.push({ kind: 'timerCreated', at, id, fireAt: fireAt.toISOString() });
+        state.pending.push({ kind: 'timer', id, fireAt, canceled: action.isCanceled === true });
+        break;
+      }
+      case ACTION.continueAsNew:
+        return continueAsNew(state, action.input, now, handler);
+      default:
+        throw new Error(`the local engine does not support action type ${String(action.actionType)}`);
+    }
+  }
+  state.actionsSeen = actions.length;
+  state.pending = state.pending.filter((w) => !(w.kind === 'timer' && w.canceled));
+
+  if (result.error !== undefined) {
+    state.status = 'Failed';
+    state.output = result.error;
+    state.pending = [];
+  } else if (result.isDone) {
+    state.status = 'Completed';
+    state.output = result.output ?? null;
+    state.pending = [];
+  }
+  return state;
+}
+
+/** Index of recorded timers in action order, to find one that was canceled later. */
+function cancelTimerAt(state: InstanceState, actionIndex: number): void {
+  const scheduledIds = state.records.filter((r) => r.kind === 'scheduled' || r.kind === 'timerCreated').map((r) => (r as { id: number }).id);
+  const id = scheduledIds[actionIndex];
+  state.pending = state.pending.filter((w) => !(w.kind === 'timer' && w.id === id));
+}
+
+function continueAsNew(state: InstanceState, input: unknown, now: Date, handler: OrchestrationHandler): Promise<InstanceState> {
+  const at = now.toISOString();
+  state.input = input;
+  state.records = [{ kind: 'turn', at }, { kind: 'started', at, name: state.name, input }];
+  state.nextId = 0;
+  state.actionsSeen = 0;
+  state.pending = [];
+  return replay(state, handler, now);
+}
+
+function take<K extends Work['kind']>(state: InstanceState, kind: K, id: number): Extract<Work, { kind: K }> {
+  const index = state.pending.findIndex((w) => w.kind === kind && w.id === id);
+  if (index < 0) throw new Error(`instance ${state.instanceId} has no pending ${kind} ${id}`);
+  const [work] = state.pending.splice(index, 1);
+  return work as Extract<Work, { kind: K }>;
+}
+
+export function completeActivity(state: InstanceState, id: number, result: unknown, now: Date): void {
+  take(state, 'activity', id);
+  const at = now.toISOString();
+  state.records.push({ kind: 'turn', at }, { kind: 'completed', at, id, result });
+}
+
+/**
+ * An activity threw. Without retry options the task fails. With them, the library expects what the host
+ * writes: the failure, then a timer (the retry delay), then either a new attempt or, when attempts ran out,
+ * nothing more: the task then fails with the last error.
+ */
+export function failActivity(state: InstanceState, id: number, error: Error, now: Date): void {
+  const work = take(state, 'activity', id);
+  const at = now.toISOString();
+  state.records.push({ kind: 'turn', at }, { kind: 'failed', at, id, reason: error.message, details: error.stack ?? '' });
+  if (!work.retry) return;
+  const timerId = state.nextId++;
+  const exhausted = work.attempt >= work.retry.maxNumberOfAttempts;
+  const delay = exhausted
+    ? 0
+    : Math.min(
+        work.retry.firstRetryIntervalInMilliseconds * work.retry.backoffCoefficient ** (work.attempt - 1),
+        work.retry.maxRetryIntervalInMilliseconds > 0 ? work.retry.maxRetryIntervalInMilliseconds : Number.POSITIVE_INFINITY,
+      );
+  const fireAt = new Date(now.getTime() + delay);
+  state.records.push({ kind: 'timerCreated', at, id: timerId, fireAt: fireAt.toISOString() });
+  state.pending.push({ kind: 'timer', id: timerId, fireAt, canceled: false, retryOf: exhausted ? undefined : work });
+}
+
+/** A timer is due. For a retry delay, the activity's next attempt is scheduled under the next task id. */
+export function fireTimer(state: InstanceState, id: number, now: Date): void {
+  const timer = take(state, 'timer', id);
+  const at = now.toISOString();
+  state.records.push({ kind: 'turn', at }, { kind: 'timerFired', at, id, fireAt: timer.fireAt.toISOString() });
+  if (timer.retryOf) {
+    const next = state.nextId++;
+    const previous = timer.retryOf;
+    state.records.push({ kind: 'scheduled', at, id: next, name: previous.name, input: previous.input });
+    state.pending.push({ ...previous, id: next, attempt: previous.attempt + 1 });
+  }
+}
+
+export function raiseEvent(state: InstanceState, name: string, data: unknown, now: Date): void {
+  const at = now.toISOString();
+  state.records.push({ kind: 'turn', at }, { kind: 'event', at, name, data });
+}
+
+export function terminate(state: InstanceState, reason: string, now: Date): void {
+  state.status = 'Terminated';
+  state.output = reason;
+  state.pending = [];
+  state.updatedAt = now.toISOString();
+}

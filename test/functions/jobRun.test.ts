@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+
+import { type RunRequest, type RunSnapshot, snapshotOf } from '../../src/core/run.js';
+import type { JobRunInput } from '../../src/core/schemas.js';
+import { jobRun } from '../../src/functions/jobRun.js';
+import { ACTIVITIES, CANCEL_EVENT } from '../../src/functions/names.js';
+import type { SubmitResult } from '../../src/runs/submit.js';
+import { OrchestrationHarness } from '../support/harness.js';
+
+const t0 = new Date('2026-11-23T10:00:00Z');
+const seconds = (n: number) => new Date(t0.getTime() + n * 1000);
+
+const request: RunRequest = {
+  runId: 'nightly-0123456789',
+  cluster: 'dev',
+  namespace: 'batch',
+  source: { kind: 'Job', name: 'nightly' },
+  overrides: { BATCH_DATE: '2026-11-23' },
+  requestHash: 'hash-1',
+};
+const ref = { runId: request.runId, cluster: request.cluster, namespace: request.namespace, source: request.source };
+
+function input(overrides: Partial<JobRunInput> = {}, req: Partial<RunRequest> = {}): JobRunInput {
+  return {
+    request: { ...request, ...req },
+    poll: { initialSeconds: 5, maxSeconds: 60, factor: 2, continueAsNewAfter: 50 },
+    retry: { firstRetryMs: 1000, maxAttempts: 2 },
+    ...overrides,
+  };
+}
+
+function snap(status: RunSnapshot['status'], reason: string, at: Date, extra: Partial<RunSnapshot> = {}): RunSnapshot {
+  return snapshotOf(ref, { status, reason, message: `${status} ${reason}`, ...extra }, at);
+}
+
+const submitted: SubmitResult = { outcome: 'submitted', snapshot: snap('Starting', 'Submitted', t0) };
+
+async function started(i: JobRunInput = input()): Promise<OrchestrationHarness> {
+  const h = await new OrchestrationHarness(jobRun, i, t0).start();
+  return h.complete(ACTIVITIES.submitRun, submitted);
+}
+
+describe('jobRun orchestration', () => {
+  it('submits once, polls on growing timers and returns the Success snapshot as output', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    expect(h.activity().name).toBe(ACTIVITIES.submitRun);
+    expect(h.activity().input).toEqual(request);
+
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    expect(h.state.customStatus).toMatchObject({ status: 'Starting', reason: 'Submitted' });
+    expect(h.timer().fireAt).toEqual(seconds(5));
+
+    await h.fire();
+    expect(h.activity().name).toBe(ACTIVITIES.observeRun);
+    expect(h.activity().input).toEqual(ref);
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
+    expect(h.state.customStatus).toMatchObject({ status: 'Running' });
+    expect(h.timer().fireAt).toEqual(seconds(15));
+
+    await h.fire();
+    const success = snap('Success', 'CompletionsReached', seconds(15), { outputs: { rows: 42 } });
+    await h.complete(ACTIVITIES.observeRun, success);
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toEqual(success);
+    expect(h.state.customStatus).toEqual(success);
+    expect(h.pending).toEqual([]);
+  });
+
+  it('caps the poll interval at the configured maximum', async () => {
+    const h = await started(input({ poll: { initialSeconds: 5, maxSeconds: 12, factor: 3, continueAsNewAfter: 50 } }));
+    const fireTimes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      fireTimes.push((h.timer().fireAt.getTime() - h.now.getTime()) / 1000);
+      await h.fire();
+      await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    }
+    expect(fireTimes).toEqual([5, 12, 12]);
+  });
+
+  it('ends Failed with the observed reason when the Job fails', async () => {
+    const h = await started();
+    await h.fire();
+    const failed = snap('Failed', 'BackoffLimitExceeded', seconds(5));
+    await h.complete(ACTIVITIES.observeRun, failed);
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'BackoffLimitExceeded' });
+  });
+
+  it('returns a rejected submit as the final snapshot without polling', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    const rejected: SubmitResult = { outcome: 'rejected', snapshot: snap('Failed', 'SourceNotFound', t0) };
+    await h.complete(ACTIVITIES.submitRun, rejected);
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'SourceNotFound' });
+    expect(h.state.records.filter((r) => r.kind === 'timerCreated')).toHaveLength(0);
+  });
+
+  it('deletes any half-created Job and fails the run when submit keeps failing after its retries', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    await h.fail(ACTIVITIES.submitRun, 'create Job batch/x failed: HTTP 503');
+    await h.fire(); // the retry delay
+    expect(h.activity().name).toBe(ACTIVITIES.submitRun);
+    await h.fail(ACTIVITIES.submitRun, 'create Job batch/x failed: HTTP 503');
+    await h.fire(); // attempts ran out
+    const stop = h.activity(ACTIVITIES.stopRun);
+    expect(stop.input).toMatchObject({ ref, verdict: { status: 'Failed', reason: 'SubmitFailed' } });
+    await h.complete(ACTIVITIES.stopRun, snap('Failed', 'SubmitFailed', h.now));
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'SubmitFailed' });
+  });
+
+  it('retries a transiently failing observe and goes on polling', async () => {
+    const h = await started();
+    await h.fire();
+    await h.fail(ACTIVITIES.observeRun, 'list Pods failed: HTTP 429');
+    await h.fire(); // retry delay
+    expect(h.activity().name).toBe(ACTIVITIES.observeRun);
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    expect(h.state.customStatus).toMatchObject({ status: 'Running' });
+    expect(h.timer()).toBeDefined();
+  });
+
+  it('reports Unknown and keeps polling when the cluster cannot be read even after retries', async () => {
+    const h = await started();
+    await h.fire();
+    await h.fail(ACTIVITIES.observeRun, 'no answer from the API server');
+    await h.fire();
+    await h.fail(ACTIVITIES.observeRun, 'no answer from the API server');
+    await h.fire();
+    expect(h.state.status).toBe('Running');
+    expect(h.state.customStatus).toMatchObject({ status: 'Unknown', reason: 'ObserveFailed' });
+    expect(h.timer()).toBeDefined();
+  });
+
+  it('cancels the pending timer and deletes the Job when a cancel event arrives', async () => {
+    const h = await started();
+    expect(h.timer().fireAt).toEqual(seconds(5));
+    h.now = seconds(2);
+    await h.raise(CANCEL_EVENT, { reason: 'wrong date' });
+    expect(h.pending.filter((w) => w.kind === 'timer')).toEqual([]);
+    const stop = h.activity(ACTIVITIES.stopRun);
+    expect(stop.input).toMatchObject({ ref, verdict: { status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled: wrong date' } });
+    await h.complete(ACTIVITIES.stopRun, snap('Cancelled', 'CancelRequested', seconds(2)));
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toMatchObject({ status: 'Cancelled' });
+  });
+
+  it('stops the run as Failed RunTimeout when timeoutSeconds passes, with the last timer cut to the deadline', async () => {
+    const h = await started(input({}, { timeoutSeconds: 12 }));
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
+    expect(h.timer().fireAt).toEqual(seconds(12));
+    await h.fire();
+    const stop = h.activity(ACTIVITIES.stopRun);
+    expect(stop.input).toMatchObject({ verdict: { status: 'Failed', reason: 'RunTimeout' } });
+    await h.complete(ACTIVITIES.stopRun, snap('Failed', 'RunTimeout', seconds(12)));
+    expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'RunTimeout' });
+  });
+
+  it('continues as new every N polls, carrying its progress and never submitting again', async () => {
+    const h = await started(input({ poll: { initialSeconds: 5, maxSeconds: 60, factor: 2, continueAsNewAfter: 2 } }));
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
+    await h.fire();
+    const last = snap('Running', 'Running', seconds(15), { pods: { active: 1, ready: 1, succeeded: 0, failed: 0 } });
+    await h.complete(ACTIVITIES.observeRun, last);
+
+    expect(h.state.status).toBe('Running');
+    expect(h.state.input).toMatchObject({ progress: { polls: 2, generation: 1, deadline: null, last } });
+    expect(h.state.records.filter((r) => r.kind === 'scheduled')).toEqual([]);
+    expect(h.state.customStatus).toEqual(last);
+    // The backoff goes on from where it was: 5 × 2² = 20 s.
+    expect(h.timer().fireAt).toEqual(seconds(15 + 20));
+    await h.fire();
+    expect(h.activity().name).toBe(ACTIVITIES.observeRun);
+  });
+
+  it('a replay of the same history schedules nothing new: the submit ran exactly once', async () => {
+    const h = await started();
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
+    const before = JSON.stringify(h.state.records);
+    const { replay } = await import('../../local/durable/engine.js');
+    await replay(h.state, jobRun, h.now);
+    expect(JSON.stringify(h.state.records)).toBe(before);
+    expect(h.state.records.filter((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.submitRun)).toHaveLength(1);
+  });
+
+  it('fails the orchestration at start when its input is malformed', async () => {
+    const h = await new OrchestrationHarness(jobRun, { request: { runId: 42 } }, t0).start();
+    expect(h.state.status).toBe('Failed');
+  });
+});

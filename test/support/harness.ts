@@ -1,0 +1,79 @@
+import type { OrchestrationHandler } from 'durable-functions';
+
+import {
+  completeActivity,
+  failActivity,
+  fireTimer,
+  type InstanceState,
+  newInstance,
+  raiseEvent,
+  replay,
+  type Work,
+} from '../../local/durable/engine.js';
+
+/**
+ * Steps a real orchestrator through its history with the durable-functions replay machinery, one outcome at
+ * a time, the way the host would: the test plays the activities and the clock.
+ */
+export class OrchestrationHarness {
+  readonly state: InstanceState;
+  now: Date;
+
+  constructor(
+    private readonly handler: OrchestrationHandler,
+    input: unknown,
+    start: Date,
+    instanceId = 'run-abc',
+  ) {
+    this.now = start;
+    this.state = newInstance(instanceId, 'jobRun', input, start);
+  }
+
+  async start(): Promise<this> {
+    await replay(this.state, this.handler, this.now);
+    return this;
+  }
+
+  get pending(): readonly Work[] {
+    return this.state.pending;
+  }
+
+  activity(name?: string): Extract<Work, { kind: 'activity' }> {
+    const work = this.state.pending.find((w): w is Extract<Work, { kind: 'activity' }> => w.kind === 'activity' && (!name || w.name === name));
+    if (!work) throw new Error(`no pending activity${name ? ` ${name}` : ''}; pending: ${JSON.stringify(this.state.pending)}`);
+    return work;
+  }
+
+  timer(): Extract<Work, { kind: 'timer' }> {
+    const work = this.state.pending.find((w): w is Extract<Work, { kind: 'timer' }> => w.kind === 'timer');
+    if (!work) throw new Error(`no pending timer; pending: ${JSON.stringify(this.state.pending)}`);
+    return work;
+  }
+
+  async complete(name: string, result: unknown): Promise<this> {
+    completeActivity(this.state, this.activity(name).id, result, this.now);
+    await replay(this.state, this.handler, this.now);
+    return this;
+  }
+
+  async fail(name: string, message: string): Promise<this> {
+    failActivity(this.state, this.activity(name).id, new Error(message), this.now);
+    await replay(this.state, this.handler, this.now);
+    return this;
+  }
+
+  /** Advance the clock to the pending timer and fire it. */
+  async fire(): Promise<this> {
+    const timer = this.timer();
+    if (timer.fireAt > this.now) this.now = timer.fireAt;
+    fireTimer(this.state, timer.id, this.now);
+    await replay(this.state, this.handler, this.now);
+    return this;
+  }
+
+  async raise(name: string, data: unknown): Promise<this> {
+    raiseEvent(this.state, name, data, this.now);
+    await replay(this.state, this.handler, this.now);
+    return this;
+  }
+}
