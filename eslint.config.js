@@ -17,6 +17,7 @@ export default tseslint.config(
       'simple-import-sort/exports': 'error',
       // client-node declares its models as classes, but the API hands back and takes plain JSON objects.
       '@typescript-eslint/no-unsafe-class-instance-assignment': 'off',
+      '@typescript-eslint/no-misused-spread': 'off',
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
     },
   },

@@ -15,7 +15,7 @@ const namespaceName = z
 const aksCluster = z.object({
   alias: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/, 'letters, digits, - _ . (at most 63)'),
   type: z.literal('aks'),
-  subscriptionId: z.uuid(),
+  subscriptionId: z.guid(),
   resourceGroup: z.string().min(1),
   clusterName: z.string().min(1),
   namespaces: z.array(namespaceName).min(1),

@@ -1,0 +1,60 @@
+import type { DurableOrchestrationStatus } from 'durable-functions';
+
+import type { RunClient } from '../../src/http/runs.js';
+
+export interface FakeInstance {
+  name: string;
+  instanceId: string;
+  runtimeStatus: string;
+  input: unknown;
+  output?: unknown;
+  customStatus?: unknown;
+  createdTime: Date;
+  lastUpdatedTime: Date;
+}
+
+/**
+ * The slice of Durable's client the HTTP handlers use, in memory, with the host's observable behaviour:
+ * getStatus throws for an unknown id, startNew refuses an id that is still running, raiseEvent rejects on 404.
+ */
+export class FakeDurableClient implements RunClient {
+  readonly instances = new Map<string, FakeInstance>();
+  readonly events: { instanceId: string; name: string; data: unknown }[] = [];
+  startCount = 0;
+
+  constructor(private readonly now: () => Date = () => new Date('2026-11-23T10:00:00Z')) {}
+
+  put(instance: Partial<FakeInstance> & { instanceId: string; input: unknown }): this {
+    this.instances.set(instance.instanceId, {
+      name: 'jobRun',
+      runtimeStatus: 'Running',
+      createdTime: this.now(),
+      lastUpdatedTime: this.now(),
+      ...instance,
+    });
+    return this;
+  }
+
+  startNew(name: string, options?: { instanceId?: string; input?: unknown }): Promise<string> {
+    const instanceId = options?.instanceId ?? `auto-${this.startCount}`;
+    const existing = this.instances.get(instanceId);
+    if (existing && ['Running', 'Pending'].includes(existing.runtimeStatus)) {
+      return Promise.reject(new Error(`instance ${instanceId} already exists`));
+    }
+    this.startCount++;
+    this.put({ instanceId, name, input: structuredClone(options?.input), runtimeStatus: 'Pending' });
+    return Promise.resolve(instanceId);
+  }
+
+  getStatus(instanceId: string): Promise<DurableOrchestrationStatus> {
+    const instance = this.instances.get(instanceId);
+    if (!instance) return Promise.reject(new Error(`instance ${instanceId} not found`));
+    return Promise.resolve(structuredClone(instance) as unknown as DurableOrchestrationStatus);
+  }
+
+  raiseEvent(instanceId: string, eventName: string, eventData: unknown): Promise<void> {
+    if (!this.instances.has(instanceId)) return Promise.reject(new Error(`instance ${instanceId} not found`));
+    this.events.push({ instanceId, name: eventName, data: eventData });
+    return Promise.resolve();
+  }
+}

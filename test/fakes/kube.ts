@@ -1,0 +1,119 @@
+import type { CoreV1Event, V1CronJob, V1Job, V1Pod } from '@kubernetes/client-node';
+
+import type { KubeGateway, ListOptions, Page, PodLogOptions } from '../../src/clients/kube.js';
+import { KubeApiError } from '../../src/core/errors.js';
+
+/** Equality selectors only (`k=v`, `k!=v`, comma-separated): all the app uses. */
+function matches(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const negated = term.includes('!=');
+    const [key = '', value = ''] = term.split(negated ? '!=' : '=');
+    const actual = labels?.[key.trim()];
+    return negated ? actual !== value.trim() : actual === value.trim();
+  });
+}
+
+function page<T extends { metadata?: { name?: string } }>(items: T[], options: ListOptions): Page<T> {
+  const sorted = [...items].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  const start = options.continueToken ? Number(options.continueToken) : 0;
+  const end = options.limit ? start + options.limit : sorted.length;
+  return { items: structuredClone(sorted.slice(start, end)), continueToken: end < sorted.length ? String(end) : undefined };
+}
+
+/**
+ * An in-memory KubeGateway for handler and activity tests. It keeps objects by namespace/name, answers
+ * AlreadyExists and NotFound like the API server, and can be told to fail the next call of an operation.
+ * Kubernetes' own behaviour (controllers, conditions) is tested against the real control plane, not here.
+ */
+export class FakeKube implements KubeGateway {
+  readonly jobs = new Map<string, V1Job>();
+  readonly cronJobs = new Map<string, V1CronJob>();
+  readonly pods: V1Pod[] = [];
+  readonly events: CoreV1Event[] = [];
+  readonly calls: string[] = [];
+  private readonly failures = new Map<string, KubeApiError[]>();
+
+  private key(namespace: string, name: string): string {
+    return `${namespace}/${name}`;
+  }
+
+  addJob(job: V1Job): this {
+    this.jobs.set(this.key(job.metadata?.namespace ?? '', job.metadata?.name ?? ''), structuredClone(job));
+    return this;
+  }
+
+  addCronJob(cronJob: V1CronJob): this {
+    this.cronJobs.set(this.key(cronJob.metadata?.namespace ?? '', cronJob.metadata?.name ?? ''), structuredClone(cronJob));
+    return this;
+  }
+
+  /** The next call of `operation` fails with an HTTP `code` (0: no answer). */
+  failNext(operation: keyof KubeGateway, code: number, reason?: string): this {
+    const list = this.failures.get(operation) ?? [];
+    list.push(new KubeApiError(operation, code, reason, `injected ${code}`));
+    this.failures.set(operation, list);
+    return this;
+  }
+
+  private enter(operation: keyof KubeGateway, detail: string): void {
+    this.calls.push(`${operation} ${detail}`);
+    const failure = this.failures.get(operation)?.shift();
+    if (failure) throw failure;
+  }
+
+  readJob(namespace: string, name: string): Promise<V1Job | null> {
+    this.enter('readJob', `${namespace}/${name}`);
+    const job = this.jobs.get(this.key(namespace, name));
+    return Promise.resolve(job ? structuredClone(job) : null);
+  }
+
+  readCronJob(namespace: string, name: string): Promise<V1CronJob | null> {
+    this.enter('readCronJob', `${namespace}/${name}`);
+    const cronJob = this.cronJobs.get(this.key(namespace, name));
+    return Promise.resolve(cronJob ? structuredClone(cronJob) : null);
+  }
+
+  createJob(namespace: string, job: V1Job): Promise<V1Job> {
+    const name = job.metadata?.name ?? '';
+    this.enter('createJob', `${namespace}/${name}`);
+    if (this.jobs.has(this.key(namespace, name))) {
+      return Promise.reject(new KubeApiError(`create Job ${namespace}/${name}`, 409, 'AlreadyExists', `jobs.batch "${name}" already exists`));
+    }
+    const stored: V1Job = { ...structuredClone(job), metadata: { ...job.metadata, namespace, uid: `uid-${name}`, creationTimestamp: new Date() } };
+    this.jobs.set(this.key(namespace, name), stored);
+    return Promise.resolve(structuredClone(stored));
+  }
+
+  deleteJob(namespace: string, name: string): Promise<boolean> {
+    this.enter('deleteJob', `${namespace}/${name}`);
+    return Promise.resolve(this.jobs.delete(this.key(namespace, name)));
+  }
+
+  listJobs(namespace: string, options: ListOptions = {}): Promise<Page<V1Job>> {
+    this.enter('listJobs', namespace);
+    const items = [...this.jobs.values()].filter((j) => j.metadata?.namespace === namespace && matches(j.metadata.labels, options.labelSelector));
+    return Promise.resolve(page(items, options));
+  }
+
+  listCronJobs(namespace: string, options: ListOptions = {}): Promise<Page<V1CronJob>> {
+    this.enter('listCronJobs', namespace);
+    const items = [...this.cronJobs.values()].filter((c) => c.metadata?.namespace === namespace && matches(c.metadata.labels, options.labelSelector));
+    return Promise.resolve(page(items, options));
+  }
+
+  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+    this.enter('listPods', `${namespace} ${labelSelector}`);
+    return Promise.resolve(structuredClone(this.pods.filter((p) => p.metadata?.namespace === namespace && matches(p.metadata.labels, labelSelector))));
+  }
+
+  listEvents(namespace: string, involvedObjectName: string): Promise<CoreV1Event[]> {
+    this.enter('listEvents', `${namespace}/${involvedObjectName}`);
+    return Promise.resolve(structuredClone(this.events.filter((e) => e.metadata.namespace === namespace && e.involvedObject.name === involvedObjectName)));
+  }
+
+  readPodLog(namespace: string, pod: string, options: PodLogOptions): Promise<string> {
+    this.enter('readPodLog', `${namespace}/${pod}/${options.container}`);
+    return Promise.resolve('');
+  }
+}
