@@ -132,7 +132,7 @@ export class AksSource implements ConnectionSource {
     // Only server and CA are taken: the file's user would exec kubelogin, which a Functions host does not have.
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: alias, server: server.server, caData: server.caData, skipTLSVerify: false }],
+      clusters: [{ name: alias, server: server.server, caData: server.caData, skipTLSVerify: server.skipTLSVerify }],
       users: [{ name: alias, authProvider: { name: AUTH_PROVIDER, config: {} } }],
       contexts: [{ name: alias, cluster: alias, user: alias }],
       currentContext: alias,

@@ -5,6 +5,7 @@ import {
   CoreV1Api,
   type CoreV1Event,
   type KubeConfig,
+  Observable,
   type RequestContext,
   type ResponseContext,
   type V1CronJob,
@@ -106,6 +107,7 @@ export class ClientNodeGateway implements KubeGateway {
     return this.clients;
   }
 
+  /** Per-call options: an abort signal so no call hangs longer than the configured time-out. */
   private options(): ConfigurationOptions {
     const timeoutMs = this.timeoutMs;
     return {
@@ -113,13 +115,13 @@ export class ClientNodeGateway implements KubeGateway {
         {
           pre: (context: RequestContext) => {
             context.setSignal(AbortSignal.timeout(timeoutMs));
-            return Promise.resolve(context);
+            return new Observable(Promise.resolve(context));
           },
-          post: (context: ResponseContext) => Promise.resolve(context),
+          post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
         },
       ],
       middlewareMergeStrategy: 'append',
-    } as unknown as ConfigurationOptions;
+    };
   }
 
   private async call<T>(operation: string, fn: (apis: { batch: BatchV1Api; core: CoreV1Api }, options: ConfigurationOptions) => Promise<T>): Promise<T> {

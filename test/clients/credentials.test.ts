@@ -1,0 +1,163 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import type { AccessToken, TokenCredential } from '@azure/identity';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+import type { AksClusterSettings } from '../../src/config.js';
+import { AKS_AAD_SCOPE, type AksManagement, AksSource, TOKEN_REFRESH_MARGIN_MS } from '../../src/clients/credentials.js';
+import { ClientNodeGateway } from '../../src/clients/kube.js';
+import { KubeApiError } from '../../src/core/errors.js';
+
+/**
+ * The credential path end to end through client-node's real HTTP stack, against a loopback server that only
+ * records what it is sent and answers 200 or 401. What a Job means is the real control plane's business.
+ */
+let server: Server;
+let seen: IncomingHttpHeaders[] = [];
+let rejectTokens = new Set<string>();
+let serverUrl = '';
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    seen.push(req.headers);
+    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    if (rejectTokens.has(token)) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', reason: 'Unauthorized', code: 401, message: 'Unauthorized' }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'x', namespace: 'batch' } }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+beforeEach(() => {
+  seen = [];
+  rejectTokens = new Set();
+});
+
+const settings: AksClusterSettings = {
+  alias: 'prod',
+  type: 'aks',
+  subscriptionId: '00000000-0000-0000-0000-000000000001',
+  resourceGroup: 'rg',
+  clusterName: 'aks-prod',
+  namespaces: ['batch'],
+};
+
+function kubeconfigYaml(user: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    `- name: aks-prod`,
+    `  cluster: { server: "${serverUrl}", insecure-skip-tls-verify: true }`,
+    'contexts:',
+    '- name: aks-prod',
+    '  context: { cluster: aks-prod, user: u }',
+    'current-context: aks-prod',
+    'users:',
+    '- name: u',
+    `  user: ${user}`,
+  ].join('\n');
+}
+
+/** A kubeconfig user that would run kubelogin: it must never be used for Entra clusters. */
+const EXEC_USER = '{ exec: { apiVersion: client.authentication.k8s.io/v1beta1, command: kubelogin, args: [get-token] } }';
+
+function management(entra: boolean, user = EXEC_USER): AksManagement & { loads: number } {
+  const m = {
+    loads: 0,
+    getCluster: () => {
+      m.loads++;
+      return Promise.resolve(entra ? { aadProfile: { managed: true } } : {});
+    },
+    userKubeconfig: () => Promise.resolve(kubeconfigYaml(user)),
+  };
+  return m;
+}
+
+function credential(now: () => number): TokenCredential & { issued: number; scopes: string[] } {
+  const c = {
+    issued: 0,
+    scopes: [] as string[],
+    getToken: (scopes: string | string[]): Promise<AccessToken> => {
+      c.issued++;
+      c.scopes.push(...[scopes].flat());
+      return Promise.resolve({ token: `tok-${c.issued}`, expiresOnTimestamp: now() + 3600_000 });
+    },
+  };
+  return c;
+}
+
+describe('AKS credentials', () => {
+  it('authenticates an Entra ID cluster with a bearer token for the AKS server application, not the kubeconfig user', async () => {
+    const clock = { t: 1_000_000 };
+    const cred = credential(() => clock.t);
+    const gateway = new ClientNodeGateway(new AksSource(settings, management(true), cred, () => clock.t), 5000);
+    await gateway.readJob('batch', 'x');
+    expect(seen[0]?.authorization).toBe('Bearer tok-1');
+    expect(cred.scopes).toEqual([AKS_AAD_SCOPE]);
+  });
+
+  it('reuses the token until it nears expiry, then fetches a new one', async () => {
+    const clock = { t: 1_000_000 };
+    const cred = credential(() => clock.t);
+    const gateway = new ClientNodeGateway(new AksSource(settings, management(true), cred, () => clock.t), 5000);
+    await gateway.readJob('batch', 'x');
+    await gateway.readJob('batch', 'x');
+    expect(cred.issued).toBe(1);
+    clock.t += 3600_000 - TOKEN_REFRESH_MARGIN_MS + 1;
+    await gateway.readJob('batch', 'x');
+    expect(cred.issued).toBe(2);
+    expect(seen.map((h) => h.authorization)).toEqual(['Bearer tok-1', 'Bearer tok-1', 'Bearer tok-2']);
+  });
+
+  it('after a 401 fetches fresh credentials and retries exactly once', async () => {
+    const clock = { t: 1_000_000 };
+    const cred = credential(() => clock.t);
+    const m = management(true);
+    const gateway = new ClientNodeGateway(new AksSource(settings, m, cred, () => clock.t), 5000);
+    rejectTokens.add('tok-1');
+    await expect(gateway.readJob('batch', 'x')).resolves.toMatchObject({ metadata: { name: 'x' } });
+    expect(seen.map((h) => h.authorization)).toEqual(['Bearer tok-1', 'Bearer tok-2']);
+    expect(m.loads).toBe(2);
+  });
+
+  it('gives up with the 401 when fresh credentials are refused too', async () => {
+    const clock = { t: 1_000_000 };
+    const cred = credential(() => clock.t);
+    const gateway = new ClientNodeGateway(new AksSource(settings, management(true), cred, () => clock.t), 5000);
+    rejectTokens = new Set(['tok-1', 'tok-2', 'tok-3']);
+    const error = await gateway.readJob('batch', 'x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KubeApiError);
+    expect((error as KubeApiError).code).toBe(401);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('uses the returned kubeconfig user as is on a local-account cluster', async () => {
+    const clock = { t: 1_000_000 };
+    const cred = credential(() => clock.t);
+    const gateway = new ClientNodeGateway(new AksSource(settings, management(false, '{ token: local-account-token }'), cred, () => clock.t), 5000);
+    await gateway.readJob('batch', 'x');
+    expect(seen[0]?.authorization).toBe('Bearer local-account-token');
+    expect(cred.issued).toBe(0);
+  });
+
+  it('turns a request that times out into a transient KubeApiError', async () => {
+    const slow = createServer(() => undefined);
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    const m: AksManagement = {
+      getCluster: () => Promise.resolve({}),
+      userKubeconfig: () => Promise.resolve(kubeconfigYaml('{ token: t }').replace(serverUrl, url)),
+    };
+    const gateway = new ClientNodeGateway(new AksSource(settings, m, credential(() => 0)), 200);
+    const error = await gateway.readJob('batch', 'x').catch((e: unknown) => e);
+    slow.closeAllConnections();
+    slow.close();
+    expect(error).toBeInstanceOf(KubeApiError);
+    expect((error as KubeApiError).transient).toBe(true);
+  });
+});

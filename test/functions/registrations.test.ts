@@ -1,0 +1,52 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { loadConfig } from '../../src/config.js';
+import { createServices, setServices } from '../../src/services.js';
+import { captureRegistrations, type Registration } from '../support/capture-registrations.js';
+
+let registrations: Registration[];
+
+beforeAll(async () => {
+  registrations = captureRegistrations();
+  setServices(createServices(loadConfig({ CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/x', namespaces: ['batch'] }]) })));
+  await import('../../src/index.js');
+});
+
+function trigger(name: string): Record<string, unknown> {
+  const registration = registrations.find((r) => r.metadata.name === name);
+  if (!registration) throw new Error(`${name} is not registered; registered: ${registrations.map((r) => r.metadata.name).join(', ')}`);
+  const binding = Object.values(registration.metadata.bindings).find((b) => String(b.type).endsWith('Trigger'));
+  if (!binding) throw new Error(`${name} has no trigger`);
+  return binding;
+}
+
+describe('function registrations', () => {
+  it.each([
+    ['startJobRun', 'jobs/{namespace}/{name}/runs', ['POST']],
+    ['startCronJobRun', 'cronjobs/{namespace}/{name}/runs', ['POST']],
+    ['getRun', 'runs/{runId}', ['GET']],
+    ['cancelRun', 'runs/{runId}/cancel', ['POST']],
+    ['listJobs', 'jobs', ['GET']],
+    ['listCronJobs', 'cronjobs', ['GET']],
+  ])('%s is an HTTP trigger on %s, %j, with function-key auth', (name, route, methods) => {
+    expect(trigger(name)).toMatchObject({ type: 'httpTrigger', route, methods, authLevel: 'function' });
+  });
+
+  it('run routes have a Durable client binding; discovery routes need none', () => {
+    const hasClient = (name: string) =>
+      Object.values(registrations.find((r) => r.metadata.name === name)?.metadata.bindings ?? {}).some((b) => b.type === 'durableClient');
+    expect(['startJobRun', 'startCronJobRun', 'getRun', 'cancelRun'].every(hasClient)).toBe(true);
+    expect(['listJobs', 'listCronJobs'].some(hasClient)).toBe(false);
+  });
+
+  it('registers the orchestrator and its activities under the names used to call them', () => {
+    expect(trigger('jobRun').type).toBe('orchestrationTrigger');
+    for (const name of ['submitRun', 'observeRun', 'stopRun']) expect(trigger(name).type).toBe('activityTrigger');
+  });
+
+  it('registers nothing else', () => {
+    expect(registrations.map((r) => r.metadata.name).sort()).toEqual(
+      ['cancelRun', 'getRun', 'jobRun', 'listCronJobs', 'listJobs', 'observeRun', 'startCronJobRun', 'startJobRun', 'stopRun', 'submitRun'].sort(),
+    );
+  });
+});

@@ -1,0 +1,25 @@
+import { createRequire } from 'node:module';
+import Module from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface Registration {
+  metadata: { name: string; bindings: Record<string, Record<string, unknown>> };
+  handler: unknown;
+}
+
+const corePath = fileURLToPath(new URL('./functions-core.cjs', import.meta.url));
+type Resolve = (request: string, ...rest: unknown[]) => string;
+const moduleInternals = Module as unknown as { _resolveFilename: Resolve };
+
+/**
+ * Make `require('@azure/functions-core')` inside @azure/functions find our stand-in. Must run before the
+ * first registration, since the library looks the module up once.
+ */
+export function captureRegistrations(): Registration[] {
+  const original = moduleInternals._resolveFilename;
+  moduleInternals._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]) {
+    return request === '@azure/functions-core' ? corePath : original.call(this, request, ...rest);
+  };
+  const core = createRequire(import.meta.url)(corePath) as { registrations: Registration[] };
+  return core.registrations;
+}
