@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import type { AksClusterSettings } from '../../src/config.js';
 import { AKS_AAD_SCOPE, type AksManagement, AksSource, TOKEN_REFRESH_MARGIN_MS } from '../../src/clients/credentials.js';
 import { ClientNodeGateway } from '../../src/clients/kube.js';
+import type { AksClusterSettings } from '../../src/config.js';
 import { KubeApiError } from '../../src/core/errors.js';
 
 /**
@@ -31,7 +31,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
 beforeEach(() => {
   seen = [];
   rejectTokens = new Set();

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import Module from 'node:module';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 export interface Registration {
