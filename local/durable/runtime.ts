@@ -1,0 +1,235 @@
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { InvocationContext } from '@azure/functions';
+import type { DurableOrchestrationStatus, OrchestrationHandler } from 'durable-functions';
+
+import {
+  completeActivity,
+  failActivity,
+  fireTimer,
+  type InstanceState,
+  newInstance,
+  raiseEvent,
+  replay,
+  terminate,
+  type Work,
+} from './engine.js';
+
+export type ActivityHandler = (input: unknown, context: InvocationContext) => unknown;
+
+export interface LocalDurableOptions {
+  orchestrators: Record<string, OrchestrationHandler>;
+  activities: Record<string, ActivityHandler>;
+  /** Keep each instance's state as JSON here, so a restart resumes where it stopped. In memory when absent. */
+  stateDir?: string;
+  log?: (line: string) => void;
+}
+
+const FINISHED = new Set(['Completed', 'Failed', 'Terminated']);
+/** Instance ids as Durable accepts them. */
+const INSTANCE_ID = /^[^@/\\#?\x00-\x1f][^/\\#?\x00-\x1f]{0,255}$/;
+
+/**
+ * A development stand-in for the Durable Functions host: orchestrations run in-process through the
+ * durable-functions package's own replay machinery (see engine.ts), activities are called directly, timers
+ * fire on the real clock, and state can be kept on disk. It implements the slice of DurableClient the app's
+ * HTTP functions use. It is not a production runtime: one process, no scale-out, no leases.
+ */
+export class LocalDurable {
+  private readonly instances = new Map<string, InstanceState>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** One chain of work per instance, so its history is only ever changed by one step at a time. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(private readonly options: LocalDurableOptions) {}
+
+  /** Load kept instances and pick up their pending work (activities re-run: they are at-least-once anyway). */
+  async resume(): Promise<number> {
+    const dir = this.options.stateDir;
+    if (!dir) return 0;
+    await mkdir(dir, { recursive: true });
+    let resumed = 0;
+    for (const file of await readdir(dir)) {
+      if (!file.endsWith('.json')) continue;
+      const state = JSON.parse(await readFile(join(dir, file), 'utf8')) as InstanceState;
+      for (const work of state.pending) if (work.kind === 'timer') work.fireAt = new Date(work.fireAt);
+      this.instances.set(state.instanceId, state);
+      if (!FINISHED.has(state.status)) {
+        resumed++;
+        this.schedule(state);
+      }
+    }
+    return resumed;
+  }
+
+  /** Stop firing timers and starting work; what is running finishes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.allSettled([...this.chains.values()]);
+  }
+
+  startNew(name: string, options?: { instanceId?: string; input?: unknown }): Promise<string> {
+    const handler = this.options.orchestrators[name];
+    if (!handler) return Promise.reject(new Error(`no orchestrator named ${name}`));
+    const instanceId = options?.instanceId ?? crypto.randomUUID();
+    if (!INSTANCE_ID.test(instanceId)) return Promise.reject(new Error(`invalid instance id ${instanceId}`));
+    const existing = this.instances.get(instanceId);
+    if (existing && !FINISHED.has(existing.status)) {
+      return Promise.reject(new Error(`an instance with id ${instanceId} is already ${existing.status}`));
+    }
+    const state = newInstance(instanceId, name, structuredClone(options?.input ?? null), new Date());
+    this.instances.set(instanceId, state);
+    this.enqueue(instanceId, async () => {
+      await replay(state, handler, new Date());
+    });
+    return Promise.resolve(instanceId);
+  }
+
+  getStatus(instanceId: string): Promise<DurableOrchestrationStatus> {
+    const state = this.instances.get(instanceId);
+    if (!state) return Promise.reject(new Error(`instance ${instanceId} not found`));
+    return Promise.resolve({
+      name: state.name,
+      instanceId: state.instanceId,
+      createdTime: new Date(state.createdAt),
+      lastUpdatedTime: new Date(state.updatedAt),
+      input: structuredClone(state.input),
+      output: structuredClone(state.output),
+      runtimeStatus: state.status,
+      customStatus: structuredClone(state.customStatus),
+    } as unknown as DurableOrchestrationStatus);
+  }
+
+  raiseEvent(instanceId: string, eventName: string, eventData: unknown): Promise<void> {
+    const state = this.instances.get(instanceId);
+    if (!state || FINISHED.has(state.status)) return Promise.reject(new Error(`instance ${instanceId} not found or not running`));
+    this.enqueue(instanceId, async () => {
+      raiseEvent(state, eventName, structuredClone(eventData ?? null), new Date());
+      await this.replay(state);
+    });
+    return Promise.resolve();
+  }
+
+  terminate(instanceId: string, reason: string): Promise<void> {
+    const state = this.instances.get(instanceId);
+    if (!state) return Promise.reject(new Error(`instance ${instanceId} not found`));
+    this.enqueue(instanceId, () => {
+      terminate(state, reason, new Date());
+      return Promise.resolve();
+    });
+    return Promise.resolve();
+  }
+
+  /** Wait until the instance's queued work has run (tests, shutdown). */
+  async idle(instanceId: string): Promise<void> {
+    await this.chains.get(instanceId);
+  }
+
+  /** The instance's full state: history records included (tests inspect what was stored). */
+  state(instanceId: string): InstanceState | undefined {
+    return this.instances.get(instanceId);
+  }
+
+  private async replay(state: InstanceState): Promise<void> {
+    const handler = this.options.orchestrators[state.name];
+    if (!handler) throw new Error(`no orchestrator named ${state.name}`);
+    await replay(state, handler, new Date());
+  }
+
+  private enqueue(instanceId: string, step: () => Promise<void>): void {
+    const previous = this.chains.get(instanceId) ?? Promise.resolve();
+    const next = previous
+      .then(async () => {
+        if (this.closed) return;
+        const state = this.instances.get(instanceId);
+        await step();
+        if (state) {
+          await this.persist(state);
+          this.schedule(state);
+        }
+      })
+      .catch((err: unknown) => {
+        this.options.log?.(`instance ${instanceId}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      });
+    this.chains.set(instanceId, next);
+  }
+
+  /** Start what the instance waits on: activities now, timers when due. */
+  private schedule(state: InstanceState): void {
+    if (this.closed || FINISHED.has(state.status)) {
+      this.clearTimers(state.instanceId);
+      return;
+    }
+    for (const work of state.pending) {
+      if (work.kind === 'activity') this.runActivity(state, work);
+      else this.armTimer(state, work);
+    }
+  }
+
+  private readonly started = new Set<string>();
+
+  private runActivity(state: InstanceState, work: Extract<Work, { kind: 'activity' }>): void {
+    const key = `${state.instanceId}#a${work.id}`;
+    if (this.started.has(key)) return;
+    this.started.add(key);
+    const handler = this.options.activities[work.name];
+    const context = new InvocationContext({
+      functionName: work.name,
+      invocationId: `${state.instanceId}:${work.name}:${work.id}`,
+      logHandler: (level, ...args) => this.options.log?.(`[${work.name}] ${args.map(String).join(' ')}`),
+    });
+    void (async () => {
+      let outcome: { ok: true; value: unknown } | { ok: false; error: Error };
+      try {
+        if (!handler) throw new Error(`no activity named ${work.name}`);
+        outcome = { ok: true, value: await handler(structuredClone(work.input), context) };
+      } catch (err) {
+        outcome = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+      }
+      this.enqueue(state.instanceId, async () => {
+        this.started.delete(key);
+        if (!state.pending.some((w) => w.kind === 'activity' && w.id === work.id)) return;
+        if (outcome.ok) completeActivity(state, work.id, JSON.parse(JSON.stringify(outcome.value ?? null)), new Date());
+        else failActivity(state, work.id, outcome.error, new Date());
+        await this.replay(state);
+      });
+    })();
+  }
+
+  private armTimer(state: InstanceState, work: Extract<Work, { kind: 'timer' }>): void {
+    const key = `${state.instanceId}#t${work.id}`;
+    if (this.timers.has(key)) return;
+    const delay = Math.max(0, work.fireAt.getTime() - Date.now());
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.enqueue(state.instanceId, async () => {
+        if (!state.pending.some((w) => w.kind === 'timer' && w.id === work.id)) return;
+        fireTimer(state, work.id, new Date());
+        await this.replay(state);
+      });
+    }, delay);
+    this.timers.set(key, timer);
+  }
+
+  private clearTimers(instanceId: string): void {
+    for (const [key, timer] of this.timers) {
+      if (key.startsWith(`${instanceId}#`)) {
+        clearTimeout(timer);
+        this.timers.delete(key);
+      }
+    }
+  }
+
+  private async persist(state: InstanceState): Promise<void> {
+    const dir = this.options.stateDir;
+    if (!dir) return;
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `${encodeURIComponent(state.instanceId)}.json`);
+    await writeFile(`${file}.tmp`, JSON.stringify(state));
+    await rename(`${file}.tmp`, file);
+  }
+}
