@@ -1,0 +1,511 @@
+import type { V1CronJob, V1EnvVar, V1Job } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+
+import { cloneJob, fallbackJob, isSameRun, jobFromCronJob, overlayEnv, parseEnvOverrides, type RunIdentity } from '../../src/core/clone.js';
+import { BadRequestError } from '../../src/core/errors.js';
+
+const t0 = new Date('2026-11-23T10:00:00Z');
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+const jobIdentity: RunIdentity = {
+  runId: 'nightly-abcdefghij',
+  namespace: 'batch',
+  sourceKind: 'Job',
+  sourceName: 'nightly',
+  requestHash: 'hash-1',
+};
+
+const cronIdentity: RunIdentity = { ...jobIdentity, runId: 'report-abcdefghij', sourceKind: 'CronJob', sourceName: 'report' };
+
+/** A Job as the API server hands it back: the author's fields plus everything the server set. */
+function sourceJob(): V1Job {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: 'nightly',
+      namespace: 'batch',
+      uid: '11111111-2222-3333-4444-555555555555',
+      resourceVersion: '4711',
+      creationTimestamp: t0,
+      generation: 3,
+      deletionTimestamp: new Date('2026-11-23T11:00:00Z'),
+      managedFields: [{ manager: 'kubectl', operation: 'Update', apiVersion: 'batch/v1' }],
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'owner', uid: 'owner-uid', controller: true }],
+      labels: {
+        team: 'finance',
+        'controller-uid': '11111111-2222-3333-4444-555555555555',
+        'batch.kubernetes.io/controller-uid': '11111111-2222-3333-4444-555555555555',
+        'job-name': 'nightly',
+        'batch.kubernetes.io/job-name': 'nightly',
+      },
+      annotations: { 'finance.example.com/owner': 'ops', [LAST_APPLIED]: '{"kind":"Job"}' },
+    },
+    spec: {
+      selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': '11111111-2222-3333-4444-555555555555' } },
+      manualSelector: false,
+      suspend: true,
+      activeDeadlineSeconds: 3600,
+      backoffLimit: 4,
+      ttlSecondsAfterFinished: 86400,
+      completions: 3,
+      parallelism: 2,
+      podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { operator: 'In', values: [42] } }] },
+      template: {
+        metadata: {
+          labels: {
+            app: 'nightly',
+            'controller-uid': '11111111-2222-3333-4444-555555555555',
+            'batch.kubernetes.io/controller-uid': '11111111-2222-3333-4444-555555555555',
+            'job-name': 'nightly',
+            'batch.kubernetes.io/job-name': 'nightly',
+          },
+          annotations: { 'prometheus.io/scrape': 'false' },
+        },
+        spec: {
+          restartPolicy: 'Never',
+          nodeSelector: { 'kubernetes.io/os': 'linux', agentpool: 'batch' },
+          tolerations: [{ key: 'sku', operator: 'Equal', value: 'batch', effect: 'NoSchedule' }],
+          volumes: [{ name: 'secrets', secret: { secretName: 'nightly-secrets' } }],
+          initContainers: [{ name: 'migrate', image: 'registry.example.com/migrate:1', env: [{ name: 'BATCH_DATE', value: 'init' }] }],
+          containers: [
+            {
+              name: 'main',
+              image: 'registry.example.com/nightly:1',
+              resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '2Gi' } },
+              volumeMounts: [{ name: 'secrets', mountPath: '/secrets', readOnly: true }],
+              env: [
+                { name: 'BATCH_DATE', value: 'today' },
+                { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+                { name: 'MODE', value: 'full' },
+              ],
+            },
+            { name: 'sidecar', image: 'registry.example.com/sidecar:1', env: [{ name: 'BATCH_DATE', value: 'sidecar' }] },
+          ],
+        },
+      },
+    },
+    status: { active: 1, startTime: t0, conditions: [{ type: 'Complete', status: 'True' }] },
+  };
+}
+
+function sourceCronJob(): V1CronJob {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: 'report', namespace: 'batch', uid: 'cron-uid', resourceVersion: '99', labels: { cron: 'label' } },
+    spec: {
+      schedule: '0 2 * * *',
+      suspend: true,
+      jobTemplate: {
+        metadata: { labels: { team: 'reports' }, annotations: { 'reports.example.com/kind': 'daily' } },
+        spec: {
+          backoffLimit: 2,
+          template: {
+            metadata: { labels: { app: 'report' } },
+            spec: {
+              restartPolicy: 'OnFailure',
+              containers: [{ name: 'report', image: 'registry.example.com/report:7', env: [{ name: 'FORMAT', value: 'pdf' }] }],
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+describe('parseEnvOverrides', () => {
+  it.each([
+    { name: 'an undefined body is no overrides', body: undefined, expected: {} },
+    { name: 'an empty object is no overrides', body: {}, expected: {} },
+    { name: 'strings are kept as they are', body: { BATCH_DATE: '2026-11-23', EMPTY: '' }, expected: { BATCH_DATE: '2026-11-23', EMPTY: '' } },
+    { name: 'numbers are stringified', body: { COUNT: 42, RATIO: 0.5, NEG: -3 }, expected: { COUNT: '42', RATIO: '0.5', NEG: '-3' } },
+    { name: 'booleans are stringified', body: { DRY_RUN: true, VERBOSE: false }, expected: { DRY_RUN: 'true', VERBOSE: 'false' } },
+    { name: 'names with dots, hyphens and a leading underscore are accepted', body: { 'a.b-c': 'x', _X1: 'y' }, expected: { 'a.b-c': 'x', _X1: 'y' } },
+  ])('$name', ({ body, expected }) => {
+    expect(parseEnvOverrides(body)).toEqual(expected);
+  });
+
+  it.each([
+    { name: 'null', value: null, kind: 'null' },
+    { name: 'an object', value: { nested: 1 }, kind: 'an object' },
+    { name: 'an array', value: ['a'], kind: 'an array' },
+    { name: 'NaN', value: Number.NaN, kind: 'number' },
+    { name: 'Infinity', value: Number.POSITIVE_INFINITY, kind: 'number' },
+  ])('a value that is $name is a BadRequestError naming the variable', ({ value, kind }) => {
+    const call = () => parseEnvOverrides({ OK: 'fine', REPORT_SPEC: value });
+    expect(call).toThrow(BadRequestError);
+    expect(call).toThrow(`environment variable "REPORT_SPEC" is ${kind}; values must be strings, numbers or booleans`);
+  });
+
+  it.each([
+    { name: 'starting with a digit', key: '1ST' },
+    { name: 'with a space', key: 'BATCH DATE' },
+    { name: 'with "="', key: 'A=B' },
+    { name: 'empty', key: '' },
+  ])('an env name $name is a BadRequestError naming it', ({ key }) => {
+    const call = () => parseEnvOverrides({ [key]: 'x' });
+    expect(call).toThrow(BadRequestError);
+    expect(call).toThrow(`"${key}" is not a valid environment variable name`);
+  });
+
+  it.each([
+    { name: 'null', body: null },
+    { name: 'an array', body: [{ A: '1' }] },
+    { name: 'a string', body: 'A=1' },
+    { name: 'a number', body: 42 },
+  ])('a body that is $name is a BadRequestError', ({ body }) => {
+    expect(() => parseEnvOverrides(body)).toThrow(BadRequestError);
+    expect(() => parseEnvOverrides(body)).toThrow('the request body must be a JSON object of environment variables');
+  });
+});
+
+describe('overlayEnv', () => {
+  const env: V1EnvVar[] = [
+    { name: 'A', value: '1' },
+    { name: 'SECRET', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+    { name: 'B', value: '2' },
+  ];
+
+  it.each<{ name: string; env: V1EnvVar[] | undefined; overrides: Record<string, string>; expected: V1EnvVar[] }>([
+    {
+      name: 'a given name replaces the entry in its position',
+      env,
+      overrides: { A: 'x' },
+      expected: [{ name: 'A', value: 'x' }, env[1] as V1EnvVar, { name: 'B', value: '2' }],
+    },
+    {
+      name: 'a valueFrom entry is replaced by a plain value',
+      env,
+      overrides: { SECRET: 'plain' },
+      expected: [{ name: 'A', value: '1' }, { name: 'SECRET', value: 'plain' }, { name: 'B', value: '2' }],
+    },
+    {
+      name: 'new names are appended in the order given',
+      env,
+      overrides: { Z: 'z', Y: 'y' },
+      expected: [...env, { name: 'Z', value: 'z' }, { name: 'Y', value: 'y' }],
+    },
+    {
+      name: 'replacements and additions together keep the order otherwise',
+      env,
+      overrides: { NEW: 'n', B: 'b' },
+      expected: [{ name: 'A', value: '1' }, env[1] as V1EnvVar, { name: 'B', value: 'b' }, { name: 'NEW', value: 'n' }],
+    },
+    { name: 'no overrides leave the env as it was', env, overrides: {}, expected: env },
+    { name: 'a container without env gets the overrides', env: undefined, overrides: { A: '1' }, expected: [{ name: 'A', value: '1' }] },
+    { name: 'no env and no overrides is an empty list', env: undefined, overrides: {}, expected: [] },
+  ])('$name', ({ env: given, overrides, expected }) => {
+    expect(overlayEnv(given, overrides)).toEqual(expected);
+  });
+
+  it('the given env list is not mutated', () => {
+    const given = structuredClone(env);
+    overlayEnv(given, { A: 'x', SECRET: 's', C: 'c' });
+    expect(given).toEqual(env);
+  });
+
+  // With duplicate names the kubelet uses the LAST entry; overriding only the first leaves the old value in force.
+  it('an override wins over a name that appears twice in the source', () => {
+    const result = overlayEnv(
+      [
+        { name: 'A', value: '1' },
+        { name: 'B', value: '2' },
+        { name: 'A', value: '3' },
+      ],
+      { A: 'x' },
+    );
+    expect(result.findLast((e) => e.name === 'A')?.value).toBe('x');
+  });
+});
+
+describe('cloneJob', () => {
+  const overrides = { BATCH_DATE: '2026-11-23', DB_PASSWORD: 'override', EXTRA: 'yes' };
+
+  it('strips every server-set field of the source', () => {
+    const clone = cloneJob(sourceJob(), jobIdentity, overrides);
+    expect(clone.metadata).not.toHaveProperty('uid');
+    expect(clone.metadata).not.toHaveProperty('resourceVersion');
+    expect(clone.metadata).not.toHaveProperty('creationTimestamp');
+    expect(clone.metadata).not.toHaveProperty('generation');
+    expect(clone.metadata).not.toHaveProperty('managedFields');
+    expect(clone.metadata).not.toHaveProperty('deletionTimestamp');
+    expect(clone.metadata).not.toHaveProperty('ownerReferences');
+    expect(clone).not.toHaveProperty('status');
+    expect(clone.spec).not.toHaveProperty('selector');
+    expect(clone.spec).not.toHaveProperty('manualSelector');
+    expect(clone.spec).not.toHaveProperty('suspend');
+    expect(clone.metadata?.annotations).not.toHaveProperty([LAST_APPLIED]);
+  });
+
+  it.each(['controller-uid', 'batch.kubernetes.io/controller-uid', 'job-name', 'batch.kubernetes.io/job-name'])(
+    'strips the %s label from the template and the Job',
+    (label) => {
+      const clone = cloneJob(sourceJob(), jobIdentity, overrides);
+      expect(clone.spec?.template.metadata?.labels).not.toHaveProperty([label]);
+      expect(clone.metadata?.labels).not.toHaveProperty([label]);
+    },
+  );
+
+  it('names the clone after the run in the run namespace', () => {
+    const clone = cloneJob(sourceJob(), jobIdentity, overrides);
+    expect(clone.apiVersion).toBe('batch/v1');
+    expect(clone.kind).toBe('Job');
+    expect(clone.metadata?.name).toBe('nightly-abcdefghij');
+    expect(clone.metadata?.namespace).toBe('batch');
+  });
+
+  it('keeps every field the author wrote', () => {
+    const source = sourceJob();
+    const clone = cloneJob(source, jobIdentity, overrides);
+    const spec = clone.spec;
+    const podSpec = spec?.template.spec;
+    const sourcePodSpec = source.spec?.template.spec;
+    expect(spec?.activeDeadlineSeconds).toBe(3600);
+    expect(spec?.backoffLimit).toBe(4);
+    expect(spec?.ttlSecondsAfterFinished).toBe(86400);
+    expect(spec?.completions).toBe(3);
+    expect(spec?.parallelism).toBe(2);
+    expect(spec?.podFailurePolicy).toEqual({ rules: [{ action: 'FailJob', onExitCodes: { operator: 'In', values: [42] } }] });
+    expect(podSpec?.restartPolicy).toBe('Never');
+    expect(podSpec?.volumes).toEqual([{ name: 'secrets', secret: { secretName: 'nightly-secrets' } }]);
+    expect(podSpec?.tolerations).toEqual([{ key: 'sku', operator: 'Equal', value: 'batch', effect: 'NoSchedule' }]);
+    expect(podSpec?.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', agentpool: 'batch' });
+    expect(podSpec?.initContainers).toEqual(sourcePodSpec?.initContainers);
+    expect(podSpec?.containers[0]?.resources).toEqual({ requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '2Gi' } });
+    expect(podSpec?.containers[0]?.volumeMounts).toEqual([{ name: 'secrets', mountPath: '/secrets', readOnly: true }]);
+    expect(podSpec?.containers[0]?.image).toBe('registry.example.com/nightly:1');
+    expect(podSpec?.containers[1]).toEqual(sourcePodSpec?.containers[1]);
+    expect(spec?.template.metadata?.annotations).toEqual({ 'prometheus.io/scrape': 'false' });
+  });
+
+  it('overlays env on the first container only, keeping other valueFrom entries', () => {
+    const source = sourceJob();
+    const clone = cloneJob(source, jobIdentity, { BATCH_DATE: '2026-11-23', EXTRA: 'yes' });
+    expect(clone.spec?.template.spec?.containers[0]?.env).toEqual([
+      { name: 'BATCH_DATE', value: '2026-11-23' },
+      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+      { name: 'MODE', value: 'full' },
+      { name: 'EXTRA', value: 'yes' },
+    ]);
+    expect(clone.spec?.template.spec?.containers[1]?.env).toEqual([{ name: 'BATCH_DATE', value: 'sidecar' }]);
+    expect(clone.spec?.template.spec?.initContainers?.[0]?.env).toEqual([{ name: 'BATCH_DATE', value: 'init' }]);
+  });
+
+  it('without overrides the first container env is the source env', () => {
+    const clone = cloneJob(sourceJob(), jobIdentity, {});
+    expect(clone.spec?.template.spec?.containers[0]?.env).toEqual(sourceJob().spec?.template.spec?.containers[0]?.env);
+  });
+
+  it('carries the run labels and the request-hash annotation next to the authored ones', () => {
+    const clone = cloneJob(sourceJob(), { ...jobIdentity, startedBy: 'invocation-1' }, overrides);
+    expect(clone.metadata?.labels).toEqual({
+      team: 'finance',
+      'app.kubernetes.io/managed-by': 'aks-job-runner',
+      'aks-job-runner.io/run-id': 'nightly-abcdefghij',
+      'aks-job-runner.io/source-kind': 'Job',
+      'aks-job-runner.io/source-name': 'nightly',
+    });
+    expect(clone.metadata?.annotations).toEqual({
+      'finance.example.com/owner': 'ops',
+      'aks-job-runner.io/request-hash': 'hash-1',
+      'aks-job-runner.io/started-by': 'invocation-1',
+    });
+    expect(clone.spec?.template.metadata?.labels).toEqual({
+      app: 'nightly',
+      'app.kubernetes.io/managed-by': 'aks-job-runner',
+      'aks-job-runner.io/run-id': 'nightly-abcdefghij',
+    });
+  });
+
+  it('a source without template labels still gets the run labels on its pods', () => {
+    const source = sourceJob();
+    if (source.spec) source.spec.template.metadata = undefined;
+    const clone = cloneJob(source, jobIdentity, {});
+    expect(clone.spec?.template.metadata?.labels).toEqual({
+      'app.kubernetes.io/managed-by': 'aks-job-runner',
+      'aks-job-runner.io/run-id': 'nightly-abcdefghij',
+    });
+  });
+
+  it('a run label the author also set is overwritten with the run value', () => {
+    const source = sourceJob();
+    if (source.metadata?.labels) source.metadata.labels['app.kubernetes.io/managed-by'] = 'helm';
+    expect(cloneJob(source, jobIdentity, {}).metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('aks-job-runner');
+  });
+
+  it('does not mutate the source Job', () => {
+    const source = sourceJob();
+    cloneJob(source, jobIdentity, overrides);
+    expect(source).toEqual(sourceJob());
+  });
+
+  it('a source without spec is a BadRequestError', () => {
+    const source: V1Job = { metadata: { name: 'nightly' } };
+    expect(() => cloneJob(source, jobIdentity, {})).toThrow(BadRequestError);
+    expect(() => cloneJob(source, jobIdentity, {})).toThrow('Job "nightly" has no spec to clone');
+  });
+
+  it('a source without containers is a BadRequestError', () => {
+    const source = sourceJob();
+    if (source.spec?.template.spec) source.spec.template.spec.containers = [];
+    expect(() => cloneJob(source, jobIdentity, {})).toThrow('Job "nightly" has no containers to run');
+  });
+});
+
+describe('jobFromCronJob', () => {
+  it('builds a manual run of the template as kubectl create job --from=cronjob does', () => {
+    const job = jobFromCronJob(sourceCronJob(), cronIdentity, { FORMAT: 'csv' });
+    expect(job).toEqual({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {
+        name: 'report-abcdefghij',
+        namespace: 'batch',
+        labels: {
+          team: 'reports',
+          'app.kubernetes.io/managed-by': 'aks-job-runner',
+          'aks-job-runner.io/run-id': 'report-abcdefghij',
+          'aks-job-runner.io/source-kind': 'CronJob',
+          'aks-job-runner.io/source-name': 'report',
+        },
+        annotations: {
+          'reports.example.com/kind': 'daily',
+          'cronjob.kubernetes.io/instantiate': 'manual',
+          'aks-job-runner.io/request-hash': 'hash-1',
+        },
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'report', uid: 'cron-uid' }],
+      },
+      spec: {
+        backoffLimit: 2,
+        template: {
+          metadata: { labels: { app: 'report', 'app.kubernetes.io/managed-by': 'aks-job-runner', 'aks-job-runner.io/run-id': 'report-abcdefghij' } },
+          spec: {
+            restartPolicy: 'OnFailure',
+            containers: [{ name: 'report', image: 'registry.example.com/report:7', env: [{ name: 'FORMAT', value: 'csv' }] }],
+          },
+        },
+      },
+    });
+  });
+
+  // With controller: true the CronJob controller would count the run for concurrency and prune it for history.
+  it('the ownerReference to the CronJob is not a controller reference', () => {
+    const owner = jobFromCronJob(sourceCronJob(), cronIdentity, {}).metadata?.ownerReferences?.[0];
+    expect(owner).toBeDefined();
+    expect(owner).not.toHaveProperty('controller');
+    expect(owner).not.toHaveProperty('blockOwnerDeletion');
+  });
+
+  it('a CronJob without uid gets no ownerReference', () => {
+    const cron = sourceCronJob();
+    if (cron.metadata) cron.metadata.uid = undefined;
+    expect(jobFromCronJob(cron, cronIdentity, {}).metadata).not.toHaveProperty('ownerReferences');
+  });
+
+  it('the template labels written by the API server are stripped', () => {
+    const cron = sourceCronJob();
+    const template = cron.spec.jobTemplate.spec?.template;
+    if (template?.metadata?.labels) template.metadata.labels['batch.kubernetes.io/controller-uid'] = 'x';
+    const labels = jobFromCronJob(cron, cronIdentity, {}).spec?.template.metadata?.labels;
+    expect(labels).not.toHaveProperty(['batch.kubernetes.io/controller-uid']);
+  });
+
+  it('does not mutate the CronJob', () => {
+    const cron = sourceCronJob();
+    jobFromCronJob(cron, cronIdentity, { FORMAT: 'csv', NEW: 'x' });
+    expect(cron).toEqual(sourceCronJob());
+  });
+
+  it('a CronJob without a jobTemplate spec is a BadRequestError', () => {
+    const cron = sourceCronJob();
+    cron.spec.jobTemplate.spec = undefined;
+    expect(() => jobFromCronJob(cron, cronIdentity, {})).toThrow(BadRequestError);
+    expect(() => jobFromCronJob(cron, cronIdentity, {})).toThrow('CronJob "report" has no jobTemplate to run');
+  });
+});
+
+describe('fallbackJob', () => {
+  it('builds a minimal Job from image, command, args and the env overrides', () => {
+    const job = fallbackJob(
+      { image: 'registry.example.com/tool:3', command: ['/bin/tool'], args: ['--date', '2026-11-23'] },
+      jobIdentity,
+      { BATCH_DATE: '2026-11-23', COUNT: '3' },
+    );
+    expect(job).toEqual({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {
+        name: 'nightly-abcdefghij',
+        namespace: 'batch',
+        labels: {
+          'app.kubernetes.io/managed-by': 'aks-job-runner',
+          'aks-job-runner.io/run-id': 'nightly-abcdefghij',
+          'aks-job-runner.io/source-kind': 'Job',
+          'aks-job-runner.io/source-name': 'nightly',
+        },
+        annotations: { 'aks-job-runner.io/request-hash': 'hash-1' },
+      },
+      spec: {
+        backoffLimit: 0,
+        template: {
+          metadata: { labels: { 'app.kubernetes.io/managed-by': 'aks-job-runner', 'aks-job-runner.io/run-id': 'nightly-abcdefghij' } },
+          spec: {
+            restartPolicy: 'Never',
+            containers: [
+              {
+                name: 'nightly',
+                image: 'registry.example.com/tool:3',
+                command: ['/bin/tool'],
+                args: ['--date', '2026-11-23'],
+                env: [
+                  { name: 'BATCH_DATE', value: '2026-11-23' },
+                  { name: 'COUNT', value: '3' },
+                ],
+              },
+            ],
+          },
+        },
+      },
+    });
+  });
+
+  it('without command, args and overrides the container has only a name and an image', () => {
+    const container = fallbackJob({ image: 'busybox:1.36' }, jobIdentity, {}).spec?.template.spec?.containers[0];
+    expect(container).toEqual({ name: 'nightly', image: 'busybox:1.36' });
+  });
+
+  it('the container name is a DNS label even for a dotted upper-case source name', () => {
+    const container = fallbackJob({ image: 'busybox:1.36' }, { ...jobIdentity, sourceName: 'Team.Nightly_Report' }, {}).spec?.template.spec
+      ?.containers[0];
+    expect(container?.name).toBe('team-nightly-report');
+  });
+});
+
+describe('isSameRun', () => {
+  const created = () => cloneJob(sourceJob(), jobIdentity, {});
+
+  it.each<{ name: string; existing: () => V1Job; expected: boolean }>([
+    { name: 'the Job this run created', existing: created, expected: true },
+    {
+      name: 'a Job of another run id',
+      existing: () => cloneJob(sourceJob(), { ...jobIdentity, runId: 'nightly-0000000000' }, {}),
+      expected: false,
+    },
+    { name: 'a Job of another source kind', existing: () => cloneJob(sourceJob(), { ...jobIdentity, sourceKind: 'CronJob' }, {}), expected: false },
+    { name: 'a Job with another request hash', existing: () => cloneJob(sourceJob(), { ...jobIdentity, requestHash: 'hash-2' }, {}), expected: false },
+    {
+      name: 'a Job not managed by this app',
+      existing: () => {
+        const job = created();
+        if (job.metadata?.labels) job.metadata.labels['app.kubernetes.io/managed-by'] = 'helm';
+        return job;
+      },
+      expected: false,
+    },
+    { name: 'a Job without labels or annotations', existing: () => ({ metadata: { name: 'nightly-abcdefghij' } }), expected: false },
+  ])('$name is the same run: $expected', ({ existing, expected }) => {
+    expect(isSameRun(existing(), jobIdentity)).toBe(expected);
+  });
+});

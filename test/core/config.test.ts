@@ -1,0 +1,223 @@
+import { describe, expect, it } from 'vitest';
+
+import { type ClusterSettings, type Config, loadConfig, namespaceAllowed, REQUIRED_SETTINGS, SETTING_NAMES } from '../../src/config.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+const SUBSCRIPTION = '00000000-0000-4000-8000-000000000001';
+
+const devCluster = { alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/home/dev/.kube/config', namespaces: ['batch'] };
+const prodCluster = {
+  alias: 'prod',
+  type: 'aks',
+  subscriptionId: SUBSCRIPTION,
+  resourceGroup: 'rg-batch',
+  clusterName: 'aks-prod',
+  namespaces: ['batch', 'reports'],
+};
+
+const minimal = { CLUSTERS: JSON.stringify([devCluster]) };
+
+const defaults: Config = {
+  clusters: [devCluster as ClusterSettings],
+  defaultCluster: 'dev',
+  managedIdentityClientId: undefined,
+  portalUrl: 'https://portal.azure.com',
+  poll: { initialSeconds: 5, maxSeconds: 60, factor: 1.5, continueAsNewAfter: 50 },
+  defaultRunTimeoutSeconds: 0,
+  grace: { imagePullSeconds: 120, containerConfigSeconds: 60, unschedulableSeconds: 600, quotaSeconds: 300 },
+  kubeRequestTimeoutMs: 30_000,
+  activityRetry: { firstRetryMs: 5000, maxAttempts: 5 },
+  statusRetryAfterSeconds: 10,
+};
+
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('loadConfig accepted the settings');
+}
+
+describe('loadConfig', () => {
+  it('a minimal env with one kubeconfig cluster gives the defaults', () => {
+    expect(loadConfig(minimal)).toEqual(defaults);
+  });
+
+  it('the config is frozen', () => {
+    const config = loadConfig(minimal);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.poll)).toBe(true);
+    expect(Object.isFrozen(config.grace)).toBe(true);
+  });
+
+  it.each([
+    { name: 'empty strings', blank: '' },
+    { name: 'blank strings', blank: '   ' },
+  ])('$name count as unset and give the defaults', ({ blank }) => {
+    const env: Record<string, string> = Object.fromEntries(SETTING_NAMES.map((name) => [name, blank]));
+    expect(loadConfig({ ...env, ...minimal })).toEqual(defaults);
+  });
+
+  it('settings given override the defaults', () => {
+    const config = loadConfig({
+      CLUSTERS: JSON.stringify([devCluster, prodCluster]),
+      DEFAULT_CLUSTER: 'prod',
+      AZURE_CLIENT_ID: 'client-id',
+      AZURE_PORTAL_URL: 'https://portal.azure.us/',
+      POLL_INITIAL_SECONDS: '2',
+      POLL_MAX_SECONDS: '30',
+      POLL_BACKOFF_FACTOR: '2',
+      CONTINUE_AS_NEW_AFTER_POLLS: '20',
+      DEFAULT_RUN_TIMEOUT_SECONDS: '3600',
+      GRACE_IMAGE_PULL_SECONDS: '30',
+      GRACE_CONTAINER_CONFIG_SECONDS: '15',
+      GRACE_UNSCHEDULABLE_SECONDS: '900',
+      GRACE_QUOTA_SECONDS: '0',
+      KUBE_REQUEST_TIMEOUT_SECONDS: '10',
+      ACTIVITY_RETRY_FIRST_SECONDS: '2',
+      ACTIVITY_RETRY_MAX_ATTEMPTS: '3',
+      STATUS_RETRY_AFTER_SECONDS: '15',
+    });
+    expect(config).toEqual({
+      clusters: [devCluster, prodCluster],
+      defaultCluster: 'prod',
+      managedIdentityClientId: 'client-id',
+      portalUrl: 'https://portal.azure.us',
+      poll: { initialSeconds: 2, maxSeconds: 30, factor: 2, continueAsNewAfter: 20 },
+      defaultRunTimeoutSeconds: 3600,
+      grace: { imagePullSeconds: 30, containerConfigSeconds: 15, unschedulableSeconds: 900, quotaSeconds: 0 },
+      kubeRequestTimeoutMs: 10_000,
+      activityRetry: { firstRetryMs: 2000, maxAttempts: 3 },
+      statusRetryAfterSeconds: 15,
+    });
+  });
+
+  it('without DEFAULT_CLUSTER the first cluster is the default', () => {
+    expect(loadConfig({ CLUSTERS: JSON.stringify([prodCluster, devCluster]) }).defaultCluster).toBe('prod');
+  });
+
+  it('an AKS cluster keeps its serverFqdn for private clusters', () => {
+    const config = loadConfig({ CLUSTERS: JSON.stringify([{ ...prodCluster, serverFqdn: 'aks-prod.privatelink.westeurope.azmk8s.io' }]) });
+    expect(config.clusters[0]).toEqual({ ...prodCluster, serverFqdn: 'aks-prod.privatelink.westeurope.azmk8s.io' });
+  });
+
+  const BAD_ALIAS = '- CLUSTERS at 0.alias: letters, digits, - _ . (at most 63)';
+  const cases: { name: string; env: Record<string, string | undefined>; says: string }[] = [
+    { name: 'CLUSTERS missing', env: {}, says: '- CLUSTERS: required: a JSON array of clusters' },
+    { name: 'CLUSTERS empty', env: { CLUSTERS: '' }, says: '- CLUSTERS: required: a JSON array of clusters' },
+    { name: 'CLUSTERS not JSON', env: { CLUSTERS: '[{alias: dev}]' }, says: '- CLUSTERS: not valid JSON' },
+    { name: 'CLUSTERS an empty list', env: { CLUSTERS: '[]' }, says: '- CLUSTERS: ' },
+    { name: 'CLUSTERS an object, not a list', env: { CLUSTERS: JSON.stringify(devCluster) }, says: '- CLUSTERS: ' },
+    { name: 'a bad alias', env: { CLUSTERS: JSON.stringify([{ ...devCluster, alias: 'dev cluster' }]) }, says: BAD_ALIAS },
+    { name: 'an alias starting with a hyphen', env: { CLUSTERS: JSON.stringify([{ ...devCluster, alias: '-dev' }]) }, says: BAD_ALIAS },
+    {
+      name: 'duplicate aliases',
+      env: { CLUSTERS: JSON.stringify([devCluster, { ...prodCluster, alias: 'dev' }]) },
+      says: '- CLUSTERS: cluster aliases must be unique',
+    },
+    { name: 'an unknown cluster type', env: { CLUSTERS: JSON.stringify([{ ...devCluster, type: 'eks' }]) }, says: '- CLUSTERS at 0.type: ' },
+    {
+      name: 'an AKS cluster without subscriptionId',
+      env: { CLUSTERS: JSON.stringify([{ ...prodCluster, subscriptionId: undefined }]) },
+      says: '- CLUSTERS at 0.subscriptionId: ',
+    },
+    {
+      name: 'an AKS cluster whose subscriptionId is no GUID',
+      env: { CLUSTERS: JSON.stringify([devCluster, { ...prodCluster, subscriptionId: 'my-subscription' }]) },
+      says: '- CLUSTERS at 1.subscriptionId: ',
+    },
+    {
+      name: 'an AKS cluster without resourceGroup',
+      env: { CLUSTERS: JSON.stringify([{ ...prodCluster, resourceGroup: '' }]) },
+      says: '- CLUSTERS at 0.resourceGroup: ',
+    },
+    {
+      name: 'a namespace that is no DNS label',
+      env: { CLUSTERS: JSON.stringify([{ ...devCluster, namespaces: ['batch', 'Reports'] }]) },
+      says: '- CLUSTERS at 0.namespaces.1: a namespace name (DNS label) or "*"',
+    },
+    { name: 'no namespaces', env: { CLUSTERS: JSON.stringify([{ ...devCluster, namespaces: [] }]) }, says: '- CLUSTERS at 0.namespaces: ' },
+    {
+      name: 'an unknown DEFAULT_CLUSTER',
+      env: { ...minimal, DEFAULT_CLUSTER: 'qa' },
+      says: '- DEFAULT_CLUSTER: "qa" is not one of the aliases in CLUSTERS (dev)',
+    },
+    { name: 'a POLL_INITIAL_SECONDS that is not a number', env: { ...minimal, POLL_INITIAL_SECONDS: 'fast' }, says: '- POLL_INITIAL_SECONDS: ' },
+    { name: 'a POLL_INITIAL_SECONDS of 0', env: { ...minimal, POLL_INITIAL_SECONDS: '0' }, says: '- POLL_INITIAL_SECONDS: ' },
+    { name: 'a POLL_INITIAL_SECONDS with a fraction', env: { ...minimal, POLL_INITIAL_SECONDS: '1.5' }, says: '- POLL_INITIAL_SECONDS: ' },
+    {
+      name: 'POLL_MAX_SECONDS below POLL_INITIAL_SECONDS',
+      env: { ...minimal, POLL_INITIAL_SECONDS: '30', POLL_MAX_SECONDS: '10' },
+      says: '- POLL_MAX_SECONDS: must be at least POLL_INITIAL_SECONDS',
+    },
+    { name: 'a POLL_BACKOFF_FACTOR below 1', env: { ...minimal, POLL_BACKOFF_FACTOR: '0.5' }, says: '- POLL_BACKOFF_FACTOR: ' },
+    { name: 'a negative grace period', env: { ...minimal, GRACE_IMAGE_PULL_SECONDS: '-1' }, says: '- GRACE_IMAGE_PULL_SECONDS: ' },
+    { name: 'an AZURE_PORTAL_URL that is no URL', env: { ...minimal, AZURE_PORTAL_URL: 'portal' }, says: '- AZURE_PORTAL_URL: ' },
+  ];
+
+  it.each(cases)('$name is a ConfigError naming the setting', ({ env, says }) => {
+    const err = configError(env);
+    expect(err.name).toBe('ConfigError');
+    expect(err.message.startsWith('Invalid app settings:\n')).toBe(true);
+    expect(err.message).toContain(says);
+  });
+
+  it('every bad setting is named, not only the first', () => {
+    const err = configError({ ...minimal, POLL_INITIAL_SECONDS: 'fast', GRACE_QUOTA_SECONDS: 'later' });
+    expect(err.message).toContain('- POLL_INITIAL_SECONDS: ');
+    expect(err.message).toContain('- GRACE_QUOTA_SECONDS: ');
+  });
+});
+
+describe('namespaceAllowed', () => {
+  const [dev, prod, any] = loadConfig({
+    CLUSTERS: JSON.stringify([devCluster, prodCluster, { ...devCluster, alias: 'any', namespaces: ['*'] }]),
+  }).clusters;
+
+  it.each([
+    { name: 'a listed namespace', cluster: prod, namespace: 'reports', expected: true },
+    { name: 'another listed namespace', cluster: dev, namespace: 'batch', expected: true },
+    { name: 'a namespace not in the list', cluster: prod, namespace: 'kube-system', expected: false },
+    { name: 'a namespace of another cluster', cluster: dev, namespace: 'reports', expected: false },
+    { name: 'any namespace under "*"', cluster: any, namespace: 'kube-system', expected: true },
+  ])('$name is allowed: $expected', ({ cluster, namespace, expected }) => {
+    if (!cluster) throw new Error('cluster fixture missing');
+    expect(namespaceAllowed(cluster, namespace)).toBe(expected);
+  });
+});
+
+describe('SETTING_NAMES', () => {
+  it('lists every setting the app reads', () => {
+    expect([...SETTING_NAMES].sort()).toEqual(
+      [
+        'ACTIVITY_RETRY_FIRST_SECONDS',
+        'ACTIVITY_RETRY_MAX_ATTEMPTS',
+        'AZURE_CLIENT_ID',
+        'AZURE_PORTAL_URL',
+        'CLUSTERS',
+        'CONTINUE_AS_NEW_AFTER_POLLS',
+        'DEFAULT_CLUSTER',
+        'DEFAULT_RUN_TIMEOUT_SECONDS',
+        'GRACE_CONTAINER_CONFIG_SECONDS',
+        'GRACE_IMAGE_PULL_SECONDS',
+        'GRACE_QUOTA_SECONDS',
+        'GRACE_UNSCHEDULABLE_SECONDS',
+        'KUBE_REQUEST_TIMEOUT_SECONDS',
+        'POLL_BACKOFF_FACTOR',
+        'POLL_INITIAL_SECONDS',
+        'POLL_MAX_SECONDS',
+        'STATUS_RETRY_AFTER_SECONDS',
+      ].sort(),
+    );
+  });
+
+  it('only CLUSTERS is required', () => {
+    expect(REQUIRED_SETTINGS).toEqual(['CLUSTERS']);
+  });
+
+  it('a setting outside SETTING_NAMES is not read', () => {
+    expect(loadConfig({ ...minimal, POLL_INITIAL: '1', poll_initial_seconds: '1' }).poll.initialSeconds).toBe(5);
+  });
+});
