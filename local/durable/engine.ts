@@ -117,10 +117,21 @@ export function newInstance(instanceId: string, name: string, input: unknown, no
 
 const OUT_OF_PROC_MARKER = '$OutOfProcData$:';
 
+/**
+ * What the Functions host invokes for an orchestration trigger: the durable-functions package's listener around
+ * the orchestrator (what `df.app.orchestration` registers, and what `orchestratorRunner` makes).
+ */
+export type OrchestratorRunner = (input: DurableOrchestrationInput, context: InvocationContext) => Promise<OrchestratorState>;
+
+/** The package's own listener around an orchestrator function. */
+export function orchestratorRunner(handler: OrchestrationHandler): OrchestratorRunner {
+  return createOrchestrator(handler);
+}
+
 /** One replay. An orchestrator that throws comes back, as from the host's point of view, as a state with error. */
-async function runOnce(state: InstanceState, handler: OrchestrationHandler, context: InvocationContext): Promise<OrchestratorState> {
+async function runOnce(state: InstanceState, runner: OrchestratorRunner, context: InvocationContext): Promise<OrchestratorState> {
   try {
-    return await createOrchestrator(handler)(new DurableOrchestrationInput(state.instanceId, toEvents(state.records), state.input), context);
+    return await runner(new DurableOrchestrationInput(state.instanceId, toEvents(state.records), state.input), context);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const marker = message.indexOf(OUT_OF_PROC_MARKER);
@@ -133,10 +144,10 @@ async function runOnce(state: InstanceState, handler: OrchestrationHandler, cont
  * Run the orchestrator over the instance's history and turn its new actions into records and work.
  * Mutates and returns the state. The caller appends the outcome of work with the helpers below first.
  */
-export async function replay(state: InstanceState, handler: OrchestrationHandler, now: Date): Promise<InstanceState> {
+export async function replay(state: InstanceState, runner: OrchestratorRunner, now: Date): Promise<InstanceState> {
   if (state.status === 'Completed' || state.status === 'Failed' || state.status === 'Terminated') return state;
   const context = new InvocationContext({ functionName: state.name, invocationId: `${state.instanceId}:${state.records.length}`, logHandler: () => undefined });
-  const result = await runOnce(state, handler, context);
+  const result = await runOnce(state, runner, context);
   const at = now.toISOString();
   state.updatedAt = at;
   state.status = 'Running';
@@ -166,7 +177,7 @@ export async function replay(state: InstanceState, handler: OrchestrationHandler
         break;
       }
       case ACTION.continueAsNew:
-        return continueAsNew(state, action.input, now, handler);
+        return continueAsNew(state, action.input, now, runner);
       default:
         throw new Error(`the local engine does not support action type ${String(action.actionType)}`);
     }
@@ -193,14 +204,14 @@ function cancelTimerAt(state: InstanceState, actionIndex: number): void {
   state.pending = state.pending.filter((w) => !(w.kind === 'timer' && w.id === id));
 }
 
-function continueAsNew(state: InstanceState, input: unknown, now: Date, handler: OrchestrationHandler): Promise<InstanceState> {
+function continueAsNew(state: InstanceState, input: unknown, now: Date, runner: OrchestratorRunner): Promise<InstanceState> {
   const at = now.toISOString();
   state.input = input;
   state.records = [{ kind: 'turn', at }, { kind: 'started', at, name: state.name, input }];
   state.nextId = 0;
   state.actionsSeen = 0;
   state.pending = [];
-  return replay(state, handler, now);
+  return replay(state, runner, now);
 }
 
 function take<K extends Work['kind']>(state: InstanceState, kind: K, id: number): Extract<Work, { kind: K }> {

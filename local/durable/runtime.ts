@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { InvocationContext } from '@azure/functions';
-import type { DurableOrchestrationStatus, OrchestrationHandler } from 'durable-functions';
+import type { DurableOrchestrationStatus } from 'durable-functions';
 
 import {
   completeActivity,
@@ -10,6 +10,7 @@ import {
   fireTimer,
   type InstanceState,
   newInstance,
+  type OrchestratorRunner,
   raiseEvent,
   replay,
   terminate,
@@ -19,7 +20,8 @@ import {
 export type ActivityHandler = (input: unknown, context: InvocationContext) => unknown;
 
 export interface LocalDurableOptions {
-  orchestrators: Record<string, OrchestrationHandler>;
+  /** Orchestration triggers as registered: the package's listener around each orchestrator. */
+  orchestrators: Record<string, OrchestratorRunner>;
   activities: Record<string, ActivityHandler>;
   /** Keep each instance's state as JSON here, so a restart resumes where it stopped. In memory when absent. */
   stateDir?: string;
@@ -27,8 +29,11 @@ export interface LocalDurableOptions {
 }
 
 const FINISHED = new Set(['Completed', 'Failed', 'Terminated']);
-/** Instance ids as Durable accepts them. */
-const INSTANCE_ID = /^[^@/\\#?\x00-\x1f][^/\\#?\x00-\x1f]{0,255}$/;
+/** Instance ids as Durable accepts them: no leading @, none of / \\ # ?, no control characters, at most 256. */
+function validInstanceId(id: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  return id.length > 0 && id.length <= 256 && !id.startsWith('@') && !/[/\\#?\u0000-\u001f]/.test(id);
+}
 
 /**
  * A development stand-in for the Durable Functions host: orchestrations run in-process through the
@@ -76,7 +81,7 @@ export class LocalDurable {
     const handler = this.options.orchestrators[name];
     if (!handler) return Promise.reject(new Error(`no orchestrator named ${name}`));
     const instanceId = options?.instanceId ?? crypto.randomUUID();
-    if (!INSTANCE_ID.test(instanceId)) return Promise.reject(new Error(`invalid instance id ${instanceId}`));
+    if (!validInstanceId(instanceId)) return Promise.reject(new Error(`invalid instance id ${instanceId}`));
     const existing = this.instances.get(instanceId);
     if (existing && !FINISHED.has(existing.status)) {
       return Promise.reject(new Error(`an instance with id ${instanceId} is already ${existing.status}`));

@@ -180,8 +180,8 @@ describe('jobRun orchestration', () => {
     await h.fire();
     await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
     const before = JSON.stringify(h.state.records);
-    const { replay } = await import('../../local/durable/engine.js');
-    await replay(h.state, jobRun, h.now);
+    const { orchestratorRunner, replay } = await import('../../local/durable/engine.js');
+    await replay(h.state, orchestratorRunner(jobRun), h.now);
     expect(JSON.stringify(h.state.records)).toBe(before);
     expect(h.state.records.filter((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.submitRun)).toHaveLength(1);
   });

@@ -2,6 +2,8 @@ import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/fu
 import type { V1Job } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
+import { orchestratorRunner } from '../../local/durable/engine.js';
+import { LocalDurable } from '../../local/durable/runtime.js';
 import { loadConfig } from '../../src/config.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_ID_LABEL } from '../../src/core/labels.js';
 import { requestHash, type RunRequest } from '../../src/core/run.js';
@@ -15,7 +17,6 @@ import { stopRun } from '../../src/functions/stopRun.js';
 import { submitRun } from '../../src/functions/submitRun.js';
 import { createRun } from '../../src/runs/submit.js';
 import { createServices, services, setServices } from '../../src/services.js';
-import { LocalDurable } from '../../local/durable/runtime.js';
 import { COMPLETE_DELAY_ANNOTATION, FAIL_LABEL, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
 
@@ -35,7 +36,7 @@ beforeAll(() => {
     ACTIVITY_RETRY_FIRST_SECONDS: '1',
   });
   setServices(createServices(config));
-  durable = new LocalDurable({ orchestrators: { jobRun }, activities: { submitRun, observeRun, stopRun } });
+  durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun } });
 });
 afterAll(() => durable.close());
 

@@ -6,6 +6,8 @@ import {
   fireTimer,
   type InstanceState,
   newInstance,
+  type OrchestratorRunner,
+  orchestratorRunner,
   raiseEvent,
   replay,
   type Work,
@@ -19,18 +21,21 @@ export class OrchestrationHarness {
   readonly state: InstanceState;
   now: Date;
 
+  private readonly runner: OrchestratorRunner;
+
   constructor(
-    private readonly handler: OrchestrationHandler,
+    handler: OrchestrationHandler,
     input: unknown,
     start: Date,
     instanceId = 'run-abc',
   ) {
+    this.runner = orchestratorRunner(handler);
     this.now = start;
     this.state = newInstance(instanceId, 'jobRun', input, start);
   }
 
   async start(): Promise<this> {
-    await replay(this.state, this.handler, this.now);
+    await replay(this.state, this.runner, this.now);
     return this;
   }
 
@@ -52,13 +57,13 @@ export class OrchestrationHarness {
 
   async complete(name: string, result: unknown): Promise<this> {
     completeActivity(this.state, this.activity(name).id, result, this.now);
-    await replay(this.state, this.handler, this.now);
+    await replay(this.state, this.runner, this.now);
     return this;
   }
 
   async fail(name: string, message: string): Promise<this> {
     failActivity(this.state, this.activity(name).id, new Error(message), this.now);
-    await replay(this.state, this.handler, this.now);
+    await replay(this.state, this.runner, this.now);
     return this;
   }
 
@@ -67,13 +72,13 @@ export class OrchestrationHarness {
     const timer = this.timer();
     if (timer.fireAt > this.now) this.now = timer.fireAt;
     fireTimer(this.state, timer.id, this.now);
-    await replay(this.state, this.handler, this.now);
+    await replay(this.state, this.runner, this.now);
     return this;
   }
 
   async raise(name: string, data: unknown): Promise<this> {
     raiseEvent(this.state, name, data, this.now);
-    await replay(this.state, this.handler, this.now);
+    await replay(this.state, this.runner, this.now);
     return this;
   }
 }
