@@ -43,24 +43,20 @@ export function parseEnvOverrides(body: unknown): Record<string, string> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new BadRequestError('the request body must be a JSON object of environment variables, e.g. {"BATCH_DATE":"2026-11-23"}');
   }
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(body)) {
+  const entries = Object.entries(body).map(([name, value]): [string, string] => {
     if (!ENV_NAME.test(name)) {
       throw new BadRequestError(
         `"${name}" is not a valid environment variable name: use letters, digits, '_', '-' and '.', not starting with a digit`,
       );
     }
-    if (typeof value === 'string') out[name] = value;
-    else if (typeof value === 'number' && Number.isFinite(value)) out[name] = String(value);
-    else if (typeof value === 'boolean') out[name] = value ? 'true' : 'false';
-    else {
-      const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
-      throw new BadRequestError(
-        `environment variable "${name}" is ${kind}; values must be strings, numbers or booleans (send JSON as a string)`,
-      );
-    }
-  }
-  return out;
+    if (typeof value === 'string') return [name, value];
+    if (typeof value === 'number' && Number.isFinite(value)) return [name, String(value)];
+    if (typeof value === 'boolean') return [name, value ? 'true' : 'false'];
+    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
+    throw new BadRequestError(`environment variable "${name}" is ${kind}; values must be strings, numbers or booleans (send JSON as a string)`);
+  });
+  // fromEntries defines own properties, so even a name like __proto__ is kept as an override.
+  return Object.fromEntries(entries);
 }
 
 /**
@@ -68,14 +64,16 @@ export function parseEnvOverrides(body: unknown): Record<string, string> {
  * valueFrom), a new name is appended, the order is otherwise kept.
  */
 export function overlayEnv(env: readonly V1EnvVar[] | undefined, overrides: EnvOverrides): V1EnvVar[] {
-  const remaining = new Map(Object.entries(overrides));
+  const given = new Map(Object.entries(overrides));
+  const present = new Set<string>();
+  // Every entry of a name is replaced: with a duplicate name the kubelet uses the last one, which must be ours.
   const result: V1EnvVar[] = (env ?? []).map((entry) => {
-    const value = remaining.get(entry.name);
+    const value = given.get(entry.name);
     if (value === undefined) return entry;
-    remaining.delete(entry.name);
+    present.add(entry.name);
     return { name: entry.name, value };
   });
-  for (const [name, value] of remaining) result.push({ name, value });
+  for (const [name, value] of given) if (!present.has(name)) result.push({ name, value });
   return result;
 }
 

@@ -98,13 +98,15 @@ function podProblem(pod: V1Pod, events: readonly CoreV1Event[], now: Date): PodP
 
 /** The Job controller could not create pods: quota, LimitRange or admission refused them. */
 function jobCreateProblem(job: V1Job, events: readonly CoreV1Event[], now: Date): PodProblem | undefined {
+  // Events outlive the problem: once pods run, an earlier refusal has cleared.
+  if ((job.status?.active ?? 0) > 0) return undefined;
   const failedCreate = events.filter(
     (e) => e.involvedObject.kind === 'Job' && e.involvedObject.name === job.metadata?.name && e.reason === 'FailedCreate',
   );
   const last = latest(failedCreate);
   if (!last) return undefined;
   const first = failedCreate.map((e) => new Date(e.firstTimestamp ?? eventTime(e))).sort((a, b) => a.getTime() - b.getTime())[0];
-  const quota = /exceeded quota|forbidden/i.test(last.message ?? '');
+  const quota = /exceeded quota/i.test(last.message ?? '');
   return {
     reason: quota ? 'QuotaExceeded' : 'FailedCreate',
     message: last.message ?? 'the Job controller could not create a pod',
@@ -129,9 +131,7 @@ export function mapRunStatus(ref: RunRef, observation: Observation, grace: Grace
   const base = (fields: Pick<RunSnapshot, 'status' | 'reason' | 'message'> & Partial<RunSnapshot>): RunSnapshot =>
     snapshotOf(ref, { monitorUrl, ...fields }, now);
 
-  if (job === null || job.metadata?.deletionTimestamp) {
-    return deletedJobVerdict(ref, job, events, base);
-  }
+  if (job === null) return deletedJobVerdict(ref, job, events, base);
 
   const counts = podCounts(job);
   const times = { startTime: iso(job.status?.startTime), completionTime: iso(job.status?.completionTime), pods: counts };
@@ -150,6 +150,10 @@ export function mapRunStatus(ref: RunRef, observation: Observation, grace: Grace
       completionTime: times.completionTime ?? iso(succeeded.lastTransitionTime),
     });
   }
+  // A Job being deleted before it finished (a finished one keeps its verdict above, e.g. while the TTL
+  // controller removes it with foreground propagation) was stopped by someone.
+  if (job.metadata?.deletionTimestamp) return deletedJobVerdict(ref, job, events, base);
+
   const suspended = trueCondition(job, 'Suspended');
   if (suspended || job.spec?.suspend === true) {
     return base({
@@ -164,9 +168,8 @@ export function mapRunStatus(ref: RunRef, observation: Observation, grace: Grace
     (p): p is PodProblem => p !== undefined,
   );
   for (const problem of problems) {
-    const allowed = problem.graceClass === 'none' ? 0 : grace[problem.graceClass];
-    const waited = (now.getTime() - problem.since.getTime()) / 1000;
-    if (waited >= allowed) {
+    // A reason with no grace never recovers: fail at once, whatever the clocks say.
+    if (problem.graceClass === 'none' || (now.getTime() - problem.since.getTime()) / 1000 >= grace[problem.graceClass]) {
       return base({ ...times, status: 'Failed', reason: problem.reason, message: problem.message });
     }
   }

@@ -115,6 +115,14 @@ function sourceCronJob(): V1CronJob {
   };
 }
 
+describe('parseEnvOverrides, names that are special in JavaScript', () => {
+  it('keeps an override named __proto__ as an ordinary variable', () => {
+    const overrides = parseEnvOverrides(JSON.parse('{"__proto__":"x","A":"1"}'));
+    expect(Object.keys(overrides)).toEqual(['__proto__', 'A']);
+    expect(Object.getOwnPropertyDescriptor(overrides, '__proto__')?.value).toBe('x');
+  });
+});
+
 describe('parseEnvOverrides', () => {
   it.each([
     { name: 'an undefined body is no overrides', body: undefined, expected: {} },

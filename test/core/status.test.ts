@@ -483,6 +483,13 @@ describe('mapRunStatus: pods that cannot start', () => {
     expect(verdict(observe({ job: job({ startTime: at(1), conditions }), pods, now: at(600) }))).toEqual(expected);
   });
 
+  it('a reason with no grace fails the run even when the observer clock is behind the pod creation time', () => {
+    const pods = [pod({ containers: [waiting('main', 'InvalidImageName', 'bad')] })];
+    const snapshot = observe({ job: job({ active: 1, startTime: at(1) }), pods, now: new Date(t0.getTime() - 30_000) });
+    expect(snapshot.status).toBe('Failed');
+    expect(snapshot.reason).toBe('InvalidImageName');
+  });
+
   it('a pod being deleted does not count as a problem', () => {
     const pods = [pod({ deletionTimestamp: at(20), containers: [waiting('main', 'InvalidImageName', 'bad')] })];
     expect(verdict(observe({ job: job({ active: 1, startTime: at(1) }), pods, now: at(600) }))).toEqual({
