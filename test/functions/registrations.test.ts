@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
 import { createServices, setServices } from '../../src/services.js';
-import { captureRegistrations, type Registration } from '../support/capture-registrations.js';
+import { captureRegistrations, type Registration } from '../../local/host/registrations.js';
 
 let registrations: Registration[];
 

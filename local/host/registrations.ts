@@ -15,11 +15,15 @@ const moduleInternals = Module as unknown as { _resolveFilename: Resolve };
  * Make `require('@azure/functions-core')` inside @azure/functions find our stand-in. Must run before the
  * first registration, since the library looks the module up once.
  */
+let installed = false;
+
 export function captureRegistrations(): Registration[] {
+  const core = createRequire(import.meta.url)(corePath) as { registrations: Registration[] };
+  if (installed) return core.registrations;
+  installed = true;
   const original = moduleInternals._resolveFilename;
   moduleInternals._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]) {
     return request === '@azure/functions-core' ? corePath : original.call(this, request, ...rest);
   };
-  const core = createRequire(import.meta.url)(corePath) as { registrations: Registration[] };
   return core.registrations;
 }

@@ -1,0 +1,72 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+
+import type { OrchestratorRunner } from '../durable/engine.js';
+import type { ActivityHandler, LocalDurable } from '../durable/runtime.js';
+import { captureRegistrations } from './registrations.js';
+
+export type AuthLevel = 'anonymous' | 'function' | 'admin';
+
+export interface HttpFunction {
+  name: string;
+  route: string;
+  methods: string[];
+  authLevel: AuthLevel;
+  /** Calls the function's own handler, with the local Durable client when the function binds one. */
+  invoke(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit>;
+}
+
+export interface LoadedApp {
+  http: HttpFunction[];
+  orchestrators: Record<string, OrchestratorRunner>;
+  activities: Record<string, ActivityHandler>;
+}
+
+type ClientHandler = (request: HttpRequest, client: LocalDurable, context: InvocationContext) => Promise<HttpResponseInit>;
+type PlainHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
+/**
+ * Load the app the way the Functions host does (its entry point registers every function) and collect the
+ * registrations: routes, methods, auth levels, orchestrations and activities, as registered.
+ *
+ * A function with a Durable client binding is registered by durable-functions behind a wrapper that builds a
+ * client for the host's HTTP API; here the function's own exported handler (the house style: file name =
+ * handler name = function name) gets the local client instead.
+ */
+export async function loadApp(durable: () => LocalDurable): Promise<LoadedApp> {
+  const registrations = captureRegistrations();
+  await import('../../src/index.js');
+  const app: LoadedApp = { http: [], orchestrators: {}, activities: {} };
+  for (const { metadata, handler } of registrations) {
+    const bindings = Object.values(metadata.bindings);
+    const trigger = bindings.find((b) => String(b.type).endsWith('Trigger'));
+    switch (trigger?.type) {
+      case 'httpTrigger': {
+        const usesClient = bindings.some((b) => b.type === 'durableClient');
+        const module = (await import(`../../src/functions/${metadata.name}.js`)) as Record<string, unknown>;
+        const own = module[metadata.name];
+        if (usesClient && typeof own !== 'function') {
+          throw new Error(`function ${metadata.name} binds a Durable client but src/functions/${metadata.name}.ts exports no handler of that name`);
+        }
+        app.http.push({
+          name: metadata.name,
+          route: typeof trigger.route === 'string' ? trigger.route : metadata.name,
+          methods: (trigger.methods as string[] | undefined) ?? ['GET', 'POST'],
+          authLevel: (trigger.authLevel as AuthLevel | undefined) ?? 'anonymous',
+          invoke: usesClient
+            ? (request, context) => (own as ClientHandler)(request, durable(), context)
+            : (request, context) => (handler as PlainHandler)(request, context),
+        });
+        break;
+      }
+      case 'orchestrationTrigger':
+        app.orchestrators[metadata.name] = handler as OrchestratorRunner;
+        break;
+      case 'activityTrigger':
+        app.activities[metadata.name] = handler as ActivityHandler;
+        break;
+      default:
+        throw new Error(`the local runtime does not run ${String(trigger?.type)} functions (${metadata.name})`);
+    }
+  }
+  return app;
+}
