@@ -1,0 +1,224 @@
+// aks-job-runner next to your AKS clusters: a Flex Consumption function app with one user-assigned identity,
+// its own storage account and Application Insights, all reached without keys, and the identity's roles on each
+// cluster it may use. `azd up` deploys it; see "Deploy to Azure" in the README.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; with the subscription and the location it seeds every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Region of the app and its resources. It must offer Flex Consumption (az functionapp list-flexconsumption-locations).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('An AKS cluster the app may run Jobs in. The same shape as an "aks" entry of the CLUSTERS setting, plus azureRbac.')
+type aksCluster = {
+  @description('Name callers use for the cluster (?cluster=): letters, digits, - _ . (at most 63).')
+  alias: string
+  subscriptionId: string
+  resourceGroup: string
+  clusterName: string
+  @description('Namespaces the app may run Jobs in. "*" allows every namespace (development clusters only).')
+  @minLength(1)
+  namespaces: string[]
+  @description('true: the cluster uses Azure RBAC for Kubernetes authorization and gets an RBAC Writer role per namespace. false: apply infra/kubernetes/rbac.yaml in each namespace.')
+  azureRbac: bool
+  @description('Private clusters reached through their private FQDN.')
+  serverFqdn: string?
+}
+
+@minLength(1)
+@description('The clusters the app may use (azd env set AKS_CLUSTERS \'[...]\').')
+param clusters aksCluster[]
+
+@description('Alias of the cluster used when a request names none. Empty: the first cluster.')
+param defaultCluster string = ''
+
+@description('Durable task hub name: letters and digits only, 3 to 45 characters, starting with a letter.')
+@minLength(3)
+@maxLength(45)
+param taskHubName string = 'aksjobrunner'
+
+@description('Days archived run logs are kept in the run-logs container; 0 keeps them for ever.')
+@minValue(0)
+param logsRetentionDays int = 90
+
+// Overrides of generated names, for those who name resources by their own convention.
+param resourceGroupName string = ''
+param apiServiceName string = ''
+param apiUserAssignedIdentityName string = ''
+param appServicePlanName string = ''
+param storageAccountName string = ''
+param applicationInsightsName string = ''
+param logAnalyticsName string = ''
+
+// Tunables of src/config.ts, with its defaults. An app setting beats a default there, so these stay in step.
+@description('Base of the run\'s monitor links: the cloud\'s own portal.')
+param portalUrl string = environment().portal
+@minValue(1)
+param pollInitialSeconds int = 5
+@minValue(1)
+param pollMaxSeconds int = 60
+@description('Growth factor of the poll interval, 1 to 10 (a string: Bicep has no decimal type).')
+param pollBackoffFactor string = '1.5'
+@minValue(1)
+param continueAsNewAfterPolls int = 50
+@description('timeoutSeconds of runs that give none; 0: no time-out.')
+@minValue(0)
+param defaultRunTimeoutSeconds int = 0
+@minValue(0)
+param graceImagePullSeconds int = 120
+@minValue(0)
+param graceContainerConfigSeconds int = 60
+@minValue(0)
+param graceUnschedulableSeconds int = 600
+@minValue(0)
+param graceQuotaSeconds int = 300
+@minValue(1)
+param kubeRequestTimeoutSeconds int = 30
+@minValue(1)
+param activityRetryFirstSeconds int = 5
+@minValue(1)
+param activityRetryMaxAttempts int = 5
+@minValue(1)
+param statusRetryAfterSeconds int = 10
+
+var abbrs = loadJsonContent('./abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var functionAppName = !empty(apiServiceName) ? apiServiceName : '${abbrs.webSitesFunctions}api-${resourceToken}'
+var deploymentContainerName = 'app-package'
+var logsContainerName = 'run-logs'
+
+// CLUSTERS as src/config.ts parses it: the "aks" entries, without azureRbac, which only infra needs.
+var clustersSetting = string(map(clusters, c => union({
+  alias: c.alias
+  type: 'aks'
+  subscriptionId: c.subscriptionId
+  resourceGroup: c.resourceGroup
+  clusterName: c.clusterName
+  namespaces: c.namespaces
+}, empty(c.?serverFqdn) ? {} : { serverFqdn: c.?serverFqdn })))
+
+// The app's own settings: every name is one src/config.ts reads (test/infra checks it).
+var appSettings = {
+  CLUSTERS: clustersSetting
+  DEFAULT_CLUSTER: !empty(defaultCluster) ? defaultCluster : clusters[0].alias
+  AZURE_CLIENT_ID: identity.outputs.clientId
+  AZURE_PORTAL_URL: portalUrl
+  POLL_INITIAL_SECONDS: string(pollInitialSeconds)
+  POLL_MAX_SECONDS: string(pollMaxSeconds)
+  POLL_BACKOFF_FACTOR: pollBackoffFactor
+  CONTINUE_AS_NEW_AFTER_POLLS: string(continueAsNewAfterPolls)
+  DEFAULT_RUN_TIMEOUT_SECONDS: string(defaultRunTimeoutSeconds)
+  GRACE_IMAGE_PULL_SECONDS: string(graceImagePullSeconds)
+  GRACE_CONTAINER_CONFIG_SECONDS: string(graceContainerConfigSeconds)
+  GRACE_UNSCHEDULABLE_SECONDS: string(graceUnschedulableSeconds)
+  GRACE_QUOTA_SECONDS: string(graceQuotaSeconds)
+  KUBE_REQUEST_TIMEOUT_SECONDS: string(kubeRequestTimeoutSeconds)
+  ACTIVITY_RETRY_FIRST_SECONDS: string(activityRetryFirstSeconds)
+  ACTIVITY_RETRY_MAX_ATTEMPTS: string(activityRetryMaxAttempts)
+  STATUS_RETRY_AFTER_SECONDS: string(statusRetryAfterSeconds)
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: !empty(apiUserAssignedIdentityName) ? apiUserAssignedIdentityName : '${abbrs.managedIdentityUserAssignedIdentities}api-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: !empty(storageAccountName) ? storageAccountName : '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+    logsContainerName: logsContainerName
+    logsRetentionDays: logsRetentionDays
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: !empty(logAnalyticsName) ? logAnalyticsName : '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    applicationInsightsName: !empty(applicationInsightsName) ? applicationInsightsName : '${abbrs.insightsComponents}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    principalId: identity.outputs.principalId
+  }
+}
+
+// One deployment per cluster, in the cluster's own resource group and subscription.
+module aksAccess 'app/rbac-aks.bicep' = [for c in clusters: {
+  name: 'aks-access-${uniqueString(environmentName, c.alias)}'
+  scope: resourceGroup(c.subscriptionId, c.resourceGroup)
+  params: {
+    clusterName: c.clusterName
+    namespaces: c.namespaces
+    azureRbac: c.azureRbac
+    principalId: identity.outputs.principalId
+  }
+}]
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: !empty(appServicePlanName) ? appServicePlanName : '${abbrs.webServerFarms}${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    taskHubName: taskHubName
+    appSettings: appSettings
+  }
+  // The host starts as soon as the app exists; without its storage roles it would fail its first starts.
+  dependsOn: [
+    rbac
+  ]
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output SERVICE_API_NAME string = api.outputs.name
+output AZURE_FUNCTION_NAME string = api.outputs.name
+output AZURE_FUNCTION_URL string = 'https://${api.outputs.defaultHostName}'
+@description('Object id of the app\'s identity: the subject of infra/kubernetes/rbac.yaml on Kubernetes-RBAC clusters.')
+output API_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output API_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output RUN_LOGS_CONTAINER string = storage.outputs.logsContainerName
