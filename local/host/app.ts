@@ -42,7 +42,8 @@ export async function loadApp(durable: () => LocalDurable): Promise<LoadedApp> {
     switch (trigger?.type) {
       case 'httpTrigger': {
         const usesClient = bindings.some((b) => b.type === 'durableClient');
-        const module = (await import(`../../src/functions/${metadata.name}.js`)) as Record<string, unknown>;
+        const file = new URL(`../../src/functions/${metadata.name}.js`, import.meta.url).href;
+        const module = (await import(/* @vite-ignore */ file)) as Record<string, unknown>;
         const own = module[metadata.name];
         if (usesClient && typeof own !== 'function') {
           throw new Error(`function ${metadata.name} binds a Durable client but src/functions/${metadata.name}.ts exports no handler of that name`);
