@@ -1,4 +1,4 @@
-import { InvocationContext } from '@azure/functions';
+import azureFunctions, { type InvocationContext as Context } from '@azure/functions';
 import type { OrchestrationHandler } from 'durable-functions';
 import { EventRaisedEvent } from 'durable-functions/lib/src/history/EventRaisedEvent.js';
 import { ExecutionStartedEvent } from 'durable-functions/lib/src/history/ExecutionStartedEvent.js';
@@ -9,6 +9,9 @@ import { TaskScheduledEvent } from 'durable-functions/lib/src/history/TaskSchedu
 import { TimerCreatedEvent } from 'durable-functions/lib/src/history/TimerCreatedEvent.js';
 import { TimerFiredEvent } from 'durable-functions/lib/src/history/TimerFiredEvent.js';
 import { createOrchestrator, DurableOrchestrationInput, type OrchestratorState } from 'durable-functions/lib/src/util/testingUtils.js';
+
+// @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
+const { InvocationContext } = azureFunctions;
 
 /**
  * A development replay engine: it keeps an orchestration's history as plain JSON records and runs the real
@@ -121,7 +124,7 @@ const OUT_OF_PROC_MARKER = '$OutOfProcData$:';
  * What the Functions host invokes for an orchestration trigger: the durable-functions package's listener around
  * the orchestrator (what `df.app.orchestration` registers, and what `orchestratorRunner` makes).
  */
-export type OrchestratorRunner = (input: DurableOrchestrationInput, context: InvocationContext) => Promise<OrchestratorState>;
+export type OrchestratorRunner = (input: DurableOrchestrationInput, context: Context) => Promise<OrchestratorState>;
 
 /** The package's own listener around an orchestrator function. */
 export function orchestratorRunner(handler: OrchestrationHandler): OrchestratorRunner {
@@ -129,7 +132,7 @@ export function orchestratorRunner(handler: OrchestrationHandler): OrchestratorR
 }
 
 /** One replay. An orchestrator that throws comes back, as from the host's point of view, as a state with error. */
-async function runOnce(state: InstanceState, runner: OrchestratorRunner, context: InvocationContext): Promise<OrchestratorState> {
+async function runOnce(state: InstanceState, runner: OrchestratorRunner, context: Context): Promise<OrchestratorState> {
   try {
     return await runner(new DurableOrchestrationInput(state.instanceId, toEvents(state.records), state.input), context);
   } catch (err) {

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { InvocationContext } from '@azure/functions';
+import azureFunctions, { type InvocationContext as Context } from '@azure/functions';
 import type { DurableOrchestrationStatus } from 'durable-functions';
 
 import {
@@ -17,7 +17,10 @@ import {
   type Work,
 } from './engine.js';
 
-export type ActivityHandler = (input: unknown, context: InvocationContext) => unknown;
+// @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
+const { InvocationContext } = azureFunctions;
+
+export type ActivityHandler = (input: unknown, context: Context) => unknown;
 
 export interface LocalDurableOptions {
   /** Orchestration triggers as registered: the package's listener around each orchestrator. */

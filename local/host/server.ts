@@ -2,10 +2,13 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
+import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 
 import { LocalDurable } from '../durable/runtime.js';
 import { type HttpFunction, loadApp } from './app.js';
+
+// @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
+const { HttpRequest, InvocationContext } = azureFunctions;
 
 export interface LocalAppOptions {
   /** 0 picks a free port. Always bound to 127.0.0.1. */
