@@ -1,0 +1,156 @@
+/**
+ * Benchmarks: `npm run bench`. Each prints its figures; none asserts a time (timing belongs here, not in tests).
+ *
+ * - status mapping: mapRunStatus on a Job with many pods and events (the observe activity's pure part)
+ * - cloning: cloneJob with an env overlay on a realistic Job
+ * - orchestration replay: cost of one wake-up of jobRun as its history grows, which is why the orchestration
+ *   continues as new every CONTINUE_AS_NEW_AFTER_POLLS polls
+ * - local runtime memory: heap held per finished instance kept by LocalDurable
+ */
+import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
+
+import { completeActivity, fireTimer, newInstance, orchestratorRunner, replay } from '../local/durable/engine.js';
+import { cloneJob } from '../src/core/clone.js';
+import { snapshotOf } from '../src/core/run.js';
+import type { JobRunInput } from '../src/core/schemas.js';
+import { mapRunStatus } from '../src/core/status.js';
+import { jobRun } from '../src/functions/jobRun.js';
+import { ACTIVITIES } from '../src/functions/names.js';
+
+const t0 = new Date('2026-11-23T10:00:00Z');
+const grace = { imagePullSeconds: 120, containerConfigSeconds: 60, unschedulableSeconds: 600, quotaSeconds: 300 };
+const ref = { runId: 'bench-0123456789', cluster: 'local', namespace: 'batch', source: { kind: 'Job' as const, name: 'bench' } };
+
+function measure(name: string, iterations: number, fn: () => unknown): void {
+  for (let i = 0; i < Math.min(iterations, 200); i++) fn();
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) fn();
+  const ns = Number(process.hrtime.bigint() - start);
+  const per = ns / iterations;
+  console.log(`${name.padEnd(58)} ${(1e9 / per).toFixed(0).padStart(10)} ops/s  ${(per / 1000).toFixed(2).padStart(10)} µs/op`);
+}
+
+async function measureAsync(name: string, iterations: number, fn: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) await fn();
+  const per = Number(process.hrtime.bigint() - start) / iterations;
+  console.log(`${name.padEnd(58)} ${(1e9 / per).toFixed(0).padStart(10)} ops/s  ${(per / 1e6).toFixed(3).padStart(10)} ms/op`);
+  return per;
+}
+
+function job(): V1Job {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: 'bench', namespace: 'batch', uid: 'u', labels: { app: 'bench', 'batch.kubernetes.io/controller-uid': 'u' } },
+    spec: {
+      backoffLimit: 3,
+      parallelism: 50,
+      selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': 'u' } },
+      template: {
+        metadata: { labels: { app: 'bench', 'job-name': 'bench', 'controller-uid': 'u' } },
+        spec: {
+          restartPolicy: 'Never',
+          volumes: Array.from({ length: 5 }, (_, i) => ({ name: `v${i}`, emptyDir: {} })),
+          containers: [
+            {
+              name: 'main',
+              image: 'registry.example/app:1',
+              env: Array.from({ length: 40 }, (_, i) => ({ name: `VAR_${i}`, value: `value-${i}` })),
+              resources: { requests: { cpu: '1', memory: '1Gi' } },
+            },
+            { name: 'sidecar', image: 'registry.example/sidecar:1' },
+          ],
+        },
+      },
+    },
+    status: { active: 50, ready: 40, startTime: t0 },
+  };
+}
+
+function pods(n: number): V1Pod[] {
+  return Array.from({ length: n }, (_, i) => ({
+    metadata: { name: `bench-${i}`, namespace: 'batch', creationTimestamp: t0 },
+    spec: { containers: [{ name: 'main' }] },
+    status: {
+      phase: i % 10 === 0 ? 'Pending' : 'Running',
+      conditions: [{ type: 'PodScheduled', status: 'True' }],
+      containerStatuses: [
+        i % 10 === 0
+          ? { name: 'main', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } }
+          : { name: 'main', image: 'x', imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: t0 } } },
+      ],
+    },
+  }));
+}
+
+function events(n: number): CoreV1Event[] {
+  return Array.from({ length: n }, (_, i) => ({
+    metadata: { name: `e${i}`, namespace: 'batch' },
+    involvedObject: { kind: 'Pod', name: `bench-${i % 50}` },
+    reason: 'Scheduled',
+    message: 'Successfully assigned',
+    lastTimestamp: new Date(t0.getTime() + i * 1000),
+  }));
+}
+
+console.log(`node ${process.version}, ${process.arch}`);
+console.log('\n# pure core');
+const observation = { job: job(), pods: pods(50), events: events(200), now: new Date(t0.getTime() + 60_000) };
+measure('mapRunStatus: Job with 50 pods and 200 events', 20_000, () => mapRunStatus(ref, observation, grace, null));
+const source = job();
+const overrides = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`VAR_${i * 3}`, `override-${i}`]));
+const id = { runId: 'bench-0123456789', namespace: 'batch', sourceKind: 'Job' as const, sourceName: 'bench', requestHash: 'h' };
+measure('cloneJob: 2 containers, 40 env vars, 20 overrides', 20_000, () => cloneJob(source, id, overrides));
+
+console.log('\n# orchestration replay (one wake-up of jobRun after N polls)');
+const input: JobRunInput = {
+  request: { ...ref, overrides: { A: '1' }, requestHash: 'h' },
+  poll: { initialSeconds: 5, maxSeconds: 60, factor: 1.5, continueAsNewAfter: 10_000 },
+  retry: { firstRetryMs: 1000, maxAttempts: 3 },
+};
+const runner = orchestratorRunner(jobRun);
+const running = snapshotOf(ref, { status: 'Running', reason: 'Running', message: '' }, t0);
+for (const polls of [10, 50, 200, 500]) {
+  const state = newInstance('bench', 'jobRun', input, t0);
+  let now = t0;
+  await replay(state, runner, now);
+  completeActivity(state, state.pending[0]?.id ?? 0, { outcome: 'submitted', snapshot: running }, now);
+  await replay(state, runner, now);
+  for (let i = 0; i < polls; i++) {
+    const timer = state.pending.find((w) => w.kind === 'timer');
+    if (!timer || timer.kind !== 'timer') throw new Error('no timer');
+    now = timer.fireAt;
+    fireTimer(state, timer.id, now);
+    await replay(state, runner, now);
+    const observe = state.pending.find((w) => w.kind === 'activity' && w.name === ACTIVITIES.observeRun);
+    if (!observe) throw new Error('no observe');
+    completeActivity(state, observe.id, running, now);
+    await replay(state, runner, now);
+  }
+  const copy = structuredClone(state);
+  await measureAsync(`replay after ${String(polls).padStart(3)} polls (${copy.records.length} history records)`, polls >= 200 ? 20 : 100, () =>
+    replay(structuredClone(copy), runner, now),
+  );
+}
+
+console.log('\n# local runtime memory');
+const { LocalDurable } = await import('../local/durable/runtime.js');
+globalThis.gc?.();
+const before = process.memoryUsage().heapUsed;
+const durable = new LocalDurable({
+  orchestrators: { jobRun: runner },
+  activities: {
+    [ACTIVITIES.submitRun]: () => ({ outcome: 'rejected', snapshot: snapshotOf(ref, { status: 'Failed', reason: 'SourceNotFound', message: 'bench' }, t0) }),
+  },
+});
+const instances = 2000;
+for (let i = 0; i < instances; i++) await durable.startNew('jobRun', { instanceId: `bench-${i}`, input });
+for (let i = 0; i < instances; i++) await durable.idle(`bench-${i}`);
+await new Promise((r) => setTimeout(r, 100));
+for (let i = 0; i < instances; i++) await durable.idle(`bench-${i}`);
+globalThis.gc?.();
+const after = process.memoryUsage().heapUsed;
+const done = (await Promise.all(Array.from({ length: instances }, (_, i) => durable.getStatus(`bench-${i}`)))).filter((s) => s.runtimeStatus === 'Completed').length;
+console.log(`${instances} finished instances kept (${done} completed): ${((after - before) / 1024 / 1024).toFixed(1)} MiB heap, ${((after - before) / instances / 1024).toFixed(1)} KiB each${globalThis.gc ? '' : ' (run with --expose-gc for steadier figures)'}`);
+await durable.close();
