@@ -119,7 +119,7 @@ for (const polls of [10, 50, 200, 500]) {
   await replay(state, runner, now);
   for (let i = 0; i < polls; i++) {
     const timer = state.pending.find((w) => w.kind === 'timer');
-    if (!timer || timer.kind !== 'timer') throw new Error('no timer');
+    if (!timer) throw new Error('no timer');
     now = timer.fireAt;
     fireTimer(state, timer.id, now);
     await replay(state, runner, now);
@@ -151,6 +151,6 @@ await new Promise((r) => setTimeout(r, 100));
 for (let i = 0; i < instances; i++) await durable.idle(`bench-${i}`);
 globalThis.gc?.();
 const after = process.memoryUsage().heapUsed;
-const done = (await Promise.all(Array.from({ length: instances }, (_, i) => durable.getStatus(`bench-${i}`)))).filter((s) => s.runtimeStatus === 'Completed').length;
+const done = (await Promise.all(Array.from({ length: instances }, (_, i) => durable.getStatus(`bench-${i}`)))).filter((s) => (s.runtimeStatus as string) === 'Completed').length;
 console.log(`${instances} finished instances kept (${done} completed): ${((after - before) / 1024 / 1024).toFixed(1)} MiB heap, ${((after - before) / instances / 1024).toFixed(1)} KiB each${globalThis.gc ? '' : ' (run with --expose-gc for steadier figures)'}`);
 await durable.close();
