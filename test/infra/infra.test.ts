@@ -1,0 +1,525 @@
+/**
+ * What can be checked of the azd infrastructure without a Bicep compiler: the files are read as text (Bicep) or
+ * parsed (JSON, YAML) and held against src/config.ts, host.json and the built-in role ids.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { loadAllYaml, loadYaml, type V1Role, type V1RoleBinding } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+
+import { loadConfig, REQUIRED_SETTINGS, SETTING_NAMES } from '../../src/config.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const INFRA = join(ROOT, 'infra');
+
+function read(path: string): string {
+  return readFileSync(join(ROOT, path), 'utf8');
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
+}
+
+const bicepFiles = filesUnder(INFRA)
+  .filter((file) => file.endsWith('.bicep'))
+  .map((file) => ({ path: relative(ROOT, file), text: readFileSync(file, 'utf8') }));
+const mainBicep = read('infra/main.bicep');
+const apiBicep = read('infra/app/api.bicep');
+
+/**
+ * Azure built-in role ids, checked against Microsoft's built-in roles reference (the "name" of each role's JSON
+ * definition in MicrosoftDocs/azure-docs, articles/role-based-access-control/built-in-roles/storage.md,
+ * monitor.md and containers.md).
+ */
+const BUILT_IN_ROLES: Readonly<Record<string, string>> = {
+  'Storage Blob Data Owner': 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
+  'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
+  'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
+  'Azure Kubernetes Service Cluster User Role': '4abbcc35-e782-43d8-92c5-2d3f1bd2253f',
+  'Azure Kubernetes Service RBAC Writer': 'a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb',
+};
+
+/** Settings the Functions host and its extensions read; everything else must be a setting of src/config.ts. */
+const HOST_SETTINGS = new Set([
+  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+  'TASK_HUB_NAME',
+]);
+
+// ---------------------------------------------------------------------------------------------------------------
+// A little Bicep reading: brackets, strings (with interpolation) and comments, enough to take objects apart.
+
+const CLOSERS: Readonly<Record<string, string>> = { '{': '}', '[': ']', '(': ')' };
+
+/** Index just past the string literal whose opening quote is at `start`. */
+function skipString(src: string, start: number): number {
+  if (src.startsWith("'''", start)) {
+    const end = src.indexOf("'''", start + 3);
+    if (end < 0) throw new Error(`unterminated multi-line string at ${start}`);
+    return end + 3;
+  }
+  let i = start + 1;
+  while (i < src.length) {
+    const ch = src.charAt(i);
+    if (ch === '\\') i += 2;
+    else if (ch === "'") return i + 1;
+    else if (ch === '$' && src.charAt(i + 1) === '{') i = closing(src, i + 1) + 1;
+    else i += 1;
+  }
+  throw new Error(`unterminated string at ${start}`);
+}
+
+/** Index just past the comment at `start`, or `start` when there is none. */
+function skipComment(src: string, start: number): number {
+  if (src.startsWith('//', start)) {
+    const end = src.indexOf('\n', start);
+    return end < 0 ? src.length : end;
+  }
+  if (src.startsWith('/*', start)) return src.indexOf('*/', start) + 2;
+  return start;
+}
+
+/** Index of the bracket that closes the one at `open`. */
+function closing(src: string, open: number): number {
+  const expected: string[] = [];
+  let i = open;
+  while (i < src.length) {
+    const ch = src.charAt(i);
+    const afterComment = skipComment(src, i);
+    if (afterComment !== i) {
+      i = afterComment;
+      continue;
+    }
+    if (ch === "'") {
+      i = skipString(src, i);
+      continue;
+    }
+    const closer = CLOSERS[ch];
+    if (closer !== undefined) expected.push(closer);
+    else if (ch === '}' || ch === ']' || ch === ')') {
+      if (expected.pop() !== ch) throw new Error(`unbalanced "${ch}" at ${i}`);
+      if (expected.length === 0) return i;
+    }
+    i += 1;
+  }
+  throw new Error(`no bracket closes the one at ${open}`);
+}
+
+interface Entry {
+  value: string;
+  /** Where the value starts in the source, to take a nested object apart. */
+  at: number;
+}
+
+/** The top-level `key: value` entries of the object literal whose `{` is at `open`. */
+function entries(src: string, open: number): Map<string, Entry> {
+  const end = closing(src, open);
+  const result = new Map<string, Entry>();
+  let start = open + 1;
+  const flush = (to: number) => {
+    const text = src.slice(start, to);
+    const match = /^\s*(?:'([^']*)'|([A-Za-z_$][\w$]*))\s*:\s*/.exec(text);
+    if (match) {
+      const key = match[1] ?? match[2] ?? '';
+      // Bicep refuses an object with a key twice; so does this reader.
+      if (result.has(key)) throw new Error(`"${key}" appears twice in the object at ${open}`);
+      result.set(key, { value: text.slice(match[0].length).trim(), at: start + match[0].length });
+    }
+  };
+  let i = open + 1;
+  while (i < end) {
+    const ch = src.charAt(i);
+    const afterComment = skipComment(src, i);
+    if (afterComment !== i) {
+      flush(i);
+      start = afterComment;
+      i = afterComment;
+    } else if (ch === "'") {
+      i = skipString(src, i);
+    } else if (CLOSERS[ch] !== undefined) {
+      i = closing(src, i) + 1;
+    } else if (ch === '\n' || ch === ',') {
+      flush(i);
+      start = i + 1;
+      i += 1;
+    } else {
+      i += 1;
+    }
+  }
+  flush(end);
+  return result;
+}
+
+function entry(map: Map<string, Entry>, key: string): Entry {
+  const found = map.get(key);
+  if (found === undefined) throw new Error(`no "${key}" among ${[...map.keys()].join(', ')}`);
+  return found;
+}
+
+/** The entries of the object literal that follows `pattern` (which must end just before its `{`). */
+function objectAfter(src: string, pattern: RegExp): Map<string, Entry> {
+  const match = pattern.exec(src);
+  if (!match) throw new Error(`${String(pattern)} not found`);
+  return entries(src, src.indexOf('{', match.index + match[0].length));
+}
+
+interface Block {
+  symbol: string;
+  type: string;
+  body: Map<string, Entry>;
+}
+
+/** Every `resource` or `module` declaration (nested ones too) with the entries of its body. */
+function declarations(src: string, keyword: 'resource' | 'module'): Block[] {
+  const header = new RegExp(`^\\s*${keyword}\\s+(\\w+)\\s+'([^']+)'[^=\\n]*=`, 'gm');
+  return [...src.matchAll(header)].map((match) => ({
+    symbol: match[1] ?? '',
+    type: match[2] ?? '',
+    body: entries(src, src.indexOf('{', match.index + match[0].length)),
+  }));
+}
+
+/** `param` declarations: name → default expression (undefined when there is none or the type is nullable). */
+function params(src: string): Map<string, string | undefined> {
+  const found = new Map<string, string | undefined>();
+  for (const match of src.matchAll(/^param\s+(\w+)\s+([^=\n]+?)\s*(?:=\s*(.+))?$/gm)) {
+    const [, name = '', type = '', fallback] = match;
+    found.set(name, fallback ?? (type.trim().endsWith('?') ? 'null' : undefined));
+  }
+  return found;
+}
+
+function outputs(src: string): Set<string> {
+  return new Set([...src.matchAll(/^output\s+(\w+)\s/gm)].map((match) => match[1] ?? ''));
+}
+
+function unquote(expression: string): string {
+  return /^'(.*)'$/.exec(expression)?.[1] ?? expression;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const appSettings = objectAfter(mainBicep, /^var appSettings\s*=\s*/m);
+const hostSettings = objectAfter(apiBicep, /^var hostSettings\s*=\s*/m);
+const allSettings = new Set([...appSettings.keys(), ...hostSettings.keys()]);
+
+describe('azure.yaml', () => {
+  it('deploys the repository root as the TypeScript function app "api"', () => {
+    const azure = loadYaml<{ name: string; services: Record<string, { project: string; language: string; host: string }> }>(
+      read('azure.yaml'),
+    );
+    expect(azure.name).toBe('aks-job-runner');
+    expect(azure.services.api).toMatchObject({ project: '.', language: 'ts', host: 'function' });
+  });
+});
+
+describe('app settings', () => {
+  it('sets every required setting and the ones the app needs in Azure', () => {
+    for (const name of [...REQUIRED_SETTINGS, 'CLUSTERS', 'DEFAULT_CLUSTER', 'AZURE_CLIENT_ID', 'TASK_HUB_NAME']) {
+      expect(allSettings, name).toContain(name);
+    }
+    expect(hostSettings.get('AzureWebJobsStorage__credential')?.value).toBe("'managedidentity'");
+  });
+
+  it('sets only names src/config.ts reads, besides the host settings', () => {
+    const appNames = new Set<string>(SETTING_NAMES);
+    for (const name of appSettings.keys()) expect(appNames, `${name} is not read by src/config.ts`).toContain(name);
+    for (const name of hostSettings.keys()) expect(HOST_SETTINGS, `${name} is not a host setting`).toContain(name);
+  });
+
+  it('hands both sets to the app, the host settings last so the app ones cannot shadow them', () => {
+    const api = declarations(mainBicep, 'module').find((m) => m.symbol === 'api');
+    expect(api && entries(mainBicep, entry(api.body, 'params').at).get('appSettings')?.value).toBe('appSettings');
+    const config = declarations(apiBicep, 'resource').find((r) => r.type === 'config');
+    expect(config && entry(config.body, 'name').value).toBe("'appsettings'");
+    expect(config && entry(config.body, 'properties').value).toBe('union(appSettings, hostSettings)');
+  });
+
+  it('reaches storage and Application Insights with the identity: no connection string to storage', () => {
+    expect(allSettings).not.toContain('AzureWebJobsStorage');
+    expect(hostSettings.get('AzureWebJobsStorage__clientId')?.value).toBe('identityClientId');
+    expect(hostSettings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')?.value).toBe(
+      "'ClientId=${identityClientId};Authorization=AAD'",
+    );
+    expect(appSettings.get('AZURE_CLIENT_ID')?.value).toBe('identity.outputs.clientId');
+  });
+
+  it('leaves the worker runtime to functionAppConfig, since Flex Consumption refuses it as a setting', () => {
+    expect(allSettings).not.toContain('FUNCTIONS_WORKER_RUNTIME');
+    expect(allSettings).not.toContain('FUNCTIONS_EXTENSION_VERSION');
+    expect(apiBicep).toMatch(/runtime:\s*\{\s*name:\s*'node'\s*version:\s*'22'\s*\}/);
+    expect(apiBicep).toMatch(/name:\s*'FC1'\s*tier:\s*'FlexConsumption'/);
+  });
+
+  it('defaults every tunable to the default of src/config.ts', () => {
+    const only = { alias: 'a', type: 'kubeconfig', kubeconfigPath: '/k', namespaces: ['x'] };
+    const d = loadConfig({ CLUSTERS: JSON.stringify([only]) });
+    const configDefaults: Record<string, string> = {
+      POLL_INITIAL_SECONDS: String(d.poll.initialSeconds),
+      POLL_MAX_SECONDS: String(d.poll.maxSeconds),
+      POLL_BACKOFF_FACTOR: String(d.poll.factor),
+      CONTINUE_AS_NEW_AFTER_POLLS: String(d.poll.continueAsNewAfter),
+      DEFAULT_RUN_TIMEOUT_SECONDS: String(d.defaultRunTimeoutSeconds),
+      GRACE_IMAGE_PULL_SECONDS: String(d.grace.imagePullSeconds),
+      GRACE_CONTAINER_CONFIG_SECONDS: String(d.grace.containerConfigSeconds),
+      GRACE_UNSCHEDULABLE_SECONDS: String(d.grace.unschedulableSeconds),
+      GRACE_QUOTA_SECONDS: String(d.grace.quotaSeconds),
+      KUBE_REQUEST_TIMEOUT_SECONDS: String(d.kubeRequestTimeoutMs / 1000),
+      ACTIVITY_RETRY_FIRST_SECONDS: String(d.activityRetry.firstRetryMs / 1000),
+      ACTIVITY_RETRY_MAX_ATTEMPTS: String(d.activityRetry.maxAttempts),
+      STATUS_RETRY_AFTER_SECONDS: String(d.statusRetryAfterSeconds),
+    };
+    const declared = params(mainBicep);
+    for (const [name, expected] of Object.entries(configDefaults)) {
+      const value = entry(appSettings, name).value;
+      const param = /^(?:string\((\w+)\)|(\w+))$/.exec(value);
+      const paramName = param?.[1] ?? param?.[2] ?? '';
+      expect(declared.has(paramName), `${name} = ${value} is not a parameter`).toBe(true);
+      expect(unquote(declared.get(paramName) ?? ''), name).toBe(expected);
+    }
+    // The portal of the cloud deployed to: https://portal.azure.com, config's default, in the public cloud.
+    expect(declared.get(entry(appSettings, 'AZURE_PORTAL_URL').value)).toBe('environment().portal');
+    expect(d.portalUrl).toBe('https://portal.azure.com');
+  });
+
+  it('builds each CLUSTERS entry exactly as src/config.ts parses an AKS cluster', () => {
+    const lambda = /^var clustersSetting\s*=\s*string\(map\(clusters,\s*(\w+)\s*=>\s*union\(/m.exec(mainBicep);
+    expect(lambda, 'CLUSTERS is string(map(clusters, c => union({...}, ...)))').not.toBeNull();
+    expect(appSettings.get('CLUSTERS')?.value).toBe('clustersSetting');
+    const item = lambda?.[1] ?? '';
+    const fields = objectAfter(mainBicep, /^var clustersSetting\s*=\s*string\(map\(clusters,\s*\w+\s*=>\s*union\(/m);
+
+    const cluster = {
+      alias: 'prod',
+      subscriptionId: '00000000-0000-4000-8000-000000000001',
+      resourceGroup: 'rg-batch',
+      clusterName: 'aks-prod',
+      namespaces: ['batch', 'reports'],
+      azureRbac: true,
+      serverFqdn: 'aks-prod.privatelink.westeurope.azmk8s.io',
+    };
+    const clusterType = objectAfter(mainBicep, /^type aksCluster\s*=\s*/m);
+    const typeFields = [...clusterType.keys()].sort();
+    expect(typeFields, 'the parameter type has the fields of this sample').toEqual(Object.keys(cluster).sort());
+
+    const built: Record<string, unknown> = {};
+    for (const [key, { value }] of fields) {
+      const field = new RegExp(`^${item}\\.(\\w+)$`).exec(value)?.[1];
+      built[key] = field === undefined ? unquote(value) : cluster[field as keyof typeof cluster];
+    }
+    expect(built.type).toBe('aks');
+    // The optional server FQDN is added only when given: config.ts takes no null for it.
+    expect(mainBicep).toContain(`empty(${item}.?serverFqdn) ? {} : { serverFqdn: ${item}.?serverFqdn }`);
+
+    for (const entryJson of [built, { ...built, serverFqdn: cluster.serverFqdn }]) {
+      const parsed = loadConfig({ CLUSTERS: JSON.stringify([entryJson]) }).clusters[0];
+      // zod drops unknown keys, so equality also proves Bicep adds nothing config.ts ignores.
+      expect(parsed).toEqual(entryJson);
+    }
+  });
+
+  it('takes the task hub from a parameter, which host.json reads through TASK_HUB_NAME', () => {
+    type Host = { extensions: { durableTask: { hubName: string; storageProvider: { type: string } } } };
+    const host = JSON.parse(read('host.json')) as Host;
+    expect(host.extensions.durableTask.hubName).toBe('%TASK_HUB_NAME%');
+    expect(host.extensions.durableTask.storageProvider.type).toBe('AzureStorage');
+    expect(hostSettings.get('TASK_HUB_NAME')?.value).toBe('taskHubName');
+    expect(params(apiBicep).has('taskHubName')).toBe(true);
+    expect(params(mainBicep).has('taskHubName')).toBe(true);
+  });
+});
+
+describe('roles', () => {
+  const guidLiteral = /'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'/gi;
+
+  const used = bicepFiles.flatMap(({ path, text }) =>
+    text.split('\n').flatMap((line, index) =>
+      [...line.matchAll(guidLiteral)].map((match) => ({
+        where: `${path}:${index + 1}`,
+        id: (match[1] ?? '').toLowerCase(),
+        comment: /\/\/\s*([^:]+?)\s*(?::|$)/.exec(line.slice(match.index + match[0].length))?.[1],
+      })),
+    ),
+  );
+
+  it('names every role id after the built-in role it is', () => {
+    expect(used.length).toBeGreaterThan(0);
+    for (const { where, id, comment } of used) {
+      expect(comment, `${where}: ${id} has no comment naming its role`).toBeDefined();
+      expect(BUILT_IN_ROLES[comment ?? ''], `${where}: "${comment ?? ''}" is not the role ${id}`).toBe(id);
+    }
+  });
+
+  it('grants exactly the roles the app needs, and no management role', () => {
+    expect(new Set(used.map((u) => u.comment))).toEqual(new Set(Object.keys(BUILT_IN_ROLES)));
+  });
+
+  const assignments = bicepFiles.flatMap(({ path, text }) =>
+    declarations(text, 'resource')
+      .filter((r) => r.type.startsWith('Microsoft.Authorization/roleAssignments@'))
+      .map((r) => ({ path, ...r, properties: entries(text, entry(r.body, 'properties').at) })),
+  );
+
+  it('names each assignment guid(scope, principal, role) and gives it that scope, principal and role', () => {
+    expect(assignments.length).toBeGreaterThanOrEqual(7);
+    for (const { path, symbol, body, properties } of assignments) {
+      const where = `${path} ${symbol}`;
+      const name = /^guid\((\w+(?:\[i\])?)\.id,\s*principalId,\s*(\w+)\)$/.exec(entry(body, 'name').value);
+      expect(name, `${where}: name is not guid(<scope>.id, principalId, <role>)`).not.toBeNull();
+      expect(entry(body, 'scope').value, where).toBe(name?.[1]);
+      expect(entry(properties, 'roleDefinitionId').value, where).toBe(
+        `subscriptionResourceId('Microsoft.Authorization/roleDefinitions', ${name?.[2] ?? ''})`,
+      );
+      expect(entry(properties, 'principalId').value, where).toBe('principalId');
+      expect(entry(properties, 'principalType').value, where).toBe("'ServicePrincipal'");
+    }
+  });
+
+  it('grants AKS roles in the cluster\'s own resource group, RBAC Writer per allowed namespace', () => {
+    const aks = declarations(mainBicep, 'module').find((m) => m.type === 'app/rbac-aks.bicep');
+    expect(aks && entry(aks.body, 'scope').value).toBe('resourceGroup(c.subscriptionId, c.resourceGroup)');
+    const rbacAks = read('infra/app/rbac-aks.bicep');
+    const namespace = declarations(rbacAks, 'resource').find((r) =>
+      r.type.startsWith('Microsoft.ContainerService/managedClusters/namespaces@'),
+    );
+    expect(namespace && entry(namespace.body, 'parent').value).toBe('cluster');
+    expect(namespace && entry(namespace.body, 'name').value).toBe('ns');
+    const writer = assignments.find((a) => a.symbol === 'namespaceWriter');
+    expect(writer && entry(writer.body, 'scope').value).toBe('allowedNamespace[i]');
+  });
+});
+
+describe('no secrets', () => {
+  const texts = [
+    ...filesUnder(INFRA).map((file) => ({ path: relative(ROOT, file), text: readFileSync(file, 'utf8') })),
+    { path: 'azure.yaml', text: read('azure.yaml') },
+  ];
+  const forbidden: [string, RegExp][] = [
+    ['an account key', /AccountKey/i],
+    ['a key listing', /list\w*Keys\s*\(/i],
+    ['a SAS', /list(?:Account|Service)Sas|SharedAccessSignature|[?&]sig=/i],
+    ['a storage connection string', /DefaultEndpointsProtocol|AzureWebJobsStorage['"]?\s*:/i],
+    ['a key property', /primaryKey|secondaryKey|primaryConnectionString|InstrumentationKey=/i],
+    ['a secret parameter', /@secure\(\)/],
+    ['a credential listing', /listCredentials|listClusterAdminCredential|listClusterUserCredential\(/i],
+  ];
+
+  it.each(forbidden)('no file holds %s', (_what, pattern) => {
+    for (const { path, text } of texts) expect(text, path).not.toMatch(pattern);
+  });
+
+  it('turns off shared keys, public blobs, old TLS, local auth and basic-auth publishing', () => {
+    const storage = read('infra/app/storage.bicep');
+    expect(storage).toMatch(/allowSharedKeyAccess:\s*false/);
+    expect(storage).toMatch(/allowBlobPublicAccess:\s*false/);
+    expect(storage).toMatch(/minimumTlsVersion:\s*'TLS1_2'/);
+    expect(read('infra/app/monitoring.bicep')).toMatch(/DisableLocalAuth:\s*true/);
+    expect([...apiBicep.matchAll(/basicPublishingCredentialsPolicies'[^{]*\{[^}]*allow:\s*false/g)]).toHaveLength(2);
+    expect(apiBicep).toMatch(/authentication:\s*\{\s*type:\s*'UserAssignedIdentity'/);
+  });
+});
+
+describe('composition', () => {
+  const mainParams = params(mainBicep);
+  const modules = declarations(mainBicep, 'module');
+
+  it('main.parameters.json gives only parameters of main.bicep, and every one without a default', () => {
+    const file = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, unknown> };
+    const given = Object.keys(file.parameters);
+    for (const name of given) expect(mainParams.has(name), `${name} is not a param of main.bicep`).toBe(true);
+    for (const [name, fallback] of mainParams) {
+      if (fallback === undefined) expect(given, `${name} has no default and no value`).toContain(name);
+    }
+    expect(file.parameters).toMatchObject({
+      environmentName: { value: '${AZURE_ENV_NAME}' },
+      location: { value: '${AZURE_LOCATION}' },
+    });
+  });
+
+  it('every module exists and is given exactly the parameters it declares and requires', () => {
+    expect(modules.length).toBeGreaterThanOrEqual(6);
+    for (const { symbol, type: path, body } of modules) {
+      const file = join(INFRA, path);
+      expect(existsSync(file), `${symbol}: ${path} does not exist`).toBe(true);
+      const declared = params(readFileSync(file, 'utf8'));
+      const given = [...entries(mainBicep, entry(body, 'params').at).keys()];
+      for (const name of given) expect(declared.has(name), `${symbol} gives ${path} an unknown "${name}"`).toBe(true);
+      for (const [name, fallback] of declared) {
+        if (fallback === undefined) expect(given, `${symbol} does not give ${path} its "${name}"`).toContain(name);
+      }
+    }
+  });
+
+  it('every module output main.bicep reads is declared by that module', () => {
+    const pathOf = new Map(modules.map((m) => [m.symbol, m.type]));
+    for (const [, symbol = '', output = ''] of mainBicep.matchAll(/\b(\w+)\.outputs\.(\w+)/g)) {
+      const path = pathOf.get(symbol);
+      expect(path, `${symbol} is not a module`).toBeDefined();
+      expect(outputs(readFileSync(join(INFRA, path ?? ''), 'utf8')), `${path ?? ''} has no output ${output}`).toContain(output);
+    }
+  });
+
+  it('names resources from abbreviations.json and a token of subscription, environment and location', () => {
+    expect(mainBicep).toContain("loadJsonContent('./abbreviations.json')");
+    expect(mainBicep).toContain('uniqueString(subscription().id, environmentName, location)');
+    const abbreviations = JSON.parse(read('infra/abbreviations.json')) as Record<string, string>;
+    for (const [, key = ''] of mainBicep.matchAll(/\babbrs\.(\w+)/g)) expect(Object.keys(abbreviations)).toContain(key);
+  });
+
+  it('creates the run-logs container for the logs archive', () => {
+    expect(mainBicep).toMatch(/^var logsContainerName = 'run-logs'$/m);
+    expect(read('infra/app/storage.bicep')).toMatch(/resource logsContainer 'containers' = \{\s*name: logsContainerName/);
+  });
+});
+
+describe('infra/kubernetes/rbac.yaml', () => {
+  const text = read('infra/kubernetes/rbac.yaml');
+  const docs = loadAllYaml(text) as (V1Role | V1RoleBinding)[];
+  const role = docs.find((d): d is V1Role => d.kind === 'Role');
+  const binding = docs.find((d): d is V1RoleBinding => d.kind === 'RoleBinding');
+
+  it('grants exactly the verbs the app uses, in one namespace', () => {
+    expect(docs).toHaveLength(2);
+    expect(role?.metadata?.namespace).toBe('NAMESPACE');
+    const granted = (role?.rules ?? []).flatMap((rule) =>
+      (rule.apiGroups ?? []).flatMap((group) =>
+        (rule.resources ?? []).flatMap((resource) =>
+          rule.verbs.map((verb) => `${group === '' ? 'core' : group}/${resource}:${verb}`),
+        ),
+      ),
+    );
+    const expected = [
+      ...['get', 'list', 'watch', 'create', 'delete'].map((v) => `batch/jobs:${v}`),
+      ...['get', 'list', 'create', 'update', 'patch', 'delete'].map((v) => `batch/cronjobs:${v}`),
+      ...['get', 'list'].map((v) => `apps/deployments:${v}`),
+      ...['get', 'list'].map((v) => `core/pods:${v}`),
+      'core/pods/log:get',
+      'core/events:list',
+    ];
+    expect([...granted].sort()).toEqual([...expected].sort());
+    expect(granted).toHaveLength(new Set(granted).size);
+  });
+
+  it('binds that Role, in the same namespace, to the identity by its object id', () => {
+    expect(binding?.metadata?.namespace).toBe('NAMESPACE');
+    expect(binding?.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role?.metadata?.name });
+    expect(binding?.subjects).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'PRINCIPAL_OBJECT_ID' }]);
+  });
+
+  it('its apply command, here and in the README, reads an output main.bicep declares', () => {
+    const readme = read('README.md');
+    expect(readme).toContain('infra/kubernetes/rbac.yaml');
+    expect(readme).toContain('kubectl apply -f -');
+    const names = [...`${text}\n${readme}`.matchAll(/azd env get-value (\w+)/g)].map((m) => m[1] ?? '');
+    expect(names).toContain('API_IDENTITY_PRINCIPAL_ID');
+    for (const name of names) expect(outputs(mainBicep), name).toContain(name);
+  });
+});
