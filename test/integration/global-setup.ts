@@ -4,34 +4,45 @@ import { type LocalCluster, startCluster } from '../../testenv/cluster.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    /** Admin (system:masters) kubeconfig of the suite's control plane. */
     kubeconfigPath: string;
+    /** Kubeconfig of a user with no bindings. */
     noRightsKubeconfigPath: string;
     noRightsUser: string;
+    /** https://127.0.0.1:<port> */
     kubeServer: string;
     adminToken: string;
   }
 }
 
-let cluster: LocalCluster | undefined;
-
-/** One real control plane for the whole integration project; torn down even when tests fail. */
+/**
+ * One real control plane for the whole integration project, started before its first file and stopped after
+ * its last, whatever the results. On a machine without the binaries the first run builds them (minutes, once).
+ * AKS_JOB_RUNNER_KEEP_CLUSTER=1 keeps the data dir and its logs for a look afterwards.
+ */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const started = Date.now();
-  cluster = await startCluster({ log: (line) => { console.log(`[kube] ${line}`); } });
-  console.log(`[kube] started in ${Math.round((Date.now() - started) / 1000)} s`);
+  const keepDataDir = process.env.AKS_JOB_RUNNER_KEEP_CLUSTER === '1';
+  const cluster: LocalCluster = await startCluster({
+    keepDataDir,
+    log: (line) => {
+      console.log(`[kube] ${line}`);
+    },
+  });
   project.provide('kubeconfigPath', cluster.kubeconfigPath);
   project.provide('noRightsKubeconfigPath', cluster.noRightsKubeconfigPath);
   project.provide('noRightsUser', cluster.noRightsUser);
   project.provide('kubeServer', cluster.server);
   project.provide('adminToken', cluster.adminToken);
-  const stopOnSignal = () => {
-    void cluster?.stop().finally(() => process.exit(130));
+  // A Ctrl-C may end the runner before it gets to the teardown below.
+  const stopOnSignal = (signal: NodeJS.Signals) => {
+    void cluster.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   return async () => {
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
-    await cluster?.stop();
+    await cluster.stop();
+    if (keepDataDir) console.log(`[kube] kept ${cluster.dataDir}`);
   };
 }

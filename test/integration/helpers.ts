@@ -1,7 +1,19 @@
 import { randomBytes } from 'node:crypto';
 
-import { BatchV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1Job } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, inject } from 'vitest';
+
+import {
+  COMPLETE_DELAY_ANNOTATION,
+  COMPLETE_JITTER_ANNOTATION,
+  COMPLETE_WEIGHT_ANNOTATION,
+  FAIL_DELAY_ANNOTATION,
+  FAIL_JITTER_ANNOTATION,
+  FAIL_LABEL,
+  FAIL_REASON_ANNOTATION,
+  type PodFate,
+  quickStart,
+} from '../../testenv/fates.js';
 
 export interface Kube {
   kc: KubeConfig;
@@ -16,9 +28,14 @@ export function kubeFrom(path: string): Kube {
   return { kc, batch: kc.makeApiClient(BatchV1Api), core: kc.makeApiClient(CoreV1Api), rbac: kc.makeApiClient(RbacAuthorizationV1Api) };
 }
 
-/** Admin access to the suite's control plane. */
+/** Admin (system:masters) access to the suite's control plane. */
 export function adminKube(): Kube {
   return kubeFrom(inject('kubeconfigPath'));
+}
+
+/** Access as a user with no bindings at all (`inject('noRightsUser')` names it, to bind roles to). */
+export function noRightsKube(): Kube {
+  return kubeFrom(inject('noRightsKubeconfigPath'));
 }
 
 /**
@@ -29,17 +46,21 @@ export function useNamespace(prefix: string): () => string {
   let name = '';
   beforeAll(async () => {
     name = `${prefix}-${randomBytes(3).toString('hex')}`;
-    await adminKube().core.createNamespace({ body: { metadata: { name } } });
+    const kube = adminKube();
+    await kube.core.createNamespace({ body: { metadata: { name } } });
     // Pods need the namespace's default ServiceAccount, which a controller creates a moment later.
     await waitFor(`ServiceAccount default in ${name}`, async () => {
-      await adminKube().core.readNamespacedServiceAccount({ name: 'default', namespace: name });
+      await kube.core.readNamespacedServiceAccount({ name: 'default', namespace: name });
       return true;
     });
   });
   afterAll(async () => {
     if (name) await adminKube().core.deleteNamespace({ name }).catch(() => undefined);
   });
-  return () => name;
+  return () => {
+    if (!name) throw new Error('useNamespace: the namespace exists only from beforeAll on');
+    return name;
+  };
 }
 
 /** Poll until `check` returns a truthy value (which is returned); errors count as "not yet". */
@@ -54,7 +75,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
+      const why = lastError === undefined ? '' : `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}`;
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${why}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -63,17 +85,40 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 export interface JobSpecOptions {
   name: string;
   namespace: string;
+  /** Pod template labels and annotations; see testenv/fates.ts. */
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** The same, as made by succeeds(), fails() or waits() from testenv/fates.ts; merged under labels/annotations. */
+  fate?: PodFate;
   env?: { name: string; value: string }[];
   image?: string;
   backoffLimit?: number;
   suspend?: boolean;
   nodeSelector?: Record<string, string>;
+  /** kwok removes a deleted pod at a random moment within its grace period (default 30 s). */
+  terminationGracePeriodSeconds?: number;
+  /** Start pods in about 0.2 s instead of kwok's 2-10 s (default true). */
+  quickStart?: boolean;
 }
 
-/** A Job whose pod's fate is chosen by the pod-template labels and annotations (see testenv/fates.ts). */
+/**
+ * A Job whose pod's fate is chosen by the pod-template labels and annotations (see testenv/fates.ts). Made
+ * exact on the way: a run delay without a jitter-delay gets one equal to it (kwok would otherwise cut "1h" to
+ * 5 s), and a pod with the chaos label can never succeed by chance and fails with the kubelet's reason, Error.
+ */
 export function testJob(o: JobSpecOptions): V1Job {
+  const labels = { ...o.fate?.labels, ...o.labels };
+  const annotations = { ...(o.quickStart === false ? {} : quickStart()), ...o.fate?.annotations, ...o.annotations };
+  const exact = (delay: string, jitter: string) => {
+    const value = annotations[delay];
+    if (value !== undefined && annotations[jitter] === undefined) annotations[jitter] = value;
+  };
+  exact(COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION);
+  exact(FAIL_DELAY_ANNOTATION, FAIL_JITTER_ANNOTATION);
+  if (labels[FAIL_LABEL] === 'true') {
+    annotations[COMPLETE_WEIGHT_ANNOTATION] ??= '0';
+    annotations[FAIL_REASON_ANNOTATION] ??= 'Error';
+  }
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -82,10 +127,11 @@ export function testJob(o: JobSpecOptions): V1Job {
       backoffLimit: o.backoffLimit ?? 0,
       ...(o.suspend === undefined ? {} : { suspend: o.suspend }),
       template: {
-        metadata: { labels: o.labels ?? {}, annotations: o.annotations ?? {} },
+        metadata: { labels, annotations },
         spec: {
           restartPolicy: 'Never',
           ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}),
+          ...(o.terminationGracePeriodSeconds === undefined ? {} : { terminationGracePeriodSeconds: o.terminationGracePeriodSeconds }),
           containers: [{ name: 'main', image: o.image ?? 'busybox:1.36', command: ['sh', '-c', 'echo hi'], env: o.env ?? [] }],
         },
       },
@@ -95,4 +141,9 @@ export function testJob(o: JobSpecOptions): V1Job {
 
 export function condition(job: V1Job, type: string): { status: string; reason?: string } | undefined {
   return job.status?.conditions?.find((c) => c.type === type);
+}
+
+/** The pods of a Job, by the label the Job controller puts on them. */
+export async function jobPods(kube: Kube, namespace: string, job: string): Promise<V1Pod[]> {
+  return (await kube.core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${job}` })).items;
 }

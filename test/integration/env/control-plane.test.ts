@@ -1,140 +1,209 @@
-import { describe, expect, inject, it } from 'vitest';
+import { VersionApi } from '@kubernetes/client-node';
+import { describe, inject, it } from 'vitest';
 
 import {
-  COMPLETE_DELAY_ANNOTATION,
-  FAIL_EXIT_CODE_ANNOTATION,
-  FAIL_LABEL,
-  FATE_ANNOTATION,
+  fails,
   FATES,
   LOCAL_POD_LOG_LINES,
-  TERMINATION_MESSAGE_ANNOTATION,
+  succeeds,
+  UNPULLABLE_IMAGE,
   UNSCHEDULABLE_NODE_SELECTOR,
+  waits,
 } from '../../../testenv/fates.js';
-import { adminKube, condition, kubeFrom, testJob, useNamespace, waitFor } from '../helpers.js';
+import { adminKube, condition, jobPods, noRightsKube, testJob, useNamespace, waitFor } from '../helpers.js';
 
 /** The test environment is Kubernetes itself: these are its controllers' answers, not ours. */
 const ns = useNamespace('env');
 const kube = adminKube();
 
-async function jobPods(namespace: string, job: string) {
-  return (await kube.core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${job}` })).items;
+async function jobStatus(name: string) {
+  return kube.batch.readNamespacedJobStatus({ name, namespace: ns() });
 }
 
-describe('the local control plane', () => {
-  it('runs a Job to SuccessCriteriaMet and Complete through the Job controller', async () => {
-    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'ok', namespace: ns(), annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' } }) });
+async function waitingReason(job: string, reason: string) {
+  return waitFor(`a pod of ${job} waiting with ${reason}`, async () =>
+    (await jobPods(kube, ns(), job)).find((p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === reason),
+  );
+}
+
+/** The UTC offset of `zone` at `instant`, as RFC 3339 writes it ("+01:00"). */
+function offsetOf(zone: string, instant: Date): string {
+  const name = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' }).formatToParts(instant).find((p) => p.type === 'timeZoneName')?.value;
+  const offset = name?.replace('GMT', '') ?? '';
+  return offset === '' ? 'Z' : offset;
+}
+
+describe.concurrent('the local control plane', () => {
+  it('is the pinned Kubernetes release', async ({ expect }) => {
+    const version = await kube.kc.makeApiClient(VersionApi).getCode();
+    expect(version.gitVersion).toBe('v1.34.4');
+  });
+
+  it('runs a Job to SuccessCriteriaMet and Complete through the Job controller', async ({ expect }) => {
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'ok', namespace: ns(), fate: succeeds({ runFor: '1s' }) }) });
     const job = await waitFor('Complete', async () => {
-      const j = await kube.batch.readNamespacedJobStatus({ name: 'ok', namespace: ns() });
+      const j = await jobStatus('ok');
       return condition(j, 'Complete')?.status === 'True' ? j : undefined;
     });
-    expect(condition(job, 'SuccessCriteriaMet')?.status).toBe('True');
-    expect(condition(job, 'Complete')?.reason).toBe('CompletionsReached');
+    expect(condition(job, 'SuccessCriteriaMet')).toMatchObject({ status: 'True', reason: 'CompletionsReached' });
+    expect(condition(job, 'Complete')).toMatchObject({ status: 'True', reason: 'CompletionsReached' });
     expect(job.status?.succeeded).toBe(1);
+    const [pod] = await jobPods(kube, ns(), 'ok');
+    expect(pod?.spec?.nodeName).toMatch(/^kwok-node-\d$/);
+    expect(pod?.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
   });
 
-  it('drives a Job whose pod fails to FailureTarget and Failed with BackoffLimitExceeded', async () => {
-    await kube.batch.createNamespacedJob({
-      namespace: ns(),
-      body: testJob({ name: 'fails', namespace: ns(), labels: { [FAIL_LABEL]: 'true' }, annotations: { [FAIL_EXIT_CODE_ANNOTATION]: '3' } }),
-    });
+  it('drives a Job whose pod fails, with backoffLimit 0, to FailureTarget and Failed with BackoffLimitExceeded', async ({ expect }) => {
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'fails', namespace: ns(), backoffLimit: 0, fate: fails({ exitCode: 3 }) }) });
     const job = await waitFor('Failed', async () => {
-      const j = await kube.batch.readNamespacedJobStatus({ name: 'fails', namespace: ns() });
+      const j = await jobStatus('fails');
       return condition(j, 'Failed')?.status === 'True' ? j : undefined;
     });
-    expect(condition(job, 'FailureTarget')?.reason).toBe('BackoffLimitExceeded');
-    expect(condition(job, 'Failed')?.reason).toBe('BackoffLimitExceeded');
-    const pods = await jobPods(ns(), 'fails');
-    expect(pods[0]?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(3);
+    expect(condition(job, 'FailureTarget')).toMatchObject({ status: 'True', reason: 'BackoffLimitExceeded' });
+    expect(condition(job, 'Failed')).toMatchObject({ status: 'True', reason: 'BackoffLimitExceeded' });
+    expect(condition(job, 'Complete')).toBeUndefined();
+    const pods = await jobPods(kube, ns(), 'fails');
+    expect(pods).toHaveLength(1);
+    expect(pods[0]?.status?.phase).toBe('Failed');
+    expect(pods[0]?.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 3, reason: 'Error' });
   });
 
-  it('gives a suspended Job the Suspended condition and no pods', async () => {
+  it('gives a suspended Job the Suspended condition and no pods', async ({ expect }) => {
     await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'held', namespace: ns(), suspend: true }) });
     const job = await waitFor('Suspended', async () => {
-      const j = await kube.batch.readNamespacedJobStatus({ name: 'held', namespace: ns() });
+      const j = await jobStatus('held');
       return condition(j, 'Suspended')?.status === 'True' ? j : undefined;
     });
+    expect(condition(job, 'Suspended')?.reason).toBe('JobSuspended');
     expect(job.status?.active ?? 0).toBe(0);
-    expect(await jobPods(ns(), 'held')).toEqual([]);
+    expect(await jobPods(kube, ns(), 'held')).toEqual([]);
   });
 
-  it('lets the CronJob controller create a scheduled Job named after the due minute', async () => {
-    const template = testJob({ name: 'x', namespace: ns() });
+  it('lets the CronJob controller create the Job of the due minute, in the CronJob time zone', async ({ expect }) => {
+    const zone = 'Europe/Amsterdam';
     await kube.batch.createNamespacedCronJob({
       namespace: ns(),
-      body: { metadata: { name: 'every-minute' }, spec: { schedule: '* * * * *', timeZone: 'Europe/Amsterdam', jobTemplate: { spec: template.spec } } },
-    });
-    const jobs = await waitFor(
-      'a scheduled Job',
-      async () => {
-        const list = await kube.batch.listNamespacedJob({ namespace: ns() });
-        const scheduled = list.items.filter((j) => j.metadata?.ownerReferences?.some((o) => o.kind === 'CronJob' && o.name === 'every-minute'));
-        return scheduled.length > 0 ? scheduled : undefined;
+      body: {
+        metadata: { name: 'every-minute' },
+        spec: { schedule: '* * * * *', timeZone: zone, jobTemplate: { spec: testJob({ name: 'x', namespace: ns(), fate: succeeds() }).spec } },
       },
-      75_000,
+    });
+    // The first due minute is at most 60 s away; the controller acts on it within a second or two.
+    const job = await waitFor(
+      'a scheduled Job',
+      async () => (await kube.batch.listNamespacedJob({ namespace: ns() })).items.find((j) => j.metadata?.ownerReferences?.some((o) => o.kind === 'CronJob' && o.name === 'every-minute')),
+      80_000,
       1000,
     );
-    const job = jobs[0];
-    expect(job?.metadata?.name).toMatch(/^every-minute-\d{8}$/);
-    const minutes = Number(job?.metadata?.name?.split('-').pop());
-    expect(job?.metadata?.annotations?.['batch.kubernetes.io/cronjob-scheduled-timestamp']).toBe(new Date(minutes * 60_000).toISOString().replace('.000Z', 'Z'));
-    expect(job?.metadata?.ownerReferences?.[0]?.controller).toBe(true);
+    expect(job.metadata?.name).toMatch(/^every-minute-\d{8}$/);
+    const scheduled = new Date(Number(job.metadata?.name?.split('-').pop()) * 60_000);
+    const stamp = job.metadata?.annotations?.['batch.kubernetes.io/cronjob-scheduled-timestamp'] ?? '';
+    expect(new Date(stamp).getTime()).toBe(scheduled.getTime());
+    expect(stamp.endsWith(offsetOf(zone, scheduled))).toBe(true);
+    expect(job.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'CronJob', name: 'every-minute', controller: true });
+    const cronJob = await waitFor('lastScheduleTime', async () => {
+      const c = await kube.batch.readNamespacedCronJobStatus({ name: 'every-minute', namespace: ns() });
+      return c.status?.lastScheduleTime ? c : undefined;
+    });
+    expect(new Date(cronJob.status?.lastScheduleTime ?? 0).getTime()).toBe(scheduled.getTime());
     await kube.batch.deleteNamespacedCronJob({ name: 'every-minute', namespace: ns(), propagationPolicy: 'Background' });
   });
 
-  it('removes the pods of a Job deleted with propagation Background', async () => {
-    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'long', namespace: ns(), annotations: { [COMPLETE_DELAY_ANNOTATION]: '1h' } }) });
-    await waitFor('a running pod', async () => (await jobPods(ns(), 'long')).some((p) => p.status?.phase === 'Running'));
+  it('removes the pods of a Job deleted with propagation Background', async ({ expect }) => {
+    await kube.batch.createNamespacedJob({
+      namespace: ns(),
+      body: testJob({ name: 'long', namespace: ns(), fate: succeeds({ runFor: '1h' }), terminationGracePeriodSeconds: 2 }),
+    });
+    await waitFor('a running pod', async () => (await jobPods(kube, ns(), 'long')).some((p) => p.status?.phase === 'Running'));
     await kube.batch.deleteNamespacedJob({ name: 'long', namespace: ns(), propagationPolicy: 'Background' });
-    await waitFor('no pods', async () => (await jobPods(ns(), 'long')).length === 0, 60_000, 500);
+    await waitFor('no pods', async () => (await jobPods(kube, ns(), 'long')).length === 0, 60_000, 500);
+    await expect(jobStatus('long')).rejects.toMatchObject({ code: 404 });
   });
 
-  it('answers 403 to a user without rights', async () => {
-    const nobody = kubeFrom(inject('noRightsKubeconfigPath'));
-    const error = await nobody.batch.listNamespacedJob({ namespace: ns() }).catch((e: unknown) => e);
-    expect((error as { code?: number }).code).toBe(403);
+  it('answers 403 to a user without rights, and 200 once a RoleBinding grants them', async ({ expect }) => {
+    const nobody = noRightsKube();
+    await expect(nobody.batch.listNamespacedJob({ namespace: ns() })).rejects.toMatchObject({ code: 403 });
+    await kube.rbac.createNamespacedRole({
+      namespace: ns(),
+      body: { metadata: { name: 'job-reader' }, rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['list'] }] },
+    });
+    await kube.rbac.createNamespacedRoleBinding({
+      namespace: ns(),
+      body: {
+        metadata: { name: 'job-reader' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'job-reader' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: inject('noRightsUser') }],
+      },
+    });
+    const list = await waitFor('the binding to take effect', () => nobody.batch.listNamespacedJob({ namespace: ns() }), 10_000);
+    expect(Array.isArray(list.items)).toBe(true);
+    await expect(nobody.core.listNamespacedPod({ namespace: ns() })).rejects.toMatchObject({ code: 403 });
   });
 
-  it('serves pod logs through the API server', async () => {
-    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'logs', namespace: ns(), annotations: { [COMPLETE_DELAY_ANNOTATION]: '1h' } }) });
-    const pod = await waitFor('a running pod', async () => (await jobPods(ns(), 'logs')).find((p) => p.status?.phase === 'Running'));
-    const text = await kube.core.readNamespacedPodLog({ name: pod.metadata?.name ?? '', namespace: ns(), container: 'main' });
-    expect(text).toContain(LOCAL_POD_LOG_LINES[0]);
+  it('serves pod logs through the API server', async ({ expect }) => {
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'logs', namespace: ns(), fate: succeeds({ runFor: '1h' }) }) });
+    const pod = await waitFor('a running pod', async () => (await jobPods(kube, ns(), 'logs')).find((p) => p.status?.phase === 'Running'));
+    const name = pod.metadata?.name ?? '';
+    const text = await kube.core.readNamespacedPodLog({ name, namespace: ns(), container: 'main' });
+    expect(text.trimEnd().split('\n')).toEqual([...LOCAL_POD_LOG_LINES]);
+    const last = await kube.core.readNamespacedPodLog({ name, namespace: ns(), container: 'main', tailLines: 2 });
+    expect(last.trimEnd().split('\n')).toEqual(LOCAL_POD_LOG_LINES.slice(-2));
   });
 
-  it('keeps a pod with a bad image in ErrImagePull, then ImagePullBackOff', async () => {
-    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'badimage', namespace: ns(), image: 'registry.invalid/nope:1' }) });
-    const pod = await waitFor('ImagePullBackOff', async () =>
-      (await jobPods(ns(), 'badimage')).find((p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ImagePullBackOff'),
-    );
-    expect(pod.status?.containerStatuses?.[0]?.state?.waiting?.message).toContain('registry.invalid/nope:1');
+  it('keeps a pod whose image is on a .invalid host in ErrImagePull, then ImagePullBackOff, with events', async ({ expect }) => {
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'badimage', namespace: ns(), image: UNPULLABLE_IMAGE }) });
+    const pulling = await waitingReason('badimage', 'ErrImagePull');
+    expect(pulling.status?.containerStatuses?.[0]?.state?.waiting?.message).toContain(UNPULLABLE_IMAGE);
+    const backingOff = await waitingReason('badimage', 'ImagePullBackOff');
+    expect(backingOff.status?.containerStatuses?.[0]?.state?.waiting?.message).toBe(`Back-off pulling image "${UNPULLABLE_IMAGE}"`);
+    expect(backingOff.status?.phase).toBe('Pending');
+    // The kubelet's (here kwok's) events, which a run's status shows while it waits.
+    await waitFor('Failed and BackOff events', async () => {
+      const events = await kube.core.listNamespacedEvent({ namespace: ns(), fieldSelector: `involvedObject.name=${backingOff.metadata?.name ?? ''}` });
+      const reasons = events.items.map((e) => e.reason);
+      return reasons.includes('Failed') && reasons.includes('BackOff');
+    });
+    expect((await jobStatus('badimage')).status?.conditions ?? []).toEqual([]);
+  });
+
+  it('keeps a pod with the image-pull-error fate and a good image in ErrImagePull', async () => {
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'pullfate', namespace: ns(), fate: waits(FATES.imagePullError) }) });
+    await waitingReason('pullfate', 'ErrImagePull');
+  });
+
+  it('reports InvalidImageName for an image name no registry accepts', async ({ expect }) => {
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'badname', namespace: ns(), image: 'Busybox:1.36' }) });
+    const pod = await waitingReason('badname', 'InvalidImageName');
+    expect(pod.status?.containerStatuses?.[0]?.state?.waiting?.message).toContain('Busybox:1.36');
+  });
+
+  it('keeps a pod with the config-error fate in CreateContainerConfigError', async ({ expect }) => {
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'configerror', namespace: ns(), fate: waits(FATES.createContainerConfigError) }) });
+    const pod = await waitingReason('configerror', 'CreateContainerConfigError');
     expect(pod.status?.phase).toBe('Pending');
   });
 
-  it('keeps a pod with the config-error fate in CreateContainerConfigError', async () => {
-    await kube.batch.createNamespacedJob({
-      namespace: ns(),
-      body: testJob({ name: 'configerror', namespace: ns(), annotations: { [FATE_ANNOTATION]: FATES.createContainerConfigError } }),
-    });
-    await waitFor('CreateContainerConfigError', async () =>
-      (await jobPods(ns(), 'configerror')).find((p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError'),
-    );
-  });
-
-  it('completes a pod with the termination message of its annotation', async () => {
+  it('completes a pod with the termination message of its annotation', async ({ expect }) => {
     const message = '{"rows":42,"file":"out.csv"}';
-    await kube.batch.createNamespacedJob({
-      namespace: ns(),
-      body: testJob({ name: 'message', namespace: ns(), annotations: { [TERMINATION_MESSAGE_ANNOTATION]: message, [COMPLETE_DELAY_ANNOTATION]: '1s' } }),
-    });
-    const pod = await waitFor('a succeeded pod', async () => (await jobPods(ns(), 'message')).find((p) => p.status?.phase === 'Succeeded'));
-    expect(pod.status?.containerStatuses?.[0]?.state?.terminated?.message).toBe(message);
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'message', namespace: ns(), fate: succeeds({ terminationMessage: message }) }) });
+    const pod = await waitFor('a succeeded pod', async () => (await jobPods(kube, ns(), 'message')).find((p) => p.status?.phase === 'Succeeded'));
+    expect(pod.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed', message });
+    await waitFor('Complete', async () => condition(await jobStatus('message'), 'Complete')?.status === 'True');
   });
 
-  it('leaves a pod no node can take Pending with PodScheduled=False Unschedulable', async () => {
+  it('fails a pod with an exit code and the termination message of its annotation', async ({ expect }) => {
+    const message = 'could not open input.csv';
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'failmessage', namespace: ns(), fate: fails({ exitCode: 2, terminationMessage: message }) }) });
+    const pod = await waitFor('a failed pod', async () => (await jobPods(kube, ns(), 'failmessage')).find((p) => p.status?.phase === 'Failed'));
+    expect(pod.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 2, reason: 'Error', message });
+  });
+
+  it('leaves a pod no node can take Pending with PodScheduled=False Unschedulable', async ({ expect }) => {
     await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'nowhere', namespace: ns(), nodeSelector: { ...UNSCHEDULABLE_NODE_SELECTOR } }) });
     const pod = await waitFor('Unschedulable', async () =>
-      (await jobPods(ns(), 'nowhere')).find((p) => p.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.reason === 'Unschedulable')),
+      (await jobPods(kube, ns(), 'nowhere')).find((p) => p.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable')),
     );
     expect(pod.status?.phase).toBe('Pending');
+    expect(pod.spec?.nodeName).toBeUndefined();
   });
 });
