@@ -1,4 +1,4 @@
-import type { V1Container, V1CronJob, V1EnvVar, V1Job, V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1Container, V1CronJob, V1EnvVar, V1Job, V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
 
 import { BadRequestError } from './errors.js';
 import {
@@ -86,6 +86,11 @@ function runLabels(id: RunIdentity): Record<string, string> {
   };
 }
 
+/** On the run's pods, so they can be told apart from the source's own. */
+function podLabels(id: RunIdentity): Record<string, string> {
+  return { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [RUN_ID_LABEL]: id.runId };
+}
+
 function runAnnotations(id: RunIdentity): Record<string, string> {
   return {
     [REQUEST_HASH_ANNOTATION]: id.requestHash,
@@ -121,7 +126,7 @@ function runSpec(spec: NonNullable<V1Job['spec']>, id: RunIdentity, overrides: E
   delete copy.suspend;
   const templateMeta: V1ObjectMeta = copy.template.metadata ?? {};
   const labels = withoutKeys(templateMeta.labels, JOB_CONTROLLER_TEMPLATE_LABELS) ?? {};
-  templateMeta.labels = { ...labels, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [RUN_ID_LABEL]: id.runId };
+  templateMeta.labels = { ...labels, ...podLabels(id) };
   copy.template.metadata = templateMeta;
   applyOverrides(copy, overrides, what);
   return copy;
@@ -135,10 +140,13 @@ function authoredMetadata(meta: V1ObjectMeta | undefined): { labels: Record<stri
   };
 }
 
-/** Clone a Job: the source's spec and authored metadata under the run's name and labels. */
-export function cloneJob(source: V1Job, id: RunIdentity, overrides: EnvOverrides): V1Job {
-  if (!source.spec) throw new BadRequestError(`Job "${source.metadata?.name ?? ''}" has no spec to clone`);
-  const authored = authoredMetadata(source.metadata);
+/** The run's Job: its name, the author's labels and annotations with the run's own on top, and the spec. */
+function runJob(
+  id: RunIdentity,
+  authored: { labels: Record<string, string>; annotations: Record<string, string> },
+  spec: NonNullable<V1Job['spec']>,
+  ownerReferences?: V1OwnerReference[],
+): V1Job {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -147,9 +155,16 @@ export function cloneJob(source: V1Job, id: RunIdentity, overrides: EnvOverrides
       namespace: id.namespace,
       labels: { ...authored.labels, ...runLabels(id) },
       annotations: { ...authored.annotations, ...runAnnotations(id) },
+      ...(ownerReferences ? { ownerReferences } : {}),
     },
-    spec: runSpec(source.spec, id, overrides, `Job "${id.sourceName}"`),
+    spec,
   };
+}
+
+/** Clone a Job: the source's spec and authored metadata under the run's name and labels. */
+export function cloneJob(source: V1Job, id: RunIdentity, overrides: EnvOverrides): V1Job {
+  if (!source.spec) throw new BadRequestError(`Job "${source.metadata?.name ?? ''}" has no spec to clone`);
+  return runJob(id, authoredMetadata(source.metadata), runSpec(source.spec, id, overrides, `Job "${id.sourceName}"`));
 }
 
 /**
@@ -164,36 +179,24 @@ export function jobFromCronJob(cronJob: V1CronJob, id: RunIdentity, overrides: E
   const authored = authoredMetadata(template.metadata);
   const uid = cronJob.metadata?.uid;
   const owner = uid ? [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cronJob.metadata?.name ?? id.sourceName, uid }] : undefined;
-  return {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: {
-      name: id.runId,
-      namespace: id.namespace,
-      labels: { ...authored.labels, ...runLabels(id) },
-      annotations: { ...authored.annotations, [CRONJOB_INSTANTIATE_ANNOTATION]: 'manual', ...runAnnotations(id) },
-      ...(owner ? { ownerReferences: owner } : {}),
-    },
-    spec: runSpec(template.spec, id, overrides, `CronJob "${id.sourceName}"`),
-  };
+  return runJob(
+    id,
+    { labels: authored.labels, annotations: { ...authored.annotations, [CRONJOB_INSTANTIATE_ANNOTATION]: 'manual' } },
+    runSpec(template.spec, id, overrides, `CronJob "${id.sourceName}"`),
+    owner,
+  );
 }
 
 /** The minimal Job for a source that does not exist, from the caller's image, command and args. */
 export function fallbackJob(fallback: FallbackSpec, id: RunIdentity, overrides: EnvOverrides): V1Job {
   const env = overlayEnv([], overrides);
-  return {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: {
-      name: id.runId,
-      namespace: id.namespace,
-      labels: runLabels(id),
-      annotations: runAnnotations(id),
-    },
-    spec: {
+  return runJob(
+    id,
+    { labels: {}, annotations: {} },
+    {
       backoffLimit: 0,
       template: {
-        metadata: { labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [RUN_ID_LABEL]: id.runId } },
+        metadata: { labels: podLabels(id) },
         spec: {
           restartPolicy: 'Never',
           containers: [
@@ -208,7 +211,7 @@ export function fallbackJob(fallback: FallbackSpec, id: RunIdentity, overrides: 
         },
       },
     },
-  };
+  );
 }
 
 /** Is this existing Job the run we meant to create (a replayed submit), or some other object? */
