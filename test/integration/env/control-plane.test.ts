@@ -148,6 +148,10 @@ describe.concurrent('the local control plane', () => {
     expect(text.trimEnd().split('\n')).toEqual([...LOCAL_POD_LOG_LINES]);
     const last = await kube.core.readNamespacedPodLog({ name, namespace: ns(), container: 'main', tailLines: 2 });
     expect(last.trimEnd().split('\n')).toEqual(LOCAL_POD_LOG_LINES.slice(-2));
+    const first = await kube.core.readNamespacedPodLog({ name, namespace: ns(), container: 'main', limitBytes: 10 });
+    expect(first).toBe(LOCAL_POD_LOG_LINES[0].slice(0, 10));
+    const previous = await kube.core.readNamespacedPodLog({ name, namespace: ns(), container: 'main', previous: true });
+    expect(previous).toBe(text);
   });
 
   it('keeps a pod whose image is on a .invalid host in ErrImagePull, then ImagePullBackOff, with events', async ({ expect }) => {
