@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { captureRegistrations, type Registration } from '../../local/host/registrations.js';
 import { loadConfig } from '../../src/config.js';
 import { createServices, setServices } from '../../src/services.js';
-import { captureRegistrations, type Registration } from '../../local/host/registrations.js';
 
 let registrations: Registration[];
 
