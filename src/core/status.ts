@@ -96,23 +96,52 @@ function podProblem(pod: V1Pod, events: readonly CoreV1Event[], now: Date): PodP
   return undefined;
 }
 
-/** The Job controller could not create pods: quota, LimitRange or admission refused them. */
-function jobCreateProblem(job: V1Job, events: readonly CoreV1Event[], now: Date): PodProblem | undefined {
-  // Events outlive the problem: once pods run, an earlier refusal has cleared.
+/**
+ * The Job controller could not create pods: quota, LimitRange or admission refused them. Only refusals after
+ * the run's newest pod count: events live about an hour, and an early refusal that cleared must not fail a
+ * Job that later ran a pod and now waits out its pod-failure backoff with no pod active.
+ */
+function jobCreateProblem(job: V1Job, pods: readonly V1Pod[], events: readonly CoreV1Event[], now: Date): PodProblem | undefined {
   if ((job.status?.active ?? 0) > 0) return undefined;
+  const newestPod = Math.max(0, ...pods.map((pod) => created(pod, new Date(0)).getTime()));
   const failedCreate = events.filter(
-    (e) => e.involvedObject.kind === 'Job' && e.involvedObject.name === job.metadata?.name && e.reason === 'FailedCreate',
+    (e) =>
+      e.involvedObject.kind === 'Job' &&
+      e.involvedObject.name === job.metadata?.name &&
+      e.reason === 'FailedCreate' &&
+      eventTime(e).getTime() > newestPod,
   );
   const last = latest(failedCreate);
   if (!last) return undefined;
-  const first = failedCreate.map((e) => new Date(e.firstTimestamp ?? eventTime(e))).sort((a, b) => a.getTime() - b.getTime())[0];
+  const firsts = failedCreate.map((e) => Math.max(newestPod, new Date(e.firstTimestamp ?? eventTime(e)).getTime()));
   const quota = /exceeded quota/i.test(last.message ?? '');
   return {
     reason: quota ? 'QuotaExceeded' : 'FailedCreate',
     message: last.message ?? 'the Job controller could not create a pod',
     graceClass: 'quotaSeconds',
-    since: first ?? created(job, now),
+    since: firsts.length > 0 ? new Date(Math.min(...firsts)) : created(job, now),
   };
+}
+
+/** The label by which Kueue queues a Job: it keeps the Job suspended until the queue admits it. */
+export const KUEUE_QUEUE_LABEL = 'kueue.x-k8s.io/queue-name';
+
+/** Reasons by which this app, not the Job controller, ends a run whose Job may still be alive. */
+const APP_VERDICT_REASONS = new Set([
+  ...Object.keys(WAITING_CLASSES),
+  'Unschedulable',
+  'QuotaExceeded',
+  'FailedCreate',
+  'Suspended',
+]);
+
+/**
+ * True when a finished snapshot is this app's judgement (a pod problem past its grace, a suspended Job) while
+ * the Job itself has not ended: the Job must then be deleted, or it could still run after the caller was told
+ * the run failed or was cancelled (a node added by the autoscaler, a Job resumed by hand).
+ */
+export function verdictOutlivedByJob(snapshot: Pick<RunSnapshot, 'status' | 'reason'>): boolean {
+  return (snapshot.status === 'Failed' || snapshot.status === 'Cancelled') && APP_VERDICT_REASONS.has(snapshot.reason);
 }
 
 /**
@@ -155,6 +184,15 @@ export function mapRunStatus(ref: RunRef, observation: Observation, grace: Grace
   if (job.metadata?.deletionTimestamp) return deletedJobVerdict(ref, job, events, base);
 
   const suspended = trueCondition(job, 'Suspended');
+  if ((suspended || job.spec?.suspend === true) && job.metadata?.labels?.[KUEUE_QUEUE_LABEL]) {
+    // Kueue admits a queued Job by resuming it: until then it waits, like a pod waiting for a node.
+    return base({
+      ...times,
+      status: 'Starting',
+      reason: 'Queued',
+      message: `the Job waits in Kueue queue "${job.metadata.labels[KUEUE_QUEUE_LABEL]}" to be admitted`,
+    });
+  }
   if (suspended || job.spec?.suspend === true) {
     return base({
       ...times,
@@ -164,7 +202,7 @@ export function mapRunStatus(ref: RunRef, observation: Observation, grace: Grace
     });
   }
 
-  const problems = [...pods.map((pod) => podProblem(pod, events, now)), jobCreateProblem(job, events, now)].filter(
+  const problems = [...pods.map((pod) => podProblem(pod, events, now)), jobCreateProblem(job, pods, events, now)].filter(
     (p): p is PodProblem => p !== undefined,
   );
   for (const problem of problems) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { GracePeriods } from '../../src/config.js';
 import type { RunRef, RunSnapshot } from '../../src/core/run.js';
-import { aksMonitorUrl, mapRunStatus, type Observation, outputsFromPods } from '../../src/core/status.js';
+import { aksMonitorUrl, KUEUE_QUEUE_LABEL, mapRunStatus, type Observation, outputsFromPods, verdictOutlivedByJob } from '../../src/core/status.js';
 
 const t0 = new Date('2026-11-23T10:00:00Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
@@ -519,6 +519,59 @@ describe('mapRunStatus: pods that cannot start', () => {
       reason: 'ImagePullBackOff',
       message: 'container main: old',
     });
+  });
+});
+
+describe('mapRunStatus: refusals that cleared, and queued Jobs', () => {
+  const quota = `Error creating: pods "${RUN_ID}-a" is forbidden: exceeded quota: compute`;
+
+  it('an old quota refusal does not fail a Job that ran a pod since and now waits out its pod-failure backoff', () => {
+    // Quota refused at 5 s; a pod ran from 60 s and failed; the Job controller waits before the next pod.
+    const events = [event('Job', RUN_ID, 'FailedCreate', quota, at(5))];
+    const pods = [pod({ created: at(60), phase: 'Failed' })];
+    const snap = observe({ job: job({ failed: 1, startTime: at(1) }), pods, events, now: at(700) });
+    expect(verdict(snap)).toEqual({ status: 'Running', reason: 'Running', message: '0 pod(s) active, 0 ready' });
+  });
+
+  it('a refusal after the newest pod counts, its grace running from that pod at the earliest', () => {
+    // A series of refusals first seen before the pod and seen again after it: grace starts at the pod (60 s).
+    const events = [event('Job', RUN_ID, 'FailedCreate', quota, at(200), at(5))];
+    const pods = [pod({ created: at(60), phase: 'Failed' })];
+    const inGrace = observe({ job: job({ failed: 1, startTime: at(1) }), pods, events, now: at(300) });
+    expect(inGrace).toMatchObject({ status: 'Starting', reason: 'QuotaExceeded' });
+    expect(inGrace.message).toContain('the run fails if this lasts another 60s');
+    const past = observe({ job: job({ failed: 1, startTime: at(1) }), pods, events, now: at(360) });
+    expect(verdict(past)).toEqual({ status: 'Failed', reason: 'QuotaExceeded', message: quota });
+  });
+
+  it('a suspended Job with a Kueue queue label waits to be admitted: Starting Queued, not Cancelled', () => {
+    const queued = job({ conditions: [cond('Suspended', 'JobSuspended', 'Job suspended')] }, { suspend: true });
+    queued.metadata = { ...queued.metadata, labels: { [KUEUE_QUEUE_LABEL]: 'batch-queue' } };
+    expect(verdict(observe({ job: queued, now: at(30) }))).toEqual({
+      status: 'Starting',
+      reason: 'Queued',
+      message: 'the Job waits in Kueue queue "batch-queue" to be admitted',
+    });
+  });
+});
+
+describe('verdictOutlivedByJob', () => {
+  it.each([
+    { status: 'Failed', reason: 'ErrImagePull', expected: true },
+    { status: 'Failed', reason: 'ImagePullBackOff', expected: true },
+    { status: 'Failed', reason: 'InvalidImageName', expected: true },
+    { status: 'Failed', reason: 'CreateContainerConfigError', expected: true },
+    { status: 'Failed', reason: 'Unschedulable', expected: true },
+    { status: 'Failed', reason: 'QuotaExceeded', expected: true },
+    { status: 'Failed', reason: 'FailedCreate', expected: true },
+    { status: 'Cancelled', reason: 'Suspended', expected: true },
+    { status: 'Failed', reason: 'BackoffLimitExceeded', expected: false },
+    { status: 'Failed', reason: 'DeadlineExceeded', expected: false },
+    { status: 'Cancelled', reason: 'JobDeleted', expected: false },
+    { status: 'Success', reason: 'CompletionsReached', expected: false },
+    { status: 'Starting', reason: 'ErrImagePull', expected: false },
+  ] as const)('$status $reason → $expected', ({ status, reason, expected }) => {
+    expect(verdictOutlivedByJob({ status, reason })).toBe(expected);
   });
 });
 
