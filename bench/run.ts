@@ -106,7 +106,7 @@ measure('cloneJob: 2 containers, 40 env vars, 20 overrides', 20_000, () => clone
 console.log('\n# orchestration replay (one wake-up of jobRun after N polls)');
 const input: JobRunInput = {
   request: { ...ref, overrides: { A: '1' }, requestHash: 'h' },
-  poll: { initialSeconds: 5, maxSeconds: 60, factor: 1.5, continueAsNewAfter: 10_000 },
+  poll: { initialSeconds: 5, maxSeconds: 60, factor: 1.5, continueAsNewAfter: 10_000, maxObserveFailures: 10 },
   retry: { firstRetryMs: 1000, maxAttempts: 3 },
 };
 const runner = orchestratorRunner(jobRun);

@@ -69,6 +69,9 @@ param pollMaxSeconds int = 60
 param pollBackoffFactor string = '1.5'
 @minValue(1)
 param continueAsNewAfterPolls int = 50
+@description('Polls in a row that cannot read a run (its Job refused or unreachable) before the run ends as Failed.')
+@minValue(1)
+param maxObserveFailures int = 10
 @description('timeoutSeconds of runs that give none; 0: no time-out.')
 @minValue(0)
 param defaultRunTimeoutSeconds int = 0
@@ -116,6 +119,7 @@ var appSettings = {
   POLL_MAX_SECONDS: string(pollMaxSeconds)
   POLL_BACKOFF_FACTOR: pollBackoffFactor
   CONTINUE_AS_NEW_AFTER_POLLS: string(continueAsNewAfterPolls)
+  MAX_OBSERVE_FAILURES: string(maxObserveFailures)
   DEFAULT_RUN_TIMEOUT_SECONDS: string(defaultRunTimeoutSeconds)
   GRACE_IMAGE_PULL_SECONDS: string(graceImagePullSeconds)
   GRACE_CONTAINER_CONFIG_SECONDS: string(graceContainerConfigSeconds)

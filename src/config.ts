@@ -61,6 +61,7 @@ const envSchema = z.object({
   POLL_MAX_SECONDS: seconds(60, 1),
   POLL_BACKOFF_FACTOR: z.coerce.number().min(1).max(10).default(1.5),
   CONTINUE_AS_NEW_AFTER_POLLS: seconds(50, 1),
+  MAX_OBSERVE_FAILURES: seconds(10, 1),
   DEFAULT_RUN_TIMEOUT_SECONDS: seconds(0),
   GRACE_IMAGE_PULL_SECONDS: seconds(120),
   GRACE_CONTAINER_CONFIG_SECONDS: seconds(60),
@@ -84,6 +85,8 @@ export interface PollPolicy {
   maxSeconds: number;
   factor: number;
   continueAsNewAfter: number;
+  /** Polls in a row that could not read the run before it ends as Failed (ObserveFailed). */
+  maxObserveFailures: number;
 }
 
 export interface Config {
@@ -137,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxSeconds: s.POLL_MAX_SECONDS,
       factor: s.POLL_BACKOFF_FACTOR,
       continueAsNewAfter: s.CONTINUE_AS_NEW_AFTER_POLLS,
+      maxObserveFailures: s.MAX_OBSERVE_FAILURES,
     }),
     defaultRunTimeoutSeconds: s.DEFAULT_RUN_TIMEOUT_SECONDS,
     grace: Object.freeze({

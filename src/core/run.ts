@@ -78,8 +78,9 @@ export function snapshotOf(
     pods: { ...NO_PODS },
     monitorUrl: null,
     outputs: {},
-    observedAt: at.toISOString(),
     ...fields,
+    // `at` is when this snapshot was made, also when its other fields come from an earlier one.
+    observedAt: at.toISOString(),
   };
 }
 

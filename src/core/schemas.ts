@@ -47,6 +47,8 @@ export const pollPolicySchema = z.object({
   maxSeconds: z.number().positive(),
   factor: z.number().min(1),
   continueAsNewAfter: z.number().int().positive(),
+  // Defaults keep inputs written before the setting existed readable.
+  maxObserveFailures: z.number().int().positive().default(10),
 });
 
 export const retryPolicySchema = z.object({
@@ -59,6 +61,8 @@ export const progressSchema = z.object({
   deadline: z.string().nullable(),
   polls: z.number().int().min(0),
   generation: z.number().int().min(0),
+  /** Polls in a row that could not read the run. */
+  observeFailures: z.number().int().min(0).default(0),
   last: runSnapshotSchema,
 });
 

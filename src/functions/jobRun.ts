@@ -4,6 +4,8 @@ import { pollDelayMs } from '../core/backoff.js';
 import { ensureError } from '../core/errors.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { type JobRunInput, jobRunInputSchema, type RunProgress } from '../core/schemas.js';
+import { verdictOutlivedByJob } from '../core/status.js';
+import { OBSERVE_FAILED } from '../runs/observe.js';
 import type { SubmitResult } from '../runs/submit.js';
 import { ACTIVITIES, CANCEL_EVENT, ORCHESTRATORS } from './names.js';
 import type { StopRunInput } from './stopRun.js';
@@ -42,9 +44,34 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
 
   function* stop(verdict: Verdict, last: RunSnapshot | undefined): Generator<df.Task, RunSnapshot, unknown> {
     const stopInput: StopRunInput = { ref, verdict, ...(last ? { last } : {}) };
-    const final = (yield context.df.callActivityWithRetry(ACTIVITIES.stopRun, retry, stopInput)) as RunSnapshot;
+    let final: RunSnapshot;
+    try {
+      final = (yield context.df.callActivityWithRetry(ACTIVITIES.stopRun, retry, stopInput)) as RunSnapshot;
+    } catch (err) {
+      // The verdict stands; the Job may not be gone, and the person reading the run must know that.
+      const message = `${verdict.message}; deleting Job ${ref.namespace}/${ref.runId} failed, so delete it by hand: ${ensureError(err).message}`;
+      final = snapshotOf(ref, { ...last, ...verdict, message, completionTime: now().toISOString() }, now());
+    }
     context.df.setCustomStatus(final);
     return final;
+  }
+
+  /** A finished snapshot: kept as it is when the Job ended itself; otherwise the Job is deleted first. */
+  function* finish(snapshot: RunSnapshot): Generator<df.Task, RunSnapshot, unknown> {
+    if (!verdictOutlivedByJob(snapshot)) return snapshot;
+    const final = yield* stop(snapshot, snapshot);
+    return { ...final, pods: snapshot.pods, outputs: snapshot.outputs };
+  }
+
+  /** One observation; a failure to read the run, even after retries, is an ObserveFailed snapshot. */
+  function* observe(last: RunSnapshot): Generator<df.Task, RunSnapshot, unknown> {
+    try {
+      const seen = (yield context.df.callActivityWithRetry(ACTIVITIES.observeRun, retry, ref)) as RunSnapshot;
+      if (seen.reason !== OBSERVE_FAILED) return seen;
+      return snapshotOf(ref, { ...last, status: 'Unknown', reason: OBSERVE_FAILED, message: seen.message }, now());
+    } catch (err) {
+      return snapshotOf(ref, { ...last, status: 'Unknown', reason: OBSERVE_FAILED, message: `the run could not be read: ${ensureError(err).message}` }, now());
+    }
   }
 
   let progress: RunProgress;
@@ -66,6 +93,7 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
       deadline: timeout ? new Date(now().getTime() + timeout * 1000).toISOString() : null,
       polls: 0,
       generation: 0,
+      observeFailures: 0,
       last: submitted.snapshot,
     };
   }
@@ -93,20 +121,33 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
       return yield* stop({ status: 'Cancelled', reason: 'CancelRequested', message: data.reason ? `cancelled: ${data.reason}` : 'cancelled on request' }, progress.last);
     }
     if (deadline && now() >= deadline) {
+      // One last look first: a Job that ended just before the deadline keeps its own verdict and outputs.
+      const seen = yield* observe(progress.last);
+      if (isTerminal(seen.status)) {
+        context.df.setCustomStatus(seen);
+        return yield* finish(seen);
+      }
       const seconds = input.request.timeoutSeconds ?? 0;
-      return yield* stop({ status: 'Failed', reason: 'RunTimeout', message: `the run did not finish within timeoutSeconds=${seconds}, so its Job was deleted` }, progress.last);
+      return yield* stop({ status: 'Failed', reason: 'RunTimeout', message: `the run did not finish within timeoutSeconds=${seconds}, so its Job was deleted` }, seen);
     }
 
-    let snapshot: RunSnapshot;
-    try {
-      snapshot = (yield context.df.callActivityWithRetry(ACTIVITIES.observeRun, retry, ref)) as RunSnapshot;
-    } catch (err) {
-      // The cluster could not be read even after retries. The Job keeps running; say so and look again later.
-      snapshot = snapshotOf(ref, { ...progress.last, status: 'Unknown', reason: 'ObserveFailed', message: ensureError(err).message }, now());
-    }
-    progress = { ...progress, polls: progress.polls + 1, last: snapshot };
+    const snapshot = yield* observe(progress.last);
+    const observeFailures = snapshot.reason === OBSERVE_FAILED ? progress.observeFailures + 1 : 0;
+    progress = { ...progress, polls: progress.polls + 1, observeFailures, last: snapshot };
     context.df.setCustomStatus(snapshot);
-    if (isTerminal(snapshot.status)) return snapshot;
+    if (isTerminal(snapshot.status)) return yield* finish(snapshot);
+    if (observeFailures >= input.poll.maxObserveFailures) {
+      // Waiting longer will not help (credentials or a Role are wrong, or the cluster is gone): end the run
+      // rather than answer 202 for ever, and try to leave no Job behind.
+      return yield* stop(
+        {
+          status: 'Failed',
+          reason: OBSERVE_FAILED,
+          message: `the run could not be read ${observeFailures} times in a row (last: ${snapshot.message})`,
+        },
+        snapshot,
+      );
+    }
   }
 }
 

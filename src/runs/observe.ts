@@ -2,9 +2,28 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 
 import type { KubeGateway } from '../clients/kube.js';
 import type { GracePeriods } from '../config.js';
+import { KubeApiError } from '../core/errors.js';
 import { JOB_NAME_POD_LABEL } from '../core/labels.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { mapRunStatus, outputsFromPods } from '../core/status.js';
+
+/** Reason of a snapshot that could not read the run; the orchestration counts these in a row. */
+export const OBSERVE_FAILED = 'ObserveFailed';
+
+/**
+ * A list that only refines the verdict (pods, events): when the cluster refuses it for good (a Role without
+ * `list pods` or `list events`), the run is still judged from its Job, and the snapshot says what is missing.
+ * Transient failures still throw, so the activity is retried.
+ */
+async function refinement<T>(what: string, list: () => Promise<T[]>, missing: string[]): Promise<T[]> {
+  try {
+    return await list();
+  } catch (err) {
+    if (!(err instanceof KubeApiError) || err.transient) throw err;
+    missing.push(`${what}: ${err.message}`);
+    return [];
+  }
+}
 
 /**
  * Look at a run in the cluster: the Job, its pods, and the events of the Job and of any pod that has not
@@ -17,17 +36,40 @@ export async function inspectRun(
   monitorUrl: string | null,
   now: Date,
 ): Promise<RunSnapshot> {
+  const missing: string[] = [];
   const [job, pods, jobEvents] = await Promise.all([
     gateway.readJob(ref.namespace, ref.runId),
-    gateway.listPods(ref.namespace, `${JOB_NAME_POD_LABEL}=${ref.runId}`),
-    gateway.listEvents(ref.namespace, ref.runId),
+    refinement('pods', () => gateway.listPods(ref.namespace, `${JOB_NAME_POD_LABEL}=${ref.runId}`), missing),
+    refinement('events', () => gateway.listEvents(ref.namespace, ref.runId), missing),
   ]);
   const waiting = pods.filter((pod) => pod.status?.phase === 'Pending' || pod.status?.phase === undefined);
   const podEvents: CoreV1Event[][] = await Promise.all(
-    waiting.map((pod) => gateway.listEvents(ref.namespace, pod.metadata?.name ?? '')),
+    waiting.map((pod) => refinement('pod events', () => gateway.listEvents(ref.namespace, pod.metadata?.name ?? ''), missing)),
   );
   const snapshot = mapRunStatus(ref, { job, pods, events: [...jobEvents, ...podEvents.flat()], now }, grace, monitorUrl);
-  return isTerminal(snapshot.status) ? { ...snapshot, outputs: outputsFromPods(pods) } : snapshot;
+  if (isTerminal(snapshot.status)) return { ...snapshot, outputs: outputsFromPods(pods) };
+  if (missing.length === 0) return snapshot;
+  return { ...snapshot, message: `${snapshot.message} (judged from the Job alone, the cluster refused ${[...new Set(missing)].join('; ')})` };
+}
+
+/**
+ * One look at a run, for the observe activity: transient errors throw (RetryOptions retries them); an error
+ * retrying cannot fix (the app's identity refused, 401/403) comes back as an Unknown snapshot with reason
+ * ObserveFailed, which the orchestration counts.
+ */
+export async function observeOnce(
+  gateway: KubeGateway,
+  ref: RunRef,
+  grace: GracePeriods,
+  monitorUrl: string | null,
+  now: Date,
+): Promise<RunSnapshot> {
+  try {
+    return await inspectRun(gateway, ref, grace, monitorUrl, now);
+  } catch (err) {
+    if (!(err instanceof KubeApiError) || err.transient) throw err;
+    return snapshotOf(ref, { status: 'Unknown', reason: OBSERVE_FAILED, message: `the run could not be read: ${err.message}`, monitorUrl }, now);
+  }
 }
 
 /**

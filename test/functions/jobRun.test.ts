@@ -23,7 +23,7 @@ const ref = { runId: request.runId, cluster: request.cluster, namespace: request
 function input(overrides: Partial<JobRunInput> = {}, req: Partial<RunRequest> = {}): JobRunInput {
   return {
     request: { ...request, ...req },
-    poll: { initialSeconds: 5, maxSeconds: 60, factor: 2, continueAsNewAfter: 50 },
+    poll: { initialSeconds: 5, maxSeconds: 60, factor: 2, continueAsNewAfter: 50, maxObserveFailures: 3 },
     retry: { firstRetryMs: 1000, maxAttempts: 2 },
     ...overrides,
   };
@@ -67,7 +67,7 @@ describe('jobRun orchestration', () => {
   });
 
   it('caps the poll interval at the configured maximum', async () => {
-    const h = await started(input({ poll: { initialSeconds: 5, maxSeconds: 12, factor: 3, continueAsNewAfter: 50 } }));
+    const h = await started(input({ poll: { initialSeconds: 5, maxSeconds: 12, factor: 3, continueAsNewAfter: 50, maxObserveFailures: 3 } }));
     const fireTimes: number[] = [];
     for (let i = 0; i < 3; i++) {
       fireTimes.push((h.timer().fireAt.getTime() - h.now.getTime()) / 1000);
@@ -151,14 +151,86 @@ describe('jobRun orchestration', () => {
     await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
     expect(h.timer().fireAt).toEqual(seconds(12));
     await h.fire();
+    // One last look before the verdict: the Job is still running.
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(12)));
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ verdict: { status: 'Failed', reason: 'RunTimeout' } });
     await h.complete(ACTIVITIES.stopRun, snap('Failed', 'RunTimeout', seconds(12)));
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'RunTimeout' });
   });
 
+  it('keeps the verdict of a Job that finished just before the deadline: no timeout, no delete', async () => {
+    const h = await started(input({}, { timeoutSeconds: 12 }));
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
+    await h.fire();
+    const success = snap('Success', 'CompletionsReached', seconds(12), { outputs: { rows: 7 } });
+    await h.complete(ACTIVITIES.observeRun, success);
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toEqual(success);
+    expect(h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)).toBe(false);
+  });
+
+  it.each([
+    ['a pod problem past its grace (the autoscaler could still place the pod later)', 'Failed', 'Unschedulable'],
+    ['an image that cannot be pulled', 'Failed', 'ErrImagePull'],
+    ['quota refusing pods', 'Failed', 'QuotaExceeded'],
+    ['a suspended Job (someone could resume it)', 'Cancelled', 'Suspended'],
+  ] as const)('deletes the Job when it ends the run itself on %s', async (_, status, reason) => {
+    const h = await started();
+    await h.fire();
+    const verdict = snap(status, reason, seconds(5), { pods: { active: 0, ready: 0, succeeded: 0, failed: 0 } });
+    await h.complete(ACTIVITIES.observeRun, verdict);
+    const stop = h.activity(ACTIVITIES.stopRun);
+    expect(stop.input).toMatchObject({ ref, verdict: { status, reason, message: verdict.message } });
+    await h.complete(ACTIVITIES.stopRun, snap(status, reason, seconds(5)));
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toMatchObject({ status, reason });
+  });
+
+  it('does not delete a Job that failed by its own conditions: its pods stay for the post-mortem', async () => {
+    const h = await started();
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Failed', 'DeadlineExceeded', seconds(5)));
+    expect(h.state.status).toBe('Completed');
+    expect(h.pending).toEqual([]);
+  });
+
+  it('still gives the verdict when the Job cannot be deleted, and says the Job must be deleted by hand', async () => {
+    const h = await started(input({ retry: { firstRetryMs: 1000, maxAttempts: 1 } }));
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Failed', 'ErrImagePull', seconds(5)));
+    await h.fail(ACTIVITIES.stopRun, 'delete Job batch/nightly-0123456789 failed: HTTP 403 Forbidden');
+    await h.fire(); // the retry policy's last timer: attempts ran out
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'ErrImagePull' });
+    expect((h.state.output as RunSnapshot).message).toMatch(/delete it by hand: .*HTTP 403/);
+  });
+
+  it('ends the run Failed ObserveFailed after maxObserveFailures unreadable polls in a row, a good read resetting the count', async () => {
+    const h = await started(); // maxObserveFailures: 3
+    const unreadable = (at: Date) => snap('Unknown', 'ObserveFailed', at, { message: 'read Job failed: HTTP 403 Forbidden' });
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, unreadable(h.now));
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, unreadable(h.now));
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    for (let i = 0; i < 2; i++) {
+      await h.fire();
+      await h.complete(ACTIVITIES.observeRun, unreadable(h.now));
+      expect(h.state.customStatus).toMatchObject({ status: 'Unknown', reason: 'ObserveFailed' });
+      expect(h.timer()).toBeDefined();
+    }
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, unreadable(h.now));
+    const stop = h.activity(ACTIVITIES.stopRun);
+    expect(stop.input).toMatchObject({ verdict: { status: 'Failed', reason: 'ObserveFailed' } });
+    expect((stop.input as { verdict: { message: string } }).verdict.message).toMatch(/3 times in a row .*HTTP 403/);
+  });
+
   it('continues as new every N polls, carrying its progress and never submitting again', async () => {
-    const h = await started(input({ poll: { initialSeconds: 5, maxSeconds: 60, factor: 2, continueAsNewAfter: 2 } }));
+    const h = await started(input({ poll: { initialSeconds: 5, maxSeconds: 60, factor: 2, continueAsNewAfter: 2, maxObserveFailures: 3 } }));
     await h.fire();
     await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
     await h.fire();

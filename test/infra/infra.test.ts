@@ -267,6 +267,7 @@ describe('app settings', () => {
       POLL_MAX_SECONDS: String(d.poll.maxSeconds),
       POLL_BACKOFF_FACTOR: String(d.poll.factor),
       CONTINUE_AS_NEW_AFTER_POLLS: String(d.poll.continueAsNewAfter),
+      MAX_OBSERVE_FAILURES: String(d.poll.maxObserveFailures),
       DEFAULT_RUN_TIMEOUT_SECONDS: String(d.defaultRunTimeoutSeconds),
       GRACE_IMAGE_PULL_SECONDS: String(d.grace.imagePullSeconds),
       GRACE_CONTAINER_CONFIG_SECONDS: String(d.grace.containerConfigSeconds),

@@ -134,6 +134,8 @@ describe('the run path on a real control plane', () => {
     // Which of the two the pod shows when the grace period ends depends on the kubelet's back-off timing.
     expect(['ErrImagePull', 'ImagePullBackOff']).toContain(json(response).reason);
     expect(json(response).message).toContain('registry.invalid/no-such-image:1');
+    // The verdict is the app's, not the Job controller's: the Job is deleted so it cannot run later.
+    await waitFor('the Job to be gone', async () => kube.batch.readNamespacedJob({ name: runId, namespace: ns() }).then(() => false, () => true));
   });
 
   it('carries the termination message into outputs and top-level properties', async () => {
