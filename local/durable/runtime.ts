@@ -44,6 +44,13 @@ function validInstanceId(id: string): boolean {
  * fire on the real clock, and state can be kept on disk. It implements the slice of DurableClient the app's
  * HTTP functions use. It is not a production runtime: one process, no scale-out, no leases.
  */
+/** What durable-functions' client throws when the extension answers 404 for an instance id (its own words). */
+export function unknownInstanceError(instanceId: string): Error {
+  return new Error(
+    `DurableClient error: Durable Functions extension replied with HTTP 404 response. This usually means we could not find any data associated with the instanceId provided: ${instanceId}.`,
+  );
+}
+
 export class LocalDurable {
   private readonly instances = new Map<string, InstanceState>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -99,7 +106,7 @@ export class LocalDurable {
 
   getStatus(instanceId: string): Promise<DurableOrchestrationStatus> {
     const state = this.instances.get(instanceId);
-    if (!state) return Promise.reject(new Error(`instance ${instanceId} not found`));
+    if (!state) return Promise.reject(unknownInstanceError(instanceId));
     return Promise.resolve({
       name: state.name,
       instanceId: state.instanceId,

@@ -36,6 +36,13 @@ export class ConflictError extends AppError {
   override readonly reason = 'Conflict';
 }
 
+/** Something the app depends on (Durable's task hub, its storage) did not answer: the caller may retry. */
+export class ServiceUnavailableError extends AppError {
+  override name = 'ServiceUnavailableError';
+  override readonly status = 503;
+  override readonly reason = 'ServiceUnavailable';
+}
+
 /** A setting is missing or malformed: start-up stops with this. */
 export class ConfigError extends AppError {
   override name = 'ConfigError';

@@ -1,6 +1,10 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { AppError, BadRequestError, ensureError, isForbidden, KubeApiError } from '../core/errors.js';
+import { AppError, BadRequestError, ensureError, isForbidden, KubeApiError, ServiceUnavailableError } from '../core/errors.js';
+
+/** Kubernetes answers that are about the request itself: invalid, not found, conflicting, gone. */
+const REQUEST_CODES = new Set([400, 404, 409, 410, 422]);
+const RETRY_AFTER_SECONDS = 10;
 
 const PROBLEM_TYPE_BASE = 'https://github.com/aks-job-runner/aks-job-runner/blob/main/docs/errors.md#';
 
@@ -29,13 +33,28 @@ export function errorResponse(err: unknown, context: InvocationContext): HttpRes
     }
     if (err.transient) {
       context.warn(`cluster call failed transiently: ${err.message}`);
-      return { ...problem(503, 'ClusterUnavailable', `the cluster did not answer properly, try again: ${err.message}`), headers: { 'Content-Type': 'application/problem+json', 'Retry-After': '10' } };
+      return { ...problem(503, 'ClusterUnavailable', `the cluster did not answer properly, try again: ${err.message}`), headers: { 'Content-Type': 'application/problem+json', 'Retry-After': String(RETRY_AFTER_SECONDS) } };
     }
-    return problem(err.code >= 400 && err.code < 500 ? err.code : 502, err.kubeReason ?? 'ClusterError', err.message);
+    if (err.code === 401) {
+      // Not the caller's key: the cluster refused the app's own credentials even after a fresh one.
+      context.error(`cluster refused the app's credentials: ${err.message}`);
+      return problem(
+        502,
+        'ClusterCredentials',
+        `the cluster refused the app's credentials: ${err.message}. An operator checks the app's managed identity and its "Azure Kubernetes Service Cluster User Role" on the cluster`,
+      );
+    }
+    // Answers about what was asked (an invalid Job, a name taken, a resource gone) go back as they are.
+    if (REQUEST_CODES.has(err.code)) return problem(err.code, err.kubeReason ?? 'ClusterError', err.message);
+    context.error(`cluster answered unexpectedly: ${err.message}`);
+    return problem(502, err.kubeReason ?? 'ClusterError', err.message);
   }
   if (err instanceof AppError && err.status < 500) return problem(err.status, err.reason, err.message);
   const error = ensureError(err);
   context.error(`unexpected error: ${error.stack ?? error.message}`);
+  if (err instanceof ServiceUnavailableError) {
+    return { ...problem(503, err.reason, err.message), headers: { 'Content-Type': 'application/problem+json', 'Retry-After': String(RETRY_AFTER_SECONDS) } };
+  }
   if (err instanceof AppError) return problem(err.status, err.reason, err.message);
   return problem(500, 'InternalError', `the app failed unexpectedly (invocation ${context.invocationId}); the details are in its log`);
 }

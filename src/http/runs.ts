@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type * as df from 'durable-functions';
 
+import { ensureError, ServiceUnavailableError } from '../core/errors.js';
 import { isTerminal, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { jobRunInputSchema, runSnapshotSchema } from '../core/schemas.js';
 import { ORCHESTRATORS } from '../functions/names.js';
@@ -12,13 +13,25 @@ export type RunClient = Pick<df.DurableClient, 'startNew' | 'getStatus' | 'raise
 /** Durable's vocabulary, for clients written against its check-status payload. */
 export type DurableRuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated';
 
-/** The run's instance, or undefined: Durable's getStatus throws for an unknown id. Other orchestrations are not runs. */
+/**
+ * True for the error Durable's client throws for an instance id it does not know (the extension's HTTP 404).
+ * Anything else (its storage or the host failing) is not an answer about the run.
+ */
+export function isUnknownInstance(err: unknown): boolean {
+  return /replied with HTTP 404\b/.test(ensureError(err).message);
+}
+
+/**
+ * The run's instance, or undefined when there is no such run. Only Durable's "not found" means that: a failure
+ * to ask is a 503, never a 404 a caller would take as final, and never a reason to start the run again.
+ */
 export async function findRun(client: RunClient, runId: string): Promise<df.DurableOrchestrationStatus | undefined> {
   let status: df.DurableOrchestrationStatus | undefined;
   try {
     status = await client.getStatus(runId, { showInput: true });
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (isUnknownInstance(err)) return undefined;
+    throw new ServiceUnavailableError(`the run's state could not be read from Durable's task hub, try again: ${ensureError(err).message}`, { cause: err });
   }
   // Some hosts answer an unknown id with an empty status rather than an error.
   if (!status.instanceId || status.name !== ORCHESTRATORS.jobRun) return undefined;

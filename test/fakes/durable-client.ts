@@ -1,5 +1,6 @@
 import type { DurableOrchestrationStatus } from 'durable-functions';
 
+import { unknownInstanceError } from '../../local/durable/runtime.js';
 import type { RunClient } from '../../src/http/runs.js';
 
 export interface FakeInstance {
@@ -21,6 +22,8 @@ export class FakeDurableClient implements RunClient {
   readonly instances = new Map<string, FakeInstance>();
   readonly events: { instanceId: string; name: string; data: unknown }[] = [];
   startCount = 0;
+  /** When set, getStatus fails with it, as when the task hub's storage does not answer. */
+  failGetStatus: Error | undefined;
 
   constructor(private readonly now: () => Date = () => new Date('2026-11-23T10:00:00Z')) {}
 
@@ -48,7 +51,8 @@ export class FakeDurableClient implements RunClient {
 
   getStatus(instanceId: string): Promise<DurableOrchestrationStatus> {
     const instance = this.instances.get(instanceId);
-    if (!instance) return Promise.reject(new Error(`instance ${instanceId} not found`));
+    if (this.failGetStatus) return Promise.reject(this.failGetStatus);
+    if (!instance) return Promise.reject(unknownInstanceError(instanceId));
     return Promise.resolve(structuredClone(instance) as unknown as DurableOrchestrationStatus);
   }
 

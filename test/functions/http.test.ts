@@ -197,6 +197,23 @@ describe('POST /jobs/{namespace}/{name}/runs', () => {
     expect(json(response).detail).toContain('rbac.yaml');
   });
 
+  it('answers 502, not 401, when the cluster refuses the app credentials: the caller key is not at fault', async () => {
+    kube.failNext('readJob', 401, 'Unauthorized');
+    const response = await startJob({});
+    expect(response.status).toBe(502);
+    expect(json(response)).toMatchObject({ title: 'ClusterCredentials' });
+    expect(json(response).detail).toContain('Cluster User Role');
+  });
+
+  it('answers 503 and starts nothing when the task hub cannot say whether a keyed run exists', async () => {
+    client.failGetStatus = new Error('The operation failed with an unexpected status code: 500. Details: {}');
+    const response = await startJob({}, '', { 'Idempotency-Key': 'key-1' });
+    expect(response.status).toBe(503);
+    expect(header(response, 'Retry-After')).toBe('10');
+    expect(client.startCount).toBe(0);
+    expect(kube.calls.filter((c) => c.startsWith('createJob'))).toEqual([]);
+  });
+
   it('with the same Idempotency-Key twice starts one run and answers both with it', async () => {
     const first = await startJob({ A: '1' }, '', { 'Idempotency-Key': 'polysync-run-77' });
     const second = await startJob({ A: '1' }, '', { 'Idempotency-Key': 'polysync-run-77' });
@@ -264,6 +281,15 @@ describe('GET /runs/{runId}', () => {
     const response = await getRun(get('runs/nope-0123456789', { runId: 'nope-0123456789' }), client, context());
     expect(response.status).toBe(404);
     expect(header(response, 'Content-Type')).toBe('application/problem+json');
+  });
+
+  it('answers 503 with Retry-After, not 404, when the task hub does not answer: the run may well exist', async () => {
+    client.put({ instanceId: 'nightly-abcdefghij', input });
+    client.failGetStatus = new Error('connect ECONNREFUSED 127.0.0.1:7071');
+    const response = await status();
+    expect(response.status).toBe(503);
+    expect(header(response, 'Retry-After')).toBe('10');
+    expect(json(response).detail).toContain('ECONNREFUSED');
   });
 
   it('answers 404 for an instance that is not a run', async () => {

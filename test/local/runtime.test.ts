@@ -85,7 +85,7 @@ describe('the local Durable runtime', () => {
 
   it('answers like the host: unknown ids throw, a running id cannot be started again, a finished one can', async () => {
     const r = runtime();
-    await expect(r.getStatus('nope')).rejects.toThrow('not found');
+    await expect(r.getStatus('nope')).rejects.toThrow('replied with HTTP 404');
     await r.startNew('sample', { instanceId: 'd', input: { generation: 2, waitMs: 60_000 } });
     await until(r, 'd', 'Running');
     await expect(r.startNew('sample', { instanceId: 'd', input: { generation: 2, waitMs: 1 } })).rejects.toThrow('already');
