@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { AppError, BadRequestError, ensureError, isForbidden, KubeApiError, ServiceUnavailableError } from '../core/errors.js';
+import { AppError, BadRequestError, ensureError, isForbidden, KubeApiError } from '../core/errors.js';
 
 /** Kubernetes answers that are about the request itself: invalid, not found, conflicting, gone. */
 const REQUEST_CODES = new Set([400, 404, 409, 410, 422]);
@@ -8,11 +8,11 @@ const RETRY_AFTER_SECONDS = 10;
 
 const PROBLEM_TYPE_BASE = 'https://github.com/aks-job-runner/aks-job-runner/blob/main/docs/errors.md#';
 
-/** An RFC 9457 problem+json answer. */
+/** An RFC 9457 problem+json answer. A 503 always says when to try again. */
 export function problem(status: number, reason: string, detail: string, extra: Record<string, unknown> = {}): HttpResponseInit {
   return {
     status,
-    headers: { 'Content-Type': 'application/problem+json' },
+    headers: { 'Content-Type': 'application/problem+json', ...(status === 503 ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {}) },
     jsonBody: { type: `${PROBLEM_TYPE_BASE}${reason.toLowerCase()}`, title: reason, status, detail, ...extra },
   };
 }
@@ -33,7 +33,7 @@ export function errorResponse(err: unknown, context: InvocationContext): HttpRes
     }
     if (err.transient) {
       context.warn(`cluster call failed transiently: ${err.message}`);
-      return { ...problem(503, 'ClusterUnavailable', `the cluster did not answer properly, try again: ${err.message}`), headers: { 'Content-Type': 'application/problem+json', 'Retry-After': String(RETRY_AFTER_SECONDS) } };
+      return problem(503, 'ClusterUnavailable', `the cluster did not answer properly, try again: ${err.message}`);
     }
     if (err.code === 401) {
       // Not the caller's key: the cluster refused the app's own credentials even after a fresh one.
@@ -52,9 +52,6 @@ export function errorResponse(err: unknown, context: InvocationContext): HttpRes
   if (err instanceof AppError && err.status < 500) return problem(err.status, err.reason, err.message);
   const error = ensureError(err);
   context.error(`unexpected error: ${error.stack ?? error.message}`);
-  if (err instanceof ServiceUnavailableError) {
-    return { ...problem(503, err.reason, err.message), headers: { 'Content-Type': 'application/problem+json', 'Retry-After': String(RETRY_AFTER_SECONDS) } };
-  }
   if (err instanceof AppError) return problem(err.status, err.reason, err.message);
   return problem(500, 'InternalError', `the app failed unexpectedly (invocation ${context.invocationId}); the details are in its log`);
 }
