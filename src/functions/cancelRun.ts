@@ -1,11 +1,10 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 
-import { BadRequestError, ConflictError, ensureError, NotFoundError } from '../core/errors.js';
-import { isRunId } from '../core/naming.js';
+import { BadRequestError, ConflictError, ensureError } from '../core/errors.js';
 import { runLinks } from '../http/links.js';
 import { errorResponse, readJsonBody } from '../http/problem.js';
-import { findRun, instanceFinished, type RunClient, snapshotFromInstance } from '../http/runs.js';
+import { instanceFinished, requireRun, type RunClient, snapshotFromInstance } from '../http/runs.js';
 import { services } from '../services.js';
 import type { CancelEventData } from './jobRun.js';
 import { CANCEL_EVENT } from './names.js';
@@ -29,8 +28,7 @@ export async function cancelRun(request: HttpRequest, client: RunClient, context
   try {
     const runId = request.params.runId ?? '';
     const reason = reasonOf(await readJsonBody(request));
-    const instance = isRunId(runId) ? await findRun(client, runId) : undefined;
-    if (!instance) throw new NotFoundError(`no run with id "${runId}"`);
+    const instance = await requireRun(client, runId);
     const snapshot = snapshotFromInstance(instance);
     if (instanceFinished(instance)) {
       throw new ConflictError(`run "${runId}" has already finished with status ${snapshot.status} (${snapshot.reason}); there is nothing to cancel`);

@@ -1,7 +1,8 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type * as df from 'durable-functions';
 
-import { ensureError, ServiceUnavailableError } from '../core/errors.js';
+import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/errors.js';
+import { isRunId } from '../core/naming.js';
 import { isTerminal, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { jobRunInputSchema, runSnapshotSchema } from '../core/schemas.js';
 import { ORCHESTRATORS } from '../functions/names.js';
@@ -36,6 +37,13 @@ export async function findRun(client: RunClient, runId: string): Promise<df.Dura
   // Some hosts answer an unknown id with an empty status rather than an error.
   if (!status.instanceId || status.name !== ORCHESTRATORS.jobRun) return undefined;
   return status;
+}
+
+/** The run a route names, or a 404 that says where run ids come from. */
+export async function requireRun(client: RunClient, runId: string): Promise<df.DurableOrchestrationStatus> {
+  const instance = isRunId(runId) ? await findRun(client, runId) : undefined;
+  if (!instance) throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
+  return instance;
 }
 
 const FINISHED = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
