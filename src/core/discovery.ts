@@ -42,29 +42,33 @@ function iso(value: Date | string | undefined): string | null {
   return value ? new Date(value).toISOString() : null;
 }
 
-export function summarizeJob(job: V1Job, cluster: string, runUrl: (name: string) => string): SourceSummary {
-  const name = job.metadata?.name ?? '';
+/** The part of a summary every runnable source has: its names, containers[0] and where to run it. */
+function summarize(
+  kind: SourceSummary['kind'],
+  source: V1Job | V1CronJob,
+  template: V1PodTemplateSpec | undefined,
+  cluster: string,
+  runUrl: (name: string) => string,
+): SourceSummary {
+  const name = source.metadata?.name ?? '';
   return {
-    kind: 'Job',
+    kind,
     name,
-    namespace: job.metadata?.namespace ?? '',
+    namespace: source.metadata?.namespace ?? '',
     cluster,
-    ...fromTemplate(job.spec?.template),
-    createdAt: iso(job.metadata?.creationTimestamp),
+    ...fromTemplate(template),
+    createdAt: iso(source.metadata?.creationTimestamp),
     runUrl: runUrl(name),
   };
 }
 
+export function summarizeJob(job: V1Job, cluster: string, runUrl: (name: string) => string): SourceSummary {
+  return summarize('Job', job, job.spec?.template, cluster, runUrl);
+}
+
 export function summarizeCronJob(cronJob: V1CronJob, cluster: string, runUrl: (name: string) => string): CronJobSummary {
-  const name = cronJob.metadata?.name ?? '';
   return {
-    kind: 'CronJob',
-    name,
-    namespace: cronJob.metadata?.namespace ?? '',
-    cluster,
-    ...fromTemplate(cronJob.spec.jobTemplate.spec?.template),
-    createdAt: iso(cronJob.metadata?.creationTimestamp),
-    runUrl: runUrl(name),
+    ...summarize('CronJob', cronJob, cronJob.spec.jobTemplate.spec?.template, cluster, runUrl),
     schedule: cronJob.spec.schedule,
     timeZone: cronJob.spec.timeZone ?? null,
     suspended: cronJob.spec.suspend === true,
