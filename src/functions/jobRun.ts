@@ -65,13 +65,16 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
 
   /** One observation; a failure to read the run, even after retries, is an ObserveFailed snapshot. */
   function* observe(last: RunSnapshot): Generator<df.Task, RunSnapshot, unknown> {
+    let message: string;
     try {
       const seen = (yield context.df.callActivityWithRetry(ACTIVITIES.observeRun, retry, ref)) as RunSnapshot;
       if (seen.reason !== OBSERVE_FAILED) return seen;
-      return snapshotOf(ref, { ...last, status: 'Unknown', reason: OBSERVE_FAILED, message: seen.message }, now());
+      message = seen.message;
     } catch (err) {
-      return snapshotOf(ref, { ...last, status: 'Unknown', reason: OBSERVE_FAILED, message: `the run could not be read: ${ensureError(err).message}` }, now());
+      message = `the run could not be read: ${ensureError(err).message}`;
     }
+    // What was last known (pods, start time) stays; only the verdict says the run could not be read.
+    return snapshotOf(ref, { ...last, status: 'Unknown', reason: OBSERVE_FAILED, message }, now());
   }
 
   let progress: RunProgress;

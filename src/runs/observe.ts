@@ -29,7 +29,7 @@ async function refinement<T>(what: string, list: () => Promise<T[]>, missing: st
  * Look at a run in the cluster: the Job, its pods, and the events of the Job and of any pod that has not
  * started (the only place some reasons live). Outputs are read once the run has ended.
  */
-export async function inspectRun(
+async function inspectRun(
   gateway: KubeGateway,
   ref: RunRef,
   grace: GracePeriods,
