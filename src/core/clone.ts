@@ -169,16 +169,17 @@ export function cloneJob(source: V1Job, id: RunIdentity, overrides: EnvOverrides
 
 /**
  * A run of a CronJob's template, as `kubectl create job --from=cronjob/...` makes it: the template's labels
- * and annotations, `cronjob.kubernetes.io/instantiate: manual`, and an ownerReference WITHOUT controller, so
- * garbage collection removes the run with its CronJob while the CronJob controller neither counts it for
- * concurrency nor prunes it for history. The CronJob itself is never modified.
+ * and annotations, `cronjob.kubernetes.io/instantiate: manual`, and the ownerReference kubectl writes
+ * (`controller: true`, no `blockOwnerDeletion`, which would need the cronjobs/finalizers permission). Being the
+ * controller reference, the run is garbage-collected with its CronJob and counted by the CronJob controller
+ * (active list, history limits) like a kubectl-made run. The CronJob itself is never modified.
  */
 export function jobFromCronJob(cronJob: V1CronJob, id: RunIdentity, overrides: EnvOverrides): V1Job {
   const template = cronJob.spec.jobTemplate;
   if (!template.spec) throw new BadRequestError(`CronJob "${cronJob.metadata?.name ?? ''}" has no jobTemplate to run`);
   const authored = authoredMetadata(template.metadata);
   const uid = cronJob.metadata?.uid;
-  const owner = uid ? [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cronJob.metadata?.name ?? id.sourceName, uid }] : undefined;
+  const owner = uid ? [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cronJob.metadata?.name ?? id.sourceName, uid, controller: true }] : undefined;
   return runJob(
     id,
     { labels: authored.labels, annotations: { ...authored.annotations, [CRONJOB_INSTANTIATE_ANNOTATION]: 'manual' } },

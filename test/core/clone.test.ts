@@ -383,7 +383,7 @@ describe('jobFromCronJob', () => {
           'cronjob.kubernetes.io/instantiate': 'manual',
           'aks-job-runner.io/request-hash': 'hash-1',
         },
-        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'report', uid: 'cron-uid' }],
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'report', uid: 'cron-uid', controller: true }],
       },
       spec: {
         backoffLimit: 2,
@@ -398,11 +398,10 @@ describe('jobFromCronJob', () => {
     });
   });
 
-  // With controller: true the CronJob controller would count the run for concurrency and prune it for history.
-  it('the ownerReference to the CronJob is not a controller reference', () => {
+  // As kubectl create job --from writes it: the CronJob controller counts the run, and no finalizers permission is needed.
+  it('the ownerReference to the CronJob is a controller reference without blockOwnerDeletion', () => {
     const owner = jobFromCronJob(sourceCronJob(), cronIdentity, {}).metadata?.ownerReferences?.[0];
-    expect(owner).toBeDefined();
-    expect(owner).not.toHaveProperty('controller');
+    expect(owner).toMatchObject({ apiVersion: 'batch/v1', kind: 'CronJob', name: 'report', uid: 'cron-uid', controller: true });
     expect(owner).not.toHaveProperty('blockOwnerDeletion');
   });
 
