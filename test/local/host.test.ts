@@ -40,7 +40,13 @@ describe('the local runtime, like the Functions host', () => {
     expect((await call('GET', '/api/nothing-here?code=fn-key')).status).toBe(404);
   });
 
-  it.each([
+  interface KeyCase {
+    name: string;
+    headers: Record<string, string>;
+    query: string;
+  }
+
+  it.each<KeyCase>([
     { name: 'no key', headers: {}, query: '' },
     { name: 'a wrong key in ?code=', headers: {}, query: '?code=wrong' },
     { name: 'a wrong key in x-functions-key', headers: { 'x-functions-key': 'wrong' }, query: '' },
@@ -51,7 +57,7 @@ describe('the local runtime, like the Functions host', () => {
     expect(answer.body.title).toBe('Unauthorized');
   });
 
-  it.each([
+  it.each<KeyCase>([
     { name: 'the function key in ?code=', headers: {}, query: '?code=fn-key' },
     { name: 'the function key in x-functions-key', headers: { 'x-functions-key': 'fn-key' }, query: '' },
     { name: 'a host key', headers: {}, query: '?code=host-key' },
