@@ -20,6 +20,8 @@ if (fromFile) {
 }
 
 const blank = (name: string) => (process.env[name] ?? '').trim() === '';
+/** A LOCAL_* setting; blank counts as unset, as for the app's own settings. */
+const local = (name: string): string | undefined => (blank(name) ? undefined : process.env[name]);
 let cluster: LocalCluster | undefined;
 if (blank('CLUSTERS')) {
   console.log(
@@ -34,13 +36,17 @@ if (blank('CLUSTERS')) {
   }
 }
 
+const port = Number(local('LOCAL_PORT') ?? 7071);
+if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`LOCAL_PORT must be a port number (0 picks a free one), got "${String(process.env.LOCAL_PORT)}"`);
+const hostKey = local('LOCAL_HOST_KEY');
+const masterKey = local('LOCAL_MASTER_KEY');
 const app = await startLocalApp({
-  port: Number(process.env.LOCAL_PORT ?? 7071),
-  functionKey: process.env.LOCAL_FUNCTION_KEY ?? 'local',
-  ...(blank('LOCAL_HOST_KEY') ? {} : { hostKey: process.env.LOCAL_HOST_KEY }),
-  ...(blank('LOCAL_MASTER_KEY') ? {} : { masterKey: process.env.LOCAL_MASTER_KEY }),
+  port,
+  functionKey: local('LOCAL_FUNCTION_KEY') ?? 'local',
+  ...(hostKey ? { hostKey } : {}),
+  ...(masterKey ? { masterKey } : {}),
   // The built-in cluster is new at every start, so runs kept from an earlier one could not be followed.
-  ...(cluster ? {} : { stateDir: process.env.LOCAL_STATE_DIR ?? join(process.cwd(), '.local-runtime', 'state') }),
+  ...(cluster ? {} : { stateDir: local('LOCAL_STATE_DIR') ?? join(process.cwd(), '.local-runtime', 'state') }),
   log: (line) => {
     console.log(line);
   },

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
+import { loadConfig, SETTING_NAMES } from '../../src/config.js';
 import { PROBLEM_TYPE_BASE } from '../../src/http/problem.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -109,5 +110,21 @@ describe('links in the project documentation', () => {
       expect(file.endsWith('.md'), `${target}: an anchor in a file that is not Markdown`).toBe(true);
       expect(anchors(readFileSync(file, 'utf8'))).toContain(anchor);
     }
+  });
+});
+
+describe('local.settings.sample.json', () => {
+  const values = (JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> }).Values;
+
+  it('names every setting the app reads, so none has to be looked up elsewhere', () => {
+    for (const name of SETTING_NAMES) expect(Object.keys(values), name).toContain(name);
+    for (const name of ['LOCAL_PORT', 'LOCAL_FUNCTION_KEY', 'LOCAL_HOST_KEY', 'LOCAL_MASTER_KEY', 'LOCAL_STATE_DIR']) expect(Object.keys(values), name).toContain(name);
+  });
+
+  it('is valid as it is and gives the defaults, with no AKS cluster to delete before a local start', () => {
+    const config = loadConfig(values);
+    expect(config.clusters.map((c) => c.type)).toEqual(['kubeconfig']);
+    const defaults = loadConfig({ CLUSTERS: values.CLUSTERS });
+    expect(config).toEqual(defaults);
   });
 });
