@@ -106,6 +106,23 @@ describe('Indexed Jobs with long names', () => {
   });
 });
 
+describe('what the clone keeps, as the README says', () => {
+  it('a source with a manual selector runs with the selector the API server generates for the clone', async () => {
+    const source = testJob({ name: 'manual', namespace: ns(), suspend: true, labels: { app: 'manual-batch' }, annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' } });
+    if (source.spec) Object.assign(source.spec, { manualSelector: true, selector: { matchLabels: { app: 'manual-batch' } } });
+    expect(await create(source)).toBe(201);
+    const started = await start('manual', {});
+    expect(started.status, JSON.stringify(started.jsonBody)).toBe(202);
+    const runId = json(started).runId as string;
+    expect((await finished(runId)).status).toBe(200);
+    const run = await kube.batch.readNamespacedJob({ name: runId, namespace: ns() });
+    expect(run.spec?.manualSelector ?? false).toBe(false);
+    expect(run.spec?.selector?.matchLabels).toEqual({ 'batch.kubernetes.io/controller-uid': run.metadata?.uid });
+    expect(run.spec?.template.metadata?.labels).toMatchObject({ app: 'manual-batch' });
+    expect(run.spec?.suspend).toBe(false);
+  });
+});
+
 describe('env names and sizes, as the API server takes them', () => {
   it('names Kubernetes 1.34 accepts (1BAD, with spaces) are listed by discovery and accepted by the start route', async () => {
     const odd = testJob({ name: 'odd-names', namespace: ns(), suspend: true, env: [{ name: '1BAD', value: 'a' }, { name: 'BATCH DATE', value: 'b' }], annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' } });
