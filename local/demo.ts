@@ -4,13 +4,11 @@
  * like a Logic Apps or Polysync caller would: one to Success with an env override, one that fails on a bad
  * image, and one cancelled mid-run. Every status change is printed as it happens.
  */
-import { BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-
 import { type LocalCluster, startCluster } from '../testenv/cluster.js';
-import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../testenv/fates.js';
 import { startLocalApp } from './host/server.js';
+import { createSamples, SAMPLE_NAMESPACE } from './samples.js';
 
-const NAMESPACE = 'demo';
+const NAMESPACE = SAMPLE_NAMESPACE;
 const t0 = Date.now();
 const say = (line: string) => {
   console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
@@ -67,44 +65,8 @@ async function main(): Promise<number> {
   let app: Awaited<ReturnType<typeof startLocalApp>> | undefined;
   try {
     cluster = await startCluster({ log: (line) => { say(`  ${line}`); } });
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    const core = kc.makeApiClient(CoreV1Api);
-    const batch = kc.makeApiClient(BatchV1Api);
-
     say(`creating namespace "${NAMESPACE}" with a sample Job and CronJob`);
-    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    for (;;) {
-      try {
-        await core.readNamespacedServiceAccount({ name: 'default', namespace: NAMESPACE });
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-    const template = (name: string, annotations: Record<string, string>) => ({
-      metadata: { annotations },
-      spec: {
-        restartPolicy: 'Never',
-        containers: [{ name, image: 'busybox:1.36', command: ['sh', '-c', 'echo "$GREETING"'], env: [{ name: 'GREETING', value: 'hello' }] }],
-      },
-    });
-    // Template Jobs are kept suspended so they never run by themselves; runs are clones of them.
-    await batch.createNamespacedJob({
-      namespace: NAMESPACE,
-      body: {
-        metadata: { name: 'hello' },
-        spec: { suspend: true, backoffLimit: 0, template: template('hello', { [COMPLETE_DELAY_ANNOTATION]: '4s', [TERMINATION_MESSAGE_ANNOTATION]: '{"rowsWritten":42,"report":"hello.csv"}' }) },
-      },
-    });
-    await batch.createNamespacedJob({
-      namespace: NAMESPACE,
-      body: { metadata: { name: 'slow' }, spec: { suspend: true, backoffLimit: 0, template: template('slow', { [COMPLETE_DELAY_ANNOTATION]: '1h' }) } },
-    });
-    await batch.createNamespacedCronJob({
-      namespace: NAMESPACE,
-      body: { metadata: { name: 'nightly-report' }, spec: { schedule: '0 3 * * *', timeZone: 'Europe/Amsterdam', suspend: true, jobTemplate: { spec: { backoffLimit: 0, template: template('report', {}) } } } },
-    });
+    await createSamples(cluster.kubeconfigPath, NAMESPACE);
 
     Object.assign(process.env, {
       CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: cluster.kubeconfigPath, namespaces: [NAMESPACE] }]),

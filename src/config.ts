@@ -71,7 +71,20 @@ const envSchema = z.object({
   ACTIVITY_RETRY_FIRST_SECONDS: seconds(5, 1),
   ACTIVITY_RETRY_MAX_ATTEMPTS: seconds(5, 1),
   STATUS_RETRY_AFTER_SECONDS: seconds(10, 1),
+  PUBLIC_BASE_URL: z
+    .url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://gateway.contoso.com/aks-jobs' })
+    .refine((u) => !u.includes('?') && !u.includes('#'), 'no query string or fragment: the URL that stands for the app\'s /api')
+    .optional(),
+  TRUST_FORWARDED_HEADERS: z.stringbool({ error: 'true or false' }).default(false),
 });
+
+/** Where the links in answers point (statusUrl, Location, runUrl...). */
+export interface LinkSettings {
+  /** The public URL of the app's `/api` prefix behind a gateway, without a trailing slash. */
+  readonly publicBaseUrl: string | undefined;
+  /** Build links from Forwarded / X-Forwarded-* headers (only behind a gateway that sets them). */
+  readonly trustForwardedHeaders: boolean;
+}
 
 export interface GracePeriods {
   imagePullSeconds: number;
@@ -100,6 +113,7 @@ export interface Config {
   readonly kubeRequestTimeoutMs: number;
   readonly activityRetry: { readonly firstRetryMs: number; readonly maxAttempts: number };
   readonly statusRetryAfterSeconds: number;
+  readonly links: LinkSettings;
 }
 
 /** The names of every setting, for docs, infra checks and tests. */
@@ -152,6 +166,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kubeRequestTimeoutMs: s.KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
     activityRetry: Object.freeze({ firstRetryMs: s.ACTIVITY_RETRY_FIRST_SECONDS * 1000, maxAttempts: s.ACTIVITY_RETRY_MAX_ATTEMPTS }),
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
+    links: Object.freeze({ publicBaseUrl: s.PUBLIC_BASE_URL?.replace(/\/+$/, ''), trustForwardedHeaders: s.TRUST_FORWARDED_HEADERS }),
   });
 }
 

@@ -36,6 +36,13 @@ export class ConflictError extends AppError {
   override readonly reason = 'Conflict';
 }
 
+/** The request body is larger than the app takes. */
+export class PayloadTooLargeError extends AppError {
+  override name = 'PayloadTooLargeError';
+  override readonly status = 413;
+  override readonly reason = 'PayloadTooLarge';
+}
+
 /** Something the app depends on (Durable's task hub, its storage) did not answer: the caller may retry. */
 export class ServiceUnavailableError extends AppError {
   override name = 'ServiceUnavailableError';

@@ -1,12 +1,17 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { AppError, BadRequestError, ensureError, isForbidden, KubeApiError } from '../core/errors.js';
+import { AppError, BadRequestError, ensureError, isForbidden, KubeApiError, PayloadTooLargeError } from '../core/errors.js';
 
 /** Kubernetes answers that are about the request itself: invalid, not found, conflicting, gone. */
 const REQUEST_CODES = new Set([400, 404, 409, 410, 422]);
 const RETRY_AFTER_SECONDS = 10;
 
-const PROBLEM_TYPE_BASE = 'https://github.com/aks-job-runner/aks-job-runner/blob/main/docs/errors.md#';
+/**
+ * Problem types are the project's own error reference, relative to the project root (where the README is):
+ * one heading per reason, whose anchor is the reason in lower case. A relative reference, because the app
+ * knows no public home of its docs; see docs/decisions.md.
+ */
+export const PROBLEM_TYPE_BASE = 'docs/errors.md#';
 
 /** An RFC 9457 problem+json answer. A 503 always says when to try again. */
 export function problem(status: number, reason: string, detail: string, extra: Record<string, unknown> = {}): HttpResponseInit {
@@ -56,9 +61,22 @@ export function errorResponse(err: unknown, context: InvocationContext): HttpRes
   return problem(500, 'InternalError', `the app failed unexpectedly (invocation ${context.invocationId}); the details are in its log`);
 }
 
-/** The JSON body of a request: undefined when empty, a 400 when it is not JSON. */
+/**
+ * The largest request body the app takes: 256 KiB. A run's body becomes env vars in one Job, which with the
+ * source's own spec must fit one etcd request (1.5 MiB by default), and in the orchestration's input. The
+ * Functions host's own limit (100 MB) is far above it, so the app says no itself, before anything starts.
+ */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+/** The JSON body of a request: undefined when empty, a 413 when too large, a 400 when it is not JSON. */
 export async function readJsonBody(request: HttpRequest): Promise<unknown> {
-  const text = await request.text();
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  const tooLarge = (size: number) =>
+    new PayloadTooLargeError(`the request body is ${size} bytes; the app takes at most ${MAX_BODY_BYTES} bytes (256 KiB)`);
+  if (declared > MAX_BODY_BYTES) throw tooLarge(declared);
+  const bytes = Buffer.from(await request.arrayBuffer());
+  if (bytes.length > MAX_BODY_BYTES) throw tooLarge(bytes.length);
+  const text = bytes.toString('utf8');
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text) as unknown;

@@ -28,6 +28,7 @@ const defaults: Config = {
   kubeRequestTimeoutMs: 30_000,
   activityRetry: { firstRetryMs: 5000, maxAttempts: 5 },
   statusRetryAfterSeconds: 10,
+  links: { publicBaseUrl: undefined, trustForwardedHeaders: false },
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -80,6 +81,8 @@ describe('loadConfig', () => {
       ACTIVITY_RETRY_FIRST_SECONDS: '2',
       ACTIVITY_RETRY_MAX_ATTEMPTS: '3',
       STATUS_RETRY_AFTER_SECONDS: '15',
+      PUBLIC_BASE_URL: 'https://gateway.contoso.com/aks-jobs/',
+      TRUST_FORWARDED_HEADERS: 'true',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -92,6 +95,7 @@ describe('loadConfig', () => {
       kubeRequestTimeoutMs: 10_000,
       activityRetry: { firstRetryMs: 2000, maxAttempts: 3 },
       statusRetryAfterSeconds: 15,
+      links: { publicBaseUrl: 'https://gateway.contoso.com/aks-jobs', trustForwardedHeaders: true },
     });
   });
 
@@ -156,6 +160,10 @@ describe('loadConfig', () => {
     { name: 'a POLL_BACKOFF_FACTOR below 1', env: { ...minimal, POLL_BACKOFF_FACTOR: '0.5' }, says: '- POLL_BACKOFF_FACTOR: ' },
     { name: 'a negative grace period', env: { ...minimal, GRACE_IMAGE_PULL_SECONDS: '-1' }, says: '- GRACE_IMAGE_PULL_SECONDS: ' },
     { name: 'an AZURE_PORTAL_URL that is no URL', env: { ...minimal, AZURE_PORTAL_URL: 'portal' }, says: '- AZURE_PORTAL_URL: ' },
+    { name: 'a PUBLIC_BASE_URL that is no URL', env: { ...minimal, PUBLIC_BASE_URL: 'gateway.contoso.com' }, says: '- PUBLIC_BASE_URL: an http(s) URL' },
+    { name: 'a PUBLIC_BASE_URL that is not http(s)', env: { ...minimal, PUBLIC_BASE_URL: 'ftp://gateway.contoso.com' }, says: '- PUBLIC_BASE_URL: an http(s) URL' },
+    { name: 'a PUBLIC_BASE_URL with a query', env: { ...minimal, PUBLIC_BASE_URL: 'https://gw.contoso.com/api?x=1' }, says: '- PUBLIC_BASE_URL: no query string' },
+    { name: 'a TRUST_FORWARDED_HEADERS that is not a boolean', env: { ...minimal, TRUST_FORWARDED_HEADERS: 'maybe' }, says: '- TRUST_FORWARDED_HEADERS: true or false' },
   ];
 
   it.each(cases)('$name is a ConfigError naming the setting', ({ env, says }) => {
@@ -210,7 +218,9 @@ describe('SETTING_NAMES', () => {
         'POLL_BACKOFF_FACTOR',
         'POLL_INITIAL_SECONDS',
         'POLL_MAX_SECONDS',
+        'PUBLIC_BASE_URL',
         'STATUS_RETRY_AFTER_SECONDS',
+        'TRUST_FORWARDED_HEADERS',
       ].sort(),
     );
   });
