@@ -36,6 +36,13 @@ export type ClusterSettings = z.infer<typeof clusterSchema>;
 export type AksClusterSettings = z.infer<typeof aksCluster>;
 
 const seconds = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .string()
+    .transform((s) => s.trim().toLowerCase())
+    .pipe(z.enum(['true', 'false'], { error: 'true or false' }))
+    .transform((s) => s === 'true')
+    .default(fallback);
 
 const envSchema = z.object({
   CLUSTERS: z
@@ -71,6 +78,8 @@ const envSchema = z.object({
   ACTIVITY_RETRY_FIRST_SECONDS: seconds(5, 1),
   ACTIVITY_RETRY_MAX_ATTEMPTS: seconds(5, 1),
   STATUS_RETRY_AFTER_SECONDS: seconds(10, 1),
+  ALLOW_LOCAL_ACCOUNT_CLUSTERS: flag(false),
+  DISCOVERY_SHOW_ENV_VALUES: flag(true),
 });
 
 export interface GracePeriods {
@@ -100,6 +109,10 @@ export interface Config {
   readonly kubeRequestTimeoutMs: number;
   readonly activityRetry: { readonly firstRetryMs: number; readonly maxAttempts: number };
   readonly statusRetryAfterSeconds: number;
+  /** AKS clusters without Entra ID hand out an admin certificate; refused unless this is true. */
+  readonly allowLocalAccountClusters: boolean;
+  /** Discovery shows the values of plain env vars (the seed's Polysync reads them as defaults); false hides them. */
+  readonly discoveryShowsEnvValues: boolean;
 }
 
 /** The names of every setting, for docs, infra checks and tests. */
@@ -152,10 +165,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kubeRequestTimeoutMs: s.KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
     activityRetry: Object.freeze({ firstRetryMs: s.ACTIVITY_RETRY_FIRST_SECONDS * 1000, maxAttempts: s.ACTIVITY_RETRY_MAX_ATTEMPTS }),
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
+    allowLocalAccountClusters: s.ALLOW_LOCAL_ACCOUNT_CLUSTERS,
+    discoveryShowsEnvValues: s.DISCOVERY_SHOW_ENV_VALUES,
   });
 }
 
-/** The namespaces a cluster allows; `*` allows every namespace. */
+/**
+ * Namespaces of the cluster itself and of its add-ons (AKS's own, Gatekeeper for Azure Policy, Calico, Istio,
+ * app routing, Flux...): whoever runs a Job there runs it next to the platform, often with its service accounts.
+ */
+const SYSTEM_NAMESPACE = /^(kube-.*|aks-.*|.*-system|tigera-operator|dataprotection-microsoft)$/;
+
+export function isSystemNamespace(namespace: string): boolean {
+  return SYSTEM_NAMESPACE.test(namespace);
+}
+
+/** The namespaces a cluster allows: the ones listed; `*` adds every other one except system namespaces. */
 export function namespaceAllowed(cluster: ClusterSettings, namespace: string): boolean {
-  return cluster.namespaces.includes('*') || cluster.namespaces.includes(namespace);
+  return cluster.namespaces.includes(namespace) || (cluster.namespaces.includes('*') && !isSystemNamespace(namespace));
 }

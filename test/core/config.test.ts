@@ -28,6 +28,8 @@ const defaults: Config = {
   kubeRequestTimeoutMs: 30_000,
   activityRetry: { firstRetryMs: 5000, maxAttempts: 5 },
   statusRetryAfterSeconds: 10,
+  allowLocalAccountClusters: false,
+  discoveryShowsEnvValues: true,
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -80,6 +82,8 @@ describe('loadConfig', () => {
       ACTIVITY_RETRY_FIRST_SECONDS: '2',
       ACTIVITY_RETRY_MAX_ATTEMPTS: '3',
       STATUS_RETRY_AFTER_SECONDS: '15',
+      ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'TRUE',
+      DISCOVERY_SHOW_ENV_VALUES: ' false ',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -92,7 +96,13 @@ describe('loadConfig', () => {
       kubeRequestTimeoutMs: 10_000,
       activityRetry: { firstRetryMs: 2000, maxAttempts: 3 },
       statusRetryAfterSeconds: 15,
+      allowLocalAccountClusters: true,
+      discoveryShowsEnvValues: false,
     });
+  });
+
+  it('a flag that is neither true nor false stops start-up naming the setting', () => {
+    expect(configError({ ...minimal, ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'yes' }).message).toContain('- ALLOW_LOCAL_ACCOUNT_CLUSTERS: true or false');
   });
 
   it('without DEFAULT_CLUSTER the first cluster is the default', () => {
@@ -173,8 +183,13 @@ describe('loadConfig', () => {
 });
 
 describe('namespaceAllowed', () => {
-  const [dev, prod, any] = loadConfig({
-    CLUSTERS: JSON.stringify([devCluster, prodCluster, { ...devCluster, alias: 'any', namespaces: ['*'] }]),
+  const [dev, prod, any, anyAndSystem] = loadConfig({
+    CLUSTERS: JSON.stringify([
+      devCluster,
+      prodCluster,
+      { ...devCluster, alias: 'any', namespaces: ['*'] },
+      { ...devCluster, alias: 'any-and-system', namespaces: ['*', 'kube-system'] },
+    ]),
   }).clusters;
 
   it.each([
@@ -182,7 +197,12 @@ describe('namespaceAllowed', () => {
     { name: 'another listed namespace', cluster: dev, namespace: 'batch', expected: true },
     { name: 'a namespace not in the list', cluster: prod, namespace: 'kube-system', expected: false },
     { name: 'a namespace of another cluster', cluster: dev, namespace: 'reports', expected: false },
-    { name: 'any namespace under "*"', cluster: any, namespace: 'kube-system', expected: true },
+    { name: 'any namespace under "*"', cluster: any, namespace: 'reports', expected: true },
+    ...['kube-system', 'kube-public', 'kube-node-lease', 'gatekeeper-system', 'calico-system', 'tigera-operator', 'app-routing-system', 'aks-istio-system', 'aks-command', 'flux-system', 'dataprotection-microsoft'].map(
+      (namespace) => ({ name: `system namespace ${namespace} under "*"`, cluster: any, namespace, expected: false }),
+    ),
+    { name: 'a system namespace listed by name next to "*"', cluster: anyAndSystem, namespace: 'kube-system', expected: true },
+    { name: 'a namespace that only contains "system"', cluster: any, namespace: 'systems-team', expected: true },
   ])('$name is allowed: $expected', ({ cluster, namespace, expected }) => {
     if (!cluster) throw new Error('cluster fixture missing');
     expect(namespaceAllowed(cluster, namespace)).toBe(expected);
@@ -211,6 +231,8 @@ describe('SETTING_NAMES', () => {
         'POLL_INITIAL_SECONDS',
         'POLL_MAX_SECONDS',
         'STATUS_RETRY_AFTER_SECONDS',
+        'ALLOW_LOCAL_ACCOUNT_CLUSTERS',
+        'DISCOVERY_SHOW_ENV_VALUES',
       ].sort(),
     );
   });
