@@ -36,13 +36,6 @@ export type ClusterSettings = z.infer<typeof clusterSchema>;
 export type AksClusterSettings = z.infer<typeof aksCluster>;
 
 const seconds = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
-const flag = (fallback: boolean) =>
-  z
-    .string()
-    .transform((s) => s.trim().toLowerCase())
-    .pipe(z.enum(['true', 'false'], { error: 'true or false' }))
-    .transform((s) => s === 'true')
-    .default(fallback);
 
 const envSchema = z.object({
   CLUSTERS: z
@@ -78,8 +71,8 @@ const envSchema = z.object({
   ACTIVITY_RETRY_FIRST_SECONDS: seconds(5, 1),
   ACTIVITY_RETRY_MAX_ATTEMPTS: seconds(5, 1),
   STATUS_RETRY_AFTER_SECONDS: seconds(10, 1),
-  ALLOW_LOCAL_ACCOUNT_CLUSTERS: flag(false),
-  DISCOVERY_SHOW_ENV_VALUES: flag(true),
+  ALLOW_LOCAL_ACCOUNT_CLUSTERS: z.stringbool({ error: 'true or false' }).default(false),
+  DISCOVERY_SHOW_ENV_VALUES: z.stringbool({ error: 'true or false' }).default(true),
 });
 
 export interface GracePeriods {

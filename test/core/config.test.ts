@@ -83,7 +83,7 @@ describe('loadConfig', () => {
       ACTIVITY_RETRY_MAX_ATTEMPTS: '3',
       STATUS_RETRY_AFTER_SECONDS: '15',
       ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'TRUE',
-      DISCOVERY_SHOW_ENV_VALUES: ' false ',
+      DISCOVERY_SHOW_ENV_VALUES: 'false',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -102,7 +102,7 @@ describe('loadConfig', () => {
   });
 
   it('a flag that is neither true nor false stops start-up naming the setting', () => {
-    expect(configError({ ...minimal, ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'yes' }).message).toContain('- ALLOW_LOCAL_ACCOUNT_CLUSTERS: true or false');
+    expect(configError({ ...minimal, ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'maybe' }).message).toContain('- ALLOW_LOCAL_ACCOUNT_CLUSTERS: true or false');
   });
 
   it('without DEFAULT_CLUSTER the first cluster is the default', () => {
