@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import {
   AdmissionregistrationV1Api,
@@ -14,6 +16,10 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { KubeconfigFileSource } from '../../src/clients/credentials.js';
+import { ClientNodeGateway, type KubeGateway } from '../../src/clients/kube.js';
+import { cloneJob } from '../../src/core/clone.js';
+import { KubeApiError } from '../../src/core/errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/core/labels.js';
 import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
 
@@ -28,6 +34,9 @@ const registration = admin.kc.makeApiClient(AdmissionregistrationV1Api);
 const ALLOWED = 'registry.example/batch/';
 const manifest = readFileSync(new URL('../../infra/kubernetes/admission-policy.yaml', import.meta.url), 'utf8');
 let appBatch: BatchV1Api;
+/** The app's own gateway, with the app identity's credentials. */
+let appGateway: KubeGateway;
+let tempDir = '';
 let policyName = '';
 let bindingName = '';
 
@@ -69,6 +78,10 @@ beforeAll(async () => {
     currentContext: 'app',
   });
   appBatch = kc.makeApiClient(BatchV1Api);
+  tempDir = mkdtempSync(join(tmpdir(), 'admission-'));
+  const kubeconfigPath = join(tempDir, 'app.kubeconfig');
+  writeFileSync(kubeconfigPath, kc.exportConfig(), { mode: 0o600 });
+  appGateway = new ClientNodeGateway(new KubeconfigFileSource(kubeconfigPath), 10_000);
 
   const [policy, policyBinding] = loadAllYaml(manifest.replaceAll('PRINCIPAL_OBJECT_ID', user).replaceAll('ALLOWED_IMAGE_PREFIX', ALLOWED)) as [
     V1ValidatingAdmissionPolicy,
@@ -81,6 +94,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   if (bindingName) await registration.deleteValidatingAdmissionPolicyBinding({ name: bindingName }).catch(() => undefined);
   if (policyName) await registration.deleteValidatingAdmissionPolicy({ name: policyName }).catch(() => undefined);
 });
@@ -136,6 +150,22 @@ describe('infra/kubernetes/admission-policy.yaml', () => {
     const created = await appBatch.createNamespacedJob({ namespace: ns(), body: compliant('compliant') });
     expect(created.metadata?.labels?.[MANAGED_BY_LABEL]).toBe(MANAGED_BY_VALUE);
     expect((await admin.batch.readNamespacedJob({ namespace: ns(), name: 'compliant' })).metadata?.uid).toBe(created.metadata?.uid);
+  });
+
+  it('admits the run the app itself builds from a source Job with an allowed image', async () => {
+    const source = await admin.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'nightly', namespace: ns(), image: `${ALLOWED}nightly:2`, suspend: true }) });
+    const run = cloneJob(source, { runId: 'nightly-0000000001', namespace: ns(), sourceKind: 'Job', sourceName: 'nightly', requestHash: 'h' }, { DAY: 'today' });
+    const created = await appGateway.createJob(ns(), run);
+    expect(created.metadata?.labels?.[MANAGED_BY_LABEL]).toBe(MANAGED_BY_VALUE);
+  });
+
+  it('refuses the run the app builds from a source Job whose image is not allowed, with the policy message', async () => {
+    const source = await admin.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'foreign', namespace: ns(), image: 'docker.io/library/busybox:1.36', suspend: true }) });
+    const run = cloneJob(source, { runId: 'foreign-0000000001', namespace: ns(), sourceKind: 'Job', sourceName: 'foreign', requestHash: 'h' }, {});
+    const error = await appGateway.createJob(ns(), run).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KubeApiError);
+    expect((error as KubeApiError).code).toBe(403);
+    expect((error as KubeApiError).message).toContain('not allowed: docker.io/library/busybox:1.36');
   });
 
   it('does not affect anyone else: an admin may create a Job that breaks every rule', async () => {
