@@ -27,7 +27,7 @@ type aksCluster = {
   @description('Namespaces the app may run Jobs in. "*" allows every namespace (development clusters only).')
   @minLength(1)
   namespaces: string[]
-  @description('true: the cluster uses Azure RBAC for Kubernetes authorization and gets an RBAC Writer role per namespace. false: apply infra/kubernetes/rbac.yaml in each namespace.')
+  @description('true: the cluster uses Azure RBAC for Kubernetes authorization and gets the custom role of app/rbac-aks.bicep per namespace. false: apply infra/kubernetes/rbac.yaml in each namespace.')
   azureRbac: bool
   @description('Private clusters reached through their private FQDN.')
   serverFqdn: string?
