@@ -46,7 +46,9 @@ const BUILT_IN_ROLES: Readonly<Record<string, string>> = {
 
 /** Settings the Functions host and its extensions read; everything else must be a setting of src/config.ts. */
 const HOST_SETTINGS = new Set([
-  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__blobServiceUri',
+  'AzureWebJobsStorage__queueServiceUri',
+  'AzureWebJobsStorage__tableServiceUri',
   'AzureWebJobsStorage__credential',
   'AzureWebJobsStorage__clientId',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
@@ -250,6 +252,16 @@ describe('app settings', () => {
       "'ClientId=${identityClientId};Authorization=AAD'",
     );
     expect(appSettings.get('AZURE_CLIENT_ID')?.value).toBe('identity.outputs.clientId');
+  });
+
+  it('reaches blob, queue and table storage (the host and the Durable task hub) at the URIs the account reports', () => {
+    // Service URIs instead of __accountName, which assumes the public cloud's core.windows.net.
+    expect(allSettings).not.toContain('AzureWebJobsStorage__accountName');
+    for (const service of ['blob', 'queue', 'table']) {
+      expect(hostSettings.get(`AzureWebJobsStorage__${service}ServiceUri`)?.value, service).toBe(`storage.properties.primaryEndpoints.${service}`);
+    }
+    expect(apiBicep).toMatch(/^resource storage 'Microsoft\.Storage\/storageAccounts@[\w-]+' existing = \{\s*name: storageAccountName\s*\}/m);
+    expect(hostSettings.get('AzureWebJobsStorage__credential')?.value).toBe("'managedidentity'");
   });
 
   it('leaves the worker runtime to functionAppConfig, since Flex Consumption refuses it as a setting', () => {
