@@ -27,6 +27,9 @@ param taskHubName string
 @description('Settings read by src/config.ts; merged with the host settings below.')
 param appSettings object
 
+@description('Subnet of the VNet integration (delegated to Microsoft.App/environments); empty: none.')
+param virtualNetworkSubnetId string = ''
+
 @description('Upper bound of instances Flex Consumption scales out to. Every instance is one more client of the clusters\' API servers; runs are cheap to follow, so a modest bound is plenty.')
 @minValue(1)
 @maxValue(1000)
@@ -87,6 +90,8 @@ resource api 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Flex Consumption sends all the app's outbound traffic into the VNet it is integrated with.
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
     }

@@ -40,7 +40,10 @@ interface Metadata {
 }
 
 interface AzureYaml {
-  services: Record<string, { project: string; language: string; host: string; dist?: string; remoteBuild?: boolean; hooks?: Record<string, { run: string }> }>;
+  services: Record<
+    string,
+    { project: string; language: string; host: string; dist?: string; remoteBuild?: boolean; hooks?: Record<string, Record<'posix' | 'windows', { run: string }>> }
+  >;
 }
 
 const azure = loadYaml<AzureYaml>(readFileSync(join(ROOT, 'azure.yaml'), 'utf8'));
@@ -173,7 +176,9 @@ afterAll(() => {
 describe('azure.yaml deploys the package folder as it is', () => {
   it('builds locally (remoteBuild false), from the folder the package script writes, in the prepackage hook', () => {
     expect(api).toMatchObject({ project: '.', language: 'ts', host: 'function', remoteBuild: false, dist: packageFolder });
-    expect(api?.hooks?.prepackage?.run).toMatch(/^npm ci\b.*&& npm run package$/);
+    const hook = api?.hooks?.prepackage;
+    expect(hook?.posix.run).toMatch(/^npm ci\b.*&& npm run package$/);
+    expect(hook?.windows.run).toBe(hook?.posix.run);
   });
 
   it('has an ignore file in the zipped folder, and none at the project root that would leave node_modules out', () => {
