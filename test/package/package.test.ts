@@ -7,14 +7,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import {
-  copyFileSync,
   existsSync,
-  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
-  realpathSync,
   rmSync,
   statSync,
 } from 'node:fs';
@@ -22,13 +19,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 import { loadYaml } from '@kubernetes/client-node';
-import ignore, { type Ignore } from 'ignore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { captureRegistrations } from '../../local/host/registrations.js';
 import { type Lockfile, packageFolder, productionPaths, projectRoot } from '../../scripts/package.js';
 import { loadConfig } from '../../src/config.js';
 import { createServices, setServices } from '../../src/services.js';
+import { copyAsAzdZips, ignoreRules } from './azd-zip.js';
 
 const ROOT = projectRoot;
 const NODE = join(ROOT, 'node_modules', '.bin', 'node');
@@ -48,42 +45,6 @@ interface AzureYaml {
 
 const azure = loadYaml<AzureYaml>(readFileSync(join(ROOT, 'azure.yaml'), 'utf8'));
 const api = azure.services.api;
-
-/** azd's go-gitignore parse: a UTF-8 byte order mark is dropped first (azd 1.23.13 and later). */
-function ignoreRules(folder: string): Ignore | undefined {
-  const file = join(folder, '.funcignore');
-  return existsSync(file) ? ignore().add(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')) : undefined;
-}
-
-/**
- * Copy `root` as azd zips it. Entries are visited with lstat; a symlink is followed (a linked folder is walked
- * at its real path, up to 40 links deep), a folder that is excluded is not walked into. azd drops `.azure/`,
- * the ignore file itself and `local.settings.json`, then asks the ignore rules about the path relative to
- * `root`; a path reached through a link that leads outside `root` matches no rule, as go-gitignore's Absolute
- * answers nothing for a path outside its base.
- */
-function copyAsAzdZips(root: string, dest: string): void {
-  const rules = ignoreRules(root);
-  const walk = (dir: string, out: string, links: number): void => {
-    if (links > 40) return;
-    for (const name of readdirSync(dir)) {
-      const source = join(dir, name);
-      const link = lstatSync(source).isSymbolicLink();
-      const isDir = statSync(source).isDirectory();
-      if (name === '.azure' && isDir) continue;
-      if ((name === '.funcignore' || name === 'local.settings.json') && !isDir) continue;
-      const path = relative(root, source).split(sep).join('/');
-      if (rules && !path.startsWith('../') && rules.ignores(isDir ? `${path}/` : path)) continue;
-      if (isDir) {
-        mkdirSync(join(out, name));
-        walk(link ? realpathSync(source) : source, join(out, name), links + (link ? 1 : 0));
-      } else {
-        copyFileSync(source, join(out, name));
-      }
-    }
-  };
-  walk(root, dest, 0);
-}
 
 function filesUnder(folder: string): { path: string; size: number }[] {
   return readdirSync(folder, { recursive: true, withFileTypes: true })
