@@ -30,8 +30,6 @@ export interface Lockfile {
  */
 const neverLoaded = /(\.d\.[cm]?ts|\.[cm]?ts|\.map|\.md|\.markdown|\.bare)$/i;
 
-// azd reads the ignore file of the folder it zips. With one present, every azd that reads remoteBuild (1.23.5
-// and later) ships node_modules; without one, azd before 1.23.12 leaves node_modules out of a TypeScript app.
 const funcignore = `# The package folder holds only what the Functions host runs (scripts/package.ts builds it), so nothing
 # here needs leaving out. The file must exist: azd reads it from the folder it zips, and without one azd
 # before 1.23.12 drops node_modules from a TypeScript app even with remoteBuild: false.

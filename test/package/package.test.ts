@@ -189,8 +189,9 @@ describe('the package as azd zips it', () => {
 describe('a fresh Node 22 loads the package alone', () => {
   it('starts from package.json main with the CLUSTERS setting and nothing from the repository', () => {
     expect(spawnSync(NODE, ['--version'], { encoding: 'utf8' }).stdout).toMatch(/^v22\./);
-    expect(loaded.stderr).toBe('');
-    expect(loaded.status).toBe(0);
+    expect(loaded.status, loaded.stderr).toBe(0);
+    // @azure/functions says so when it cannot reach the worker's module and registers nothing.
+    expect(loaded.stderr).not.toMatch(/Failed to detect the Azure Functions runtime|Skipping call to register/);
     // Every folder the entry point could import a package from is inside the copy or does not exist.
     const reachable = loaded.lookupPaths.filter((path) => existsSync(path));
     expect(reachable.length).toBeGreaterThan(0);
