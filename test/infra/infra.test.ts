@@ -46,7 +46,9 @@ const BUILT_IN_ROLES: Readonly<Record<string, string>> = {
 
 /** Settings the Functions host and its extensions read; everything else must be a setting of src/config.ts. */
 const HOST_SETTINGS = new Set([
-  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__blobServiceUri',
+  'AzureWebJobsStorage__queueServiceUri',
+  'AzureWebJobsStorage__tableServiceUri',
   'AzureWebJobsStorage__credential',
   'AzureWebJobsStorage__clientId',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
@@ -250,6 +252,16 @@ describe('app settings', () => {
       "'ClientId=${identityClientId};Authorization=AAD'",
     );
     expect(appSettings.get('AZURE_CLIENT_ID')?.value).toBe('identity.outputs.clientId');
+  });
+
+  it('reaches blob, queue and table storage (the host and the Durable task hub) at the URIs the account reports', () => {
+    // Service URIs instead of __accountName, which assumes the public cloud's core.windows.net.
+    expect(allSettings).not.toContain('AzureWebJobsStorage__accountName');
+    for (const service of ['blob', 'queue', 'table']) {
+      expect(hostSettings.get(`AzureWebJobsStorage__${service}ServiceUri`)?.value, service).toBe(`storage.properties.primaryEndpoints.${service}`);
+    }
+    expect(apiBicep).toMatch(/^resource storage 'Microsoft\.Storage\/storageAccounts@[\w-]+' existing = \{\s*name: storageAccountName\s*\}/m);
+    expect(hostSettings.get('AzureWebJobsStorage__credential')?.value).toBe("'managedidentity'");
   });
 
   it('leaves the worker runtime to functionAppConfig, since Flex Consumption refuses it as a setting', () => {
@@ -589,5 +601,77 @@ describe('the custom Azure role for Azure-RBAC clusters (infra/app/rbac-aks.bice
       "subscriptionResourceId('Microsoft.Authorization/roleDefinitions', clusterUserRole)",
     );
     for (const { path, text } of bicepFiles) expect(text.toLowerCase(), path).not.toContain('a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb');
+  });
+});
+
+describe('networking for private clusters and authorized IP ranges', () => {
+  const mainParams = params(mainBicep);
+  const networkBicep = read('infra/app/network.bicep');
+  const apiModule = declarations(mainBicep, 'module').find((m) => m.symbol === 'api');
+  const apiParams = apiModule ? entries(mainBicep, entry(apiModule.body, 'params').at) : new Map<string, Entry>();
+
+  it('takes an optional subnet and an optional static outbound IP, both off by default', () => {
+    expect(mainParams.get('virtualNetworkSubnetId')).toBe("''");
+    expect(mainParams.get('staticOutboundIp')).toBe('false');
+    const file = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: string }> };
+    expect(file.parameters.virtualNetworkSubnetId?.value).toBe('${APP_SUBNET_ID}');
+    expect(file.parameters.staticOutboundIp?.value).toBe('${STATIC_OUTBOUND_IP=false}');
+  });
+
+  it('integrates the app with the given subnet, else with its own when a static IP is asked for, else with none', () => {
+    expect(mainBicep).toMatch(/^var createNetwork = staticOutboundIp && empty\(virtualNetworkSubnetId\)$/m);
+    expect(apiParams.get('virtualNetworkSubnetId')?.value).toBe(
+      "!empty(virtualNetworkSubnetId) ? virtualNetworkSubnetId : (createNetwork ? network.outputs.subnetId : '')",
+    );
+    expect(params(apiBicep).get('virtualNetworkSubnetId')).toBe("''");
+    const site = declarations(apiBicep, 'resource').find((r) => r.type.startsWith('Microsoft.Web/sites@'));
+    const properties = site ? entries(apiBicep, entry(site.body, 'properties').at) : new Map<string, Entry>();
+    expect(properties.get('virtualNetworkSubnetId')?.value).toBe('empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId');
+  });
+
+  it('makes the VNet, NAT gateway and static public IP only when asked, and outputs the IP to allow', () => {
+    const network = declarations(mainBicep, 'module').find((m) => m.type === 'app/network.bicep');
+    expect(network?.symbol).toBe('network');
+    expect(mainBicep).toMatch(/^module network 'app\/network\.bicep' = if \(createNetwork\) \{/m);
+    expect(mainBicep).toMatch(/^output OUTBOUND_IP string = createNetwork \? network\.outputs\.outboundIp : ''$/m);
+    const resources = new Map(declarations(networkBicep, 'resource').map((r) => [r.symbol, r]));
+    const ip = resources.get('publicIp');
+    expect(ip && entries(networkBicep, entry(ip.body, 'properties').at).get('publicIPAllocationMethod')?.value).toBe("'Static'");
+    const nat = resources.get('natGateway');
+    expect(nat && entry(nat.body, 'properties').value).toMatch(/publicIpAddresses:\s*\[\s*\{\s*id:\s*publicIp\.id\s*\}\s*\]/);
+    const vnet = resources.get('vnet');
+    const subnet = vnet ? entry(vnet.body, 'properties').value : '';
+    expect(subnet).toMatch(/natGateway:\s*\{\s*id:\s*natGateway\.id\s*\}/);
+    // The delegation Flex Consumption's VNet integration requires.
+    expect(subnet).toMatch(/serviceName:\s*'Microsoft\.App\/environments'/);
+    expect(networkBicep).toMatch(/^output subnetId string = '\$\{vnet\.id\}\/subnets\/app'$/m);
+    expect(networkBicep).toMatch(/^output outboundIp string = publicIp\.properties\.ipAddress$/m);
+  });
+
+  it('README says how a private FQDN resolves and which IP to allow in authorizedIPRanges', () => {
+    const readme = read('README.md');
+    expect(readme).toContain('privatelink.<region>.azmk8s.io');
+    expect(readme).toContain('serverFqdn');
+    expect(readme).toContain('APP_SUBNET_ID');
+    expect(readme).toContain('STATIC_OUTBOUND_IP');
+    expect(readme).toContain('azd env get-value OUTBOUND_IP');
+    expect(readme).toContain('authorizedIPRanges');
+  });
+});
+
+describe("the deployer's rights", () => {
+  it('README names what the per-cluster role deployment needs in each cluster\'s resource group, and the roles that give it', () => {
+    const aks = declarations(mainBicep, 'module').find((m) => m.type === 'app/rbac-aks.bicep');
+    expect(aks && entry(aks.body, 'scope').value).toBe('resourceGroup(c.subscriptionId, c.resourceGroup)');
+    const readme = read('README.md');
+    for (const text of [
+      'Microsoft.Resources/deployments/write',
+      'Microsoft.Authorization/roleAssignments/write',
+      '**Owner**',
+      '**Contributor**',
+      '**Role Based Access Control Administrator**',
+    ]) {
+      expect(readme).toContain(text);
+    }
   });
 });
