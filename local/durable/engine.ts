@@ -150,6 +150,21 @@ async function runOnce(state: Pick<InstanceState, 'instanceId' | 'records' | 'in
   }
 }
 
+/** The host's limit on a custom status: 16 KB of UTF-16 JSON, in whole kilobytes rounded down. */
+export const CUSTOM_STATUS_MAX_KB = 16;
+
+/**
+ * What the host says when a custom status is too large (the Durable extension's MessagePayloadDataConverter:
+ * it fails the orchestration when floor(UTF-16 bytes / 1024) > 16); undefined when it fits.
+ */
+export function customStatusRefusal(customStatus: unknown): string | undefined {
+  if (customStatus === undefined || customStatus === null) return undefined;
+  // JSON text in UTF-16: two bytes per code unit (a character outside the BMP is two units, four bytes).
+  const kb = Math.floor((JSON.stringify(customStatus).length * 2) / 1024);
+  if (kb <= CUSTOM_STATUS_MAX_KB) return undefined;
+  return `The UTF-16 size of the JSON-serialized payload must not exceed ${String(CUSTOM_STATUS_MAX_KB)} KB. The current payload size is ${String(kb)} KB.`;
+}
+
 /**
  * Run the orchestrator over the instance's history and turn its new actions into records and work.
  * Mutates and returns the state. The caller appends the outcome of work with the helpers below first.
@@ -161,6 +176,14 @@ export async function replay(state: InstanceState, runner: OrchestratorRunner, n
   const at = now.toISOString();
   state.updatedAt = at;
   state.status = 'Running';
+  const oversized = customStatusRefusal(result.customStatus);
+  if (oversized !== undefined) {
+    // The host sets the custom status before it looks at the actions, so none of them is scheduled.
+    state.status = 'Failed';
+    state.output = `Orchestrator function '${state.name}' failed: ${oversized}`;
+    state.pending = [];
+    return state;
+  }
   if (result.customStatus !== undefined) state.customStatus = result.customStatus;
 
   const actions = (result.actions.flat() as RawAction[]).filter((a) => a.actionType !== ACTION.waitForExternalEvent);

@@ -8,4 +8,4 @@ export const CANCEL_EVENT = 'cancel';
  * orchestrator reads it as `context.df.version`). Bump it, and record golden histories of the new version,
  * when a change alters what an instance in flight would schedule (docs/decisions.md, "Orchestration").
  */
-export const ORCHESTRATOR_VERSION = '1';
+export const ORCHESTRATOR_VERSION = '2';

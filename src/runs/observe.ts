@@ -7,8 +7,10 @@ import { JOB_NAME_POD_LABEL } from '../core/labels.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { mapRunStatus, outputsFromPods } from '../core/status.js';
 
-/** Reason of a snapshot that could not read the run; the orchestration counts these in a row. */
+/** Reason of a snapshot whose run the cluster refused to show (a person must fix it); counted in a row. */
 export const OBSERVE_FAILED = 'ObserveFailed';
+/** Reason of a snapshot whose cluster did not answer even after retries: the run may well be fine. */
+export const CLUSTER_UNAVAILABLE = 'ClusterUnavailable';
 
 /**
  * A list that only refines the verdict (pods, events): when the cluster refuses it for good (a Role without

@@ -49,6 +49,13 @@ describe('golden histories: in-flight instances survive a deploy', () => {
     expect(goldens.filter(({ file }) => file.startsWith(`v${ORCHESTRATOR_VERSION}/`)).length).toBeGreaterThan(0);
   });
 
+  it('new instances get the current version: host.json says it, as defaultVersion', () => {
+    const host = JSON.parse(readFileSync(join(import.meta.dirname, '../../host.json'), 'utf8')) as {
+      extensions: { durableTask: { defaultVersion?: string } };
+    };
+    expect(host.extensions.durableTask.defaultVersion).toBe(ORCHESTRATOR_VERSION);
+  });
+
   it.each(goldens.map(({ file, golden }) => [file, golden] as const))('%s replays with the actions it recorded', async (_, golden) => {
     expect(await incompatibilities(golden, jobRun)).toEqual([]);
   });
