@@ -2,10 +2,10 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 
 import type { KubeGateway } from '../clients/kube.js';
 import type { GracePeriods } from '../config.js';
-import { KubeApiError } from '../core/errors.js';
+import { ensureError, KubeApiError } from '../core/errors.js';
 import { JOB_NAME_POD_LABEL } from '../core/labels.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
-import { mapRunStatus, outputsFromPods } from '../core/status.js';
+import { mapRunStatus, outputsFromPods, verdictOutlivedByJob } from '../core/status.js';
 
 /** Reason of a snapshot whose run the cluster refused to show (a person must fix it); counted in a row. */
 export const OBSERVE_FAILED = 'ObserveFailed';
@@ -97,4 +97,23 @@ export async function deleteRun(
     },
     now,
   );
+}
+
+/** What a cancel finds: the Job ended on its own (that verdict stands), still runs, or could not be seen. */
+export type JobLook = { kind: 'ended'; snapshot: RunSnapshot } | { kind: 'running' } | { kind: 'unknown'; why: string };
+
+/**
+ * The look a cancel takes before it deletes anything. Only a Job that ended by its own conditions counts as
+ * ended: a verdict of this app's (a pod problem past its grace, a suspended Job) still leaves a live Job,
+ * and a Job already gone without a verdict of its own is what a cancel would have made of it anyway.
+ */
+export async function lookBeforeCancel(gateway: KubeGateway, ref: RunRef, grace: GracePeriods, now: Date): Promise<JobLook> {
+  try {
+    const seen = await observeOnce(gateway, ref, grace, null, now);
+    if (seen.reason === OBSERVE_FAILED) return { kind: 'unknown', why: seen.message };
+    if (isTerminal(seen.status) && !verdictOutlivedByJob(seen) && seen.reason !== 'JobDeleted') return { kind: 'ended', snapshot: seen };
+    return { kind: 'running' };
+  } catch (err) {
+    return { kind: 'unknown', why: ensureError(err).message };
+  }
 }
