@@ -2,10 +2,11 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 
 import type { KubeGateway } from '../clients/kube.js';
 import type { GracePeriods } from '../config.js';
-import { ensureError, KubeApiError } from '../core/errors.js';
+import { ensureError } from '../core/errors.js';
 import { JOB_NAME_POD_LABEL } from '../core/labels.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { mapRunStatus, outputsFromPods, verdictOutlivedByJob } from '../core/status.js';
+import { refusal } from './failures.js';
 
 /** Reason of a snapshot whose run the cluster refused to show (a person must fix it); counted in a row. */
 export const OBSERVE_FAILED = 'ObserveFailed';
@@ -21,8 +22,9 @@ async function refinement<T>(what: string, list: () => Promise<T[]>, missing: st
   try {
     return await list();
   } catch (err) {
-    if (!(err instanceof KubeApiError) || err.transient) throw err;
-    missing.push(`${what}: ${err.message}`);
+    const refused = refusal(err);
+    if (!refused) throw err;
+    missing.push(`${what}: ${refused.message}`);
     return [];
   }
 }
@@ -69,14 +71,16 @@ export async function observeOnce(
   try {
     return await inspectRun(gateway, ref, grace, monitorUrl, now);
   } catch (err) {
-    if (!(err instanceof KubeApiError) || err.transient) throw err;
-    return snapshotOf(ref, { status: 'Unknown', reason: OBSERVE_FAILED, message: `the run could not be read: ${err.message}`, monitorUrl }, now);
+    const refused = refusal(err);
+    if (!refused) throw err;
+    return snapshotOf(ref, { status: 'Unknown', reason: OBSERVE_FAILED, message: `the run could not be read: ${refused.message}`, monitorUrl }, now);
   }
 }
 
 /**
  * Stop a run: delete its Job with propagation Background, so its pods go too (a plain delete through batch/v1
- * would orphan them). A Job already gone is fine: the run is stopped either way.
+ * would orphan them). A Job already gone is fine: the run is stopped either way. A refusal (403, credentials)
+ * is not retried: the verdict stands and its message names the Job to delete by hand. Transient errors throw.
  */
 export async function deleteRun(
   gateway: KubeGateway,
@@ -86,12 +90,20 @@ export async function deleteRun(
   monitorUrl: string | null,
   now: Date,
 ): Promise<RunSnapshot> {
-  await gateway.deleteJob(ref.namespace, ref.runId);
+  let message = verdict.message;
+  try {
+    await gateway.deleteJob(ref.namespace, ref.runId);
+  } catch (err) {
+    const refused = refusal(err);
+    if (!refused) throw err;
+    message = `${verdict.message}; deleting Job ${ref.namespace}/${ref.runId} failed, so delete it by hand: ${refused.message}`;
+  }
   return snapshotOf(
     ref,
     {
       ...(last ? { startTime: last.startTime, pods: last.pods } : {}),
       ...verdict,
+      message,
       monitorUrl,
       completionTime: now.toISOString(),
     },
