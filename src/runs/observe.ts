@@ -5,7 +5,7 @@ import type { GracePeriods } from '../config.js';
 import { ensureError } from '../core/errors.js';
 import { JOB_NAME_POD_LABEL } from '../core/labels.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
-import { mapRunStatus, outputsFromPods, verdictOutlivedByJob } from '../core/status.js';
+import { jobSettled, mapRunStatus, outputsFromPods, verdictOutlivedByJob } from '../core/status.js';
 import { refusal } from './failures.js';
 
 /** Reason of a snapshot whose run the cluster refused to show (a person must fix it); counted in a row. */
@@ -39,7 +39,7 @@ async function inspectRun(
   grace: GracePeriods,
   monitorUrl: string | null,
   now: Date,
-): Promise<RunSnapshot> {
+): Promise<{ snapshot: RunSnapshot; settled: boolean; gone: boolean }> {
   const missing: string[] = [];
   const [job, pods, jobEvents] = await Promise.all([
     gateway.readJob(ref.namespace, ref.runId),
@@ -51,10 +51,26 @@ async function inspectRun(
     waiting.map((pod) => refinement('pod events', () => gateway.listEvents(ref.namespace, pod.metadata?.name ?? ''), missing)),
   );
   const snapshot = mapRunStatus(ref, { job, pods, events: [...jobEvents, ...podEvents.flat()], now }, grace, monitorUrl);
-  if (isTerminal(snapshot.status)) return { ...snapshot, outputs: outputsFromPods(pods) };
-  if (missing.length === 0) return snapshot;
-  return { ...snapshot, message: `${snapshot.message} (judged from the Job alone, the cluster refused ${[...new Set(missing)].join('; ')})` };
+  if (isTerminal(snapshot.status)) return { snapshot: { ...snapshot, outputs: outputsFromPods(pods) }, settled: jobSettled(job), gone: job === null };
+  if (missing.length === 0) return { snapshot, settled: true, gone: job === null };
+  return {
+    snapshot: { ...snapshot, message: `${snapshot.message} (judged from the Job alone, the cluster refused ${[...new Set(missing)].join('; ')})` },
+    settled: true,
+    gone: job === null,
+  };
 }
+
+/**
+ * How long a look waits for a Job whose verdict is made (SuccessCriteriaMet, FailureTarget) to settle
+ * (Complete, Failed), so the run's final snapshot has the pod counts and outputs of the Job's final status:
+ * a verdict is read only once. The Job controller settles a Job within a sync or two; past the bound the
+ * verdict is reported as it is.
+ */
+export interface SettlePolicy {
+  reads: number;
+  intervalMs: number;
+}
+export const SETTLE: SettlePolicy = { reads: 10, intervalMs: 500 };
 
 /**
  * One look at a run, for the observe activity: transient errors throw (RetryOptions retries them); an error
@@ -67,9 +83,18 @@ export async function observeOnce(
   grace: GracePeriods,
   monitorUrl: string | null,
   now: Date,
+  settle: SettlePolicy = SETTLE,
 ): Promise<RunSnapshot> {
   try {
-    return await inspectRun(gateway, ref, grace, monitorUrl, now);
+    let look = await inspectRun(gateway, ref, grace, monitorUrl, now);
+    for (let read = 0; !look.settled && read < settle.reads; read++) {
+      await new Promise((resolve) => setTimeout(resolve, settle.intervalMs));
+      const again = await inspectRun(gateway, ref, grace, monitorUrl, new Date(now.getTime() + (read + 1) * settle.intervalMs));
+      // A Job removed meanwhile (ttlSecondsAfterFinished) keeps the verdict, counts and outputs already read.
+      if (again.gone || !isTerminal(again.snapshot.status)) break;
+      look = again;
+    }
+    return look.snapshot;
   } catch (err) {
     const refused = refusal(err);
     if (!refused) throw err;
@@ -121,7 +146,8 @@ export type JobLook = { kind: 'ended'; snapshot: RunSnapshot } | { kind: 'runnin
  */
 export async function lookBeforeCancel(gateway: KubeGateway, ref: RunRef, grace: GracePeriods, now: Date): Promise<JobLook> {
   try {
-    const seen = await observeOnce(gateway, ref, grace, null, now);
+    // A verdict is all a cancel needs: it does not wait for the Job to settle.
+    const seen = await observeOnce(gateway, ref, grace, null, now, { reads: 0, intervalMs: 0 });
     if (seen.reason === OBSERVE_FAILED) return { kind: 'unknown', why: seen.message };
     if (isTerminal(seen.status) && !verdictOutlivedByJob(seen) && seen.reason !== 'JobDeleted') return { kind: 'ended', snapshot: seen };
     return { kind: 'running' };
