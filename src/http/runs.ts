@@ -5,7 +5,7 @@ import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/err
 import { boundText } from '../core/limits.js';
 import { isRunId } from '../core/naming.js';
 import { isTerminal, NO_PODS, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
-import { jobRunInputSchema, runSnapshotSchema } from '../core/schemas.js';
+import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
 import { ORCHESTRATORS } from '../functions/names.js';
 import { runLinks } from './links.js';
 
@@ -86,9 +86,10 @@ function readSnapshot(value: unknown, ref: RunRef, at: Date): RunSnapshot | unde
 
 /** The run's snapshot from its orchestration's state: the output once done, the custom status while running. */
 export function snapshotFromInstance(status: df.DurableOrchestrationStatus): RunSnapshot {
-  const input = jobRunInputSchema.safeParse(status.input);
-  const ref = input.success
-    ? input.data.request
+  // Only the run's reference is needed, so an input of another version still gives it.
+  const input = runRefSchema.safeParse((status.input as { request?: unknown } | null | undefined)?.request);
+  const ref: RunRef = input.success
+    ? input.data
     : { runId: status.instanceId, cluster: '', namespace: '', source: { kind: 'Job' as const, name: '' } };
   const at = new Date(status.lastUpdatedTime);
   switch (status.runtimeStatus as string) {

@@ -5,6 +5,7 @@ import * as df from 'durable-functions';
 import { describe, expect, it } from 'vitest';
 
 import { type ActionSignature, actionsOf, orchestratorRunner } from '../../local/durable/engine.js';
+import { jobRunInputSchema, runSnapshotSchema } from '../../src/core/schemas.js';
 import { jobRun } from '../../src/functions/jobRun.js';
 import { ACTIVITIES, ORCHESTRATOR_VERSION } from '../../src/functions/names.js';
 import type { GoldenHistory } from './golden/scenarios.js';
@@ -58,6 +59,18 @@ describe('golden histories: in-flight instances survive a deploy', () => {
 
   it.each(goldens.map(({ file, golden }) => [file, golden] as const))('%s replays with the actions it recorded', async (_, golden) => {
     expect(await incompatibilities(golden, jobRun)).toEqual([]);
+  });
+
+  it.each(goldens.map(({ file, golden }) => [file, golden] as const))('%s: its inputs and snapshots still parse (schemas only grow)', (_, golden) => {
+    for (const execution of golden.executions) {
+      expect(jobRunInputSchema.safeParse(execution.input).success).toBe(true);
+      for (const record of execution.records) {
+        if (record.kind !== 'completed' || record.result === null || typeof record.result !== 'object') continue;
+        const result = record.result as { snapshot?: unknown; runId?: unknown };
+        const snapshot = 'snapshot' in result ? result.snapshot : result;
+        expect(runSnapshotSchema.safeParse(snapshot).error).toBeUndefined();
+      }
+    }
   });
 
   it('accepts an activity added after everything the history recorded, before the orchestration returns', async () => {
