@@ -58,7 +58,10 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
     context.df.setCustomStatus(forCustomStatus(snapshot));
   };
 
+  /** Give the run its verdict and delete its Job. */
   function* stop(verdict: Verdict, last: RunSnapshot | undefined): Generator<df.Task, RunSnapshot, unknown> {
+    // The verdict is made: the cancel route answers 409 from here on, also while the Job is being deleted.
+    show(snapshotOf(ref, { ...last, ...verdict }, now()));
     const stopInput: StopRunInput = { ref, verdict, ...(last ? { last } : {}) };
     let final: RunSnapshot;
     try {
@@ -114,8 +117,6 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
     if (version < 2) return yield* stop(verdict, last);
     const seen = yield* observe(last);
     if (isTerminal(seen.status) && seen.reason !== 'JobDeleted') return yield* finish(seen);
-    // The verdict is made: the cancel route answers 409 from here on, also while the Job is deleted.
-    show(snapshotOf(ref, { ...seen, ...verdict }, now()));
     return yield* stop(verdict, seen);
   }
 
@@ -148,7 +149,7 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
   for (let pollsThisGeneration = 0; ; pollsThisGeneration++) {
     if (pollsThisGeneration >= input.poll.continueAsNewAfter) {
       // A cancel raised during the last observe would be lost with this execution's history.
-      if (cancel.isCompleted) return yield* cancelled(progress.last, (cancel.result ?? {}));
+      if (cancel.isCompleted) return yield* cancelled(progress.last, cancel.result ?? {});
       // Every poll adds history that each wake-up replays; start over with the state carried in the input.
       // No timer is pending here (the last one fired), so nothing keeps the old execution alive.
       const next: JobRunInput = { ...input, progress: { ...progress, generation: progress.generation + 1 } };
@@ -164,7 +165,7 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
 
     if (winner === cancel) {
       timer.cancel();
-      return yield* cancelled(progress.last, (cancel.result ?? {}));
+      return yield* cancelled(progress.last, cancel.result ?? {});
     }
     if (deadline && now() >= deadline) {
       // One last look first: a Job that ended just before the deadline keeps its own verdict and outputs.

@@ -210,6 +210,7 @@ describe('jobRun orchestration', () => {
     await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(12)));
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ verdict: { status: 'Failed', reason: 'RunTimeout' } });
+    expect(h.state.customStatus).toMatchObject({ status: 'Failed', reason: 'RunTimeout' });
     await h.complete(ACTIVITIES.stopRun, snap('Failed', 'RunTimeout', seconds(12)));
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'RunTimeout' });
   });
