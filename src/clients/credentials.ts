@@ -45,23 +45,27 @@ export class CredentialError extends AppError {
 /** Network failures of @azure/core-rest-pipeline and Node, where no HTTP answer came back. */
 const NO_ANSWER_CODES = new Set(['REQUEST_SEND_ERROR', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
-/** Whether a failure of ARM or Entra ID is worth another try, and what a person should check if not. */
-export function classifyAzureFailure(err: unknown): { transient: boolean; hint: string } {
+const IDENTITY_HINT =
+  "the app's managed identity could not get a token: check that the identity is assigned to the app and MANAGED_IDENTITY_CLIENT_ID names it";
+const ROLE_HINT = 'the app identity needs "Azure Kubernetes Service Cluster User Role" on the cluster';
+/** @azure/identity's errors for a credential that cannot be used at all (no identity, none of a chain). */
+const IDENTITY_ERRORS = new Set(['CredentialUnavailableError', 'AggregateAuthenticationError']);
+
+/**
+ * Whether a failure of ARM (`arm`) or of getting an Entra ID token (`token`) is worth another try, and
+ * what a person should check if not.
+ */
+export function classifyAzureFailure(err: unknown, during: 'arm' | 'token'): { transient: boolean; hint: string } {
   const { name, statusCode, code } = (err ?? {}) as { name?: unknown; statusCode?: unknown; code?: unknown };
   const status = typeof statusCode === 'number' ? statusCode : undefined;
   if (status === 429 || (status !== undefined && status >= 500)) return { transient: true, hint: 'Azure did not answer properly; the call is retried' };
-  if (name === 'CredentialUnavailableError') {
-    return { transient: false, hint: "the app's managed identity could not get a token: check that the identity is assigned to the app and MANAGED_IDENTITY_CLIENT_ID names it" };
-  }
-  if (status === 401 || status === 403) {
-    return { transient: false, hint: 'the app identity needs "Azure Kubernetes Service Cluster User Role" on the cluster' };
-  }
-  if (status === 404) return { transient: false, hint: 'check subscriptionId, resourceGroup and clusterName of this cluster in CLUSTERS' };
-  if (status !== undefined) return { transient: false, hint: 'the app identity needs "Azure Kubernetes Service Cluster User Role" on the cluster' };
-  if ((typeof code === 'string' && NO_ANSWER_CODES.has(code)) || name === 'AbortError' || name === 'TimeoutError' || name === 'RestError') {
+  if ((typeof code === 'string' && NO_ANSWER_CODES.has(code)) || name === 'AbortError' || name === 'TimeoutError' || (name === 'RestError' && status === undefined)) {
     return { transient: true, hint: 'Azure did not answer; the call is retried' };
   }
-  return { transient: false, hint: 'the app identity needs "Azure Kubernetes Service Cluster User Role" on the cluster' };
+  if (typeof name === 'string' && IDENTITY_ERRORS.has(name)) return { transient: false, hint: IDENTITY_HINT };
+  if (during === 'token') return { transient: false, hint: IDENTITY_HINT };
+  if (status === 404) return { transient: false, hint: 'check subscriptionId, resourceGroup and clusterName of this cluster in CLUSTERS' };
+  return { transient: false, hint: ROLE_HINT };
 }
 
 function fingerprint(value: unknown): string {
@@ -160,7 +164,7 @@ export class AksSource implements ConnectionSource {
       try {
         token = await this.credential.getToken(AKS_AAD_SCOPE);
       } catch (err) {
-        const { transient, hint } = classifyAzureFailure(err);
+        const { transient, hint } = classifyAzureFailure(err, 'token');
         throw new CredentialError(
           `could not get a token for AKS cluster "${this.settings.clusterName}" (alias "${this.settings.alias}"): ${err instanceof Error ? err.message : String(err)}. ${hint}`,
           { cause: err, transient },
@@ -189,7 +193,7 @@ export class AksSource implements ConnectionSource {
     try {
       [cluster, yaml] = await Promise.all([this.management.getCluster(this.settings), this.management.userKubeconfig(this.settings)]);
     } catch (err) {
-      const { transient, hint } = classifyAzureFailure(err);
+      const { transient, hint } = classifyAzureFailure(err, 'arm');
       throw new CredentialError(
         `could not get credentials of AKS cluster "${clusterName}" in resource group "${resourceGroup}" (alias "${alias}"): ${err instanceof Error ? err.message : String(err)}. ${hint}`,
         { cause: err, transient },

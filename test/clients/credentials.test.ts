@@ -1,13 +1,15 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { InvocationContext } from '@azure/functions';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { AKS_AAD_SCOPE, type AksManagement, AksSource, CredentialError, KubeconfigFileSource, TOKEN_REFRESH_MARGIN_MS } from '../../src/clients/credentials.js';
+import { AKS_AAD_SCOPE, type AksManagement, AksSource, classifyAzureFailure, CredentialError, KubeconfigFileSource, TOKEN_REFRESH_MARGIN_MS } from '../../src/clients/credentials.js';
 import { ClientNodeGateway } from '../../src/clients/kube.js';
 import type { AksClusterSettings } from '../../src/config.js';
 import { KubeApiError } from '../../src/core/errors.js';
+import { errorResponse } from '../../src/http/problem.js';
 
 /**
  * The credential path end to end through client-node's real HTTP stack, against a loopback server that only
@@ -222,5 +224,36 @@ describe('the retry after a 401 sends a really fresh credential, or none', () =>
     const error = await gateway.readJob('batch', 'x').catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 401 });
     expect(seen.map((h) => h.authorization)).toEqual(['Bearer tok-cached']);
+  });
+});
+
+describe('classifyAzureFailure', () => {
+  const named = (name: string, fields: Record<string, unknown> = {}) => Object.assign(new Error(name), { name, ...fields });
+  it.each([
+    ['ARM 403 AuthorizationFailed', restError(403, 'AuthorizationFailed'), 'arm', false, /Cluster User Role/],
+    ['ARM 404 ResourceNotFound', restError(404, 'ResourceNotFound'), 'arm', false, /clusterName/],
+    ['ARM 429', restError(429, 'TooManyRequests'), 'arm', true, /retried/],
+    ['ARM 502', restError(502, 'BadGateway'), 'arm', true, /retried/],
+    ['a RestError without an answer', restError(undefined, 'connect ECONNREFUSED', 'REQUEST_SEND_ERROR'), 'arm', true, /retried/],
+    ['no managed identity (CredentialUnavailableError)', named('CredentialUnavailableError'), 'token', false, /MANAGED_IDENTITY_CLIENT_ID/],
+    ['every credential of a chain unavailable (AggregateAuthenticationError) while calling ARM', named('AggregateAuthenticationError'), 'arm', false, /MANAGED_IDENTITY_CLIENT_ID/],
+    ['Entra ID refusing the token request (AuthenticationError 400)', named('AuthenticationError', { statusCode: 400 }), 'token', false, /MANAGED_IDENTITY_CLIENT_ID/],
+    ['Entra ID throttling the token request (AuthenticationError 429)', named('AuthenticationError', { statusCode: 429 }), 'token', true, /retried/],
+  ] as const)('%s', (_, err, during, transient, hint) => {
+    const result = classifyAzureFailure(err, during);
+    expect(result.transient).toBe(transient);
+    expect(result.hint).toMatch(hint);
+  });
+
+  it.each([
+    [false, 502, undefined],
+    [true, 503, '10'],
+  ])('a CredentialError (transient: %s) answers %i over HTTP', (transient, status, retryAfter) => {
+    const response = errorResponse(
+      new CredentialError('could not get credentials', { transient }),
+      new InvocationContext({ functionName: 't', invocationId: 'i', logHandler: () => undefined }),
+    );
+    expect(response.status).toBe(status);
+    expect((response.headers as Record<string, string>)['Retry-After']).toBe(retryAfter);
   });
 });
