@@ -210,6 +210,22 @@ export const SCENARIOS: Scenario[] = [
       ],
     }),
   },
+  {
+    name: 'cancel-after-own-end',
+    description: 'a cancel event after the Job ended on its own: the last look keeps Success and its outputs, nothing is deleted',
+    input: input(),
+    answer: answers({ [ACTIVITIES.submitRun]: [submitted], [ACTIVITIES.observeRun]: [running, success] }),
+    event: (timer) => (timer === 1 ? { name: CANCEL_EVENT, data: { reason: 'too late' } } : undefined),
+  },
+  {
+    name: 'outage',
+    description: 'the cluster does not answer for four polls (more than maxObserveFailures), then the run succeeds',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [...Array.from({ length: 8 }, () => transient('read Job failed: no answer from the API server')), running, success],
+    }),
+  },
 ];
 
 const MAX_STEPS = 200;
