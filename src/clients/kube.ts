@@ -13,7 +13,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 
-import { ensureError, isNotFound, isUnauthorized, KubeApiError } from '../core/errors.js';
+import { AppError, ensureError, isNotFound, isUnauthorized, KubeApiError } from '../core/errors.js';
 
 export interface Page<T> {
   items: T[];
@@ -34,7 +34,10 @@ export interface PodLogOptions {
   tailLines?: number;
 }
 
-/** The Kubernetes operations the app uses, in one namespace-scoped surface. Errors are KubeApiError. */
+/**
+ * The Kubernetes operations the app uses, in one namespace-scoped surface. Errors are KubeApiError, or the
+ * connection source's CredentialError when no credentials could be had.
+ */
 export interface KubeGateway {
   readJob(namespace: string, name: string): Promise<V1Job | null>;
   readCronJob(namespace: string, name: string): Promise<V1CronJob | null>;
@@ -69,6 +72,11 @@ function statusReason(body: unknown): { reason: string | undefined; message: str
   return { reason: undefined, message: undefined };
 }
 
+/** Our own errors about credentials (CredentialError) pass through the gateway as they are. */
+function isCredentialFailure(err: unknown): boolean {
+  return err instanceof AppError && !(err instanceof KubeApiError);
+}
+
 /** The one place client-node's errors become ours. */
 export function toKubeApiError(operation: string, err: unknown): KubeApiError {
   if (err instanceof KubeApiError) return err;
@@ -86,11 +94,18 @@ export function toKubeApiError(operation: string, err: unknown): KubeApiError {
 export interface ConnectionSource {
   /** The cluster's KubeConfig, with credentials fresh enough for the next call. */
   kubeConfig(): Promise<KubeConfig>;
-  /** Forget cached credentials (after a 401) so the next kubeConfig() fetches new ones. */
-  invalidate(): void;
+  /**
+   * After a 401: drop cached credentials and fetch new ones. True only when they differ from those refused,
+   * so a retry is worth it; sending the same credential again would just be refused again.
+   */
+  refresh(): Promise<boolean>;
 }
 
-/** KubeGateway on @kubernetes/client-node, with a time-out per call and one retry after a 401. */
+/**
+ * KubeGateway on @kubernetes/client-node, with a time-out per call and one retry after a 401 when fresh
+ * credentials differ from the refused ones. A failure to get credentials at all is the source's own error
+ * (CredentialError, which says what to fix), never "no answer from the API server".
+ */
 export class ClientNodeGateway implements KubeGateway {
   private clients: { kc: KubeConfig; batch: BatchV1Api; core: CoreV1Api } | undefined;
 
@@ -128,13 +143,15 @@ export class ClientNodeGateway implements KubeGateway {
     try {
       return await fn(await this.api(), this.options());
     } catch (err) {
+      if (isCredentialFailure(err)) throw err;
       const error = toKubeApiError(operation, err);
       if (!isUnauthorized(error)) throw error;
-      // Expired or rotated credentials: fetch new ones and try exactly once more.
-      this.source.invalidate();
+      // Expired or rotated credentials: try exactly once more, and only with credentials that changed.
+      if (!(await this.source.refresh())) throw error;
       try {
         return await fn(await this.api(), this.options());
       } catch (retryErr) {
+        if (isCredentialFailure(retryErr)) throw retryErr;
         throw toKubeApiError(operation, retryErr);
       }
     }
