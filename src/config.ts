@@ -71,6 +71,8 @@ const envSchema = z.object({
   ACTIVITY_RETRY_FIRST_SECONDS: seconds(5, 1),
   ACTIVITY_RETRY_MAX_ATTEMPTS: seconds(5, 1),
   STATUS_RETRY_AFTER_SECONDS: seconds(10, 1),
+  /** The curl image of httpCall CronJobs, pinned: a moving tag would change what every scheduled call runs. */
+  HTTP_CALL_IMAGE: z.string().min(1).default('curlimages/curl:8.11.1'),
 });
 
 export interface GracePeriods {
@@ -100,6 +102,7 @@ export interface Config {
   readonly kubeRequestTimeoutMs: number;
   readonly activityRetry: { readonly firstRetryMs: number; readonly maxAttempts: number };
   readonly statusRetryAfterSeconds: number;
+  readonly httpCallImage: string;
 }
 
 /** The names of every setting, for docs, infra checks and tests. */
@@ -152,6 +155,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kubeRequestTimeoutMs: s.KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
     activityRetry: Object.freeze({ firstRetryMs: s.ACTIVITY_RETRY_FIRST_SECONDS * 1000, maxAttempts: s.ACTIVITY_RETRY_MAX_ATTEMPTS }),
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
+    httpCallImage: s.HTTP_CALL_IMAGE,
   });
 }
 

@@ -17,3 +17,8 @@ await import('./functions/jobRun.js');
 await import('./functions/submitRun.js');
 await import('./functions/observeRun.js');
 await import('./functions/stopRun.js');
+await import('./functions/listDeployments.js');
+await import('./functions/createCronJob.js');
+await import('./functions/getCronJob.js');
+await import('./functions/updateCronJob.js');
+await import('./functions/deleteCronJob.js');

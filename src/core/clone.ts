@@ -32,7 +32,7 @@ export interface RunIdentity {
   startedBy?: string | undefined;
 }
 
-const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+export const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 /**
  * The env overrides of a request body: a flat JSON object. Numbers and booleans are stringified (Polysync

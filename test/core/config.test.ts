@@ -28,6 +28,7 @@ const defaults: Config = {
   kubeRequestTimeoutMs: 30_000,
   activityRetry: { firstRetryMs: 5000, maxAttempts: 5 },
   statusRetryAfterSeconds: 10,
+  httpCallImage: 'curlimages/curl:8.11.1',
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -80,6 +81,7 @@ describe('loadConfig', () => {
       ACTIVITY_RETRY_FIRST_SECONDS: '2',
       ACTIVITY_RETRY_MAX_ATTEMPTS: '3',
       STATUS_RETRY_AFTER_SECONDS: '15',
+      HTTP_CALL_IMAGE: 'registry.example.com/mirror/curl:8.11.1',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -92,6 +94,7 @@ describe('loadConfig', () => {
       kubeRequestTimeoutMs: 10_000,
       activityRetry: { firstRetryMs: 2000, maxAttempts: 3 },
       statusRetryAfterSeconds: 15,
+      httpCallImage: 'registry.example.com/mirror/curl:8.11.1',
     });
   });
 
@@ -206,6 +209,7 @@ describe('SETTING_NAMES', () => {
         'GRACE_IMAGE_PULL_SECONDS',
         'GRACE_QUOTA_SECONDS',
         'GRACE_UNSCHEDULABLE_SECONDS',
+        'HTTP_CALL_IMAGE',
         'KUBE_REQUEST_TIMEOUT_SECONDS',
         'POLL_BACKOFF_FACTOR',
         'POLL_INITIAL_SECONDS',

@@ -28,6 +28,11 @@ describe('function registrations', () => {
     ['cancelRun', 'runs/{runId}/cancel', ['POST']],
     ['listJobs', 'jobs', ['GET']],
     ['listCronJobs', 'cronjobs', ['GET']],
+    ['listDeployments', 'deployments', ['GET']],
+    ['createCronJob', 'cronjobs/{namespace}', ['POST']],
+    ['getCronJob', 'cronjobs/{namespace}/{name}', ['GET']],
+    ['updateCronJob', 'cronjobs/{namespace}/{name}', ['PATCH']],
+    ['deleteCronJob', 'cronjobs/{namespace}/{name}', ['DELETE']],
   ])('%s is an HTTP trigger on %s, %j, with function-key auth', (name, route, methods) => {
     expect(trigger(name)).toMatchObject({ type: 'httpTrigger', route, methods, authLevel: 'function' });
   });
@@ -46,7 +51,24 @@ describe('function registrations', () => {
 
   it('registers nothing else', () => {
     expect(registrations.map((r) => r.metadata.name).sort()).toEqual(
-      ['cancelRun', 'getRun', 'jobRun', 'listCronJobs', 'listJobs', 'observeRun', 'startCronJobRun', 'startJobRun', 'stopRun', 'submitRun'].sort(),
+      [
+        'cancelRun',
+        'getRun',
+        'jobRun',
+        'listCronJobs',
+        'listJobs',
+        'observeRun',
+        'startCronJobRun',
+        'startJobRun',
+        'stopRun',
+        'submitRun',
+        // CronJob management
+        'listDeployments',
+        'createCronJob',
+        'getCronJob',
+        'updateCronJob',
+        'deleteCronJob',
+      ].sort(),
     );
   });
 });
