@@ -27,6 +27,9 @@ export const SCHEDULERS = ['cluster', 'app'] as const;
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type Scheduler = (typeof SCHEDULERS)[number];
 
+/** An error for a whole object that is not one; other issues (unknown keys) keep zod's own message. */
+const notAnObject = (message: string) => ({ error: (issue: { code: string }) => (issue.code === 'invalid_type' ? message : undefined) });
+
 const objectName = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
@@ -111,16 +114,16 @@ export const httpCallSchema = z.strictObject(
     keySecretRef: z
       .strictObject(
         {
-          name: objectName('keySecretRef.name'),
-          key: z.string({ error: 'keySecretRef.key must be a string' }).max(253).regex(SECRET_KEY, "keySecretRef.key is a key of the Secret's data: letters, digits, '-', '_' and '.'"),
+          name: objectName('httpCall.keySecretRef.name'),
+          key: z.string({ error: 'httpCall.keySecretRef.key must be a string' }).max(253).regex(SECRET_KEY, "httpCall.keySecretRef.key is a key of the Secret's data: letters, digits, '-', '_' and '.'"),
         },
-        { error: 'keySecretRef must be {"name": <Secret>, "key": <key in it>}' },
+        notAnObject('httpCall.keySecretRef must be {"name": <Secret>, "key": <key in it>}'),
       )
       .optional(),
     timeoutSeconds: count('httpCall.timeoutSeconds', 1).max(3600, 'httpCall.timeoutSeconds is at most 3600').optional(),
     retries: count('httpCall.retries').max(10, 'httpCall.retries is at most 10').optional(),
   },
-  { error: 'httpCall must be an object: {"url", "method", "body"?, "headers"?, "keySecretRef"?}' },
+  notAnObject('httpCall must be an object: {"url", "method", "body"?, "headers"?, "keySecretRef"?}'),
 );
 export type HttpCall = z.infer<typeof httpCallSchema>;
 
@@ -135,10 +138,10 @@ export const createCronJobSchema = z
       ...presetFields,
       command: stringList('command').optional(),
       args: stringList('args').optional(),
-      env: z.record(envName, envValue, { error: 'env must be an object of name → value, e.g. {"REPORT_DAY": "yesterday"}' }).optional(),
+      env: z.record(envName, envValue, notAnObject('env must be an object of name → value, e.g. {"REPORT_DAY": "yesterday"}')).optional(),
       ...policies,
     },
-    { error: 'the request body must be a JSON object describing the CronJob, e.g. {"name": "nightly", "fromDeployment": "web", "preset": "daily", "at": "02:30"}' },
+    notAnObject('the request body must be a JSON object describing the CronJob, e.g. {"name": "nightly", "fromDeployment": "web", "preset": "daily", "at": "02:30"}'),
   )
   .superRefine((body, ctx) => {
     const issue = (path: string, message: string) => {
@@ -180,10 +183,10 @@ export const updateCronJobSchema = z
       command: stringList('command').nullable().optional(),
       args: stringList('args').nullable().optional(),
       env: z
-        .record(envName, envValue.nullable(), { error: 'env must be an object of name → value (null removes the variable)' })
+        .record(envName, envValue.nullable(), notAnObject('env must be an object of name → value (null removes the variable)'))
         .optional(),
     },
-    { error: 'the request body must be a JSON object of the settings to change, e.g. {"suspend": true, "resourceVersion": "12345"}' },
+    notAnObject('the request body must be a JSON object of the settings to change, e.g. {"suspend": true, "resourceVersion": "12345"}'),
   )
   .superRefine((body, ctx) => {
     const issue = (path: string, message: string) => {
@@ -205,8 +208,14 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.outp
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const path = issue.path.map(String).join('.');
+    let message = issue.message;
+    // A record key's own message is nested inside zod's generic "invalid key".
+    if (issue.code === 'invalid_key') message = issue.issues[0]?.message ?? message;
+    if (issue.code === 'unrecognized_keys') {
+      message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check its spelling)`;
+    }
     // Most messages here already start with their field; the others get it in front.
-    return path === '' || issue.message.startsWith(path) ? issue.message : `${path}: ${issue.message}`;
+    return path === '' || message.startsWith(path) ? message : `${path}: ${message}`;
   });
   throw new BadRequestError(lines.join('; '));
 }
