@@ -80,7 +80,22 @@ export interface CronJobSettings {
 }
 
 export function settingsOf(body: CreateCronJobBody, namespace: string, schedule: string): CronJobSettings {
-  return { ...body, namespace, schedule };
+  return {
+    name: body.name,
+    namespace,
+    schedule,
+    timeZone: body.timeZone,
+    concurrencyPolicy: body.concurrencyPolicy,
+    startingDeadlineSeconds: body.startingDeadlineSeconds,
+    successfulJobsHistoryLimit: body.successfulJobsHistoryLimit,
+    failedJobsHistoryLimit: body.failedJobsHistoryLimit,
+    ttlSecondsAfterFinished: body.ttlSecondsAfterFinished,
+    backoffLimit: body.backoffLimit,
+    activeDeadlineSeconds: body.activeDeadlineSeconds,
+    restartPolicy: body.restartPolicy,
+    scheduler: body.scheduler,
+    suspend: body.suspend,
+  };
 }
 
 function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]): Pick<T, K> {

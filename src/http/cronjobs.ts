@@ -9,6 +9,7 @@ import { cronJobDetail, NEXT_RUNS, runsOf, schedulePreview, summarizeDeployment 
 import { BadRequestError, NotFoundError, PreconditionRequiredError } from '../core/errors.js';
 import { assertNamespace, assertObjectName, MAX_CRONJOB_NAME } from '../core/naming.js';
 import { presetToCron } from '../core/presets.js';
+import { parseSchedule } from '../core/schedule.js';
 import { namespaceJobs } from '../runs/cronjob-runs.js';
 import { services } from '../services.js';
 import { listScope, pageSize } from './discovery.js';
@@ -53,6 +54,14 @@ function cronJobUrl(request: HttpRequest, namespace: string, name: string, clust
 /** A resourceVersion as an entity tag: `If-Match` takes it back. */
 function etag(resourceVersion: string | undefined): Record<string, string> {
   return resourceVersion ? { ETag: `"${resourceVersion}"` } : {};
+}
+
+/** The API server's field-ownership bookkeeping: noise in an answer meant to be read. */
+function withoutManagedFields(cronJob: V1CronJob): V1CronJob {
+  if (!cronJob.metadata?.managedFields) return cronJob;
+  const metadata = { ...cronJob.metadata };
+  delete metadata.managedFields;
+  return { ...cronJob, metadata };
 }
 
 function notFound(namespace: string, name: string, cluster: string): NotFoundError {
@@ -101,8 +110,8 @@ export async function createCronJobFrom(request: HttpRequest, context: Invocatio
     context.log(`CronJob ${t.namespace}/${body.name} on ${t.cluster}: ${dryRun ? 'dry run' : 'created'} (${schedule})`);
     return {
       status: dryRun ? 200 : 201,
-      headers: { ...(dryRun ? {} : { Location: url, ...etag(created.metadata?.resourceVersion) }) },
-      jsonBody: { dryRun, url, preview, cronJob: created },
+      headers: dryRun ? {} : { Location: url, ...etag(created.metadata?.resourceVersion) },
+      jsonBody: { dryRun, url, preview, cronJob: withoutManagedFields(created) },
     };
   } catch (err) {
     return errorResponse(err, context);
@@ -146,7 +155,6 @@ function resourceVersionOf(request: HttpRequest, fromBody: string | undefined): 
  */
 export async function updateCronJobFrom(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    const { now } = services();
     const t = target(request);
     const name = cronJobName(request);
     const dryRun = dryRunOf(request);
@@ -155,7 +163,7 @@ export async function updateCronJobFrom(request: HttpRequest, context: Invocatio
     const current = await t.gateway.readCronJob(t.namespace, name);
     if (!current) throw notFound(t.namespace, name, t.cluster);
     const plan = planCronJobUpdate(current, body, resourceVersion);
-    schedulePreview(plan.schedule, plan.timeZone, now(), 1);
+    parseSchedule(plan.schedule, plan.timeZone);
     const updated = await t.gateway.patchCronJob(t.namespace, name, plan.ops, { dryRun });
     context.log(`CronJob ${t.namespace}/${name} on ${t.cluster}: ${dryRun ? 'dry run of ' : ''}update of ${plan.changed.join(', ')}`);
     return { status: 200, headers: dryRun ? {} : etag(updated.metadata?.resourceVersion), jsonBody: { dryRun, changed: plan.changed, ...(await detailOf(t, updated)) } };

@@ -103,6 +103,7 @@ beforeAll(async () => {
   );
   await apps.createNamespacedDeployment({ namespace: ns(), body: deployment('web', succeeds({ runFor: '1s' })) });
   await apps.createNamespacedDeployment({ namespace: ns(), body: deployment('flaky', fails({ runFor: '1s' })) });
+  await apps.createNamespacedDeployment({ namespace: ns(), body: deployment('slow', succeeds({ runFor: '1h' })) });
 });
 
 afterAll(async () => {
@@ -115,7 +116,7 @@ describe('CronJob management on a real control plane', () => {
     const response = await call(listDeployments, 'GET', `deployments?namespace=${ns()}`, {});
     expect(response.status).toBe(200);
     const items = response.body.items as { name: string; containers: unknown[] }[];
-    expect(items.map((i) => i.name).sort()).toEqual(['flaky', 'web']);
+    expect(items.map((i) => i.name).sort()).toEqual(['flaky', 'slow', 'web']);
     expect(items.find((i) => i.name === 'web')?.containers).toEqual([{ name: 'web', image: 'busybox:1.36', env: ['MODE'], referencedEnv: [] }]);
   });
 
@@ -129,6 +130,7 @@ describe('CronJob management on a real control plane', () => {
     expect(manifest.spec).toMatchObject({ schedule: '30 2 * * *', timeZone: 'Europe/Amsterdam', concurrencyPolicy: 'Forbid' });
     expect(manifest.spec.jobTemplate.spec?.template.spec?.containers[0]?.readinessProbe).toBeUndefined();
     expect((response.body.preview as { description: string }).description).toContain('02:30');
+    expect(manifest.metadata?.managedFields).toBeUndefined();
     expect(await cronJobExists('dry')).toBe(false);
   });
 
@@ -152,7 +154,18 @@ describe('CronJob management on a real control plane', () => {
         90_000,
         1000,
       );
-    const [succeeded, failed] = await Promise.all([finished('every-minute'), finished('every-minute-fails')]);
+    expect((await create({ name: 'every-minute-slow', fromDeployment: 'slow', schedule: '* * * * *' })).status).toBe(201);
+    const active = waitFor(
+      'an active run of every-minute-slow',
+      async () => {
+        const detail = (await getOne('every-minute-slow')).body as { activeRuns: string[]; latestRuns: { runId: string; status: string }[] };
+        return detail.activeRuns.length > 0 ? detail : undefined;
+      },
+      90_000,
+      1000,
+    );
+    const [succeeded, failed, running] = await Promise.all([finished('every-minute'), finished('every-minute-fails'), active]);
+    expect(running.latestRuns[0]).toMatchObject({ runId: running.activeRuns[0], status: 'Running' });
     expect(succeeded.latestRuns[0]).toMatchObject({ status: 'Success', trigger: 'cluster' });
     expect(failed.latestRuns[0]).toMatchObject({ status: 'Failed', reason: 'BackoffLimitExceeded', trigger: 'cluster' });
     expect((succeeded as unknown as { preview: { nextRuns: unknown[] } }).preview.nextRuns).toHaveLength(5);
@@ -161,6 +174,8 @@ describe('CronJob management on a real control plane', () => {
     const items = listing.body.items as { name: string; lastRun: { result: string; runId: string } | null; activeRuns: string[] }[];
     expect(items.find((i) => i.name === 'every-minute')?.lastRun).toMatchObject({ result: 'Success' });
     expect(items.find((i) => i.name === 'every-minute-fails')?.lastRun).toMatchObject({ result: 'Failed' });
+    expect(items.find((i) => i.name === 'every-minute-slow')).toMatchObject({ activeRuns: running.activeRuns, lastRun: { result: 'Running' } });
+    await remove('every-minute-slow');
 
     // Deleting it takes its Jobs along (propagation Background).
     const runs = await kube.batch.listNamespacedJob({ namespace: ns() });
