@@ -163,10 +163,18 @@ function validateTimeZone(timeZone: string): void {
   } catch {
     throw unknown();
   }
+  // ICU lists only its canonical names and resolves aliases (Asia/Kolkata) to them, so for an alias the case can
+  // only be judged by the tz database's habit: every part of a name starts with a capital or a digit.
   knownZones ??= new Map(Intl.supportedValuesOf('timeZone').map((zone) => [zone.toLowerCase(), zone]));
   const listed = knownZones.get(timeZone.toLowerCase());
-  if (listed !== undefined && listed !== timeZone) {
-    throw new ScheduleError('timeZone', `timeZone "${timeZone}" is not a known IANA time zone: names are case-sensitive, did you mean "${listed}"?`);
+  if ((listed !== undefined && listed !== timeZone) || (listed === undefined && /(^|\/)[a-z]/.test(timeZone))) {
+    const resolved = formatterFor(timeZone).resolvedOptions().timeZone;
+    const suggestion =
+      listed ??
+      (resolved.toLowerCase() === timeZone.toLowerCase()
+        ? resolved
+        : timeZone.replace(/(^|[/_-])([a-z])/g, (_match, before: string, letter: string) => before + letter.toUpperCase()));
+    throw new ScheduleError('timeZone', `timeZone "${timeZone}" is not a known IANA time zone: names are case-sensitive, did you mean "${suggestion}"?`);
   }
   validZones.add(timeZone);
 }
@@ -454,7 +462,16 @@ function nextAfter(schedule: Schedule, after: number): number | null {
 export function describeSchedule(schedule: Schedule): string {
   const compiled = compile(schedule.expression);
   const zone = `(${schedule.timeZone})`;
-  if (compiled.everyMs !== null) return `Every ${compiled.everyMs / SECOND} seconds after the previous run time ${zone}`;
+  if (compiled.everyMs !== null) {
+    const seconds = compiled.everyMs / SECOND;
+    const parts = [
+      [Math.floor(seconds / 3600), 'h'],
+      [Math.floor((seconds % 3600) / 60), 'm'],
+      [seconds % 60, 's'],
+    ] as const;
+    const every = parts.filter(([value]) => value > 0).map(([value, unit]) => `${String(value)}${unit}`).join('');
+    return `Every ${every}, counted from the previous schedule time ${zone}`;
+  }
   const macro = MACROS[schedule.expression];
   const fields = macro ?? schedule.expression;
   const words = cronstrue.toString(fields, { use24HourTimeFormat: true, throwExceptionOnParseError: false });
