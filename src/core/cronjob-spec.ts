@@ -3,10 +3,8 @@ import type { V1Container, V1CronJob, V1Deployment, V1EnvVar, V1JobSpec, V1Label
 import { overlayEnv } from './clone.js';
 import type { CreateCronJobBody, HttpCall, Scheduler } from './cronjob-bodies.js';
 import { BadRequestError } from './errors.js';
-import { HTTP_CALL_ANNOTATION, SCHEDULER_LABEL, SOURCE_DEPLOYMENT_ANNOTATION } from './labels.js';
+import { HTTP_CALL_ANNOTATION, SCHEDULER_APP, SCHEDULER_LABEL, SOURCE_DEPLOYMENT_ANNOTATION } from './labels.js';
 
-/** The label value by which a CronJob is handed to the app's scheduler. */
-export const APP_SCHEDULER = 'app';
 /** The env var of the curl container that holds the function key, from the Secret. */
 export const FUNCTION_KEY_ENV = 'FUNCTION_KEY';
 export const HTTP_CALL_CONTAINER = 'http-call';
@@ -141,7 +139,7 @@ function wrap(settings: CronJobSettings, template: V1PodTemplateSpec, annotation
     metadata: {
       name: settings.name,
       namespace: settings.namespace,
-      ...(scheduler === 'app' ? { labels: { [SCHEDULER_LABEL]: APP_SCHEDULER } } : {}),
+      ...(scheduler === 'app' ? { labels: { [SCHEDULER_LABEL]: SCHEDULER_APP } } : {}),
       annotations,
     },
     spec: defined({

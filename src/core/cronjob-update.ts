@@ -2,9 +2,8 @@ import type { V1CronJob, V1EnvVar } from '@kubernetes/client-node';
 
 import { overlayEnv } from './clone.js';
 import type { Scheduler, UpdateCronJobBody } from './cronjob-bodies.js';
-import { APP_SCHEDULER } from './cronjob-spec.js';
 import { BadRequestError } from './errors.js';
-import { SCHEDULER_LABEL } from './labels.js';
+import { SCHEDULER_APP, SCHEDULER_LABEL } from './labels.js';
 import { presetToCron } from './presets.js';
 
 /** One RFC 6902 operation. */
@@ -30,7 +29,7 @@ function pointer(...segments: (string | number)[]): string {
 }
 
 export function schedulerOf(cronJob: V1CronJob): Scheduler {
-  return cronJob.metadata?.labels?.[SCHEDULER_LABEL] === APP_SCHEDULER ? 'app' : 'cluster';
+  return cronJob.metadata?.labels?.[SCHEDULER_LABEL] === SCHEDULER_APP ? 'app' : 'cluster';
 }
 
 function applyEnv(env: readonly V1EnvVar[] | undefined, changes: Readonly<Record<string, string | null>>): V1EnvVar[] {
@@ -84,8 +83,8 @@ export function planCronJobUpdate(current: V1CronJob, body: UpdateCronJobBody, r
   const before = schedulerOf(current);
   let suspend = body.suspend;
   if (body.scheduler === 'app') {
-    if (labels === undefined) set('scheduler', '/metadata/labels', undefined, { [SCHEDULER_LABEL]: APP_SCHEDULER });
-    else set('scheduler', pointer('metadata', 'labels', SCHEDULER_LABEL), labels[SCHEDULER_LABEL], APP_SCHEDULER);
+    if (labels === undefined) set('scheduler', '/metadata/labels', undefined, { [SCHEDULER_LABEL]: SCHEDULER_APP });
+    else set('scheduler', pointer('metadata', 'labels', SCHEDULER_LABEL), labels[SCHEDULER_LABEL], SCHEDULER_APP);
     suspend = true;
   } else if (body.scheduler === 'cluster') {
     set('scheduler', pointer('metadata', 'labels', SCHEDULER_LABEL), labels?.[SCHEDULER_LABEL], null);

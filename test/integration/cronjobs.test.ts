@@ -200,6 +200,15 @@ describe('CronJob management on a real control plane', () => {
     expect(second.status, JSON.stringify(second.body)).toBe(409);
     expect(second.body.detail).toContain('modified');
     expect((await kube.batch.readNamespacedCronJob({ name: 'stale', namespace: ns() })).spec.schedule).toBe('0 4 * * *');
+
+    // A dry run of an update answers the CronJob as it would be and leaves it as it is.
+    const dry = await call(updateCronJob, 'PATCH', `cronjobs/${ns()}/stale?dryRun=true`, { namespace: ns(), name: 'stale' }, {
+      schedule: '0 6 * * *',
+      resourceVersion: first.body.resourceVersion,
+    });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    expect(dry.body).toMatchObject({ dryRun: true, settings: { schedule: '0 6 * * *' } });
+    expect((await kube.batch.readNamespacedCronJob({ name: 'stale', namespace: ns() })).spec.schedule).toBe('0 4 * * *');
   });
 
   it('updates command and env of the container, and hands the CronJob over to the app and back', async () => {
