@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 import { ENV_NAME } from './clone.js';
 import { BadRequestError } from './errors.js';
-import { MAX_CRONJOB_NAME } from './naming.js';
+import { DNS_LABEL, DNS_SUBDOMAIN, MAX_CRONJOB_NAME } from './naming.js';
 import { MAX_PRESET_DAY, PRESETS, WEEKDAYS } from './presets.js';
 
 /**
@@ -10,8 +10,6 @@ import { MAX_PRESET_DAY, PRESETS, WEEKDAYS } from './presets.js';
  * not be a CronJob that runs on some other schedule), and every message names the field it is about.
  */
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** RFC 9110 token: what a header name may be. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Keys of a Secret's data. */
