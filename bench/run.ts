@@ -6,6 +6,8 @@
  * - orchestration replay: cost of one wake-up of jobRun as its history grows, which is why the orchestration
  *   continues as new every CONTINUE_AS_NEW_AFTER_POLLS polls
  * - local runtime memory: heap held per finished instance kept by LocalDurable
+ * - CronJob listing: last and active runs of a page of CronJobs found among a namespace's Jobs (the listing's
+ *   pure part, run once per GET /cronjobs), and the Deployment-to-CronJob mapping
  */
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 
@@ -154,3 +156,31 @@ const after = process.memoryUsage().heapUsed;
 const done = (await Promise.all(Array.from({ length: instances }, (_, i) => durable.getStatus(`bench-${i}`)))).filter((s) => (s.runtimeStatus as string) === 'Completed').length;
 console.log(`${instances} finished instances kept (${done} completed): ${((after - before) / 1024 / 1024).toFixed(1)} MiB heap, ${((after - before) / instances / 1024).toFixed(1)} KiB each${globalThis.gc ? '' : ' (run with --expose-gc for steadier figures)'}`);
 await durable.close();
+
+console.log('\n# CronJob listing');
+const { jobsByCronJob, runsOf, runsSummary } = await import('../src/core/cronjob-view.js');
+const { cronJobFromDeployment } = await import('../src/core/cronjob-spec.js');
+const cronJobs = Array.from({ length: 100 }, (_, i) => ({
+  metadata: { name: `cron-${i}`, namespace: 'batch', uid: `cron-uid-${i}` },
+  spec: { schedule: '0 * * * *', jobTemplate: { spec: { template: { spec: { containers: [] } } } } },
+  status: { lastScheduleTime: t0, active: [{ name: `cron-${i}-1` }] },
+}));
+const namespaceJobs: V1Job[] = Array.from({ length: 5000 }, (_, i) => ({
+  metadata: {
+    name: `job-${i}`,
+    namespace: 'batch',
+    creationTimestamp: t0,
+    // One Job in ten belongs to one of the CronJobs (its history); the rest are the app's runs and others.
+    ownerReferences: i % 10 === 0 ? [{ apiVersion: 'batch/v1', kind: 'CronJob', name: `cron-${(i / 10) % 100}`, uid: `cron-uid-${(i / 10) % 100}`, controller: true }] : [],
+  },
+  spec: { template: { spec: { containers: [] } } },
+  status: { startTime: t0, conditions: [{ type: 'Complete', status: 'True' }] },
+}));
+measure('runs summaries: 100 CronJobs among 5000 Jobs', 50, () => {
+  const byCronJob = jobsByCronJob(namespaceJobs);
+  return cronJobs.map((c) => runsSummary(c, runsOf(c, byCronJob, 'local', grace, t0)));
+});
+const deployment = { metadata: { name: 'web', namespace: 'batch' }, spec: { selector: { matchLabels: { app: 'web' } }, template: job().spec?.template ?? { spec: { containers: [] } } } };
+measure('cronJobFromDeployment: 40 env vars, 5 volumes, 20 overrides', 20_000, () =>
+  cronJobFromDeployment(deployment, { name: 'web-report', namespace: 'batch', schedule: '0 3 * * *' }, { env: overrides }),
+);

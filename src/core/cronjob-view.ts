@@ -70,10 +70,20 @@ function iso(value: Date | string | undefined | null): string | null {
   return value === undefined || value === null ? null : new Date(value).toISOString();
 }
 
-/** The Jobs whose controller is this CronJob: what the CronJob controller counts as its own. */
-export function ownedJobs(cronJob: V1CronJob, jobs: readonly V1Job[]): V1Job[] {
-  const uid = cronJob.metadata?.uid;
-  return jobs.filter((job) => (job.metadata?.ownerReferences ?? []).some((ref) => ref.controller === true && ref.kind === 'CronJob' && ref.uid === uid));
+/** A namespace's Jobs by the uid of the CronJob that is their controller, built once for a whole listing. */
+export type JobsByCronJob = ReadonlyMap<string, readonly V1Job[]>;
+
+/** Group Jobs by their controlling CronJob: what the CronJob controller counts as each one's own. */
+export function jobsByCronJob(jobs: readonly V1Job[]): JobsByCronJob {
+  const byUid = new Map<string, V1Job[]>();
+  for (const job of jobs) {
+    const owner = job.metadata?.ownerReferences?.find((ref) => ref.controller === true && ref.kind === 'CronJob');
+    if (!owner) continue;
+    const list = byUid.get(owner.uid);
+    if (list) list.push(job);
+    else byUid.set(owner.uid, [job]);
+  }
+  return byUid;
 }
 
 function triggerOf(job: V1Job): RunTrigger {
@@ -105,9 +115,10 @@ export function runOfJob(job: V1Job, cronJobName: string, cluster: string, grace
   };
 }
 
-/** The runs of a CronJob among a namespace's Jobs: those whose controller it is. */
-export function runsOf(cronJob: V1CronJob, jobs: readonly V1Job[], cluster: string, grace: GracePeriods, now: Date): CronJobRun[] {
-  return ownedJobs(cronJob, jobs).map((job) => runOfJob(job, cronJob.metadata?.name ?? '', cluster, grace, now));
+/** The runs of a CronJob: the Jobs whose controller it is. */
+export function runsOf(cronJob: V1CronJob, jobs: JobsByCronJob, cluster: string, grace: GracePeriods, now: Date): CronJobRun[] {
+  const own = jobs.get(cronJob.metadata?.uid ?? '') ?? [];
+  return own.map((job) => runOfJob(job, cronJob.metadata?.name ?? '', cluster, grace, now));
 }
 
 function runTime(run: CronJobRun): string {

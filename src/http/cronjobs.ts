@@ -5,7 +5,7 @@ import type { KubeGateway } from '../clients/kube.js';
 import { createCronJobSchema, parseBody, updateCronJobSchema } from '../core/cronjob-bodies.js';
 import { cronJobFromDeployment, httpCallCronJob, settingsOf } from '../core/cronjob-spec.js';
 import { planCronJobUpdate } from '../core/cronjob-update.js';
-import { cronJobDetail, NEXT_RUNS, runsOf, schedulePreview, summarizeDeployment } from '../core/cronjob-view.js';
+import { cronJobDetail, jobsByCronJob, NEXT_RUNS, runsOf, schedulePreview, summarizeDeployment } from '../core/cronjob-view.js';
 import { BadRequestError, NotFoundError, PreconditionRequiredError } from '../core/errors.js';
 import { assertNamespace, assertObjectName, MAX_CRONJOB_NAME } from '../core/naming.js';
 import { presetToCron } from '../core/presets.js';
@@ -70,7 +70,7 @@ function notFound(namespace: string, name: string, cluster: string): NotFoundErr
 
 async function detailOf(t: Target, cronJob: V1CronJob): Promise<ReturnType<typeof cronJobDetail>> {
   const { config, now } = services();
-  const jobs = await namespaceJobs(t.gateway, t.namespace);
+  const jobs = jobsByCronJob(await namespaceJobs(t.gateway, t.namespace));
   const at = now();
   return cronJobDetail(cronJob, runsOf(cronJob, jobs, t.cluster, config.grace, at), t.cluster, at);
 }

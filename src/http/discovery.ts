@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { runsOf, runsSummary } from '../core/cronjob-view.js';
+import { jobsByCronJob, runsOf, runsSummary } from '../core/cronjob-view.js';
 import { summarizeCronJob, summarizeJob } from '../core/discovery.js';
 import { BadRequestError } from '../core/errors.js';
 import { NOT_MANAGED_SELECTOR } from '../core/labels.js';
@@ -53,7 +53,7 @@ export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest,
         ? await gateway.listJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((j) => summarizeJob(j, cluster, runUrl)) }))
         : await gateway.listCronJobs(namespace, options).then(async (p) => {
             // Last and active runs come from the Jobs each CronJob controls, read once for the whole page.
-            const jobs = p.items.length > 0 ? await namespaceJobs(gateway, namespace) : [];
+            const jobs = jobsByCronJob(p.items.length > 0 ? await namespaceJobs(gateway, namespace) : []);
             const at = now();
             return {
               ...p,

@@ -2,7 +2,7 @@ import type { V1CronJob, V1Deployment, V1Job } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
 import type { GracePeriods } from '../../src/config.js';
-import { cronJobDetail, type CronJobRun, ownedJobs, runOfJob, runsOf, runsSummary, schedulePreview, summarizeDeployment } from '../../src/core/cronjob-view.js';
+import { cronJobDetail, type CronJobRun, jobsByCronJob, runOfJob, runsOf, runsSummary, schedulePreview, summarizeDeployment } from '../../src/core/cronjob-view.js';
 import {
   CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
   MANAGED_BY_LABEL,
@@ -58,7 +58,7 @@ describe('the runs of a CronJob', () => {
     const mine = job('report-1', '2026-11-23T09:00:00Z', 'Complete');
     const other = job('report-2', '2026-11-23T09:00:00Z', 'Complete', { owner: 'other-uid' });
     const loose: V1Job = { metadata: { name: 'loose' }, spec: { template: { spec: { containers: [] } } } };
-    expect(ownedJobs(cronJob(), [mine, other, loose]).map((j) => j.metadata?.name)).toEqual(['report-1']);
+    expect(runsOf(cronJob(), jobsByCronJob([mine, other, loose]), 'dev', grace, now).map((r) => r.runId)).toEqual(['report-1']);
   });
 
   it.each<{ name: string; job: V1Job; expected: Partial<CronJobRun> }>([
@@ -72,8 +72,11 @@ describe('the runs of a CronJob', () => {
     expect(run(j)).toMatchObject(expected);
   });
 
-  it('runsOf maps every controlled Job', () => {
-    expect(runsOf(cronJob(), [job('report-1', '2026-11-23T09:00:00Z', 'Complete')], 'dev', grace, now).map((r) => r.runId)).toEqual(['report-1']);
+  it('are grouped once for a whole listing, by the CronJob that controls them', () => {
+    const jobs = [job('report-1', '2026-11-23T09:00:00Z', 'Complete'), job('other-1', '2026-11-23T09:00:00Z', 'Complete', { owner: 'other-uid' }), job('report-2', '2026-11-23T10:00:00Z', 'running')];
+    const grouped = jobsByCronJob(jobs);
+    expect([...grouped.keys()].sort()).toEqual([UID, 'other-uid']);
+    expect(grouped.get(UID)?.map((j) => j.metadata?.name)).toEqual(['report-1', 'report-2']);
   });
 });
 
