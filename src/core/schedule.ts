@@ -109,7 +109,9 @@ function wallOf(instant: number, timeZone: string): number {
 
 /** Offsets by zone and UTC hour; null where the offset changes within that hour. */
 const offsetsByHour = new Map<string, Map<number, number | null>>();
+// About 10 MB at most, whatever hours the preview route is asked about.
 const OFFSET_CACHE_LIMIT = 100_000;
+let offsetsCached = 0;
 
 /**
  * UTC offset (ms) in effect at `instant`. Intl is slow (~10 µs a call) and the scheduler asks about the same
@@ -130,8 +132,12 @@ function offsetAt(instant: number, timeZone: string): number {
     const first = wallOf(start, timeZone) - start;
     const last = wallOf(start + HOUR - 1, timeZone) - (start + HOUR - 1);
     offset = first === last ? first : null;
-    if (hours.size >= OFFSET_CACHE_LIMIT) hours.clear();
+    if (offsetsCached >= OFFSET_CACHE_LIMIT) {
+      for (const cached of offsetsByHour.values()) cached.clear();
+      offsetsCached = 0;
+    }
     hours.set(hour, offset);
+    offsetsCached++;
   }
   return offset ?? wallOf(instant, timeZone) - instant;
 }
@@ -237,6 +243,8 @@ interface Compiled {
   readonly cron: CronFieldCollection | null;
   /** `@every`: the fixed delay in ms (whole seconds, at least 1 s), as robfig's ConstantDelaySchedule. */
   readonly everyMs: number | null;
+  /** The 5 fields in plain numbers, for cronstrue when it cannot read what robfig can ("+5", "mon,"). */
+  readonly plain: string | null;
 }
 
 function scheduleError(expression: string, problem: string): ScheduleError {
@@ -328,11 +336,14 @@ function parseGoDuration(text: string, expression: string): number {
 }
 
 const compiledCache = new Map<string, Compiled>();
+// The preview route compiles whatever callers send: the cache must not grow with it.
+const COMPILED_CACHE_LIMIT = 10_000;
 
 function compile(expression: string): Compiled {
   const cached = compiledCache.get(expression);
   if (cached) return cached;
   const compiled = compileUncached(expression);
+  if (compiledCache.size >= COMPILED_CACHE_LIMIT) compiledCache.clear();
   compiledCache.set(expression, compiled);
   return compiled;
 }
@@ -349,7 +360,7 @@ function compileUncached(expression: string): Compiled {
     if (expression.startsWith('@every ')) {
       const ms = parseGoDuration(expression.slice('@every '.length), expression);
       // robfig's Every: at least one second, truncated to whole seconds.
-      return { cron: null, everyMs: ms < SECOND ? SECOND : Math.trunc(ms / SECOND) * SECOND };
+      return { cron: null, everyMs: ms < SECOND ? SECOND : Math.trunc(ms / SECOND) * SECOND, plain: null };
     }
     throw scheduleError(expression, `unknown macro; ${FIELD_HELP}`);
   }
@@ -361,7 +372,7 @@ function compileFields(fields: string, expression: string): Compiled {
   if (texts.length !== FIELDS.length) throw scheduleError(expression, `it has ${texts.length} field${texts.length === 1 ? '' : 's'}; ${FIELD_HELP}`);
   const compiledFields = FIELDS.map((field, index) => compileField(texts[index] ?? '', field, expression));
   const [minute, hour, dayOfMonth, month, dayOfWeek] = compiledFields as [string | null, string | null, string | null, string | null, string | null];
-  const never: Compiled = { cron: null, everyMs: null };
+  const never: Compiled = { cron: null, everyMs: null, plain: null };
   if (minute === null || hour === null || month === null) return never;
   // An empty day field matches no day. By robfig's rule the other day field then decides alone if it is
   // restricted (OR), which "*" for the empty one tells cron-parser; if the other is a star (AND), no day matches.
@@ -369,11 +380,11 @@ function compileFields(fields: string, expression: string): Compiled {
   if ((dayOfMonth === null && dayOfWeek === '*') || (dayOfWeek === null && dayOfMonth === '*')) return never;
   const cron = `${minute} ${hour} ${dayOfMonth ?? '*'} ${month} ${dayOfWeek ?? '*'}`;
   try {
-    return { cron: CronExpressionParser.parse(cron, { tz: 'UTC' }).fields, everyMs: null };
+    return { cron: CronExpressionParser.parse(cron, { tz: 'UTC' }).fields, everyMs: null, plain: cron };
   } catch (err) {
     // cron-parser refuses a day of month no listed month has (31 February); robfig accepts it and never finds a
     // time, and the API server accepts it too. Anything else cron-parser refuses, robfig would have too.
-    if (err instanceof Error && err.message === 'Invalid explicit day of month definition') return { cron: null, everyMs: null };
+    if (err instanceof Error && err.message === 'Invalid explicit day of month definition') return { cron: null, everyMs: null, plain: cron };
     throw scheduleError(expression, err instanceof Error ? err.message : String(err));
   }
 }
@@ -472,9 +483,14 @@ export function describeSchedule(schedule: Schedule): string {
     const every = parts.filter(([value]) => value > 0).map(([value, unit]) => `${String(value)}${unit}`).join('');
     return `Every ${every}, counted from the previous schedule time ${zone}`;
   }
-  const macro = MACROS[schedule.expression];
-  const fields = macro ?? schedule.expression;
-  const words = cronstrue.toString(fields, { use24HourTimeFormat: true, throwExceptionOnParseError: false });
+  const inWords = (fields: string): string | null => {
+    try {
+      return cronstrue.toString(fields, { use24HourTimeFormat: true });
+    } catch {
+      return null;
+    }
+  };
+  const words = inWords(MACROS[schedule.expression] ?? schedule.expression) ?? (compiled.plain === null ? null : inWords(compiled.plain)) ?? `"${schedule.expression}"`;
   return compiled.cron === null ? `${words} ${zone}: never, no such date exists` : `${words} ${zone}`;
 }
 

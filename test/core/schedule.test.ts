@@ -299,6 +299,7 @@ describe('describeSchedule', () => {
     { expression: '0 0 1 * mon', timeZone: 'Asia/Kolkata', expected: 'At 00:00, on day 1 of the month, and on Monday (Asia/Kolkata)' },
     { expression: '@every 1h30m', timeZone: null, expected: 'Every 1h30m, counted from the previous schedule time (UTC)' },
     { expression: '0 0 31 2 *', timeZone: null, expected: 'At 00:00, on day 31 of the month, only in February (UTC): never, no such date exists' },
+    { expression: '+5 * * * *', timeZone: null, expected: 'At 5 minutes past the hour (UTC)' },
   ])('$expression in $timeZone: "$expected"', ({ expression, timeZone, expected }) => {
     expect(describeSchedule(parseSchedule(expression, timeZone))).toBe(expected);
   });
