@@ -418,7 +418,8 @@ function* instantsAfter(schedule: Schedule, after: number): Generator<number, vo
   // Instants after `after` have wall times after `after` + the lowest offset in effect soon after it.
   const lowest = Math.min(offsetAt(after, zone), offsetAt(after + DAY, zone), offsetAt(after + 2 * DAY, zone));
   let from = after + lowest;
-  const pending: number[] = [];
+  // Instants found but not yet safe to yield, in order, each with the wall time after which it is safe.
+  const pending: { instant: number; release: number }[] = [];
   for (;;) {
     // robfig gives up 5 years (by the calendar year) after the time it starts from: a fresh window from each
     // time found keeps that per-call limit across a long iteration.
@@ -434,23 +435,25 @@ function* instantsAfter(schedule: Schedule, after: number): Generator<number, vo
       }
       found = true;
       from = wall;
-      for (const instant of wallToInstants(wall, zone)) {
-        if (instant > after) pending.push(instant);
+      const instants = wallToInstants(wall, zone);
+      // Real time runs against wall time only in a fall-back repeat: the second instant of a repeated wall time
+      // comes after the first instants of the wall times up to the end of the repeat, which is as far ahead in
+      // wall time as the repeat is long (second - first).
+      const [first = 0, second] = instants;
+      const release = second === undefined ? wall : wall + (second - first);
+      for (const instant of instants) {
+        if (instant <= after) continue;
+        const entry = { instant, release: instant === second ? release : wall };
+        const at = pending.findIndex((other) => other.instant > instant);
+        pending.splice(at === -1 ? pending.length : at, 0, entry);
       }
-      pending.sort((a, b) => a - b);
-      // A later wall time can name an earlier instant only after a fall-back (a higher offset before it): emit
-      // the earliest pending instant once no offset within the day before it is large enough for that.
-      while (pending.length > 0) {
-        const earliest = pending[0] as number;
-        const highest = Math.max(offsetAt(earliest - 26 * HOUR, zone), offsetAt(earliest - 13 * HOUR, zone), offsetAt(earliest - SECOND, zone));
-        if (wall - earliest < highest) break;
-        pending.shift();
-        yield earliest;
+      while (pending.length > 0 && (pending[0]?.release ?? Infinity) <= wall) {
+        yield (pending.shift() as { instant: number }).instant;
       }
     }
     if (!found) break;
   }
-  yield* pending;
+  for (const entry of pending) yield entry.instant;
 }
 
 /** The next `count` times strictly after `after`, in order, as the controller's cron library computes them. */
