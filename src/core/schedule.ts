@@ -266,10 +266,17 @@ function parseNumber(text: string, field: FieldBounds, expression: string): numb
 
 /**
  * One comma-separated part of a field, as robfig's getRange: `*` / `?`, `n`, `a-b`, each with an optional `/step`
- * (`n/step` meaning n to the maximum). Answers the part as cron-parser reads it, and whether robfig marks it as a
- * star (a star with step 1), which decides the day-of-month / day-of-week rule.
+ * (`n/step` meaning n to the maximum), and whether robfig marks it as a star (a star with step 1), which decides
+ * the day-of-month / day-of-week rule.
  */
-function compilePart(part: string, field: FieldBounds, expression: string): { cron: string; star: boolean } {
+interface Part {
+  start: number;
+  end: number;
+  step: number;
+  star: boolean;
+}
+
+function compilePart(part: string, field: FieldBounds, expression: string): Part {
   const slashes = part.split('/');
   if (slashes.length > 2) throw scheduleError(expression, `the ${field.name} field part "${part}" has more than one "/"`);
   const [range = '', stepText] = slashes;
@@ -299,7 +306,7 @@ function compilePart(part: string, field: FieldBounds, expression: string): { cr
   if (end > field.max) throw scheduleError(expression, `the ${field.name} field goes to ${end}, above its maximum ${field.max}`);
   if (start > end) throw scheduleError(expression, `the ${field.name} field range "${part}" starts after it ends (${start} > ${end})`);
   if (step === 0) throw scheduleError(expression, `the ${field.name} field has step 0; a step is a positive number`);
-  return { cron: step === 1 ? (start === end ? `${start}` : `${start}-${end}`) : `${start}-${end}/${step}`, star };
+  return { start, end, step, star };
 }
 
 /** A field for cron-parser; null when it allows no value at all (robfig drops empty list parts, so "," is that). */
@@ -312,7 +319,15 @@ function compileField(text: string, field: FieldBounds, expression: string): str
   // A robfig star covers the whole range; "*" tells cron-parser the same, which its OR rule reads as unrestricted
   // (it would read "*/1" or "*,5" as restricted where robfig does not).
   if (parts.some((part) => part.star)) return '*';
-  return parts.map((part) => part.cron).join(',');
+  const [only] = parts;
+  if (parts.length === 1 && only) {
+    return only.step === 1 ? (only.start === only.end ? `${only.start}` : `${only.start}-${only.end}`) : `${only.start}-${only.end}/${only.step}`;
+  }
+  // robfig ORs the parts' bits, so overlaps are fine ("1-5,3"); cron-parser refuses a value listed twice, so the
+  // union is handed over as a plain list.
+  const values = new Set<number>();
+  for (const part of parts) for (let value = part.start; value <= part.end; value += part.step) values.add(value);
+  return [...values].sort((a, b) => a - b).join(',');
 }
 
 const DURATION_UNITS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: SECOND, m: 60 * SECOND, h: HOUR };

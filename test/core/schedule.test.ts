@@ -34,6 +34,7 @@ describe('parseSchedule accepts what the API server accepts', () => {
     { name: '"n/step" (n to the maximum)', expression: '5/15 * * * *' },
     { name: '"?" as a star', expression: '0 * * * ?' },
     { name: 'an empty list part, which robfig drops', expression: '0 0 * * mon,' },
+    { name: 'overlapping list parts, which robfig merges', expression: '1-5,3 0 1,1-3 * 1,mon' },
     { name: '@yearly', expression: '@yearly' },
     { name: '@annually', expression: '@annually' },
     { name: '@monthly', expression: '@monthly' },
@@ -234,6 +235,13 @@ describe('nextRunTimes gives the times robfig/cron v3 gives', () => {
       timeZone: null,
       after: '2026-02-01T00:00:00Z',
       expected: ['2026-02-02T00:00:00+00:00', '2026-02-09T00:00:00+00:00'],
+    },
+    {
+      name: 'overlapping list parts fire once per time',
+      expression: '0 0 1,1-2 * *',
+      timeZone: null,
+      after: '2026-01-01T00:00:00Z',
+      expected: ['2026-01-02T00:00:00+00:00', '2026-02-01T00:00:00+00:00', '2026-02-02T00:00:00+00:00'],
     },
     {
       name: 'month and day names',
