@@ -195,6 +195,14 @@ describe('nextRunTimes gives the times robfig/cron v3 gives', () => {
       expected: ['2026-04-05T02:15:00+10:30', '2026-04-05T02:15:00+09:30', '2026-04-06T02:15:00+09:30'],
     },
     {
+      // robfig's Next skips 5 April here (its midnight fix assumes a whole-hour change): a bug not copied.
+      name: "a 30-minute fall back (Lord Howe, 02:00 -> 01:30): a daily time after it fires that day",
+      expression: '0 2 * * *',
+      timeZone: 'Australia/Lord_Howe',
+      after: '2026-04-03T00:00:00Z',
+      expected: ['2026-04-04T02:00:00+11:00', '2026-04-05T02:00:00+10:30', '2026-04-06T02:00:00+10:30'],
+    },
+    {
       name: 'OR rule: day 13 or Friday when both are restricted',
       expression: '0 13 13 * 5',
       timeZone: null,
@@ -282,6 +290,11 @@ describe('nextRunTimes gives the times robfig/cron v3 gives', () => {
     const times = localTimes('0 0 1 1 *', null, '2026-06-01T00:00:00Z', 12);
     expect(times[0]).toBe('2027-01-01T00:00:00+00:00');
     expect(times[11]).toBe('2038-01-01T00:00:00+00:00');
+  });
+
+  it('gives up, as robfig does, when no time comes within 5 years (29 February across 2100)', () => {
+    expect(localTimes('0 0 29 2 *', null, '2095-03-01T00:00:00Z', 3)).toEqual(['2096-02-29T00:00:00+00:00']);
+    expect(localTimes('0 0 29 2 *', null, '2096-03-01T00:00:00Z', 3)).toEqual([]);
   });
 
   it('answers no times when asked for none', () => {
