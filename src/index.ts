@@ -22,3 +22,4 @@ await import('./functions/createCronJob.js');
 await import('./functions/getCronJob.js');
 await import('./functions/updateCronJob.js');
 await import('./functions/deleteCronJob.js');
+await import('./functions/previewSchedule.js');
