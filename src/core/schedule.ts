@@ -515,13 +515,14 @@ export function describeSchedule(schedule: Schedule): string {
 /** ISO 8601 with the zone's offset: 2026-03-29T03:30:00+02:00 (seconds kept, milliseconds when not zero). */
 export function formatInZone(instant: Date, timeZone: string): string {
   const ms = instant.getTime();
-  const wall = wallOf(ms, timeZone);
-  const offsetMinutes = Math.round((wall - ms) / 60000);
+  // Offsets before standard time had seconds (local mean time); ISO 8601 offsets have minutes, so the time shown
+  // is the instant at the rounded offset, which still reads back as the same instant.
+  const offsetMinutes = Math.round((wallOf(ms, timeZone) - ms) / 60000);
   const sign = offsetMinutes < 0 ? '-' : '+';
   const abs = Math.abs(offsetMinutes);
   const offset = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
-  const iso = new Date(wall).toISOString();
-  return `${ms % SECOND === 0 ? iso.slice(0, 19) : iso.slice(0, 23)}${offset}`;
+  const iso = new Date(ms + offsetMinutes * 60000).toISOString().replace(/Z$/, '');
+  return `${ms % SECOND === 0 ? iso.replace(/\.\d{3}$/, '') : iso}${offset}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
