@@ -71,6 +71,17 @@ const envSchema = z.object({
   ACTIVITY_RETRY_FIRST_SECONDS: seconds(5, 1),
   ACTIVITY_RETRY_MAX_ATTEMPTS: seconds(5, 1),
   STATUS_RETRY_AFTER_SECONDS: seconds(10, 1),
+  LOGS_ACCOUNT_URL: z.url().optional(),
+  LOGS_CONNECTION_STRING: z.string().optional(),
+  LOGS_CONTAINER: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a blob container name: 3-63 lower-case letters, digits and single hyphens')
+    .default('run-logs'),
+  LOGS_MAX_BYTES_PER_CONTAINER: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+  // Read only to find the archive when LOGS_* do not say: the host's own storage settings.
+  AzureWebJobsStorage__blobServiceUri: z.url().optional(),
+  AzureWebJobsStorage__accountName: z.string().optional(),
+  AzureWebJobsStorage: z.string().optional(),
 });
 
 export interface GracePeriods {
@@ -89,6 +100,19 @@ export interface PollPolicy {
   maxObserveFailures: number;
 }
 
+/**
+ * Where the logs archive lives: an account URL reached with the app's identity (Azure), or a connection string
+ * (Azurite, development). Never logged: a connection string may hold a key.
+ */
+export type LogsStorage = { kind: 'identity'; accountUrl: string } | { kind: 'connectionString'; connectionString: string };
+
+export interface LogsArchiveSettings {
+  /** null: no archive configured; runs end without one and say so. */
+  readonly storage: LogsStorage | null;
+  readonly container: string;
+  readonly maxBytesPerContainer: number;
+}
+
 export interface Config {
   readonly clusters: readonly ClusterSettings[];
   readonly defaultCluster: string;
@@ -100,6 +124,7 @@ export interface Config {
   readonly kubeRequestTimeoutMs: number;
   readonly activityRetry: { readonly firstRetryMs: number; readonly maxAttempts: number };
   readonly statusRetryAfterSeconds: number;
+  readonly logs: LogsArchiveSettings;
 }
 
 /** The names of every setting, for docs, infra checks and tests. */
@@ -130,6 +155,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (s.POLL_MAX_SECONDS < s.POLL_INITIAL_SECONDS) {
     throw new ConfigError('Invalid app settings:\n- POLL_MAX_SECONDS: must be at least POLL_INITIAL_SECONDS');
   }
+  if (s.LOGS_ACCOUNT_URL && s.LOGS_CONNECTION_STRING) {
+    throw new ConfigError('Invalid app settings:\n- LOGS_ACCOUNT_URL, LOGS_CONNECTION_STRING: set one of them, not both');
+  }
   return Object.freeze({
     clusters: Object.freeze(s.CLUSTERS),
     defaultCluster,
@@ -152,7 +180,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kubeRequestTimeoutMs: s.KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
     activityRetry: Object.freeze({ firstRetryMs: s.ACTIVITY_RETRY_FIRST_SECONDS * 1000, maxAttempts: s.ACTIVITY_RETRY_MAX_ATTEMPTS }),
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
+    logs: Object.freeze({ storage: logsStorage(s), container: s.LOGS_CONTAINER, maxBytesPerContainer: s.LOGS_MAX_BYTES_PER_CONTAINER }),
   });
+}
+
+/**
+ * The archive's account: the LOGS_* settings first, else the host's own storage (its blob URI or account name
+ * with the identity in Azure; its connection string, e.g. UseDevelopmentStorage=true, locally).
+ */
+function logsStorage(s: z.infer<typeof envSchema>): LogsStorage | null {
+  if (s.LOGS_CONNECTION_STRING) return { kind: 'connectionString', connectionString: s.LOGS_CONNECTION_STRING };
+  if (s.LOGS_ACCOUNT_URL) return { kind: 'identity', accountUrl: s.LOGS_ACCOUNT_URL };
+  if (s.AzureWebJobsStorage__blobServiceUri) return { kind: 'identity', accountUrl: s.AzureWebJobsStorage__blobServiceUri };
+  if (s.AzureWebJobsStorage__accountName) return { kind: 'identity', accountUrl: `https://${s.AzureWebJobsStorage__accountName}.blob.core.windows.net` };
+  if (s.AzureWebJobsStorage) return { kind: 'connectionString', connectionString: s.AzureWebJobsStorage };
+  return null;
 }
 
 /** The namespaces a cluster allows; `*` allows every namespace. */

@@ -28,6 +28,7 @@ const defaults: Config = {
   kubeRequestTimeoutMs: 30_000,
   activityRetry: { firstRetryMs: 5000, maxAttempts: 5 },
   statusRetryAfterSeconds: 10,
+  logs: { storage: null, container: 'run-logs', maxBytesPerContainer: 4 * 1024 * 1024 },
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
