@@ -97,7 +97,7 @@ export function logTargets(pod: V1Pod): LogTarget[] {
     restarts.set(s.name, s.restartCount);
   }
   const containers: { c: Pick<V1Container, 'name'>; role: ContainerRole }[] = [
-    ...(pod.spec?.initContainers ?? []).map((c) => ({ c, role: (c.restartPolicy === 'Always' ? 'sidecar' : 'init') })),
+    ...(pod.spec?.initContainers ?? []).map((c) => ({ c, role: c.restartPolicy === 'Always' ? ('sidecar' as const) : ('init' as const) })),
     ...(pod.spec?.containers ?? []).map((c) => ({ c, role: 'main' as const })),
     ...(pod.spec?.ephemeralContainers ?? []).map((c) => ({ c, role: 'ephemeral' as const })),
   ];
