@@ -81,6 +81,9 @@ describe('loadConfig', () => {
       ACTIVITY_RETRY_FIRST_SECONDS: '2',
       ACTIVITY_RETRY_MAX_ATTEMPTS: '3',
       STATUS_RETRY_AFTER_SECONDS: '15',
+      LOGS_ACCOUNT_URL: 'https://stlogs.blob.core.usgovcloudapi.net/',
+      LOGS_CONTAINER: 'archive-2',
+      LOGS_MAX_BYTES_PER_CONTAINER: '65536',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -93,7 +96,48 @@ describe('loadConfig', () => {
       kubeRequestTimeoutMs: 10_000,
       activityRetry: { firstRetryMs: 2000, maxAttempts: 3 },
       statusRetryAfterSeconds: 15,
+      logs: { storage: { kind: 'identity', accountUrl: 'https://stlogs.blob.core.usgovcloudapi.net/' }, container: 'archive-2', maxBytesPerContainer: 65_536 },
     });
+  });
+
+  it.each([
+    { name: 'no setting: no archive', env: {}, storage: null },
+    {
+      name: 'a development connection string',
+      env: { LOGS_CONNECTION_STRING: 'UseDevelopmentStorage=true' },
+      storage: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' },
+    },
+    {
+      name: "the host's blob URI, reached with the identity",
+      env: { AzureWebJobsStorage__blobServiceUri: 'https://st1.blob.core.windows.net' },
+      storage: { kind: 'identity', accountUrl: 'https://st1.blob.core.windows.net' },
+    },
+    {
+      name: "the host's account name, in the public cloud",
+      env: { AzureWebJobsStorage__accountName: 'st2' },
+      storage: { kind: 'identity', accountUrl: 'https://st2.blob.core.windows.net' },
+    },
+    {
+      name: "the host's connection string (func start with Azurite)",
+      env: { AzureWebJobsStorage: 'UseDevelopmentStorage=true' },
+      storage: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' },
+    },
+    {
+      name: "LOGS_ACCOUNT_URL before the host's storage",
+      env: { LOGS_ACCOUNT_URL: 'https://logs.blob.core.windows.net', AzureWebJobsStorage: 'UseDevelopmentStorage=true' },
+      storage: { kind: 'identity', accountUrl: 'https://logs.blob.core.windows.net' },
+    },
+  ])('the logs archive: $name', ({ env, storage }) => {
+    expect(loadConfig({ ...minimal, ...env }).logs.storage).toEqual(storage);
+  });
+
+  it.each([
+    { name: 'both an account URL and a connection string', env: { LOGS_ACCOUNT_URL: 'https://a.blob.core.windows.net', LOGS_CONNECTION_STRING: 'UseDevelopmentStorage=true' }, message: /LOGS_ACCOUNT_URL, LOGS_CONNECTION_STRING: set one of them/ },
+    { name: 'an account URL that is not a URL', env: { LOGS_ACCOUNT_URL: 'stlogs' }, message: /LOGS_ACCOUNT_URL/ },
+    { name: 'a container name Blob Storage refuses', env: { LOGS_CONTAINER: 'Run_Logs' }, message: /LOGS_CONTAINER: a blob container name/ },
+    { name: 'a bound below 1 KiB', env: { LOGS_MAX_BYTES_PER_CONTAINER: '100' }, message: /LOGS_MAX_BYTES_PER_CONTAINER/ },
+  ])('refuses $name', ({ env, message }) => {
+    expect(configError({ ...minimal, ...env }).message).toMatch(message);
   });
 
   it('without DEFAULT_CLUSTER the first cluster is the default', () => {
@@ -212,6 +256,13 @@ describe('SETTING_NAMES', () => {
         'POLL_INITIAL_SECONDS',
         'POLL_MAX_SECONDS',
         'STATUS_RETRY_AFTER_SECONDS',
+        'LOGS_ACCOUNT_URL',
+        'LOGS_CONNECTION_STRING',
+        'LOGS_CONTAINER',
+        'LOGS_MAX_BYTES_PER_CONTAINER',
+        'AzureWebJobsStorage__blobServiceUri',
+        'AzureWebJobsStorage__accountName',
+        'AzureWebJobsStorage',
       ].sort(),
     );
   });

@@ -35,6 +35,13 @@ function snap(status: RunSnapshot['status'], reason: string, at: Date, extra: Pa
 
 const submitted: SubmitResult = { outcome: 'submitted', snapshot: snap('Starting', 'Submitted', t0) };
 
+const ARCHIVED = { location: 'http://127.0.0.1:10000/devstoreaccount1/run-logs/dev/batch/nightly-0123456789/index.json' };
+
+/** The verdict is known: the archive activity runs, once, and its outcome goes on the final snapshot. */
+async function archived(h: OrchestrationHarness, outcome: unknown = ARCHIVED): Promise<OrchestrationHarness> {
+  return h.complete(ACTIVITIES.archiveRun, outcome);
+}
+
 async function started(i: JobRunInput = input()): Promise<OrchestrationHarness> {
   const h = await new OrchestrationHarness(jobRun, i, t0).start();
   return h.complete(ACTIVITIES.submitRun, submitted);
@@ -60,9 +67,12 @@ describe('jobRun orchestration', () => {
     await h.fire();
     const success = snap('Success', 'CompletionsReached', seconds(15), { outputs: { rows: 42 } });
     await h.complete(ACTIVITIES.observeRun, success);
-    expect(h.state.status).toBe('Completed');
-    expect(h.state.output).toEqual(success);
     expect(h.state.customStatus).toEqual(success);
+    expect(h.activity().input).toEqual({ ref, final: { status: 'Success', reason: 'CompletionsReached', message: success.message, startTime: null, completionTime: null } });
+    await archived(h);
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toEqual({ ...success, archive: ARCHIVED });
+    expect(h.state.customStatus).toEqual({ ...success, archive: ARCHIVED });
     expect(h.pending).toEqual([]);
   });
 
@@ -82,6 +92,7 @@ describe('jobRun orchestration', () => {
     await h.fire();
     const failed = snap('Failed', 'BackoffLimitExceeded', seconds(5));
     await h.complete(ACTIVITIES.observeRun, failed);
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'BackoffLimitExceeded' });
   });
@@ -90,6 +101,7 @@ describe('jobRun orchestration', () => {
     const h = await new OrchestrationHarness(jobRun, input(), t0).start();
     const rejected: SubmitResult = { outcome: 'rejected', snapshot: snap('Failed', 'SourceNotFound', t0) };
     await h.complete(ACTIVITIES.submitRun, rejected);
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'SourceNotFound' });
     expect(h.state.records.filter((r) => r.kind === 'timerCreated')).toHaveLength(0);
@@ -105,6 +117,7 @@ describe('jobRun orchestration', () => {
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ ref, verdict: { status: 'Failed', reason: 'SubmitFailed' } });
     await h.complete(ACTIVITIES.stopRun, snap('Failed', 'SubmitFailed', h.now));
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'SubmitFailed' });
   });
@@ -141,6 +154,7 @@ describe('jobRun orchestration', () => {
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ ref, verdict: { status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled: wrong date' } });
     await h.complete(ACTIVITIES.stopRun, snap('Cancelled', 'CancelRequested', seconds(2)));
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status: 'Cancelled' });
   });
@@ -156,6 +170,7 @@ describe('jobRun orchestration', () => {
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ verdict: { status: 'Failed', reason: 'RunTimeout' } });
     await h.complete(ACTIVITIES.stopRun, snap('Failed', 'RunTimeout', seconds(12)));
+    await archived(h);
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'RunTimeout' });
   });
 
@@ -166,8 +181,9 @@ describe('jobRun orchestration', () => {
     await h.fire();
     const success = snap('Success', 'CompletionsReached', seconds(12), { outputs: { rows: 7 } });
     await h.complete(ACTIVITIES.observeRun, success);
+    await archived(h);
     expect(h.state.status).toBe('Completed');
-    expect(h.state.output).toEqual(success);
+    expect(h.state.output).toEqual({ ...success, archive: ARCHIVED });
     expect(h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)).toBe(false);
   });
 
@@ -184,6 +200,7 @@ describe('jobRun orchestration', () => {
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ ref, verdict: { status, reason, message: verdict.message } });
     await h.complete(ACTIVITIES.stopRun, snap(status, reason, seconds(5)));
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status, reason });
   });
@@ -192,7 +209,10 @@ describe('jobRun orchestration', () => {
     const h = await started();
     await h.fire();
     await h.complete(ACTIVITIES.observeRun, snap('Failed', 'DeadlineExceeded', seconds(5)));
+    expect(h.activity().name).toBe(ACTIVITIES.archiveRun);
+    await archived(h);
     expect(h.state.status).toBe('Completed');
+    expect(h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)).toBe(false);
     expect(h.pending).toEqual([]);
   });
 
@@ -202,6 +222,7 @@ describe('jobRun orchestration', () => {
     await h.complete(ACTIVITIES.observeRun, snap('Failed', 'ErrImagePull', seconds(5)));
     await h.fail(ACTIVITIES.stopRun, 'delete Job batch/nightly-0123456789 failed: HTTP 403 Forbidden');
     await h.fire(); // the retry policy's last timer: attempts ran out
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'ErrImagePull' });
     expect((h.state.output as RunSnapshot).message).toMatch(/delete it by hand: .*HTTP 403/);
@@ -256,6 +277,33 @@ describe('jobRun orchestration', () => {
     await replay(h.state, orchestratorRunner(jobRun), h.now);
     expect(JSON.stringify(h.state.records)).toBe(before);
     expect(h.state.records.filter((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.submitRun)).toHaveLength(1);
+  });
+
+  it('keeps the verdict when archiving fails even after its retries, and says why on the final snapshot', async () => {
+    const h = await started(input({ retry: { firstRetryMs: 1000, maxAttempts: 1 } }));
+    await h.fire();
+    const failed = snap('Failed', 'BackoffLimitExceeded', seconds(5));
+    await h.complete(ACTIVITIES.observeRun, failed);
+    await h.fail(ACTIVITIES.archiveRun, 'write blob dev/batch/x/index.json failed: HTTP 503: ServerBusy');
+    await h.fire(); // attempts ran out
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toEqual({
+      ...failed,
+      archive: { location: null, error: expect.stringMatching(/^the logs could not be archived: .*index\.json failed: HTTP 503: ServerBusy/) as unknown },
+    });
+  });
+
+  it('archives once, after the last execution: a continueAsNew schedules no archive', async () => {
+    const h = await started(input({ poll: { initialSeconds: 5, maxSeconds: 60, factor: 2, continueAsNewAfter: 1, maxObserveFailures: 3 } }));
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
+    expect(h.state.records.filter((r) => r.kind === 'scheduled')).toEqual([]);
+    await h.fire();
+    const success = snap('Success', 'CompletionsReached', h.now);
+    await h.complete(ACTIVITIES.observeRun, success);
+    expect(h.pending.map((w) => (w.kind === 'activity' ? w.name : w.kind))).toEqual([ACTIVITIES.archiveRun]);
+    await archived(h);
+    expect(h.state.output).toEqual({ ...success, archive: ARCHIVED });
   });
 
   it('fails the orchestration at start when its input is malformed', async () => {
