@@ -13,6 +13,8 @@ await import('./functions/getRun.js');
 await import('./functions/cancelRun.js');
 await import('./functions/listJobs.js');
 await import('./functions/listCronJobs.js');
+await import('./functions/getRunLogs.js');
+await import('./functions/listCronJobRuns.js');
 await import('./functions/jobRun.js');
 await import('./functions/submitRun.js');
 await import('./functions/observeRun.js');
