@@ -17,14 +17,20 @@ export interface BlobPage {
   continueToken: string | undefined;
 }
 
-/** A Blob Storage call failed; `transient` when a retry may help (throttling, 5xx, no answer). */
+/**
+ * A Blob Storage call failed; `transient` when a retry may help (throttling, 5xx, no answer). To a caller it is
+ * the archive's fault, not theirs: 503 when worth a retry, else 502.
+ */
 export class BlobStoreError extends AppError {
   override name = 'BlobStoreError';
+  override readonly status: number;
+  override readonly reason = 'LogsArchiveError';
   readonly code: number;
 
   constructor(operation: string, code: number, detail: string, options?: { cause?: unknown }) {
     super(`${operation} failed: ${code === 0 ? 'no answer from Blob Storage' : `HTTP ${code}`}: ${detail}`, options);
     this.code = code;
+    this.status = this.transient ? 503 : 502;
   }
 
   get transient(): boolean {
