@@ -4,7 +4,7 @@
  * integration tests' setup.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -103,4 +103,22 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<LocalA
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${DEVELOPMENT_KEY};BlobEndpoint=${blobEndpoint};`,
     stop,
   };
+}
+
+/**
+ * For the dev runtime: unless LOGS_CONNECTION_STRING or LOGS_ACCOUNT_URL already names an archive, start
+ * Azurite (data kept in `location`, so archived logs outlive a restart) and point LOGS_CONNECTION_STRING at it.
+ * Returns how to stop it, or undefined when an archive was configured already.
+ */
+export async function startLogsArchiveUnlessConfigured(
+  env: Record<string, string | undefined>,
+  location: string,
+  log: (line: string) => void,
+): Promise<(() => Promise<void>) | undefined> {
+  if (env.LOGS_CONNECTION_STRING?.trim() || env.LOGS_ACCOUNT_URL?.trim()) return undefined;
+  await mkdir(location, { recursive: true });
+  const azurite = await startAzurite({ location, log });
+  env.LOGS_CONNECTION_STRING = azurite.connectionString;
+  log(`logs archive: Azurite on ${azurite.blobEndpoint} (data in ${location})`);
+  return () => azurite.stop();
 }

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { startLogsArchiveUnlessConfigured } from './azurite.js';
 import { startLocalApp } from './host/server.js';
 
 const settingsFile = join(process.cwd(), 'local.settings.json');
@@ -14,6 +15,9 @@ if (existsSync(settingsFile)) {
   for (const [name, value] of Object.entries(values)) process.env[name] ??= value;
 }
 
+const stopArchive = await startLogsArchiveUnlessConfigured(process.env, join(process.cwd(), '.local-runtime', 'azurite'), (line) => {
+  console.log(line);
+});
 const port = Number(process.env.LOCAL_PORT ?? 7071);
 const app = await startLocalApp({
   port,
@@ -25,7 +29,10 @@ const app = await startLocalApp({
 });
 console.log(`aks-job-runner (local runtime) on ${app.url}/api, function key "${app.functionKey}"${app.resumed ? `, resumed ${app.resumed} run(s)` : ''}`);
 const stop = () => {
-  void app.close().then(() => process.exit(0));
+  void app
+    .close()
+    .then(() => stopArchive?.())
+    .then(() => process.exit(0));
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
