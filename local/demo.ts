@@ -8,6 +8,7 @@ import { BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 
 import { type LocalCluster, startCluster } from '../testenv/cluster.js';
 import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../testenv/fates.js';
+import { type LocalAzurite, startAzurite } from './azurite.js';
 import { startLocalApp } from './host/server.js';
 
 const NAMESPACE = 'demo';
@@ -61,10 +62,35 @@ async function follow(location: string, onRunning?: (body: RunBody) => Promise<v
   }
 }
 
+/** Step: once run 1 is archived, delete its Job and pods, then read its log back through the API: from the archive. */
+async function archivedLogs(api: string, code: string, runId: string, batch: BatchV1Api): Promise<boolean> {
+  say(`4) the logs of run ${runId} after its Job and pods are gone`);
+  type Archive = { location?: string | null; error?: string } | undefined;
+  let archive: Archive;
+  for (let i = 0; i < 60; i++) {
+    archive = (await call('GET', `${api}/runs/${runId}?${code}`)).body.archive as Archive;
+    if (archive) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  say(`  archived: ${archive?.location ?? `no (${archive?.error ?? 'no answer'})`}`);
+  await batch.deleteNamespacedJob({ name: runId, namespace: NAMESPACE, propagationPolicy: 'Background' });
+  let answer: Response | undefined;
+  for (let i = 0; i < 120; i++) {
+    answer = await fetch(`${api}/runs/${runId}/logs?${code}`);
+    if (answer.headers.get('X-Log-Source') === 'archive') break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const text = (await answer?.text()) ?? '';
+  say(`  Job deleted; GET /api/runs/${runId}/logs → ${String(answer?.status)} from the ${answer?.headers.get('X-Log-Source') ?? '?'}:`);
+  for (const line of text.trimEnd().split('\n')) say(`    | ${line}`);
+  return answer?.status === 200 && answer.headers.get('X-Log-Source') === 'archive';
+}
+
 async function main(): Promise<number> {
   say('starting the local Kubernetes control plane (the first run builds it from Go modules: several minutes)');
   let cluster: LocalCluster | undefined;
   let app: Awaited<ReturnType<typeof startLocalApp>> | undefined;
+  let azurite: LocalAzurite | undefined;
   try {
     cluster = await startCluster({ log: (line) => { say(`  ${line}`); } });
     const kc = new KubeConfig();
@@ -106,7 +132,10 @@ async function main(): Promise<number> {
       body: { metadata: { name: 'nightly-report' }, spec: { schedule: '0 3 * * *', timeZone: 'Europe/Amsterdam', suspend: true, jobTemplate: { spec: { backoffLimit: 0, template: template('report', {}) } } } },
     });
 
+    azurite = await startAzurite();
+    say(`logs archive: Azurite on ${azurite.blobEndpoint}`);
     Object.assign(process.env, {
+      LOGS_CONNECTION_STRING: azurite.connectionString,
       CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: cluster.kubeconfigPath, namespaces: [NAMESPACE] }]),
       POLL_INITIAL_SECONDS: '1',
       POLL_MAX_SECONDS: '2',
@@ -140,12 +169,16 @@ async function main(): Promise<number> {
       say(`  POST cancel → ${answer.status}`);
     });
 
-    const ok = success.status === 200 && failed.status === 424 && failed.body.status === 'Failed' && cancelled.body.status === 'Cancelled';
-    say(ok ? 'demo finished: Success, Failed (bad image), Cancelled, as expected' : 'demo finished with unexpected results');
+    const archivedLog = await archivedLogs(api, code, started.body.runId ?? '', batch);
+
+    const ok =
+      success.status === 200 && failed.status === 424 && failed.body.status === 'Failed' && cancelled.body.status === 'Cancelled' && archivedLog;
+    say(ok ? 'demo finished: Success, Failed (bad image), Cancelled, logs read from the archive, as expected' : 'demo finished with unexpected results');
     return ok ? 0 : 1;
   } finally {
     await app?.close();
     await cluster?.stop();
+    await azurite?.stop();
   }
 }
 
