@@ -1,8 +1,9 @@
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 
 import type { BlobStore } from '../clients/blob.js';
+import type { ClusterRegistry } from '../clients/clusters.js';
 import type { KubeGateway } from '../clients/kube.js';
-import type { GracePeriods } from '../config.js';
+import type { Config, GracePeriods } from '../config.js';
 import {
   type ArchiveIndex,
   boundLog,
@@ -204,6 +205,41 @@ export async function archiveFinishedJobs(
     }
   }
   return sweep;
+}
+
+export interface ArchiveSweepReport {
+  archived: string[];
+  /** One line per Job, namespace or cluster that could not be handled this time (tried again next tick). */
+  errors: string[];
+}
+
+/**
+ * The scheduler tick's one call: archiveFinishedJobs in every allowed namespace of every configured cluster,
+ * one after the other (a sweep is mostly one Job list per namespace). A cluster allowing every namespace (`*`)
+ * is swept in the namespaces given for it in `seen` (those the tick found CronJobs in), since the app has no
+ * right to list namespaces. One failing cluster or namespace does not hold the others back.
+ */
+export async function sweepArchive(
+  deps: { config: Pick<Config, 'clusters' | 'logs'>; clusters: Pick<ClusterRegistry, 'gateway'>; logs: BlobStore | null },
+  now: Date,
+  seen: ReadonlyMap<string, readonly string[]> = new Map(),
+): Promise<ArchiveSweepReport> {
+  const report: ArchiveSweepReport = { archived: [], errors: [] };
+  const { logs } = deps;
+  if (!logs) return report;
+  for (const cluster of deps.config.clusters) {
+    const namespaces = new Set([...cluster.namespaces.filter((n) => n !== '*'), ...(cluster.namespaces.includes('*') ? (seen.get(cluster.alias) ?? []) : [])]);
+    for (const namespace of namespaces) {
+      try {
+        const sweep = await archiveFinishedJobs(deps.clusters.gateway(cluster.alias), logs, cluster.alias, namespace, deps.config.logs.maxBytesPerContainer, now);
+        report.archived.push(...sweep.archived.map((runId) => `${cluster.alias}/${namespace}/${runId}`));
+        report.errors.push(...sweep.failed.map((f) => `${cluster.alias}/${namespace}/${f.runId}: ${f.error}`));
+      } catch (err) {
+        report.errors.push(`${cluster.alias}/${namespace}: ${ensureError(err).message}`);
+      }
+    }
+  }
+  return report;
 }
 
 // ---- Reading back ----
