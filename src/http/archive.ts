@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 
 import { decodeCursor, encodeCursor, type RunEntry } from '../core/archive.js';
 import { BadRequestError, NotFoundError } from '../core/errors.js';
-import { assertNamespace, assertObjectName, isRunId, MAX_CRONJOB_NAME } from '../core/naming.js';
+import { assertNamespace, assertObjectName, isDnsLabel, MAX_CRONJOB_NAME } from '../core/naming.js';
 import { jobRunInputSchema } from '../core/schemas.js';
 import { listCronJobRuns, readRunLog } from '../runs/archive.js';
 import { services } from '../services.js';
@@ -60,7 +60,8 @@ async function locate(request: HttpRequest, client: RunClient, runId: string): P
 /** GET /api/runs/{runId}/logs: one container's log as text, from the live pod, else from the archive. */
 export async function runLogsResponse(request: HttpRequest, client: RunClient): Promise<HttpResponseInit> {
   const runId = request.params.runId ?? '';
-  if (!isRunId(runId)) throw new NotFoundError(`no run with id "${runId}": run ids are Job names, lower-case letters, digits and '-'`);
+  // Any Job name: the cluster's and kubectl's Jobs have logs too, not only runs the app named.
+  if (!isDnsLabel(runId)) throw new NotFoundError(`no run with id "${runId}": run ids are Job names, lower-case letters, digits and '-'`);
   const container = request.query.get('container') || undefined;
   if (container !== undefined) assertObjectName('container', container, 63);
   const pod = request.query.get('pod') || undefined;
