@@ -1,5 +1,9 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { V1CronJob, V1Job } from '@kubernetes/client-node';
+import { loadAllYaml, type V1CronJob, type V1Job, type V1Role, type V1RoleBinding } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { orchestratorRunner } from '../../local/durable/engine.js';
@@ -18,7 +22,7 @@ import { startCronJobRun } from '../../src/functions/startCronJobRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
 import { stopRun } from '../../src/functions/stopRun.js';
 import { submitRun } from '../../src/functions/submitRun.js';
-import { archiveFinishedJobs, readIndex, sweepArchive } from '../../src/runs/archive.js';
+import { archiveFinishedJobs, archiveRun as archiveRunNow, readIndex, sweepArchive } from '../../src/runs/archive.js';
 import { createServices, services, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION, LOCAL_POD_LOG_LINES } from '../../testenv/fates.js';
 import { adminKube, jobPods, testJob, useNamespace, waitFor } from './helpers.js';
@@ -31,10 +35,15 @@ let store: BlobStore;
 const context = () => new InvocationContext({ functionName: 'it', invocationId: 'inv-archive', logHandler: () => undefined });
 const BASE = 'http://127.0.0.1:7071/api';
 const LOG_TEXT = `${LOCAL_POD_LOG_LINES.join('\n')}\n`;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 beforeAll(() => {
   const config = loadConfig({
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
+    CLUSTERS: JSON.stringify([
+      { alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] },
+      // The app's identity with only what a Role grants it (see the RBAC test below).
+      { alias: 'limited', type: 'kubeconfig', kubeconfigPath: inject('noRightsKubeconfigPath'), namespaces: [ns()] },
+    ]),
     POLL_INITIAL_SECONDS: '1',
     POLL_MAX_SECONDS: '2',
     ACTIVITY_RETRY_FIRST_SECONDS: '1',
@@ -195,10 +204,12 @@ describe('the logs archive on a real control plane and Azurite', () => {
     const first = await fire(29_923_598);
     expect(await sweep()).toEqual({ archived: [first], failed: [] });
     expect(await sweep()).toEqual({ archived: [], failed: [] });
-    // What the scheduler's tick calls: every allowed namespace of every cluster; nothing left to do here.
-    expect(await sweepArchive(services(), now())).toEqual({ archived: [], errors: [] });
+    // What the scheduler's tick calls: every allowed namespace of every cluster. Nothing is left to do on
+    // "local"; "limited" (no Role bound yet) fails, and does not hold "local" back.
+    const refused = [expect.stringMatching(new RegExp(`^limited/${ns()}: list Jobs in ${ns()} failed: HTTP 403`)) as unknown];
+    expect(await sweepArchive(services(), now())).toEqual({ archived: [], errors: refused });
     const second = await fire(29_923_599);
-    expect(await sweepArchive(services(), now())).toEqual({ archived: [`local/${ns()}/${second}`], errors: [] });
+    expect(await sweepArchive(services(), now())).toEqual({ archived: [`local/${ns()}/${second}`], errors: refused });
     await waitFor(`the CronJob controller to prune ${first} (successfulJobsHistoryLimit 1)`, async () =>
       kube.batch.readNamespacedJob({ name: first, namespace: ns() }).then(() => false, () => true),
     );
@@ -241,5 +252,36 @@ describe('the logs archive on a real control plane and Azurite', () => {
     expect([badToken.status, json(badToken).detail]).toEqual([400, expect.stringMatching(/continue is not a token this route gave out/)]);
     const missing = await listCronJobRuns(get(`cronjobs/${ns()}/nope/runs`, { namespace: ns(), name: 'nope' }), context());
     expect([missing.status, json(missing).detail]).toEqual([404, expect.stringMatching(/no CronJob "nope" in namespace .* and no archived runs/)]);
+  });
+
+  it("works with exactly infra/kubernetes/rbac.yaml's Role; without pods/log the archive notes each log it could not read", async () => {
+    const yaml = (await readFile(join(ROOT, 'infra/kubernetes/rbac.yaml'), 'utf8')).replaceAll('NAMESPACE', ns()).replaceAll('PRINCIPAL_OBJECT_ID', inject('noRightsUser'));
+    const [role, binding] = loadAllYaml(yaml) as [V1Role, V1RoleBinding];
+    await kube.rbac.createNamespacedRole({ namespace: ns(), body: role });
+    await kube.rbac.createNamespacedRoleBinding({ namespace: ns(), body: binding });
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'audited', namespace: ns(), annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' } }) });
+    await waitFor('audited to finish', async () => (await kube.batch.readNamespacedJob({ name: 'audited', namespace: ns() })).status?.conditions?.some((c) => c.type === 'Complete'));
+    const limited = services().clusters.gateway('limited');
+    const request = { cluster: 'limited', namespace: ns(), runId: 'audited', verdict: { status: 'Success' as const, reason: 'CompletionsReached', message: 'done' }, startTime: null, completionTime: null };
+    const archive = () => archiveRunNow(limited, store, request, 1024, new Date());
+
+    const granted = await waitFor('the binding to take effect', archive, 10_000);
+    expect(granted.error).toBeUndefined();
+    const full = (await readIndex(store, 'limited', ns(), 'audited')) as ArchiveIndex;
+    expect(full.logs.map((l) => [l.container, l.bytes, l.error])).toEqual([['main', Buffer.byteLength(LOG_TEXT), undefined]]);
+    expect(full.events.count).toBeGreaterThan(0);
+    expect(full.events.error).toBeUndefined();
+    const read = await logs('audited', `?cluster=limited&namespace=${ns()}`);
+    expect([read.status, header(read, 'X-Log-Source'), read.body]).toEqual([200, 'live', LOG_TEXT]);
+
+    await kube.rbac.replaceNamespacedRole({ name: role.metadata?.name ?? '', namespace: ns(), body: { ...role, rules: role.rules?.filter((r) => !r.resources?.includes('pods/log')) } });
+    await waitFor('pods/log to be refused', async () => (await logs('audited', `?cluster=limited&namespace=${ns()}`)).status === 403, 10_000);
+    const refused = await logs('audited', `?cluster=limited&namespace=${ns()}`);
+    expect(json(refused)).toMatchObject({ title: 'ClusterForbidden', detail: expect.stringMatching(/infra\/kubernetes\/rbac\.yaml/) as unknown });
+    const partial = await archive();
+    expect(partial.location).toContain(indexBlobName('limited', ns(), 'audited'));
+    const noted = (await readIndex(store, 'limited', ns(), 'audited')) as ArchiveIndex;
+    expect(noted.logs).toEqual([expect.objectContaining({ container: 'main', bytes: 0, error: expect.stringMatching(/HTTP 403/) as unknown })]);
+    expect(noted.logs[0]?.blob).toBeUndefined();
   });
 });
