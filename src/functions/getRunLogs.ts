@@ -5,7 +5,7 @@ import { runLogsResponse } from '../http/archive.js';
 import { errorResponse } from '../http/problem.js';
 import type { RunClient } from '../http/runs.js';
 
-/** GET /api/runs/{runId}/logs?container=&previous=&tailLines=&pod=&cluster=&namespace=: a run's log, text/plain. */
+/** GET /api/runs/{runId}/logs?container=&previous=&tailLines=&pod=&download=&cluster=&namespace=: a run's log, text/plain. */
 export async function getRunLogs(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     return await runLogsResponse(request, client);

@@ -67,6 +67,7 @@ export async function runLogsResponse(request: HttpRequest, client: RunClient): 
   const pod = request.query.get('pod') || undefined;
   if (pod !== undefined) assertObjectName('pod', pod);
   const previous = flag(request, 'previous');
+  const download = flag(request, 'download');
   const tail = wholeNumber(request, 'tailLines', MAX_TAIL_LINES);
   const { cluster, namespace } = await locate(request, client, runId);
   const { clusters, logs } = services();
@@ -77,7 +78,7 @@ export async function runLogsResponse(request: HttpRequest, client: RunClient): 
     status: 200,
     headers: {
       'Content-Type': 'text/plain; charset=utf-8',
-      'Content-Disposition': `inline; filename="${filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`,
+      'Content-Disposition': `${download ? 'attachment' : 'inline'}; filename="${filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`,
       'X-Log-Source': log.from,
       'X-Log-Pod': log.pod,
       'X-Log-Container': log.container,

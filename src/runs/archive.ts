@@ -297,7 +297,7 @@ export async function readRunLog(gateway: KubeGateway, store: BlobStore | null, 
       liveProblem = `its live pod ${podName} has no such log (${err.message})`;
     }
   } else {
-    liveProblem = request.pod === undefined ? `it has no pods in namespace "${namespace}" of cluster "${cluster}" any more` : `it has no live pod "${request.pod}"`;
+    liveProblem = request.pod === undefined ? `it has no pods in namespace "${namespace}" of cluster "${cluster}" (not yet, or not any more)` : `it has no live pod "${request.pod}"`;
   }
   if (!store) throw new NotFoundError(`no log of run "${runId}": ${liveProblem}, and no logs archive is configured (LOGS_ACCOUNT_URL or LOGS_CONNECTION_STRING)`);
   const index = await readIndex(store, cluster, namespace, runId);

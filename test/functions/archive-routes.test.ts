@@ -73,11 +73,11 @@ describe('GET /runs/{runId}/logs', () => {
     expect(kube.calls).toContain('readPodLog batch/nightly-0123456789-new/main');
   });
 
-  it('reads a named container and pod, and the previous instance', async () => {
+  it('reads a named container and pod, and the previous instance, as a download when asked', async () => {
     kube.pods.push(pod('tidy-1-a', 'tidy-1', 0), pod('tidy-1-b', 'tidy-1', 1));
-    const response = await logs('tidy-1', '?namespace=batch&pod=tidy-1-a&container=setup&previous=true');
+    const response = await logs('tidy-1', '?namespace=batch&pod=tidy-1-a&container=setup&previous=true&download=true');
     expect(response.status).toBe(200);
-    expect(header(response, 'Content-Disposition')).toBe('inline; filename="tidy-1-a-setup-previous.log"');
+    expect(header(response, 'Content-Disposition')).toBe('attachment; filename="tidy-1-a-setup-previous.log"');
     expect(kube.calls).toContain('readPodLog batch/tidy-1-a/setup');
   });
 
@@ -90,7 +90,7 @@ describe('GET /runs/{runId}/logs', () => {
 
   it.each([
     { name: 'a run the app did not start, without a namespace', query: '', status: 404, detail: /the app started no run with id "tidy-1"; for a Job it did not start .* pass \?namespace=/ },
-    { name: 'no pods and no archive configured', query: '?namespace=batch', status: 404, detail: /no pods in namespace "batch" of cluster "dev" any more, and no logs archive is configured \(LOGS_ACCOUNT_URL or LOGS_CONNECTION_STRING\)/ },
+    { name: 'no pods and no archive configured', query: '?namespace=batch', status: 404, detail: /no pods in namespace "batch" of cluster "dev" \(not yet, or not any more\), and no logs archive is configured \(LOGS_ACCOUNT_URL or LOGS_CONNECTION_STRING\)/ },
     { name: 'a namespace the cluster does not allow', query: '?namespace=kube-system', status: 403, detail: /namespace "kube-system" is not allowed on cluster "dev"/ },
     { name: 'an unknown cluster', query: '?namespace=batch&cluster=nope', status: 403, detail: /cluster "nope" is not configured/ },
     { name: 'a tail of no lines', query: '?namespace=batch&tailLines=0', status: 400, detail: /tailLines must be a whole number from 1 to 100000, got "0"/ },

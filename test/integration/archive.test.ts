@@ -145,7 +145,7 @@ describe('the logs archive on a real control plane and Azurite', () => {
 
     const previous = await logs(runId, '?previous=true');
     expect(previous.status).toBe(404);
-    expect(json(previous).detail).toMatch(/previous instance.*no pods .* any more.*the archive holds: .*\/main/);
+    expect(json(previous).detail).toMatch(/previous instance.*no pods .* \(not yet, or not any more\).*the archive holds: .*\/main/);
   });
 
   it('answers 404 saying why when neither the cluster nor the archive has the run, and 400 for bad parameters', async () => {
@@ -155,7 +155,7 @@ describe('the logs archive on a real control plane and Azurite', () => {
 
     const notArchived = await logs('no-such-run-0000000000', `?namespace=${ns()}`);
     expect(notArchived.status).toBe(404);
-    expect(json(notArchived).detail).toMatch(/no pods in namespace .* any more, and the archive has nothing under local\/archive-[a-f0-9]+\/no-such-run-0000000000\//);
+    expect(json(notArchived).detail).toMatch(/no pods in namespace .* \(not yet, or not any more\), and the archive has nothing under local\/archive-[a-f0-9]+\/no-such-run-0000000000\//);
 
     for (const [query, message] of [
       ['?tailLines=0', /tailLines must be a whole number from 1/],
