@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config.js';
 import { type ArchiveIndex, indexBlobName, SCHEDULED_TIMESTAMP_ANNOTATION } from '../../src/core/archive.js';
 import type { RunSnapshot } from '../../src/core/run.js';
 import { archiveRun } from '../../src/functions/archiveRun.js';
+import { cancelRun } from '../../src/functions/cancelRun.js';
 import { getRun } from '../../src/functions/getRun.js';
 import { getRunLogs } from '../../src/functions/getRunLogs.js';
 import { jobRun } from '../../src/functions/jobRun.js';
@@ -146,6 +147,21 @@ describe('the logs archive on a real control plane and Azurite', () => {
     const previous = await logs(runId, '?previous=true');
     expect(previous.status).toBe(404);
     expect(json(previous).detail).toMatch(/previous instance.*no pods .* \(not yet, or not any more\).*the archive holds: .*\/main/);
+  });
+
+  it('archives a cancelled run too: its Job is deleted first, its terminating pod still gives its log', async () => {
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'long', namespace: ns(), suspend: true, annotations: { [COMPLETE_DELAY_ANNOTATION]: '1h' } }) });
+    const started = await startJobRun(post(`jobs/${ns()}/long/runs`, { namespace: ns(), name: 'long' }), durable, context());
+    const runId = json(started).runId as string;
+    await waitFor('the run to be Running', async () => ((await durable.getStatus(runId)).customStatus as { status?: string } | undefined)?.status === 'Running');
+    await waitFor('its pod to run', async () => (await jobPods(kube, ns(), runId)).some((p) => p.status?.phase === 'Running'));
+    const cancelled = await cancelRun(post(`runs/${runId}/cancel`, { runId }), durable, context());
+    expect(cancelled.status).toBe(202);
+    const final = await completed(runId);
+    expect(final).toMatchObject({ status: 'Cancelled', archive: { location: expect.stringContaining(runId) as unknown } });
+    const index = (await readIndex(store, 'local', ns(), runId)) as ArchiveIndex;
+    expect(index).toMatchObject({ verdict: { status: 'Cancelled', reason: 'CancelRequested' }, job: null, source: { kind: 'Job', name: 'long' } });
+    expect(index.logs.map((l) => [l.container, l.bytes])).toEqual([['main', Buffer.byteLength(LOG_TEXT)]]);
   });
 
   it('answers 404 saying why when neither the cluster nor the archive has the run, and 400 for bad parameters', async () => {
