@@ -70,9 +70,18 @@ export async function runLogsResponse(request: HttpRequest, client: RunClient): 
   const download = flag(request, 'download');
   const tail = wholeNumber(request, 'tailLines', MAX_TAIL_LINES);
   const { cluster, namespace } = await locate(request, client, runId);
-  const { clusters, logs } = services();
+  const { clusters, config, logs } = services();
   clusters.authorize(cluster, namespace);
-  const log = await readRunLog(clusters.gateway(cluster), logs, { cluster, namespace, runId, container, pod, previous, tailLines: tail });
+  const log = await readRunLog(clusters.gateway(cluster), logs, {
+    cluster,
+    namespace,
+    runId,
+    container,
+    pod,
+    previous,
+    tailLines: tail,
+    maxBytes: config.logs.maxBytesPerContainer,
+  });
   const filename = `${log.pod}-${log.container}${previous ? '-previous' : ''}.log`;
   return {
     status: 200,

@@ -252,6 +252,8 @@ export interface RunLogRequest {
   pod?: string | undefined;
   previous: boolean;
   tailLines?: number | undefined;
+  /** Most bytes of a live log read (the archive's are bounded when written). */
+  maxBytes: number;
 }
 
 export interface RunLog {
@@ -289,8 +291,10 @@ export async function readRunLog(gateway: KubeGateway, store: BlobStore | null, 
       throw new NotFoundError(`pod ${podName} of run "${runId}" has no container "${container}"; its containers: ${logTargets(pod).filter((t) => !t.previous).map((t) => t.container).join(', ')}`);
     }
     try {
-      const text = await gateway.readPodLog(namespace, podName, { container, previous, tailLines: request.tailLines });
-      return { text, from: 'live', pod: podName, container, truncated: false };
+      // Bounded like the archive, so one huge live log cannot exhaust the function's memory.
+      const raw = await gateway.readPodLog(namespace, podName, { container, previous, tailLines: request.tailLines, limitBytes: request.maxBytes + 1 });
+      const { content, truncated } = boundLog(raw, request.maxBytes);
+      return { text: content.toString('utf8'), from: 'live', pod: podName, container, truncated };
     } catch (err) {
       // A container that has not started, or no previous instance: the archive may still have it.
       if (!(err instanceof KubeApiError) || err.transient || (err.code !== 400 && err.code !== 404)) throw err;

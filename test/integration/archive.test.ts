@@ -23,7 +23,7 @@ import { startCronJobRun } from '../../src/functions/startCronJobRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
 import { stopRun } from '../../src/functions/stopRun.js';
 import { submitRun } from '../../src/functions/submitRun.js';
-import { archiveFinishedJobs, archiveRun as archiveRunNow, readIndex, sweepArchive } from '../../src/runs/archive.js';
+import { archiveFinishedJobs, archiveRun as archiveRunNow, readIndex, readRunLog, sweepArchive } from '../../src/runs/archive.js';
 import { createServices, services, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION, LOCAL_POD_LOG_LINES } from '../../testenv/fates.js';
 import { adminKube, jobPods, testJob, useNamespace, waitFor } from './helpers.js';
@@ -162,6 +162,21 @@ describe('the logs archive on a real control plane and Azurite', () => {
     const index = (await readIndex(store, 'local', ns(), runId)) as ArchiveIndex;
     expect(index).toMatchObject({ verdict: { status: 'Cancelled', reason: 'CancelRequested' }, job: null, source: { kind: 'Job', name: 'long' } });
     expect(index.logs.map((l) => [l.container, l.bytes])).toEqual([['main', Buffer.byteLength(LOG_TEXT)]]);
+  });
+
+  it('bounds each log, in the archive and when read live, keeping its head and saying it was cut', async () => {
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'chatty', namespace: ns(), annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' } }) });
+    await waitFor('chatty to finish', async () => (await kube.batch.readNamespacedJob({ name: 'chatty', namespace: ns() })).status?.conditions?.some((c) => c.type === 'Complete'));
+    const gateway = services().clusters.gateway('local');
+    const verdict = { status: 'Success' as const, reason: 'CompletionsReached', message: 'done' };
+    await archiveRunNow(gateway, store, { cluster: 'local', namespace: ns(), runId: 'chatty', verdict, startTime: null, completionTime: null }, 40, new Date());
+    const index = (await readIndex(store, 'local', ns(), 'chatty')) as ArchiveIndex;
+    expect(index.logs.map((l) => [l.container, l.bytes, l.truncated])).toEqual([['main', 40, true]]);
+    expect(index.maxBytesPerContainer).toBe(40);
+    const head = Buffer.from(LOG_TEXT).subarray(0, 40).toString();
+    expect((await store.get(`local/${ns()}/chatty/logs/${index.pods[0] ?? ''}/main.log`))?.toString()).toBe(head);
+    const live = await readRunLog(gateway, store, { cluster: 'local', namespace: ns(), runId: 'chatty', previous: false, maxBytes: 40 });
+    expect(live).toMatchObject({ from: 'live', truncated: true, text: head });
   });
 
   it('answers 404 saying why when neither the cluster nor the archive has the run, and 400 for bad parameters', async () => {
