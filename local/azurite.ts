@@ -107,18 +107,19 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<LocalA
 
 /**
  * For the dev runtime: unless LOGS_CONNECTION_STRING or LOGS_ACCOUNT_URL already names an archive, start
- * Azurite (data kept in `location`, so archived logs outlive a restart) and point LOGS_CONNECTION_STRING at it.
+ * Azurite (data kept in `location`, so archived logs outlive a restart; a temp dir without one) and point
+ * LOGS_CONNECTION_STRING at it.
  * Returns how to stop it, or undefined when an archive was configured already.
  */
 export async function startLogsArchiveUnlessConfigured(
   env: Record<string, string | undefined>,
-  location: string,
+  location: string | undefined,
   log: (line: string) => void,
 ): Promise<(() => Promise<void>) | undefined> {
   if (env.LOGS_CONNECTION_STRING?.trim() || env.LOGS_ACCOUNT_URL?.trim()) return undefined;
-  await mkdir(location, { recursive: true });
-  const azurite = await startAzurite({ location, log });
+  if (location !== undefined) await mkdir(location, { recursive: true });
+  const azurite = await startAzurite({ ...(location === undefined ? {} : { location }), log });
   env.LOGS_CONNECTION_STRING = azurite.connectionString;
-  log(`logs archive: Azurite on ${azurite.blobEndpoint} (data in ${location})`);
+  log(`logs archive: Azurite on ${azurite.blobEndpoint}${location === undefined ? '' : ` (data in ${location})`}`);
   return () => azurite.stop();
 }

@@ -2,16 +2,17 @@
  * `npm run demo`: starts the built-in local control plane (built from Go modules the first time), puts a
  * sample Job and CronJob in a namespace, starts the app's local runtime, and runs Jobs through the HTTP API
  * like a Logic Apps or Polysync caller would: one to Success with an env override, one that fails on a bad
- * image, and one cancelled mid-run. Every status change is printed as it happens.
+ * image, and one cancelled mid-run; then it reads the first run's log back from the logs archive (a real
+ * Azurite) after its Job and pods are deleted. Every status change is printed as it happens.
  */
-import { BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { BatchV1Api, KubeConfig } from '@kubernetes/client-node';
 
 import { type LocalCluster, startCluster } from '../testenv/cluster.js';
-import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../testenv/fates.js';
 import { type LocalAzurite, startAzurite } from './azurite.js';
 import { startLocalApp } from './host/server.js';
+import { createSamples, SAMPLE_NAMESPACE } from './samples.js';
 
-const NAMESPACE = 'demo';
+const NAMESPACE = SAMPLE_NAMESPACE;
 const t0 = Date.now();
 const say = (line: string) => {
   console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
@@ -63,8 +64,11 @@ async function follow(location: string, onRunning?: (body: RunBody) => Promise<v
 }
 
 /** Step: once run 1 is archived, delete its Job and pods, then read its log back through the API: from the archive. */
-async function archivedLogs(api: string, code: string, runId: string, batch: BatchV1Api): Promise<boolean> {
+async function archivedLogs(api: string, code: string, runId: string, kubeconfigPath: string): Promise<boolean> {
   say(`4) the logs of run ${runId} after its Job and pods are gone`);
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const batch = kc.makeApiClient(BatchV1Api);
   type Archive = { location?: string | null; error?: string } | undefined;
   let archive: Archive;
   for (let i = 0; i < 60; i++) {
@@ -93,44 +97,8 @@ async function main(): Promise<number> {
   let azurite: LocalAzurite | undefined;
   try {
     cluster = await startCluster({ log: (line) => { say(`  ${line}`); } });
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    const core = kc.makeApiClient(CoreV1Api);
-    const batch = kc.makeApiClient(BatchV1Api);
-
     say(`creating namespace "${NAMESPACE}" with a sample Job and CronJob`);
-    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    for (;;) {
-      try {
-        await core.readNamespacedServiceAccount({ name: 'default', namespace: NAMESPACE });
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-    const template = (name: string, annotations: Record<string, string>) => ({
-      metadata: { annotations },
-      spec: {
-        restartPolicy: 'Never',
-        containers: [{ name, image: 'busybox:1.36', command: ['sh', '-c', 'echo "$GREETING"'], env: [{ name: 'GREETING', value: 'hello' }] }],
-      },
-    });
-    // Template Jobs are kept suspended so they never run by themselves; runs are clones of them.
-    await batch.createNamespacedJob({
-      namespace: NAMESPACE,
-      body: {
-        metadata: { name: 'hello' },
-        spec: { suspend: true, backoffLimit: 0, template: template('hello', { [COMPLETE_DELAY_ANNOTATION]: '4s', [TERMINATION_MESSAGE_ANNOTATION]: '{"rowsWritten":42,"report":"hello.csv"}' }) },
-      },
-    });
-    await batch.createNamespacedJob({
-      namespace: NAMESPACE,
-      body: { metadata: { name: 'slow' }, spec: { suspend: true, backoffLimit: 0, template: template('slow', { [COMPLETE_DELAY_ANNOTATION]: '1h' }) } },
-    });
-    await batch.createNamespacedCronJob({
-      namespace: NAMESPACE,
-      body: { metadata: { name: 'nightly-report' }, spec: { schedule: '0 3 * * *', timeZone: 'Europe/Amsterdam', suspend: true, jobTemplate: { spec: { backoffLimit: 0, template: template('report', {}) } } } },
-    });
+    await createSamples(cluster.kubeconfigPath, NAMESPACE);
 
     azurite = await startAzurite();
     say(`logs archive: Azurite on ${azurite.blobEndpoint}`);
@@ -169,7 +137,7 @@ async function main(): Promise<number> {
       say(`  POST cancel → ${answer.status}`);
     });
 
-    const archivedLog = await archivedLogs(api, code, started.body.runId ?? '', batch);
+    const archivedLog = await archivedLogs(api, code, started.body.runId ?? '', cluster.kubeconfigPath);
 
     const ok =
       success.status === 200 && failed.status === 424 && failed.body.status === 'Failed' && cancelled.body.status === 'Cancelled' && archivedLog;

@@ -78,11 +78,22 @@ const envSchema = z.object({
     .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a blob container name: 3-63 lower-case letters, digits and single hyphens')
     .default('run-logs'),
   LOGS_MAX_BYTES_PER_CONTAINER: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
-  // Read only to find the archive when LOGS_* do not say: the host's own storage settings.
-  AzureWebJobsStorage__blobServiceUri: z.url().optional(),
-  AzureWebJobsStorage__accountName: z.string().optional(),
-  AzureWebJobsStorage: z.string().optional(),
+  PUBLIC_BASE_URL: z
+    .url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://gateway.contoso.com/aks-jobs' })
+    .refine((u) => !u.includes('?') && !u.includes('#'), 'no query string or fragment: the URL that stands for the app\'s /api')
+    .optional(),
+  TRUST_FORWARDED_HEADERS: z.stringbool({ error: 'true or false' }).default(false),
+  ALLOW_LOCAL_ACCOUNT_CLUSTERS: z.stringbool({ error: 'true or false' }).default(false),
+  DISCOVERY_SHOW_ENV_VALUES: z.stringbool({ error: 'true or false' }).default(true),
 });
+
+/** Where the links in answers point (statusUrl, Location, runUrl...). */
+export interface LinkSettings {
+  /** The public URL of the app's `/api` prefix behind a gateway, without a trailing slash. */
+  readonly publicBaseUrl: string | undefined;
+  /** Build links from Forwarded / X-Forwarded-* headers (only behind a gateway that sets them). */
+  readonly trustForwardedHeaders: boolean;
+}
 
 export interface GracePeriods {
   imagePullSeconds: number;
@@ -125,6 +136,11 @@ export interface Config {
   readonly activityRetry: { readonly firstRetryMs: number; readonly maxAttempts: number };
   readonly statusRetryAfterSeconds: number;
   readonly logs: LogsArchiveSettings;
+  readonly links: LinkSettings;
+  /** AKS clusters without Entra ID hand out an admin certificate; refused unless this is true. */
+  readonly allowLocalAccountClusters: boolean;
+  /** Discovery shows the values of plain env vars (the seed's Polysync reads them as defaults); false hides them. */
+  readonly discoveryShowsEnvValues: boolean;
 }
 
 /** The names of every setting, for docs, infra checks and tests. */
@@ -181,23 +197,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     activityRetry: Object.freeze({ firstRetryMs: s.ACTIVITY_RETRY_FIRST_SECONDS * 1000, maxAttempts: s.ACTIVITY_RETRY_MAX_ATTEMPTS }),
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
     logs: Object.freeze({ storage: logsStorage(s), container: s.LOGS_CONTAINER, maxBytesPerContainer: s.LOGS_MAX_BYTES_PER_CONTAINER }),
+    links: Object.freeze({ publicBaseUrl: s.PUBLIC_BASE_URL?.replace(/\/+$/, ''), trustForwardedHeaders: s.TRUST_FORWARDED_HEADERS }),
+    allowLocalAccountClusters: s.ALLOW_LOCAL_ACCOUNT_CLUSTERS,
+    discoveryShowsEnvValues: s.DISCOVERY_SHOW_ENV_VALUES,
   });
 }
 
 /**
- * The archive's account: the LOGS_* settings first, else the host's own storage (its blob URI or account name
- * with the identity in Azure; its connection string, e.g. UseDevelopmentStorage=true, locally).
+ * The archive's account, named explicitly (infra sets LOGS_ACCOUNT_URL; the dev runtime, the demo and the tests
+ * LOGS_CONNECTION_STRING): never guessed from the host's storage settings, whose shape differs by host.
  */
 function logsStorage(s: z.infer<typeof envSchema>): LogsStorage | null {
   if (s.LOGS_CONNECTION_STRING) return { kind: 'connectionString', connectionString: s.LOGS_CONNECTION_STRING };
   if (s.LOGS_ACCOUNT_URL) return { kind: 'identity', accountUrl: s.LOGS_ACCOUNT_URL };
-  if (s.AzureWebJobsStorage__blobServiceUri) return { kind: 'identity', accountUrl: s.AzureWebJobsStorage__blobServiceUri };
-  if (s.AzureWebJobsStorage__accountName) return { kind: 'identity', accountUrl: `https://${s.AzureWebJobsStorage__accountName}.blob.core.windows.net` };
-  if (s.AzureWebJobsStorage) return { kind: 'connectionString', connectionString: s.AzureWebJobsStorage };
   return null;
 }
 
-/** The namespaces a cluster allows; `*` allows every namespace. */
+/**
+ * Namespaces of the cluster itself and of its add-ons (AKS's own, Gatekeeper for Azure Policy, Calico, Istio,
+ * app routing, Flux...): whoever runs a Job there runs it next to the platform, often with its service accounts.
+ */
+const SYSTEM_NAMESPACE = /^(kube-.*|aks-.*|.*-system|tigera-operator|dataprotection-microsoft)$/;
+
+export function isSystemNamespace(namespace: string): boolean {
+  return SYSTEM_NAMESPACE.test(namespace);
+}
+
+/** The namespaces a cluster allows: the ones listed; `*` adds every other one except system namespaces. */
 export function namespaceAllowed(cluster: ClusterSettings, namespace: string): boolean {
-  return cluster.namespaces.includes('*') || cluster.namespaces.includes(namespace);
+  return cluster.namespaces.includes(namespace) || (cluster.namespaces.includes('*') && !isSystemNamespace(namespace));
 }

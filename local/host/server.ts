@@ -15,6 +15,12 @@ export interface LocalAppOptions {
   port?: number;
   /** The key `function`-level routes require (`?code=` or `x-functions-key`); random when absent. */
   functionKey?: string;
+  /** A host key: the host accepts it on every `function`-level route too; random when absent. */
+  hostKey?: string;
+  /** The master key: accepted on `function`- and `admin`-level routes, as the host does; random when absent. */
+  masterKey?: string;
+  /** The host refuses larger bodies with 413 (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, 100 MB by default). */
+  maxBodyBytes?: number;
   /** Where orchestration state is kept, so a restart resumes runs; in memory when absent. */
   stateDir?: string;
   log?: (line: string) => void;
@@ -24,6 +30,8 @@ export interface LocalApp {
   /** http://127.0.0.1:<port> */
   readonly url: string;
   readonly functionKey: string;
+  readonly hostKey: string;
+  readonly masterKey: string;
   readonly durable: LocalDurable;
   /** How many kept orchestrations were picked up again at start. */
   readonly resumed: number;
@@ -60,10 +68,24 @@ function sameKey(given: string | null, key: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+/** The Functions host's default request body limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT). */
+export const HOST_MAX_BODY_BYTES = 100 * 1024 * 1024;
+
+/** The body, or undefined once it passes the limit (the rest is drained, not kept). */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size <= limit) chunks.push(chunk as Buffer);
+  }
+  return size <= limit ? Buffer.concat(chunks) : undefined;
+}
+
+/** The key a request presents, as the host reads it: the `x-functions-key` header first, else `?code=`. */
+function presentedKey(req: IncomingMessage, url: URL): string | null {
+  const header = req.headers['x-functions-key'];
+  return (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('code');
 }
 
 function send(res: ServerResponse, init: HttpResponseInit): void {
@@ -92,6 +114,11 @@ function problem(res: ServerResponse, status: number, title: string, detail: str
 export async function startLocalApp(options: LocalAppOptions = {}): Promise<LocalApp> {
   const log = options.log ?? (() => undefined);
   const functionKey = options.functionKey ?? randomBytes(16).toString('hex');
+  const hostKey = options.hostKey ?? randomBytes(16).toString('hex');
+  const masterKey = options.masterKey ?? randomBytes(16).toString('hex');
+  const maxBodyBytes = options.maxBodyBytes ?? HOST_MAX_BODY_BYTES;
+  // The keys each auth level takes, as the host's: function and host keys for `function`, the master key for both.
+  const keysFor = { function: [functionKey, hostKey, masterKey], admin: [masterKey] } as const;
   // Handlers only ask for the client when a request comes in, after it exists.
   const app = await loadApp(() => durable);
   const durable = new LocalDurable({ orchestrators: app.orchestrators, activities: app.activities, stateDir: options.stateDir, log });
@@ -102,18 +129,25 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   const server: Server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
-      const matches = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
-      if (matches.length === 0) { problem(res, 404, 'NotFound', `no function serves ${url.pathname}`); return; }
       const method = (req.method ?? 'GET').toUpperCase();
-      const match = matches.find((x) => x.r.fn.methods.map((m) => m.toUpperCase()).includes(method));
-      if (!match?.m) { problem(res, 405, 'MethodNotAllowed', `${method} is not allowed on ${url.pathname}`); return; }
+      // The host routes by method and template together: a route that only takes other methods is a 404, not a 405.
+      const match = routes
+        .filter((r) => r.fn.methods.map((m) => m.toUpperCase()).includes(method))
+        .map((r) => ({ r, m: r.pattern.exec(url.pathname) }))
+        .find((x) => x.m);
+      if (!match?.m) { problem(res, 404, 'NotFound', `no function serves ${method} ${url.pathname}`); return; }
       const { fn, names } = match.r;
       if (fn.authLevel !== 'anonymous') {
-        const given = url.searchParams.get('code') ?? (req.headers['x-functions-key'] as string | undefined) ?? null;
-        if (!sameKey(given, functionKey)) { problem(res, 401, 'Unauthorized', 'a function key is required: ?code=<key> or the x-functions-key header'); return; }
+        // A missing key and a wrong one get the same 401, as from the host.
+        const given = presentedKey(req, url);
+        if (!keysFor[fn.authLevel].some((key) => sameKey(given, key))) {
+          problem(res, 401, 'Unauthorized', `a ${fn.authLevel === 'admin' ? 'master' : 'function, host or master'} key is required: the x-functions-key header or ?code=<key>`);
+          return;
+        }
       }
       const params = Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match.m?.[i + 1] ?? '')]));
-      const body = await readBody(req);
+      const body = await readBody(req, maxBodyBytes);
+      if (!body) { problem(res, 413, 'PayloadTooLarge', `the Functions host takes request bodies of at most ${maxBodyBytes} bytes`); return; }
       const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
       const request = new HttpRequest({
         method,
@@ -142,6 +176,8 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   return {
     url: `http://127.0.0.1:${port}`,
     functionKey,
+    hostKey,
+    masterKey,
     durable,
     resumed,
     close: async () => {

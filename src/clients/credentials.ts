@@ -73,6 +73,8 @@ export class AksSource implements ConnectionSource {
     private readonly management: AksManagement,
     private readonly credential: TokenCredential,
     private readonly now: () => number = Date.now,
+    /** ALLOW_LOCAL_ACCOUNT_CLUSTERS: accept a cluster whose credentials are an admin certificate. */
+    private readonly allowLocalAccounts = false,
   ) {}
 
   async kubeConfig(): Promise<KubeConfig> {
@@ -127,6 +129,14 @@ export class AksSource implements ConnectionSource {
     const server = raw.getCurrentCluster();
     if (!server) throw new CredentialError(`the kubeconfig of AKS cluster "${clusterName}" names no cluster`);
     const entra = cluster.aadProfile !== undefined;
+    if (!entra && !this.allowLocalAccounts) {
+      // Without Entra ID the "user" credentials are the cluster-admin certificate: no Role or namespace limits it.
+      throw new CredentialError(
+        `AKS cluster "${clusterName}" (alias "${alias}") uses local accounts, not Microsoft Entra ID: its user credentials are a cluster-admin certificate, ` +
+          'which would give this app, and through it every holder of a function key, full control of the cluster (Secrets and kube-system included). ' +
+          'The app refuses such clusters. Enable Microsoft Entra ID integration on the cluster (az aks update --enable-aad), or accept that risk with the app setting ALLOW_LOCAL_ACCOUNT_CLUSTERS=true.',
+      );
+    }
     if (!entra) return { kc: raw, fetchedAt: this.now(), entra };
 
     // Only server and CA are taken: the file's user would exec kubelogin, which a Functions host does not have.

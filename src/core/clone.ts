@@ -32,7 +32,26 @@ export interface RunIdentity {
   startedBy?: string | undefined;
 }
 
-const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+/**
+ * Env names as the API server accepts them: Kubernetes 1.34 validates them with `IsRelaxedEnvVarName`
+ * (RelaxedEnvironmentVariableValidation is GA and locked on): one or more printable ASCII characters (space to
+ * `~`) other than `=`. So `1BAD` and `BATCH DATE` are valid names, as discovery lists them.
+ */
+const ENV_NAME = /^[\x20-\x3c\x3e-\x7e]+$/;
+
+/**
+ * Bounds of a run's env overrides. They end up in the Job (one etcd request, at most 1.5 MiB by default, with the
+ * source's own spec), in the orchestration's input, and in the container's environment, where Linux refuses to
+ * exec a program when one `NAME=value` string is over MAX_ARG_STRLEN (128 KiB).
+ */
+export const ENV_LIMITS = {
+  /** Overrides per run. */
+  count: 2000,
+  /** Characters of one name (printable ASCII, so also bytes). */
+  nameLength: 256,
+  /** UTF-8 bytes of one `NAME=value` string, with its terminating NUL: the kernel's MAX_ARG_STRLEN. */
+  entryBytes: 128 * 1024,
+} as const;
 
 /**
  * The env overrides of a request body: a flat JSON object. Numbers and booleans are stringified (Polysync
@@ -43,20 +62,38 @@ export function parseEnvOverrides(body: unknown): Record<string, string> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new BadRequestError('the request body must be a JSON object of environment variables, e.g. {"BATCH_DATE":"2026-11-23"}');
   }
-  const entries = Object.entries(body).map(([name, value]): [string, string] => {
+  const given = Object.entries(body);
+  if (given.length > ENV_LIMITS.count) {
+    throw new BadRequestError(`the body has ${given.length} environment variables; a run takes at most ${ENV_LIMITS.count}`);
+  }
+  const entries = given.map(([name, value]): [string, string] => {
     if (!ENV_NAME.test(name)) {
       throw new BadRequestError(
-        `"${name}" is not a valid environment variable name: use letters, digits, '_', '-' and '.', not starting with a digit`,
+        `${JSON.stringify(name)} is not a valid environment variable name: use one or more printable ASCII characters other than '=' (as Kubernetes 1.34 accepts them)`,
       );
     }
-    if (typeof value === 'string') return [name, value];
-    if (typeof value === 'number' && Number.isFinite(value)) return [name, String(value)];
-    if (typeof value === 'boolean') return [name, value ? 'true' : 'false'];
-    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
-    throw new BadRequestError(`environment variable "${name}" is ${kind}; values must be strings, numbers or booleans (send JSON as a string)`);
+    if (name.length > ENV_LIMITS.nameLength) {
+      throw new BadRequestError(`environment variable name "${name.slice(0, 40)}..." has ${name.length} characters; at most ${ENV_LIMITS.nameLength}`);
+    }
+    const text = envValue(name, value);
+    const bytes = Buffer.byteLength(name) + 1 + Buffer.byteLength(text) + 1;
+    if (bytes > ENV_LIMITS.entryBytes) {
+      throw new BadRequestError(
+        `environment variable "${name}" is ${bytes} bytes as NAME=value; at most ${ENV_LIMITS.entryBytes} (131072, Linux's limit for one environment string), put larger data in a ConfigMap or volume`,
+      );
+    }
+    return [name, text];
   });
   // fromEntries defines own properties, so even a name like __proto__ is kept as an override.
   return Object.fromEntries(entries);
+}
+
+function envValue(name: string, value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
+  throw new BadRequestError(`environment variable "${name}" is ${kind}; values must be strings, numbers or booleans (send JSON as a string)`);
 }
 
 /**

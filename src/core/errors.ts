@@ -8,6 +8,16 @@ export class AppError extends Error {
   readonly status: number = 500;
   /** Short machine-readable reason, used as the problem+json `type` suffix and in run snapshots. */
   readonly reason: string = 'InternalError';
+  /**
+   * What an operator needs and a caller must not see (every configured cluster alias and namespace, say): it
+   * goes to the log, never into an answer.
+   */
+  readonly logDetail: string | undefined;
+
+  constructor(message?: string, options?: ErrorOptions & { logDetail?: string }) {
+    super(message, options);
+    this.logDetail = options?.logDetail;
+  }
 }
 
 /** The caller sent something we cannot use: malformed JSON, a wrong type, a bad name. */
@@ -34,6 +44,13 @@ export class ConflictError extends AppError {
   override name = 'ConflictError';
   override readonly status = 409;
   override readonly reason = 'Conflict';
+}
+
+/** The request body is larger than the app takes. */
+export class PayloadTooLargeError extends AppError {
+  override name = 'PayloadTooLargeError';
+  override readonly status = 413;
+  override readonly reason = 'PayloadTooLarge';
 }
 
 /** Something the app depends on (Durable's task hub, its storage) did not answer: the caller may retry. */

@@ -8,6 +8,16 @@ export const MAX_JOB_NAME = 63;
 export const SUFFIX_LENGTH = 10;
 /** A CronJob's name leaves room for `-<unix minutes>`; the API server enforces the same limit. */
 export const MAX_CRONJOB_NAME = 52;
+/**
+ * Room an Indexed Job needs after its name. The API server refuses an Indexed Job unless
+ * `<name>-<completions - 1>` is a DNS label (v1.34 pkg/apis/batch/validation ValidateJob), because that is
+ * the hostname of its last pod. `completions` is an int32, so the longest index is 2147483646: `-` and 10
+ * digits. Leaving that room in every run id keeps the id a function of the request alone (an idempotency key
+ * gives the same id whatever the source's completion mode) and lets every Indexed Job run.
+ */
+export const INDEX_SUFFIX_ROOM = 1 + String(2 ** 31 - 2).length;
+/** The longest run id the app makes: 52 characters. */
+export const MAX_RUN_ID = MAX_JOB_NAME - INDEX_SUFFIX_ROOM;
 export const MAX_IDEMPOTENCY_KEY = 200;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -58,7 +68,7 @@ export function runIdBase(sourceName: string): string {
   const base = sourceName
     .toLowerCase()
     .replace(/[^a-z0-9-]/g, '-')
-    .slice(0, MAX_JOB_NAME - SUFFIX_LENGTH - 1)
+    .slice(0, MAX_RUN_ID - SUFFIX_LENGTH - 1)
     .replace(/^-+|-+$/g, '');
   return base === '' ? 'run' : base;
 }

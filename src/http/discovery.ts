@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { summarizeCronJob, summarizeJob } from '../core/discovery.js';
+import { summarizeCronJob, summarizeJob, withoutEnvValues } from '../core/discovery.js';
 import { BadRequestError } from '../core/errors.js';
 import { NOT_MANAGED_SELECTOR } from '../core/labels.js';
 import { services } from '../services.js';
@@ -26,13 +26,15 @@ function pageSize(request: HttpRequest): number {
  */
 export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    const { clusters } = services();
+    const { clusters, config } = services();
     const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
     const settings = clusters.settings(cluster);
     const only = settings.namespaces.length === 1 && settings.namespaces[0] !== '*' ? settings.namespaces[0] : undefined;
     const namespace = request.query.get('namespace') ?? only;
     if (!namespace) {
-      throw new BadRequestError(`namespace is required, e.g. ?namespace=batch; allowed on cluster "${cluster}": ${settings.namespaces.join(', ')}`);
+      throw new BadRequestError(`namespace is required, e.g. ?namespace=batch: a namespace you may use on cluster "${cluster}"`, {
+        logDetail: `allowed on cluster "${cluster}": ${settings.namespaces.join(', ')}`,
+      });
     }
     clusters.authorize(cluster, namespace);
     const options = { labelSelector: NOT_MANAGED_SELECTOR, limit: pageSize(request), continueToken: request.query.get('continue') ?? undefined };
@@ -43,7 +45,8 @@ export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest,
       kind === 'Job'
         ? await gateway.listJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((j) => summarizeJob(j, cluster, runUrl)) }))
         : await gateway.listCronJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((c) => summarizeCronJob(c, cluster, runUrl)) }));
-    return { status: 200, jsonBody: { items: page.items, continue: page.continueToken ?? null } };
+    const items = config.discoveryShowsEnvValues ? page.items : page.items.map(withoutEnvValues);
+    return { status: 200, jsonBody: { items, continue: page.continueToken ?? null } };
   } catch (err) {
     return errorResponse(err, context);
   }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { AKS_AAD_SCOPE, type AksManagement, AksSource, TOKEN_REFRESH_MARGIN_MS } from '../../src/clients/credentials.js';
+import { AKS_AAD_SCOPE, type AksManagement, AksSource, CredentialError, TOKEN_REFRESH_MARGIN_MS } from '../../src/clients/credentials.js';
 import { ClientNodeGateway } from '../../src/clients/kube.js';
 import type { AksClusterSettings } from '../../src/config.js';
 import { KubeApiError } from '../../src/core/errors.js';
@@ -136,10 +136,19 @@ describe('AKS credentials', () => {
     expect(seen).toHaveLength(2);
   });
 
-  it('uses the returned kubeconfig user as is on a local-account cluster', async () => {
+  it('refuses a local-account cluster, whose user credentials are an admin certificate, and says why and what to do', async () => {
+    const cred = credential(() => 0);
+    const source = new AksSource(settings, management(false, '{ token: local-account-token }'), cred);
+    const error = await source.kubeConfig().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CredentialError);
+    expect((error as CredentialError).message).toMatch(/"aks-prod" \(alias "prod"\) uses local accounts.*cluster-admin certificate.*--enable-aad.*ALLOW_LOCAL_ACCOUNT_CLUSTERS=true/);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('uses the returned kubeconfig user as is on a local-account cluster when ALLOW_LOCAL_ACCOUNT_CLUSTERS allows it', async () => {
     const clock = { t: 1_000_000 };
     const cred = credential(() => clock.t);
-    const gateway = new ClientNodeGateway(new AksSource(settings, management(false, '{ token: local-account-token }'), cred, () => clock.t), 5000);
+    const gateway = new ClientNodeGateway(new AksSource(settings, management(false, '{ token: local-account-token }'), cred, () => clock.t, true), 5000);
     await gateway.readJob('batch', 'x');
     expect(seen[0]?.authorization).toBe('Bearer local-account-token');
     expect(cred.issued).toBe(0);
@@ -153,7 +162,7 @@ describe('AKS credentials', () => {
       getCluster: () => Promise.resolve({}),
       userKubeconfig: () => Promise.resolve(kubeconfigYaml('{ token: t }').replace(serverUrl, url)),
     };
-    const gateway = new ClientNodeGateway(new AksSource(settings, m, credential(() => 0)), 200);
+    const gateway = new ClientNodeGateway(new AksSource(settings, m, credential(() => 0), Date.now, true), 200);
     const error = await gateway.readJob('batch', 'x').catch((e: unknown) => e);
     slow.closeAllConnections();
     slow.close();

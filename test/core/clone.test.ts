@@ -1,7 +1,7 @@
 import type { V1CronJob, V1EnvVar, V1Job } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
-import { cloneJob, fallbackJob, isSameRun, jobFromCronJob, overlayEnv, parseEnvOverrides, type RunIdentity } from '../../src/core/clone.js';
+import { cloneJob, ENV_LIMITS, fallbackJob, isSameRun, jobFromCronJob, overlayEnv, parseEnvOverrides, type RunIdentity } from '../../src/core/clone.js';
 import { BadRequestError } from '../../src/core/errors.js';
 
 const t0 = new Date('2026-11-23T10:00:00Z');
@@ -131,6 +131,10 @@ describe('parseEnvOverrides', () => {
     { name: 'numbers are stringified', body: { COUNT: 42, RATIO: 0.5, NEG: -3 }, expected: { COUNT: '42', RATIO: '0.5', NEG: '-3' } },
     { name: 'booleans are stringified', body: { DRY_RUN: true, VERBOSE: false }, expected: { DRY_RUN: 'true', VERBOSE: 'false' } },
     { name: 'names with dots, hyphens and a leading underscore are accepted', body: { 'a.b-c': 'x', _X1: 'y' }, expected: { 'a.b-c': 'x', _X1: 'y' } },
+    // Kubernetes 1.34 accepts every printable ASCII name but '=' (RelaxedEnvironmentVariableValidation, GA).
+    { name: 'a name starting with a digit is accepted', body: { '1BAD': 'x' }, expected: { '1BAD': 'x' } },
+    { name: 'a name with spaces is accepted', body: { 'BATCH DATE': 'x', ' ': 'y' }, expected: { 'BATCH DATE': 'x', ' ': 'y' } },
+    { name: 'a name of punctuation is accepted', body: { '$!~{}[]"\\:;': 'x', '.': 'y' }, expected: { '$!~{}[]"\\:;': 'x', '.': 'y' } },
   ])('$name', ({ body, expected }) => {
     expect(parseEnvOverrides(body)).toEqual(expected);
   });
@@ -148,14 +152,40 @@ describe('parseEnvOverrides', () => {
   });
 
   it.each([
-    { name: 'starting with a digit', key: '1ST' },
-    { name: 'with a space', key: 'BATCH DATE' },
     { name: 'with "="', key: 'A=B' },
     { name: 'empty', key: '' },
+    { name: 'with a tab', key: 'A\tB' },
+    { name: 'with a newline', key: 'A\n' },
+    { name: 'with DEL', key: 'A\u007f' },
+    { name: 'with a letter outside ASCII', key: 'DATUM_É' },
   ])('an env name $name is a BadRequestError naming it', ({ key }) => {
     const call = () => parseEnvOverrides({ [key]: 'x' });
     expect(call).toThrow(BadRequestError);
-    expect(call).toThrow(`"${key}" is not a valid environment variable name`);
+    expect(call).toThrow(`${JSON.stringify(key)} is not a valid environment variable name`);
+  });
+
+  it.each([
+    { name: 'as many variables as allowed', body: Object.fromEntries(Array.from({ length: ENV_LIMITS.count }, (_, i) => [`V${i}`, 'x'])) },
+    { name: 'a name of the longest length', body: { ['N'.repeat(ENV_LIMITS.nameLength)]: 'x' } },
+    // NAME=value plus the NUL: 1 + 1 + value + 1 bytes.
+    { name: 'a NAME=value of exactly 128 KiB', body: { V: 'x'.repeat(ENV_LIMITS.entryBytes - 3) } },
+  ])('accepts the bounds themselves: $name', ({ body }) => {
+    expect(Object.keys(parseEnvOverrides(body))).toHaveLength(Object.keys(body).length);
+  });
+
+  it.each([
+    {
+      name: 'one variable too many',
+      body: Object.fromEntries(Array.from({ length: ENV_LIMITS.count + 1 }, (_, i) => [`V${i}`, 'x'])),
+      detail: `the body has ${ENV_LIMITS.count + 1} environment variables; a run takes at most ${ENV_LIMITS.count}`,
+    },
+    { name: 'a name one character too long', body: { ['N'.repeat(ENV_LIMITS.nameLength + 1)]: 'x' }, detail: `at most ${ENV_LIMITS.nameLength}` },
+    { name: 'a NAME=value one byte over 128 KiB', body: { V: 'x'.repeat(ENV_LIMITS.entryBytes - 2) }, detail: 'environment variable "V" is 131073 bytes' },
+    { name: 'a value over 128 KiB in UTF-8 though not in characters', body: { V: 'é'.repeat(ENV_LIMITS.entryBytes / 2) }, detail: 'environment variable "V" is' },
+  ])('refuses past the bounds, naming the limit: $name', ({ body, detail }) => {
+    const call = () => parseEnvOverrides(body);
+    expect(call).toThrow(BadRequestError);
+    expect(call).toThrow(detail);
   });
 
   it.each([

@@ -29,6 +29,9 @@ const defaults: Config = {
   activityRetry: { firstRetryMs: 5000, maxAttempts: 5 },
   statusRetryAfterSeconds: 10,
   logs: { storage: null, container: 'run-logs', maxBytesPerContainer: 4 * 1024 * 1024 },
+  links: { publicBaseUrl: undefined, trustForwardedHeaders: false },
+  allowLocalAccountClusters: false,
+  discoveryShowsEnvValues: true,
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -84,6 +87,10 @@ describe('loadConfig', () => {
       LOGS_ACCOUNT_URL: 'https://stlogs.blob.core.usgovcloudapi.net/',
       LOGS_CONTAINER: 'archive-2',
       LOGS_MAX_BYTES_PER_CONTAINER: '65536',
+      PUBLIC_BASE_URL: 'https://gateway.contoso.com/aks-jobs/',
+      TRUST_FORWARDED_HEADERS: 'true',
+      ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'TRUE',
+      DISCOVERY_SHOW_ENV_VALUES: 'false',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -97,7 +104,14 @@ describe('loadConfig', () => {
       activityRetry: { firstRetryMs: 2000, maxAttempts: 3 },
       statusRetryAfterSeconds: 15,
       logs: { storage: { kind: 'identity', accountUrl: 'https://stlogs.blob.core.usgovcloudapi.net/' }, container: 'archive-2', maxBytesPerContainer: 65_536 },
+      links: { publicBaseUrl: 'https://gateway.contoso.com/aks-jobs', trustForwardedHeaders: true },
+      allowLocalAccountClusters: true,
+      discoveryShowsEnvValues: false,
     });
+  });
+
+  it('a flag that is neither true nor false stops start-up naming the setting', () => {
+    expect(configError({ ...minimal, ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'maybe' }).message).toContain('- ALLOW_LOCAL_ACCOUNT_CLUSTERS: true or false');
   });
 
   it.each([
@@ -108,24 +122,14 @@ describe('loadConfig', () => {
       storage: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' },
     },
     {
-      name: "the host's blob URI, reached with the identity",
-      env: { AzureWebJobsStorage__blobServiceUri: 'https://st1.blob.core.windows.net' },
-      storage: { kind: 'identity', accountUrl: 'https://st1.blob.core.windows.net' },
+      name: 'an account URL, reached with the identity',
+      env: { LOGS_ACCOUNT_URL: 'https://logs.blob.core.windows.net/' },
+      storage: { kind: 'identity', accountUrl: 'https://logs.blob.core.windows.net/' },
     },
     {
-      name: "the host's account name, in the public cloud",
-      env: { AzureWebJobsStorage__accountName: 'st2' },
-      storage: { kind: 'identity', accountUrl: 'https://st2.blob.core.windows.net' },
-    },
-    {
-      name: "the host's connection string (func start with Azurite)",
-      env: { AzureWebJobsStorage: 'UseDevelopmentStorage=true' },
-      storage: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' },
-    },
-    {
-      name: "LOGS_ACCOUNT_URL before the host's storage",
-      env: { LOGS_ACCOUNT_URL: 'https://logs.blob.core.windows.net', AzureWebJobsStorage: 'UseDevelopmentStorage=true' },
-      storage: { kind: 'identity', accountUrl: 'https://logs.blob.core.windows.net' },
+      name: "not the host's own storage, which is never guessed from",
+      env: { AzureWebJobsStorage: 'UseDevelopmentStorage=true', AzureWebJobsStorage__blobServiceUri: 'https://st1.blob.core.windows.net' },
+      storage: null,
     },
   ])('the logs archive: $name', ({ env, storage }) => {
     expect(loadConfig({ ...minimal, ...env }).logs.storage).toEqual(storage);
@@ -201,6 +205,10 @@ describe('loadConfig', () => {
     { name: 'a POLL_BACKOFF_FACTOR below 1', env: { ...minimal, POLL_BACKOFF_FACTOR: '0.5' }, says: '- POLL_BACKOFF_FACTOR: ' },
     { name: 'a negative grace period', env: { ...minimal, GRACE_IMAGE_PULL_SECONDS: '-1' }, says: '- GRACE_IMAGE_PULL_SECONDS: ' },
     { name: 'an AZURE_PORTAL_URL that is no URL', env: { ...minimal, AZURE_PORTAL_URL: 'portal' }, says: '- AZURE_PORTAL_URL: ' },
+    { name: 'a PUBLIC_BASE_URL that is no URL', env: { ...minimal, PUBLIC_BASE_URL: 'gateway.contoso.com' }, says: '- PUBLIC_BASE_URL: an http(s) URL' },
+    { name: 'a PUBLIC_BASE_URL that is not http(s)', env: { ...minimal, PUBLIC_BASE_URL: 'ftp://gateway.contoso.com' }, says: '- PUBLIC_BASE_URL: an http(s) URL' },
+    { name: 'a PUBLIC_BASE_URL with a query', env: { ...minimal, PUBLIC_BASE_URL: 'https://gw.contoso.com/api?x=1' }, says: '- PUBLIC_BASE_URL: no query string' },
+    { name: 'a TRUST_FORWARDED_HEADERS that is not a boolean', env: { ...minimal, TRUST_FORWARDED_HEADERS: 'maybe' }, says: '- TRUST_FORWARDED_HEADERS: true or false' },
   ];
 
   it.each(cases)('$name is a ConfigError naming the setting', ({ env, says }) => {
@@ -218,8 +226,13 @@ describe('loadConfig', () => {
 });
 
 describe('namespaceAllowed', () => {
-  const [dev, prod, any] = loadConfig({
-    CLUSTERS: JSON.stringify([devCluster, prodCluster, { ...devCluster, alias: 'any', namespaces: ['*'] }]),
+  const [dev, prod, any, anyAndSystem] = loadConfig({
+    CLUSTERS: JSON.stringify([
+      devCluster,
+      prodCluster,
+      { ...devCluster, alias: 'any', namespaces: ['*'] },
+      { ...devCluster, alias: 'any-and-system', namespaces: ['*', 'kube-system'] },
+    ]),
   }).clusters;
 
   it.each([
@@ -227,7 +240,12 @@ describe('namespaceAllowed', () => {
     { name: 'another listed namespace', cluster: dev, namespace: 'batch', expected: true },
     { name: 'a namespace not in the list', cluster: prod, namespace: 'kube-system', expected: false },
     { name: 'a namespace of another cluster', cluster: dev, namespace: 'reports', expected: false },
-    { name: 'any namespace under "*"', cluster: any, namespace: 'kube-system', expected: true },
+    { name: 'any namespace under "*"', cluster: any, namespace: 'reports', expected: true },
+    ...['kube-system', 'kube-public', 'kube-node-lease', 'gatekeeper-system', 'calico-system', 'tigera-operator', 'app-routing-system', 'aks-istio-system', 'aks-command', 'flux-system', 'dataprotection-microsoft'].map(
+      (namespace) => ({ name: `system namespace ${namespace} under "*"`, cluster: any, namespace, expected: false }),
+    ),
+    { name: 'a system namespace listed by name next to "*"', cluster: anyAndSystem, namespace: 'kube-system', expected: true },
+    { name: 'a namespace that only contains "system"', cluster: any, namespace: 'systems-team', expected: true },
   ])('$name is allowed: $expected', ({ cluster, namespace, expected }) => {
     if (!cluster) throw new Error('cluster fixture missing');
     expect(namespaceAllowed(cluster, namespace)).toBe(expected);
@@ -255,14 +273,15 @@ describe('SETTING_NAMES', () => {
         'POLL_BACKOFF_FACTOR',
         'POLL_INITIAL_SECONDS',
         'POLL_MAX_SECONDS',
+        'PUBLIC_BASE_URL',
         'STATUS_RETRY_AFTER_SECONDS',
         'LOGS_ACCOUNT_URL',
         'LOGS_CONNECTION_STRING',
         'LOGS_CONTAINER',
         'LOGS_MAX_BYTES_PER_CONTAINER',
-        'AzureWebJobsStorage__blobServiceUri',
-        'AzureWebJobsStorage__accountName',
-        'AzureWebJobsStorage',
+        'TRUST_FORWARDED_HEADERS',
+        'ALLOW_LOCAL_ACCOUNT_CLUSTERS',
+        'DISCOVERY_SHOW_ENV_VALUES',
       ].sort(),
     );
   });

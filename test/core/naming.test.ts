@@ -5,10 +5,12 @@ import {
   assertIdempotencyKey,
   assertNamespace,
   assertObjectName,
+  INDEX_SUFFIX_ROOM,
   isRunId,
   keyedSuffix,
   labelValue,
   MAX_CRONJOB_NAME,
+  MAX_RUN_ID,
   randomSuffix,
   runIdFor,
   type RunNameInput,
@@ -26,20 +28,20 @@ function input(overrides: Partial<RunNameInput> = {}): RunNameInput {
 describe('runIdFor', () => {
   const cases: { name: string; sourceName: string; expected: string }[] = [
     { name: 'a one-character name is kept', sourceName: 'a', expected: `a-${FRESH}` },
-    { name: 'a 52-character name is kept whole (52 + "-" + 10 = 63)', sourceName: 'b'.repeat(52), expected: `${'b'.repeat(52)}-${FRESH}` },
-    { name: 'a 53-character name is cut to 52', sourceName: 'c'.repeat(53), expected: `${'c'.repeat(52)}-${FRESH}` },
-    { name: 'a 63-character name is cut to 52', sourceName: 'd'.repeat(63), expected: `${'d'.repeat(52)}-${FRESH}` },
+    { name: 'a 41-character name is kept whole (41 + "-" + 10 = 52)', sourceName: 'b'.repeat(41), expected: `${'b'.repeat(41)}-${FRESH}` },
+    { name: 'a 42-character name is cut to 41', sourceName: 'c'.repeat(42), expected: `${'c'.repeat(41)}-${FRESH}` },
+    { name: 'a 63-character name is cut to 41', sourceName: 'd'.repeat(63), expected: `${'d'.repeat(41)}-${FRESH}` },
     {
-      name: 'a 253-character dotted name has its dots replaced and is cut to 52',
+      name: 'a 253-character dotted name has its dots replaced and is cut to 41',
       sourceName: `${'ab.'.repeat(84)}a`,
-      expected: `${'ab-'.repeat(17)}a-${FRESH}`,
+      expected: `${'ab-'.repeat(13)}ab-${FRESH}`,
     },
     { name: 'upper case is lowered', sourceName: 'NightlyReport', expected: `nightlyreport-${FRESH}` },
     { name: 'underscores become hyphens', sourceName: 'nightly_report_v2', expected: `nightly-report-v2-${FRESH}` },
     {
       name: 'a hyphen left at the cut is dropped so the label ends in an alphanumeric',
-      sourceName: `${'e'.repeat(51)}_tail`,
-      expected: `${'e'.repeat(51)}-${FRESH}`,
+      sourceName: `${'e'.repeat(40)}_tail`,
+      expected: `${'e'.repeat(40)}-${FRESH}`,
     },
     { name: 'a name with no usable character becomes "run"', sourceName: '___', expected: `run-${FRESH}` },
   ];
@@ -47,8 +49,32 @@ describe('runIdFor', () => {
   it.each(cases)('$name', ({ sourceName, expected }) => {
     const id = runIdFor(input({ sourceName }), fresh);
     expect(id).toBe(expected);
-    expect(id.length).toBeLessThanOrEqual(63);
+    expect(id.length).toBeLessThanOrEqual(MAX_RUN_ID);
     expect(id).toMatch(DNS_LABEL);
+  });
+
+  // The API server's rule for Indexed Jobs (v1.34 ValidateJob): `<name>-<completions - 1>` must be a DNS label.
+  const indexed: { name: string; length: number; completions: number }[] = [
+    { name: 'a 51-character name with 10 completions', length: 51, completions: 10 },
+    { name: 'a 55-character name with 3 completions', length: 55, completions: 3 },
+    { name: 'a 61-character name with 2 completions', length: 61, completions: 2 },
+    { name: 'a 63-character name with 100000 completions', length: 63, completions: 100_000 },
+    { name: 'a 63-character name with the largest completions an int32 holds', length: 63, completions: 2 ** 31 - 1 },
+    { name: 'a 253-character name with the largest completions', length: 253, completions: 2 ** 31 - 1 },
+  ];
+
+  it.each(indexed)('leaves room for the last pod hostname of an Indexed Job: $name', ({ length, completions }) => {
+    for (const key of [undefined, 'order-42']) {
+      const id = runIdFor(input({ sourceName: 'x'.repeat(length), idempotencyKey: key }), fresh);
+      const lastHostname = `${id}-${completions - 1}`;
+      expect(lastHostname.length).toBeLessThanOrEqual(63);
+      expect(lastHostname).toMatch(DNS_LABEL);
+    }
+  });
+
+  it('the room left is exactly the longest index suffix: "-2147483646"', () => {
+    expect(INDEX_SUFFIX_ROOM).toBe('-2147483646'.length);
+    expect(MAX_RUN_ID + INDEX_SUFFIX_ROOM).toBe(63);
   });
 
   it('without a key the injected fresh suffix is used, once per call', () => {

@@ -128,7 +128,10 @@ describe('POST /jobs/{namespace}/{name}/runs', () => {
     ['a null value', { BATCH_DATE: null }, '"BATCH_DATE" is null'],
     ['an object value', { OPTIONS: { a: 1 } }, '"OPTIONS" is an object'],
     ['an array value', { IDS: [1, 2] }, '"IDS" is an array'],
-    ['a bad env name', { '1BAD': 'x' }, 'not a valid environment variable name'],
+    ['an env name with "="', { 'A=B': 'x' }, 'not a valid environment variable name'],
+    ['an env name with a control character', { 'A\u0001': 'x' }, 'not a valid environment variable name'],
+    ['too many env vars', Object.fromEntries(Array.from({ length: 2001 }, (_, i) => [`V${i}`, ''])), 'a run takes at most 2000'],
+    ['an env var over 128 KiB', { BIG: 'x'.repeat(128 * 1024) }, 'environment variable "BIG" is 131077 bytes as NAME=value; at most 131072'],
     ['a body namespace that differs from the route', { namespace: 'etl' }, 'differs from the route'],
   ])('answers 400 problem+json for %s', async (_name, body, detail) => {
     const response = await startJob(body);
@@ -154,10 +157,11 @@ describe('POST /jobs/{namespace}/{name}/runs', () => {
     expect(response.status).toBe(400);
   });
 
-  it('answers 403 for a namespace outside the allow-list, naming what is allowed', async () => {
+  it('answers 403 for a namespace outside the allow-list, naming the namespace asked for (not the allowed ones)', async () => {
     const response = await startJobRun(post('jobs/kube-system/x/runs', {}, {}, { namespace: 'kube-system', name: 'x' }), client, context());
     expect(response.status).toBe(403);
-    expect(json(response).detail).toContain('"batch", "etl"');
+    expect(json(response).detail).toContain('namespace "kube-system" is not allowed on cluster "dev"');
+    expect(json(response).detail).not.toContain('"etl"');
   });
 
   it('answers 403 for an unknown cluster alias', async () => {
@@ -241,6 +245,68 @@ describe('POST /jobs/{namespace}/{name}/runs', () => {
   it('answers 400 when Idempotency-Key and runId disagree', async () => {
     const response = await startJob({}, '?runId=a', { 'Idempotency-Key': 'b' });
     expect(response.status).toBe(400);
+  });
+});
+
+describe('POST /jobs/{namespace}/{name}/runs: body size and links', () => {
+  it('answers 413 naming the limit for a body over 256 KiB, and starts nothing', async () => {
+    const response = await startJob({ DATA: 'x'.repeat(2_200_000) });
+    expect(response.status).toBe(413);
+    expect(header(response, 'Content-Type')).toBe('application/problem+json');
+    expect(json(response)).toMatchObject({ title: 'PayloadTooLarge', type: 'docs/errors.md#payloadtoolarge' });
+    expect(json(response).detail).toContain('the app takes at most 262144 bytes (256 KiB)');
+    expect(client.startCount).toBe(0);
+  });
+
+  it('answers 413 from Content-Length alone, before reading the body', async () => {
+    const response = await startJob({ A: '1' }, '', { 'content-length': String(300 * 1024) });
+    expect(response.status).toBe(413);
+    expect(json(response).detail).toContain(`the request body is ${300 * 1024} bytes`);
+  });
+
+  it('accepts a body of exactly 256 KiB', async () => {
+    // Four variables, each under Linux's 128 KiB per-string limit, padded to exactly the body limit.
+    const chunk = 'x'.repeat(64 * 1024);
+    const skeleton = JSON.stringify({ A: chunk, B: chunk, C: chunk, D: '' });
+    const body = JSON.stringify({ A: chunk, B: chunk, C: chunk, D: 'y'.repeat(256 * 1024 - skeleton.length) });
+    expect(Buffer.byteLength(body)).toBe(256 * 1024);
+    expect((await startJob(body)).status).toBe(202);
+  });
+
+  it('points every link at PUBLIC_BASE_URL behind a gateway, keeping the caller code', async () => {
+    const behind = loadConfig({ CLUSTERS: JSON.stringify(config.clusters), PUBLIC_BASE_URL: 'https://apim.contoso.com/aks-jobs' });
+    setServices(createServices(behind, { gatewayFactory: () => kube, newSuffix: () => 'abcdefghij', now: () => t0 }));
+    const started = await startJob({}, '?code=k1');
+    expect(header(started, 'Location')).toBe('https://apim.contoso.com/aks-jobs/runs/nightly-abcdefghij?code=k1');
+    expect(json(started).cancelUrl).toBe('https://apim.contoso.com/aks-jobs/runs/nightly-abcdefghij/cancel?code=k1');
+    const listed = json(await listJobs(get('jobs?namespace=batch&code=k1'), context())) as { items: { runUrl: string }[] };
+    expect(listed.items[0]?.runUrl).toBe('https://apim.contoso.com/aks-jobs/jobs/batch/nightly/runs?cluster=dev&code=k1');
+  });
+
+  it('follows X-Forwarded-Host and -Prefix only when TRUST_FORWARDED_HEADERS is on', async () => {
+    const forwardedHeaders = { 'x-forwarded-host': 'jobs.contoso.com', 'x-forwarded-prefix': '/batch' };
+    expect(header(await startJob({}, '', forwardedHeaders), 'Location')).toBe(`${BASE}/runs/nightly-abcdefghij`);
+    const trusting = loadConfig({ CLUSTERS: JSON.stringify(config.clusters), TRUST_FORWARDED_HEADERS: 'true' });
+    setServices(createServices(trusting, { gatewayFactory: () => kube, newSuffix: () => 'klmnopqrst', now: () => t0 }));
+    expect(header(await startJob({}, '', forwardedHeaders), 'Location')).toBe('https://jobs.contoso.com/batch/api/runs/nightly-klmnopqrst');
+  });
+});
+
+describe('discovery and start agree on env names', () => {
+  it('every param discovery lists, 1BAD and names with spaces included, can be sent back to the start route', async () => {
+    const job = sourceJob('odd');
+    const container = job.spec?.template.spec?.containers[0];
+    if (container) container.env = [{ name: '1BAD', value: 'a' }, { name: 'BATCH DATE', value: 'b' }, { name: 'x.y-z', value: 'c' }, { name: '$HOME~', value: 'd' }];
+    kube.addJob(job);
+    const listed = json(await listJobs(get('jobs?namespace=batch&code=k1'), context())) as { items: { name: string; params: Record<string, string>; runUrl: string }[] };
+    const odd = listed.items.find((i) => i.name === 'odd');
+    expect(Object.keys(odd?.params ?? {})).toEqual(['1BAD', 'BATCH DATE', 'x.y-z', '$HOME~']);
+    expect(odd?.runUrl).toBe(`${BASE}/jobs/batch/odd/runs?cluster=dev&code=k1`);
+    const body = Object.fromEntries(Object.keys(odd?.params ?? {}).map((name) => [name, `new ${name}`]));
+    const url = new URL(odd?.runUrl ?? 'https://missing');
+    const response = await startJobRun(post(`jobs/batch/odd/runs${url.search}`, body, {}, { namespace: 'batch', name: 'odd' }), client, context());
+    expect(response.status, JSON.stringify(response.jsonBody)).toBe(202);
+    expect(startedInput(json(response).runId as string).request.overrides).toEqual(body);
   });
 });
 
@@ -395,6 +461,9 @@ describe('GET /jobs and /cronjobs', () => {
     const body = json(response) as { items: { name: string; params: Record<string, string>; referencedParams: string[]; runUrl: string }[]; continue: string | null };
     expect(body.items.map((i) => i.name)).toEqual(['job-000', 'job-001', 'nightly']);
     expect(body.items[2]).toMatchObject({ params: { BATCH_DATE: 'today' }, referencedParams: ['TOKEN'], runUrl: `${BASE}/jobs/batch/nightly/runs?cluster=dev` });
+    expect((json(await listJobs(get('jobs?namespace=batch&code=caller-key'), context())) as { items: { runUrl: string }[] }).items[2]?.runUrl).toBe(
+      `${BASE}/jobs/batch/nightly/runs?cluster=dev&code=caller-key`,
+    );
     expect(body.continue).toBeNull();
   });
 

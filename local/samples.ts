@@ -1,0 +1,64 @@
+/**
+ * The sample sources of `npm run demo` and of `npm run dev` on the built-in cluster: a namespace with two
+ * Jobs and a CronJob to run through the app. The pods are kwok's: their fate (how long they run, what they
+ * write as termination message) comes from the template annotations of testenv/fates.ts.
+ */
+import { BatchV1Api, CoreV1Api, KubeConfig, type V1PodTemplateSpec } from '@kubernetes/client-node';
+
+import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../testenv/fates.js';
+
+export const SAMPLE_NAMESPACE = 'demo';
+
+function template(name: string, annotations: Record<string, string>): V1PodTemplateSpec {
+  return {
+    metadata: { annotations },
+    spec: {
+      restartPolicy: 'Never',
+      containers: [{ name, image: 'busybox:1.36', command: ['sh', '-c', 'echo "$GREETING"'], env: [{ name: 'GREETING', value: 'hello' }] }],
+    },
+  };
+}
+
+/**
+ * Create the namespace and its samples: Job `hello` (runs 4 s, outputs rowsWritten and report), Job `slow`
+ * (runs an hour, to cancel) and CronJob `nightly-report`. The Jobs are kept suspended, as templates: they
+ * never run themselves, their clones do. Waits for the namespace's default ServiceAccount, without which
+ * no pod can be created.
+ */
+export async function createSamples(kubeconfigPath: string, namespace = SAMPLE_NAMESPACE): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const core = kc.makeApiClient(CoreV1Api);
+  const batch = kc.makeApiClient(BatchV1Api);
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  for (;;) {
+    try {
+      await core.readNamespacedServiceAccount({ name: 'default', namespace });
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  await batch.createNamespacedJob({
+    namespace,
+    body: {
+      metadata: { name: 'hello' },
+      spec: {
+        suspend: true,
+        backoffLimit: 0,
+        template: template('hello', { [COMPLETE_DELAY_ANNOTATION]: '4s', [TERMINATION_MESSAGE_ANNOTATION]: '{"rowsWritten":42,"report":"hello.csv"}' }),
+      },
+    },
+  });
+  await batch.createNamespacedJob({
+    namespace,
+    body: { metadata: { name: 'slow' }, spec: { suspend: true, backoffLimit: 0, template: template('slow', { [COMPLETE_DELAY_ANNOTATION]: '1h' }) } },
+  });
+  await batch.createNamespacedCronJob({
+    namespace,
+    body: {
+      metadata: { name: 'nightly-report' },
+      spec: { schedule: '0 3 * * *', timeZone: 'Europe/Amsterdam', suspend: true, jobTemplate: { spec: { backoffLimit: 0, template: template('report', {}) } } },
+    },
+  });
+}
