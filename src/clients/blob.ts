@@ -52,9 +52,9 @@ export class BlobStore {
 
   constructor(private readonly container: ContainerClient) {}
 
-  /** Where a blob is, to show a person (no SAS, no key: reading it needs the same rights as the app's). */
-  url(name: string): string {
-    return this.container.getBlockBlobClient(name).url;
+  /** Where a blob is, to show a person: `<container>/<name>`, without the account (infra's, not the caller's business). */
+  path(name: string): string {
+    return `${this.container.containerName}/${name}`;
   }
 
   /** Writes (or overwrites) one block blob. */

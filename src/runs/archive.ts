@@ -37,7 +37,7 @@ import { mapRunStatus } from '../core/status.js';
 
 /** What the archive of a run records and where it lives; `error` when it could not be written. */
 export interface ArchiveOutcome {
-  /** URL of the run's index.json; null when nothing could be written. */
+  /** The run's index.json as `<container>/<cluster>/<namespace>/<runId>/index.json`; null when nothing could be written. */
   location: string | null;
   error?: string;
 }
@@ -145,7 +145,7 @@ export async function archiveRun(gateway: KubeGateway, store: BlobStore, request
   }
   const indexName = `${prefix}${INDEX_BLOB}`;
   await store.put(indexName, JSON.stringify(index, null, 1), 'application/json');
-  return { location: store.url(indexName) };
+  return { location: store.path(indexName) };
 }
 
 const NO_GRACE: GracePeriods = { imagePullSeconds: 0, containerConfigSeconds: 0, unschedulableSeconds: 0, quotaSeconds: 0 };

@@ -35,7 +35,7 @@ function snap(status: RunSnapshot['status'], reason: string, at: Date, extra: Pa
 
 const submitted: SubmitResult = { outcome: 'submitted', snapshot: snap('Starting', 'Submitted', t0) };
 
-const ARCHIVED = { location: 'http://127.0.0.1:10000/devstoreaccount1/run-logs/dev/batch/nightly-0123456789/index.json' };
+const ARCHIVED = { location: 'run-logs/dev/batch/nightly-0123456789/index.json' };
 
 /** The verdict is known: the archive activity runs, once, and its outcome goes on the final snapshot. */
 async function archived(h: OrchestrationHarness, outcome: unknown = ARCHIVED): Promise<OrchestrationHarness> {
