@@ -3,6 +3,7 @@
  *
  * - status mapping: mapRunStatus on a Job with many pods and events (the observe activity's pure part)
  * - cloning: cloneJob with an env overlay on a realistic Job
+ * - logs archive: one page of a CronJob's runs merged from a long archived history; a log cut to its bound
  * - orchestration replay: cost of one wake-up of jobRun as its history grows, which is why the orchestration
  *   continues as new every CONTINUE_AS_NEW_AFTER_POLLS polls
  * - local runtime memory: heap held per finished instance kept by LocalDurable
@@ -13,6 +14,7 @@
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 
 import { completeActivity, fireTimer, newInstance, orchestratorRunner, replay } from '../local/durable/engine.js';
+import { boundLog, mergeRunPage, type RunEntry } from '../src/core/archive.js';
 import { cloneJob } from '../src/core/clone.js';
 import { snapshotOf } from '../src/core/run.js';
 import { decideSchedule, nextRunTimes, parseSchedule } from '../src/core/schedule.js';
@@ -155,6 +157,23 @@ measure('nextRunTimes, cold: 50 times in Australia/Adelaide (the preview maximum
   week++;
   return nextRunTimes(preview, weekLater('2026-10-25T01:30:20Z'), 50);
 });
+// The runs route's pure part on a long history, and the bound on a log at the default 4 MiB.
+const runEntry = (i: number, live: boolean): RunEntry => ({
+  runId: `nightly-${String(29_923_598 - i)}`,
+  status: 'Success',
+  reason: 'CompletionsReached',
+  startTime: null,
+  completionTime: null,
+  trigger: 'cluster',
+  live,
+  archived: !live,
+  sortTime: t0.getTime() - i * 60_000,
+});
+const liveRuns = Array.from({ length: 5 }, (_, i) => runEntry(i, true));
+const archivedRuns = { entries: Array.from({ length: 1000 }, (_, i) => ({ entry: runEntry(i + 3, false), marker: `m${String(Math.floor(i / 100))}` })), exhausted: false };
+measure('mergeRunPage: 5 live + 1000 archived runs, page of 50', 2_000, () => mergeRunPage(liveRuns, archivedRuns, null, 50));
+const bigLog = 'x'.repeat(80).concat('\n').repeat(60_000);
+measure(`boundLog: a ${(bigLog.length / 1024 / 1024).toFixed(1)} MiB log to 4 MiB`, 50, () => boundLog(bigLog, 4 * 1024 * 1024));
 
 console.log('\n# orchestration replay (one wake-up of jobRun after N polls)');
 const input: JobRunInput = {
@@ -195,6 +214,7 @@ const durable = new LocalDurable({
   orchestrators: { jobRun: runner },
   activities: {
     [ACTIVITIES.submitRun]: () => ({ outcome: 'rejected', snapshot: snapshotOf(ref, { status: 'Failed', reason: 'SourceNotFound', message: 'bench' }, t0) }),
+    [ACTIVITIES.archiveRun]: () => ({ location: null, error: 'no archive in the benchmark' }),
   },
 });
 const instances = 2000;
