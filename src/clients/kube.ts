@@ -7,7 +7,9 @@ import {
   type KubeConfig,
   Observable,
   type RequestContext,
+  PatchStrategy,
   type ResponseContext,
+  setHeaderOptions,
   type V1CronJob,
   type V1Job,
   type V1Pod,
@@ -47,6 +49,15 @@ export interface KubeGateway {
   /** Events about one object, by name. */
   listEvents(namespace: string, involvedObjectName: string): Promise<CoreV1Event[]>;
   readPodLog(namespace: string, pod: string, options: PodLogOptions): Promise<string>;
+  /** CronJobs of every namespace, for clusters whose allow-list is `*`. */
+  listCronJobsInAllNamespaces(options?: ListOptions): Promise<Page<V1CronJob>>;
+  /**
+   * Merge-patch a CronJob's annotations (null removes one), only while it is still at `resourceVersion`: a
+   * KubeApiError 409 Conflict when someone else changed it first.
+   */
+  patchCronJobAnnotations(namespace: string, name: string, resourceVersion: string, annotations: Record<string, string | null>): Promise<V1CronJob>;
+  /** Create a core/v1 Event (409 AlreadyExists when one of that name exists). */
+  createEvent(namespace: string, event: CoreV1Event): Promise<CoreV1Event>;
 }
 
 /** The V1Status reason inside an ApiException body, which client-node may hand over as a raw string. */
@@ -210,5 +221,24 @@ export class ClientNodeGateway implements KubeGateway {
         o,
       ),
     );
+  }
+
+  async listCronJobsInAllNamespaces(options: ListOptions = {}): Promise<Page<V1CronJob>> {
+    const list = await this.call('list CronJobs in all namespaces', ({ batch }, o) =>
+      batch.listCronJobForAllNamespaces({ labelSelector: options.labelSelector, limit: options.limit, _continue: options.continueToken }, o),
+    );
+    return { items: list.items, continueToken: list.metadata?._continue || undefined };
+  }
+
+  patchCronJobAnnotations(namespace: string, name: string, resourceVersion: string, annotations: Record<string, string | null>): Promise<V1CronJob> {
+    // A merge patch that names the resourceVersion is refused with 409 Conflict once the object has moved on.
+    const body = { metadata: { resourceVersion, annotations } };
+    return this.call(`patch CronJob ${namespace}/${name}`, ({ batch }, o) =>
+      batch.patchNamespacedCronJob({ namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch, o)),
+    );
+  }
+
+  createEvent(namespace: string, event: CoreV1Event): Promise<CoreV1Event> {
+    return this.call(`create Event in ${namespace}`, ({ core }, o) => core.createNamespacedEvent({ namespace, body: event }, o));
   }
 }

@@ -27,3 +27,12 @@ export const JOB_CONTROLLER_TEMPLATE_LABELS = [
 
 /** Pods of a Job carry this label with the Job's name. */
 export const JOB_NAME_POD_LABEL = 'batch.kubernetes.io/job-name';
+
+/** Opt-in of a CronJob to the app's scheduler: this label with this value, and `spec.suspend: true`. */
+export const SCHEDULER_LABEL = `${LABEL_PREFIX}scheduler`;
+export const SCHEDULER_APP = 'app';
+export const SCHEDULER_SELECTOR = `${SCHEDULER_LABEL}=${SCHEDULER_APP}`;
+/** The last scheduled time the app started a run for (RFC 3339, UTC), kept on the CronJob. */
+export const LAST_SCHEDULE_ANNOTATION = `${LABEL_PREFIX}last-schedule-time`;
+/** What the CronJob controller writes on the Jobs it makes: the scheduled time, RFC 3339 in the CronJob's zone. */
+export const CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION = 'batch.kubernetes.io/cronjob-scheduled-timestamp';

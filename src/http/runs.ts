@@ -4,7 +4,7 @@ import type * as df from 'durable-functions';
 import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/errors.js';
 import { isRunId } from '../core/naming.js';
 import { isTerminal, type RunSnapshot, snapshotOf } from '../core/run.js';
-import { jobRunInputSchema, runSnapshotSchema } from '../core/schemas.js';
+import { jobRunInputSchema, runSnapshotSchema, runTriggerSchema } from '../core/schemas.js';
 import { ORCHESTRATORS } from '../functions/names.js';
 import { runLinks } from './links.js';
 
@@ -138,4 +138,14 @@ export function acceptedResponse(request: HttpRequest, runId: string, monitorUrl
       terminatePostUri: links.cancelUrl,
     },
   };
+}
+
+/**
+ * The snapshot with who started the run, taken from the run's input (the orchestration's own snapshots do not
+ * carry it). An input that does not say is from before triggers were recorded: an HTTP caller.
+ */
+export function withTrigger(snapshot: RunSnapshot, status: df.DurableOrchestrationStatus): RunSnapshot {
+  const request = (status.input as { request?: { trigger?: unknown } } | null | undefined)?.request;
+  const trigger = runTriggerSchema.safeParse(request?.trigger);
+  return { ...snapshot, trigger: trigger.success ? trigger.data : { kind: 'http' } };
 }

@@ -113,6 +113,7 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
       requestHash: requestHash({ cluster, namespace, source, overrides, fallback }),
       timeoutSeconds,
       startedBy: context.invocationId,
+      trigger: { kind: 'http' },
     };
     const monitorUrl = clusters.monitorUrl(cluster);
 

@@ -28,6 +28,7 @@ const defaults: Config = {
   kubeRequestTimeoutMs: 30_000,
   activityRetry: { firstRetryMs: 5000, maxAttempts: 5 },
   statusRetryAfterSeconds: 10,
+  schedulerEnabled: true,
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -80,6 +81,7 @@ describe('loadConfig', () => {
       ACTIVITY_RETRY_FIRST_SECONDS: '2',
       ACTIVITY_RETRY_MAX_ATTEMPTS: '3',
       STATUS_RETRY_AFTER_SECONDS: '15',
+      SCHEDULER_ENABLED: 'false',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -92,6 +94,7 @@ describe('loadConfig', () => {
       kubeRequestTimeoutMs: 10_000,
       activityRetry: { firstRetryMs: 2000, maxAttempts: 3 },
       statusRetryAfterSeconds: 15,
+      schedulerEnabled: false,
     });
   });
 
@@ -146,6 +149,7 @@ describe('loadConfig', () => {
       says: '- DEFAULT_CLUSTER: "qa" is not one of the aliases in CLUSTERS (dev)',
     },
     { name: 'a POLL_INITIAL_SECONDS that is not a number', env: { ...minimal, POLL_INITIAL_SECONDS: 'fast' }, says: '- POLL_INITIAL_SECONDS: ' },
+    { name: 'a SCHEDULER_ENABLED that is not a boolean', env: { ...minimal, SCHEDULER_ENABLED: 'sometimes' }, says: '- SCHEDULER_ENABLED: true or false' },
     { name: 'a POLL_INITIAL_SECONDS of 0', env: { ...minimal, POLL_INITIAL_SECONDS: '0' }, says: '- POLL_INITIAL_SECONDS: ' },
     { name: 'a POLL_INITIAL_SECONDS with a fraction', env: { ...minimal, POLL_INITIAL_SECONDS: '1.5' }, says: '- POLL_INITIAL_SECONDS: ' },
     {
@@ -211,6 +215,7 @@ describe('SETTING_NAMES', () => {
         'POLL_INITIAL_SECONDS',
         'POLL_MAX_SECONDS',
         'STATUS_RETRY_AFTER_SECONDS',
+        'SCHEDULER_ENABLED',
       ].sort(),
     );
   });
