@@ -133,11 +133,9 @@ export class FakeKube implements KubeGateway {
         new KubeApiError(`patch CronJob ${namespace}/${name}`, 409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again'),
       );
     }
-    const merged: Record<string, string> = { ...stored.metadata?.annotations };
-    for (const [key, value] of Object.entries(annotations)) {
-      if (value === null) delete merged[key];
-      else merged[key] = value;
-    }
+    const merged = Object.fromEntries(
+      Object.entries({ ...stored.metadata?.annotations, ...annotations }).filter((entry): entry is [string, string] => entry[1] !== null),
+    );
     stored.metadata = { ...stored.metadata, annotations: merged, resourceVersion: String(Number(current) + 1) };
     return Promise.resolve(structuredClone(stored));
   }
