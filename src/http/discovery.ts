@@ -26,7 +26,7 @@ function pageSize(request: HttpRequest): number {
  */
 export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    const { clusters } = services();
+    const { clusters, now } = services();
     const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
     const settings = clusters.settings(cluster);
     const only = settings.namespaces.length === 1 && settings.namespaces[0] !== '*' ? settings.namespaces[0] : undefined;
@@ -42,7 +42,7 @@ export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest,
     const page =
       kind === 'Job'
         ? await gateway.listJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((j) => summarizeJob(j, cluster, runUrl)) }))
-        : await gateway.listCronJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((c) => summarizeCronJob(c, cluster, runUrl)) }));
+        : await gateway.listCronJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((c) => summarizeCronJob(c, cluster, runUrl, now())) }));
     return { status: 200, jsonBody: { items: page.items, continue: page.continueToken ?? null } };
   } catch (err) {
     return errorResponse(err, context);

@@ -5,7 +5,7 @@ import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/err
 import { isRunId } from '../core/naming.js';
 import { isTerminal, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { jobRunInputSchema, runSnapshotSchema, runTriggerSchema } from '../core/schemas.js';
-import { ORCHESTRATORS } from '../functions/names.js';
+import { CANCEL_EVENT, ORCHESTRATORS } from '../functions/names.js';
 import { runLinks } from './links.js';
 
 /** The part of Durable's client the HTTP handlers use; tests and the local runtime supply their own. */
@@ -148,4 +148,9 @@ export function withTrigger(snapshot: RunSnapshot, status: df.DurableOrchestrati
   const request = (status.input as { request?: { trigger?: unknown } } | null | undefined)?.request;
   const trigger = runTriggerSchema.safeParse(request?.trigger);
   return { ...snapshot, trigger: trigger.success ? trigger.data : { kind: 'http' } };
+}
+
+/** How the scheduler and the start route ask a run's orchestration to cancel: the cancel route's event. */
+export function cancelEventSender(client: Pick<df.DurableClient, 'raiseEvent'>): (runId: string, reason: string) => Promise<void> {
+  return (runId, reason) => client.raiseEvent(runId, CANCEL_EVENT, { reason });
 }

@@ -1,0 +1,239 @@
+import type { V1CronJob, V1Job } from '@kubernetes/client-node';
+
+import type { ClusterRegistry } from '../clients/clusters.js';
+import type { KubeGateway } from '../clients/kube.js';
+import type { ClusterSettings, Config } from '../config.js';
+import { activeRunsOf, concurrencyPolicyOf, decideConcurrency } from '../core/concurrency.js';
+import { ensureError, isAlreadyExists, KubeApiError } from '../core/errors.js';
+import { LAST_SCHEDULE_ANNOTATION, SCHEDULER_SELECTOR } from '../core/labels.js';
+import { requestHash, type RunRequest } from '../core/run.js';
+import type { JobRunInput } from '../core/schemas.js';
+import { evaluateCronJob, type Evaluation, rfc3339, type SchedulerWarning, warningEvent, warningKey } from '../core/scheduler.js';
+import { cancelActiveRuns, namespaceJobs, type RequestCancel } from './concurrency.js';
+
+/** What the tick needs from Durable. */
+export interface SchedulerRuns {
+  /** Whether a run's orchestration exists, in any state; throws when Durable cannot be asked. */
+  exists(runId: string): Promise<boolean>;
+  /** Start the run's orchestration under its id. */
+  start(runId: string, input: JobRunInput): Promise<void>;
+  requestCancel: RequestCancel;
+}
+
+export interface TickDeps {
+  config: Config;
+  clusters: ClusterRegistry;
+  runs: SchedulerRuns;
+  log: (line: string) => void;
+}
+
+/** What one tick did, for logs, tests and the benchmark. */
+export interface TickReport {
+  /** Handed-over CronJobs looked at (labelled ones that are not suspended included). */
+  cronJobs: number;
+  started: string[];
+  /** Runs that already existed for their due time: another instance or an earlier tick started them. */
+  existing: string[];
+  /** Due runs not started because of concurrencyPolicy Forbid. */
+  forbidden: string[];
+  /** Runs cancelled by concurrencyPolicy Replace. */
+  replaced: string[];
+  /** One line per warning seen (also written as an Event on the CronJob). */
+  warnings: string[];
+  /** Failures that kept a cluster, a namespace or a CronJob from being handled this tick. */
+  errors: string[];
+}
+
+const PAGE = 500;
+/** CronJobs handled at once per cluster: enough to keep a tick short, few enough not to flood the API server. */
+const PARALLEL = 8;
+
+async function allPages(list: (continueToken: string | undefined) => Promise<{ items: V1CronJob[]; continueToken: string | undefined }>): Promise<V1CronJob[]> {
+  const items: V1CronJob[] = [];
+  let token: string | undefined;
+  do {
+    const page = await list(token);
+    items.push(...page.items);
+    token = page.continueToken;
+  } while (token);
+  return items;
+}
+
+async function pool<T>(items: readonly T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      if (item !== undefined) await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+}
+
+/** The orchestration input of a scheduled run: a run of the CronJob's template as it is, no overrides. */
+export function scheduledRunInput(config: Config, cluster: string, cronJob: V1CronJob, runId: string, scheduledTime: Date): JobRunInput {
+  const namespace = cronJob.metadata?.namespace ?? '';
+  const source = { kind: 'CronJob' as const, name: cronJob.metadata?.name ?? '' };
+  const request: RunRequest = {
+    runId,
+    cluster,
+    namespace,
+    source,
+    overrides: {},
+    requestHash: requestHash({ cluster, namespace, source, overrides: {} }),
+    ...(config.defaultRunTimeoutSeconds > 0 ? { timeoutSeconds: config.defaultRunTimeoutSeconds } : {}),
+    startedBy: 'scheduler',
+    trigger: { kind: 'schedule', scheduledTime: rfc3339(scheduledTime) },
+  };
+  return { request, poll: { ...config.poll }, retry: { ...config.activityRetry } };
+}
+
+/**
+ * One scheduler tick: every handed-over CronJob of every configured cluster is evaluated at `now` and its due
+ * run started. Clusters run side by side, and every failure is caught where it happens, so one cluster that
+ * does not answer, one namespace the app may not list, or one bad CronJob never holds the others back.
+ */
+export async function schedulerTick(deps: TickDeps, now: Date): Promise<TickReport> {
+  const report: TickReport = { cronJobs: 0, started: [], existing: [], forbidden: [], replaced: [], warnings: [], errors: [] };
+  await Promise.all(deps.config.clusters.map((settings) => tickCluster(deps, settings, now, report)));
+  return report;
+}
+
+async function tickCluster(deps: TickDeps, settings: ClusterSettings, now: Date, report: TickReport): Promise<void> {
+  const alias = settings.alias;
+  const fail = (where: string, err: unknown) => {
+    const line = `scheduler: ${where} on cluster ${alias}: ${ensureError(err).message}`;
+    report.errors.push(line);
+    deps.log(line);
+  };
+  let gateway: KubeGateway;
+  try {
+    gateway = deps.clusters.gateway(alias);
+  } catch (err) {
+    fail('no gateway', err);
+    return;
+  }
+  const options = (continueToken: string | undefined) => ({ labelSelector: SCHEDULER_SELECTOR, limit: PAGE, continueToken });
+  const lists = settings.namespaces.includes('*')
+    ? [{ where: 'listing CronJobs in all namespaces', list: () => allPages((t) => gateway.listCronJobsInAllNamespaces(options(t))) }]
+    : settings.namespaces.map((namespace) => ({ where: `listing CronJobs in ${namespace}`, list: () => allPages((t) => gateway.listCronJobs(namespace, options(t))) }));
+  const cronJobs: V1CronJob[] = [];
+  await Promise.all(
+    lists.map(async ({ where, list }) => {
+      try {
+        cronJobs.push(...(await list()));
+      } catch (err) {
+        fail(where, err);
+      }
+    }),
+  );
+  report.cronJobs += cronJobs.length;
+
+  // The Jobs of a namespace are read once per tick, and only when a due CronJob's policy needs them.
+  const jobs = new Map<string, Promise<V1Job[]>>();
+  const jobsOf = (namespace: string) => {
+    let listed = jobs.get(namespace);
+    if (!listed) {
+      listed = namespaceJobs(gateway, namespace);
+      jobs.set(namespace, listed);
+    }
+    return listed;
+  };
+  await pool(cronJobs, PARALLEL, async (cronJob) => {
+    try {
+      await fire(deps, alias, gateway, cronJob, now, report, jobsOf);
+    } catch (err) {
+      fail(`CronJob ${cronJob.metadata?.namespace ?? ''}/${cronJob.metadata?.name ?? ''}`, err);
+    }
+  });
+}
+
+async function warn(gateway: KubeGateway, cronJob: V1CronJob, evaluation: Evaluation, warnings: readonly SchedulerWarning[], now: Date, report: TickReport): Promise<void> {
+  const namespace = cronJob.metadata?.namespace ?? '';
+  for (const warning of warnings) {
+    report.warnings.push(`${namespace}/${cronJob.metadata?.name ?? ''}: ${warning.reason}: ${warning.message}`);
+    try {
+      await gateway.createEvent(namespace, warningEvent(cronJob, warning, warningKey(cronJob, evaluation), now));
+    } catch (err) {
+      // AlreadyExists: this condition was reported for this key already, by this instance or another.
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+}
+
+async function fire(
+  deps: TickDeps,
+  cluster: string,
+  gateway: KubeGateway,
+  cronJob: V1CronJob,
+  now: Date,
+  report: TickReport,
+  jobsOf: (namespace: string) => Promise<V1Job[]>,
+): Promise<void> {
+  const evaluation = evaluateCronJob(cronJob, now);
+  if (evaluation.kind === 'idle') return;
+  await warn(gateway, cronJob, evaluation, evaluation.warnings, now, report);
+  if (evaluation.kind !== 'due') return;
+
+  const namespace = cronJob.metadata?.namespace ?? '';
+  const { runName, scheduledTime } = evaluation;
+  // The time is taken when its run exists: a second evaluation of the same minute (another instance, a retry,
+  // a restart before the annotation was written) only records it. A finished instance must never be started
+  // again: Durable would overwrite it with a new run.
+  if (await deps.runs.exists(runName)) {
+    report.existing.push(runName);
+    await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
+    return;
+  }
+
+  const policy = concurrencyPolicyOf(cronJob);
+  let replace: V1Job[] = [];
+  if (policy !== 'Allow') {
+    const active = activeRunsOf(cronJob, await jobsOf(namespace)).filter((job) => job.metadata?.name !== runName);
+    const decision = decideConcurrency(policy, active.map((job) => job.metadata?.name ?? ''));
+    if (decision.kind === 'skip') {
+      // As the CronJob controller does: the due time stays unmet, so the run starts once the active one ends
+      // (within startingDeadlineSeconds, when set).
+      report.forbidden.push(runName);
+      deps.log(`scheduler: ${namespace}/${cronJob.metadata?.name ?? ''}: not starting ${runName}, concurrencyPolicy Forbid and ${decision.active.join(', ')} active`);
+      return;
+    }
+    replace = active;
+  }
+  if (replace.length > 0) {
+    await cancelActiveRuns(deps.runs.requestCancel, gateway, namespace, replace, `replaced by the scheduled run ${runName} (concurrencyPolicy Replace)`, deps.log);
+    report.replaced.push(...replace.map((job) => job.metadata?.name ?? ''));
+  }
+
+  try {
+    await deps.runs.start(runName, scheduledRunInput(deps.config, cluster, cronJob, runName, scheduledTime));
+  } catch (err) {
+    // Another instance started it in between: that is this run.
+    if (!(await deps.runs.exists(runName))) throw err;
+    report.existing.push(runName);
+    await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
+    return;
+  }
+  report.started.push(runName);
+  deps.log(`scheduler: ${namespace}/${cronJob.metadata?.name ?? ''}: started ${runName} for ${rfc3339(scheduledTime)}`);
+  await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
+}
+
+/**
+ * Keep the scheduled time on the CronJob, guarded by the resourceVersion the decision was made on. A conflict
+ * means the CronJob changed since it was listed (another instance recorded the time, or a person edited it):
+ * the next tick decides again from what it is now, and meets the run that exists.
+ */
+async function recordScheduleTime(deps: TickDeps, gateway: KubeGateway, cronJob: V1CronJob, scheduledTime: Date): Promise<void> {
+  const namespace = cronJob.metadata?.namespace ?? '';
+  const name = cronJob.metadata?.name ?? '';
+  try {
+    await gateway.patchCronJobAnnotations(namespace, name, cronJob.metadata?.resourceVersion ?? '', { [LAST_SCHEDULE_ANNOTATION]: rfc3339(scheduledTime) });
+  } catch (err) {
+    if (err instanceof KubeApiError && err.code === 409) {
+      deps.log(`scheduler: ${namespace}/${name}: changed since it was listed; the last schedule time is left to the next tick`);
+      return;
+    }
+    throw err;
+  }
+}
