@@ -1,0 +1,516 @@
+/**
+ * CronJob schedule maths, as the Kubernetes v1.34 CronJob controller does it: the API server's validation of
+ * `spec.schedule` / `spec.timeZone`, the controller's cron library (robfig/cron v3, `ParseStandard`) for the
+ * times, and `pkg/controller/cronjob` (`mostRecentScheduleTime`, `nextScheduleTime`, `syncCronJob`) for what is
+ * due. Pure: every function takes the instants it needs; nothing reads the clock.
+ *
+ * Iteration is cron-parser's, run on wall-clock time in UTC (where no DST exists); this module maps each
+ * wall-clock time to the instants it names in the schedule's zone the way robfig/cron does (see `wallToInstants`),
+ * because cron-parser's own zone handling differs from robfig's across DST changes.
+ */
+import { CronExpressionParser } from 'cron-parser';
+import cronstrue from 'cronstrue';
+
+import { BadRequestError } from './errors.js';
+
+/** A schedule or time zone the API server would refuse (or one that can never fire): names the field. */
+export class ScheduleError extends BadRequestError {
+  override name = 'ScheduleError';
+  readonly field: 'schedule' | 'timeZone';
+
+  constructor(field: 'schedule' | 'timeZone', message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+export interface Schedule {
+  /** `spec.schedule` as written. */
+  readonly expression: string;
+  /**
+   * IANA zone. 'UTC' when the CronJob has none: the controller then uses kube-controller-manager's local zone,
+   * which is UTC on AKS and everywhere this app runs (docs/decisions.md, "Schedules").
+   */
+  readonly timeZone: string;
+}
+
+export interface ScheduleWarning {
+  reason: 'InvalidSchedule' | 'UnknownTimeZone' | 'MissSchedule' | 'TooManyMissedTimes';
+  message: string;
+}
+
+/** The parts of a CronJob the due-time rule reads. `lastScheduleTime` is the app's last-schedule annotation. */
+export interface CronJobTiming {
+  schedule: string;
+  timeZone?: string | null;
+  startingDeadlineSeconds?: number | null;
+  lastScheduleTime: Date | null;
+  creationTime: Date;
+}
+
+export type ScheduleDecision =
+  /** Nothing is due now; `next` is the first schedule time after now (null: none within robfig's 5 years). */
+  | { kind: 'wait'; next: Date | null }
+  /** Start the run for `scheduledTime`, then record it as the last schedule time. */
+  | { kind: 'run'; scheduledTime: Date; next: Date | null; warnings: ScheduleWarning[] }
+  /**
+   * The most recent due time is past `startingDeadlineSeconds`: skip it and warn. As in `syncCronJob`, the last
+   * schedule time is NOT moved to it: the controller returns before it updates status.
+   */
+  | { kind: 'missed'; scheduledTime: Date; next: Date | null; warnings: ScheduleWarning[] }
+  /** The schedule or zone is invalid (or never fires): report it once, never retry until the CronJob changes. */
+  | { kind: 'invalid'; warnings: ScheduleWarning[] };
+
+const SECOND = 1000;
+const HOUR = 3600 * SECOND;
+const DAY = 24 * HOUR;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Time zones
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      era: 'short',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
+/** Wall-clock time of `instant` in `timeZone`, as milliseconds of a UTC date with the same fields. */
+function wallOf(instant: number, timeZone: string): number {
+  if (timeZone === 'UTC') return instant;
+  const fields: Record<string, number> = {};
+  let bc = false;
+  for (const part of formatterFor(timeZone).formatToParts(instant)) {
+    if (part.type === 'era') bc = part.value === 'BC';
+    else if (part.type !== 'literal') fields[part.type] = Number(part.value);
+  }
+  const year = bc ? 1 - (fields.year ?? 0) : (fields.year ?? 0);
+  const wall = new Date(0);
+  wall.setUTCFullYear(year, (fields.month ?? 1) - 1, fields.day ?? 1);
+  wall.setUTCHours(fields.hour ?? 0, fields.minute ?? 0, fields.second ?? 0, instant - Math.floor(instant / SECOND) * SECOND);
+  return wall.getTime();
+}
+
+/** UTC offset (ms) in effect at `instant`. */
+function offsetAt(instant: number, timeZone: string): number {
+  return wallOf(instant, timeZone) - instant;
+}
+
+let knownZones: Map<string, string> | undefined;
+
+/**
+ * Refuses what the API server refuses (`validateTimeZone`): empty, 'Local', characters outside the IANA naming
+ * rules, and zones Go's `time.LoadLocation` does not know. Node's ICU stands in for Go's tzdata; ICU also
+ * accepts a known zone in the wrong case, which Go (reading files) does not, so that is refused here too.
+ */
+function validateTimeZone(timeZone: string): void {
+  if (timeZone === '') throw new ScheduleError('timeZone', 'timeZone must be left out or be an IANA time zone name such as "Europe/Amsterdam"; it is empty');
+  if (timeZone.toLowerCase() === 'local') {
+    throw new ScheduleError('timeZone', 'timeZone "Local" is refused by Kubernetes: name an explicit IANA time zone such as "Europe/Amsterdam"');
+  }
+  const unknown = new ScheduleError(
+    'timeZone',
+    `timeZone "${timeZone}" is not a known IANA time zone; use a name from the tz database such as "Europe/Amsterdam", "America/New_York" or "UTC"`,
+  );
+  for (const part of timeZone.split('/')) {
+    if (part === '.' || part === '..' || part.startsWith('-') || !/^[A-Za-z.\-_0-9+]{1,14}$/.test(part)) throw unknown;
+  }
+  try {
+    formatterFor(timeZone);
+  } catch {
+    throw unknown;
+  }
+  knownZones ??= new Map(Intl.supportedValuesOf('timeZone').map((zone) => [zone.toLowerCase(), zone]));
+  const listed = knownZones.get(timeZone.toLowerCase());
+  if (listed !== undefined && listed !== timeZone) {
+    throw new ScheduleError('timeZone', `timeZone "${timeZone}" is not a known IANA time zone: names are case-sensitive, did you mean "${listed}"?`);
+  }
+}
+
+/**
+ * The instants a wall-clock time names in `timeZone`, in order, as robfig/cron's `SpecSchedule.Next` finds them:
+ * a wall time that does not exist (the spring-forward gap) names none, so it is skipped, not moved to the end of
+ * the gap; one that exists twice (the fall-back repeat) names both, so it fires twice. (cron-parser in a zone
+ * moves gap times to the end of the gap and fires repeats once: this is why it iterates in UTC here.)
+ */
+function wallToInstants(wall: number, timeZone: string): number[] {
+  if (timeZone === 'UTC') return [wall];
+  // Offsets are within ±14 h, so the instants lie within a day of `wall`; one DST change per two days at most.
+  const offsets = new Set([offsetAt(wall - DAY, timeZone), offsetAt(wall, timeZone), offsetAt(wall + DAY, timeZone)]);
+  const instants: number[] = [];
+  for (const offset of offsets) {
+    const instant = wall - offset;
+    if (offsetAt(instant, timeZone) === offset && !instants.includes(instant)) instants.push(instant);
+  }
+  return instants.sort((a, b) => a - b);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parsing, as robfig/cron v3 ParseStandard (which the API server and the controller both call)
+
+interface FieldBounds {
+  name: string;
+  min: number;
+  max: number;
+  names?: Record<string, number>;
+}
+
+const MONTH_NAMES = { jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12 };
+const DAY_NAMES = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
+
+const FIELDS: readonly FieldBounds[] = [
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, names: MONTH_NAMES },
+  // robfig's day of week is 0-6: unlike Vixie cron, 7 is not Sunday, and the API server refuses it.
+  { name: 'day of week', min: 0, max: 6, names: DAY_NAMES },
+];
+
+/** The macros `ParseStandard` accepts, as the 5 fields robfig gives them. (cron-parser's extras are not.) */
+const MACROS: Readonly<Record<string, string>> = {
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@hourly': '0 * * * *',
+};
+
+const FIELD_HELP = 'a CronJob schedule has exactly 5 fields (minute hour day-of-month month day-of-week), e.g. "30 2 * * 1-5", or is one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly, @every <duration>';
+
+interface Compiled {
+  /** 5 plain numeric fields for cron-parser, or null when robfig would never find a time. */
+  readonly cron: string | null;
+  /** `@every`: the fixed delay in ms (whole seconds, at least 1 s), as robfig's ConstantDelaySchedule. */
+  readonly everyMs: number | null;
+}
+
+function scheduleError(expression: string, problem: string): ScheduleError {
+  return new ScheduleError('schedule', `schedule "${expression}" is invalid: ${problem}`);
+}
+
+function parseNumber(text: string, field: FieldBounds, expression: string): number {
+  const named = field.names?.[text.toLowerCase()];
+  if (named !== undefined) return named;
+  // strconv.Atoi: optional sign, decimal digits.
+  if (!/^[+-]?\d+$/.test(text)) {
+    const names = field.names ? ` or a name (${Object.keys(field.names).join(', ')})` : '';
+    throw scheduleError(expression, `the ${field.name} field has "${text}" where a number${names} belongs`);
+  }
+  const value = Number(text);
+  if (value < 0) throw scheduleError(expression, `the ${field.name} field has a negative number ${text}`);
+  return value;
+}
+
+/**
+ * One comma-separated part of a field, as robfig's getRange: `*` / `?`, `n`, `a-b`, each with an optional `/step`
+ * (`n/step` meaning n to the maximum). Answers the part as cron-parser reads it, and whether robfig marks it as a
+ * star (a star with step 1), which decides the day-of-month / day-of-week rule.
+ */
+function compilePart(part: string, field: FieldBounds, expression: string): { cron: string; star: boolean } {
+  const slashes = part.split('/');
+  if (slashes.length > 2) throw scheduleError(expression, `the ${field.name} field part "${part}" has more than one "/"`);
+  const [range = '', stepText] = slashes;
+  const hyphens = range.split('-');
+  let start: number;
+  let end: number;
+  let star = false;
+  if (hyphens[0] === '*' || hyphens[0] === '?') {
+    // robfig ignores anything after "*-" here; so does this.
+    start = field.min;
+    end = field.max;
+    star = true;
+  } else {
+    if (hyphens.length > 2) throw scheduleError(expression, `the ${field.name} field part "${part}" has more than one "-"`);
+    start = parseNumber(hyphens[0] ?? '', field, expression);
+    end = hyphens.length === 2 ? parseNumber(hyphens[1] ?? '', field, expression) : start;
+  }
+  let step = 1;
+  if (stepText !== undefined) {
+    if (!/^[+-]?\d+$/.test(stepText)) throw scheduleError(expression, `the ${field.name} field has step "${stepText}"; a step is a whole number`);
+    step = Number(stepText);
+    if (step < 0) throw scheduleError(expression, `the ${field.name} field has a negative step ${stepText}`);
+    if (hyphens.length === 1) end = field.max;
+    if (step > 1) star = false;
+  }
+  if (start < field.min) throw scheduleError(expression, `the ${field.name} field starts at ${start}, below its minimum ${field.min}`);
+  if (end > field.max) throw scheduleError(expression, `the ${field.name} field goes to ${end}, above its maximum ${field.max}`);
+  if (start > end) throw scheduleError(expression, `the ${field.name} field range "${part}" starts after it ends (${start} > ${end})`);
+  if (step === 0) throw scheduleError(expression, `the ${field.name} field has step 0; a step is a positive number`);
+  return { cron: step === 1 ? (start === end ? `${start}` : `${start}-${end}`) : `${start}-${end}/${step}`, star };
+}
+
+function compileField(text: string, field: FieldBounds, expression: string): string {
+  const parts = text.split(',').map((part) => compilePart(part, field, expression));
+  // A robfig star covers the whole range; "*" tells cron-parser the same, which its OR rule reads as unrestricted
+  // (it would read "*/1" or "*,5" as restricted where robfig does not).
+  if (parts.some((part) => part.star)) return '*';
+  return parts.map((part) => part.cron).join(',');
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: SECOND, m: 60 * SECOND, h: HOUR };
+
+/** Go's time.ParseDuration, in ms: "1h30m", "90s", "1.5h", "-5m". */
+function parseGoDuration(text: string, expression: string): number {
+  const invalid = scheduleError(expression, `"${text}" is not a duration; @every takes a Go duration such as 90s, 15m or 1h30m`);
+  const match = /^([+-]?)(.+)$/.exec(text);
+  if (!match) throw invalid;
+  const [, sign, body = ''] = match;
+  if (body === '0') return 0;
+  let total = 0;
+  let rest = body;
+  while (rest !== '') {
+    const unit = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/.exec(rest);
+    if (!unit) throw invalid;
+    total += Number(unit[1]) * (DURATION_UNITS[unit[2] ?? ''] ?? 0);
+    rest = rest.slice(unit[0].length);
+  }
+  return sign === '-' ? -total : total;
+}
+
+const compiledCache = new Map<string, Compiled>();
+
+function compile(expression: string): Compiled {
+  const cached = compiledCache.get(expression);
+  if (cached) return cached;
+  const compiled = compileUncached(expression);
+  compiledCache.set(expression, compiled);
+  return compiled;
+}
+
+function compileUncached(expression: string): Compiled {
+  if (expression === '') throw new ScheduleError('schedule', `schedule is empty: ${FIELD_HELP}`);
+  // The API server refuses "TZ" anywhere in a new schedule (validateScheduleFormat); spec.timeZone replaces it.
+  if (expression.includes('TZ')) {
+    throw scheduleError(expression, 'TZ= or CRON_TZ= in the schedule is refused by Kubernetes; put the zone in timeZone (spec.timeZone) instead');
+  }
+  if (expression.startsWith('@')) {
+    const macro = MACROS[expression];
+    if (macro !== undefined) return compileFields(macro, expression);
+    if (expression.startsWith('@every ')) {
+      const ms = parseGoDuration(expression.slice('@every '.length), expression);
+      // robfig's Every: at least one second, truncated to whole seconds.
+      return { cron: null, everyMs: ms < SECOND ? SECOND : Math.trunc(ms / SECOND) * SECOND };
+    }
+    throw scheduleError(expression, `unknown macro; ${FIELD_HELP}`);
+  }
+  return compileFields(expression, expression);
+}
+
+function compileFields(fields: string, expression: string): Compiled {
+  const texts = fields.split(/\s+/).filter((text) => text !== '');
+  if (texts.length !== FIELDS.length) throw scheduleError(expression, `it has ${texts.length} field${texts.length === 1 ? '' : 's'}; ${FIELD_HELP}`);
+  const cron = texts.map((text, index) => compileField(text, FIELDS[index] as FieldBounds, expression)).join(' ');
+  try {
+    CronExpressionParser.parse(cron, { tz: 'UTC' });
+  } catch (err) {
+    // cron-parser refuses a day of month no listed month has (31 February); robfig accepts it and never finds a
+    // time, and the API server accepts it too. Anything else cron-parser refuses, robfig would have too.
+    if (err instanceof Error && err.message === 'Invalid explicit day of month definition') return { cron: null, everyMs: null };
+    throw scheduleError(expression, err instanceof Error ? err.message : String(err));
+  }
+  return { cron, everyMs: null };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The public surface
+
+/** Validates as the API server does (robfig ParseStandard, validateScheduleFormat, validateTimeZone). */
+export function parseSchedule(expression: string, timeZone?: string | null): Schedule {
+  const zone = timeZone ?? 'UTC';
+  validateTimeZone(zone);
+  compile(expression);
+  return { expression, timeZone: zone };
+}
+
+/**
+ * robfig's Next: the first schedule instant strictly after `after` (whole seconds), or null when none comes
+ * within the 5 years robfig searches (31 February; 29 February across 2100).
+ */
+function* instantsAfter(schedule: Schedule, after: number): Generator<number> {
+  const compiled = compile(schedule.expression);
+  if (compiled.everyMs !== null) {
+    // ConstantDelaySchedule.Next: t + delay, minus t's fraction of a second, each from the previous time.
+    for (let t = after; ; ) {
+      t = t - (((t % SECOND) + SECOND) % SECOND) + compiled.everyMs;
+      yield t;
+    }
+  }
+  if (compiled.cron === null) return;
+  const zone = schedule.timeZone;
+  // Instants after `after` have wall times after `after` + the lowest offset in effect soon after it.
+  const lowest = Math.min(offsetAt(after, zone), offsetAt(after + DAY, zone), offsetAt(after + 2 * DAY, zone));
+  let from = after + lowest;
+  const pending: number[] = [];
+  for (;;) {
+    // robfig gives up 5 years (by the calendar year) after the time it starts from: a fresh window from each
+    // time found keeps that per-call limit across a long iteration.
+    const endDate = new Date(Date.UTC(new Date(from).getUTCFullYear() + 6, 0, 1) - SECOND);
+    const walls = CronExpressionParser.parse(compiled.cron, { tz: 'UTC', currentDate: new Date(from), endDate });
+    let found = false;
+    for (;;) {
+      let wall: number;
+      try {
+        wall = walls.next().getTime();
+      } catch {
+        break;
+      }
+      found = true;
+      from = wall;
+      for (const instant of wallToInstants(wall, zone)) {
+        if (instant > after) pending.push(instant);
+      }
+      pending.sort((a, b) => a - b);
+      // A later wall time can name an earlier instant only after a fall-back (a higher offset before it): emit
+      // the earliest pending instant once no offset within the day before it is large enough for that.
+      while (pending.length > 0) {
+        const earliest = pending[0] as number;
+        const highest = Math.max(offsetAt(earliest - 26 * HOUR, zone), offsetAt(earliest - 13 * HOUR, zone), offsetAt(earliest - SECOND, zone));
+        if (wall - earliest < highest) break;
+        pending.shift();
+        yield earliest;
+      }
+    }
+    if (!found) break;
+  }
+  yield* pending;
+}
+
+/** The next `count` times strictly after `after`, in order, as the controller's cron library computes them. */
+export function nextRunTimes(schedule: Schedule, after: Date, count: number): Date[] {
+  const times: Date[] = [];
+  if (count <= 0) return times;
+  for (const instant of instantsAfter(schedule, after.getTime())) {
+    times.push(new Date(instant));
+    if (times.length >= count) break;
+  }
+  return times;
+}
+
+function nextAfter(schedule: Schedule, after: number): number | null {
+  for (const instant of instantsAfter(schedule, after)) return instant;
+  return null;
+}
+
+/** The schedule in words, with its zone: "At 02:30, Monday through Friday (Europe/Amsterdam)". */
+export function describeSchedule(schedule: Schedule): string {
+  const compiled = compile(schedule.expression);
+  const zone = `(${schedule.timeZone})`;
+  if (compiled.everyMs !== null) return `Every ${compiled.everyMs / SECOND} seconds after the previous run time ${zone}`;
+  const macro = MACROS[schedule.expression];
+  const fields = macro ?? schedule.expression;
+  const words = cronstrue.toString(fields, { use24HourTimeFormat: true, throwExceptionOnParseError: false });
+  return compiled.cron === null ? `${words} ${zone}: never, no such date exists` : `${words} ${zone}`;
+}
+
+/** ISO 8601 with the zone's offset: 2026-03-29T03:30:00+02:00 (seconds kept, milliseconds when not zero). */
+export function formatInZone(instant: Date, timeZone: string): string {
+  const ms = instant.getTime();
+  const wall = wallOf(ms, timeZone);
+  const offsetMinutes = Math.round((wall - ms) / 60000);
+  const sign = offsetMinutes < 0 ? '-' : '+';
+  const abs = Math.abs(offsetMinutes);
+  const offset = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  const iso = new Date(wall).toISOString();
+  return `${ms % SECOND === 0 ? iso.slice(0, 19) : iso.slice(0, 23)}${offset}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The due-time rule
+
+/** Above this many missed times only the latest runs (the controller's guard against a wrong clock eating it). */
+const TOO_MANY_MISSED = 100;
+
+interface MostRecent {
+  /** The most recent unmet schedule time <= now, or null. */
+  time: number | null;
+  tooMany: boolean;
+}
+
+/**
+ * `mostRecentScheduleTime` (with the starting deadline): the controller's own approximation, kept as it is,
+ * including where it misses a time on schedules with uneven gaps, so that we decide what the controller decides.
+ * Returns null when robfig's Next finds no time (never fires).
+ */
+function mostRecentScheduleTime(schedule: Schedule, earliest: number, now: number): MostRecent | null {
+  const t1 = nextAfter(schedule, earliest);
+  if (t1 === null) return null;
+  if (now < t1) return { time: null, tooMany: false };
+  const t2 = nextAfter(schedule, t1);
+  if (t2 === null) return null;
+  if (now < t2) return { time: t1, tooMany: false };
+  const between = Math.round((t2 - t1) / SECOND);
+  if (between < 1) return null;
+  const elapsed = Math.trunc((now - t1) / SECOND);
+  const missed = Math.trunc(elapsed / between) + 1;
+  // The controller steps back one interval more than the count, then lets the cron library find the times.
+  const potentialEarliest = t1 + (missed - 2) * between * SECOND;
+  let mostRecent: number | null = null;
+  for (const t of instantsAfter(schedule, potentialEarliest)) {
+    if (t > now) break;
+    mostRecent = t;
+  }
+  return { time: mostRecent, tooMany: missed > TOO_MANY_MISSED };
+}
+
+function invalid(reason: ScheduleWarning['reason'], message: string): ScheduleDecision {
+  return { kind: 'invalid', warnings: [{ reason, message }] };
+}
+
+/**
+ * What the controller's `syncCronJob` decides for a (suspended-by-us) CronJob at `now`: earliest = the last
+ * schedule time, else the creation time, moved up to now - startingDeadlineSeconds; the most recent schedule time
+ * since then that is <= now is due; more than 100 missed: only that latest one, with TooManyMissedTimes; past the
+ * deadline: MissSchedule, not run; a due time equal to the last schedule time is already done.
+ */
+export function decideSchedule(timing: CronJobTiming, now: Date): ScheduleDecision {
+  let schedule: Schedule;
+  try {
+    schedule = parseSchedule(timing.schedule, timing.timeZone);
+  } catch (err) {
+    if (!(err instanceof ScheduleError)) throw err;
+    return invalid(err.field === 'timeZone' ? 'UnknownTimeZone' : 'InvalidSchedule', err.message);
+  }
+  const nowMs = now.getTime();
+  let earliest = (timing.lastScheduleTime ?? timing.creationTime).getTime();
+  const deadline = timing.startingDeadlineSeconds ?? null;
+  if (deadline !== null) earliest = Math.max(earliest, nowMs - deadline * SECOND);
+
+  const recent = mostRecentScheduleTime(schedule, earliest, nowMs);
+  if (recent === null) {
+    return invalid('InvalidSchedule', `schedule "${timing.schedule}" never fires: no such time comes within 5 years (for example 31 February); fix spec.schedule`);
+  }
+  const nextMs = nextAfter(schedule, nowMs);
+  const next = nextMs === null ? null : new Date(nextMs);
+  if (recent.time === null || recent.time === timing.lastScheduleTime?.getTime()) return { kind: 'wait', next };
+
+  const scheduledTime = new Date(recent.time);
+  const warnings: ScheduleWarning[] = [];
+  if (recent.tooMany) {
+    warnings.push({
+      reason: 'TooManyMissedTimes',
+      message: 'too many missed start times (more than 100): only the latest runs. Set or decrease .spec.startingDeadlineSeconds or check clock skew',
+    });
+  }
+  if (deadline !== null && recent.time + deadline * SECOND < nowMs) {
+    warnings.push({ reason: 'MissSchedule', message: `Missed scheduled time to start a job: ${scheduledTime.toUTCString()} is more than ${deadline}s (startingDeadlineSeconds) ago` });
+    return { kind: 'missed', scheduledTime, next, warnings };
+  }
+  return { kind: 'run', scheduledTime, next, warnings };
+}
