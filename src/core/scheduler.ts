@@ -4,7 +4,7 @@ import type { CoreV1Event, V1CronJob } from '@kubernetes/client-node';
 
 import { LAST_SCHEDULE_ANNOTATION, SCHEDULER_APP, SCHEDULER_LABEL } from './labels.js';
 import { scheduledRunName } from './naming.js';
-import { type CronJobTiming, decideSchedule, nextRunTimes, parseSchedule, ScheduleError, type ScheduleWarning } from './schedule.js';
+import { type CronJobTiming, decideSchedule, formatInZone, nextRunTimes, parseSchedule, ScheduleError, type ScheduleWarning } from './schedule.js';
 
 /** Who fires a CronJob: the cluster's CronJob controller, or this app. */
 export type SchedulerOwner = 'cluster' | 'app';
@@ -51,6 +51,14 @@ export function lastScheduleTimeOf(cronJob: V1CronJob): Date | null {
 /** RFC 3339 in UTC, seconds precision, as the annotation keeps it. */
 export function rfc3339(instant: Date): string {
   return instant.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * The value of `batch.kubernetes.io/cronjob-scheduled-timestamp` as the controller writes it: Go's RFC 3339 of the
+ * scheduled time in the CronJob's zone (UTC without one), which prints a zero offset as `Z`.
+ */
+export function scheduledTimestamp(instant: Date, timeZone: string | null | undefined): string {
+  return formatInZone(instant, timeZone ?? 'UTC').replace(/\+00:00$/, 'Z');
 }
 
 function timingOf(cronJob: V1CronJob): CronJobTiming {

@@ -7,8 +7,8 @@ import { activeRunsOf, concurrencyPolicyOf, decideConcurrency } from '../core/co
 import { ensureError, isAlreadyExists, KubeApiError } from '../core/errors.js';
 import { LAST_SCHEDULE_ANNOTATION, SCHEDULER_SELECTOR } from '../core/labels.js';
 import { requestHash, type RunRequest } from '../core/run.js';
-import type { JobRunInput } from '../core/schemas.js';
 import { evaluateCronJob, type Evaluation, rfc3339, type SchedulerWarning, warningEvent, warningKey } from '../core/scheduler.js';
+import type { JobRunInput } from '../core/schemas.js';
 import { cancelActiveRuns, namespaceJobs, type RequestCancel } from './concurrency.js';
 
 /** What the tick needs from Durable. */
