@@ -48,6 +48,24 @@ export function lastScheduleTimeOf(cronJob: V1CronJob): Date | null {
   return Number.isNaN(time.getTime()) ? null : time;
 }
 
+/**
+ * The run ids a scheduled run may take, in order. Durable's instance ids are global to the task hub while Job
+ * names are only unique in their namespace, so two CronJobs of one name (in two namespaces or clusters) would
+ * both claim `<cronjob>-<unix minutes>`. The first to start takes the controller's name; the other one takes
+ * the second id, the same name with a hash of (cluster, namespace), which is just as deterministic.
+ */
+export function scheduledRunIds(cronJob: V1CronJob, cluster: string, scheduledTime: Date): [primary: string, fallback: string] {
+  const name = cronJob.metadata?.name ?? '';
+  const primary = scheduledRunName(name, scheduledTime);
+  const digest = createHash('sha256')
+    .update([cluster, cronJob.metadata?.namespace ?? ''].join('\n'))
+    .digest('hex');
+  const hash = BigInt(`0x${digest.slice(0, 12)}`).toString(36).padStart(8, '0').slice(-8);
+  // 63 = name + '-' + 8 digits of minutes + '-' + 8 of hash.
+  const base = name.slice(0, 63 - 18).replace(/-+$/, '');
+  return [primary, `${scheduledRunName(base, scheduledTime)}-${hash}`];
+}
+
 /** RFC 3339 in UTC, seconds precision, as the annotation keeps it. */
 export function rfc3339(instant: Date): string {
   return instant.toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -1,6 +1,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 
+import { runRefSchema } from '../core/schemas.js';
 import { cancelEventSender, findRun, type RunClient } from '../http/runs.js';
 import { type SchedulerRuns, schedulerTick, type TickReport } from '../runs/scheduler.js';
 import { services } from '../services.js';
@@ -11,7 +12,12 @@ export const SCHEDULER_SCHEDULE = '0 * * * * *';
 
 function runsOf(client: RunClient): SchedulerRuns {
   return {
-    exists: async (runId) => (await findRun(client, runId)) !== undefined,
+    owner: async (runId) => {
+      const instance = await findRun(client, runId);
+      if (!instance) return null;
+      const ref = runRefSchema.safeParse((instance.input as { request?: unknown } | null | undefined)?.request);
+      return ref.success ? ref.data : undefined;
+    },
     start: async (runId, input) => {
       await client.startNew(ORCHESTRATORS.jobRun, { instanceId: runId, input });
     },

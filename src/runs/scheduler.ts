@@ -6,15 +6,21 @@ import type { ClusterSettings, Config } from '../config.js';
 import { activeRunsOf, concurrencyPolicyOf, decideConcurrency } from '../core/concurrency.js';
 import { ensureError, isAlreadyExists, KubeApiError } from '../core/errors.js';
 import { LAST_SCHEDULE_ANNOTATION, SCHEDULER_SELECTOR } from '../core/labels.js';
-import { requestHash, type RunRequest } from '../core/run.js';
-import { evaluateCronJob, type Evaluation, rfc3339, type SchedulerWarning, warningEvent, warningKey } from '../core/scheduler.js';
+import { requestHash, type RunRef, type RunRequest } from '../core/run.js';
+import { evaluateCronJob, type Evaluation, rfc3339, scheduledRunIds, type SchedulerWarning, warningEvent, warningKey } from '../core/scheduler.js';
 import type { JobRunInput } from '../core/schemas.js';
 import { cancelActiveRuns, namespaceJobs, type RequestCancel } from './concurrency.js';
 
+/** Where a run's orchestration says it runs: enough to tell whose run an id is. */
+export type RunOwner = Pick<RunRef, 'cluster' | 'namespace' | 'source'>;
+
 /** What the tick needs from Durable. */
 export interface SchedulerRuns {
-  /** Whether a run's orchestration exists, in any state; throws when Durable cannot be asked. */
-  exists(runId: string): Promise<boolean>;
+  /**
+   * Whose run the orchestration with this id is, in any state; null when there is none, undefined when it
+   * exists but its input cannot be read. Throws when Durable cannot be asked.
+   */
+  owner(runId: string): Promise<RunOwner | null | undefined>;
   /** Start the run's orchestration under its id. */
   start(runId: string, input: JobRunInput): Promise<void>;
   requestCancel: RequestCancel;
@@ -176,12 +182,16 @@ async function fire(
   if (evaluation.kind !== 'due') return;
 
   const namespace = cronJob.metadata?.namespace ?? '';
-  const { runName, scheduledTime } = evaluation;
+  const name = cronJob.metadata?.name ?? '';
+  const { scheduledTime } = evaluation;
+  const ids = scheduledRunIds(cronJob, cluster, scheduledTime);
+  const ours = (owner: RunOwner) => owner.cluster === cluster && owner.namespace === namespace && owner.source.kind === 'CronJob' && owner.source.name === name;
   // The time is taken when its run exists: a second evaluation of the same minute (another instance, a retry,
   // a restart before the annotation was written) only records it. A finished instance must never be started
   // again: Durable would overwrite it with a new run.
-  if (await deps.runs.exists(runName)) {
-    report.existing.push(runName);
+  let target = await resolveRun(deps.runs, ids, ours);
+  if (target.exists) {
+    report.existing.push(target.runId);
     await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
     return;
   }
@@ -189,34 +199,52 @@ async function fire(
   const policy = concurrencyPolicyOf(cronJob);
   let replace: V1Job[] = [];
   if (policy !== 'Allow') {
-    const active = activeRunsOf(cronJob, await jobsOf(namespace)).filter((job) => job.metadata?.name !== runName);
+    const active = activeRunsOf(cronJob, await jobsOf(namespace)).filter((job) => !ids.includes(job.metadata?.name ?? ''));
     const decision = decideConcurrency(policy, active.map((job) => job.metadata?.name ?? ''));
     if (decision.kind === 'skip') {
       // As the CronJob controller does: the due time stays unmet, so the run starts once the active one ends
       // (within startingDeadlineSeconds, when set).
-      report.forbidden.push(runName);
-      deps.log(`scheduler: ${namespace}/${cronJob.metadata?.name ?? ''}: not starting ${runName}, concurrencyPolicy Forbid and ${decision.active.join(', ')} active`);
+      report.forbidden.push(target.runId);
+      deps.log(`scheduler: ${namespace}/${name}: not starting ${target.runId}, concurrencyPolicy Forbid and ${decision.active.join(', ')} active`);
       return;
     }
     replace = active;
   }
   if (replace.length > 0) {
-    await cancelActiveRuns(deps.runs.requestCancel, gateway, namespace, replace, `replaced by the scheduled run ${runName} (concurrencyPolicy Replace)`, deps.log);
+    await cancelActiveRuns(deps.runs.requestCancel, gateway, namespace, replace, `replaced by the scheduled run ${target.runId} (concurrencyPolicy Replace)`, deps.log);
     report.replaced.push(...replace.map((job) => job.metadata?.name ?? ''));
   }
 
+  const start = (runId: string) => deps.runs.start(runId, scheduledRunInput(deps.config, cluster, cronJob, runId, scheduledTime));
   try {
-    await deps.runs.start(runName, scheduledRunInput(deps.config, cluster, cronJob, runName, scheduledTime));
+    await start(target.runId);
   } catch (err) {
-    // Another instance started it in between: that is this run.
-    if (!(await deps.runs.exists(runName))) throw err;
-    report.existing.push(runName);
-    await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
-    return;
+    // Started in between: by another instance (then it is this run), or, for the controller's name, by a
+    // CronJob of the same name elsewhere (then this run takes the other id).
+    const again = await resolveRun(deps.runs, ids, ours);
+    if (again.exists) {
+      report.existing.push(again.runId);
+      await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
+      return;
+    }
+    if (again.runId === target.runId) throw err;
+    target = again;
+    await start(target.runId);
   }
-  report.started.push(runName);
-  deps.log(`scheduler: ${namespace}/${cronJob.metadata?.name ?? ''}: started ${runName} for ${rfc3339(scheduledTime)}`);
+  report.started.push(target.runId);
+  deps.log(`scheduler: ${namespace}/${name}: started ${target.runId} for ${rfc3339(scheduledTime)}`);
   await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
+}
+
+/** The first of the run ids that is free or already this CronJob's run for the time. */
+async function resolveRun(runs: SchedulerRuns, ids: readonly string[], ours: (owner: RunOwner) => boolean): Promise<{ runId: string; exists: boolean }> {
+  for (const runId of ids) {
+    const owner = await runs.owner(runId);
+    if (owner === null) return { runId, exists: false };
+    // An input that cannot be read is taken as this run: a missed run is better than a second one.
+    if (owner === undefined || ours(owner)) return { runId, exists: true };
+  }
+  throw new Error(`the run ids ${ids.join(' and ')} are both taken by runs of other CronJobs`);
 }
 
 /**

@@ -2,10 +2,12 @@ import type { V1CronJob } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
 import { LAST_SCHEDULE_ANNOTATION, SCHEDULER_LABEL } from '../../src/core/labels.js';
+import { isRunId, MAX_CRONJOB_NAME } from '../../src/core/naming.js';
 import {
   evaluateCronJob,
   isHandedOver,
   lastScheduleTimeOf,
+  scheduledRunIds,
   scheduledTimestamp,
   schedulerOf,
   schedulerView,
@@ -245,5 +247,26 @@ describe('warningEvent', () => {
   it('keys a missed time per due time', () => {
     const scheduledTime = at('2026-11-23T10:00:00Z');
     expect(warningKey(cronJob(), { kind: 'missed', scheduledTime, next: null, warnings: [missed] })).toBe('2026-11-23T10:00:00Z');
+  });
+});
+
+describe('scheduledRunIds', () => {
+  const ten = at('2026-11-23T10:00:00Z');
+
+  it('first the controller’s name, then the same with a hash of cluster and namespace', () => {
+    const [primary, fallback] = scheduledRunIds(cronJob(), 'dev', ten);
+    expect(primary).toBe(`report-${minutes('2026-11-23T10:00:00Z')}`);
+    expect(fallback).toMatch(new RegExp(`^report-${minutes('2026-11-23T10:00:00Z')}-[0-9a-z]{8}$`));
+    expect(scheduledRunIds(cronJob(), 'dev', ten)).toEqual([primary, fallback]);
+    expect(scheduledRunIds(cronJob(), 'prod', ten)[1]).not.toBe(fallback);
+  });
+
+  it.each([1, 20, 44, 45, 46, MAX_CRONJOB_NAME])('a %i-character CronJob name gives run ids that are Job names and run ids', (length) => {
+    const name = `${'a'.repeat(length - 1)}z`.replace(/^(.{20})./, '$1-');
+    for (const id of scheduledRunIds(cronJob({ name }), 'dev', ten)) {
+      expect(id.length).toBeLessThanOrEqual(63);
+      expect(id).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+      expect(isRunId(id)).toBe(true);
+    }
   });
 });

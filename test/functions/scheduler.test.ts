@@ -122,12 +122,39 @@ describe('the scheduler timer', () => {
     dev.addCronJob(cronJob('report'));
     const id = runName('report');
     // The annotation patch of an earlier tick was lost; its run has already finished.
-    client.put({ instanceId: id, runtimeStatus: 'Completed', input: {} });
+    const earlier = { request: { runId: id, cluster: 'dev', namespace: 'batch', source: { kind: 'CronJob', name: 'report' } } };
+    client.put({ instanceId: id, runtimeStatus: 'Completed', input: earlier });
     const report = await tick();
     expect(report).toMatchObject({ started: [], existing: [id] });
     expect(client.startCount).toBe(0);
     expect(client.instances.get(id)?.runtimeStatus).toBe('Completed');
     expect(dev.cronJobs.get('batch/report')?.metadata?.annotations?.[LAST_SCHEDULE_ANNOTATION]).toBe('2026-11-23T10:00:00Z');
+  });
+
+  it('a run whose input cannot be read is taken as this minute’s run: never a second one', async () => {
+    dev.addCronJob(cronJob('report'));
+    client.put({ instanceId: runName('report'), runtimeStatus: 'Completed', input: { written: 'by an older version' } });
+    expect(await tick()).toMatchObject({ started: [], existing: [runName('report')] });
+  });
+
+  it('CronJobs of one name in two namespaces both fire: the second takes a run id with a hash of its namespace', async () => {
+    dev.addCronJob(cronJob('report')).addCronJob(cronJob('report', { namespace: 'etl' }));
+    const first = await tick();
+    expect(first.started).toHaveLength(2);
+    expect(first.started).toContain(runName('report'));
+    const other = first.started.find((id) => id !== runName('report')) ?? '';
+    expect(other).toMatch(new RegExp(`^report-${minutes(TEN)}-[0-9a-z]{8}$`));
+    const owners = first.started.map((id) => input(id).request.namespace).sort();
+    expect(owners).toEqual(['batch', 'etl']);
+    // Evaluated again (annotations lost), both meet their own runs.
+    for (const key of ['batch/report', 'etl/report']) {
+      const stored = dev.cronJobs.get(key);
+      if (stored?.metadata?.annotations) stored.metadata.annotations[LAST_SCHEDULE_ANNOTATION] = '2026-11-23T09:45:00Z';
+    }
+    const again = await tick();
+    expect(again.started).toEqual([]);
+    expect(again.existing.sort()).toEqual([...first.started].sort());
+    expect(client.startCount).toBe(2);
   });
 
   it('two evaluations of the same minute at once start one run', async () => {
