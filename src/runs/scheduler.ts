@@ -51,6 +51,33 @@ export interface TickReport {
 }
 
 const PAGE = 500;
+/** Events expire after an hour (the API server's default --event-ttl); a condition still there is reported again. */
+const REPORTED_FOR_MS = 50 * 60_000;
+
+/**
+ * What one process remembers between ticks, per cluster gateway (so it lives as long as the gateway does):
+ * - CronJobs found idle, by uid, with the resourceVersion they were seen at and their next time. Until that
+ *   time, and while the CronJob is unchanged, nothing can come due (the decision is a pure function of the
+ *   CronJob and now), so the schedule maths is skipped; most CronJobs are idle at most ticks.
+ * - Events already written, so a standing condition costs no request a minute (the Event's name already makes a
+ *   second one AlreadyExists, across instances too).
+ */
+interface Memory {
+  idle: Map<string, { resourceVersion: string; until: number }>;
+  reported: Map<string, number>;
+}
+const memories = new WeakMap<KubeGateway, Memory>();
+
+function memoryOf(gateway: KubeGateway, now: Date): Memory {
+  let memory = memories.get(gateway);
+  if (!memory) {
+    memory = { idle: new Map(), reported: new Map() };
+    memories.set(gateway, memory);
+  }
+  for (const [key, until] of memory.idle) if (until.until <= now.getTime()) memory.idle.delete(key);
+  for (const [key, until] of memory.reported) if (until <= now.getTime()) memory.reported.delete(key);
+  return memory;
+}
 /** CronJobs handled at once per cluster: enough to keep a tick short, few enough not to flood the API server. */
 const PARALLEL = 8;
 
@@ -145,25 +172,38 @@ async function tickCluster(deps: TickDeps, settings: ClusterSettings, now: Date,
     }
     return listed;
   };
+  const memory = memoryOf(gateway, now);
   await pool(cronJobs, PARALLEL, async (cronJob) => {
     try {
-      await fire(deps, alias, gateway, cronJob, now, report, jobsOf);
+      await fire(deps, alias, gateway, cronJob, now, report, jobsOf, memory);
     } catch (err) {
       fail(`CronJob ${cronJob.metadata?.namespace ?? ''}/${cronJob.metadata?.name ?? ''}`, err);
     }
   });
 }
 
-async function warn(gateway: KubeGateway, cronJob: V1CronJob, evaluation: Evaluation, warnings: readonly SchedulerWarning[], now: Date, report: TickReport): Promise<void> {
+async function warn(
+  gateway: KubeGateway,
+  cronJob: V1CronJob,
+  evaluation: Evaluation,
+  warnings: readonly SchedulerWarning[],
+  now: Date,
+  report: TickReport,
+  memory: Memory,
+): Promise<void> {
   const namespace = cronJob.metadata?.namespace ?? '';
   for (const warning of warnings) {
     report.warnings.push(`${namespace}/${cronJob.metadata?.name ?? ''}: ${warning.reason}: ${warning.message}`);
+    const event = warningEvent(cronJob, warning, warningKey(cronJob, evaluation), now);
+    const key = `${namespace}/${event.metadata.name ?? ''}`;
+    if (memory.reported.has(key)) continue;
     try {
-      await gateway.createEvent(namespace, warningEvent(cronJob, warning, warningKey(cronJob, evaluation), now));
+      await gateway.createEvent(namespace, event);
     } catch (err) {
       // AlreadyExists: this condition was reported for this key already, by this instance or another.
       if (!isAlreadyExists(err)) throw err;
     }
+    memory.reported.set(key, now.getTime() + REPORTED_FOR_MS);
   }
 }
 
@@ -175,10 +215,17 @@ async function fire(
   now: Date,
   report: TickReport,
   jobsOf: (namespace: string) => Promise<V1Job[]>,
+  memory: Memory,
 ): Promise<void> {
+  const uid = cronJob.metadata?.uid ?? '';
+  const resourceVersion = cronJob.metadata?.resourceVersion ?? '';
+  if (memory.idle.get(uid)?.resourceVersion === resourceVersion) return;
   const evaluation = evaluateCronJob(cronJob, now);
-  if (evaluation.kind === 'idle') return;
-  await warn(gateway, cronJob, evaluation, evaluation.warnings, now, report);
+  if (evaluation.kind === 'idle') {
+    if (uid && resourceVersion) memory.idle.set(uid, { resourceVersion, until: evaluation.next?.getTime() ?? Number.POSITIVE_INFINITY });
+    return;
+  }
+  await warn(gateway, cronJob, evaluation, evaluation.warnings, now, report, memory);
   if (evaluation.kind !== 'due') return;
 
   const namespace = cronJob.metadata?.namespace ?? '';

@@ -259,6 +259,24 @@ describe('the scheduler timer', () => {
     expect(report.errors).toEqual([expect.stringContaining("the run's state could not be read")]);
   });
 
+  it('a standing warning costs one Event request, not one a minute', async () => {
+    dev.addCronJob(cronJob('loose', { suspend: false }));
+    for (const at of ['10:00:20', '10:01:20', '10:02:20']) await tick(new Date(`2026-11-23T${at}Z`));
+    expect(dev.calls.filter((c) => c.startsWith('createEvent'))).toHaveLength(1);
+  });
+
+  it('an idle CronJob is evaluated again as soon as it changes (its resourceVersion moves on)', async () => {
+    dev.addCronJob(cronJob('report', { last: '2026-11-23T10:00:00Z' }));
+    expect((await tick(new Date('2026-11-23T10:05:00Z'))).started).toEqual([]);
+    const stored = dev.cronJobs.get('batch/report');
+    if (!stored?.metadata) throw new Error('no CronJob');
+    // Remembered as idle until 10:15 at resourceVersion 1: the same version is not looked at again.
+    stored.metadata.annotations = { [LAST_SCHEDULE_ANNOTATION]: '2026-11-23T09:45:00Z' };
+    expect((await tick(new Date('2026-11-23T10:06:00Z'))).started).toEqual([]);
+    stored.metadata.resourceVersion = '2';
+    expect((await tick(new Date('2026-11-23T10:07:00Z'))).started).toEqual([runName('report')]);
+  });
+
   it('does nothing when SCHEDULER_ENABLED is false', async () => {
     configure({ SCHEDULER_ENABLED: 'false' });
     dev.addCronJob(cronJob('report'));
