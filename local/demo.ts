@@ -2,10 +2,12 @@
  * `npm run demo`: starts the built-in local control plane (built from Go modules the first time), puts a
  * sample Job and CronJob in a namespace, starts the app's local runtime, and runs Jobs through the HTTP API
  * like a Logic Apps or Polysync caller would: one to Success with an env override, one that fails on a bad
- * image, and one cancelled mid-run. Every status change is printed as it happens.
+ * image, and one cancelled mid-run; then it hands a suspended CronJob over to the app, whose scheduler fires it
+ * on the real clock (within a minute). Every status change is printed as it happens.
  */
 import { BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 
+import { SCHEDULER_APP, SCHEDULER_LABEL } from '../src/core/labels.js';
 import { type LocalCluster, startCluster } from '../testenv/cluster.js';
 import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../testenv/fates.js';
 import { startLocalApp } from './host/server.js';
@@ -140,8 +142,33 @@ async function main(): Promise<number> {
       say(`  POST cancel → ${answer.status}`);
     });
 
-    const ok = success.status === 200 && failed.status === 424 && failed.body.status === 'Failed' && cancelled.body.status === 'Cancelled';
-    say(ok ? 'demo finished: Success, Failed (bad image), Cancelled, as expected' : 'demo finished with unexpected results');
+    say('4) hand a CronJob over to the app (label aks-job-runner.io/scheduler=app + suspend) and let the app fire it');
+    await batch.createNamespacedCronJob({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name: 'every-minute', labels: { [SCHEDULER_LABEL]: SCHEDULER_APP } },
+        spec: { schedule: '* * * * *', suspend: true, jobTemplate: { spec: { backoffLimit: 0, template: template('tick', { [COMPLETE_DELAY_ANNOTATION]: '2s' }) } } },
+      },
+    });
+    const listing = await call('GET', `${api}/cronjobs?namespace=${NAMESPACE}&${code}`);
+    const handed = (listing.body.items as { name: string; scheduler: string; nextRunTime: string | null }[]).find((i) => i.name === 'every-minute');
+    say(`  GET /api/cronjobs → every-minute: scheduler ${handed?.scheduler ?? '?'}, next run ${handed?.nextRunTime ?? '?'}`);
+    const scheduledRunId = `every-minute-${Math.floor(Date.parse(handed?.nextRunTime ?? '') / 60_000)}`;
+    say(`  waiting for the app's timer to start run ${scheduledRunId} (at most a minute)`);
+    const statusUrl = `${api}/runs/${scheduledRunId}?${code}`;
+    for (let first = await call('GET', statusUrl); first.status === 404; first = await call('GET', statusUrl)) {
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const scheduled = await follow(statusUrl);
+    say(`  trigger: ${JSON.stringify(scheduled.body.trigger)}`);
+
+    const ok =
+      success.status === 200 &&
+      failed.status === 424 &&
+      failed.body.status === 'Failed' &&
+      cancelled.body.status === 'Cancelled' &&
+      scheduled.status === 200;
+    say(ok ? 'demo finished: Success, Failed (bad image), Cancelled, and a scheduled run fired by the app, as expected' : 'demo finished with unexpected results');
     return ok ? 0 : 1;
   } finally {
     await app?.close();
