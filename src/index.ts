@@ -18,3 +18,4 @@ await import('./functions/submitRun.js');
 await import('./functions/observeRun.js');
 await import('./functions/stopRun.js');
 await import('./functions/scheduler.js');
+await import('./functions/previewSchedule.js');

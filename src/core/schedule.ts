@@ -8,7 +8,7 @@
  * wall-clock time to the instants it names in the schedule's zone the way robfig/cron does (see `wallToInstants`),
  * because cron-parser's own zone handling differs from robfig's across DST changes.
  */
-import { CronExpressionParser } from 'cron-parser';
+import { CronExpression, CronExpressionParser, type CronFieldCollection } from 'cron-parser';
 import cronstrue from 'cronstrue';
 
 import { BadRequestError } from './errors.js';
@@ -51,11 +51,13 @@ export interface CronJobTiming {
 export type ScheduleDecision =
   /** Nothing is due now; `next` is the first schedule time after now (null: none within robfig's 5 years). */
   | { kind: 'wait'; next: Date | null }
-  /** Start the run for `scheduledTime`, then record it as the last schedule time. */
+  /** Start the run for `scheduledTime`, then record it as the last schedule time. Warnings: MissSchedule, TooManyMissedTimes. */
   | { kind: 'run'; scheduledTime: Date; next: Date | null; warnings: ScheduleWarning[] }
   /**
-   * The most recent due time is past `startingDeadlineSeconds`: skip it and warn. As in `syncCronJob`, the last
-   * schedule time is NOT moved to it: the controller returns before it updates status.
+   * Schedule times passed while nothing can start: the latest, `scheduledTime`, is more than
+   * `startingDeadlineSeconds` ago. Nothing starts (as in the controller). Record `scheduledTime` as the last
+   * schedule time so that it is reported once: that cannot change a later decision, which never looks before
+   * now - startingDeadlineSeconds anyway (the controller, returning early, leaves its status alone).
    */
   | { kind: 'missed'; scheduledTime: Date; next: Date | null; warnings: ScheduleWarning[] }
   /** The schedule or zone is invalid (or never fires): report it once, never retry until the CronJob changes. */
@@ -105,12 +107,37 @@ function wallOf(instant: number, timeZone: string): number {
   return wall.getTime();
 }
 
-/** UTC offset (ms) in effect at `instant`. */
+/** Offsets by zone and UTC hour; null where the offset changes within that hour. */
+const offsetsByHour = new Map<string, Map<number, number | null>>();
+const OFFSET_CACHE_LIMIT = 100_000;
+
+/**
+ * UTC offset (ms) in effect at `instant`. Intl is slow (~10 µs a call) and the scheduler asks about the same
+ * hours over and over, so an hour whose start and end have one offset is remembered as having it throughout
+ * (no zone changes its offset twice within an hour).
+ */
 function offsetAt(instant: number, timeZone: string): number {
-  return wallOf(instant, timeZone) - instant;
+  if (timeZone === 'UTC') return 0;
+  let hours = offsetsByHour.get(timeZone);
+  if (!hours) {
+    hours = new Map();
+    offsetsByHour.set(timeZone, hours);
+  }
+  const hour = Math.floor(instant / HOUR);
+  let offset = hours.get(hour);
+  if (offset === undefined) {
+    const start = hour * HOUR;
+    const first = wallOf(start, timeZone) - start;
+    const last = wallOf(start + HOUR - 1, timeZone) - (start + HOUR - 1);
+    offset = first === last ? first : null;
+    if (hours.size >= OFFSET_CACHE_LIMIT) hours.clear();
+    hours.set(hour, offset);
+  }
+  return offset ?? wallOf(instant, timeZone) - instant;
 }
 
 let knownZones: Map<string, string> | undefined;
+const validZones = new Set<string>(['UTC']);
 
 /**
  * Refuses what the API server refuses (`validateTimeZone`): empty, 'Local', characters outside the IANA naming
@@ -118,27 +145,38 @@ let knownZones: Map<string, string> | undefined;
  * accepts a known zone in the wrong case, which Go (reading files) does not, so that is refused here too.
  */
 function validateTimeZone(timeZone: string): void {
+  if (validZones.has(timeZone)) return;
   if (timeZone === '') throw new ScheduleError('timeZone', 'timeZone must be left out or be an IANA time zone name such as "Europe/Amsterdam"; it is empty');
   if (timeZone.toLowerCase() === 'local') {
     throw new ScheduleError('timeZone', 'timeZone "Local" is refused by Kubernetes: name an explicit IANA time zone such as "Europe/Amsterdam"');
   }
-  const unknown = new ScheduleError(
-    'timeZone',
-    `timeZone "${timeZone}" is not a known IANA time zone; use a name from the tz database such as "Europe/Amsterdam", "America/New_York" or "UTC"`,
-  );
+  const unknown = (): ScheduleError =>
+    new ScheduleError(
+      'timeZone',
+      `timeZone "${timeZone}" is not a known IANA time zone; use a name from the tz database such as "Europe/Amsterdam", "America/New_York" or "UTC"`,
+    );
   for (const part of timeZone.split('/')) {
-    if (part === '.' || part === '..' || part.startsWith('-') || !/^[A-Za-z.\-_0-9+]{1,14}$/.test(part)) throw unknown;
+    if (part === '.' || part === '..' || part.startsWith('-') || !/^[A-Za-z.\-_0-9+]{1,14}$/.test(part)) throw unknown();
   }
   try {
     formatterFor(timeZone);
   } catch {
-    throw unknown;
+    throw unknown();
   }
+  // ICU lists only its canonical names and resolves aliases (Asia/Kolkata) to them, so for an alias the case can
+  // only be judged by the tz database's habit: every part of a name starts with a capital or a digit.
   knownZones ??= new Map(Intl.supportedValuesOf('timeZone').map((zone) => [zone.toLowerCase(), zone]));
   const listed = knownZones.get(timeZone.toLowerCase());
-  if (listed !== undefined && listed !== timeZone) {
-    throw new ScheduleError('timeZone', `timeZone "${timeZone}" is not a known IANA time zone: names are case-sensitive, did you mean "${listed}"?`);
+  if ((listed !== undefined && listed !== timeZone) || (listed === undefined && /(^|\/)[a-z]/.test(timeZone))) {
+    const resolved = formatterFor(timeZone).resolvedOptions().timeZone;
+    const suggestion =
+      listed ??
+      (resolved.toLowerCase() === timeZone.toLowerCase()
+        ? resolved
+        : timeZone.replace(/(^|[/_-])([a-z])/g, (_match, before: string, letter: string) => before + letter.toUpperCase()));
+    throw new ScheduleError('timeZone', `timeZone "${timeZone}" is not a known IANA time zone: names are case-sensitive, did you mean "${suggestion}"?`);
   }
+  validZones.add(timeZone);
 }
 
 /**
@@ -195,8 +233,8 @@ const MACROS: Readonly<Record<string, string>> = {
 const FIELD_HELP = 'a CronJob schedule has exactly 5 fields (minute hour day-of-month month day-of-week), e.g. "30 2 * * 1-5", or is one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly, @every <duration>';
 
 interface Compiled {
-  /** 5 plain numeric fields for cron-parser, or null when robfig would never find a time. */
-  readonly cron: string | null;
+  /** The fields as cron-parser parsed them (from plain numeric fields), or null when robfig never finds a time. */
+  readonly cron: CronFieldCollection | null;
   /** `@every`: the fixed delay in ms (whole seconds, at least 1 s), as robfig's ConstantDelaySchedule. */
   readonly everyMs: number | null;
 }
@@ -256,8 +294,13 @@ function compilePart(part: string, field: FieldBounds, expression: string): { cr
   return { cron: step === 1 ? (start === end ? `${start}` : `${start}-${end}`) : `${start}-${end}/${step}`, star };
 }
 
-function compileField(text: string, field: FieldBounds, expression: string): string {
-  const parts = text.split(',').map((part) => compilePart(part, field, expression));
+/** A field for cron-parser; null when it allows no value at all (robfig drops empty list parts, so "," is that). */
+function compileField(text: string, field: FieldBounds, expression: string): string | null {
+  const parts = text
+    .split(',')
+    .filter((part) => part !== '')
+    .map((part) => compilePart(part, field, expression));
+  if (parts.length === 0) return null;
   // A robfig star covers the whole range; "*" tells cron-parser the same, which its OR rule reads as unrestricted
   // (it would read "*/1" or "*,5" as restricted where robfig does not).
   if (parts.some((part) => part.star)) return '*';
@@ -316,16 +359,23 @@ function compileUncached(expression: string): Compiled {
 function compileFields(fields: string, expression: string): Compiled {
   const texts = fields.split(/\s+/).filter((text) => text !== '');
   if (texts.length !== FIELDS.length) throw scheduleError(expression, `it has ${texts.length} field${texts.length === 1 ? '' : 's'}; ${FIELD_HELP}`);
-  const cron = texts.map((text, index) => compileField(text, FIELDS[index] as FieldBounds, expression)).join(' ');
+  const compiledFields = FIELDS.map((field, index) => compileField(texts[index] ?? '', field, expression));
+  const [minute, hour, dayOfMonth, month, dayOfWeek] = compiledFields as [string | null, string | null, string | null, string | null, string | null];
+  const never: Compiled = { cron: null, everyMs: null };
+  if (minute === null || hour === null || month === null) return never;
+  // An empty day field matches no day. By robfig's rule the other day field then decides alone if it is
+  // restricted (OR), which "*" for the empty one tells cron-parser; if the other is a star (AND), no day matches.
+  if (dayOfMonth === null && dayOfWeek === null) return never;
+  if ((dayOfMonth === null && dayOfWeek === '*') || (dayOfWeek === null && dayOfMonth === '*')) return never;
+  const cron = `${minute} ${hour} ${dayOfMonth ?? '*'} ${month} ${dayOfWeek ?? '*'}`;
   try {
-    CronExpressionParser.parse(cron, { tz: 'UTC' });
+    return { cron: CronExpressionParser.parse(cron, { tz: 'UTC' }).fields, everyMs: null };
   } catch (err) {
     // cron-parser refuses a day of month no listed month has (31 February); robfig accepts it and never finds a
     // time, and the API server accepts it too. Anything else cron-parser refuses, robfig would have too.
     if (err instanceof Error && err.message === 'Invalid explicit day of month definition') return { cron: null, everyMs: null };
     throw scheduleError(expression, err instanceof Error ? err.message : String(err));
   }
-  return { cron, everyMs: null };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -343,7 +393,7 @@ export function parseSchedule(expression: string, timeZone?: string | null): Sch
  * robfig's Next: the first schedule instant strictly after `after` (whole seconds), or null when none comes
  * within the 5 years robfig searches (31 February; 29 February across 2100).
  */
-function* instantsAfter(schedule: Schedule, after: number): Generator<number> {
+function* instantsAfter(schedule: Schedule, after: number): Generator<number, void, undefined> {
   const compiled = compile(schedule.expression);
   if (compiled.everyMs !== null) {
     // ConstantDelaySchedule.Next: t + delay, minus t's fraction of a second, each from the previous time.
@@ -362,7 +412,7 @@ function* instantsAfter(schedule: Schedule, after: number): Generator<number> {
     // robfig gives up 5 years (by the calendar year) after the time it starts from: a fresh window from each
     // time found keeps that per-call limit across a long iteration.
     const endDate = new Date(Date.UTC(new Date(from).getUTCFullYear() + 6, 0, 1) - SECOND);
-    const walls = CronExpressionParser.parse(compiled.cron, { tz: 'UTC', currentDate: new Date(from), endDate });
+    const walls = CronExpression.fieldsToExpression(compiled.cron, { tz: 'UTC', currentDate: new Date(from), endDate });
     let found = false;
     for (;;) {
       let wall: number;
@@ -412,7 +462,16 @@ function nextAfter(schedule: Schedule, after: number): number | null {
 export function describeSchedule(schedule: Schedule): string {
   const compiled = compile(schedule.expression);
   const zone = `(${schedule.timeZone})`;
-  if (compiled.everyMs !== null) return `Every ${compiled.everyMs / SECOND} seconds after the previous run time ${zone}`;
+  if (compiled.everyMs !== null) {
+    const seconds = compiled.everyMs / SECOND;
+    const parts = [
+      [Math.floor(seconds / 3600), 'h'],
+      [Math.floor((seconds % 3600) / 60), 'm'],
+      [seconds % 60, 's'],
+    ] as const;
+    const every = parts.filter(([value]) => value > 0).map(([value, unit]) => `${String(value)}${unit}`).join('');
+    return `Every ${every}, counted from the previous schedule time ${zone}`;
+  }
   const macro = MACROS[schedule.expression];
   const fields = macro ?? schedule.expression;
   const words = cronstrue.toString(fields, { use24HourTimeFormat: true, throwExceptionOnParseError: false });
@@ -440,21 +499,26 @@ const TOO_MANY_MISSED = 100;
 interface MostRecent {
   /** The most recent unmet schedule time <= now, or null. */
   time: number | null;
+  /** More than 100 schedule times were missed. */
   tooMany: boolean;
+  /** The first schedule time after now, or null. */
+  next: number | null;
 }
 
 /**
  * `mostRecentScheduleTime` (with the starting deadline): the controller's own approximation, kept as it is,
- * including where it misses a time on schedules with uneven gaps, so that we decide what the controller decides.
- * Returns null when robfig's Next finds no time (never fires).
+ * including where it misses a time on schedules with uneven gaps ("30 6-16/4 * * 1-5" after a weekend), so that
+ * we decide what the controller decides. Null when robfig's Next finds no time, which the controller reports as
+ * an invalid schedule ("time difference between two schedules is less than 1 second").
  */
 function mostRecentScheduleTime(schedule: Schedule, earliest: number, now: number): MostRecent | null {
-  const t1 = nextAfter(schedule, earliest);
+  const fromEarliest = instantsAfter(schedule, earliest);
+  const t1 = fromEarliest.next().value ?? null;
   if (t1 === null) return null;
-  if (now < t1) return { time: null, tooMany: false };
-  const t2 = nextAfter(schedule, t1);
+  if (now < t1) return { time: null, tooMany: false, next: earliest <= now ? t1 : nextAfter(schedule, now) };
+  const t2 = fromEarliest.next().value ?? null;
   if (t2 === null) return null;
-  if (now < t2) return { time: t1, tooMany: false };
+  if (now < t2) return { time: t1, tooMany: false, next: t2 };
   const between = Math.round((t2 - t1) / SECOND);
   if (between < 1) return null;
   const elapsed = Math.trunc((now - t1) / SECOND);
@@ -462,11 +526,16 @@ function mostRecentScheduleTime(schedule: Schedule, earliest: number, now: numbe
   // The controller steps back one interval more than the count, then lets the cron library find the times.
   const potentialEarliest = t1 + (missed - 2) * between * SECOND;
   let mostRecent: number | null = null;
+  let next: number | null = null;
   for (const t of instantsAfter(schedule, potentialEarliest)) {
-    if (t > now) break;
+    if (t > now) {
+      next = t;
+      break;
+    }
     mostRecent = t;
   }
-  return { time: mostRecent, tooMany: missed > TOO_MANY_MISSED };
+  // The guard against a wrong clock eating the controller: only the latest of that many runs.
+  return { time: mostRecent, tooMany: missed > TOO_MANY_MISSED, next };
 }
 
 function invalid(reason: ScheduleWarning['reason'], message: string): ScheduleDecision {
@@ -476,8 +545,14 @@ function invalid(reason: ScheduleWarning['reason'], message: string): ScheduleDe
 /**
  * What the controller's `syncCronJob` decides for a (suspended-by-us) CronJob at `now`: earliest = the last
  * schedule time, else the creation time, moved up to now - startingDeadlineSeconds; the most recent schedule time
- * since then that is <= now is due; more than 100 missed: only that latest one, with TooManyMissedTimes; past the
- * deadline: MissSchedule, not run; a due time equal to the last schedule time is already done.
+ * since then that is <= now is due; more than 100 missed since then: only that latest one, with
+ * TooManyMissedTimes.
+ *
+ * Times before now - startingDeadlineSeconds are skipped, as the controller skips them. The controller's own
+ * MissSchedule check (scheduled + deadline < now) can no longer fire since the deadline moved into
+ * mostRecentScheduleTime, so it skips them silently; here the latest skipped time is reported as MissSchedule:
+ * on the run that starts, or as a 'missed' decision when none does. Whether and which run starts is the
+ * controller's decision either way.
  */
 export function decideSchedule(timing: CronJobTiming, now: Date): ScheduleDecision {
   let schedule: Schedule;
@@ -488,29 +563,32 @@ export function decideSchedule(timing: CronJobTiming, now: Date): ScheduleDecisi
     return invalid(err.field === 'timeZone' ? 'UnknownTimeZone' : 'InvalidSchedule', err.message);
   }
   const nowMs = now.getTime();
-  let earliest = (timing.lastScheduleTime ?? timing.creationTime).getTime();
+  const since = (timing.lastScheduleTime ?? timing.creationTime).getTime();
   const deadline = timing.startingDeadlineSeconds ?? null;
-  if (deadline !== null) earliest = Math.max(earliest, nowMs - deadline * SECOND);
+  // The controller schedules nothing before this point.
+  const cutoff = deadline === null ? null : nowMs - deadline * SECOND;
+  const earliest = cutoff === null ? since : Math.max(since, cutoff);
 
   const recent = mostRecentScheduleTime(schedule, earliest, nowMs);
   if (recent === null) {
     return invalid('InvalidSchedule', `schedule "${timing.schedule}" never fires: no such time comes within 5 years (for example 31 February); fix spec.schedule`);
   }
-  const nextMs = nextAfter(schedule, nowMs);
-  const next = nextMs === null ? null : new Date(nextMs);
-  if (recent.time === null || recent.time === timing.lastScheduleTime?.getTime()) return { kind: 'wait', next };
-
-  const scheduledTime = new Date(recent.time);
+  const next = recent.next === null ? null : new Date(recent.next);
+  const skipped = cutoff !== null && cutoff > since ? (mostRecentScheduleTime(schedule, since, cutoff)?.time ?? null) : null;
   const warnings: ScheduleWarning[] = [];
+  if (skipped !== null) {
+    warnings.push({
+      reason: 'MissSchedule',
+      message: `Missed scheduled time to start a job: ${formatInZone(new Date(skipped), schedule.timeZone)} was more than startingDeadlineSeconds (${String(deadline)}s) before ${now.toISOString()}, so it was skipped; raise .spec.startingDeadlineSeconds if a late start is fine`,
+    });
+  }
+  if (recent.time === null) return skipped === null ? { kind: 'wait', next } : { kind: 'missed', scheduledTime: new Date(skipped), next, warnings };
+
   if (recent.tooMany) {
     warnings.push({
       reason: 'TooManyMissedTimes',
       message: 'too many missed start times (more than 100): only the latest runs. Set or decrease .spec.startingDeadlineSeconds or check clock skew',
     });
   }
-  if (deadline !== null && recent.time + deadline * SECOND < nowMs) {
-    warnings.push({ reason: 'MissSchedule', message: `Missed scheduled time to start a job: ${scheduledTime.toUTCString()} is more than ${deadline}s (startingDeadlineSeconds) ago` });
-    return { kind: 'missed', scheduledTime, next, warnings };
-  }
-  return { kind: 'run', scheduledTime, next, warnings };
+  return { kind: 'run', scheduledTime: new Date(recent.time), next, warnings };
 }

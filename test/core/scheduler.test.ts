@@ -103,10 +103,10 @@ describe('evaluateCronJob', () => {
       expected: { kind: 'due', scheduledTime: at('2026-11-23T10:00:00Z'), warnings: [] },
     },
     {
-      name: 'startingDeadlineSeconds moves the earliest up: an older time is not seen at all',
+      name: 'past startingDeadlineSeconds: missed, with MissSchedule, and nothing runs',
       o: { last: '2026-11-23T09:00:00Z', startingDeadlineSeconds: 60 },
       now: '2026-11-23T10:02:00Z',
-      expected: { kind: 'idle', next: at('2026-11-23T10:15:00Z') },
+      expected: { kind: 'missed', scheduledTime: at('2026-11-23T10:00:00Z'), next: at('2026-11-23T10:15:00Z'), warnings: [expect.objectContaining({ reason: 'MissSchedule' })] },
     },
     {
       name: 'within startingDeadlineSeconds the due time runs',

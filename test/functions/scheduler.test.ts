@@ -42,7 +42,10 @@ beforeEach(() => {
   configure();
 });
 
-function cronJob(name: string, o: { namespace?: string; schedule?: string; suspend?: boolean; labelled?: boolean; last?: string; policy?: string } = {}): V1CronJob {
+function cronJob(
+  name: string,
+  o: { namespace?: string; schedule?: string; suspend?: boolean; labelled?: boolean; last?: string; policy?: string; startingDeadlineSeconds?: number } = {},
+): V1CronJob {
   return {
     metadata: {
       name,
@@ -58,6 +61,7 @@ function cronJob(name: string, o: { namespace?: string; schedule?: string; suspe
       schedule: o.schedule ?? '*/15 * * * *',
       suspend: o.suspend ?? true,
       ...(o.policy ? { concurrencyPolicy: o.policy } : {}),
+      ...(o.startingDeadlineSeconds === undefined ? {} : { startingDeadlineSeconds: o.startingDeadlineSeconds }),
       jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox' }] } } } },
     },
   };
@@ -257,6 +261,16 @@ describe('the scheduler timer', () => {
     expect(report.started).toEqual([]);
     expect(client.startCount).toBe(0);
     expect(report.errors).toEqual([expect.stringContaining("the run's state could not be read")]);
+  });
+
+  it('a time missed past startingDeadlineSeconds is reported once (MissSchedule), not run, and not recorded', async () => {
+    dev.addCronJob(cronJob('late', { last: '2026-11-23T09:00:00Z', startingDeadlineSeconds: 60 }));
+    const first = await tick(new Date('2026-11-23T10:02:00Z'));
+    await tick(new Date('2026-11-23T10:03:00Z'));
+    expect(first.started).toEqual([]);
+    expect(client.startCount).toBe(0);
+    expect(dev.events.map((e) => e.reason)).toEqual(['MissSchedule']);
+    expect(dev.cronJobs.get('batch/late')?.metadata?.annotations?.[LAST_SCHEDULE_ANNOTATION]).toBe('2026-11-23T09:00:00Z');
   });
 
   it('a standing warning costs one Event request, not one a minute', async () => {
