@@ -190,6 +190,7 @@ async function warn(
   now: Date,
   report: TickReport,
   memory: Memory,
+  log: (line: string) => void,
 ): Promise<void> {
   const namespace = cronJob.metadata?.namespace ?? '';
   for (const warning of warnings) {
@@ -200,8 +201,14 @@ async function warn(
     try {
       await gateway.createEvent(namespace, event);
     } catch (err) {
-      // AlreadyExists: this condition was reported for this key already, by this instance or another.
-      if (!isAlreadyExists(err)) throw err;
+      // AlreadyExists: this condition was reported for this key already, by this instance or another. Any
+      // other failure (a Role without `create events`) is logged, and never holds back the CronJob's run.
+      if (!isAlreadyExists(err)) {
+        const line = `scheduler: ${namespace}/${cronJob.metadata?.name ?? ''}: could not write the ${warning.reason} Event: ${ensureError(err).message}`;
+        report.errors.push(line);
+        log(line);
+        continue;
+      }
     }
     memory.reported.set(key, now.getTime() + REPORTED_FOR_MS);
   }
@@ -225,7 +232,10 @@ async function fire(
     if (uid && resourceVersion) memory.idle.set(uid, { resourceVersion, until: evaluation.next?.getTime() ?? Number.POSITIVE_INFINITY });
     return;
   }
-  await warn(gateway, cronJob, evaluation, evaluation.warnings, now, report, memory);
+  await warn(gateway, cronJob, evaluation, evaluation.warnings, now, report, memory, deps.log);
+  // A time missed past startingDeadlineSeconds is recorded as taken, so it is reported once; no later decision
+  // looks before now - startingDeadlineSeconds, so this changes none.
+  if (evaluation.kind === 'missed') await recordScheduleTime(deps, gateway, cronJob, evaluation.scheduledTime);
   if (evaluation.kind !== 'due') return;
 
   const namespace = cronJob.metadata?.namespace ?? '';

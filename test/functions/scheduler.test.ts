@@ -263,14 +263,24 @@ describe('the scheduler timer', () => {
     expect(report.errors).toEqual([expect.stringContaining("the run's state could not be read")]);
   });
 
-  it('a time missed past startingDeadlineSeconds is reported once (MissSchedule), not run, and not recorded', async () => {
+  it('a time missed past startingDeadlineSeconds is reported once (MissSchedule), not run, and recorded as taken', async () => {
     dev.addCronJob(cronJob('late', { last: '2026-11-23T09:00:00Z', startingDeadlineSeconds: 60 }));
     const first = await tick(new Date('2026-11-23T10:02:00Z'));
-    await tick(new Date('2026-11-23T10:03:00Z'));
+    const second = await tick(new Date('2026-11-23T10:03:00Z'));
     expect(first.started).toEqual([]);
+    expect(second.warnings).toEqual([]);
     expect(client.startCount).toBe(0);
     expect(dev.events.map((e) => e.reason)).toEqual(['MissSchedule']);
-    expect(dev.cronJobs.get('batch/late')?.metadata?.annotations?.[LAST_SCHEDULE_ANNOTATION]).toBe('2026-11-23T09:00:00Z');
+    expect(dev.cronJobs.get('batch/late')?.metadata?.annotations?.[LAST_SCHEDULE_ANNOTATION]).toBe('2026-11-23T10:00:00Z');
+  });
+
+  it('an Event the cluster refuses to take never holds back the run it warns about', async () => {
+    dev.addCronJob(cronJob('report', { schedule: '* * * * *', last: '2026-11-23T08:00:00Z' }));
+    dev.failNext('createEvent', 403, 'Forbidden');
+    const report = await tick();
+    expect(report.started).toEqual([runName('report')]);
+    expect(report.warnings).toEqual([expect.stringContaining('TooManyMissedTimes')]);
+    expect(report.errors).toEqual([expect.stringContaining('could not write the TooManyMissedTimes Event')]);
   });
 
   it('a standing warning costs one Event request, not one a minute', async () => {

@@ -504,6 +504,7 @@ describe('infra/kubernetes/rbac.yaml', () => {
       ...['get', 'list'].map((v) => `core/pods:${v}`),
       'core/pods/log:get',
       'core/events:list',
+      'core/events:create',
     ];
     expect([...granted].sort()).toEqual([...expected].sort());
     expect(granted).toHaveLength(new Set(granted).size);
