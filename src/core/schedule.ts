@@ -109,7 +109,9 @@ function wallOf(instant: number, timeZone: string): number {
 
 /** Offsets by zone and UTC hour; null where the offset changes within that hour. */
 const offsetsByHour = new Map<string, Map<number, number | null>>();
+// About 10 MB at most, whatever hours the preview route is asked about.
 const OFFSET_CACHE_LIMIT = 100_000;
+let offsetsCached = 0;
 
 /**
  * UTC offset (ms) in effect at `instant`. Intl is slow (~10 µs a call) and the scheduler asks about the same
@@ -130,8 +132,12 @@ function offsetAt(instant: number, timeZone: string): number {
     const first = wallOf(start, timeZone) - start;
     const last = wallOf(start + HOUR - 1, timeZone) - (start + HOUR - 1);
     offset = first === last ? first : null;
-    if (hours.size >= OFFSET_CACHE_LIMIT) hours.clear();
+    if (offsetsCached >= OFFSET_CACHE_LIMIT) {
+      for (const cached of offsetsByHour.values()) cached.clear();
+      offsetsCached = 0;
+    }
     hours.set(hour, offset);
+    offsetsCached++;
   }
   return offset ?? wallOf(instant, timeZone) - instant;
 }
@@ -237,6 +243,8 @@ interface Compiled {
   readonly cron: CronFieldCollection | null;
   /** `@every`: the fixed delay in ms (whole seconds, at least 1 s), as robfig's ConstantDelaySchedule. */
   readonly everyMs: number | null;
+  /** The 5 fields in plain numbers, for cronstrue when it cannot read what robfig can ("+5", "mon,"). */
+  readonly plain: string | null;
 }
 
 function scheduleError(expression: string, problem: string): ScheduleError {
@@ -258,10 +266,17 @@ function parseNumber(text: string, field: FieldBounds, expression: string): numb
 
 /**
  * One comma-separated part of a field, as robfig's getRange: `*` / `?`, `n`, `a-b`, each with an optional `/step`
- * (`n/step` meaning n to the maximum). Answers the part as cron-parser reads it, and whether robfig marks it as a
- * star (a star with step 1), which decides the day-of-month / day-of-week rule.
+ * (`n/step` meaning n to the maximum), and whether robfig marks it as a star (a star with step 1), which decides
+ * the day-of-month / day-of-week rule.
  */
-function compilePart(part: string, field: FieldBounds, expression: string): { cron: string; star: boolean } {
+interface Part {
+  start: number;
+  end: number;
+  step: number;
+  star: boolean;
+}
+
+function compilePart(part: string, field: FieldBounds, expression: string): Part {
   const slashes = part.split('/');
   if (slashes.length > 2) throw scheduleError(expression, `the ${field.name} field part "${part}" has more than one "/"`);
   const [range = '', stepText] = slashes;
@@ -291,7 +306,7 @@ function compilePart(part: string, field: FieldBounds, expression: string): { cr
   if (end > field.max) throw scheduleError(expression, `the ${field.name} field goes to ${end}, above its maximum ${field.max}`);
   if (start > end) throw scheduleError(expression, `the ${field.name} field range "${part}" starts after it ends (${start} > ${end})`);
   if (step === 0) throw scheduleError(expression, `the ${field.name} field has step 0; a step is a positive number`);
-  return { cron: step === 1 ? (start === end ? `${start}` : `${start}-${end}`) : `${start}-${end}/${step}`, star };
+  return { start, end, step, star };
 }
 
 /** A field for cron-parser; null when it allows no value at all (robfig drops empty list parts, so "," is that). */
@@ -304,7 +319,15 @@ function compileField(text: string, field: FieldBounds, expression: string): str
   // A robfig star covers the whole range; "*" tells cron-parser the same, which its OR rule reads as unrestricted
   // (it would read "*/1" or "*,5" as restricted where robfig does not).
   if (parts.some((part) => part.star)) return '*';
-  return parts.map((part) => part.cron).join(',');
+  const [only] = parts;
+  if (parts.length === 1 && only) {
+    return only.step === 1 ? (only.start === only.end ? `${only.start}` : `${only.start}-${only.end}`) : `${only.start}-${only.end}/${only.step}`;
+  }
+  // robfig ORs the parts' bits, so overlaps are fine ("1-5,3"); cron-parser refuses a value listed twice, so the
+  // union is handed over as a plain list.
+  const values = new Set<number>();
+  for (const part of parts) for (let value = part.start; value <= part.end; value += part.step) values.add(value);
+  return [...values].sort((a, b) => a - b).join(',');
 }
 
 const DURATION_UNITS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: SECOND, m: 60 * SECOND, h: HOUR };
@@ -328,11 +351,14 @@ function parseGoDuration(text: string, expression: string): number {
 }
 
 const compiledCache = new Map<string, Compiled>();
+// The preview route compiles whatever callers send: the cache must not grow with it.
+const COMPILED_CACHE_LIMIT = 10_000;
 
 function compile(expression: string): Compiled {
   const cached = compiledCache.get(expression);
   if (cached) return cached;
   const compiled = compileUncached(expression);
+  if (compiledCache.size >= COMPILED_CACHE_LIMIT) compiledCache.clear();
   compiledCache.set(expression, compiled);
   return compiled;
 }
@@ -349,7 +375,7 @@ function compileUncached(expression: string): Compiled {
     if (expression.startsWith('@every ')) {
       const ms = parseGoDuration(expression.slice('@every '.length), expression);
       // robfig's Every: at least one second, truncated to whole seconds.
-      return { cron: null, everyMs: ms < SECOND ? SECOND : Math.trunc(ms / SECOND) * SECOND };
+      return { cron: null, everyMs: ms < SECOND ? SECOND : Math.trunc(ms / SECOND) * SECOND, plain: null };
     }
     throw scheduleError(expression, `unknown macro; ${FIELD_HELP}`);
   }
@@ -361,7 +387,7 @@ function compileFields(fields: string, expression: string): Compiled {
   if (texts.length !== FIELDS.length) throw scheduleError(expression, `it has ${texts.length} field${texts.length === 1 ? '' : 's'}; ${FIELD_HELP}`);
   const compiledFields = FIELDS.map((field, index) => compileField(texts[index] ?? '', field, expression));
   const [minute, hour, dayOfMonth, month, dayOfWeek] = compiledFields as [string | null, string | null, string | null, string | null, string | null];
-  const never: Compiled = { cron: null, everyMs: null };
+  const never: Compiled = { cron: null, everyMs: null, plain: null };
   if (minute === null || hour === null || month === null) return never;
   // An empty day field matches no day. By robfig's rule the other day field then decides alone if it is
   // restricted (OR), which "*" for the empty one tells cron-parser; if the other is a star (AND), no day matches.
@@ -369,11 +395,11 @@ function compileFields(fields: string, expression: string): Compiled {
   if ((dayOfMonth === null && dayOfWeek === '*') || (dayOfWeek === null && dayOfMonth === '*')) return never;
   const cron = `${minute} ${hour} ${dayOfMonth ?? '*'} ${month} ${dayOfWeek ?? '*'}`;
   try {
-    return { cron: CronExpressionParser.parse(cron, { tz: 'UTC' }).fields, everyMs: null };
+    return { cron: CronExpressionParser.parse(cron, { tz: 'UTC' }).fields, everyMs: null, plain: cron };
   } catch (err) {
     // cron-parser refuses a day of month no listed month has (31 February); robfig accepts it and never finds a
     // time, and the API server accepts it too. Anything else cron-parser refuses, robfig would have too.
-    if (err instanceof Error && err.message === 'Invalid explicit day of month definition') return { cron: null, everyMs: null };
+    if (err instanceof Error && err.message === 'Invalid explicit day of month definition') return { cron: null, everyMs: null, plain: cron };
     throw scheduleError(expression, err instanceof Error ? err.message : String(err));
   }
 }
@@ -407,7 +433,8 @@ function* instantsAfter(schedule: Schedule, after: number): Generator<number, vo
   // Instants after `after` have wall times after `after` + the lowest offset in effect soon after it.
   const lowest = Math.min(offsetAt(after, zone), offsetAt(after + DAY, zone), offsetAt(after + 2 * DAY, zone));
   let from = after + lowest;
-  const pending: number[] = [];
+  // Instants found but not yet safe to yield, in order, each with the wall time after which it is safe.
+  const pending: { instant: number; release: number }[] = [];
   for (;;) {
     // robfig gives up 5 years (by the calendar year) after the time it starts from: a fresh window from each
     // time found keeps that per-call limit across a long iteration.
@@ -423,23 +450,25 @@ function* instantsAfter(schedule: Schedule, after: number): Generator<number, vo
       }
       found = true;
       from = wall;
-      for (const instant of wallToInstants(wall, zone)) {
-        if (instant > after) pending.push(instant);
+      const instants = wallToInstants(wall, zone);
+      // Real time runs against wall time only in a fall-back repeat: the second instant of a repeated wall time
+      // comes after the first instants of the wall times up to the end of the repeat, which is as far ahead in
+      // wall time as the repeat is long (second - first).
+      const [first = 0, second] = instants;
+      const release = second === undefined ? wall : wall + (second - first);
+      for (const instant of instants) {
+        if (instant <= after) continue;
+        const entry = { instant, release: instant === second ? release : wall };
+        const at = pending.findIndex((other) => other.instant > instant);
+        pending.splice(at === -1 ? pending.length : at, 0, entry);
       }
-      pending.sort((a, b) => a - b);
-      // A later wall time can name an earlier instant only after a fall-back (a higher offset before it): emit
-      // the earliest pending instant once no offset within the day before it is large enough for that.
-      while (pending.length > 0) {
-        const earliest = pending[0] as number;
-        const highest = Math.max(offsetAt(earliest - 26 * HOUR, zone), offsetAt(earliest - 13 * HOUR, zone), offsetAt(earliest - SECOND, zone));
-        if (wall - earliest < highest) break;
-        pending.shift();
-        yield earliest;
+      while (pending.length > 0 && (pending[0]?.release ?? Infinity) <= wall) {
+        yield (pending.shift() as { instant: number }).instant;
       }
     }
     if (!found) break;
   }
-  yield* pending;
+  for (const entry of pending) yield entry.instant;
 }
 
 /** The next `count` times strictly after `after`, in order, as the controller's cron library computes them. */
@@ -472,22 +501,28 @@ export function describeSchedule(schedule: Schedule): string {
     const every = parts.filter(([value]) => value > 0).map(([value, unit]) => `${String(value)}${unit}`).join('');
     return `Every ${every}, counted from the previous schedule time ${zone}`;
   }
-  const macro = MACROS[schedule.expression];
-  const fields = macro ?? schedule.expression;
-  const words = cronstrue.toString(fields, { use24HourTimeFormat: true, throwExceptionOnParseError: false });
+  const inWords = (fields: string): string | null => {
+    try {
+      return cronstrue.toString(fields, { use24HourTimeFormat: true });
+    } catch {
+      return null;
+    }
+  };
+  const words = inWords(MACROS[schedule.expression] ?? schedule.expression) ?? (compiled.plain === null ? null : inWords(compiled.plain)) ?? `"${schedule.expression}"`;
   return compiled.cron === null ? `${words} ${zone}: never, no such date exists` : `${words} ${zone}`;
 }
 
 /** ISO 8601 with the zone's offset: 2026-03-29T03:30:00+02:00 (seconds kept, milliseconds when not zero). */
 export function formatInZone(instant: Date, timeZone: string): string {
   const ms = instant.getTime();
-  const wall = wallOf(ms, timeZone);
-  const offsetMinutes = Math.round((wall - ms) / 60000);
+  // Offsets before standard time had seconds (local mean time); ISO 8601 offsets have minutes, so the time shown
+  // is the instant at the rounded offset, which still reads back as the same instant.
+  const offsetMinutes = Math.round((wallOf(ms, timeZone) - ms) / 60000);
   const sign = offsetMinutes < 0 ? '-' : '+';
   const abs = Math.abs(offsetMinutes);
   const offset = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
-  const iso = new Date(wall).toISOString();
-  return `${ms % SECOND === 0 ? iso.slice(0, 19) : iso.slice(0, 23)}${offset}`;
+  const iso = new Date(ms + offsetMinutes * 60000).toISOString().replace(/Z$/, '');
+  return `${ms % SECOND === 0 ? iso.replace(/\.\d{3}$/, '') : iso}${offset}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ describe('parseSchedule accepts what the API server accepts', () => {
     { name: '"n/step" (n to the maximum)', expression: '5/15 * * * *' },
     { name: '"?" as a star', expression: '0 * * * ?' },
     { name: 'an empty list part, which robfig drops', expression: '0 0 * * mon,' },
+    { name: 'overlapping list parts, which robfig merges', expression: '1-5,3 0 1,1-3 * 1,mon' },
     { name: '@yearly', expression: '@yearly' },
     { name: '@annually', expression: '@annually' },
     { name: '@monthly', expression: '@monthly' },
@@ -194,6 +195,14 @@ describe('nextRunTimes gives the times robfig/cron v3 gives', () => {
       expected: ['2026-04-05T02:15:00+10:30', '2026-04-05T02:15:00+09:30', '2026-04-06T02:15:00+09:30'],
     },
     {
+      // robfig's Next skips 5 April here (its midnight fix assumes a whole-hour change): a bug not copied.
+      name: "a 30-minute fall back (Lord Howe, 02:00 -> 01:30): a daily time after it fires that day",
+      expression: '0 2 * * *',
+      timeZone: 'Australia/Lord_Howe',
+      after: '2026-04-03T00:00:00Z',
+      expected: ['2026-04-04T02:00:00+11:00', '2026-04-05T02:00:00+10:30', '2026-04-06T02:00:00+10:30'],
+    },
+    {
       name: 'OR rule: day 13 or Friday when both are restricted',
       expression: '0 13 13 * 5',
       timeZone: null,
@@ -236,6 +245,13 @@ describe('nextRunTimes gives the times robfig/cron v3 gives', () => {
       expected: ['2026-02-02T00:00:00+00:00', '2026-02-09T00:00:00+00:00'],
     },
     {
+      name: 'overlapping list parts fire once per time',
+      expression: '0 0 1,1-2 * *',
+      timeZone: null,
+      after: '2026-01-01T00:00:00Z',
+      expected: ['2026-01-02T00:00:00+00:00', '2026-02-01T00:00:00+00:00', '2026-02-02T00:00:00+00:00'],
+    },
+    {
       name: 'month and day names',
       expression: '0 9 * JAN-mar Mon-FRI',
       timeZone: null,
@@ -276,6 +292,11 @@ describe('nextRunTimes gives the times robfig/cron v3 gives', () => {
     expect(times[11]).toBe('2038-01-01T00:00:00+00:00');
   });
 
+  it('gives up, as robfig does, when no time comes within 5 years (29 February across 2100)', () => {
+    expect(localTimes('0 0 29 2 *', null, '2095-03-01T00:00:00Z', 3)).toEqual(['2096-02-29T00:00:00+00:00']);
+    expect(localTimes('0 0 29 2 *', null, '2096-03-01T00:00:00Z', 3)).toEqual([]);
+  });
+
   it('answers no times when asked for none', () => {
     expect(nextRunTimes(parseSchedule('* * * * *'), new Date('2026-01-01T00:00:00Z'), 0)).toEqual([]);
   });
@@ -299,6 +320,7 @@ describe('describeSchedule', () => {
     { expression: '0 0 1 * mon', timeZone: 'Asia/Kolkata', expected: 'At 00:00, on day 1 of the month, and on Monday (Asia/Kolkata)' },
     { expression: '@every 1h30m', timeZone: null, expected: 'Every 1h30m, counted from the previous schedule time (UTC)' },
     { expression: '0 0 31 2 *', timeZone: null, expected: 'At 00:00, on day 31 of the month, only in February (UTC): never, no such date exists' },
+    { expression: '+5 * * * *', timeZone: null, expected: 'At 5 minutes past the hour (UTC)' },
   ])('$expression in $timeZone: "$expected"', ({ expression, timeZone, expected }) => {
     expect(describeSchedule(parseSchedule(expression, timeZone))).toBe(expected);
   });
@@ -313,8 +335,11 @@ describe('formatInZone', () => {
     { instant: '2026-06-01T12:00:00Z', timeZone: 'UTC', expected: '2026-06-01T12:00:00+00:00' },
     { instant: '2026-06-01T12:00:00.125Z', timeZone: 'UTC', expected: '2026-06-01T12:00:00.125+00:00' },
     { instant: '2026-12-31T23:30:00Z', timeZone: 'Pacific/Kiritimati', expected: '2027-01-01T13:30:00+14:00' },
+    // Brussels' (and so Amsterdam's) local mean time was +00:17:30: shown at +00:18, still the same instant.
+    { instant: '1850-06-01T12:00:00Z', timeZone: 'Europe/Brussels', expected: '1850-06-01T12:18:00+00:18' },
   ])('$instant in $timeZone is $expected', ({ instant, timeZone, expected }) => {
     expect(formatInZone(new Date(instant), timeZone)).toBe(expected);
+    expect(Date.parse(expected)).toBe(Date.parse(instant));
   });
 });
 
