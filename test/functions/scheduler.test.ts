@@ -1,4 +1,4 @@
-import { InvocationContext, type Timer } from '@azure/functions';
+import { HttpRequest, InvocationContext, type Timer } from '@azure/functions';
 import type { V1CronJob, V1Job } from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
 
@@ -7,6 +7,7 @@ import { LAST_SCHEDULE_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_ID_LA
 import type { JobRunInput } from '../../src/core/schemas.js';
 import { CANCEL_EVENT } from '../../src/functions/names.js';
 import { scheduler } from '../../src/functions/scheduler.js';
+import { previewScheduleResponse } from '../../src/http/schedules.js';
 import type { TickReport } from '../../src/runs/scheduler.js';
 import { createServices, setServices } from '../../src/services.js';
 import { FakeDurableClient } from '../fakes/durable-client.js';
@@ -299,6 +300,26 @@ describe('the scheduler timer', () => {
     expect((await tick(new Date('2026-11-23T10:06:00Z'))).started).toEqual([]);
     stored.metadata.resourceVersion = '2';
     expect((await tick(new Date('2026-11-23T10:07:00Z'))).started).toEqual([runName('report')]);
+  });
+
+  it.each([
+    { name: 'daily across the fall back in Amsterdam (02:30 twice)', schedule: '30 2 * * *', timeZone: 'Europe/Amsterdam', from: '2026-10-22T00:00:00Z' },
+    { name: 'hourly in Kolkata', schedule: '0 * * * *', timeZone: 'Asia/Kolkata', from: '2026-11-23T00:00:00Z' },
+  ])('fires at exactly the times the preview route lists: $name', async ({ schedule, timeZone, from }) => {
+    const cj = cronJob('previewed', { schedule, last: from });
+    cj.spec.timeZone = timeZone;
+    dev.addCronJob(cj);
+    const query = new URLSearchParams({ schedule, timeZone, from, count: '8' });
+    const preview = previewScheduleResponse(new HttpRequest({ method: 'GET', url: `https://x/api/schedules/preview?${query.toString()}` }), new Date(from));
+    const times = (preview.jsonBody as { next: { utc: string }[] }).next.map((t) => new Date(t.utc));
+    expect(times).toHaveLength(8);
+    const fired: string[] = [];
+    for (const time of times) {
+      // Half-way to the time nothing is due; just after it, its run starts.
+      fired.push(...(await tick(new Date(time.getTime() - 20 * 60_000))).started);
+      fired.push(...(await tick(new Date(time.getTime() + 20_000))).started);
+    }
+    expect(fired).toEqual(times.map((time) => runName('previewed', time)));
   });
 
   it('does nothing when SCHEDULER_ENABLED is false', async () => {
