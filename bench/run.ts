@@ -106,27 +106,53 @@ const id = { runId: 'bench-0123456789', namespace: 'batch', sourceKind: 'Job' as
 measure('cloneJob: 2 containers, 40 env vars, 20 overrides', 20_000, () => cloneJob(source, id, overrides));
 
 console.log('\n# schedules (decideSchedule is the scheduler tick\'s maths per CronJob)');
-const tick = new Date('2026-10-25T01:30:20Z');
+// Times move on by a week at each call, so that the schedule caches (next wall times, zone offsets) start cold,
+// as in the first tick that meets a time; "warm" repeats the same tick, as later CronJobs with the same schedule.
+let week = 0;
+const weekLater = (iso: string) => new Date(Date.parse(iso) + week * 7 * 86_400_000);
 const created = new Date('2026-01-01T00:00:00Z');
-measure('decideSchedule: hourly in UTC, nothing due', 20_000, () => decideSchedule({ schedule: '0 * * * *', lastScheduleTime: new Date('2026-10-25T01:00:00Z'), creationTime: created }, tick));
-measure('decideSchedule: */5 in Europe/Amsterdam at fall back, due', 20_000, () =>
-  decideSchedule({ schedule: '*/5 * * * *', timeZone: 'Europe/Amsterdam', lastScheduleTime: new Date('2026-10-25T01:25:00Z'), creationTime: created }, tick),
-);
-measure('decideSchedule: every minute, a week overdue (>100 missed)', 5_000, () =>
-  decideSchedule({ schedule: '* * * * *', timeZone: 'Australia/Sydney', lastScheduleTime: new Date('2026-10-18T01:30:00Z'), creationTime: created }, tick),
-);
+measure('decideSchedule, cold: hourly in UTC, nothing due', 5_000, () => {
+  week++;
+  return decideSchedule({ schedule: '0 * * * *', lastScheduleTime: weekLater('2026-10-25T01:00:00Z'), creationTime: created }, weekLater('2026-10-25T01:30:20Z'));
+});
+measure('decideSchedule, cold: */5 in Europe/Amsterdam, due', 5_000, () => {
+  week++;
+  return decideSchedule(
+    { schedule: '*/5 * * * *', timeZone: 'Europe/Amsterdam', lastScheduleTime: weekLater('2026-10-25T01:25:00Z'), creationTime: created },
+    weekLater('2026-10-25T01:30:20Z'),
+  );
+});
+measure('decideSchedule, cold: every minute in Sydney, a week overdue', 5_000, () => {
+  week++;
+  return decideSchedule(
+    { schedule: '* * * * *', timeZone: 'Australia/Sydney', lastScheduleTime: weekLater('2026-10-18T01:30:00Z'), creationTime: created },
+    weekLater('2026-10-25T01:30:20Z'),
+  );
+});
 const zones = ['UTC', 'Europe/Amsterdam', 'America/New_York', 'Australia/Sydney', 'Asia/Kolkata'];
 const expressions = ['*/5 * * * *', '0 * * * *', '30 2 * * *', '0 9 * * 1-5', '15 */4 * * *', '@daily', '0 0 1 * *', '*/15 9-17 * * mon-fri'];
-const cronJobs = Array.from({ length: 1000 }, (_, i) => ({
-  schedule: expressions[i % expressions.length] ?? '@hourly',
-  timeZone: zones[i % zones.length] ?? null,
-  startingDeadlineSeconds: i % 3 === 0 ? 300 : null,
-  lastScheduleTime: new Date(tick.getTime() - ((i * 7) % 120) * 60_000),
-  creationTime: created,
-}));
-measure('decideSchedule over 1,000 CronJobs (8 schedules, 5 zones)', 20, () => cronJobs.map((timing) => decideSchedule(timing, tick)));
+const tickOf = (shift: number) => {
+  const now = new Date(Date.parse('2026-10-25T01:30:20Z') + shift);
+  const timings = Array.from({ length: 1000 }, (_, i) => ({
+    schedule: expressions[i % expressions.length] ?? '@hourly',
+    timeZone: zones[i % zones.length] ?? null,
+    startingDeadlineSeconds: i % 3 === 0 ? 300 : null,
+    lastScheduleTime: new Date(now.getTime() - ((i * 7) % 120) * 60_000),
+    creationTime: created,
+  }));
+  return () => timings.map((timing) => decideSchedule(timing, now));
+};
+const ticks = Array.from({ length: 20 }, (_, k) => tickOf((k + 1) * 400 * 86_400_000));
+let tickIndex = 0;
+measure('decideSchedule over 1,000 CronJobs (8 schedules, 5 zones), cold', 20, () => ticks[tickIndex++ % ticks.length]?.());
+const warm = tickOf(0);
+warm();
+measure('decideSchedule over 1,000 CronJobs, warm (the same tick again)', 20, warm);
 const preview = parseSchedule('*/20 * * * *', 'Australia/Adelaide');
-measure('nextRunTimes: 50 times in Australia/Adelaide (the preview maximum)', 2_000, () => nextRunTimes(preview, tick, 50));
+measure('nextRunTimes, cold: 50 times in Australia/Adelaide (the preview maximum)', 1_000, () => {
+  week++;
+  return nextRunTimes(preview, weekLater('2026-10-25T01:30:20Z'), 50);
+});
 
 console.log('\n# orchestration replay (one wake-up of jobRun after N polls)');
 const input: JobRunInput = {
