@@ -9,7 +9,8 @@ import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../te
 
 export const SAMPLE_NAMESPACE = 'demo';
 
-function template(name: string, annotations: Record<string, string>): V1PodTemplateSpec {
+/** A busybox pod template whose kwok fate the annotations choose (testenv/fates.ts). */
+export function template(name: string, annotations: Record<string, string>): V1PodTemplateSpec {
   return {
     metadata: { annotations },
     spec: {

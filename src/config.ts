@@ -87,6 +87,7 @@ const envSchema = z.object({
   DISCOVERY_SHOW_ENV_VALUES: z.stringbool({ error: 'true or false' }).default(true),
   /** The curl image of httpCall CronJobs, pinned: a moving tag would change what every scheduled call runs. */
   HTTP_CALL_IMAGE: z.string().min(1).default('curlimages/curl:8.11.1'),
+  SCHEDULER_ENABLED: z.stringbool({ error: 'true or false' }).default(true),
 });
 
 /** Where the links in answers point (statusUrl, Location, runUrl...). */
@@ -144,6 +145,8 @@ export interface Config {
   /** Discovery shows the values of plain env vars (the seed's Polysync reads them as defaults); false hides them. */
   readonly discoveryShowsEnvValues: boolean;
   readonly httpCallImage: string;
+  /** Whether the timer fires the CronJobs handed over to the app. */
+  readonly schedulerEnabled: boolean;
 }
 
 /** The names of every setting, for docs, infra checks and tests. */
@@ -204,6 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowLocalAccountClusters: s.ALLOW_LOCAL_ACCOUNT_CLUSTERS,
     discoveryShowsEnvValues: s.DISCOVERY_SHOW_ENV_VALUES,
     httpCallImage: s.HTTP_CALL_IMAGE,
+    schedulerEnabled: s.SCHEDULER_ENABLED,
   });
 }
 

@@ -3,6 +3,7 @@ import type { V1Container, V1CronJob, V1EnvVar, V1Job, V1ObjectMeta, V1OwnerRefe
 import { BadRequestError } from './errors.js';
 import {
   CRONJOB_INSTANTIATE_ANNOTATION,
+  CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
   JOB_CONTROLLER_TEMPLATE_LABELS,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -205,13 +206,13 @@ export function cloneJob(source: V1Job, id: RunIdentity, overrides: EnvOverrides
 }
 
 /**
- * A run of a CronJob's template, as `kubectl create job --from=cronjob/...` makes it: the template's labels
- * and annotations, `cronjob.kubernetes.io/instantiate: manual`, and the ownerReference kubectl writes
- * (`controller: true`, no `blockOwnerDeletion`, which would need the cronjobs/finalizers permission). Being the
- * controller reference, the run is garbage-collected with its CronJob and counted by the CronJob controller
- * (active list, history limits) like a kubectl-made run. The CronJob itself is never modified.
+ * A run of a CronJob's template: the template's labels and annotations, the given annotations on top, and the
+ * ownerReference kubectl writes (`controller: true`, no `blockOwnerDeletion`, which would need the
+ * cronjobs/finalizers permission). Being the controller reference, the run is garbage-collected with its
+ * CronJob and counted by the CronJob controller (active list, history limits) like a kubectl-made run. The
+ * CronJob itself is never modified.
  */
-export function jobFromCronJob(cronJob: V1CronJob, id: RunIdentity, overrides: EnvOverrides): V1Job {
+function cronJobRun(cronJob: V1CronJob, id: RunIdentity, overrides: EnvOverrides, annotations: Record<string, string>): V1Job {
   const template = cronJob.spec.jobTemplate;
   if (!template.spec) throw new BadRequestError(`CronJob "${cronJob.metadata?.name ?? ''}" has no jobTemplate to run`);
   const authored = authoredMetadata(template.metadata);
@@ -219,10 +220,24 @@ export function jobFromCronJob(cronJob: V1CronJob, id: RunIdentity, overrides: E
   const owner = uid ? [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cronJob.metadata?.name ?? id.sourceName, uid, controller: true }] : undefined;
   return runJob(
     id,
-    { labels: authored.labels, annotations: { ...authored.annotations, [CRONJOB_INSTANTIATE_ANNOTATION]: 'manual' } },
+    { labels: authored.labels, annotations: { ...authored.annotations, ...annotations } },
     runSpec(template.spec, id, overrides, `CronJob "${id.sourceName}"`),
     owner,
   );
+}
+
+/** A run of a CronJob's template now, as `kubectl create job --from=cronjob/...` makes it (`instantiate: manual`). */
+export function jobFromCronJob(cronJob: V1CronJob, id: RunIdentity, overrides: EnvOverrides): V1Job {
+  return cronJobRun(cronJob, id, overrides, { [CRONJOB_INSTANTIATE_ANNOTATION]: 'manual' });
+}
+
+/**
+ * A scheduled run of a CronJob, as the CronJob controller makes it: no `instantiate: manual`, and the
+ * scheduled time in `batch.kubernetes.io/cronjob-scheduled-timestamp` (RFC 3339 in the CronJob's zone, as the
+ * controller writes it).
+ */
+export function scheduledJobFromCronJob(cronJob: V1CronJob, id: RunIdentity, scheduledTimestamp: string): V1Job {
+  return cronJobRun(cronJob, id, {}, { [CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION]: scheduledTimestamp });
 }
 
 /** The minimal Job for a source that does not exist, from the caller's image, command and args. */

@@ -1,5 +1,7 @@
 import type { V1CronJob, V1EnvVar, V1Job, V1PodTemplateSpec } from '@kubernetes/client-node';
 
+import { lastScheduleTimeOf, type SchedulerView, schedulerView } from './scheduler.js';
+
 /** What discovery tells about a Job or CronJob: enough to call it, with its env as string parameters. */
 export interface SourceSummary {
   kind: 'Job' | 'CronJob';
@@ -18,7 +20,7 @@ export interface SourceSummary {
   runUrl: string;
 }
 
-export interface CronJobSummary extends SourceSummary {
+export interface CronJobSummary extends SourceSummary, SchedulerView {
   schedule: string;
   timeZone: string | null;
   suspended: boolean;
@@ -50,6 +52,12 @@ function iso(value: Date | string | undefined): string | null {
   return value ? new Date(value).toISOString() : null;
 }
 
+/** The later of the cluster's last scheduled time and the app's (a CronJob may have been fired by both). */
+function latest(cluster: Date | string | undefined, app: Date | null): string | null {
+  const times = [cluster ? new Date(cluster) : null, app].filter((t): t is Date => t !== null);
+  return times.length > 0 ? new Date(Math.max(...times.map((t) => t.getTime()))).toISOString() : null;
+}
+
 /** The part of a summary every runnable source has: its names, containers[0] and where to run it. */
 function summarize(
   kind: SourceSummary['kind'],
@@ -74,13 +82,15 @@ export function summarizeJob(job: V1Job, cluster: string, runUrl: (name: string)
   return summarize('Job', job, job.spec?.template, cluster, runUrl);
 }
 
-export function summarizeCronJob(cronJob: V1CronJob, cluster: string, runUrl: (name: string) => string): CronJobSummary {
+export function summarizeCronJob(cronJob: V1CronJob, cluster: string, runUrl: (name: string) => string, now: Date): CronJobSummary {
   return {
     ...summarize('CronJob', cronJob, cronJob.spec.jobTemplate.spec?.template, cluster, runUrl),
     schedule: cronJob.spec.schedule,
     timeZone: cronJob.spec.timeZone ?? null,
     suspended: cronJob.spec.suspend === true,
-    lastScheduleTime: iso(cronJob.status?.lastScheduleTime),
+    lastScheduleTime: latest(cronJob.status?.lastScheduleTime, lastScheduleTimeOf(cronJob)),
     lastSuccessfulTime: iso(cronJob.status?.lastSuccessfulTime),
+    // Who fires it, when next, and what a person should fix: scheduler, nextRunTime, warnings.
+    ...schedulerView(cronJob, now),
   };
 }

@@ -106,9 +106,12 @@ export function runIdFor(input: RunNameInput, fresh: () => string = randomSuffix
   return `${runIdBase(input.sourceName)}-${suffix}`;
 }
 
-/** Is this a run id this app could have made? Guards routes that take a run id from the path. */
+/**
+ * Is this a run id this app could have made? Guards routes that take a run id from the path. A run id is
+ * `<base>-<suffix>`: 10 characters of hash or randomness, or the 8 digits of a scheduled run's unix minutes.
+ */
 export function isRunId(value: string): boolean {
-  return isDnsLabel(value) && value.length > SUFFIX_LENGTH + 1;
+  return isDnsLabel(value) && /^.+-[a-z0-9]{8,}$/.test(value);
 }
 
 /** Name of a scheduled run, as the CronJob controller names it: `<cronjob>-<unix minutes of the due time>`. */

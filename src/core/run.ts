@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import type { EnvOverrides, FallbackSpec } from './clone.js';
 import type { SourceKind } from './naming.js';
+import type { RunTrigger } from './schemas.js';
 
 /** The run's status, in the vocabulary Polysync's AKS job types use. */
 export type RunStatus = 'Starting' | 'Running' | 'Success' | 'Failed' | 'Cancelled' | 'Unknown';
@@ -32,6 +33,8 @@ export interface RunRequest extends RunRef {
   requestHash: string;
   timeoutSeconds?: number | undefined;
   startedBy?: string | undefined;
+  /** Absent means an HTTP caller (every run before the scheduler existed). */
+  trigger?: RunTrigger | undefined;
 }
 
 export interface PodCounts {
@@ -59,6 +62,8 @@ export interface RunSnapshot {
   observedAt: string;
   /** On the final snapshot: where the run's logs were archived (index.json), or why they were not. */
   archive?: { location: string | null; error?: string | undefined };
+  /** Who started the run; the status route adds it from the run's input. */
+  trigger?: RunTrigger | undefined;
 }
 
 export const NO_PODS: PodCounts = Object.freeze({ active: 0, ready: 0, succeeded: 0, failed: 0 });

@@ -59,7 +59,7 @@ export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest,
             const at = now();
             return {
               ...p,
-              items: p.items.map((c) => ({ ...summarizeCronJob(c, cluster, runUrl), ...runsSummary(c, runsOf(c, jobs, cluster, config.grace, at)) })),
+              items: p.items.map((c) => ({ ...summarizeCronJob(c, cluster, runUrl, at), ...runsSummary(c, runsOf(c, jobs, cluster, config.grace, at)) })),
             };
           });
     const items = config.discoveryShowsEnvValues ? page.items : page.items.map(withoutEnvValues);

@@ -1,15 +1,17 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { type FallbackSpec, parseEnvOverrides } from '../core/clone.js';
+import { parseConcurrencyPolicy } from '../core/concurrency.js';
 import { BadRequestError, ConflictError } from '../core/errors.js';
 import { assertNamespace, assertObjectName, runIdFor, type SourceKind } from '../core/naming.js';
 import { requestHash, type RunRequest } from '../core/run.js';
 import type { JobRunInput } from '../core/schemas.js';
 import { ORCHESTRATORS } from '../functions/names.js';
+import { honourConcurrencyPolicy } from '../runs/concurrency.js';
 import { buildRunJob } from '../runs/submit.js';
 import { services } from '../services.js';
 import { errorResponse, readJsonBody } from './problem.js';
-import { acceptedResponse, findRun, type RunClient } from './runs.js';
+import { acceptedResponse, cancelEventSender, findRun, type RunClient } from './runs.js';
 
 /** Route parameters a Polysync call also puts in the body: there they are the route's, not env overrides. */
 const ROUTE_PARAMS = ['namespace', 'name'] as const;
@@ -99,6 +101,8 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
     if (fallback && fallback.image.trim() === '') throw new BadRequestError('image must not be empty');
     const timeoutSeconds = timeoutOf(request, config.defaultRunTimeoutSeconds);
     const idempotencyKey = idempotencyKeyOf(request);
+    const concurrencyPolicy = parseConcurrencyPolicy(request.query.get('concurrencyPolicy'));
+    if (kind === 'Job' && concurrencyPolicy) throw new BadRequestError('concurrencyPolicy applies only to CronJob runs');
     const overrides = overridesOf(await readJsonBody(request), { namespace, name });
 
     const runId = runIdFor({ cluster, namespace, sourceKind: kind, sourceName: name, idempotencyKey }, newSuffix);
@@ -113,6 +117,7 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
       requestHash: requestHash({ cluster, namespace, source, overrides, fallback }),
       timeoutSeconds,
       startedBy: context.invocationId,
+      trigger: { kind: 'http' },
     };
     const monitorUrl = clusters.monitorUrl(cluster);
 
@@ -122,6 +127,11 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
     // Building the Job reads the source: a missing one is a 404 now, not a failed run later.
     const built = await buildRunJob(clusters.gateway(cluster), runRequest);
     runRequest.source = built.source;
+    if (kind === 'CronJob') {
+      await honourConcurrencyPolicy(cancelEventSender(client), clusters.gateway(cluster), { namespace, name }, concurrencyPolicy, runId, (line) => {
+        context.log(line);
+      });
+    }
 
     const input: JobRunInput = { request: runRequest, poll: { ...config.poll }, retry: { ...config.activityRetry } };
     try {

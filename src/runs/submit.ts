@@ -2,9 +2,10 @@ import type { V1Job } from '@kubernetes/client-node';
 
 import { CredentialError } from '../clients/credentials.js';
 import type { KubeGateway } from '../clients/kube.js';
-import { cloneJob, fallbackJob, isSameRun, jobFromCronJob, type RunIdentity } from '../core/clone.js';
+import { cloneJob, fallbackJob, isSameRun, jobFromCronJob, type RunIdentity, scheduledJobFromCronJob } from '../core/clone.js';
 import { AppError, isAlreadyExists, KubeApiError, NotFoundError } from '../core/errors.js';
 import { type RunRequest, type RunSnapshot, type RunSource, snapshotOf } from '../core/run.js';
+import { scheduledTimestamp } from '../core/scheduler.js';
 import { refusal } from './failures.js';
 
 export type SubmitResult =
@@ -37,7 +38,12 @@ export async function buildRunJob(gateway: KubeGateway, request: RunRequest): Pr
   if (kind === 'CronJob') {
     const cronJob = await gateway.readCronJob(request.namespace, name);
     if (!cronJob) throw sourceMissing(request);
-    return { job: jobFromCronJob(cronJob, id, request.overrides), source: { kind, name } };
+    const trigger = request.trigger;
+    const job =
+      trigger?.kind === 'schedule'
+        ? scheduledJobFromCronJob(cronJob, id, scheduledTimestamp(new Date(trigger.scheduledTime), cronJob.spec.timeZone))
+        : jobFromCronJob(cronJob, id, request.overrides);
+    return { job, source: { kind, name } };
   }
   const source = await gateway.readJob(request.namespace, name);
   if (source) return { job: cloneJob(source, id, request.overrides), source: { kind, name } };

@@ -1,7 +1,17 @@
 import type { V1CronJob, V1EnvVar, V1Job } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
-import { cloneJob, ENV_LIMITS, fallbackJob, isSameRun, jobFromCronJob, overlayEnv, parseEnvOverrides, type RunIdentity } from '../../src/core/clone.js';
+import {
+  cloneJob,
+  ENV_LIMITS,
+  fallbackJob,
+  isSameRun,
+  jobFromCronJob,
+  overlayEnv,
+  parseEnvOverrides,
+  type RunIdentity,
+  scheduledJobFromCronJob,
+} from '../../src/core/clone.js';
 import { BadRequestError } from '../../src/core/errors.js';
 
 const t0 = new Date('2026-11-23T10:00:00Z');
@@ -389,6 +399,32 @@ describe('cloneJob', () => {
     const source = sourceJob();
     if (source.spec?.template.spec) source.spec.template.spec.containers = [];
     expect(() => cloneJob(source, jobIdentity, {})).toThrow('Job "nightly" has no containers to run');
+  });
+});
+
+describe('scheduledJobFromCronJob', () => {
+  const scheduled = { ...cronIdentity, runId: 'report-29000000' };
+
+  it('builds a scheduled run as the CronJob controller does: the template, the scheduled timestamp, no instantiate: manual', () => {
+    const job = scheduledJobFromCronJob(sourceCronJob(), scheduled, '2026-11-23T11:00:00+01:00');
+    expect(job.metadata).toEqual({
+      name: 'report-29000000',
+      namespace: 'batch',
+      labels: {
+        team: 'reports',
+        'app.kubernetes.io/managed-by': 'aks-job-runner',
+        'aks-job-runner.io/run-id': 'report-29000000',
+        'aks-job-runner.io/source-kind': 'CronJob',
+        'aks-job-runner.io/source-name': 'report',
+      },
+      annotations: {
+        'reports.example.com/kind': 'daily',
+        'batch.kubernetes.io/cronjob-scheduled-timestamp': '2026-11-23T11:00:00+01:00',
+        'aks-job-runner.io/request-hash': 'hash-1',
+      },
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'report', uid: 'cron-uid', controller: true }],
+    });
+    expect(job.spec).toEqual(jobFromCronJob(sourceCronJob(), scheduled, {}).spec);
   });
 });
 

@@ -33,6 +33,7 @@ const defaults: Config = {
   allowLocalAccountClusters: false,
   discoveryShowsEnvValues: true,
   httpCallImage: 'curlimages/curl:8.11.1',
+  schedulerEnabled: true,
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -93,6 +94,7 @@ describe('loadConfig', () => {
       ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'TRUE',
       DISCOVERY_SHOW_ENV_VALUES: 'false',
       HTTP_CALL_IMAGE: 'registry.example.com/mirror/curl:8.11.1',
+      SCHEDULER_ENABLED: 'false',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -110,6 +112,7 @@ describe('loadConfig', () => {
       allowLocalAccountClusters: true,
       discoveryShowsEnvValues: false,
       httpCallImage: 'registry.example.com/mirror/curl:8.11.1',
+      schedulerEnabled: false,
     });
   });
 
@@ -198,6 +201,7 @@ describe('loadConfig', () => {
       says: '- DEFAULT_CLUSTER: "qa" is not one of the aliases in CLUSTERS (dev)',
     },
     { name: 'a POLL_INITIAL_SECONDS that is not a number', env: { ...minimal, POLL_INITIAL_SECONDS: 'fast' }, says: '- POLL_INITIAL_SECONDS: ' },
+    { name: 'a SCHEDULER_ENABLED that is not a boolean', env: { ...minimal, SCHEDULER_ENABLED: 'sometimes' }, says: '- SCHEDULER_ENABLED: true or false' },
     { name: 'a POLL_INITIAL_SECONDS of 0', env: { ...minimal, POLL_INITIAL_SECONDS: '0' }, says: '- POLL_INITIAL_SECONDS: ' },
     { name: 'a POLL_INITIAL_SECONDS with a fraction', env: { ...minimal, POLL_INITIAL_SECONDS: '1.5' }, says: '- POLL_INITIAL_SECONDS: ' },
     {
@@ -286,6 +290,7 @@ describe('SETTING_NAMES', () => {
         'TRUST_FORWARDED_HEADERS',
         'ALLOW_LOCAL_ACCOUNT_CLUSTERS',
         'DISCOVERY_SHOW_ENV_VALUES',
+        'SCHEDULER_ENABLED',
       ].sort(),
     );
   });
