@@ -47,6 +47,8 @@ export interface KubeGateway {
   /** Events about one object, by name. */
   listEvents(namespace: string, involvedObjectName: string): Promise<CoreV1Event[]>;
   readPodLog(namespace: string, pod: string, options: PodLogOptions): Promise<string>;
+  /** Jobs of every namespace, for clusters whose allow-list is `*`. */
+  listJobsInAllNamespaces(options?: ListOptions): Promise<Page<V1Job>>;
 }
 
 /** The V1Status reason inside an ApiException body, which client-node may hand over as a raw string. */
@@ -210,5 +212,12 @@ export class ClientNodeGateway implements KubeGateway {
         o,
       ),
     );
+  }
+
+  async listJobsInAllNamespaces(options: ListOptions = {}): Promise<Page<V1Job>> {
+    const list = await this.call('list Jobs in all namespaces', ({ batch }, o) =>
+      batch.listJobForAllNamespaces({ labelSelector: options.labelSelector, limit: options.limit, _continue: options.continueToken }, o),
+    );
+    return { items: list.items, continueToken: list.metadata?._continue || undefined };
   }
 }

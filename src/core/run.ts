@@ -32,7 +32,12 @@ export interface RunRequest extends RunRef {
   requestHash: string;
   timeoutSeconds?: number | undefined;
   startedBy?: string | undefined;
+  /** Who started the run (startedBy is the invocation); runs recorded before this existed were key callers'. */
+  caller?: StartedBy | undefined;
 }
+
+/** The starter of a run as its history keeps it: ids only, never a key or token. */
+export type StartedBy = { kind: 'key' } | { kind: 'entra'; appId: string; objectId: string };
 
 export interface PodCounts {
   active: number;

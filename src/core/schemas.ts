@@ -23,6 +23,12 @@ export const runRequestSchema = runRefSchema.extend({
   requestHash: z.string().min(1),
   timeoutSeconds: z.number().int().positive().optional(),
   startedBy: z.string().optional(),
+  caller: z
+    .discriminatedUnion('kind', [
+      z.object({ kind: z.literal('key') }),
+      z.object({ kind: z.literal('entra'), appId: z.string().min(1), objectId: z.string().min(1) }),
+    ])
+    .optional(),
 });
 
 export const runSnapshotSchema = z.object({

@@ -116,4 +116,10 @@ export class FakeKube implements KubeGateway {
     this.enter('readPodLog', `${namespace}/${pod}/${options.container}`);
     return Promise.resolve('');
   }
+
+  listJobsInAllNamespaces(options: ListOptions = {}): Promise<Page<V1Job>> {
+    this.enter('listJobsInAllNamespaces', '*');
+    const items = [...this.jobs.values()].filter((j) => matches(j.metadata?.labels, options.labelSelector));
+    return Promise.resolve(page(items, options));
+  }
 }

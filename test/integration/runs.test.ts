@@ -107,14 +107,14 @@ describe('the run path on a real control plane', () => {
       requestHash: requestHash({ cluster: 'local', namespace: ns(), source: { kind: 'Job', name: 'replay' }, overrides: { A: '1' } }),
     };
     const gateway = services().clusters.gateway('local');
-    const first = await createRun(gateway, request, null, new Date());
-    const again = await createRun(gateway, request, null, new Date());
+    const first = await createRun(gateway, request, null, new Date(), services().config.runPolicy);
+    const again = await createRun(gateway, request, null, new Date(), services().config.runPolicy);
     expect([first.outcome, again.outcome]).toEqual(['submitted', 'submitted']);
     const jobs = await kube.batch.listNamespacedJob({ namespace: ns(), labelSelector: `${RUN_ID_LABEL}=replay-0000000001` });
     expect(jobs.items).toHaveLength(1);
 
     await source(testJob({ name: 'replay-0000000002', namespace: ns(), suspend: true }));
-    const conflict = await createRun(gateway, { ...request, runId: 'replay-0000000002' }, null, new Date());
+    const conflict = await createRun(gateway, { ...request, runId: 'replay-0000000002' }, null, new Date(), services().config.runPolicy);
     expect(conflict).toMatchObject({ outcome: 'rejected', snapshot: { status: 'Failed', reason: 'NameConflict' } });
   });
 
