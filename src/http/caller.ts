@@ -5,6 +5,7 @@ import type { HttpRequest } from '@azure/functions';
 import type { CallerPolicy, CallerSettings } from '../config.js';
 import { AppError, ForbiddenError, NotFoundError } from '../core/errors.js';
 import type { StartedBy } from '../core/run.js';
+import { runRequestSchema } from '../core/schemas.js';
 
 /** The app role (in the token's `roles` claim) that may read and cancel every caller's runs. */
 export const ADMIN_ROLE = 'AksJobRunner.Admin';
@@ -132,4 +133,13 @@ export function assertMayAccessRun(caller: Caller, runId: string, startedBy: Sta
   const same =
     caller.kind === 'key' ? starter.kind === 'key' : starter.kind === 'entra' && starter.appId === caller.appId && starter.objectId === caller.objectId;
   if (!same) throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
+}
+
+/**
+ * The status and cancel routes' check, after the run was found: the request's caller against the starter the
+ * run's input records (a 404 for anyone else).
+ */
+export function authorizeRunAccess(request: HttpRequest, settings: CallerSettings, runId: string, input: unknown): void {
+  const recorded = runRequestSchema.shape.caller.safeParse((input as { request?: { caller?: unknown } } | undefined)?.request?.caller);
+  assertMayAccessRun(callerOf(request, settings), runId, recorded.success ? recorded.data : undefined);
 }

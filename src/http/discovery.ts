@@ -26,7 +26,8 @@ function pageSize(request: HttpRequest): number {
  */
 export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    const { clusters } = services();
+    const { clusters, config } = services();
+    const optIn = config.runPolicy.sourcesOptIn;
     const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
     const settings = clusters.settings(cluster);
     const only = settings.namespaces.length === 1 && settings.namespaces[0] !== '*' ? settings.namespaces[0] : undefined;
@@ -41,8 +42,8 @@ export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest,
     const runUrl = (name: string) => startUrl(request, route, namespace, name, cluster);
     const page =
       kind === 'Job'
-        ? await gateway.listJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((j) => summarizeJob(j, cluster, runUrl)) }))
-        : await gateway.listCronJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((c) => summarizeCronJob(c, cluster, runUrl)) }));
+        ? await gateway.listJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((j) => summarizeJob(j, cluster, runUrl, optIn)) }))
+        : await gateway.listCronJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((c) => summarizeCronJob(c, cluster, runUrl, optIn)) }));
     return { status: 200, jsonBody: { items: page.items, continue: page.continueToken ?? null } };
   } catch (err) {
     return errorResponse(err, context);
