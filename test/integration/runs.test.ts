@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
 import { loadConfig } from '../../src/config.js';
+import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_ID_LABEL } from '../../src/core/labels.js';
 import { requestHash, type RunRequest } from '../../src/core/run.js';
 import { cancelRun } from '../../src/functions/cancelRun.js';
@@ -34,6 +35,7 @@ beforeAll(() => {
     POLL_MAX_SECONDS: '2',
     GRACE_IMAGE_PULL_SECONDS: '3',
     ACTIVITY_RETRY_FIRST_SECONDS: '1',
+    FALLBACK_IMAGES: 'registry.invalid/',
   });
   setServices(createServices(config));
   durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun } });
@@ -79,6 +81,7 @@ describe('the run path on a real control plane', () => {
         suspend: true,
         env: [{ name: 'BATCH_DATE', value: 'yesterday' }, { name: 'KEEP', value: 'me' }],
         annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' },
+        jobAnnotations: { [ALLOW_ENV_ANNOTATION]: 'LIMIT' },
       }),
     );
     const runId = await start('nightly', { BATCH_DATE: '2026-11-23', LIMIT: 5 });
