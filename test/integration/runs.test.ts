@@ -100,7 +100,7 @@ describe('the run path on a real control plane', () => {
   });
 
   it('treats a replayed submit as success and a foreign Job of the same name as a conflict', async () => {
-    await source(testJob({ name: 'replay', namespace: ns(), suspend: true }));
+    await source(testJob({ name: 'replay', namespace: ns(), suspend: true, jobAnnotations: { [ALLOW_ENV_ANNOTATION]: 'A' } }));
     const request: RunRequest = {
       runId: 'replay-0000000001',
       cluster: 'local',
