@@ -106,17 +106,27 @@ export function policyOf(caller: Caller, settings: CallerSettings): CallerPolicy
   return settings.policies[caller.kind === 'key' ? KEY_CALLER : caller.appId] ?? {};
 }
 
-/** The caller's own limits, on top of the app's: clusters, namespaces, fallback runs. */
-export function authorizeStart(caller: Caller, settings: CallerSettings, target: { cluster: string; namespace: string; fallback: boolean }): void {
+function describeCaller(caller: Caller): string {
+  return caller.kind === 'key' ? 'function-key callers' : `application ${caller.appId}`;
+}
+
+/** The caller's own limits on where it may look or run, on top of the app's allow-lists. */
+export function authorizeTarget(caller: Caller, settings: CallerSettings, target: { cluster: string; namespace: string }): void {
   const policy = policyOf(caller, settings);
-  const who = caller.kind === 'key' ? 'function-key callers' : `application ${caller.appId}`;
+  const who = describeCaller(caller);
   if (policy.clusters && !policy.clusters.includes(target.cluster)) {
     throw new ForbiddenError(`cluster "${target.cluster}" is not allowed for ${who}; an operator allows it in the CALLER_POLICIES app setting`);
   }
   if (policy.namespaces && !policy.namespaces.includes(target.namespace)) {
     throw new ForbiddenError(`namespace "${target.namespace}" is not allowed for ${who}; an operator allows it in the CALLER_POLICIES app setting`);
   }
-  if (target.fallback && policy.fallback === false) {
+}
+
+/** The caller's own limits on a start: clusters, namespaces, fallback runs. */
+export function authorizeStart(caller: Caller, settings: CallerSettings, target: { cluster: string; namespace: string; fallback: boolean }): void {
+  authorizeTarget(caller, settings, target);
+  const who = describeCaller(caller);
+  if (target.fallback && policyOf(caller, settings).fallback === false) {
     throw new ForbiddenError(`runs from an image are not allowed for ${who}; run an existing Job, or an operator sets "fallback": true in the CALLER_POLICIES app setting`);
   }
 }

@@ -4,6 +4,7 @@ import { summarizeCronJob, summarizeJob } from '../core/discovery.js';
 import { BadRequestError } from '../core/errors.js';
 import { NOT_MANAGED_SELECTOR } from '../core/labels.js';
 import { services } from '../services.js';
+import { authorizeTarget, callerOf } from './caller.js';
 import { startUrl } from './links.js';
 import { errorResponse } from './problem.js';
 
@@ -36,6 +37,7 @@ export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest,
       throw new BadRequestError(`namespace is required, e.g. ?namespace=batch; allowed on cluster "${cluster}": ${settings.namespaces.join(', ')}`);
     }
     clusters.authorize(cluster, namespace);
+    authorizeTarget(callerOf(request, config.callers), config.callers, { cluster, namespace });
     const options = { labelSelector: NOT_MANAGED_SELECTOR, limit: pageSize(request), continueToken: request.query.get('continue') ?? undefined };
     const gateway = clusters.gateway(cluster);
     const route = kind === 'Job' ? 'jobs' : 'cronjobs';

@@ -292,6 +292,12 @@ describe('who the caller is', () => {
     expect(problem(key).detail).toContain('cluster "dev" is not allowed for function-key callers');
     expect((await start({}, '', entra(APP_B, 'sp-b'))).status).toBe(202);
   });
+
+  it('a caller policy limits discovery too', async () => {
+    useSettings({ EASY_AUTH_ENABLED: 'true', CALLER_POLICIES: JSON.stringify({ [APP_A]: { namespaces: ['etl'] } }) });
+    expect((await listJobs(request('GET', 'jobs?namespace=batch', {}, entra(APP_A, 'sp-a')), context())).status).toBe(403);
+    expect((await listJobs(request('GET', 'jobs?namespace=batch', {}, entra(APP_B, 'sp-b')), context())).status).toBe(200);
+  });
 });
 
 describe('idempotency keys are scoped to the caller', () => {
