@@ -109,7 +109,7 @@ const envSchema = z.object({
   FALLBACK_CPU_LIMIT: quantity('1'),
   FALLBACK_MEMORY_REQUEST: quantity('128Mi'),
   FALLBACK_MEMORY_LIMIT: quantity('512Mi'),
-  FALLBACK_RUN_AS_USER: seconds(65532, 1),
+  FALLBACK_RUN_AS_USER: z.coerce.number().int().min(1, 'a non-root user id (1 or more)').default(65532),
   JOB_ACTIVE_DEADLINE_SECONDS: seconds(JOB_DEADLINE, 1),
   MAX_RUN_TIMEOUT_SECONDS: seconds(7 * 24 * 3600, 1),
   MAX_ACTIVE_RUNS_PER_CLUSTER: seconds(200, 1),
