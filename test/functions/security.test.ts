@@ -9,6 +9,7 @@ import type { JobRunInput } from '../../src/core/schemas.js';
 import { cancelRun } from '../../src/functions/cancelRun.js';
 import { getRun } from '../../src/functions/getRun.js';
 import { listJobs } from '../../src/functions/listJobs.js';
+import { startCronJobRun } from '../../src/functions/startCronJobRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
 import { ADMIN_ROLE } from '../../src/http/caller.js';
 import { createRun } from '../../src/runs/submit.js';
@@ -157,6 +158,24 @@ describe('env overrides', () => {
     expect(problem(refused).detail).toContain('"NODE_OPTIONS" changes what code the run loads');
     kube.addJob(sourceJob({ [ALLOW_ENV_ANNOTATION]: 'NODE_OPTIONS' }));
     expect((await start({ NODE_OPTIONS: '--max-old-space-size=512' })).status).toBe(202);
+  });
+
+  it("a CronJob run follows the CronJob's own annotation and its jobTemplate's env", async () => {
+    const cronJob = (annotations: Record<string, string>) => ({
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'report', namespace: 'batch', uid: 'cj-1', annotations },
+      spec: { schedule: '0 3 * * *', jobTemplate: { metadata: { annotations: { [ALLOW_ENV_ANNOTATION]: '*' } }, spec: sourceJob().spec } },
+    });
+    const startCron = (body: unknown) =>
+      startCronJobRun(request('POST', 'cronjobs/batch/report/runs', { namespace: 'batch', name: 'report' }, {}, body), client, context());
+    kube.addCronJob(cronJob({}));
+    expect((await startCron({ BATCH_DATE: 'x' })).status).toBe(202);
+    const refused = await startCron({ REPORT_DAY: 'x' });
+    expect(refused.status).toBe(400);
+    expect(problem(refused).detail).toContain('"REPORT_DAY" is not declared by CronJob "report"');
+    kube.addCronJob(cronJob({ [ALLOW_ENV_ANNOTATION]: 'REPORT_DAY' }));
+    expect((await startCron({ REPORT_DAY: 'x' })).status).toBe(202);
   });
 
   it('a declared plain value is accepted as before', async () => {
