@@ -74,7 +74,7 @@ export function callerOf(request: HttpRequest, settings: CallerSettings): Caller
   const appId = claim(['appid', 'azp']);
   const objectId = claim(OBJECT_ID_CLAIMS) ?? request.headers.get('x-ms-client-principal-id') ?? undefined;
   if (!appId || !objectId) {
-    throw new UntrustedPrincipalError('the authenticated principal has no appid/azp or object id claim; call with an application token (client credentials or managed identity)');
+    throw new UntrustedPrincipalError('the authenticated principal has no appid/azp or object id claim; call with a Microsoft Entra access token for this API (client credentials, a managed identity)');
   }
   const roleTypes = typeof principal.role_typ === 'string' ? [...ROLE_CLAIMS, principal.role_typ] : ROLE_CLAIMS;
   const roles = claims.filter((c) => roleTypes.includes(c.typ)).map((c) => c.val);

@@ -47,7 +47,7 @@ describe('callerOf', () => {
     { name: 'any principal header while Easy Auth is off', settings: off, headers: { 'x-ms-client-principal-id': 'sp-1' }, says: 'EASY_AUTH_ENABLED' },
     { name: 'an ID header without the principal', settings: on, headers: { 'x-ms-client-principal-name': 'someone' }, says: 'without X-MS-CLIENT-PRINCIPAL' },
     { name: 'a principal that is not base64 JSON', settings: on, headers: { 'x-ms-client-principal': '%%%' }, says: 'not the base64 JSON' },
-    { name: 'a user token without appid/azp', settings: on, headers: { 'x-ms-client-principal': encode({ claims: [{ typ: 'oid', val: 'u' }] }) }, says: 'no appid/azp' },
+    { name: 'a principal without appid/azp', settings: on, headers: { 'x-ms-client-principal': encode({ claims: [{ typ: 'oid', val: 'u' }] }) }, says: 'no appid/azp' },
   ])('refuses $name', ({ settings, headers, says }) => {
     expect(() => callerOf(request(headers), settings)).toThrow(UntrustedPrincipalError);
     expect(() => callerOf(request(headers), settings)).toThrow(says);
