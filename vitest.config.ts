@@ -8,7 +8,17 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/integration/**', 'test/e2e/**'],
+          exclude: ['test/integration/**', 'test/e2e/**', 'test/package/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Builds the deployment package (tsc and a copy of the production dependencies) and loads it.
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 300_000,
         },
       },
       {

@@ -27,7 +27,7 @@ type aksCluster = {
   @description('Namespaces the app may run Jobs in. "*" allows every namespace (development clusters only).')
   @minLength(1)
   namespaces: string[]
-  @description('true: the cluster uses Azure RBAC for Kubernetes authorization and gets an RBAC Writer role per namespace. false: apply infra/kubernetes/rbac.yaml in each namespace.')
+  @description('true: the cluster uses Azure RBAC for Kubernetes authorization and gets the custom role of app/rbac-aks.bicep per namespace. false: apply infra/kubernetes/rbac.yaml in each namespace.')
   azureRbac: bool
   @description('Private clusters reached through their private FQDN.')
   serverFqdn: string?
@@ -48,6 +48,15 @@ param taskHubName string = 'aksjobrunner'
 @description('Days archived run logs are kept in the run-logs container; 0 keeps them for ever.')
 @minValue(0)
 param logsRetentionDays int = 90
+
+@description('Resource id of a subnet for the app\'s VNet integration, to reach private clusters: delegated to Microsoft.App/environments, in a VNet that reaches the API server and is linked to the cluster\'s private DNS zone (README, "Private clusters"). Empty: no VNet integration, unless staticOutboundIp makes one.')
+param virtualNetworkSubnetId string = ''
+
+@description('true: the app gets a VNet of its own whose NAT gateway sends every outbound call from one static public IP (output OUTBOUND_IP), for clusters with authorized IP ranges. Not with virtualNetworkSubnetId: give that subnet a NAT gateway of your own.')
+param staticOutboundIp bool = false
+
+@description('Address space of the VNet staticOutboundIp makes (one subnet of it all).')
+param outboundVnetAddressPrefix string = '10.240.0.0/26'
 
 // Overrides of generated names, for those who name resources by their own convention.
 param resourceGroupName string = ''
@@ -201,6 +210,22 @@ module aksAccess 'app/rbac-aks.bicep' = [for c in clusters: {
   }
 }]
 
+// Only for a static outbound IP without a subnet of the deployer's: a subnet given is the deployer's network.
+var createNetwork = staticOutboundIp && empty(virtualNetworkSubnetId)
+
+module network 'app/network.bicep' = if (createNetwork) {
+  name: 'network'
+  scope: rg
+  params: {
+    vnetName: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    natGatewayName: '${abbrs.networkNatGateways}${resourceToken}'
+    publicIpName: '${abbrs.networkPublicIPAddresses}${resourceToken}'
+    location: location
+    tags: tags
+    addressPrefix: outboundVnetAddressPrefix
+  }
+}
+
 module api 'app/api.bicep' = {
   name: 'api'
   scope: rg
@@ -216,6 +241,7 @@ module api 'app/api.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     taskHubName: taskHubName
     appSettings: appSettings
+    virtualNetworkSubnetId: !empty(virtualNetworkSubnetId) ? virtualNetworkSubnetId : (createNetwork ? network.outputs.subnetId : '')
   }
   // The host starts as soon as the app exists; without its storage roles it would fail its first starts.
   dependsOn: [
@@ -235,6 +261,8 @@ module auth 'app/auth.bicep' = if (easyAuthEnabled) {
 
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
+@description('ARM of the cloud deployed to, for the predeploy hook (scripts/wait-for-storage-role.ts).')
+output AZURE_RESOURCE_MANAGER_ENDPOINT string = environment().resourceManager
 output AZURE_RESOURCE_GROUP string = rg.name
 output SERVICE_API_NAME string = api.outputs.name
 output AZURE_FUNCTION_NAME string = api.outputs.name
@@ -244,3 +272,5 @@ output API_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output API_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output RUN_LOGS_CONTAINER string = storage.outputs.logsContainerName
+@description('The static public IP every outbound call of the app leaves from (staticOutboundIp); empty without it. Allow it in each cluster\'s apiServerAccessProfile.authorizedIPRanges.')
+output OUTBOUND_IP string = createNetwork ? network.outputs.outboundIp : ''

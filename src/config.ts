@@ -94,6 +94,10 @@ const envSchema = z.object({
     .refine((u) => !u.includes('?') && !u.includes('#'), 'no query string or fragment: the URL that stands for the app\'s /api')
     .optional(),
   TRUST_FORWARDED_HEADERS: z.stringbool({ error: 'true or false' }).default(false),
+  ALLOW_LOCAL_ACCOUNT_CLUSTERS: z.stringbool({ error: 'true or false' }).default(false),
+  DISCOVERY_SHOW_ENV_VALUES: z.stringbool({ error: 'true or false' }).default(true),
+  /** The curl image of httpCall CronJobs, pinned: a moving tag would change what every scheduled call runs. */
+  HTTP_CALL_IMAGE: z.string().min(1).default('curlimages/curl:8.11.1'),
   FALLBACK_IMAGES: z
     .string()
     .default('')
@@ -165,6 +169,11 @@ export interface Config {
   readonly activityRetry: { readonly firstRetryMs: number; readonly maxAttempts: number };
   readonly statusRetryAfterSeconds: number;
   readonly links: LinkSettings;
+  /** AKS clusters without Entra ID hand out an admin certificate; refused unless this is true. */
+  readonly allowLocalAccountClusters: boolean;
+  /** Discovery shows the values of plain env vars (the seed's Polysync reads them as defaults); false hides them. */
+  readonly discoveryShowsEnvValues: boolean;
+  readonly httpCallImage: string;
   /** What a run may be made of: consent of sources, fallback images and their pod spec, the Job deadline. */
   readonly runPolicy: RunPolicy;
   /** The longest timeoutSeconds a caller may ask for. */
@@ -236,6 +245,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     activityRetry: Object.freeze({ firstRetryMs: s.ACTIVITY_RETRY_FIRST_SECONDS * 1000, maxAttempts: s.ACTIVITY_RETRY_MAX_ATTEMPTS }),
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
     links: Object.freeze({ publicBaseUrl: s.PUBLIC_BASE_URL?.replace(/\/+$/, ''), trustForwardedHeaders: s.TRUST_FORWARDED_HEADERS }),
+    allowLocalAccountClusters: s.ALLOW_LOCAL_ACCOUNT_CLUSTERS,
+    discoveryShowsEnvValues: s.DISCOVERY_SHOW_ENV_VALUES,
+    httpCallImage: s.HTTP_CALL_IMAGE,
     runPolicy: Object.freeze({
       sourcesOptIn: s.SOURCES_OPT_IN,
       jobActiveDeadlineSeconds: s.JOB_ACTIVE_DEADLINE_SECONDS,
@@ -254,7 +266,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   });
 }
 
-/** The namespaces a cluster allows; `*` allows every namespace. */
+/**
+ * Namespaces of the cluster itself and of its add-ons (AKS's own, Gatekeeper for Azure Policy, Calico, Istio,
+ * app routing, Flux...): whoever runs a Job there runs it next to the platform, often with its service accounts.
+ */
+const SYSTEM_NAMESPACE = /^(kube-.*|aks-.*|.*-system|tigera-operator|dataprotection-microsoft)$/;
+
+export function isSystemNamespace(namespace: string): boolean {
+  return SYSTEM_NAMESPACE.test(namespace);
+}
+
+/** The namespaces a cluster allows: the ones listed; `*` adds every other one except system namespaces. */
 export function namespaceAllowed(cluster: ClusterSettings, namespace: string): boolean {
-  return cluster.namespaces.includes('*') || cluster.namespaces.includes(namespace);
+  return cluster.namespaces.includes(namespace) || (cluster.namespaces.includes('*') && !isSystemNamespace(namespace));
 }

@@ -153,6 +153,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       '--service-cluster-ip-range=198.18.0.0/24',
       // Reach kwok's kubelet endpoint (pod logs) by the node's IP, 127.0.0.1, never by resolving its name.
       '--kubelet-preferred-address-types=InternalIP',
+      // As on AKS: the API server itself admits privileged containers, so an admission policy is what refuses
+      // them (test/integration/admission-policy.test.ts; the default, false, would refuse them first).
+      '--allow-privileged=true',
       '--profiling=false',
       '--v=1',
     ]);

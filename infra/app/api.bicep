@@ -27,6 +27,9 @@ param taskHubName string
 @description('Settings read by src/config.ts; merged with the host settings below.')
 param appSettings object
 
+@description('Subnet of the VNet integration (delegated to Microsoft.App/environments); empty: none.')
+param virtualNetworkSubnetId string = ''
+
 @description('Upper bound of instances Flex Consumption scales out to. Every instance is one more client of the clusters\' API servers; runs are cheap to follow, so a modest bound is plenty.')
 @minValue(1)
 @maxValue(1000)
@@ -44,11 +47,14 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 }
 
 // Read by the Functions host and extensions, not by the app. Identity-based storage: the host and Durable's
-// Azure Storage provider build service URIs from the account name and authenticate as the identity named by
-// its client id. Flex Consumption sets the worker runtime and its version from functionAppConfig and rejects
-// FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION as app settings.
+// Azure Storage provider reach the account's blob, queue and table services at the URIs the account itself
+// reports (so the storage suffix of any cloud, not only core.windows.net, which the account-name form assumes),
+// and authenticate as the identity named by its client id. Flex Consumption sets the worker runtime and its
+// version from functionAppConfig and rejects FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION as settings.
 var hostSettings = {
-  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+  AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
@@ -84,6 +90,8 @@ resource api 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Flex Consumption sends all the app's outbound traffic into the VNet it is integrated with.
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
     }

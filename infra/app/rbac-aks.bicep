@@ -2,11 +2,10 @@
 //
 // - Azure Kubernetes Service Cluster User Role on the cluster: read the cluster (its Entra ID and local-account
 //   settings, FQDN) and list user credentials, from which the app takes only the server and CA.
-// - Clusters with Azure RBAC for Kubernetes authorization: Azure Kubernetes Service RBAC Writer on each allowed
-//   namespace, never on the cluster, unless the allow-list is "*". Writer is the narrowest built-in role that can
-//   create and delete Jobs; it also reaches other namespaced objects (Secrets included), so keep the namespace
-//   list short. Clusters with Kubernetes RBAC get their rights from infra/kubernetes/rbac.yaml instead, which
-//   grants exactly the verbs the app uses.
+// - Clusters with Azure RBAC for Kubernetes authorization: a custom role with exactly the data actions the app
+//   uses (no Secrets, ConfigMaps, exec or pod creation, unlike the built-in RBAC Writer) on each allowed
+//   namespace, never on the cluster, unless the allow-list is "*". Clusters with Kubernetes RBAC get the same
+//   rights from infra/kubernetes/rbac.yaml instead.
 //
 // Plain parameter types on purpose: this module's template then keeps the classic language version, in which
 // the namespace pseudo-resources below are used only to build a scope and are never read by ARM.
@@ -24,7 +23,24 @@ param azureRbac bool
 param principalId string
 
 var clusterUserRole = '4abbcc35-e782-43d8-92c5-2d3f1bd2253f' // Azure Kubernetes Service Cluster User Role
-var rbacWriterRole = 'a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb' // Azure Kubernetes Service RBAC Writer
+
+// GATEWAY_PERMISSIONS of src/clients/kubeAccess.ts as Azure RBAC data actions (Kubernetes get/list/watch are
+// read, create/update/patch are write, delete is delete); test/infra/infra.test.ts holds the two together. A
+// feature that calls a new verb adds its data action here in the same change.
+var runnerDataActions = [
+  'Microsoft.ContainerService/managedClusters/batch/jobs/read'
+  'Microsoft.ContainerService/managedClusters/batch/jobs/write'
+  'Microsoft.ContainerService/managedClusters/batch/jobs/delete'
+  'Microsoft.ContainerService/managedClusters/batch/cronjobs/read'
+  'Microsoft.ContainerService/managedClusters/batch/cronjobs/write'
+  'Microsoft.ContainerService/managedClusters/batch/cronjobs/delete'
+  'Microsoft.ContainerService/managedClusters/apps/deployments/read'
+  'Microsoft.ContainerService/managedClusters/pods/read'
+  'Microsoft.ContainerService/managedClusters/pods/log/read'
+  'Microsoft.ContainerService/managedClusters/events/read'
+]
+// One definition per cluster, so two clusters in one resource group never race to write the same definition.
+var runnerRole = guid(cluster.id, 'aks-job-runner Kubernetes runner')
 
 var allNamespaces = contains(namespaces, '*')
 
@@ -40,6 +56,27 @@ resource allowedNamespace 'Microsoft.ContainerService/managedClusters/namespaces
   name: ns
 }]
 
+// Custom role names are unique in the tenant: the cluster's id makes this one so.
+resource runnerRoleDefinition 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (azureRbac) {
+  name: runnerRole
+  properties: {
+    roleName: 'aks-job-runner on ${clusterName} (${uniqueString(cluster.id)})'
+    description: 'What aks-job-runner does in a namespace: read CronJobs; read, create and delete Jobs; read pods, pod logs and events. No Secrets, no other workloads, no exec.'
+    type: 'CustomRole'
+    assignableScopes: [
+      resourceGroup().id
+    ]
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: runnerDataActions
+        notDataActions: []
+      }
+    ]
+  }
+}
+
 resource clusterUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(cluster.id, principalId, clusterUserRole)
   scope: cluster
@@ -50,23 +87,30 @@ resource clusterUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource namespaceWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (ns, i) in namespaces: if (azureRbac && !allNamespaces) {
-  name: guid(allowedNamespace[i].id, principalId, rbacWriterRole)
+resource namespaceRunner 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (ns, i) in namespaces: if (azureRbac && !allNamespaces) {
+  name: guid(allowedNamespace[i].id, principalId, runnerRole)
   scope: allowedNamespace[i]
+  dependsOn: [
+    runnerRoleDefinition
+  ]
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', rbacWriterRole)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', runnerRole)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }
 }]
 
-// "*" allows every namespace, so the role has to cover every namespace: the cluster scope. Meant for development
-// clusters only.
-resource clusterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (azureRbac && allNamespaces) {
-  name: guid(cluster.id, principalId, rbacWriterRole)
+// "*" allows every namespace, so the role has to cover every namespace: the cluster scope, kube-system included
+// as far as Azure is concerned (the app itself refuses system namespaces under "*", see src/config.ts).
+// Meant for development clusters only.
+resource clusterRunner 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (azureRbac && allNamespaces) {
+  name: guid(cluster.id, principalId, runnerRole)
   scope: cluster
+  dependsOn: [
+    runnerRoleDefinition
+  ]
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', rbacWriterRole)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', runnerRole)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

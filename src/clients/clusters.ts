@@ -1,6 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
 
-import { type ClusterSettings, type Config, namespaceAllowed } from '../config.js';
+import { type ClusterSettings, type Config, isSystemNamespace, namespaceAllowed } from '../config.js';
 import { ForbiddenError } from '../core/errors.js';
 import { assertNamespace } from '../core/naming.js';
 import { aksMonitorUrl } from '../core/status.js';
@@ -49,8 +49,10 @@ export class ConfiguredClusters implements ClusterRegistry {
   settings(alias: string): ClusterSettings {
     const settings = this.byAlias.get(alias);
     if (!settings) {
+      // The caller learns what it asked for, not the app's whole configuration; the operator finds that in the log.
       throw new ForbiddenError(
-        `cluster "${alias}" is not configured for this app; configured clusters: ${describe([...this.byAlias.keys()])}. An operator adds clusters in the CLUSTERS app setting`,
+        `cluster "${alias}" is not configured for this app. Use a cluster alias the app's operator gave you, or leave "cluster" out for the default one; an operator adds clusters in the CLUSTERS app setting`,
+        { logDetail: `configured clusters: ${describe([...this.byAlias.keys()])}` },
       );
     }
     return settings;
@@ -60,9 +62,13 @@ export class ConfiguredClusters implements ClusterRegistry {
     assertNamespace(namespace);
     const settings = this.settings(alias);
     if (!namespaceAllowed(settings, namespace)) {
-      throw new ForbiddenError(
-        `namespace "${namespace}" is not allowed on cluster "${alias}"; allowed: ${describe(settings.namespaces)}. An operator allows namespaces in the CLUSTERS app setting`,
-      );
+      const why =
+        settings.namespaces.includes('*') && isSystemNamespace(namespace)
+          ? `"${namespace}" is a system namespace, which "*" does not include; an operator who means it lists it by name in the CLUSTERS app setting`
+          : 'ask the app\'s operator to allow it in the CLUSTERS app setting';
+      throw new ForbiddenError(`namespace "${namespace}" is not allowed on cluster "${alias}": ${why}`, {
+        logDetail: `allowed on cluster "${alias}": ${describe(settings.namespaces)}`,
+      });
     }
     return settings;
   }
@@ -87,11 +93,12 @@ export class ConfiguredClusters implements ClusterRegistry {
     }
     const azure = this.azure;
     let source: AksSource | undefined;
-    const lazy = async () => (source ??= new AksSource(settings, await azure.management(), azure.credential()));
+    const allowLocalAccounts = this.config.allowLocalAccountClusters;
+    const lazy = async () => (source ??= new AksSource(settings, await azure.management(), azure.credential(), Date.now, allowLocalAccounts));
     return new ClientNodeGateway(
       {
         kubeConfig: async () => (await lazy()).kubeConfig(),
-        invalidate: () => source?.invalidate(),
+        refresh: async () => (await lazy()).refresh(),
       },
       this.config.kubeRequestTimeoutMs,
     );

@@ -9,8 +9,11 @@ export interface SourceSummary {
   namespace: string;
   cluster: string;
   image: string | null;
-  /** containers[0] env with literal values: the parameters a caller can override. */
-  params: Record<string, string>;
+  /**
+   * containers[0] env with literal values: the parameters a caller can override, with their values as defaults
+   * (null for every one when the operator hides values: DISCOVERY_SHOW_ENV_VALUES=false).
+   */
+  params: Record<string, string | null>;
   /**
    * containers[0] env taken from secrets, config maps or fields, their values not shown: a caller replaces them
    * only where the source's allow-env annotation says so.
@@ -39,6 +42,11 @@ function envParams(env: readonly V1EnvVar[] | undefined): Pick<SourceSummary, 'p
     else params[entry.name] = entry.value ?? '';
   }
   return { params, referencedParams };
+}
+
+/** The same summary with the names of its plain env vars but not their values: every key holder reads discovery. */
+export function withoutEnvValues<T extends SourceSummary>(summary: T): T {
+  return { ...summary, params: Object.fromEntries(Object.keys(summary.params).map((name) => [name, null])) };
 }
 
 function fromTemplate(template: V1PodTemplateSpec | undefined): Pick<SourceSummary, 'image' | 'params' | 'referencedParams'> {

@@ -8,6 +8,16 @@ export class AppError extends Error {
   readonly status: number = 500;
   /** Short machine-readable reason, used as the problem+json `type` suffix and in run snapshots. */
   readonly reason: string = 'InternalError';
+  /**
+   * What an operator needs and a caller must not see (every configured cluster alias and namespace, say): it
+   * goes to the log, never into an answer.
+   */
+  readonly logDetail: string | undefined;
+
+  constructor(message?: string, options?: ErrorOptions & { logDetail?: string }) {
+    super(message, options);
+    this.logDetail = options?.logDetail;
+  }
 }
 
 /** The caller sent something we cannot use: malformed JSON, a wrong type, a bad name. */
@@ -108,4 +118,11 @@ export function ensureError(value: unknown): Error {
     text = String(value);
   }
   return new Error(`Non-Error thrown: ${text}`);
+}
+
+/** A write that needs the version the caller read (optimistic concurrency) came without one. */
+export class PreconditionRequiredError extends AppError {
+  override name = 'PreconditionRequiredError';
+  override readonly status = 428;
+  override readonly reason = 'PreconditionRequired';
 }

@@ -31,23 +31,39 @@ export function problem(status: number, reason: string, detail: string, extra: R
   };
 }
 
+const GUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
+
+/**
+ * An answer about the app's own identity keeps out its principal id and its Azure scopes (the Kubernetes user
+ * name in a 403, the object id and scope in an ARM refusal): a function key holder has no use for them and could
+ * map the deployment with them. The full text goes to the log.
+ */
+export function redactIdentity(text: string): string {
+  return text
+    .replace(/User "[^"]*"/g, 'User "<the app\'s identity>"')
+    .replace(/\/subscriptions\/[^\s'"]+/gi, '<scope>')
+    .replace(GUID, '<id>');
+}
+
 /**
  * Turns anything a handler throws into an answer. The caller's mistakes are 4xx with our message; a cluster
  * refusing the app's own identity is an operator's problem, said as such; an unreachable cluster is 503 so
  * callers retry; anything else is a 500 whose details stay in the log.
  */
 export function errorResponse(err: unknown, context: InvocationContext): HttpResponseInit {
+  if (err instanceof AppError && err.logDetail !== undefined) context.warn(`${err.message} (${err.logDetail})`);
   if (err instanceof KubeApiError) {
     if (isForbidden(err)) {
+      context.warn(`cluster refused the app's identity: ${err.message}`);
       return problem(
         403,
         'ClusterForbidden',
-        `the cluster refused the app's identity: ${err.message}. An operator grants the Role in infra/kubernetes/rbac.yaml (Kubernetes RBAC) or the "Azure Kubernetes Service RBAC Writer" role (Azure RBAC) for this namespace`,
+        `the cluster refused the app's identity: ${redactIdentity(err.message)}. An operator grants the Role in infra/kubernetes/rbac.yaml (Kubernetes RBAC) or the custom role of infra/app/rbac-aks.bicep (Azure RBAC) for this namespace`,
       );
     }
     if (err.transient) {
       context.warn(`cluster call failed transiently: ${err.message}`);
-      return problem(503, 'ClusterUnavailable', `the cluster did not answer properly, try again: ${err.message}`);
+      return problem(503, 'ClusterUnavailable', `the cluster did not answer properly, try again: ${redactIdentity(err.message)}`);
     }
     if (err.code === 401) {
       // Not the caller's key: the cluster refused the app's own credentials even after a fresh one.
@@ -55,18 +71,18 @@ export function errorResponse(err: unknown, context: InvocationContext): HttpRes
       return problem(
         502,
         'ClusterCredentials',
-        `the cluster refused the app's credentials: ${err.message}. An operator checks the app's managed identity and its "Azure Kubernetes Service Cluster User Role" on the cluster`,
+        `the cluster refused the app's credentials: ${redactIdentity(err.message)}. An operator checks the app's managed identity and its "Azure Kubernetes Service Cluster User Role" on the cluster`,
       );
     }
     // Answers about what was asked (an invalid Job, a name taken, a resource gone) go back as they are.
     if (REQUEST_CODES.has(err.code)) return problem(err.code, err.kubeReason ?? 'ClusterError', err.message);
     context.error(`cluster answered unexpectedly: ${err.message}`);
-    return problem(502, err.kubeReason ?? 'ClusterError', err.message);
+    return problem(502, err.kubeReason ?? 'ClusterError', redactIdentity(err.message));
   }
   if (err instanceof AppError && err.status < 500) return problem(err.status, err.reason, err.message);
   const error = ensureError(err);
   context.error(`unexpected error: ${error.stack ?? error.message}`);
-  if (err instanceof AppError) return problem(err.status, err.reason, err.message);
+  if (err instanceof AppError) return problem(err.status, err.reason, redactIdentity(err.message));
   return problem(500, 'InternalError', `the app failed unexpectedly (invocation ${context.invocationId}); the details are in its log`);
 }
 

@@ -124,7 +124,7 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
     if (existing) return replay(existing, runRequest, request, monitorUrl, config.statusRetryAfterSeconds);
 
     // Building the Job reads the source: a missing one is a 404 now, not a failed run later.
-    await assertRunCapacity(clusters.gateway(cluster), clusters.settings(cluster), config.maxActiveRunsPerCluster);
+    await assertRunCapacity(clusters.gateway(cluster), clusters.settings(cluster), namespace, config.maxActiveRunsPerCluster);
     const built = await buildRunJob(clusters.gateway(cluster), runRequest, config.runPolicy);
     runRequest.source = built.source;
 

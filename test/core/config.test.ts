@@ -29,6 +29,9 @@ const defaults: Config = {
   activityRetry: { firstRetryMs: 5000, maxAttempts: 5 },
   statusRetryAfterSeconds: 10,
   links: { publicBaseUrl: undefined, trustForwardedHeaders: false },
+  allowLocalAccountClusters: false,
+  discoveryShowsEnvValues: true,
+  httpCallImage: 'curlimages/curl:8.11.1',
   runPolicy: {
     sourcesOptIn: false,
     jobActiveDeadlineSeconds: 86_400,
@@ -95,6 +98,9 @@ describe('loadConfig', () => {
       STATUS_RETRY_AFTER_SECONDS: '15',
       PUBLIC_BASE_URL: 'https://gateway.contoso.com/aks-jobs/',
       TRUST_FORWARDED_HEADERS: 'true',
+      ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'TRUE',
+      DISCOVERY_SHOW_ENV_VALUES: 'false',
+      HTTP_CALL_IMAGE: 'registry.example.com/mirror/curl:8.11.1',
       FALLBACK_IMAGES: 'myacr.azurecr.io/tools/, docker.io/library/busybox@sha256',
       FALLBACK_CPU_REQUEST: '250m',
       FALLBACK_CPU_LIMIT: '2',
@@ -120,6 +126,9 @@ describe('loadConfig', () => {
       activityRetry: { firstRetryMs: 2000, maxAttempts: 3 },
       statusRetryAfterSeconds: 15,
       links: { publicBaseUrl: 'https://gateway.contoso.com/aks-jobs', trustForwardedHeaders: true },
+      allowLocalAccountClusters: true,
+      discoveryShowsEnvValues: false,
+      httpCallImage: 'registry.example.com/mirror/curl:8.11.1',
       runPolicy: {
         sourcesOptIn: true,
         jobActiveDeadlineSeconds: 7200,
@@ -136,6 +145,10 @@ describe('loadConfig', () => {
       maxActiveRunsPerCluster: 50,
       callers: { easyAuth: true, policies: { '11111111-2222-3333-4444-555555555555': { clusters: ['prod'], namespaces: ['batch'], fallback: false } } },
     });
+  });
+
+  it('a flag that is neither true nor false stops start-up naming the setting', () => {
+    expect(configError({ ...minimal, ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'maybe' }).message).toContain('- ALLOW_LOCAL_ACCOUNT_CLUSTERS: true or false');
   });
 
   it('without DEFAULT_CLUSTER the first cluster is the default', () => {
@@ -235,8 +248,13 @@ describe('loadConfig', () => {
 });
 
 describe('namespaceAllowed', () => {
-  const [dev, prod, any] = loadConfig({
-    CLUSTERS: JSON.stringify([devCluster, prodCluster, { ...devCluster, alias: 'any', namespaces: ['*'] }]),
+  const [dev, prod, any, anyAndSystem] = loadConfig({
+    CLUSTERS: JSON.stringify([
+      devCluster,
+      prodCluster,
+      { ...devCluster, alias: 'any', namespaces: ['*'] },
+      { ...devCluster, alias: 'any-and-system', namespaces: ['*', 'kube-system'] },
+    ]),
   }).clusters;
 
   it.each([
@@ -244,7 +262,12 @@ describe('namespaceAllowed', () => {
     { name: 'another listed namespace', cluster: dev, namespace: 'batch', expected: true },
     { name: 'a namespace not in the list', cluster: prod, namespace: 'kube-system', expected: false },
     { name: 'a namespace of another cluster', cluster: dev, namespace: 'reports', expected: false },
-    { name: 'any namespace under "*"', cluster: any, namespace: 'kube-system', expected: true },
+    { name: 'any namespace under "*"', cluster: any, namespace: 'reports', expected: true },
+    ...['kube-system', 'kube-public', 'kube-node-lease', 'gatekeeper-system', 'calico-system', 'tigera-operator', 'app-routing-system', 'aks-istio-system', 'aks-command', 'flux-system', 'dataprotection-microsoft'].map(
+      (namespace) => ({ name: `system namespace ${namespace} under "*"`, cluster: any, namespace, expected: false }),
+    ),
+    { name: 'a system namespace listed by name next to "*"', cluster: anyAndSystem, namespace: 'kube-system', expected: true },
+    { name: 'a namespace that only contains "system"', cluster: any, namespace: 'systems-team', expected: true },
   ])('$name is allowed: $expected', ({ cluster, namespace, expected }) => {
     if (!cluster) throw new Error('cluster fixture missing');
     expect(namespaceAllowed(cluster, namespace)).toBe(expected);
@@ -268,6 +291,7 @@ describe('SETTING_NAMES', () => {
         'GRACE_IMAGE_PULL_SECONDS',
         'GRACE_QUOTA_SECONDS',
         'GRACE_UNSCHEDULABLE_SECONDS',
+        'HTTP_CALL_IMAGE',
         'KUBE_REQUEST_TIMEOUT_SECONDS',
         'POLL_BACKOFF_FACTOR',
         'POLL_INITIAL_SECONDS',
@@ -275,6 +299,8 @@ describe('SETTING_NAMES', () => {
         'PUBLIC_BASE_URL',
         'STATUS_RETRY_AFTER_SECONDS',
         'TRUST_FORWARDED_HEADERS',
+        'ALLOW_LOCAL_ACCOUNT_CLUSTERS',
+        'DISCOVERY_SHOW_ENV_VALUES',
         'FALLBACK_IMAGES',
         'FALLBACK_CPU_REQUEST',
         'FALLBACK_CPU_LIMIT',

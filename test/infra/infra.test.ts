@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { loadAllYaml, loadYaml, type V1Role, type V1RoleBinding } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
+import { type KubePermission, requiredPermissions } from '../../src/clients/kubeAccess.js';
 import { loadConfig, REQUIRED_SETTINGS, SETTING_NAMES } from '../../src/config.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -41,12 +42,13 @@ const BUILT_IN_ROLES: Readonly<Record<string, string>> = {
   'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
   'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
   'Azure Kubernetes Service Cluster User Role': '4abbcc35-e782-43d8-92c5-2d3f1bd2253f',
-  'Azure Kubernetes Service RBAC Writer': 'a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb',
 };
 
 /** Settings the Functions host and its extensions read; everything else must be a setting of src/config.ts. */
 const HOST_SETTINGS = new Set([
-  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__blobServiceUri',
+  'AzureWebJobsStorage__queueServiceUri',
+  'AzureWebJobsStorage__tableServiceUri',
   'AzureWebJobsStorage__credential',
   'AzureWebJobsStorage__clientId',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
@@ -252,6 +254,16 @@ describe('app settings', () => {
     expect(appSettings.get('AZURE_CLIENT_ID')?.value).toBe('identity.outputs.clientId');
   });
 
+  it('reaches blob, queue and table storage (the host and the Durable task hub) at the URIs the account reports', () => {
+    // Service URIs instead of __accountName, which assumes the public cloud's core.windows.net.
+    expect(allSettings).not.toContain('AzureWebJobsStorage__accountName');
+    for (const service of ['blob', 'queue', 'table']) {
+      expect(hostSettings.get(`AzureWebJobsStorage__${service}ServiceUri`)?.value, service).toBe(`storage.properties.primaryEndpoints.${service}`);
+    }
+    expect(apiBicep).toMatch(/^resource storage 'Microsoft\.Storage\/storageAccounts@[\w-]+' existing = \{\s*name: storageAccountName\s*\}/m);
+    expect(hostSettings.get('AzureWebJobsStorage__credential')?.value).toBe("'managedidentity'");
+  });
+
   it('leaves the worker runtime to functionAppConfig, since Flex Consumption refuses it as a setting', () => {
     expect(allSettings).not.toContain('FUNCTIONS_WORKER_RUNTIME');
     expect(allSettings).not.toContain('FUNCTIONS_EXTENSION_VERSION');
@@ -384,7 +396,7 @@ describe('roles', () => {
     }
   });
 
-  it('grants AKS roles in the cluster\'s own resource group, RBAC Writer per allowed namespace', () => {
+  it('grants AKS roles in the cluster\'s own resource group, the runner role per allowed namespace', () => {
     const aks = declarations(mainBicep, 'module').find((m) => m.type === 'app/rbac-aks.bicep');
     expect(aks && entry(aks.body, 'scope').value).toBe('resourceGroup(c.subscriptionId, c.resourceGroup)');
     const rbacAks = read('infra/app/rbac-aks.bicep');
@@ -393,8 +405,8 @@ describe('roles', () => {
     );
     expect(namespace && entry(namespace.body, 'parent').value).toBe('cluster');
     expect(namespace && entry(namespace.body, 'name').value).toBe('ns');
-    const writer = assignments.find((a) => a.symbol === 'namespaceWriter');
-    expect(writer && entry(writer.body, 'scope').value).toBe('allowedNamespace[i]');
+    const runner = assignments.find((a) => a.symbol === 'namespaceRunner');
+    expect(runner && entry(runner.body, 'scope').value).toBe('allowedNamespace[i]');
   });
 });
 
@@ -487,7 +499,7 @@ describe('infra/kubernetes/rbac.yaml', () => {
   const role = docs.find((d): d is V1Role => d.kind === 'Role');
   const binding = docs.find((d): d is V1RoleBinding => d.kind === 'RoleBinding');
 
-  it('grants exactly the verbs the app uses, in one namespace', () => {
+  it('grants exactly the verbs the gateway methods need (GATEWAY_PERMISSIONS), in one namespace', () => {
     expect(docs).toHaveLength(2);
     expect(role?.metadata?.namespace).toBe('NAMESPACE');
     const granted = (role?.rules ?? []).flatMap((rule) =>
@@ -497,16 +509,10 @@ describe('infra/kubernetes/rbac.yaml', () => {
         ),
       ),
     );
-    const expected = [
-      ...['get', 'list', 'watch', 'create', 'delete'].map((v) => `batch/jobs:${v}`),
-      ...['get', 'list', 'create', 'update', 'patch', 'delete'].map((v) => `batch/cronjobs:${v}`),
-      ...['get', 'list'].map((v) => `apps/deployments:${v}`),
-      ...['get', 'list'].map((v) => `core/pods:${v}`),
-      'core/pods/log:get',
-      'core/events:list',
-    ];
+    const expected = requiredPermissions().map((p) => `${p.apiGroup === '' ? 'core' : p.apiGroup}/${p.resource}:${p.verb}`);
     expect([...granted].sort()).toEqual([...expected].sort());
     expect(granted).toHaveLength(new Set(granted).size);
+    expect(role?.rules?.every((rule) => rule.resourceNames === undefined && rule.nonResourceURLs === undefined)).toBe(true);
   });
 
   it('binds that Role, in the same namespace, to the identity by its object id', () => {
@@ -544,5 +550,150 @@ describe('App Service Authentication (infra/app/auth.bicep)', () => {
     expect(authBicep).toMatch(/requireAuthentication: false/);
     expect(authBicep).toMatch(/defaultAuthorizationPolicy: \{\s*allowedApplications: allowedClientIds\s*\}/);
     expect(authBicep).toMatch(/tokenStore: \{\s*enabled: false\s*\}/);
+  });
+});
+
+describe('the custom Azure role for Azure-RBAC clusters (infra/app/rbac-aks.bicep)', () => {
+  const rbacAks = read('infra/app/rbac-aks.bicep');
+  const definitions = declarations(rbacAks, 'resource').filter((r) => r.type.startsWith('Microsoft.Authorization/roleDefinitions@'));
+  const definition = definitions[0];
+  const properties = definition ? entries(rbacAks, entry(definition.body, 'properties').at) : new Map<string, Entry>();
+
+  function assignmentsOf(src: string): (Block & { properties: Map<string, Entry> })[] {
+    return declarations(src, 'resource')
+      .filter((r) => r.type.startsWith('Microsoft.Authorization/roleAssignments@'))
+      .map((r) => ({ ...r, properties: entries(src, entry(r.body, 'properties').at) }));
+  }
+
+  /** The string literals of the Bicep array assigned to `var <name>`. */
+  function arrayVar(name: string): string[] {
+    const match = new RegExp(`^var ${name}\\s*=\\s*\\[`, 'm').exec(rbacAks);
+    if (!match) throw new Error(`no var ${name} = [...]`);
+    const open = match.index + match[0].length - 1;
+    return [...rbacAks.slice(open, closing(rbacAks, open)).matchAll(/'([^']*)'/g)].map((m) => m[1] ?? '');
+  }
+
+  /** Azure RBAC for Kubernetes names a verb on a resource `<group>/<resource>/read|write|delete`. */
+  function dataAction(p: KubePermission): string {
+    const action = { get: 'read', list: 'read', watch: 'read', create: 'write', update: 'write', patch: 'write', delete: 'delete' }[p.verb];
+    return `Microsoft.ContainerService/managedClusters/${p.apiGroup === '' ? '' : `${p.apiGroup}/`}${p.resource}/${action}`;
+  }
+
+  it('is one custom role, named by a guid of the cluster, created only for Azure-RBAC clusters', () => {
+    expect(definitions).toHaveLength(1);
+    expect(rbacAks).toMatch(/^var runnerRole = guid\(cluster\.id, '[^']+'\)$/m);
+    expect(definition && entry(definition.body, 'name').value).toBe('runnerRole');
+    expect(rbacAks).toMatch(/resource runnerRoleDefinition 'Microsoft\.Authorization\/roleDefinitions@[^']+' = if \(azureRbac\) \{/);
+    expect(entry(properties, 'type').value).toBe("'CustomRole'");
+    expect(entry(properties, 'roleName').value).toContain('${uniqueString(cluster.id)}');
+    expect(entry(properties, 'assignableScopes').value.replace(/\s+/g, '')).toBe('[resourceGroup().id]');
+  });
+
+  it('holds exactly the data actions GATEWAY_PERMISSIONS implies and no control-plane action', () => {
+    const permissions = entry(properties, 'permissions').value.replace(/\s+/g, ' ');
+    expect(permissions).toBe('[ { actions: [] notActions: [] dataActions: runnerDataActions notDataActions: [] } ]');
+    const granted = arrayVar('runnerDataActions');
+    expect([...granted].sort()).toEqual([...new Set(requiredPermissions().map(dataAction))].sort());
+    expect(granted).toHaveLength(new Set(granted).size);
+  });
+
+  it('reaches no Secret, no wildcard and nothing outside Jobs, CronJobs, pods and events (and reading Deployments)', () => {
+    for (const action of arrayVar('runnerDataActions')) {
+      expect(action).not.toMatch(/secrets|\*|exec|attach|portforward|serviceaccounts|impersonate/i);
+      expect(action).toMatch(/^Microsoft\.ContainerService\/managedClusters\/((batch\/jobs|batch\/cronjobs|pods|pods\/log|events)\/(read|write|delete)|apps\/deployments\/read)$/);
+    }
+  });
+
+  it('is what each allowed namespace (or the cluster, for "*") is assigned, and RBAC Writer is gone', () => {
+    const byName = new Map(assignmentsOf(rbacAks).map((a) => [a.symbol, a]));
+    for (const [symbol, scope, condition] of [
+      ['namespaceRunner', 'allowedNamespace[i]', 'azureRbac && !allNamespaces'],
+      ['clusterRunner', 'cluster', 'azureRbac && allNamespaces'],
+    ] as const) {
+      const assignment = byName.get(symbol);
+      expect(assignment, symbol).toBeDefined();
+      expect(assignment && entry(assignment.body, 'scope').value).toBe(scope);
+      expect(assignment && entry(assignment.properties, 'roleDefinitionId').value).toBe("subscriptionResourceId('Microsoft.Authorization/roleDefinitions', runnerRole)");
+      expect(assignment && entry(assignment.body, 'dependsOn').value.replace(/\s+/g, '')).toBe('[runnerRoleDefinition]');
+      expect(rbacAks).toContain(`resource ${symbol} `);
+      expect(rbacAks.slice(rbacAks.indexOf(`resource ${symbol} `)).split('\n')[0]).toContain(`if (${condition})`);
+    }
+    // The Cluster User Role stays: listClusterUserCredentials is how the app finds the server and CA.
+    expect(byName.get('clusterUser') && entry(byName.get('clusterUser')?.properties ?? new Map<string, Entry>(), 'roleDefinitionId').value).toBe(
+      "subscriptionResourceId('Microsoft.Authorization/roleDefinitions', clusterUserRole)",
+    );
+    for (const { path, text } of bicepFiles) expect(text.toLowerCase(), path).not.toContain('a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb');
+  });
+});
+
+describe('networking for private clusters and authorized IP ranges', () => {
+  const mainParams = params(mainBicep);
+  const networkBicep = read('infra/app/network.bicep');
+  const apiModule = declarations(mainBicep, 'module').find((m) => m.symbol === 'api');
+  const apiParams = apiModule ? entries(mainBicep, entry(apiModule.body, 'params').at) : new Map<string, Entry>();
+
+  it('takes an optional subnet and an optional static outbound IP, both off by default', () => {
+    expect(mainParams.get('virtualNetworkSubnetId')).toBe("''");
+    expect(mainParams.get('staticOutboundIp')).toBe('false');
+    const file = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: string }> };
+    expect(file.parameters.virtualNetworkSubnetId?.value).toBe('${APP_SUBNET_ID}');
+    expect(file.parameters.staticOutboundIp?.value).toBe('${STATIC_OUTBOUND_IP=false}');
+  });
+
+  it('integrates the app with the given subnet, else with its own when a static IP is asked for, else with none', () => {
+    expect(mainBicep).toMatch(/^var createNetwork = staticOutboundIp && empty\(virtualNetworkSubnetId\)$/m);
+    expect(apiParams.get('virtualNetworkSubnetId')?.value).toBe(
+      "!empty(virtualNetworkSubnetId) ? virtualNetworkSubnetId : (createNetwork ? network.outputs.subnetId : '')",
+    );
+    expect(params(apiBicep).get('virtualNetworkSubnetId')).toBe("''");
+    const site = declarations(apiBicep, 'resource').find((r) => r.type.startsWith('Microsoft.Web/sites@'));
+    const properties = site ? entries(apiBicep, entry(site.body, 'properties').at) : new Map<string, Entry>();
+    expect(properties.get('virtualNetworkSubnetId')?.value).toBe('empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId');
+  });
+
+  it('makes the VNet, NAT gateway and static public IP only when asked, and outputs the IP to allow', () => {
+    const network = declarations(mainBicep, 'module').find((m) => m.type === 'app/network.bicep');
+    expect(network?.symbol).toBe('network');
+    expect(mainBicep).toMatch(/^module network 'app\/network\.bicep' = if \(createNetwork\) \{/m);
+    expect(mainBicep).toMatch(/^output OUTBOUND_IP string = createNetwork \? network\.outputs\.outboundIp : ''$/m);
+    const resources = new Map(declarations(networkBicep, 'resource').map((r) => [r.symbol, r]));
+    const ip = resources.get('publicIp');
+    expect(ip && entries(networkBicep, entry(ip.body, 'properties').at).get('publicIPAllocationMethod')?.value).toBe("'Static'");
+    const nat = resources.get('natGateway');
+    expect(nat && entry(nat.body, 'properties').value).toMatch(/publicIpAddresses:\s*\[\s*\{\s*id:\s*publicIp\.id\s*\}\s*\]/);
+    const vnet = resources.get('vnet');
+    const subnet = vnet ? entry(vnet.body, 'properties').value : '';
+    expect(subnet).toMatch(/natGateway:\s*\{\s*id:\s*natGateway\.id\s*\}/);
+    // The delegation Flex Consumption's VNet integration requires.
+    expect(subnet).toMatch(/serviceName:\s*'Microsoft\.App\/environments'/);
+    expect(networkBicep).toMatch(/^output subnetId string = '\$\{vnet\.id\}\/subnets\/app'$/m);
+    expect(networkBicep).toMatch(/^output outboundIp string = publicIp\.properties\.ipAddress$/m);
+  });
+
+  it('README says how a private FQDN resolves and which IP to allow in authorizedIPRanges', () => {
+    const readme = read('README.md');
+    expect(readme).toContain('privatelink.<region>.azmk8s.io');
+    expect(readme).toContain('serverFqdn');
+    expect(readme).toContain('APP_SUBNET_ID');
+    expect(readme).toContain('STATIC_OUTBOUND_IP');
+    expect(readme).toContain('azd env get-value OUTBOUND_IP');
+    expect(readme).toContain('authorizedIPRanges');
+  });
+});
+
+describe("the deployer's rights", () => {
+  it('README names what the per-cluster role deployment needs in each cluster\'s resource group, and the roles that give it', () => {
+    const aks = declarations(mainBicep, 'module').find((m) => m.type === 'app/rbac-aks.bicep');
+    expect(aks && entry(aks.body, 'scope').value).toBe('resourceGroup(c.subscriptionId, c.resourceGroup)');
+    const readme = read('README.md');
+    for (const text of [
+      'Microsoft.Resources/deployments/write',
+      'Microsoft.Authorization/roleAssignments/write',
+      '**Owner**',
+      '**Contributor**',
+      '**Role Based Access Control Administrator**',
+    ]) {
+      expect(readme).toContain(text);
+    }
   });
 });

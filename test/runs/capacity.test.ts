@@ -25,22 +25,23 @@ describe('countActiveRuns', () => {
 
   it.each([
     { name: 'the allowed namespaces, one list each', namespaces: ['batch', 'etl'], expected: 3, lists: ['listJobs batch', 'listJobs etl'] },
-    { name: 'every namespace with "*", in one cluster-wide list', namespaces: ['*'], expected: 4, lists: ['listJobsInAllNamespaces *'] },
+    { name: 'the named namespaces and the started one, with "*"', namespaces: ['etl', '*'], expected: 3, lists: ['listJobs etl', 'listJobs batch'] },
+    { name: 'the started namespace alone, with only "*"', namespaces: ['*'], expected: 2, lists: ['listJobs batch'] },
   ])('counts the unfinished runs of $name', async ({ namespaces, expected, lists }) => {
     kube.calls.length = 0;
-    expect(await countActiveRuns(kube, cluster(namespaces), 1000)).toBe(expected);
+    expect(await countActiveRuns(kube, cluster(namespaces), 'batch', 1000)).toBe(expected);
     expect(kube.calls).toEqual(lists);
   });
 
   it('stops listing once the count reaches the limit', async () => {
     kube.calls.length = 0;
-    expect(await countActiveRuns(kube, cluster(['batch', 'etl', 'other']), 2)).toBeGreaterThanOrEqual(2);
+    expect(await countActiveRuns(kube, cluster(['batch', 'etl', 'other']), 'batch', 2)).toBeGreaterThanOrEqual(2);
     expect(kube.calls).toEqual(['listJobs batch']);
   });
 
   it('refuses with a 429 at the limit and not below it', async () => {
-    await expect(assertRunCapacity(kube, cluster(['batch', 'etl']), 4)).resolves.toBeUndefined();
-    const refusal = assertRunCapacity(kube, cluster(['batch', 'etl']), 3);
+    await expect(assertRunCapacity(kube, cluster(['batch', 'etl']), 'batch', 4)).resolves.toBeUndefined();
+    const refusal = assertRunCapacity(kube, cluster(['batch', 'etl']), 'batch', 3);
     await expect(refusal).rejects.toBeInstanceOf(ActiveRunLimitError);
     await expect(refusal).rejects.toThrow('MAX_ACTIVE_RUNS_PER_CLUSTER');
   });

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+
+import type { KubeConfig } from '@kubernetes/client-node';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+import { ClientNodeGateway } from '../../src/clients/kube.js';
+import { GATEWAY_PERMISSIONS, type KubePermission, requiredPermissions } from '../../src/clients/kubeAccess.js';
+
+/**
+ * The permission table is the one place the app's cluster rights are written down (rbac.yaml and the Azure
+ * role are checked against it in test/infra). Here it is checked against the code: every public method of
+ * ClientNodeGateway has an entry, and each entry is exactly what the method's client-node calls need.
+ */
+
+/** Public methods of ClientNodeGateway, read from its source: private helpers are on the prototype too. */
+function publicMethods(): string[] {
+  const path = new URL('../../src/clients/kube.ts', import.meta.url);
+  const source = ts.createSourceFile('kube.ts', readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
+  const found: string[] = [];
+  source.forEachChild((node) => {
+    if (!ts.isClassDeclaration(node) || node.name?.text !== 'ClientNodeGateway') return;
+    for (const member of node.members) {
+      const hidden = ts.getCombinedModifierFlags(member) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected);
+      const isMethod = ts.isMethodDeclaration(member) || (ts.isPropertyDeclaration(member) && member.initializer !== undefined && ts.isArrowFunction(member.initializer));
+      if (isMethod && !hidden && !ts.isPrivateIdentifier(member.name)) found.push(member.name.getText(source));
+    }
+  });
+  return found;
+}
+
+/** client-node API class → API group. */
+const GROUPS: Readonly<Record<string, string>> = { BatchV1Api: 'batch', CoreV1Api: '', AppsV1Api: 'apps', EventsV1Api: 'events.k8s.io' };
+/** client-node operation prefix → RBAC verb. */
+const VERBS: Readonly<Record<string, KubePermission['verb'] | 'deletecollection'>> = {
+  read: 'get',
+  list: 'list',
+  create: 'create',
+  replace: 'update',
+  patch: 'patch',
+  delete: 'delete',
+  deleteCollection: 'deletecollection',
+};
+
+/** The permission a client-node call needs, from its names: `BatchV1Api.readNamespacedCronJob` → batch/cronjobs get. */
+function permissionOf(call: string): string {
+  const [api = '', operation = ''] = call.split('.');
+  const match = /^(read|list|create|replace|patch|deleteCollection|delete)Namespaced([A-Z][a-z]*(?:[A-Z][a-z]*)*?)(Status|Log|Scale|Ephemeralcontainers)?$/.exec(operation);
+  const group = GROUPS[api];
+  if (!match || group === undefined) throw new Error(`no RBAC mapping for ${call}: extend GROUPS/VERBS in this test`);
+  const [, prefix = '', kind = '', sub] = match;
+  const resource = `${kind.toLowerCase()}s${sub ? `/${sub.toLowerCase()}` : ''}`;
+  return `${group || 'core'}/${resource}:${VERBS[prefix] ?? prefix}`;
+}
+
+function key(p: KubePermission): string {
+  return `${p.apiGroup || 'core'}/${p.resource}:${p.verb}`;
+}
+
+/** A gateway whose client-node APIs only record which operations were called. */
+function recordingGateway(): { gateway: ClientNodeGateway; calls: string[] } {
+  const calls: string[] = [];
+  const kc = {
+    makeApiClient: (api: { name: string }) =>
+      new Proxy(
+        {},
+        {
+          get: (_target, operation) => () => {
+            // client-node's exported BatchV1Api is a class named ObjectBatchV1Api, and so on.
+            calls.push(`${api.name.replace(/^Object/, '')}.${String(operation)}`);
+            return Promise.resolve({ items: [], metadata: {} });
+          },
+        },
+      ),
+  } as unknown as KubeConfig;
+  return { gateway: new ClientNodeGateway({ kubeConfig: () => Promise.resolve(kc), refresh: () => Promise.resolve(false) }, 1000), calls };
+}
+
+describe('GATEWAY_PERMISSIONS', () => {
+  it('has an entry for every public method of ClientNodeGateway, and none for a method it lacks', () => {
+    const methods = publicMethods();
+    expect(methods.length).toBeGreaterThan(0);
+    expect([...methods].sort()).toEqual(Object.keys(GATEWAY_PERMISSIONS).sort());
+  });
+
+  it.each(Object.entries(GATEWAY_PERMISSIONS))('%s needs exactly the verbs its client-node calls use', async (method, permissions) => {
+    const { gateway, calls } = recordingGateway();
+    const fn = (gateway as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[method];
+    expect(fn, method).toBeTypeOf('function');
+    // Placeholder arguments: the recording APIs answer anything, so only which operations are called matters.
+    await fn?.call(gateway, 'ns', 'name', {}).catch(() => undefined);
+    expect(calls.length, `${method} made no client-node call`).toBeGreaterThan(0);
+    expect([...new Set(calls.map(permissionOf))].sort()).toEqual(permissions.map(key).sort());
+  });
+
+  it('requiredPermissions is the union of the entries, each once', () => {
+    const union = new Set(Object.values(GATEWAY_PERMISSIONS).flat().map(key));
+    const required = requiredPermissions().map(key);
+    expect(required).toHaveLength(union.size);
+    expect(new Set(required)).toEqual(union);
+  });
+});
