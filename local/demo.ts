@@ -113,6 +113,8 @@ async function main(): Promise<number> {
       POLL_MAX_SECONDS: '2',
       STATUS_RETRY_AFTER_SECONDS: '1',
       GRACE_IMAGE_PULL_SECONDS: '5',
+      // Step 2 runs a Job that does not exist from an image: fallback runs are off unless images are allowed.
+      FALLBACK_IMAGES: 'registry.invalid/',
     });
     app = await startLocalApp({ functionKey: 'demo-key' });
     const api = `${app.url}/api`;

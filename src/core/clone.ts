@@ -1,5 +1,6 @@
 import type { V1Container, V1CronJob, V1EnvVar, V1Job, V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
 
+import type { FallbackPolicy } from './consent.js';
 import { BadRequestError } from './errors.js';
 import {
   CRONJOB_INSTANTIATE_ANNOTATION,
@@ -240,18 +241,28 @@ export function scheduledJobFromCronJob(cronJob: V1CronJob, id: RunIdentity, sch
   return cronJobRun(cronJob, id, {}, { [CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION]: scheduledTimestamp });
 }
 
-/** The minimal Job for a source that does not exist, from the caller's image, command and args. */
-export function fallbackJob(fallback: FallbackSpec, id: RunIdentity, overrides: EnvOverrides): V1Job {
+/**
+ * The Job for a source that does not exist, from the caller's image, command and args, hardened because nobody
+ * who owns the namespace wrote it: no service-account token, no service links, requests and limits from the
+ * settings, a non-root user, no privilege escalation, no capabilities, the runtime's default seccomp profile,
+ * and a deadline. A pod that needs more is a Job its owner writes, then run by name.
+ */
+export function fallbackJob(fallback: FallbackSpec, id: RunIdentity, overrides: EnvOverrides, policy: FallbackPolicy, deadlineSeconds: number): V1Job {
   const env = overlayEnv([], overrides);
+  const seccompProfile = { type: 'RuntimeDefault' };
   return runJob(
     id,
     { labels: {}, annotations: {} },
     {
       backoffLimit: 0,
+      activeDeadlineSeconds: deadlineSeconds,
       template: {
         metadata: { labels: podLabels(id) },
         spec: {
           restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: { runAsNonRoot: true, runAsUser: policy.runAsUser, runAsGroup: policy.runAsUser, seccompProfile },
           containers: [
             {
               name: runIdBase(id.sourceName),
@@ -259,12 +270,20 @@ export function fallbackJob(fallback: FallbackSpec, id: RunIdentity, overrides: 
               ...(fallback.command ? { command: [...fallback.command] } : {}),
               ...(fallback.args ? { args: [...fallback.args] } : {}),
               ...(env.length > 0 ? { env } : {}),
+              resources: { requests: { ...policy.resources.requests }, limits: { ...policy.resources.limits } },
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile },
             },
           ],
         },
       },
     },
   );
+}
+
+/** Every Job the app creates ends: the source's own activeDeadlineSeconds, else the operator's default. */
+export function withDeadline(job: V1Job, deadlineSeconds: number): V1Job {
+  if (job.spec && job.spec.activeDeadlineSeconds === undefined) job.spec.activeDeadlineSeconds = deadlineSeconds;
+  return job;
 }
 
 /** Is this existing Job the run we meant to create (a replayed submit), or some other object? */

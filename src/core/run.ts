@@ -35,7 +35,12 @@ export interface RunRequest extends RunRef {
   startedBy?: string | undefined;
   /** Absent means an HTTP caller (every run before the scheduler existed). */
   trigger?: RunTrigger | undefined;
+  /** Who started the run (startedBy is the invocation); runs recorded before this existed were key callers'. */
+  caller?: StartedBy | undefined;
 }
+
+/** The starter of a run as its history keeps it: ids only, never a key or token. */
+export type StartedBy = { kind: 'key' } | { kind: 'entra'; appId: string; objectId: string };
 
 export interface PodCounts {
   active: number;

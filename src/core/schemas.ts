@@ -32,6 +32,12 @@ export const runRequestSchema = runRefSchema.extend({
   startedBy: z.string().optional(),
   /** Absent in inputs written before runs recorded their trigger: those were all started over HTTP. */
   trigger: runTriggerSchema.optional(),
+  caller: z
+    .discriminatedUnion('kind', [
+      z.object({ kind: z.literal('key') }),
+      z.object({ kind: z.literal('entra'), appId: z.string().min(1), objectId: z.string().min(1) }),
+    ])
+    .optional(),
 });
 
 export const runSnapshotSchema = z.object({

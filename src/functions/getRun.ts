@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 
+import { authorizeRunAccess } from '../http/caller.js';
 import { errorResponse } from '../http/problem.js';
 import { requireRun, type RunClient, runStatusResponse, snapshotFromInstance, withTrigger } from '../http/runs.js';
 import { services } from '../services.js';
@@ -9,6 +10,7 @@ import { services } from '../services.js';
 export async function getRun(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const instance = await requireRun(client, request.params.runId ?? '');
+    authorizeRunAccess(request, services().config.callers, instance.instanceId, instance.input);
     return runStatusResponse(request, withTrigger(snapshotFromInstance(instance), instance), services().config.statusRetryAfterSeconds);
   } catch (err) {
     return errorResponse(err, context);
