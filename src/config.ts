@@ -78,6 +78,7 @@ const envSchema = z.object({
   TRUST_FORWARDED_HEADERS: z.stringbool({ error: 'true or false' }).default(false),
   ALLOW_LOCAL_ACCOUNT_CLUSTERS: z.stringbool({ error: 'true or false' }).default(false),
   DISCOVERY_SHOW_ENV_VALUES: z.stringbool({ error: 'true or false' }).default(true),
+  OBSERVE_BATCHING: z.stringbool({ error: 'true or false' }).default(true),
 });
 
 /** Where the links in answers point (statusUrl, Location, runUrl...). */
@@ -120,6 +121,8 @@ export interface Config {
   readonly allowLocalAccountClusters: boolean;
   /** Discovery shows the values of plain env vars (the seed's Polysync reads them as defaults); false hides them. */
   readonly discoveryShowsEnvValues: boolean;
+  /** Observes of one namespace share one list of Jobs and one of pods per poll window; false: each run reads its own. */
+  readonly observeBatching: boolean;
 }
 
 /** The names of every setting, for docs, infra checks and tests. */
@@ -175,6 +178,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     links: Object.freeze({ publicBaseUrl: s.PUBLIC_BASE_URL?.replace(/\/+$/, ''), trustForwardedHeaders: s.TRUST_FORWARDED_HEADERS }),
     allowLocalAccountClusters: s.ALLOW_LOCAL_ACCOUNT_CLUSTERS,
     discoveryShowsEnvValues: s.DISCOVERY_SHOW_ENV_VALUES,
+    observeBatching: s.OBSERVE_BATCHING,
   });
 }
 

@@ -13,6 +13,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 
+import { retryAfterMs } from '../core/backoff.js';
 import { AppError, ensureError, isNotFound, isUnauthorized, KubeApiError } from '../core/errors.js';
 
 export interface Page<T> {
@@ -50,6 +51,10 @@ export interface KubeGateway {
   /** Events about one object, by name. */
   listEvents(namespace: string, involvedObjectName: string): Promise<CoreV1Event[]>;
   readPodLog(namespace: string, pod: string, options: PodLogOptions): Promise<string>;
+  /** One page of the pods that match a label selector (the batched observe lists many runs' pods at once). */
+  listPodsPage(namespace: string, options: ListOptions): Promise<Page<V1Pod>>;
+  /** One page of a namespace's events (the batched observe reads them once for all runs that need them). */
+  listNamespaceEvents(namespace: string, options: ListOptions): Promise<Page<CoreV1Event>>;
 }
 
 /** The V1Status reason inside an ApiException body, which client-node may hand over as a raw string. */
@@ -82,7 +87,8 @@ export function toKubeApiError(operation: string, err: unknown): KubeApiError {
   if (err instanceof KubeApiError) return err;
   if (err instanceof ApiException) {
     const { reason, message } = statusReason(err.body);
-    return new KubeApiError(operation, err.code, reason, message ?? err.message, { cause: err });
+    const retryAfter = retryAfterMs(err.headers['retry-after'], new Date());
+    return new KubeApiError(operation, err.code, reason, message ?? err.message, { cause: err, retryAfterMs: retryAfter });
   }
   const error = ensureError(err);
   // No HTTP answer at all: time-outs, refused or reset connections, DNS. All worth a retry.
@@ -101,35 +107,58 @@ export interface ConnectionSource {
   refresh(): Promise<boolean>;
 }
 
+/** The API clients of one set of credentials, and the connection pool their requests share. */
+interface Clients {
+  kc: KubeConfig;
+  batch: BatchV1Api;
+  core: CoreV1Api;
+  dispatcher: ReturnType<RequestContext['getDispatcher']>;
+}
+
 /**
  * KubeGateway on @kubernetes/client-node, with a time-out per call and one retry after a 401 when fresh
  * credentials differ from the refused ones. A failure to get credentials at all is the source's own error
  * (CredentialError, which says what to fix), never "no answer from the API server".
  */
 export class ClientNodeGateway implements KubeGateway {
-  private clients: { kc: KubeConfig; batch: BatchV1Api; core: CoreV1Api } | undefined;
+  private clients: Clients | undefined;
 
   constructor(
     private readonly source: ConnectionSource,
     private readonly timeoutMs: number,
+    /** Keep one keep-alive connection pool per credentials; false only for the bench's comparison. */
+    private readonly reuseConnections = true,
   ) {}
 
-  private async api(): Promise<{ batch: BatchV1Api; core: CoreV1Api }> {
+  private async api(): Promise<Clients> {
     const kc = await this.source.kubeConfig();
     if (this.clients?.kc !== kc) {
-      this.clients = { kc, batch: kc.makeApiClient(BatchV1Api), core: kc.makeApiClient(CoreV1Api) };
+      // New credentials (a refreshed token, a rotated kubeconfig): the old pool finishes what it carries and closes.
+      void this.clients?.dispatcher?.close().catch(() => undefined);
+      this.clients = { kc, batch: kc.makeApiClient(BatchV1Api), core: kc.makeApiClient(CoreV1Api), dispatcher: undefined };
     }
     return this.clients;
   }
 
-  /** Per-call options: an abort signal so no call hangs longer than the configured time-out. */
-  private options(): ConfigurationOptions {
+  /**
+   * Per-call options: an abort signal so no call hangs longer than the configured time-out, and the
+   * connection pool of these credentials. client-node 2 makes a new undici Agent (with the kubeconfig's CA,
+   * client certificate and key) for every request, so each request would open its own TLS connection; the
+   * first agent is kept with the credentials and later requests go through it instead.
+   */
+  private options(clients: Clients): ConfigurationOptions {
     const timeoutMs = this.timeoutMs;
+    const reuse = this.reuseConnections;
     return {
       middleware: [
         {
           pre: (context: RequestContext) => {
             context.setSignal(AbortSignal.timeout(timeoutMs));
+            const made = context.getDispatcher();
+            if (reuse && made) {
+              if (clients.dispatcher) context.setDispatcher(clients.dispatcher);
+              else clients.dispatcher = made;
+            }
             return new Observable(Promise.resolve(context));
           },
           post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
@@ -141,7 +170,8 @@ export class ClientNodeGateway implements KubeGateway {
 
   private async call<T>(operation: string, fn: (apis: { batch: BatchV1Api; core: CoreV1Api }, options: ConfigurationOptions) => Promise<T>): Promise<T> {
     try {
-      return await fn(await this.api(), this.options());
+      const clients = await this.api();
+      return await fn(clients, this.options(clients));
     } catch (err) {
       if (isCredentialFailure(err)) throw err;
       const error = toKubeApiError(operation, err);
@@ -149,7 +179,8 @@ export class ClientNodeGateway implements KubeGateway {
       // Expired or rotated credentials: try exactly once more, and only with credentials that changed.
       if (!(await this.source.refresh())) throw error;
       try {
-        return await fn(await this.api(), this.options());
+        const clients = await this.api();
+        return await fn(clients, this.options(clients));
       } catch (retryErr) {
         if (isCredentialFailure(retryErr)) throw retryErr;
         throw toKubeApiError(operation, retryErr);
@@ -227,5 +258,19 @@ export class ClientNodeGateway implements KubeGateway {
         o,
       ),
     );
+  }
+
+  async listPodsPage(namespace: string, options: ListOptions): Promise<Page<V1Pod>> {
+    const list = await this.call(`list Pods in ${namespace}`, ({ core }, o) =>
+      core.listNamespacedPod({ namespace, labelSelector: options.labelSelector, limit: options.limit, _continue: options.continueToken }, o),
+    );
+    return { items: list.items, continueToken: list.metadata?._continue || undefined };
+  }
+
+  async listNamespaceEvents(namespace: string, options: ListOptions): Promise<Page<CoreV1Event>> {
+    const list = await this.call(`list Events in ${namespace}`, ({ core }, o) =>
+      core.listNamespacedEvent({ namespace, labelSelector: options.labelSelector, limit: options.limit, _continue: options.continueToken }, o),
+    );
+    return { items: list.items, continueToken: list.metadata?._continue || undefined };
   }
 }

@@ -24,6 +24,8 @@ export const GATEWAY_PERMISSIONS: { readonly [method in keyof KubeGateway]: read
   listPods: [{ apiGroup: '', resource: 'pods', verb: 'list' }],
   listEvents: [{ apiGroup: '', resource: 'events', verb: 'list' }],
   readPodLog: [{ apiGroup: '', resource: 'pods/log', verb: 'get' }],
+  listPodsPage: [{ apiGroup: '', resource: 'pods', verb: 'list' }],
+  listNamespaceEvents: [{ apiGroup: '', resource: 'events', verb: 'list' }],
 };
 
 /** The union of GATEWAY_PERMISSIONS, without repeats: what one namespace's Role must grant. */

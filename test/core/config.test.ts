@@ -31,6 +31,7 @@ const defaults: Config = {
   links: { publicBaseUrl: undefined, trustForwardedHeaders: false },
   allowLocalAccountClusters: false,
   discoveryShowsEnvValues: true,
+  observeBatching: true,
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -87,6 +88,7 @@ describe('loadConfig', () => {
       TRUST_FORWARDED_HEADERS: 'true',
       ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'TRUE',
       DISCOVERY_SHOW_ENV_VALUES: 'false',
+      OBSERVE_BATCHING: 'false',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -102,6 +104,7 @@ describe('loadConfig', () => {
       links: { publicBaseUrl: 'https://gateway.contoso.com/aks-jobs', trustForwardedHeaders: true },
       allowLocalAccountClusters: true,
       discoveryShowsEnvValues: false,
+      observeBatching: false,
     });
   });
 
@@ -243,6 +246,7 @@ describe('SETTING_NAMES', () => {
         'TRUST_FORWARDED_HEADERS',
         'ALLOW_LOCAL_ACCOUNT_CLUSTERS',
         'DISCOVERY_SHOW_ENV_VALUES',
+        'OBSERVE_BATCHING',
       ].sort(),
     );
   });
