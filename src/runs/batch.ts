@@ -1,5 +1,6 @@
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 
+import { CredentialError } from '../clients/credentials.js';
 import type { KubeGateway, ListOptions, Page } from '../clients/kube.js';
 import { KubeApiError } from '../core/errors.js';
 import { JOB_NAME_POD_LABEL, MANAGED_SELECTOR, RUN_ID_LABEL } from '../core/labels.js';
@@ -21,8 +22,9 @@ export class ThrottledError extends Error {
   constructor(
     readonly until: Date,
     readonly code: number,
+    who = 'the API server',
   ) {
-    super(`the API server asked the app to slow down (HTTP ${code}) until ${until.toISOString()}`);
+    super(`${who} asked the app to slow down (HTTP ${code}) until ${until.toISOString()}`);
   }
 }
 
@@ -39,9 +41,10 @@ export interface BatchSettings {
   idsPerList: number;
   /** Up to this many objects' events are read by name; more, and the namespace's events are listed once. */
   eventNamesByName: number;
-  /** Back-off when the API server throttles without saying how long. */
-  defaultThrottleMs: number;
 }
+
+/** Back-off when the API server throttles without saying how long. */
+export const DEFAULT_THROTTLE_MS = 1_000;
 
 export const BATCH: BatchSettings = {
   gatherMs: 250,
@@ -50,15 +53,17 @@ export const BATCH: BatchSettings = {
   pageSize: 500,
   idsPerList: 150,
   eventNamesByName: 8,
-  defaultThrottleMs: 1_000,
 };
 
-/** Throttling by the API server: a 429 always, a 503 when it says for how long. */
-export function throttleOf(err: unknown, settings: Pick<BatchSettings, 'defaultThrottleMs'>, now: number): ThrottledError | undefined {
+/** Throttling: by the API server a 429 always and a 503 when it says for how long; by ARM when it said how long. */
+export function throttleOf(err: unknown, now: number, defaultThrottleMs = DEFAULT_THROTTLE_MS): ThrottledError | undefined {
   if (err instanceof ThrottledError) return err;
+  if (err instanceof CredentialError && err.retryAfterMs !== undefined) {
+    return new ThrottledError(new Date(now + err.retryAfterMs), 429, 'Azure Resource Manager (listClusterUserCredentials)');
+  }
   if (!(err instanceof KubeApiError)) return undefined;
   if (err.code === 429 || (err.code === 503 && err.retryAfterMs !== undefined)) {
-    return new ThrottledError(new Date(now + (err.retryAfterMs ?? settings.defaultThrottleMs)), err.code);
+    return new ThrottledError(new Date(now + (err.retryAfterMs ?? defaultThrottleMs)), err.code);
   }
   return undefined;
 }
@@ -103,37 +108,47 @@ interface Window {
  * list of Jobs and one of their pods answer all of them. Only the app's own labels are selected, and only
  * runs still watched: finished Jobs of the app pile up in a namespace, but are never listed again.
  */
+/** Whether a (cluster, namespace) may be called now: shared by the batched and the per-run observes. */
+export class NamespaceThrottle {
+  private until = 0;
+  private last: ThrottledError | undefined;
+
+  constructor(
+    private readonly defaultThrottleMs: number = DEFAULT_THROTTLE_MS,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Throws ThrottledError while the last Retry-After lasts, before any call. */
+  check(): void {
+    if (this.last && this.clock() < this.until) throw this.last;
+  }
+
+  /** Records a throttling answer; returns it as ThrottledError (undefined for any other failure). */
+  note(err: unknown): ThrottledError | undefined {
+    const throttled = throttleOf(err, this.clock(), this.defaultThrottleMs);
+    if (throttled && throttled.until.getTime() > this.until) {
+      this.until = throttled.until.getTime();
+      this.last = throttled;
+    }
+    return throttled;
+  }
+}
+
 export class NamespaceObserver {
   private readonly active = new Map<string, number>();
   private gathering: { ids: Set<string>; result: Promise<Map<string, RunReads>> } | undefined;
   private window: Window | undefined;
-  private throttledUntil = 0;
-  private throttleCode = 0;
 
   constructor(
     private readonly gateway: KubeGateway,
     private readonly namespace: string,
     private readonly settings: BatchSettings,
+    private readonly throttle: NamespaceThrottle,
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Throws ThrottledError while the API server's Retry-After lasts, before any call. */
-  checkThrottle(): void {
-    if (this.clock() < this.throttledUntil) throw new ThrottledError(new Date(this.throttledUntil), this.throttleCode);
-  }
-
-  /** Records a throttling answer; returns it as ThrottledError (undefined for any other failure). */
-  noteFailure(err: unknown): ThrottledError | undefined {
-    const throttled = throttleOf(err, this.settings, this.clock());
-    if (throttled && throttled.until.getTime() > this.throttledUntil) {
-      this.throttledUntil = throttled.until.getTime();
-      this.throttleCode = throttled.code;
-    }
-    return throttled;
-  }
-
   async look(runId: string): Promise<RunReads> {
-    this.checkThrottle();
+    this.throttle.check();
     const now = this.clock();
     this.active.set(runId, now);
     const window = this.window;
@@ -172,10 +187,10 @@ export class NamespaceObserver {
 
   private async list(ids: string[]): Promise<Map<string, RunReads>> {
     try {
-      this.checkThrottle();
+      this.throttle.check();
       return await this.listAll(ids);
     } catch (err) {
-      throw this.noteFailure(err) ?? err;
+      throw this.throttle.note(err) ?? err;
     }
   }
 
@@ -233,18 +248,43 @@ export class NamespaceObserver {
   }
 }
 
-const observers = new WeakMap<KubeGateway, Map<string, NamespaceObserver>>();
+interface PerGateway {
+  throttles: Map<string, NamespaceThrottle>;
+  observers: Map<BatchSettings, Map<string, NamespaceObserver>>;
+}
+const perGateway = new WeakMap<KubeGateway, PerGateway>();
 
-/** The worker's observer of a namespace behind a gateway (one gateway per cluster). */
+function of(gateway: KubeGateway): PerGateway {
+  let entry = perGateway.get(gateway);
+  if (!entry) {
+    entry = { throttles: new Map(), observers: new Map() };
+    perGateway.set(gateway, entry);
+  }
+  return entry;
+}
+
+/** The worker's throttle of a namespace behind a gateway (one gateway per cluster). */
+export function namespaceThrottle(gateway: KubeGateway, namespace: string): NamespaceThrottle {
+  const { throttles } = of(gateway);
+  let throttle = throttles.get(namespace);
+  if (!throttle) {
+    throttle = new NamespaceThrottle();
+    throttles.set(namespace, throttle);
+  }
+  return throttle;
+}
+
+/** The worker's observer of a namespace behind a gateway. */
 export function namespaceObserver(gateway: KubeGateway, namespace: string, settings: BatchSettings = BATCH): NamespaceObserver {
-  let byNamespace = observers.get(gateway);
+  const { observers } = of(gateway);
+  let byNamespace = observers.get(settings);
   if (!byNamespace) {
     byNamespace = new Map();
-    observers.set(gateway, byNamespace);
+    observers.set(settings, byNamespace);
   }
   let observer = byNamespace.get(namespace);
   if (!observer) {
-    observer = new NamespaceObserver(gateway, namespace, settings);
+    observer = new NamespaceObserver(gateway, namespace, settings, namespaceThrottle(gateway, namespace));
     byNamespace.set(namespace, observer);
   }
   return observer;

@@ -7,7 +7,7 @@ import { JOB_NAME_POD_LABEL } from '../core/labels.js';
 import { waitingPods } from '../core/observation.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { jobSettled, mapRunStatus, outputsFromPods, verdictOutlivedByJob } from '../core/status.js';
-import { BATCH, type BatchSettings, namespaceObserver, type RunReads } from './batch.js';
+import { BATCH, type BatchSettings, namespaceObserver, namespaceThrottle, type RunReads } from './batch.js';
 import { refusal } from './failures.js';
 
 /** Reason of a snapshot whose run the cluster refused to show (a person must fix it); counted in a row. */
@@ -101,9 +101,9 @@ export async function observeOnce(
   settle: SettlePolicy = SETTLE,
   read: RunReader = (r) => perRunReads(gateway, r),
 ): Promise<RunSnapshot> {
-  const throttle = namespaceObserver(gateway, ref.namespace);
+  const throttle = namespaceThrottle(gateway, ref.namespace);
   try {
-    throttle.checkThrottle();
+    throttle.check();
     let look = await inspectRun(read, ref, grace, monitorUrl, now);
     for (let attempt = 0; !look.settled && attempt < settle.reads; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, settle.intervalMs));
@@ -114,7 +114,7 @@ export async function observeOnce(
     }
     return look.snapshot;
   } catch (err) {
-    const throttled = throttle.noteFailure(err);
+    const throttled = throttle.note(err);
     if (throttled) {
       const message = `${throttled.message}; the app waits that long before it reads namespace ${ref.namespace} again, and the run goes on being watched`;
       return snapshotOf(ref, { status: 'Unknown', reason: THROTTLED, message, monitorUrl }, now);

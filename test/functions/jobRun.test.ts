@@ -136,6 +136,23 @@ describe('jobRun orchestration', () => {
     expect(h.timer()).toBeDefined();
   });
 
+  it('throttling keeps the run\'s status, says Throttled while it lasts, and never counts towards ObserveFailed', async () => {
+    const h = await started(); // maxObserveFailures: 3
+    await h.fire();
+    const running = snap('Running', 'Running', h.now, { pods: { active: 1, ready: 1, succeeded: 0, failed: 0 } });
+    await h.complete(ACTIVITIES.observeRun, running);
+    for (let i = 0; i < 5; i++) {
+      await h.fire();
+      await h.complete(ACTIVITIES.observeRun, snap('Unknown', 'Throttled', h.now, { message: 'the API server asked the app to slow down (HTTP 429)' }));
+      expect(h.state.customStatus).toMatchObject({ status: 'Running', reason: 'Throttled', pods: running.pods, message: 'the API server asked the app to slow down (HTTP 429)' });
+    }
+    expect(h.state.status).toBe('Running');
+    expect(h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)).toBe(false);
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Success', 'CompletionsReached', h.now));
+    expect(h.state.output).toMatchObject({ status: 'Success' });
+  });
+
   it('an outage does not end the run: a cluster that does not answer for many polls keeps it Unknown, its Job untouched', async () => {
     const h = await started(); // maxObserveFailures: 3
     for (let i = 0; i < 6; i++) {
