@@ -51,7 +51,7 @@ export const BATCH: BatchSettings = {
   freshMs: 2_000,
   forgetMs: 180_000,
   pageSize: 500,
-  idsPerList: 150,
+  idsPerList: 250,
   eventNamesByName: 8,
 };
 
