@@ -1,10 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, Watch } from '@kubernetes/client-node';
 import * as df from 'durable-functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -31,6 +32,7 @@ let cluster: LocalCluster;
 let batch: BatchV1Api;
 let durable: LocalDurable;
 let toxiproxy: ChildProcess | undefined;
+let appProcess: ChildProcess | undefined;
 let toxiApi = '';
 const NS = 'faults';
 /** The app's second cluster: the same API server, reached through toxiproxy. */
@@ -83,6 +85,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await durable.close();
   toxiproxy?.kill('SIGKILL');
+  appProcess?.kill('SIGKILL');
   await cluster.stop();
 });
 
@@ -219,5 +222,82 @@ describe('connections cut, answers delayed and connections half-open between the
       const jobs: V1Job[] = (await batch.listNamespacedJob({ namespace: NS, labelSelector: `${RUN_ID_LABEL}=${id}` })).items;
       expect(jobs.map((j) => j.metadata?.uid)).toEqual([uids[i]]);
     }
+  }, 240_000);
+});
+
+describe('the app\'s process killed between the create of a Job and the record of its result', () => {
+  const REPO = join(import.meta.dirname, '../..');
+
+  /** The local app (npm run dev's entry) in a child process, on a task hub kept on disk. */
+  async function startApp(stateDir: string, port: number): Promise<ChildProcess> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'local/dev.ts'], {
+      cwd: REPO,
+      stdio: 'ignore',
+      env: {
+        ...process.env,
+        CLUSTERS: JSON.stringify([{ alias: PROXIED, type: 'kubeconfig', kubeconfigPath: join(cluster.dataDir, 'proxied.kubeconfig'), namespaces: [NS] }]),
+        LOCAL_PORT: String(port),
+        LOCAL_FUNCTION_KEY: 'faults',
+        LOCAL_STATE_DIR: stateDir,
+        POLL_INITIAL_SECONDS: '1',
+        POLL_MAX_SECONDS: '2',
+        ACTIVITY_RETRY_FIRST_SECONDS: '1',
+      },
+    });
+    await waitFor('the local app to answer', async () => (await fetch(`http://127.0.0.1:${String(port)}/api/runs/none?code=faults`)).status === 404, 60_000);
+    return child;
+  }
+
+  it('restarted on the same task hub: one Job, one run, its true verdict', async () => {
+    await sources();
+    const stateDir = await mkdtemp(join(tmpdir(), 'faults-hub-'));
+    const port = await freePort();
+    appProcess = await startApp(stateDir, port);
+    const app = appProcess;
+
+    // From here the API server's answers to the app come 5 s late, so a Job exists well before the app can
+    // know it was made: the kill below lands between the create and the record of its result, every time.
+    const added = new Map<string, V1Job>();
+    const watchKc = new KubeConfig();
+    watchKc.loadFromFile(cluster.kubeconfigPath);
+    const watch = await new Watch(watchKc).watch(
+      `/apis/batch/v1/namespaces/${NS}/jobs`,
+      {},
+      (type: string, job: V1Job) => {
+        if (type === 'ADDED') added.set(job.metadata?.name ?? '', job);
+      },
+      () => undefined,
+    );
+    await toxi('POST', '/proxies/kube/toxics', { name: 'slow', type: 'latency', stream: 'downstream', attributes: { latency: 5000, jitter: 0 } });
+    const start = await fetch(`http://127.0.0.1:${String(port)}/api/jobs/${NS}/ok/runs?code=faults&cluster=${PROXIED}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(start.status).toBe(202);
+    const { runId } = (await start.json()) as { runId: string };
+    const job = await waitFor('the run\'s Job to appear', () => Promise.resolve(added.get(runId)), 30_000, 20);
+    app.kill('SIGKILL');
+    await new Promise((resolve) => app.once('exit', resolve));
+    (watch as { abort: () => void }).abort();
+    await toxi('DELETE', '/proxies/kube/toxics/slow');
+
+    // On disk the submit is still pending: the app died before it learnt the Job was made.
+    const files = await readdir(stateDir);
+    const state = JSON.parse(await readFile(join(stateDir, files.find((f) => f.endsWith('.json')) ?? ''), 'utf8')) as { pending: { name?: string }[] };
+    expect(state.pending.map((w) => w.name)).toContain('submitRun');
+
+    appProcess = await startApp(stateDir, port);
+    const final = await waitFor(
+      'the resumed run to finish',
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${String(port)}/api/runs/${runId}?code=faults`);
+        return response.status === 200 || response.status === 424 ? ((await response.json()) as RunSnapshot) : undefined;
+      },
+      90_000,
+      500,
+    );
+    expect(`${final.status} ${final.reason}`).toBe('Success CompletionsReached');
+    expect(final.outputs).toEqual({ rows: 1 });
+    const jobs: V1Job[] = (await batch.listNamespacedJob({ namespace: NS, labelSelector: `${RUN_ID_LABEL}=${runId}` })).items;
+    expect(jobs.map((j) => j.metadata?.uid)).toEqual([job.metadata?.uid]);
+    appProcess.kill('SIGKILL');
+    await rm(stateDir, { recursive: true, force: true });
   }, 240_000);
 });
