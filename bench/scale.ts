@@ -7,27 +7,36 @@
  * per-run reads over one keep-alive pool, and batched lists over one keep-alive pool. It prints, per mode:
  * API requests per poll window (the API server's own apiserver_request_total, an idle window of the same
  * length subtracted), the app's CPU per run and poll, the API server's CPU per window (/proc/<pid>/stat),
- * and the worker's memory. Then detection latency (Job's terminal condition to the run's final snapshot,
- * with aligned poll timers) and history records per run over a one-hour run (the replay engine, fake clock).
+ * and the worker's memory. Then detection latency (Job's terminal condition to the status route's final
+ * answer, through the app's start route and orchestration on the local runtime) and history records per run over a one-hour run (the replay engine, fake clock).
  * Figures, never assertions.
  */
 import { readFile, readlink } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { cpus, totalmem } from 'node:os';
 
+import { HttpRequest, InvocationContext } from '@azure/functions';
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job } from '@kubernetes/client-node';
 
 import { completeActivity, fireTimer, newInstance, orchestratorRunner, replay } from '../local/durable/engine.js';
+import { LocalDurable } from '../local/durable/runtime.js';
 import { KubeconfigFileSource } from '../src/clients/credentials.js';
 import { ClientNodeGateway } from '../src/clients/kube.js';
-import { alignedFireAt, pollDelayMs } from '../src/core/backoff.js';
+import { loadConfig } from '../src/config.js';
+import { pollDelayMs } from '../src/core/backoff.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_ID_LABEL } from '../src/core/labels.js';
-import { isTerminal, type RunRef, snapshotOf } from '../src/core/run.js';
+import { type RunRef, snapshotOf } from '../src/core/run.js';
 import type { JobRunInput } from '../src/core/schemas.js';
+import { getRun } from '../src/functions/getRun.js';
 import { jobRun } from '../src/functions/jobRun.js';
 import { ACTIVITIES } from '../src/functions/names.js';
+import { observeRun } from '../src/functions/observeRun.js';
+import { startJobRun } from '../src/functions/startJobRun.js';
+import { stopRun } from '../src/functions/stopRun.js';
+import { submitRun } from '../src/functions/submitRun.js';
 import { BATCH } from '../src/runs/batch.js';
 import { observeOnce, runReader } from '../src/runs/observe.js';
+import { createServices, setServices } from '../src/services.js';
 import { startCluster } from '../testenv/cluster.js';
 import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION } from '../testenv/fates.js';
 
@@ -143,7 +152,7 @@ try {
   console.log('|---|---|---|---|---|---|---|');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
 
-  console.log('\n# detection latency: Job terminal condition → the run\'s final snapshot (aligned timers, batched, keep-alive)');
+  console.log('\n# detection latency: Job terminal condition → the status route\'s final answer (start route, jobRun on the local runtime, default poll policy)');
   console.log(await detection(cluster.kubeconfigPath, batch, Number(process.env.BENCH_DETECT_N ?? '20')));
 } finally {
   await cluster.stop();
@@ -199,41 +208,56 @@ function httpsText(url: string, token: string, agent: Agent): Promise<string> {
   });
 }
 
-/** Runs that end 5-25 s in, each polled on its own aligned timers as the orchestration would (5 s, ×1.5). */
+/**
+ * Runs that end 5-25 s in, through the app itself: the start route, the jobRun orchestration on the local
+ * runtime (default poll policy: 5 s, ×1.5, aligned timers), and the status route, read every 100 ms until
+ * it gives the final answer. Latency: from the Job's terminal condition to that answer.
+ */
 async function detection(kubeconfigPath: string, batch: BatchV1Api, k: number): Promise<string> {
-  const core = new KubeConfig();
-  core.loadFromFile(kubeconfigPath);
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
   const ns = 'bench-detect';
-  await core.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
-  const gateway = new ClientNodeGateway(new KubeconfigFileSource(kubeconfigPath), 30_000);
-  const read = runReader(gateway, true, BATCH);
-  const policy = { initialSeconds: 5, maxSeconds: 60, factor: 1.5 };
-  const latencies = await Promise.all(
-    Array.from({ length: k }, async (_, i) => {
-      const runId = `detect-${String(i).padStart(3, '0')}`;
-      const job = longJob(runId, ns);
-      const delay = `${String(5 + Math.round((20 * i) / Math.max(1, k - 1)))}s`;
-      if (job.spec?.template.metadata?.annotations) {
-        job.spec.template.metadata.annotations[COMPLETE_DELAY_ANNOTATION] = delay;
-        job.spec.template.metadata.annotations[COMPLETE_JITTER_ANNOTATION] = delay;
-      }
-      await batch.createNamespacedJob({ namespace: ns, body: job });
-      const ref: RunRef = { runId, cluster: 'local', namespace: ns, source: { kind: 'Job', name: 'bench' } };
-      for (let poll = 0; poll < 100; poll++) {
-        await sleep(alignedFireAt(new Date(), pollDelayMs(policy, poll)).getTime() - Date.now());
-        const s = await observeOnce(gateway, ref, grace, null, new Date(), { reads: 10, intervalMs: 500 }, read);
-        if (isTerminal(s.status)) {
-          const seen = Date.now();
-          const done = (await batch.readNamespacedJob({ namespace: ns, name: runId })).status?.conditions?.find((c) => c.type === 'SuccessCriteriaMet' || c.type === 'Complete');
-          return { latency: seen - new Date(done?.lastTransitionTime ?? seen).getTime(), interval: pollDelayMs(policy, poll) };
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+  await sleep(2000); // the namespace's default ServiceAccount
+  const config = loadConfig({ CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath, namespaces: [ns] }]) });
+  setServices(createServices(config));
+  const durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun } });
+  const context = () => new InvocationContext({ functionName: 'bench', invocationId: 'bench', logHandler: () => undefined });
+  const url = (path: string) => `http://127.0.0.1:7071/api/${path}`;
+  try {
+    const results = await Promise.all(
+      Array.from({ length: k }, async (_, i) => {
+        const source = `detect-${String(i).padStart(3, '0')}`;
+        const job = longJob(source, ns, true);
+        const delay = `${String(5 + Math.round((20 * i) / Math.max(1, k - 1)))}s`;
+        const annotations = job.spec?.template.metadata?.annotations;
+        if (annotations) {
+          annotations[COMPLETE_DELAY_ANNOTATION] = delay;
+          annotations[COMPLETE_JITTER_ANNOTATION] = delay;
         }
-      }
-      return { latency: Number.NaN, interval: 0 };
-    }),
-  );
-  const sorted = latencies.map((l) => l.latency).sort((a, b) => a - b);
-  const worstRatio = Math.max(...latencies.map((l) => l.latency / l.interval));
-  return `${String(k)} runs: median ${(sorted[Math.floor(k / 2)] ?? 0) / 1000} s, max ${(sorted[k - 1] ?? 0) / 1000} s; worst latency / poll interval at that step ${worstRatio.toFixed(2)} (condition times have 1 s resolution)`;
+        // A source Job, as an operator keeps it: suspended, without the app's labels.
+        await batch.createNamespacedJob({ namespace: ns, body: { ...job, metadata: { name: source, namespace: ns } } });
+        const post = new HttpRequest({ method: 'POST', url: url(`jobs/${ns}/${source}/runs`), params: { namespace: ns, name: source }, headers: { 'content-type': 'application/json' }, body: { string: '{}' } });
+        const started = await startJobRun(post, durable, context());
+        const runId = (started.jsonBody as { runId: string }).runId;
+        for (;;) {
+          const answer = await getRun(new HttpRequest({ method: 'GET', url: url(`runs/${runId}`), params: { runId } }), durable, context());
+          if (answer.status === 200 || answer.status === 424) break;
+          await sleep(100);
+        }
+        const seen = Date.now();
+        const done = (await batch.readNamespacedJob({ namespace: ns, name: runId })).status?.conditions?.find((c) => c.type === 'SuccessCriteriaMet' || c.type === 'Complete');
+        const polls = (durable.state(runId)?.records ?? []).filter((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.observeRun).length;
+        const interval = pollDelayMs(config.poll, Math.max(0, polls - 1));
+        return { latency: seen - new Date(done?.lastTransitionTime ?? seen).getTime(), interval };
+      }),
+    );
+    const sorted = results.map((r) => r.latency).sort((a, b) => a - b);
+    const worst = Math.max(...results.map((r) => r.latency / r.interval));
+    return `${String(k)} runs: median ${String((sorted[Math.floor(k / 2)] ?? 0) / 1000)} s, max ${String((sorted[k - 1] ?? 0) / 1000)} s; worst latency / the poll interval of the step that saw it ${worst.toFixed(2)} (condition times have 1 s resolution)`;
+  } finally {
+    await durable.close();
+  }
 }
 
 async function historyOfOneHour(): Promise<string> {

@@ -177,7 +177,12 @@ export class NamespaceObserver {
         else ids.add(id);
       }
       const listed = this.list([...ids].sort());
-      this.window = { startedAt: now, ids, result: listed };
+      const window = { startedAt: now, ids, result: listed };
+      this.window = window;
+      // A failed list answers only the looks that waited for it: the next look lists again.
+      listed.catch(() => {
+        if (this.window === window) this.window = undefined;
+      });
       return listed;
     });
     // Each look awaits the result; this keeps an unawaited rejection from being reported as unhandled.
