@@ -350,3 +350,30 @@ describe('credential fetches are single-flight, and ARM throttling is honoured f
     expect(snapshot.message).toMatch(/Azure Resource Manager \(listClusterUserCredentials\) asked the app to slow down/);
   });
 });
+
+describe('connections to a cluster are reused', () => {
+  async function connectionsFor(reuse: boolean): Promise<number> {
+    let connections = 0;
+    const count = () => {
+      connections++;
+    };
+    server.on('connection', count);
+    try {
+      const m = management(true);
+      const gateway = new ClientNodeGateway(new AksSource(settings, m, credential(() => 1_000_000), () => 1_000_000), 5000, reuse);
+      for (let i = 0; i < 10; i++) await gateway.readJob('batch', 'x');
+    } finally {
+      server.off('connection', count);
+    }
+    return connections;
+  }
+
+  it('ten requests in a row with the same credentials go over the keep-alive connections of one pool', async () => {
+    // undici's pool may open a second connection when the next request comes before it marks the first idle.
+    expect(await connectionsFor(true)).toBeLessThanOrEqual(2);
+  });
+
+  it('without the shared pool (client-node as it is) every request opens a connection of its own', async () => {
+    expect(await connectionsFor(false)).toBe(10);
+  });
+});
