@@ -15,7 +15,7 @@ import { readFile, readlink } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { cpus, totalmem } from 'node:os';
 
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import azureFunctions from '@azure/functions';
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job } from '@kubernetes/client-node';
 
 import { completeActivity, fireTimer, newInstance, orchestratorRunner, replay } from '../local/durable/engine.js';
@@ -222,6 +222,8 @@ async function detection(kubeconfigPath: string, batch: BatchV1Api, k: number): 
   const config = loadConfig({ CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath, namespaces: [ns] }]) });
   setServices(createServices(config));
   const durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun } });
+  // The package is CommonJS: under plain Node its classes come from the default export.
+  const { HttpRequest, InvocationContext } = azureFunctions;
   const context = () => new InvocationContext({ functionName: 'bench', invocationId: 'bench', logHandler: () => undefined });
   const url = (path: string) => `http://127.0.0.1:7071/api/${path}`;
   try {
