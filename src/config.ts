@@ -135,6 +135,7 @@ const envSchema = z.object({
     .default('{}')
     .transform(parseJson)
     .pipe(z.record(z.string().min(1), callerPolicy)),
+  OBSERVE_BATCHING: z.stringbool({ error: 'true or false' }).default(true),
 });
 
 /** Where the links in answers point (statusUrl, Location, runUrl...). */
@@ -200,6 +201,8 @@ export interface Config {
   readonly maxRunTimeoutSeconds: number;
   /** Unfinished runs of the app per cluster past which a start answers 429. */
   readonly maxActiveRunsPerCluster: number;
+  /** Observes of one namespace share one list of Jobs and one of pods per poll window; false: each run reads its own. */
+  readonly observeBatching: boolean;
   readonly callers: CallerSettings;
 }
 
@@ -288,6 +291,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxRunTimeoutSeconds: s.MAX_RUN_TIMEOUT_SECONDS,
     maxActiveRunsPerCluster: s.MAX_ACTIVE_RUNS_PER_CLUSTER,
     callers: Object.freeze({ easyAuth: s.EASY_AUTH_ENABLED, policies: Object.freeze(s.CALLER_POLICIES) }),
+    observeBatching: s.OBSERVE_BATCHING,
   });
 }
 

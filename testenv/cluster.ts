@@ -48,6 +48,13 @@ export interface LocalCluster {
   readonly nodeNames: readonly string[];
   /** Stops every process (SIGTERM, then SIGKILL after 5 s) and removes the data dir unless asked to keep it. */
   stop(): Promise<void>;
+  /** The kube-apiserver's process id (for /proc/<pid>/stat); a restart changes it. */
+  readonly apiServerPid: number;
+  /**
+   * Stops the kube-apiserver (SIGTERM), leaves it down for `downMs`, and starts it again with the same flags on
+   * the same etcd; resolves once it is ready. The other processes reconnect on their own.
+   */
+  restartApiServer(downMs?: number): Promise<void>;
 }
 
 export interface ClusterOptions {
@@ -134,7 +141,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     await group.waitUntil('etcd to accept clients', etcd, 30_000, async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok);
 
     const certDir = join(dataDir, 'pki');
-    const apiserver = await group.start(join(bin, 'kube-apiserver'), 'kube-apiserver', [
+    const apiserverArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
@@ -158,7 +165,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       '--allow-privileged=true',
       '--profiling=false',
       '--v=1',
-    ]);
+    ];
+    let apiserver = await group.start(join(bin, 'kube-apiserver'), 'kube-apiserver', apiserverArgs);
     await group.waitUntil('kube-apiserver to be ready', apiserver, 120_000, async () => (await httpsGet(`${server}/readyz`, adminToken)).status === 200);
     const caPem = await readFile(join(certDir, 'apiserver.crt'), 'utf8');
 
@@ -257,6 +265,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       adminToken,
       nodeNames,
       stop: () => group.stop(),
+      get apiServerPid() {
+        return apiserver.pid;
+      },
+      restartApiServer: async (downMs = 5000) => {
+        await group.end(apiserver);
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        apiserver = await group.start(join(bin, 'kube-apiserver'), 'kube-apiserver', apiserverArgs);
+        await group.waitUntil('kube-apiserver to be ready again', apiserver, 120_000, async () => (await httpsGet(`${server}/readyz`, adminToken)).status === 200);
+      },
     };
   } catch (err) {
     await group.stop();
@@ -506,6 +523,19 @@ class ProcessGroup {
   stop(): Promise<void> {
     this.stopping ??= this.stopAll();
     return this.stopping;
+  }
+
+  /** Stops one process on purpose (a fault test): it leaves the group, so waitUntil does not take it for a crash. */
+  async end(proc: Proc): Promise<void> {
+    const index = this.procs.indexOf(proc);
+    if (index >= 0) this.procs.splice(index, 1);
+    if (proc.done) return;
+    killGroup(proc.pid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      killGroup(proc.pid, 'SIGKILL');
+    }, 5000);
+    await proc.exited;
+    clearTimeout(timer);
   }
 
   private async stopAll(): Promise<void> {

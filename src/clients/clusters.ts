@@ -92,9 +92,19 @@ export class ConfiguredClusters implements ClusterRegistry {
       return new ClientNodeGateway(new KubeconfigFileSource(settings.kubeconfigPath, settings.context), this.config.kubeRequestTimeoutMs);
     }
     const azure = this.azure;
-    let source: AksSource | undefined;
+    let source: Promise<AksSource> | undefined;
     const allowLocalAccounts = this.config.allowLocalAccountClusters;
-    const lazy = async () => (source ??= new AksSource(settings, await azure.management(), azure.credential(), Date.now, allowLocalAccounts));
+    // One source per cluster even when N activities start cold at once: its credentials are then fetched once.
+    const lazy = () => {
+      if (!source) {
+        const made = azure.management().then((management) => new AksSource(settings, management, azure.credential(), Date.now, allowLocalAccounts));
+        made.catch(() => {
+          if (source === made) source = undefined;
+        });
+        source = made;
+      }
+      return source;
+    };
     return new ClientNodeGateway(
       {
         kubeConfig: async () => (await lazy()).kubeConfig(),

@@ -5,6 +5,7 @@ import type { AccessToken, TokenCredential } from '@azure/identity';
 import { KubeConfig } from '@kubernetes/client-node';
 
 import type { AksClusterSettings } from '../config.js';
+import { retryAfterMs } from '../core/backoff.js';
 import { AppError } from '../core/errors.js';
 import type { ConnectionSource } from './kube.js';
 
@@ -33,10 +34,13 @@ export class CredentialError extends AppError {
   override readonly status: number;
   override readonly reason: string;
   readonly transient: boolean;
+  /** Azure throttled the app (429) and said for how long, in milliseconds. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, options: { cause?: unknown; transient?: boolean } = {}) {
+  constructor(message: string, options: { cause?: unknown; transient?: boolean; retryAfterMs?: number | undefined } = {}) {
     super(message, { cause: options.cause });
     this.transient = options.transient ?? false;
+    this.retryAfterMs = options.retryAfterMs;
     this.status = this.transient ? 503 : 502;
     this.reason = this.transient ? 'ClusterCredentialsUnavailable' : 'ClusterCredentials';
   }
@@ -67,6 +71,22 @@ export function classifyAzureFailure(err: unknown, during: 'arm' | 'token'): { t
   if (status === 404) return { transient: false, hint: 'check subscriptionId, resourceGroup and clusterName of this cluster in CLUSTERS' };
   return { transient: false, hint: ROLE_HINT };
 }
+
+/** ARM's throttling: a 429 (or a 503 that says when to come back), and how long to stay away. */
+export function azureThrottle(err: unknown, now: Date): number | undefined {
+  const { statusCode, response } = (err ?? {}) as { statusCode?: unknown; response?: { headers?: { get?: (name: string) => string | undefined } } };
+  if (statusCode !== 429 && statusCode !== 503) return undefined;
+  const header = typeof response?.headers?.get === 'function' ? response.headers.get('retry-after') : undefined;
+  const after = retryAfterMs(header, now);
+  if (after !== undefined) return after;
+  return statusCode === 429 ? ARM_DEFAULT_THROTTLE_MS : undefined;
+}
+
+/** A 401 this soon after a reload of the credentials was for the ones it replaced: no second reload. */
+const REFRESH_SHARED_MS = 5_000;
+
+/** How long the app leaves ARM alone after a 429 that does not say. */
+export const ARM_DEFAULT_THROTTLE_MS = 10_000;
 
 function fingerprint(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value ?? null)).digest('hex');
@@ -125,6 +145,12 @@ export class AksSource implements ConnectionSource {
   private token: AccessToken | undefined;
   /** The credential last handed out (token or kubeconfig, as a fingerprint): what a 401 refused. */
   private used: string | undefined;
+  /** Single flights: N callers that need the same thing at once make one call for it. */
+  private tokenPending: Promise<AccessToken | null> | undefined;
+  private refreshing: Promise<boolean> | undefined;
+  private lastRefresh: { at: number; changed: boolean } | undefined;
+  /** ARM throttled the app: no call to it before this instant, and the same transient error meanwhile. */
+  private armQuiet: { until: number; error: CredentialError } | undefined;
 
   constructor(
     private readonly settings: AksClusterSettings,
@@ -137,9 +163,11 @@ export class AksSource implements ConnectionSource {
 
   async kubeConfig(): Promise<KubeConfig> {
     this.info ??= this.loadOnce();
-    let info = await this.info;
+    const pending = this.info;
+    let info = await pending;
     if (this.now() - info.fetchedAt > CLUSTER_INFO_TTL_MS) {
-      this.info = this.loadOnce();
+      // Only the first caller to find it stale reloads; the others wait for that same load.
+      if (this.info === pending) this.info = this.loadOnce();
       info = await this.info;
     }
     if (info.entra) await this.freshToken();
@@ -152,7 +180,23 @@ export class AksSource implements ConnectionSource {
    * refused; @azure/identity keeps managed-identity tokens in its own cache (GetTokenOptions has no way to
    * bypass it), so the same token often comes back, and sending it again would only be refused again.
    */
-  async refresh(): Promise<boolean> {
+  refresh(): Promise<boolean> {
+    // Calls refused together share one reload, also those whose 401 comes just after it: they sent the
+    // credentials it replaced, and retry with the new ones.
+    const recent = this.lastRefresh;
+    if (!this.refreshing && recent && this.now() - recent.at < REFRESH_SHARED_MS) return Promise.resolve(recent.changed);
+    this.refreshing ??= this.reload()
+      .then((changed) => {
+        this.lastRefresh = { at: this.now(), changed };
+        return changed;
+      })
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+
+  private async reload(): Promise<boolean> {
     const refused = this.used;
     this.info = undefined;
     this.token = undefined;
@@ -164,7 +208,17 @@ export class AksSource implements ConnectionSource {
     if (!this.token || this.token.expiresOnTimestamp - this.now() < TOKEN_REFRESH_MARGIN_MS) {
       let token: AccessToken | null;
       try {
-        token = await this.credential.getToken(AKS_AAD_SCOPE);
+        // The token is kept before the flight ends, so a caller that comes in between finds it.
+        this.tokenPending ??= this.credential
+          .getToken(AKS_AAD_SCOPE)
+          .then((fresh) => {
+            if (fresh) this.token = fresh;
+            return fresh;
+          })
+          .finally(() => {
+            this.tokenPending = undefined;
+          });
+        token = await this.tokenPending;
       } catch (err) {
         const { transient, hint } = classifyAzureFailure(err, 'token');
         throw new CredentialError(
@@ -190,16 +244,24 @@ export class AksSource implements ConnectionSource {
 
   private async load(): Promise<ClusterInfo> {
     const { alias, clusterName, resourceGroup } = this.settings;
+    if (this.armQuiet && this.now() < this.armQuiet.until) throw this.armQuiet.error;
     let yaml: string;
     let cluster: Awaited<ReturnType<AksManagement['getCluster']>>;
     try {
       [cluster, yaml] = await Promise.all([this.management.getCluster(this.settings), this.management.userKubeconfig(this.settings)]);
     } catch (err) {
       const { transient, hint } = classifyAzureFailure(err, 'arm');
-      throw new CredentialError(
-        `could not get credentials of AKS cluster "${clusterName}" in resource group "${resourceGroup}" (alias "${alias}"): ${err instanceof Error ? err.message : String(err)}. ${hint}`,
-        { cause: err, transient },
+      const quietMs = azureThrottle(err, new Date(this.now()));
+      const reason = err instanceof Error ? err.message : String(err);
+      const error = new CredentialError(
+        quietMs === undefined
+          ? `could not get credentials of AKS cluster "${clusterName}" in resource group "${resourceGroup}" (alias "${alias}"): ${reason}. ${hint}`
+          : `Azure Resource Manager throttled the app while it got the credentials of AKS cluster "${clusterName}" (alias "${alias}"): ${reason}. The app asks again after ${Math.ceil(quietMs / 1000)}s`,
+        { cause: err, transient, retryAfterMs: quietMs },
       );
+      // Honour ARM's Retry-After for the whole cluster: every caller in that window gets this error, not a call.
+      if (quietMs !== undefined) this.armQuiet = { until: this.now() + quietMs, error };
+      throw error;
     }
     const raw = new KubeConfig();
     raw.loadFromString(yaml);

@@ -17,6 +17,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 
+import { retryAfterMs } from '../core/backoff.js';
 import type { JsonPatchOp } from '../core/cronjob-update.js';
 import { AppError, ensureError, isNotFound, isUnauthorized, KubeApiError } from '../core/errors.js';
 
@@ -72,6 +73,10 @@ export interface KubeGateway {
   patchCronJobAnnotations(namespace: string, name: string, resourceVersion: string, annotations: Record<string, string | null>): Promise<V1CronJob>;
   /** Create a core/v1 Event (409 AlreadyExists when one of that name exists). */
   createEvent(namespace: string, event: CoreV1Event): Promise<CoreV1Event>;
+  /** One page of the pods that match a label selector (the batched observe lists many runs' pods at once). */
+  listPodsPage(namespace: string, options: ListOptions): Promise<Page<V1Pod>>;
+  /** One page of a namespace's events (the batched observe reads them once for all runs that need them). */
+  listNamespaceEvents(namespace: string, options: ListOptions): Promise<Page<CoreV1Event>>;
 }
 
 export interface WriteOptions {
@@ -108,7 +113,8 @@ export function toKubeApiError(operation: string, err: unknown): KubeApiError {
   if (err instanceof KubeApiError) return err;
   if (err instanceof ApiException) {
     const { reason, message } = statusReason(err.body);
-    return new KubeApiError(operation, err.code, reason, message ?? err.message, { cause: err });
+    const retryAfter = retryAfterMs(err.headers['retry-after'], new Date());
+    return new KubeApiError(operation, err.code, reason, message ?? err.message, { cause: err, retryAfterMs: retryAfter });
   }
   const error = ensureError(err);
   // No HTTP answer at all: time-outs, refused or reset connections, DNS. All worth a retry.
@@ -127,69 +133,72 @@ export interface ConnectionSource {
   refresh(): Promise<boolean>;
 }
 
+/** The API clients of one set of credentials, and the connection pool their requests share. */
+interface Clients {
+  kc: KubeConfig;
+  batch: BatchV1Api;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  dispatcher: ReturnType<RequestContext['getDispatcher']>;
+}
+
 /**
  * KubeGateway on @kubernetes/client-node, with a time-out per call and one retry after a 401 when fresh
  * credentials differ from the refused ones. A failure to get credentials at all is the source's own error
  * (CredentialError, which says what to fix), never "no answer from the API server".
  */
 export class ClientNodeGateway implements KubeGateway {
-  private clients: { kc: KubeConfig; batch: BatchV1Api; core: CoreV1Api; apps: AppsV1Api } | undefined;
+  private clients: Clients | undefined;
 
   constructor(
     private readonly source: ConnectionSource,
     private readonly timeoutMs: number,
+    /** Keep one keep-alive connection pool per credentials; false only for the bench's comparison. */
+    private readonly reuseConnections = true,
   ) {}
 
-  private async api(): Promise<{ batch: BatchV1Api; core: CoreV1Api; apps: AppsV1Api }> {
+  private async api(): Promise<Clients> {
     const kc = await this.source.kubeConfig();
     if (this.clients?.kc !== kc) {
-      this.clients = { kc, batch: kc.makeApiClient(BatchV1Api), core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
+      // New credentials (a refreshed token, a rotated kubeconfig): the old pool finishes what it carries and closes.
+      void this.clients?.dispatcher?.close().catch(() => undefined);
+      this.clients = { kc, batch: kc.makeApiClient(BatchV1Api), core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), dispatcher: undefined };
     }
     return this.clients;
   }
 
-  /** Per-call options: an abort signal so no call hangs longer than the configured time-out. */
-  private options(): ConfigurationOptions {
+  /**
+   * Per-call options: an abort signal so no call hangs longer than the configured time-out, and the
+   * connection pool of these credentials. client-node 2 makes a new undici Agent (with the kubeconfig's CA,
+   * client certificate and key) for every request, so each request would open its own TLS connection; the
+   * first agent is kept with the credentials and later requests go through it instead.
+   */
+  private options(clients: Clients): ConfigurationOptions {
     const timeoutMs = this.timeoutMs;
+    const reuse = this.reuseConnections;
     return {
       middleware: [
         {
           pre: (context: RequestContext) => {
             context.setSignal(AbortSignal.timeout(timeoutMs));
+            const made = context.getDispatcher();
+            if (reuse && made) {
+              if (clients.dispatcher) context.setDispatcher(clients.dispatcher);
+              else clients.dispatcher = made;
+            }
             return new Observable(Promise.resolve(context));
           },
           post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
         },
-        this.reuseConnections,
       ],
       middlewareMergeStrategy: 'append',
     };
   }
 
-  private shared: { kc: KubeConfig; dispatcher: NonNullable<ReturnType<RequestContext['getDispatcher']>> } | undefined;
-
-  /**
-   * client-node 2 gives every request a new undici Agent (KubeConfig.applySecurityAuthentication), so every
-   * call opened a new TLS connection: about 4 ms of CPU a request, measured (bench/scheduler.ts). The first
-   * Agent made for a KubeConfig is kept and handed to every later request of that KubeConfig, which then reuse
-   * its kept-alive connections; new credentials (a new KubeConfig) get a new one.
-   */
-  private readonly reuseConnections = {
-    pre: (context: RequestContext) => {
-      const kc = this.clients?.kc;
-      const made = context.getDispatcher();
-      if (kc && made) {
-        if (this.shared?.kc !== kc) this.shared = { kc, dispatcher: made };
-        else context.setDispatcher(this.shared.dispatcher);
-      }
-      return new Observable(Promise.resolve(context));
-    },
-    post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
-  };
-
   private async call<T>(operation: string, fn: (apis: { batch: BatchV1Api; core: CoreV1Api; apps: AppsV1Api }, options: ConfigurationOptions) => Promise<T>): Promise<T> {
     try {
-      return await fn(await this.api(), this.options());
+      const clients = await this.api();
+      return await fn(clients, this.options(clients));
     } catch (err) {
       if (isCredentialFailure(err)) throw err;
       const error = toKubeApiError(operation, err);
@@ -197,7 +206,8 @@ export class ClientNodeGateway implements KubeGateway {
       // Expired or rotated credentials: try exactly once more, and only with credentials that changed.
       if (!(await this.source.refresh())) throw error;
       try {
-        return await fn(await this.api(), this.options());
+        const clients = await this.api();
+        return await fn(clients, this.options(clients));
       } catch (retryErr) {
         if (isCredentialFailure(retryErr)) throw retryErr;
         throw toKubeApiError(operation, retryErr);
@@ -329,5 +339,19 @@ export class ClientNodeGateway implements KubeGateway {
 
   createEvent(namespace: string, event: CoreV1Event): Promise<CoreV1Event> {
     return this.call(`create Event in ${namespace}`, ({ core }, o) => core.createNamespacedEvent({ namespace, body: event }, o));
+  }
+
+  async listPodsPage(namespace: string, options: ListOptions): Promise<Page<V1Pod>> {
+    const list = await this.call(`list Pods in ${namespace}`, ({ core }, o) =>
+      core.listNamespacedPod({ namespace, labelSelector: options.labelSelector, limit: options.limit, _continue: options.continueToken }, o),
+    );
+    return { items: list.items, continueToken: list.metadata?._continue || undefined };
+  }
+
+  async listNamespaceEvents(namespace: string, options: ListOptions): Promise<Page<CoreV1Event>> {
+    const list = await this.call(`list Events in ${namespace}`, ({ core }, o) =>
+      core.listNamespacedEvent({ namespace, labelSelector: options.labelSelector, limit: options.limit, _continue: options.continueToken }, o),
+    );
+    return { items: list.items, continueToken: list.metadata?._continue || undefined };
   }
 }

@@ -33,6 +33,8 @@ export const GATEWAY_PERMISSIONS: { readonly [method in keyof KubeGateway]: read
   listCronJobsInAllNamespaces: [{ apiGroup: 'batch', resource: 'cronjobs', verb: 'list' }],
   patchCronJobAnnotations: [{ apiGroup: 'batch', resource: 'cronjobs', verb: 'patch' }],
   createEvent: [{ apiGroup: '', resource: 'events', verb: 'create' }],
+  listPodsPage: [{ apiGroup: '', resource: 'pods', verb: 'list' }],
+  listNamespaceEvents: [{ apiGroup: '', resource: 'events', verb: 'list' }],
 };
 
 /** The union of GATEWAY_PERMISSIONS, without repeats: what one namespace's Role must grant. */

@@ -74,12 +74,15 @@ export class KubeApiError extends AppError {
   readonly code: number;
   readonly kubeReason: string | undefined;
   readonly operation: string;
+  /** The API server's Retry-After (429 from API Priority and Fairness, 503), in milliseconds. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(operation: string, code: number, kubeReason: string | undefined, detail: string, options?: { cause?: unknown }) {
+  constructor(operation: string, code: number, kubeReason: string | undefined, detail: string, options?: { cause?: unknown; retryAfterMs?: number | undefined }) {
     super(`${operation} failed: ${code === 0 ? 'no answer from the API server' : `HTTP ${code}`}${kubeReason ? ` ${kubeReason}` : ''}: ${detail}`, options);
     this.operation = operation;
     this.code = code;
     this.kubeReason = kubeReason;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
   /** Worth another try: throttling, server errors, time-outs and broken connections. Never a 4xx. */

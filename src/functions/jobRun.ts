@@ -1,13 +1,13 @@
 import * as df from 'durable-functions';
 
-import { pollDelayMs } from '../core/backoff.js';
+import { alignedFireAt, pollDelayMs } from '../core/backoff.js';
 import { ensureError } from '../core/errors.js';
 import { forCustomStatus, forOutput } from '../core/limits.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { type JobRunInput, jobRunInputSchema, type RunProgress } from '../core/schemas.js';
 import { verdictOutlivedByJob } from '../core/status.js';
 import type { ArchiveOutcome } from '../runs/archive.js';
-import { CLUSTER_UNAVAILABLE, OBSERVE_FAILED } from '../runs/observe.js';
+import { CLUSTER_UNAVAILABLE, OBSERVE_FAILED, THROTTLED } from '../runs/observe.js';
 import type { SubmitResult } from '../runs/submit.js';
 import type { ArchiveRunInput } from './archiveRun.js';
 import { ACTIVITIES, CANCEL_EVENT, ORCHESTRATORS } from './names.js';
@@ -94,6 +94,8 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
     let message: string;
     try {
       const seen = (yield context.df.callActivityWithRetry(ACTIVITIES.observeRun, retry, ref)) as RunSnapshot;
+      // The API server asked to slow down: the run is as it was, and the snapshot says why it is not fresher.
+      if (seen.reason === THROTTLED) return snapshotOf(ref, { ...last, reason: THROTTLED, message: seen.message }, now());
       if (seen.reason !== OBSERVE_FAILED) return seen;
       reason = OBSERVE_FAILED;
       message = seen.message;
@@ -160,7 +162,9 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
     }
 
     const deadline = progress.deadline ? new Date(progress.deadline) : null;
-    let fireAt = new Date(now().getTime() + pollDelayMs(input.poll, progress.polls));
+    // Aligned on the wall clock, so runs at the same step wake together and share their namespace's lists.
+    // Timer instants are not part of what a replay matches (docs/decisions.md, "Scale"): no new version.
+    let fireAt = alignedFireAt(now(), pollDelayMs(input.poll, progress.polls));
     if (deadline && fireAt > deadline) fireAt = deadline;
     const timer = context.df.createTimer(fireAt);
     const winner = yield context.df.Task.any([timer, cancel]);
@@ -179,7 +183,8 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
 
     const snapshot = yield* observe(progress.last);
     // A cluster that does not answer leaves the count as it is: the run stays Unknown, bounded by its timeout.
-    const observeFailures = counts(snapshot) ? progress.observeFailures + 1 : snapshot.reason === CLUSTER_UNAVAILABLE ? progress.observeFailures : 0;
+    const unread = snapshot.reason === CLUSTER_UNAVAILABLE || snapshot.reason === THROTTLED;
+    const observeFailures = counts(snapshot) ? progress.observeFailures + 1 : unread ? progress.observeFailures : 0;
     progress = { ...progress, polls: progress.polls + 1, observeFailures, last: snapshot };
     if (isTerminal(snapshot.status)) return yield* finish(snapshot);
     show(snapshot);

@@ -3,7 +3,7 @@ import * as df from 'durable-functions';
 
 import type { RunSnapshot } from '../core/run.js';
 import { runRefSchema } from '../core/schemas.js';
-import { observeOnce } from '../runs/observe.js';
+import { observeOnce, runReader, SETTLE } from '../runs/observe.js';
 import { services } from '../services.js';
 import { ACTIVITIES } from './names.js';
 
@@ -11,7 +11,9 @@ import { ACTIVITIES } from './names.js';
 export async function observeRun(input: unknown, context: InvocationContext): Promise<RunSnapshot> {
   const ref = runRefSchema.parse(input);
   const { clusters, config, now } = services();
-  const snapshot = await observeOnce(clusters.gateway(ref.cluster), ref, config.grace, clusters.monitorUrl(ref.cluster), now());
+  const gateway = clusters.gateway(ref.cluster);
+  const read = runReader(gateway, config.observeBatching);
+  const snapshot = await observeOnce(gateway, ref, config.grace, clusters.monitorUrl(ref.cluster), now(), SETTLE, read);
   context.log(`run ${ref.runId}: ${snapshot.status} (${snapshot.reason})`);
   return snapshot;
 }

@@ -4,14 +4,18 @@ import type { KubeGateway } from '../clients/kube.js';
 import type { GracePeriods } from '../config.js';
 import { ensureError } from '../core/errors.js';
 import { JOB_NAME_POD_LABEL } from '../core/labels.js';
+import { waitingPods } from '../core/observation.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { jobSettled, mapRunStatus, outputsFromPods, verdictOutlivedByJob } from '../core/status.js';
+import { BATCH, type BatchSettings, namespaceObserver, namespaceThrottle, type RunReads } from './batch.js';
 import { refusal } from './failures.js';
 
 /** Reason of a snapshot whose run the cluster refused to show (a person must fix it); counted in a row. */
 export const OBSERVE_FAILED = 'ObserveFailed';
 /** Reason of a snapshot whose cluster did not answer even after retries: the run may well be fine. */
 export const CLUSTER_UNAVAILABLE = 'ClusterUnavailable';
+/** Reason of a snapshot taken while the API server asks the app to slow down: the run's status stays as it was. */
+export const THROTTLED = 'Throttled';
 
 /**
  * A list that only refines the verdict (pods, events): when the cluster refuses it for good (a Role without
@@ -29,28 +33,38 @@ async function refinement<T>(what: string, list: () => Promise<T[]>, missing: st
   }
 }
 
-/**
- * Look at a run in the cluster: the Job, its pods, and the events of the Job and of any pod that has not
- * started (the only place some reasons live). Outputs are read once the run has ended.
- */
-async function inspectRun(
-  gateway: KubeGateway,
-  ref: RunRef,
-  grace: GracePeriods,
-  monitorUrl: string | null,
-  now: Date,
-): Promise<{ snapshot: RunSnapshot; settled: boolean; gone: boolean }> {
+/** The run's own reads: the Job, its pods, and the events of the Job and of any pod that has not started. */
+export async function perRunReads(gateway: KubeGateway, ref: RunRef): Promise<RunReads> {
   const missing: string[] = [];
   const [job, pods, jobEvents] = await Promise.all([
     gateway.readJob(ref.namespace, ref.runId),
     refinement('pods', () => gateway.listPods(ref.namespace, `${JOB_NAME_POD_LABEL}=${ref.runId}`), missing),
     refinement('events', () => gateway.listEvents(ref.namespace, ref.runId), missing),
   ]);
-  const waiting = pods.filter((pod) => pod.status?.phase === 'Pending' || pod.status?.phase === undefined);
   const podEvents: CoreV1Event[][] = await Promise.all(
-    waiting.map((pod) => refinement('pod events', () => gateway.listEvents(ref.namespace, pod.metadata?.name ?? ''), missing)),
+    waitingPods(pods).map((pod) => refinement('pod events', () => gateway.listEvents(ref.namespace, pod.metadata?.name ?? ''), missing)),
   );
-  const snapshot = mapRunStatus(ref, { job, pods, events: [...jobEvents, ...podEvents.flat()], now }, grace, monitorUrl);
+  return { job, pods, events: [...jobEvents, ...podEvents.flat()], missing };
+}
+
+/** How a look reads the cluster: the run's own reads, or its namespace's shared lists (OBSERVE_BATCHING). */
+export type RunReader = (ref: RunRef) => Promise<RunReads>;
+
+export function runReader(gateway: KubeGateway, batching: boolean, settings: BatchSettings = BATCH): RunReader {
+  if (!batching) return (ref) => perRunReads(gateway, ref);
+  return (ref) => namespaceObserver(gateway, ref.namespace, settings).look(ref.runId);
+}
+
+/** Look at a run in the cluster. Outputs are read once the run has ended. */
+async function inspectRun(
+  read: RunReader,
+  ref: RunRef,
+  grace: GracePeriods,
+  monitorUrl: string | null,
+  now: Date,
+): Promise<{ snapshot: RunSnapshot; settled: boolean; gone: boolean }> {
+  const { job, pods, events, missing } = await read(ref);
+  const snapshot = mapRunStatus(ref, { job, pods, events, now }, grace, monitorUrl);
   if (isTerminal(snapshot.status)) return { snapshot: { ...snapshot, outputs: outputsFromPods(pods) }, settled: jobSettled(job), gone: job === null };
   if (missing.length === 0) return { snapshot, settled: true, gone: job === null };
   return {
@@ -75,7 +89,8 @@ export const SETTLE: SettlePolicy = { reads: 10, intervalMs: 500 };
 /**
  * One look at a run, for the observe activity: transient errors throw (RetryOptions retries them); an error
  * retrying cannot fix (the app's identity refused, 401/403) comes back as an Unknown snapshot with reason
- * ObserveFailed, which the orchestration counts.
+ * ObserveFailed, which the orchestration counts. The API server's throttling (429, 503 with Retry-After)
+ * comes back as reason Throttled, and the whole namespace makes no call until its Retry-After has passed.
  */
 export async function observeOnce(
   gateway: KubeGateway,
@@ -84,18 +99,26 @@ export async function observeOnce(
   monitorUrl: string | null,
   now: Date,
   settle: SettlePolicy = SETTLE,
+  read: RunReader = (r) => perRunReads(gateway, r),
 ): Promise<RunSnapshot> {
+  const throttle = namespaceThrottle(gateway, ref.namespace);
   try {
-    let look = await inspectRun(gateway, ref, grace, monitorUrl, now);
-    for (let read = 0; !look.settled && read < settle.reads; read++) {
+    throttle.check();
+    let look = await inspectRun(read, ref, grace, monitorUrl, now);
+    for (let attempt = 0; !look.settled && attempt < settle.reads; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, settle.intervalMs));
-      const again = await inspectRun(gateway, ref, grace, monitorUrl, new Date(now.getTime() + (read + 1) * settle.intervalMs));
+      const again = await inspectRun(read, ref, grace, monitorUrl, new Date(now.getTime() + (attempt + 1) * settle.intervalMs));
       // A Job removed meanwhile (ttlSecondsAfterFinished) keeps the verdict, counts and outputs already read.
       if (again.gone || !isTerminal(again.snapshot.status)) break;
       look = again;
     }
     return look.snapshot;
   } catch (err) {
+    const throttled = throttle.note(err);
+    if (throttled) {
+      const message = `${throttled.message}; the app waits that long before it reads namespace ${ref.namespace} again, and the run goes on being watched`;
+      return snapshotOf(ref, { status: 'Unknown', reason: THROTTLED, message, monitorUrl }, now);
+    }
     const refused = refusal(err);
     if (!refused) throw err;
     return snapshotOf(ref, { status: 'Unknown', reason: OBSERVE_FAILED, message: `the run could not be read: ${refused.message}`, monitorUrl }, now);
@@ -148,7 +171,7 @@ export async function lookBeforeCancel(gateway: KubeGateway, ref: RunRef, grace:
   try {
     // A verdict is all a cancel needs: it does not wait for the Job to settle.
     const seen = await observeOnce(gateway, ref, grace, null, now, { reads: 0, intervalMs: 0 });
-    if (seen.reason === OBSERVE_FAILED) return { kind: 'unknown', why: seen.message };
+    if (seen.reason === OBSERVE_FAILED || seen.reason === THROTTLED) return { kind: 'unknown', why: seen.message };
     if (isTerminal(seen.status) && !verdictOutlivedByJob(seen) && seen.reason !== 'JobDeleted') return { kind: 'ended', snapshot: seen };
     return { kind: 'running' };
   } catch (err) {

@@ -5,11 +5,13 @@ import { InvocationContext } from '@azure/functions';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
+import { ConfiguredClusters } from '../../src/clients/clusters.js';
 import { AKS_AAD_SCOPE, type AksManagement, AksSource, classifyAzureFailure, CredentialError, KubeconfigFileSource, TOKEN_REFRESH_MARGIN_MS } from '../../src/clients/credentials.js';
 import { ClientNodeGateway } from '../../src/clients/kube.js';
-import type { AksClusterSettings } from '../../src/config.js';
+import { type AksClusterSettings, loadConfig } from '../../src/config.js';
 import { KubeApiError } from '../../src/core/errors.js';
 import { errorResponse } from '../../src/http/problem.js';
+import { observeOnce } from '../../src/runs/observe.js';
 
 /**
  * The credential path end to end through client-node's real HTTP stack, against a loopback server that only
@@ -264,5 +266,114 @@ describe('classifyAzureFailure', () => {
     );
     expect(response.status).toBe(status);
     expect((response.headers as Record<string, string>)['Retry-After']).toBe(retryAfter);
+  });
+});
+
+describe('credential fetches are single-flight, and ARM throttling is honoured for the whole cluster', () => {
+  /** Answers only after every caller has asked, so a second flight would be seen. */
+  function slowManagement(): AksManagement & { loads: number; kubeconfigs: number } {
+    const m = {
+      loads: 0,
+      kubeconfigs: 0,
+      getCluster: async () => {
+        m.loads++;
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return { aadProfile: { managed: true } };
+      },
+      userKubeconfig: async () => {
+        m.kubeconfigs++;
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return kubeconfigYaml(EXEC_USER);
+      },
+    };
+    return m;
+  }
+
+  it('N activities that start cold on one cluster make one ARM call and fetch one token', async () => {
+    const m = slowManagement();
+    // ConfiguredClusters' sources run on the wall clock.
+    const cred = credential(() => Date.now());
+    let managements = 0;
+    const clusters = new ConfiguredClusters(loadConfig({ CLUSTERS: JSON.stringify([settings]) }), {
+      credential: () => cred,
+      management: () => {
+        managements++;
+        return Promise.resolve(m);
+      },
+    });
+    const jobs = await Promise.all(Array.from({ length: 20 }, () => clusters.gateway('prod').readJob('batch', 'x')));
+    expect(jobs.every((j) => j?.metadata?.name === 'x')).toBe(true);
+    expect({ managements, loads: m.loads, kubeconfigs: m.kubeconfigs, tokens: cred.issued }).toEqual({ managements: 1, loads: 1, kubeconfigs: 1, tokens: 1 });
+  });
+
+  it('N calls refused at once with a 401 share one reload of the credentials', async () => {
+    const m = management(true);
+    const cred = credential(() => 1_000_000);
+    const gateway = new ClientNodeGateway(new AksSource(settings, m, cred, () => 1_000_000), 5000);
+    await gateway.readJob('batch', 'x');
+    rejectTokens.add('tok-1');
+    await Promise.all(Array.from({ length: 10 }, () => gateway.readJob('batch', 'x')));
+    expect(m.loads).toBe(2);
+    expect(cred.issued).toBe(2);
+  });
+
+  it('ARM 429 with Retry-After: the same transient error for every caller in that window, without another ARM call', async () => {
+    let calls = 0;
+    const clock = { t: 1_000_000 };
+    const throttled = Object.assign(restError(429, 'TooManyRequests: throttled'), { response: { headers: { get: (h: string) => (h === 'retry-after' ? '30' : undefined) } } });
+    const armThrottling: AksManagement = {
+      getCluster: () => {
+        calls++;
+        return Promise.reject(throttled);
+      },
+      userKubeconfig: () => Promise.reject(throttled),
+    };
+    const source = new AksSource(settings, armThrottling, credential(() => clock.t), () => clock.t);
+    const first = await source.kubeConfig().catch((e: unknown) => e);
+    expect(first).toMatchObject({ transient: true, retryAfterMs: 30_000 });
+    expect((first as Error).message).toMatch(/Azure Resource Manager throttled the app .*asks again after 30s/);
+    clock.t += 29_000;
+    await expect(source.kubeConfig()).rejects.toBe(first);
+    expect(calls).toBe(1);
+    clock.t += 2_000;
+    await expect(source.kubeConfig()).rejects.toBeInstanceOf(CredentialError);
+    expect(calls).toBe(2);
+  });
+
+  it('an observe while ARM throttles is Throttled, not a failure of the run', async () => {
+    const throttled = Object.assign(restError(429, 'TooManyRequests'), { response: { headers: { get: () => '30' } } });
+    const gateway = new ClientNodeGateway(new AksSource(settings, failingManagement(throttled), credential(() => 0)), 5000);
+    const ref = { runId: 'r-1', cluster: 'prod', namespace: 'batch', source: { kind: 'Job' as const, name: 'r' } };
+    const grace = { imagePullSeconds: 1, containerConfigSeconds: 1, unschedulableSeconds: 1, quotaSeconds: 1 };
+    const snapshot = await observeOnce(gateway, ref, grace, null, new Date(), { reads: 0, intervalMs: 0 });
+    expect(snapshot).toMatchObject({ status: 'Unknown', reason: 'Throttled' });
+    expect(snapshot.message).toMatch(/Azure Resource Manager \(listClusterUserCredentials\) asked the app to slow down/);
+  });
+});
+
+describe('connections to a cluster are reused', () => {
+  async function connectionsFor(reuse: boolean): Promise<number> {
+    let connections = 0;
+    const count = () => {
+      connections++;
+    };
+    server.on('connection', count);
+    try {
+      const m = management(true);
+      const gateway = new ClientNodeGateway(new AksSource(settings, m, credential(() => 1_000_000), () => 1_000_000), 5000, reuse);
+      for (let i = 0; i < 10; i++) await gateway.readJob('batch', 'x');
+    } finally {
+      server.off('connection', count);
+    }
+    return connections;
+  }
+
+  it('ten requests in a row with the same credentials go over the keep-alive connections of one pool', async () => {
+    // undici's pool may open a second connection when the next request comes before it marks the first idle.
+    expect(await connectionsFor(true)).toBeLessThanOrEqual(2);
+  });
+
+  it('without the shared pool (client-node as it is) every request opens a connection of its own', async () => {
+    expect(await connectionsFor(false)).toBe(10);
   });
 });

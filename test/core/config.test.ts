@@ -46,6 +46,7 @@ const defaults: Config = {
   maxRunTimeoutSeconds: 604_800,
   maxActiveRunsPerCluster: 200,
   callers: { easyAuth: false, policies: {} },
+  observeBatching: true,
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -119,6 +120,7 @@ describe('loadConfig', () => {
       SOURCES_OPT_IN: 'true',
       EASY_AUTH_ENABLED: 'true',
       CALLER_POLICIES: JSON.stringify({ '11111111-2222-3333-4444-555555555555': { clusters: ['prod'], namespaces: ['batch'], fallback: false } }),
+      OBSERVE_BATCHING: 'false',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -152,6 +154,7 @@ describe('loadConfig', () => {
       maxRunTimeoutSeconds: 86_400,
       maxActiveRunsPerCluster: 50,
       callers: { easyAuth: true, policies: { '11111111-2222-3333-4444-555555555555': { clusters: ['prod'], namespaces: ['batch'], fallback: false } } },
+      observeBatching: false,
     });
   });
 
@@ -357,6 +360,7 @@ describe('SETTING_NAMES', () => {
         'SOURCES_OPT_IN',
         'EASY_AUTH_ENABLED',
         'CALLER_POLICIES',
+        'OBSERVE_BATCHING',
       ].sort(),
     );
   });

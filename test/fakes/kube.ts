@@ -4,10 +4,12 @@ import type { KubeGateway, ListOptions, Page, PodLogOptions, WriteOptions } from
 import type { JsonPatchOp } from '../../src/core/cronjob-update.js';
 import { KubeApiError } from '../../src/core/errors.js';
 
-/** Equality selectors only (`k=v`, `k!=v`, comma-separated): all the app uses. */
+/** Equality selectors (`k=v`, `k!=v`) and set selectors (`k in (a,b)`), comma-separated: all the app uses. */
 function matches(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
   if (!selector) return true;
-  return selector.split(',').every((term) => {
+  return (selector.match(/[^,(]+\([^)]*\)|[^,]+/g) ?? []).every((term) => {
+    const set = /^\s*(\S+)\s+in\s+\(([^)]*)\)\s*$/.exec(term);
+    if (set) return set[2]?.split(',').map((v) => v.trim()).includes(labels?.[set[1] ?? ''] ?? '\u0000') ?? false;
     const negated = term.includes('!=');
     const [key = '', value = ''] = term.split(negated ? '!=' : '=');
     const actual = labels?.[key.trim()];
@@ -49,10 +51,10 @@ export class FakeKube implements KubeGateway {
     return this;
   }
 
-  /** The next call of `operation` fails with an HTTP `code` (0: no answer). */
-  failNext(operation: keyof KubeGateway, code: number, reason?: string): this {
+  /** The next call of `operation` fails with an HTTP `code` (0: no answer), with the server's Retry-After if given. */
+  failNext(operation: keyof KubeGateway, code: number, reason?: string, retryAfterMs?: number): this {
     const list = this.failures.get(operation) ?? [];
-    list.push(new KubeApiError(operation, code, reason, `injected ${code}`));
+    list.push(new KubeApiError(operation, code, reason, `injected ${code}`, { retryAfterMs }));
     this.failures.set(operation, list);
     return this;
   }
@@ -216,5 +218,15 @@ export class FakeKube implements KubeGateway {
     const stored: CoreV1Event = { ...structuredClone(event), metadata: { ...event.metadata, namespace } };
     this.events.push(stored);
     return Promise.resolve(structuredClone(stored));
+  }
+
+  listPodsPage(namespace: string, options: ListOptions): Promise<Page<V1Pod>> {
+    this.enter('listPodsPage', `${namespace} ${options.labelSelector ?? ''}`);
+    return Promise.resolve(page(this.pods.filter((p) => p.metadata?.namespace === namespace && matches(p.metadata.labels, options.labelSelector)), options));
+  }
+
+  listNamespaceEvents(namespace: string, options: ListOptions): Promise<Page<CoreV1Event>> {
+    this.enter('listNamespaceEvents', namespace);
+    return Promise.resolve(page(this.events.filter((e) => e.metadata.namespace === namespace), options));
   }
 }

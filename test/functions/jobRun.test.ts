@@ -63,10 +63,11 @@ describe('jobRun orchestration', () => {
     expect(h.activity().input).toEqual(ref);
     await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
     expect(h.state.customStatus).toMatchObject({ status: 'Running' });
-    expect(h.timer().fireAt).toEqual(seconds(15));
+    // 10 s later, rounded up to a multiple of 10 s on the wall clock, where every run at this step wakes.
+    expect(h.timer().fireAt).toEqual(seconds(10));
 
     await h.fire();
-    const success = snap('Success', 'CompletionsReached', seconds(15), { outputs: { rows: 42 } });
+    const success = snap('Success', 'CompletionsReached', seconds(10), { outputs: { rows: 42 } });
     await h.complete(ACTIVITIES.observeRun, success);
     expect(h.state.customStatus).toEqual(success);
     expect(h.activity().input).toEqual({ ref, final: { status: 'Success', reason: 'CompletionsReached', message: success.message, startTime: null, completionTime: null }, trigger: 'http' });
@@ -85,7 +86,8 @@ describe('jobRun orchestration', () => {
       await h.fire();
       await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
     }
-    expect(fireTimes).toEqual([5, 12, 12]);
+    // Aligned to multiples of the interval: from t0 + 5 s the next multiple of 12 s is 7 s away.
+    expect(fireTimes).toEqual([5, 7, 12]);
   });
 
   it('ends Failed with the observed reason when the Job fails', async () => {
@@ -145,6 +147,24 @@ describe('jobRun orchestration', () => {
     expect(h.state.customStatus).toMatchObject({ status: 'Unknown', reason: 'ClusterUnavailable' });
     expect((h.state.customStatus as RunSnapshot).message).toContain('no answer from the API server');
     expect(h.timer()).toBeDefined();
+  });
+
+  it('throttling keeps the run\'s status, says Throttled while it lasts, and never counts towards ObserveFailed', async () => {
+    const h = await started(); // maxObserveFailures: 3
+    await h.fire();
+    const running = snap('Running', 'Running', h.now, { pods: { active: 1, ready: 1, succeeded: 0, failed: 0 } });
+    await h.complete(ACTIVITIES.observeRun, running);
+    for (let i = 0; i < 5; i++) {
+      await h.fire();
+      await h.complete(ACTIVITIES.observeRun, snap('Unknown', 'Throttled', h.now, { message: 'the API server asked the app to slow down (HTTP 429)' }));
+      expect(h.state.customStatus).toMatchObject({ status: 'Running', reason: 'Throttled', pods: running.pods, message: 'the API server asked the app to slow down (HTTP 429)' });
+    }
+    expect(h.state.status).toBe('Running');
+    expect(h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)).toBe(false);
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Success', 'CompletionsReached', h.now));
+    await archived(h);
+    expect(h.state.output).toMatchObject({ status: 'Success' });
   });
 
   it('an outage does not end the run: a cluster that does not answer for many polls keeps it Unknown, its Job untouched', async () => {
@@ -217,13 +237,13 @@ describe('jobRun orchestration', () => {
   });
 
   it('stops the run as Failed RunTimeout when timeoutSeconds passes, with the last timer cut to the deadline', async () => {
-    const h = await started(input({}, { timeoutSeconds: 12 }));
+    const h = await started(input({}, { timeoutSeconds: 8 }));
     await h.fire();
     await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
-    expect(h.timer().fireAt).toEqual(seconds(12));
+    expect(h.timer().fireAt).toEqual(seconds(8));
     await h.fire();
     // One last look before the verdict: the Job is still running.
-    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(12)));
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(8)));
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ verdict: { status: 'Failed', reason: 'RunTimeout' } });
     expect(h.state.customStatus).toMatchObject({ status: 'Failed', reason: 'RunTimeout' });
@@ -313,15 +333,15 @@ describe('jobRun orchestration', () => {
     await h.fire();
     await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
     await h.fire();
-    const last = snap('Running', 'Running', seconds(15), { pods: { active: 1, ready: 1, succeeded: 0, failed: 0 } });
+    const last = snap('Running', 'Running', seconds(10), { pods: { active: 1, ready: 1, succeeded: 0, failed: 0 } });
     await h.complete(ACTIVITIES.observeRun, last);
 
     expect(h.state.status).toBe('Running');
     expect(h.state.input).toMatchObject({ progress: { polls: 2, generation: 1, deadline: null, last } });
     expect(h.state.records.filter((r) => r.kind === 'scheduled')).toEqual([]);
     expect(h.state.customStatus).toEqual(last);
-    // The backoff goes on from where it was: 5 × 2² = 20 s.
-    expect(h.timer().fireAt).toEqual(seconds(15 + 20));
+    // The backoff goes on from where it was: 5 × 2² = 20 s, to the next multiple of 20 s.
+    expect(h.timer().fireAt).toEqual(seconds(20));
     await h.fire();
     expect(h.activity().name).toBe(ACTIVITIES.observeRun);
   });

@@ -70,6 +70,8 @@ const calls: Record<keyof KubeGateway, () => Promise<unknown>> = {
   },
   listEvents: async () => { expect((await gateway.listEvents(ns(), RUN)).map((e) => e.reason)).toContain('SuccessfulCreate'); },
   readPodLog: async () => { expect(await gateway.readPodLog(ns(), podName, { container: 'main' })).toContain(LOCAL_POD_LOG_LINES[0]); },
+  listPodsPage: async () => { expect((await gateway.listPodsPage(ns(), { labelSelector: `${JOB_NAME_POD_LABEL} in (${RUN},other)`, limit: 1 })).items.map((p) => p.metadata?.name)).toEqual([podName]); },
+  listNamespaceEvents: async () => { expect((await gateway.listNamespaceEvents(ns(), { limit: 500 })).items.map((e) => e.reason)).toContain('SuccessfulCreate'); },
   deleteJob: async () => { expect(await gateway.deleteJob(ns(), RUN)).toBe(true); },
   readDeployment: async () => { expect((await gateway.readDeployment(ns(), DEPLOYMENT))?.metadata?.name).toBe(DEPLOYMENT); },
   listDeployments: async () => { expect((await gateway.listDeployments(ns())).items.map((d) => d.metadata?.name)).toEqual([DEPLOYMENT]); },

@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { AccessToken, TokenCredential } from '@azure/identity';
+import { KubeConfig } from '@kubernetes/client-node';
+import * as df from 'durable-functions';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+
+import { orchestratorRunner } from '../../local/durable/engine.js';
+import { LocalDurable } from '../../local/durable/runtime.js';
+import { ConfiguredClusters } from '../../src/clients/clusters.js';
+import type { AksManagement } from '../../src/clients/credentials.js';
+import { loadConfig } from '../../src/config.js';
+import { randomSuffix } from '../../src/core/naming.js';
+import { getRun } from '../../src/functions/getRun.js';
+import { jobRun } from '../../src/functions/jobRun.js';
+import { observeRun } from '../../src/functions/observeRun.js';
+import { startJobRun } from '../../src/functions/startJobRun.js';
+import { stopRun } from '../../src/functions/stopRun.js';
+import { submitRun } from '../../src/functions/submitRun.js';
+import { setServices } from '../../src/services.js';
+import { succeeds } from '../../testenv/fates.js';
+import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
+
+/**
+ * No secret of a full run leaks: the values of Secrets the source Job's env reads (valueFrom, envFrom), the
+ * kubeconfig's token, and on the AKS path the Entra ID token and the client key in ARM's kubeconfig. Each is
+ * looked for in the local runtime's stored state on disk (histories, custom status, output), in every log
+ * line the functions and the process wrote, and in every HTTP answer.
+ */
+const ns = useNamespace('secrets');
+const kube = adminKube();
+const SECRET_VALUE = `s3cret-${randomBytes(8).toString('hex')}`;
+const FROM_ENV_VALUE = `envfrom-${randomBytes(8).toString('hex')}`;
+const CLIENT_KEY = `-----BEGIN RSA PRIVATE KEY-----\nFAKE${randomBytes(12).toString('hex')}\n-----END RSA PRIVATE KEY-----\n`;
+const logs: string[] = [];
+const answers: HttpResponseInit[] = [];
+let stateDir = '';
+let durable: LocalDurable;
+let tokensIssued = 0;
+
+const context = () =>
+  new InvocationContext({
+    functionName: 'it',
+    invocationId: 'inv-secrets',
+    logHandler: (_level, ...args) => {
+      logs.push(args.map(String).join(' '));
+    },
+  });
+const post = (path: string, params: Record<string, string>, body: unknown = {}) =>
+  new HttpRequest({ method: 'POST', url: `http://127.0.0.1:7071/api/${path}`, params, headers: { 'content-type': 'application/json' }, body: { string: JSON.stringify(body) } });
+const get = (path: string, params: Record<string, string>) => new HttpRequest({ method: 'GET', url: `http://127.0.0.1:7071/api/${path}`, params });
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'secrets-state-'));
+  for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+      logs.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
+    });
+  }
+  await kube.core.createNamespacedSecret({ namespace: ns(), body: { metadata: { name: 'db' }, stringData: { password: SECRET_VALUE, extra: FROM_ENV_VALUE } } });
+  const job = testJob({ name: 'uses-secrets', namespace: ns(), suspend: true, fate: succeeds({ runFor: '200ms', terminationMessage: '{"rows":3}' }) });
+  const container = job.spec?.template.spec?.containers[0];
+  if (!container) throw new Error('no container');
+  container.env = [{ name: 'PLAIN', value: 'visible' }, { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }];
+  container.envFrom = [{ secretRef: { name: 'db' } }];
+  await kube.batch.createNamespacedJob({ namespace: ns(), body: job });
+
+  // The AKS path against the real API server: ARM's kubeconfig (server, CA and a client key the app must
+  // drop) and an Entra ID token, which here is a token the local API server accepts.
+  const admin = new KubeConfig();
+  admin.loadFromFile(inject('kubeconfigPath'));
+  const caData = admin.getCurrentCluster()?.caData ?? '';
+  const management: AksManagement = {
+    getCluster: () => Promise.resolve({ aadProfile: { managed: true } }),
+    userKubeconfig: () =>
+      Promise.resolve(
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          `clusters: [{ name: aks, cluster: { server: "${inject('kubeServer')}", certificate-authority-data: "${caData}" } }]`,
+          'contexts: [{ name: aks, context: { cluster: aks, user: u } }]',
+          'current-context: aks',
+          `users: [{ name: u, user: { client-key-data: "${Buffer.from(CLIENT_KEY).toString('base64')}", client-certificate-data: "${Buffer.from('cert').toString('base64')}" } }]`,
+        ].join('\n'),
+      ),
+  };
+  const credential: TokenCredential = {
+    getToken: (): Promise<AccessToken> => {
+      tokensIssued++;
+      return Promise.resolve({ token: inject('adminToken'), expiresOnTimestamp: Date.now() + 3600_000 });
+    },
+  };
+  const config = loadConfig({
+    CLUSTERS: JSON.stringify([
+      { alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] },
+      { alias: 'aks', type: 'aks', subscriptionId: '00000000-0000-0000-0000-000000000001', resourceGroup: 'rg', clusterName: 'aks-local', namespaces: [ns()] },
+    ]),
+    POLL_INITIAL_SECONDS: '1',
+    POLL_MAX_SECONDS: '2',
+    ACTIVITY_RETRY_FIRST_SECONDS: '1',
+  });
+  setServices({ config, clusters: new ConfiguredClusters(config, { credential: () => credential, management: () => Promise.resolve(management) }), now: () => new Date(), newSuffix: randomSuffix, logs: null });
+  durable = new LocalDurable({ stateDir, orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun }, log: (line) => logs.push(line) });
+});
+afterAll(async () => {
+  await durable.close();
+  vi.restoreAllMocks();
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+async function fullRun(cluster: string): Promise<HttpResponseInit> {
+  const started = await startJobRun(post(`jobs/${ns()}/uses-secrets/runs?cluster=${cluster}`, { namespace: ns(), name: 'uses-secrets' }), durable, context());
+  answers.push(started);
+  expect(started.status, JSON.stringify(started.jsonBody)).toBe(202);
+  const runId = (started.jsonBody as { runId: string }).runId;
+  return waitFor(
+    `run ${runId} on ${cluster} to finish`,
+    async () => {
+      const status = await getRun(get(`runs/${runId}`, { runId }), durable, context());
+      answers.push(status);
+      return status.status === 200 || status.status === 424 ? status : undefined;
+    },
+    60_000,
+    500,
+  );
+}
+
+async function storedState(): Promise<string> {
+  const files = await readdir(stateDir);
+  return (await Promise.all(files.map((f) => readFile(join(stateDir, f), 'utf8')))).join('\n');
+}
+
+describe('no credential or Secret value leaves the cluster through the app', () => {
+  it.each(['local', 'aks'])('a full run on the %s cluster: none in stored histories, custom status, logs or HTTP answers', async (cluster) => {
+    const final = await fullRun(cluster);
+    expect(final.status, JSON.stringify(final.jsonBody)).toBe(200);
+    expect(final.jsonBody).toMatchObject({ status: 'Success', outputs: { rows: 3 } });
+    if (cluster === 'aks') expect(tokensIssued).toBeGreaterThan(0);
+
+    const stored = await storedState();
+    const status = (await durable.getStatus((final.jsonBody as { runId: string }).runId)).runtimeStatus;
+    expect(status).toBe(df.OrchestrationRuntimeStatus.Completed);
+    // The haystacks are real: the run's history and answers are there, with the Secret's reference in the Job.
+    expect(stored).toContain('"rows":3');
+    expect(logs.join('\n')).toContain('Success');
+    const job = await kube.batch.readNamespacedJob({ namespace: ns(), name: (final.jsonBody as { runId: string }).runId });
+    expect(JSON.stringify(job.spec?.template.spec?.containers[0]?.env)).toContain('secretKeyRef');
+
+    const haystacks = { stored, logs: logs.join('\n'), answers: JSON.stringify(answers.map((a) => ({ body: a.jsonBody as unknown, headers: a.headers }))) };
+    const needles = {
+      'the Secret value read by valueFrom': SECRET_VALUE,
+      'the Secret value read by envFrom': FROM_ENV_VALUE,
+      'the kubeconfig and Entra ID token': inject('adminToken'),
+      'the client key in ARM\'s kubeconfig': CLIENT_KEY.split('\n')[1] ?? CLIENT_KEY,
+      'the client key, base64': Buffer.from(CLIENT_KEY).toString('base64').slice(0, 40),
+    };
+    for (const [where, text] of Object.entries(haystacks)) {
+      for (const [what, needle] of Object.entries(needles)) expect(text.includes(needle), `${what} in ${where}`).toBe(false);
+      expect(text, where).not.toMatch(/Bearer [A-Za-z0-9]/);
+    }
+  }, 90_000);
+});
