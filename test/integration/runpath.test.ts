@@ -10,7 +10,8 @@ import { listJobs } from '../../src/functions/listJobs.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
 import { createServices, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION } from '../../testenv/fates.js';
-import { adminKube, localRunPath, runPathConfig, testJob, useNamespace, waitFor } from './helpers.js';
+import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
+import { localRunPath, runPathConfig } from './run-path.js';
 
 /** Run-path limits checked against the API server's own rules (Kubernetes v1.34), not our reading of them. */
 const ns = useNamespace('runpath');

@@ -13,7 +13,8 @@ import { startJobRun } from '../../src/functions/startJobRun.js';
 import { createRun } from '../../src/runs/submit.js';
 import { createServices, services, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION, FAIL_LABEL, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
-import { adminKube, localRunPath, runPathConfig, testJob, useNamespace, waitFor } from './helpers.js';
+import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
+import { localRunPath, runPathConfig } from './run-path.js';
 
 /** The run path against the real control plane: real Job controller, real 409s, real pagination. */
 const ns = useNamespace('runs');

@@ -10,7 +10,8 @@ import { scheduler } from '../../src/functions/scheduler.js';
 import type { TickReport } from '../../src/runs/scheduler.js';
 import { createServices, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION } from '../../testenv/fates.js';
-import { adminKube, localRunPath, runPathConfig, testJob, useNamespace, waitFor } from './helpers.js';
+import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
+import { localRunPath, runPathConfig } from './run-path.js';
 
 /**
  * The scheduler against the real control plane: real CronJob and Job controllers, real resourceVersions, real

@@ -15,6 +15,7 @@ import { ConfiguredClusters } from '../../src/clients/clusters.js';
 import type { AksManagement } from '../../src/clients/credentials.js';
 import { loadConfig } from '../../src/config.js';
 import { randomSuffix } from '../../src/core/naming.js';
+import { archiveRun } from '../../src/functions/archiveRun.js';
 import { getRun } from '../../src/functions/getRun.js';
 import { jobRun } from '../../src/functions/jobRun.js';
 import { observeRun } from '../../src/functions/observeRun.js';
@@ -104,7 +105,7 @@ beforeAll(async () => {
     ACTIVITY_RETRY_FIRST_SECONDS: '1',
   });
   setServices({ config, clusters: new ConfiguredClusters(config, { credential: () => credential, management: () => Promise.resolve(management) }), now: () => new Date(), newSuffix: randomSuffix, logs: null });
-  durable = new LocalDurable({ stateDir, orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun }, log: (line) => logs.push(line) });
+  durable = new LocalDurable({ stateDir, orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun, archiveRun }, log: (line) => logs.push(line) });
 });
 afterAll(async () => {
   await durable.close();

@@ -6,7 +6,8 @@ import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
 import { createServices, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION } from '../../testenv/fates.js';
-import { adminKube, jobPods, localRunPath, runPathConfig, testJob, useNamespace, waitFor } from './helpers.js';
+import { adminKube, jobPods, testJob, useNamespace, waitFor } from './helpers.js';
+import { localRunPath, runPathConfig } from './run-path.js';
 
 /** The start path's guards as the API server sees what the app creates (issue 16). */
 const ns = useNamespace('security');

@@ -12,7 +12,8 @@ import { startJobRun } from '../../src/functions/startJobRun.js';
 import { observeOnce } from '../../src/runs/observe.js';
 import { createServices, services, setServices } from '../../src/services.js';
 import { fails, succeeds } from '../../testenv/fates.js';
-import { adminKube, condition, localRunPath, runPathConfig, testJob, useNamespace, waitFor } from './helpers.js';
+import { adminKube, condition, testJob, useNamespace, waitFor } from './helpers.js';
+import { localRunPath, runPathConfig } from './run-path.js';
 
 /** Where the real Job controller decides: the counts at its verdict, and a cancel that meets a Job's own end. */
 const ns = useNamespace('verdicts');

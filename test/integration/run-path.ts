@@ -1,0 +1,34 @@
+/**
+ * The run path in-process for integration files, apart from helpers.ts: importing the app's function modules
+ * registers them, and an end-to-end file that loads the whole app through the local host must import them
+ * first itself, so it never imports this file.
+ */
+import { inject } from 'vitest';
+
+import { orchestratorRunner } from '../../local/durable/engine.js';
+import { LocalDurable } from '../../local/durable/runtime.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { archiveRun } from '../../src/functions/archiveRun.js';
+import { jobRun } from '../../src/functions/jobRun.js';
+import { observeRun } from '../../src/functions/observeRun.js';
+import { stopRun } from '../../src/functions/stopRun.js';
+import { submitRun } from '../../src/functions/submitRun.js';
+
+/**
+ * The app's settings for a test file's namespace on the suite's control plane, with the run path's polls and
+ * retries made fast; `settings` adds or overrides any.
+ */
+export function runPathConfig(namespace: string, settings: Record<string, string> = {}): Config {
+  return loadConfig({
+    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [namespace] }]),
+    POLL_INITIAL_SECONDS: '1',
+    POLL_MAX_SECONDS: '2',
+    ACTIVITY_RETRY_FIRST_SECONDS: '1',
+    ...settings,
+  });
+}
+
+/** The jobRun orchestration and every activity it calls, run in-process as the local runtime runs them. */
+export function localRunPath(): LocalDurable {
+  return new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun, archiveRun } });
+}
