@@ -1,6 +1,7 @@
 import type { V1Container, V1CronJob, V1Deployment, V1EnvVar, V1JobSpec, V1LabelSelector, V1PodSpec, V1PodTemplateSpec } from '@kubernetes/client-node';
 
 import { overlayEnv } from './clone.js';
+import { CONSENT_ANNOTATIONS } from './consent.js';
 import type { CreateCronJobBody, HttpCall, Scheduler } from './cronjob-bodies.js';
 import { BadRequestError } from './errors.js';
 import { HTTP_CALL_ANNOTATION, SCHEDULER_APP, SCHEDULER_LABEL, SOURCE_DEPLOYMENT_ANNOTATION } from './labels.js';
@@ -205,7 +206,12 @@ export function cronJobFromDeployment(deployment: V1Deployment, settings: CronJo
     ...(labels || annotations ? { metadata: defined({ labels, annotations }) } : {}),
     spec,
   };
-  return wrap(settings, template, { [SOURCE_DEPLOYMENT_ANNOTATION]: deploymentName });
+  // The Deployment's consent goes with its workload, so later edits and runs of the CronJob ask the same.
+  const consent = Object.fromEntries(CONSENT_ANNOTATIONS.flatMap((key) => {
+    const value = deployment.metadata?.annotations?.[key];
+    return value === undefined ? [] : [[key, value]];
+  }));
+  return wrap(settings, template, { ...consent, [SOURCE_DEPLOYMENT_ANNOTATION]: deploymentName });
 }
 
 /** Kubernetes expands `$(VAR)` in command and args; `$$` is its escape for a literal `$`. */
