@@ -231,7 +231,7 @@ function bodyOf(call: HttpCall): { data: string; json: boolean } | undefined {
  * what curl deems transient, bound each attempt, and end with a line giving the status and time, so the run's
  * result and the endpoint's answer are in its log. The function key comes from the container's environment
  * through curl's own variables (`--variable %VAR`, `--expand-header`), so it is in neither the manifest nor the
- * process's arguments.
+ * process's arguments. The URL is taken as it is (`--globoff`), one request to the address that was checked.
  */
 export function curlArgs(call: HttpCall, hasKey: boolean): string[] {
   const timeout = call.timeoutSeconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS;
@@ -259,7 +259,8 @@ export function curlArgs(call: HttpCall, hasKey: boolean): string[] {
     if (body.json && !typed) args.push('--header', 'Content-Type: application/json');
     args.push('--data-raw', literal(body.data));
   }
-  args.push('--url', literal(call.url));
+  // Without --globoff curl would read [1-1000] or {a,b} in the URL as a list of URLs to call.
+  args.push('--globoff', '--url', literal(call.url));
   return args;
 }
 
