@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { parseFallbackImages, type RunPolicy } from './core/consent.js';
+import { parseAllowedUrls, parseFallbackImages, type RunPolicy, type UrlRule } from './core/consent.js';
 import { ConfigError } from './core/errors.js';
 
 /**
@@ -108,6 +108,18 @@ const envSchema = z.object({
   DISCOVERY_SHOW_ENV_VALUES: z.stringbool({ error: 'true or false' }).default(true),
   /** The curl image of httpCall CronJobs, pinned: a moving tag would change what every scheduled call runs. */
   HTTP_CALL_IMAGE: z.string().min(1).default('curlimages/curl:8.11.1'),
+  /** URL prefixes httpCall CronJobs may call; empty: httpCall is off (a key must not reach any URL, in-cluster ones included). */
+  HTTP_CALL_ALLOWED_URLS: z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      try {
+        return parseAllowedUrls(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+        return z.NEVER;
+      }
+    }),
   SCHEDULER_ENABLED: z.stringbool({ error: 'true or false' }).default(true),
   FALLBACK_IMAGES: z
     .string()
@@ -193,6 +205,7 @@ export interface Config {
   /** Discovery shows the values of plain env vars (the seed's Polysync reads them as defaults); false hides them. */
   readonly discoveryShowsEnvValues: boolean;
   readonly httpCallImage: string;
+  readonly httpCallAllowedUrls: readonly UrlRule[];
   /** Whether the timer fires the CronJobs handed over to the app. */
   readonly schedulerEnabled: boolean;
   /** What a run may be made of: consent of sources, fallback images and their pod spec, the Job deadline. */
@@ -275,6 +288,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowLocalAccountClusters: s.ALLOW_LOCAL_ACCOUNT_CLUSTERS,
     discoveryShowsEnvValues: s.DISCOVERY_SHOW_ENV_VALUES,
     httpCallImage: s.HTTP_CALL_IMAGE,
+    httpCallAllowedUrls: Object.freeze(s.HTTP_CALL_ALLOWED_URLS),
     schedulerEnabled: s.SCHEDULER_ENABLED,
     runPolicy: Object.freeze({
       sourcesOptIn: s.SOURCES_OPT_IN,

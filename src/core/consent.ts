@@ -172,7 +172,7 @@ export class EnvNotAllowedError extends AppError {
 }
 
 /** Why a source cannot be run, or undefined when it can. Discovery shows the same answer the start route gives. */
-export function notRunnable(kind: SourceKind, name: string, meta: V1ObjectMeta | undefined, optIn: boolean): string | undefined {
+export function notRunnable(kind: ManagedKind, name: string, meta: V1ObjectMeta | undefined, optIn: boolean): string | undefined {
   const value = meta?.annotations?.[RUNNABLE_ANNOTATION];
   if (value === 'false') return `${kind} "${name}" is kept out of this app by its annotation ${RUNNABLE_ANNOTATION}: "false"; its owner removes the annotation to allow runs`;
   if (optIn && value !== 'true') {
@@ -181,7 +181,7 @@ export function notRunnable(kind: SourceKind, name: string, meta: V1ObjectMeta |
   return undefined;
 }
 
-export function assertRunnable(kind: SourceKind, name: string, meta: V1ObjectMeta | undefined, optIn: boolean): void {
+export function assertRunnable(kind: ManagedKind, name: string, meta: V1ObjectMeta | undefined, optIn: boolean): void {
   const why = notRunnable(kind, name, meta, optIn);
   if (why) throw new SourceNotRunnableError(why);
 }
@@ -202,7 +202,7 @@ function allowedNames(meta: V1ObjectMeta | undefined): { names: Set<string>; any
  * `*`; a loader or interpreter variable needs the annotation to name it, declared or not.
  */
 export function assertEnvConsent(
-  kind: SourceKind,
+  kind: ManagedKind,
   name: string,
   meta: V1ObjectMeta | undefined,
   env: readonly V1EnvVar[] | undefined,
@@ -262,4 +262,102 @@ export function assertRunConsent(
 /** A refusal by consent: the run's snapshot carries its own reason rather than InvalidSource. */
 export function isConsentRefusal(err: unknown): err is EnvNotAllowedError | SourceNotRunnableError | FallbackNotAllowedError {
   return err instanceof EnvNotAllowedError || err instanceof SourceNotRunnableError || err instanceof FallbackNotAllowedError;
+}
+
+/**
+ * CronJob management: on a Deployment (copied onto the CronJob made from it), or on a CronJob, `"true"` lets
+ * callers replace the command or args of the container a CronJob runs. Without it they run what the image and
+ * the manifest say: a new command is new code under the workload's service account and secrets.
+ */
+export const ALLOW_COMMAND_ANNOTATION = `${LABEL_PREFIX}allow-command`;
+/** The annotations that carry a source's consent, which a CronJob made from a Deployment inherits. */
+export const CONSENT_ANNOTATIONS: readonly string[] = [RUNNABLE_ANNOTATION, ALLOW_ENV_ANNOTATION, ALLOW_COMMAND_ANNOTATION];
+/**
+ * An httpCall's keySecretRef must name a Secret whose name starts with this: naming it so is its owner's consent
+ * to its value being sent to an allowed URL. The app cannot read Secrets (and is given no right to), so a label
+ * or annotation on the Secret could not be checked.
+ */
+export const HTTP_CALL_KEY_SECRET_PREFIX = 'aks-job-runner-http-call-';
+
+export type ManagedKind = SourceKind | 'Deployment';
+
+/** A command or args override the source has not consented to. */
+export class CommandNotAllowedError extends AppError {
+  override name = 'CommandNotAllowedError';
+  override readonly status = 403;
+  override readonly reason = 'CommandNotAllowed';
+}
+
+/** An httpCall the operator has not allowed: off, a URL outside the allow-list, or a key Secret not named for it. */
+export class HttpCallNotAllowedError extends AppError {
+  override name = 'HttpCallNotAllowedError';
+  override readonly status = 403;
+  override readonly reason = 'HttpCallNotAllowed';
+}
+
+/** Replacing the command or args needs the source's allow-command annotation. */
+export function assertCommandConsent(kind: ManagedKind, name: string, meta: V1ObjectMeta | undefined, fields: readonly string[]): void {
+  if (fields.length === 0 || meta?.annotations?.[ALLOW_COMMAND_ANNOTATION] === 'true') return;
+  throw new CommandNotAllowedError(
+    `${fields.join(' and ')}: ${kind} "${name}" does not let callers replace what its container runs; leave ${fields.join(' and ')} out, or its owner adds the annotation ${ALLOW_COMMAND_ANNOTATION}: "true"`,
+  );
+}
+
+/** One HTTP_CALL_ALLOWED_URLS entry: an origin and a path prefix. */
+export interface UrlRule {
+  readonly origin: string;
+  /** Ends with `/`, or is a whole path that may be followed only by `/...`. */
+  readonly path: string;
+}
+
+/** HTTP_CALL_ALLOWED_URLS: absolute http(s) URL prefixes separated by commas or white space, no user, query or fragment. */
+export function parseAllowedUrls(text: string): UrlRule[] {
+  return text
+    .split(/[\s,]+/)
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      const bad = (why: string) =>
+        new Error(`"${entry}" is not a URL prefix (${why}): write an absolute http or https URL such as https://my-app.azurewebsites.net/api/`);
+      let url: URL;
+      try {
+        url = new URL(entry);
+      } catch {
+        throw bad('not an absolute URL');
+      }
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw bad(`${url.protocol} is not http or https`);
+      if (url.username !== '' || url.password !== '') throw bad('it carries a user or password');
+      if (url.search !== '' || url.hash !== '' || entry.includes('?') || entry.includes('#')) throw bad('it has a query or fragment');
+      return { origin: url.origin, path: url.pathname };
+    });
+}
+
+function urlMatches(rule: UrlRule, url: URL): boolean {
+  if (url.origin !== rule.origin) return false;
+  if (rule.path.endsWith('/')) return url.pathname.startsWith(rule.path);
+  return url.pathname === rule.path || url.pathname.startsWith(`${rule.path}/`);
+}
+
+/**
+ * An httpCall the operator allows, or a 403 that says how to allow it. Answers the URL as parsed (dot segments
+ * resolved, characters escaped), which is what the CronJob then calls, so what was checked is what runs.
+ */
+export function assertHttpCallAllowed(rules: readonly UrlRule[], call: { url: string; keySecretRef?: { name: string } | undefined }): string {
+  if (rules.length === 0) {
+    throw new HttpCallNotAllowedError(
+      'httpCall CronJobs are off in this app; an operator allows them by listing the URL prefixes they may call in the HTTP_CALL_ALLOWED_URLS app setting, e.g. https://my-app.azurewebsites.net/api/',
+    );
+  }
+  const url = new URL(call.url);
+  if (url.username !== '' || url.password !== '' || !rules.some((rule) => urlMatches(rule, url))) {
+    throw new HttpCallNotAllowedError(
+      `httpCall.url "${call.url}" is not under a URL this app may call; use one under ${rules.map((r) => `${r.origin}${r.path}`).join(', ')}, or an operator adds its prefix to HTTP_CALL_ALLOWED_URLS`,
+    );
+  }
+  const secret = call.keySecretRef?.name;
+  if (secret !== undefined && (!secret.startsWith(HTTP_CALL_KEY_SECRET_PREFIX) || secret.length === HTTP_CALL_KEY_SECRET_PREFIX.length)) {
+    throw new HttpCallNotAllowedError(
+      `httpCall.keySecretRef.name: Secret "${secret}" is not one made for httpCall keys; only Secrets whose name starts with "${HTTP_CALL_KEY_SECRET_PREFIX}" may be sent, so put the key in one such as "${HTTP_CALL_KEY_SECRET_PREFIX}report"`,
+    );
+  }
+  return url.href;
 }

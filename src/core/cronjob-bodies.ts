@@ -105,6 +105,10 @@ export const httpCallSchema = z.strictObject(
         z.string().regex(HEADER_NAME, 'header names are letters, digits and !#$%&\'*+-.^_`|~ (no spaces or colons)').refine(
           (name) => !CREDENTIAL_HEADERS.has(name.toLowerCase()),
           'this header carries a credential and would be written into the CronJob; put the function key in a Secret and name it in keySecretRef',
+        ).refine(
+          // A shared front end (App Service, an ingress) routes by Host: another one would reach a site the URL does not name.
+          (name) => name.toLowerCase() !== 'host',
+          "the Host header is the URL's host: write the host into httpCall.url, which is checked against HTTP_CALL_ALLOWED_URLS",
         ),
         z.string({ error: 'header values must be strings' }).refine((v) => !/[\r\n\0]/.test(v), 'header values must not contain line breaks'),
       )

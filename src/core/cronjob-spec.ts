@@ -1,6 +1,7 @@
 import type { V1Container, V1CronJob, V1Deployment, V1EnvVar, V1JobSpec, V1LabelSelector, V1PodSpec, V1PodTemplateSpec } from '@kubernetes/client-node';
 
 import { overlayEnv } from './clone.js';
+import { CONSENT_ANNOTATIONS } from './consent.js';
 import type { CreateCronJobBody, HttpCall, Scheduler } from './cronjob-bodies.js';
 import { BadRequestError } from './errors.js';
 import { HTTP_CALL_ANNOTATION, SCHEDULER_APP, SCHEDULER_LABEL, SOURCE_DEPLOYMENT_ANNOTATION } from './labels.js';
@@ -205,7 +206,12 @@ export function cronJobFromDeployment(deployment: V1Deployment, settings: CronJo
     ...(labels || annotations ? { metadata: defined({ labels, annotations }) } : {}),
     spec,
   };
-  return wrap(settings, template, { [SOURCE_DEPLOYMENT_ANNOTATION]: deploymentName });
+  // The Deployment's consent goes with its workload, so later edits and runs of the CronJob ask the same.
+  const consent = Object.fromEntries(CONSENT_ANNOTATIONS.flatMap((key) => {
+    const value = deployment.metadata?.annotations?.[key];
+    return value === undefined ? [] : [[key, value]];
+  }));
+  return wrap(settings, template, { ...consent, [SOURCE_DEPLOYMENT_ANNOTATION]: deploymentName });
 }
 
 /** Kubernetes expands `$(VAR)` in command and args; `$$` is its escape for a literal `$`. */
@@ -225,7 +231,7 @@ function bodyOf(call: HttpCall): { data: string; json: boolean } | undefined {
  * what curl deems transient, bound each attempt, and end with a line giving the status and time, so the run's
  * result and the endpoint's answer are in its log. The function key comes from the container's environment
  * through curl's own variables (`--variable %VAR`, `--expand-header`), so it is in neither the manifest nor the
- * process's arguments.
+ * process's arguments. The URL is taken as it is (`--globoff`), one request to the address that was checked.
  */
 export function curlArgs(call: HttpCall, hasKey: boolean): string[] {
   const timeout = call.timeoutSeconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS;
@@ -253,7 +259,8 @@ export function curlArgs(call: HttpCall, hasKey: boolean): string[] {
     if (body.json && !typed) args.push('--header', 'Content-Type: application/json');
     args.push('--data-raw', literal(body.data));
   }
-  args.push('--url', literal(call.url));
+  // Without --globoff curl would read [1-1000] or {a,b} in the URL as a list of URLs to call.
+  args.push('--globoff', '--url', literal(call.url));
   return args;
 }
 

@@ -1,6 +1,7 @@
 import type { V1Container, V1CronJob, V1Deployment, V1Job } from '@kubernetes/client-node';
 
 import type { GracePeriods } from '../config.js';
+import { notRunnable } from './consent.js';
 import type { Scheduler } from './cronjob-bodies.js';
 import { schedulerOf } from './cronjob-update.js';
 import {
@@ -276,9 +277,13 @@ export interface DeploymentSummary {
   replicas: number;
   containers: { name: string; image: string | null; env: string[]; referencedEnv: string[] }[];
   createdAt: string | null;
+  /** False when a CronJob cannot be made from it (its runnable annotation, or SOURCES_OPT_IN), with the reason. */
+  runnable: boolean;
+  notRunnableReason: string | null;
 }
 
-export function summarizeDeployment(deployment: V1Deployment, cluster: string): DeploymentSummary {
+export function summarizeDeployment(deployment: V1Deployment, cluster: string, optIn: boolean): DeploymentSummary {
+  const why = notRunnable('Deployment', deployment.metadata?.name ?? '', deployment.metadata, optIn);
   return {
     name: deployment.metadata?.name ?? '',
     namespace: deployment.metadata?.namespace ?? '',
@@ -289,5 +294,7 @@ export function summarizeDeployment(deployment: V1Deployment, cluster: string): 
       return { name: view.name, image: view.image, env: Object.keys(view.env), referencedEnv: view.referencedEnv };
     }),
     createdAt: iso(deployment.metadata?.creationTimestamp),
+    runnable: why === undefined,
+    notRunnableReason: why ?? null,
   };
 }

@@ -2,7 +2,8 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import type { V1CronJob } from '@kubernetes/client-node';
 
 import type { KubeGateway } from '../clients/kube.js';
-import { createCronJobSchema, parseBody, updateCronJobSchema } from '../core/cronjob-bodies.js';
+import { assertCommandConsent, assertEnvConsent, assertHttpCallAllowed, assertRunnable } from '../core/consent.js';
+import { createCronJobSchema, parseBody, type UpdateCronJobBody, updateCronJobSchema } from '../core/cronjob-bodies.js';
 import { cronJobFromDeployment, httpCallCronJob, settingsOf } from '../core/cronjob-spec.js';
 import { planCronJobUpdate } from '../core/cronjob-update.js';
 import { cronJobDetail, jobsByCronJob, NEXT_RUNS, runsOf, schedulePreview, summarizeDeployment } from '../core/cronjob-view.js';
@@ -93,7 +94,8 @@ export async function createCronJobFrom(request: HttpRequest, context: Invocatio
 
     let manifest: V1CronJob;
     if (body.httpCall) {
-      manifest = httpCallCronJob(body.httpCall, settings, config.httpCallImage);
+      const url = assertHttpCallAllowed(config.httpCallAllowedUrls, body.httpCall);
+      manifest = httpCallCronJob({ ...body.httpCall, url }, settings, config.httpCallImage);
     } else {
       const from = body.fromDeployment ?? '';
       const deployment = await t.gateway.readDeployment(t.namespace, from);
@@ -102,7 +104,12 @@ export async function createCronJobFrom(request: HttpRequest, context: Invocatio
           `fromDeployment: Deployment "${from}" does not exist in namespace "${t.namespace}"; GET /api/deployments?namespace=${t.namespace} lists them`,
         );
       }
+      assertRunnable('Deployment', from, deployment.metadata, config.runPolicy.sourcesOptIn);
       manifest = cronJobFromDeployment(deployment, settings, { container: body.container, command: body.command, args: body.args, env: body.env });
+      // A Deployment is a source like a Job: what its container runs and is given changes only as its owner allows.
+      const chosen = deployment.spec?.template.spec?.containers.find((c) => c.name === manifest.spec.jobTemplate.spec?.template.spec?.containers[0]?.name);
+      assertCommandConsent('Deployment', from, deployment.metadata, overridden(body));
+      assertEnvConsent('Deployment', from, deployment.metadata, chosen?.env, body.env ?? {});
     }
 
     const created = await t.gateway.createCronJob(t.namespace, manifest, { dryRun });
@@ -129,6 +136,26 @@ export async function getCronJobDetail(request: HttpRequest, context: Invocation
   } catch (err) {
     return errorResponse(err, context);
   }
+}
+
+/** The command and args a body replaces (null, which removes an override, replaces too). */
+function overridden(body: { command?: unknown; args?: unknown }): string[] {
+  return (['command', 'args'] as const).filter((field) => body[field] !== undefined);
+}
+
+/**
+ * An update of what a CronJob's container runs asks the CronJob's own consent, as a run of it does: the
+ * annotations the app copied from its Deployment, or that its owner put on a CronJob made by hand. A removed env
+ * entry is checked like a set one, since removing a Secret reference changes what the run is given as much.
+ */
+function assertContainerConsent(current: V1CronJob, body: UpdateCronJobBody): void {
+  if (body.command === undefined && body.args === undefined && body.env === undefined) return;
+  const name = current.metadata?.name ?? '';
+  const containers = current.spec.jobTemplate.spec?.template.spec?.containers ?? [];
+  const chosen = body.container === undefined ? containers[0] : containers.find((c) => c.name === body.container);
+  assertCommandConsent('CronJob', name, current.metadata, overridden(body));
+  const env = Object.fromEntries(Object.entries(body.env ?? {}).map(([key, value]) => [key, value ?? '']));
+  assertEnvConsent('CronJob', name, current.metadata, chosen?.env, env);
 }
 
 /** `If-Match: "123"` (or W/"123", or 123) and body `resourceVersion` are the same thing; both at once must agree. */
@@ -163,6 +190,7 @@ export async function updateCronJobFrom(request: HttpRequest, context: Invocatio
     const current = await t.gateway.readCronJob(t.namespace, name);
     if (!current) throw notFound(t.namespace, name, t.cluster);
     const plan = planCronJobUpdate(current, body, resourceVersion);
+    assertContainerConsent(current, body);
     parseSchedule(plan.schedule, plan.timeZone);
     const updated = await t.gateway.patchCronJob(t.namespace, name, plan.ops, { dryRun });
     context.log(`CronJob ${t.namespace}/${name} on ${t.cluster}: ${dryRun ? 'dry run of ' : ''}update of ${plan.changed.join(', ')}`);
@@ -191,7 +219,8 @@ export async function listDeploymentsPage(request: HttpRequest, context: Invocat
     const { clusters } = services();
     const { cluster, namespace } = listScope(request);
     const page = await clusters.gateway(cluster).listDeployments(namespace, { limit: pageSize(request), continueToken: request.query.get('continue') ?? undefined });
-    return { status: 200, jsonBody: { items: page.items.map((d) => summarizeDeployment(d, cluster)), continue: page.continueToken ?? null } };
+    const optIn = services().config.runPolicy.sourcesOptIn;
+    return { status: 200, jsonBody: { items: page.items.map((d) => summarizeDeployment(d, cluster, optIn)), continue: page.continueToken ?? null } };
   } catch (err) {
     return errorResponse(err, context);
   }

@@ -33,6 +33,7 @@ const defaults: Config = {
   allowLocalAccountClusters: false,
   discoveryShowsEnvValues: true,
   httpCallImage: 'curlimages/curl:8.11.1',
+  httpCallAllowedUrls: [],
   schedulerEnabled: true,
   runPolicy: {
     sourcesOptIn: false,
@@ -107,6 +108,7 @@ describe('loadConfig', () => {
       ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'TRUE',
       DISCOVERY_SHOW_ENV_VALUES: 'false',
       HTTP_CALL_IMAGE: 'registry.example.com/mirror/curl:8.11.1',
+      HTTP_CALL_ALLOWED_URLS: 'https://my-app.azurewebsites.net/api/, http://reports.example.com:8080/run',
       SCHEDULER_ENABLED: 'false',
       FALLBACK_IMAGES: 'myacr.azurecr.io/tools/, docker.io/library/busybox@sha256',
       FALLBACK_CPU_REQUEST: '250m',
@@ -138,6 +140,10 @@ describe('loadConfig', () => {
       allowLocalAccountClusters: true,
       discoveryShowsEnvValues: false,
       httpCallImage: 'registry.example.com/mirror/curl:8.11.1',
+      httpCallAllowedUrls: [
+        { origin: 'https://my-app.azurewebsites.net', path: '/api/' },
+        { origin: 'http://reports.example.com:8080', path: '/run' },
+      ],
       schedulerEnabled: false,
       runPolicy: {
         sourcesOptIn: true,
@@ -261,6 +267,9 @@ describe('loadConfig', () => {
     },
     { name: 'a FALLBACK_IMAGES entry with a tag', env: { ...minimal, FALLBACK_IMAGES: 'busybox:latest' }, says: '- FALLBACK_IMAGES: "busybox:latest"' },
     { name: 'a FALLBACK_IMAGES entry that is a URL', env: { ...minimal, FALLBACK_IMAGES: 'https://evil.example/x' }, says: '- FALLBACK_IMAGES: ' },
+    { name: 'an HTTP_CALL_ALLOWED_URLS entry that is no absolute URL', env: { ...minimal, HTTP_CALL_ALLOWED_URLS: 'my-app.azurewebsites.net/api/' }, says: '- HTTP_CALL_ALLOWED_URLS: ' },
+    { name: 'an HTTP_CALL_ALLOWED_URLS entry with a user', env: { ...minimal, HTTP_CALL_ALLOWED_URLS: 'https://u:p@my-app.example/' }, says: 'carries a user or password' },
+    { name: 'an HTTP_CALL_ALLOWED_URLS entry with a query', env: { ...minimal, HTTP_CALL_ALLOWED_URLS: 'https://my-app.example/api?x=1' }, says: 'has a query or fragment' },
     { name: 'a resource that is no quantity', env: { ...minimal, FALLBACK_MEMORY_LIMIT: 'lots' }, says: '- FALLBACK_MEMORY_LIMIT: a Kubernetes quantity' },
     { name: 'CALLER_POLICIES not JSON', env: { ...minimal, CALLER_POLICIES: '{app: 1}' }, says: '- CALLER_POLICIES: not valid JSON' },
     {
@@ -334,6 +343,7 @@ describe('SETTING_NAMES', () => {
         'GRACE_QUOTA_SECONDS',
         'GRACE_UNSCHEDULABLE_SECONDS',
         'HTTP_CALL_IMAGE',
+        'HTTP_CALL_ALLOWED_URLS',
         'KUBE_REQUEST_TIMEOUT_SECONDS',
         'POLL_BACKOFF_FACTOR',
         'POLL_INITIAL_SECONDS',

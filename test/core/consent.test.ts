@@ -2,15 +2,22 @@ import type { V1EnvVar, V1ObjectMeta } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
 import {
+  ALLOW_COMMAND_ANNOTATION,
   ALLOW_ENV_ANNOTATION,
+  assertCommandConsent,
   assertEnvConsent,
   assertFallbackImage,
+  assertHttpCallAllowed,
   assertRunnable,
+  CommandNotAllowedError,
   EnvNotAllowedError,
   FallbackNotAllowedError,
   type FallbackPolicy,
+  HTTP_CALL_KEY_SECRET_PREFIX,
+  HttpCallNotAllowedError,
   isLoaderVariable,
   notRunnable,
+  parseAllowedUrls,
   parseFallbackImages,
   RUNNABLE_ANNOTATION,
   SourceNotRunnableError,
@@ -208,5 +215,66 @@ describe('assertFallbackImage', () => {
     };
     if (allowed) expect(run).not.toThrow();
     else expect(run).toThrow(`image "${image}" is not one this app may run`);
+  });
+});
+
+describe('assertCommandConsent', () => {
+  it.each<{ name: string; annotations: Record<string, string> | undefined; fields: string[]; allowed: boolean }>([
+    { name: 'no override, no annotation', annotations: undefined, fields: [], allowed: true },
+    { name: 'a command without the annotation', annotations: undefined, fields: ['command'], allowed: false },
+    { name: 'args with the annotation not "true"', annotations: { [ALLOW_COMMAND_ANNOTATION]: 'yes' }, fields: ['args'], allowed: false },
+    { name: 'command and args with the annotation', annotations: { [ALLOW_COMMAND_ANNOTATION]: 'true' }, fields: ['command', 'args'], allowed: true },
+  ])('$name: allowed $allowed', ({ annotations, fields, allowed }) => {
+    const check = () => {
+      assertCommandConsent('Deployment', 'web', annotations ? { annotations } : {}, fields);
+    };
+    if (allowed) expect(check).not.toThrow();
+    else expect(check).toThrow(CommandNotAllowedError);
+  });
+});
+
+describe('parseAllowedUrls / assertHttpCallAllowed', () => {
+  const rules = parseAllowedUrls('https://app.example/api/, http://reports.example:8080/run');
+
+  it('reads origins and path prefixes, refusing what is not an absolute http(s) URL prefix', () => {
+    expect(rules).toEqual([
+      { origin: 'https://app.example', path: '/api/' },
+      { origin: 'http://reports.example:8080', path: '/run' },
+    ]);
+    expect(parseAllowedUrls('')).toEqual([]);
+    for (const bad of ['app.example/api/', 'ftp://app.example/', 'https://u@app.example/', 'https://app.example/?a=1', 'https://app.example/#x']) {
+      expect(() => parseAllowedUrls(bad), bad).toThrow(/is not a URL prefix/);
+    }
+  });
+
+  it.each([
+    { name: 'under a prefix ending in /', url: 'https://app.example/api/report?day=1', allowed: 'https://app.example/api/report?day=1' },
+    { name: 'a whole path', url: 'http://reports.example:8080/run', allowed: 'http://reports.example:8080/run' },
+    { name: 'below a whole path', url: 'http://reports.example:8080/run/daily', allowed: 'http://reports.example:8080/run/daily' },
+    { name: 'the default port written out', url: 'https://app.example:443/api/a', allowed: 'https://app.example/api/a' },
+    { name: 'a host in capitals', url: 'https://APP.example/api/a', allowed: 'https://app.example/api/a' },
+    { name: 'dot segments that stay inside', url: 'https://app.example/api/x/../a', allowed: 'https://app.example/api/a' },
+    { name: 'a path only starting like a whole path', url: 'http://reports.example:8080/runaway', allowed: undefined },
+    { name: 'a longer host', url: 'https://app.example.evil.example/api/a', allowed: undefined },
+    { name: 'a user', url: 'https://app.example@evil.example/api/a', allowed: undefined },
+    { name: 'backslashes out of the prefix', url: 'https://app.example/api/..\\admin', allowed: undefined },
+  ])('$name: $allowed', ({ url, allowed }) => {
+    const check = () => assertHttpCallAllowed(rules, { url });
+    if (allowed === undefined) expect(check).toThrow(HttpCallNotAllowedError);
+    else expect(check()).toBe(allowed);
+  });
+
+  it.each([
+    { name: 'a Secret named for httpCall keys', secret: `${HTTP_CALL_KEY_SECRET_PREFIX}report`, allowed: true },
+    { name: 'the prefix alone', secret: HTTP_CALL_KEY_SECRET_PREFIX, allowed: false },
+    { name: 'any other Secret', secret: 'db-password', allowed: false },
+  ])('keySecretRef naming $name: allowed $allowed', ({ secret, allowed }) => {
+    const check = () => assertHttpCallAllowed(rules, { url: 'https://app.example/api/a', keySecretRef: { name: secret } });
+    if (allowed) expect(check).not.toThrow();
+    else expect(check).toThrow(/is not one made for httpCall keys/);
+  });
+
+  it('is off without rules, saying which setting turns it on', () => {
+    expect(() => assertHttpCallAllowed([], { url: 'https://app.example/api/a' })).toThrow(/HTTP_CALL_ALLOWED_URLS/);
   });
 });

@@ -83,6 +83,7 @@ describe('the httpCall of a create body', () => {
     { name: 'a header value with a line break', call: { url: 'https://x.example/a', method: 'POST', headers: { 'X-A': 'a\r\nX-B: b' } }, says: 'httpCall.headers.X-A: header values must not contain line breaks' },
     { name: 'the function key as a header', call: { url: 'https://x.example/a', method: 'POST', headers: { 'x-functions-key': 'abc' } }, says: 'put the function key in a Secret and name it in keySecretRef' },
     { name: 'an Authorization header', call: { url: 'https://x.example/a', method: 'POST', headers: { Authorization: 'Bearer x' } }, says: 'this header carries a credential' },
+    { name: 'a Host header', call: { url: 'https://x.example/a', method: 'POST', headers: { host: 'internal.example' } }, says: 'the Host header is the URL\'s host' },
     { name: 'a keySecretRef without a key', call: { url: 'https://x.example/a', method: 'POST', keySecretRef: { name: 'keys' } }, says: 'httpCall.keySecretRef.key must be a string' },
     { name: 'a keySecretRef that is a string', call: { url: 'https://x.example/a', method: 'POST', keySecretRef: 'keys' }, says: 'httpCall.keySecretRef must be {"name": <Secret>, "key": <key in it>}' },
     { name: 'a time-out over an hour', call: { url: 'https://x.example/a', method: 'POST', timeoutSeconds: 7200 }, says: 'httpCall.timeoutSeconds is at most 3600' },

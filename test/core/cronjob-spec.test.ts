@@ -289,7 +289,7 @@ describe('httpCallCronJob', () => {
     ]);
   });
 
-  it('sends the headers, a JSON body with its content type, and the URL last', () => {
+  it('sends the headers, a JSON body with its content type, and the URL last, as it is: curl does not expand [] or {} in it into more requests', () => {
     expect(c.args?.slice(17)).toEqual([
       '--header',
       'X-Source: nightly',
@@ -297,6 +297,7 @@ describe('httpCallCronJob', () => {
       'Content-Type: application/json',
       '--data-raw',
       '{"REPORT_DAY":"yesterday"}',
+      '--globoff',
       '--url',
       'https://jobs.example.net/api/jobs/batch/report/runs',
     ]);
@@ -314,9 +315,9 @@ describe('httpCallCronJob', () => {
   });
 
   it.each([
-    { name: 'a string body as it is, with the caller’s content type', call: { url: 'https://x.example/a', method: 'PUT' as const, body: 'a=1', headers: { 'content-type': 'text/plain' } }, tail: ['--header', 'content-type: text/plain', '--data-raw', 'a=1', '--url', 'https://x.example/a'] },
-    { name: 'no key options without keySecretRef', call: { url: 'https://x.example/a', method: 'GET' as const }, tail: ['--url', 'https://x.example/a'] },
-    { name: "a literal $( escaped from Kubernetes' $(VAR) expansion", call: { url: 'https://x.example/a?q=$(HOME)', method: 'POST' as const, body: '$(SECRET)' }, tail: ['--data-raw', '$$(SECRET)', '--url', 'https://x.example/a?q=$$(HOME)'] },
+    { name: 'a string body as it is, with the caller’s content type', call: { url: 'https://x.example/a', method: 'PUT' as const, body: 'a=1', headers: { 'content-type': 'text/plain' } }, tail: ['--header', 'content-type: text/plain', '--data-raw', 'a=1', '--globoff', '--url', 'https://x.example/a'] },
+    { name: 'no key options without keySecretRef', call: { url: 'https://x.example/a', method: 'GET' as const }, tail: ['--globoff', '--url', 'https://x.example/a'] },
+    { name: "a literal $( escaped from Kubernetes' $(VAR) expansion", call: { url: 'https://x.example/a?q=$(HOME)', method: 'POST' as const, body: '$(SECRET)' }, tail: ['--data-raw', '$$(SECRET)', '--globoff', '--url', 'https://x.example/a?q=$$(HOME)'] },
   ])('$name', ({ call: given, tail }) => {
     const args = curlArgs(given, false);
     expect(args.slice(args.length - tail.length)).toEqual(tail);

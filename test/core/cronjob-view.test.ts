@@ -2,6 +2,7 @@ import type { V1CronJob, V1Deployment, V1Job } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
 import type { GracePeriods } from '../../src/config.js';
+import { RUNNABLE_ANNOTATION } from '../../src/core/consent.js';
 import { cronJobDetail, type CronJobRun, jobsByCronJob, runOfJob, runsOf, runsSummary, schedulePreview, summarizeDeployment } from '../../src/core/cronjob-view.js';
 import {
   CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
@@ -183,13 +184,32 @@ describe('summarizeDeployment', () => {
         template: { spec: { containers: [{ name: 'web', image: 'web:1', env: [{ name: 'MODE', value: 'secret-ish' }, { name: 'DB', valueFrom: { secretKeyRef: { name: 'db', key: 'p' } } }] }] } },
       },
     };
-    expect(summarizeDeployment(deployment, 'dev')).toEqual({
+    expect(summarizeDeployment(deployment, 'dev', false)).toEqual({
       name: 'web',
       namespace: 'batch',
       cluster: 'dev',
       replicas: 3,
       containers: [{ name: 'web', image: 'web:1', env: ['MODE'], referencedEnv: ['DB'] }],
       createdAt: '2026-11-01T00:00:00.000Z',
+      runnable: true,
+      notRunnableReason: null,
     });
+  });
+
+  const annotated = (annotations: Record<string, string> | undefined): V1Deployment => ({
+    metadata: { name: 'web', namespace: 'batch', ...(annotations ? { annotations } : {}) },
+    spec: { selector: {}, template: { spec: { containers: [{ name: 'web', image: 'web:1' }] } } },
+  });
+  it.each([
+    { name: 'opted out', annotations: { [RUNNABLE_ANNOTATION]: 'false' }, optIn: false, says: `${RUNNABLE_ANNOTATION}: "false"` },
+    { name: 'not opted in where sources must', annotations: undefined, optIn: true, says: 'SOURCES_OPT_IN is on' },
+  ])('marks a Deployment $name as not runnable, with the reason the create route gives', ({ annotations, optIn, says }) => {
+    const summary = summarizeDeployment(annotated(annotations), 'dev', optIn);
+    expect(summary.runnable).toBe(false);
+    expect(summary.notRunnableReason).toContain(says);
+  });
+
+  it('marks a Deployment that opted in as runnable where sources must opt in', () => {
+    expect(summarizeDeployment(annotated({ [RUNNABLE_ANNOTATION]: 'true' }), 'dev', true)).toMatchObject({ runnable: true, notRunnableReason: null });
   });
 });

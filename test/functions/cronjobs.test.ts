@@ -3,6 +3,7 @@ import type { V1CronJob, V1Deployment, V1Job } from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
+import { ALLOW_COMMAND_ANNOTATION, ALLOW_ENV_ANNOTATION, HTTP_CALL_KEY_SECRET_PREFIX, RUNNABLE_ANNOTATION } from '../../src/core/consent.js';
 import { CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION, SCHEDULER_LABEL, SOURCE_DEPLOYMENT_ANNOTATION } from '../../src/core/labels.js';
 import { createCronJob } from '../../src/functions/createCronJob.js';
 import { deleteCronJob } from '../../src/functions/deleteCronJob.js';
@@ -18,6 +19,7 @@ const BASE = 'https://jobs.example.net/api';
 const config = loadConfig({
   CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/nonexistent/kubeconfig', namespaces: ['batch'] }]),
   HTTP_CALL_IMAGE: 'registry.example.com/curl:8.11.1',
+  HTTP_CALL_ALLOWED_URLS: 'https://x.example/api/',
 });
 const context = () => new InvocationContext({ functionName: 'test', invocationId: 'inv-1', logHandler: () => undefined });
 
@@ -43,9 +45,9 @@ const patch = (name: string, body: unknown, headers: Record<string, string> = {}
   send(updateCronJob, 'PATCH', `cronjobs/batch/${name}${query}`, { namespace: 'batch', name }, body, headers);
 const remove = (name: string) => send(deleteCronJob, 'DELETE', `cronjobs/batch/${name}`, { namespace: 'batch', name });
 
-function deployment(name: string): V1Deployment {
+function deployment(name: string, annotations?: Record<string, string>): V1Deployment {
   return {
-    metadata: { name, namespace: 'batch' },
+    metadata: { name, namespace: 'batch', ...(annotations ? { annotations } : {}) },
     spec: {
       selector: { matchLabels: { app: name } },
       template: {
@@ -247,7 +249,18 @@ describe('GET /deployments', () => {
     const first = await send(listDeployments, 'GET', 'deployments?namespace=batch&limit=1', {});
     expect(first.status).toBe(200);
     expect(first.body).toEqual({
-      items: [{ name: 'api', namespace: 'batch', cluster: 'dev', replicas: 1, containers: [{ name: 'web', image: 'web:1', env: ['MODE'], referencedEnv: [] }], createdAt: null }],
+      items: [
+        {
+          name: 'api',
+          namespace: 'batch',
+          cluster: 'dev',
+          replicas: 1,
+          containers: [{ name: 'web', image: 'web:1', env: ['MODE'], referencedEnv: [] }],
+          createdAt: null,
+          runnable: true,
+          notRunnableReason: null,
+        },
+      ],
       continue: '1',
     });
     const second = await send(listDeployments, 'GET', 'deployments?namespace=batch&limit=1&continue=1', {});
@@ -280,6 +293,170 @@ describe('GET /cronjobs', () => {
       name: 'nightly',
       lastRun: { time: '2026-11-23T03:00:01.000Z', result: 'Success', runId: 'nightly-1' },
       activeRuns: ['nightly-2'],
+    });
+  });
+});
+
+describe('consent of the CronJob management routes', () => {
+  const withSettings = (settings: Record<string, string>) => {
+    const changed = loadConfig({
+      CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/nonexistent/kubeconfig', namespaces: ['batch'] }]),
+      ...settings,
+    });
+    setServices(createServices(changed, { gatewayFactory: () => kube, now: () => t0 }));
+  };
+  const created = () => kube.calls.filter((c) => c.startsWith('createCronJob'));
+  const containerOf = (name: string) => storedCronJob(name).spec.jobTemplate.spec?.template.spec?.containers[0];
+
+  describe('a Deployment is a source like a Job', () => {
+    it('refuses a Deployment its owner keeps out (runnable: "false") with 403 SourceNotRunnable, and GET /deployments says so', async () => {
+      kube.addDeployment(deployment('private', { [RUNNABLE_ANNOTATION]: 'false' }));
+      const response = await create({ name: 'n', fromDeployment: 'private', schedule: '0 3 * * *' });
+      expect(response.status).toBe(403);
+      expect(response.body.title).toBe('SourceNotRunnable');
+      expect(response.body.detail).toContain(`${RUNNABLE_ANNOTATION}: "false"`);
+      expect(created()).toEqual([]);
+      const list = await send(listDeployments, 'GET', 'deployments?namespace=batch', {});
+      const item = (list.body.items as { name: string; runnable: boolean; notRunnableReason: string | null }[]).find((i) => i.name === 'private');
+      expect(item).toMatchObject({ runnable: false });
+      expect(item?.notRunnableReason).toContain(RUNNABLE_ANNOTATION);
+    });
+
+    it('with SOURCES_OPT_IN, makes CronJobs only from Deployments that opted in', async () => {
+      withSettings({ SOURCES_OPT_IN: 'true' });
+      kube.addDeployment(deployment('opted', { [RUNNABLE_ANNOTATION]: 'true' }));
+      const refused = await create({ name: 'n', fromDeployment: 'web', schedule: '0 3 * * *' });
+      expect(refused.status).toBe(403);
+      expect(refused.body.detail).toContain('SOURCES_OPT_IN is on');
+      expect((await create({ name: 'n', fromDeployment: 'opted', schedule: '0 3 * * *' })).status).toBe(201);
+      expect(storedCronJob('n').metadata?.annotations?.[RUNNABLE_ANNOTATION]).toBe('true');
+    });
+  });
+
+  describe('env overrides at create', () => {
+    it.each([
+      { name: 'a name the Deployment does not declare', annotations: undefined, env: { EXTRA: '1' }, says: '"EXTRA" is not declared by Deployment "d"' },
+      { name: 'a loader variable', annotations: undefined, env: { LD_PRELOAD: '/tmp/x.so' }, says: '"LD_PRELOAD" changes what code the run loads' },
+      { name: 'a loader variable under allow-env "*"', annotations: { [ALLOW_ENV_ANNOTATION]: '*' }, env: { NODE_OPTIONS: '--require /tmp/x.js' }, says: '"NODE_OPTIONS"' },
+    ])('refuses $name with 400 EnvNotAllowed, creating nothing', async ({ annotations, env, says }) => {
+      kube.addDeployment(deployment('d', annotations));
+      const response = await create({ name: 'n', fromDeployment: 'd', schedule: '0 3 * * *', env });
+      expect(response.status).toBe(400);
+      expect(response.body.title).toBe('EnvNotAllowed');
+      expect(response.body.detail).toContain(says);
+      expect(created()).toEqual([]);
+    });
+
+    it.each<{ name: string; annotations: Record<string, string> | undefined; env: Record<string, string> }>([
+      { name: 'a declared plain value', annotations: undefined, env: { MODE: 'batch' } },
+      { name: 'a loader variable the Deployment names', annotations: { [ALLOW_ENV_ANNOTATION]: 'NODE_OPTIONS' }, env: { NODE_OPTIONS: '--max-old-space-size=512' } },
+    ])('sets $name', async ({ annotations, env }) => {
+      kube.addDeployment(deployment('d', annotations));
+      expect((await create({ name: 'n', fromDeployment: 'd', schedule: '0 3 * * *', env })).status).toBe(201);
+      for (const [name, value] of Object.entries(env)) expect(containerOf('n')?.env).toContainEqual({ name, value });
+    });
+  });
+
+  describe('command and args', () => {
+    it.each([
+      { name: 'command', body: { command: ['sh', '-c', 'cat /var/run/secrets/*'] } },
+      { name: 'args', body: { args: ['--evil'] } },
+    ])('refuses a $name override without the Deployment’s allow-command annotation: 403 naming it', async ({ body }) => {
+      const response = await create({ name: 'n', fromDeployment: 'web', schedule: '0 3 * * *', ...body });
+      expect(response.status).toBe(403);
+      expect(response.body.title).toBe('CommandNotAllowed');
+      expect(response.body.detail).toContain(`${ALLOW_COMMAND_ANNOTATION}: "true"`);
+      expect(created()).toEqual([]);
+    });
+
+    it('replaces the command of a Deployment that allows it, and the CronJob keeps its consent for later edits', async () => {
+      kube.addDeployment(deployment('tool', { [ALLOW_COMMAND_ANNOTATION]: 'true', [ALLOW_ENV_ANNOTATION]: 'REPORT' }));
+      expect((await create({ name: 'n', fromDeployment: 'tool', schedule: '0 3 * * *', command: ['report'] })).status).toBe(201);
+      expect(containerOf('n')?.command).toEqual(['report']);
+      expect(storedCronJob('n').metadata?.annotations).toMatchObject({ [ALLOW_COMMAND_ANNOTATION]: 'true', [ALLOW_ENV_ANNOTATION]: 'REPORT' });
+      const version = storedCronJob('n').metadata?.resourceVersion ?? '';
+      const edit = await patch('n', { args: ['--day', 'yesterday'], env: { REPORT: 'daily' }, resourceVersion: version });
+      expect(edit.status).toBe(200);
+      expect(containerOf('n')).toMatchObject({ args: ['--day', 'yesterday'], env: expect.arrayContaining([{ name: 'REPORT', value: 'daily' }]) as unknown });
+    });
+  });
+
+  describe('PATCH asks the CronJob’s own consent', () => {
+    let version: string;
+    beforeEach(async () => {
+      await create({ name: 'nightly', fromDeployment: 'web', schedule: '0 3 * * *' });
+      version = storedCronJob('nightly').metadata?.resourceVersion ?? '';
+    });
+
+    it.each([
+      { name: 'a command', body: { command: ['sh'] }, status: 403, title: 'CommandNotAllowed', says: ALLOW_COMMAND_ANNOTATION },
+      { name: 'args', body: { args: ['--all'] }, status: 403, title: 'CommandNotAllowed', says: ALLOW_COMMAND_ANNOTATION },
+      { name: 'a loader variable', body: { env: { LD_PRELOAD: '/x.so' } }, status: 400, title: 'EnvNotAllowed', says: '"LD_PRELOAD"' },
+      { name: 'an undeclared variable', body: { env: { EXTRA: '1' } }, status: 400, title: 'EnvNotAllowed', says: '"EXTRA" is not declared by CronJob "nightly"' },
+    ])('refuses $name without consent, sending nothing', async ({ body, status, title, says }) => {
+      const response = await patch('nightly', { ...body, resourceVersion: version });
+      expect(response.status).toBe(status);
+      expect(response.body.title).toBe(title);
+      expect(response.body.detail).toContain(says);
+      expect(kube.calls.filter((c) => c.startsWith('patchCronJob'))).toEqual([]);
+    });
+
+    it('sets a variable the CronJob declares with a plain value', async () => {
+      const response = await patch('nightly', { env: { MODE: 'batch' }, resourceVersion: version });
+      expect(response.status).toBe(200);
+      expect(containerOf('nightly')?.env).toEqual([{ name: 'MODE', value: 'batch' }]);
+    });
+
+    it('refuses new args on an httpCall CronJob, which would change the URL it calls', async () => {
+      await create({ name: 'call', httpCall: { url: 'https://x.example/api/a', method: 'POST' }, schedule: '0 3 * * *' });
+      const response = await patch('call', { args: ['--url', 'https://attacker.example/'], resourceVersion: storedCronJob('call').metadata?.resourceVersion ?? '' });
+      expect(response.status).toBe(403);
+      expect(response.body.title).toBe('CommandNotAllowed');
+    });
+  });
+
+  describe('httpCall', () => {
+    it('is off when HTTP_CALL_ALLOWED_URLS is empty: 403 that says how to turn it on', async () => {
+      withSettings({});
+      const response = await create({ name: 'call', httpCall: { url: 'https://x.example/api/a', method: 'POST' }, schedule: '0 3 * * *' });
+      expect(response.status).toBe(403);
+      expect(response.body.title).toBe('HttpCallNotAllowed');
+      expect(response.body.detail).toContain('HTTP_CALL_ALLOWED_URLS');
+      expect(created()).toEqual([]);
+    });
+
+    it.each([
+      { name: 'another host', url: 'https://attacker.example/api/a' },
+      { name: 'a host that only starts like the allowed one', url: 'https://x.example.attacker.example/api/a' },
+      { name: 'another scheme', url: 'http://x.example/api/a' },
+      { name: 'another port', url: 'https://x.example:8443/api/a' },
+      { name: 'a path outside the prefix', url: 'https://x.example/admin' },
+      { name: 'a path that only starts like the prefix', url: 'https://x.example/apiary' },
+      { name: 'dot segments that leave the prefix', url: 'https://x.example/api/../admin' },
+      { name: 'escaped dot segments that leave the prefix', url: 'https://x.example/api/%2e%2e/admin' },
+      { name: 'an in-cluster address', url: 'http://kubernetes.default.svc/api/v1/secrets' },
+    ])('refuses a URL with $name: 403 HttpCallNotAllowed', async ({ url }) => {
+      const response = await create({ name: 'call', httpCall: { url, method: 'POST' }, schedule: '0 3 * * *' });
+      expect(response.status).toBe(403);
+      expect(response.body.title).toBe('HttpCallNotAllowed');
+      expect(response.body.detail).toContain('https://x.example/api/');
+      expect(created()).toEqual([]);
+    });
+
+    it('calls the URL as checked: dot segments resolved before it is written into the CronJob', async () => {
+      expect((await create({ name: 'call', httpCall: { url: 'https://x.example/api/a/../b', method: 'GET' }, schedule: '0 3 * * *' })).status).toBe(201);
+      const args = containerOf('call')?.args ?? [];
+      expect(args.at(-1)).toBe('https://x.example/api/b');
+    });
+
+    it.each([
+      { name: 'any Secret of the namespace', secret: 'db-credentials', status: 403 },
+      { name: 'the bare prefix', secret: HTTP_CALL_KEY_SECRET_PREFIX.slice(0, -1), status: 403 },
+      { name: 'a Secret named for httpCall keys', secret: `${HTTP_CALL_KEY_SECRET_PREFIX}report`, status: 201 },
+    ])('sends the key of $name: $status', async ({ secret, status }) => {
+      const response = await create({ name: 'call', httpCall: { url: 'https://x.example/api/a', method: 'POST', keySecretRef: { name: secret, key: 'key' } }, schedule: '0 3 * * *' });
+      expect(response.status).toBe(status);
+      if (status === 403) expect(response.body.detail).toContain(HTTP_CALL_KEY_SECRET_PREFIX);
     });
   });
 });

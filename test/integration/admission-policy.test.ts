@@ -8,6 +8,7 @@ import {
   BatchV1Api,
   KubeConfig,
   loadAllYaml,
+  type V1CronJob,
   type V1Job,
   type V1Role,
   type V1RoleBinding,
@@ -39,6 +40,8 @@ let appGateway: KubeGateway;
 let tempDir = '';
 let policyName = '';
 let bindingName = '';
+let cronJobPolicyName = '';
+let cronJobBindingName = '';
 
 /** A Job the policy admits; each case below breaks one rule of it. */
 function compliant(name: string): V1Job {
@@ -47,9 +50,16 @@ function compliant(name: string): V1Job {
   return job;
 }
 
-async function refusal(batch: BatchV1Api, job: V1Job): Promise<{ code: number; message: string } | null> {
+/** The compliant Job's pod as a CronJob's jobTemplate, as the app makes one from a Deployment. */
+function compliantCronJob(name: string): V1CronJob {
+  const job = compliant(name);
+  return { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name, namespace: ns() }, spec: { schedule: '0 3 * * *', suspend: true, jobTemplate: { spec: job.spec } } };
+}
+
+async function refusal(batch: BatchV1Api, object: V1Job | V1CronJob): Promise<{ code: number; message: string } | null> {
   try {
-    await batch.createNamespacedJob({ namespace: ns(), body: job, dryRun: 'All' });
+    if (object.kind === 'CronJob') await batch.createNamespacedCronJob({ namespace: ns(), body: object as V1CronJob, dryRun: 'All' });
+    else await batch.createNamespacedJob({ namespace: ns(), body: object as V1Job, dryRun: 'All' });
     return null;
   } catch (err) {
     if (!(err instanceof ApiException)) throw err;
@@ -83,25 +93,34 @@ beforeAll(async () => {
   writeFileSync(kubeconfigPath, kc.exportConfig(), { mode: 0o600 });
   appGateway = new ClientNodeGateway(new KubeconfigFileSource(kubeconfigPath), 10_000);
 
-  const [policy, policyBinding] = loadAllYaml(manifest.replaceAll('PRINCIPAL_OBJECT_ID', user).replaceAll('ALLOWED_IMAGE_PREFIX', ALLOWED)) as [
+  const [policy, policyBinding, cronJobPolicy, cronJobBinding] = loadAllYaml(manifest.replaceAll('PRINCIPAL_OBJECT_ID', user).replaceAll('ALLOWED_IMAGE_PREFIX', ALLOWED)) as [
+    V1ValidatingAdmissionPolicy,
+    V1ValidatingAdmissionPolicyBinding,
     V1ValidatingAdmissionPolicy,
     V1ValidatingAdmissionPolicyBinding,
   ];
   policyName = (await registration.createValidatingAdmissionPolicy({ body: policy })).metadata?.name ?? '';
   bindingName = (await registration.createValidatingAdmissionPolicyBinding({ body: policyBinding })).metadata?.name ?? '';
+  cronJobPolicyName = (await registration.createValidatingAdmissionPolicy({ body: cronJobPolicy })).metadata?.name ?? '';
+  cronJobBindingName = (await registration.createValidatingAdmissionPolicyBinding({ body: cronJobBinding })).metadata?.name ?? '';
   // The admission plugin picks up a new policy and binding through its informers, a moment later.
   await waitFor('the policy to be enforced', async () => (await refusal(appBatch, { ...compliant('probe'), metadata: { name: 'probe' } }))?.code === 403);
+  const foreign = compliantCronJob('probe');
+  podSpec(foreign).hostPID = true;
+  await waitFor('the CronJob policy to be enforced', async () => (await refusal(appBatch, foreign))?.code === 403);
 });
 
 afterAll(async () => {
   if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   if (bindingName) await registration.deleteValidatingAdmissionPolicyBinding({ name: bindingName }).catch(() => undefined);
   if (policyName) await registration.deleteValidatingAdmissionPolicy({ name: policyName }).catch(() => undefined);
+  if (cronJobBindingName) await registration.deleteValidatingAdmissionPolicyBinding({ name: cronJobBindingName }).catch(() => undefined);
+  if (cronJobPolicyName) await registration.deleteValidatingAdmissionPolicy({ name: cronJobPolicyName }).catch(() => undefined);
 });
 
 type Breach = (job: V1Job) => void;
-const podSpec = (job: V1Job) => {
-  const spec = job.spec?.template.spec;
+const podSpec = (object: V1Job | V1CronJob) => {
+  const spec = object.kind === 'CronJob' ? (object as V1CronJob).spec.jobTemplate.spec?.template.spec : (object as V1Job).spec?.template.spec;
   if (!spec) throw new Error('testJob has a pod spec');
   return spec;
 };
@@ -166,6 +185,45 @@ describe('infra/kubernetes/admission-policy.yaml', () => {
     expect(error).toBeInstanceOf(KubeApiError);
     expect((error as KubeApiError).code).toBe(403);
     expect((error as KubeApiError).message).toContain('not allowed: docker.io/library/busybox:1.36');
+  });
+
+  /** The Job breaches that are about the pod (the managed-by label is not asked of CronJobs). */
+  const podBreaches = breaches.filter((b) => !b.message.includes('labelled'));
+  it.each(podBreaches)('refuses a CronJob from the app identity $name in its jobTemplate, with the policy message', async ({ breach, message }) => {
+    const cronJob = compliantCronJob('breach');
+    // The Job breaches edit a Job's pod template; the CronJob's is the same object.
+    const job: V1Job = { kind: 'Job', metadata: {}, spec: { template: { spec: podSpec(cronJob) } } };
+    breach(job);
+    const refused = await refusal(appBatch, cronJob);
+    expect(refused?.code).toBe(403);
+    expect(refused?.message).toContain(`ValidatingAdmissionPolicy '${cronJobPolicyName}'`);
+    expect(refused?.message).toContain(message.replace('create Jobs', 'create CronJobs').replace('only run images', 'only schedule images'));
+  });
+
+  it('admits a compliant CronJob from the app identity, and refuses an update of its pod template to a foreign image', async () => {
+    const created = await appGateway.createCronJob(ns(), compliantCronJob('nightly-cron'));
+    const container = podSpec(created).containers[0];
+    expect(container?.image).toBe(`${ALLOWED}report:1`);
+    const ops = [
+      { op: 'replace' as const, path: '/metadata/resourceVersion', value: created.metadata?.resourceVersion },
+      { op: 'replace' as const, path: '/spec/jobTemplate/spec/template/spec/containers/0/image', value: 'docker.io/attacker/miner:latest' },
+    ];
+    const error = await appGateway.patchCronJob(ns(), 'nightly-cron', ops).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KubeApiError);
+    expect((error as KubeApiError).code).toBe(403);
+    expect((error as KubeApiError).message).toContain('not allowed: docker.io/attacker/miner:latest');
+  });
+
+  it('lets the app identity change the schedule of a CronJob made by hand with a foreign image, leaving its pod template alone', async () => {
+    const byHand = compliantCronJob('by-hand');
+    const container = podSpec(byHand).containers[0];
+    if (container) container.image = 'docker.io/library/busybox:1.36';
+    const created = await admin.batch.createNamespacedCronJob({ namespace: ns(), body: byHand });
+    const ops = [
+      { op: 'replace' as const, path: '/metadata/resourceVersion', value: created.metadata?.resourceVersion },
+      { op: 'replace' as const, path: '/spec/schedule', value: '0 4 * * *' },
+    ];
+    expect((await appGateway.patchCronJob(ns(), 'by-hand', ops)).spec.schedule).toBe('0 4 * * *');
   });
 
   it('does not affect anyone else: an admin may create a Job that breaks every rule', async () => {

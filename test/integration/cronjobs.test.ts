@@ -3,6 +3,7 @@ import { AdmissionregistrationV1Api, AppsV1Api, type V1CronJob, type V1Deploymen
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
+import { ALLOW_COMMAND_ANNOTATION, ALLOW_ENV_ANNOTATION, HTTP_CALL_KEY_SECRET_PREFIX } from '../../src/core/consent.js';
 import { SCHEDULER_LABEL, SOURCE_DEPLOYMENT_ANNOTATION } from '../../src/core/labels.js';
 import { createCronJob } from '../../src/functions/createCronJob.js';
 import { deleteCronJob } from '../../src/functions/deleteCronJob.js';
@@ -60,9 +61,9 @@ const patch = (name: string, body: unknown, headers: Record<string, string> = {}
 const remove = (name: string) => call(deleteCronJob, 'DELETE', `cronjobs/${ns()}/${name}`, { namespace: ns(), name });
 
 /** A web Deployment as a team would write it: probes, ports, selector labels, a Secret-backed env var. */
-function deployment(name: string, fate: PodFate): V1Deployment {
+function deployment(name: string, fate: PodFate, annotations?: Record<string, string>): V1Deployment {
   return {
-    metadata: { name, namespace: ns() },
+    metadata: { name, namespace: ns(), ...(annotations ? { annotations } : {}) },
     spec: {
       replicas: 2,
       selector: { matchLabels: { app: name } },
@@ -95,13 +96,20 @@ async function cronJobExists(name: string): Promise<boolean> {
   );
 }
 
+const KEY_SECRET = `${HTTP_CALL_KEY_SECRET_PREFIX}fn-key`;
+
 const policyName = () => `refuse-${ns()}`;
 
 beforeAll(async () => {
   setServices(
-    createServices(loadConfig({ CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]) })),
+    createServices(
+      loadConfig({
+        CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
+        HTTP_CALL_ALLOWED_URLS: 'https://reports.example.net/api/',
+      }),
+    ),
   );
-  await apps.createNamespacedDeployment({ namespace: ns(), body: deployment('web', succeeds({ runFor: '1s' })) });
+  await apps.createNamespacedDeployment({ namespace: ns(), body: deployment('web', succeeds({ runFor: '1s' }), { [ALLOW_COMMAND_ANNOTATION]: 'true', [ALLOW_ENV_ANNOTATION]: 'EXTRA' }) });
   await apps.createNamespacedDeployment({ namespace: ns(), body: deployment('flaky', fails({ runFor: '1s' })) });
   await apps.createNamespacedDeployment({ namespace: ns(), body: deployment('slow', succeeds({ runFor: '1h' })) });
 });
@@ -240,13 +248,13 @@ describe('CronJob management on a real control plane', () => {
   it('creates an httpCall CronJob whose key comes from a Secret and is nowhere in the manifest', async () => {
     const response = await create({
       name: 'call-report',
-      httpCall: { url: 'https://reports.example.net/api/jobs/batch/report/runs', method: 'POST', body: { day: 'yesterday' }, keySecretRef: { name: 'fn-key', key: 'default' } },
+      httpCall: { url: 'https://reports.example.net/api/jobs/batch/report/runs', method: 'POST', body: { day: 'yesterday' }, keySecretRef: { name: KEY_SECRET, key: 'default' } },
       preset: 'daily',
       at: '06:00',
     });
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     const container = (await kube.batch.readNamespacedCronJob({ name: 'call-report', namespace: ns() })).spec.jobTemplate.spec?.template.spec?.containers[0];
-    expect(container?.env).toEqual([{ name: 'FUNCTION_KEY', valueFrom: { secretKeyRef: { name: 'fn-key', key: 'default' } } }]);
+    expect(container?.env).toEqual([{ name: 'FUNCTION_KEY', valueFrom: { secretKeyRef: { name: KEY_SECRET, key: 'default' } } }]);
     expect(container?.args).toContain('--fail-with-body');
   });
 
@@ -261,6 +269,14 @@ describe('CronJob management on a real control plane', () => {
     ['a name already taken', 409, () => create({ name: 'stale', fromDeployment: 'web', schedule: '* * * * *' }), 'already exists'],
     ['an unknown container', 400, () => create({ name: 'bad', fromDeployment: 'web', container: 'nope', schedule: '* * * * *' }), 'has no container "nope"'],
     ['an httpCall to a relative URL', 400, () => create({ name: 'bad', httpCall: { url: '/api/x', method: 'POST' }, schedule: '* * * * *' }), 'httpCall.url'],
+    ['a command override the Deployment has not consented to', 403, () => create({ name: 'bad', fromDeployment: 'flaky', schedule: '* * * * *', command: ['sh'] }), ALLOW_COMMAND_ANNOTATION],
+    ['an httpCall to a URL not allowed', 403, () => create({ name: 'bad', httpCall: { url: 'https://kubernetes.default.svc/api/v1/secrets', method: 'GET' }, schedule: '* * * * *' }), 'HTTP_CALL_ALLOWED_URLS'],
+    [
+      'an httpCall sending any Secret',
+      403,
+      () => create({ name: 'bad', httpCall: { url: 'https://reports.example.net/api/x', method: 'POST', keySecretRef: { name: 'db', key: 'password' } }, schedule: '* * * * *' }),
+      HTTP_CALL_KEY_SECRET_PREFIX,
+    ],
     ['a dryRun that is not a boolean', 400, () => create({ name: 'bad', fromDeployment: 'web', schedule: '* * * * *' }, '?dryRun=yes'), 'dryRun'],
     ['an unknown CronJob', 404, () => getOne('nope'), 'GET /api/cronjobs?namespace='],
     ['an update without a resourceVersion', 428, () => patch('stale', { suspend: true }), 'If-Match'],
