@@ -5,7 +5,7 @@
  */
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, type V1PodTemplateSpec } from '@kubernetes/client-node';
 
-import { ALLOW_ENV_ANNOTATION } from '../src/core/consent.js';
+import { ALLOW_COMMAND_ANNOTATION, ALLOW_ENV_ANNOTATION } from '../src/core/consent.js';
 import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../testenv/fates.js';
 
 export const SAMPLE_NAMESPACE = 'demo';
@@ -66,11 +66,12 @@ export async function createSamples(kubeconfigPath: string, namespace = SAMPLE_N
       spec: { schedule: '0 3 * * *', timeZone: 'Europe/Amsterdam', suspend: true, jobTemplate: { spec: { backoffLimit: 0, template: template('report', {}) } } },
     },
   });
-  // No Deployment controller runs on the local cluster, so it makes no pods of its own.
+  // No Deployment controller runs on the local cluster, so it makes no pods of its own. Its owner lets the
+  // CronJobs made from it run their own command (the demo's report), not only the web server's.
   await apps.createNamespacedDeployment({
     namespace,
     body: {
-      metadata: { name: 'shop-web' },
+      metadata: { name: 'shop-web', annotations: { [ALLOW_COMMAND_ANNOTATION]: 'true' } },
       spec: {
         replicas: 2,
         selector: { matchLabels: { app: 'shop-web' } },
