@@ -17,3 +17,5 @@ await import('./functions/jobRun.js');
 await import('./functions/submitRun.js');
 await import('./functions/observeRun.js');
 await import('./functions/stopRun.js');
+await import('./functions/listClusters.js');
+await import('./functions/serveConsole.js');

@@ -28,8 +28,13 @@ describe('function registrations', () => {
     ['cancelRun', 'runs/{runId}/cancel', ['POST']],
     ['listJobs', 'jobs', ['GET']],
     ['listCronJobs', 'cronjobs', ['GET']],
+    ['listClusters', 'clusters', ['GET']],
   ])('%s is an HTTP trigger on %s, %j, with function-key auth', (name, route, methods) => {
     expect(trigger(name)).toMatchObject({ type: 'httpTrigger', route, methods, authLevel: 'function' });
+  });
+
+  it('serves the console anonymously on a catch-all route: the page holds no data, its API calls carry the key', () => {
+    expect(trigger('serveConsole')).toMatchObject({ type: 'httpTrigger', route: 'console/{*path}', methods: ['GET'], authLevel: 'anonymous' });
   });
 
   it('run routes have a Durable client binding; discovery routes need none', () => {
@@ -46,7 +51,7 @@ describe('function registrations', () => {
 
   it('registers nothing else', () => {
     expect(registrations.map((r) => r.metadata.name).sort()).toEqual(
-      ['cancelRun', 'getRun', 'jobRun', 'listCronJobs', 'listJobs', 'observeRun', 'startCronJobRun', 'startJobRun', 'stopRun', 'submitRun'].sort(),
+      ['cancelRun', 'getRun', 'jobRun', 'listCronJobs', 'listJobs', 'observeRun', 'startCronJobRun', 'startJobRun', 'stopRun', 'submitRun', 'listClusters', 'serveConsole'].sort(),
     );
   });
 });
