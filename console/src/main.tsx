@@ -91,7 +91,7 @@ function App() {
       <header class="container">
         <nav aria-label="Main">
           <ul>
-            <li><strong>aks-job-runner</strong></li>
+            <li><strong class="brand">aks-job-runner</strong></li>
           </ul>
           <ul>
             {nav({ page: 'cronjobs' }, 'CronJobs', page === 'cronjobs' || page === 'cronjob')}

@@ -82,13 +82,13 @@ export function statusTone(status: string | null | undefined): 'ok' | 'bad' | 'b
   }
 }
 
-/** An instant for people: in the given zone (the browser's when absent), to the minute, with the zone's name. */
-export function formatInstant(iso: string | null | undefined, timeZone?: string): string {
+/** An instant for people: in the given zone (the browser's when absent), to the minute or second, with the zone's name. */
+export function formatInstant(iso: string | null | undefined, timeZone?: string, seconds = false): string {
   if (!iso) return '—';
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
   try {
-    return new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone, timeZoneName: 'short' }).format(date);
+    return new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', ...(seconds ? { second: '2-digit' } : {}), hourCycle: 'h23', timeZone, timeZoneName: 'short' }).format(date);
   } catch {
     return date.toISOString();
   }

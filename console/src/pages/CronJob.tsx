@@ -221,7 +221,7 @@ export function CronJobPage({ scope, name }: { scope: Scope; name: string }) {
           {runs.data && runs.data.length === 0 ? <Empty>No runs yet.</Empty> : null}
           {runs.data && runs.data.length > 0 ? (
             <div class="overflow-auto">
-              <table class="striped">
+              <table class="striped stack">
                 <thead>
                   <tr>
                     <th scope="col">Run</th>
@@ -235,10 +235,10 @@ export function CronJobPage({ scope, name }: { scope: Scope; name: string }) {
                   {runs.data.map((r) => (
                     <tr key={r.runId}>
                       <th scope="row"><a href={hashOf({ route: { page: 'run', runId: r.runId }, ...scope })}>{r.runId}</a></th>
-                      <td><StatusBadge status={r.status} /> <small class="muted">{r.reason}</small></td>
-                      <td>{r.trigger}{r.archived ? <small class="block muted">archived</small> : null}</td>
-                      <td>{formatInstant(r.startTime)}</td>
-                      <td>{formatInstant(r.completionTime)}</td>
+                      <td data-label="Status"><StatusBadge status={r.status} /> <small class="muted">{r.reason}</small></td>
+                      <td data-label="Started by">{r.trigger}{r.archived ? <small class="block muted">archived</small> : null}</td>
+                      <td data-label="Started">{formatInstant(r.startTime, undefined, true)}</td>
+                      <td data-label="Finished">{formatInstant(r.completionTime, undefined, true)}</td>
                     </tr>
                   ))}
                 </tbody>

@@ -95,7 +95,7 @@ export function CronJobsPage({ scope }: { scope: Scope }) {
       ) : null}
       {list.data && list.data.length > 0 ? (
         <div class="overflow-auto">
-          <table class="striped cronjobs">
+          <table class="striped cronjobs stack">
             <thead>
               <tr>
                 <th scope="col">Name</th>
@@ -116,7 +116,7 @@ export function CronJobsPage({ scope }: { scope: Scope }) {
                       <a href={hashOf({ route: { page: 'cronjob', name: item.name }, ...scope })}>{item.name}</a>
                       {item.image ? <small class="block muted">{item.image}</small> : null}
                     </th>
-                    <td>
+                    <td data-label="Schedule">
                       {said ?? <code>{item.schedule}</code>}
                       <small class="block muted">
                         <code>{item.schedule}</code> {item.timeZone ?? 'UTC'}
@@ -127,11 +127,11 @@ export function CronJobsPage({ scope }: { scope: Scope }) {
                         </small>
                       ))}
                     </td>
-                    <td>
+                    <td data-label="Next run">
                       {item.suspended && !app ? 'suspended' : item.nextRunTime ? formatInstant(item.nextRunTime) : '—'}
                       {item.nextRunTime && !(item.suspended && !app) ? <small class="block muted">{relative(item.nextRunTime, now)}</small> : null}
                     </td>
-                    <td>
+                    <td data-label="Last run">
                       {item.lastRun ? (
                         <>
                           <a href={hashOf({ route: { page: 'run', runId: item.lastRun.runId }, ...scope })}>
@@ -144,11 +144,12 @@ export function CronJobsPage({ scope }: { scope: Scope }) {
                       )}
                       {(item.activeRuns ?? []).length > 0 ? <small class="block">running: {(item.activeRuns ?? []).join(', ')}</small> : null}
                     </td>
-                    <td>
+                    <td data-label="Scheduled by">
                       {app ? 'the app' : 'the cluster'}
                       {item.suspended ? <small class="block muted">{app ? 'suspended in the cluster' : 'suspended'}</small> : null}
                     </td>
-                    <td class="actions">
+                    <td data-label="Actions">
+                      <div class="actions">
                       <button type="button" onClick={() => { setRunning(item); }} disabled={busy === item.name}>
                         Run now
                       </button>
@@ -171,6 +172,7 @@ export function CronJobsPage({ scope }: { scope: Scope }) {
                       <button type="button" class="secondary outline danger" disabled={busy === item.name} onClick={() => { setDeleting(item); }}>
                         Delete
                       </button>
+                      </div>
                     </td>
                   </tr>
                 );

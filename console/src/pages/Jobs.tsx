@@ -24,7 +24,7 @@ export function JobsPage({ scope }: { scope: Scope }) {
       {list.data && list.data.length === 0 ? <Empty>No runnable Jobs in namespace {scope.namespace} on cluster {scope.cluster}.</Empty> : null}
       {list.data && list.data.length > 0 ? (
         <div class="overflow-auto">
-          <table class="striped">
+          <table class="striped stack">
             <thead>
               <tr>
                 <th scope="col">Job</th>
@@ -39,11 +39,13 @@ export function JobsPage({ scope }: { scope: Scope }) {
                     {job.name}
                     {job.image ? <small class="block muted">{job.image}</small> : null}
                   </th>
-                  <td>
+                  <td data-label="Parameters">
                     {[...Object.entries(job.params).map(([k, v]) => `${k}=${v ?? '…'}`), ...job.referencedParams.map((k) => `${k} (from a Secret)`)].join(', ') || 'none'}
                   </td>
-                  <td class="actions">
+                  <td data-label="Actions">
+                      <div class="actions">
                     <button type="button" onClick={() => { setRunning(job); }}>Run…</button>
+                      </div>
                   </td>
                 </tr>
               ))}

@@ -210,15 +210,15 @@ export function RunPage({ scope, runId }: { scope: Scope; runId: string }) {
             <dt>Started by</dt>
             <dd>{s.trigger ? (s.trigger.kind === 'schedule' ? `the app's scheduler (${formatInstant(s.trigger.scheduledTime)})` : 'a request') : '—'}</dd>
             <dt>Started</dt>
-            <dd>{formatInstant(s.startTime)}</dd>
+            <dd>{formatInstant(s.startTime, undefined, true)}</dd>
             <dt>Finished</dt>
-            <dd>{formatInstant(s.completionTime)}</dd>
+            <dd>{formatInstant(s.completionTime, undefined, true)}</dd>
             <dt>Where</dt>
             <dd>{s.cluster} / {s.namespace} / Job {s.jobName}</dd>
             <dt>Monitor</dt>
             <dd>{s.monitorUrl ? <a href={s.monitorUrl} target="_blank" rel="noopener noreferrer">open in the Azure portal</a> : 'no portal link for this cluster'}</dd>
             <dt>Observed</dt>
-            <dd>{formatInstant(s.observedAt)}{running ? ' · following' : ''}</dd>
+            <dd>{formatInstant(s.observedAt, undefined, true)}{running ? ' · following' : ''}</dd>
           </dl>
           <h2>Outputs</h2>
           {outputs.length === 0 ? (
