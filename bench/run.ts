@@ -6,12 +6,16 @@
  * - orchestration replay: cost of one wake-up of jobRun as its history grows, which is why the orchestration
  *   continues as new every CONTINUE_AS_NEW_AFTER_POLLS polls
  * - local runtime memory: heap held per finished instance kept by LocalDurable
+ * - CronJob listing: last and active runs of a page of CronJobs found among a namespace's Jobs (the listing's
+ *   pure part, run once per GET /cronjobs), and the Deployment-to-CronJob mapping
+ * - schedules: decideSchedule per CronJob and over 1,000 of them (a scheduler tick's maths), nextRunTimes
  */
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 
 import { completeActivity, fireTimer, newInstance, orchestratorRunner, replay } from '../local/durable/engine.js';
 import { cloneJob } from '../src/core/clone.js';
 import { snapshotOf } from '../src/core/run.js';
+import { decideSchedule, nextRunTimes, parseSchedule } from '../src/core/schedule.js';
 import type { JobRunInput } from '../src/core/schemas.js';
 import { mapRunStatus } from '../src/core/status.js';
 import { jobRun } from '../src/functions/jobRun.js';
@@ -103,6 +107,29 @@ const overrides = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`VAR_
 const id = { runId: 'bench-0123456789', namespace: 'batch', sourceKind: 'Job' as const, sourceName: 'bench', requestHash: 'h' };
 measure('cloneJob: 2 containers, 40 env vars, 20 overrides', 20_000, () => cloneJob(source, id, overrides));
 
+console.log('\n# schedules (decideSchedule is the scheduler tick\'s maths per CronJob)');
+const tick = new Date('2026-10-25T01:30:20Z');
+const created = new Date('2026-01-01T00:00:00Z');
+measure('decideSchedule: hourly in UTC, nothing due', 20_000, () => decideSchedule({ schedule: '0 * * * *', lastScheduleTime: new Date('2026-10-25T01:00:00Z'), creationTime: created }, tick));
+measure('decideSchedule: */5 in Europe/Amsterdam at fall back, due', 20_000, () =>
+  decideSchedule({ schedule: '*/5 * * * *', timeZone: 'Europe/Amsterdam', lastScheduleTime: new Date('2026-10-25T01:25:00Z'), creationTime: created }, tick),
+);
+measure('decideSchedule: every minute, a week overdue (>100 missed)', 5_000, () =>
+  decideSchedule({ schedule: '* * * * *', timeZone: 'Australia/Sydney', lastScheduleTime: new Date('2026-10-18T01:30:00Z'), creationTime: created }, tick),
+);
+const zones = ['UTC', 'Europe/Amsterdam', 'America/New_York', 'Australia/Sydney', 'Asia/Kolkata'];
+const expressions = ['*/5 * * * *', '0 * * * *', '30 2 * * *', '0 9 * * 1-5', '15 */4 * * *', '@daily', '0 0 1 * *', '*/15 9-17 * * mon-fri'];
+const cronJobs = Array.from({ length: 1000 }, (_, i) => ({
+  schedule: expressions[i % expressions.length] ?? '@hourly',
+  timeZone: zones[i % zones.length] ?? null,
+  startingDeadlineSeconds: i % 3 === 0 ? 300 : null,
+  lastScheduleTime: new Date(tick.getTime() - ((i * 7) % 120) * 60_000),
+  creationTime: created,
+}));
+measure('decideSchedule over 1,000 CronJobs (8 schedules, 5 zones)', 20, () => cronJobs.map((timing) => decideSchedule(timing, tick)));
+const preview = parseSchedule('*/20 * * * *', 'Australia/Adelaide');
+measure('nextRunTimes: 50 times in Australia/Adelaide (the preview maximum)', 2_000, () => nextRunTimes(preview, tick, 50));
+
 console.log('\n# orchestration replay (one wake-up of jobRun after N polls)');
 const input: JobRunInput = {
   request: { ...ref, overrides: { A: '1' }, requestHash: 'h' },
@@ -154,3 +181,31 @@ const after = process.memoryUsage().heapUsed;
 const done = (await Promise.all(Array.from({ length: instances }, (_, i) => durable.getStatus(`bench-${i}`)))).filter((s) => (s.runtimeStatus as string) === 'Completed').length;
 console.log(`${instances} finished instances kept (${done} completed): ${((after - before) / 1024 / 1024).toFixed(1)} MiB heap, ${((after - before) / instances / 1024).toFixed(1)} KiB each${globalThis.gc ? '' : ' (run with --expose-gc for steadier figures)'}`);
 await durable.close();
+
+console.log('\n# CronJob listing');
+const { jobsByCronJob, runsOf, runsSummary } = await import('../src/core/cronjob-view.js');
+const { cronJobFromDeployment } = await import('../src/core/cronjob-spec.js');
+const listedCronJobs = Array.from({ length: 100 }, (_, i) => ({
+  metadata: { name: `cron-${i}`, namespace: 'batch', uid: `cron-uid-${i}` },
+  spec: { schedule: '0 * * * *', jobTemplate: { spec: { template: { spec: { containers: [] } } } } },
+  status: { lastScheduleTime: t0, active: [{ name: `cron-${i}-1` }] },
+}));
+const namespaceJobs: V1Job[] = Array.from({ length: 5000 }, (_, i) => ({
+  metadata: {
+    name: `job-${i}`,
+    namespace: 'batch',
+    creationTimestamp: t0,
+    // One Job in ten belongs to one of the CronJobs (its history); the rest are the app's runs and others.
+    ownerReferences: i % 10 === 0 ? [{ apiVersion: 'batch/v1', kind: 'CronJob', name: `cron-${(i / 10) % 100}`, uid: `cron-uid-${(i / 10) % 100}`, controller: true }] : [],
+  },
+  spec: { template: { spec: { containers: [] } } },
+  status: { startTime: t0, conditions: [{ type: 'Complete', status: 'True' }] },
+}));
+measure('runs summaries: 100 CronJobs among 5000 Jobs', 50, () => {
+  const byCronJob = jobsByCronJob(namespaceJobs);
+  return listedCronJobs.map((c) => runsSummary(c, runsOf(c, byCronJob, 'local', grace, t0)));
+});
+const deployment = { metadata: { name: 'web', namespace: 'batch' }, spec: { selector: { matchLabels: { app: 'web' } }, template: job().spec?.template ?? { spec: { containers: [] } } } };
+measure('cronJobFromDeployment: 40 env vars, 5 volumes, 20 overrides', 20_000, () =>
+  cronJobFromDeployment(deployment, { name: 'web-report', namespace: 'batch', schedule: '0 3 * * *' }, { env: overrides }),
+);

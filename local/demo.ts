@@ -2,7 +2,8 @@
  * `npm run demo`: starts the built-in local control plane (built from Go modules the first time), puts a
  * sample Job and CronJob in a namespace, starts the app's local runtime, and runs Jobs through the HTTP API
  * like a Logic Apps or Polysync caller would: one to Success with an env override, one that fails on a bad
- * image, and one cancelled mid-run. Every status change is printed as it happens.
+ * image, and one cancelled mid-run. Then it makes a CronJob from a sample Deployment through the management API
+ * and runs it now. Every status change is printed as it happens.
  */
 import { type LocalCluster, startCluster } from '../testenv/cluster.js';
 import { startLocalApp } from './host/server.js';
@@ -65,7 +66,7 @@ async function main(): Promise<number> {
   let app: Awaited<ReturnType<typeof startLocalApp>> | undefined;
   try {
     cluster = await startCluster({ log: (line) => { say(`  ${line}`); } });
-    say(`creating namespace "${NAMESPACE}" with a sample Job and CronJob`);
+    say(`creating namespace "${NAMESPACE}" with sample Jobs, a CronJob and a Deployment`);
     await createSamples(cluster.kubeconfigPath, NAMESPACE);
 
     Object.assign(process.env, {
@@ -102,8 +103,33 @@ async function main(): Promise<number> {
       say(`  POST cancel → ${answer.status}`);
     });
 
-    const ok = success.status === 200 && failed.status === 424 && failed.body.status === 'Failed' && cancelled.body.status === 'Cancelled';
-    say(ok ? 'demo finished: Success, Failed (bad image), Cancelled, as expected' : 'demo finished with unexpected results');
+    say('4) make a CronJob from Deployment "shop-web" (its pod template, without probes, ports and selector labels) and run it now');
+    const made = await call('POST', `${api}/cronjobs/${NAMESPACE}?${code}`, {
+      name: 'shop-report',
+      fromDeployment: 'shop-web',
+      preset: 'daily',
+      at: '02:30',
+      timeZone: 'Europe/Amsterdam',
+      command: ['sh', '-c', 'echo "report in $MODE mode"'],
+      env: { MODE: 'report' },
+    });
+    const preview = made.body.preview as { description?: string; nextRuns?: { local: string }[] } | undefined;
+    say(`  POST /api/cronjobs → ${made.status}: ${preview?.description ?? JSON.stringify(made.body)}; next: ${(preview?.nextRuns ?? []).slice(0, 2).map((r) => r.local).join(', ')}`);
+    const now = await call('POST', `${api}/cronjobs/${NAMESPACE}/shop-report/runs?${code}`, {});
+    say(`  POST run now → ${now.status}, runId ${now.body.runId ?? '?'}`);
+    const scheduled = await follow(now.body.statusUrl ?? '');
+    const detail = await call('GET', `${api}/cronjobs/${NAMESPACE}/shop-report?${code}`);
+    const latest = (detail.body.latestRuns as { runId: string; status: string; trigger: string }[] | undefined)?.[0];
+    say(`  GET /api/cronjobs/${NAMESPACE}/shop-report → ${detail.status}: latest run ${latest?.runId ?? '?'} ${latest?.status ?? '?'} (${latest?.trigger ?? '?'})`);
+
+    const ok =
+      success.status === 200 &&
+      failed.status === 424 &&
+      failed.body.status === 'Failed' &&
+      cancelled.body.status === 'Cancelled' &&
+      made.status === 201 &&
+      scheduled.status === 200;
+    say(ok ? 'demo finished: Success, Failed (bad image), Cancelled, and a CronJob made from a Deployment ran, as expected' : 'demo finished with unexpected results');
     return ok ? 0 : 1;
   } finally {
     await app?.close();

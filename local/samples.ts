@@ -1,9 +1,9 @@
 /**
  * The sample sources of `npm run demo` and of `npm run dev` on the built-in cluster: a namespace with two
- * Jobs and a CronJob to run through the app. The pods are kwok's: their fate (how long they run, what they
+ * Jobs, a CronJob and a Deployment to run or make CronJobs from through the app. The pods are kwok's: their fate (how long they run, what they
  * write as termination message) comes from the template annotations of testenv/fates.ts.
  */
-import { BatchV1Api, CoreV1Api, KubeConfig, type V1PodTemplateSpec } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, type V1PodTemplateSpec } from '@kubernetes/client-node';
 
 import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../testenv/fates.js';
 
@@ -21,7 +21,8 @@ function template(name: string, annotations: Record<string, string>): V1PodTempl
 
 /**
  * Create the namespace and its samples: Job `hello` (runs 4 s, outputs rowsWritten and report), Job `slow`
- * (runs an hour, to cancel) and CronJob `nightly-report`. The Jobs are kept suspended, as templates: they
+ * (runs an hour, to cancel), CronJob `nightly-report` and Deployment `shop-web` (a web app's, the source of a
+ * CronJob made through the management API). The Jobs are kept suspended, as templates: they
  * never run themselves, their clones do. Waits for the namespace's default ServiceAccount, without which
  * no pod can be created.
  */
@@ -30,6 +31,7 @@ export async function createSamples(kubeconfigPath: string, namespace = SAMPLE_N
   kc.loadFromFile(kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
   const batch = kc.makeApiClient(BatchV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   for (;;) {
     try {
@@ -59,6 +61,32 @@ export async function createSamples(kubeconfigPath: string, namespace = SAMPLE_N
     body: {
       metadata: { name: 'nightly-report' },
       spec: { schedule: '0 3 * * *', timeZone: 'Europe/Amsterdam', suspend: true, jobTemplate: { spec: { backoffLimit: 0, template: template('report', {}) } } },
+    },
+  });
+  // No Deployment controller runs on the local cluster, so it makes no pods of its own.
+  await apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name: 'shop-web' },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'shop-web' } },
+        template: {
+          metadata: { labels: { app: 'shop-web' }, annotations: { [COMPLETE_DELAY_ANNOTATION]: '3s' } },
+          spec: {
+            containers: [
+              {
+                name: 'web',
+                image: 'busybox:1.36',
+                command: ['httpd', '-f', '-p', '8080'],
+                env: [{ name: 'MODE', value: 'serve' }],
+                ports: [{ containerPort: 8080 }],
+                readinessProbe: { httpGet: { path: '/', port: 8080 } },
+              },
+            ],
+          },
+        },
+      },
     },
   });
 }

@@ -78,6 +78,8 @@ const envSchema = z.object({
   TRUST_FORWARDED_HEADERS: z.stringbool({ error: 'true or false' }).default(false),
   ALLOW_LOCAL_ACCOUNT_CLUSTERS: z.stringbool({ error: 'true or false' }).default(false),
   DISCOVERY_SHOW_ENV_VALUES: z.stringbool({ error: 'true or false' }).default(true),
+  /** The curl image of httpCall CronJobs, pinned: a moving tag would change what every scheduled call runs. */
+  HTTP_CALL_IMAGE: z.string().min(1).default('curlimages/curl:8.11.1'),
 });
 
 /** Where the links in answers point (statusUrl, Location, runUrl...). */
@@ -120,6 +122,7 @@ export interface Config {
   readonly allowLocalAccountClusters: boolean;
   /** Discovery shows the values of plain env vars (the seed's Polysync reads them as defaults); false hides them. */
   readonly discoveryShowsEnvValues: boolean;
+  readonly httpCallImage: string;
 }
 
 /** The names of every setting, for docs, infra checks and tests. */
@@ -175,6 +178,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     links: Object.freeze({ publicBaseUrl: s.PUBLIC_BASE_URL?.replace(/\/+$/, ''), trustForwardedHeaders: s.TRUST_FORWARDED_HEADERS }),
     allowLocalAccountClusters: s.ALLOW_LOCAL_ACCOUNT_CLUSTERS,
     discoveryShowsEnvValues: s.DISCOVERY_SHOW_ENV_VALUES,
+    httpCallImage: s.HTTP_CALL_IMAGE,
   });
 }
 

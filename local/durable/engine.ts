@@ -25,7 +25,7 @@ const { InvocationContext } = azureFunctions;
 
 export type HistoryRecord =
   | { kind: 'turn'; at: string }
-  | { kind: 'started'; at: string; name: string; input: unknown }
+  | { kind: 'started'; at: string; name: string; input: unknown; version?: string | undefined }
   | { kind: 'scheduled'; at: string; id: number; name: string; input: unknown }
   | { kind: 'completed'; at: string; id: number; result: unknown }
   | { kind: 'failed'; at: string; id: number; reason: string; details: string }
@@ -51,6 +51,8 @@ export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Te
 export interface InstanceState {
   instanceId: string;
   name: string;
+  /** The orchestration version the instance was created with (absent: created before versioning). */
+  version?: string;
   /** Input of the current execution (continueAsNew replaces it). */
   input: unknown;
   status: RuntimeStatus;
@@ -83,7 +85,7 @@ function toEvents(records: readonly HistoryRecord[]): unknown[] {
       case 'turn':
         return new OrchestratorStartedEvent(options(-1));
       case 'started':
-        return new ExecutionStartedEvent({ ...options(-1), name: r.name, input: JSON.stringify(r.input) });
+        return new ExecutionStartedEvent({ ...options(-1), name: r.name, input: JSON.stringify(r.input), version: r.version });
       case 'scheduled':
         return new TaskScheduledEvent({ ...options(r.id), name: r.name, input: JSON.stringify(r.input) });
       case 'completed':
@@ -100,18 +102,23 @@ function toEvents(records: readonly HistoryRecord[]): unknown[] {
   });
 }
 
-export function newInstance(instanceId: string, name: string, input: unknown, now: Date): InstanceState {
+/**
+ * A new instance. `version` is what the host stamps on it from host.json's `defaultVersion` (the
+ * orchestrator reads it as `context.df.version`); it stays with the instance across continueAsNew.
+ */
+export function newInstance(instanceId: string, name: string, input: unknown, now: Date, version?: string): InstanceState {
   const at = now.toISOString();
   return {
     instanceId,
     name,
+    ...(version === undefined ? {} : { version }),
     input,
     status: 'Pending',
     output: null,
     customStatus: null,
     createdAt: at,
     updatedAt: at,
-    records: [{ kind: 'turn', at }, { kind: 'started', at, name, input }],
+    records: [{ kind: 'turn', at }, { kind: 'started', at, name, input, version }],
     nextId: 0,
     actionsSeen: 0,
     pending: [],
@@ -132,7 +139,7 @@ export function orchestratorRunner(handler: OrchestrationHandler): OrchestratorR
 }
 
 /** One replay. An orchestrator that throws comes back, as from the host's point of view, as a state with error. */
-async function runOnce(state: InstanceState, runner: OrchestratorRunner, context: Context): Promise<OrchestratorState> {
+async function runOnce(state: Pick<InstanceState, 'instanceId' | 'records' | 'input'>, runner: OrchestratorRunner, context: Context): Promise<OrchestratorState> {
   try {
     return await runner(new DurableOrchestrationInput(state.instanceId, toEvents(state.records), state.input), context);
   } catch (err) {
@@ -141,6 +148,21 @@ async function runOnce(state: InstanceState, runner: OrchestratorRunner, context
     if (marker < 0) throw err;
     return JSON.parse(message.slice(marker + OUT_OF_PROC_MARKER.length)) as OrchestratorState;
   }
+}
+
+/** The host's limit on a custom status: 16 KB of UTF-16 JSON, in whole kilobytes rounded down. */
+export const CUSTOM_STATUS_MAX_KB = 16;
+
+/**
+ * What the host says when a custom status is too large (the Durable extension's MessagePayloadDataConverter:
+ * it fails the orchestration when floor(UTF-16 bytes / 1024) > 16); undefined when it fits.
+ */
+export function customStatusRefusal(customStatus: unknown): string | undefined {
+  if (customStatus === undefined || customStatus === null) return undefined;
+  // JSON text in UTF-16: two bytes per code unit (a character outside the BMP is two units, four bytes).
+  const kb = Math.floor((JSON.stringify(customStatus).length * 2) / 1024);
+  if (kb <= CUSTOM_STATUS_MAX_KB) return undefined;
+  return `The UTF-16 size of the JSON-serialized payload must not exceed ${String(CUSTOM_STATUS_MAX_KB)} KB. The current payload size is ${String(kb)} KB.`;
 }
 
 /**
@@ -154,6 +176,14 @@ export async function replay(state: InstanceState, runner: OrchestratorRunner, n
   const at = now.toISOString();
   state.updatedAt = at;
   state.status = 'Running';
+  const oversized = customStatusRefusal(result.customStatus);
+  if (oversized !== undefined) {
+    // The host sets the custom status before it looks at the actions, so none of them is scheduled.
+    state.status = 'Failed';
+    state.output = `Orchestrator function '${state.name}' failed: ${oversized}`;
+    state.pending = [];
+    return state;
+  }
   if (result.customStatus !== undefined) state.customStatus = result.customStatus;
 
   const actions = (result.actions.flat() as RawAction[]).filter((a) => a.actionType !== ACTION.waitForExternalEvent);
@@ -200,6 +230,43 @@ export async function replay(state: InstanceState, runner: OrchestratorRunner, n
   return state;
 }
 
+/**
+ * An action as the host matches it against history on replay: its kind and, for activities, the function
+ * name. Inputs and timer instants are not compared by the host, so they are not part of it either.
+ */
+export interface ActionSignature {
+  kind: 'activity' | 'timer' | 'continueAsNew';
+  name?: string;
+}
+
+function signatureOf(action: RawAction): ActionSignature {
+  switch (action.actionType) {
+    case ACTION.callActivity:
+    case ACTION.callActivityWithRetry:
+      return { kind: 'activity', name: action.functionName ?? '' };
+    case ACTION.createTimer:
+      return { kind: 'timer' };
+    case ACTION.continueAsNew:
+      return { kind: 'continueAsNew' };
+    default:
+      throw new Error(`the local engine does not support action type ${String(action.actionType)}`);
+  }
+}
+
+/**
+ * What the orchestrator decides over a history, without changing anything: every action it takes, in order
+ * (waiting for an external event leaves nothing in history and is left out), and how the execution ends.
+ */
+export async function actionsOf(
+  state: Pick<InstanceState, 'instanceId' | 'name' | 'input' | 'records'>,
+  runner: OrchestratorRunner,
+): Promise<{ actions: ActionSignature[]; isDone: boolean; output: unknown; customStatus: unknown; error: string | undefined }> {
+  const context = new InvocationContext({ functionName: state.name, invocationId: `${state.instanceId}:dry`, logHandler: () => undefined });
+  const result = await runOnce(state, runner, context);
+  const actions = (result.actions.flat() as RawAction[]).filter((a) => a.actionType !== ACTION.waitForExternalEvent).map(signatureOf);
+  return { actions, isDone: result.isDone, output: result.output, customStatus: result.customStatus, error: result.error };
+}
+
 /** Index of recorded timers in action order, to find one that was canceled later. */
 function cancelTimerAt(state: InstanceState, actionIndex: number): void {
   const scheduledIds = state.records.filter((r) => r.kind === 'scheduled' || r.kind === 'timerCreated').map((r) => (r as { id: number }).id);
@@ -210,7 +277,7 @@ function cancelTimerAt(state: InstanceState, actionIndex: number): void {
 function continueAsNew(state: InstanceState, input: unknown, now: Date, runner: OrchestratorRunner): Promise<InstanceState> {
   const at = now.toISOString();
   state.input = input;
-  state.records = [{ kind: 'turn', at }, { kind: 'started', at, name: state.name, input }];
+  state.records = [{ kind: 'turn', at }, { kind: 'started', at, name: state.name, input, version: state.version }];
   state.nextId = 0;
   state.actionsSeen = 0;
   state.pending = [];

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import azureFunctions, { type InvocationContext as Context } from '@azure/functions';
 import type { DurableOrchestrationStatus } from 'durable-functions';
 
+import { ORCHESTRATOR_VERSION } from '../../src/functions/names.js';
 import {
   completeActivity,
   failActivity,
@@ -29,6 +30,8 @@ export interface LocalDurableOptions {
   /** Keep each instance's state as JSON here, so a restart resumes where it stopped. In memory when absent. */
   stateDir?: string;
   log?: (line: string) => void;
+  /** The version new instances get, as host.json's defaultVersion gives it on the host. */
+  defaultVersion?: string;
 }
 
 const FINISHED = new Set(['Completed', 'Failed', 'Terminated']);
@@ -96,7 +99,7 @@ export class LocalDurable {
     if (existing && !FINISHED.has(existing.status)) {
       return Promise.reject(new Error(`an instance with id ${instanceId} is already ${existing.status}`));
     }
-    const state = newInstance(instanceId, name, structuredClone(options?.input ?? null), new Date());
+    const state = newInstance(instanceId, name, structuredClone(options?.input ?? null), new Date(), this.options.defaultVersion ?? ORCHESTRATOR_VERSION);
     this.instances.set(instanceId, state);
     this.enqueue(instanceId, async () => {
       await replay(state, handler, new Date());

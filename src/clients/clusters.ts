@@ -98,7 +98,7 @@ export class ConfiguredClusters implements ClusterRegistry {
     return new ClientNodeGateway(
       {
         kubeConfig: async () => (await lazy()).kubeConfig(),
-        invalidate: () => source?.invalidate(),
+        refresh: async () => (await lazy()).refresh(),
       },
       this.config.kubeRequestTimeoutMs,
     );

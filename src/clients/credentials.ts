@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import type { ManagedCluster } from '@azure/arm-containerservice';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -21,10 +23,53 @@ export interface AksManagement {
   userKubeconfig(settings: AksClusterSettings): Promise<string>;
 }
 
+/**
+ * The app could not get credentials for a cluster. A configuration error (the identity lacks a role, a wrong
+ * cluster name, no managed identity) is a 502 that names the fix and is never retried; ARM or Entra ID
+ * throttling, a 5xx or a broken connection is transient: a 503, and retried by the run path.
+ */
 export class CredentialError extends AppError {
   override name = 'CredentialError';
-  override readonly status = 502;
-  override readonly reason = 'ClusterCredentials';
+  override readonly status: number;
+  override readonly reason: string;
+  readonly transient: boolean;
+
+  constructor(message: string, options: { cause?: unknown; transient?: boolean } = {}) {
+    super(message, { cause: options.cause });
+    this.transient = options.transient ?? false;
+    this.status = this.transient ? 503 : 502;
+    this.reason = this.transient ? 'ClusterCredentialsUnavailable' : 'ClusterCredentials';
+  }
+}
+
+/** Network failures of @azure/core-rest-pipeline and Node, where no HTTP answer came back. */
+const NO_ANSWER_CODES = new Set(['REQUEST_SEND_ERROR', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+
+const IDENTITY_HINT =
+  "the app's managed identity could not get a token: check that the identity is assigned to the app and MANAGED_IDENTITY_CLIENT_ID names it";
+const ROLE_HINT = 'the app identity needs "Azure Kubernetes Service Cluster User Role" on the cluster';
+/** @azure/identity's errors for a credential that cannot be used at all (no identity, none of a chain). */
+const IDENTITY_ERRORS = new Set(['CredentialUnavailableError', 'AggregateAuthenticationError']);
+
+/**
+ * Whether a failure of ARM (`arm`) or of getting an Entra ID token (`token`) is worth another try, and
+ * what a person should check if not.
+ */
+export function classifyAzureFailure(err: unknown, during: 'arm' | 'token'): { transient: boolean; hint: string } {
+  const { name, statusCode, code } = (err ?? {}) as { name?: unknown; statusCode?: unknown; code?: unknown };
+  const status = typeof statusCode === 'number' ? statusCode : undefined;
+  if (status === 429 || (status !== undefined && status >= 500)) return { transient: true, hint: 'Azure did not answer properly; the call is retried' };
+  if ((typeof code === 'string' && NO_ANSWER_CODES.has(code)) || name === 'AbortError' || name === 'TimeoutError' || (name === 'RestError' && status === undefined)) {
+    return { transient: true, hint: 'Azure did not answer; the call is retried' };
+  }
+  if (typeof name === 'string' && IDENTITY_ERRORS.has(name)) return { transient: false, hint: IDENTITY_HINT };
+  if (during === 'token') return { transient: false, hint: IDENTITY_HINT };
+  if (status === 404) return { transient: false, hint: 'check subscriptionId, resourceGroup and clusterName of this cluster in CLUSTERS' };
+  return { transient: false, hint: ROLE_HINT };
+}
+
+function fingerprint(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value ?? null)).digest('hex');
 }
 
 /** A kubeconfig file on disk, for development and non-AKS clusters. Read once; re-read after a 401. */
@@ -39,15 +84,24 @@ export class KubeconfigFileSource implements ConnectionSource {
   kubeConfig(): Promise<KubeConfig> {
     if (!this.cached) {
       const kc = new KubeConfig();
-      kc.loadFromFile(this.path);
-      if (this.context) kc.setCurrentContext(this.context);
+      try {
+        kc.loadFromFile(this.path);
+        if (this.context) kc.setCurrentContext(this.context);
+      } catch (err) {
+        return Promise.reject(
+          new CredentialError(`could not read the kubeconfig file "${this.path}": ${err instanceof Error ? err.message : String(err)}. Check kubeconfigPath in CLUSTERS`, { cause: err }),
+        );
+      }
       this.cached = kc;
     }
     return Promise.resolve(this.cached);
   }
 
-  invalidate(): void {
+  /** Read the file again; true when its user or cluster changed (a rotated credential). */
+  refresh(): Promise<boolean> {
+    const used = this.cached ? fingerprint([this.cached.getCurrentUser(), this.cached.getCurrentCluster()]) : undefined;
     this.cached = undefined;
+    return this.kubeConfig().then((kc) => fingerprint([kc.getCurrentUser(), kc.getCurrentCluster()]) !== used);
   }
 }
 
@@ -56,6 +110,8 @@ interface ClusterInfo {
   fetchedAt: number;
   /** Entra ID cluster: every request carries a bearer token for AKS_AAD_SCOPE. */
   entra: boolean;
+  /** Of the kubeconfig ARM returned, to tell a rotated local-account credential from the same one. */
+  fingerprint: string;
 }
 
 /**
@@ -67,6 +123,8 @@ interface ClusterInfo {
 export class AksSource implements ConnectionSource {
   private info: Promise<ClusterInfo> | undefined;
   private token: AccessToken | undefined;
+  /** The credential last handed out (token or kubeconfig, as a fingerprint): what a 401 refused. */
+  private used: string | undefined;
 
   constructor(
     private readonly settings: AksClusterSettings,
@@ -85,20 +143,39 @@ export class AksSource implements ConnectionSource {
       info = await this.info;
     }
     if (info.entra) await this.freshToken();
+    else this.used = info.fingerprint;
     return info.kc;
   }
 
-  invalidate(): void {
+  /**
+   * After a 401: load the cluster's details and credentials again. True only when they differ from the ones
+   * refused; @azure/identity keeps managed-identity tokens in its own cache (GetTokenOptions has no way to
+   * bypass it), so the same token often comes back, and sending it again would only be refused again.
+   */
+  async refresh(): Promise<boolean> {
+    const refused = this.used;
     this.info = undefined;
     this.token = undefined;
+    await this.kubeConfig();
+    return this.used !== refused;
   }
 
   private async freshToken(): Promise<string> {
     if (!this.token || this.token.expiresOnTimestamp - this.now() < TOKEN_REFRESH_MARGIN_MS) {
-      const token = await this.credential.getToken(AKS_AAD_SCOPE);
+      let token: AccessToken | null;
+      try {
+        token = await this.credential.getToken(AKS_AAD_SCOPE);
+      } catch (err) {
+        const { transient, hint } = classifyAzureFailure(err, 'token');
+        throw new CredentialError(
+          `could not get a token for AKS cluster "${this.settings.clusterName}" (alias "${this.settings.alias}"): ${err instanceof Error ? err.message : String(err)}. ${hint}`,
+          { cause: err, transient },
+        );
+      }
       if (!token) throw new CredentialError(`no token for the AKS server application for cluster "${this.settings.alias}"`);
       this.token = token;
     }
+    this.used = fingerprint(this.token.token);
     return this.token.token;
   }
 
@@ -118,10 +195,10 @@ export class AksSource implements ConnectionSource {
     try {
       [cluster, yaml] = await Promise.all([this.management.getCluster(this.settings), this.management.userKubeconfig(this.settings)]);
     } catch (err) {
+      const { transient, hint } = classifyAzureFailure(err, 'arm');
       throw new CredentialError(
-        `could not get credentials of AKS cluster "${clusterName}" in resource group "${resourceGroup}" (alias "${alias}"): ${err instanceof Error ? err.message : String(err)}. ` +
-          'The app identity needs "Azure Kubernetes Service Cluster User Role" on the cluster.',
-        { cause: err },
+        `could not get credentials of AKS cluster "${clusterName}" in resource group "${resourceGroup}" (alias "${alias}"): ${err instanceof Error ? err.message : String(err)}. ${hint}`,
+        { cause: err, transient },
       );
     }
     const raw = new KubeConfig();
@@ -137,7 +214,8 @@ export class AksSource implements ConnectionSource {
           'The app refuses such clusters. Enable Microsoft Entra ID integration on the cluster (az aks update --enable-aad), or accept that risk with the app setting ALLOW_LOCAL_ACCOUNT_CLUSTERS=true.',
       );
     }
-    if (!entra) return { kc: raw, fetchedAt: this.now(), entra };
+    const print = fingerprint(yaml);
+    if (!entra) return { kc: raw, fetchedAt: this.now(), entra, fingerprint: print };
 
     // Only server and CA are taken: the file's user would exec kubelogin, which a Functions host does not have.
     const kc = new KubeConfig();
@@ -156,7 +234,7 @@ export class AksSource implements ConnectionSource {
         target.headers = { ...target.headers, Authorization: `Bearer ${token}` };
       },
     });
-    return { kc, fetchedAt: this.now(), entra };
+    return { kc, fetchedAt: this.now(), entra, fingerprint: print };
   }
 }
 

@@ -1,19 +1,24 @@
 import {
   ApiException,
+  AppsV1Api,
   BatchV1Api,
   type ConfigurationOptions,
   CoreV1Api,
   type CoreV1Event,
   type KubeConfig,
   Observable,
+  PatchStrategy,
   type RequestContext,
   type ResponseContext,
+  setHeaderOptions,
   type V1CronJob,
+  type V1Deployment,
   type V1Job,
   type V1Pod,
 } from '@kubernetes/client-node';
 
-import { ensureError, isNotFound, isUnauthorized, KubeApiError } from '../core/errors.js';
+import type { JsonPatchOp } from '../core/cronjob-update.js';
+import { AppError, ensureError, isNotFound, isUnauthorized, KubeApiError } from '../core/errors.js';
 
 export interface Page<T> {
   items: T[];
@@ -34,7 +39,10 @@ export interface PodLogOptions {
   tailLines?: number;
 }
 
-/** The Kubernetes operations the app uses, in one namespace-scoped surface. Errors are KubeApiError. */
+/**
+ * The Kubernetes operations the app uses, in one namespace-scoped surface. Errors are KubeApiError, or the
+ * connection source's CredentialError when no credentials could be had.
+ */
 export interface KubeGateway {
   readJob(namespace: string, name: string): Promise<V1Job | null>;
   readCronJob(namespace: string, name: string): Promise<V1CronJob | null>;
@@ -47,6 +55,18 @@ export interface KubeGateway {
   /** Events about one object, by name. */
   listEvents(namespace: string, involvedObjectName: string): Promise<CoreV1Event[]>;
   readPodLog(namespace: string, pod: string, options: PodLogOptions): Promise<string>;
+  // CronJob management. `dryRun` asks the API server to validate, default and admit without storing anything.
+  readDeployment(namespace: string, name: string): Promise<V1Deployment | null>;
+  listDeployments(namespace: string, options?: ListOptions): Promise<Page<V1Deployment>>;
+  createCronJob(namespace: string, cronJob: V1CronJob, options?: WriteOptions): Promise<V1CronJob>;
+  /** A JSON patch (RFC 6902); one that sets metadata.resourceVersion fails with 409 when the CronJob changed since. */
+  patchCronJob(namespace: string, name: string, patch: JsonPatchOp[], options?: WriteOptions): Promise<V1CronJob>;
+  /** Deletes with propagationPolicy Background (its Jobs and their pods go too). False when there was nothing to delete. */
+  deleteCronJob(namespace: string, name: string): Promise<boolean>;
+}
+
+export interface WriteOptions {
+  dryRun?: boolean | undefined;
 }
 
 /** The V1Status reason inside an ApiException body, which client-node may hand over as a raw string. */
@@ -69,6 +89,11 @@ function statusReason(body: unknown): { reason: string | undefined; message: str
   return { reason: undefined, message: undefined };
 }
 
+/** Our own errors about credentials (CredentialError) pass through the gateway as they are. */
+function isCredentialFailure(err: unknown): boolean {
+  return err instanceof AppError && !(err instanceof KubeApiError);
+}
+
 /** The one place client-node's errors become ours. */
 export function toKubeApiError(operation: string, err: unknown): KubeApiError {
   if (err instanceof KubeApiError) return err;
@@ -86,23 +111,30 @@ export function toKubeApiError(operation: string, err: unknown): KubeApiError {
 export interface ConnectionSource {
   /** The cluster's KubeConfig, with credentials fresh enough for the next call. */
   kubeConfig(): Promise<KubeConfig>;
-  /** Forget cached credentials (after a 401) so the next kubeConfig() fetches new ones. */
-  invalidate(): void;
+  /**
+   * After a 401: drop cached credentials and fetch new ones. True only when they differ from those refused,
+   * so a retry is worth it; sending the same credential again would just be refused again.
+   */
+  refresh(): Promise<boolean>;
 }
 
-/** KubeGateway on @kubernetes/client-node, with a time-out per call and one retry after a 401. */
+/**
+ * KubeGateway on @kubernetes/client-node, with a time-out per call and one retry after a 401 when fresh
+ * credentials differ from the refused ones. A failure to get credentials at all is the source's own error
+ * (CredentialError, which says what to fix), never "no answer from the API server".
+ */
 export class ClientNodeGateway implements KubeGateway {
-  private clients: { kc: KubeConfig; batch: BatchV1Api; core: CoreV1Api } | undefined;
+  private clients: { kc: KubeConfig; batch: BatchV1Api; core: CoreV1Api; apps: AppsV1Api } | undefined;
 
   constructor(
     private readonly source: ConnectionSource,
     private readonly timeoutMs: number,
   ) {}
 
-  private async api(): Promise<{ batch: BatchV1Api; core: CoreV1Api }> {
+  private async api(): Promise<{ batch: BatchV1Api; core: CoreV1Api; apps: AppsV1Api }> {
     const kc = await this.source.kubeConfig();
     if (this.clients?.kc !== kc) {
-      this.clients = { kc, batch: kc.makeApiClient(BatchV1Api), core: kc.makeApiClient(CoreV1Api) };
+      this.clients = { kc, batch: kc.makeApiClient(BatchV1Api), core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
     }
     return this.clients;
   }
@@ -124,17 +156,19 @@ export class ClientNodeGateway implements KubeGateway {
     };
   }
 
-  private async call<T>(operation: string, fn: (apis: { batch: BatchV1Api; core: CoreV1Api }, options: ConfigurationOptions) => Promise<T>): Promise<T> {
+  private async call<T>(operation: string, fn: (apis: { batch: BatchV1Api; core: CoreV1Api; apps: AppsV1Api }, options: ConfigurationOptions) => Promise<T>): Promise<T> {
     try {
       return await fn(await this.api(), this.options());
     } catch (err) {
+      if (isCredentialFailure(err)) throw err;
       const error = toKubeApiError(operation, err);
       if (!isUnauthorized(error)) throw error;
-      // Expired or rotated credentials: fetch new ones and try exactly once more.
-      this.source.invalidate();
+      // Expired or rotated credentials: try exactly once more, and only with credentials that changed.
+      if (!(await this.source.refresh())) throw error;
       try {
         return await fn(await this.api(), this.options());
       } catch (retryErr) {
+        if (isCredentialFailure(retryErr)) throw retryErr;
         throw toKubeApiError(operation, retryErr);
       }
     }
@@ -210,5 +244,40 @@ export class ClientNodeGateway implements KubeGateway {
         o,
       ),
     );
+  }
+
+  readDeployment(namespace: string, name: string): Promise<V1Deployment | null> {
+    return this.orNull(this.call(`read Deployment ${namespace}/${name}`, ({ apps }, o) => apps.readNamespacedDeployment({ namespace, name }, o)));
+  }
+
+  async listDeployments(namespace: string, options: ListOptions = {}): Promise<Page<V1Deployment>> {
+    const list = await this.call(`list Deployments in ${namespace}`, ({ apps }, o) =>
+      apps.listNamespacedDeployment({ namespace, labelSelector: options.labelSelector, limit: options.limit, _continue: options.continueToken }, o),
+    );
+    return { items: list.items, continueToken: list.metadata?._continue || undefined };
+  }
+
+  createCronJob(namespace: string, cronJob: V1CronJob, options: WriteOptions = {}): Promise<V1CronJob> {
+    return this.call(`create CronJob ${namespace}/${cronJob.metadata?.name ?? ''}`, ({ batch }, o) =>
+      batch.createNamespacedCronJob({ namespace, body: cronJob, dryRun: options.dryRun ? 'All' : undefined }, o),
+    );
+  }
+
+  patchCronJob(namespace: string, name: string, patch: JsonPatchOp[], options: WriteOptions = {}): Promise<V1CronJob> {
+    return this.call(`update CronJob ${namespace}/${name}`, ({ batch }, o) =>
+      batch.patchNamespacedCronJob(
+        { namespace, name, body: patch, dryRun: options.dryRun ? 'All' : undefined },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch, o),
+      ),
+    );
+  }
+
+  async deleteCronJob(namespace: string, name: string): Promise<boolean> {
+    const deleted = await this.orNull(
+      this.call(`delete CronJob ${namespace}/${name}`, ({ batch }, o) =>
+        batch.deleteNamespacedCronJob({ namespace, name, propagationPolicy: 'Background' }, o),
+      ),
+    );
+    return deleted !== null;
   }
 }

@@ -37,7 +37,7 @@ export interface RunIdentity {
  * (RelaxedEnvironmentVariableValidation is GA and locked on): one or more printable ASCII characters (space to
  * `~`) other than `=`. So `1BAD` and `BATCH DATE` are valid names, as discovery lists them.
  */
-const ENV_NAME = /^[\x20-\x3c\x3e-\x7e]+$/;
+export const ENV_NAME = /^[\x20-\x3c\x3e-\x7e]+$/;
 
 /**
  * Bounds of a run's env overrides. They end up in the Job (one etcd request, at most 1.5 MiB by default, with the

@@ -119,3 +119,10 @@ export function ensureError(value: unknown): Error {
   }
   return new Error(`Non-Error thrown: ${text}`);
 }
+
+/** A write that needs the version the caller read (optimistic concurrency) came without one. */
+export class PreconditionRequiredError extends AppError {
+  override name = 'PreconditionRequiredError';
+  override readonly status = 428;
+  override readonly reason = 'PreconditionRequired';
+}

@@ -27,3 +27,13 @@ export const JOB_CONTROLLER_TEMPLATE_LABELS = [
 
 /** Pods of a Job carry this label with the Job's name. */
 export const JOB_NAME_POD_LABEL = 'batch.kubernetes.io/job-name';
+
+/** Opt-in of a CronJob to the app's scheduler: this label with this value, and `spec.suspend: true`. */
+export const SCHEDULER_LABEL = `${LABEL_PREFIX}scheduler`;
+export const SCHEDULER_APP = 'app';
+/** What the CronJob controller writes on the Jobs it makes: the scheduled time, RFC 3339 in the CronJob's zone. */
+export const CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION = 'batch.kubernetes.io/cronjob-scheduled-timestamp';
+/** CronJob management: the Deployment whose pod template a CronJob was made from. */
+export const SOURCE_DEPLOYMENT_ANNOTATION = `${LABEL_PREFIX}source-deployment`;
+/** CronJob management: `<METHOD> <url>` of a CronJob made to call an HTTP endpoint. */
+export const HTTP_CALL_ANNOTATION = `${LABEL_PREFIX}http-call`;

@@ -20,8 +20,8 @@ export const INDEX_SUFFIX_ROOM = 1 + String(2 ** 31 - 2).length;
 export const MAX_RUN_ID = MAX_JOB_NAME - INDEX_SUFFIX_ROOM;
 export const MAX_IDEMPOTENCY_KEY = 200;
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export type SourceKind = 'Job' | 'CronJob';
 

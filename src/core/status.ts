@@ -45,13 +45,28 @@ function latest(events: readonly CoreV1Event[]): CoreV1Event | undefined {
   return [...events].sort((a, b) => eventTime(b).getTime() - eventTime(a).getTime())[0];
 }
 
+/**
+ * The Job's pod counts. Pods that have ended but whose tracking finalizer the Job controller has not yet
+ * removed are listed in uncountedTerminatedPods, not in the counters: the status that first carries
+ * SuccessCriteriaMet or FailureTarget often says succeeded: 0. They are counted here, as they will be.
+ */
 function podCounts(job: V1Job): PodCounts {
+  const uncounted = job.status?.uncountedTerminatedPods;
   return {
     active: job.status?.active ?? 0,
     ready: job.status?.ready ?? 0,
-    succeeded: job.status?.succeeded ?? 0,
-    failed: job.status?.failed ?? 0,
+    succeeded: (job.status?.succeeded ?? 0) + (uncounted?.succeeded?.length ?? 0),
+    failed: (job.status?.failed ?? 0) + (uncounted?.failed?.length ?? 0),
   };
+}
+
+/**
+ * True when the Job's status is final: Complete or Failed is set (the controller sets them once every pod
+ * has ended and been counted), or there is no Job. SuccessCriteriaMet and FailureTarget alone decide the
+ * verdict but come before the last pods have stopped.
+ */
+export function jobSettled(job: V1Job | null): boolean {
+  return job === null || trueCondition(job, 'Complete') !== undefined || trueCondition(job, 'Failed') !== undefined;
 }
 
 function created(obj: { metadata?: { creationTimestamp?: Date | string } }, fallback: Date): Date {

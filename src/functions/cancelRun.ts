@@ -4,7 +4,8 @@ import * as df from 'durable-functions';
 import { BadRequestError, ConflictError, ensureError } from '../core/errors.js';
 import { runLinks } from '../http/links.js';
 import { errorResponse, readJsonBody } from '../http/problem.js';
-import { instanceFinished, requireRun, type RunClient, snapshotFromInstance } from '../http/runs.js';
+import { instanceFinished, requireRun, type RunClient, snapshotFromInstance, verdictMade } from '../http/runs.js';
+import { lookBeforeCancel } from '../runs/observe.js';
 import { services } from '../services.js';
 import type { CancelEventData } from './jobRun.js';
 import { CANCEL_EVENT } from './names.js';
@@ -20,9 +21,10 @@ function reasonOf(body: unknown): string | undefined {
 }
 
 /**
- * POST /api/runs/{runId}/cancel: stop a run. The orchestration gets a cancel event and deletes the Job; the
- * Job is also deleted right here, so a cancel still takes effect if the event is lost while the orchestration
- * restarts itself (continueAsNew drops events that arrive in between).
+ * POST /api/runs/{runId}/cancel: stop a run. The Job is looked at first: one that has ended on its own keeps
+ * its verdict (409, nothing deleted). Otherwise the orchestration gets a cancel event (it looks once more,
+ * then deletes the Job), and the Job is also deleted right here, so a cancel still takes effect if the event
+ * is lost while the orchestration restarts itself.
  */
 export async function cancelRun(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
@@ -33,14 +35,27 @@ export async function cancelRun(request: HttpRequest, client: RunClient, context
     if (instanceFinished(instance)) {
       throw new ConflictError(`run "${runId}" has already finished with status ${snapshot.status} (${snapshot.reason}); there is nothing to cancel`);
     }
+    if (verdictMade(instance)) {
+      throw new ConflictError(`run "${runId}" already has its verdict, ${snapshot.status} (${snapshot.reason}), and is being stopped; there is nothing to cancel`);
+    }
     const { clusters, config } = services();
     clusters.authorize(snapshot.cluster, snapshot.namespace);
+    const gateway = clusters.gateway(snapshot.cluster);
+    const look = await lookBeforeCancel(gateway, snapshot, config.grace, services().now());
+    if (look.kind === 'ended') {
+      throw new ConflictError(
+        `run "${runId}" cannot be cancelled: its Job has already ended: ${look.snapshot.status} (${look.snapshot.reason}); the run reports that verdict and its outputs at its next poll`,
+      );
+    }
+    if (look.kind === 'unknown') context.warn(`run ${runId}: could not look at the Job before cancelling, the orchestration looks again: ${look.why}`);
     const data: CancelEventData = reason ? { reason } : {};
     await client.raiseEvent(runId, CANCEL_EVENT, data);
-    try {
-      await clusters.gateway(snapshot.cluster).deleteJob(snapshot.namespace, runId);
-    } catch (err) {
-      context.warn(`run ${runId}: direct delete failed, the orchestration deletes the Job: ${ensureError(err).message}`);
+    if (look.kind === 'running') {
+      try {
+        await gateway.deleteJob(snapshot.namespace, runId);
+      } catch (err) {
+        context.warn(`run ${runId}: direct delete failed, the orchestration deletes the Job: ${ensureError(err).message}`);
+      }
     }
     context.log(`run ${runId}: cancel requested`);
     const links = runLinks(request, runId);

@@ -2,10 +2,11 @@ import * as df from 'durable-functions';
 
 import { pollDelayMs } from '../core/backoff.js';
 import { ensureError } from '../core/errors.js';
+import { forCustomStatus, forOutput } from '../core/limits.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { type JobRunInput, jobRunInputSchema, type RunProgress } from '../core/schemas.js';
 import { verdictOutlivedByJob } from '../core/status.js';
-import { OBSERVE_FAILED } from '../runs/observe.js';
+import { CLUSTER_UNAVAILABLE, OBSERVE_FAILED } from '../runs/observe.js';
 import type { SubmitResult } from '../runs/submit.js';
 import { ACTIVITIES, CANCEL_EVENT, ORCHESTRATORS } from './names.js';
 import type { StopRunInput } from './stopRun.js';
@@ -22,6 +23,16 @@ function retryOptions(policy: JobRunInput['retry']): df.RetryOptions {
   options.backoffCoefficient = 2;
   options.maxRetryIntervalInMilliseconds = 60_000;
   return options;
+}
+
+/**
+ * The instance's orchestration version, as the host stamped it from host.json's defaultVersion when the
+ * instance was created; instances from before versioning have none and are version 1. What each version
+ * schedules differently is marked where it branches; docs/decisions.md says when a new one is needed.
+ */
+export function orchestrationVersion(version: string | undefined): number {
+  const parsed = Number.parseInt(version ?? '', 10);
+  return Number.isInteger(parsed) && parsed > 0 ? parsed : 1;
 }
 
 function refOf(input: JobRunInput): RunRef {
@@ -41,8 +52,16 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
   const ref = refOf(input);
   const retry = retryOptions(input.retry);
   const now = () => context.df.currentUtcDateTime;
+  const version = orchestrationVersion(context.df.version);
+  /** The custom status, always within the host's size limit (over it, the host fails the orchestration). */
+  const show = (snapshot: RunSnapshot) => {
+    context.df.setCustomStatus(forCustomStatus(snapshot));
+  };
 
+  /** Give the run its verdict and delete its Job. */
   function* stop(verdict: Verdict, last: RunSnapshot | undefined): Generator<df.Task, RunSnapshot, unknown> {
+    // The verdict is made: the cancel route answers 409 from here on, also while the Job is being deleted.
+    show(snapshotOf(ref, { ...last, ...verdict }, now()));
     const stopInput: StopRunInput = { ref, verdict, ...(last ? { last } : {}) };
     let final: RunSnapshot;
     try {
@@ -52,29 +71,53 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
       const message = `${verdict.message}; deleting Job ${ref.namespace}/${ref.runId} failed, so delete it by hand: ${ensureError(err).message}`;
       final = snapshotOf(ref, { ...last, ...verdict, message, completionTime: now().toISOString() }, now());
     }
-    context.df.setCustomStatus(final);
-    return final;
+    show(final);
+    return forOutput(final);
   }
 
   /** A finished snapshot: kept as it is when the Job ended itself; otherwise the Job is deleted first. */
   function* finish(snapshot: RunSnapshot): Generator<df.Task, RunSnapshot, unknown> {
-    if (!verdictOutlivedByJob(snapshot)) return snapshot;
+    show(snapshot);
+    if (!verdictOutlivedByJob(snapshot)) return forOutput(snapshot);
     const final = yield* stop(snapshot, snapshot);
-    return { ...final, pods: snapshot.pods, outputs: snapshot.outputs };
+    return forOutput({ ...final, pods: snapshot.pods, outputs: snapshot.outputs });
   }
 
-  /** One observation; a failure to read the run, even after retries, is an ObserveFailed snapshot. */
+  /**
+   * One observation. A refusal (ObserveFailed, which a person must fix) comes back from the activity; a
+   * cluster that did not answer even after the retries is ClusterUnavailable. Either is Unknown.
+   */
   function* observe(last: RunSnapshot): Generator<df.Task, RunSnapshot, unknown> {
+    let reason: string;
     let message: string;
     try {
       const seen = (yield context.df.callActivityWithRetry(ACTIVITIES.observeRun, retry, ref)) as RunSnapshot;
       if (seen.reason !== OBSERVE_FAILED) return seen;
+      reason = OBSERVE_FAILED;
       message = seen.message;
     } catch (err) {
-      message = `the run could not be read: ${ensureError(err).message}`;
+      reason = CLUSTER_UNAVAILABLE;
+      message = `the cluster did not answer, the run goes on being watched: ${ensureError(err).message}`;
     }
     // What was last known (pods, start time) stays; only the verdict says the run could not be read.
-    return snapshotOf(ref, { ...last, status: 'Unknown', reason: OBSERVE_FAILED, message }, now());
+    return snapshotOf(ref, { ...last, status: 'Unknown', reason, message }, now());
+  }
+
+  /** Version 1 counted every unreadable poll; from version 2 only refusals count, an outage does not. */
+  const counts = (snapshot: RunSnapshot) =>
+    snapshot.reason === OBSERVE_FAILED || (version < 2 && snapshot.reason === CLUSTER_UNAVAILABLE);
+
+  /**
+   * A cancel. From version 2 the run is looked at once more first: a Job that ended on its own meanwhile
+   * keeps its verdict and outputs and is not deleted. Only a Job gone without a verdict of its own (the
+   * cancel route deleted it) or still running is the cancel's.
+   */
+  function* cancelled(last: RunSnapshot, data: CancelEventData): Generator<df.Task, RunSnapshot, unknown> {
+    const verdict: Verdict = { status: 'Cancelled', reason: 'CancelRequested', message: data.reason ? `cancelled: ${data.reason}` : 'cancelled on request' };
+    if (version < 2) return yield* stop(verdict, last);
+    const seen = yield* observe(last);
+    if (isTerminal(seen.status) && seen.reason !== 'JobDeleted') return yield* finish(seen);
+    return yield* stop(verdict, seen);
   }
 
   let progress: RunProgress;
@@ -89,8 +132,8 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
       // the run is not left half-done while the caller is told it failed.
       return yield* stop({ status: 'Failed', reason: 'SubmitFailed', message: `could not create the Job: ${ensureError(err).message}` }, undefined);
     }
-    context.df.setCustomStatus(submitted.snapshot);
-    if (submitted.outcome === 'rejected') return submitted.snapshot;
+    show(submitted.snapshot);
+    if (submitted.outcome === 'rejected') return forOutput(submitted.snapshot);
     const timeout = input.request.timeoutSeconds;
     progress = {
       deadline: timeout ? new Date(now().getTime() + timeout * 1000).toISOString() : null,
@@ -100,16 +143,18 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
       last: submitted.snapshot,
     };
   }
-  context.df.setCustomStatus(progress.last);
+  show(progress.last);
 
   const cancel = context.df.waitForExternalEvent(CANCEL_EVENT);
   for (let pollsThisGeneration = 0; ; pollsThisGeneration++) {
     if (pollsThisGeneration >= input.poll.continueAsNewAfter) {
+      // A cancel raised during the last observe would be lost with this execution's history.
+      if (cancel.isCompleted) return yield* cancelled(progress.last, cancel.result ?? {});
       // Every poll adds history that each wake-up replays; start over with the state carried in the input.
       // No timer is pending here (the last one fired), so nothing keeps the old execution alive.
       const next: JobRunInput = { ...input, progress: { ...progress, generation: progress.generation + 1 } };
       context.df.continueAsNew(next);
-      return progress.last;
+      return forOutput(progress.last);
     }
 
     const deadline = progress.deadline ? new Date(progress.deadline) : null;
@@ -120,28 +165,25 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
 
     if (winner === cancel) {
       timer.cancel();
-      const data = (cancel.result ?? {}) as CancelEventData;
-      return yield* stop({ status: 'Cancelled', reason: 'CancelRequested', message: data.reason ? `cancelled: ${data.reason}` : 'cancelled on request' }, progress.last);
+      return yield* cancelled(progress.last, cancel.result ?? {});
     }
     if (deadline && now() >= deadline) {
       // One last look first: a Job that ended just before the deadline keeps its own verdict and outputs.
       const seen = yield* observe(progress.last);
-      if (isTerminal(seen.status)) {
-        context.df.setCustomStatus(seen);
-        return yield* finish(seen);
-      }
+      if (isTerminal(seen.status)) return yield* finish(seen);
       const seconds = input.request.timeoutSeconds ?? 0;
       return yield* stop({ status: 'Failed', reason: 'RunTimeout', message: `the run did not finish within timeoutSeconds=${seconds}, so its Job was deleted` }, seen);
     }
 
     const snapshot = yield* observe(progress.last);
-    const observeFailures = snapshot.reason === OBSERVE_FAILED ? progress.observeFailures + 1 : 0;
+    // A cluster that does not answer leaves the count as it is: the run stays Unknown, bounded by its timeout.
+    const observeFailures = counts(snapshot) ? progress.observeFailures + 1 : snapshot.reason === CLUSTER_UNAVAILABLE ? progress.observeFailures : 0;
     progress = { ...progress, polls: progress.polls + 1, observeFailures, last: snapshot };
-    context.df.setCustomStatus(snapshot);
     if (isTerminal(snapshot.status)) return yield* finish(snapshot);
+    show(snapshot);
     if (observeFailures >= input.poll.maxObserveFailures) {
-      // Waiting longer will not help (credentials or a Role are wrong, or the cluster is gone): end the run
-      // rather than answer 202 for ever, and try to leave no Job behind.
+      // Waiting longer will not help (credentials or a Role are wrong): end the run rather than answer 202
+      // for ever, and try to leave no Job behind.
       return yield* stop(
         {
           status: 'Failed',

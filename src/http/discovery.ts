@@ -1,8 +1,10 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
+import { jobsByCronJob, runsOf, runsSummary } from '../core/cronjob-view.js';
 import { summarizeCronJob, summarizeJob, withoutEnvValues } from '../core/discovery.js';
 import { BadRequestError } from '../core/errors.js';
 import { NOT_MANAGED_SELECTOR } from '../core/labels.js';
+import { namespaceJobs } from '../runs/cronjob-runs.js';
 import { services } from '../services.js';
 import { startUrl } from './links.js';
 import { errorResponse } from './problem.js';
@@ -10,7 +12,7 @@ import { errorResponse } from './problem.js';
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 500;
 
-function pageSize(request: HttpRequest): number {
+export function pageSize(request: HttpRequest): number {
   const raw = request.query.get('limit');
   if (raw === null || raw === '') return DEFAULT_PAGE_SIZE;
   const value = Number(raw);
@@ -20,23 +22,30 @@ function pageSize(request: HttpRequest): number {
   return value;
 }
 
+/** The cluster and namespace of a listing: `namespace` may be left out when the cluster allows only one. */
+export function listScope(request: HttpRequest): { cluster: string; namespace: string } {
+  const { clusters } = services();
+  const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
+  const settings = clusters.settings(cluster);
+  const only = settings.namespaces.length === 1 && settings.namespaces[0] !== '*' ? settings.namespaces[0] : undefined;
+  const namespace = request.query.get('namespace') ?? only;
+  if (!namespace) {
+    throw new BadRequestError(`namespace is required, e.g. ?namespace=batch: a namespace you may use on cluster "${cluster}"`, {
+      logDetail: `allowed on cluster "${cluster}": ${settings.namespaces.join(', ')}`,
+    });
+  }
+  clusters.authorize(cluster, namespace);
+  return { cluster, namespace };
+}
+
 /**
  * GET /api/jobs and /api/cronjobs: what can be run in a namespace, a page at a time. The app's own runs are
  * hidden by label selector, on the server, so pages keep their size and the continue token stays valid.
  */
 export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    const { clusters, config } = services();
-    const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
-    const settings = clusters.settings(cluster);
-    const only = settings.namespaces.length === 1 && settings.namespaces[0] !== '*' ? settings.namespaces[0] : undefined;
-    const namespace = request.query.get('namespace') ?? only;
-    if (!namespace) {
-      throw new BadRequestError(`namespace is required, e.g. ?namespace=batch: a namespace you may use on cluster "${cluster}"`, {
-        logDetail: `allowed on cluster "${cluster}": ${settings.namespaces.join(', ')}`,
-      });
-    }
-    clusters.authorize(cluster, namespace);
+    const { clusters, config, now } = services();
+    const { cluster, namespace } = listScope(request);
     const options = { labelSelector: NOT_MANAGED_SELECTOR, limit: pageSize(request), continueToken: request.query.get('continue') ?? undefined };
     const gateway = clusters.gateway(cluster);
     const route = kind === 'Job' ? 'jobs' : 'cronjobs';
@@ -44,7 +53,15 @@ export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest,
     const page =
       kind === 'Job'
         ? await gateway.listJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((j) => summarizeJob(j, cluster, runUrl)) }))
-        : await gateway.listCronJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((c) => summarizeCronJob(c, cluster, runUrl)) }));
+        : await gateway.listCronJobs(namespace, options).then(async (p) => {
+            // Last and active runs come from the Jobs each CronJob controls, read once for the whole page.
+            const jobs = jobsByCronJob(p.items.length > 0 ? await namespaceJobs(gateway, namespace) : []);
+            const at = now();
+            return {
+              ...p,
+              items: p.items.map((c) => ({ ...summarizeCronJob(c, cluster, runUrl), ...runsSummary(c, runsOf(c, jobs, cluster, config.grace, at)) })),
+            };
+          });
     const items = config.discoveryShowsEnvValues ? page.items : page.items.map(withoutEnvValues);
     return { status: 200, jsonBody: { items, continue: page.continueToken ?? null } };
   } catch (err) {

@@ -2,9 +2,10 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type * as df from 'durable-functions';
 
 import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/errors.js';
+import { boundText } from '../core/limits.js';
 import { isRunId } from '../core/naming.js';
-import { isTerminal, type RunSnapshot, snapshotOf } from '../core/run.js';
-import { jobRunInputSchema, runSnapshotSchema } from '../core/schemas.js';
+import { isTerminal, NO_PODS, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
+import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
 import { ORCHESTRATORS } from '../functions/names.js';
 import { runLinks } from './links.js';
 
@@ -51,17 +52,59 @@ export function instanceFinished(status: df.DurableOrchestrationStatus): boolean
   return FINISHED.has(status.runtimeStatus);
 }
 
+/** A verdict the app cannot read is still final: it must never be answered 202 for ever. */
+const RESULT_UNREADABLE = 'ResultUnreadable';
+
+/**
+ * The best snapshot that can be read from what an orchestration stored: today's schema, else the fields of
+ * an earlier version's snapshot that still parse (the rest from the run's request). Undefined when not even
+ * its status can be read.
+ */
+function readSnapshot(value: unknown, ref: RunRef, at: Date): RunSnapshot | undefined {
+  const strict = runSnapshotSchema.safeParse(value);
+  if (strict.success) return strict.data;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const fields = value as Record<string, unknown>;
+  const status = runSnapshotSchema.shape.status.safeParse(fields.status);
+  if (!status.success) return undefined;
+  const snapshot: Record<string, unknown> = { ...snapshotOf(ref, { status: status.data, reason: status.data, message: '' }, at) };
+  for (const [key, schema] of Object.entries(runSnapshotSchema.shape)) {
+    const parsed = schema.safeParse(fields[key]);
+    if (parsed.success) snapshot[key] = parsed.data;
+  }
+  const pods = fields.pods;
+  if (pods !== null && typeof pods === 'object') {
+    const counts = { ...NO_PODS };
+    for (const key of Object.keys(counts) as (keyof typeof counts)[]) {
+      const n = (pods as Record<string, unknown>)[key];
+      if (typeof n === 'number') counts[key] = n;
+    }
+    snapshot.pods = counts;
+  }
+  return snapshot as unknown as RunSnapshot;
+}
+
 /** The run's snapshot from its orchestration's state: the output once done, the custom status while running. */
 export function snapshotFromInstance(status: df.DurableOrchestrationStatus): RunSnapshot {
-  const input = jobRunInputSchema.safeParse(status.input);
-  const ref = input.success
-    ? input.data.request
+  // Only the run's reference is needed, so an input of another version still gives it.
+  const input = runRefSchema.safeParse((status.input as { request?: unknown } | null | undefined)?.request);
+  const ref: RunRef = input.success
+    ? input.data
     : { runId: status.instanceId, cluster: '', namespace: '', source: { kind: 'Job' as const, name: '' } };
   const at = new Date(status.lastUpdatedTime);
   switch (status.runtimeStatus as string) {
     case 'Completed': {
-      const output = runSnapshotSchema.safeParse(status.output);
-      return output.success ? output.data : snapshotOf(ref, { status: 'Unknown', reason: 'NoOutput', message: 'the run ended without a result' }, at);
+      const output = readSnapshot(status.output, ref, at);
+      if (output && isTerminal(output.status)) return output;
+      return snapshotOf(
+        ref,
+        {
+          status: 'Failed',
+          reason: RESULT_UNREADABLE,
+          message: `the run finished but its result could not be read (an earlier version of the app may have written it): ${boundText(describeOutput(status.output), 500)}`,
+        },
+        at,
+      );
     }
     case 'Failed':
       return snapshotOf(
@@ -72,11 +115,20 @@ export function snapshotFromInstance(status: df.DurableOrchestrationStatus): Run
     case 'Terminated':
     case 'Canceled':
       return snapshotOf(ref, { status: 'Cancelled', reason: 'Terminated', message: `the run's orchestration was terminated: ${describeOutput(status.output)}` }, at);
-    default: {
-      const custom = runSnapshotSchema.safeParse(status.customStatus);
-      return custom.success ? custom.data : snapshotOf(ref, { status: 'Starting', reason: 'Accepted', message: 'the run is accepted and waits to be submitted' }, at);
-    }
+    default:
+      return (
+        readSnapshot(status.customStatus, ref, at) ??
+        snapshotOf(ref, { status: 'Starting', reason: 'Accepted', message: 'the run is accepted and waits to be submitted' }, at)
+      );
   }
+}
+
+/**
+ * True once the run's verdict is made: the orchestration has finished, or its custom status already is the
+ * verdict while its stop activity deletes the Job. A cancel then has nothing left to do.
+ */
+export function verdictMade(status: df.DurableOrchestrationStatus): boolean {
+  return instanceFinished(status) || isTerminal(snapshotFromInstance(status).status);
 }
 
 function describeOutput(output: unknown): string {

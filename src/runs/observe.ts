@@ -2,13 +2,16 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 
 import type { KubeGateway } from '../clients/kube.js';
 import type { GracePeriods } from '../config.js';
-import { KubeApiError } from '../core/errors.js';
+import { ensureError } from '../core/errors.js';
 import { JOB_NAME_POD_LABEL } from '../core/labels.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
-import { mapRunStatus, outputsFromPods } from '../core/status.js';
+import { jobSettled, mapRunStatus, outputsFromPods, verdictOutlivedByJob } from '../core/status.js';
+import { refusal } from './failures.js';
 
-/** Reason of a snapshot that could not read the run; the orchestration counts these in a row. */
+/** Reason of a snapshot whose run the cluster refused to show (a person must fix it); counted in a row. */
 export const OBSERVE_FAILED = 'ObserveFailed';
+/** Reason of a snapshot whose cluster did not answer even after retries: the run may well be fine. */
+export const CLUSTER_UNAVAILABLE = 'ClusterUnavailable';
 
 /**
  * A list that only refines the verdict (pods, events): when the cluster refuses it for good (a Role without
@@ -19,8 +22,9 @@ async function refinement<T>(what: string, list: () => Promise<T[]>, missing: st
   try {
     return await list();
   } catch (err) {
-    if (!(err instanceof KubeApiError) || err.transient) throw err;
-    missing.push(`${what}: ${err.message}`);
+    const refused = refusal(err);
+    if (!refused) throw err;
+    missing.push(`${what}: ${refused.message}`);
     return [];
   }
 }
@@ -35,7 +39,7 @@ async function inspectRun(
   grace: GracePeriods,
   monitorUrl: string | null,
   now: Date,
-): Promise<RunSnapshot> {
+): Promise<{ snapshot: RunSnapshot; settled: boolean; gone: boolean }> {
   const missing: string[] = [];
   const [job, pods, jobEvents] = await Promise.all([
     gateway.readJob(ref.namespace, ref.runId),
@@ -47,10 +51,26 @@ async function inspectRun(
     waiting.map((pod) => refinement('pod events', () => gateway.listEvents(ref.namespace, pod.metadata?.name ?? ''), missing)),
   );
   const snapshot = mapRunStatus(ref, { job, pods, events: [...jobEvents, ...podEvents.flat()], now }, grace, monitorUrl);
-  if (isTerminal(snapshot.status)) return { ...snapshot, outputs: outputsFromPods(pods) };
-  if (missing.length === 0) return snapshot;
-  return { ...snapshot, message: `${snapshot.message} (judged from the Job alone, the cluster refused ${[...new Set(missing)].join('; ')})` };
+  if (isTerminal(snapshot.status)) return { snapshot: { ...snapshot, outputs: outputsFromPods(pods) }, settled: jobSettled(job), gone: job === null };
+  if (missing.length === 0) return { snapshot, settled: true, gone: job === null };
+  return {
+    snapshot: { ...snapshot, message: `${snapshot.message} (judged from the Job alone, the cluster refused ${[...new Set(missing)].join('; ')})` },
+    settled: true,
+    gone: job === null,
+  };
 }
+
+/**
+ * How long a look waits for a Job whose verdict is made (SuccessCriteriaMet, FailureTarget) to settle
+ * (Complete, Failed), so the run's final snapshot has the pod counts and outputs of the Job's final status:
+ * a verdict is read only once. The Job controller settles a Job within a sync or two; past the bound the
+ * verdict is reported as it is.
+ */
+export interface SettlePolicy {
+  reads: number;
+  intervalMs: number;
+}
+export const SETTLE: SettlePolicy = { reads: 10, intervalMs: 500 };
 
 /**
  * One look at a run, for the observe activity: transient errors throw (RetryOptions retries them); an error
@@ -63,18 +83,29 @@ export async function observeOnce(
   grace: GracePeriods,
   monitorUrl: string | null,
   now: Date,
+  settle: SettlePolicy = SETTLE,
 ): Promise<RunSnapshot> {
   try {
-    return await inspectRun(gateway, ref, grace, monitorUrl, now);
+    let look = await inspectRun(gateway, ref, grace, monitorUrl, now);
+    for (let read = 0; !look.settled && read < settle.reads; read++) {
+      await new Promise((resolve) => setTimeout(resolve, settle.intervalMs));
+      const again = await inspectRun(gateway, ref, grace, monitorUrl, new Date(now.getTime() + (read + 1) * settle.intervalMs));
+      // A Job removed meanwhile (ttlSecondsAfterFinished) keeps the verdict, counts and outputs already read.
+      if (again.gone || !isTerminal(again.snapshot.status)) break;
+      look = again;
+    }
+    return look.snapshot;
   } catch (err) {
-    if (!(err instanceof KubeApiError) || err.transient) throw err;
-    return snapshotOf(ref, { status: 'Unknown', reason: OBSERVE_FAILED, message: `the run could not be read: ${err.message}`, monitorUrl }, now);
+    const refused = refusal(err);
+    if (!refused) throw err;
+    return snapshotOf(ref, { status: 'Unknown', reason: OBSERVE_FAILED, message: `the run could not be read: ${refused.message}`, monitorUrl }, now);
   }
 }
 
 /**
  * Stop a run: delete its Job with propagation Background, so its pods go too (a plain delete through batch/v1
- * would orphan them). A Job already gone is fine: the run is stopped either way.
+ * would orphan them). A Job already gone is fine: the run is stopped either way. A refusal (403, credentials)
+ * is not retried: the verdict stands and its message names the Job to delete by hand. Transient errors throw.
  */
 export async function deleteRun(
   gateway: KubeGateway,
@@ -84,15 +115,43 @@ export async function deleteRun(
   monitorUrl: string | null,
   now: Date,
 ): Promise<RunSnapshot> {
-  await gateway.deleteJob(ref.namespace, ref.runId);
+  let message = verdict.message;
+  try {
+    await gateway.deleteJob(ref.namespace, ref.runId);
+  } catch (err) {
+    const refused = refusal(err);
+    if (!refused) throw err;
+    message = `${verdict.message}; deleting Job ${ref.namespace}/${ref.runId} failed, so delete it by hand: ${refused.message}`;
+  }
   return snapshotOf(
     ref,
     {
       ...(last ? { startTime: last.startTime, pods: last.pods } : {}),
       ...verdict,
+      message,
       monitorUrl,
       completionTime: now.toISOString(),
     },
     now,
   );
+}
+
+/** What a cancel finds: the Job ended on its own (that verdict stands), still runs, or could not be seen. */
+export type JobLook = { kind: 'ended'; snapshot: RunSnapshot } | { kind: 'running' } | { kind: 'unknown'; why: string };
+
+/**
+ * The look a cancel takes before it deletes anything. Only a Job that ended by its own conditions counts as
+ * ended: a verdict of this app's (a pod problem past its grace, a suspended Job) still leaves a live Job,
+ * and a Job already gone without a verdict of its own is what a cancel would have made of it anyway.
+ */
+export async function lookBeforeCancel(gateway: KubeGateway, ref: RunRef, grace: GracePeriods, now: Date): Promise<JobLook> {
+  try {
+    // A verdict is all a cancel needs: it does not wait for the Job to settle.
+    const seen = await observeOnce(gateway, ref, grace, null, now, { reads: 0, intervalMs: 0 });
+    if (seen.reason === OBSERVE_FAILED) return { kind: 'unknown', why: seen.message };
+    if (isTerminal(seen.status) && !verdictOutlivedByJob(seen) && seen.reason !== 'JobDeleted') return { kind: 'ended', snapshot: seen };
+    return { kind: 'running' };
+  } catch (err) {
+    return { kind: 'unknown', why: ensureError(err).message };
+  }
 }

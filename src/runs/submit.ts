@@ -1,9 +1,11 @@
 import type { V1Job } from '@kubernetes/client-node';
 
+import { CredentialError } from '../clients/credentials.js';
 import type { KubeGateway } from '../clients/kube.js';
 import { cloneJob, fallbackJob, isSameRun, jobFromCronJob, type RunIdentity } from '../core/clone.js';
 import { AppError, isAlreadyExists, KubeApiError, NotFoundError } from '../core/errors.js';
 import { type RunRequest, type RunSnapshot, type RunSource, snapshotOf } from '../core/run.js';
+import { refusal } from './failures.js';
 
 export type SubmitResult =
   /** The Job exists: created now, or by an earlier attempt of the same run. */
@@ -45,6 +47,29 @@ export async function buildRunJob(gateway: KubeGateway, request: RunRequest): Pr
   throw sourceMissing(request);
 }
 
+/** After AlreadyExists: the Job is this run's (a retried or replayed attempt) or someone else's. */
+async function sameRunOrConflict(
+  gateway: KubeGateway,
+  request: RunRequest,
+  source: RunSource,
+  submitted: (source: RunSource) => SubmitResult,
+  rejected: (reason: string, message: string) => SubmitResult,
+): Promise<SubmitResult> {
+  let existing: V1Job | null;
+  try {
+    existing = await gateway.readJob(request.namespace, request.runId);
+  } catch (err) {
+    const refused = refusal(err);
+    if (!refused) throw err;
+    return rejected(
+      'NameConflict',
+      `a Job named "${request.runId}" already exists in namespace "${request.namespace}" and could not be read to tell whether this run created it: ${refused.message}`,
+    );
+  }
+  if (existing && isSameRun(existing, identity(request))) return submitted(source);
+  return rejected('NameConflict', `a Job named "${request.runId}" already exists in namespace "${request.namespace}" and was not created by this run`);
+}
+
 /**
  * Create the run's Job. Runs at least once, so it is create-or-get: AlreadyExists of this same run (a retried
  * or replayed attempt) is success; of any other object it is a conflict nobody should retry.
@@ -66,9 +91,10 @@ export async function createRun(gateway: KubeGateway, request: RunRequest, monit
     ({ job, source } = await buildRunJob(gateway, request));
   } catch (err) {
     if (err instanceof NotFoundError) return rejected('SourceNotFound', err.message);
-    if (err instanceof KubeApiError) {
-      if (err.transient) throw err;
-      return rejected('SourceUnreadable', err.message);
+    if (err instanceof KubeApiError || err instanceof CredentialError) {
+      const refused = refusal(err);
+      if (!refused) throw err;
+      return rejected(err instanceof CredentialError ? refused.reason : 'SourceUnreadable', refused.message);
     }
     if (err instanceof AppError) return rejected('InvalidSource', err.message);
     throw err;
@@ -78,15 +104,9 @@ export async function createRun(gateway: KubeGateway, request: RunRequest, monit
     await gateway.createJob(request.namespace, job);
     return submitted(source);
   } catch (err) {
-    if (isAlreadyExists(err)) {
-      const existing = await gateway.readJob(request.namespace, request.runId);
-      if (existing && isSameRun(existing, identity(request))) return submitted(source);
-      return rejected(
-        'NameConflict',
-        `a Job named "${request.runId}" already exists in namespace "${request.namespace}" and was not created by this run`,
-      );
-    }
-    if (err instanceof KubeApiError && !err.transient) return rejected(err.kubeReason ?? 'CreateRejected', err.message);
+    if (isAlreadyExists(err)) return sameRunOrConflict(gateway, request, source, submitted, rejected);
+    const refused = refusal(err);
+    if (refused) return rejected(refused instanceof KubeApiError ? (refused.kubeReason ?? 'CreateRejected') : refused.reason, refused.message);
     throw err;
   }
 }

@@ -1,13 +1,15 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { InvocationContext } from '@azure/functions';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { AKS_AAD_SCOPE, type AksManagement, AksSource, CredentialError, TOKEN_REFRESH_MARGIN_MS } from '../../src/clients/credentials.js';
+import { AKS_AAD_SCOPE, type AksManagement, AksSource, classifyAzureFailure, CredentialError, KubeconfigFileSource, TOKEN_REFRESH_MARGIN_MS } from '../../src/clients/credentials.js';
 import { ClientNodeGateway } from '../../src/clients/kube.js';
 import type { AksClusterSettings } from '../../src/config.js';
 import { KubeApiError } from '../../src/core/errors.js';
+import { errorResponse } from '../../src/http/problem.js';
 
 /**
  * The credential path end to end through client-node's real HTTP stack, against a loopback server that only
@@ -168,5 +170,99 @@ describe('AKS credentials', () => {
     slow.close();
     expect(error).toBeInstanceOf(KubeApiError);
     expect((error as KubeApiError).transient).toBe(true);
+  });
+});
+
+/** An error shaped like @azure/core-rest-pipeline's RestError, as ARM's clients throw it. */
+function restError(statusCode: number | undefined, message: string, code?: string): Error {
+  return Object.assign(new Error(message), { name: 'RestError', statusCode, code });
+}
+
+function failingManagement(err: Error): AksManagement {
+  return { getCluster: () => Promise.reject(err), userKubeconfig: () => Promise.reject(err) };
+}
+
+describe('credential failures are configuration errors, not an API server that did not answer', () => {
+  it.each([
+    ['ARM refuses the identity (no Cluster User Role)', restError(403, 'AuthorizationFailed: does not have authorization'), /Cluster User Role/],
+    ['a wrong cluster name', restError(404, "ResourceNotFound: The Resource 'aks-prud' was not found"), /check subscriptionId, resourceGroup and clusterName/],
+  ])('%s: a 502 CredentialError that names the fix, never transient', async (_, err, fix) => {
+    const gateway = new ClientNodeGateway(new AksSource(settings, failingManagement(err), credential(() => 0)), 5000);
+    const error = await gateway.readJob('batch', 'x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CredentialError);
+    expect(error).not.toBeInstanceOf(KubeApiError);
+    expect(error).toMatchObject({ status: 502, transient: false, reason: 'ClusterCredentials' });
+    expect((error as Error).message).toMatch(fix);
+    expect((error as Error).message).not.toMatch(/no answer from the API server/);
+  });
+
+  it('a managed identity that cannot get a token: a 502 naming the identity, and no request is sent', async () => {
+    const noIdentity: TokenCredential = {
+      getToken: () => Promise.reject(Object.assign(new Error('ManagedIdentityCredential: no managed identity endpoint found'), { name: 'CredentialUnavailableError' })),
+    };
+    const gateway = new ClientNodeGateway(new AksSource(settings, management(true), noIdentity), 5000);
+    const error = await gateway.readJob('batch', 'x').catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'CredentialError', status: 502, transient: false });
+    expect((error as Error).message).toMatch(/managed identity could not get a token/);
+    expect(seen).toHaveLength(0);
+  });
+
+  it.each([
+    ['throttling (429)', restError(429, 'TooManyRequests')],
+    ['a server error (503)', restError(503, 'ServiceUnavailable')],
+    ['a broken connection', restError(undefined, 'socket hang up', 'ECONNRESET')],
+  ])('ARM %s stays transient: a 503 the run path retries', async (_, err) => {
+    const gateway = new ClientNodeGateway(new AksSource(settings, failingManagement(err), credential(() => 0)), 5000);
+    const error = await gateway.readJob('batch', 'x').catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'CredentialError', status: 503, transient: true });
+  });
+
+  it('a kubeconfig file that cannot be read is a 502 naming the setting', async () => {
+    const gateway = new ClientNodeGateway(new KubeconfigFileSource('/nonexistent/kubeconfig'), 5000);
+    const error = await gateway.readJob('batch', 'x').catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'CredentialError', status: 502, transient: false });
+    expect((error as Error).message).toMatch(/kubeconfigPath/);
+  });
+});
+
+describe('the retry after a 401 sends a really fresh credential, or none', () => {
+  it('does not send the same token again: @azure/identity hands back the managed-identity token it cached', async () => {
+    const cached: TokenCredential = { getToken: () => Promise.resolve({ token: 'tok-cached', expiresOnTimestamp: Date.now() + 3600_000 }) };
+    const gateway = new ClientNodeGateway(new AksSource(settings, management(true), cached), 5000);
+    rejectTokens.add('tok-cached');
+    const error = await gateway.readJob('batch', 'x').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 401 });
+    expect(seen.map((h) => h.authorization)).toEqual(['Bearer tok-cached']);
+  });
+});
+
+describe('classifyAzureFailure', () => {
+  const named = (name: string, fields: Record<string, unknown> = {}) => Object.assign(new Error(name), { name, ...fields });
+  it.each([
+    ['ARM 403 AuthorizationFailed', restError(403, 'AuthorizationFailed'), 'arm', false, /Cluster User Role/],
+    ['ARM 404 ResourceNotFound', restError(404, 'ResourceNotFound'), 'arm', false, /clusterName/],
+    ['ARM 429', restError(429, 'TooManyRequests'), 'arm', true, /retried/],
+    ['ARM 502', restError(502, 'BadGateway'), 'arm', true, /retried/],
+    ['a RestError without an answer', restError(undefined, 'connect ECONNREFUSED', 'REQUEST_SEND_ERROR'), 'arm', true, /retried/],
+    ['no managed identity (CredentialUnavailableError)', named('CredentialUnavailableError'), 'token', false, /MANAGED_IDENTITY_CLIENT_ID/],
+    ['every credential of a chain unavailable (AggregateAuthenticationError) while calling ARM', named('AggregateAuthenticationError'), 'arm', false, /MANAGED_IDENTITY_CLIENT_ID/],
+    ['Entra ID refusing the token request (AuthenticationError 400)', named('AuthenticationError', { statusCode: 400 }), 'token', false, /MANAGED_IDENTITY_CLIENT_ID/],
+    ['Entra ID throttling the token request (AuthenticationError 429)', named('AuthenticationError', { statusCode: 429 }), 'token', true, /retried/],
+  ] as const)('%s', (_, err, during, transient, hint) => {
+    const result = classifyAzureFailure(err, during);
+    expect(result.transient).toBe(transient);
+    expect(result.hint).toMatch(hint);
+  });
+
+  it.each([
+    [false, 502, undefined],
+    [true, 503, '10'],
+  ])('a CredentialError (transient: %s) answers %i over HTTP', (transient, status, retryAfter) => {
+    const response = errorResponse(
+      new CredentialError('could not get credentials', { transient }),
+      new InvocationContext({ functionName: 't', invocationId: 'i', logHandler: () => undefined }),
+    );
+    expect(response.status).toBe(status);
+    expect((response.headers as Record<string, string>)['Retry-After']).toBe(retryAfter);
   });
 });

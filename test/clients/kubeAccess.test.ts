@@ -73,7 +73,7 @@ function recordingGateway(): { gateway: ClientNodeGateway; calls: string[] } {
         },
       ),
   } as unknown as KubeConfig;
-  return { gateway: new ClientNodeGateway({ kubeConfig: () => Promise.resolve(kc), invalidate: () => undefined }, 1000), calls };
+  return { gateway: new ClientNodeGateway({ kubeConfig: () => Promise.resolve(kc), refresh: () => Promise.resolve(false) }, 1000), calls };
 }
 
 describe('GATEWAY_PERMISSIONS', () => {

@@ -31,6 +31,7 @@ const defaults: Config = {
   links: { publicBaseUrl: undefined, trustForwardedHeaders: false },
   allowLocalAccountClusters: false,
   discoveryShowsEnvValues: true,
+  httpCallImage: 'curlimages/curl:8.11.1',
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -87,6 +88,7 @@ describe('loadConfig', () => {
       TRUST_FORWARDED_HEADERS: 'true',
       ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'TRUE',
       DISCOVERY_SHOW_ENV_VALUES: 'false',
+      HTTP_CALL_IMAGE: 'registry.example.com/mirror/curl:8.11.1',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -102,6 +104,7 @@ describe('loadConfig', () => {
       links: { publicBaseUrl: 'https://gateway.contoso.com/aks-jobs', trustForwardedHeaders: true },
       allowLocalAccountClusters: true,
       discoveryShowsEnvValues: false,
+      httpCallImage: 'registry.example.com/mirror/curl:8.11.1',
     });
   });
 
@@ -234,6 +237,7 @@ describe('SETTING_NAMES', () => {
         'GRACE_IMAGE_PULL_SECONDS',
         'GRACE_QUOTA_SECONDS',
         'GRACE_UNSCHEDULABLE_SECONDS',
+        'HTTP_CALL_IMAGE',
         'KUBE_REQUEST_TIMEOUT_SECONDS',
         'POLL_BACKOFF_FACTOR',
         'POLL_INITIAL_SECONDS',

@@ -223,6 +223,24 @@ describe('mapRunStatus: Job conditions', () => {
   });
 });
 
+describe('mapRunStatus: pod counts at a verdict', () => {
+  it.each([
+    [
+      'SuccessCriteriaMet while the succeeded pods still wait to be counted',
+      job({ succeeded: 0, uncountedTerminatedPods: { succeeded: ['u1', 'u2'] }, conditions: [cond('SuccessCriteriaMet', 'CompletionsReached')] }),
+      { active: 0, ready: 0, succeeded: 2, failed: 0 },
+    ],
+    [
+      'FailureTarget while a failed pod still waits to be counted',
+      job({ failed: 1, uncountedTerminatedPods: { failed: ['u3'] }, conditions: [cond('FailureTarget', 'BackoffLimitExceeded')] }),
+      { active: 0, ready: 0, succeeded: 0, failed: 2 },
+    ],
+    ['Complete, every pod counted', job({ succeeded: 2, uncountedTerminatedPods: {}, conditions: [cond('Complete', 'CompletionsReached')] }), { active: 0, ready: 0, succeeded: 2, failed: 0 }],
+  ])('%s: the counts are those the final status will have', (_, given, counts) => {
+    expect(observe({ job: given, now: at(5) }).pods).toEqual(counts);
+  });
+});
+
 describe('mapRunStatus: a Job that is gone', () => {
   const cases: { name: string; job: V1Job | null; events: CoreV1Event[]; expected: Verdict & Partial<RunSnapshot> }[] = [
     {

@@ -1,6 +1,7 @@
-import type { CoreV1Event, V1CronJob, V1Job, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1CronJob, V1Deployment, V1Job, V1Pod } from '@kubernetes/client-node';
 
-import type { KubeGateway, ListOptions, Page, PodLogOptions } from '../../src/clients/kube.js';
+import type { KubeGateway, ListOptions, Page, PodLogOptions, WriteOptions } from '../../src/clients/kube.js';
+import type { JsonPatchOp } from '../../src/core/cronjob-update.js';
 import { KubeApiError } from '../../src/core/errors.js';
 
 /** Equality selectors only (`k=v`, `k!=v`, comma-separated): all the app uses. */
@@ -115,5 +116,71 @@ export class FakeKube implements KubeGateway {
   readPodLog(namespace: string, pod: string, options: PodLogOptions): Promise<string> {
     this.enter('readPodLog', `${namespace}/${pod}/${options.container}`);
     return Promise.resolve('');
+  }
+
+  // CronJob management.
+  readonly deployments = new Map<string, V1Deployment>();
+  private resourceVersion = 1000;
+
+  addDeployment(deployment: V1Deployment): this {
+    this.deployments.set(this.key(deployment.metadata?.namespace ?? '', deployment.metadata?.name ?? ''), structuredClone(deployment));
+    return this;
+  }
+
+  readDeployment(namespace: string, name: string): Promise<V1Deployment | null> {
+    this.enter('readDeployment', `${namespace}/${name}`);
+    const deployment = this.deployments.get(this.key(namespace, name));
+    return Promise.resolve(deployment ? structuredClone(deployment) : null);
+  }
+
+  listDeployments(namespace: string, options: ListOptions = {}): Promise<Page<V1Deployment>> {
+    this.enter('listDeployments', namespace);
+    const items = [...this.deployments.values()].filter((d) => d.metadata?.namespace === namespace && matches(d.metadata.labels, options.labelSelector));
+    return Promise.resolve(page(items, options));
+  }
+
+  /** Stores with a uid, a creation time and a resourceVersion, as the API server does; a dry run stores nothing. */
+  createCronJob(namespace: string, cronJob: V1CronJob, options: WriteOptions = {}): Promise<V1CronJob> {
+    const name = cronJob.metadata?.name ?? '';
+    this.enter('createCronJob', `${namespace}/${name}${options.dryRun ? ' dryRun' : ''}`);
+    if (this.cronJobs.has(this.key(namespace, name))) {
+      return Promise.reject(new KubeApiError(`create CronJob ${namespace}/${name}`, 409, 'AlreadyExists', `cronjobs.batch "${name}" already exists`));
+    }
+    const stored: V1CronJob = {
+      ...structuredClone(cronJob),
+      metadata: { ...cronJob.metadata, namespace, uid: `uid-${name}`, creationTimestamp: new Date(), resourceVersion: String(++this.resourceVersion) },
+    };
+    if (!options.dryRun) this.cronJobs.set(this.key(namespace, name), stored);
+    return Promise.resolve(structuredClone(stored));
+  }
+
+  /** RFC 6902 add/replace/remove on the stored object; a resourceVersion that is not the stored one is a 409. */
+  patchCronJob(namespace: string, name: string, patch: JsonPatchOp[], options: WriteOptions = {}): Promise<V1CronJob> {
+    this.enter('patchCronJob', `${namespace}/${name}${options.dryRun ? ' dryRun' : ''}`);
+    const stored = this.cronJobs.get(this.key(namespace, name));
+    if (!stored) return Promise.reject(new KubeApiError(`update CronJob ${namespace}/${name}`, 404, 'NotFound', `cronjobs.batch "${name}" not found`));
+    const updated = structuredClone(stored) as unknown as Record<string, unknown>;
+    for (const op of patch) {
+      const keys = op.path.split('/').slice(1).map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
+      const last = keys.pop() ?? '';
+      let parent: Record<string, unknown> = updated;
+      for (const key of keys) parent = parent[key] as Record<string, unknown>;
+      if (op.op === 'remove') Reflect.deleteProperty(parent, last);
+      else parent[last] = structuredClone(op.value);
+    }
+    const result = updated as unknown as V1CronJob;
+    if (result.metadata?.resourceVersion !== stored.metadata?.resourceVersion) {
+      return Promise.reject(
+        new KubeApiError(`update CronJob ${namespace}/${name}`, 409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again'),
+      );
+    }
+    result.metadata = { ...result.metadata, resourceVersion: String(++this.resourceVersion) };
+    if (!options.dryRun) this.cronJobs.set(this.key(namespace, name), result);
+    return Promise.resolve(structuredClone(result));
+  }
+
+  deleteCronJob(namespace: string, name: string): Promise<boolean> {
+    this.enter('deleteCronJob', `${namespace}/${name}`);
+    return Promise.resolve(this.cronJobs.delete(this.key(namespace, name)));
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { CUSTOM_STATUS_BUDGET_CHARS, MAX_MESSAGE_CHARS } from '../../src/core/limits.js';
 import { type RunRequest, type RunSnapshot, snapshotOf } from '../../src/core/run.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
 import { jobRun } from '../../src/functions/jobRun.js';
@@ -120,7 +121,7 @@ describe('jobRun orchestration', () => {
     expect(h.timer()).toBeDefined();
   });
 
-  it('reports Unknown and keeps polling when the cluster cannot be read even after retries', async () => {
+  it('reports Unknown ClusterUnavailable and keeps polling when the cluster does not answer even after retries', async () => {
     const h = await started();
     await h.fire();
     await h.fail(ACTIVITIES.observeRun, 'no answer from the API server');
@@ -128,21 +129,75 @@ describe('jobRun orchestration', () => {
     await h.fail(ACTIVITIES.observeRun, 'no answer from the API server');
     await h.fire();
     expect(h.state.status).toBe('Running');
-    expect(h.state.customStatus).toMatchObject({ status: 'Unknown', reason: 'ObserveFailed' });
+    expect(h.state.customStatus).toMatchObject({ status: 'Unknown', reason: 'ClusterUnavailable' });
+    expect((h.state.customStatus as RunSnapshot).message).toContain('no answer from the API server');
     expect(h.timer()).toBeDefined();
   });
 
-  it('cancels the pending timer and deletes the Job when a cancel event arrives', async () => {
+  it('an outage does not end the run: a cluster that does not answer for many polls keeps it Unknown, its Job untouched', async () => {
+    const h = await started(); // maxObserveFailures: 3
+    for (let i = 0; i < 6; i++) {
+      await h.fire();
+      await h.fail(ACTIVITIES.observeRun, 'read Job failed: no answer from the API server');
+      await h.fire(); // retry delay
+      await h.fail(ACTIVITIES.observeRun, 'read Job failed: no answer from the API server');
+      await h.fire(); // attempts ran out
+      expect(h.state.customStatus).toMatchObject({ status: 'Unknown', reason: 'ClusterUnavailable' });
+    }
+    expect(h.state.status).toBe('Running');
+    expect(h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)).toBe(false);
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Success', 'CompletionsReached', h.now));
+    expect(h.state.output).toMatchObject({ status: 'Success' });
+  });
+
+  it('an outage is bounded by the run\'s own timeout', async () => {
+    const h = await started(input({}, { timeoutSeconds: 30 }));
+    while (!h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)) {
+      if (h.pending.some((w) => w.kind === 'activity')) await h.fail(ACTIVITIES.observeRun, 'read Job failed: HTTP 503');
+      else await h.fire();
+    }
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Failed', reason: 'RunTimeout' } });
+  });
+
+  it('cancels the pending timer, looks once more and deletes the Job when a cancel event arrives', async () => {
     const h = await started();
     expect(h.timer().fireAt).toEqual(seconds(5));
     h.now = seconds(2);
     await h.raise(CANCEL_EVENT, { reason: 'wrong date' });
     expect(h.pending.filter((w) => w.kind === 'timer')).toEqual([]);
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(2)));
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ ref, verdict: { status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled: wrong date' } });
+    // The verdict is made while the Job is being deleted: the cancel route answers 409 from the custom status.
+    expect(h.state.customStatus).toMatchObject({ status: 'Cancelled', reason: 'CancelRequested' });
     await h.complete(ACTIVITIES.stopRun, snap('Cancelled', 'CancelRequested', seconds(2)));
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status: 'Cancelled' });
+  });
+
+  it('a cancel that meets a Job which ended on its own keeps that verdict and its outputs and deletes nothing', async () => {
+    const h = await started();
+    await h.raise(CANCEL_EVENT, {});
+    const success = snap('Success', 'CompletionsReached', seconds(1), { outputs: { rows: 7 }, pods: { active: 0, ready: 0, succeeded: 1, failed: 0 } });
+    await h.complete(ACTIVITIES.observeRun, success);
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toEqual(success);
+    expect(h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)).toBe(false);
+  });
+
+  it('a cancel whose Job the cancel route already deleted is the cancel, with its reason', async () => {
+    const h = await started();
+    await h.raise(CANCEL_EVENT, { reason: 'wrong date' });
+    await h.complete(ACTIVITIES.observeRun, snap('Cancelled', 'JobDeleted', seconds(1)));
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled', reason: 'CancelRequested' } });
+  });
+
+  it('instances created before versioning (version 1) cancel as they always did: stop at once, no last look', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0, 'run-abc', null).start();
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    await h.raise(CANCEL_EVENT, {});
+    expect(h.activity().name).toBe(ACTIVITIES.stopRun);
   });
 
   it('stops the run as Failed RunTimeout when timeoutSeconds passes, with the last timer cut to the deadline', async () => {
@@ -155,6 +210,7 @@ describe('jobRun orchestration', () => {
     await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(12)));
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ verdict: { status: 'Failed', reason: 'RunTimeout' } });
+    expect(h.state.customStatus).toMatchObject({ status: 'Failed', reason: 'RunTimeout' });
     await h.complete(ACTIVITIES.stopRun, snap('Failed', 'RunTimeout', seconds(12)));
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'RunTimeout' });
   });
@@ -245,6 +301,34 @@ describe('jobRun orchestration', () => {
     expect(h.timer().fireAt).toEqual(seconds(15 + 20));
     await h.fire();
     expect(h.activity().name).toBe(ACTIVITIES.observeRun);
+  });
+
+  it('a cancel that arrives during the last observe of a generation wins over continueAsNew: the Job is stopped', async () => {
+    const h = await started(input({ poll: { initialSeconds: 5, maxSeconds: 60, factor: 2, continueAsNewAfter: 2, maxObserveFailures: 3 } }));
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
+    await h.fire();
+    expect(h.activity().name).toBe(ACTIVITIES.observeRun);
+    await h.raise(CANCEL_EVENT, { reason: 'wrong date' });
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(15)));
+    expect(h.state.input).not.toHaveProperty('progress');
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(15))); // the cancel's last look
+    const stop = h.activity(ACTIVITIES.stopRun);
+    expect(stop.input).toMatchObject({ verdict: { status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled: wrong date' } });
+  });
+
+  it('keeps the custom status under the host\'s 16 KB whatever the cluster says, and the outputs in the result', async () => {
+    const h = await started();
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now, { message: 'webhook said: '.padEnd(20_000, 'x') }));
+    expect(h.state.status).toBe('Running');
+    expect((h.state.customStatus as RunSnapshot).message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+    await h.fire();
+    const outputs = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`key${String(i)}`, 'v'.repeat(150)]));
+    await h.complete(ACTIVITIES.observeRun, snap('Success', 'CompletionsReached', h.now, { outputs, message: 'y'.repeat(9000) }));
+    expect(h.state.status).toBe('Completed');
+    expect((h.state.output as RunSnapshot).outputs).toEqual(outputs);
+    expect(JSON.stringify(h.state.customStatus).length).toBeLessThanOrEqual(CUSTOM_STATUS_BUDGET_CHARS);
   });
 
   it('a replay of the same history schedules nothing new: the submit ran exactly once', async () => {

@@ -28,6 +28,12 @@ describe('function registrations', () => {
     ['cancelRun', 'runs/{runId}/cancel', ['POST']],
     ['listJobs', 'jobs', ['GET']],
     ['listCronJobs', 'cronjobs', ['GET']],
+    ['listDeployments', 'deployments', ['GET']],
+    ['createCronJob', 'cronjobs/{namespace}', ['POST']],
+    ['getCronJob', 'cronjobs/{namespace}/{name}', ['GET']],
+    ['updateCronJob', 'cronjobs/{namespace}/{name}', ['PATCH']],
+    ['deleteCronJob', 'cronjobs/{namespace}/{name}', ['DELETE']],
+    ['previewSchedule', 'schedules/preview', ['GET']],
     ['listClusters', 'clusters', ['GET']],
   ])('%s is an HTTP trigger on %s, %j, with function-key auth', (name, route, methods) => {
     expect(trigger(name)).toMatchObject({ type: 'httpTrigger', route, methods, authLevel: 'function' });
@@ -37,11 +43,11 @@ describe('function registrations', () => {
     expect(trigger('serveConsole')).toMatchObject({ type: 'httpTrigger', route: 'console/{*path}', methods: ['GET'], authLevel: 'anonymous' });
   });
 
-  it('run routes have a Durable client binding; discovery routes need none', () => {
+  it('run routes have a Durable client binding; discovery and preview routes need none', () => {
     const hasClient = (name: string) =>
       Object.values(registrations.find((r) => r.metadata.name === name)?.metadata.bindings ?? {}).some((b) => b.type === 'durableClient');
     expect(['startJobRun', 'startCronJobRun', 'getRun', 'cancelRun'].every(hasClient)).toBe(true);
-    expect(['listJobs', 'listCronJobs'].some(hasClient)).toBe(false);
+    expect(['listJobs', 'listCronJobs', 'previewSchedule'].some(hasClient)).toBe(false);
   });
 
   it('registers the orchestrator and its activities under the names used to call them', () => {
@@ -51,7 +57,28 @@ describe('function registrations', () => {
 
   it('registers nothing else', () => {
     expect(registrations.map((r) => r.metadata.name).sort()).toEqual(
-      ['cancelRun', 'getRun', 'jobRun', 'listCronJobs', 'listJobs', 'observeRun', 'startCronJobRun', 'startJobRun', 'stopRun', 'submitRun', 'listClusters', 'serveConsole'].sort(),
+      [
+        'cancelRun',
+        'getRun',
+        'jobRun',
+        'listCronJobs',
+        'listJobs',
+        'observeRun',
+        'startCronJobRun',
+        'startJobRun',
+        'stopRun',
+        'submitRun',
+        'previewSchedule',
+        // CronJob management
+        'listDeployments',
+        'createCronJob',
+        'getCronJob',
+        'updateCronJob',
+        'deleteCronJob',
+        // The console
+        'listClusters',
+        'serveConsole',
+      ].sort(),
     );
   });
 });

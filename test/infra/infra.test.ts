@@ -575,10 +575,10 @@ describe('the custom Azure role for Azure-RBAC clusters (infra/app/rbac-aks.bice
     expect(granted).toHaveLength(new Set(granted).size);
   });
 
-  it('reaches no Secret, no wildcard and nothing outside Jobs, CronJobs, pods and events', () => {
+  it('reaches no Secret, no wildcard and nothing outside Jobs, CronJobs, pods and events (and reading Deployments)', () => {
     for (const action of arrayVar('runnerDataActions')) {
       expect(action).not.toMatch(/secrets|\*|exec|attach|portforward|serviceaccounts|impersonate/i);
-      expect(action).toMatch(/^Microsoft\.ContainerService\/managedClusters\/(batch\/jobs|batch\/cronjobs|pods|pods\/log|events)\/(read|write|delete)$/);
+      expect(action).toMatch(/^Microsoft\.ContainerService\/managedClusters\/((batch\/jobs|batch\/cronjobs|pods|pods\/log|events)\/(read|write|delete)|apps\/deployments\/read)$/);
     }
   });
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-import { BatchV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, inject } from 'vitest';
 
 import {
@@ -20,12 +20,19 @@ export interface Kube {
   batch: BatchV1Api;
   core: CoreV1Api;
   rbac: RbacAuthorizationV1Api;
+  apps: AppsV1Api;
 }
 
 export function kubeFrom(path: string): Kube {
   const kc = new KubeConfig();
   kc.loadFromFile(path);
-  return { kc, batch: kc.makeApiClient(BatchV1Api), core: kc.makeApiClient(CoreV1Api), rbac: kc.makeApiClient(RbacAuthorizationV1Api) };
+  return {
+    kc,
+    batch: kc.makeApiClient(BatchV1Api),
+    core: kc.makeApiClient(CoreV1Api),
+    rbac: kc.makeApiClient(RbacAuthorizationV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+  };
 }
 
 /** Admin (system:masters) access to the suite's control plane. */

@@ -18,6 +18,8 @@ const ns = useNamespace('rbac');
 const admin = adminKube();
 const RUN = 'rbac-run';
 const CRONJOB = 'rbac-cron';
+const MADE = 'rbac-made';
+const DEPLOYMENT = 'rbac-web';
 
 let gateway: KubeGateway;
 let podName = '';
@@ -34,6 +36,13 @@ beforeAll(async () => {
     body: {
       metadata: { name: CRONJOB },
       spec: { schedule: '0 3 * * *', suspend: true, jobTemplate: { spec: testJob({ name: 'x', namespace: ns() }).spec } },
+    },
+  });
+  await admin.apps.createNamespacedDeployment({
+    namespace: ns(),
+    body: {
+      metadata: { name: DEPLOYMENT },
+      spec: { selector: { matchLabels: { app: DEPLOYMENT } }, template: { metadata: { labels: { app: DEPLOYMENT } }, spec: { containers: [{ name: 'web', image: 'busybox:1.36' }] } } },
     },
   });
   gateway = new ClientNodeGateway(new KubeconfigFileSource(inject('noRightsKubeconfigPath')), 10_000);
@@ -60,6 +69,17 @@ const calls: Record<keyof KubeGateway, () => Promise<unknown>> = {
   listEvents: async () => { expect((await gateway.listEvents(ns(), RUN)).map((e) => e.reason)).toContain('SuccessfulCreate'); },
   readPodLog: async () => { expect(await gateway.readPodLog(ns(), podName, { container: 'main' })).toContain(LOCAL_POD_LOG_LINES[0]); },
   deleteJob: async () => { expect(await gateway.deleteJob(ns(), RUN)).toBe(true); },
+  readDeployment: async () => { expect((await gateway.readDeployment(ns(), DEPLOYMENT))?.metadata?.name).toBe(DEPLOYMENT); },
+  listDeployments: async () => { expect((await gateway.listDeployments(ns())).items.map((d) => d.metadata?.name)).toEqual([DEPLOYMENT]); },
+  createCronJob: async () => {
+    const made = await gateway.createCronJob(ns(), { metadata: { name: MADE }, spec: { schedule: '0 4 * * *', suspend: true, jobTemplate: { spec: testJob({ name: 'y', namespace: ns() }).spec } } });
+    expect(made.metadata?.uid).toBeTruthy();
+  },
+  patchCronJob: async () => {
+    const patched = await gateway.patchCronJob(ns(), MADE, [{ op: 'replace', path: '/spec/schedule', value: '0 5 * * *' }]);
+    expect(patched.spec.schedule).toBe('0 5 * * *');
+  },
+  deleteCronJob: async () => { expect(await gateway.deleteCronJob(ns(), MADE)).toBe(true); },
 };
 
 describe('the Role of infra/kubernetes/rbac.yaml', () => {
@@ -72,7 +92,7 @@ describe('the Role of infra/kubernetes/rbac.yaml', () => {
     ['read a Secret', () => noRightsKube().core.readNamespacedSecret({ namespace: ns(), name: 'any' })],
     ['list Secrets', () => noRightsKube().core.listNamespacedSecret({ namespace: ns() })],
     ['patch a Job', () => noRightsKube().batch.patchNamespacedJob({ namespace: ns(), name: RUN, body: [{ op: 'replace', path: '/spec/suspend', value: true }] })],
-    ['create a CronJob', () => noRightsKube().batch.createNamespacedCronJob({ namespace: ns(), body: { metadata: { name: 'nope' }, spec: { schedule: '* * * * *', jobTemplate: {} } } })],
+    ['change a Deployment', () => noRightsKube().apps.patchNamespacedDeployment({ namespace: ns(), name: DEPLOYMENT, body: [{ op: 'replace', path: '/spec/replicas', value: 0 }] })],
     ['create a Pod', () => noRightsKube().core.createNamespacedPod({ namespace: ns(), body: { metadata: { name: 'nope' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } })],
     ['exec into a Pod', () => noRightsKube().core.connectPostNamespacedPodExec({ namespace: ns(), name: 'any', command: 'sh' })],
     ['list Jobs in another namespace', () => noRightsKube().batch.listNamespacedJob({ namespace: 'default' })],

@@ -22,6 +22,43 @@ function runningJob(): V1Job {
 
 const look = (kube: FakeKube) => observeOnce(kube, ref, grace, null, new Date(t0.getTime() + 30_000));
 
+/** A fake whose Job moves on by one status at each read, as the Job controller's writes would. */
+class Moving extends FakeKube {
+  reads = 0;
+  constructor(private readonly statuses: V1Job['status'][]) {
+    super();
+  }
+  override readJob(namespace: string, name: string): Promise<V1Job | null> {
+    const status = this.statuses[Math.min(this.reads++, this.statuses.length - 1)];
+    return Promise.resolve({ ...runningJob(), metadata: { name, namespace, creationTimestamp: t0 }, status });
+  }
+}
+const settle = { reads: 5, intervalMs: 1 };
+const interim = { startTime: t0, active: 1, succeeded: 0, conditions: [{ type: 'SuccessCriteriaMet', status: 'True', reason: 'CompletionsReached' }] };
+const complete = { startTime: t0, active: 0, succeeded: 1, conditions: [{ type: 'Complete', status: 'True', reason: 'CompletionsReached' }] };
+
+describe('observeOnce: a verdict is read once the Job has settled', () => {
+  it('reads a Job at SuccessCriteriaMet again until Complete: the counts are those of the final status', async () => {
+    const kube = new Moving([interim, interim, complete]);
+    const snapshot = await observeOnce(kube, ref, grace, null, t0, settle);
+    expect(snapshot).toMatchObject({ status: 'Success', pods: { active: 0, succeeded: 1 } });
+    expect(kube.reads).toBe(3);
+  });
+
+  it('gives the verdict as it is when the Job does not settle within the bound', async () => {
+    const kube = new Moving([interim]);
+    const snapshot = await observeOnce(kube, ref, grace, null, t0, settle);
+    expect(snapshot).toMatchObject({ status: 'Success', reason: 'CompletionsReached' });
+    expect(kube.reads).toBe(1 + settle.reads);
+  });
+
+  it('does not read a Job that has settled again', async () => {
+    const kube = new Moving([complete]);
+    await observeOnce(kube, ref, grace, null, t0, settle);
+    expect(kube.reads).toBe(1);
+  });
+});
+
 describe('observeOnce: what the observe activity makes of cluster errors', () => {
   it('reads a running Job', async () => {
     const snapshot = await look(new FakeKube().addJob(runningJob()));

@@ -12,6 +12,7 @@ import {
   replay,
   type Work,
 } from '../../local/durable/engine.js';
+import { ORCHESTRATOR_VERSION } from '../../src/functions/names.js';
 
 /**
  * Steps a real orchestrator through its history with the durable-functions replay machinery, one outcome at
@@ -28,10 +29,12 @@ export class OrchestrationHarness {
     input: unknown,
     start: Date,
     instanceId = 'run-abc',
+    /** The version the host stamps on new instances; null for one created before versioning. */
+    version: string | null = ORCHESTRATOR_VERSION,
   ) {
     this.runner = orchestratorRunner(handler);
     this.now = start;
-    this.state = newInstance(instanceId, 'jobRun', input, start);
+    this.state = newInstance(instanceId, 'jobRun', input, start, version ?? undefined);
   }
 
   async start(): Promise<this> {

@@ -1,0 +1,56 @@
+import type { RunSnapshot } from './run.js';
+
+/**
+ * Sizes the app keeps what it stores within. The Functions host fails an orchestration whose custom status is
+ * over 16 KB in UTF-16 (the Durable extension's MessagePayloadDataConverter: floor(bytes / 1024) > 16), and a
+ * failed orchestration never deletes its Job; so the custom status is kept well under that, whatever the
+ * cluster says in its messages or a container writes as its termination message.
+ */
+
+/** Any one message: Kubernetes' own (events, conditions, admission webhooks) can run to many kilobytes. */
+export const MAX_MESSAGE_CHARS = 2000;
+/** The whole custom status as JSON: 12 KB in UTF-16, a margin of 4 KB under the host's limit. */
+export const CUSTOM_STATUS_BUDGET_CHARS = 6144;
+/** The outputs in a run's result (the termination message they come from is at most 4 KB per container). */
+export const MAX_OUTPUTS_CHARS = 32_768;
+
+/** The text cut to at most `max` characters, saying how much was cut. */
+export function boundText(text: string, max: number = MAX_MESSAGE_CHARS): string {
+  if (text.length <= max) return text;
+  const note = (cut: number) => `… (${String(cut)} more characters)`;
+  const keep = max - note(text.length).length;
+  return `${text.slice(0, Math.max(0, keep))}${note(text.length - Math.max(0, keep))}`;
+}
+
+function size(value: unknown): number {
+  return JSON.stringify(value).length;
+}
+
+/** The snapshot as a run's result: its message bounded, outputs kept unless they are absurdly large. */
+export function forOutput(snapshot: RunSnapshot): RunSnapshot {
+  const bounded = { ...snapshot, message: boundText(snapshot.message) };
+  if (size(bounded.outputs) <= MAX_OUTPUTS_CHARS) return bounded;
+  return {
+    ...bounded,
+    outputs: {},
+    message: boundText(`${bounded.message} (the outputs were dropped: ${String(size(snapshot.outputs))} characters, more than ${String(MAX_OUTPUTS_CHARS)})`),
+  };
+}
+
+/**
+ * The snapshot as the orchestration's custom status, which must stay under the host's limit: outputs go
+ * first (the result keeps them), then the message is cut further.
+ */
+export function forCustomStatus(snapshot: RunSnapshot): RunSnapshot {
+  let bounded = forOutput(snapshot);
+  if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
+  if (Object.keys(bounded.outputs).length > 0) {
+    bounded = { ...bounded, outputs: {}, message: boundText(`${bounded.message} (outputs too large for the status; the result has them)`) };
+    if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
+  }
+  const room = Math.max(200, bounded.message.length - (size(bounded) - CUSTOM_STATUS_BUDGET_CHARS));
+  bounded = { ...bounded, message: boundText(bounded.message, room) };
+  const source = { ...bounded.source, name: boundText(bounded.source.name, 300) };
+  if (bounded.source.fallbackImage !== undefined) source.fallbackImage = boundText(bounded.source.fallbackImage, 600);
+  return { ...bounded, source, monitorUrl: bounded.monitorUrl === null ? null : boundText(bounded.monitorUrl, 1000) };
+}

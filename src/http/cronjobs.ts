@@ -1,0 +1,198 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { V1CronJob } from '@kubernetes/client-node';
+
+import type { KubeGateway } from '../clients/kube.js';
+import { createCronJobSchema, parseBody, updateCronJobSchema } from '../core/cronjob-bodies.js';
+import { cronJobFromDeployment, httpCallCronJob, settingsOf } from '../core/cronjob-spec.js';
+import { planCronJobUpdate } from '../core/cronjob-update.js';
+import { cronJobDetail, jobsByCronJob, NEXT_RUNS, runsOf, schedulePreview, summarizeDeployment } from '../core/cronjob-view.js';
+import { BadRequestError, NotFoundError, PreconditionRequiredError } from '../core/errors.js';
+import { assertNamespace, assertObjectName, MAX_CRONJOB_NAME } from '../core/naming.js';
+import { presetToCron } from '../core/presets.js';
+import { parseSchedule } from '../core/schedule.js';
+import { namespaceJobs } from '../runs/cronjob-runs.js';
+import { services } from '../services.js';
+import { listScope, pageSize } from './discovery.js';
+import { errorResponse, readJsonBody } from './problem.js';
+
+interface Target {
+  cluster: string;
+  namespace: string;
+  gateway: KubeGateway;
+}
+
+/** The route's namespace (and CronJob name, when it has one) on the query's cluster, checked against the allow-list. */
+function target(request: HttpRequest): Target {
+  const { clusters } = services();
+  const namespace = request.params.namespace ?? '';
+  assertNamespace(namespace);
+  const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
+  clusters.authorize(cluster, namespace);
+  return { cluster, namespace, gateway: clusters.gateway(cluster) };
+}
+
+function cronJobName(request: HttpRequest): string {
+  const name = request.params.name ?? '';
+  assertObjectName('CronJob', name, MAX_CRONJOB_NAME);
+  return name;
+}
+
+function dryRunOf(request: HttpRequest): boolean {
+  const raw = request.query.get('dryRun');
+  if (raw === null || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new BadRequestError(`dryRun must be true or false, got "${raw}"`);
+}
+
+/** The URL of one CronJob (GET, PATCH, DELETE), on the request's own origin and cluster. */
+function cronJobUrl(request: HttpRequest, namespace: string, name: string, cluster: string): string {
+  const url = new URL(`/api/cronjobs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`, new URL(request.url).origin);
+  url.searchParams.set('cluster', cluster);
+  return url.toString();
+}
+
+/** A resourceVersion as an entity tag: `If-Match` takes it back. */
+function etag(resourceVersion: string | undefined): Record<string, string> {
+  return resourceVersion ? { ETag: `"${resourceVersion}"` } : {};
+}
+
+/** The API server's field-ownership bookkeeping: noise in an answer meant to be read. */
+function withoutManagedFields(cronJob: V1CronJob): V1CronJob {
+  if (!cronJob.metadata?.managedFields) return cronJob;
+  const metadata = { ...cronJob.metadata };
+  delete metadata.managedFields;
+  return { ...cronJob, metadata };
+}
+
+function notFound(namespace: string, name: string, cluster: string): NotFoundError {
+  return new NotFoundError(`CronJob "${name}" does not exist in namespace "${namespace}" on cluster "${cluster}"; GET /api/cronjobs?namespace=${namespace} lists them`);
+}
+
+async function detailOf(t: Target, cronJob: V1CronJob): Promise<ReturnType<typeof cronJobDetail>> {
+  const { config, now } = services();
+  const jobs = jobsByCronJob(await namespaceJobs(t.gateway, t.namespace));
+  const at = now();
+  return cronJobDetail(cronJob, runsOf(cronJob, jobs, t.cluster, config.grace, at), t.cluster, at);
+}
+
+/**
+ * POST /api/cronjobs/{namespace}: a CronJob from a Deployment's pod template, or one that calls an HTTP
+ * endpoint. Everything the API server would refuse for its name, schedule or zone is refused here first, with
+ * the field named; the create is then one call, so a refusal by the API server (admission, quota, a name
+ * taken) leaves nothing behind. `?dryRun=true` answers what the API server would store, storing nothing.
+ */
+export async function createCronJobFrom(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const { config, now } = services();
+    const t = target(request);
+    const dryRun = dryRunOf(request);
+    const body = parseBody(createCronJobSchema, await readJsonBody(request));
+    const schedule = body.preset === undefined ? (body.schedule ?? '') : presetToCron({ preset: body.preset, at: body.at, weekday: body.weekday, day: body.day });
+    const preview = schedulePreview(schedule, body.timeZone, now(), NEXT_RUNS);
+    const settings = settingsOf(body, t.namespace, schedule);
+
+    let manifest: V1CronJob;
+    if (body.httpCall) {
+      manifest = httpCallCronJob(body.httpCall, settings, config.httpCallImage);
+    } else {
+      const from = body.fromDeployment ?? '';
+      const deployment = await t.gateway.readDeployment(t.namespace, from);
+      if (!deployment) {
+        throw new NotFoundError(
+          `fromDeployment: Deployment "${from}" does not exist in namespace "${t.namespace}"; GET /api/deployments?namespace=${t.namespace} lists them`,
+        );
+      }
+      manifest = cronJobFromDeployment(deployment, settings, { container: body.container, command: body.command, args: body.args, env: body.env });
+    }
+
+    const created = await t.gateway.createCronJob(t.namespace, manifest, { dryRun });
+    const url = cronJobUrl(request, t.namespace, body.name, t.cluster);
+    context.log(`CronJob ${t.namespace}/${body.name} on ${t.cluster}: ${dryRun ? 'dry run' : 'created'} (${schedule})`);
+    return {
+      status: dryRun ? 200 : 201,
+      headers: dryRun ? {} : { Location: url, ...etag(created.metadata?.resourceVersion) },
+      jsonBody: { dryRun, url, preview, cronJob: withoutManagedFields(created) },
+    };
+  } catch (err) {
+    return errorResponse(err, context);
+  }
+}
+
+/** GET /api/cronjobs/{namespace}/{name}: settings, status, the next runs and the latest, with its resourceVersion as ETag. */
+export async function getCronJobDetail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const t = target(request);
+    const name = cronJobName(request);
+    const cronJob = await t.gateway.readCronJob(t.namespace, name);
+    if (!cronJob) throw notFound(t.namespace, name, t.cluster);
+    return { status: 200, headers: etag(cronJob.metadata?.resourceVersion), jsonBody: await detailOf(t, cronJob) };
+  } catch (err) {
+    return errorResponse(err, context);
+  }
+}
+
+/** `If-Match: "123"` (or W/"123", or 123) and body `resourceVersion` are the same thing; both at once must agree. */
+function resourceVersionOf(request: HttpRequest, fromBody: string | undefined): string {
+  const header = request.headers.get('If-Match')?.trim();
+  const fromHeader = header ? header.replace(/^W\//, '').replace(/^"(.*)"$/, '$1') : undefined;
+  if (fromHeader === '*') throw new BadRequestError('If-Match: * does not say which version was read; send the ETag (or resourceVersion) of GET');
+  if (fromHeader !== undefined && fromBody !== undefined && fromHeader !== fromBody) {
+    throw new BadRequestError(`the If-Match header ("${fromHeader}") and the body's resourceVersion ("${fromBody}") differ; send one of them`);
+  }
+  const version = fromHeader ?? fromBody;
+  if (!version) {
+    throw new PreconditionRequiredError(
+      'an update needs the version it was made from, so it cannot overwrite a change made meanwhile: send the ETag of GET /api/cronjobs/{namespace}/{name} as If-Match, or its resourceVersion in the body',
+    );
+  }
+  return version;
+}
+
+/**
+ * PATCH /api/cronjobs/{namespace}/{name}: change the schedule, zone, suspension, scheduler, command, env,
+ * policies or limits. The resulting schedule and zone are validated before anything is sent; the patch carries
+ * the caller's resourceVersion, so a CronJob changed since it was read is a 409 from the API server.
+ */
+export async function updateCronJobFrom(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const t = target(request);
+    const name = cronJobName(request);
+    const dryRun = dryRunOf(request);
+    const body = parseBody(updateCronJobSchema, await readJsonBody(request));
+    const resourceVersion = resourceVersionOf(request, body.resourceVersion);
+    const current = await t.gateway.readCronJob(t.namespace, name);
+    if (!current) throw notFound(t.namespace, name, t.cluster);
+    const plan = planCronJobUpdate(current, body, resourceVersion);
+    parseSchedule(plan.schedule, plan.timeZone);
+    const updated = await t.gateway.patchCronJob(t.namespace, name, plan.ops, { dryRun });
+    context.log(`CronJob ${t.namespace}/${name} on ${t.cluster}: ${dryRun ? 'dry run of ' : ''}update of ${plan.changed.join(', ')}`);
+    return { status: 200, headers: dryRun ? {} : etag(updated.metadata?.resourceVersion), jsonBody: { dryRun, changed: plan.changed, ...(await detailOf(t, updated)) } };
+  } catch (err) {
+    return errorResponse(err, context);
+  }
+}
+
+/** DELETE /api/cronjobs/{namespace}/{name}: with propagation Background, its Jobs and their pods go too. */
+export async function deleteCronJobFrom(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const t = target(request);
+    const name = cronJobName(request);
+    if (!(await t.gateway.deleteCronJob(t.namespace, name))) throw notFound(t.namespace, name, t.cluster);
+    context.log(`CronJob ${t.namespace}/${name} on ${t.cluster}: deleted`);
+    return { status: 204 };
+  } catch (err) {
+    return errorResponse(err, context);
+  }
+}
+
+/** GET /api/deployments?namespace=&cluster=&limit=&continue=: Deployments a CronJob can be made from. */
+export async function listDeploymentsPage(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const { clusters } = services();
+    const { cluster, namespace } = listScope(request);
+    const page = await clusters.gateway(cluster).listDeployments(namespace, { limit: pageSize(request), continueToken: request.query.get('continue') ?? undefined });
+    return { status: 200, jsonBody: { items: page.items.map((d) => summarizeDeployment(d, cluster)), continue: page.continueToken ?? null } };
+  } catch (err) {
+    return errorResponse(err, context);
+  }
+}

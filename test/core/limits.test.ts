@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+
+import { boundText, CUSTOM_STATUS_BUDGET_CHARS, forCustomStatus, forOutput, MAX_MESSAGE_CHARS, MAX_OUTPUTS_CHARS } from '../../src/core/limits.js';
+import { type RunSnapshot, snapshotOf } from '../../src/core/run.js';
+
+const t0 = new Date('2026-11-23T10:00:00Z');
+const ref = { runId: 'nightly-0123456789', cluster: 'dev', namespace: 'batch', source: { kind: 'Job' as const, name: 'nightly' } };
+const snap = (message: string, outputs: Record<string, unknown> = {}): RunSnapshot =>
+  snapshotOf(ref, { status: 'Success', reason: 'CompletionsReached', message, outputs }, t0);
+const outputsOf = (chars: number) => ({ data: 'o'.repeat(chars) });
+
+describe('limits on what the orchestration stores', () => {
+  it.each([
+    ['a short text', 'abc', 10, 'abc'],
+    ['a text of exactly the limit', 'abcdefghij', 10, 'abcdefghij'],
+    ['a text over the limit, which says how much was cut', 'x'.repeat(100), 40, `${'x'.repeat(17)}… (83 more characters)`],
+  ])('boundText: %s', (_, text, max, expected) => {
+    expect(boundText(text, max)).toBe(expected);
+    expect(boundText(text, max).length).toBeLessThanOrEqual(max);
+  });
+
+  it.each([
+    ['a small snapshot, kept whole', snap('done', { rows: 1 }), true],
+    ['a 50,000-character message', snap('m'.repeat(50_000)), true],
+    ['outputs of 6,000 characters', snap('done', outputsOf(6000)), false],
+    ['outputs of 4,000 characters and a long message', snap('m'.repeat(9000), outputsOf(4000)), false],
+  ])('forCustomStatus keeps %s under the budget', (_, snapshot, keepsOutputs) => {
+    const status = forCustomStatus(snapshot);
+    expect(JSON.stringify(status).length).toBeLessThanOrEqual(CUSTOM_STATUS_BUDGET_CHARS);
+    expect(status.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+    expect(status.outputs).toEqual(keepsOutputs ? snapshot.outputs : {});
+  });
+
+  it('forOutput keeps outputs up to its limit and says so when it drops larger ones', () => {
+    expect(forOutput(snap('done', outputsOf(5000))).outputs).toEqual(outputsOf(5000));
+    const dropped = forOutput(snap('done', outputsOf(MAX_OUTPUTS_CHARS)));
+    expect(dropped.outputs).toEqual({});
+    expect(dropped.message).toMatch(/the outputs were dropped/);
+  });
+});

@@ -1,0 +1,85 @@
+import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { V1Job } from '@kubernetes/client-node';
+import { beforeEach, describe, expect, it } from 'vitest';
+
+import { loadConfig } from '../../src/config.js';
+import { snapshotOf } from '../../src/core/run.js';
+import { cancelRun } from '../../src/functions/cancelRun.js';
+import { CANCEL_EVENT } from '../../src/functions/names.js';
+import { createServices, setServices } from '../../src/services.js';
+import { FakeDurableClient } from '../fakes/durable-client.js';
+import { FakeKube } from '../fakes/kube.js';
+
+const t0 = new Date('2026-11-23T10:00:00Z');
+const config = loadConfig({
+  CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/nonexistent/kubeconfig', namespaces: ['batch'] }]),
+});
+const RUN_ID = 'nightly-abcdefghij';
+const request = { runId: RUN_ID, cluster: 'dev', namespace: 'batch', source: { kind: 'Job' as const, name: 'nightly' } };
+const input = { request: { ...request, overrides: {}, requestHash: 'h' }, poll: config.poll, retry: config.activityRetry };
+const running = snapshotOf(request, { status: 'Running', reason: 'Running', message: '1 pod(s) active' }, t0);
+
+let kube: FakeKube;
+let client: FakeDurableClient;
+const context = () => new InvocationContext({ functionName: 'cancelRun', invocationId: 'inv-1', logHandler: () => undefined });
+const cancel = () =>
+  cancelRun(new HttpRequest({ method: 'POST', url: `https://jobs.example.net/api/runs/${RUN_ID}/cancel`, params: { runId: RUN_ID } }), client, context());
+const detail = (r: HttpResponseInit) => (r.jsonBody as { detail: string }).detail;
+
+function runJob(status: V1Job['status']): V1Job {
+  return {
+    metadata: { name: RUN_ID, namespace: 'batch', creationTimestamp: t0 },
+    spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox:1.36' }] } } },
+    status,
+  };
+}
+
+beforeEach(() => {
+  kube = new FakeKube();
+  client = new FakeDurableClient();
+  setServices(createServices(config, { gatewayFactory: () => kube, now: () => t0 }));
+});
+
+describe('POST /runs/{runId}/cancel and the run\'s own end', () => {
+  it('cancels a running Job: raises the event and deletes it', async () => {
+    client.put({ instanceId: RUN_ID, input, customStatus: running });
+    kube.addJob(runJob({ active: 1, startTime: t0 }));
+    const response = await cancel();
+    expect(response.status).toBe(202);
+    expect(client.events).toEqual([{ instanceId: RUN_ID, name: CANCEL_EVENT, data: {} }]);
+    expect(kube.jobs.has(`batch/${RUN_ID}`)).toBe(false);
+  });
+
+  it.each([
+    ['Complete', 'Success', { succeeded: 1, conditions: [{ type: 'Complete', status: 'True', reason: 'CompletionsReached' }] }],
+    ['SuccessCriteriaMet', 'Success', { succeeded: 1, conditions: [{ type: 'SuccessCriteriaMet', status: 'True', reason: 'CompletionsReached' }] }],
+    ['Failed', 'Failed', { failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }] }],
+  ] as const)('answers 409 and deletes nothing when the Job has ended (%s) but the run has not seen it yet', async (_, status, jobStatus) => {
+    client.put({ instanceId: RUN_ID, input, customStatus: running });
+    kube.addJob(runJob({ startTime: t0, ...jobStatus, conditions: jobStatus.conditions.map((c) => ({ ...c, lastTransitionTime: t0 })) }));
+    const response = await cancel();
+    expect(response.status).toBe(409);
+    expect(detail(response)).toContain(`its Job has already ended: ${status}`);
+    expect(kube.jobs.has(`batch/${RUN_ID}`)).toBe(true);
+    expect(client.events).toEqual([]);
+  });
+
+  it('answers 409 while the verdict is made and the stop activity deletes the Job', async () => {
+    const verdict = snapshotOf(request, { status: 'Failed', reason: 'ErrImagePull', message: 'image not found' }, t0);
+    client.put({ instanceId: RUN_ID, input, customStatus: verdict });
+    kube.addJob(runJob({ active: 1 }));
+    const response = await cancel();
+    expect(response.status).toBe(409);
+    expect(detail(response)).toContain('Failed (ErrImagePull)');
+    expect(client.events).toEqual([]);
+  });
+
+  it('when the Job cannot be looked at, only raises the event: the orchestration looks before it deletes', async () => {
+    client.put({ instanceId: RUN_ID, input, customStatus: running });
+    kube.addJob(runJob({ active: 1 })).failNext('readJob', 503);
+    const response = await cancel();
+    expect(response.status).toBe(202);
+    expect(client.events).toHaveLength(1);
+    expect(kube.jobs.has(`batch/${RUN_ID}`)).toBe(true);
+  });
+});

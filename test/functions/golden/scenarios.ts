@@ -1,0 +1,294 @@
+import type { OrchestrationHandler } from 'durable-functions';
+
+import {
+  type ActionSignature,
+  actionsOf,
+  completeActivity,
+  failActivity,
+  fireTimer,
+  type HistoryRecord,
+  type InstanceState,
+  newInstance,
+  orchestratorRunner,
+  raiseEvent,
+  replay,
+  type Work,
+} from '../../../local/durable/engine.js';
+import { type RunSnapshot, snapshotOf } from '../../../src/core/run.js';
+import type { JobRunInput } from '../../../src/core/schemas.js';
+import { ACTIVITIES, CANCEL_EVENT } from '../../../src/functions/names.js';
+import type { SubmitResult } from '../../../src/runs/submit.js';
+
+/**
+ * Runs a run's orchestration through named scenarios, answering whatever it schedules, and keeps the history
+ * of every execution (continueAsNew starts a new one) with the actions the orchestrator took over it. The
+ * recorder (record.ts) writes these out once as golden histories; the golden test replays them with the code
+ * of the day. The driver answers by activity name and call count, not by position, so it follows the flow of
+ * whichever version it drives.
+ */
+
+export interface GoldenExecution {
+  input: unknown;
+  records: HistoryRecord[];
+  /** What the orchestrator that was recorded did over these records, in order. */
+  actions: ActionSignature[];
+  /** False for an execution left in flight (waiting on work) when the recording stopped. */
+  finished: boolean;
+}
+
+export interface GoldenHistory {
+  scenario: string;
+  description: string;
+  orchestrator: string;
+  /** The orchestration version the instance was created with; absent for instances from before versioning. */
+  version?: string;
+  recordedAt: string;
+  executions: GoldenExecution[];
+}
+
+type Answer = unknown;
+interface Scenario {
+  name: string;
+  description: string;
+  input: JobRunInput;
+  /** The answer to the `call`-th call (from 0) of an activity: a result, or an Error for the activity to throw. */
+  answer(activity: string, call: number, now: Date): Answer;
+  /** Before the `timer`-th timer (from 0) fires, an event raised instead. */
+  event?(timer: number): { name: string; data: unknown } | undefined;
+  /** Stop with the instance in flight after this many steps (an instance caught by a deploy). */
+  stopAfterSteps?: number;
+}
+
+const t0 = new Date('2026-11-23T10:00:00Z');
+const request = {
+  runId: 'nightly-0123456789',
+  cluster: 'dev',
+  namespace: 'batch',
+  source: { kind: 'Job' as const, name: 'nightly' },
+  overrides: { BATCH_DATE: '2026-11-23' },
+  requestHash: 'hash-1',
+};
+const ref = { runId: request.runId, cluster: request.cluster, namespace: request.namespace, source: request.source };
+
+function input(poll: Partial<JobRunInput['poll']> = {}, timeoutSeconds?: number): JobRunInput {
+  return {
+    request: timeoutSeconds ? { ...request, timeoutSeconds } : request,
+    poll: { initialSeconds: 5, maxSeconds: 60, factor: 2, continueAsNewAfter: 50, maxObserveFailures: 3, ...poll },
+    retry: { firstRetryMs: 1000, maxAttempts: 2 },
+  };
+}
+
+function snap(status: RunSnapshot['status'], reason: string, at: Date, extra: Partial<RunSnapshot> = {}): RunSnapshot {
+  return snapshotOf(ref, { status, reason, message: `${status} ${reason}`, ...extra }, at);
+}
+
+const submitted = (now: Date): SubmitResult => ({ outcome: 'submitted', snapshot: snap('Starting', 'Submitted', now) });
+const running = (now: Date) => snap('Running', 'Running', now, { pods: { active: 1, ready: 1, succeeded: 0, failed: 0 } });
+const success = (now: Date) => snap('Success', 'Complete', now, { pods: { active: 0, ready: 0, succeeded: 1, failed: 0 }, outputs: { rows: 42 } });
+const stopped = (status: RunSnapshot['status'], reason: string) => (now: Date) => snap(status, reason, now);
+
+/** Answers by activity: a list per activity, the last entry repeating. */
+function answers(table: Partial<Record<string, ((now: Date) => Answer)[]>>): Scenario['answer'] {
+  return (activity, call, now) => {
+    const list = table[activity];
+    if (!list || list.length === 0) throw new Error(`scenario has no answer for ${activity}`);
+    const pick = list[Math.min(call, list.length - 1)];
+    if (!pick) throw new Error(`scenario has no answer for ${activity} call ${String(call)}`);
+    return pick(now);
+  };
+}
+
+const transient = (message: string) => () => new Error(message);
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'happy-path',
+    description: 'submit, two polls on growing timers, Success with outputs',
+    input: input(),
+    answer: answers({ [ACTIVITIES.submitRun]: [submitted], [ACTIVITIES.observeRun]: [running, success] }),
+  },
+  {
+    name: 'failure-by-job',
+    description: 'the Job fails by its own conditions: no delete',
+    input: input(),
+    answer: answers({ [ACTIVITIES.submitRun]: [submitted], [ACTIVITIES.observeRun]: [running, (now) => snap('Failed', 'BackoffLimitExceeded', now)] }),
+  },
+  {
+    name: 'failure-by-app',
+    description: 'a pod problem past its grace: the run is Failed and its Job deleted',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [(now) => snap('Failed', 'ErrImagePull', now)],
+      [ACTIVITIES.stopRun]: [stopped('Failed', 'ErrImagePull')],
+    }),
+  },
+  {
+    name: 'submit-rejected',
+    description: 'the source is gone: the rejected submit is the result, nothing polled',
+    input: input(),
+    answer: answers({ [ACTIVITIES.submitRun]: [(now) => ({ outcome: 'rejected', snapshot: snap('Failed', 'SourceNotFound', now) })] }),
+  },
+  {
+    name: 'submit-replayed',
+    description: 'the submit fails transiently, is retried by RetryOptions, then polls to Success',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [transient('create Job batch/nightly-0123456789 failed: HTTP 503'), submitted],
+      [ACTIVITIES.observeRun]: [success],
+    }),
+  },
+  {
+    name: 'submit-failed',
+    description: 'the submit keeps failing transiently: any half-created Job is deleted, the run Failed SubmitFailed',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [transient('create Job failed: HTTP 503')],
+      [ACTIVITIES.stopRun]: [stopped('Failed', 'SubmitFailed')],
+    }),
+  },
+  {
+    name: 'cancel-during-timer',
+    description: 'a cancel event while the poll timer waits: the timer is cancelled and the Job deleted',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [running],
+      [ACTIVITIES.stopRun]: [stopped('Cancelled', 'CancelRequested')],
+    }),
+    event: (timer) => (timer === 1 ? { name: CANCEL_EVENT, data: { reason: 'wrong date' } } : undefined),
+  },
+  {
+    name: 'cancel-in-flight',
+    description: 'a cancel event arrived and the run stopped in flight at a deploy, its stop activity not yet answered',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [running],
+      [ACTIVITIES.stopRun]: [stopped('Cancelled', 'CancelRequested')],
+    }),
+    event: (timer) => (timer === 1 ? { name: CANCEL_EVENT, data: {} } : undefined),
+    stopAfterSteps: 4,
+  },
+  {
+    name: 'continue-as-new',
+    description: 'continueAsNew every 2 polls: the second execution carries the progress and ends in Success',
+    input: input({ continueAsNewAfter: 2 }),
+    answer: answers({ [ACTIVITIES.submitRun]: [submitted], [ACTIVITIES.observeRun]: [running, running, running, success] }),
+  },
+  {
+    name: 'timeout',
+    description: 'timeoutSeconds passes: the last timer is cut to the deadline, one last look, the Job deleted',
+    input: input({}, 12),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [running],
+      [ACTIVITIES.stopRun]: [stopped('Failed', 'RunTimeout')],
+    }),
+  },
+  {
+    name: 'observe-refused',
+    description: 'the cluster refuses to let the run be read, maxObserveFailures (3) times in a row',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [(now) => snap('Unknown', 'ObserveFailed', now, { message: 'the run could not be read: read Job failed: HTTP 403 Forbidden' })],
+      [ACTIVITIES.stopRun]: [stopped('Failed', 'ObserveFailed')],
+    }),
+  },
+  {
+    name: 'observe-unanswered',
+    description: 'the cluster does not answer for a while (retries run out), then the run is read again and succeeds',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [
+        transient('read Job failed: no answer from the API server'),
+        transient('read Job failed: no answer from the API server'),
+        running,
+        success,
+      ],
+    }),
+  },
+  {
+    name: 'cancel-after-own-end',
+    description: 'a cancel event after the Job ended on its own: the last look keeps Success and its outputs, nothing is deleted',
+    input: input(),
+    answer: answers({ [ACTIVITIES.submitRun]: [submitted], [ACTIVITIES.observeRun]: [running, success] }),
+    event: (timer) => (timer === 1 ? { name: CANCEL_EVENT, data: { reason: 'too late' } } : undefined),
+  },
+  {
+    name: 'outage',
+    description: 'the cluster does not answer for four polls (more than maxObserveFailures), then the run succeeds',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [...Array.from({ length: 8 }, () => transient('read Job failed: no answer from the API server')), running, success],
+    }),
+  },
+];
+
+const MAX_STEPS = 200;
+
+/** Drive one scenario with an orchestrator and keep each execution's history and actions. */
+export async function recordScenario(
+  scenario: Scenario,
+  handler: OrchestrationHandler,
+  version: string | undefined,
+): Promise<Pick<GoldenHistory, 'executions'>> {
+  const runner = orchestratorRunner(handler);
+  let now = t0;
+  const state: InstanceState = newInstance('golden-run', 'jobRun', structuredClone(scenario.input), now, version);
+  const executions: GoldenExecution[] = [];
+  const calls = new Map<string, number>();
+  let timers = 0;
+
+  const keep = async (records: HistoryRecord[], input: unknown, finished: boolean) => {
+    const { actions } = await actionsOf({ instanceId: state.instanceId, name: state.name, input, records }, runner);
+    executions.push({ input: structuredClone(input), records: structuredClone(records), actions, finished });
+  };
+  /** Append an outcome, then replay; a continueAsNew in that replay closes the execution that led to it. */
+  const step = async (append: () => void) => {
+    append();
+    const records = structuredClone(state.records);
+    const executionInput = state.input;
+    await replay(state, runner, now);
+    if (state.input !== executionInput) await keep(records, executionInput, true);
+  };
+
+  await replay(state, runner, now);
+  for (let steps = 0; ; steps++) {
+    const done = state.status === 'Completed' || state.status === 'Failed';
+    if (done || steps === scenario.stopAfterSteps) {
+      await keep(state.records, state.input, done);
+      return { executions };
+    }
+    if (steps >= MAX_STEPS) throw new Error(`scenario ${scenario.name} did not end within ${String(MAX_STEPS)} steps`);
+    const activity = state.pending.find((w): w is Extract<Work, { kind: 'activity' }> => w.kind === 'activity');
+    if (activity) {
+      const call = calls.get(activity.name) ?? 0;
+      calls.set(activity.name, call + 1);
+      const answer = scenario.answer(activity.name, call, now);
+      await step(() => {
+        if (answer instanceof Error) failActivity(state, activity.id, answer, now);
+        else completeActivity(state, activity.id, answer, now);
+      });
+      continue;
+    }
+    const timer = state.pending.find((w): w is Extract<Work, { kind: 'timer' }> => w.kind === 'timer');
+    if (!timer) throw new Error(`scenario ${scenario.name}: the orchestration waits on nothing`);
+    const event = timer.retryOf ? undefined : scenario.event?.(timers);
+    if (!timer.retryOf) timers++;
+    if (event) {
+      now = new Date(now.getTime() + 1000);
+      await step(() => {
+        raiseEvent(state, event.name, event.data, now);
+      });
+      continue;
+    }
+    if (timer.fireAt > now) now = timer.fireAt;
+    await step(() => {
+      fireTimer(state, timer.id, now);
+    });
+  }
+}
