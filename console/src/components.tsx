@@ -205,9 +205,10 @@ export function ScheduleEditor({
           </label>
         ) : null}
         {choice.mode === 'cron' ? (
-          <label>
-            Cron expression
+          <div>
+            <label for="cron-input">Cron expression</label>
             <input
+              id="cron-input"
               name="cron"
               value={choice.cron}
               placeholder="30 2 * * 1-5"
@@ -218,7 +219,7 @@ export function ScheduleEditor({
               onInput={(e) => { onChange({ ...choice, cron: e.currentTarget.value }); }}
             />
             <small id="cron-help">minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly</small>
-          </label>
+          </div>
         ) : null}
         <label>
           Time zone

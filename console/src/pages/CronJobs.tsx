@@ -8,9 +8,17 @@ import { hashOf } from '../logic/routes.ts';
 import type { CronJobItem, Page, Preview } from '../types.ts';
 import { RunDialog } from './RunDialog.tsx';
 
-/** The schedule in words, from the preview route (the scheduler's own reading), one request per distinct schedule. */
-function useDescriptions(items: CronJobItem[] | undefined): Record<string, string> {
-  const [words, setWords] = useState<Record<string, string>>({});
+interface Reading {
+  words: string;
+  next: string | null;
+}
+
+/**
+ * The schedule in words and its next time, from the preview route (the scheduler's own reading), one request
+ * per distinct schedule. The listing's own nextRunTime, when it has one, knows who fires it and wins.
+ */
+function useDescriptions(items: CronJobItem[] | undefined): Record<string, Reading> {
+  const [words, setWords] = useState<Record<string, Reading>>({});
   useEffect(() => {
     const wanted = [...new Set((items ?? []).map((c) => `${c.schedule}\n${c.timeZone ?? ''}`))].filter((k) => !(k in words));
     let live = true;
@@ -19,9 +27,9 @@ function useDescriptions(items: CronJobItem[] | undefined): Record<string, strin
         const [schedule, timeZone] = k.split('\n');
         try {
           const answer = await call<Preview>('GET', 'schedules/preview', { query: { schedule, timeZone, count: 1 } });
-          return [k, answer.body.description] as const;
+          return [k, { words: answer.body.description, next: answer.body.next[0]?.utc ?? null }] as const;
         } catch (err) {
-          return [k, `cannot be read: ${messageOf(err)}`] as const;
+          return [k, { words: `cannot be read: ${messageOf(err)}`, next: null }] as const;
         }
       }),
     ).then((pairs) => {
@@ -108,8 +116,10 @@ export function CronJobsPage({ scope }: { scope: Scope }) {
             </thead>
             <tbody>
               {list.data.map((item) => {
-                const said = words[`${item.schedule}\n${item.timeZone ?? ''}`];
+                const reading = words[`${item.schedule}\n${item.timeZone ?? ''}`];
                 const app = item.scheduler === 'app';
+                // Nobody fires a suspended CronJob the app does not own.
+                const next = item.nextRunTime !== undefined ? item.nextRunTime : item.suspended && !app ? null : (reading?.next ?? null);
                 return (
                   <tr key={item.name} data-cronjob={item.name}>
                     <th scope="row">
@@ -117,9 +127,9 @@ export function CronJobsPage({ scope }: { scope: Scope }) {
                       {item.image ? <small class="block muted">{item.image}</small> : null}
                     </th>
                     <td data-label="Schedule">
-                      {said ?? <code>{item.schedule}</code>}
+                      {reading?.words ?? <code>{item.schedule}</code>}
                       <small class="block muted">
-                        <code>{item.schedule}</code> {item.timeZone ?? 'UTC'}
+                        <code>{item.schedule}</code> {reading?.words.includes(item.timeZone ?? 'UTC') ? null : (item.timeZone ?? 'UTC')}
                       </small>
                       {(item.warnings ?? []).map((w, i) => (
                         <small key={i} class="block warning" role="note">
@@ -128,8 +138,8 @@ export function CronJobsPage({ scope }: { scope: Scope }) {
                       ))}
                     </td>
                     <td data-label="Next run">
-                      {item.suspended && !app ? 'suspended' : item.nextRunTime ? formatInstant(item.nextRunTime) : '—'}
-                      {item.nextRunTime && !(item.suspended && !app) ? <small class="block muted">{relative(item.nextRunTime, now)}</small> : null}
+                      {next ? formatInstant(next) : item.suspended ? 'none: suspended' : '—'}
+                      {next ? <small class="block muted">{relative(next, now)}</small> : null}
                     </td>
                     <td data-label="Last run">
                       {item.lastRun ? (
