@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { ApiError, call, messageOf } from './api.ts';
-import { statusTone } from './logic/answers.ts';
+import { readableLocal, relative, statusTone } from './logic/answers.ts';
 import { addRow, envProblems, type EnvRow, resetRow, setRow } from './logic/env.ts';
 import { cronOf, MAX_DAY, PRESETS, type ScheduleChoice, type ScheduleMode, WEEKDAYS } from './logic/schedule.ts';
 import type { Preview } from './types.ts';
@@ -183,7 +183,15 @@ export function ScheduleEditor({
         {choice.mode === 'daily' || choice.mode === 'weekly' || choice.mode === 'monthly' ? (
           <label>
             At (24-hour clock)
-            <input type="time" value={choice.time} required onInput={(e) => { onChange({ ...choice, time: e.currentTarget.value }); }} />
+            <input
+              value={choice.time}
+              required
+              inputMode="numeric"
+              placeholder="02:30"
+              autocomplete="off"
+              aria-invalid={!cron.ok ? 'true' : undefined}
+              onInput={(e) => { onChange({ ...choice, time: e.currentTarget.value.trim() }); }}
+            />
           </label>
         ) : null}
         {choice.mode === 'weekly' ? (
@@ -249,13 +257,14 @@ export function ScheduleEditor({
         {expression !== null && preview?.data ? (
           <>
             <p>
-              <code>{expression}</code> — <strong>{preview.data.description}</strong> ({preview.data.timeZone})
+              <code>{expression}</code> — <strong>{preview.data.description}</strong>
+              {preview.data.description.includes(preview.data.timeZone) ? null : ` (${preview.data.timeZone})`}
             </p>
             {preview.data.message ? <p class="empty">{preview.data.message}</p> : null}
             <ol class="next-runs" aria-label="Next five runs">
               {preview.data.next.map((n) => (
                 <li key={n.utc}>
-                  {n.local} <small>({n.utc})</small>
+                  {readableLocal(n.local)} <small class="muted">{relative(n.utc, Date.now())}</small>
                 </li>
               ))}
             </ol>

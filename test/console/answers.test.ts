@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { fieldMessages, formatInstant, problemOf, relative, retryAfterMs, statusTone, warningText } from '../../console/src/logic/answers.js';
+import { fieldMessages, formatInstant, problemOf, readableLocal, relative, retryAfterMs, statusTone, warningText } from '../../console/src/logic/answers.js';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
 
@@ -59,5 +59,14 @@ describe('console: reading the API answers', () => {
     expect(formatInstant(null)).toBe('—');
     expect(relative('2026-12-01T12:05:00Z', NOW)).toBe('in 5 min');
     expect(relative('2026-12-01T09:00:00Z', NOW)).toBe('3 h ago');
+  });
+
+  it.each([
+    ['2026-12-02T02:30:00+01:00', 'Wed 2 Dec 2026, 02:30 (+01:00)'],
+    ['2026-03-29T03:00:00+02:00', 'Sun 29 Mar 2026, 03:00 (+02:00)'],
+    ['2026-12-02T01:30:00Z', 'Wed 2 Dec 2026, 01:30 (UTC)'],
+    ['not a time', 'not a time'],
+  ])('shows the wall-clock time %s as "%s", whatever the browser\'s zone', (local, text) => {
+    expect(readableLocal(local)).toBe(text);
   });
 });

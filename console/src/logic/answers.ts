@@ -103,3 +103,19 @@ export function relative(iso: string | null | undefined, now: number): string {
   const text = abs < 60_000 ? `${Math.round(abs / 1000)} s` : abs < 3_600_000 ? `${Math.round(abs / 60_000)} min` : abs < 172_800_000 ? `${Math.round(abs / 3_600_000)} h` : `${Math.round(abs / 86_400_000)} d`;
   return ms >= 0 ? `in ${text}` : `${text} ago`;
 }
+
+const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * A wall-clock time in the schedule's zone as the preview answers it (2026-12-02T02:30:00+01:00), for people:
+ * "Wed 2 Dec 2026, 02:30 (+01:00)". Read from the text itself, so the browser's own zone plays no part.
+ */
+export function readableLocal(local: string): string {
+  const match = WALL_CLOCK.exec(local);
+  if (!match) return local;
+  const [, y, m, d, hh, mm, offset] = match as unknown as [string, string, string, string, string, string, string];
+  const weekday = DAYS[new Date(Date.UTC(Number(y), Number(m) - 1, Number(d))).getUTCDay()] ?? '';
+  return `${weekday} ${Number(d)} ${MONTHS[Number(m) - 1] ?? m} ${y}, ${hh}:${mm} (${offset === 'Z' ? 'UTC' : offset})`;
+}

@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { cronJobPath, patchCronJob, runCronJobNow, type Scope } from '../actions.ts';
 import { ApiError, call, messageOf } from '../api.ts';
 import { Dialog, Empty, EnvEditor, ErrorNote, ScheduleEditor, StatusBadge, useLoad } from '../components.tsx';
-import { fieldMessages, formatInstant, warningText } from '../logic/answers.ts';
+import { fieldMessages, formatInstant, readableLocal, warningText } from '../logic/answers.ts';
 import { envProblems, type EnvRow, overridesOf, rowsOf } from '../logic/env.ts';
 import { hashOf } from '../logic/routes.ts';
 import { choiceOf, cronOf, scheduleBody,type ScheduleChoice } from '../logic/schedule.ts';
@@ -188,7 +188,7 @@ export function CronJobPage({ scope, name }: { scope: Scope; name: string }) {
             {d.preview && d.preview.nextRuns.length > 0 ? (
               <ol class="next-runs">
                 {d.preview.nextRuns.map((n) => (
-                  <li key={n.utc}>{n.local}</li>
+                  <li key={n.utc}>{readableLocal(n.local)}</li>
                 ))}
               </ol>
             ) : (

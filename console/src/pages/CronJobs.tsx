@@ -138,7 +138,7 @@ export function CronJobsPage({ scope }: { scope: Scope }) {
                       ))}
                     </td>
                     <td data-label="Next run">
-                      {next ? formatInstant(next) : item.suspended ? 'none: suspended' : '—'}
+                      {next ? formatInstant(next, item.timeZone ?? 'UTC') : item.suspended ? 'none: suspended' : '—'}
                       {next ? <small class="block muted">{relative(next, now)}</small> : null}
                     </td>
                     <td data-label="Last run">
