@@ -3,6 +3,7 @@
  *
  * - status mapping: mapRunStatus on a Job with many pods and events (the observe activity's pure part)
  * - cloning: cloneJob with an env overlay on a realistic Job
+ * - logs archive: one page of a CronJob's runs merged from a long archived history; a log cut to its bound
  * - orchestration replay: cost of one wake-up of jobRun as its history grows, which is why the orchestration
  *   continues as new every CONTINUE_AS_NEW_AFTER_POLLS polls
  * - local runtime memory: heap held per finished instance kept by LocalDurable
@@ -13,6 +14,7 @@
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 
 import { completeActivity, fireTimer, newInstance, orchestratorRunner, replay } from '../local/durable/engine.js';
+import { boundLog, mergeRunPage, type RunEntry } from '../src/core/archive.js';
 import { cloneJob } from '../src/core/clone.js';
 import { snapshotOf } from '../src/core/run.js';
 import { decideSchedule, nextRunTimes, parseSchedule } from '../src/core/schedule.js';
@@ -108,27 +110,70 @@ const id = { runId: 'bench-0123456789', namespace: 'batch', sourceKind: 'Job' as
 measure('cloneJob: 2 containers, 40 env vars, 20 overrides', 20_000, () => cloneJob(source, id, overrides));
 
 console.log('\n# schedules (decideSchedule is the scheduler tick\'s maths per CronJob)');
-const tick = new Date('2026-10-25T01:30:20Z');
+// Times move on by a week at each call, so that the schedule caches (next wall times, zone offsets) start cold,
+// as in the first tick that meets a time; "warm" repeats the same tick, as later CronJobs with the same schedule.
+let week = 0;
+const weekLater = (iso: string) => new Date(Date.parse(iso) + week * 7 * 86_400_000);
 const created = new Date('2026-01-01T00:00:00Z');
-measure('decideSchedule: hourly in UTC, nothing due', 20_000, () => decideSchedule({ schedule: '0 * * * *', lastScheduleTime: new Date('2026-10-25T01:00:00Z'), creationTime: created }, tick));
-measure('decideSchedule: */5 in Europe/Amsterdam at fall back, due', 20_000, () =>
-  decideSchedule({ schedule: '*/5 * * * *', timeZone: 'Europe/Amsterdam', lastScheduleTime: new Date('2026-10-25T01:25:00Z'), creationTime: created }, tick),
-);
-measure('decideSchedule: every minute, a week overdue (>100 missed)', 5_000, () =>
-  decideSchedule({ schedule: '* * * * *', timeZone: 'Australia/Sydney', lastScheduleTime: new Date('2026-10-18T01:30:00Z'), creationTime: created }, tick),
-);
+measure('decideSchedule, cold: hourly in UTC, nothing due', 5_000, () => {
+  week++;
+  return decideSchedule({ schedule: '0 * * * *', lastScheduleTime: weekLater('2026-10-25T01:00:00Z'), creationTime: created }, weekLater('2026-10-25T01:30:20Z'));
+});
+measure('decideSchedule, cold: */5 in Europe/Amsterdam, due', 5_000, () => {
+  week++;
+  return decideSchedule(
+    { schedule: '*/5 * * * *', timeZone: 'Europe/Amsterdam', lastScheduleTime: weekLater('2026-10-25T01:25:00Z'), creationTime: created },
+    weekLater('2026-10-25T01:30:20Z'),
+  );
+});
+measure('decideSchedule, cold: every minute in Sydney, a week overdue', 5_000, () => {
+  week++;
+  return decideSchedule(
+    { schedule: '* * * * *', timeZone: 'Australia/Sydney', lastScheduleTime: weekLater('2026-10-18T01:30:00Z'), creationTime: created },
+    weekLater('2026-10-25T01:30:20Z'),
+  );
+});
 const zones = ['UTC', 'Europe/Amsterdam', 'America/New_York', 'Australia/Sydney', 'Asia/Kolkata'];
 const expressions = ['*/5 * * * *', '0 * * * *', '30 2 * * *', '0 9 * * 1-5', '15 */4 * * *', '@daily', '0 0 1 * *', '*/15 9-17 * * mon-fri'];
-const cronJobs = Array.from({ length: 1000 }, (_, i) => ({
-  schedule: expressions[i % expressions.length] ?? '@hourly',
-  timeZone: zones[i % zones.length] ?? null,
-  startingDeadlineSeconds: i % 3 === 0 ? 300 : null,
-  lastScheduleTime: new Date(tick.getTime() - ((i * 7) % 120) * 60_000),
-  creationTime: created,
-}));
-measure('decideSchedule over 1,000 CronJobs (8 schedules, 5 zones)', 20, () => cronJobs.map((timing) => decideSchedule(timing, tick)));
+const tickOf = (shift: number) => {
+  const now = new Date(Date.parse('2026-10-25T01:30:20Z') + shift);
+  const timings = Array.from({ length: 1000 }, (_, i) => ({
+    schedule: expressions[i % expressions.length] ?? '@hourly',
+    timeZone: zones[i % zones.length] ?? null,
+    startingDeadlineSeconds: i % 3 === 0 ? 300 : null,
+    lastScheduleTime: new Date(now.getTime() - ((i * 7) % 120) * 60_000),
+    creationTime: created,
+  }));
+  return () => timings.map((timing) => decideSchedule(timing, now));
+};
+const ticks = Array.from({ length: 20 }, (_, k) => tickOf((k + 1) * 400 * 86_400_000));
+let tickIndex = 0;
+measure('decideSchedule over 1,000 CronJobs (8 schedules, 5 zones), cold', 20, () => ticks[tickIndex++ % ticks.length]?.());
+const warm = tickOf(0);
+warm();
+measure('decideSchedule over 1,000 CronJobs, warm (the same tick again)', 20, warm);
 const preview = parseSchedule('*/20 * * * *', 'Australia/Adelaide');
-measure('nextRunTimes: 50 times in Australia/Adelaide (the preview maximum)', 2_000, () => nextRunTimes(preview, tick, 50));
+measure('nextRunTimes, cold: 50 times in Australia/Adelaide (the preview maximum)', 1_000, () => {
+  week++;
+  return nextRunTimes(preview, weekLater('2026-10-25T01:30:20Z'), 50);
+});
+// The runs route's pure part on a long history, and the bound on a log at the default 4 MiB.
+const runEntry = (i: number, live: boolean): RunEntry => ({
+  runId: `nightly-${String(29_923_598 - i)}`,
+  status: 'Success',
+  reason: 'CompletionsReached',
+  startTime: null,
+  completionTime: null,
+  trigger: 'cluster',
+  live,
+  archived: !live,
+  sortTime: t0.getTime() - i * 60_000,
+});
+const liveRuns = Array.from({ length: 5 }, (_, i) => runEntry(i, true));
+const archivedRuns = { entries: Array.from({ length: 1000 }, (_, i) => ({ entry: runEntry(i + 3, false), marker: `m${String(Math.floor(i / 100))}` })), exhausted: false };
+measure('mergeRunPage: 5 live + 1000 archived runs, page of 50', 2_000, () => mergeRunPage(liveRuns, archivedRuns, null, 50));
+const bigLog = 'x'.repeat(80).concat('\n').repeat(60_000);
+measure(`boundLog: a ${(bigLog.length / 1024 / 1024).toFixed(1)} MiB log to 4 MiB`, 50, () => boundLog(bigLog, 4 * 1024 * 1024));
 
 console.log('\n# orchestration replay (one wake-up of jobRun after N polls)');
 const input: JobRunInput = {
@@ -169,6 +214,7 @@ const durable = new LocalDurable({
   orchestrators: { jobRun: runner },
   activities: {
     [ACTIVITIES.submitRun]: () => ({ outcome: 'rejected', snapshot: snapshotOf(ref, { status: 'Failed', reason: 'SourceNotFound', message: 'bench' }, t0) }),
+    [ACTIVITIES.archiveRun]: () => ({ location: null, error: 'no archive in the benchmark' }),
   },
 });
 const instances = 2000;

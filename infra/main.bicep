@@ -138,6 +138,8 @@ var appSettings = {
   ACTIVITY_RETRY_FIRST_SECONDS: string(activityRetryFirstSeconds)
   ACTIVITY_RETRY_MAX_ATTEMPTS: string(activityRetryMaxAttempts)
   STATUS_RETRY_AFTER_SECONDS: string(statusRetryAfterSeconds)
+  LOGS_ACCOUNT_URL: storage.outputs.blobEndpoint
+  LOGS_CONTAINER: logsContainerName
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

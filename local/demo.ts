@@ -3,9 +3,13 @@
  * sample Job and CronJob in a namespace, starts the app's local runtime, and runs Jobs through the HTTP API
  * like a Logic Apps or Polysync caller would: one to Success with an env override, one that fails on a bad
  * image, and one cancelled mid-run. Then it makes a CronJob from a sample Deployment through the management API
- * and runs it now. Every status change is printed as it happens.
+ * and runs it now, and reads the first run's log back from the logs archive (a real Azurite) after its Job and
+ * pods are deleted. Every status change is printed as it happens.
  */
+import { BatchV1Api, KubeConfig } from '@kubernetes/client-node';
+
 import { type LocalCluster, startCluster } from '../testenv/cluster.js';
+import { type LocalAzurite, startAzurite } from './azurite.js';
 import { startLocalApp } from './host/server.js';
 import { createSamples, SAMPLE_NAMESPACE } from './samples.js';
 
@@ -60,16 +64,47 @@ async function follow(location: string, onRunning?: (body: RunBody) => Promise<v
   }
 }
 
+/** Step: once run 1 is archived, delete its Job and pods, then read its log back through the API: from the archive. */
+async function archivedLogs(api: string, code: string, runId: string, kubeconfigPath: string): Promise<boolean> {
+  say(`5) the logs of run ${runId} after its Job and pods are gone`);
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const batch = kc.makeApiClient(BatchV1Api);
+  type Archive = { location?: string | null; error?: string } | undefined;
+  let archive: Archive;
+  for (let i = 0; i < 60; i++) {
+    archive = (await call('GET', `${api}/runs/${runId}?${code}`)).body.archive as Archive;
+    if (archive) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  say(`  archived: ${archive?.location ?? `no (${archive?.error ?? 'no answer'})`}`);
+  await batch.deleteNamespacedJob({ name: runId, namespace: NAMESPACE, propagationPolicy: 'Background' });
+  let answer: Response | undefined;
+  for (let i = 0; i < 120; i++) {
+    answer = await fetch(`${api}/runs/${runId}/logs?${code}`);
+    if (answer.headers.get('X-Log-Source') === 'archive') break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const text = (await answer?.text()) ?? '';
+  say(`  Job deleted; GET /api/runs/${runId}/logs → ${String(answer?.status)} from the ${answer?.headers.get('X-Log-Source') ?? '?'}:`);
+  for (const line of text.trimEnd().split('\n')) say(`    | ${line}`);
+  return answer?.status === 200 && answer.headers.get('X-Log-Source') === 'archive';
+}
+
 async function main(): Promise<number> {
   say('starting the local Kubernetes control plane (the first run builds it from Go modules: several minutes)');
   let cluster: LocalCluster | undefined;
   let app: Awaited<ReturnType<typeof startLocalApp>> | undefined;
+  let azurite: LocalAzurite | undefined;
   try {
     cluster = await startCluster({ log: (line) => { say(`  ${line}`); } });
     say(`creating namespace "${NAMESPACE}" with sample Jobs, a CronJob and a Deployment`);
     await createSamples(cluster.kubeconfigPath, NAMESPACE);
 
+    azurite = await startAzurite();
+    say(`logs archive: Azurite on ${azurite.blobEndpoint}`);
     Object.assign(process.env, {
+      LOGS_CONNECTION_STRING: azurite.connectionString,
       CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: cluster.kubeconfigPath, namespaces: [NAMESPACE] }]),
       POLL_INITIAL_SECONDS: '1',
       POLL_MAX_SECONDS: '2',
@@ -122,18 +157,25 @@ async function main(): Promise<number> {
     const latest = (detail.body.latestRuns as { runId: string; status: string; trigger: string }[] | undefined)?.[0];
     say(`  GET /api/cronjobs/${NAMESPACE}/shop-report → ${detail.status}: latest run ${latest?.runId ?? '?'} ${latest?.status ?? '?'} (${latest?.trigger ?? '?'})`);
 
+    const archivedLog = await archivedLogs(api, code, started.body.runId ?? '', cluster.kubeconfigPath);
     const ok =
       success.status === 200 &&
       failed.status === 424 &&
       failed.body.status === 'Failed' &&
       cancelled.body.status === 'Cancelled' &&
       made.status === 201 &&
-      scheduled.status === 200;
-    say(ok ? 'demo finished: Success, Failed (bad image), Cancelled, and a CronJob made from a Deployment ran, as expected' : 'demo finished with unexpected results');
+      scheduled.status === 200 &&
+      archivedLog;
+    say(
+      ok
+        ? 'demo finished: Success, Failed (bad image), Cancelled, a CronJob made from a Deployment ran, and logs read from the archive, as expected'
+        : 'demo finished with unexpected results',
+    );
     return ok ? 0 : 1;
   } finally {
     await app?.close();
     await cluster?.stop();
+    await azurite?.stop();
   }
 }
 

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { type LocalCluster, startCluster } from '../testenv/cluster.js';
+import { startLogsArchiveUnlessConfigured } from './azurite.js';
 import { startLocalApp } from './host/server.js';
 import { createSamples, SAMPLE_NAMESPACE } from './samples.js';
 
@@ -35,6 +36,11 @@ if (blank('CLUSTERS')) {
     if (blank(name)) process.env[name] = value;
   }
 }
+
+// The built-in cluster is new at every start: its archive too (a temp dir); a configured one's is kept.
+const stopArchive = await startLogsArchiveUnlessConfigured(process.env, cluster ? undefined : join(process.cwd(), '.local-runtime', 'azurite'), (line) => {
+  console.log(line);
+});
 
 const port = Number(local('LOCAL_PORT') ?? 7071);
 if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`LOCAL_PORT must be a port number (0 picks a free one), got "${String(process.env.LOCAL_PORT)}"`);
@@ -73,6 +79,7 @@ const stop = () => {
   stopping = true;
   void (async () => {
     await app.close();
+    await stopArchive?.();
     await cluster?.stop();
     process.exit(0);
   })();

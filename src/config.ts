@@ -71,6 +71,13 @@ const envSchema = z.object({
   ACTIVITY_RETRY_FIRST_SECONDS: seconds(5, 1),
   ACTIVITY_RETRY_MAX_ATTEMPTS: seconds(5, 1),
   STATUS_RETRY_AFTER_SECONDS: seconds(10, 1),
+  LOGS_ACCOUNT_URL: z.url().optional(),
+  LOGS_CONNECTION_STRING: z.string().optional(),
+  LOGS_CONTAINER: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a blob container name: 3-63 lower-case letters, digits and single hyphens')
+    .default('run-logs'),
+  LOGS_MAX_BYTES_PER_CONTAINER: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
   PUBLIC_BASE_URL: z
     .url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://gateway.contoso.com/aks-jobs' })
     .refine((u) => !u.includes('?') && !u.includes('#'), 'no query string or fragment: the URL that stands for the app\'s /api')
@@ -106,6 +113,19 @@ export interface PollPolicy {
   maxObserveFailures: number;
 }
 
+/**
+ * Where the logs archive lives: an account URL reached with the app's identity (Azure), or a connection string
+ * (Azurite, development). Never logged: a connection string may hold a key.
+ */
+export type LogsStorage = { kind: 'identity'; accountUrl: string } | { kind: 'connectionString'; connectionString: string };
+
+export interface LogsArchiveSettings {
+  /** null: no archive configured; runs end without one and say so. */
+  readonly storage: LogsStorage | null;
+  readonly container: string;
+  readonly maxBytesPerContainer: number;
+}
+
 export interface Config {
   readonly clusters: readonly ClusterSettings[];
   readonly defaultCluster: string;
@@ -117,6 +137,7 @@ export interface Config {
   readonly kubeRequestTimeoutMs: number;
   readonly activityRetry: { readonly firstRetryMs: number; readonly maxAttempts: number };
   readonly statusRetryAfterSeconds: number;
+  readonly logs: LogsArchiveSettings;
   readonly links: LinkSettings;
   /** AKS clusters without Entra ID hand out an admin certificate; refused unless this is true. */
   readonly allowLocalAccountClusters: boolean;
@@ -153,6 +174,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (s.POLL_MAX_SECONDS < s.POLL_INITIAL_SECONDS) {
     throw new ConfigError('Invalid app settings:\n- POLL_MAX_SECONDS: must be at least POLL_INITIAL_SECONDS');
   }
+  if (s.LOGS_ACCOUNT_URL && s.LOGS_CONNECTION_STRING) {
+    throw new ConfigError('Invalid app settings:\n- LOGS_ACCOUNT_URL, LOGS_CONNECTION_STRING: set one of them, not both');
+  }
   return Object.freeze({
     clusters: Object.freeze(s.CLUSTERS),
     defaultCluster,
@@ -175,11 +199,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kubeRequestTimeoutMs: s.KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
     activityRetry: Object.freeze({ firstRetryMs: s.ACTIVITY_RETRY_FIRST_SECONDS * 1000, maxAttempts: s.ACTIVITY_RETRY_MAX_ATTEMPTS }),
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
+    logs: Object.freeze({ storage: logsStorage(s), container: s.LOGS_CONTAINER, maxBytesPerContainer: s.LOGS_MAX_BYTES_PER_CONTAINER }),
     links: Object.freeze({ publicBaseUrl: s.PUBLIC_BASE_URL?.replace(/\/+$/, ''), trustForwardedHeaders: s.TRUST_FORWARDED_HEADERS }),
     allowLocalAccountClusters: s.ALLOW_LOCAL_ACCOUNT_CLUSTERS,
     discoveryShowsEnvValues: s.DISCOVERY_SHOW_ENV_VALUES,
     httpCallImage: s.HTTP_CALL_IMAGE,
   });
+}
+
+/**
+ * The archive's account, named explicitly (infra sets LOGS_ACCOUNT_URL; the dev runtime, the demo and the tests
+ * LOGS_CONNECTION_STRING): never guessed from the host's storage settings, whose shape differs by host.
+ */
+function logsStorage(s: z.infer<typeof envSchema>): LogsStorage | null {
+  if (s.LOGS_CONNECTION_STRING) return { kind: 'connectionString', connectionString: s.LOGS_CONNECTION_STRING };
+  if (s.LOGS_ACCOUNT_URL) return { kind: 'identity', accountUrl: s.LOGS_ACCOUNT_URL };
+  return null;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
 
+import { type BlobStore, blobStoreFrom } from './clients/blob.js';
 import { type ClusterRegistry, ConfiguredClusters } from './clients/clusters.js';
 import { armManagement } from './clients/credentials.js';
 import type { KubeGateway } from './clients/kube.js';
@@ -13,6 +14,8 @@ export interface Services {
   readonly now: () => Date;
   /** A fresh run-id suffix for runs without an idempotency key. */
   readonly newSuffix: () => string;
+  /** The logs archive's container; null when no archive is configured. */
+  readonly logs: BlobStore | null;
 }
 
 export interface ServiceOverrides {
@@ -46,11 +49,15 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     },
     overrides.gatewayFactory,
   );
+  // The SDK wants a credential now; the identity is only created when the archive is first used.
+  const lazyCredential: TokenCredential = { getToken: async (scopes, options) => (await ensureCredential()).getToken(scopes, options) };
+  const logs = config.logs.storage ? blobStoreFrom(config.logs.storage, config.logs.container, () => lazyCredential) : null;
   return {
     config,
     clusters,
     now: overrides.now ?? (() => new Date()),
     newSuffix: overrides.newSuffix ?? randomSuffix,
+    logs,
   };
 }
 

@@ -29,6 +29,7 @@ function size(value: unknown): number {
 /** The snapshot as a run's result: its message bounded, outputs kept unless they are absurdly large. */
 export function forOutput(snapshot: RunSnapshot): RunSnapshot {
   const bounded = { ...snapshot, message: boundText(snapshot.message) };
+  if (snapshot.archive?.error !== undefined) bounded.archive = { ...snapshot.archive, error: boundText(snapshot.archive.error) };
   if (size(bounded.outputs) <= MAX_OUTPUTS_CHARS) return bounded;
   return {
     ...bounded,

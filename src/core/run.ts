@@ -57,6 +57,8 @@ export interface RunSnapshot {
   outputs: Record<string, unknown>;
   /** When this snapshot was taken (the API server's view at that instant). */
   observedAt: string;
+  /** On the final snapshot: where the run's logs were archived (index.json), or why they were not. */
+  archive?: { location: string | null; error?: string | undefined };
 }
 
 export const NO_PODS: PodCounts = Object.freeze({ active: 0, ready: 0, succeeded: 0, failed: 0 });

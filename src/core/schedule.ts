@@ -245,6 +245,11 @@ interface Compiled {
   readonly everyMs: number | null;
   /** The 5 fields in plain numbers, for cronstrue when it cannot read what robfig can ("+5", "mon,"). */
   readonly plain: string | null;
+  /**
+   * Next wall time after a wall time (null: none within 5 years). cron-parser is the slow part of a decision
+   * (~30 µs a time), and a tick asks the same questions for every CronJob with the same schedule, in any zone.
+   */
+  readonly nextWalls: Map<number, number | null>;
 }
 
 function scheduleError(expression: string, problem: string): ScheduleError {
@@ -375,7 +380,7 @@ function compileUncached(expression: string): Compiled {
     if (expression.startsWith('@every ')) {
       const ms = parseGoDuration(expression.slice('@every '.length), expression);
       // robfig's Every: at least one second, truncated to whole seconds.
-      return { cron: null, everyMs: ms < SECOND ? SECOND : Math.trunc(ms / SECOND) * SECOND, plain: null };
+      return { cron: null, everyMs: ms < SECOND ? SECOND : Math.trunc(ms / SECOND) * SECOND, plain: null, nextWalls: new Map() };
     }
     throw scheduleError(expression, `unknown macro; ${FIELD_HELP}`);
   }
@@ -387,7 +392,7 @@ function compileFields(fields: string, expression: string): Compiled {
   if (texts.length !== FIELDS.length) throw scheduleError(expression, `it has ${texts.length} field${texts.length === 1 ? '' : 's'}; ${FIELD_HELP}`);
   const compiledFields = FIELDS.map((field, index) => compileField(texts[index] ?? '', field, expression));
   const [minute, hour, dayOfMonth, month, dayOfWeek] = compiledFields as [string | null, string | null, string | null, string | null, string | null];
-  const never: Compiled = { cron: null, everyMs: null, plain: null };
+  const never: Compiled = { cron: null, everyMs: null, plain: null, nextWalls: new Map() };
   if (minute === null || hour === null || month === null) return never;
   // An empty day field matches no day. By robfig's rule the other day field then decides alone if it is
   // restricted (OR), which "*" for the empty one tells cron-parser; if the other is a star (AND), no day matches.
@@ -395,11 +400,11 @@ function compileFields(fields: string, expression: string): Compiled {
   if ((dayOfMonth === null && dayOfWeek === '*') || (dayOfWeek === null && dayOfMonth === '*')) return never;
   const cron = `${minute} ${hour} ${dayOfMonth ?? '*'} ${month} ${dayOfWeek ?? '*'}`;
   try {
-    return { cron: CronExpressionParser.parse(cron, { tz: 'UTC' }).fields, everyMs: null, plain: cron };
+    return { cron: CronExpressionParser.parse(cron, { tz: 'UTC' }).fields, everyMs: null, plain: cron, nextWalls: new Map() };
   } catch (err) {
     // cron-parser refuses a day of month no listed month has (31 February); robfig accepts it and never finds a
     // time, and the API server accepts it too. Anything else cron-parser refuses, robfig would have too.
-    if (err instanceof Error && err.message === 'Invalid explicit day of month definition') return { cron: null, everyMs: null, plain: cron };
+    if (err instanceof Error && err.message === 'Invalid explicit day of month definition') return { cron: null, everyMs: null, plain: cron, nextWalls: new Map() };
     throw scheduleError(expression, err instanceof Error ? err.message : String(err));
   }
 }
@@ -416,8 +421,8 @@ export function parseSchedule(expression: string, timeZone?: string | null): Sch
 }
 
 /**
- * robfig's Next: the first schedule instant strictly after `after` (whole seconds), or null when none comes
- * within the 5 years robfig searches (31 February; 29 February across 2100).
+ * robfig's Next over and over: the schedule instants strictly after `after`, in order, ending when no time comes
+ * within the 5 years robfig searches from the one before (31 February; 29 February across 2100).
  */
 function* instantsAfter(schedule: Schedule, after: number): Generator<number, void, undefined> {
   const compiled = compile(schedule.expression);
@@ -432,43 +437,48 @@ function* instantsAfter(schedule: Schedule, after: number): Generator<number, vo
   const zone = schedule.timeZone;
   // Instants after `after` have wall times after `after` + the lowest offset in effect soon after it.
   const lowest = Math.min(offsetAt(after, zone), offsetAt(after + DAY, zone), offsetAt(after + 2 * DAY, zone));
-  let from = after + lowest;
+  let wall = after + lowest;
   // Instants found but not yet safe to yield, in order, each with the wall time after which it is safe.
   const pending: { instant: number; release: number }[] = [];
   for (;;) {
-    // robfig gives up 5 years (by the calendar year) after the time it starts from: a fresh window from each
-    // time found keeps that per-call limit across a long iteration.
-    const endDate = new Date(Date.UTC(new Date(from).getUTCFullYear() + 6, 0, 1) - SECOND);
-    const walls = CronExpression.fieldsToExpression(compiled.cron, { tz: 'UTC', currentDate: new Date(from), endDate });
-    let found = false;
-    for (;;) {
-      let wall: number;
-      try {
-        wall = walls.next().getTime();
-      } catch {
-        break;
-      }
-      found = true;
-      from = wall;
-      const instants = wallToInstants(wall, zone);
-      // Real time runs against wall time only in a fall-back repeat: the second instant of a repeated wall time
-      // comes after the first instants of the wall times up to the end of the repeat, which is as far ahead in
-      // wall time as the repeat is long (second - first).
-      const [first = 0, second] = instants;
-      const release = second === undefined ? wall : wall + (second - first);
-      for (const instant of instants) {
-        if (instant <= after) continue;
-        const entry = { instant, release: instant === second ? release : wall };
-        const at = pending.findIndex((other) => other.instant > instant);
-        pending.splice(at === -1 ? pending.length : at, 0, entry);
-      }
-      while (pending.length > 0 && (pending[0]?.release ?? Infinity) <= wall) {
-        yield (pending.shift() as { instant: number }).instant;
-      }
+    const next = nextWall(compiled, compiled.cron, wall);
+    if (next === null) break;
+    wall = next;
+    const instants = wallToInstants(wall, zone);
+    // Real time runs against wall time only in a fall-back repeat: the second instant of a repeated wall time
+    // comes after the first instants of the wall times up to the end of the repeat, which is as far ahead in
+    // wall time as the repeat is long (second - first).
+    const [first = 0, second] = instants;
+    for (const instant of instants) {
+      if (instant <= after) continue;
+      const entry = { instant, release: instant === second ? wall + (second - first) : wall };
+      const at = pending.findIndex((other) => other.instant > instant);
+      pending.splice(at === -1 ? pending.length : at, 0, entry);
     }
-    if (!found) break;
+    while (pending.length > 0 && (pending[0]?.release ?? Infinity) <= wall) {
+      yield (pending.shift() as { instant: number }).instant;
+    }
   }
   for (const entry of pending) yield entry.instant;
+}
+
+const NEXT_WALLS_LIMIT = 10_000;
+
+/** The first wall time after `wall`, searching as robfig's Next does: up to the end of the 5th year after it. */
+function nextWall(compiled: Compiled, cron: CronFieldCollection, wall: number): number | null {
+  let next = compiled.nextWalls.get(wall);
+  if (next === undefined) {
+    const endDate = new Date(Date.UTC(new Date(wall).getUTCFullYear() + 6, 0, 1) - SECOND);
+    try {
+      next = CronExpression.fieldsToExpression(cron, { tz: 'UTC', currentDate: new Date(wall), endDate }).next().getTime();
+    } catch {
+      // Past endDate: robfig's zero time.
+      next = null;
+    }
+    if (compiled.nextWalls.size >= NEXT_WALLS_LIMIT) compiled.nextWalls.clear();
+    compiled.nextWalls.set(wall, next);
+  }
+  return next;
 }
 
 /** The next `count` times strictly after `after`, in order, as the controller's cron library computes them. */
@@ -515,13 +525,14 @@ export function describeSchedule(schedule: Schedule): string {
 /** ISO 8601 with the zone's offset: 2026-03-29T03:30:00+02:00 (seconds kept, milliseconds when not zero). */
 export function formatInZone(instant: Date, timeZone: string): string {
   const ms = instant.getTime();
-  const wall = wallOf(ms, timeZone);
-  const offsetMinutes = Math.round((wall - ms) / 60000);
+  // Offsets before standard time had seconds (local mean time); ISO 8601 offsets have minutes, so the time shown
+  // is the instant at the rounded offset, which still reads back as the same instant.
+  const offsetMinutes = Math.round((wallOf(ms, timeZone) - ms) / 60000);
   const sign = offsetMinutes < 0 ? '-' : '+';
   const abs = Math.abs(offsetMinutes);
   const offset = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
-  const iso = new Date(wall).toISOString();
-  return `${ms % SECOND === 0 ? iso.slice(0, 19) : iso.slice(0, 23)}${offset}`;
+  const iso = new Date(ms + offsetMinutes * 60000).toISOString().replace(/Z$/, '');
+  return `${ms % SECOND === 0 ? iso.replace(/\.\d{3}$/, '') : iso}${offset}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ export const runSnapshotSchema = z.object({
   monitorUrl: z.string().nullable(),
   outputs: z.record(z.string(), z.unknown()),
   observedAt: z.string(),
+  /** The final snapshot's logs archive: where it is, or why there is none. Absent on earlier snapshots. */
+  archive: z.object({ location: z.string().nullable(), error: z.string().optional() }).optional(),
 });
 
 export const pollPolicySchema = z.object({

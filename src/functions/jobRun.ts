@@ -6,8 +6,10 @@ import { forCustomStatus, forOutput } from '../core/limits.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { type JobRunInput, jobRunInputSchema, type RunProgress } from '../core/schemas.js';
 import { verdictOutlivedByJob } from '../core/status.js';
+import type { ArchiveOutcome } from '../runs/archive.js';
 import { CLUSTER_UNAVAILABLE, OBSERVE_FAILED } from '../runs/observe.js';
 import type { SubmitResult } from '../runs/submit.js';
+import type { ArchiveRunInput } from './archiveRun.js';
 import { ACTIVITIES, CANCEL_EVENT, ORCHESTRATORS } from './names.js';
 import type { StopRunInput } from './stopRun.js';
 
@@ -47,7 +49,7 @@ function refOf(input: JobRunInput): RunRef {
  * Activities throw only on transient errors (429, 5xx, time-outs), which RetryOptions retries; everything a
  * person must fix comes back as a result instead, so it is never retried.
  */
-export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, RunSnapshot, unknown> {
+function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, RunSnapshot, unknown> {
   const input = jobRunInputSchema.parse(context.df.getInput());
   const ref = refOf(input);
   const retry = retryOptions(input.retry);
@@ -194,6 +196,28 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
       );
     }
   }
+}
+
+/**
+ * The run's orchestration (see runToVerdict), then, once the verdict is final, its logs archived. The verdict
+ * is already the custom status while the archive is written, and an archive that fails only says so.
+ */
+export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, RunSnapshot, unknown> {
+  const final = yield* runToVerdict(context);
+  // Only a continueAsNew ends an execution unfinished; the last execution archives.
+  if (!isTerminal(final.status)) return final;
+  const input = jobRunInputSchema.parse(context.df.getInput());
+  const { status, reason, message, startTime, completionTime } = final;
+  const archiveInput: ArchiveRunInput = { ref: refOf(input), final: { status, reason, message, startTime, completionTime } };
+  let archive: ArchiveOutcome;
+  try {
+    archive = (yield context.df.callActivityWithRetry(ACTIVITIES.archiveRun, retryOptions(input.retry), archiveInput)) as ArchiveOutcome;
+  } catch (err) {
+    archive = { location: null, error: `the logs could not be archived: ${ensureError(err).message}` };
+  }
+  const archived: RunSnapshot = forOutput({ ...final, archive });
+  context.df.setCustomStatus(forCustomStatus(archived));
+  return archived;
 }
 
 df.app.orchestration(ORCHESTRATORS.jobRun, jobRun);

@@ -21,6 +21,8 @@ export function runTimes(schedule: Schedule, times: readonly Date[]): RunTime[] 
   return times.map((time) => ({ utc: utcString(time), local: formatInZone(time, schedule.timeZone) }));
 }
 
+const FROM_MIN = Date.UTC(1970, 0, 1);
+const FROM_MAX = Date.UTC(9000, 0, 1);
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
 
 /** Date.parse is lenient (30 February becomes 2 March): the fields must name a real date and time. */
@@ -60,6 +62,8 @@ function readFrom(raw: string | null, now: Date): Date {
   if (Number.isNaN(ms)) {
     throw new QueryError('from', `from must be an RFC 3339 time such as 2026-03-29T00:00:00Z or 2026-03-29T01:00:00%2B01:00 (encode "+" as %2B), got "${raw}"`);
   }
+  // Times keep four-digit years (RFC 3339) with room for the 5 years a search looks ahead.
+  if (ms < FROM_MIN || ms >= FROM_MAX) throw new QueryError('from', `from must be from 1970-01-01T00:00:00Z up to 9000-01-01T00:00:00Z, got "${raw}"`);
   return new Date(ms);
 }
 

@@ -28,6 +28,7 @@ const defaults: Config = {
   kubeRequestTimeoutMs: 30_000,
   activityRetry: { firstRetryMs: 5000, maxAttempts: 5 },
   statusRetryAfterSeconds: 10,
+  logs: { storage: null, container: 'run-logs', maxBytesPerContainer: 4 * 1024 * 1024 },
   links: { publicBaseUrl: undefined, trustForwardedHeaders: false },
   allowLocalAccountClusters: false,
   discoveryShowsEnvValues: true,
@@ -84,6 +85,9 @@ describe('loadConfig', () => {
       ACTIVITY_RETRY_FIRST_SECONDS: '2',
       ACTIVITY_RETRY_MAX_ATTEMPTS: '3',
       STATUS_RETRY_AFTER_SECONDS: '15',
+      LOGS_ACCOUNT_URL: 'https://stlogs.blob.core.usgovcloudapi.net/',
+      LOGS_CONTAINER: 'archive-2',
+      LOGS_MAX_BYTES_PER_CONTAINER: '65536',
       PUBLIC_BASE_URL: 'https://gateway.contoso.com/aks-jobs/',
       TRUST_FORWARDED_HEADERS: 'true',
       ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'TRUE',
@@ -101,6 +105,7 @@ describe('loadConfig', () => {
       kubeRequestTimeoutMs: 10_000,
       activityRetry: { firstRetryMs: 2000, maxAttempts: 3 },
       statusRetryAfterSeconds: 15,
+      logs: { storage: { kind: 'identity', accountUrl: 'https://stlogs.blob.core.usgovcloudapi.net/' }, container: 'archive-2', maxBytesPerContainer: 65_536 },
       links: { publicBaseUrl: 'https://gateway.contoso.com/aks-jobs', trustForwardedHeaders: true },
       allowLocalAccountClusters: true,
       discoveryShowsEnvValues: false,
@@ -110,6 +115,36 @@ describe('loadConfig', () => {
 
   it('a flag that is neither true nor false stops start-up naming the setting', () => {
     expect(configError({ ...minimal, ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'maybe' }).message).toContain('- ALLOW_LOCAL_ACCOUNT_CLUSTERS: true or false');
+  });
+
+  it.each([
+    { name: 'no setting: no archive', env: {}, storage: null },
+    {
+      name: 'a development connection string',
+      env: { LOGS_CONNECTION_STRING: 'UseDevelopmentStorage=true' },
+      storage: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' },
+    },
+    {
+      name: 'an account URL, reached with the identity',
+      env: { LOGS_ACCOUNT_URL: 'https://logs.blob.core.windows.net/' },
+      storage: { kind: 'identity', accountUrl: 'https://logs.blob.core.windows.net/' },
+    },
+    {
+      name: "not the host's own storage, which is never guessed from",
+      env: { AzureWebJobsStorage: 'UseDevelopmentStorage=true', AzureWebJobsStorage__blobServiceUri: 'https://st1.blob.core.windows.net' },
+      storage: null,
+    },
+  ])('the logs archive: $name', ({ env, storage }) => {
+    expect(loadConfig({ ...minimal, ...env }).logs.storage).toEqual(storage);
+  });
+
+  it.each([
+    { name: 'both an account URL and a connection string', env: { LOGS_ACCOUNT_URL: 'https://a.blob.core.windows.net', LOGS_CONNECTION_STRING: 'UseDevelopmentStorage=true' }, message: /LOGS_ACCOUNT_URL, LOGS_CONNECTION_STRING: set one of them/ },
+    { name: 'an account URL that is not a URL', env: { LOGS_ACCOUNT_URL: 'stlogs' }, message: /LOGS_ACCOUNT_URL/ },
+    { name: 'a container name Blob Storage refuses', env: { LOGS_CONTAINER: 'Run_Logs' }, message: /LOGS_CONTAINER: a blob container name/ },
+    { name: 'a bound below 1 KiB', env: { LOGS_MAX_BYTES_PER_CONTAINER: '100' }, message: /LOGS_MAX_BYTES_PER_CONTAINER/ },
+  ])('refuses $name', ({ env, message }) => {
+    expect(configError({ ...minimal, ...env }).message).toMatch(message);
   });
 
   it('without DEFAULT_CLUSTER the first cluster is the default', () => {
@@ -244,6 +279,10 @@ describe('SETTING_NAMES', () => {
         'POLL_MAX_SECONDS',
         'PUBLIC_BASE_URL',
         'STATUS_RETRY_AFTER_SECONDS',
+        'LOGS_ACCOUNT_URL',
+        'LOGS_CONNECTION_STRING',
+        'LOGS_CONTAINER',
+        'LOGS_MAX_BYTES_PER_CONTAINER',
         'TRUST_FORWARDED_HEADERS',
         'ALLOW_LOCAL_ACCOUNT_CLUSTERS',
         'DISCOVERY_SHOW_ENV_VALUES',

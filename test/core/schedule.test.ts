@@ -335,8 +335,11 @@ describe('formatInZone', () => {
     { instant: '2026-06-01T12:00:00Z', timeZone: 'UTC', expected: '2026-06-01T12:00:00+00:00' },
     { instant: '2026-06-01T12:00:00.125Z', timeZone: 'UTC', expected: '2026-06-01T12:00:00.125+00:00' },
     { instant: '2026-12-31T23:30:00Z', timeZone: 'Pacific/Kiritimati', expected: '2027-01-01T13:30:00+14:00' },
+    // Brussels' (and so Amsterdam's) local mean time was +00:17:30: shown at +00:18, still the same instant.
+    { instant: '1850-06-01T12:00:00Z', timeZone: 'Europe/Brussels', expected: '1850-06-01T12:18:00+00:18' },
   ])('$instant in $timeZone is $expected', ({ instant, timeZone, expected }) => {
     expect(formatInZone(new Date(instant), timeZone)).toBe(expected);
+    expect(Date.parse(expected)).toBe(Date.parse(instant));
   });
 });
 

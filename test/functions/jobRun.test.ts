@@ -36,6 +36,13 @@ function snap(status: RunSnapshot['status'], reason: string, at: Date, extra: Pa
 
 const submitted: SubmitResult = { outcome: 'submitted', snapshot: snap('Starting', 'Submitted', t0) };
 
+const ARCHIVED = { location: 'run-logs/dev/batch/nightly-0123456789/index.json' };
+
+/** The verdict is known: the archive activity runs, once, and its outcome goes on the final snapshot. */
+async function archived(h: OrchestrationHarness, outcome: unknown = ARCHIVED): Promise<OrchestrationHarness> {
+  return h.complete(ACTIVITIES.archiveRun, outcome);
+}
+
 async function started(i: JobRunInput = input()): Promise<OrchestrationHarness> {
   const h = await new OrchestrationHarness(jobRun, i, t0).start();
   return h.complete(ACTIVITIES.submitRun, submitted);
@@ -61,9 +68,12 @@ describe('jobRun orchestration', () => {
     await h.fire();
     const success = snap('Success', 'CompletionsReached', seconds(15), { outputs: { rows: 42 } });
     await h.complete(ACTIVITIES.observeRun, success);
-    expect(h.state.status).toBe('Completed');
-    expect(h.state.output).toEqual(success);
     expect(h.state.customStatus).toEqual(success);
+    expect(h.activity().input).toEqual({ ref, final: { status: 'Success', reason: 'CompletionsReached', message: success.message, startTime: null, completionTime: null } });
+    await archived(h);
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toEqual({ ...success, archive: ARCHIVED });
+    expect(h.state.customStatus).toEqual({ ...success, archive: ARCHIVED });
     expect(h.pending).toEqual([]);
   });
 
@@ -83,6 +93,7 @@ describe('jobRun orchestration', () => {
     await h.fire();
     const failed = snap('Failed', 'BackoffLimitExceeded', seconds(5));
     await h.complete(ACTIVITIES.observeRun, failed);
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'BackoffLimitExceeded' });
   });
@@ -91,6 +102,7 @@ describe('jobRun orchestration', () => {
     const h = await new OrchestrationHarness(jobRun, input(), t0).start();
     const rejected: SubmitResult = { outcome: 'rejected', snapshot: snap('Failed', 'SourceNotFound', t0) };
     await h.complete(ACTIVITIES.submitRun, rejected);
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'SourceNotFound' });
     expect(h.state.records.filter((r) => r.kind === 'timerCreated')).toHaveLength(0);
@@ -106,6 +118,7 @@ describe('jobRun orchestration', () => {
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ ref, verdict: { status: 'Failed', reason: 'SubmitFailed' } });
     await h.complete(ACTIVITIES.stopRun, snap('Failed', 'SubmitFailed', h.now));
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'SubmitFailed' });
   });
@@ -148,6 +161,7 @@ describe('jobRun orchestration', () => {
     expect(h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)).toBe(false);
     await h.fire();
     await h.complete(ACTIVITIES.observeRun, snap('Success', 'CompletionsReached', h.now));
+    await archived(h);
     expect(h.state.output).toMatchObject({ status: 'Success' });
   });
 
@@ -172,6 +186,7 @@ describe('jobRun orchestration', () => {
     // The verdict is made while the Job is being deleted: the cancel route answers 409 from the custom status.
     expect(h.state.customStatus).toMatchObject({ status: 'Cancelled', reason: 'CancelRequested' });
     await h.complete(ACTIVITIES.stopRun, snap('Cancelled', 'CancelRequested', seconds(2)));
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status: 'Cancelled' });
   });
@@ -181,8 +196,9 @@ describe('jobRun orchestration', () => {
     await h.raise(CANCEL_EVENT, {});
     const success = snap('Success', 'CompletionsReached', seconds(1), { outputs: { rows: 7 }, pods: { active: 0, ready: 0, succeeded: 1, failed: 0 } });
     await h.complete(ACTIVITIES.observeRun, success);
+    await archived(h);
     expect(h.state.status).toBe('Completed');
-    expect(h.state.output).toEqual(success);
+    expect(h.state.output).toEqual({ ...success, archive: ARCHIVED });
     expect(h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)).toBe(false);
   });
 
@@ -212,6 +228,7 @@ describe('jobRun orchestration', () => {
     expect(stop.input).toMatchObject({ verdict: { status: 'Failed', reason: 'RunTimeout' } });
     expect(h.state.customStatus).toMatchObject({ status: 'Failed', reason: 'RunTimeout' });
     await h.complete(ACTIVITIES.stopRun, snap('Failed', 'RunTimeout', seconds(12)));
+    await archived(h);
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'RunTimeout' });
   });
 
@@ -222,8 +239,9 @@ describe('jobRun orchestration', () => {
     await h.fire();
     const success = snap('Success', 'CompletionsReached', seconds(12), { outputs: { rows: 7 } });
     await h.complete(ACTIVITIES.observeRun, success);
+    await archived(h);
     expect(h.state.status).toBe('Completed');
-    expect(h.state.output).toEqual(success);
+    expect(h.state.output).toEqual({ ...success, archive: ARCHIVED });
     expect(h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)).toBe(false);
   });
 
@@ -240,6 +258,7 @@ describe('jobRun orchestration', () => {
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ ref, verdict: { status, reason, message: verdict.message } });
     await h.complete(ACTIVITIES.stopRun, snap(status, reason, seconds(5)));
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status, reason });
   });
@@ -248,7 +267,10 @@ describe('jobRun orchestration', () => {
     const h = await started();
     await h.fire();
     await h.complete(ACTIVITIES.observeRun, snap('Failed', 'DeadlineExceeded', seconds(5)));
+    expect(h.activity().name).toBe(ACTIVITIES.archiveRun);
+    await archived(h);
     expect(h.state.status).toBe('Completed');
+    expect(h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)).toBe(false);
     expect(h.pending).toEqual([]);
   });
 
@@ -258,6 +280,7 @@ describe('jobRun orchestration', () => {
     await h.complete(ACTIVITIES.observeRun, snap('Failed', 'ErrImagePull', seconds(5)));
     await h.fail(ACTIVITIES.stopRun, 'delete Job batch/nightly-0123456789 failed: HTTP 403 Forbidden');
     await h.fire(); // the retry policy's last timer: attempts ran out
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'ErrImagePull' });
     expect((h.state.output as RunSnapshot).message).toMatch(/delete it by hand: .*HTTP 403/);
@@ -326,6 +349,8 @@ describe('jobRun orchestration', () => {
     await h.fire();
     const outputs = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`key${String(i)}`, 'v'.repeat(150)]));
     await h.complete(ACTIVITIES.observeRun, snap('Success', 'CompletionsReached', h.now, { outputs, message: 'y'.repeat(9000) }));
+    expect(JSON.stringify(h.state.customStatus).length).toBeLessThanOrEqual(CUSTOM_STATUS_BUDGET_CHARS);
+    await archived(h, { location: null, error: 'z'.repeat(20_000) });
     expect(h.state.status).toBe('Completed');
     expect((h.state.output as RunSnapshot).outputs).toEqual(outputs);
     expect(JSON.stringify(h.state.customStatus).length).toBeLessThanOrEqual(CUSTOM_STATUS_BUDGET_CHARS);
@@ -340,6 +365,33 @@ describe('jobRun orchestration', () => {
     await replay(h.state, orchestratorRunner(jobRun), h.now);
     expect(JSON.stringify(h.state.records)).toBe(before);
     expect(h.state.records.filter((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.submitRun)).toHaveLength(1);
+  });
+
+  it('keeps the verdict when archiving fails even after its retries, and says why on the final snapshot', async () => {
+    const h = await started(input({ retry: { firstRetryMs: 1000, maxAttempts: 1 } }));
+    await h.fire();
+    const failed = snap('Failed', 'BackoffLimitExceeded', seconds(5));
+    await h.complete(ACTIVITIES.observeRun, failed);
+    await h.fail(ACTIVITIES.archiveRun, 'write blob dev/batch/x/index.json failed: HTTP 503: ServerBusy');
+    await h.fire(); // attempts ran out
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toEqual({
+      ...failed,
+      archive: { location: null, error: expect.stringMatching(/^the logs could not be archived: .*index\.json failed: HTTP 503: ServerBusy/) as unknown },
+    });
+  });
+
+  it('archives once, after the last execution: a continueAsNew schedules no archive', async () => {
+    const h = await started(input({ poll: { initialSeconds: 5, maxSeconds: 60, factor: 2, continueAsNewAfter: 1, maxObserveFailures: 3 } }));
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', seconds(5)));
+    expect(h.state.records.filter((r) => r.kind === 'scheduled')).toEqual([]);
+    await h.fire();
+    const success = snap('Success', 'CompletionsReached', h.now);
+    await h.complete(ACTIVITIES.observeRun, success);
+    expect(h.pending.map((w) => (w.kind === 'activity' ? w.name : w.kind))).toEqual([ACTIVITIES.archiveRun]);
+    await archived(h);
+    expect(h.state.output).toEqual({ ...success, archive: ARCHIVED });
   });
 
   it('fails the orchestration at start when its input is malformed', async () => {

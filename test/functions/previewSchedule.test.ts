@@ -118,6 +118,8 @@ describe('GET /api/schedules/preview', () => {
     },
     { name: 'a `from` without an offset', params: { schedule: '0 2 * * *', from: '2026-03-29T00:00:00' }, field: 'from', detail: expect.stringMatching(/^from must be an RFC 3339 time/) },
     { name: 'a `from` that is no date', params: { schedule: '0 2 * * *', from: '2026-02-30T00:00:00Z' }, field: 'from', detail: expect.stringMatching(/^from must be an RFC 3339 time/) },
+    { name: 'a `from` before 1970', params: { schedule: '0 2 * * *', from: '1969-12-31T23:59:59Z' }, field: 'from', detail: 'from must be from 1970-01-01T00:00:00Z up to 9000-01-01T00:00:00Z, got "1969-12-31T23:59:59Z"' },
+    { name: 'a `from` in the year 9999', params: { schedule: '0 2 * * *', from: '9999-12-31T00:00:00Z' }, field: 'from', detail: expect.stringMatching(/^from must be from 1970/) },
     { name: 'count 0', params: { schedule: '0 2 * * *', count: '0' }, field: 'count', detail: 'count must be a whole number from 1 to 50, got "0"' },
     { name: 'count 51', params: { schedule: '0 2 * * *', count: '51' }, field: 'count', detail: 'count must be a whole number from 1 to 50, got "51"' },
     { name: 'a fractional count', params: { schedule: '0 2 * * *', count: '2.5' }, field: 'count', detail: 'count must be a whole number from 1 to 50, got "2.5"' },

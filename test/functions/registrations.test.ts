@@ -34,6 +34,8 @@ describe('function registrations', () => {
     ['updateCronJob', 'cronjobs/{namespace}/{name}', ['PATCH']],
     ['deleteCronJob', 'cronjobs/{namespace}/{name}', ['DELETE']],
     ['previewSchedule', 'schedules/preview', ['GET']],
+    ['getRunLogs', 'runs/{runId}/logs', ['GET']],
+    ['listCronJobRuns', 'cronjobs/{namespace}/{name}/runs', ['GET']],
     ['listClusters', 'clusters', ['GET']],
   ])('%s is an HTTP trigger on %s, %j, with function-key auth', (name, route, methods) => {
     expect(trigger(name)).toMatchObject({ type: 'httpTrigger', route, methods, authLevel: 'function' });
@@ -46,21 +48,24 @@ describe('function registrations', () => {
   it('run routes have a Durable client binding; discovery and preview routes need none', () => {
     const hasClient = (name: string) =>
       Object.values(registrations.find((r) => r.metadata.name === name)?.metadata.bindings ?? {}).some((b) => b.type === 'durableClient');
-    expect(['startJobRun', 'startCronJobRun', 'getRun', 'cancelRun'].every(hasClient)).toBe(true);
-    expect(['listJobs', 'listCronJobs', 'previewSchedule'].some(hasClient)).toBe(false);
+    expect(['startJobRun', 'startCronJobRun', 'getRun', 'cancelRun', 'getRunLogs'].every(hasClient)).toBe(true);
+    expect(['listJobs', 'listCronJobs', 'previewSchedule', 'listCronJobRuns'].some(hasClient)).toBe(false);
   });
 
   it('registers the orchestrator and its activities under the names used to call them', () => {
     expect(trigger('jobRun').type).toBe('orchestrationTrigger');
-    for (const name of ['submitRun', 'observeRun', 'stopRun']) expect(trigger(name).type).toBe('activityTrigger');
+    for (const name of ['submitRun', 'observeRun', 'stopRun', 'archiveRun']) expect(trigger(name).type).toBe('activityTrigger');
   });
 
   it('registers nothing else', () => {
     expect(registrations.map((r) => r.metadata.name).sort()).toEqual(
       [
+        'archiveRun',
         'cancelRun',
         'getRun',
+        'getRunLogs',
         'jobRun',
+        'listCronJobRuns',
         'listCronJobs',
         'listJobs',
         'observeRun',

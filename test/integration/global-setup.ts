@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 
+import { type LocalAzurite, startAzurite } from '../../local/azurite.js';
 import { type LocalCluster, startCluster } from '../../testenv/cluster.js';
 
 declare module 'vitest' {
@@ -12,6 +13,8 @@ declare module 'vitest' {
     /** https://127.0.0.1:<port> */
     kubeServer: string;
     adminToken: string;
+    /** LOGS_CONNECTION_STRING of the suite's Azurite (blob service on loopback). */
+    logsConnectionString: string;
   }
 }
 
@@ -22,12 +25,24 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const keepDataDir = process.env.AKS_JOB_RUNNER_KEEP_CLUSTER === '1';
-  const cluster: LocalCluster = await startCluster({
-    keepDataDir,
+  const azurite: LocalAzurite = await startAzurite({
     log: (line) => {
-      console.log(`[kube] ${line}`);
+      console.log(line);
     },
   });
+  project.provide('logsConnectionString', azurite.connectionString);
+  let cluster: LocalCluster;
+  try {
+    cluster = await startCluster({
+      keepDataDir,
+      log: (line) => {
+        console.log(`[kube] ${line}`);
+      },
+    });
+  } catch (err) {
+    await azurite.stop();
+    throw err;
+  }
   project.provide('kubeconfigPath', cluster.kubeconfigPath);
   project.provide('noRightsKubeconfigPath', cluster.noRightsKubeconfigPath);
   project.provide('noRightsUser', cluster.noRightsUser);
@@ -35,14 +50,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('adminToken', cluster.adminToken);
   // A Ctrl-C may end the runner before it gets to the teardown below.
   const stopOnSignal = (signal: NodeJS.Signals) => {
-    void cluster.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    void Promise.all([cluster.stop(), azurite.stop()]).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   return async () => {
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
-    await cluster.stop();
+    await Promise.all([cluster.stop(), azurite.stop()]);
     if (keepDataDir) console.log(`[kube] kept ${cluster.dataDir}`);
   };
 }

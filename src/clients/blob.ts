@@ -1,0 +1,127 @@
+import type { TokenCredential } from '@azure/identity';
+import { BlobServiceClient, type ContainerClient, type ContainerListBlobFlatSegmentResponse, RestError } from '@azure/storage-blob';
+
+import type { LogsStorage } from '../config.js';
+import { AppError, ensureError } from '../core/errors.js';
+
+/** A blob as a listing shows it: its name and the metadata written with it. */
+export interface BlobEntry {
+  name: string;
+  size: number;
+  metadata: Record<string, string>;
+}
+
+export interface BlobPage {
+  items: BlobEntry[];
+  /** Pass back to get the next page; undefined on the last page. */
+  continueToken: string | undefined;
+}
+
+/**
+ * A Blob Storage call failed; `transient` when a retry may help (throttling, 5xx, no answer). To a caller it is
+ * the archive's fault, not theirs: 503 when worth a retry, else 502.
+ */
+export class BlobStoreError extends AppError {
+  override name = 'BlobStoreError';
+  override readonly status: number;
+  override readonly reason = 'LogsArchiveError';
+  readonly code: number;
+
+  constructor(operation: string, code: number, detail: string, options?: { cause?: unknown }) {
+    super(`${operation} failed: ${code === 0 ? 'no answer from Blob Storage' : `HTTP ${code}`}: ${detail}`, options);
+    this.code = code;
+    this.status = this.transient ? 503 : 502;
+  }
+
+  get transient(): boolean {
+    return this.code === 0 || this.code === 408 || this.code === 429 || this.code >= 500;
+  }
+}
+
+function toBlobStoreError(operation: string, err: unknown): BlobStoreError {
+  if (err instanceof RestError) {
+    // The SDK's message can quote the request; the code and the service's error code say enough.
+    return new BlobStoreError(operation, err.statusCode ?? 0, err.code ?? err.name, { cause: err });
+  }
+  return new BlobStoreError(operation, 0, ensureError(err).message, { cause: err });
+}
+
+/** The logs archive's one container. Errors are BlobStoreError. */
+export class BlobStore {
+  private containerReady = false;
+
+  constructor(private readonly container: ContainerClient) {}
+
+  /** Where a blob is, to show a person: `<container>/<name>`, without the account (infra's, not the caller's business). */
+  path(name: string): string {
+    return `${this.container.containerName}/${name}`;
+  }
+
+  /** Writes (or overwrites) one block blob. */
+  async put(name: string, content: string | Buffer, contentType: string, metadata: Record<string, string> = {}): Promise<void> {
+    const body = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    const upload = () =>
+      this.container.getBlockBlobClient(name).upload(body, body.length, { blobHTTPHeaders: { blobContentType: contentType }, metadata });
+    try {
+      await upload();
+    } catch (err) {
+      // Infra creates the container in Azure; Azurite starts empty. Create it once, on the first write that misses it.
+      if (this.containerReady || !(err instanceof RestError) || err.code !== 'ContainerNotFound') throw toBlobStoreError(`write blob ${name}`, err);
+      try {
+        await this.container.createIfNotExists();
+        this.containerReady = true;
+        await upload();
+      } catch (retryErr) {
+        throw toBlobStoreError(`write blob ${name}`, retryErr);
+      }
+    }
+  }
+
+  /** A blob's content, or null when there is no such blob (or no container yet). */
+  async get(name: string): Promise<Buffer | null> {
+    try {
+      return await this.container.getBlockBlobClient(name).downloadToBuffer();
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return null;
+      throw toBlobStoreError(`read blob ${name}`, err);
+    }
+  }
+
+  async exists(name: string): Promise<boolean> {
+    try {
+      return await this.container.getBlockBlobClient(name).exists();
+    } catch (err) {
+      throw toBlobStoreError(`look up blob ${name}`, err);
+    }
+  }
+
+  /** Blobs under a prefix, in name order, with their metadata, a page at a time. */
+  async list(prefix: string, options: { limit?: number; continueToken?: string | undefined } = {}): Promise<BlobPage> {
+    try {
+      const pages = this.container
+        .listBlobsFlat({ prefix, includeMetadata: true })
+        .byPage({ maxPageSize: options.limit ?? 1000, ...(options.continueToken ? { continuationToken: options.continueToken } : {}) });
+      const page: IteratorResult<ContainerListBlobFlatSegmentResponse> = await pages.next();
+      if (page.done) return { items: [], continueToken: undefined };
+      return {
+        items: page.value.segment.blobItems.map((b) => ({ name: b.name, size: b.properties.contentLength ?? 0, metadata: b.metadata ?? {} })),
+        continueToken: page.value.continuationToken || undefined,
+      };
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return { items: [], continueToken: undefined };
+      throw toBlobStoreError(`list blobs under ${prefix}`, err);
+    }
+  }
+}
+
+/**
+ * The archive's container, from the settings: with the app's identity on an account URL (Azure), or from a
+ * connection string (Azurite). The connection string is never logged or put in an error.
+ */
+export function blobStoreFrom(storage: LogsStorage, container: string, credential: () => TokenCredential): BlobStore {
+  const service =
+    storage.kind === 'connectionString'
+      ? BlobServiceClient.fromConnectionString(storage.connectionString)
+      : new BlobServiceClient(storage.accountUrl, credential());
+  return new BlobStore(service.getContainerClient(container));
+}

@@ -1,0 +1,295 @@
+import type { V1Container, V1Job, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+
+import { BadRequestError } from './errors.js';
+import { CRONJOB_INSTANTIATE_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from './labels.js';
+import type { RunSnapshot, RunStatus } from './run.js';
+
+/**
+ * The logs archive's layout and index, and the merging of live and archived runs. Pure: no I/O, time passed in.
+ *
+ * <cluster>/<namespace>/<runId>/index.json              what was archived (written last: it marks a complete archive)
+ * <cluster>/<namespace>/<runId>/job.json                the final Job object
+ * <cluster>/<namespace>/<runId>/events.json             events of the Job and its pods
+ * <cluster>/<namespace>/<runId>/logs/<pod>/<container>.log            (and .previous.log for the instance before a restart)
+ * <cluster>/<namespace>/.by-source/<Kind>/<name>/<inverted ms>.<runId>   empty; its metadata summarises the run
+ */
+
+/** Who started a run: the app on request, the app's scheduler, the CronJob controller, or a person with kubectl. */
+export type RunTrigger = 'http' | 'schedule' | 'cluster' | 'manual';
+
+export const SCHEDULED_TIMESTAMP_ANNOTATION = 'batch.kubernetes.io/cronjob-scheduled-timestamp';
+
+export const INDEX_BLOB = 'index.json';
+const BY_SOURCE = '.by-source';
+/** Larger than any epoch millisecond value for the next 250 years, so inverted times keep 13 digits. */
+const INVERT_FROM = 9_999_999_999_999;
+
+export function runPrefix(cluster: string, namespace: string, runId: string): string {
+  return `${cluster}/${namespace}/${runId}/`;
+}
+
+export function indexBlobName(cluster: string, namespace: string, runId: string): string {
+  return `${runPrefix(cluster, namespace, runId)}${INDEX_BLOB}`;
+}
+
+export function logBlobName(prefix: string, pod: string, container: string, previous: boolean): string {
+  return `${prefix}logs/${pod}/${container}${previous ? '.previous' : ''}.log`;
+}
+
+/** Where a source's archived runs are listed: newest first, since the inverted time leads the name. */
+export function sourcePrefix(cluster: string, namespace: string, kind: string, name: string): string {
+  return `${cluster}/${namespace}/${BY_SOURCE}/${kind}/${name}/`;
+}
+
+export function sourceMarkerName(cluster: string, namespace: string, kind: string, name: string, sortTime: Date, runId: string): string {
+  const inverted = String(INVERT_FROM - sortTime.getTime()).padStart(13, '0');
+  return `${sourcePrefix(cluster, namespace, kind, name)}${inverted}.${runId}`;
+}
+
+/** A run's place in its history: when it started (else when its Job was made). */
+export function sortTimeOf(job: V1Job | null, fallback: Date): Date {
+  const raw = job?.status?.startTime ?? job?.metadata?.creationTimestamp;
+  return raw ? new Date(raw) : fallback;
+}
+
+/** The CronJob that controls a Job, if one does. */
+export function cronJobOwner(job: V1Job): V1OwnerReference | undefined {
+  return job.metadata?.ownerReferences?.find((o) => o.kind === 'CronJob' && o.controller === true);
+}
+
+/** Who started a Job, from what each starter writes on it. */
+export function triggerOf(job: V1Job): RunTrigger {
+  const labels = job.metadata?.labels ?? {};
+  const annotations = job.metadata?.annotations ?? {};
+  if (labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE) {
+    return annotations[SCHEDULED_TIMESTAMP_ANNOTATION] && annotations[CRONJOB_INSTANTIATE_ANNOTATION] !== 'manual' ? 'schedule' : 'http';
+  }
+  return annotations[CRONJOB_INSTANTIATE_ANNOTATION] === 'manual' ? 'manual' : 'cluster';
+}
+
+/** The source a Job ran from: the app's labels, else its controlling CronJob. */
+export function sourceOf(job: V1Job): { kind: string; name: string } | null {
+  const labels = job.metadata?.labels ?? {};
+  const kind = labels[SOURCE_KIND_LABEL];
+  const name = labels[SOURCE_NAME_LABEL];
+  if (kind && name) return { kind, name };
+  const owner = cronJobOwner(job);
+  return owner ? { kind: 'CronJob', name: owner.name } : null;
+}
+
+export type ContainerRole = 'init' | 'sidecar' | 'main' | 'ephemeral';
+
+export interface LogTarget {
+  pod: string;
+  container: string;
+  role: ContainerRole;
+  previous: boolean;
+}
+
+/**
+ * Every log a pod has: init containers (sidecars are init containers that restart Always), the main
+ * containers, ephemeral ones, and the instance before the last restart of each container that restarted.
+ */
+export function logTargets(pod: V1Pod): LogTarget[] {
+  const name = pod.metadata?.name ?? '';
+  const restarts = new Map<string, number>();
+  for (const s of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? []), ...(pod.status?.ephemeralContainerStatuses ?? [])]) {
+    restarts.set(s.name, s.restartCount);
+  }
+  const containers: { c: Pick<V1Container, 'name'>; role: ContainerRole }[] = [
+    ...(pod.spec?.initContainers ?? []).map((c) => ({ c, role: c.restartPolicy === 'Always' ? ('sidecar' as const) : ('init' as const) })),
+    ...(pod.spec?.containers ?? []).map((c) => ({ c, role: 'main' as const })),
+    ...(pod.spec?.ephemeralContainers ?? []).map((c) => ({ c, role: 'ephemeral' as const })),
+  ];
+  return containers.flatMap(({ c, role }) => {
+    const current: LogTarget = { pod: name, container: c.name, role, previous: false };
+    return (restarts.get(c.name) ?? 0) > 0 ? [current, { ...current, previous: true }] : [current];
+  });
+}
+
+/**
+ * A log cut to the bound. The API server is asked for one byte more than the bound (limitBytes), so a log of
+ * exactly the bound is not called truncated. The head is kept: it is what the API server can cut without
+ * sending the whole log; a cut never splits a UTF-8 character.
+ */
+export function boundLog(text: string, maxBytes: number): { content: Buffer; truncated: boolean } {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= maxBytes) return { content: bytes, truncated: false };
+  let end = maxBytes;
+  // Step back over continuation bytes (10xxxxxx) to the start of the character that does not fit.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  return { content: bytes.subarray(0, end), truncated: true };
+}
+
+/** The last `lines` lines of a log (a final newline does not count as a line of its own). */
+export function tailLines(text: string, lines: number): string {
+  const body = text.endsWith('\n') ? text.slice(0, -1) : text;
+  if (body === '') return text;
+  const all = body.split('\n');
+  if (all.length <= lines) return text;
+  return `${all.slice(-lines).join('\n')}\n`;
+}
+
+export interface LogEntry {
+  pod: string;
+  container: string;
+  role: ContainerRole;
+  previous: boolean;
+  /** Blob name, relative to the run's prefix; absent when the log could not be read. */
+  blob?: string;
+  bytes: number;
+  truncated: boolean;
+  error?: string;
+}
+
+export interface ArchiveIndex {
+  version: 1;
+  cluster: string;
+  namespace: string;
+  runId: string;
+  source: { kind: string; name: string } | null;
+  trigger: RunTrigger;
+  verdict: Pick<RunSnapshot, 'status' | 'reason' | 'message'>;
+  startTime: string | null;
+  completionTime: string | null;
+  archivedAt: string;
+  maxBytesPerContainer: number;
+  logs: LogEntry[];
+  events: { blob: string; count: number; error?: string };
+  job: { blob: string } | null;
+  pods: string[];
+}
+
+/** The log a request names in an index: the first main container by default, the current instance unless `previous`. */
+export function findLog(index: ArchiveIndex, container: string | undefined, previous: boolean, pod?: string): LogEntry | undefined {
+  const candidates = index.logs.filter((l) => l.previous === previous && (pod === undefined || l.pod === pod));
+  if (container !== undefined) return candidates.find((l) => l.container === container);
+  return candidates.find((l) => l.role === 'main') ?? candidates[0];
+}
+
+// ---- Runs of a source: live Jobs and archived runs, merged, newest first, a page at a time ----
+
+export interface RunEntry {
+  runId: string;
+  status: RunStatus;
+  reason: string;
+  startTime: string | null;
+  completionTime: string | null;
+  trigger: RunTrigger;
+  /** Its Job is still in the cluster. */
+  live: boolean;
+  /** Its logs are in the archive. */
+  archived: boolean;
+  /** Where it sits in the history (start, else creation), ms since the epoch. */
+  sortTime: number;
+}
+
+/** What the source marker's metadata holds (Blob metadata values are ASCII: each is URI-encoded). */
+export function markerMetadata(entry: Omit<RunEntry, 'live' | 'archived' | 'sortTime'>): Record<string, string> {
+  return {
+    runid: entry.runId,
+    status: entry.status,
+    reason: encodeURIComponent(entry.reason),
+    starttime: entry.startTime ?? '',
+    completiontime: entry.completionTime ?? '',
+    trigger: entry.trigger,
+  };
+}
+
+const STATUSES: readonly RunStatus[] = ['Starting', 'Running', 'Success', 'Failed', 'Cancelled', 'Unknown'];
+const TRIGGERS: readonly RunTrigger[] = ['http', 'schedule', 'cluster', 'manual'];
+
+/** An archived run from its source marker; undefined for a blob that is not one. */
+export function entryFromMarker(name: string, metadata: Record<string, string>): RunEntry | undefined {
+  const match = /\/(\d{13})\.([a-z0-9][-a-z0-9]*)$/.exec(name);
+  if (!match?.[1] || !match[2]) return undefined;
+  const status = STATUSES.find((s) => s === metadata.status) ?? 'Unknown';
+  const trigger = TRIGGERS.find((t) => t === metadata.trigger) ?? 'cluster';
+  let reason = metadata.reason ?? '';
+  try {
+    reason = decodeURIComponent(reason);
+  } catch {
+    // A reason written by hand that is not URI-encoded: shown as it is.
+  }
+  return {
+    runId: match[2],
+    status,
+    reason,
+    startTime: metadata.starttime || null,
+    completionTime: metadata.completiontime || null,
+    trigger,
+    live: false,
+    archived: true,
+    sortTime: INVERT_FROM - Number(match[1]),
+  };
+}
+
+/** Newest first; equal times by run id, as the archive's listing orders them. */
+export function compareRuns(a: Pick<RunEntry, 'sortTime' | 'runId'>, b: Pick<RunEntry, 'sortTime' | 'runId'>): number {
+  if (a.sortTime !== b.sortTime) return b.sortTime - a.sortTime;
+  return a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0;
+}
+
+/** Where a page ended: the last run shown, and where the archive's listing can resume without missing any. */
+export interface RunCursor {
+  sortTime: number;
+  runId: string;
+  /** The archive's listing marker of the page the last archived run shown came from; null: from the start. */
+  marker: string | null;
+}
+
+export function encodeCursor(cursor: RunCursor): string {
+  return Buffer.from(JSON.stringify([cursor.sortTime, cursor.runId, cursor.marker])).toString('base64url');
+}
+
+export function decodeCursor(token: string): RunCursor {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(parsed) && parsed.length === 3) {
+      const [sortTime, runId, marker] = parsed as unknown[];
+      if (typeof sortTime === 'number' && typeof runId === 'string' && (marker === null || typeof marker === 'string')) return { sortTime, runId, marker };
+    }
+  } catch {
+    // Reported below, as any other token that is not ours.
+  }
+  throw new BadRequestError('continue is not a token this route gave out; pass the "continue" value of the previous page as it is');
+}
+
+function after(entry: RunEntry, cursor: RunCursor | null): boolean {
+  return cursor === null || compareRuns(entry, cursor) > 0;
+}
+
+/** Archived runs as read from the listing, each with the marker of the listing page it came from. */
+export interface ArchivedBatch {
+  entries: { entry: RunEntry; marker: string | null }[];
+  /** The listing has nothing after these. */
+  exhausted: boolean;
+}
+
+export interface RunPage {
+  items: RunEntry[];
+  next: RunCursor | null;
+}
+
+/**
+ * One page of a source's runs: live Jobs (all of them, the cluster keeps few) and archived runs (read from
+ * the cursor's marker on, enough of them to fill the page), after the cursor, de-duplicated by run id (a live
+ * Job that is also archived shows once, marked both), newest first. The archived batch must hold at least
+ * `limit` runs after the cursor unless it is exhausted: any run not read yet is then older than the page.
+ */
+export function mergeRunPage(live: readonly RunEntry[], archived: ArchivedBatch, cursor: RunCursor | null, limit: number): RunPage {
+  const byId = new Map<string, { entry: RunEntry; marker: string | null | undefined }>();
+  for (const { entry, marker } of archived.entries) if (after(entry, cursor)) byId.set(entry.runId, { entry, marker });
+  for (const entry of live) {
+    const archivedToo = byId.get(entry.runId);
+    if (archivedToo) byId.set(entry.runId, { entry: { ...entry, archived: true }, marker: archivedToo.marker });
+    else if (after(entry, cursor)) byId.set(entry.runId, { entry, marker: undefined });
+  }
+  const sorted = [...byId.values()].sort((a, b) => compareRuns(a.entry, b.entry));
+  const shown = sorted.slice(0, limit);
+  const last = shown.at(-1);
+  if (!last || (sorted.length <= limit && archived.exhausted)) return { items: shown.map((s) => s.entry), next: null };
+  let marker = cursor?.marker ?? null;
+  for (const s of shown) if (s.marker !== undefined) marker = s.marker;
+  return { items: shown.map((s) => s.entry), next: { sortTime: last.entry.sortTime, runId: last.entry.runId, marker } };
+}

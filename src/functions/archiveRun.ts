@@ -1,0 +1,54 @@
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { z } from 'zod';
+
+import { BlobStoreError } from '../clients/blob.js';
+import { KubeApiError } from '../core/errors.js';
+import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
+import { type ArchiveOutcome, archiveRun as archive } from '../runs/archive.js';
+import { services } from '../services.js';
+import { ACTIVITIES } from './names.js';
+
+export const archiveRunInputSchema = z.object({
+  ref: runRefSchema,
+  final: runSnapshotSchema.pick({ status: true, reason: true, message: true, startTime: true, completionTime: true }),
+});
+export type ArchiveRunInput = z.infer<typeof archiveRunInputSchema>;
+
+/**
+ * Activity: copy a finished run's logs, events and Job to the archive. Transient errors throw, for
+ * RetryOptions; one retrying cannot fix (no archive configured, a refused role) comes back as the outcome's
+ * error, which the final snapshot shows. Never changes the verdict.
+ */
+export async function archiveRun(input: unknown, context: InvocationContext): Promise<ArchiveOutcome> {
+  const { ref, final } = archiveRunInputSchema.parse(input);
+  const { clusters, config, logs, now } = services();
+  if (!logs) return { location: null, error: 'no logs archive is configured (LOGS_ACCOUNT_URL or LOGS_CONNECTION_STRING)' };
+  try {
+    const outcome = await archive(
+      clusters.gateway(ref.cluster),
+      logs,
+      {
+        cluster: ref.cluster,
+        namespace: ref.namespace,
+        runId: ref.runId,
+        verdict: { status: final.status, reason: final.reason, message: final.message },
+        startTime: final.startTime,
+        completionTime: final.completionTime,
+        source: ref.source,
+      },
+      config.logs.maxBytesPerContainer,
+      now(),
+    );
+    context.log(`run ${ref.runId}: archived to ${outcome.location ?? '(nowhere)'}`);
+    return outcome;
+  } catch (err) {
+    if ((err instanceof KubeApiError || err instanceof BlobStoreError) && !err.transient) {
+      context.warn(`run ${ref.runId}: not archived: ${err.message}`);
+      return { location: null, error: err.message };
+    }
+    throw err;
+  }
+}
+
+df.app.activity(ACTIVITIES.archiveRun, { handler: archiveRun });

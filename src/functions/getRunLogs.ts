@@ -1,0 +1,22 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+
+import { runLogsResponse } from '../http/archive.js';
+import { errorResponse } from '../http/problem.js';
+import type { RunClient } from '../http/runs.js';
+
+/** GET /api/runs/{runId}/logs?container=&previous=&tailLines=&pod=&download=&cluster=&namespace=: a run's log, text/plain. */
+export async function getRunLogs(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    return await runLogsResponse(request, client);
+  } catch (err) {
+    return errorResponse(err, context);
+  }
+}
+
+df.app.client.http('getRunLogs', {
+  route: 'runs/{runId}/logs',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: getRunLogs,
+});

@@ -1,0 +1,130 @@
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+
+import { decodeCursor, encodeCursor, type RunEntry } from '../core/archive.js';
+import { BadRequestError, NotFoundError } from '../core/errors.js';
+import { assertNamespace, assertObjectName, isDnsLabel, MAX_CRONJOB_NAME } from '../core/naming.js';
+import { jobRunInputSchema } from '../core/schemas.js';
+import { listCronJobRuns, readRunLog } from '../runs/archive.js';
+import { services } from '../services.js';
+import { runLinks } from './links.js';
+import { findRun, type RunClient } from './runs.js';
+
+export const DEFAULT_RUNS_PAGE = 50;
+export const MAX_RUNS_PAGE = 500;
+/** More lines than any tail a person reads; the API server and the archive bound the bytes anyway. */
+export const MAX_TAIL_LINES = 100_000;
+
+function wholeNumber(request: HttpRequest, name: string, max: number): number | undefined {
+  const raw = request.query.get(name);
+  if (raw === null || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new BadRequestError(`${name} must be a whole number from 1 to ${max}, got "${raw}"`);
+  return value;
+}
+
+function flag(request: HttpRequest, name: string): boolean {
+  const raw = request.query.get(name);
+  if (raw === null || raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new BadRequestError(`${name} must be true or false, got "${raw}"`);
+}
+
+/** The URL of a run's logs, with the cluster and namespace that find it also when the app did not start it. */
+export function logsUrl(request: HttpRequest, runId: string, cluster: string, namespace: string): string {
+  const url = new URL(runLinks(request, runId).statusUrl);
+  url.pathname = `${url.pathname}/logs`;
+  url.searchParams.set('cluster', cluster);
+  url.searchParams.set('namespace', namespace);
+  return url.toString();
+}
+
+/**
+ * Where a run lives: the query's namespace (and cluster) when given, which a Job the CronJob controller made
+ * needs, else the app's own record of the run (its orchestration's input).
+ */
+async function locate(request: HttpRequest, client: RunClient, runId: string): Promise<{ cluster: string; namespace: string }> {
+  const { clusters } = services();
+  const namespace = request.query.get('namespace');
+  const cluster = request.query.get('cluster');
+  if (namespace) return { cluster: cluster ?? clusters.defaultAlias, namespace };
+  const instance = await findRun(client, runId);
+  const input = instance ? jobRunInputSchema.safeParse(instance.input) : undefined;
+  if (!input?.success) {
+    throw new NotFoundError(
+      `the app started no run with id "${runId}"; for a Job it did not start (a CronJob's run fired by the cluster), pass ?namespace= (and ?cluster=) to read its logs`,
+    );
+  }
+  return { cluster: input.data.request.cluster, namespace: input.data.request.namespace };
+}
+
+/** GET /api/runs/{runId}/logs: one container's log as text, from the live pod, else from the archive. */
+export async function runLogsResponse(request: HttpRequest, client: RunClient): Promise<HttpResponseInit> {
+  const runId = request.params.runId ?? '';
+  // Any Job name: the cluster's and kubectl's Jobs have logs too, not only runs the app named.
+  if (!isDnsLabel(runId)) throw new NotFoundError(`no run with id "${runId}": run ids are Job names, lower-case letters, digits and '-'`);
+  const container = request.query.get('container') || undefined;
+  if (container !== undefined) assertObjectName('container', container, 63);
+  const pod = request.query.get('pod') || undefined;
+  if (pod !== undefined) assertObjectName('pod', pod);
+  const previous = flag(request, 'previous');
+  const download = flag(request, 'download');
+  const tail = wholeNumber(request, 'tailLines', MAX_TAIL_LINES);
+  const { cluster, namespace } = await locate(request, client, runId);
+  const { clusters, config, logs } = services();
+  clusters.authorize(cluster, namespace);
+  const log = await readRunLog(clusters.gateway(cluster), logs, {
+    cluster,
+    namespace,
+    runId,
+    container,
+    pod,
+    previous,
+    tailLines: tail,
+    maxBytes: config.logs.maxBytesPerContainer,
+  });
+  const filename = `${log.pod}-${log.container}${previous ? '-previous' : ''}.log`;
+  return {
+    status: 200,
+    headers: {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Disposition': `${download ? 'attachment' : 'inline'}; filename="${filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`,
+      'X-Log-Source': log.from,
+      'X-Log-Pod': log.pod,
+      'X-Log-Container': log.container,
+      'X-Log-Truncated': String(log.truncated),
+    },
+    body: log.text,
+  };
+}
+
+/** GET /api/cronjobs/{namespace}/{name}/runs: the CronJob's runs, live and archived, newest first, paginated. */
+export async function cronJobRunsResponse(request: HttpRequest): Promise<HttpResponseInit> {
+  const namespace = request.params.namespace ?? '';
+  const name = request.params.name ?? '';
+  assertNamespace(namespace);
+  assertObjectName('CronJob', name, MAX_CRONJOB_NAME);
+  const { clusters, logs, now } = services();
+  const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
+  clusters.authorize(cluster, namespace);
+  const limit = wholeNumber(request, 'limit', MAX_RUNS_PAGE) ?? DEFAULT_RUNS_PAGE;
+  const token = request.query.get('continue');
+  const cursor = token ? decodeCursor(token) : null;
+  const gateway = clusters.gateway(cluster);
+  const page = await listCronJobRuns(gateway, logs, { cluster, namespace, name }, cursor, limit, now());
+  if (!cursor && page.items.length === 0 && !(await gateway.readCronJob(namespace, name))) {
+    throw new NotFoundError(`no CronJob "${name}" in namespace "${namespace}" of cluster "${cluster}", and no archived runs of one by that name`);
+  }
+  const item = (entry: RunEntry) => ({
+    runId: entry.runId,
+    status: entry.status,
+    reason: entry.reason,
+    startTime: entry.startTime,
+    completionTime: entry.completionTime,
+    trigger: entry.trigger,
+    live: entry.live,
+    archived: entry.archived,
+    ...(entry.trigger === 'http' || entry.trigger === 'schedule' ? { statusUrl: runLinks(request, entry.runId).statusUrl } : {}),
+    logsUrl: logsUrl(request, entry.runId, cluster, namespace),
+  });
+  return { status: 200, jsonBody: { items: page.items.map(item), continue: page.next ? encodeCursor(page.next) : null } };
+}

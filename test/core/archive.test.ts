@@ -1,0 +1,270 @@
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+
+import {
+  type ArchiveIndex,
+  boundLog,
+  decodeCursor,
+  encodeCursor,
+  entryFromMarker,
+  findLog,
+  logTargets,
+  markerMetadata,
+  mergeRunPage,
+  type RunCursor,
+  type RunEntry,
+  sortTimeOf,
+  sourceMarkerName,
+  sourceOf,
+  tailLines,
+  triggerOf,
+} from '../../src/core/archive.js';
+import { BadRequestError } from '../../src/core/errors.js';
+
+const t0 = Date.parse('2026-11-23T10:00:00Z');
+const minutes = (n: number) => t0 + n * 60_000;
+
+function pod(spec: V1Pod['spec'], status: V1Pod['status'] = {}): V1Pod {
+  return { metadata: { name: 'run-1-abcde' }, spec, status };
+}
+
+describe('logTargets', () => {
+  it.each([
+    {
+      name: 'one container',
+      pod: pod({ containers: [{ name: 'main' }] }),
+      want: [['main', 'main', false]],
+    },
+    {
+      name: 'init containers first, a sidecar told apart by restartPolicy Always',
+      pod: pod({ initContainers: [{ name: 'setup' }, { name: 'proxy', restartPolicy: 'Always' }], containers: [{ name: 'main' }] }),
+      want: [
+        ['setup', 'init', false],
+        ['proxy', 'sidecar', false],
+        ['main', 'main', false],
+      ],
+    },
+    {
+      name: 'the previous instance of a container that restarted',
+      pod: pod(
+        { containers: [{ name: 'main' }, { name: 'helper' }] },
+        { containerStatuses: [{ name: 'main', restartCount: 2, image: 'x', imageID: '', ready: false }, { name: 'helper', restartCount: 0, image: 'x', imageID: '', ready: false }] },
+      ),
+      want: [
+        ['main', 'main', false],
+        ['main', 'main', true],
+        ['helper', 'main', false],
+      ],
+    },
+    {
+      name: 'ephemeral containers last',
+      pod: pod({ containers: [{ name: 'main' }], ephemeralContainers: [{ name: 'debugger' }] }),
+      want: [
+        ['main', 'main', false],
+        ['debugger', 'ephemeral', false],
+      ],
+    },
+  ])('$name', ({ pod: p, want }) => {
+    expect(logTargets(p).map((t) => [t.container, t.role, t.previous])).toEqual(want);
+    expect(logTargets(p).every((t) => t.pod === 'run-1-abcde')).toBe(true);
+  });
+});
+
+describe('boundLog', () => {
+  it.each([
+    { name: 'a log under the bound is kept whole', text: 'hello\n', max: 10, want: 'hello\n', truncated: false },
+    { name: 'a log of exactly the bound is not truncated', text: '0123456789', max: 10, want: '0123456789', truncated: false },
+    { name: 'a longer log keeps its head', text: '0123456789abc', max: 10, want: '0123456789', truncated: true },
+    { name: 'a cut never splits a character', text: 'aaaaaaaaé', max: 9, want: 'aaaaaaaa', truncated: true },
+    { name: 'a cut after a whole multi-byte character keeps it', text: 'aaaaaaaéb', max: 9, want: 'aaaaaaaé', truncated: true },
+  ])('$name', ({ text, max, want, truncated }) => {
+    const bounded = boundLog(text, max);
+    expect(bounded.content.toString('utf8')).toBe(want);
+    expect(bounded.truncated).toBe(truncated);
+    expect(bounded.content.length).toBeLessThanOrEqual(max);
+  });
+});
+
+describe('tailLines', () => {
+  it.each([
+    { name: 'fewer lines than asked: all of them', text: 'a\nb\n', lines: 5, want: 'a\nb\n' },
+    { name: 'the last lines, with the final newline', text: 'a\nb\nc\n', lines: 2, want: 'b\nc\n' },
+    { name: 'a log without a final newline', text: 'a\nb\nc', lines: 1, want: 'c\n' },
+    { name: 'an empty log', text: '', lines: 3, want: '' },
+  ])('$name', ({ text, lines, want }) => {
+    expect(tailLines(text, lines)).toBe(want);
+  });
+});
+
+function job(metadata: V1Job['metadata'], status: V1Job['status'] = {}): V1Job {
+  return { metadata: { name: 'nightly-29923598', ...metadata }, status };
+}
+const owner = { apiVersion: 'batch/v1', kind: 'CronJob', name: 'nightly', uid: 'u1', controller: true };
+const appLabels = { 'app.kubernetes.io/managed-by': 'aks-job-runner', 'aks-job-runner.io/source-kind': 'CronJob', 'aks-job-runner.io/source-name': 'nightly' };
+
+describe('triggerOf and sourceOf', () => {
+  it.each([
+    { name: 'the CronJob controller', job: job({ ownerReferences: [owner], annotations: { 'batch.kubernetes.io/cronjob-scheduled-timestamp': '2026-11-23T10:00:00Z' } }), trigger: 'cluster' },
+    { name: 'kubectl create job --from', job: job({ ownerReferences: [owner], annotations: { 'cronjob.kubernetes.io/instantiate': 'manual' } }), trigger: 'manual' },
+    { name: 'the app, on request', job: job({ ownerReferences: [owner], labels: appLabels, annotations: { 'cronjob.kubernetes.io/instantiate': 'manual' } }), trigger: 'http' },
+    {
+      name: "the app's scheduler",
+      job: job({ ownerReferences: [owner], labels: appLabels, annotations: { 'batch.kubernetes.io/cronjob-scheduled-timestamp': '2026-11-23T10:00:00Z' } }),
+      trigger: 'schedule',
+    },
+  ] as const)('a Job made by $name has trigger $trigger and its CronJob as source', ({ job: j, trigger }) => {
+    expect(triggerOf(j)).toBe(trigger);
+    expect(sourceOf(j)).toEqual({ kind: 'CronJob', name: 'nightly' });
+  });
+
+  it('a Job no CronJob controls and the app did not make has no source', () => {
+    expect(sourceOf(job({ ownerReferences: [{ ...owner, controller: false }] }))).toBeNull();
+  });
+});
+
+describe('source markers', () => {
+  it('carry the run in their name and metadata, and read back as the same run', () => {
+    const start = new Date('2026-11-23T10:00:05Z');
+    const name = sourceMarkerName('dev', 'batch', 'CronJob', 'nightly', start, 'nightly-29923598');
+    expect(name).toBe(`dev/batch/.by-source/CronJob/nightly/${String(9_999_999_999_999 - start.getTime())}.nightly-29923598`);
+    const metadata = markerMetadata({
+      runId: 'nightly-29923598',
+      status: 'Failed',
+      reason: 'BackoffLimitExceeded: ä',
+      startTime: start.toISOString(),
+      completionTime: null,
+      trigger: 'cluster',
+    });
+    expect(Object.values(metadata).every((v) => /^[\x20-\x7e]*$/.test(v))).toBe(true);
+    expect(entryFromMarker(name, metadata)).toEqual({
+      runId: 'nightly-29923598',
+      status: 'Failed',
+      reason: 'BackoffLimitExceeded: ä',
+      startTime: start.toISOString(),
+      completionTime: null,
+      trigger: 'cluster',
+      live: false,
+      archived: true,
+      sortTime: start.getTime(),
+    });
+  });
+
+  it('newer runs sort first by name', () => {
+    const older = sourceMarkerName('dev', 'batch', 'CronJob', 'n', new Date(minutes(0)), 'n-1');
+    const newer = sourceMarkerName('dev', 'batch', 'CronJob', 'n', new Date(minutes(1)), 'n-2');
+    expect([older, newer].sort()).toEqual([newer, older]);
+  });
+
+  it('a blob that is not a marker is no run', () => {
+    expect(entryFromMarker('dev/batch/.by-source/CronJob/n/readme.txt', {})).toBeUndefined();
+  });
+
+  it('a run sorts by its start, else by its creation', () => {
+    expect(sortTimeOf(job({ creationTimestamp: new Date(minutes(0)) }, { startTime: new Date(minutes(1)) }), new Date(0)).getTime()).toBe(minutes(1));
+    expect(sortTimeOf(job({ creationTimestamp: new Date(minutes(0)) }), new Date(0)).getTime()).toBe(minutes(0));
+    expect(sortTimeOf(null, new Date(minutes(5))).getTime()).toBe(minutes(5));
+  });
+});
+
+describe('findLog', () => {
+  const index = {
+    logs: [
+      { pod: 'p-2', container: 'setup', role: 'init', previous: false, bytes: 1, truncated: false, blob: 'a' },
+      { pod: 'p-2', container: 'main', role: 'main', previous: false, bytes: 1, truncated: false, blob: 'b' },
+      { pod: 'p-2', container: 'main', role: 'main', previous: true, bytes: 1, truncated: false, blob: 'c' },
+      { pod: 'p-1', container: 'main', role: 'main', previous: false, bytes: 1, truncated: false, blob: 'd' },
+    ],
+  } as ArchiveIndex;
+  it.each([
+    { name: 'by default the first main container, not an init container', container: undefined, previous: false, pod: undefined, blob: 'b' },
+    { name: 'a container by name', container: 'setup', previous: false, pod: undefined, blob: 'a' },
+    { name: 'the previous instance', container: undefined, previous: true, pod: undefined, blob: 'c' },
+    { name: 'a pod by name', container: 'main', previous: false, pod: 'p-1', blob: 'd' },
+    { name: 'nothing for a container the run did not have', container: 'nope', previous: false, pod: undefined, blob: undefined },
+  ])('$name', ({ container, previous, pod: p, blob }) => {
+    expect(findLog(index, container, previous, p)?.blob).toBe(blob);
+  });
+});
+
+function run(id: string, minute: number, extra: Partial<RunEntry> = {}): RunEntry {
+  return {
+    runId: id,
+    status: 'Success',
+    reason: 'CompletionsReached',
+    startTime: new Date(minutes(minute)).toISOString(),
+    completionTime: null,
+    trigger: 'cluster',
+    live: false,
+    archived: true,
+    sortTime: minutes(minute),
+    ...extra,
+  };
+}
+const live = (id: string, minute: number) => run(id, minute, { live: true, archived: false });
+/** Archived runs as the listing returns them (newest first), `perPage` to a listing page, markers m0, m1, ... */
+function listing(entries: RunEntry[], perPage: number) {
+  return entries.map((entry, i) => ({ entry, marker: i < perPage ? null : `m${Math.floor(i / perPage)}` }));
+}
+
+describe('mergeRunPage', () => {
+  it('merges live and archived runs newest first; a run in both shows once, marked both', () => {
+    const page = mergeRunPage([live('n-5', 5), live('n-4', 4)], { entries: listing([run('n-4', 4), run('n-3', 3)], 10), exhausted: true }, null, 10);
+    expect(page.items.map((r) => [r.runId, r.live, r.archived])).toEqual([
+      ['n-5', true, false],
+      ['n-4', true, true],
+      ['n-3', false, true],
+    ]);
+    expect(page.next).toBeNull();
+  });
+
+  it('orders runs that started in the same millisecond by run id, as the listing does', () => {
+    const page = mergeRunPage([live('n-b', 1)], { entries: listing([run('n-a', 1), run('n-c', 1)], 10), exhausted: true }, null, 10);
+    expect(page.items.map((r) => r.runId)).toEqual(['n-a', 'n-b', 'n-c']);
+  });
+
+  it('pages through every run exactly once, across live and archived runs and listing pages', () => {
+    const archived = [9, 8, 6, 5, 3, 2, 1].map((m) => run(`n-${String(m)}`, m));
+    const lives = [live('n-10', 10), live('n-7', 7), live('n-4', 4)];
+    const seen: string[] = [];
+    let cursor: RunCursor | null = null;
+    for (let guard = 0; guard < 10; guard++) {
+      // What the route reads: from the cursor's marker on (the listing pages hold 2 each).
+      const all = listing(archived, 2);
+      const from = cursor?.marker ? all.findIndex((a) => a.marker === cursor?.marker) : 0;
+      const page = mergeRunPage(lives, { entries: all.slice(from), exhausted: true }, cursor, 3);
+      seen.push(...page.items.map((r) => r.runId));
+      if (!page.next) break;
+      cursor = decodeCursor(encodeCursor(page.next));
+    }
+    expect(seen).toEqual(['n-10', 'n-9', 'n-8', 'n-7', 'n-6', 'n-5', 'n-4', 'n-3', 'n-2', 'n-1']);
+  });
+
+  it('keeps the marker of the listing page the last archived run shown came from', () => {
+    const page = mergeRunPage([], { entries: listing([run('n-9', 9), run('n-8', 8), run('n-7', 7)], 2), exhausted: true }, null, 2);
+    expect(page.next).toEqual({ sortTime: minutes(8), runId: 'n-8', marker: null });
+    const second = mergeRunPage([], { entries: listing([run('n-9', 9), run('n-8', 8), run('n-7', 7), run('n-6', 6)], 2), exhausted: false }, page.next, 1);
+    expect(second.items.map((r) => r.runId)).toEqual(['n-7']);
+    expect(second.next?.marker).toBe('m1');
+  });
+
+  it('offers a next page when the listing has more, even if this page is exactly full', () => {
+    const page = mergeRunPage([], { entries: listing([run('n-2', 2), run('n-1', 1)], 2), exhausted: false }, null, 2);
+    expect(page.next).toMatchObject({ runId: 'n-1' });
+  });
+
+  it('an empty history is one empty page', () => {
+    expect(mergeRunPage([], { entries: [], exhausted: true }, null, 5)).toEqual({ items: [], next: null });
+  });
+});
+
+describe('continue tokens', () => {
+  it('round-trip', () => {
+    const cursor = { sortTime: minutes(3), runId: 'n-3', marker: 'opaque/marker==' };
+    expect(decodeCursor(encodeCursor(cursor))).toEqual(cursor);
+  });
+
+  it.each(['not-a-token', Buffer.from('[1,2]').toString('base64url'), Buffer.from('{"a":1}').toString('base64url')])('refuses %s with a 400 saying where tokens come from', (token) => {
+    expect(() => decodeCursor(token)).toThrow(BadRequestError);
+    expect(() => decodeCursor(token)).toThrow(/"continue" value of the previous page/);
+  });
+});
