@@ -57,6 +57,7 @@ beforeAll(async () => {
     POLL_INITIAL_SECONDS: '1',
     POLL_MAX_SECONDS: '2',
     STATUS_RETRY_AFTER_SECONDS: '1',
+    LOGS_CONNECTION_STRING: inject('logsConnectionString'),
   });
   const apps = kube.kc.makeApiClient(AppsV1Api);
   // A web app's Deployment, as a team has it; no Deployment controller runs here, so it makes no pods.
@@ -201,6 +202,38 @@ describe('the web console in a real browser', () => {
     const log = page.getByTestId('log');
     await expect.poll(() => log.textContent(), { timeout: 30_000 }).toContain(LOCAL_POD_LOG_LINES[0]);
     await shoot('run');
+    await page.goto(`${consoleUrl}#/cronjobs?namespace=${ns()}`);
+    await expect.poll(() => page.locator('tr[data-cronjob="shop-report"]').textContent()).toContain('Success');
+    await shoot('cronjobs-with-runs');
+    await page.goBack();
+    await log.waitFor();
+    // Once the Job and its pods are gone, the same log comes from the archive the run's end wrote.
+    await kube.batch.deleteNamespacedJob({ name: runId, namespace: ns(), propagationPolicy: 'Background' });
+    await waitFor(`pods of ${runId} gone`, async () => (await kube.core.listNamespacedPod({ namespace: ns(), labelSelector: `batch.kubernetes.io/job-name=${runId}` })).items.length === 0);
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Refresh log' }).click();
+          await page.waitForTimeout(300);
+          return page.getByTestId('log-source').textContent();
+        },
+        { timeout: 60_000, intervals: [1000] },
+      )
+      .toContain('from the archive');
+    expect(await log.textContent()).toContain(LOCAL_POD_LOG_LINES[0]);
+    await shoot('run-archived-log');
+  });
+
+  it("edits a CronJob's schedule, sending the version it read", async () => {
+    await page.goto(`${consoleUrl}#/cronjobs/shop-report?namespace=${ns()}`);
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Weekly').check();
+    await page.getByRole('combobox', { name: /^On\b/ }).selectOption('friday');
+    await expect.poll(() => page.getByTestId('schedule-preview').textContent()).toContain('Friday');
+    await shoot('cronjob-edit');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('saved').waitFor();
+    expect((await kube.batch.readNamespacedCronJob({ name: 'shop-report', namespace: ns() })).spec.schedule).toBe('30 2 * * 5');
   });
 
   it('runs a Job ad hoc with an override and shows its outputs', async () => {
@@ -239,6 +272,17 @@ describe('the web console in a real browser', () => {
     await row.getByRole('button', { name: 'Hand back to cluster' }).click();
     await row.getByRole('button', { name: 'Hand to app' }).waitFor();
     expect((await kube.batch.readNamespacedCronJob({ name: 'nightly-report', namespace: ns() })).spec.suspend).not.toBe(true);
+  });
+
+  it('suspends a CronJob and resumes it', async () => {
+    const row = page.locator('tr[data-cronjob="nightly-report"]');
+    await row.getByRole('button', { name: 'Suspend' }).click();
+    await row.getByRole('button', { name: 'Resume' }).waitFor();
+    expect((await kube.batch.readNamespacedCronJob({ name: 'nightly-report', namespace: ns() })).spec.suspend).toBe(true);
+    expect(await row.textContent()).toContain('none: suspended');
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await row.getByRole('button', { name: 'Suspend' }).waitFor();
+    expect((await kube.batch.readNamespacedCronJob({ name: 'nightly-report', namespace: ns() })).spec.suspend).toBe(false);
   });
 
   it('deletes a CronJob only after it is confirmed', async () => {
