@@ -81,9 +81,9 @@ param continueAsNewAfterPolls int = 50
 @description('Polls in a row that cannot read a run (its Job refused or unreachable) before the run ends as Failed.')
 @minValue(1)
 param maxObserveFailures int = 10
-@description('timeoutSeconds of runs that give none; 0: no time-out.')
-@minValue(0)
-param defaultRunTimeoutSeconds int = 0
+@description('timeoutSeconds of runs that give none: 25 h, the default Job deadline (24 h) and an hour to spare.')
+@minValue(1)
+param defaultRunTimeoutSeconds int = 90000
 @minValue(0)
 param graceImagePullSeconds int = 120
 @minValue(0)
@@ -100,6 +100,13 @@ param activityRetryFirstSeconds int = 5
 param activityRetryMaxAttempts int = 5
 @minValue(1)
 param statusRetryAfterSeconds int = 10
+
+@description('Identify callers with Microsoft Entra ID (App Service Authentication) besides the function key.')
+param easyAuthEnabled bool = false
+@description('Client id of the app registration that stands for this API (the audience callers request tokens for).')
+param easyAuthClientId string = ''
+@description('Client (application) ids allowed to call with a token: a Logic App\'s managed identity, Polysync\'s app registration.')
+param easyAuthAllowedClientIds array = []
 
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -140,6 +147,7 @@ var appSettings = {
   STATUS_RETRY_AFTER_SECONDS: string(statusRetryAfterSeconds)
   LOGS_ACCOUNT_URL: storage.outputs.blobEndpoint
   LOGS_CONTAINER: logsContainerName
+  EASY_AUTH_ENABLED: string(easyAuthEnabled)
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -241,6 +249,16 @@ module api 'app/api.bicep' = {
   dependsOn: [
     rbac
   ]
+}
+
+module auth 'app/auth.bicep' = if (easyAuthEnabled) {
+  name: 'auth'
+  scope: rg
+  params: {
+    functionAppName: api.outputs.name
+    clientId: easyAuthClientId
+    allowedClientIds: easyAuthAllowedClientIds
+  }
 }
 
 output AZURE_LOCATION string = location

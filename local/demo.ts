@@ -3,15 +3,18 @@
  * sample Job and CronJob in a namespace, starts the app's local runtime, and runs Jobs through the HTTP API
  * like a Logic Apps or Polysync caller would: one to Success with an env override, one that fails on a bad
  * image, and one cancelled mid-run. Then it makes a CronJob from a sample Deployment through the management API
- * and runs it now, and reads the first run's log back from the logs archive (a real Azurite) after its Job and
- * pods are deleted. Every status change is printed as it happens.
+ * and runs it now, reads the first run's log back from the logs archive (a real Azurite) after its Job and pods
+ * are deleted, and hands a suspended CronJob over to the app, whose scheduler fires it on the real clock (within
+ * a minute). Every status change is printed as it happens.
  */
 import { BatchV1Api, KubeConfig } from '@kubernetes/client-node';
 
+import { SCHEDULER_APP, SCHEDULER_LABEL } from '../src/core/labels.js';
 import { type LocalCluster, startCluster } from '../testenv/cluster.js';
+import { COMPLETE_DELAY_ANNOTATION } from '../testenv/fates.js';
 import { type LocalAzurite, startAzurite } from './azurite.js';
 import { startLocalApp } from './host/server.js';
-import { createSamples, SAMPLE_NAMESPACE } from './samples.js';
+import { createSamples, SAMPLE_NAMESPACE, template } from './samples.js';
 
 const NAMESPACE = SAMPLE_NAMESPACE;
 const t0 = Date.now();
@@ -110,6 +113,8 @@ async function main(): Promise<number> {
       POLL_MAX_SECONDS: '2',
       STATUS_RETRY_AFTER_SECONDS: '1',
       GRACE_IMAGE_PULL_SECONDS: '5',
+      // Step 2 runs a Job that does not exist from an image: fallback runs are off unless images are allowed.
+      FALLBACK_IMAGES: 'registry.invalid/',
     });
     app = await startLocalApp({ functionKey: 'demo-key' });
     const api = `${app.url}/api`;
@@ -158,6 +163,29 @@ async function main(): Promise<number> {
     say(`  GET /api/cronjobs/${NAMESPACE}/shop-report → ${detail.status}: latest run ${latest?.runId ?? '?'} ${latest?.status ?? '?'} (${latest?.trigger ?? '?'})`);
 
     const archivedLog = await archivedLogs(api, code, started.body.runId ?? '', cluster.kubeconfigPath);
+
+    say('6) hand a CronJob over to the app (label aks-job-runner.io/scheduler=app + suspend) and let the app fire it');
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfigPath);
+    await kc.makeApiClient(BatchV1Api).createNamespacedCronJob({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name: 'every-minute', labels: { [SCHEDULER_LABEL]: SCHEDULER_APP } },
+        spec: { schedule: '* * * * *', suspend: true, jobTemplate: { spec: { backoffLimit: 0, template: template('tick', { [COMPLETE_DELAY_ANNOTATION]: '2s' }) } } },
+      },
+    });
+    const listing = await call('GET', `${api}/cronjobs?namespace=${NAMESPACE}&${code}`);
+    const handed = (listing.body.items as { name: string; scheduler: string; nextRunTime: string | null }[]).find((i) => i.name === 'every-minute');
+    say(`  GET /api/cronjobs → every-minute: scheduler ${handed?.scheduler ?? '?'}, next run ${handed?.nextRunTime ?? '?'}`);
+    const scheduledRunId = `every-minute-${Math.floor(Date.parse(handed?.nextRunTime ?? '') / 60_000)}`;
+    say(`  waiting for the app's timer to start run ${scheduledRunId} (at most a minute)`);
+    const statusUrl = `${api}/runs/${scheduledRunId}?${code}`;
+    for (let first = await call('GET', statusUrl); first.status === 404; first = await call('GET', statusUrl)) {
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const fired = await follow(statusUrl);
+    say(`  trigger: ${JSON.stringify(fired.body.trigger)}`);
+
     const ok =
       success.status === 200 &&
       failed.status === 424 &&
@@ -165,10 +193,11 @@ async function main(): Promise<number> {
       cancelled.body.status === 'Cancelled' &&
       made.status === 201 &&
       scheduled.status === 200 &&
-      archivedLog;
+      archivedLog &&
+      fired.status === 200;
     say(
       ok
-        ? 'demo finished: Success, Failed (bad image), Cancelled, a CronJob made from a Deployment ran, and logs read from the archive, as expected'
+        ? 'demo finished: Success, Failed (bad image), Cancelled, a CronJob made from a Deployment ran, logs read from the archive, and a scheduled run fired by the app, as expected'
         : 'demo finished with unexpected results',
     );
     return ok ? 0 : 1;

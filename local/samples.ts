@@ -5,11 +5,13 @@
  */
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, type V1PodTemplateSpec } from '@kubernetes/client-node';
 
+import { ALLOW_ENV_ANNOTATION } from '../src/core/consent.js';
 import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../testenv/fates.js';
 
 export const SAMPLE_NAMESPACE = 'demo';
 
-function template(name: string, annotations: Record<string, string>): V1PodTemplateSpec {
+/** A busybox pod template whose kwok fate the annotations choose (testenv/fates.ts). */
+export function template(name: string, annotations: Record<string, string>): V1PodTemplateSpec {
   return {
     metadata: { annotations },
     spec: {
@@ -44,7 +46,8 @@ export async function createSamples(kubeconfigPath: string, namespace = SAMPLE_N
   await batch.createNamespacedJob({
     namespace,
     body: {
-      metadata: { name: 'hello' },
+      // COUNT is not declared: the Job consents to callers adding it (README, "What a caller may make the cluster do").
+      metadata: { name: 'hello', annotations: { [ALLOW_ENV_ANNOTATION]: 'COUNT' } },
       spec: {
         suspend: true,
         backoffLimit: 0,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { parseFallbackImages, type RunPolicy } from './core/consent.js';
 import { ConfigError } from './core/errors.js';
 
 /**
@@ -37,6 +38,23 @@ export type AksClusterSettings = z.infer<typeof aksCluster>;
 
 const seconds = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 
+/** A Job's own deadline when its source sets none: a day, long for a batch run, short of a forgotten one. */
+const JOB_DEADLINE = 24 * 3600;
+/** A run's default timeout: the Job's deadline plus an hour for pulling, scheduling and the last polls. */
+const DEFAULT_RUN_TIMEOUT = JOB_DEADLINE + 3600;
+/** A CPU or memory quantity as Kubernetes writes them (`100m`, `1`, `512Mi`, `1G`). */
+const quantity = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'a Kubernetes quantity, e.g. 100m, 1, 256Mi')
+    .default(fallback);
+const callerPolicy = z.strictObject({
+  clusters: z.array(z.string().min(1)).optional(),
+  namespaces: z.array(namespaceName).optional(),
+  fallback: z.boolean().optional(),
+});
+export type CallerPolicy = z.infer<typeof callerPolicy>;
+
 const envSchema = z.object({
   CLUSTERS: z
     .string({ error: 'required: a JSON array of clusters, e.g. [{"alias":"prod","type":"aks",...}]' })
@@ -62,7 +80,7 @@ const envSchema = z.object({
   POLL_BACKOFF_FACTOR: z.coerce.number().min(1).max(10).default(1.5),
   CONTINUE_AS_NEW_AFTER_POLLS: seconds(50, 1),
   MAX_OBSERVE_FAILURES: seconds(10, 1),
-  DEFAULT_RUN_TIMEOUT_SECONDS: seconds(0),
+  DEFAULT_RUN_TIMEOUT_SECONDS: seconds(DEFAULT_RUN_TIMEOUT, 1),
   GRACE_IMAGE_PULL_SECONDS: seconds(120),
   GRACE_CONTAINER_CONFIG_SECONDS: seconds(60),
   GRACE_UNSCHEDULABLE_SECONDS: seconds(600),
@@ -87,6 +105,40 @@ const envSchema = z.object({
   DISCOVERY_SHOW_ENV_VALUES: z.stringbool({ error: 'true or false' }).default(true),
   /** The curl image of httpCall CronJobs, pinned: a moving tag would change what every scheduled call runs. */
   HTTP_CALL_IMAGE: z.string().min(1).default('curlimages/curl:8.11.1'),
+  SCHEDULER_ENABLED: z.stringbool({ error: 'true or false' }).default(true),
+  FALLBACK_IMAGES: z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      try {
+        return parseFallbackImages(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+        return z.NEVER;
+      }
+    }),
+  FALLBACK_CPU_REQUEST: quantity('100m'),
+  FALLBACK_CPU_LIMIT: quantity('1'),
+  FALLBACK_MEMORY_REQUEST: quantity('128Mi'),
+  FALLBACK_MEMORY_LIMIT: quantity('512Mi'),
+  FALLBACK_RUN_AS_USER: z.coerce.number().int().min(1, 'a non-root user id (1 or more)').default(65532),
+  JOB_ACTIVE_DEADLINE_SECONDS: seconds(JOB_DEADLINE, 1),
+  MAX_RUN_TIMEOUT_SECONDS: seconds(7 * 24 * 3600, 1),
+  MAX_ACTIVE_RUNS_PER_CLUSTER: seconds(200, 1),
+  SOURCES_OPT_IN: z.stringbool({ error: 'true or false' }).default(false),
+  EASY_AUTH_ENABLED: z.stringbool({ error: 'true or false' }).default(false),
+  CALLER_POLICIES: z
+    .string()
+    .default('{}')
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().min(1), callerPolicy)),
 });
 
 /** Where the links in answers point (statusUrl, Location, runUrl...). */
@@ -144,6 +196,23 @@ export interface Config {
   /** Discovery shows the values of plain env vars (the seed's Polysync reads them as defaults); false hides them. */
   readonly discoveryShowsEnvValues: boolean;
   readonly httpCallImage: string;
+  /** Whether the timer fires the CronJobs handed over to the app. */
+  readonly schedulerEnabled: boolean;
+  /** What a run may be made of: consent of sources, fallback images and their pod spec, the Job deadline. */
+  readonly runPolicy: RunPolicy;
+  /** The longest timeoutSeconds a caller may ask for. */
+  readonly maxRunTimeoutSeconds: number;
+  /** Unfinished runs of the app per cluster past which a start answers 429. */
+  readonly maxActiveRunsPerCluster: number;
+  readonly callers: CallerSettings;
+}
+
+/** Who callers are and what each may do. */
+export interface CallerSettings {
+  /** App Service Authentication runs in front of the app, so its X-MS-CLIENT-PRINCIPAL headers can be trusted. */
+  readonly easyAuth: boolean;
+  /** Per caller, keyed by Entra application (client) id, or `key` for function-key callers. */
+  readonly policies: Readonly<Record<string, CallerPolicy>>;
 }
 
 /** The names of every setting, for docs, infra checks and tests. */
@@ -170,6 +239,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       `Invalid app settings:\n- DEFAULT_CLUSTER: "${defaultCluster}" is not one of the aliases in CLUSTERS (${s.CLUSTERS.map((c) => c.alias).join(', ')})`,
     );
+  }
+  if (s.DEFAULT_RUN_TIMEOUT_SECONDS > s.MAX_RUN_TIMEOUT_SECONDS) {
+    throw new ConfigError('Invalid app settings:\n- DEFAULT_RUN_TIMEOUT_SECONDS: must be at most MAX_RUN_TIMEOUT_SECONDS');
   }
   if (s.POLL_MAX_SECONDS < s.POLL_INITIAL_SECONDS) {
     throw new ConfigError('Invalid app settings:\n- POLL_MAX_SECONDS: must be at least POLL_INITIAL_SECONDS');
@@ -204,6 +276,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowLocalAccountClusters: s.ALLOW_LOCAL_ACCOUNT_CLUSTERS,
     discoveryShowsEnvValues: s.DISCOVERY_SHOW_ENV_VALUES,
     httpCallImage: s.HTTP_CALL_IMAGE,
+    schedulerEnabled: s.SCHEDULER_ENABLED,
+    runPolicy: Object.freeze({
+      sourcesOptIn: s.SOURCES_OPT_IN,
+      jobActiveDeadlineSeconds: s.JOB_ACTIVE_DEADLINE_SECONDS,
+      fallback: Object.freeze({
+        images: Object.freeze(s.FALLBACK_IMAGES),
+        resources: {
+          requests: { cpu: s.FALLBACK_CPU_REQUEST, memory: s.FALLBACK_MEMORY_REQUEST },
+          limits: { cpu: s.FALLBACK_CPU_LIMIT, memory: s.FALLBACK_MEMORY_LIMIT },
+        },
+        runAsUser: s.FALLBACK_RUN_AS_USER,
+      }),
+    }),
+    maxRunTimeoutSeconds: s.MAX_RUN_TIMEOUT_SECONDS,
+    maxActiveRunsPerCluster: s.MAX_ACTIVE_RUNS_PER_CLUSTER,
+    callers: Object.freeze({ easyAuth: s.EASY_AUTH_ENABLED, policies: Object.freeze(s.CALLER_POLICIES) }),
   });
 }
 

@@ -24,6 +24,7 @@ await import('./functions/createCronJob.js');
 await import('./functions/getCronJob.js');
 await import('./functions/updateCronJob.js');
 await import('./functions/deleteCronJob.js');
+await import('./functions/scheduler.js');
 await import('./functions/previewSchedule.js');
 await import('./functions/archiveRun.js');
 await import('./functions/listClusters.js');

@@ -38,6 +38,7 @@ var runnerDataActions = [
   'Microsoft.ContainerService/managedClusters/pods/read'
   'Microsoft.ContainerService/managedClusters/pods/log/read'
   'Microsoft.ContainerService/managedClusters/events/read'
+  'Microsoft.ContainerService/managedClusters/events/write'
 ]
 // One definition per cluster, so two clusters in one resource group never race to write the same definition.
 var runnerRole = guid(cluster.id, 'aks-job-runner Kubernetes runner')

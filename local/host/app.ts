@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 
 import type { OrchestratorRunner } from '../durable/engine.js';
 import type { ActivityHandler, LocalDurable } from '../durable/runtime.js';
@@ -15,14 +15,35 @@ export interface HttpFunction {
   invoke(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit>;
 }
 
+export interface TimerFunction {
+  name: string;
+  /** NCRONTAB, six fields (seconds first), as registered. */
+  schedule: string;
+  /** Calls the function's own handler with the local Durable client, deciding for the instant `at`. */
+  invoke(timer: Timer, context: InvocationContext, at: Date): Promise<unknown>;
+}
+
 export interface LoadedApp {
   http: HttpFunction[];
+  timers: TimerFunction[];
   orchestrators: Record<string, OrchestratorRunner>;
   activities: Record<string, ActivityHandler>;
 }
 
 type ClientHandler = (request: HttpRequest, client: LocalDurable, context: InvocationContext) => Promise<HttpResponseInit>;
 type PlainHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+/** A timer handler with a Durable client, as this app writes them: the instant to decide for comes last. */
+type ClientTimerHandler = (timer: Timer, client: LocalDurable, context: InvocationContext, at: Date) => Promise<unknown>;
+type PlainTimerHandler = (timer: Timer, context: InvocationContext) => Promise<unknown>;
+
+/** The function's own exported handler (file name = handler name = function name), for client bindings. */
+async function ownHandler(name: string): Promise<unknown> {
+  const file = new URL(`../../src/functions/${name}.js`, import.meta.url).href;
+  const module = (await import(/* @vite-ignore */ file)) as Record<string, unknown>;
+  const own = module[name];
+  if (typeof own !== 'function') throw new Error(`function ${name} binds a Durable client but src/functions/${name}.ts exports no handler of that name`);
+  return own;
+}
 
 /**
  * Load the app the way the Functions host does (its entry point registers every function) and collect the
@@ -35,27 +56,34 @@ type PlainHandler = (request: HttpRequest, context: InvocationContext) => Promis
 export async function loadApp(durable: () => LocalDurable): Promise<LoadedApp> {
   const registrations = captureRegistrations();
   await import('../../src/index.js');
-  const app: LoadedApp = { http: [], orchestrators: {}, activities: {} };
+  const app: LoadedApp = { http: [], timers: [], orchestrators: {}, activities: {} };
   for (const { metadata, handler } of registrations) {
     const bindings = Object.values(metadata.bindings);
     const trigger = bindings.find((b) => String(b.type).endsWith('Trigger'));
     switch (trigger?.type) {
       case 'httpTrigger': {
         const usesClient = bindings.some((b) => b.type === 'durableClient');
-        const file = new URL(`../../src/functions/${metadata.name}.js`, import.meta.url).href;
-        const module = (await import(/* @vite-ignore */ file)) as Record<string, unknown>;
-        const own = module[metadata.name];
-        if (usesClient && typeof own !== 'function') {
-          throw new Error(`function ${metadata.name} binds a Durable client but src/functions/${metadata.name}.ts exports no handler of that name`);
-        }
+        const own = usesClient ? await ownHandler(metadata.name) : undefined;
         app.http.push({
           name: metadata.name,
           route: typeof trigger.route === 'string' ? trigger.route : metadata.name,
           methods: (trigger.methods as string[] | undefined) ?? ['GET', 'POST'],
           authLevel: (trigger.authLevel as AuthLevel | undefined) ?? 'anonymous',
-          invoke: usesClient
+          invoke: own
             ? (request, context) => (own as ClientHandler)(request, durable(), context)
             : (request, context) => (handler as PlainHandler)(request, context),
+        });
+        break;
+      }
+      case 'timerTrigger': {
+        const usesClient = bindings.some((b) => b.type === 'durableClient');
+        const own = usesClient ? await ownHandler(metadata.name) : undefined;
+        app.timers.push({
+          name: metadata.name,
+          schedule: String(trigger.schedule),
+          invoke: own
+            ? (timer, context, at) => (own as ClientTimerHandler)(timer, durable(), context, at)
+            : (timer, context) => (handler as PlainTimerHandler)(timer, context),
         });
         break;
       }

@@ -6,6 +6,7 @@ import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 
 import { LocalDurable } from '../durable/runtime.js';
 import { type HttpFunction, loadApp } from './app.js';
+import { startTimers } from './timers.js';
 
 // @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
 const { HttpRequest, InvocationContext } = azureFunctions;
@@ -29,6 +30,8 @@ export interface LocalAppOptions {
    */
   consoleKey?: string;
   log?: (line: string) => void;
+  /** Fire timer functions on the real clock (default true); tests that drive ticks themselves turn it off. */
+  timersOnClock?: boolean;
 }
 
 export interface LocalApp {
@@ -40,6 +43,8 @@ export interface LocalApp {
   readonly durable: LocalDurable;
   /** How many kept orchestrations were picked up again at start. */
   readonly resumed: number;
+  /** Run a timer function once, deciding for the instant `at` (default now): `tick('scheduler', at)`. */
+  tick(name: string, at?: Date): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -196,6 +201,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const timers = startTimers(app.timers, { realClock: options.timersOnClock ?? true, log });
   return {
     url: `http://127.0.0.1:${port}`,
     functionKey,
@@ -203,7 +209,9 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     masterKey,
     durable,
     resumed,
+    tick: (name, at) => timers.tick(name, at),
     close: async () => {
+      await timers.stop();
       await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => {

@@ -29,6 +29,10 @@ export const GATEWAY_PERMISSIONS: { readonly [method in keyof KubeGateway]: read
   createCronJob: [{ apiGroup: 'batch', resource: 'cronjobs', verb: 'create' }],
   patchCronJob: [{ apiGroup: 'batch', resource: 'cronjobs', verb: 'patch' }],
   deleteCronJob: [{ apiGroup: 'batch', resource: 'cronjobs', verb: 'delete' }],
+  // Clusters whose allow-list is `*` only: the same verb on every namespace, so a ClusterRole of these rules.
+  listCronJobsInAllNamespaces: [{ apiGroup: 'batch', resource: 'cronjobs', verb: 'list' }],
+  patchCronJobAnnotations: [{ apiGroup: 'batch', resource: 'cronjobs', verb: 'patch' }],
+  createEvent: [{ apiGroup: '', resource: 'events', verb: 'create' }],
 };
 
 /** The union of GATEWAY_PERMISSIONS, without repeats: what one namespace's Role must grant. */

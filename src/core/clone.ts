@@ -1,8 +1,10 @@
 import type { V1Container, V1CronJob, V1EnvVar, V1Job, V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
 
+import type { FallbackPolicy } from './consent.js';
 import { BadRequestError } from './errors.js';
 import {
   CRONJOB_INSTANTIATE_ANNOTATION,
+  CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
   JOB_CONTROLLER_TEMPLATE_LABELS,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -205,13 +207,13 @@ export function cloneJob(source: V1Job, id: RunIdentity, overrides: EnvOverrides
 }
 
 /**
- * A run of a CronJob's template, as `kubectl create job --from=cronjob/...` makes it: the template's labels
- * and annotations, `cronjob.kubernetes.io/instantiate: manual`, and the ownerReference kubectl writes
- * (`controller: true`, no `blockOwnerDeletion`, which would need the cronjobs/finalizers permission). Being the
- * controller reference, the run is garbage-collected with its CronJob and counted by the CronJob controller
- * (active list, history limits) like a kubectl-made run. The CronJob itself is never modified.
+ * A run of a CronJob's template: the template's labels and annotations, the given annotations on top, and the
+ * ownerReference kubectl writes (`controller: true`, no `blockOwnerDeletion`, which would need the
+ * cronjobs/finalizers permission). Being the controller reference, the run is garbage-collected with its
+ * CronJob and counted by the CronJob controller (active list, history limits) like a kubectl-made run. The
+ * CronJob itself is never modified.
  */
-export function jobFromCronJob(cronJob: V1CronJob, id: RunIdentity, overrides: EnvOverrides): V1Job {
+function cronJobRun(cronJob: V1CronJob, id: RunIdentity, overrides: EnvOverrides, annotations: Record<string, string>): V1Job {
   const template = cronJob.spec.jobTemplate;
   if (!template.spec) throw new BadRequestError(`CronJob "${cronJob.metadata?.name ?? ''}" has no jobTemplate to run`);
   const authored = authoredMetadata(template.metadata);
@@ -219,24 +221,48 @@ export function jobFromCronJob(cronJob: V1CronJob, id: RunIdentity, overrides: E
   const owner = uid ? [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cronJob.metadata?.name ?? id.sourceName, uid, controller: true }] : undefined;
   return runJob(
     id,
-    { labels: authored.labels, annotations: { ...authored.annotations, [CRONJOB_INSTANTIATE_ANNOTATION]: 'manual' } },
+    { labels: authored.labels, annotations: { ...authored.annotations, ...annotations } },
     runSpec(template.spec, id, overrides, `CronJob "${id.sourceName}"`),
     owner,
   );
 }
 
-/** The minimal Job for a source that does not exist, from the caller's image, command and args. */
-export function fallbackJob(fallback: FallbackSpec, id: RunIdentity, overrides: EnvOverrides): V1Job {
+/** A run of a CronJob's template now, as `kubectl create job --from=cronjob/...` makes it (`instantiate: manual`). */
+export function jobFromCronJob(cronJob: V1CronJob, id: RunIdentity, overrides: EnvOverrides): V1Job {
+  return cronJobRun(cronJob, id, overrides, { [CRONJOB_INSTANTIATE_ANNOTATION]: 'manual' });
+}
+
+/**
+ * A scheduled run of a CronJob, as the CronJob controller makes it: no `instantiate: manual`, and the
+ * scheduled time in `batch.kubernetes.io/cronjob-scheduled-timestamp` (RFC 3339 in the CronJob's zone, as the
+ * controller writes it).
+ */
+export function scheduledJobFromCronJob(cronJob: V1CronJob, id: RunIdentity, scheduledTimestamp: string): V1Job {
+  return cronJobRun(cronJob, id, {}, { [CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION]: scheduledTimestamp });
+}
+
+/**
+ * The Job for a source that does not exist, from the caller's image, command and args, hardened because nobody
+ * who owns the namespace wrote it: no service-account token, no service links, requests and limits from the
+ * settings, a non-root user, no privilege escalation, no capabilities, the runtime's default seccomp profile,
+ * and a deadline. A pod that needs more is a Job its owner writes, then run by name.
+ */
+export function fallbackJob(fallback: FallbackSpec, id: RunIdentity, overrides: EnvOverrides, policy: FallbackPolicy, deadlineSeconds: number): V1Job {
   const env = overlayEnv([], overrides);
+  const seccompProfile = { type: 'RuntimeDefault' };
   return runJob(
     id,
     { labels: {}, annotations: {} },
     {
       backoffLimit: 0,
+      activeDeadlineSeconds: deadlineSeconds,
       template: {
         metadata: { labels: podLabels(id) },
         spec: {
           restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: { runAsNonRoot: true, runAsUser: policy.runAsUser, runAsGroup: policy.runAsUser, seccompProfile },
           containers: [
             {
               name: runIdBase(id.sourceName),
@@ -244,12 +270,20 @@ export function fallbackJob(fallback: FallbackSpec, id: RunIdentity, overrides: 
               ...(fallback.command ? { command: [...fallback.command] } : {}),
               ...(fallback.args ? { args: [...fallback.args] } : {}),
               ...(env.length > 0 ? { env } : {}),
+              resources: { requests: { ...policy.resources.requests }, limits: { ...policy.resources.limits } },
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile },
             },
           ],
         },
       },
     },
   );
+}
+
+/** Every Job the app creates ends: the source's own activeDeadlineSeconds, else the operator's default. */
+export function withDeadline(job: V1Job, deadlineSeconds: number): V1Job {
+  if (job.spec && job.spec.activeDeadlineSeconds === undefined) job.spec.activeDeadlineSeconds = deadlineSeconds;
+  return job;
 }
 
 /** Is this existing Job the run we meant to create (a replayed submit), or some other object? */

@@ -1,5 +1,8 @@
 import type { V1CronJob, V1EnvVar, V1Job, V1PodTemplateSpec } from '@kubernetes/client-node';
 
+import { notRunnable } from './consent.js';
+import { lastScheduleTimeOf, type SchedulerView, schedulerView } from './scheduler.js';
+
 /** What discovery tells about a Job or CronJob: enough to call it, with its env as string parameters. */
 export interface SourceSummary {
   kind: 'Job' | 'CronJob';
@@ -12,13 +15,19 @@ export interface SourceSummary {
    * (null for every one when the operator hides values: DISCOVERY_SHOW_ENV_VALUES=false).
    */
   params: Record<string, string | null>;
-  /** containers[0] env taken from secrets, config maps or fields: overridable, their values not shown. */
+  /**
+   * containers[0] env taken from secrets, config maps or fields, their values not shown: a caller replaces them
+   * only where the source's allow-env annotation says so.
+   */
   referencedParams: string[];
+  /** False when the start route would refuse it (its runnable annotation, or SOURCES_OPT_IN), with the reason. */
+  runnable: boolean;
+  notRunnableReason: string | null;
   createdAt: string | null;
   runUrl: string;
 }
 
-export interface CronJobSummary extends SourceSummary {
+export interface CronJobSummary extends SourceSummary, SchedulerView {
   schedule: string;
   timeZone: string | null;
   suspended: boolean;
@@ -50,6 +59,12 @@ function iso(value: Date | string | undefined): string | null {
   return value ? new Date(value).toISOString() : null;
 }
 
+/** The later of the cluster's last scheduled time and the app's (a CronJob may have been fired by both). */
+function latest(cluster: Date | string | undefined, app: Date | null): string | null {
+  const times = [cluster ? new Date(cluster) : null, app].filter((t): t is Date => t !== null);
+  return times.length > 0 ? new Date(Math.max(...times.map((t) => t.getTime()))).toISOString() : null;
+}
+
 /** The part of a summary every runnable source has: its names, containers[0] and where to run it. */
 function summarize(
   kind: SourceSummary['kind'],
@@ -57,8 +72,10 @@ function summarize(
   template: V1PodTemplateSpec | undefined,
   cluster: string,
   runUrl: (name: string) => string,
+  optIn: boolean,
 ): SourceSummary {
   const name = source.metadata?.name ?? '';
+  const why = notRunnable(kind, name, source.metadata, optIn);
   return {
     kind,
     name,
@@ -67,20 +84,24 @@ function summarize(
     ...fromTemplate(template),
     createdAt: iso(source.metadata?.creationTimestamp),
     runUrl: runUrl(name),
+    runnable: why === undefined,
+    notRunnableReason: why ?? null,
   };
 }
 
-export function summarizeJob(job: V1Job, cluster: string, runUrl: (name: string) => string): SourceSummary {
-  return summarize('Job', job, job.spec?.template, cluster, runUrl);
+export function summarizeJob(job: V1Job, cluster: string, runUrl: (name: string) => string, optIn = false): SourceSummary {
+  return summarize('Job', job, job.spec?.template, cluster, runUrl, optIn);
 }
 
-export function summarizeCronJob(cronJob: V1CronJob, cluster: string, runUrl: (name: string) => string): CronJobSummary {
+export function summarizeCronJob(cronJob: V1CronJob, cluster: string, runUrl: (name: string) => string, now: Date, optIn = false): CronJobSummary {
   return {
-    ...summarize('CronJob', cronJob, cronJob.spec.jobTemplate.spec?.template, cluster, runUrl),
+    ...summarize('CronJob', cronJob, cronJob.spec.jobTemplate.spec?.template, cluster, runUrl, optIn),
     schedule: cronJob.spec.schedule,
     timeZone: cronJob.spec.timeZone ?? null,
     suspended: cronJob.spec.suspend === true,
-    lastScheduleTime: iso(cronJob.status?.lastScheduleTime),
+    lastScheduleTime: latest(cronJob.status?.lastScheduleTime, lastScheduleTimeOf(cronJob)),
     lastSuccessfulTime: iso(cronJob.status?.lastSuccessfulTime),
+    // Who fires it, when next, and what a person should fix: scheduler, nextRunTime, warnings.
+    ...schedulerView(cronJob, now),
   };
 }

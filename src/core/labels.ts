@@ -37,3 +37,6 @@ export const CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION = 'batch.kubernetes.io/cronj
 export const SOURCE_DEPLOYMENT_ANNOTATION = `${LABEL_PREFIX}source-deployment`;
 /** CronJob management: `<METHOD> <url>` of a CronJob made to call an HTTP endpoint. */
 export const HTTP_CALL_ANNOTATION = `${LABEL_PREFIX}http-call`;
+export const SCHEDULER_SELECTOR = `${SCHEDULER_LABEL}=${SCHEDULER_APP}`;
+/** The last scheduled time the app started a run for (RFC 3339, UTC), kept on the CronJob. */
+export const LAST_SCHEDULE_ANNOTATION = `${LABEL_PREFIX}last-schedule-time`;

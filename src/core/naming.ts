@@ -32,6 +32,11 @@ export interface RunNameInput {
   sourceName: string;
   /** The caller's key (Idempotency-Key header or runId query). Same key, same run. */
   idempotencyKey?: string | undefined;
+  /**
+   * Who the caller is (src/http/caller.ts callerScope), so one caller's key never names another caller's run:
+   * nobody can guess or take a run id another caller will ask for.
+   */
+  callerScope?: string | undefined;
 }
 
 export function isDnsLabel(value: string): boolean {
@@ -90,7 +95,7 @@ export function randomSuffix(): string {
 /** Deterministic suffix for a keyed run: every field that tells two runs apart goes into the hash. */
 export function keyedSuffix(input: RunNameInput & { idempotencyKey: string }): string {
   const digest = createHash('sha256')
-    .update([input.cluster, input.namespace, input.sourceKind, input.sourceName, input.idempotencyKey].join('\n'))
+    .update([input.cluster, input.namespace, input.sourceKind, input.sourceName, input.idempotencyKey, ...(input.callerScope ? [input.callerScope] : [])].join('\n'))
     .digest();
   return base36(digest, SUFFIX_LENGTH);
 }
@@ -106,9 +111,12 @@ export function runIdFor(input: RunNameInput, fresh: () => string = randomSuffix
   return `${runIdBase(input.sourceName)}-${suffix}`;
 }
 
-/** Is this a run id this app could have made? Guards routes that take a run id from the path. */
+/**
+ * Is this a run id this app could have made? Guards routes that take a run id from the path. A run id is
+ * `<base>-<suffix>`: 10 characters of hash or randomness, or the 8 digits of a scheduled run's unix minutes.
+ */
 export function isRunId(value: string): boolean {
-  return isDnsLabel(value) && value.length > SUFFIX_LENGTH + 1;
+  return isDnsLabel(value) && /^.+-[a-z0-9]{8,}$/.test(value);
 }
 
 /** Name of a scheduled run, as the CronJob controller names it: `<cronjob>-<unix minutes of the due time>`. */

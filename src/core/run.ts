@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import type { EnvOverrides, FallbackSpec } from './clone.js';
 import type { SourceKind } from './naming.js';
+import type { RunTrigger } from './schemas.js';
 
 /** The run's status, in the vocabulary Polysync's AKS job types use. */
 export type RunStatus = 'Starting' | 'Running' | 'Success' | 'Failed' | 'Cancelled' | 'Unknown';
@@ -32,7 +33,14 @@ export interface RunRequest extends RunRef {
   requestHash: string;
   timeoutSeconds?: number | undefined;
   startedBy?: string | undefined;
+  /** Absent means an HTTP caller (every run before the scheduler existed). */
+  trigger?: RunTrigger | undefined;
+  /** Who started the run (startedBy is the invocation); runs recorded before this existed were key callers'. */
+  caller?: StartedBy | undefined;
 }
+
+/** The starter of a run as its history keeps it: ids only, never a key or token. */
+export type StartedBy = { kind: 'key' } | { kind: 'entra'; appId: string; objectId: string };
 
 export interface PodCounts {
   active: number;
@@ -59,6 +67,8 @@ export interface RunSnapshot {
   observedAt: string;
   /** On the final snapshot: where the run's logs were archived (index.json), or why they were not. */
   archive?: { location: string | null; error?: string | undefined };
+  /** Who started the run; the status route adds it from the run's input. */
+  trigger?: RunTrigger | undefined;
 }
 
 export const NO_PODS: PodCounts = Object.freeze({ active: 0, ready: 0, succeeded: 0, failed: 0 });

@@ -8,6 +8,13 @@ export const runSourceSchema = z.object({
   fallbackImage: z.string().optional(),
 });
 
+/** Who started a run: an HTTP caller, or the app's scheduler for a CronJob's scheduled time (RFC 3339, UTC). */
+export const runTriggerSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('http') }),
+  z.object({ kind: z.literal('schedule'), scheduledTime: z.iso.datetime() }),
+]);
+export type RunTrigger = z.infer<typeof runTriggerSchema>;
+
 export const runRefSchema = z.object({
   runId: z.string().min(1).max(63),
   cluster: z.string().min(1),
@@ -23,6 +30,14 @@ export const runRequestSchema = runRefSchema.extend({
   requestHash: z.string().min(1),
   timeoutSeconds: z.number().int().positive().optional(),
   startedBy: z.string().optional(),
+  /** Absent in inputs written before runs recorded their trigger: those were all started over HTTP. */
+  trigger: runTriggerSchema.optional(),
+  caller: z
+    .discriminatedUnion('kind', [
+      z.object({ kind: z.literal('key') }),
+      z.object({ kind: z.literal('entra'), appId: z.string().min(1), objectId: z.string().min(1) }),
+    ])
+    .optional(),
 });
 
 export const runSnapshotSchema = z.object({
@@ -42,6 +57,7 @@ export const runSnapshotSchema = z.object({
   observedAt: z.string(),
   /** The final snapshot's logs archive: where it is, or why there is none. Absent on earlier snapshots. */
   archive: z.object({ location: z.string().nullable(), error: z.string().optional() }).optional(),
+  trigger: runTriggerSchema.optional(),
 });
 
 export const pollPolicySchema = z.object({

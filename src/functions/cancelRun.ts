@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 
 import { BadRequestError, ConflictError, ensureError } from '../core/errors.js';
+import { authorizeRunAccess } from '../http/caller.js';
 import { runLinks } from '../http/links.js';
 import { errorResponse, readJsonBody } from '../http/problem.js';
 import { instanceFinished, requireRun, type RunClient, snapshotFromInstance, verdictMade } from '../http/runs.js';
@@ -31,6 +32,7 @@ export async function cancelRun(request: HttpRequest, client: RunClient, context
     const runId = request.params.runId ?? '';
     const reason = reasonOf(await readJsonBody(request));
     const instance = await requireRun(client, runId);
+    authorizeRunAccess(request, services().config.callers, runId, instance.input);
     const snapshot = snapshotFromInstance(instance);
     if (instanceFinished(instance)) {
       throw new ConflictError(`run "${runId}" has already finished with status ${snapshot.status} (${snapshot.reason}); there is nothing to cancel`);

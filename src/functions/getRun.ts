@@ -1,15 +1,17 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 
+import { authorizeRunAccess } from '../http/caller.js';
 import { errorResponse } from '../http/problem.js';
-import { requireRun, type RunClient, runStatusResponse, snapshotFromInstance } from '../http/runs.js';
+import { requireRun, type RunClient, runStatusResponse, snapshotFromInstance, withTrigger } from '../http/runs.js';
 import { services } from '../services.js';
 
 /** GET /api/runs/{runId}: the run's latest snapshot; 202 while it runs, 200 on success, 424 otherwise. */
 export async function getRun(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const instance = await requireRun(client, request.params.runId ?? '');
-    return runStatusResponse(request, snapshotFromInstance(instance), services().config.statusRetryAfterSeconds);
+    authorizeRunAccess(request, services().config.callers, instance.instanceId, instance.input);
+    return runStatusResponse(request, withTrigger(snapshotFromInstance(instance), instance), services().config.statusRetryAfterSeconds);
   } catch (err) {
     return errorResponse(err, context);
   }

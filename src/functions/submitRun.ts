@@ -9,8 +9,8 @@ import { ACTIVITIES } from './names.js';
 /** Activity: create the run's Job (create-or-get). Credentials are looked up here by alias, never passed in. */
 export async function submitRun(input: unknown, context: InvocationContext): Promise<SubmitResult> {
   const request = runRequestSchema.parse(input);
-  const { clusters, now } = services();
-  const result = await createRun(clusters.gateway(request.cluster), request, clusters.monitorUrl(request.cluster), now());
+  const { clusters, config, now } = services();
+  const result = await createRun(clusters.gateway(request.cluster), request, clusters.monitorUrl(request.cluster), now(), config.runPolicy);
   context.log(`run ${request.runId}: submit ${result.outcome} (${result.snapshot.reason})`);
   return result;
 }

@@ -6,6 +6,7 @@ import { assertNamespace, assertObjectName, isDnsLabel, MAX_CRONJOB_NAME } from 
 import { jobRunInputSchema } from '../core/schemas.js';
 import { listCronJobRuns, readRunLog } from '../runs/archive.js';
 import { services } from '../services.js';
+import { authorizeRunAccess, authorizeTarget, callerOf } from './caller.js';
 import { runLinks } from './links.js';
 import { findRun, type RunClient } from './runs.js';
 
@@ -43,18 +44,27 @@ export function logsUrl(request: HttpRequest, runId: string, cluster: string, na
  * needs, else the app's own record of the run (its orchestration's input).
  */
 async function locate(request: HttpRequest, client: RunClient, runId: string): Promise<{ cluster: string; namespace: string }> {
-  const { clusters } = services();
+  const { clusters, config } = services();
   const namespace = request.query.get('namespace');
   const cluster = request.query.get('cluster');
-  if (namespace) return { cluster: cluster ?? clusters.defaultAlias, namespace };
   const instance = await findRun(client, runId);
+  // A run the app started is its starter's (an Entra caller's runs are not another caller's to read), however
+  // its namespace is named; a Job the app did not start is anyone's who may use its namespace.
+  if (instance) authorizeRunAccess(request, config.callers, runId, instance.input);
+  const target = namespace ? { cluster: cluster ?? clusters.defaultAlias, namespace } : undefined;
+  if (target) {
+    authorizeTarget(callerOf(request, config.callers), config.callers, target);
+    return target;
+  }
   const input = instance ? jobRunInputSchema.safeParse(instance.input) : undefined;
   if (!input?.success) {
     throw new NotFoundError(
       `the app started no run with id "${runId}"; for a Job it did not start (a CronJob's run fired by the cluster), pass ?namespace= (and ?cluster=) to read its logs`,
     );
   }
-  return { cluster: input.data.request.cluster, namespace: input.data.request.namespace };
+  const found = { cluster: input.data.request.cluster, namespace: input.data.request.namespace };
+  authorizeTarget(callerOf(request, config.callers), config.callers, found);
+  return found;
 }
 
 /** GET /api/runs/{runId}/logs: one container's log as text, from the live pod, else from the archive. */

@@ -6,6 +6,7 @@ import { BadRequestError } from '../core/errors.js';
 import { NOT_MANAGED_SELECTOR } from '../core/labels.js';
 import { namespaceJobs } from '../runs/cronjob-runs.js';
 import { services } from '../services.js';
+import { authorizeTarget, callerOf } from './caller.js';
 import { startUrl } from './links.js';
 import { errorResponse } from './problem.js';
 
@@ -24,7 +25,7 @@ export function pageSize(request: HttpRequest): number {
 
 /** The cluster and namespace of a listing: `namespace` may be left out when the cluster allows only one. */
 export function listScope(request: HttpRequest): { cluster: string; namespace: string } {
-  const { clusters } = services();
+  const { clusters, config } = services();
   const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
   const settings = clusters.settings(cluster);
   const only = settings.namespaces.length === 1 && settings.namespaces[0] !== '*' ? settings.namespaces[0] : undefined;
@@ -35,6 +36,7 @@ export function listScope(request: HttpRequest): { cluster: string; namespace: s
     });
   }
   clusters.authorize(cluster, namespace);
+  authorizeTarget(callerOf(request, config.callers), config.callers, { cluster, namespace });
   return { cluster, namespace };
 }
 
@@ -46,20 +48,21 @@ export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest,
   try {
     const { clusters, config, now } = services();
     const { cluster, namespace } = listScope(request);
+    const optIn = config.runPolicy.sourcesOptIn;
     const options = { labelSelector: NOT_MANAGED_SELECTOR, limit: pageSize(request), continueToken: request.query.get('continue') ?? undefined };
     const gateway = clusters.gateway(cluster);
     const route = kind === 'Job' ? 'jobs' : 'cronjobs';
     const runUrl = (name: string) => startUrl(request, route, namespace, name, cluster);
     const page =
       kind === 'Job'
-        ? await gateway.listJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((j) => summarizeJob(j, cluster, runUrl)) }))
+        ? await gateway.listJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((j) => summarizeJob(j, cluster, runUrl, optIn)) }))
         : await gateway.listCronJobs(namespace, options).then(async (p) => {
             // Last and active runs come from the Jobs each CronJob controls, read once for the whole page.
             const jobs = jobsByCronJob(p.items.length > 0 ? await namespaceJobs(gateway, namespace) : []);
             const at = now();
             return {
               ...p,
-              items: p.items.map((c) => ({ ...summarizeCronJob(c, cluster, runUrl), ...runsSummary(c, runsOf(c, jobs, cluster, config.grace, at)) })),
+              items: p.items.map((c) => ({ ...summarizeCronJob(c, cluster, runUrl, at, optIn), ...runsSummary(c, runsOf(c, jobs, cluster, config.grace, at)) })),
             };
           });
     const items = config.discoveryShowsEnvValues ? page.items : page.items.map(withoutEnvValues);

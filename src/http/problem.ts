@@ -13,11 +13,20 @@ const RETRY_AFTER_SECONDS = 10;
  */
 export const PROBLEM_TYPE_BASE = 'docs/errors.md#';
 
-/** An RFC 9457 problem+json answer. A 503 always says when to try again. */
+/** How long a caller waits after a 429 (the cap on active runs): runs end in minutes, not seconds. */
+const LIMIT_RETRY_AFTER_SECONDS = 60;
+
+function retryAfter(status: number): Record<string, string> {
+  if (status === 503) return { 'Retry-After': String(RETRY_AFTER_SECONDS) };
+  if (status === 429) return { 'Retry-After': String(LIMIT_RETRY_AFTER_SECONDS) };
+  return {};
+}
+
+/** An RFC 9457 problem+json answer. A 503 and a 429 always say when to try again. */
 export function problem(status: number, reason: string, detail: string, extra: Record<string, unknown> = {}): HttpResponseInit {
   return {
     status,
-    headers: { 'Content-Type': 'application/problem+json', ...(status === 503 ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {}) },
+    headers: { 'Content-Type': 'application/problem+json', ...retryAfter(status) },
     jsonBody: { type: `${PROBLEM_TYPE_BASE}${reason.toLowerCase()}`, title: reason, status, detail, ...extra },
   };
 }

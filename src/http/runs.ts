@@ -5,8 +5,8 @@ import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/err
 import { boundText } from '../core/limits.js';
 import { isRunId } from '../core/naming.js';
 import { isTerminal, NO_PODS, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
-import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
-import { ORCHESTRATORS } from '../functions/names.js';
+import { runRefSchema, runSnapshotSchema, runTriggerSchema } from '../core/schemas.js';
+import { CANCEL_EVENT, ORCHESTRATORS } from '../functions/names.js';
 import { runLinks } from './links.js';
 
 /** The part of Durable's client the HTTP handlers use; tests and the local runtime supply their own. */
@@ -190,4 +190,19 @@ export function acceptedResponse(request: HttpRequest, runId: string, monitorUrl
       terminatePostUri: links.cancelUrl,
     },
   };
+}
+
+/**
+ * The snapshot with who started the run, taken from the run's input (the orchestration's own snapshots do not
+ * carry it). An input that does not say is from before triggers were recorded: an HTTP caller.
+ */
+export function withTrigger(snapshot: RunSnapshot, status: df.DurableOrchestrationStatus): RunSnapshot {
+  const request = (status.input as { request?: { trigger?: unknown } } | null | undefined)?.request;
+  const trigger = runTriggerSchema.safeParse(request?.trigger);
+  return { ...snapshot, trigger: trigger.success ? trigger.data : { kind: 'http' } };
+}
+
+/** How the scheduler and the start route ask a run's orchestration to cancel: the cancel route's event. */
+export function cancelEventSender(client: Pick<df.DurableClient, 'raiseEvent'>): (runId: string, reason: string) => Promise<void> {
+  return (runId, reason) => client.raiseEvent(runId, CANCEL_EVENT, { reason });
 }

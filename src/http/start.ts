@@ -1,20 +1,22 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { type FallbackSpec, parseEnvOverrides } from '../core/clone.js';
+import { parseConcurrencyPolicy } from '../core/concurrency.js';
 import { BadRequestError, ConflictError } from '../core/errors.js';
 import { assertNamespace, assertObjectName, runIdFor, type SourceKind } from '../core/naming.js';
 import { requestHash, type RunRequest } from '../core/run.js';
 import type { JobRunInput } from '../core/schemas.js';
 import { ORCHESTRATORS } from '../functions/names.js';
+import { assertRunCapacity } from '../runs/capacity.js';
+import { honourConcurrencyPolicy } from '../runs/concurrency.js';
 import { buildRunJob } from '../runs/submit.js';
 import { services } from '../services.js';
+import { authorizeStart, callerOf, callerScope, startedByOf } from './caller.js';
 import { errorResponse, readJsonBody } from './problem.js';
-import { acceptedResponse, findRun, type RunClient } from './runs.js';
+import { acceptedResponse, cancelEventSender, findRun, type RunClient } from './runs.js';
 
 /** Route parameters a Polysync call also puts in the body: there they are the route's, not env overrides. */
 const ROUTE_PARAMS = ['namespace', 'name'] as const;
-/** Longest timeoutSeconds accepted: a week, far past any sane batch run, short of Durable's timer limits. */
-export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
 
 function stringList(request: HttpRequest, name: string): string[] | undefined {
   const values = request.query.getAll(name);
@@ -35,12 +37,13 @@ function stringList(request: HttpRequest, name: string): string[] | undefined {
   return values;
 }
 
-function timeoutOf(request: HttpRequest, fallback: number): number | undefined {
+/** The run's timeout: the caller's, up to MAX_RUN_TIMEOUT_SECONDS, else DEFAULT_RUN_TIMEOUT_SECONDS. */
+function timeoutOf(request: HttpRequest, fallback: number, max: number): number | undefined {
   const raw = request.query.get('timeoutSeconds');
   if (raw === null || raw.trim() === '') return fallback > 0 ? fallback : undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > MAX_TIMEOUT_SECONDS) {
-    throw new BadRequestError(`timeoutSeconds must be a whole number of seconds from 1 to ${MAX_TIMEOUT_SECONDS}, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new BadRequestError(`timeoutSeconds must be a whole number of seconds from 1 to ${max} (MAX_RUN_TIMEOUT_SECONDS), got "${raw}"`);
   }
   return value;
 }
@@ -79,6 +82,7 @@ function overridesOf(body: unknown, route: Record<(typeof ROUTE_PARAMS)[number],
 export async function startRun(kind: SourceKind, request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const { config, clusters, newSuffix } = services();
+    const caller = callerOf(request, config.callers);
     const namespace = request.params.namespace ?? '';
     const name = request.params.name ?? '';
     assertNamespace(namespace);
@@ -97,11 +101,14 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
     }
     const fallback: FallbackSpec | undefined = image !== undefined ? { image, command, args } : undefined;
     if (fallback && fallback.image.trim() === '') throw new BadRequestError('image must not be empty');
-    const timeoutSeconds = timeoutOf(request, config.defaultRunTimeoutSeconds);
+    authorizeStart(caller, config.callers, { cluster, namespace, fallback: fallback !== undefined });
+    const timeoutSeconds = timeoutOf(request, config.defaultRunTimeoutSeconds, config.maxRunTimeoutSeconds);
     const idempotencyKey = idempotencyKeyOf(request);
+    const concurrencyPolicy = parseConcurrencyPolicy(request.query.get('concurrencyPolicy'));
+    if (kind === 'Job' && concurrencyPolicy) throw new BadRequestError('concurrencyPolicy applies only to CronJob runs');
     const overrides = overridesOf(await readJsonBody(request), { namespace, name });
 
-    const runId = runIdFor({ cluster, namespace, sourceKind: kind, sourceName: name, idempotencyKey }, newSuffix);
+    const runId = runIdFor({ cluster, namespace, sourceKind: kind, sourceName: name, idempotencyKey, callerScope: callerScope(caller) }, newSuffix);
     const source = { kind, name };
     const runRequest: RunRequest = {
       runId,
@@ -113,6 +120,8 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
       requestHash: requestHash({ cluster, namespace, source, overrides, fallback }),
       timeoutSeconds,
       startedBy: context.invocationId,
+      trigger: { kind: 'http' },
+      caller: startedByOf(caller),
     };
     const monitorUrl = clusters.monitorUrl(cluster);
 
@@ -120,8 +129,14 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
     if (existing) return replay(existing, runRequest, request, monitorUrl, config.statusRetryAfterSeconds);
 
     // Building the Job reads the source: a missing one is a 404 now, not a failed run later.
-    const built = await buildRunJob(clusters.gateway(cluster), runRequest);
+    await assertRunCapacity(clusters.gateway(cluster), clusters.settings(cluster), namespace, config.maxActiveRunsPerCluster);
+    const built = await buildRunJob(clusters.gateway(cluster), runRequest, config.runPolicy);
     runRequest.source = built.source;
+    if (kind === 'CronJob') {
+      await honourConcurrencyPolicy(cancelEventSender(client), clusters.gateway(cluster), { namespace, name }, concurrencyPolicy, runId, (line) => {
+        context.log(line);
+      });
+    }
 
     const input: JobRunInput = { request: runRequest, poll: { ...config.poll }, retry: { ...config.activityRetry } };
     try {

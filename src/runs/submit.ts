@@ -2,9 +2,11 @@ import type { V1Job } from '@kubernetes/client-node';
 
 import { CredentialError } from '../clients/credentials.js';
 import type { KubeGateway } from '../clients/kube.js';
-import { cloneJob, fallbackJob, isSameRun, jobFromCronJob, type RunIdentity } from '../core/clone.js';
+import { cloneJob, fallbackJob, isSameRun, jobFromCronJob, type RunIdentity, scheduledJobFromCronJob, withDeadline } from '../core/clone.js';
+import { assertRunConsent, isConsentRefusal, type RunPolicy } from '../core/consent.js';
 import { AppError, isAlreadyExists, KubeApiError, NotFoundError } from '../core/errors.js';
 import { type RunRequest, type RunSnapshot, type RunSource, snapshotOf } from '../core/run.js';
+import { scheduledTimestamp } from '../core/scheduler.js';
 import { refusal } from './failures.js';
 
 export type SubmitResult =
@@ -30,19 +32,34 @@ function sourceMissing(request: RunRequest): NotFoundError {
   return new NotFoundError(`${kind} "${name}" does not exist in namespace "${request.namespace}"${hint}`);
 }
 
-/** The Job to create for a request, from its source as it is now, and the source it was built from. */
-export async function buildRunJob(gateway: KubeGateway, request: RunRequest): Promise<{ job: V1Job; source: RunSource }> {
+/**
+ * The Job to create for a request, from its source as it is now, and the source it was built from. The source's
+ * and the operator's consent is checked here, where the source is read: at the start route and again in the
+ * submit activity, since the source may have changed in between.
+ */
+export async function buildRunJob(gateway: KubeGateway, request: RunRequest, policy: RunPolicy): Promise<{ job: V1Job; source: RunSource }> {
   const id = identity(request);
   const { kind, name } = request.source;
   if (kind === 'CronJob') {
     const cronJob = await gateway.readCronJob(request.namespace, name);
     if (!cronJob) throw sourceMissing(request);
-    return { job: jobFromCronJob(cronJob, id, request.overrides), source: { kind, name } };
+    assertRunConsent(policy, kind, name, cronJob.metadata, cronJob.spec.jobTemplate.spec?.template, request);
+    const trigger = request.trigger;
+    const job =
+      trigger?.kind === 'schedule'
+        ? scheduledJobFromCronJob(cronJob, id, scheduledTimestamp(new Date(trigger.scheduledTime), cronJob.spec.timeZone))
+        : jobFromCronJob(cronJob, id, request.overrides);
+    return { job: withDeadline(job, policy.jobActiveDeadlineSeconds), source: { kind, name } };
   }
   const source = await gateway.readJob(request.namespace, name);
-  if (source) return { job: cloneJob(source, id, request.overrides), source: { kind, name } };
+  if (source) {
+    assertRunConsent(policy, kind, name, source.metadata, source.spec?.template, request);
+    return { job: withDeadline(cloneJob(source, id, request.overrides), policy.jobActiveDeadlineSeconds), source: { kind, name } };
+  }
   if (request.fallback) {
-    return { job: fallbackJob(request.fallback, id, request.overrides), source: { kind, name, fallbackImage: request.fallback.image } };
+    assertRunConsent(policy, kind, name, undefined, undefined, request);
+    const job = fallbackJob(request.fallback, id, request.overrides, policy.fallback, policy.jobActiveDeadlineSeconds);
+    return { job, source: { kind, name, fallbackImage: request.fallback.image } };
   }
   throw sourceMissing(request);
 }
@@ -75,7 +92,7 @@ async function sameRunOrConflict(
  * or replayed attempt) is success; of any other object it is a conflict nobody should retry.
  * Transient API errors are thrown for the orchestrator's RetryOptions; every other failure is a rejection.
  */
-export async function createRun(gateway: KubeGateway, request: RunRequest, monitorUrl: string | null, now: Date): Promise<SubmitResult> {
+export async function createRun(gateway: KubeGateway, request: RunRequest, monitorUrl: string | null, now: Date, policy: RunPolicy): Promise<SubmitResult> {
   const rejected = (reason: string, message: string): SubmitResult => ({
     outcome: 'rejected',
     snapshot: snapshotOf(request, { status: 'Failed', reason, message, monitorUrl }, now),
@@ -88,9 +105,10 @@ export async function createRun(gateway: KubeGateway, request: RunRequest, monit
   let job: V1Job;
   let source: RunSource;
   try {
-    ({ job, source } = await buildRunJob(gateway, request));
+    ({ job, source } = await buildRunJob(gateway, request, policy));
   } catch (err) {
     if (err instanceof NotFoundError) return rejected('SourceNotFound', err.message);
+    if (isConsentRefusal(err)) return rejected(err.reason, err.message);
     if (err instanceof KubeApiError || err instanceof CredentialError) {
       const refused = refusal(err);
       if (!refused) throw err;

@@ -45,7 +45,10 @@ const VERBS: Readonly<Record<string, KubePermission['verb'] | 'deletecollection'
 /** The permission a client-node call needs, from its names: `BatchV1Api.readNamespacedCronJob` → batch/cronjobs get. */
 function permissionOf(call: string): string {
   const [api = '', operation = ''] = call.split('.');
-  const match = /^(read|list|create|replace|patch|deleteCollection|delete)Namespaced([A-Z][a-z]*(?:[A-Z][a-z]*)*?)(Status|Log|Scale|Ephemeralcontainers)?$/.exec(operation);
+  // `listCronJobForAllNamespaces` is the same verb on the same resource, cluster-wide.
+  const match =
+    /^(read|list|create|replace|patch|deleteCollection|delete)Namespaced([A-Z][a-z]*(?:[A-Z][a-z]*)*?)(Status|Log|Scale|Ephemeralcontainers)?$/.exec(operation) ??
+    /^(list)([A-Z][a-z]*(?:[A-Z][a-z]*)*?)()ForAllNamespaces$/.exec(operation);
   const group = GROUPS[api];
   if (!match || group === undefined) throw new Error(`no RBAC mapping for ${call}: extend GROUPS/VERBS in this test`);
   const [, prefix = '', kind = '', sub] = match;

@@ -1,7 +1,19 @@
 import type { V1CronJob, V1EnvVar, V1Job } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
-import { cloneJob, ENV_LIMITS, fallbackJob, isSameRun, jobFromCronJob, overlayEnv, parseEnvOverrides, type RunIdentity } from '../../src/core/clone.js';
+import {
+  cloneJob,
+  ENV_LIMITS,
+  fallbackJob,
+  isSameRun,
+  jobFromCronJob,
+  overlayEnv,
+  parseEnvOverrides,
+  type RunIdentity,
+  scheduledJobFromCronJob,
+  withDeadline,
+} from '../../src/core/clone.js';
+import type { FallbackPolicy } from '../../src/core/consent.js';
 import { BadRequestError } from '../../src/core/errors.js';
 
 const t0 = new Date('2026-11-23T10:00:00Z');
@@ -392,6 +404,32 @@ describe('cloneJob', () => {
   });
 });
 
+describe('scheduledJobFromCronJob', () => {
+  const scheduled = { ...cronIdentity, runId: 'report-29000000' };
+
+  it('builds a scheduled run as the CronJob controller does: the template, the scheduled timestamp, no instantiate: manual', () => {
+    const job = scheduledJobFromCronJob(sourceCronJob(), scheduled, '2026-11-23T11:00:00+01:00');
+    expect(job.metadata).toEqual({
+      name: 'report-29000000',
+      namespace: 'batch',
+      labels: {
+        team: 'reports',
+        'app.kubernetes.io/managed-by': 'aks-job-runner',
+        'aks-job-runner.io/run-id': 'report-29000000',
+        'aks-job-runner.io/source-kind': 'CronJob',
+        'aks-job-runner.io/source-name': 'report',
+      },
+      annotations: {
+        'reports.example.com/kind': 'daily',
+        'batch.kubernetes.io/cronjob-scheduled-timestamp': '2026-11-23T11:00:00+01:00',
+        'aks-job-runner.io/request-hash': 'hash-1',
+      },
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'report', uid: 'cron-uid', controller: true }],
+    });
+    expect(job.spec).toEqual(jobFromCronJob(sourceCronJob(), scheduled, {}).spec);
+  });
+});
+
 describe('jobFromCronJob', () => {
   it('builds a manual run of the template as kubectl create job --from=cronjob does', () => {
     const job = jobFromCronJob(sourceCronJob(), cronIdentity, { FORMAT: 'csv' });
@@ -464,11 +502,23 @@ describe('jobFromCronJob', () => {
 });
 
 describe('fallbackJob', () => {
-  it('builds a minimal Job from image, command, args and the env overrides', () => {
+  const policy: FallbackPolicy = {
+    images: [{ prefix: 'registry.example.com/', digest: false }],
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    runAsUser: 65532,
+  };
+  const hardenedContainer = {
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+  };
+
+  it('builds a hardened Job from image, command, args and the env overrides', () => {
     const job = fallbackJob(
       { image: 'registry.example.com/tool:3', command: ['/bin/tool'], args: ['--date', '2026-11-23'] },
       jobIdentity,
       { BATCH_DATE: '2026-11-23', COUNT: '3' },
+      policy,
+      3600,
     );
     expect(job).toEqual({
       apiVersion: 'batch/v1',
@@ -486,10 +536,14 @@ describe('fallbackJob', () => {
       },
       spec: {
         backoffLimit: 0,
+        activeDeadlineSeconds: 3600,
         template: {
           metadata: { labels: { 'app.kubernetes.io/managed-by': 'aks-job-runner', 'aks-job-runner.io/run-id': 'nightly-abcdefghij' } },
           spec: {
             restartPolicy: 'Never',
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
             containers: [
               {
                 name: 'nightly',
@@ -500,6 +554,7 @@ describe('fallbackJob', () => {
                   { name: 'BATCH_DATE', value: '2026-11-23' },
                   { name: 'COUNT', value: '3' },
                 ],
+                ...hardenedContainer,
               },
             ],
           },
@@ -508,15 +563,29 @@ describe('fallbackJob', () => {
     });
   });
 
-  it('without command, args and overrides the container has only a name and an image', () => {
-    const container = fallbackJob({ image: 'busybox:1.36' }, jobIdentity, {}).spec?.template.spec?.containers[0];
-    expect(container).toEqual({ name: 'nightly', image: 'busybox:1.36' });
+  it('without command, args and overrides the container has a name, an image and the hardening', () => {
+    const container = fallbackJob({ image: 'busybox:1.36' }, jobIdentity, {}, policy, 3600).spec?.template.spec?.containers[0];
+    expect(container).toEqual({ name: 'nightly', image: 'busybox:1.36', ...hardenedContainer });
   });
 
   it('the container name is a DNS label even for a dotted upper-case source name', () => {
-    const container = fallbackJob({ image: 'busybox:1.36' }, { ...jobIdentity, sourceName: 'Team.Nightly_Report' }, {}).spec?.template.spec
+    const container = fallbackJob({ image: 'busybox:1.36' }, { ...jobIdentity, sourceName: 'Team.Nightly_Report' }, {}, policy, 3600).spec?.template.spec
       ?.containers[0];
     expect(container?.name).toBe('team-nightly-report');
+  });
+});
+
+describe('withDeadline', () => {
+  it('gives a Job without activeDeadlineSeconds the default one', () => {
+    const source = sourceJob();
+    if (source.spec) delete source.spec.activeDeadlineSeconds;
+    expect(withDeadline(cloneJob(source, jobIdentity, {}), 86_400).spec?.activeDeadlineSeconds).toBe(86_400);
+  });
+
+  it("keeps the source's own activeDeadlineSeconds", () => {
+    const source = sourceJob();
+    if (source.spec) source.spec.activeDeadlineSeconds = 600;
+    expect(withDeadline(cloneJob(source, jobIdentity, {}), 86_400).spec?.activeDeadlineSeconds).toBe(600);
   });
 });
 

@@ -23,7 +23,7 @@ const defaults: Config = {
   managedIdentityClientId: undefined,
   portalUrl: 'https://portal.azure.com',
   poll: { initialSeconds: 5, maxSeconds: 60, factor: 1.5, continueAsNewAfter: 50, maxObserveFailures: 10 },
-  defaultRunTimeoutSeconds: 0,
+  defaultRunTimeoutSeconds: 90_000,
   grace: { imagePullSeconds: 120, containerConfigSeconds: 60, unschedulableSeconds: 600, quotaSeconds: 300 },
   kubeRequestTimeoutMs: 30_000,
   activityRetry: { firstRetryMs: 5000, maxAttempts: 5 },
@@ -33,6 +33,19 @@ const defaults: Config = {
   allowLocalAccountClusters: false,
   discoveryShowsEnvValues: true,
   httpCallImage: 'curlimages/curl:8.11.1',
+  schedulerEnabled: true,
+  runPolicy: {
+    sourcesOptIn: false,
+    jobActiveDeadlineSeconds: 86_400,
+    fallback: {
+      images: [],
+      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+      runAsUser: 65532,
+    },
+  },
+  maxRunTimeoutSeconds: 604_800,
+  maxActiveRunsPerCluster: 200,
+  callers: { easyAuth: false, policies: {} },
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -93,6 +106,19 @@ describe('loadConfig', () => {
       ALLOW_LOCAL_ACCOUNT_CLUSTERS: 'TRUE',
       DISCOVERY_SHOW_ENV_VALUES: 'false',
       HTTP_CALL_IMAGE: 'registry.example.com/mirror/curl:8.11.1',
+      SCHEDULER_ENABLED: 'false',
+      FALLBACK_IMAGES: 'myacr.azurecr.io/tools/, docker.io/library/busybox@sha256',
+      FALLBACK_CPU_REQUEST: '250m',
+      FALLBACK_CPU_LIMIT: '2',
+      FALLBACK_MEMORY_REQUEST: '64Mi',
+      FALLBACK_MEMORY_LIMIT: '1Gi',
+      FALLBACK_RUN_AS_USER: '1000',
+      JOB_ACTIVE_DEADLINE_SECONDS: '7200',
+      MAX_RUN_TIMEOUT_SECONDS: '86400',
+      MAX_ACTIVE_RUNS_PER_CLUSTER: '50',
+      SOURCES_OPT_IN: 'true',
+      EASY_AUTH_ENABLED: 'true',
+      CALLER_POLICIES: JSON.stringify({ '11111111-2222-3333-4444-555555555555': { clusters: ['prod'], namespaces: ['batch'], fallback: false } }),
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -110,6 +136,22 @@ describe('loadConfig', () => {
       allowLocalAccountClusters: true,
       discoveryShowsEnvValues: false,
       httpCallImage: 'registry.example.com/mirror/curl:8.11.1',
+      schedulerEnabled: false,
+      runPolicy: {
+        sourcesOptIn: true,
+        jobActiveDeadlineSeconds: 7200,
+        fallback: {
+          images: [
+            { prefix: 'myacr.azurecr.io/tools/', digest: false },
+            { prefix: 'docker.io/library/busybox', digest: true },
+          ],
+          resources: { requests: { cpu: '250m', memory: '64Mi' }, limits: { cpu: '2', memory: '1Gi' } },
+          runAsUser: 1000,
+        },
+      },
+      maxRunTimeoutSeconds: 86_400,
+      maxActiveRunsPerCluster: 50,
+      callers: { easyAuth: true, policies: { '11111111-2222-3333-4444-555555555555': { clusters: ['prod'], namespaces: ['batch'], fallback: false } } },
     });
   });
 
@@ -198,6 +240,7 @@ describe('loadConfig', () => {
       says: '- DEFAULT_CLUSTER: "qa" is not one of the aliases in CLUSTERS (dev)',
     },
     { name: 'a POLL_INITIAL_SECONDS that is not a number', env: { ...minimal, POLL_INITIAL_SECONDS: 'fast' }, says: '- POLL_INITIAL_SECONDS: ' },
+    { name: 'a SCHEDULER_ENABLED that is not a boolean', env: { ...minimal, SCHEDULER_ENABLED: 'sometimes' }, says: '- SCHEDULER_ENABLED: true or false' },
     { name: 'a POLL_INITIAL_SECONDS of 0', env: { ...minimal, POLL_INITIAL_SECONDS: '0' }, says: '- POLL_INITIAL_SECONDS: ' },
     { name: 'a POLL_INITIAL_SECONDS with a fraction', env: { ...minimal, POLL_INITIAL_SECONDS: '1.5' }, says: '- POLL_INITIAL_SECONDS: ' },
     {
@@ -207,6 +250,21 @@ describe('loadConfig', () => {
     },
     { name: 'a POLL_BACKOFF_FACTOR below 1', env: { ...minimal, POLL_BACKOFF_FACTOR: '0.5' }, says: '- POLL_BACKOFF_FACTOR: ' },
     { name: 'a negative grace period', env: { ...minimal, GRACE_IMAGE_PULL_SECONDS: '-1' }, says: '- GRACE_IMAGE_PULL_SECONDS: ' },
+    { name: 'a run timeout of 0 (none)', env: { ...minimal, DEFAULT_RUN_TIMEOUT_SECONDS: '0' }, says: '- DEFAULT_RUN_TIMEOUT_SECONDS: ' },
+    {
+      name: 'a default run timeout above the maximum',
+      env: { ...minimal, DEFAULT_RUN_TIMEOUT_SECONDS: '7200', MAX_RUN_TIMEOUT_SECONDS: '3600' },
+      says: '- DEFAULT_RUN_TIMEOUT_SECONDS: must be at most MAX_RUN_TIMEOUT_SECONDS',
+    },
+    { name: 'a FALLBACK_IMAGES entry with a tag', env: { ...minimal, FALLBACK_IMAGES: 'busybox:latest' }, says: '- FALLBACK_IMAGES: "busybox:latest"' },
+    { name: 'a FALLBACK_IMAGES entry that is a URL', env: { ...minimal, FALLBACK_IMAGES: 'https://evil.example/x' }, says: '- FALLBACK_IMAGES: ' },
+    { name: 'a resource that is no quantity', env: { ...minimal, FALLBACK_MEMORY_LIMIT: 'lots' }, says: '- FALLBACK_MEMORY_LIMIT: a Kubernetes quantity' },
+    { name: 'CALLER_POLICIES not JSON', env: { ...minimal, CALLER_POLICIES: '{app: 1}' }, says: '- CALLER_POLICIES: not valid JSON' },
+    {
+      name: 'a caller policy with an unknown field',
+      env: { ...minimal, CALLER_POLICIES: JSON.stringify({ app: { images: ['x'] } }) },
+      says: '- CALLER_POLICIES at app: ',
+    },
     { name: 'an AZURE_PORTAL_URL that is no URL', env: { ...minimal, AZURE_PORTAL_URL: 'portal' }, says: '- AZURE_PORTAL_URL: ' },
     { name: 'a PUBLIC_BASE_URL that is no URL', env: { ...minimal, PUBLIC_BASE_URL: 'gateway.contoso.com' }, says: '- PUBLIC_BASE_URL: an http(s) URL' },
     { name: 'a PUBLIC_BASE_URL that is not http(s)', env: { ...minimal, PUBLIC_BASE_URL: 'ftp://gateway.contoso.com' }, says: '- PUBLIC_BASE_URL: an http(s) URL' },
@@ -286,6 +344,19 @@ describe('SETTING_NAMES', () => {
         'TRUST_FORWARDED_HEADERS',
         'ALLOW_LOCAL_ACCOUNT_CLUSTERS',
         'DISCOVERY_SHOW_ENV_VALUES',
+        'SCHEDULER_ENABLED',
+        'FALLBACK_IMAGES',
+        'FALLBACK_CPU_REQUEST',
+        'FALLBACK_CPU_LIMIT',
+        'FALLBACK_MEMORY_REQUEST',
+        'FALLBACK_MEMORY_LIMIT',
+        'FALLBACK_RUN_AS_USER',
+        'JOB_ACTIVE_DEADLINE_SECONDS',
+        'MAX_RUN_TIMEOUT_SECONDS',
+        'MAX_ACTIVE_RUNS_PER_CLUSTER',
+        'SOURCES_OPT_IN',
+        'EASY_AUTH_ENABLED',
+        'CALLER_POLICIES',
       ].sort(),
     );
   });

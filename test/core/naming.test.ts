@@ -158,6 +158,7 @@ describe('isRunId', () => {
   it.each([
     { value: `nightly-${FRESH}`, expected: true },
     { value: `a-${FRESH}`, expected: true },
+    { value: scheduledRunName('a', new Date('2026-11-23T10:00:00Z')), expected: true },
     { value: FRESH, expected: false },
     { value: 'x'.repeat(64), expected: false },
     { value: `Nightly-${FRESH}`, expected: false },

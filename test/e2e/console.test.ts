@@ -217,7 +217,7 @@ describe('the web console in a real browser', () => {
           await page.waitForTimeout(300);
           return page.getByTestId('log-source').textContent();
         },
-        { timeout: 60_000, intervals: [1000] },
+        { timeout: 60_000, interval: 1000 },
       )
       .toContain('from the archive');
     expect(await log.textContent()).toContain(LOCAL_POD_LOG_LINES[0]);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
+import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
 import { RUN_ID_LABEL } from '../../src/core/labels.js';
 import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
@@ -68,7 +69,7 @@ beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'aks-job-runner-e2e-'));
   app = await startLocalApp({ functionKey: 'e2e-key', stateDir });
   const job = (name: string, annotations: Record<string, string>) =>
-    kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name, namespace: ns(), suspend: true, annotations, env: [{ name: 'MODE', value: 'full' }] }) });
+    kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name, namespace: ns(), suspend: true, annotations, env: [{ name: 'MODE', value: 'full' }], jobAnnotations: { [ALLOW_ENV_ANNOTATION]: 'LIMIT,DRY_RUN,X' } }) });
   await job('report', { [COMPLETE_DELAY_ANNOTATION]: '2s', [TERMINATION_MESSAGE_ANNOTATION]: '{"rows":42,"file":"report.csv"}' });
   await job('slow', { [COMPLETE_DELAY_ANNOTATION]: '1h' });
   await job('restartable', { [COMPLETE_DELAY_ANNOTATION]: '8s' });

@@ -183,4 +183,38 @@ export class FakeKube implements KubeGateway {
     this.enter('deleteCronJob', `${namespace}/${name}`);
     return Promise.resolve(this.cronJobs.delete(this.key(namespace, name)));
   }
+
+  listCronJobsInAllNamespaces(options: ListOptions = {}): Promise<Page<V1CronJob>> {
+    this.enter('listCronJobsInAllNamespaces', '*');
+    return Promise.resolve(page([...this.cronJobs.values()].filter((c) => matches(c.metadata?.labels, options.labelSelector)), options));
+  }
+
+  /** resourceVersion as the API server keeps it: compared on patch, moved on by every change. */
+  patchCronJobAnnotations(namespace: string, name: string, resourceVersion: string, annotations: Record<string, string | null>): Promise<V1CronJob> {
+    this.enter('patchCronJobAnnotations', `${namespace}/${name}`);
+    const stored = this.cronJobs.get(this.key(namespace, name));
+    if (!stored) return Promise.reject(new KubeApiError(`patch CronJob ${namespace}/${name}`, 404, 'NotFound', `cronjobs.batch "${name}" not found`));
+    const current = stored.metadata?.resourceVersion ?? '1';
+    if (current !== resourceVersion) {
+      return Promise.reject(
+        new KubeApiError(`patch CronJob ${namespace}/${name}`, 409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again'),
+      );
+    }
+    const merged = Object.fromEntries(
+      Object.entries({ ...stored.metadata?.annotations, ...annotations }).filter((entry): entry is [string, string] => entry[1] !== null),
+    );
+    stored.metadata = { ...stored.metadata, annotations: merged, resourceVersion: String(Number(current) + 1) };
+    return Promise.resolve(structuredClone(stored));
+  }
+
+  createEvent(namespace: string, event: CoreV1Event): Promise<CoreV1Event> {
+    const name = event.metadata.name ?? '';
+    this.enter('createEvent', `${namespace}/${name}`);
+    if (this.events.some((e) => e.metadata.namespace === namespace && e.metadata.name === name)) {
+      return Promise.reject(new KubeApiError(`create Event in ${namespace}`, 409, 'AlreadyExists', `events "${name}" already exists`));
+    }
+    const stored: CoreV1Event = { ...structuredClone(event), metadata: { ...event.metadata, namespace } };
+    this.events.push(stored);
+    return Promise.resolve(structuredClone(stored));
+  }
 }

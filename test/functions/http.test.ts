@@ -3,6 +3,7 @@ import type { V1Job } from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
+import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/core/labels.js';
 import { snapshotOf } from '../../src/core/run.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
@@ -26,6 +27,7 @@ const config = loadConfig({
     { alias: 'prod', type: 'aks', subscriptionId: SUB, resourceGroup: 'rg-batch', clusterName: 'aks-prod', namespaces: ['batch'] },
   ]),
   STATUS_RETRY_AFTER_SECONDS: '7',
+  FALLBACK_IMAGES: 'busybox',
 });
 
 let kube: FakeKube;
@@ -36,7 +38,8 @@ function sourceJob(name = 'nightly', namespace = 'batch'): V1Job {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name, namespace, uid: 'u1', creationTimestamp: t0 },
+    // These tests are about the route, not consent (test/http/consent.test.ts): the source lets callers set any name.
+    metadata: { name, namespace, uid: 'u1', creationTimestamp: t0, annotations: { [ALLOW_ENV_ANNOTATION]: '*' } },
     spec: {
       selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': 'u1' } },
       template: {
@@ -316,7 +319,7 @@ describe('POST /cronjobs/{namespace}/{name}/runs', () => {
     kube.addCronJob({
       apiVersion: 'batch/v1',
       kind: 'CronJob',
-      metadata: { name: 'report', namespace: 'batch', uid: 'cj-1' },
+      metadata: { name: 'report', namespace: 'batch', uid: 'cj-1', annotations: { [ALLOW_ENV_ANNOTATION]: '*' } },
       spec: { schedule: '0 3 * * *', jobTemplate: { metadata: {}, spec: job.spec } },
     });
   });

@@ -57,6 +57,12 @@ describe('function registrations', () => {
     for (const name of ['submitRun', 'observeRun', 'stopRun', 'archiveRun']) expect(trigger(name).type).toBe('activityTrigger');
   });
 
+  it('registers the scheduler as a timer every minute at second 0, with a Durable client', () => {
+    expect(trigger('scheduler')).toMatchObject({ type: 'timerTrigger', schedule: '0 * * * * *' });
+    const bindings = Object.values(registrations.find((r) => r.metadata.name === 'scheduler')?.metadata.bindings ?? {});
+    expect(bindings.some((b) => b.type === 'durableClient')).toBe(true);
+  });
+
   it('registers nothing else', () => {
     expect(registrations.map((r) => r.metadata.name).sort()).toEqual(
       [
@@ -74,6 +80,7 @@ describe('function registrations', () => {
         'stopRun',
         'submitRun',
         'previewSchedule',
+        'scheduler',
         // CronJob management
         'listDeployments',
         'createCronJob',

@@ -531,6 +531,28 @@ describe('infra/kubernetes/rbac.yaml', () => {
   });
 });
 
+describe('App Service Authentication (infra/app/auth.bicep)', () => {
+  const authBicep = read('infra/app/auth.bicep');
+  const module = declarations(mainBicep, 'module').find((m) => m.type === 'app/auth.bicep');
+
+  it('is deployed only when the azd parameter easyAuthEnabled is true, and then tells the app to trust its headers', () => {
+    expect(mainBicep).toMatch(/module auth 'app\/auth\.bicep' = if \(easyAuthEnabled\)/);
+    expect(params(mainBicep).get('easyAuthEnabled')).toBe('false');
+    expect(entry(appSettings, 'EASY_AUTH_ENABLED').value).toBe('string(easyAuthEnabled)');
+    expect(module && entry(module.body, 'params').value).toMatch(/allowedClientIds:\s*easyAuthAllowedClientIds/);
+    const parameters = (JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, unknown> }).parameters;
+    expect(Object.keys(parameters)).toEqual(expect.arrayContaining(['easyAuthEnabled', 'easyAuthClientId', 'easyAuthAllowedClientIds']));
+  });
+
+  it('lets requests without a token on to the function-key check and admits tokens of the listed applications only', () => {
+    expect(authBicep).toMatch(/name: 'authsettingsV2'/);
+    expect(authBicep).toMatch(/unauthenticatedClientAction: 'AllowAnonymous'/);
+    expect(authBicep).toMatch(/requireAuthentication: false/);
+    expect(authBicep).toMatch(/defaultAuthorizationPolicy: \{\s*allowedApplications: allowedClientIds\s*\}/);
+    expect(authBicep).toMatch(/tokenStore: \{\s*enabled: false\s*\}/);
+  });
+});
+
 describe('the custom Azure role for Azure-RBAC clusters (infra/app/rbac-aks.bicep)', () => {
   const rbacAks = read('infra/app/rbac-aks.bicep');
   const definitions = declarations(rbacAks, 'resource').filter((r) => r.type.startsWith('Microsoft.Authorization/roleDefinitions@'));

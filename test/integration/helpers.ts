@@ -106,6 +106,8 @@ export interface JobSpecOptions {
   terminationGracePeriodSeconds?: number;
   /** Start pods in about 0.2 s instead of kwok's 2-10 s (default true). */
   quickStart?: boolean;
+  /** The Job's own annotations (the app reads its consent there, src/core/consent.ts). */
+  jobAnnotations?: Record<string, string>;
 }
 
 /**
@@ -129,7 +131,7 @@ export function testJob(o: JobSpecOptions): V1Job {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: o.name, namespace: o.namespace },
+    metadata: { name: o.name, namespace: o.namespace, ...(o.jobAnnotations ? { annotations: o.jobAnnotations } : {}) },
     spec: {
       backoffLimit: o.backoffLimit ?? 0,
       ...(o.suspend === undefined ? {} : { suspend: o.suspend }),

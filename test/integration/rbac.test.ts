@@ -23,12 +23,14 @@ const DEPLOYMENT = 'rbac-web';
 
 let gateway: KubeGateway;
 let podName = '';
+let role: V1Role;
+let binding: V1RoleBinding;
 
 beforeAll(async () => {
   const manifest = readFileSync(new URL('../../infra/kubernetes/rbac.yaml', import.meta.url), 'utf8')
     .replaceAll('PRINCIPAL_OBJECT_ID', inject('noRightsUser'))
     .replaceAll('NAMESPACE', ns());
-  const [role, binding] = loadAllYaml(manifest) as [V1Role, V1RoleBinding];
+  [role, binding] = loadAllYaml(manifest) as [V1Role, V1RoleBinding];
   await admin.rbac.createNamespacedRole({ namespace: ns(), body: role });
   await admin.rbac.createNamespacedRoleBinding({ namespace: ns(), body: binding });
   await admin.batch.createNamespacedCronJob({
@@ -80,6 +82,37 @@ const calls: Record<keyof KubeGateway, () => Promise<unknown>> = {
     expect(patched.spec.schedule).toBe('0 5 * * *');
   },
   deleteCronJob: async () => { expect(await gateway.deleteCronJob(ns(), MADE)).toBe(true); },
+  patchCronJobAnnotations: async () => {
+    const current = await admin.batch.readNamespacedCronJob({ namespace: ns(), name: CRONJOB });
+    const patched = await gateway.patchCronJobAnnotations(ns(), CRONJOB, current.metadata?.resourceVersion ?? '', { 'example.com/seen': 'yes' });
+    expect(patched.metadata?.annotations?.['example.com/seen']).toBe('yes');
+  },
+  createEvent: async () => {
+    const event = await gateway.createEvent(ns(), {
+      metadata: { name: 'rbac-event', namespace: ns() },
+      involvedObject: { kind: 'CronJob', name: CRONJOB, namespace: ns() },
+      reason: 'Test',
+      message: 'written as the app identity',
+      type: 'Warning',
+    });
+    expect(event.metadata.name).toBe('rbac-event');
+  },
+  // A cluster whose allow-list is "*" gets the Role's rules as a ClusterRole (rbac.yaml says how); bound only
+  // for this call, so other files still meet a user without cluster-wide rights.
+  listCronJobsInAllNamespaces: async () => {
+    const name = `rbac-all-${ns()}`;
+    await admin.rbac.createClusterRole({ body: { metadata: { name }, rules: role.rules ?? [] } });
+    await admin.rbac.createClusterRoleBinding({
+      body: { metadata: { name }, subjects: binding.subjects ?? [], roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name } },
+    });
+    try {
+      const all = await waitFor('the ClusterRoleBinding to take effect', async () => (await gateway.listCronJobsInAllNamespaces()).items);
+      expect(all.map((c) => `${c.metadata?.namespace ?? ''}/${c.metadata?.name ?? ''}`)).toContain(`${ns()}/${CRONJOB}`);
+    } finally {
+      await admin.rbac.deleteClusterRoleBinding({ name });
+      await admin.rbac.deleteClusterRole({ name });
+    }
+  },
 };
 
 describe('the Role of infra/kubernetes/rbac.yaml', () => {

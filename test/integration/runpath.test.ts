@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
 import { loadConfig } from '../../src/config.js';
+import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
 import { MAX_RUN_ID, runIdFor } from '../../src/core/naming.js';
 import { getRun } from '../../src/functions/getRun.js';
 import { jobRun } from '../../src/functions/jobRun.js';
@@ -125,7 +126,7 @@ describe('what the clone keeps, as the README says', () => {
 
 describe('env names and sizes, as the API server takes them', () => {
   it('names Kubernetes 1.34 accepts (1BAD, with spaces) are listed by discovery and accepted by the start route', async () => {
-    const odd = testJob({ name: 'odd-names', namespace: ns(), suspend: true, env: [{ name: '1BAD', value: 'a' }, { name: 'BATCH DATE', value: 'b' }], annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' } });
+    const odd = testJob({ name: 'odd-names', namespace: ns(), suspend: true, env: [{ name: '1BAD', value: 'a' }, { name: 'BATCH DATE', value: 'b' }], annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' }, jobAnnotations: { [ALLOW_ENV_ANNOTATION]: '$ ~!' } });
     expect(await create(odd)).toBe(201);
     const listed = json(await listJobs(new HttpRequest({ method: 'GET', url: `${BASE}/jobs?namespace=${ns()}` }), context())) as { items: { name: string; params: Record<string, string> }[] };
     const params = listed.items.find((i) => i.name === 'odd-names')?.params ?? {};
@@ -155,7 +156,7 @@ describe('env names and sizes, as the API server takes them', () => {
   });
 
   it('a body near the 256 KiB limit, in variables under 128 KiB each, makes a Job the API server takes', async () => {
-    await create(testJob({ name: 'big-env', namespace: ns(), suspend: true, annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' } }));
+    await create(testJob({ name: 'big-env', namespace: ns(), suspend: true, annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' }, jobAnnotations: { [ALLOW_ENV_ANNOTATION]: 'A,B' } }));
     const chunk = 'v'.repeat(120 * 1024);
     const started = await start('big-env', { A: chunk, B: chunk });
     expect(started.status, JSON.stringify(started.jsonBody)).toBe(202);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
 import { loadConfig } from '../../src/config.js';
+import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_ID_LABEL } from '../../src/core/labels.js';
 import { requestHash, type RunRequest } from '../../src/core/run.js';
 import { cancelRun } from '../../src/functions/cancelRun.js';
@@ -34,6 +35,7 @@ beforeAll(() => {
     POLL_MAX_SECONDS: '2',
     GRACE_IMAGE_PULL_SECONDS: '3',
     ACTIVITY_RETRY_FIRST_SECONDS: '1',
+    FALLBACK_IMAGES: 'registry.invalid/',
   });
   setServices(createServices(config));
   durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun } });
@@ -79,6 +81,7 @@ describe('the run path on a real control plane', () => {
         suspend: true,
         env: [{ name: 'BATCH_DATE', value: 'yesterday' }, { name: 'KEEP', value: 'me' }],
         annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' },
+        jobAnnotations: { [ALLOW_ENV_ANNOTATION]: 'LIMIT' },
       }),
     );
     const runId = await start('nightly', { BATCH_DATE: '2026-11-23', LIMIT: 5 });
@@ -97,7 +100,7 @@ describe('the run path on a real control plane', () => {
   });
 
   it('treats a replayed submit as success and a foreign Job of the same name as a conflict', async () => {
-    await source(testJob({ name: 'replay', namespace: ns(), suspend: true }));
+    await source(testJob({ name: 'replay', namespace: ns(), suspend: true, jobAnnotations: { [ALLOW_ENV_ANNOTATION]: 'A' } }));
     const request: RunRequest = {
       runId: 'replay-0000000001',
       cluster: 'local',
@@ -107,14 +110,14 @@ describe('the run path on a real control plane', () => {
       requestHash: requestHash({ cluster: 'local', namespace: ns(), source: { kind: 'Job', name: 'replay' }, overrides: { A: '1' } }),
     };
     const gateway = services().clusters.gateway('local');
-    const first = await createRun(gateway, request, null, new Date());
-    const again = await createRun(gateway, request, null, new Date());
+    const first = await createRun(gateway, request, null, new Date(), services().config.runPolicy);
+    const again = await createRun(gateway, request, null, new Date(), services().config.runPolicy);
     expect([first.outcome, again.outcome]).toEqual(['submitted', 'submitted']);
     const jobs = await kube.batch.listNamespacedJob({ namespace: ns(), labelSelector: `${RUN_ID_LABEL}=replay-0000000001` });
     expect(jobs.items).toHaveLength(1);
 
     await source(testJob({ name: 'replay-0000000002', namespace: ns(), suspend: true }));
-    const conflict = await createRun(gateway, { ...request, runId: 'replay-0000000002' }, null, new Date());
+    const conflict = await createRun(gateway, { ...request, runId: 'replay-0000000002' }, null, new Date(), services().config.runPolicy);
     expect(conflict).toMatchObject({ outcome: 'rejected', snapshot: { status: 'Failed', reason: 'NameConflict' } });
   });
 

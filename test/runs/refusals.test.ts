@@ -2,7 +2,7 @@ import type { V1Job } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
 import { CredentialError } from '../../src/clients/credentials.js';
-import type { GracePeriods } from '../../src/config.js';
+import { type GracePeriods, loadConfig } from '../../src/config.js';
 import type { RunRequest } from '../../src/core/run.js';
 import { deleteRun, OBSERVE_FAILED, observeOnce } from '../../src/runs/observe.js';
 import { createRun } from '../../src/runs/submit.js';
@@ -22,6 +22,7 @@ const request: RunRequest = {
   overrides: {},
   requestHash: 'hash-1',
 };
+const { runPolicy } = loadConfig({ CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/k', namespaces: ['batch'] }]) });
 const grace: GracePeriods = { imagePullSeconds: 120, containerConfigSeconds: 60, unschedulableSeconds: 600, quotaSeconds: 300 };
 const verdict = { status: 'Failed' as const, reason: 'ErrImagePull', message: 'the image cannot be pulled' };
 
@@ -74,19 +75,19 @@ describe('submitRun does not retry a refusal', () => {
       if (reads === 2) forbidden.failNext('readJob', 403, 'Forbidden');
       return original(namespace, name);
     };
-    const result = await createRun(forbidden, request, null, t0);
+    const result = await createRun(forbidden, request, null, t0, runPolicy);
     expect(result).toMatchObject({ outcome: 'rejected', snapshot: { status: 'Failed', reason: 'NameConflict' } });
     expect(result.snapshot.message).toMatch(/could not be read to tell whether this run created it: .*HTTP 403/);
   });
 
   it('credentials the app cannot get reject the run with reason ClusterCredentials, naming the fix', async () => {
-    const result = await createRun(new NoCredentials(misconfigured), request, null, t0);
+    const result = await createRun(new NoCredentials(misconfigured), request, null, t0, runPolicy);
     expect(result).toMatchObject({ outcome: 'rejected', snapshot: { status: 'Failed', reason: 'ClusterCredentials' } });
     expect(result.snapshot.message).toMatch(/Cluster User Role/);
   });
 
   it('ARM throttling throws, for the retry policy', async () => {
-    await expect(createRun(new NoCredentials(throttled), request, null, t0)).rejects.toBe(throttled);
+    await expect(createRun(new NoCredentials(throttled), request, null, t0, runPolicy)).rejects.toBe(throttled);
   });
 });
 

@@ -1,0 +1,265 @@
+import type { V1EnvVar, V1ObjectMeta, V1PodTemplateSpec } from '@kubernetes/client-node';
+
+import { AppError } from './errors.js';
+import { LABEL_PREFIX } from './labels.js';
+import type { SourceKind } from './naming.js';
+
+/**
+ * What the owner of a source lets callers do with it, and what the operator lets fallback runs be. A function key
+ * (or an Entra token) is a key to the app, not to the cluster: a run does only what the source's author and the
+ * operator allowed, whatever the caller sends.
+ */
+
+/** On a source Job or CronJob: `"false"` keeps it out of the app; with SOURCES_OPT_IN, `"true"` lets it in. */
+export const RUNNABLE_ANNOTATION = `${LABEL_PREFIX}runnable`;
+/**
+ * On a source Job or CronJob: env names callers may set beyond the plain-valued ones it declares, comma-separated,
+ * or `*` for any name. Loader and interpreter variables must be listed by name; `*` does not cover them.
+ */
+export const ALLOW_ENV_ANNOTATION = `${LABEL_PREFIX}allow-env`;
+
+/**
+ * Variables that make a program load or run code, or trust or route traffic, other than what its image says:
+ * dynamic loaders, shells' start-up files and imported functions, language runtimes' option and module-path
+ * variables, profilers and start-up hooks, TLS trust and proxies (which hand the run's credentials to whoever
+ * the caller names). Matched without regard to case, since some programs read both spellings (`http_proxy`).
+ */
+export const LOADER_VARIABLES: readonly string[] = [
+  // glibc's loader and its helpers (GLIBC_TUNABLES: CVE-2023-4911; GCONV_PATH loads iconv modules).
+  'GLIBC_TUNABLES', 'GCONV_PATH', 'LOCPATH', 'NLSPATH', 'HOSTALIASES', 'RESOLV_HOST_CONF', 'MALLOC_CONF',
+  // Shells: start-up files, options, prompts and field splitting that a script's commands obey.
+  'BASH_ENV', 'ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PROMPT_COMMAND', 'IFS', 'CDPATH', 'ZDOTDIR', 'HOME', 'PATH',
+  'SHELL', 'EDITOR', 'VISUAL', 'PAGER',
+  // Node.js.
+  'NODE_OPTIONS', 'NODE_PATH', 'NODE_EXTRA_CA_CERTS', 'NODE_TLS_REJECT_UNAUTHORIZED', 'NODE_REPL_EXTERNAL_MODULE',
+  'NODE_ICU_DATA', 'NODE_PENDING_DEPRECATION', 'NPM_CONFIG_USERCONFIG', 'NPM_CONFIG_GLOBALCONFIG',
+  // Python (PYTHONWARNINGS imports its category's module; PYTHONBREAKPOINT names a callable).
+  'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PYTHONINSPECT', 'PYTHONBREAKPOINT', 'PYTHONWARNINGS',
+  'PYTHONUSERBASE', 'PYTHONPLATLIBDIR', 'PYTHONEXECUTABLE', 'PYTHONNOUSERSITE', 'PYTHONSAFEPATH',
+  // Perl.
+  'PERL5OPT', 'PERL5LIB', 'PERLLIB', 'PERL5DB', 'PERL_MB_OPT', 'PERL_MM_OPT',
+  // Ruby.
+  'RUBYOPT', 'RUBYLIB', 'GEM_HOME', 'GEM_PATH', 'BUNDLE_GEMFILE',
+  // JVM.
+  'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'JAVA_OPTS', 'CLASSPATH', 'JAVA_HOME',
+  // PHP, Lua, Tcl, R, Go.
+  'PHPRC', 'PHP_INI_SCAN_DIR', 'LUA_INIT', 'LUA_PATH', 'LUA_CPATH', 'TCLLIBPATH', 'R_PROFILE', 'R_PROFILE_USER',
+  'R_ENVIRON', 'R_ENVIRON_USER', 'R_LIBS', 'R_LIBS_USER', 'GOFLAGS', 'GOPATH', 'GOROOT',
+  // TLS trust, key logs and OpenSSL's config (which loads engines and providers).
+  'OPENSSL_CONF', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'SSLKEYLOGFILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE',
+  'CURL_HOME', 'WGETRC', 'KRB5_CONFIG', 'KRB5CCNAME',
+  // Proxies: where the run's requests, with their credentials, go.
+  'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY', 'FTP_PROXY',
+  // Where temporary files and the run's own config live.
+  'TMPDIR', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CONFIG_DIRS',
+];
+
+/**
+ * Prefixes of whole families: every `LD_*` is the dynamic loader's (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT...),
+ * `BASH_FUNC_*` are functions bash imports (Shellshock's vector), `GIT_*` include GIT_SSH_COMMAND and
+ * GIT_CONFIG_*, .NET's start-up hooks and profilers live under `DOTNET_`, `CORECLR_` and `COR_`, and OpenSSL
+ * loads modules from `OPENSSL_*` paths.
+ */
+export const LOADER_PREFIXES: readonly string[] = ['LD_', 'DYLD_', 'BASH_FUNC_', 'GIT_', 'DOTNET_', 'CORECLR_', 'COR_', 'OPENSSL_'];
+
+const LOADER_SET = new Set(LOADER_VARIABLES.map((name) => name.toUpperCase()));
+
+/** Is this a variable that changes what code runs, which only a source that names it may let callers set? */
+export function isLoaderVariable(name: string): boolean {
+  const upper = name.toUpperCase();
+  return LOADER_SET.has(upper) || LOADER_PREFIXES.some((prefix) => upper.startsWith(prefix));
+}
+
+/** Operator settings a run is built under; the same at the start route and in the submit activity. */
+export interface RunPolicy {
+  /** Only sources annotated `runnable: "true"` run. */
+  readonly sourcesOptIn: boolean;
+  /** The Job's activeDeadlineSeconds when its source sets none. */
+  readonly jobActiveDeadlineSeconds: number;
+  readonly fallback: FallbackPolicy;
+}
+
+export interface FallbackPolicy {
+  /** Images a fallback run may use; empty: fallback runs are off. */
+  readonly images: readonly ImageRule[];
+  readonly resources: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
+  /** The non-root user (and group) a fallback pod runs as when its image names none. */
+  readonly runAsUser: number;
+}
+
+/** One FALLBACK_IMAGES entry: a repository, or every repository under a path ending in `/`. */
+export interface ImageRule {
+  readonly prefix: string;
+  /** The image must be pinned by digest (`@sha256:<64 hex>`), so a tag moved later cannot change what runs. */
+  readonly digest: boolean;
+}
+
+/**
+ * FALLBACK_IMAGES: entries separated by commas or white space. `myacr.azurecr.io/tools/` allows every repository
+ * under that path, `myacr.azurecr.io/tools/curl` that repository with any tag, and a trailing `@sha256` requires a
+ * digest (`docker.io/library/busybox@sha256`).
+ */
+export function parseFallbackImages(text: string): ImageRule[] {
+  return text
+    .split(/[\s,]+/)
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      const digest = entry.endsWith('@sha256');
+      const prefix = digest ? entry.slice(0, -'@sha256'.length) : entry;
+      // A colon after the last slash would be a tag: entries name repositories, tags are the caller's.
+      const tagged = prefix.indexOf(':', prefix.lastIndexOf('/') + 1) >= 0;
+      if (!/^[a-z0-9][a-z0-9._:/-]*$/.test(prefix) || prefix.includes('//') || tagged) {
+        throw new Error(
+          `"${entry}" is not an image prefix: write a registry/repository path such as myacr.azurecr.io/tools/ or docker.io/library/busybox, optionally followed by @sha256 to require a digest`,
+        );
+      }
+      return { prefix, digest };
+    });
+}
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** The repository of an image reference (registry and path, without tag or digest) and its digest. */
+function imageParts(image: string): { repository: string; digest: string | undefined } {
+  const at = image.indexOf('@');
+  const name = at >= 0 ? image.slice(0, at) : image;
+  const digest = at >= 0 ? image.slice(at + 1) : undefined;
+  // A tag's colon comes after the last slash; a registry's port comes before it.
+  const colon = name.indexOf(':', name.lastIndexOf('/') + 1);
+  return { repository: colon >= 0 ? name.slice(0, colon) : name, digest };
+}
+
+function ruleMatches(rule: ImageRule, image: string): boolean {
+  const { repository, digest } = imageParts(image);
+  const inPath = rule.prefix.endsWith('/') ? repository.startsWith(rule.prefix) && repository.length > rule.prefix.length : repository === rule.prefix;
+  return inPath && (!rule.digest || (digest !== undefined && DIGEST.test(digest)));
+}
+
+/** A fallback image the operator allows, or a 403 that says how fallback runs are allowed. */
+export function assertFallbackImage(policy: FallbackPolicy, image: string): void {
+  if (policy.images.length === 0) {
+    throw new FallbackNotAllowedError(
+      'runs from an image (image, command, args in the query) are off in this app; run an existing Job, or an operator allows images in the FALLBACK_IMAGES app setting (registry/repository prefixes)',
+    );
+  }
+  if (/\s/.test(image) || !policy.images.some((rule) => ruleMatches(rule, image))) {
+    const pinned = policy.images.some((rule) => rule.digest) ? ' (some only pinned by digest, @sha256:...)' : '';
+    throw new FallbackNotAllowedError(
+      `image "${image}" is not one this app may run${pinned}; use an image under an allowed prefix, written as the FALLBACK_IMAGES app setting writes it (registry and repository in full, e.g. docker.io/library/busybox)`,
+    );
+  }
+}
+
+/** The operator has not allowed this fallback run. */
+export class FallbackNotAllowedError extends AppError {
+  override name = 'FallbackNotAllowedError';
+  override readonly status = 403;
+  override readonly reason = 'FallbackNotAllowed';
+}
+
+/** The source's owner keeps it out of the app, or has not let it in where sources must opt in. */
+export class SourceNotRunnableError extends AppError {
+  override name = 'SourceNotRunnableError';
+  override readonly status = 403;
+  override readonly reason = 'SourceNotRunnable';
+}
+
+/** An env override the source has not consented to. */
+export class EnvNotAllowedError extends AppError {
+  override name = 'EnvNotAllowedError';
+  override readonly status = 400;
+  override readonly reason = 'EnvNotAllowed';
+}
+
+/** Why a source cannot be run, or undefined when it can. Discovery shows the same answer the start route gives. */
+export function notRunnable(kind: SourceKind, name: string, meta: V1ObjectMeta | undefined, optIn: boolean): string | undefined {
+  const value = meta?.annotations?.[RUNNABLE_ANNOTATION];
+  if (value === 'false') return `${kind} "${name}" is kept out of this app by its annotation ${RUNNABLE_ANNOTATION}: "false"; its owner removes the annotation to allow runs`;
+  if (optIn && value !== 'true') {
+    return `${kind} "${name}" has not opted in to this app: sources run only with the annotation ${RUNNABLE_ANNOTATION}: "true" (SOURCES_OPT_IN is on); its owner adds it to allow runs`;
+  }
+  return undefined;
+}
+
+export function assertRunnable(kind: SourceKind, name: string, meta: V1ObjectMeta | undefined, optIn: boolean): void {
+  const why = notRunnable(kind, name, meta, optIn);
+  if (why) throw new SourceNotRunnableError(why);
+}
+
+/** The names a source's allow-env annotation lists, and whether it says `*`. */
+function allowedNames(meta: V1ObjectMeta | undefined): { names: Set<string>; any: boolean } {
+  const listed = (meta?.annotations?.[ALLOW_ENV_ANNOTATION] ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  return { names: new Set(listed.filter((name) => name !== '*')), any: listed.includes('*') };
+}
+
+/**
+ * Refuses every override the source has not consented to. By default a caller may set only the names that
+ * containers[0] declares with a plain `value` (what discovery lists as params). A new name, or one that replaces a
+ * `valueFrom` entry (which would redirect a credential), needs the source's allow-env annotation to name it or say
+ * `*`; a loader or interpreter variable needs the annotation to name it, declared or not.
+ */
+export function assertEnvConsent(
+  kind: SourceKind,
+  name: string,
+  meta: V1ObjectMeta | undefined,
+  env: readonly V1EnvVar[] | undefined,
+  overrides: Readonly<Record<string, string>>,
+): void {
+  const plain = new Set<string>();
+  const referenced = new Set<string>();
+  for (const entry of env ?? []) (entry.valueFrom ? referenced : plain).add(entry.name);
+  const allowed = allowedNames(meta);
+  const refusals: string[] = [];
+  for (const variable of Object.keys(overrides)) {
+    if (allowed.names.has(variable)) continue;
+    if (isLoaderVariable(variable)) {
+      refusals.push(
+        `"${variable}" changes what code the run loads, so ${kind} "${name}" must name it in its annotation ${ALLOW_ENV_ANNOTATION} ("*" does not cover it)`,
+      );
+    } else if (allowed.any) {
+      continue;
+    } else if (referenced.has(variable)) {
+      refusals.push(
+        `"${variable}" takes its value from a Secret, ConfigMap or field in ${kind} "${name}" and is not replaced unless the source lists it in its annotation ${ALLOW_ENV_ANNOTATION}`,
+      );
+    } else if (!plain.has(variable)) {
+      refusals.push(
+        `"${variable}" is not declared by ${kind} "${name}" (only its plain env values can be set) and its annotation ${ALLOW_ENV_ANNOTATION} does not list it`,
+      );
+    }
+  }
+  if (refusals.length > 0) {
+    throw new EnvNotAllowedError(
+      `environment variable ${refusals.join('; ')}. Send only the parameters discovery lists, or the source's owner adds the names to ${ALLOW_ENV_ANNOTATION}, e.g. ${ALLOW_ENV_ANNOTATION}: "NAME1,NAME2"`,
+    );
+  }
+}
+
+/**
+ * Everything the source and the operator must allow for this run: the source is runnable, its env consents to
+ * the overrides, and a fallback run's image is allowed. `meta` and `template` are the source's (a CronJob's own
+ * metadata, its jobTemplate's pod template); both undefined for a fallback run, whose caller wrote the pod.
+ */
+export function assertRunConsent(
+  policy: RunPolicy,
+  kind: SourceKind,
+  name: string,
+  meta: V1ObjectMeta | undefined,
+  template: V1PodTemplateSpec | undefined,
+  request: { overrides: Readonly<Record<string, string>>; fallback?: { image: string } | undefined },
+): void {
+  if (meta === undefined) {
+    if (request.fallback) assertFallbackImage(policy.fallback, request.fallback.image);
+    return;
+  }
+  assertRunnable(kind, name, meta, policy.sourcesOptIn);
+  assertEnvConsent(kind, name, meta, template?.spec?.containers[0]?.env, request.overrides);
+}
+
+/** A refusal by consent: the run's snapshot carries its own reason rather than InvalidSource. */
+export function isConsentRefusal(err: unknown): err is EnvNotAllowedError | SourceNotRunnableError | FallbackNotAllowedError {
+  return err instanceof EnvNotAllowedError || err instanceof SourceNotRunnableError || err instanceof FallbackNotAllowedError;
+}

@@ -1,0 +1,63 @@
+import type { InvocationContext, Timer } from '@azure/functions';
+import * as df from 'durable-functions';
+
+import { runRefSchema } from '../core/schemas.js';
+import { cancelEventSender, findRun, type RunClient } from '../http/runs.js';
+import { type SchedulerRuns, schedulerTick, type TickReport } from '../runs/scheduler.js';
+import { services } from '../services.js';
+import { ORCHESTRATORS } from './names.js';
+
+/** Every minute at second 0 (NCRONTAB, six fields): the CronJob controller's own resolution. */
+export const SCHEDULER_SCHEDULE = '0 * * * * *';
+
+function runsOf(client: RunClient): SchedulerRuns {
+  return {
+    owner: async (runId) => {
+      const instance = await findRun(client, runId);
+      if (!instance) return null;
+      const ref = runRefSchema.safeParse((instance.input as { request?: unknown } | null | undefined)?.request);
+      return ref.success ? ref.data : undefined;
+    },
+    start: async (runId, input) => {
+      await client.startNew(ORCHESTRATORS.jobRun, { instanceId: runId, input });
+    },
+    requestCancel: cancelEventSender(client),
+  };
+}
+
+function summary(report: TickReport): string {
+  const parts = [`${report.cronJobs} handed-over CronJob(s)`, `${report.started.length} started`];
+  if (report.existing.length > 0) parts.push(`${report.existing.length} already started`);
+  if (report.forbidden.length > 0) parts.push(`${report.forbidden.length} held by Forbid`);
+  if (report.replaced.length > 0) parts.push(`${report.replaced.length} replaced`);
+  if (report.warnings.length > 0) parts.push(`${report.warnings.length} warning(s)`);
+  if (report.errors.length > 0) parts.push(`${report.errors.length} error(s)`);
+  return `scheduler: ${parts.join(', ')}`;
+}
+
+/**
+ * Timer, every minute: fire the CronJobs handed over to the app (label `aks-job-runner.io/scheduler: app` and
+ * `spec.suspend: true`) on their schedules, each due run a jobRun orchestration. `at` is the instant to decide
+ * for; the host calls with three arguments, so it is the clock (the local runtime's tests pass one).
+ */
+export async function scheduler(timer: Timer, client: RunClient, context: InvocationContext, at?: Date): Promise<TickReport | undefined> {
+  const { config, clusters, now } = services();
+  if (!config.schedulerEnabled) {
+    context.log('scheduler: off (SCHEDULER_ENABLED=false)');
+    return undefined;
+  }
+  // A late tick (the host was down or busy) needs nothing special: the due-time rule catches up, as the
+  // CronJob controller's does, within startingDeadlineSeconds and with only the latest of many missed times.
+  if (timer.isPastDue) context.log('scheduler: this tick is late');
+  const report = await schedulerTick({ config, clusters, runs: runsOf(client), log: (line) => { context.log(line); } }, at ?? now());
+  context.log(summary(report));
+  return report;
+}
+
+df.app.client.timer('scheduler', {
+  schedule: SCHEDULER_SCHEDULE,
+  // The report is for logs and tests; a timer's return value would only be sent to the host and dropped.
+  handler: async (timer, client, context) => {
+    await scheduler(timer, client, context);
+  },
+});

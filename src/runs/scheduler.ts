@@ -1,0 +1,324 @@
+import type { V1CronJob, V1Job } from '@kubernetes/client-node';
+
+import type { ClusterRegistry } from '../clients/clusters.js';
+import type { KubeGateway } from '../clients/kube.js';
+import type { ClusterSettings, Config } from '../config.js';
+import { activeRunsOf, concurrencyPolicyOf, decideConcurrency } from '../core/concurrency.js';
+import { ensureError, isAlreadyExists, KubeApiError } from '../core/errors.js';
+import { LAST_SCHEDULE_ANNOTATION, SCHEDULER_SELECTOR } from '../core/labels.js';
+import { requestHash, type RunRef, type RunRequest } from '../core/run.js';
+import { evaluateCronJob, type Evaluation, rfc3339, scheduledRunIds, type SchedulerWarning, warningEvent, warningKey } from '../core/scheduler.js';
+import type { JobRunInput } from '../core/schemas.js';
+import { cancelActiveRuns, namespaceJobs, type RequestCancel } from './concurrency.js';
+
+/** Where a run's orchestration says it runs: enough to tell whose run an id is. */
+export type RunOwner = Pick<RunRef, 'cluster' | 'namespace' | 'source'>;
+
+/** What the tick needs from Durable. */
+export interface SchedulerRuns {
+  /**
+   * Whose run the orchestration with this id is, in any state; null when there is none, undefined when it
+   * exists but its input cannot be read. Throws when Durable cannot be asked.
+   */
+  owner(runId: string): Promise<RunOwner | null | undefined>;
+  /** Start the run's orchestration under its id. */
+  start(runId: string, input: JobRunInput): Promise<void>;
+  requestCancel: RequestCancel;
+}
+
+export interface TickDeps {
+  config: Config;
+  clusters: ClusterRegistry;
+  runs: SchedulerRuns;
+  log: (line: string) => void;
+}
+
+/** What one tick did, for logs, tests and the benchmark. */
+export interface TickReport {
+  /** Handed-over CronJobs looked at (labelled ones that are not suspended included). */
+  cronJobs: number;
+  started: string[];
+  /** Runs that already existed for their due time: another instance or an earlier tick started them. */
+  existing: string[];
+  /** Due runs not started because of concurrencyPolicy Forbid. */
+  forbidden: string[];
+  /** Runs cancelled by concurrencyPolicy Replace. */
+  replaced: string[];
+  /** One line per warning seen (also written as an Event on the CronJob). */
+  warnings: string[];
+  /** Failures that kept a cluster, a namespace or a CronJob from being handled this tick. */
+  errors: string[];
+}
+
+const PAGE = 500;
+/** Events expire after an hour (the API server's default --event-ttl); a condition still there is reported again. */
+const REPORTED_FOR_MS = 50 * 60_000;
+
+/**
+ * What one process remembers between ticks, per cluster gateway (so it lives as long as the gateway does):
+ * - CronJobs found idle, by uid, with the resourceVersion they were seen at and their next time. Until that
+ *   time, and while the CronJob is unchanged, nothing can come due (the decision is a pure function of the
+ *   CronJob and now), so the schedule maths is skipped; most CronJobs are idle at most ticks.
+ * - Events already written, so a standing condition costs no request a minute (the Event's name already makes a
+ *   second one AlreadyExists, across instances too).
+ */
+interface Memory {
+  idle: Map<string, { resourceVersion: string; until: number }>;
+  reported: Map<string, number>;
+}
+const memories = new WeakMap<KubeGateway, Memory>();
+
+function memoryOf(gateway: KubeGateway, now: Date): Memory {
+  let memory = memories.get(gateway);
+  if (!memory) {
+    memory = { idle: new Map(), reported: new Map() };
+    memories.set(gateway, memory);
+  }
+  for (const [key, until] of memory.idle) if (until.until <= now.getTime()) memory.idle.delete(key);
+  for (const [key, until] of memory.reported) if (until <= now.getTime()) memory.reported.delete(key);
+  return memory;
+}
+/** CronJobs handled at once per cluster: enough to keep a tick short, few enough not to flood the API server. */
+const PARALLEL = 8;
+
+async function allPages(list: (continueToken: string | undefined) => Promise<{ items: V1CronJob[]; continueToken: string | undefined }>): Promise<V1CronJob[]> {
+  const items: V1CronJob[] = [];
+  let token: string | undefined;
+  do {
+    const page = await list(token);
+    items.push(...page.items);
+    token = page.continueToken;
+  } while (token);
+  return items;
+}
+
+async function pool<T>(items: readonly T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      if (item !== undefined) await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+}
+
+/** The orchestration input of a scheduled run: a run of the CronJob's template as it is, no overrides. */
+export function scheduledRunInput(config: Config, cluster: string, cronJob: V1CronJob, runId: string, scheduledTime: Date): JobRunInput {
+  const namespace = cronJob.metadata?.namespace ?? '';
+  const source = { kind: 'CronJob' as const, name: cronJob.metadata?.name ?? '' };
+  const request: RunRequest = {
+    runId,
+    cluster,
+    namespace,
+    source,
+    overrides: {},
+    requestHash: requestHash({ cluster, namespace, source, overrides: {} }),
+    ...(config.defaultRunTimeoutSeconds > 0 ? { timeoutSeconds: config.defaultRunTimeoutSeconds } : {}),
+    startedBy: 'scheduler',
+    trigger: { kind: 'schedule', scheduledTime: rfc3339(scheduledTime) },
+  };
+  return { request, poll: { ...config.poll }, retry: { ...config.activityRetry } };
+}
+
+/**
+ * One scheduler tick: every handed-over CronJob of every configured cluster is evaluated at `now` and its due
+ * run started. Clusters run side by side, and every failure is caught where it happens, so one cluster that
+ * does not answer, one namespace the app may not list, or one bad CronJob never holds the others back.
+ */
+export async function schedulerTick(deps: TickDeps, now: Date): Promise<TickReport> {
+  const report: TickReport = { cronJobs: 0, started: [], existing: [], forbidden: [], replaced: [], warnings: [], errors: [] };
+  await Promise.all(deps.config.clusters.map((settings) => tickCluster(deps, settings, now, report)));
+  return report;
+}
+
+async function tickCluster(deps: TickDeps, settings: ClusterSettings, now: Date, report: TickReport): Promise<void> {
+  const alias = settings.alias;
+  const fail = (where: string, err: unknown) => {
+    const line = `scheduler: ${where} on cluster ${alias}: ${ensureError(err).message}`;
+    report.errors.push(line);
+    deps.log(line);
+  };
+  let gateway: KubeGateway;
+  try {
+    gateway = deps.clusters.gateway(alias);
+  } catch (err) {
+    fail('no gateway', err);
+    return;
+  }
+  const options = (continueToken: string | undefined) => ({ labelSelector: SCHEDULER_SELECTOR, limit: PAGE, continueToken });
+  const lists = settings.namespaces.includes('*')
+    ? [{ where: 'listing CronJobs in all namespaces', list: () => allPages((t) => gateway.listCronJobsInAllNamespaces(options(t))) }]
+    : settings.namespaces.map((namespace) => ({ where: `listing CronJobs in ${namespace}`, list: () => allPages((t) => gateway.listCronJobs(namespace, options(t))) }));
+  const cronJobs: V1CronJob[] = [];
+  await Promise.all(
+    lists.map(async ({ where, list }) => {
+      try {
+        cronJobs.push(...(await list()));
+      } catch (err) {
+        fail(where, err);
+      }
+    }),
+  );
+  report.cronJobs += cronJobs.length;
+
+  // The Jobs of a namespace are read once per tick, and only when a due CronJob's policy needs them.
+  const jobs = new Map<string, Promise<V1Job[]>>();
+  const jobsOf = (namespace: string) => {
+    let listed = jobs.get(namespace);
+    if (!listed) {
+      listed = namespaceJobs(gateway, namespace);
+      jobs.set(namespace, listed);
+    }
+    return listed;
+  };
+  const memory = memoryOf(gateway, now);
+  await pool(cronJobs, PARALLEL, async (cronJob) => {
+    try {
+      await fire(deps, alias, gateway, cronJob, now, report, jobsOf, memory);
+    } catch (err) {
+      fail(`CronJob ${cronJob.metadata?.namespace ?? ''}/${cronJob.metadata?.name ?? ''}`, err);
+    }
+  });
+}
+
+async function warn(
+  gateway: KubeGateway,
+  cronJob: V1CronJob,
+  evaluation: Evaluation,
+  warnings: readonly SchedulerWarning[],
+  now: Date,
+  report: TickReport,
+  memory: Memory,
+  log: (line: string) => void,
+): Promise<void> {
+  const namespace = cronJob.metadata?.namespace ?? '';
+  for (const warning of warnings) {
+    report.warnings.push(`${namespace}/${cronJob.metadata?.name ?? ''}: ${warning.reason}: ${warning.message}`);
+    const event = warningEvent(cronJob, warning, warningKey(cronJob, evaluation), now);
+    const key = `${namespace}/${event.metadata.name ?? ''}`;
+    if (memory.reported.has(key)) continue;
+    try {
+      await gateway.createEvent(namespace, event);
+    } catch (err) {
+      // AlreadyExists: this condition was reported for this key already, by this instance or another. Any
+      // other failure (a Role without `create events`) is logged, and never holds back the CronJob's run.
+      if (!isAlreadyExists(err)) {
+        const line = `scheduler: ${namespace}/${cronJob.metadata?.name ?? ''}: could not write the ${warning.reason} Event: ${ensureError(err).message}`;
+        report.errors.push(line);
+        log(line);
+        continue;
+      }
+    }
+    memory.reported.set(key, now.getTime() + REPORTED_FOR_MS);
+  }
+}
+
+async function fire(
+  deps: TickDeps,
+  cluster: string,
+  gateway: KubeGateway,
+  cronJob: V1CronJob,
+  now: Date,
+  report: TickReport,
+  jobsOf: (namespace: string) => Promise<V1Job[]>,
+  memory: Memory,
+): Promise<void> {
+  const uid = cronJob.metadata?.uid ?? '';
+  const resourceVersion = cronJob.metadata?.resourceVersion ?? '';
+  if (memory.idle.get(uid)?.resourceVersion === resourceVersion) return;
+  const evaluation = evaluateCronJob(cronJob, now);
+  if (evaluation.kind === 'idle') {
+    if (uid && resourceVersion) memory.idle.set(uid, { resourceVersion, until: evaluation.next?.getTime() ?? Number.POSITIVE_INFINITY });
+    return;
+  }
+  await warn(gateway, cronJob, evaluation, evaluation.warnings, now, report, memory, deps.log);
+  // A time missed past startingDeadlineSeconds is recorded as taken, so it is reported once; no later decision
+  // looks before now - startingDeadlineSeconds, so this changes none.
+  if (evaluation.kind === 'missed') await recordScheduleTime(deps, gateway, cronJob, evaluation.scheduledTime);
+  if (evaluation.kind !== 'due') return;
+
+  const namespace = cronJob.metadata?.namespace ?? '';
+  const name = cronJob.metadata?.name ?? '';
+  const { scheduledTime } = evaluation;
+  const ids = scheduledRunIds(cronJob, cluster, scheduledTime);
+  const ours = (owner: RunOwner) => owner.cluster === cluster && owner.namespace === namespace && owner.source.kind === 'CronJob' && owner.source.name === name;
+  // The time is taken when its run exists: a second evaluation of the same minute (another instance, a retry,
+  // a restart before the annotation was written) only records it. A finished instance must never be started
+  // again: Durable would overwrite it with a new run.
+  let target = await resolveRun(deps.runs, ids, ours);
+  if (target.exists) {
+    report.existing.push(target.runId);
+    await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
+    return;
+  }
+
+  const policy = concurrencyPolicyOf(cronJob);
+  let replace: V1Job[] = [];
+  if (policy !== 'Allow') {
+    const active = activeRunsOf(cronJob, await jobsOf(namespace)).filter((job) => !ids.includes(job.metadata?.name ?? ''));
+    const decision = decideConcurrency(policy, active.map((job) => job.metadata?.name ?? ''));
+    if (decision.kind === 'skip') {
+      // As the CronJob controller does: the due time stays unmet, so the run starts once the active one ends
+      // (within startingDeadlineSeconds, when set).
+      report.forbidden.push(target.runId);
+      deps.log(`scheduler: ${namespace}/${name}: not starting ${target.runId}, concurrencyPolicy Forbid and ${decision.active.join(', ')} active`);
+      return;
+    }
+    replace = active;
+  }
+  if (replace.length > 0) {
+    await cancelActiveRuns(deps.runs.requestCancel, gateway, namespace, replace, `replaced by the scheduled run ${target.runId} (concurrencyPolicy Replace)`, deps.log);
+    report.replaced.push(...replace.map((job) => job.metadata?.name ?? ''));
+  }
+
+  const start = (runId: string) => deps.runs.start(runId, scheduledRunInput(deps.config, cluster, cronJob, runId, scheduledTime));
+  try {
+    await start(target.runId);
+  } catch (err) {
+    // Started in between: by another instance (then it is this run), or, for the controller's name, by a
+    // CronJob of the same name elsewhere (then this run takes the other id).
+    const again = await resolveRun(deps.runs, ids, ours);
+    if (again.exists) {
+      report.existing.push(again.runId);
+      await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
+      return;
+    }
+    if (again.runId === target.runId) throw err;
+    target = again;
+    await start(target.runId);
+  }
+  report.started.push(target.runId);
+  deps.log(`scheduler: ${namespace}/${name}: started ${target.runId} for ${rfc3339(scheduledTime)}`);
+  await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
+}
+
+/** The first of the run ids that is free or already this CronJob's run for the time. */
+async function resolveRun(runs: SchedulerRuns, ids: readonly string[], ours: (owner: RunOwner) => boolean): Promise<{ runId: string; exists: boolean }> {
+  for (const runId of ids) {
+    const owner = await runs.owner(runId);
+    if (owner === null) return { runId, exists: false };
+    // An input that cannot be read is taken as this run: a missed run is better than a second one.
+    if (owner === undefined || ours(owner)) return { runId, exists: true };
+  }
+  throw new Error(`the run ids ${ids.join(' and ')} are both taken by runs of other CronJobs`);
+}
+
+/**
+ * Keep the scheduled time on the CronJob, guarded by the resourceVersion the decision was made on. A conflict
+ * means the CronJob changed since it was listed (another instance recorded the time, or a person edited it):
+ * the next tick decides again from what it is now, and meets the run that exists.
+ */
+async function recordScheduleTime(deps: TickDeps, gateway: KubeGateway, cronJob: V1CronJob, scheduledTime: Date): Promise<void> {
+  const namespace = cronJob.metadata?.namespace ?? '';
+  const name = cronJob.metadata?.name ?? '';
+  try {
+    await gateway.patchCronJobAnnotations(namespace, name, cronJob.metadata?.resourceVersion ?? '', { [LAST_SCHEDULE_ANNOTATION]: rfc3339(scheduledTime) });
+  } catch (err) {
+    if (err instanceof KubeApiError && err.code === 409) {
+      deps.log(`scheduler: ${namespace}/${name}: changed since it was listed; the last schedule time is left to the next tick`);
+      return;
+    }
+    throw err;
+  }
+}

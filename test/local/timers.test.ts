@@ -1,0 +1,95 @@
+import type { InvocationContext, Timer } from '@azure/functions';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { loadApp, type TimerFunction } from '../../local/host/app.js';
+import { startTimers, type TimerRunner } from '../../local/host/timers.js';
+import { loadConfig } from '../../src/config.js';
+import { createServices, setServices } from '../../src/services.js';
+
+/** The local runtime's timer functions: on their NCRONTAB schedule on the real clock, and by tick(name, at). */
+const runners: TimerRunner[] = [];
+afterEach(async () => {
+  await Promise.all(runners.splice(0).map((r) => r.stop()));
+});
+
+interface Call {
+  at: Date;
+  timer: Timer;
+  context: InvocationContext;
+}
+
+function recording(schedule: string, workMs = 0): { fn: TimerFunction; calls: Call[]; overlaps: () => number } {
+  const calls: Call[] = [];
+  let running = 0;
+  let overlaps = 0;
+  return {
+    calls,
+    overlaps: () => overlaps,
+    fn: {
+      name: 'sample',
+      schedule,
+      invoke: async (timer, context, at) => {
+        if (running > 0) overlaps++;
+        running++;
+        calls.push({ at, timer, context });
+        await new Promise((r) => setTimeout(r, workMs));
+        running--;
+        return at.toISOString();
+      },
+    },
+  };
+}
+
+function start(fns: TimerFunction[], realClock: boolean): TimerRunner {
+  const runner = startTimers(fns, { realClock });
+  runners.push(runner);
+  return runner;
+}
+
+describe('local timer functions', () => {
+  it('tick(name, at) runs the function once, deciding for the instant given', async () => {
+    const { fn, calls } = recording('0 * * * * *');
+    const runner = start([fn], false);
+    const at = new Date('2026-11-23T10:00:05Z');
+    expect(await runner.tick('sample', at)).toBe('2026-11-23T10:00:05.000Z');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.at).toEqual(at);
+    expect(calls[0]?.context.functionName).toBe('sample');
+    expect(calls[0]?.timer.schedule).toEqual({ adjustForDST: true });
+  });
+
+  it('runs one invocation of a function at a time, as the host’s singleton lock does', async () => {
+    const { fn, calls, overlaps } = recording('0 * * * * *', 50);
+    const runner = start([fn], false);
+    await Promise.all([runner.tick('sample'), runner.tick('sample'), runner.tick('sample')]);
+    expect(calls).toHaveLength(3);
+    expect(overlaps()).toBe(0);
+  });
+
+  it('fires on the real clock by the NCRONTAB schedule, and no more once stopped', async () => {
+    const { fn, calls } = recording('* * * * * *');
+    const runner = start([fn], true);
+    await new Promise((r) => setTimeout(r, 3_300));
+    await runner.stop();
+    const fired = calls.length;
+    expect(fired).toBeGreaterThanOrEqual(2);
+    expect(fired).toBeLessThanOrEqual(4);
+    // Each at (or just after) a whole second, as scheduled.
+    for (const call of calls) expect(call.at.getTime() % 1000).toBeLessThan(500);
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(calls).toHaveLength(fired);
+  });
+
+  it('an unknown name is refused, naming the timer functions there are', async () => {
+    const runner = start([recording('0 * * * * *').fn], false);
+    await expect(runner.tick('nope')).rejects.toThrow('no timer function named nope; timer functions: sample');
+  });
+
+  it('loadApp finds the app’s scheduler timer, every minute at second 0', async () => {
+    setServices(createServices(loadConfig({ CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/x', namespaces: ['batch'] }]) })));
+    const app = await loadApp(() => {
+      throw new Error('no Durable client needed to load');
+    });
+    expect(app.timers.map((t) => [t.name, t.schedule])).toEqual([['scheduler', '0 * * * * *']]);
+  });
+});
