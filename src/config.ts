@@ -55,17 +55,20 @@ const callerPolicy = z.strictObject({
 });
 export type CallerPolicy = z.infer<typeof callerPolicy>;
 
+/** A setting that holds JSON: its text parsed, or an issue that says it is not JSON. */
+function parseJson(text: string, ctx: z.RefinementCtx): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+    return z.NEVER;
+  }
+}
+
 const envSchema = z.object({
   CLUSTERS: z
     .string({ error: 'required: a JSON array of clusters, e.g. [{"alias":"prod","type":"aks",...}]' })
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
-        return z.NEVER;
-      }
-    })
+    .transform(parseJson)
     .pipe(
       z
         .array(clusterSchema)
@@ -130,14 +133,7 @@ const envSchema = z.object({
   CALLER_POLICIES: z
     .string()
     .default('{}')
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
-        return z.NEVER;
-      }
-    })
+    .transform(parseJson)
     .pipe(z.record(z.string().min(1), callerPolicy)),
 });
 

@@ -1,7 +1,14 @@
 import type { V1Container, V1Job, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 
 import { BadRequestError } from './errors.js';
-import { CRONJOB_INSTANTIATE_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from './labels.js';
+import {
+  CRONJOB_INSTANTIATE_ANNOTATION,
+  CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  SOURCE_KIND_LABEL,
+  SOURCE_NAME_LABEL,
+} from './labels.js';
 import type { RunSnapshot, RunStatus } from './run.js';
 
 /**
@@ -16,8 +23,6 @@ import type { RunSnapshot, RunStatus } from './run.js';
 
 /** Who started a run: the app on request, the app's scheduler, the CronJob controller, or a person with kubectl. */
 export type RunTrigger = 'http' | 'schedule' | 'cluster' | 'manual';
-
-export const SCHEDULED_TIMESTAMP_ANNOTATION = 'batch.kubernetes.io/cronjob-scheduled-timestamp';
 
 export const INDEX_BLOB = 'index.json';
 const BY_SOURCE = '.by-source';
@@ -62,7 +67,7 @@ export function triggerOf(job: V1Job): RunTrigger {
   const labels = job.metadata?.labels ?? {};
   const annotations = job.metadata?.annotations ?? {};
   if (labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE) {
-    return annotations[SCHEDULED_TIMESTAMP_ANNOTATION] && annotations[CRONJOB_INSTANTIATE_ANNOTATION] !== 'manual' ? 'schedule' : 'http';
+    return annotations[CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION] && annotations[CRONJOB_INSTANTIATE_ANNOTATION] !== 'manual' ? 'schedule' : 'http';
   }
   return annotations[CRONJOB_INSTANTIATE_ANNOTATION] === 'manual' ? 'manual' : 'cluster';
 }

@@ -79,13 +79,26 @@ export function scheduledTimestamp(instant: Date, timeZone: string | null | unde
   return formatInZone(instant, timeZone ?? 'UTC').replace(/\+00:00$/, 'Z');
 }
 
+/**
+ * The later of the app's last scheduled time and the cluster's (status.lastScheduleTime): a CronJob the cluster
+ * fired for months and then handed over goes on from its last run, as the controller would after a resume,
+ * instead of counting from its creation and firing its latest missed time at once.
+ */
+function lastScheduled(cronJob: V1CronJob): Date | null {
+  const app = lastScheduleTimeOf(cronJob);
+  const raw = cronJob.status?.lastScheduleTime;
+  const cluster = raw ? new Date(raw) : null;
+  if (!cluster || Number.isNaN(cluster.getTime())) return app;
+  return app && app > cluster ? app : cluster;
+}
+
 function timingOf(cronJob: V1CronJob): CronJobTiming {
   const created = cronJob.metadata?.creationTimestamp;
   return {
     schedule: cronJob.spec.schedule,
     timeZone: cronJob.spec.timeZone ?? null,
     startingDeadlineSeconds: cronJob.spec.startingDeadlineSeconds ?? null,
-    lastScheduleTime: lastScheduleTimeOf(cronJob),
+    lastScheduleTime: lastScheduled(cronJob),
     creationTime: created ? new Date(created) : new Date(0),
   };
 }

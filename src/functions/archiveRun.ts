@@ -12,6 +12,8 @@ import { ACTIVITIES } from './names.js';
 export const archiveRunInputSchema = z.object({
   ref: runRefSchema,
   final: runSnapshotSchema.pick({ status: true, reason: true, message: true, startTime: true, completionTime: true }),
+  /** Who started the run, for the archive's index when its Job is already gone. Absent from earlier inputs. */
+  trigger: z.enum(['http', 'schedule']).optional(),
 });
 export type ArchiveRunInput = z.infer<typeof archiveRunInputSchema>;
 
@@ -21,7 +23,7 @@ export type ArchiveRunInput = z.infer<typeof archiveRunInputSchema>;
  * error, which the final snapshot shows. Never changes the verdict.
  */
 export async function archiveRun(input: unknown, context: InvocationContext): Promise<ArchiveOutcome> {
-  const { ref, final } = archiveRunInputSchema.parse(input);
+  const { ref, final, trigger } = archiveRunInputSchema.parse(input);
   const { clusters, config, logs, now } = services();
   if (!logs) return { location: null, error: 'no logs archive is configured (LOGS_ACCOUNT_URL or LOGS_CONNECTION_STRING)' };
   try {
@@ -36,6 +38,7 @@ export async function archiveRun(input: unknown, context: InvocationContext): Pr
         startTime: final.startTime,
         completionTime: final.completionTime,
         source: ref.source,
+        ...(trigger ? { trigger } : {}),
       },
       config.logs.maxBytesPerContainer,
       now(),

@@ -208,7 +208,11 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
   if (!isTerminal(final.status)) return final;
   const input = jobRunInputSchema.parse(context.df.getInput());
   const { status, reason, message, startTime, completionTime } = final;
-  const archiveInput: ArchiveRunInput = { ref: refOf(input), final: { status, reason, message, startTime, completionTime } };
+  const archiveInput: ArchiveRunInput = {
+    ref: refOf(input),
+    final: { status, reason, message, startTime, completionTime },
+    trigger: input.request.trigger?.kind ?? 'http',
+  };
   let archive: ArchiveOutcome;
   try {
     archive = (yield context.df.callActivityWithRetry(ACTIVITIES.archiveRun, retryOptions(input.retry), archiveInput)) as ArchiveOutcome;

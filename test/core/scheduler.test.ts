@@ -76,6 +76,21 @@ describe('lastScheduleTimeOf', () => {
   });
 });
 
+describe('evaluateCronJob after a hand-over', () => {
+  const handedOver = (status: string, last?: string): V1CronJob => ({ ...cronJob({ created: '2026-01-01T00:00:00Z', ...(last ? { last } : {}) }), status: { lastScheduleTime: new Date(status) } });
+
+  it('a CronJob the cluster fired until now goes on from its last run, not from its creation', () => {
+    expect(evaluateCronJob(handedOver('2026-11-23T09:45:00Z'), at('2026-11-23T09:50:00Z'))).toEqual({ kind: 'idle', next: at('2026-11-23T10:00:00Z') });
+  });
+
+  it('the app’s own later time wins over the cluster’s older one', () => {
+    expect(evaluateCronJob(handedOver('2026-11-23T08:00:00Z', '2026-11-23T10:00:00Z'), at('2026-11-23T10:05:00Z'))).toEqual({
+      kind: 'idle',
+      next: at('2026-11-23T10:15:00Z'),
+    });
+  });
+});
+
 describe('evaluateCronJob', () => {
   it.each([
     {

@@ -10,7 +10,8 @@ import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
 import type { BlobStore } from '../../src/clients/blob.js';
 import { loadConfig } from '../../src/config.js';
-import { type ArchiveIndex, indexBlobName, SCHEDULED_TIMESTAMP_ANNOTATION } from '../../src/core/archive.js';
+import { type ArchiveIndex, indexBlobName } from '../../src/core/archive.js';
+import { CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION } from '../../src/core/labels.js';
 import type { RunSnapshot } from '../../src/core/run.js';
 import { archiveRun } from '../../src/functions/archiveRun.js';
 import { cancelRun } from '../../src/functions/cancelRun.js';
@@ -218,7 +219,7 @@ describe('the logs archive on a real control plane and Azurite', () => {
       await kube.batch.createNamespacedJob({
         namespace: ns(),
         body: {
-          metadata: { name, ownerReferences: [owner], annotations: { [SCHEDULED_TIMESTAMP_ANNOTATION]: new Date(minute * 60_000).toISOString() } },
+          metadata: { name, ownerReferences: [owner], annotations: { [CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION]: new Date(minute * 60_000).toISOString() } },
           spec: jobSpec,
         },
       });

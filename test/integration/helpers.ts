@@ -3,6 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, inject } from 'vitest';
 
+import { orchestratorRunner } from '../../local/durable/engine.js';
+import { LocalDurable } from '../../local/durable/runtime.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { archiveRun } from '../../src/functions/archiveRun.js';
+import { jobRun } from '../../src/functions/jobRun.js';
+import { observeRun } from '../../src/functions/observeRun.js';
+import { stopRun } from '../../src/functions/stopRun.js';
+import { submitRun } from '../../src/functions/submitRun.js';
 import {
   COMPLETE_DELAY_ANNOTATION,
   COMPLETE_JITTER_ANNOTATION,
@@ -155,4 +163,23 @@ export function condition(job: V1Job, type: string): { status: string; reason?: 
 /** The pods of a Job, by the label the Job controller puts on them. */
 export async function jobPods(kube: Kube, namespace: string, job: string): Promise<V1Pod[]> {
   return (await kube.core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${job}` })).items;
+}
+
+/**
+ * The app's settings for a test file's namespace on the suite's control plane, with the run path's polls and
+ * retries made fast; `settings` adds or overrides any.
+ */
+export function runPathConfig(namespace: string, settings: Record<string, string> = {}): Config {
+  return loadConfig({
+    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [namespace] }]),
+    POLL_INITIAL_SECONDS: '1',
+    POLL_MAX_SECONDS: '2',
+    ACTIVITY_RETRY_FIRST_SECONDS: '1',
+    ...settings,
+  });
+}
+
+/** The jobRun orchestration and every activity it calls, run in-process as the local runtime runs them. */
+export function localRunPath(): LocalDurable {
+  return new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun, archiveRun } });
 }

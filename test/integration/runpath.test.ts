@@ -1,22 +1,16 @@
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ApiException, type V1Job } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
-import { loadConfig } from '../../src/config.js';
 import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
 import { MAX_RUN_ID, runIdFor } from '../../src/core/naming.js';
 import { getRun } from '../../src/functions/getRun.js';
-import { jobRun } from '../../src/functions/jobRun.js';
 import { listJobs } from '../../src/functions/listJobs.js';
-import { observeRun } from '../../src/functions/observeRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
-import { stopRun } from '../../src/functions/stopRun.js';
-import { submitRun } from '../../src/functions/submitRun.js';
 import { createServices, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION } from '../../testenv/fates.js';
-import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
+import { adminKube, localRunPath, runPathConfig, testJob, useNamespace, waitFor } from './helpers.js';
 
 /** Run-path limits checked against the API server's own rules (Kubernetes v1.34), not our reading of them. */
 const ns = useNamespace('runpath');
@@ -27,14 +21,9 @@ const BASE = 'http://127.0.0.1:7071/api';
 const INT32_MAX = 2 ** 31 - 1;
 
 beforeAll(() => {
-  const config = loadConfig({
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
-    ACTIVITY_RETRY_FIRST_SECONDS: '1',
-  });
+  const config = runPathConfig(ns());
   setServices(createServices(config));
-  durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun } });
+  durable = localRunPath();
 });
 afterAll(() => durable.close());
 

@@ -2,24 +2,18 @@ import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/fu
 import type { V1Job } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
-import { loadConfig } from '../../src/config.js';
 import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_ID_LABEL } from '../../src/core/labels.js';
 import { requestHash, type RunRequest } from '../../src/core/run.js';
 import { cancelRun } from '../../src/functions/cancelRun.js';
 import { getRun } from '../../src/functions/getRun.js';
-import { jobRun } from '../../src/functions/jobRun.js';
 import { listJobs } from '../../src/functions/listJobs.js';
-import { observeRun } from '../../src/functions/observeRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
-import { stopRun } from '../../src/functions/stopRun.js';
-import { submitRun } from '../../src/functions/submitRun.js';
 import { createRun } from '../../src/runs/submit.js';
 import { createServices, services, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION, FAIL_LABEL, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
-import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
+import { adminKube, localRunPath, runPathConfig, testJob, useNamespace, waitFor } from './helpers.js';
 
 /** The run path against the real control plane: real Job controller, real 409s, real pagination. */
 const ns = useNamespace('runs');
@@ -29,16 +23,12 @@ const context = () => new InvocationContext({ functionName: 'it', invocationId: 
 const BASE = 'http://127.0.0.1:7071/api';
 
 beforeAll(() => {
-  const config = loadConfig({
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
+  const config = runPathConfig(ns(), {
     GRACE_IMAGE_PULL_SECONDS: '3',
-    ACTIVITY_RETRY_FIRST_SECONDS: '1',
     FALLBACK_IMAGES: 'registry.invalid/',
   });
   setServices(createServices(config));
-  durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun } });
+  durable = localRunPath();
 });
 afterAll(() => durable.close());
 

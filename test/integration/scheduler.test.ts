@@ -1,22 +1,16 @@
 import { HttpRequest, type HttpResponseInit, InvocationContext, type Timer } from '@azure/functions';
 import type { V1CronJob, V1Job } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
-import { loadConfig } from '../../src/config.js';
 import { CRONJOB_INSTANTIATE_ANNOTATION, CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION, LAST_SCHEDULE_ANNOTATION, SCHEDULER_LABEL } from '../../src/core/labels.js';
 import { scheduledRunName } from '../../src/core/naming.js';
 import { getRun } from '../../src/functions/getRun.js';
-import { jobRun } from '../../src/functions/jobRun.js';
-import { observeRun } from '../../src/functions/observeRun.js';
 import { scheduler } from '../../src/functions/scheduler.js';
-import { stopRun } from '../../src/functions/stopRun.js';
-import { submitRun } from '../../src/functions/submitRun.js';
 import type { TickReport } from '../../src/runs/scheduler.js';
 import { createServices, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION } from '../../testenv/fates.js';
-import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
+import { adminKube, localRunPath, runPathConfig, testJob, useNamespace, waitFor } from './helpers.js';
 
 /**
  * The scheduler against the real control plane: real CronJob and Job controllers, real resourceVersions, real
@@ -35,14 +29,9 @@ const minute = (n: number) => new Date(base.getTime() + n * MINUTE);
 const during = (n: number) => new Date(minute(n).getTime() + 5_000);
 
 beforeAll(() => {
-  const config = loadConfig({
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
-    ACTIVITY_RETRY_FIRST_SECONDS: '1',
-  });
+  const config = runPathConfig(ns());
   setServices(createServices(config));
-  durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun } });
+  durable = localRunPath();
 });
 afterAll(() => durable.close());
 

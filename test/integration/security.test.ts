@@ -1,18 +1,12 @@
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
-import { loadConfig } from '../../src/config.js';
 import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
-import { jobRun } from '../../src/functions/jobRun.js';
-import { observeRun } from '../../src/functions/observeRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
-import { stopRun } from '../../src/functions/stopRun.js';
-import { submitRun } from '../../src/functions/submitRun.js';
 import { createServices, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION } from '../../testenv/fates.js';
-import { adminKube, jobPods, testJob, useNamespace, waitFor } from './helpers.js';
+import { adminKube, jobPods, localRunPath, runPathConfig, testJob, useNamespace, waitFor } from './helpers.js';
 
 /** The start path's guards as the API server sees what the app creates (issue 16). */
 const ns = useNamespace('security');
@@ -22,11 +16,7 @@ const context = () => new InvocationContext({ functionName: 'it', invocationId: 
 const BASE = 'http://127.0.0.1:7071/api';
 
 function useSettings(settings: Record<string, string> = {}): void {
-  const config = loadConfig({
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
-    ACTIVITY_RETRY_FIRST_SECONDS: '1',
+  const config = runPathConfig(ns(), {
     FALLBACK_IMAGES: 'docker.io/library/',
     ...settings,
   });
@@ -35,7 +25,7 @@ function useSettings(settings: Record<string, string> = {}): void {
 
 beforeAll(async () => {
   useSettings();
-  durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun } });
+  durable = localRunPath();
   const source = (name: string, jobAnnotations: Record<string, string> = {}, delay = '1s') =>
     kube.batch.createNamespacedJob({
       namespace: ns(),

@@ -1,24 +1,18 @@
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { type V1Job, Watch } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
-import { loadConfig } from '../../src/config.js';
 import type { PodCounts, RunRef, RunSnapshot } from '../../src/core/run.js';
 import { mapRunStatus } from '../../src/core/status.js';
 import { cancelRun } from '../../src/functions/cancelRun.js';
 import { getRun } from '../../src/functions/getRun.js';
-import { jobRun } from '../../src/functions/jobRun.js';
 import { CANCEL_EVENT } from '../../src/functions/names.js';
-import { observeRun } from '../../src/functions/observeRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
-import { stopRun } from '../../src/functions/stopRun.js';
-import { submitRun } from '../../src/functions/submitRun.js';
 import { observeOnce } from '../../src/runs/observe.js';
 import { createServices, services, setServices } from '../../src/services.js';
 import { fails, succeeds } from '../../testenv/fates.js';
-import { adminKube, condition, testJob, useNamespace, waitFor } from './helpers.js';
+import { adminKube, condition, localRunPath, runPathConfig, testJob, useNamespace, waitFor } from './helpers.js';
 
 /** Where the real Job controller decides: the counts at its verdict, and a cancel that meets a Job's own end. */
 const ns = useNamespace('verdicts');
@@ -28,15 +22,13 @@ const context = () => new InvocationContext({ functionName: 'it', invocationId: 
 const BASE = 'http://127.0.0.1:7071/api';
 
 beforeAll(() => {
-  const config = loadConfig({
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
+  const config = runPathConfig(ns(), {
     // Polls far apart: the run does not see its Job end on its own before the test acts.
     POLL_INITIAL_SECONDS: '600',
     POLL_MAX_SECONDS: '600',
-    ACTIVITY_RETRY_FIRST_SECONDS: '1',
   });
   setServices(createServices(config));
-  durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun } });
+  durable = localRunPath();
 });
 afterAll(() => durable.close());
 
