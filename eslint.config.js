@@ -3,7 +3,7 @@ import simpleImportSort from 'eslint-plugin-simple-import-sort';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.package/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.package/**', '.local-runtime/**'] },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

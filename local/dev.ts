@@ -7,7 +7,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
+import { serveConsoleFrom } from '../src/http/console.js';
 import { type LocalCluster, startCluster } from '../testenv/cluster.js';
 import { startLogsArchiveUnlessConfigured } from './azurite.js';
 import { startLocalApp } from './host/server.js';
@@ -46,9 +48,15 @@ const port = Number(local('LOCAL_PORT') ?? 7071);
 if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`LOCAL_PORT must be a port number (0 picks a free one), got "${String(process.env.LOCAL_PORT)}"`);
 const hostKey = local('LOCAL_HOST_KEY');
 const masterKey = local('LOCAL_MASTER_KEY');
+// predev builds the console here (beside console/, as Vite resolves it), not into dist/, which the deployment
+// package build empties.
+serveConsoleFrom(fileURLToPath(new URL('../.local-runtime/console', import.meta.url)));
+const functionKey = local('LOCAL_FUNCTION_KEY') ?? 'local';
 const app = await startLocalApp({
   port,
-  functionKey: local('LOCAL_FUNCTION_KEY') ?? 'local',
+  functionKey,
+  // A development host on loopback: the console opens without asking for the key.
+  consoleKey: functionKey,
   ...(hostKey ? { hostKey } : {}),
   ...(masterKey ? { masterKey } : {}),
   // The built-in cluster is new at every start, so runs kept from an earlier one could not be followed.
@@ -67,6 +75,7 @@ if (cluster) {
 } else {
   console.log(`try: curl -i '${api}/jobs?code=${app.functionKey}&namespace=<namespace>'`);
 }
+console.log(`console: ${api}/console/`);
 console.log('Ctrl-C stops it');
 
 let stopping = false;

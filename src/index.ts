@@ -27,3 +27,5 @@ await import('./functions/deleteCronJob.js');
 await import('./functions/scheduler.js');
 await import('./functions/previewSchedule.js');
 await import('./functions/archiveRun.js');
+await import('./functions/listClusters.js');
+await import('./functions/serveConsole.js');

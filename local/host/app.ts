@@ -30,6 +30,10 @@ export interface LoadedApp {
   activities: Record<string, ActivityHandler>;
 }
 
+// On import, not only in loadApp: @azure/functions settles on its host (or test mode, registering nothing) at the
+// first registration, and a test that imports a function module (through its helpers) registers one early.
+captureRegistrations();
+
 type ClientHandler = (request: HttpRequest, client: LocalDurable, context: InvocationContext) => Promise<HttpResponseInit>;
 type PlainHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 /** A timer handler with a Durable client, as this app writes them: the instant to decide for comes last. */

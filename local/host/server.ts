@@ -24,6 +24,11 @@ export interface LocalAppOptions {
   maxBodyBytes?: number;
   /** Where orchestration state is kept, so a restart resumes runs; in memory when absent. */
   stateDir?: string;
+  /**
+   * Development only: the key written into the console's page (a meta tag), so a person on this machine is not
+   * asked for it. The app itself never reveals a key; only this local host does, when told to.
+   */
+  consoleKey?: string;
   log?: (line: string) => void;
   /** Fire timer functions on the real clock (default true); tests that drive ticks themselves turn it off. */
   timersOnClock?: boolean;
@@ -49,12 +54,20 @@ interface CompiledRoute {
   names: string[];
 }
 
-/** Route templates as the host reads them: `runs/{runId}` matches one path segment per parameter. */
+/**
+ * Route templates as the host reads them: `runs/{runId}` matches one path segment per parameter; a last
+ * `{*path}` takes the rest of the path, also none (`console/{*path}` matches `console` and `console/a/b.js`).
+ */
 function compile(fn: HttpFunction): CompiledRoute {
   const names: string[] = [];
   const source = fn.route
     .split('/')
-    .map((segment) => {
+    .map((segment, i, all) => {
+      const catchAll = /^\{\*([A-Za-z0-9_]+)\}$/.exec(segment);
+      if (catchAll?.[1] && i === all.length - 1) {
+        names.push(catchAll[1]);
+        return '\0';
+      }
       const param = /^\{([A-Za-z0-9_]+)(:[^}]*)?\??\}$/.exec(segment);
       if (param?.[1]) {
         names.push(param[1]);
@@ -62,7 +75,8 @@ function compile(fn: HttpFunction): CompiledRoute {
       }
       return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     })
-    .join('/');
+    .join('/')
+    .replace('/\0', '(?:/(.*))?');
   return { fn, pattern: new RegExp(`^/api/${source}/?$`, 'i'), names };
 }
 
@@ -104,6 +118,14 @@ function send(res: ServerResponse, init: HttpResponseInit): void {
     body = init.body;
   }
   res.writeHead(init.status ?? 200, headers).end(body);
+}
+
+/** The console's page with the development key in a meta tag, which the page reads instead of asking. */
+function withConsoleKey(init: HttpResponseInit, key: string): HttpResponseInit {
+  const type = Object.entries((init.headers ?? {}) as Record<string, string>).find(([name]) => name.toLowerCase() === 'content-type')?.[1] ?? '';
+  if (!type.startsWith('text/html') || !(Buffer.isBuffer(init.body) || typeof init.body === 'string')) return init;
+  const escaped = key.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+  return { ...init, body: init.body.toString().replace('</head>', `<meta name="aks-job-runner-dev-key" content="${escaped}"></head>`) };
 }
 
 function problem(res: ServerResponse, status: number, title: string, detail: string): void {
@@ -169,7 +191,8 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
         },
       });
       try {
-        send(res, await fn.invoke(request, context));
+        const answer = await fn.invoke(request, context);
+        send(res, options.consoleKey && fn.name === 'serveConsole' ? withConsoleKey(answer, options.consoleKey) : answer);
       } catch (err) {
         log(`[${fn.name}] unhandled: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         problem(res, 500, 'InternalError', 'the function failed; see the local runtime log');

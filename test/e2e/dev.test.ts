@@ -26,7 +26,7 @@ interface Dev {
 
 async function copyOfProject(settings?: unknown): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'aks-job-runner-dev-'));
-  for (const entry of ['package.json', 'tsconfig.json', 'node_modules', 'src', 'local', 'testenv', 'scripts']) await symlink(join(root, entry), join(dir, entry));
+  for (const entry of ['package.json', 'tsconfig.json', 'node_modules', 'src', 'local', 'testenv', 'scripts', 'console']) await symlink(join(root, entry), join(dir, entry));
   if (settings !== undefined) await writeFile(join(dir, 'local.settings.json'), JSON.stringify(settings));
   return dir;
 }
@@ -70,6 +70,11 @@ describe('npm run dev', () => {
     expect(out).toMatch(/aks-job-runner \(local runtime\) on http:\/\/127\.0\.0\.1:\d+\/api, function key "local"/);
     const kubeconfig = /^local cluster kubeconfig: (\S+)$/m.exec(out)?.[1] ?? '';
     expect(existsSync(kubeconfig)).toBe(true);
+    // The console it prints opens without asking for the key: the development host writes it into the page.
+    const consoleUrl = await waitFor('the printed console URL', () => Promise.resolve(/^console: (\S+)$/m.exec(dev.output())?.[1]), 10_000);
+    const page = await fetch(consoleUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<meta name="aks-job-runner-dev-key" content="local">');
 
     // The request the printed curl makes: method, URL, header and body, exactly as printed.
     const parts = /^curl -i -X (\w+) '([^']+)' -H '([^:]+): ([^']+)' -d '([^']*)'$/.exec(curl);

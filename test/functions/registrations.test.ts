@@ -36,8 +36,13 @@ describe('function registrations', () => {
     ['previewSchedule', 'schedules/preview', ['GET']],
     ['getRunLogs', 'runs/{runId}/logs', ['GET']],
     ['listCronJobRuns', 'cronjobs/{namespace}/{name}/runs', ['GET']],
+    ['listClusters', 'clusters', ['GET']],
   ])('%s is an HTTP trigger on %s, %j, with function-key auth', (name, route, methods) => {
     expect(trigger(name)).toMatchObject({ type: 'httpTrigger', route, methods, authLevel: 'function' });
+  });
+
+  it('serves the console anonymously on a catch-all route: the page holds no data, its API calls carry the key', () => {
+    expect(trigger('serveConsole')).toMatchObject({ type: 'httpTrigger', route: 'console/{*path}', methods: ['GET'], authLevel: 'anonymous' });
   });
 
   it('run routes have a Durable client binding; discovery and preview routes need none', () => {
@@ -82,6 +87,9 @@ describe('function registrations', () => {
         'getCronJob',
         'updateCronJob',
         'deleteCronJob',
+        // The console
+        'listClusters',
+        'serveConsole',
       ].sort(),
     );
   });

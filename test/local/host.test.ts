@@ -1,9 +1,14 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import * as df from 'durable-functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
+import { serveConsoleFrom } from '../../src/http/console.js';
 
 /**
  * The local runtime answers like the Functions host where callers and tests depend on it: routing, keys,
@@ -72,6 +77,39 @@ describe('the local runtime, like the Functions host', () => {
     const answer = await call('POST', '/api/jobs/batch/nightly/runs?code=fn-key', { 'content-type': 'application/json' }, JSON.stringify({ A: 'x'.repeat(2048) }));
     expect(answer.status).toBe(413);
     expect(fromHandler(answer)).toBe(false);
+  });
+});
+
+describe("the local runtime's catch-all route and the console", () => {
+  let dir: string;
+  let dev: LocalApp;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'console-host-'));
+    await writeFile(join(dir, 'index.html'), '<!doctype html><html><head><title>c</title></head><body></body></html>');
+    serveConsoleFrom(dir);
+    dev = await startLocalApp({ functionKey: 'dev-key', consoleKey: 'dev-key' });
+  });
+  afterAll(async () => {
+    await dev.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['/api/console', 308],
+    ['/api/console/', 200],
+    ['/api/console/index.html', 200],
+    ['/api/console/assets/deep/er/missing.js', 404],
+  ])('routes %s to the console function, anonymously (%i)', async (path, status) => {
+    const response = await fetch(`${app.url}${path}`, { redirect: 'manual' });
+    expect(response.status).toBe(status);
+    if (status === 404) expect(((await response.json()) as { type?: string }).type).toBeDefined();
+  });
+
+  it('writes the development key into the page only when told to', async () => {
+    const told = await (await fetch(`${dev.url}/api/console/`)).text();
+    expect(told).toContain('<meta name="aks-job-runner-dev-key" content="dev-key"></head>');
+    const untold = await (await fetch(`${app.url}/api/console/`)).text();
+    expect(untold).not.toContain('aks-job-runner-dev-key');
   });
 });
 

@@ -1,0 +1,240 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+
+import { cronJobPath, type Scope } from '../actions.ts';
+import { ApiError, call, callText, messageOf } from '../api.ts';
+import { Empty, ErrorNote, StatusBadge } from '../components.tsx';
+import { formatInstant, isFinished, retryAfterMs } from '../logic/answers.ts';
+import { hashOf } from '../logic/routes.ts';
+import type { CronJobDetail, Snapshot } from '../types.ts';
+
+/**
+ * The run's status as any client follows it: GET the status route, and while it answers 202 wait what
+ * Retry-After says before asking again. 200 and 424 are final.
+ */
+function useRunStatus(runId: string): { snapshot: Snapshot | null; error: string | null; missing: boolean; refresh: () => void } {
+  const [snapshot, setSnapshot] = useState<Snapshot | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [missing, setMissing] = useState(false);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll = async () => {
+      try {
+        const answer = await call<Snapshot>('GET', `runs/${encodeURIComponent(runId)}`, { accept: [424] });
+        if (!live) return;
+        setSnapshot(answer.body);
+        setError(null);
+        if (answer.status === 202) timer = setTimeout(() => void poll(), retryAfterMs(answer.headers.get('Retry-After'), Date.now()));
+      } catch (err) {
+        if (!live) return;
+        if (err instanceof ApiError && err.problem.status === 404) setMissing(true);
+        else {
+          setError(messageOf(err));
+          timer = setTimeout(() => void poll(), 5000);
+        }
+      }
+    };
+    void poll();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [runId, tick]);
+  return { snapshot, error, missing, refresh: () => { setTick((t) => t + 1); } };
+}
+
+function download(name: string, text: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => { URL.revokeObjectURL(url); }, 1000);
+}
+
+/** One container's log, live from the pod while it exists, from the archive after; a tail, following, a download. */
+function Logs({ runId, scope, running, containers }: { runId: string; scope: Scope; running: boolean; containers: string[] }) {
+  const [container, setContainer] = useState('');
+  const [previous, setPrevious] = useState(false);
+  const [tail, setTail] = useState('500');
+  const [follow, setFollow] = useState(true);
+  const [log, setLog] = useState<{ text: string; source: string | null; pod: string | null; container: string | null; truncated: boolean } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+  const pre = useRef<HTMLPreElement>(null);
+  const query = (all: boolean) => ({ cluster: scope.cluster, namespace: scope.namespace, container, previous: previous || undefined, tailLines: all ? undefined : tail });
+  useEffect(() => {
+    let live = true;
+    callText(`runs/${encodeURIComponent(runId)}/logs`, query(false)).then(
+      (answer) => {
+        if (!live) return;
+        setError(null);
+        setLog({
+          text: answer.body,
+          source: answer.headers.get('X-Log-Source'),
+          pod: answer.headers.get('X-Log-Pod'),
+          container: answer.headers.get('X-Log-Container'),
+          truncated: answer.headers.get('X-Log-Truncated') === 'true',
+        });
+      },
+      (err: unknown) => {
+        if (live) setError(messageOf(err));
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [runId, container, previous, tail, tick]);
+  useEffect(() => {
+    if (!follow || !running) return;
+    const timer = setInterval(() => { setTick((t) => t + 1); }, 3000);
+    return () => { clearInterval(timer); };
+  }, [follow, running]);
+  useEffect(() => {
+    if (pre.current) pre.current.scrollTop = pre.current.scrollHeight;
+  }, [log?.text]);
+  const save = async () => {
+    try {
+      const answer = await callText(`runs/${encodeURIComponent(runId)}/logs`, query(true));
+      download(`${runId}-${answer.headers.get('X-Log-Container') ?? 'log'}${previous ? '-previous' : ''}.log`, answer.body);
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+  return (
+    <section aria-labelledby="logs-title">
+      <h2 id="logs-title">Logs</h2>
+      <div class="grid log-controls">
+        <label>
+          Container
+          <input list="run-containers" value={container} placeholder={containers[0] ?? 'the first'} onChange={(e) => { setContainer(e.currentTarget.value.trim()); }} />
+          <datalist id="run-containers">
+            {containers.map((c) => (
+              <option key={c} value={c} />
+            ))}
+          </datalist>
+        </label>
+        <label>
+          Last lines
+          <input type="number" min={1} value={tail} onChange={(e) => { setTail(e.currentTarget.value); }} />
+        </label>
+        <fieldset>
+          <legend class="sr-only">Log options</legend>
+          <label>
+            <input type="checkbox" checked={previous} onChange={(e) => { setPrevious(e.currentTarget.checked); }} />
+            Previous instance
+          </label>
+          <label>
+            <input type="checkbox" role="switch" checked={follow} onChange={(e) => { setFollow(e.currentTarget.checked); }} />
+            Follow while running
+          </label>
+        </fieldset>
+      </div>
+      <div class="head-actions">
+        <button type="button" class="secondary outline" onClick={() => { setTick((t) => t + 1); }}>Refresh log</button>
+        <button type="button" class="secondary outline" onClick={() => void save()}>Download</button>
+      </div>
+      <ErrorNote error={error} />
+      {log ? (
+        <>
+          <p>
+            <small class="muted" data-testid="log-source">
+              {log.source === 'archive' ? 'from the archive' : 'live from the pod'} {log.pod ?? ''} · container {log.container ?? '?'}
+              {log.truncated ? ' · cut to the archive bound' : ''}
+            </small>
+          </p>
+          {log.text === '' ? <Empty>The log is empty (so far).</Empty> : <pre class="log" ref={pre} tabIndex={0} aria-label="Log text" data-testid="log">{log.text}</pre>}
+        </>
+      ) : null}
+    </section>
+  );
+}
+
+export function RunPage({ scope, runId }: { scope: Scope; runId: string }) {
+  const { snapshot: s, error, missing, refresh } = useRunStatus(runId);
+  const [cancelling, setCancelling] = useState(false);
+  const [note, setNote] = useState<string | null>(null);
+  const [containers, setContainers] = useState<string[]>([]);
+  const running = s !== null && !isFinished(s.status);
+  const sourceKind = s?.source.kind;
+  const sourceName = s?.source.name;
+  useEffect(() => {
+    if (sourceKind !== 'CronJob' || !sourceName) return;
+    call<CronJobDetail>('GET', cronJobPath(scope, sourceName), { query: { cluster: scope.cluster } }).then(
+      (answer) => { setContainers(answer.body.settings.containers.map((c) => c.name)); },
+      () => undefined,
+    );
+  }, [sourceKind, sourceName]);
+  const cancel = async () => {
+    setCancelling(true);
+    setNote(null);
+    try {
+      await call('POST', `runs/${encodeURIComponent(runId)}/cancel`, { body: { reason: 'cancelled in the console' } });
+      refresh();
+    } catch (err) {
+      setNote(messageOf(err));
+    } finally {
+      setCancelling(false);
+    }
+  };
+  const outputs = Object.entries(s?.outputs ?? {});
+  return (
+    <section aria-labelledby="run-title">
+      {s ? (
+        <p>
+          <a href={s.source.kind === 'CronJob' ? hashOf({ route: { page: 'cronjob', name: s.source.name }, ...scope }) : hashOf({ route: { page: 'jobs' }, ...scope })}>
+            ← {s.source.kind} {s.source.name}
+          </a>
+        </p>
+      ) : null}
+      <div class="page-head">
+        <h1 id="run-title">Run {runId}</h1>
+        {running ? (
+          <div class="head-actions">
+            <button type="button" class="danger" aria-busy={cancelling} onClick={() => void cancel()}>Cancel run</button>
+          </div>
+        ) : null}
+      </div>
+      <ErrorNote error={note ?? error} />
+      {missing ? <Empty>The app did not start this run (the cluster's CronJob controller did, or it is unknown): no status to follow, but its logs are below.</Empty> : null}
+      {!s && !missing && !error ? <p aria-busy="true">Reading the run…</p> : null}
+      {s ? (
+        <article aria-live="polite" data-testid="run-status">
+          <p class="run-status">
+            <StatusBadge status={s.status} /> <strong>{s.reason}</strong> {s.message}
+          </p>
+          <dl class="facts">
+            <dt>Pods</dt>
+            <dd>{s.pods.active} active, {s.pods.ready} ready, {s.pods.succeeded} succeeded, {s.pods.failed} failed</dd>
+            <dt>Started by</dt>
+            <dd>{s.trigger ? (s.trigger.kind === 'schedule' ? `the app's scheduler (${formatInstant(s.trigger.scheduledTime)})` : 'a request') : '—'}</dd>
+            <dt>Started</dt>
+            <dd>{formatInstant(s.startTime, undefined, true)}</dd>
+            <dt>Finished</dt>
+            <dd>{formatInstant(s.completionTime, undefined, true)}</dd>
+            <dt>Where</dt>
+            <dd>{s.cluster} / {s.namespace} / Job {s.jobName}</dd>
+            <dt>Monitor</dt>
+            <dd>{s.monitorUrl ? <a href={s.monitorUrl} target="_blank" rel="noopener noreferrer">open in the Azure portal</a> : 'no portal link for this cluster'}</dd>
+            <dt>Observed</dt>
+            <dd>{formatInstant(s.observedAt, undefined, true)}{running ? ' · following' : ''}</dd>
+          </dl>
+          <h2>Outputs</h2>
+          {outputs.length === 0 ? (
+            <Empty>{running ? 'Outputs come when the run ends.' : 'No outputs: the container wrote no JSON object as its termination message.'}</Empty>
+          ) : (
+            <table class="outputs">
+              <tbody>
+                {outputs.map(([k, v]) => (
+                  <tr key={k}><th scope="row">{k}</th><td><code>{JSON.stringify(v)}</code></td></tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </article>
+      ) : null}
+      <Logs runId={runId} scope={{ cluster: s?.cluster ?? scope.cluster, namespace: s?.namespace ?? scope.namespace }} running={running || missing} containers={containers} />
+    </section>
+  );
+}

@@ -1,0 +1,146 @@
+/** The API's answers, as far as the console reads them (README "HTTP API" and "CronJob management"). */
+export interface ClusterList {
+  default: string;
+  items: { alias: string; namespaces: string[] }[];
+}
+
+export interface LastRun {
+  time: string;
+  result: string;
+  runId: string;
+}
+
+export interface CronJobItem {
+  name: string;
+  namespace: string;
+  cluster: string;
+  image: string | null;
+  params: Record<string, string | null>;
+  referencedParams: string[];
+  schedule: string;
+  timeZone: string | null;
+  suspended: boolean;
+  lastScheduleTime: string | null;
+  lastRun?: LastRun | null;
+  activeRuns?: string[];
+  scheduler?: 'cluster' | 'app';
+  nextRunTime?: string | null;
+  warnings?: unknown[];
+}
+
+export interface JobItem {
+  name: string;
+  namespace: string;
+  image: string | null;
+  params: Record<string, string | null>;
+  referencedParams: string[];
+}
+
+export interface Page<T> {
+  items: T[];
+  continue: string | null;
+}
+
+export interface NextRun {
+  utc: string;
+  local: string;
+}
+
+export interface Preview {
+  next: NextRun[];
+  description: string;
+  timeZone: string;
+  message?: string;
+}
+
+export interface ContainerView {
+  name: string;
+  image: string | null;
+  command: string[] | null;
+  args: string[] | null;
+  env: Record<string, string>;
+  referencedEnv: string[];
+}
+
+export interface CronJobRun {
+  runId: string;
+  status: string;
+  reason: string;
+  trigger: string;
+  startTime: string | null;
+  completionTime: string | null;
+  live?: boolean;
+  archived?: boolean;
+  statusUrl?: string;
+  logsUrl?: string;
+}
+
+export interface CronJobDetail {
+  name: string;
+  namespace: string;
+  cluster: string;
+  resourceVersion: string;
+  scheduler: 'cluster' | 'app';
+  source: { deployment: string } | { httpCall: string } | null;
+  settings: {
+    schedule: string;
+    timeZone: string | null;
+    suspend: boolean;
+    concurrencyPolicy: string;
+    backoffLimit: number | null;
+    activeDeadlineSeconds: number | null;
+    containers: ContainerView[];
+  };
+  preview: { schedule: string; timeZone: string; description: string; nextRuns: NextRun[] } | null;
+  lastRun: LastRun | null;
+  activeRuns: string[];
+  latestRuns: CronJobRun[];
+  warnings: unknown[];
+}
+
+export interface DeploymentItem {
+  name: string;
+  replicas: number;
+  containers: { name: string; image: string | null; env: string[]; referencedEnv: string[] }[];
+}
+
+export interface StartAnswer {
+  runId: string;
+  statusUrl: string;
+  cancelUrl: string;
+  monitorUrl: string | null;
+}
+
+export interface Snapshot {
+  runId: string;
+  status: string;
+  reason: string;
+  message: string;
+  cluster: string;
+  namespace: string;
+  jobName: string;
+  source: { kind: string; name: string };
+  startTime: string | null;
+  completionTime: string | null;
+  pods: { active: number; ready: number; succeeded: number; failed: number };
+  monitorUrl: string | null;
+  outputs: Record<string, unknown>;
+  trigger?: { kind: string; scheduledTime?: string };
+  observedAt: string;
+}
+
+/** A container as the dry run's manifest has it: what "fills in" from the Deployment. */
+export interface ManifestContainer {
+  name: string;
+  image?: string;
+  command?: string[];
+  args?: string[];
+  env?: { name: string; value?: string; valueFrom?: unknown }[];
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+}
+
+export interface CreateAnswer {
+  dryRun: boolean;
+  url: string;
+  cronJob: { spec: { jobTemplate: { spec?: { template: { spec?: { containers: ManifestContainer[] } } } } } };
+}

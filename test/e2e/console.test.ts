@@ -1,0 +1,299 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { AppsV1Api } from '@kubernetes/client-node';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+import { type LocalApp, startLocalApp } from '../../local/host/server.js';
+import { serveConsoleFrom } from '../../src/http/console.js';
+import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION, LOCAL_POD_LOG_LINES, quickStart, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
+import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+
+/**
+ * The console in a real browser (Debian's chromium, driven by playwright-core) on the local runtime and the
+ * local control plane: everything a person does there goes through the app's public HTTP API. Screenshots of
+ * every page at 1280 px and 390 px go to test-artifacts/console/.
+ */
+const ns = useNamespace('console');
+const kube = adminKube();
+const root = resolve(import.meta.dirname, '../..');
+const artifacts = join(root, 'test-artifacts', 'console');
+const KEY = 'console-e2e-key';
+const WIDTHS = [
+  { name: 'wide', width: 1280, height: 900 },
+  { name: 'narrow', width: 390, height: 844 },
+] as const;
+
+let app: LocalApp;
+let browser: Browser;
+let page: Page;
+let built: string;
+let stateDir: string;
+let consoleUrl: string;
+
+/** Both widths, full page, named by the step; the wide one stays on screen afterwards. */
+async function shoot(name: string): Promise<void> {
+  for (const size of WIDTHS) {
+    await page.setViewportSize({ width: size.width, height: size.height });
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: join(artifacts, `${name}-${size.name}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: WIDTHS[0].width, height: WIDTHS[0].height });
+}
+
+beforeAll(async () => {
+  // Its own build: the package test cleans dist/ while other tests run.
+  built = await mkdtemp(join(tmpdir(), 'console-build-'));
+  const vite = spawnSync(join(root, 'node_modules/.bin/vite'), ['build', '--config', 'console/vite.config.ts', '--outDir', built, '--emptyOutDir'], { cwd: root, encoding: 'utf8' });
+  if (vite.status !== 0) throw new Error(`vite build failed: ${vite.stderr}${vite.stdout}`);
+  serveConsoleFrom(built);
+  await mkdir(artifacts, { recursive: true });
+
+  Object.assign(process.env, {
+    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
+    POLL_INITIAL_SECONDS: '1',
+    POLL_MAX_SECONDS: '2',
+    STATUS_RETRY_AFTER_SECONDS: '1',
+    LOGS_CONNECTION_STRING: inject('logsConnectionString'),
+  });
+  const apps = kube.kc.makeApiClient(AppsV1Api);
+  // A web app's Deployment, as a team has it; no Deployment controller runs here, so it makes no pods.
+  await apps.createNamespacedDeployment({
+    namespace: ns(),
+    body: {
+      metadata: { name: 'shop-web' },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'shop-web' } },
+        template: {
+          metadata: { labels: { app: 'shop-web' }, annotations: { ...quickStart(), [COMPLETE_DELAY_ANNOTATION]: '3s', [COMPLETE_JITTER_ANNOTATION]: '3s' } },
+          spec: {
+            containers: [
+              {
+                name: 'web',
+                image: 'busybox:1.36',
+                command: ['httpd', '-f', '-p', '8080'],
+                env: [{ name: 'MODE', value: 'serve' }, { name: 'REGION', value: 'west' }],
+                resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '128Mi' } },
+                ports: [{ containerPort: 8080 }],
+              },
+            ],
+          },
+        },
+      },
+    },
+  });
+  const job = (name: string, annotations: Record<string, string>) =>
+    kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name, namespace: ns(), suspend: true, annotations, env: [{ name: 'GREETING', value: 'hello' }] }) });
+  await job('hello', { [COMPLETE_DELAY_ANNOTATION]: '2s', [TERMINATION_MESSAGE_ANNOTATION]: '{"rowsWritten":42,"report":"hello.csv"}' });
+  await job('slow', { [COMPLETE_DELAY_ANNOTATION]: '1h' });
+  await kube.batch.createNamespacedCronJob({
+    namespace: ns(),
+    body: {
+      metadata: { name: 'nightly-report' },
+      spec: {
+        schedule: '0 3 * * *',
+        timeZone: 'Europe/Amsterdam',
+        jobTemplate: { spec: { backoffLimit: 0, template: testJob({ name: 'x', namespace: ns(), annotations: { [COMPLETE_DELAY_ANNOTATION]: '2s' } }).spec?.template ?? {} } },
+      },
+    },
+  });
+
+  stateDir = await mkdtemp(join(tmpdir(), 'console-e2e-state-'));
+  app = await startLocalApp({ functionKey: KEY, stateDir });
+  consoleUrl = `${app.url}/api/console/`;
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    // A fresh profile per launch (playwright's own temporary one); no network of Chromium's own.
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: WIDTHS[0].width, height: WIDTHS[0].height } });
+});
+
+afterAll(async () => {
+  await browser.close();
+  await app.close();
+  await rm(built, { recursive: true, force: true });
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+describe('the web console in a real browser', () => {
+  it('asks for the function key once, keeps it for the tab, and lists the CronJobs of the namespace', async () => {
+    await page.goto(consoleUrl);
+    await page.getByLabel('Function key').waitFor();
+    await shoot('key');
+    await page.getByLabel('Function key').fill('wrong');
+    await page.getByRole('button', { name: 'Use this key' }).click();
+    await page.getByText('That key was not accepted').waitFor();
+    await page.getByLabel('Function key').fill(KEY);
+    await page.getByRole('button', { name: 'Use this key' }).click();
+    const row = page.locator('tr[data-cronjob="nightly-report"]');
+    await row.waitFor();
+    await expect.poll(() => row.textContent()).toContain('At 03:00');
+    expect(await row.textContent()).toContain('the cluster');
+    // A reload keeps the key (sessionStorage), so no second prompt.
+    await page.reload();
+    await row.waitFor();
+    await shoot('cronjobs');
+  });
+
+  it('creates a CronJob from a Deployment through the form: filled in from the Deployment, previewed as typed, a bad cron refused inline', async () => {
+    await page.getByRole('link', { name: 'New CronJob', exact: true }).first().click();
+    await page.getByLabel('Name', { exact: true }).fill('shop-report');
+    const filled = page.getByTestId('filled-in');
+    await expect.poll(() => filled.textContent()).toContain('busybox:1.36');
+    expect(await filled.textContent()).toContain('cpu 100m');
+    expect(await page.getByLabel('Value of MODE').inputValue()).toBe('serve');
+    await page.getByLabel('Value of MODE').fill('report');
+    await page.getByLabel('Command override').fill('sh -c "echo report in $MODE mode"');
+    expect(await page.getByLabel('Concurrency policy').inputValue()).toBe('Forbid');
+    await page.getByText('two runs never work on the same data').waitFor();
+
+    await page.getByLabel('Cron', { exact: true }).check();
+    await page.getByLabel('Cron expression').fill('61 * * * *');
+    const error = page.getByTestId('schedule-error');
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/minute|61/i);
+    await shoot('create-bad-cron');
+
+    await page.getByLabel('Daily').check();
+    await page.getByLabel('At (24-hour clock)').fill('02:30');
+    await page.getByLabel('Time zone').fill('Europe/Amsterdam');
+    const preview = page.getByTestId('schedule-preview');
+    await expect.poll(() => preview.locator('li').count()).toBe(5);
+    expect(await preview.textContent()).toContain('At 02:30');
+    expect(await preview.textContent()).toContain('Europe/Amsterdam');
+    expect(await error.count()).toBe(0);
+
+    await page.getByRole('button', { name: 'Show manifest (dry run)' }).click();
+    const manifest = page.getByTestId('manifest');
+    await manifest.waitFor();
+    expect(await manifest.textContent()).toContain('"schedule": "30 2 * * *"');
+    expect(await manifest.textContent()).toContain('"report"');
+    await shoot('create');
+
+    await page.getByRole('button', { name: 'Create CronJob' }).click();
+    await page.getByRole('heading', { name: 'shop-report', level: 1 }).waitFor();
+    const made = await kube.batch.readNamespacedCronJob({ name: 'shop-report', namespace: ns() });
+    expect(made.spec.schedule).toBe('30 2 * * *');
+    expect(made.spec.timeZone).toBe('Europe/Amsterdam');
+    expect(made.spec.concurrencyPolicy).toBe('Forbid');
+    const container = made.spec.jobTemplate.spec?.template.spec?.containers[0];
+    expect(container?.env).toContainEqual({ name: 'MODE', value: 'report' });
+    expect(container?.command).toEqual(['sh', '-c', 'echo report in $MODE mode']);
+    expect(container?.resources?.requests).toEqual({ cpu: '100m', memory: '64Mi' });
+    await shoot('cronjob');
+  });
+
+  it('runs the new CronJob now with an override, follows it to Success and reads its logs', async () => {
+    await page.getByRole('button', { name: 'Run now' }).click();
+    await page.getByLabel('Value of REGION').fill('north');
+    await shoot('run-dialog');
+    await page.getByRole('dialog').getByRole('button', { name: 'Run now' }).click();
+    await page.getByRole('heading', { name: /^Run shop-report-/ }).waitFor();
+    const runId = (await page.getByRole('heading', { name: /^Run shop-report-/ }).textContent())?.replace(/^Run /, '') ?? '';
+    const status = page.getByTestId('run-status');
+    await expect.poll(() => status.textContent(), { timeout: 60_000 }).toContain('Success');
+    const job = await kube.batch.readNamespacedJob({ name: runId, namespace: ns() });
+    expect(job.spec?.template.spec?.containers[0]?.env).toContainEqual({ name: 'REGION', value: 'north' });
+    const log = page.getByTestId('log');
+    await expect.poll(() => log.textContent(), { timeout: 30_000 }).toContain(LOCAL_POD_LOG_LINES[0]);
+    await shoot('run');
+    await page.goto(`${consoleUrl}#/cronjobs?namespace=${ns()}`);
+    await expect.poll(() => page.locator('tr[data-cronjob="shop-report"]').textContent()).toContain('Success');
+    await shoot('cronjobs-with-runs');
+    await page.goBack();
+    await log.waitFor();
+    // Once the Job and its pods are gone, the same log comes from the archive the run's end wrote.
+    await kube.batch.deleteNamespacedJob({ name: runId, namespace: ns(), propagationPolicy: 'Background' });
+    await waitFor(`pods of ${runId} gone`, async () => (await kube.core.listNamespacedPod({ namespace: ns(), labelSelector: `batch.kubernetes.io/job-name=${runId}` })).items.length === 0);
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Refresh log' }).click();
+          await page.waitForTimeout(300);
+          return page.getByTestId('log-source').textContent();
+        },
+        { timeout: 60_000, interval: 1000 },
+      )
+      .toContain('from the archive');
+    expect(await log.textContent()).toContain(LOCAL_POD_LOG_LINES[0]);
+    await shoot('run-archived-log');
+  });
+
+  it("edits a CronJob's schedule, sending the version it read", async () => {
+    await page.goto(`${consoleUrl}#/cronjobs/shop-report?namespace=${ns()}`);
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Weekly').check();
+    await page.getByRole('combobox', { name: /^On\b/ }).selectOption('friday');
+    await expect.poll(() => page.getByTestId('schedule-preview').textContent()).toContain('Friday');
+    await shoot('cronjob-edit');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('saved').waitFor();
+    expect((await kube.batch.readNamespacedCronJob({ name: 'shop-report', namespace: ns() })).spec.schedule).toBe('30 2 * * 5');
+  });
+
+  it('runs a Job ad hoc with an override and shows its outputs', async () => {
+    await page.getByRole('link', { name: 'Jobs', exact: true }).first().click();
+    await page.locator('tr[data-job="hello"]').waitFor();
+    await shoot('jobs');
+    await page.locator('tr[data-job="hello"]').getByRole('button', { name: 'Run…' }).click();
+    await page.getByLabel('Value of GREETING').fill('hi from the console');
+    await page.getByRole('dialog').getByRole('button', { name: 'Run now' }).click();
+    const status = page.getByTestId('run-status');
+    await expect.poll(() => status.textContent(), { timeout: 60_000 }).toContain('Success');
+    expect(await status.textContent()).toContain('rowsWritten');
+  });
+
+  it('cancels a long run while it runs', async () => {
+    await page.getByRole('link', { name: 'Jobs', exact: true }).first().click();
+    await page.locator('tr[data-job="slow"]').getByRole('button', { name: 'Run…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Run now' }).click();
+    const status = page.getByTestId('run-status');
+    await expect.poll(() => status.textContent(), { timeout: 60_000 }).toContain('Running');
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await expect.poll(() => status.textContent(), { timeout: 60_000 }).toContain('Cancelled');
+    await shoot('run-cancelled');
+  });
+
+  it("hands a CronJob to the app's scheduler and back", async () => {
+    await page.getByRole('link', { name: 'CronJobs', exact: true }).first().click();
+    const row = page.locator('tr[data-cronjob="nightly-report"]');
+    await row.getByRole('button', { name: 'Hand to app' }).click();
+    await row.getByRole('button', { name: 'Hand back to cluster' }).waitFor();
+    expect(await row.textContent()).toContain('the app');
+    const handed = await kube.batch.readNamespacedCronJob({ name: 'nightly-report', namespace: ns() });
+    expect(handed.spec.suspend).toBe(true);
+    expect(handed.metadata?.labels?.['aks-job-runner.io/scheduler']).toBe('app');
+    await shoot('cronjobs-handed-over');
+    await row.getByRole('button', { name: 'Hand back to cluster' }).click();
+    await row.getByRole('button', { name: 'Hand to app' }).waitFor();
+    expect((await kube.batch.readNamespacedCronJob({ name: 'nightly-report', namespace: ns() })).spec.suspend).not.toBe(true);
+  });
+
+  it('suspends a CronJob and resumes it', async () => {
+    const row = page.locator('tr[data-cronjob="nightly-report"]');
+    await row.getByRole('button', { name: 'Suspend' }).click();
+    await row.getByRole('button', { name: 'Resume' }).waitFor();
+    expect((await kube.batch.readNamespacedCronJob({ name: 'nightly-report', namespace: ns() })).spec.suspend).toBe(true);
+    expect(await row.textContent()).toContain('none: suspended');
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await row.getByRole('button', { name: 'Suspend' }).waitFor();
+    expect((await kube.batch.readNamespacedCronJob({ name: 'nightly-report', namespace: ns() })).spec.suspend).toBe(false);
+  });
+
+  it('deletes a CronJob only after it is confirmed', async () => {
+    const row = page.locator('tr[data-cronjob="shop-report"]');
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Keep it' }).click();
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await shoot('delete-confirm');
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete shop-report' }).click();
+    await row.waitFor({ state: 'detached' });
+    await waitFor('CronJob shop-report gone', async () => kube.batch.readNamespacedCronJob({ name: 'shop-report', namespace: ns() }).then(() => false, () => true));
+  });
+});
