@@ -8,6 +8,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
+import { ALLOW_COMMAND_ANNOTATION } from '../../src/core/consent.js';
 import { serveConsoleFrom } from '../../src/http/console.js';
 import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION, LOCAL_POD_LOG_LINES, quickStart, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
@@ -64,7 +65,8 @@ beforeAll(async () => {
   await apps.createNamespacedDeployment({
     namespace: ns(),
     body: {
-      metadata: { name: 'shop-web' },
+      // Its owner lets CronJobs made from it run a command of their own (the consent the create form needs).
+      metadata: { name: 'shop-web', annotations: { [ALLOW_COMMAND_ANNOTATION]: 'true' } },
       spec: {
         replicas: 2,
         selector: { matchLabels: { app: 'shop-web' } },
