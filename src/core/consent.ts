@@ -87,6 +87,11 @@ export interface FallbackPolicy {
   readonly runAsUser: number;
 }
 
+/** The entries of a list setting: separated by commas or white space, empty ones ignored. */
+function listEntries(text: string): string[] {
+  return text.split(/[\s,]+/).filter((entry) => entry !== '');
+}
+
 /** One FALLBACK_IMAGES entry: a repository, or every repository under a path ending in `/`. */
 export interface ImageRule {
   readonly prefix: string;
@@ -100,21 +105,18 @@ export interface ImageRule {
  * digest (`docker.io/library/busybox@sha256`).
  */
 export function parseFallbackImages(text: string): ImageRule[] {
-  return text
-    .split(/[\s,]+/)
-    .filter((entry) => entry !== '')
-    .map((entry) => {
-      const digest = entry.endsWith('@sha256');
-      const prefix = digest ? entry.slice(0, -'@sha256'.length) : entry;
-      // A colon after the last slash would be a tag: entries name repositories, tags are the caller's.
-      const tagged = prefix.indexOf(':', prefix.lastIndexOf('/') + 1) >= 0;
-      if (!/^[a-z0-9][a-z0-9._:/-]*$/.test(prefix) || prefix.includes('//') || tagged) {
-        throw new Error(
-          `"${entry}" is not an image prefix: write a registry/repository path such as myacr.azurecr.io/tools/ or docker.io/library/busybox, optionally followed by @sha256 to require a digest`,
-        );
-      }
-      return { prefix, digest };
-    });
+  return listEntries(text).map((entry) => {
+    const digest = entry.endsWith('@sha256');
+    const prefix = digest ? entry.slice(0, -'@sha256'.length) : entry;
+    // A colon after the last slash would be a tag: entries name repositories, tags are the caller's.
+    const tagged = prefix.indexOf(':', prefix.lastIndexOf('/') + 1) >= 0;
+    if (!/^[a-z0-9][a-z0-9._:/-]*$/.test(prefix) || prefix.includes('//') || tagged) {
+      throw new Error(
+        `"${entry}" is not an image prefix: write a registry/repository path such as myacr.azurecr.io/tools/ or docker.io/library/busybox, optionally followed by @sha256 to require a digest`,
+      );
+    }
+    return { prefix, digest };
+  });
 }
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -312,23 +314,20 @@ export interface UrlRule {
 
 /** HTTP_CALL_ALLOWED_URLS: absolute http(s) URL prefixes separated by commas or white space, no user, query or fragment. */
 export function parseAllowedUrls(text: string): UrlRule[] {
-  return text
-    .split(/[\s,]+/)
-    .filter((entry) => entry !== '')
-    .map((entry) => {
-      const bad = (why: string) =>
-        new Error(`"${entry}" is not a URL prefix (${why}): write an absolute http or https URL such as https://my-app.azurewebsites.net/api/`);
-      let url: URL;
-      try {
-        url = new URL(entry);
-      } catch {
-        throw bad('not an absolute URL');
-      }
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw bad(`${url.protocol} is not http or https`);
-      if (url.username !== '' || url.password !== '') throw bad('it carries a user or password');
-      if (url.search !== '' || url.hash !== '' || entry.includes('?') || entry.includes('#')) throw bad('it has a query or fragment');
-      return { origin: url.origin, path: url.pathname };
-    });
+  return listEntries(text).map((entry) => {
+    const bad = (why: string) =>
+      new Error(`"${entry}" is not a URL prefix (${why}): write an absolute http or https URL such as https://my-app.azurewebsites.net/api/`);
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw bad('not an absolute URL');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw bad(`${url.protocol} is not http or https`);
+    if (url.username !== '' || url.password !== '') throw bad('it carries a user or password');
+    if (url.search !== '' || url.hash !== '' || entry.includes('?') || entry.includes('#')) throw bad('it has a query or fragment');
+    return { origin: url.origin, path: url.pathname };
+  });
 }
 
 function urlMatches(rule: UrlRule, url: URL): boolean {
