@@ -89,6 +89,8 @@ export const jobRunInputSchema = z.object({
   poll: pollPolicySchema,
   retry: retryPolicySchema,
   progress: progressSchema.optional(),
+  /** When the first submit was tried, carried over a continueAsNew while the API server throttles it. */
+  submitSince: z.iso.datetime().optional(),
 });
 
 export type JobRunInput = z.infer<typeof jobRunInputSchema>;

@@ -7,7 +7,7 @@ import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/r
 import { type JobRunInput, jobRunInputSchema, type RunProgress } from '../core/schemas.js';
 import { verdictOutlivedByJob } from '../core/status.js';
 import type { ArchiveOutcome } from '../runs/archive.js';
-import { CLUSTER_UNAVAILABLE, OBSERVE_FAILED, THROTTLED } from '../runs/observe.js';
+import { CLUSTER_UNAVAILABLE, isStopThrottled, OBSERVE_FAILED, type StopResult, THROTTLED } from '../runs/observe.js';
 import type { SubmitResult } from '../runs/submit.js';
 import type { ArchiveRunInput } from './archiveRun.js';
 import { ACTIVITIES, CANCEL_EVENT, ORCHESTRATORS } from './names.js';
@@ -19,6 +19,11 @@ type Verdict = Pick<RunSnapshot, 'status' | 'reason' | 'message'>;
 export interface CancelEventData {
   reason?: string;
 }
+
+/** A throttled delete is tried again, as the API server asks, for this long after the verdict. */
+export const STOP_THROTTLED_FOR_MS = 60 * 60 * 1000;
+/** Never sooner than this after a throttled answer, whatever its Retry-After said. */
+const THROTTLED_MIN_WAIT_MS = 1_000;
 
 function retryOptions(policy: JobRunInput['retry']): df.RetryOptions {
   const options = new df.RetryOptions(policy.firstRetryMs, policy.maxAttempts);
@@ -35,6 +40,10 @@ function retryOptions(policy: JobRunInput['retry']): df.RetryOptions {
 export function orchestrationVersion(version: string | undefined): number {
   const parsed = Number.parseInt(version ?? '', 10);
   return Number.isInteger(parsed) && parsed > 0 ? parsed : 1;
+}
+
+function cancelVerdict(data: CancelEventData): Verdict {
+  return { status: 'Cancelled', reason: 'CancelRequested', message: data.reason ? `cancelled: ${data.reason}` : 'cancelled on request' };
 }
 
 function refOf(input: JobRunInput): RunRef {
@@ -55,6 +64,8 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
   const retry = retryOptions(input.retry);
   const now = () => context.df.currentUtcDateTime;
   const version = orchestrationVersion(context.df.version);
+  /** When a throttled call may be made again: as the API server asked, and never at once. */
+  const throttledUntil = (retryAt: string) => new Date(Math.max(new Date(retryAt).getTime(), now().getTime() + THROTTLED_MIN_WAIT_MS));
   /** The custom status, always within the host's size limit (over it, the host fails the orchestration). */
   const show = (snapshot: RunSnapshot) => {
     context.df.setCustomStatus(forCustomStatus(snapshot));
@@ -65,9 +76,24 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
     // The verdict is made: the cancel route answers 409 from here on, also while the Job is being deleted.
     show(snapshotOf(ref, { ...last, ...verdict }, now()));
     const stopInput: StopRunInput = { ref, verdict, ...(last ? { last } : {}) };
+    const giveUpAt = now().getTime() + STOP_THROTTLED_FOR_MS;
     let final: RunSnapshot;
     try {
-      final = (yield context.df.callActivityWithRetry(ACTIVITIES.stopRun, retry, stopInput)) as RunSnapshot;
+      for (;;) {
+        const result = (yield context.df.callActivityWithRetry(ACTIVITIES.stopRun, retry, stopInput)) as StopResult;
+        if (!isStopThrottled(result)) {
+          final = result;
+          break;
+        }
+        if (now().getTime() >= giveUpAt) {
+          const message = `${verdict.message}; the API server throttled the delete of Job ${ref.namespace}/${ref.runId} for an hour, so delete it by hand: ${result.message}`;
+          final = snapshotOf(ref, { ...last, ...verdict, message, completionTime: now().toISOString() }, now());
+          break;
+        }
+        // The verdict stands while the delete waits; the snapshot says what it waits for.
+        show(snapshotOf(ref, { ...last, ...verdict, message: `${verdict.message}; ${result.message}` }, now()));
+        yield context.df.createTimer(throttledUntil(result.retryAt));
+      }
     } catch (err) {
       // The verdict stands; the Job may not be gone, and the person reading the run must know that.
       const message = `${verdict.message}; deleting Job ${ref.namespace}/${ref.runId} failed, so delete it by hand: ${ensureError(err).message}`;
@@ -117,7 +143,7 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
    * cancel route deleted it) or still running is the cancel's.
    */
   function* cancelled(last: RunSnapshot, data: CancelEventData): Generator<df.Task, RunSnapshot, unknown> {
-    const verdict: Verdict = { status: 'Cancelled', reason: 'CancelRequested', message: data.reason ? `cancelled: ${data.reason}` : 'cancelled on request' };
+    const verdict = cancelVerdict(data);
     if (version < 2) return yield* stop(verdict, last);
     const seen = yield* observe(last);
     if (isTerminal(seen.status) && seen.reason !== 'JobDeleted') return yield* finish(seen);
@@ -125,20 +151,47 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
   }
 
   let progress: RunProgress;
+  // Created where first needed: while a throttled submit waits, or for the polls (the order v1 and v2 recorded).
+  let cancelTask: df.Task | undefined;
   if (input.progress) {
     progress = input.progress;
   } else {
-    let submitted: SubmitResult;
-    try {
-      submitted = (yield context.df.callActivityWithRetry(ACTIVITIES.submitRun, retry, input.request)) as SubmitResult;
-    } catch (err) {
-      // Retries ran out on transient errors. The create may still have gone through: remove any such Job so
-      // the run is not left half-done while the caller is told it failed.
-      return yield* stop({ status: 'Failed', reason: 'SubmitFailed', message: `could not create the Job: ${ensureError(err).message}` }, undefined);
-    }
-    show(submitted.snapshot);
-    if (submitted.outcome === 'rejected') return forOutput(submitted.snapshot);
     const timeout = input.request.timeoutSeconds;
+    const since = input.submitSince ? new Date(input.submitSince) : now();
+    const submitDeadline = timeout ? new Date(since.getTime() + timeout * 1000) : null;
+    let submitted: SubmitResult;
+    for (let throttledWaits = 0; ; throttledWaits++) {
+      try {
+        submitted = (yield context.df.callActivityWithRetry(ACTIVITIES.submitRun, retry, input.request)) as SubmitResult;
+      } catch (err) {
+        // Retries ran out on transient errors. The create may still have gone through: remove any such Job so
+        // the run is not left half-done while the caller is told it failed.
+        return yield* stop({ status: 'Failed', reason: 'SubmitFailed', message: `could not create the Job: ${ensureError(err).message}` }, undefined);
+      }
+      show(submitted.snapshot);
+      if (submitted.outcome !== 'throttled') break;
+      // Throttling alone never fails a run: it waits as the API server asks, bounded only by the run's timeout.
+      if (submitDeadline && now() >= submitDeadline) {
+        const message = `the run did not start within timeoutSeconds=${String(timeout)}: ${submitted.snapshot.message}`;
+        return yield* stop({ status: 'Failed', reason: 'RunTimeout', message }, submitted.snapshot);
+      }
+      cancelTask ??= context.df.waitForExternalEvent(CANCEL_EVENT);
+      if (throttledWaits >= input.poll.continueAsNewAfter) {
+        if (cancelTask.isCompleted) return yield* stop(cancelVerdict(cancelTask.result ?? {}), submitted.snapshot);
+        // Each wait adds history: start over, still unsubmitted, with the time the first submit was tried.
+        context.df.continueAsNew({ ...input, submitSince: since.toISOString() } satisfies JobRunInput);
+        return forOutput(submitted.snapshot);
+      }
+      let fireAt = throttledUntil(submitted.retryAt);
+      if (submitDeadline && fireAt > submitDeadline) fireAt = submitDeadline;
+      const timer = context.df.createTimer(fireAt);
+      const winner = yield context.df.Task.any([timer, cancelTask]);
+      if (winner === cancelTask) {
+        timer.cancel();
+        return yield* stop(cancelVerdict(cancelTask.result ?? {}), submitted.snapshot);
+      }
+    }
+    if (submitted.outcome === 'rejected') return forOutput(submitted.snapshot);
     progress = {
       deadline: timeout ? new Date(now().getTime() + timeout * 1000).toISOString() : null,
       polls: 0,
@@ -149,7 +202,7 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
   }
   show(progress.last);
 
-  const cancel = context.df.waitForExternalEvent(CANCEL_EVENT);
+  const cancel = cancelTask ?? context.df.waitForExternalEvent(CANCEL_EVENT);
   for (let pollsThisGeneration = 0; ; pollsThisGeneration++) {
     if (pollsThisGeneration >= input.poll.continueAsNewAfter) {
       // A cancel raised during the last observe would be lost with this execution's history.

@@ -2,9 +2,8 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
 
-import type { RunSnapshot } from '../core/run.js';
 import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
-import { deleteRun } from '../runs/observe.js';
+import { deleteRun, isStopThrottled, type StopResult } from '../runs/observe.js';
 import { services } from '../services.js';
 import { ACTIVITIES } from './names.js';
 
@@ -15,13 +14,13 @@ export const stopRunInputSchema = z.object({
 });
 export type StopRunInput = z.infer<typeof stopRunInputSchema>;
 
-/** Activity: delete the run's Job (propagation Background) and give the run its final verdict. */
-export async function stopRun(input: unknown, context: InvocationContext): Promise<RunSnapshot> {
+/** Activity: delete the run's Job (propagation Background) and give the run its final verdict, or say it was throttled. */
+export async function stopRun(input: unknown, context: InvocationContext): Promise<StopResult> {
   const { ref, verdict, last } = stopRunInputSchema.parse(input);
   const { clusters, now } = services();
-  const snapshot = await deleteRun(clusters.gateway(ref.cluster), ref, verdict, last, clusters.monitorUrl(ref.cluster), now());
-  context.log(`run ${ref.runId}: stopped, ${snapshot.status} (${snapshot.reason})`);
-  return snapshot;
+  const result = await deleteRun(clusters.gateway(ref.cluster), ref, verdict, last, clusters.monitorUrl(ref.cluster), now());
+  context.log(isStopThrottled(result) ? `run ${ref.runId}: stop throttled until ${result.retryAt}` : `run ${ref.runId}: stopped, ${result.status} (${result.reason})`);
+  return result;
 }
 
 df.app.activity(ACTIVITIES.stopRun, { handler: stopRun });

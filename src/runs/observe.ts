@@ -125,10 +125,25 @@ export async function observeOnce(
   }
 }
 
+/** The delete was throttled: nothing was deleted yet, try again at `retryAt`. */
+export interface StopThrottled {
+  outcome: 'throttled';
+  retryAt: string;
+  message: string;
+}
+
+/** What the stop activity gives: the final snapshot, or a throttled delete (results before it are snapshots). */
+export type StopResult = RunSnapshot | StopThrottled;
+
+export function isStopThrottled(result: StopResult): result is StopThrottled {
+  return 'outcome' in result;
+}
+
 /**
  * Stop a run: delete its Job with propagation Background, so its pods go too (a plain delete through batch/v1
  * would orphan them). A Job already gone is fine: the run is stopped either way. A refusal (403, credentials)
- * is not retried: the verdict stands and its message names the Job to delete by hand. Transient errors throw.
+ * is not retried: the verdict stands and its message names the Job to delete by hand. Throttling comes back
+ * as StopThrottled with the time asked for (the namespace gets no call before then); other transient errors throw.
  */
 export async function deleteRun(
   gateway: KubeGateway,
@@ -137,11 +152,15 @@ export async function deleteRun(
   last: RunSnapshot | undefined,
   monitorUrl: string | null,
   now: Date,
-): Promise<RunSnapshot> {
+): Promise<StopResult> {
+  const throttle = namespaceThrottle(gateway, ref.namespace);
   let message = verdict.message;
   try {
+    throttle.check();
     await gateway.deleteJob(ref.namespace, ref.runId);
   } catch (err) {
+    const throttled = throttle.note(err);
+    if (throttled) return { outcome: 'throttled', retryAt: throttled.until.toISOString(), message: `deleting Job ${ref.namespace}/${ref.runId} waits: ${throttled.message}` };
     const refused = refusal(err);
     if (!refused) throw err;
     message = `${verdict.message}; deleting Job ${ref.namespace}/${ref.runId} failed, so delete it by hand: ${refused.message}`;

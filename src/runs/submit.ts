@@ -7,13 +7,17 @@ import { assertRunConsent, isConsentRefusal, type RunPolicy } from '../core/cons
 import { AppError, isAlreadyExists, KubeApiError, NotFoundError } from '../core/errors.js';
 import { type RunRequest, type RunSnapshot, type RunSource, snapshotOf } from '../core/run.js';
 import { scheduledTimestamp } from '../core/scheduler.js';
+import { namespaceThrottle } from './batch.js';
 import { refusal } from './failures.js';
+import { THROTTLED } from './observe.js';
 
 export type SubmitResult =
   /** The Job exists: created now, or by an earlier attempt of the same run. */
   | { outcome: 'submitted'; snapshot: RunSnapshot }
   /** Nothing was created and retrying will not help: a person must act. */
-  | { outcome: 'rejected'; snapshot: RunSnapshot };
+  | { outcome: 'rejected'; snapshot: RunSnapshot }
+  /** The API server (or ARM) asked the app to slow down: nothing was created yet, try again at `retryAt`. */
+  | { outcome: 'throttled'; snapshot: RunSnapshot; retryAt: string };
 
 function identity(request: RunRequest): RunIdentity {
   return {
@@ -87,12 +91,8 @@ async function sameRunOrConflict(
   return rejected('NameConflict', `a Job named "${request.runId}" already exists in namespace "${request.namespace}" and was not created by this run`);
 }
 
-/**
- * Create the run's Job. Runs at least once, so it is create-or-get: AlreadyExists of this same run (a retried
- * or replayed attempt) is success; of any other object it is a conflict nobody should retry.
- * Transient API errors are thrown for the orchestrator's RetryOptions; every other failure is a rejection.
- */
-export async function createRun(gateway: KubeGateway, request: RunRequest, monitorUrl: string | null, now: Date, policy: RunPolicy): Promise<SubmitResult> {
+/** Create the run's Job once (see createRun); throttling and other transient errors throw. */
+async function createOnce(gateway: KubeGateway, request: RunRequest, monitorUrl: string | null, now: Date, policy: RunPolicy): Promise<SubmitResult> {
   const rejected = (reason: string, message: string): SubmitResult => ({
     outcome: 'rejected',
     snapshot: snapshotOf(request, { status: 'Failed', reason, message, monitorUrl }, now),
@@ -126,5 +126,29 @@ export async function createRun(gateway: KubeGateway, request: RunRequest, monit
     const refused = refusal(err);
     if (refused) return rejected(refused instanceof KubeApiError ? (refused.kubeReason ?? 'CreateRejected') : refused.reason, refused.message);
     throw err;
+  }
+}
+
+/**
+ * Create the run's Job. Runs at least once, so it is create-or-get: AlreadyExists of this same run (a retried
+ * or replayed attempt) is success; of any other object it is a conflict nobody should retry.
+ * Throttling (429, or 503 with Retry-After, from the API server; 429 from ARM) comes back as `throttled` with
+ * the time it asked for, and the namespace gets no call from this worker before then; other transient errors
+ * are thrown for the orchestrator's RetryOptions; every other failure is a rejection.
+ */
+export async function createRun(gateway: KubeGateway, request: RunRequest, monitorUrl: string | null, now: Date, policy: RunPolicy): Promise<SubmitResult> {
+  const throttle = namespaceThrottle(gateway, request.namespace);
+  try {
+    throttle.check();
+    return await createOnce(gateway, request, monitorUrl, now, policy);
+  } catch (err) {
+    const slowDown = throttle.note(err);
+    if (!slowDown) throw err;
+    const message = `${slowDown.message}; the Job is created after that, and the run waits meanwhile`;
+    return {
+      outcome: 'throttled',
+      snapshot: snapshotOf(request, { status: 'Starting', reason: THROTTLED, message, monitorUrl }, now),
+      retryAt: slowDown.until.toISOString(),
+    };
   }
 }

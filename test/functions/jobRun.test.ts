@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { CUSTOM_STATUS_BUDGET_CHARS, MAX_MESSAGE_CHARS } from '../../src/core/limits.js';
 import { type RunRequest, type RunSnapshot, snapshotOf } from '../../src/core/run.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
-import { jobRun } from '../../src/functions/jobRun.js';
+import { jobRun, STOP_THROTTLED_FOR_MS } from '../../src/functions/jobRun.js';
 import { ACTIVITIES, CANCEL_EVENT } from '../../src/functions/names.js';
+import type { StopThrottled } from '../../src/runs/observe.js';
 import type { SubmitResult } from '../../src/runs/submit.js';
 import { OrchestrationHarness } from '../support/harness.js';
 
@@ -417,5 +418,116 @@ describe('jobRun orchestration', () => {
   it('fails the orchestration at start when its input is malformed', async () => {
     const h = await new OrchestrationHarness(jobRun, { request: { runId: 42 } }, t0).start();
     expect(h.state.status).toBe('Failed');
+  });
+});
+
+describe('jobRun under the API server\'s back-pressure on create and delete', () => {
+  const throttledSubmit = (retryAt: Date): SubmitResult => ({
+    outcome: 'throttled',
+    snapshot: snap('Starting', 'Throttled', t0, { message: 'the API server asked the app to slow down (HTTP 429)' }),
+    retryAt: retryAt.toISOString(),
+  });
+  const throttledStop = (retryAt: Date): StopThrottled => ({ outcome: 'throttled', retryAt: retryAt.toISOString(), message: 'deleting Job batch/x waits: HTTP 429' });
+
+  it('a throttled submit waits until the Retry-After, says Throttled meanwhile, then submits and runs on: never a failure', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    for (let i = 0; i < 8; i++) {
+      await h.complete(ACTIVITIES.submitRun, throttledSubmit(new Date(h.now.getTime() + 3_000)));
+      expect(h.state.customStatus).toMatchObject({ status: 'Starting', reason: 'Throttled' });
+      expect(h.timer().fireAt).toEqual(new Date(h.now.getTime() + 3_000));
+      await h.fire();
+    }
+    expect(h.state.records.some((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.stopRun)).toBe(false);
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    expect(h.state.customStatus).toMatchObject({ status: 'Starting', reason: 'Submitted' });
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Success', 'CompletionsReached', h.now));
+    await archived(h);
+    expect(h.state.output).toMatchObject({ status: 'Success' });
+    expect(h.state.records.filter((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.submitRun)).toHaveLength(9);
+  });
+
+  it('a Retry-After in the past still waits a second: the app never hammers a throttling API server', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(new Date(t0.getTime() - 5_000)));
+    expect(h.timer().fireAt).toEqual(seconds(1));
+  });
+
+  it('throttled submits are bounded by the run\'s timeout, counted from the first attempt: Failed RunTimeout, and nothing left behind', async () => {
+    const h = await new OrchestrationHarness(jobRun, input({}, { timeoutSeconds: 10 }), t0).start();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(6)));
+    await h.fire();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(30)));
+    expect(h.timer().fireAt).toEqual(seconds(10)); // cut to the deadline
+    await h.fire();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(40)));
+    const stop = h.activity(ACTIVITIES.stopRun);
+    expect(stop.input).toMatchObject({ verdict: { status: 'Failed', reason: 'RunTimeout', message: expect.stringMatching(/^the run did not start within timeoutSeconds=10: the API server asked/) as unknown } });
+  });
+
+  it('a cancel while a throttled submit waits stops the run as Cancelled, with its reason', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(30)));
+    await h.raise(CANCEL_EVENT, { reason: 'not today' });
+    const stop = h.activity(ACTIVITIES.stopRun);
+    expect(stop.input).toMatchObject({ verdict: { status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled: not today' } });
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    await h.complete(ACTIVITIES.stopRun, snap('Cancelled', 'CancelRequested', h.now));
+    await archived(h);
+    expect(h.state.output).toMatchObject({ status: 'Cancelled' });
+  });
+
+  it('a cancel after a throttled wait is seen by the polls that follow (one cancel task for the whole run)', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(3)));
+    await h.fire();
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    await h.raise(CANCEL_EVENT, {});
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now)); // the cancel's last look
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled' } });
+  });
+
+  it('continues as new after continueAsNewAfter throttled waits, unsubmitted, keeping when the first submit was tried', async () => {
+    const h = await new OrchestrationHarness(jobRun, input({ poll: { initialSeconds: 5, maxSeconds: 60, factor: 2, continueAsNewAfter: 2, maxObserveFailures: 3 } }, { timeoutSeconds: 3600 }), t0).start();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(3)));
+    await h.fire();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(6)));
+    await h.fire();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(9)));
+    expect(h.state.input).toMatchObject({ submitSince: t0.toISOString() });
+    expect(h.state.input).not.toHaveProperty('progress');
+    // The new execution submits again, and its timeout still counts from t0.
+    expect(h.activity().name).toBe(ACTIVITIES.submitRun);
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    expect(h.state.customStatus).toMatchObject({ reason: 'Submitted' });
+  });
+
+  it('a throttled delete waits as asked while the verdict stands, then deletes', async () => {
+    const h = await started();
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Failed', 'ErrImagePull', h.now));
+    expect(h.activity(ACTIVITIES.stopRun)).toBeDefined();
+    await h.complete(ACTIVITIES.stopRun, throttledStop(new Date(h.now.getTime() + 4_000)));
+    expect(h.state.customStatus).toMatchObject({ status: 'Failed', reason: 'ErrImagePull', message: 'Failed ErrImagePull; deleting Job batch/x waits: HTTP 429' });
+    expect(h.timer().fireAt).toEqual(new Date(h.now.getTime() + 4_000));
+    await h.fire();
+    await h.complete(ACTIVITIES.stopRun, snap('Failed', 'ErrImagePull', h.now));
+    await archived(h);
+    expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'ErrImagePull', message: 'Failed ErrImagePull' });
+  });
+
+  it('a delete throttled for an hour gives up: the verdict stands and says to delete the Job by hand', async () => {
+    const h = await started();
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Failed', 'ErrImagePull', h.now));
+    const verdictAt = h.now.getTime();
+    while (h.now.getTime() < verdictAt + STOP_THROTTLED_FOR_MS) {
+      await h.complete(ACTIVITIES.stopRun, throttledStop(new Date(h.now.getTime() + 600_000)));
+      await h.fire();
+    }
+    await h.complete(ACTIVITIES.stopRun, throttledStop(new Date(h.now.getTime() + 600_000)));
+    await archived(h);
+    expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'ErrImagePull' });
+    expect((h.state.output as RunSnapshot).message).toMatch(/throttled the delete of Job batch\/nightly-0123456789 for an hour, so delete it by hand/);
   });
 });

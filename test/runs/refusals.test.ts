@@ -1,10 +1,10 @@
 import type { V1Job } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { CredentialError } from '../../src/clients/credentials.js';
 import { type GracePeriods, loadConfig } from '../../src/config.js';
 import type { RunRequest } from '../../src/core/run.js';
-import { deleteRun, OBSERVE_FAILED, observeOnce } from '../../src/runs/observe.js';
+import { deleteRun, isStopThrottled, OBSERVE_FAILED, observeOnce, THROTTLED } from '../../src/runs/observe.js';
 import { createRun } from '../../src/runs/submit.js';
 import { FakeKube } from '../fakes/kube.js';
 
@@ -59,7 +59,7 @@ describe('stopRun does not retry a refused delete', () => {
     expect(snapshot.message).toMatch(/delete it by hand: .*Cluster User Role/);
   });
 
-  it.each([0, 429, 503])('a delete that fails transiently (%i) throws, for the retry policy', async (code) => {
+  it.each([0, 503])('a delete that fails transiently (%i) throws, for the retry policy', async (code) => {
     await expect(deleteRun(new FakeKube().failNext('deleteJob', code), request, verdict, undefined, null, t0)).rejects.toMatchObject({ code });
   });
 });
@@ -100,5 +100,58 @@ describe('observeRun: credentials are a refusal, not an outage', () => {
 
   it('ARM throttling throws, for the retry policy', async () => {
     await expect(observeOnce(new NoCredentials(throttled), request, grace, null, t0)).rejects.toBe(throttled);
+  });
+});
+
+describe('submit and stop under back-pressure: the API server\'s Retry-After, not a failure', () => {
+  const cases = [
+    ['a 429 with Retry-After', 429, 3_000, '2026-11-23T10:00:03.000Z'],
+    ['a 429 without Retry-After (1 s)', 429, undefined, '2026-11-23T10:00:01.000Z'],
+    ['a 503 with Retry-After', 503, 7_000, '2026-11-23T10:00:07.000Z'],
+  ] as const;
+
+  it.each(cases)('%s on create: throttled until then, nothing created, and the namespace gets no call before then', async (_name, code, retryAfterMs, retryAt) => {
+    const kube = new FakeKube().addJob(source).failNext('createJob', code, 'TooManyRequests', retryAfterMs);
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(t0.getTime());
+    try {
+      const result = await createRun(kube, request, null, t0, runPolicy);
+      expect(result).toMatchObject({ outcome: 'throttled', retryAt, snapshot: { status: 'Starting', reason: THROTTLED } });
+      expect(result.snapshot.message).toMatch(new RegExp(`asked the app to slow down \\(HTTP ${String(code)}\\) until ${retryAt.replace(/\./g, '\\.')}; the Job is created after that`));
+      const calls = kube.calls.length;
+      // Within the window: the same answer, and not one request.
+      expect(await createRun(kube, request, null, t0, runPolicy)).toMatchObject({ outcome: 'throttled', retryAt });
+      expect(await deleteRun(kube, request, verdict, undefined, null, t0)).toMatchObject({ outcome: 'throttled', retryAt });
+      expect(kube.calls.length).toBe(calls);
+      // After it: the Job is created.
+      clock.mockReturnValue(new Date(retryAt).getTime() + 1);
+      expect(await createRun(kube, request, null, t0, runPolicy)).toMatchObject({ outcome: 'submitted' });
+      expect(await kube.readJob('batch', RUN_ID)).not.toBeNull();
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it('a throttled read of the source is throttled too, not a rejection', async () => {
+    const kube = new FakeKube().addJob(source).failNext('readJob', 429, 'TooManyRequests', 2_000);
+    expect(await createRun(kube, request, null, t0, runPolicy)).toMatchObject({ outcome: 'throttled', snapshot: { reason: THROTTLED } });
+  });
+
+  it('ARM throttling that says how long (listClusterUserCredentials) is throttled for the cluster\'s namespace', async () => {
+    const armThrottled = new CredentialError('could not get credentials: TooManyRequests', { transient: true, retryAfterMs: 10_000 });
+    const result = await createRun(new NoCredentials(armThrottled), request, null, t0, runPolicy);
+    expect(result).toMatchObject({ outcome: 'throttled' });
+    expect(result.snapshot.message).toMatch(/Azure Resource Manager \(listClusterUserCredentials\)/);
+  });
+
+  it.each(cases)('%s on delete: the delete says when to try again, with what it waits for', async (_name, code, retryAfterMs, retryAt) => {
+    const kube = new FakeKube().failNext('deleteJob', code, 'TooManyRequests', retryAfterMs);
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(t0.getTime());
+    try {
+      const result = await deleteRun(kube, request, verdict, undefined, null, t0);
+      expect(result).toEqual({ outcome: 'throttled', retryAt, message: expect.stringMatching(`^deleting Job batch/${RUN_ID} waits: the API server asked the app to slow down`) as unknown });
+      expect(isStopThrottled(result)).toBe(true);
+    } finally {
+      clock.mockRestore();
+    }
   });
 });

@@ -85,12 +85,20 @@ function snap(status: RunSnapshot['status'], reason: string, at: Date, extra: Pa
 const submitted = (now: Date): SubmitResult => ({ outcome: 'submitted', snapshot: snap('Starting', 'Submitted', now) });
 const running = (now: Date) => snap('Running', 'Running', now, { pods: { active: 1, ready: 1, succeeded: 0, failed: 0 } });
 const success = (now: Date) => snap('Success', 'Complete', now, { pods: { active: 0, ready: 0, succeeded: 1, failed: 0 }, outputs: { rows: 42 } });
+const archived = () => ({ location: 'run-logs/dev/batch/nightly-0123456789/index.json' });
+const throttledSubmit = (now: Date): SubmitResult => ({
+  outcome: 'throttled',
+  snapshot: snap('Starting', 'Throttled', now),
+  retryAt: new Date(now.getTime() + 3_000).toISOString(),
+});
+const throttledStop = (now: Date) => ({ outcome: 'throttled', retryAt: new Date(now.getTime() + 3_000).toISOString(), message: 'deleting Job batch/x waits' });
 const stopped = (status: RunSnapshot['status'], reason: string) => (now: Date) => snap(status, reason, now);
 
 /** Answers by activity: a list per activity, the last entry repeating. */
 function answers(table: Partial<Record<string, ((now: Date) => Answer)[]>>): Scenario['answer'] {
   return (activity, call, now) => {
-    const list = table[activity];
+    // Every run archives once its verdict is final (goldens recorded before the archive have none).
+    const list = table[activity] ?? (activity === ACTIVITIES.archiveRun ? [archived] : undefined);
     if (!list || list.length === 0) throw new Error(`scenario has no answer for ${activity}`);
     const pick = list[Math.min(call, list.length - 1)];
     if (!pick) throw new Error(`scenario has no answer for ${activity} call ${String(call)}`);
@@ -216,6 +224,25 @@ export const SCENARIOS: Scenario[] = [
     input: input(),
     answer: answers({ [ACTIVITIES.submitRun]: [submitted], [ACTIVITIES.observeRun]: [running, success] }),
     event: (timer) => (timer === 1 ? { name: CANCEL_EVENT, data: { reason: 'too late' } } : undefined),
+  },
+  {
+    name: 'submit-throttled',
+    description: 'the API server throttles the create twice: the run waits as it asks (Starting, Throttled), then submits and succeeds',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [throttledSubmit, throttledSubmit, submitted],
+      [ACTIVITIES.observeRun]: [running, success],
+    }),
+  },
+  {
+    name: 'stop-throttled',
+    description: 'the app fails the run (ErrImagePull) and the API server throttles the delete once: it waits, then deletes',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [(now) => snap('Failed', 'ErrImagePull', now)],
+      [ACTIVITIES.stopRun]: [throttledStop, stopped('Failed', 'ErrImagePull')],
+    }),
   },
   {
     name: 'outage',
