@@ -65,7 +65,7 @@ param durableTaskSchedulerSku string = 'Consumption'
 @maxValue(3)
 param durableTaskSchedulerCapacity int = 1
 
-@description('Addresses that may reach the scheduler (IPv4, IPv6 or CIDR); every call also needs an Entra ID token with a Durable Task role. The dashboard calls it from the browser of whoever opens it, so a narrower list must take them in too.')
+@description('Addresses that may reach the scheduler (IPv4, IPv6 or CIDR); every call also needs an Entra ID token with a Durable Task role. A narrower list must admit the app\'s outbound addresses (fixed only with staticOutboundIp) and the dashboard\'s users.')
 @minLength(1)
 param durableTaskSchedulerIpAllowlist array = ['0.0.0.0/0']
 

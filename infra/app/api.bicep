@@ -50,10 +50,11 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 }
 
 // Read by the Functions host and extensions, not by the app. Identity-based storage: the host (and Durable's
-// Azure Storage provider, the default backend) reach the account's blob, queue and table services at the URIs the account itself
-// reports (so the storage suffix of any cloud, not only core.windows.net, which the account-name form assumes),
-// and authenticate as the identity named by its client id. Flex Consumption sets the worker runtime and its
-// version from functionAppConfig and rejects FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION as settings.
+// Azure Storage provider, the default backend) reach the account's blob, queue and table services at the URIs
+// the account itself reports (so the storage suffix of any cloud, not only core.windows.net, which the
+// account-name form assumes), and authenticate as the identity named by its client id. Flex Consumption sets
+// the worker runtime and its version from functionAppConfig and rejects FUNCTIONS_WORKER_RUNTIME /
+// FUNCTIONS_EXTENSION_VERSION as settings.
 var hostSettings = {
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
   AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
