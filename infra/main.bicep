@@ -1,6 +1,7 @@
 // aks-job-runner next to your AKS clusters: a Flex Consumption function app with one user-assigned identity,
-// its own storage account and Application Insights, all reached without keys, and the identity's roles on each
-// cluster it may use. `azd up` deploys it; see "Deploy to Azure" in the README.
+// its own storage account and Application Insights (and a Durable Task Scheduler when durableBackend says so),
+// all reached without keys, and the identity's roles on each cluster it may use. `azd up` deploys it; see
+// "Deploy to Azure" in the README.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -45,6 +46,29 @@ param defaultCluster string = ''
 @maxLength(45)
 param taskHubName string = 'aksjobrunner'
 
+@description('Where Durable keeps the orchestration state: AzureStorage, the task hub in the app\'s own storage account (the default), or DurableTaskScheduler, a Durable Task Scheduler with the task hub (README, "Durable backend"). The package follows the same azd variable, DURABLE_BACKEND.')
+@allowed([
+  'AzureStorage'
+  'DurableTaskScheduler'
+])
+param durableBackend string = 'AzureStorage'
+
+@description('SKU of the Durable Task Scheduler: Consumption (per action dispatched, up to 500 actions/s, orchestration data kept up to 30 days) or Dedicated (capacity units at a fixed monthly price, 2,000 actions/s each, data kept up to 90 days).')
+@allowed([
+  'Consumption'
+  'Dedicated'
+])
+param durableTaskSchedulerSku string = 'Consumption'
+
+@description('Capacity units of a Dedicated scheduler, 1 to 3 (3 make it zone redundant).')
+@minValue(1)
+@maxValue(3)
+param durableTaskSchedulerCapacity int = 1
+
+@description('Addresses that may reach the scheduler (IPv4, IPv6 or CIDR); every call also needs an Entra ID token with a Durable Task role. A narrower list must admit the app\'s outbound addresses (fixed only with staticOutboundIp) and the dashboard\'s users.')
+@minLength(1)
+param durableTaskSchedulerIpAllowlist array = ['0.0.0.0/0']
+
 @description('Days archived run logs are kept in the run-logs container; 0 keeps them for ever.')
 @minValue(0)
 param logsRetentionDays int = 90
@@ -66,6 +90,7 @@ param appServicePlanName string = ''
 param storageAccountName string = ''
 param applicationInsightsName string = ''
 param logAnalyticsName string = ''
+param durableTaskSchedulerName string = ''
 
 // Tunables of src/config.ts, with its defaults. An app setting beats a default there, so these stay in step.
 @description('Base of the run\'s monitor links: the cloud\'s own portal.')
@@ -190,12 +215,30 @@ module monitoring 'app/monitoring.bicep' = {
   }
 }
 
+var useScheduler = durableBackend == 'DurableTaskScheduler'
+
 module rbac 'app/rbac.bicep' = {
   name: 'rbac'
   scope: rg
   params: {
     storageAccountName: storage.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    principalId: identity.outputs.principalId
+    taskHubInStorage: !useScheduler
+  }
+}
+
+module durableTaskScheduler 'app/durable-task-scheduler.bicep' = if (useScheduler) {
+  name: 'durable-task-scheduler'
+  scope: rg
+  params: {
+    name: !empty(durableTaskSchedulerName) ? durableTaskSchedulerName : '${abbrs.durableTaskSchedulers}${resourceToken}'
+    location: location
+    tags: tags
+    taskHubName: taskHubName
+    skuName: durableTaskSchedulerSku
+    capacity: durableTaskSchedulerCapacity
+    ipAllowlist: durableTaskSchedulerIpAllowlist
     principalId: identity.outputs.principalId
   }
 }
@@ -244,10 +287,13 @@ module api 'app/api.bicep' = {
     taskHubName: taskHubName
     appSettings: appSettings
     virtualNetworkSubnetId: !empty(virtualNetworkSubnetId) ? virtualNetworkSubnetId : (createNetwork ? network.outputs.subnetId : '')
+    durableTaskSchedulerEndpoint: useScheduler ? durableTaskScheduler.outputs.endpoint : ''
   }
-  // The host starts as soon as the app exists; without its storage roles it would fail its first starts.
+  // The host starts as soon as the app exists; without its storage roles (and its task hub role, with the
+  // scheduler) it would fail its first starts.
   dependsOn: [
     rbac
+    durableTaskScheduler
   ]
 }
 
@@ -276,3 +322,11 @@ output STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output RUN_LOGS_CONTAINER string = storage.outputs.logsContainerName
 @description('The static public IP every outbound call of the app leaves from (staticOutboundIp); empty without it. Allow it in each cluster\'s apiServerAccessProfile.authorizedIPRanges.')
 output OUTBOUND_IP string = createNetwork ? network.outputs.outboundIp : ''
+@description('The Durable backend provisioned (AzureStorage or DurableTaskScheduler): the package is built for the same azd variable.')
+output DURABLE_BACKEND string = durableBackend
+@description('Endpoint of the Durable Task Scheduler; empty with Azure Storage. The predeploy hook holds the package against it.')
+output DURABLE_TASK_SCHEDULER_ENDPOINT string = useScheduler ? durableTaskScheduler.outputs.endpoint : ''
+@description('The task hub in the Durable Task Scheduler dashboard; empty with Azure Storage. Opening it takes a Durable Task role of your own on the task hub (README, "Durable backend").')
+output DURABLE_TASK_SCHEDULER_DASHBOARD_URL string = useScheduler ? durableTaskScheduler.outputs.dashboardUrl : ''
+@description('Resource id of the task hub, the scope of the dashboard users\' roles; empty with Azure Storage.')
+output DURABLE_TASK_HUB_ID string = useScheduler ? durableTaskScheduler.outputs.taskHubId : ''

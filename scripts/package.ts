@@ -1,11 +1,14 @@
 // Builds the folder azd zips and deploys (azure.yaml: `dist: .package`, `remoteBuild: false`): the compiled app
-// (everything under dist/), host.json, a package.json without the development parts, and the production
-// dependencies the lockfile names, copied from the installed node_modules without the files Node never loads.
+// (everything under dist/), host.json for the Durable backend azd's DURABLE_BACKEND names (scripts/durable-backend.ts),
+// a package.json without the development parts, and the production dependencies the lockfile names, copied from
+// the installed node_modules without the files Node never loads.
 // Run by azd's prepackage hook after `npm ci`, and by test/package, which proves what comes out.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { type DurableBackend, durableBackendOf, hostJsonFor } from './durable-backend.js';
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The staging folder; azure.yaml's `dist` names it (test/package checks they agree). */
@@ -80,7 +83,7 @@ function sizeOf(folder: string): { files: number; bytes: number } {
   return { files, bytes };
 }
 
-export function buildPackage(): string {
+export function buildPackage(backend: DurableBackend = durableBackendOf(process.env)): string {
   const out = join(projectRoot, packageFolder);
   rmSync(out, { recursive: true, force: true });
 
@@ -89,7 +92,7 @@ export function buildPackage(): string {
   run('npm', ['run', '--silent', 'clean']);
   run('npm', ['run', '--silent', 'build']);
   cpSync(join(projectRoot, 'dist'), join(out, 'dist'), { recursive: true });
-  cpSync(join(projectRoot, 'host.json'), join(out, 'host.json'));
+  writeFileSync(join(out, 'host.json'), hostJsonFor(backend, readFileSync(join(projectRoot, 'host.json'), 'utf8')));
 
   const manifest = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as Record<string, unknown>;
   const { name, version, description, private: isPrivate, type, main, engines, dependencies } = manifest;
@@ -106,8 +109,9 @@ export function buildPackage(): string {
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const out = buildPackage();
+  const backend = durableBackendOf(process.env);
+  const out = buildPackage(backend);
   const { files, bytes } = sizeOf(out);
   const where = relative(projectRoot, out) || basename(out);
-  console.log(`${where}${sep}: ${String(files)} files, ${(bytes / 1e6).toFixed(1)} MB unpacked`);
+  console.log(`${where}${sep}: ${String(files)} files, ${(bytes / 1e6).toFixed(1)} MB unpacked, Durable backend ${backend}`);
 }

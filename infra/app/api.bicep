@@ -30,6 +30,9 @@ param appSettings object
 @description('Subnet of the VNet integration (delegated to Microsoft.App/environments); empty: none.')
 param virtualNetworkSubnetId string = ''
 
+@description('Endpoint of the Durable Task Scheduler that holds the task hub; empty: the task hub is in host storage (Azure Storage provider).')
+param durableTaskSchedulerEndpoint string = ''
+
 @description('Upper bound of instances Flex Consumption scales out to. Every instance is one more client of the clusters\' API servers; runs are cheap to follow, so a modest bound is plenty.')
 @minValue(1)
 @maxValue(1000)
@@ -46,11 +49,12 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-// Read by the Functions host and extensions, not by the app. Identity-based storage: the host and Durable's
-// Azure Storage provider reach the account's blob, queue and table services at the URIs the account itself
-// reports (so the storage suffix of any cloud, not only core.windows.net, which the account-name form assumes),
-// and authenticate as the identity named by its client id. Flex Consumption sets the worker runtime and its
-// version from functionAppConfig and rejects FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION as settings.
+// Read by the Functions host and extensions, not by the app. Identity-based storage: the host (and Durable's
+// Azure Storage provider, the default backend) reach the account's blob, queue and table services at the URIs
+// the account itself reports (so the storage suffix of any cloud, not only core.windows.net, which the
+// account-name form assumes), and authenticate as the identity named by its client id. Flex Consumption sets
+// the worker runtime and its version from functionAppConfig and rejects FUNCTIONS_WORKER_RUNTIME /
+// FUNCTIONS_EXTENSION_VERSION as settings.
 var hostSettings = {
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
   AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
@@ -60,6 +64,12 @@ var hostSettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   TASK_HUB_NAME: taskHubName
+}
+
+// The connection the packaged host.json's azureManaged provider names (scripts/durable-backend.ts), only with the
+// scheduler: identity-based, the same identity by its client id. A scheduler has no keys, so nothing secret.
+var schedulerSettings = {
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -119,7 +129,7 @@ resource api 'Microsoft.Web/sites@2024-04-01' = {
 
   resource settings 'config' = {
     name: 'appsettings'
-    properties: union(appSettings, hostSettings)
+    properties: union(appSettings, hostSettings, empty(durableTaskSchedulerEndpoint) ? {} : schedulerSettings)
   }
 
   // No basic-auth publishing (FTP, SCM): azd deploys with an Entra ID token, and a publishing password would be

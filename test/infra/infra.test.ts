@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { loadAllYaml, loadYaml, type V1Role, type V1RoleBinding } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
+import { hostJsonFor, SCHEDULER_CONNECTION_SETTING } from '../../scripts/durable-backend.js';
 import { type KubePermission, requiredPermissions } from '../../src/clients/kubeAccess.js';
 import { loadConfig, REQUIRED_SETTINGS, SETTING_NAMES } from '../../src/config.js';
 
@@ -34,7 +35,7 @@ const apiBicep = read('infra/app/api.bicep');
 /**
  * Azure built-in role ids, checked against Microsoft's built-in roles reference (the "name" of each role's JSON
  * definition in MicrosoftDocs/azure-docs, articles/role-based-access-control/built-in-roles/storage.md,
- * monitor.md and containers.md).
+ * monitor.md, containers.md and, for the Durable Task Scheduler, integration.md).
  */
 const BUILT_IN_ROLES: Readonly<Record<string, string>> = {
   'Storage Blob Data Owner': 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
@@ -42,6 +43,7 @@ const BUILT_IN_ROLES: Readonly<Record<string, string>> = {
   'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
   'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
   'Azure Kubernetes Service Cluster User Role': '4abbcc35-e782-43d8-92c5-2d3f1bd2253f',
+  'Durable Task Data Contributor': '0ad04412-c4d5-4796-b79c-f76d14c8d402',
 };
 
 /** Settings the Functions host and its extensions read; everything else must be a setting of src/config.ts. */
@@ -237,12 +239,12 @@ describe('app settings', () => {
     for (const name of hostSettings.keys()) expect(HOST_SETTINGS, `${name} is not a host setting`).toContain(name);
   });
 
-  it('hands both sets to the app, the host settings last so the app ones cannot shadow them', () => {
+  it('hands both sets to the app, the host settings (the scheduler\'s with it) last so the app ones cannot shadow them', () => {
     const api = declarations(mainBicep, 'module').find((m) => m.symbol === 'api');
     expect(api && entries(mainBicep, entry(api.body, 'params').at).get('appSettings')?.value).toBe('appSettings');
     const config = declarations(apiBicep, 'resource').find((r) => r.type === 'config');
     expect(config && entry(config.body, 'name').value).toBe("'appsettings'");
-    expect(config && entry(config.body, 'properties').value).toBe('union(appSettings, hostSettings)');
+    expect(config && entry(config.body, 'properties').value).toBe('union(appSettings, hostSettings, empty(durableTaskSchedulerEndpoint) ? {} : schedulerSettings)');
   });
 
   it('reaches storage and Application Insights with the identity: no connection string to storage', () => {
@@ -407,6 +409,119 @@ describe('roles', () => {
     expect(namespace && entry(namespace.body, 'name').value).toBe('ns');
     const runner = assignments.find((a) => a.symbol === 'namespaceRunner');
     expect(runner && entry(runner.body, 'scope').value).toBe('allowedNamespace[i]');
+  });
+});
+
+describe('the Durable backend: Azure Storage by default, the Durable Task Scheduler when azd says so', () => {
+  const schedulerBicep = read('infra/app/durable-task-scheduler.bicep');
+  const rbacBicep = read('infra/app/rbac.bicep');
+  const modules = declarations(mainBicep, 'module');
+  const schedulerModule = modules.find((m) => m.type === 'app/durable-task-scheduler.bicep');
+  const schedulerParams = schedulerModule ? entries(mainBicep, entry(schedulerModule.body, 'params').at) : new Map<string, Entry>();
+  const apiModule = modules.find((m) => m.symbol === 'api');
+  const apiParams = apiModule ? entries(mainBicep, entry(apiModule.body, 'params').at) : new Map<string, Entry>();
+  const resources = new Map(declarations(schedulerBicep, 'resource').map((r) => [r.symbol, r]));
+  const schedulerSettings = objectAfter(apiBicep, /^var schedulerSettings\s*=\s*/m);
+  type Host = { extensions: { durableTask: { hubName: string; storageProvider: Record<string, string> } } };
+  const schedulerHost = JSON.parse(hostJsonFor('DurableTaskScheduler', read('host.json'))) as Host;
+
+  it('is the azd parameter durableBackend, AzureStorage unless DURABLE_BACKEND names the scheduler', () => {
+    expect(params(mainBicep).get('durableBackend')).toBe("'AzureStorage'");
+    expect(mainBicep).toMatch(/@allowed\(\[\s*'AzureStorage'\s*'DurableTaskScheduler'\s*\]\)\s*param durableBackend string/);
+    const file = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: string }> };
+    expect(file.parameters.durableBackend?.value).toBe('${DURABLE_BACKEND=AzureStorage}');
+    // The package is built from the same azd variable (scripts/durable-backend.ts, test/scripts).
+    expect(read('scripts/durable-backend.ts')).toContain('env.DURABLE_BACKEND');
+    expect(mainBicep).toMatch(/^var useScheduler = durableBackend == 'DurableTaskScheduler'$/m);
+  });
+
+  it('makes a scheduler and the app\'s task hub only for the scheduler, the hub named as host.json\'s hubName resolves', () => {
+    expect(schedulerModule?.symbol).toBe('durableTaskScheduler');
+    expect(mainBicep).toMatch(/^module durableTaskScheduler 'app\/durable-task-scheduler\.bicep' = if \(useScheduler\) \{/m);
+    expect(schedulerParams.get('taskHubName')?.value).toBe('taskHubName');
+    expect(hostSettings.get('TASK_HUB_NAME')?.value).toBe('taskHubName');
+    expect(schedulerHost.extensions.durableTask.hubName).toBe('%TASK_HUB_NAME%');
+    expect(schedulerParams.get('principalId')?.value).toBe('identity.outputs.principalId');
+    expect(schedulerParams.get('name')?.value).toBe("!empty(durableTaskSchedulerName) ? durableTaskSchedulerName : '${abbrs.durableTaskSchedulers}${resourceToken}'");
+
+    const scheduler = resources.get('scheduler');
+    const taskHub = resources.get('taskHub');
+    expect(scheduler?.type).toMatch(/^Microsoft\.DurableTask\/schedulers@\d{4}-\d{2}-\d{2}$/);
+    expect(taskHub?.type).toBe(`Microsoft.DurableTask/schedulers/taskHubs@${scheduler?.type.split('@')[1] ?? ''}`);
+    expect(taskHub && entry(taskHub.body, 'parent').value).toBe('scheduler');
+    expect(taskHub && entry(taskHub.body, 'name').value).toBe('taskHubName');
+    const properties = scheduler ? entries(schedulerBicep, entry(scheduler.body, 'properties').at) : new Map<string, Entry>();
+    expect(entry(properties, 'sku').value).toBe("skuName == 'Dedicated' ? { name: skuName, capacity: capacity } : { name: skuName }");
+    expect(entry(properties, 'ipAllowlist').value).toBe('ipAllowlist');
+  });
+
+  it('lets the scheduler be reached at all: its IP allow list is never empty, and open by default', () => {
+    // An empty allow list refuses every call, the app's and the dashboard's, whatever the roles say.
+    expect(params(mainBicep).get('durableTaskSchedulerIpAllowlist')).toBe("['0.0.0.0/0']");
+    expect(mainBicep).toMatch(/@minLength\(1\)\s*param durableTaskSchedulerIpAllowlist array/);
+    expect(schedulerBicep).toMatch(/@minLength\(1\)\s*param ipAllowlist array/);
+    expect(schedulerParams.get('ipAllowlist')?.value).toBe('durableTaskSchedulerIpAllowlist');
+    expect(params(mainBicep).get('durableTaskSchedulerSku')).toBe("'Consumption'");
+  });
+
+  it('gives the app identity Durable Task Data Contributor on its task hub alone', () => {
+    const assignment = declarations(schedulerBicep, 'resource').find((r) => r.type.startsWith('Microsoft.Authorization/roleAssignments@'));
+    expect(assignment && entry(assignment.body, 'scope').value).toBe('taskHub');
+    expect(schedulerBicep).toContain(`'${BUILT_IN_ROLES['Durable Task Data Contributor'] ?? ''}' // Durable Task Data Contributor`);
+    const properties = assignment ? entries(schedulerBicep, entry(assignment.body, 'properties').at) : new Map<string, Entry>();
+    expect(entry(properties, 'roleDefinitionId').value).toBe("subscriptionResourceId('Microsoft.Authorization/roleDefinitions', durableTaskDataContributor)");
+    expect(entry(properties, 'principalType').value).toBe("'ServicePrincipal'");
+  });
+
+  it('connects the host to the scheduler by the setting the packaged host.json names, with the identity and no secret', () => {
+    expect(schedulerHost.extensions.durableTask.storageProvider).toEqual({ type: 'azureManaged', connectionStringName: SCHEDULER_CONNECTION_SETTING });
+    expect([...schedulerSettings.keys()]).toEqual([SCHEDULER_CONNECTION_SETTING]);
+    const value = unquote(entry(schedulerSettings, SCHEDULER_CONNECTION_SETTING).value);
+    const parts = Object.fromEntries(value.split(';').map((part) => part.split('=') as [string, string]));
+    // The scheduler's connection string format: its endpoint, managed identity, the user-assigned one's client id.
+    expect(parts).toEqual({ Endpoint: '${durableTaskSchedulerEndpoint}', Authentication: 'ManagedIdentity', ClientID: '${identityClientId}' });
+    expect(apiParams.get('durableTaskSchedulerEndpoint')?.value).toBe("useScheduler ? durableTaskScheduler.outputs.endpoint : ''");
+    expect(params(apiBicep).get('durableTaskSchedulerEndpoint')).toBe("''");
+    expect(apiModule && entry(apiModule.body, 'dependsOn').value.replace(/\s+/g, ' ')).toBe('[ rbac durableTaskScheduler ]');
+    // Azure Storage's app keeps host.json as it is, and gets no scheduler setting.
+    expect(allSettings).not.toContain(SCHEDULER_CONNECTION_SETTING);
+    for (const { path, text } of bicepFiles) {
+      for (const [, mode = ''] of text.matchAll(/Authentication=(\w+)/g)) expect(mode, path).toBe('ManagedIdentity');
+    }
+  });
+
+  it('drops the storage queue role only with the scheduler, and keeps blob (host, timer lock, package, archive) and table', () => {
+    expect(entries(mainBicep, entry(modules.find((m) => m.symbol === 'rbac')?.body ?? new Map<string, Entry>(), 'params').at).get('taskHubInStorage')?.value).toBe('!useScheduler');
+    const headers = (symbol: string) => rbacBicep.slice(rbacBicep.indexOf(`resource ${symbol} `)).split('\n')[0] ?? '';
+    expect(headers('queueDataContributor')).toContain('= if (taskHubInStorage) {');
+    for (const symbol of ['blobDataOwner', 'tableDataContributor', 'metricsPublisher']) expect(headers(symbol), symbol).toMatch(/' = \{$/);
+  });
+
+  it('outputs the backend, and with the scheduler its endpoint, the task hub\'s dashboard URL and the hub\'s id', () => {
+    expect(mainBicep).toMatch(/^output DURABLE_BACKEND string = durableBackend$/m);
+    for (const [output, moduleOutput] of [
+      ['DURABLE_TASK_SCHEDULER_ENDPOINT', 'endpoint'],
+      ['DURABLE_TASK_SCHEDULER_DASHBOARD_URL', 'dashboardUrl'],
+      ['DURABLE_TASK_HUB_ID', 'taskHubId'],
+    ] as const) {
+      expect(mainBicep, output).toMatch(new RegExp(`^output ${output} string = useScheduler \\? durableTaskScheduler\\.outputs\\.${moduleOutput} : ''$`, 'm'));
+    }
+    expect(schedulerBicep).toMatch(/^output endpoint string = scheduler\.properties\.endpoint$/m);
+    expect(schedulerBicep).toMatch(/^output dashboardUrl string = taskHub\.properties\.dashboardUrl$/m);
+    expect(schedulerBicep).toMatch(/^output taskHubId string = taskHub\.id$/m);
+  });
+
+  it('README says when to pick which, how to choose it, and which role opens the dashboard', () => {
+    const readme = read('README.md');
+    for (const text of [
+      'azd env set DURABLE_BACKEND DurableTaskScheduler',
+      'azd env get-value DURABLE_TASK_SCHEDULER_DASHBOARD_URL',
+      'Durable Task Data Reader',
+      'Durable Task Data Contributor',
+      'DURABLE_TASK_SCHEDULER_SKU',
+    ]) {
+      expect(readme).toContain(text);
+    }
   });
 });
 

@@ -22,6 +22,7 @@ import { loadYaml } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { captureRegistrations } from '../../local/host/registrations.js';
+import { durableBackendOf, hostJsonFor } from '../../scripts/durable-backend.js';
 import { type Lockfile, packageFolder, productionPaths, projectRoot } from '../../scripts/package.js';
 import { loadConfig } from '../../src/config.js';
 import { createServices, setServices } from '../../src/services.js';
@@ -153,7 +154,8 @@ describe('the package as azd zips it', () => {
   it('holds the built app, host.json, package.json and node_modules, nothing else', () => {
     expect(readdirSync(copy).sort()).toEqual(['dist', 'host.json', 'node_modules', 'package.json']);
     expect(files.map((f) => f.path)).toContain(manifest.main);
-    expect(readFileSync(join(copy, 'host.json'), 'utf8')).toBe(readFileSync(join(ROOT, 'host.json'), 'utf8'));
+    // The repository's host.json, with the storage provider of the Durable backend DURABLE_BACKEND names (none: as it is).
+    expect(readFileSync(join(copy, 'host.json'), 'utf8')).toBe(hostJsonFor(durableBackendOf(process.env), readFileSync(join(ROOT, 'host.json'), 'utf8')));
   });
 
   it(`is under ${String(MAX_BYTES / 1e6)} MB unpacked`, () => {

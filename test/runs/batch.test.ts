@@ -232,3 +232,27 @@ describe('back-pressure: the API server throttles', () => {
     expect((await observeOnce(kube, ref('a-run'), grace, null, now, noSettle, runReader(kube, true, fast()))).reason).toBe('ObserveFailed');
   });
 });
+
+describe('N workers: each batches alone, with nothing shared (docs/scale.md, "N workers")', () => {
+  it.each([
+    { workers: 4, runs: 200 },
+    { workers: 10, runs: 200 },
+    { workers: 8, runs: 3 },
+  ])('$workers workers observing $runs runs of a namespace cost 2·min(N, runs) lists per window, whichever worker gets which run', async ({ workers: n, runs }) => {
+    const kube = new FakeKube();
+    const ids = Array.from({ length: runs }, (_, i) => `run-${String(i).padStart(3, '0')}`);
+    for (const id of ids) kube.addJob(job(id, { startTime: at(1), active: 1, ready: 1 })).pods.push(pod(id, 'a', 'Running'));
+    // All the workers call the same API server. A worker is a process of its own, with observers of its own:
+    // here a settings object of its own gives each reader its own (observers are kept per settings object).
+    const readers = Array.from({ length: n }, () => runReader(kube, true, fast()));
+    // Durable hands a run's observe to any worker, on both backends: a different one in the second window.
+    for (const shift of [0, 1]) {
+      kube.calls.length = 0;
+      const snapshots = await Promise.all(ids.map((id, i) => observeOnce(kube, ref(id), grace, null, now, noSettle, readers[(i + shift) % n])));
+      expect(snapshots.every((s) => s.status === 'Running')).toBe(true);
+      expect(kube.calls.filter((c) => c.startsWith('listJobs'))).toHaveLength(Math.min(n, runs));
+      expect(kube.calls.filter((c) => c.startsWith('listPodsPage'))).toHaveLength(Math.min(n, runs));
+      expect(kube.calls).toHaveLength(2 * Math.min(n, runs));
+    }
+  });
+});
