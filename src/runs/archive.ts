@@ -179,6 +179,27 @@ export interface ArchiveSweep {
 }
 
 /**
+ * The finished Jobs this worker knows are archived, by Job uid per (cluster, namespace): a tick asks the blob
+ * store only about Jobs it has not seen archived, so the store is not asked about every finished Job of every
+ * CronJob every minute. Each set holds only Jobs the last sweep still listed, so it stays as small as the
+ * history limits keep the namespace. Per worker, like the namespace lists: another worker asks the store.
+ */
+export class ArchivedJobs {
+  private readonly known = new Map<string, Set<string>>();
+
+  /** The uids known archived in a namespace, to be replaced by `keep` after the sweep. */
+  of(cluster: string, namespace: string): ReadonlySet<string> {
+    return this.known.get(`${cluster}/${namespace}`) ?? new Set();
+  }
+
+  keep(cluster: string, namespace: string, uids: Set<string>): void {
+    this.known.set(`${cluster}/${namespace}`, uids);
+  }
+}
+
+const ARCHIVED_JOBS = new ArchivedJobs();
+
+/**
  * For the scheduler's tick: archive the finished Jobs that CronJobs' controller made in a namespace (the app's
  * own runs are archived by their orchestration), before the history limits delete them. A Job counts as done
  * once its index.json exists, so each is archived once; one Job that fails does not hold the others back.
@@ -190,20 +211,29 @@ export async function archiveFinishedJobs(
   namespace: string,
   maxBytes: number,
   now: Date,
+  archivedJobs: ArchivedJobs = ARCHIVED_JOBS,
 ): Promise<ArchiveSweep> {
   const sweep: ArchiveSweep = { archived: [], failed: [] };
   const candidates = (await allJobs(gateway, namespace, NOT_MANAGED_SELECTOR)).filter((job) => cronJobOwner(job) && finished(job));
+  const known = archivedJobs.of(cluster, namespace);
+  const archived = new Set<string>();
   for (const job of candidates) {
     const runId = job.metadata?.name ?? '';
+    const uid = job.metadata?.uid ?? runId;
     try {
-      if (await store.exists(indexBlobName(cluster, namespace, runId))) continue;
+      if (known.has(uid) || (await store.exists(indexBlobName(cluster, namespace, runId)))) {
+        archived.add(uid);
+        continue;
+      }
       const verdict = jobVerdict(job, cluster, namespace, now);
       await archiveRun(gateway, store, { cluster, namespace, runId, verdict, startTime: verdict.startTime, completionTime: verdict.completionTime }, maxBytes, now);
+      archived.add(uid);
       sweep.archived.push(runId);
     } catch (err) {
       sweep.failed.push({ runId, error: ensureError(err).message });
     }
   }
+  archivedJobs.keep(cluster, namespace, archived);
   return sweep;
 }
 

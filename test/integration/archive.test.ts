@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { loadAllYaml, type V1CronJob, type V1Job, type V1Role, type V1RoleBinding } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 
 import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
@@ -24,7 +24,7 @@ import { startCronJobRun } from '../../src/functions/startCronJobRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
 import { stopRun } from '../../src/functions/stopRun.js';
 import { submitRun } from '../../src/functions/submitRun.js';
-import { archiveFinishedJobs, archiveRun as archiveRunNow, readIndex, readRunLog, sweepArchive } from '../../src/runs/archive.js';
+import { ArchivedJobs, archiveFinishedJobs, archiveRun as archiveRunNow, readIndex, readRunLog, sweepArchive } from '../../src/runs/archive.js';
 import { createServices, services, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION, LOCAL_POD_LOG_LINES } from '../../testenv/fates.js';
 import { adminKube, jobPods, testJob, useNamespace, waitFor } from './helpers.js';
@@ -234,8 +234,17 @@ describe('the logs archive on a real control plane and Azurite', () => {
     const sweep = () => archiveFinishedJobs(gateway, store, 'local', ns(), config.logs.maxBytesPerContainer, now());
 
     const first = await fire(29_923_598);
+    const asked = vi.spyOn(store, 'exists');
     expect(await sweep()).toEqual({ archived: [first], failed: [] });
+    expect(asked).toHaveBeenCalledTimes(1);
+    // Archived once, known from then on: the next ticks do not ask the blob store about it again.
     expect(await sweep()).toEqual({ archived: [], failed: [] });
+    expect(asked).toHaveBeenCalledTimes(1);
+    // A worker that did not archive it (another instance, a restart) asks once, and knows it from then on.
+    const otherWorker = new ArchivedJobs();
+    expect(await archiveFinishedJobs(gateway, store, 'local', ns(), config.logs.maxBytesPerContainer, now(), otherWorker)).toEqual({ archived: [], failed: [] });
+    expect(asked).toHaveBeenCalledTimes(2);
+    asked.mockRestore();
     // What the scheduler's tick calls: every allowed namespace of every cluster. Nothing is left to do on
     // "local"; "limited" (no Role bound yet) fails, and does not hold "local" back.
     const refused = [expect.stringMatching(new RegExp(`^limited/${ns()}: list Jobs in ${ns()} failed: HTTP 403`)) as unknown];
