@@ -1,17 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 
 import {
   AdmissionregistrationV1Api,
   ApiException,
   BatchV1Api,
-  KubeConfig,
   loadAllYaml,
   type V1CronJob,
   type V1Job,
-  type V1Role,
-  type V1RoleBinding,
   type V1ValidatingAdmissionPolicy,
   type V1ValidatingAdmissionPolicyBinding,
 } from '@kubernetes/client-node';
@@ -22,7 +17,7 @@ import { ClientNodeGateway, type KubeGateway } from '../../src/clients/kube.js';
 import { cloneJob } from '../../src/core/clone.js';
 import { KubeApiError } from '../../src/core/errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/core/labels.js';
-import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
+import { adminKube, appServiceAccount, testJob, useNamespace, waitFor } from './helpers.js';
 
 /**
  * infra/kubernetes/admission-policy.yaml on a real API server: Jobs the app's identity creates must follow its
@@ -37,7 +32,6 @@ const manifest = readFileSync(new URL('../../infra/kubernetes/admission-policy.y
 let appBatch: BatchV1Api;
 /** The app's own gateway, with the app identity's credentials. */
 let appGateway: KubeGateway;
-let tempDir = '';
 let policyName = '';
 let bindingName = '';
 let cronJobPolicyName = '';
@@ -69,28 +63,8 @@ async function refusal(batch: BatchV1Api, object: V1Job | V1CronJob): Promise<{ 
 }
 
 beforeAll(async () => {
-  await admin.core.createNamespacedServiceAccount({ namespace: ns(), body: { metadata: { name: 'app' } } });
-  const user = `system:serviceaccount:${ns()}:app`;
-  const [role, binding] = loadAllYaml(
-    readFileSync(new URL('../../infra/kubernetes/rbac.yaml', import.meta.url), 'utf8').replaceAll('PRINCIPAL_OBJECT_ID', user).replaceAll('NAMESPACE', ns()),
-  ) as [V1Role, V1RoleBinding];
-  await admin.rbac.createNamespacedRole({ namespace: ns(), body: role });
-  await admin.rbac.createNamespacedRoleBinding({ namespace: ns(), body: binding });
-
-  const token = await admin.core.createNamespacedServiceAccountToken({ namespace: ns(), name: 'app', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-  const cluster = admin.kc.getCurrentCluster();
-  if (!cluster || !token.status?.token) throw new Error('no cluster or no token');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: 'app', token: token.status.token }],
-    contexts: [{ name: 'app', cluster: cluster.name, user: 'app' }],
-    currentContext: 'app',
-  });
+  const { user, kc, kubeconfigPath } = await appServiceAccount(ns());
   appBatch = kc.makeApiClient(BatchV1Api);
-  tempDir = mkdtempSync(join(tmpdir(), 'admission-'));
-  const kubeconfigPath = join(tempDir, 'app.kubeconfig');
-  writeFileSync(kubeconfigPath, kc.exportConfig(), { mode: 0o600 });
   appGateway = new ClientNodeGateway(new KubeconfigFileSource(kubeconfigPath), 10_000);
 
   const [policy, policyBinding, cronJobPolicy, cronJobBinding] = loadAllYaml(manifest.replaceAll('PRINCIPAL_OBJECT_ID', user).replaceAll('ALLOWED_IMAGE_PREFIX', ALLOWED)) as [
@@ -111,7 +85,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   if (bindingName) await registration.deleteValidatingAdmissionPolicyBinding({ name: bindingName }).catch(() => undefined);
   if (policyName) await registration.deleteValidatingAdmissionPolicy({ name: policyName }).catch(() => undefined);
   if (cronJobBindingName) await registration.deleteValidatingAdmissionPolicyBinding({ name: cronJobBindingName }).catch(() => undefined);

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, loadAllYaml, RbacAuthorizationV1Api, type V1Job, type V1Pod, type V1Role, type V1RoleBinding } from '@kubernetes/client-node';
 import { afterAll, beforeAll, inject } from 'vitest';
 
 import {
@@ -43,6 +47,36 @@ export function adminKube(): Kube {
 /** Access as a user with no bindings at all (`inject('noRightsUser')` names it, to bind roles to). */
 export function noRightsKube(): Kube {
   return kubeFrom(inject('noRightsKubeconfigPath'));
+}
+
+/**
+ * The app's identity as a ServiceAccount of a test file's namespace, bound to infra/kubernetes/rbac.yaml's Role
+ * as an operator applies it (its user name is one no other file has, for cluster-wide policies keyed on it),
+ * with a kubeconfig of its own token written to a file the app's settings can name.
+ */
+export async function appServiceAccount(namespace: string, name = 'app'): Promise<{ user: string; kc: KubeConfig; kubeconfigPath: string }> {
+  const admin = adminKube();
+  await admin.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+  const user = `system:serviceaccount:${namespace}:${name}`;
+  const manifest = readFileSync(new URL('../../infra/kubernetes/rbac.yaml', import.meta.url), 'utf8').replaceAll('PRINCIPAL_OBJECT_ID', user).replaceAll('NAMESPACE', namespace);
+  const [role, binding] = loadAllYaml(manifest) as [V1Role, V1RoleBinding];
+  await admin.rbac.createNamespacedRole({ namespace, body: role });
+  await admin.rbac.createNamespacedRoleBinding({ namespace, body: binding });
+  const token = await admin.core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const cluster = admin.kc.getCurrentCluster();
+  if (!cluster || !token.status?.token) throw new Error('no cluster in the admin kubeconfig, or no token for the ServiceAccount');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name, token: token.status.token }],
+    contexts: [{ name, cluster: cluster.name, user: name }],
+    currentContext: name,
+  });
+  const kubeconfigPath = join(await mkdtemp(join(tmpdir(), `aks-job-runner-${namespace}-`)), `${name}.kubeconfig`);
+  await writeFile(kubeconfigPath, kc.exportConfig(), { mode: 0o600 });
+  // The RBAC authorizer sees a new binding through its informer, a moment after the create.
+  await waitFor(`the RoleBinding of ${user} to take effect`, async () => (await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace })).items);
+  return { user, kc, kubeconfigPath };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,11 +13,8 @@ import {
   BatchV1Api,
   CoreV1Api,
   FlowcontrolApiserverV1Api,
-  KubeConfig,
-  loadAllYaml,
+  type KubeConfig,
   type V1FlowSchema,
-  type V1Role,
-  type V1RoleBinding,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -30,7 +27,7 @@ import { getRun } from '../../src/functions/getRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
 import { createServices, setServices } from '../../src/services.js';
 import { succeeds } from '../../testenv/fates.js';
-import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
+import { adminKube, appServiceAccount, testJob, useNamespace, waitFor } from './helpers.js';
 import { localRunPath } from './run-path.js';
 
 /**
@@ -50,27 +47,12 @@ const BASE = 'http://127.0.0.1:7071/api';
 const context = () => new InvocationContext({ functionName: 'it', invocationId: 'inv-throttle', logHandler: () => undefined });
 let durable: LocalDurable;
 let app: KubeConfig;
-/** The priority level with no seats: every request sent to it is rejected at once. */
+/** The priority level with no seats: a request sent to it while another runs there is rejected at once. */
 const jail = () => `aks-job-runner-jail-${ns()}`;
 
 beforeAll(async () => {
-  const manifest = readFileSync(new URL('../../infra/kubernetes/rbac.yaml', import.meta.url), 'utf8').replaceAll('NAMESPACE', ns());
-  const [role, binding] = loadAllYaml(manifest) as [V1Role, V1RoleBinding];
-  await admin.core.createNamespacedServiceAccount({ namespace: ns(), body: { metadata: { name: SA } } });
-  await admin.rbac.createNamespacedRole({ namespace: ns(), body: role });
-  await admin.rbac.createNamespacedRoleBinding({ namespace: ns(), body: { ...binding, subjects: [{ kind: 'ServiceAccount', name: SA, namespace: ns() }] } });
-  const request = await admin.core.createNamespacedServiceAccountToken({ name: SA, namespace: ns(), body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-  const server = admin.kc.getCurrentCluster();
-  if (!server) throw new Error('no cluster in the admin kubeconfig');
-  app = new KubeConfig();
-  app.loadFromOptions({
-    clusters: [server],
-    users: [{ name: SA, token: request.status?.token ?? '' }],
-    contexts: [{ name: SA, cluster: server.name, user: SA }],
-    currentContext: SA,
-  });
-  const path = join(tmpdir(), `aks-job-runner-${ns()}.kubeconfig`);
-  await writeFile(path, app.exportConfig(), { mode: 0o600 });
+  const identity = await appServiceAccount(ns(), SA);
+  app = identity.kc;
   await flow.createPriorityLevelConfiguration({
     body: {
       metadata: { name: jail() },
@@ -106,7 +88,7 @@ beforeAll(async () => {
   setServices(
     createServices(
       loadConfig({
-        CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: path, namespaces: [ns()] }]),
+        CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: identity.kubeconfigPath, namespaces: [ns()] }]),
         POLL_INITIAL_SECONDS: '1',
         POLL_MAX_SECONDS: '2',
         ACTIVITY_RETRY_FIRST_SECONDS: '1',
@@ -118,8 +100,6 @@ beforeAll(async () => {
   for (const [name, runFor] of [['short', '3s'], ['long', '120s']] as const) {
     await admin.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name, namespace: ns(), suspend: true, fate: succeeds({ runFor, terminationMessage: '{"rows":7}' }) }) });
   }
-  // The RBAC authorizer sees the new binding a moment after its create.
-  await waitFor('the app\'s RoleBinding to take effect', async () => (await app.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: ns() })).items);
 }, 60_000);
 
 afterAll(async () => {
