@@ -48,7 +48,8 @@ export const cancelRequestSchema = z.looseObject({ reason: z.string().max(500).o
 /** RFC 9457 problem details, as src/http/problem.ts writes them. */
 export const problemSchema = z
   .looseObject({
-    type: z.string().meta({ description: 'A reference to the reason in docs/errors.md, relative to the project root' }),
+    // The host's own answers (a 401 for a missing key, a 404 for no route) have no type; the app's always do.
+    type: z.string().optional().meta({ description: "A reference to the reason in docs/errors.md, relative to the project root; absent from the host's own 401" }),
     title: z.string().meta({ description: 'The reason, e.g. BadRequest, Forbidden, ClusterUnavailable' }),
     status: z.int(),
     detail: z.string().meta({ description: 'What is wrong and what to do about it' }),

@@ -277,7 +277,7 @@ describe('answers as the document describes them', () => {
       expect(route.errors).toContain(answered);
       expect(headers['Content-Type']).toBe('application/problem+json');
       expect(problemSchema.safeParse(response.jsonBody).success).toBe(true);
-      expect((response.jsonBody as { status: number }).status).toBe(answered);
+      expect(response.jsonBody).toMatchObject({ status: answered, type: expect.stringMatching(/^docs\/errors\.md#/) as unknown });
       if (answered === 429 || answered === 503) expect(headers['Retry-After']).toMatch(/^\d+$/);
       return;
     }
