@@ -252,9 +252,10 @@ export function toSwagger2(doc: JsonObject, options: SwaggerOptions = {}): JsonO
     paths,
     definitions: Object.fromEntries(Object.entries(schemas).map(([name, s]) => [name, toSchema2(s)])),
     responses: responses2,
-    // Custom connectors take one API key: the header, which the connector's "API Key" authentication fills.
+    // Custom connectors take one API key. The query's `code`, not the header: the app copies a `code` into the
+    // Location it answers with, so the connector's polls of a run's status carry the key too.
     securityDefinitions: {
-      functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key', description: 'A function key of the app' },
+      functionKey: { type: 'apiKey', in: 'query', name: 'code', description: 'A function key of the app' },
     },
     security: [{ functionKey: [] }],
   };

@@ -180,8 +180,8 @@ describe('the Swagger 2.0 form', () => {
     },
   );
 
-  it('asks for the function key once, in the header a connector\'s API key authentication fills', () => {
-    expect(swagger.securityDefinitions).toMatchObject({ functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' } });
+  it("asks for the function key once, as the query's code, which the app copies into the Location a connector polls", () => {
+    expect(swagger.securityDefinitions).toMatchObject({ functionKey: { type: 'apiKey', in: 'query', name: 'code' } });
     expect(Object.keys(swagger.securityDefinitions as JsonObject)).toEqual(['functionKey']);
   });
 
