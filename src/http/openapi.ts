@@ -63,6 +63,7 @@ function parameter(p: ApiParameter): JsonObject {
     required: p.in === 'path' || p.required === true,
     schema: p.repeated ? { type: 'array', items: schema } : schema,
     ...(p.repeated ? { style: 'form', explode: true } : {}),
+    ...(p.allowEmpty ? { allowEmptyValue: true } : {}),
   };
 }
 
