@@ -74,15 +74,30 @@ export interface ApiParameter {
   repeated?: boolean;
   /** The handler takes `name=` (empty) as if the parameter were not sent. */
   allowEmpty?: boolean;
+  /**
+   * Where a connector's designer gets the values to pick from (`x-ms-dynamic-values`, Power Platform's extension):
+   * another operation of this API and the path to the values in its answer.
+   */
+  pickFrom?: { operationId: string; parameters?: Readonly<Record<string, string>>; collection: string; value: string };
 }
 
 /** An answer's body: a named schema (JSON), or a media type with a JSON Schema of its own (text, files). */
 export type ApiBody = { schema: SchemaName } | { contentType: string; jsonSchema: Record<string, unknown> };
 
+/**
+ * An OpenAPI link: what the answer lets a client call next, with which of its values (runtime expressions such as
+ * `$response.body#/runId`). Stateful fuzzers follow them; Swagger 2.0 has none.
+ */
+export interface ApiLink {
+  operationId: string;
+  parameters: Readonly<Record<string, string>>;
+}
+
 export interface ApiSuccess {
   description: string;
   body?: ApiBody;
   headers?: readonly HeaderName[];
+  links?: Readonly<Record<string, ApiLink>>;
 }
 
 /** The error answers, all problem+json: which of them a route can give. */
@@ -119,6 +134,7 @@ const cluster: ApiParameter = {
   in: 'query',
   description: 'The cluster alias (CLUSTERS); default DEFAULT_CLUSTER. One not configured is a 403.',
   schema: clusterAliasSchema,
+  pickFrom: { operationId: 'listClusters', collection: 'items', value: 'alias' },
 };
 const namespacePath: ApiParameter = { name: 'namespace', in: 'path', required: true, description: 'The Kubernetes namespace', schema: namespaceParamSchema };
 const cronJobPath: ApiParameter = { name: 'name', in: 'path', required: true, description: 'The CronJob', schema: cronJobNameParamSchema };
@@ -148,17 +164,37 @@ const dryRun: ApiParameter = {
 /** Every cluster call can be refused as Kubernetes refuses it (400, 404, 409, 410, 422 pass through), or fail (502, 503). */
 const CLUSTER_ERRORS = [400, 401, 403, 404, 409, 410, 422, 502, 503] as const;
 
+const runId = { runId: '$response.body#/runId' };
 const runStarted: ApiSuccess = {
   description: 'The run is accepted (or, with the same idempotency key, was already): poll Location until it is no longer 202',
   body: { schema: 'RunAccepted' },
   headers: ['Location', 'Retry-After'],
+  links: {
+    GetRun: { operationId: 'getRun', parameters: runId },
+    CancelRun: { operationId: 'cancelRun', parameters: runId },
+    GetRunLogs: { operationId: 'getRunLogs', parameters: runId },
+  },
 };
+// On the default cluster: a runtime expression of a query parameter the request did not have would be empty.
+const cronJob = { namespace: '$request.path.namespace', name: '$response.body#/cronJob/metadata/name' };
+const cronJobLinks: Readonly<Record<string, ApiLink>> = {
+  GetCronJob: { operationId: 'getCronJob', parameters: cronJob },
+  UpdateCronJob: { operationId: 'updateCronJob', parameters: cronJob },
+  DeleteCronJob: { operationId: 'deleteCronJob', parameters: cronJob },
+  ListCronJobRuns: { operationId: 'listCronJobRuns', parameters: cronJob },
+  StartCronJobRun: { operationId: 'startCronJobRun', parameters: cronJob },
+};
+
+/** A run's source is picked from the discovery listing of the namespace and cluster already given. */
+function sources(operationId: 'listJobs' | 'listCronJobs'): NonNullable<ApiParameter['pickFrom']> {
+  return { operationId, parameters: { namespace: 'namespace', cluster: 'cluster' }, collection: 'items', value: 'name' };
+}
 
 function startParameters(kind: 'Job' | 'CronJob'): ApiParameter[] {
   const name: ApiParameter =
     kind === 'Job'
-      ? { name: 'name', in: 'path', required: true, description: 'The Job to clone', schema: objectNameParamSchema }
-      : { name: 'name', in: 'path', required: true, description: 'The CronJob whose jobTemplate runs', schema: objectNameParamSchema };
+      ? { name: 'name', in: 'path', required: true, description: 'The Job to clone', schema: objectNameParamSchema, pickFrom: sources('listJobs') }
+      : { name: 'name', in: 'path', required: true, description: 'The CronJob whose jobTemplate runs', schema: objectNameParamSchema, pickFrom: sources('listCronJobs') };
   const common: ApiParameter[] = [
     namespacePath,
     name,
@@ -324,7 +360,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     requestBody: { schema: 'CreateCronJob', required: true, description: 'The CronJob to make' },
     answers: {
       200: { description: 'Dry run: what the API server would store', body: { schema: 'CronJobCreated' } },
-      201: { description: 'Created', body: { schema: 'CronJobCreated' }, headers: ['Location', 'ETag'] },
+      201: { description: 'Created', body: { schema: 'CronJobCreated' }, headers: ['Location', 'ETag'], links: cronJobLinks },
     },
     errors: [...CLUSTER_ERRORS, 413],
   },

@@ -64,6 +64,17 @@ function parameter(p: ApiParameter): JsonObject {
     schema: p.repeated ? { type: 'array', items: schema } : schema,
     ...(p.repeated ? { style: 'form', explode: true } : {}),
     ...(p.allowEmpty ? { allowEmptyValue: true } : {}),
+    ...(p.pickFrom ? { 'x-ms-dynamic-values': dynamicValues(p.pickFrom) } : {}),
+  };
+}
+
+function dynamicValues(pick: NonNullable<ApiParameter['pickFrom']>): JsonObject {
+  return {
+    operationId: pick.operationId,
+    ...(pick.parameters ? { parameters: Object.fromEntries(Object.entries(pick.parameters).map(([name, from]) => [name, { parameter: from }])) } : {}),
+    'value-collection': pick.collection,
+    'value-path': pick.value,
+    'value-title': pick.value,
   };
 }
 
@@ -77,6 +88,7 @@ function success(answer: ApiSuccess): JsonObject {
     description: answer.description,
     ...(answer.headers ? { headers: Object.fromEntries(answer.headers.map((h) => [h, { $ref: `#/components/headers/${h}` }])) } : {}),
     ...(answer.body ? { content: content(answer.body) } : {}),
+    ...(answer.links ? { links: answer.links } : {}),
   };
 }
 

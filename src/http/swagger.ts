@@ -150,6 +150,7 @@ function parameter2(p: JsonObject): JsonObject {
   };
   for (const key of PARAMETER_KEYS) if (schema[key] !== undefined) out[key] = schema[key];
   if (p.allowEmptyValue === true) out.allowEmptyValue = true;
+  for (const [key, value] of Object.entries(p)) if (key.startsWith('x-')) out[key] = value;
   // A string stands in for a parameter whose schema has no single type: a query string is text anyway.
   if (out.type === undefined) out.type = 'string';
   if (out.type === 'array') out.collectionFormat = p.explode === true ? 'multi' : 'csv';
