@@ -39,13 +39,30 @@ import { MAX_PREVIEW_COUNT } from './schedules.js';
  * auth level), both ways, so a route cannot be added without being described here.
  */
 
+/**
+ * What the CronJob bodies' superRefine checks across fields, said in JSON Schema (zod cannot write a refinement
+ * out): one source (fromDeployment or httpCall), one schedule (schedule or preset), and `at`, `weekday` and `day`
+ * only with a preset. test/http/body-constraints.test.ts holds them against parseBody.
+ */
+const CREATE_CONSTRAINTS = {
+  allOf: [
+    { oneOf: [{ required: ['fromDeployment'] }, { required: ['httpCall'] }] },
+    { oneOf: [{ required: ['schedule'] }, { required: ['preset'] }] },
+  ],
+  dependentRequired: { at: ['preset'], weekday: ['preset'], day: ['preset'] },
+};
+const UPDATE_CONSTRAINTS = {
+  not: { required: ['schedule', 'preset'] },
+  dependentRequired: { at: ['preset'], weekday: ['preset'], day: ['preset'] },
+};
+
 /** The schemas the document names in components; answers and bodies refer to them by these names. */
 export const COMPONENT_SCHEMAS = {
   Problem: { schema: problemSchema, io: 'output' },
   EnvOverrides: { schema: envOverridesSchema, io: 'input' },
   CancelRequest: { schema: cancelRequestSchema, io: 'input' },
-  CreateCronJob: { schema: createCronJobSchema, io: 'input' },
-  UpdateCronJob: { schema: updateCronJobSchema, io: 'input' },
+  CreateCronJob: { schema: createCronJobSchema, io: 'input', constraints: CREATE_CONSTRAINTS },
+  UpdateCronJob: { schema: updateCronJobSchema, io: 'input', constraints: UPDATE_CONSTRAINTS },
   RunAccepted: { schema: runAcceptedSchema, io: 'output' },
   RunStatus: { schema: runStatusSchema, io: 'output' },
   CancelAccepted: { schema: cancelAcceptedSchema, io: 'output' },
@@ -58,7 +75,7 @@ export const COMPONENT_SCHEMAS = {
   CronJobRuns: { schema: cronJobRunsSchema, io: 'output' },
   SchedulePreview: { schema: schedulePreviewSchema, io: 'output' },
   ClusterList: { schema: clusterListSchema, io: 'output' },
-} as const satisfies Record<string, { schema: z.ZodType; io: 'input' | 'output' }>;
+} as const satisfies Record<string, { schema: z.ZodType; io: 'input' | 'output'; constraints?: Readonly<Record<string, unknown>> }>;
 export type SchemaName = keyof typeof COMPONENT_SCHEMAS;
 
 export type HeaderName = 'Location' | 'Retry-After' | 'ETag' | 'Content-Disposition' | 'X-Log-Source' | 'X-Log-Pod' | 'X-Log-Container' | 'X-Log-Truncated';

@@ -164,7 +164,9 @@ function serverless(routes: readonly ApiRoute[]): JsonObject {
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     paths,
     components: {
-      schemas: Object.fromEntries(Object.entries(COMPONENT_SCHEMAS).map(([name, { schema, io }]) => [name, jsonSchemaOf(schema, io)])),
+      schemas: Object.fromEntries(
+        Object.entries(COMPONENT_SCHEMAS).map(([name, entry]) => [name, { ...jsonSchemaOf(entry.schema, entry.io), ...('constraints' in entry ? entry.constraints : {}) }]),
+      ),
       responses: errorResponses(routes),
       headers: HEADERS,
       securitySchemes: {

@@ -109,7 +109,9 @@ export function toSchema2(schema: unknown): JsonObject {
     } else if (key === 'examples' && Array.isArray(value) && value.length > 0) {
       out.example = value[0];
     } else if (key === 'allOf' && Array.isArray(value)) {
-      out.allOf = value.map(toSchema2);
+      // A member that only constrains across fields (oneOf of required lists) has nothing 2.0 can say.
+      const members = value.filter((m) => !isObject(m) || m.type !== undefined || m.$ref !== undefined || m.properties !== undefined).map(toSchema2);
+      if (members.length > 0) out.allOf = members;
     }
     // Anything else (propertyNames, not, prefixItems, $schema, $defs, if/then/else...) has no 2.0 form.
   }
