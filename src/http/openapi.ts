@@ -6,10 +6,10 @@ import { API_ROUTES, type ApiBody, type ApiParameter, type ApiRoute, type ApiSuc
 export type JsonObject = Record<string, unknown>;
 
 /** The version of the API contract the document describes (info.version), not of the package. */
-export const API_VERSION = '1.0.0';
-export const API_TITLE = 'aks-job-runner';
+const API_VERSION = '1.0.0';
+const API_TITLE = 'aks-job-runner';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 const ERROR_DESCRIPTIONS: Readonly<Record<ErrorStatus, string>> = {
   400: 'The request is invalid: detail names the parameter or field and what it takes',
@@ -34,14 +34,14 @@ const HEADERS: Readonly<Record<HeaderName, { description: string; schema: JsonOb
   'Retry-After': { description: 'Seconds to wait before asking again', schema: { type: 'integer', minimum: 0 } },
   ETag: { description: "The resource's resourceVersion, quoted: send it back as If-Match", schema: { type: 'string' } },
   'Content-Disposition': { description: 'inline, or attachment with download=true, with a file name', schema: { type: 'string' } },
-  'X-Log-Source': { description: 'Where the log came from: live (the pod) or archive', schema: { type: 'string' } },
+  'X-Log-Source': { description: 'Where the log came from: live (the pod) or archive', schema: { type: 'string', enum: ['live', 'archive'] } },
   'X-Log-Pod': { description: 'The pod the log is of', schema: { type: 'string' } },
   'X-Log-Container': { description: 'The container the log is of', schema: { type: 'string' } },
   'X-Log-Truncated': { description: 'true when the log was cut to its size limit', schema: { type: 'string', enum: ['true', 'false'] } },
 };
 
 /** JSON Schema 2020-12 of a zod schema, as OpenAPI 3.1 embeds it (no `$schema` of its own). */
-export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
+function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
   const converted = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonObject;
   delete converted.$schema;
   return converted;
@@ -92,7 +92,7 @@ function success(answer: ApiSuccess): JsonObject {
   };
 }
 
-export const FUNCTION_KEY_SECURITY = [{ functionKeyHeader: [] }, { functionKeyQuery: [] }];
+const FUNCTION_KEY_SECURITY = [{ functionKeyHeader: [] }, { functionKeyQuery: [] }];
 
 function operation(route: ApiRoute): JsonObject {
   const responses: JsonObject = {};

@@ -266,7 +266,7 @@ export function toSwagger2(doc: JsonObject, options: SwaggerOptions = {}): JsonO
 }
 
 /** Operations a connector has no use for: the console's files and these documents themselves. */
-export const CONNECTOR_OMITS: ReadonlySet<string> = new Set(API_ROUTES.filter((r) => r.connector === false).map((r) => r.name));
+const CONNECTOR_OMITS: ReadonlySet<string> = new Set(API_ROUTES.filter((r) => r.connector === false).map((r) => r.name));
 
 /** The Swagger 2.0 document a connector imports. */
 export function swaggerDocument(options: DocumentOptions): JsonObject {
