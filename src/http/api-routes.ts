@@ -219,7 +219,7 @@ function startParameters(kind: 'Job' | 'CronJob'): ApiParameter[] {
     {
       name: 'timeoutSeconds',
       in: 'query',
-      description: 'Cancel the run after this many seconds (at most MAX_RUN_TIMEOUT_SECONDS); default DEFAULT_RUN_TIMEOUT_SECONDS',
+      description: 'Stop the run (Failed, RunTimeout) after this many seconds, at most MAX_RUN_TIMEOUT_SECONDS; default DEFAULT_RUN_TIMEOUT_SECONDS',
       schema: zInt(1),
       allowEmpty: true,
     },
