@@ -29,3 +29,5 @@ await import('./functions/previewSchedule.js');
 await import('./functions/archiveRun.js');
 await import('./functions/listClusters.js');
 await import('./functions/serveConsole.js');
+await import('./functions/getOpenApiDocument.js');
+await import('./functions/getSwaggerDocument.js');

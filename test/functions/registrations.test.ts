@@ -45,6 +45,13 @@ describe('function registrations', () => {
     expect(trigger('serveConsole')).toMatchObject({ type: 'httpTrigger', route: 'console/{*path}', methods: ['GET'], authLevel: 'anonymous' });
   });
 
+  it.each([
+    ['getOpenApiDocument', 'openapi.json'],
+    ['getSwaggerDocument', 'swagger.json'],
+  ])('serves the API document %s anonymously on %s: it holds no data, only what the routes take and answer', (name, route) => {
+    expect(trigger(name)).toMatchObject({ type: 'httpTrigger', route, methods: ['GET'], authLevel: 'anonymous' });
+  });
+
   it('run routes have a Durable client binding; discovery and preview routes need none', () => {
     const hasClient = (name: string) =>
       Object.values(registrations.find((r) => r.metadata.name === name)?.metadata.bindings ?? {}).some((b) => b.type === 'durableClient');
@@ -90,6 +97,9 @@ describe('function registrations', () => {
         // The console
         'listClusters',
         'serveConsole',
+        // The API documents
+        'getOpenApiDocument',
+        'getSwaggerDocument',
       ].sort(),
     );
   });

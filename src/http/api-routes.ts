@@ -1,0 +1,434 @@
+import { z } from 'zod';
+
+import { createCronJobSchema, updateCronJobSchema } from '../core/cronjob-bodies.js';
+import {
+  booleanQuerySchema,
+  cancelAcceptedSchema,
+  cancelRequestSchema,
+  clusterAliasSchema,
+  clusterListSchema,
+  concurrencyPolicyQuerySchema,
+  cronJobCreatedSchema,
+  cronJobDetailSchema,
+  cronJobListSchema,
+  cronJobNameParamSchema,
+  cronJobRunsSchema,
+  cronJobUpdatedSchema,
+  deploymentListSchema,
+  envOverridesSchema,
+  idempotencyKeySchema,
+  jobListSchema,
+  jobNameParamSchema,
+  namespaceParamSchema,
+  objectNameParamSchema,
+  problemSchema,
+  runAcceptedSchema,
+  runIdParamSchema,
+  runStatusSchema,
+  schedulePreviewSchema,
+} from './api-schemas.js';
+import { MAX_RUNS_PAGE,MAX_TAIL_LINES } from './archive.js';
+import { MAX_PAGE_SIZE } from './discovery.js';
+import { MAX_PREVIEW_COUNT } from './schedules.js';
+
+/**
+ * The HTTP API, one entry per HTTP function: the single source the OpenAPI document is made from.
+ * test/http/openapi.test.ts holds it against the functions the app really registers (name, route, method and
+ * auth level), both ways, so a route cannot be added without being described here.
+ */
+
+/** The schemas the document names in components; answers and bodies refer to them by these names. */
+export const COMPONENT_SCHEMAS = {
+  Problem: { schema: problemSchema, io: 'output' },
+  EnvOverrides: { schema: envOverridesSchema, io: 'input' },
+  CancelRequest: { schema: cancelRequestSchema, io: 'input' },
+  CreateCronJob: { schema: createCronJobSchema, io: 'input' },
+  UpdateCronJob: { schema: updateCronJobSchema, io: 'input' },
+  RunAccepted: { schema: runAcceptedSchema, io: 'output' },
+  RunStatus: { schema: runStatusSchema, io: 'output' },
+  CancelAccepted: { schema: cancelAcceptedSchema, io: 'output' },
+  JobList: { schema: jobListSchema, io: 'output' },
+  CronJobList: { schema: cronJobListSchema, io: 'output' },
+  DeploymentList: { schema: deploymentListSchema, io: 'output' },
+  CronJobCreated: { schema: cronJobCreatedSchema, io: 'output' },
+  CronJobDetail: { schema: cronJobDetailSchema, io: 'output' },
+  CronJobUpdated: { schema: cronJobUpdatedSchema, io: 'output' },
+  CronJobRuns: { schema: cronJobRunsSchema, io: 'output' },
+  SchedulePreview: { schema: schedulePreviewSchema, io: 'output' },
+  ClusterList: { schema: clusterListSchema, io: 'output' },
+} as const satisfies Record<string, { schema: z.ZodType; io: 'input' | 'output' }>;
+export type SchemaName = keyof typeof COMPONENT_SCHEMAS;
+
+export type HeaderName = 'Location' | 'Retry-After' | 'ETag' | 'Content-Disposition' | 'X-Log-Source' | 'X-Log-Pod' | 'X-Log-Container' | 'X-Log-Truncated';
+
+export interface ApiParameter {
+  name: string;
+  in: 'path' | 'query' | 'header';
+  description: string;
+  schema: z.ZodType;
+  /** Path parameters always are. */
+  required?: boolean;
+  /** A query parameter that may repeat (command=sh&command=-c). */
+  repeated?: boolean;
+}
+
+/** An answer's body: a named schema (JSON), or a media type with a JSON Schema of its own (text, files). */
+export type ApiBody = { schema: SchemaName } | { contentType: string; jsonSchema: Record<string, unknown> };
+
+export interface ApiSuccess {
+  description: string;
+  body?: ApiBody;
+  headers?: readonly HeaderName[];
+}
+
+/** The error answers, all problem+json: which of them a route can give. */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 428 | 429 | 502 | 503;
+
+export interface ApiRoute {
+  /** The function's name: also the operationId. */
+  name: string;
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** The route template as registered (without the `api` prefix). */
+  route: string;
+  authLevel: 'function' | 'anonymous';
+  tag: string;
+  summary: string;
+  description: string;
+  parameters: readonly ApiParameter[];
+  requestBody?: { schema: SchemaName; required: boolean; description: string };
+  /** Answers other than the errors: 2xx, 3xx, and 424 for a run that failed. */
+  answers: Readonly<Partial<Record<200 | 201 | 202 | 204 | 308 | 424, ApiSuccess>>>;
+  errors: readonly ErrorStatus[];
+  /** Left out of the Swagger 2.0 form: nothing a connector's action would call. */
+  connector?: false;
+}
+
+function zString(min = 0, max?: number): z.ZodString {
+  const text = min > 0 ? z.string().min(min) : z.string();
+  return max === undefined ? text : text.max(max);
+}
+const zInt = (min: number, max?: number) => (max === undefined ? z.int().min(min) : z.int().min(min).max(max));
+const zDateTime = () => z.string().meta({ format: 'date-time' });
+
+const cluster: ApiParameter = {
+  name: 'cluster',
+  in: 'query',
+  description: 'The cluster alias (CLUSTERS); default DEFAULT_CLUSTER. One not configured is a 403.',
+  schema: clusterAliasSchema,
+};
+const namespacePath: ApiParameter = { name: 'namespace', in: 'path', required: true, description: 'The Kubernetes namespace', schema: namespaceParamSchema };
+const cronJobPath: ApiParameter = { name: 'name', in: 'path', required: true, description: 'The CronJob', schema: cronJobNameParamSchema };
+const runIdPath: ApiParameter = { name: 'runId', in: 'path', required: true, description: 'The run id the start route answered with', schema: runIdParamSchema };
+const namespaceQuery: ApiParameter = {
+  name: 'namespace',
+  in: 'query',
+  description: 'The namespace to list; may be left out when the cluster allows only one',
+  schema: namespaceParamSchema,
+};
+const limit = (max: number, what: string): ApiParameter => ({
+  name: 'limit',
+  in: 'query',
+  description: `${what} per page, 1 to ${max}`,
+  schema: zInt(1, max),
+});
+const continueToken: ApiParameter = { name: 'continue', in: 'query', description: 'The `continue` of the previous page, as it was', schema: zString() };
+const dryRun: ApiParameter = { name: 'dryRun', in: 'query', description: 'true: answer what the API server would store, storing nothing', schema: booleanQuerySchema };
+
+/** Every cluster call can be refused as Kubernetes refuses it (400, 404, 409, 410, 422 pass through), or fail (502, 503). */
+const CLUSTER_ERRORS = [400, 401, 403, 404, 409, 410, 422, 502, 503] as const;
+
+const runStarted: ApiSuccess = {
+  description: 'The run is accepted (or, with the same idempotency key, was already): poll Location until it is no longer 202',
+  body: { schema: 'RunAccepted' },
+  headers: ['Location', 'Retry-After'],
+};
+
+function startParameters(kind: 'Job' | 'CronJob'): ApiParameter[] {
+  const name: ApiParameter =
+    kind === 'Job'
+      ? { name: 'name', in: 'path', required: true, description: 'The Job to clone', schema: objectNameParamSchema }
+      : { name: 'name', in: 'path', required: true, description: 'The CronJob whose jobTemplate runs', schema: objectNameParamSchema };
+  const common: ApiParameter[] = [
+    namespacePath,
+    name,
+    cluster,
+    { name: 'timeoutSeconds', in: 'query', description: 'Cancel the run after this many seconds (at most MAX_RUN_TIMEOUT_SECONDS)', schema: zInt(1) },
+    { name: 'runId', in: 'query', description: 'An idempotency key: the same key gives the same run, never a second Job', schema: idempotencyKeySchema },
+    { name: 'Idempotency-Key', in: 'header', description: 'The idempotency key, as a header (must equal runId when both are sent)', schema: idempotencyKeySchema },
+  ];
+  if (kind === 'CronJob') {
+    return [
+      ...common,
+      { name: 'concurrencyPolicy', in: 'query', description: "This run's concurrencyPolicy instead of the CronJob's own", schema: concurrencyPolicyQuerySchema },
+    ];
+  }
+  return [
+    ...common,
+    { name: 'image', in: 'query', description: 'Run this image when the Job does not exist (a fallback Job)', schema: zString(1) },
+    { name: 'command', in: 'query', repeated: true, description: 'The fallback container\'s command (with image): repeated, or one JSON array', schema: zString() },
+    { name: 'args', in: 'query', repeated: true, description: 'The fallback container\'s args (with image): repeated, or one JSON array', schema: zString() },
+  ];
+}
+
+export const API_ROUTES: readonly ApiRoute[] = [
+  {
+    name: 'startJobRun',
+    method: 'POST',
+    route: 'jobs/{namespace}/{name}/runs',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: 'Run a Job',
+    description: 'Run a clone of a Job with the body\'s env overrides, or, with `image`, a minimal Job when the source does not exist.',
+    parameters: startParameters('Job'),
+    requestBody: { schema: 'EnvOverrides', required: false, description: 'Env overrides for containers[0]' },
+    answers: { 202: runStarted },
+    errors: [...CLUSTER_ERRORS, 413, 429],
+  },
+  {
+    name: 'startCronJobRun',
+    method: 'POST',
+    route: 'cronjobs/{namespace}/{name}/runs',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: "Run a CronJob's template now",
+    description: "Run the CronJob's jobTemplate now, with the body's env overrides; its concurrencyPolicy holds (Forbid: 409 naming the active run).",
+    parameters: startParameters('CronJob'),
+    requestBody: { schema: 'EnvOverrides', required: false, description: 'Env overrides for containers[0]' },
+    answers: { 202: runStarted },
+    errors: [...CLUSTER_ERRORS, 413, 429],
+  },
+  {
+    name: 'getRun',
+    method: 'GET',
+    route: 'runs/{runId}',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: 'Get run status',
+    description: "The run's latest snapshot: 202 while it is Starting or Running, 200 on Success, 424 when it Failed or was Cancelled.",
+    parameters: [runIdPath],
+    answers: {
+      200: { description: 'The run succeeded', body: { schema: 'RunStatus' } },
+      202: { description: 'The run is not finished: poll Location again after Retry-After seconds', body: { schema: 'RunStatus' }, headers: ['Location', 'Retry-After'] },
+      424: { description: 'The run failed or was cancelled: status and reason say why', body: { schema: 'RunStatus' } },
+    },
+    errors: [400, 401, 404, 503],
+  },
+  {
+    name: 'cancelRun',
+    method: 'POST',
+    route: 'runs/{runId}/cancel',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: 'Cancel a run',
+    description: 'Stop a run and delete its Job. A run that has already ended keeps its verdict (409).',
+    parameters: [runIdPath],
+    requestBody: { schema: 'CancelRequest', required: false, description: 'Why, for the run\'s record' },
+    answers: { 202: { description: 'The cancel is under way: poll Location for the final status', body: { schema: 'CancelAccepted' }, headers: ['Location', 'Retry-After'] } },
+    errors: [...CLUSTER_ERRORS, 413],
+  },
+  {
+    name: 'getRunLogs',
+    method: 'GET',
+    route: 'runs/{runId}/logs',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: 'Get run logs',
+    description: "One container's log of a run as text: from the live pod, else from the logs archive.",
+    parameters: [
+      { name: 'runId', in: 'path', required: true, description: 'The run id, or the name of any Job (with namespace)', schema: jobNameParamSchema },
+      { name: 'container', in: 'query', description: 'The container (default the first)', schema: zString(1, 63) },
+      { name: 'pod', in: 'query', description: 'The pod (default the newest)', schema: zString(1, 253) },
+      { name: 'previous', in: 'query', description: "true: the previous instance's log", schema: booleanQuerySchema },
+      { name: 'download', in: 'query', description: 'true: Content-Disposition attachment', schema: booleanQuerySchema },
+      { name: 'tailLines', in: 'query', description: `The last lines only, 1 to ${MAX_TAIL_LINES}`, schema: zInt(1, MAX_TAIL_LINES) },
+      cluster,
+      { name: 'namespace', in: 'query', description: "The Job's namespace: needed for a Job the app did not start", schema: namespaceParamSchema },
+    ],
+    answers: {
+      200: {
+        description: 'The log',
+        body: { contentType: 'text/plain', jsonSchema: { type: 'string' } },
+        headers: ['Content-Disposition', 'X-Log-Source', 'X-Log-Pod', 'X-Log-Container', 'X-Log-Truncated'],
+      },
+    },
+    errors: CLUSTER_ERRORS,
+  },
+  {
+    name: 'listJobs',
+    method: 'GET',
+    route: 'jobs',
+    authLevel: 'function',
+    tag: 'Discovery',
+    summary: 'List Jobs',
+    description: 'Jobs that can be run in a namespace, their env as string parameters; the app\'s own runs are hidden.',
+    parameters: [namespaceQuery, cluster, limit(MAX_PAGE_SIZE, 'Jobs'), continueToken],
+    answers: { 200: { description: 'A page of Jobs', body: { schema: 'JobList' } } },
+    errors: CLUSTER_ERRORS,
+  },
+  {
+    name: 'listCronJobs',
+    method: 'GET',
+    route: 'cronjobs',
+    authLevel: 'function',
+    tag: 'CronJobs',
+    summary: 'List CronJobs',
+    description: 'CronJobs in a namespace: env parameters, scheduler, next run, last run and its result, active runs, warnings.',
+    parameters: [namespaceQuery, cluster, limit(MAX_PAGE_SIZE, 'CronJobs'), continueToken],
+    answers: { 200: { description: 'A page of CronJobs', body: { schema: 'CronJobList' } } },
+    errors: CLUSTER_ERRORS,
+  },
+  {
+    name: 'listDeployments',
+    method: 'GET',
+    route: 'deployments',
+    authLevel: 'function',
+    tag: 'CronJobs',
+    summary: 'List Deployments',
+    description: 'Deployments a CronJob can be made from: containers, images, env names.',
+    parameters: [namespaceQuery, cluster, limit(MAX_PAGE_SIZE, 'Deployments'), continueToken],
+    answers: { 200: { description: 'A page of Deployments', body: { schema: 'DeploymentList' } } },
+    errors: CLUSTER_ERRORS,
+  },
+  {
+    name: 'createCronJob',
+    method: 'POST',
+    route: 'cronjobs/{namespace}',
+    authLevel: 'function',
+    tag: 'CronJobs',
+    summary: 'Create a CronJob',
+    description: 'A CronJob from a Deployment\'s pod template (fromDeployment), or one that calls an HTTP endpoint (httpCall).',
+    parameters: [namespacePath, cluster, dryRun],
+    requestBody: { schema: 'CreateCronJob', required: true, description: 'The CronJob to make' },
+    answers: {
+      200: { description: 'Dry run: what the API server would store', body: { schema: 'CronJobCreated' } },
+      201: { description: 'Created', body: { schema: 'CronJobCreated' }, headers: ['Location', 'ETag'] },
+    },
+    errors: [...CLUSTER_ERRORS, 413],
+  },
+  {
+    name: 'getCronJob',
+    method: 'GET',
+    route: 'cronjobs/{namespace}/{name}',
+    authLevel: 'function',
+    tag: 'CronJobs',
+    summary: 'Get a CronJob',
+    description: 'One CronJob: its settings, status, next runs and latest runs; ETag is its resourceVersion.',
+    parameters: [namespacePath, cronJobPath, cluster],
+    answers: { 200: { description: 'The CronJob', body: { schema: 'CronJobDetail' }, headers: ['ETag'] } },
+    errors: CLUSTER_ERRORS,
+  },
+  {
+    name: 'updateCronJob',
+    method: 'PATCH',
+    route: 'cronjobs/{namespace}/{name}',
+    authLevel: 'function',
+    tag: 'CronJobs',
+    summary: 'Update a CronJob',
+    description: 'Change schedule, time zone, suspension, scheduler, command, env, policies or limits, from the version read (If-Match or body resourceVersion).',
+    parameters: [
+      namespacePath,
+      cronJobPath,
+      cluster,
+      dryRun,
+      { name: 'If-Match', in: 'header', description: 'The ETag GET answered with', schema: zString(1) },
+    ],
+    requestBody: { schema: 'UpdateCronJob', required: true, description: 'The settings to change; null removes' },
+    answers: { 200: { description: 'Updated (or, on a dry run, what it would be)', body: { schema: 'CronJobUpdated' }, headers: ['ETag'] } },
+    errors: [...CLUSTER_ERRORS, 413, 428],
+  },
+  {
+    name: 'deleteCronJob',
+    method: 'DELETE',
+    route: 'cronjobs/{namespace}/{name}',
+    authLevel: 'function',
+    tag: 'CronJobs',
+    summary: 'Delete a CronJob',
+    description: 'Delete the CronJob; its Jobs and their pods go too (propagation Background).',
+    parameters: [namespacePath, cronJobPath, cluster],
+    answers: { 204: { description: 'Deleted' } },
+    errors: CLUSTER_ERRORS,
+  },
+  {
+    name: 'listCronJobRuns',
+    method: 'GET',
+    route: 'cronjobs/{namespace}/{name}/runs',
+    authLevel: 'function',
+    tag: 'CronJobs',
+    summary: "List a CronJob's runs",
+    description: "The CronJob's runs, newest first: live Jobs (the cluster's and the app's) and archived ones.",
+    parameters: [namespacePath, cronJobPath, cluster, limit(MAX_RUNS_PAGE, 'Runs'), continueToken],
+    answers: { 200: { description: 'A page of runs', body: { schema: 'CronJobRuns' } } },
+    errors: CLUSTER_ERRORS,
+  },
+  {
+    name: 'previewSchedule',
+    method: 'GET',
+    route: 'schedules/preview',
+    authLevel: 'function',
+    tag: 'CronJobs',
+    summary: 'Preview a schedule',
+    description: 'The next times a CronJob schedule fires, in UTC and in its zone, and the schedule in words.',
+    parameters: [
+      { name: 'schedule', in: 'query', required: true, description: 'A CronJob schedule, e.g. "30 2 * * 1-5" or "@daily"', schema: zString(1) },
+      { name: 'timeZone', in: 'query', description: 'An IANA time zone, e.g. Europe/Amsterdam (default UTC)', schema: zString() },
+      { name: 'from', in: 'query', description: 'Start from this RFC 3339 time (default now)', schema: zDateTime() },
+      { name: 'count', in: 'query', description: `How many times, 1 to ${MAX_PREVIEW_COUNT}`, schema: zInt(1, MAX_PREVIEW_COUNT) },
+    ],
+    answers: { 200: { description: 'The next times', body: { schema: 'SchedulePreview' } } },
+    errors: [400, 401],
+  },
+  {
+    name: 'listClusters',
+    method: 'GET',
+    route: 'clusters',
+    authLevel: 'function',
+    tag: 'Discovery',
+    summary: 'List clusters',
+    description: 'The cluster aliases and the namespaces each allows.',
+    parameters: [],
+    answers: { 200: { description: 'The clusters', body: { schema: 'ClusterList' } } },
+    errors: [401],
+  },
+  {
+    name: 'serveConsole',
+    method: 'GET',
+    route: 'console/{*path}',
+    authLevel: 'anonymous',
+    tag: 'Console',
+    summary: 'Web console',
+    description: "The web console's static files (HTML, scripts, styles). `/api/console` itself redirects to `/api/console/`.",
+    parameters: [{ name: 'path', in: 'path', required: true, description: 'A file of the console', schema: zString() }],
+    answers: {
+      200: { description: 'The file', body: { contentType: '*/*', jsonSchema: { type: 'string', description: 'HTML, a script, a style sheet, an image or a font' } } },
+      308: { description: 'Redirect to the path with a trailing slash', headers: ['Location'] },
+    },
+    errors: [404],
+    connector: false,
+  },
+  {
+    name: 'getOpenApiDocument',
+    method: 'GET',
+    route: 'openapi.json',
+    authLevel: 'anonymous',
+    tag: 'API documents',
+    summary: 'OpenAPI 3.1 document',
+    description: 'This API as an OpenAPI 3.1 document, its server the URL it was asked on.',
+    parameters: [],
+    answers: { 200: { description: 'The document', body: { contentType: 'application/json', jsonSchema: { type: 'object' } } } },
+    errors: [],
+    connector: false,
+  },
+  {
+    name: 'getSwaggerDocument',
+    method: 'GET',
+    route: 'swagger.json',
+    authLevel: 'anonymous',
+    tag: 'API documents',
+    summary: 'Swagger 2.0 document',
+    description: 'This API as a Swagger 2.0 document, for Logic Apps and Power Automate custom connectors.',
+    parameters: [],
+    answers: { 200: { description: 'The document', body: { contentType: 'application/json', jsonSchema: { type: 'object' } } } },
+    errors: [],
+    connector: false,
+  },
+];

@@ -1,0 +1,242 @@
+import { z } from 'zod';
+
+import { ENV_LIMITS, ENV_NAME } from '../core/clone.js';
+import { CONCURRENCY_POLICIES, SCHEDULERS } from '../core/cronjob-bodies.js';
+import { DNS_LABEL, DNS_SUBDOMAIN, MAX_CRONJOB_NAME, MAX_IDEMPOTENCY_KEY } from '../core/naming.js';
+import { runSnapshotSchema } from '../core/schemas.js';
+
+/**
+ * Schemas of what the HTTP API takes and answers that no handler parses with zod of its own: path and query
+ * parameters the handlers check by hand, and the answers they build. They describe the API in the OpenAPI
+ * document (src/http/openapi.ts); test/http/api-schemas.test.ts holds them against the handlers' own checks.
+ * Answers are loose objects: a field added to an answer must not make the document wrong.
+ */
+
+/** A namespace in a path: a DNS label, as assertNamespace checks it. */
+export const namespaceParamSchema = z.string().min(1).max(63).regex(DNS_LABEL);
+/** A Job (or a CronJob to run) in a path: a DNS subdomain, as assertObjectName checks it. */
+export const objectNameParamSchema = z.string().min(1).max(253).regex(DNS_SUBDOMAIN);
+/** A CronJob to manage in a path: a DNS subdomain of at most 52 characters (room for "-<minutes>"). */
+export const cronJobNameParamSchema = z.string().min(1).max(MAX_CRONJOB_NAME).regex(DNS_SUBDOMAIN);
+/**
+ * A run id in the status and cancel routes: a DNS label `<base>-<suffix>` with a suffix of at least 8 characters
+ * (core/naming.ts isRunId). Anything else is a 404, the answer an unknown run gets.
+ */
+export const RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*-[a-z0-9]{8,}$/;
+export const runIdParamSchema = z.string().max(63).regex(RUN_ID_PATTERN);
+/** Any Job name (logs of Jobs the app did not start too): a DNS label, else a 404. */
+export const jobNameParamSchema = z.string().min(1).max(63).regex(DNS_LABEL);
+/** A cluster alias as CLUSTERS names them (src/config.ts); one not configured is a 403. */
+export const clusterAliasSchema = z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/);
+/** An idempotency key (Idempotency-Key header or runId query): visible ASCII without spaces. */
+export const idempotencyKeySchema = z.string().min(1).max(MAX_IDEMPOTENCY_KEY).regex(/^[\x21-\x7e]+$/);
+/** How the handlers read a flag in a query: true or false, empty for false. */
+export const booleanQuerySchema = z.enum(['true', 'false']);
+
+/** A run's body: flat env overrides, numbers and booleans stringified (core/clone.ts parseEnvOverrides). */
+export const envOverridesSchema = z
+  .record(z.string().max(ENV_LIMITS.nameLength).regex(ENV_NAME), z.union([z.string(), z.number(), z.boolean()]))
+  .meta({
+    maxProperties: ENV_LIMITS.count,
+    description:
+      'Environment variable overrides for containers[0], name → value; numbers and booleans are stringified. Properties named "namespace" or "name" are the route parameters (as Polysync sends them): they must equal the route\'s values and are not env overrides.',
+  });
+
+/** The cancel route's optional body. */
+export const cancelRequestSchema = z.looseObject({ reason: z.string().max(500).optional() });
+
+/** RFC 9457 problem details, as src/http/problem.ts writes them. */
+export const problemSchema = z
+  .looseObject({
+    // The host's own answers (a 401 for a missing key, a 404 for no route) have no type; the app's always do.
+    type: z.string().optional().meta({ description: "A reference to the reason in docs/errors.md, relative to the project root; absent from the host's own 401" }),
+    title: z.string().meta({ description: 'The reason, e.g. BadRequest, Forbidden, ClusterUnavailable' }),
+    status: z.int(),
+    detail: z.string().meta({ description: 'What is wrong and what to do about it' }),
+    field: z.string().optional().meta({ description: 'The query parameter a schedule preview refused' }),
+  })
+  .meta({ description: 'An RFC 9457 problem' });
+
+const runLinksShape = {
+  statusUrl: z.string().meta({ description: 'GET it for the run status (with the caller\'s ?code= when it sent one)' }),
+  cancelUrl: z.string().meta({ description: 'POST it to cancel the run' }),
+};
+
+export const runAcceptedSchema = z.looseObject({
+  runId: z.string(),
+  ...runLinksShape,
+  monitorUrl: z.string().nullable(),
+  id: z.string().meta({ description: 'The run id, in the name Durable Functions\' check-status payload uses' }),
+  statusQueryGetUri: z.string(),
+  terminatePostUri: z.string(),
+});
+
+export const runStatusSchema = z
+  .looseObject({
+    ...runSnapshotSchema.shape,
+    ...runLinksShape,
+    runtimeStatus: z.enum(['Pending', 'Running', 'Completed', 'Failed', 'Terminated']),
+    output: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .meta({ description: "The run's snapshot. A successful run's outputs are also top-level properties where no snapshot field has their name." });
+
+export const cancelAcceptedSchema = z.looseObject({ runId: z.string(), status: z.literal('Cancelling'), ...runLinksShape });
+
+const runStatus = z.enum(['Starting', 'Running', 'Success', 'Failed', 'Cancelled', 'Unknown']);
+const runTrigger = z.enum(['cluster', 'schedule', 'http', 'manual']);
+
+const sourceSummaryShape = {
+  kind: z.enum(['Job', 'CronJob']),
+  name: z.string(),
+  namespace: z.string(),
+  cluster: z.string(),
+  image: z.string().nullable(),
+  params: z.record(z.string(), z.string().nullable()).meta({ description: 'containers[0] env with literal values (null when DISCOVERY_SHOW_ENV_VALUES is off)' }),
+  referencedParams: z.array(z.string()),
+  runnable: z.boolean(),
+  notRunnableReason: z.string().nullable(),
+  createdAt: z.string().nullable(),
+  runUrl: z.string(),
+};
+
+const lastRun = z.looseObject({ time: z.string(), result: runStatus, runId: z.string() }).nullable();
+const warning = z.looseObject({ reason: z.string(), message: z.string() });
+
+export const jobListSchema = z.looseObject({ items: z.array(z.looseObject(sourceSummaryShape)), continue: z.string().nullable() });
+
+export const cronJobListSchema = z.looseObject({
+  items: z.array(
+    z.looseObject({
+      ...sourceSummaryShape,
+      schedule: z.string(),
+      timeZone: z.string().nullable(),
+      suspended: z.boolean(),
+      lastScheduleTime: z.string().nullable(),
+      lastSuccessfulTime: z.string().nullable(),
+      scheduler: z.enum(SCHEDULERS),
+      nextRunTime: z.string().nullable(),
+      warnings: z.array(warning),
+      lastRun,
+      activeRuns: z.array(z.string()),
+    }),
+  ),
+  continue: z.string().nullable(),
+});
+
+export const deploymentListSchema = z.looseObject({
+  items: z.array(
+    z.looseObject({
+      name: z.string(),
+      namespace: z.string(),
+      cluster: z.string(),
+      replicas: z.number(),
+      containers: z.array(z.looseObject({ name: z.string(), image: z.string().nullable(), env: z.array(z.string()), referencedEnv: z.array(z.string()) })),
+      createdAt: z.string().nullable(),
+      runnable: z.boolean(),
+      notRunnableReason: z.string().nullable(),
+    }),
+  ),
+  continue: z.string().nullable(),
+});
+
+const runTime = z.looseObject({ utc: z.string(), local: z.string() });
+const schedulePreview = z.looseObject({ schedule: z.string(), timeZone: z.string(), description: z.string(), nextRuns: z.array(runTime) });
+
+const cronJobRun = z.looseObject({
+  runId: z.string(),
+  status: runStatus,
+  reason: z.string(),
+  message: z.string(),
+  trigger: runTrigger,
+  scheduledTime: z.string().nullable(),
+  createdAt: z.string().nullable(),
+  startTime: z.string().nullable(),
+  completionTime: z.string().nullable(),
+});
+
+const nullableCount = z.number().nullable();
+const cronJobDetailShape = {
+  name: z.string(),
+  namespace: z.string(),
+  cluster: z.string(),
+  resourceVersion: z.string().meta({ description: 'Send it back (If-Match or body resourceVersion) to update' }),
+  createdAt: z.string().nullable(),
+  scheduler: z.enum(SCHEDULERS),
+  source: z.union([z.looseObject({ deployment: z.string() }), z.looseObject({ httpCall: z.string() }), z.null()]),
+  settings: z.looseObject({
+    schedule: z.string(),
+    timeZone: z.string().nullable(),
+    suspend: z.boolean(),
+    concurrencyPolicy: z.string(),
+    startingDeadlineSeconds: nullableCount,
+    successfulJobsHistoryLimit: nullableCount,
+    failedJobsHistoryLimit: nullableCount,
+    backoffLimit: nullableCount,
+    activeDeadlineSeconds: nullableCount,
+    ttlSecondsAfterFinished: nullableCount,
+    restartPolicy: z.string().nullable(),
+    containers: z.array(
+      z.looseObject({
+        name: z.string(),
+        image: z.string().nullable(),
+        command: z.array(z.string()).nullable(),
+        args: z.array(z.string()).nullable(),
+        env: z.record(z.string(), z.string()),
+        referencedEnv: z.array(z.string()),
+      }),
+    ),
+  }),
+  status: z.looseObject({ lastScheduleTime: z.string().nullable(), lastSuccessfulTime: z.string().nullable() }),
+  preview: schedulePreview.nullable(),
+  latestRuns: z.array(cronJobRun),
+  warnings: z.array(z.string()),
+  lastRun,
+  activeRuns: z.array(z.string()),
+};
+
+export const cronJobDetailSchema = z.looseObject(cronJobDetailShape);
+
+export const cronJobUpdatedSchema = z.looseObject({
+  dryRun: z.boolean(),
+  changed: z.array(z.string()).meta({ description: 'The settings the update changed' }),
+  ...cronJobDetailShape,
+});
+
+export const cronJobCreatedSchema = z.looseObject({
+  dryRun: z.boolean(),
+  url: z.string().meta({ description: "The CronJob's URL (GET, PATCH, DELETE)" }),
+  preview: schedulePreview,
+  cronJob: z.looseObject({}).meta({ description: 'The CronJob as the API server stored it (or would store it, on a dry run), without managedFields' }),
+});
+
+export const cronJobRunsSchema = z.looseObject({
+  items: z.array(
+    z.looseObject({
+      runId: z.string(),
+      status: runStatus,
+      reason: z.string(),
+      startTime: z.string().nullable(),
+      completionTime: z.string().nullable(),
+      trigger: runTrigger,
+      live: z.boolean(),
+      archived: z.boolean(),
+      statusUrl: z.string().optional(),
+      logsUrl: z.string(),
+    }),
+  ),
+  continue: z.string().nullable(),
+});
+
+export const schedulePreviewSchema = z.looseObject({
+  next: z.array(runTime),
+  description: z.string(),
+  timeZone: z.string(),
+  message: z.string().optional().meta({ description: 'Why there is no next time, when there is none' }),
+});
+
+export const clusterListSchema = z.looseObject({
+  default: z.string(),
+  items: z.array(z.looseObject({ alias: z.string(), namespaces: z.array(z.string()) })),
+});
+
+export const concurrencyPolicyQuerySchema = z.enum(CONCURRENCY_POLICIES);
