@@ -10,6 +10,7 @@
  * - CronJob listing: last and active runs of a page of CronJobs found among a namespace's Jobs (the listing's
  *   pure part, run once per GET /cronjobs), and the Deployment-to-CronJob mapping
  * - schedules: decideSchedule per CronJob and over 1,000 of them (a scheduler tick's maths), nextRunTimes
+ * - API documents: the OpenAPI 3.1 document and its Swagger 2.0 form, made per request, and their sizes
  */
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 
@@ -255,3 +256,11 @@ const deployment = { metadata: { name: 'web', namespace: 'batch' }, spec: { sele
 measure('cronJobFromDeployment: 40 env vars, 5 volumes, 20 overrides', 20_000, () =>
   cronJobFromDeployment(deployment, { name: 'web-report', namespace: 'batch', schedule: '0 3 * * *' }, { env: overrides }),
 );
+
+console.log('\n# API documents (made per request by GET /api/openapi.json and /api/swagger.json)');
+const { openApiDocument } = await import('../src/http/openapi.js');
+const { swaggerDocument } = await import('../src/http/swagger.js');
+const documentServer = { serverUrl: 'https://jobs.example.net/api' };
+measure('openApiDocument: the whole API, OpenAPI 3.1', 200, () => openApiDocument(documentServer));
+measure('swaggerDocument: the same, converted to Swagger 2.0', 200, () => swaggerDocument(documentServer));
+console.log(`sizes: OpenAPI 3.1 ${(JSON.stringify(openApiDocument(documentServer)).length / 1024).toFixed(0)} KiB, Swagger 2.0 ${(JSON.stringify(swaggerDocument(documentServer)).length / 1024).toFixed(0)} KiB (compact JSON)`);

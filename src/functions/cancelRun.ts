@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 
 import { BadRequestError, ConflictError, ensureError } from '../core/errors.js';
+import { cancelRequestSchema } from '../http/api-schemas.js';
 import { authorizeRunAccess } from '../http/caller.js';
 import { runLinks } from '../http/links.js';
 import { errorResponse, readJsonBody } from '../http/problem.js';
@@ -11,14 +12,12 @@ import { services } from '../services.js';
 import type { CancelEventData } from './jobRun.js';
 import { CANCEL_EVENT } from './names.js';
 
+/** The body's reason, by the schema the OpenAPI document gives for it. */
 function reasonOf(body: unknown): string | undefined {
   if (body === undefined) return undefined;
-  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
-    const reason = (body as { reason?: unknown }).reason;
-    if (reason === undefined) return undefined;
-    if (typeof reason === 'string' && reason.length <= 500) return reason;
-  }
-  throw new BadRequestError('the cancel body, when given, is {"reason": "<at most 500 characters>"}');
+  const parsed = cancelRequestSchema.safeParse(body);
+  if (!parsed.success) throw new BadRequestError('the cancel body, when given, is {"reason": "<at most 500 characters>"}');
+  return parsed.data.reason;
 }
 
 /**

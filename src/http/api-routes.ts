@@ -8,6 +8,7 @@ import {
   clusterAliasSchema,
   clusterListSchema,
   concurrencyPolicyQuerySchema,
+  containerNameSchema,
   cronJobCreatedSchema,
   cronJobDetailSchema,
   cronJobListSchema,
@@ -16,6 +17,7 @@ import {
   cronJobUpdatedSchema,
   deploymentListSchema,
   envOverridesSchema,
+  flagQuerySchema,
   idempotencyKeySchema,
   jobListSchema,
   jobNameParamSchema,
@@ -70,6 +72,8 @@ export interface ApiParameter {
   required?: boolean;
   /** A query parameter that may repeat (command=sh&command=-c). */
   repeated?: boolean;
+  /** The handler takes `name=` (empty) as if the parameter were not sent. */
+  allowEmpty?: boolean;
 }
 
 /** An answer's body: a named schema (JSON), or a media type with a JSON Schema of its own (text, files). */
@@ -130,9 +134,16 @@ const limit = (max: number, what: string): ApiParameter => ({
   in: 'query',
   description: `${what} per page, 1 to ${max}`,
   schema: zInt(1, max),
+  allowEmpty: true,
 });
-const continueToken: ApiParameter = { name: 'continue', in: 'query', description: 'The `continue` of the previous page, as it was', schema: zString() };
-const dryRun: ApiParameter = { name: 'dryRun', in: 'query', description: 'true: answer what the API server would store, storing nothing', schema: booleanQuerySchema };
+const continueToken: ApiParameter = { name: 'continue', in: 'query', description: 'The `continue` of the previous page, as it was', schema: zString(), allowEmpty: true };
+const dryRun: ApiParameter = {
+  name: 'dryRun',
+  in: 'query',
+  description: 'true: answer what the API server would store, storing nothing',
+  schema: booleanQuerySchema,
+  allowEmpty: true,
+};
 
 /** Every cluster call can be refused as Kubernetes refuses it (400, 404, 409, 410, 422 pass through), or fail (502, 503). */
 const CLUSTER_ERRORS = [400, 401, 403, 404, 409, 410, 422, 502, 503] as const;
@@ -152,14 +163,26 @@ function startParameters(kind: 'Job' | 'CronJob'): ApiParameter[] {
     namespacePath,
     name,
     cluster,
-    { name: 'timeoutSeconds', in: 'query', description: 'Cancel the run after this many seconds (at most MAX_RUN_TIMEOUT_SECONDS)', schema: zInt(1) },
+    {
+      name: 'timeoutSeconds',
+      in: 'query',
+      description: 'Cancel the run after this many seconds (at most MAX_RUN_TIMEOUT_SECONDS); default DEFAULT_RUN_TIMEOUT_SECONDS',
+      schema: zInt(1),
+      allowEmpty: true,
+    },
     { name: 'runId', in: 'query', description: 'An idempotency key: the same key gives the same run, never a second Job', schema: idempotencyKeySchema },
     { name: 'Idempotency-Key', in: 'header', description: 'The idempotency key, as a header (must equal runId when both are sent)', schema: idempotencyKeySchema },
   ];
   if (kind === 'CronJob') {
     return [
       ...common,
-      { name: 'concurrencyPolicy', in: 'query', description: "This run's concurrencyPolicy instead of the CronJob's own", schema: concurrencyPolicyQuerySchema },
+      {
+        name: 'concurrencyPolicy',
+        in: 'query',
+        description: "This run's concurrencyPolicy instead of the CronJob's own",
+        schema: concurrencyPolicyQuerySchema,
+        allowEmpty: true,
+      },
     ];
   }
   return [
@@ -236,11 +259,11 @@ export const API_ROUTES: readonly ApiRoute[] = [
     description: "One container's log of a run as text: from the live pod, else from the logs archive.",
     parameters: [
       { name: 'runId', in: 'path', required: true, description: 'The run id, or the name of any Job (with namespace)', schema: jobNameParamSchema },
-      { name: 'container', in: 'query', description: 'The container (default the first)', schema: zString(1, 63) },
-      { name: 'pod', in: 'query', description: 'The pod (default the newest)', schema: zString(1, 253) },
-      { name: 'previous', in: 'query', description: "true: the previous instance's log", schema: booleanQuerySchema },
-      { name: 'download', in: 'query', description: 'true: Content-Disposition attachment', schema: booleanQuerySchema },
-      { name: 'tailLines', in: 'query', description: `The last lines only, 1 to ${MAX_TAIL_LINES}`, schema: zInt(1, MAX_TAIL_LINES) },
+      { name: 'container', in: 'query', description: 'The container (default the first)', schema: containerNameSchema, allowEmpty: true },
+      { name: 'pod', in: 'query', description: 'The pod (default the newest)', schema: objectNameParamSchema, allowEmpty: true },
+      { name: 'previous', in: 'query', description: "true: the previous instance's log", schema: flagQuerySchema, allowEmpty: true },
+      { name: 'download', in: 'query', description: 'true: Content-Disposition attachment', schema: flagQuerySchema, allowEmpty: true },
+      { name: 'tailLines', in: 'query', description: `The last lines only, 1 to ${MAX_TAIL_LINES}`, schema: zInt(1, MAX_TAIL_LINES), allowEmpty: true },
       cluster,
       { name: 'namespace', in: 'query', description: "The Job's namespace: needed for a Job the app did not start", schema: namespaceParamSchema },
     ],
@@ -370,9 +393,9 @@ export const API_ROUTES: readonly ApiRoute[] = [
     description: 'The next times a CronJob schedule fires, in UTC and in its zone, and the schedule in words.',
     parameters: [
       { name: 'schedule', in: 'query', required: true, description: 'A CronJob schedule, e.g. "30 2 * * 1-5" or "@daily"', schema: zString(1) },
-      { name: 'timeZone', in: 'query', description: 'An IANA time zone, e.g. Europe/Amsterdam (default UTC)', schema: zString() },
-      { name: 'from', in: 'query', description: 'Start from this RFC 3339 time (default now)', schema: zDateTime() },
-      { name: 'count', in: 'query', description: `How many times, 1 to ${MAX_PREVIEW_COUNT}`, schema: zInt(1, MAX_PREVIEW_COUNT) },
+      { name: 'timeZone', in: 'query', description: 'An IANA time zone, e.g. Europe/Amsterdam (default UTC)', schema: zString(), allowEmpty: true },
+      { name: 'from', in: 'query', description: 'Start from this RFC 3339 time, 1970 to 9000 (default now)', schema: zDateTime(), allowEmpty: true },
+      { name: 'count', in: 'query', description: `How many times, 1 to ${MAX_PREVIEW_COUNT}`, schema: zInt(1, MAX_PREVIEW_COUNT), allowEmpty: true },
     ],
     answers: { 200: { description: 'The next times', body: { schema: 'SchedulePreview' } } },
     errors: [400, 401],

@@ -30,8 +30,12 @@ export const jobNameParamSchema = z.string().min(1).max(63).regex(DNS_LABEL);
 export const clusterAliasSchema = z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/);
 /** An idempotency key (Idempotency-Key header or runId query): visible ASCII without spaces. */
 export const idempotencyKeySchema = z.string().min(1).max(MAX_IDEMPOTENCY_KEY).regex(/^[\x21-\x7e]+$/);
-/** How the handlers read a flag in a query: true or false, empty for false. */
+/** `dryRun` as the CronJob routes read it: true or false (empty is false). */
 export const booleanQuerySchema = z.enum(['true', 'false']);
+/** `previous` and `download` as the logs route reads them: true or false, 1 or 0 (empty is false). */
+export const flagQuerySchema = z.enum(['true', 'false', '1', '0']);
+/** A container in a query: a Kubernetes name of at most 63 characters, as the logs route checks it. */
+export const containerNameSchema = z.string().min(1).max(63).regex(DNS_SUBDOMAIN);
 
 /** A run's body: flat env overrides, numbers and booleans stringified (core/clone.ts parseEnvOverrides). */
 export const envOverridesSchema = z

@@ -63,6 +63,7 @@ function parameter(p: ApiParameter): JsonObject {
     required: p.in === 'path' || p.required === true,
     schema: p.repeated ? { type: 'array', items: schema } : schema,
     ...(p.repeated ? { style: 'form', explode: true } : {}),
+    ...(p.allowEmpty ? { allowEmptyValue: true } : {}),
   };
 }
 
@@ -121,17 +122,26 @@ export interface DocumentOptions {
   serverUrl: string;
 }
 
-/**
- * The OpenAPI 3.1 document of the whole HTTP API, from the route table and the zod schemas. Pure: the same
- * options give the same document.
- */
-export function openApiDocument(options: DocumentOptions, routes: readonly ApiRoute[] = API_ROUTES): JsonObject {
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** Everything but the server, made once per route table: all of it is a function of the table and the schemas. */
+const made = new WeakMap<readonly ApiRoute[], JsonObject>();
+
+function serverless(routes: readonly ApiRoute[]): JsonObject {
+  const cached = made.get(routes);
+  if (cached) return cached;
   const paths: Record<string, JsonObject> = {};
   for (const route of routes) {
     const path = openApiPath(route.route);
     paths[path] = { ...paths[path], [route.method.toLowerCase()]: operation(route) };
   }
-  return {
+  const doc = deepFreeze({
     openapi: '3.1.0',
     info: {
       title: API_TITLE,
@@ -139,7 +149,6 @@ export function openApiDocument(options: DocumentOptions, routes: readonly ApiRo
       description:
         'Runs Kubernetes Jobs in AKS clusters for callers that speak HTTP: on demand, from CronJob templates, and on schedule. Errors are RFC 9457 problem+json.',
     },
-    servers: [{ url: options.serverUrl }],
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     paths,
     components: {
@@ -151,5 +160,16 @@ export function openApiDocument(options: DocumentOptions, routes: readonly ApiRo
         functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code', description: 'A function key of the app, in the query' },
       },
     },
-  };
+  });
+  made.set(routes, doc);
+  return doc;
+}
+
+/**
+ * The OpenAPI 3.1 document of the whole HTTP API, from the route table and the zod schemas. Pure: the same
+ * options give the same document. All but `servers` is shared between calls, and frozen.
+ */
+export function openApiDocument(options: DocumentOptions, routes: readonly ApiRoute[] = API_ROUTES): JsonObject {
+  const { openapi, info, ...rest } = serverless(routes);
+  return { openapi, info, servers: [{ url: options.serverUrl }], ...rest };
 }

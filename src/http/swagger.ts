@@ -149,6 +149,7 @@ function parameter2(p: JsonObject): JsonObject {
     'x-ms-summary': labelOf(String(p.name)),
   };
   for (const key of PARAMETER_KEYS) if (schema[key] !== undefined) out[key] = schema[key];
+  if (p.allowEmptyValue === true) out.allowEmptyValue = true;
   // A string stands in for a parameter whose schema has no single type: a query string is text anyway.
   if (out.type === undefined) out.type = 'string';
   if (out.type === 'array') out.collectionFormat = p.explode === true ? 'multi' : 'csv';

@@ -19,8 +19,15 @@ function ask(handler: Handler, url: string, headers: Record<string, string> = {}
   return { status: response.status ?? 200, body: response.jsonBody as Record<string, unknown> };
 }
 
+interface Case {
+  name: string;
+  url: string;
+  settings: Record<string, string>;
+  headers: Record<string, string>;
+}
+
 describe('GET /api/openapi.json', () => {
-  it.each([
+  it.each<Case & { server: string }>([
     { name: 'the local runtime', url: 'http://localhost:7071/api/openapi.json', settings: {}, headers: {}, server: 'http://localhost:7071/api' },
     { name: 'Azure', url: 'https://jobs.azurewebsites.net/api/openapi.json', settings: {}, headers: {}, server: 'https://jobs.azurewebsites.net/api' },
     {
@@ -53,7 +60,7 @@ describe('GET /api/openapi.json', () => {
 });
 
 describe('GET /api/swagger.json', () => {
-  it.each([
+  it.each<Case & { host: string; basePath: string; scheme: string }>([
     { name: 'the local runtime', url: 'http://localhost:7071/api/swagger.json', settings: {}, headers: {}, host: 'localhost:7071', basePath: '/api', scheme: 'http' },
     { name: 'Azure', url: 'https://jobs.azurewebsites.net/api/swagger.json', settings: {}, headers: {}, host: 'jobs.azurewebsites.net', basePath: '/api', scheme: 'https' },
     {

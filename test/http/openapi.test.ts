@@ -135,6 +135,15 @@ describe('the OpenAPI 3.1 document', () => {
   it('is the same document for the same server', () => {
     expect(openApiDocument({ serverUrl: SERVER })).toEqual(doc);
   });
+
+  it('keeps each server its own: a document made for another leaves this one as it was, and the shared rest is frozen', () => {
+    const other = openApiDocument({ serverUrl: 'http://localhost:7071/api' });
+    expect(other.servers).toEqual([{ url: 'http://localhost:7071/api' }]);
+    expect(doc.servers).toEqual([{ url: SERVER }]);
+    expect(other.paths).toEqual(doc.paths);
+    expect(Object.isFrozen(doc.paths)).toBe(true);
+    expect(Object.isFrozen((doc.components as { schemas: JsonObject }).schemas.RunStatus)).toBe(true);
+  });
 });
 
 describe('the Swagger 2.0 form', () => {
