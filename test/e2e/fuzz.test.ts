@@ -31,7 +31,9 @@ const CHECKS = [
   'content_type_conformance',
   'response_schema_conformance',
   'response_headers_conformance',
-  // No keyed operation answers without the key; a missing required header is refused.
+  // Input the document calls invalid is refused with a 4xx; no keyed operation answers without the key; a
+  // missing required header is refused.
+  'negative_data_rejection',
   'ignored_auth',
   'missing_required_header',
   // A deleted CronJob stays gone; a created one can be read.
@@ -53,9 +55,9 @@ async function startRun(job: string): Promise<string> {
 }
 
 /**
- * Real names next to generated ones: each named parameter takes a sample's name half of the time, so the
- * valid paths reach real objects (a run started, a CronJob read, made from a Deployment, patched, deleted)
- * and not only 403s and 404s. The operations that take a body get the real cluster and namespace always:
+ * Real names next to generated ones: each named parameter takes a sample's name (or a real schedule, time
+ * zone, run id) half of the time, so the valid paths reach real objects (a run started, a CronJob read, made
+ * from a Deployment, patched, deleted, a schedule previewed) and not only 400s, 403s and 404s. The operations that take a body get the real cluster and namespace always:
  * those are checked first, so a generated one would stop every body at the same 403 (the other operations
  * fuzz both). DELETE takes its own victim, so the CronJobs the others read live on.
  */
@@ -73,6 +75,10 @@ function config(): string {
     list(runIds),
     `[dictionaries.deployments]`,
     list(['web']),
+    `[dictionaries.schedules]`,
+    list(['0 3 * * *', '*/5 * * * *', '30 2 * * 1-5', '@daily', '0 0 29 2 *', '0 12 1 * *']),
+    `[dictionaries.zones]`,
+    list(['Europe/Amsterdam', 'UTC', 'America/New_York', 'Australia/Lord_Howe']),
     `[dictionaries.victims]`,
     list(['doomed']),
     // The console's page, and ways out of its folder that must stay 404s (Schemathesis sends no path value
@@ -86,6 +92,10 @@ function config(): string {
     `"query.cluster" = ${pick('clusters')}`,
     `"path.runId" = ${pick('runs')}`,
     `"body.fromDeployment" = ${pick('deployments')}`,
+    `"query.schedule" = ${pick('schedules')}`,
+    `"body.schedule" = ${pick('schedules')}`,
+    `"query.timeZone" = ${pick('zones')}`,
+    `"body.timeZone" = ${pick('zones')}`,
     `[[operations]]`,
     `include-operation-id = ["createCronJob", "updateCronJob", "startJobRun", "startCronJobRun"]`,
     `parameters = { "query.cluster" = "local", "path.namespace" = ${JSON.stringify(ns())} }`,
