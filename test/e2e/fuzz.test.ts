@@ -9,7 +9,7 @@ import { ALLOW_COMMAND_ANNOTATION, ALLOW_ENV_ANNOTATION } from '../../src/core/c
 import { serveConsoleFrom } from '../../src/http/console.js';
 import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
-import { assertLoopback, documentOperations, errorsWithoutProblemJson, externalRefs, fuzz, type FuzzRun, schemathesisBinary } from '../support/schemathesis.js';
+import { assertLoopback, documentOperations, errorsWithoutProblemJson, externalRefs, fuzz, type FuzzRun, operationOf, schemathesisBinary } from '../support/schemathesis.js';
 
 /**
  * Bad and hostile input over HTTP: Schemathesis generates requests from the app's own OpenAPI document, valid
@@ -41,6 +41,13 @@ const CHECKS = [
   'ensure_resource_availability',
 ];
 
+/**
+ * Operations whose generated requests cannot pass their handler's checks: a CronJob needs exactly one of
+ * fromDeployment or httpCall (and of schedule or preset), which the document states in words, not in its
+ * schema, so nearly every generated body names both and is a 400. The integration tests make CronJobs.
+ */
+const NO_VALID_CASE = ['POST /cronjobs/{namespace}'];
+
 let app: LocalApp;
 let dir: string;
 /** Written into files the console must never serve: one outside its folder, one a dot file inside it. */
@@ -56,10 +63,11 @@ async function startRun(job: string): Promise<string> {
 
 /**
  * Real names next to generated ones: each named parameter takes a sample's name (or a real schedule, time
- * zone, run id) half of the time, so the valid paths reach real objects (a run started, a CronJob read, made
- * from a Deployment, patched, deleted, a schedule previewed) and not only 400s, 403s and 404s. The operations that take a body get the real cluster and namespace always:
- * those are checked first, so a generated one would stop every body at the same 403 (the other operations
- * fuzz both). DELETE takes its own victim, so the CronJobs the others read live on.
+ * zone, run id) half of the time, so the valid paths reach real objects (a run started and cancelled, a CronJob
+ * read, patched and deleted, logs read, a schedule previewed) and not only 400s, 403s and 404s. The
+ * operations that take a body get the real cluster and namespace always: those are checked first, so a
+ * generated one would stop every body at the same 403 (the other operations fuzz both). DELETE takes its own
+ * victim, so the CronJobs the others read live on.
  */
 function config(): string {
   const list = (values: string[]) => `values = [${values.map((v) => JSON.stringify(v)).join(', ')}]`;
@@ -131,11 +139,10 @@ beforeAll(async () => {
     MAX_ACTIVE_RUNS_PER_CLUSTER: '20',
   });
   dir = await mkdtemp(join(tmpdir(), 'aks-job-runner-fuzz-'));
-  // A console of two files, so its route serves real files and meets real ways out of its folder.
+  // A console page, so its route serves a real file, next to files it must never serve.
   const site = join(dir, 'site');
-  await mkdir(join(site, 'console', 'assets'), { recursive: true });
+  await mkdir(join(site, 'console'), { recursive: true });
   await writeFile(join(site, 'console', 'index.html'), '<!doctype html><html><head><title>console</title></head><body></body></html>');
-  await writeFile(join(site, 'console', 'assets', 'app.js'), 'console.log("fuzz");');
   await writeFile(join(site, 'console', '.hidden.txt'), SECRET);
   await writeFile(join(site, 'outside.txt'), SECRET);
   serveConsoleFrom(join(site, 'console'));
@@ -229,8 +236,10 @@ describe('the HTTP API under Schemathesis', () => {
     expect(run.har.length).toBeGreaterThan(operations.length);
     expect(run.har.filter((e) => !e.request.url.startsWith(`${app.url}/`)).map((e) => e.request.url)).toEqual([]);
     expect(errorsWithoutProblemJson(run.har)).toEqual([]);
-    // The console route served its files, and never one outside its folder or a dot file.
-    expect(run.har.some((e) => e.request.url.includes('/api/console/') && e.response.status === 200)).toBe(true);
+    // Valid requests reached real objects: every other operation answered a 2xx at least once.
+    const answeredOk = new Set(run.har.filter((e) => e.response.status >= 200 && e.response.status < 300).map((e) => operationOf(operations, `${app.url}/api`, e.request.method, e.request.url)));
+    expect(operations.filter((op) => !answeredOk.has(op) && !NO_VALID_CASE.includes(op))).toEqual([]);
+    // The console route never served a file outside its folder or a dot file.
     expect(run.har.filter((e) => e.response.content.text?.includes(SECRET)).map((e) => e.request.url)).toEqual([]);
   });
 });

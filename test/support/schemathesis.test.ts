@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { assertLoopback, documentOperations, errorsWithoutProblemJson, externalRefs, type HarEntry, parseJunit } from './schemathesis.js';
+import { assertLoopback, documentOperations, errorsWithoutProblemJson, externalRefs, type HarEntry, operationOf, parseJunit } from './schemathesis.js';
 
 /** The readers of Schemathesis' reports that the fuzz test's verdict rests on. */
 
@@ -55,6 +55,22 @@ describe('documentOperations and externalRefs', () => {
   it('lists every method of every path as Schemathesis labels it, and the references that leave the document', () => {
     expect(documentOperations(doc)).toEqual(['GET /runs/{runId}', 'GET /cronjobs/{namespace}/{name}', 'DELETE /cronjobs/{namespace}/{name}', 'PATCH /cronjobs/{namespace}/{name}']);
     expect(externalRefs(doc)).toEqual(['https://example.invalid/x.json']);
+  });
+});
+
+describe('operationOf', () => {
+  const operations = ['GET /runs/{runId}', 'GET /runs/{runId}/logs', 'GET /cronjobs/{namespace}/{name}', 'GET /openapi.json', 'GET /{thing}', 'POST /runs/{runId}/cancel'];
+  const base = 'http://127.0.0.1:7071/api';
+  it.each([
+    { name: 'a templated path', method: 'GET', url: `${base}/runs/r-1/logs?tailLines=5`, op: 'GET /runs/{runId}/logs' },
+    { name: 'the method picks among the templates', method: 'POST', url: `${base}/runs/r-1/cancel`, op: 'POST /runs/{runId}/cancel' },
+    { name: 'an encoded parameter', method: 'get', url: `${base}/cronjobs/ns/%C3%A9t%C3%A9`, op: 'GET /cronjobs/{namespace}/{name}' },
+    { name: 'a literal path before a template that also matches', method: 'GET', url: `${base}/openapi.json`, op: 'GET /openapi.json' },
+    { name: 'a method the document lacks', method: 'TRACE', url: `${base}/runs/r-1`, op: undefined },
+    { name: 'a path with one segment too many', method: 'GET', url: `${base}/runs/r-1/logs/x`, op: undefined },
+    { name: 'another origin', method: 'GET', url: 'http://127.0.0.1:9/api/runs/r-1', op: undefined },
+  ])('$name', ({ method, url, op }) => {
+    expect(operationOf(operations, base, method, url)).toBe(op);
   });
 });
 

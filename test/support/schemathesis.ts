@@ -32,6 +32,22 @@ export function documentOperations(doc: unknown): string[] {
   return Object.entries(paths).flatMap(([path, item]) => METHODS.filter((m) => m in item).map((m) => `${m.toUpperCase()} ${path}`));
 }
 
+/**
+ * The document operation a recorded request was for (`GET /runs/{runId}`), or undefined for one no operation
+ * takes (Schemathesis also tries methods and paths the document lacks). Literal paths win over templates.
+ */
+export function operationOf(operations: string[], baseUrl: string, method: string, url: string): string | undefined {
+  if (!url.startsWith(`${baseUrl}/`)) return undefined;
+  const path = url.slice(baseUrl.length).split('?')[0] ?? '';
+  const candidates = operations.filter((op) => op.startsWith(`${method.toUpperCase()} `));
+  const matches = (op: string) => {
+    const template = op.slice(op.indexOf(' ') + 1);
+    const source = template.split('/').map((segment) => (/^\{[^}]+\}$/.test(segment) ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
+    return new RegExp(`^${source}$`).test(path);
+  };
+  return candidates.find((op) => !op.includes('{') && matches(op)) ?? candidates.find(matches);
+}
+
 /** Every `$ref` of a document that points outside it (Schemathesis would fetch it). */
 export function externalRefs(doc: unknown): string[] {
   const found: string[] = [];
