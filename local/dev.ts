@@ -76,6 +76,7 @@ if (cluster) {
   console.log(`try: curl -i '${api}/jobs?code=${app.functionKey}&namespace=<namespace>'`);
 }
 console.log(`console: ${api}/console/`);
+console.log(`API documents: ${api}/openapi.json (OpenAPI 3.1), ${api}/swagger.json (Swagger 2.0)`);
 console.log('Ctrl-C stops it');
 
 let stopping = false;

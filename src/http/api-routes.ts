@@ -39,13 +39,30 @@ import { MAX_PREVIEW_COUNT } from './schedules.js';
  * auth level), both ways, so a route cannot be added without being described here.
  */
 
+/**
+ * What the CronJob bodies' superRefine checks across fields, said in JSON Schema (zod cannot write a refinement
+ * out): one source (fromDeployment or httpCall), one schedule (schedule or preset), and `at`, `weekday` and `day`
+ * only with a preset. test/http/body-constraints.test.ts holds them against parseBody.
+ */
+const CREATE_CONSTRAINTS = {
+  allOf: [
+    { oneOf: [{ required: ['fromDeployment'] }, { required: ['httpCall'] }] },
+    { oneOf: [{ required: ['schedule'] }, { required: ['preset'] }] },
+  ],
+  dependentRequired: { at: ['preset'], weekday: ['preset'], day: ['preset'] },
+};
+const UPDATE_CONSTRAINTS = {
+  not: { required: ['schedule', 'preset'] },
+  dependentRequired: { at: ['preset'], weekday: ['preset'], day: ['preset'] },
+};
+
 /** The schemas the document names in components; answers and bodies refer to them by these names. */
 export const COMPONENT_SCHEMAS = {
   Problem: { schema: problemSchema, io: 'output' },
   EnvOverrides: { schema: envOverridesSchema, io: 'input' },
   CancelRequest: { schema: cancelRequestSchema, io: 'input' },
-  CreateCronJob: { schema: createCronJobSchema, io: 'input' },
-  UpdateCronJob: { schema: updateCronJobSchema, io: 'input' },
+  CreateCronJob: { schema: createCronJobSchema, io: 'input', constraints: CREATE_CONSTRAINTS },
+  UpdateCronJob: { schema: updateCronJobSchema, io: 'input', constraints: UPDATE_CONSTRAINTS },
   RunAccepted: { schema: runAcceptedSchema, io: 'output' },
   RunStatus: { schema: runStatusSchema, io: 'output' },
   CancelAccepted: { schema: cancelAcceptedSchema, io: 'output' },
@@ -58,7 +75,7 @@ export const COMPONENT_SCHEMAS = {
   CronJobRuns: { schema: cronJobRunsSchema, io: 'output' },
   SchedulePreview: { schema: schedulePreviewSchema, io: 'output' },
   ClusterList: { schema: clusterListSchema, io: 'output' },
-} as const satisfies Record<string, { schema: z.ZodType; io: 'input' | 'output' }>;
+} as const satisfies Record<string, { schema: z.ZodType; io: 'input' | 'output'; constraints?: Readonly<Record<string, unknown>> }>;
 export type SchemaName = keyof typeof COMPONENT_SCHEMAS;
 
 export type HeaderName = 'Location' | 'Retry-After' | 'ETag' | 'Content-Disposition' | 'X-Log-Source' | 'X-Log-Pod' | 'X-Log-Container' | 'X-Log-Truncated';
@@ -74,15 +91,30 @@ export interface ApiParameter {
   repeated?: boolean;
   /** The handler takes `name=` (empty) as if the parameter were not sent. */
   allowEmpty?: boolean;
+  /**
+   * Where a connector's designer gets the values to pick from (`x-ms-dynamic-values`, Power Platform's extension):
+   * another operation of this API and the path to the values in its answer.
+   */
+  pickFrom?: { operationId: string; parameters?: Readonly<Record<string, string>>; collection: string; value: string };
 }
 
 /** An answer's body: a named schema (JSON), or a media type with a JSON Schema of its own (text, files). */
 export type ApiBody = { schema: SchemaName } | { contentType: string; jsonSchema: Record<string, unknown> };
 
+/**
+ * An OpenAPI link: what the answer lets a client call next, with which of its values (runtime expressions such as
+ * `$response.body#/runId`). Stateful fuzzers follow them; Swagger 2.0 has none.
+ */
+export interface ApiLink {
+  operationId: string;
+  parameters: Readonly<Record<string, string>>;
+}
+
 export interface ApiSuccess {
   description: string;
   body?: ApiBody;
   headers?: readonly HeaderName[];
+  links?: Readonly<Record<string, ApiLink>>;
 }
 
 /** The error answers, all problem+json: which of them a route can give. */
@@ -119,6 +151,7 @@ const cluster: ApiParameter = {
   in: 'query',
   description: 'The cluster alias (CLUSTERS); default DEFAULT_CLUSTER. One not configured is a 403.',
   schema: clusterAliasSchema,
+  pickFrom: { operationId: 'listClusters', collection: 'items', value: 'alias' },
 };
 const namespacePath: ApiParameter = { name: 'namespace', in: 'path', required: true, description: 'The Kubernetes namespace', schema: namespaceParamSchema };
 const cronJobPath: ApiParameter = { name: 'name', in: 'path', required: true, description: 'The CronJob', schema: cronJobNameParamSchema };
@@ -148,17 +181,37 @@ const dryRun: ApiParameter = {
 /** Every cluster call can be refused as Kubernetes refuses it (400, 404, 409, 410, 422 pass through), or fail (502, 503). */
 const CLUSTER_ERRORS = [400, 401, 403, 404, 409, 410, 422, 502, 503] as const;
 
+const runId = { runId: '$response.body#/runId' };
 const runStarted: ApiSuccess = {
   description: 'The run is accepted (or, with the same idempotency key, was already): poll Location until it is no longer 202',
   body: { schema: 'RunAccepted' },
   headers: ['Location', 'Retry-After'],
+  links: {
+    GetRun: { operationId: 'getRun', parameters: runId },
+    CancelRun: { operationId: 'cancelRun', parameters: runId },
+    GetRunLogs: { operationId: 'getRunLogs', parameters: runId },
+  },
 };
+// On the default cluster: a runtime expression of a query parameter the request did not have would be empty.
+const cronJob = { namespace: '$request.path.namespace', name: '$response.body#/cronJob/metadata/name' };
+const cronJobLinks: Readonly<Record<string, ApiLink>> = {
+  GetCronJob: { operationId: 'getCronJob', parameters: cronJob },
+  UpdateCronJob: { operationId: 'updateCronJob', parameters: cronJob },
+  DeleteCronJob: { operationId: 'deleteCronJob', parameters: cronJob },
+  ListCronJobRuns: { operationId: 'listCronJobRuns', parameters: cronJob },
+  StartCronJobRun: { operationId: 'startCronJobRun', parameters: cronJob },
+};
+
+/** A run's source is picked from the discovery listing of the namespace and cluster already given. */
+function sources(operationId: 'listJobs' | 'listCronJobs'): NonNullable<ApiParameter['pickFrom']> {
+  return { operationId, parameters: { namespace: 'namespace', cluster: 'cluster' }, collection: 'items', value: 'name' };
+}
 
 function startParameters(kind: 'Job' | 'CronJob'): ApiParameter[] {
   const name: ApiParameter =
     kind === 'Job'
-      ? { name: 'name', in: 'path', required: true, description: 'The Job to clone', schema: objectNameParamSchema }
-      : { name: 'name', in: 'path', required: true, description: 'The CronJob whose jobTemplate runs', schema: objectNameParamSchema };
+      ? { name: 'name', in: 'path', required: true, description: 'The Job to clone', schema: objectNameParamSchema, pickFrom: sources('listJobs') }
+      : { name: 'name', in: 'path', required: true, description: 'The CronJob whose jobTemplate runs', schema: objectNameParamSchema, pickFrom: sources('listCronJobs') };
   const common: ApiParameter[] = [
     namespacePath,
     name,
@@ -166,7 +219,7 @@ function startParameters(kind: 'Job' | 'CronJob'): ApiParameter[] {
     {
       name: 'timeoutSeconds',
       in: 'query',
-      description: 'Cancel the run after this many seconds (at most MAX_RUN_TIMEOUT_SECONDS); default DEFAULT_RUN_TIMEOUT_SECONDS',
+      description: 'Stop the run (Failed, RunTimeout) after this many seconds, at most MAX_RUN_TIMEOUT_SECONDS; default DEFAULT_RUN_TIMEOUT_SECONDS',
       schema: zInt(1),
       allowEmpty: true,
     },
@@ -324,7 +377,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     requestBody: { schema: 'CreateCronJob', required: true, description: 'The CronJob to make' },
     answers: {
       200: { description: 'Dry run: what the API server would store', body: { schema: 'CronJobCreated' } },
-      201: { description: 'Created', body: { schema: 'CronJobCreated' }, headers: ['Location', 'ETag'] },
+      201: { description: 'Created', body: { schema: 'CronJobCreated' }, headers: ['Location', 'ETag'], links: cronJobLinks },
     },
     errors: [...CLUSTER_ERRORS, 413],
   },

@@ -8,7 +8,8 @@ import { runSnapshotSchema } from '../core/schemas.js';
 /**
  * Schemas of what the HTTP API takes and answers that no handler parses with zod of its own: path and query
  * parameters the handlers check by hand, and the answers they build. They describe the API in the OpenAPI
- * document (src/http/openapi.ts); test/http/api-schemas.test.ts holds them against the handlers' own checks.
+ * document (src/http/openapi.ts); test/http/api-schemas.test.ts and test/functions/query-parameters.test.ts hold
+ * them against the handlers' own checks, test/http/api-answers.test.ts the answers against the handlers' answers.
  * Answers are loose objects: a field added to an answer must not make the document wrong.
  */
 
@@ -22,7 +23,7 @@ export const cronJobNameParamSchema = z.string().min(1).max(MAX_CRONJOB_NAME).re
  * A run id in the status and cancel routes: a DNS label `<base>-<suffix>` with a suffix of at least 8 characters
  * (core/naming.ts isRunId). Anything else is a 404, the answer an unknown run gets.
  */
-export const RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*-[a-z0-9]{8,}$/;
+const RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*-[a-z0-9]{8,}$/;
 export const runIdParamSchema = z.string().max(63).regex(RUN_ID_PATTERN);
 /** Any Job name (logs of Jobs the app did not start too): a DNS label, else a 404. */
 export const jobNameParamSchema = z.string().min(1).max(63).regex(DNS_LABEL);

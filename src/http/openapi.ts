@@ -6,10 +6,10 @@ import { API_ROUTES, type ApiBody, type ApiParameter, type ApiRoute, type ApiSuc
 export type JsonObject = Record<string, unknown>;
 
 /** The version of the API contract the document describes (info.version), not of the package. */
-export const API_VERSION = '1.0.0';
-export const API_TITLE = 'aks-job-runner';
+const API_VERSION = '1.0.0';
+const API_TITLE = 'aks-job-runner';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 const ERROR_DESCRIPTIONS: Readonly<Record<ErrorStatus, string>> = {
   400: 'The request is invalid: detail names the parameter or field and what it takes',
@@ -34,14 +34,14 @@ const HEADERS: Readonly<Record<HeaderName, { description: string; schema: JsonOb
   'Retry-After': { description: 'Seconds to wait before asking again', schema: { type: 'integer', minimum: 0 } },
   ETag: { description: "The resource's resourceVersion, quoted: send it back as If-Match", schema: { type: 'string' } },
   'Content-Disposition': { description: 'inline, or attachment with download=true, with a file name', schema: { type: 'string' } },
-  'X-Log-Source': { description: 'Where the log came from: live (the pod) or archive', schema: { type: 'string' } },
+  'X-Log-Source': { description: 'Where the log came from: live (the pod) or archive', schema: { type: 'string', enum: ['live', 'archive'] } },
   'X-Log-Pod': { description: 'The pod the log is of', schema: { type: 'string' } },
   'X-Log-Container': { description: 'The container the log is of', schema: { type: 'string' } },
   'X-Log-Truncated': { description: 'true when the log was cut to its size limit', schema: { type: 'string', enum: ['true', 'false'] } },
 };
 
 /** JSON Schema 2020-12 of a zod schema, as OpenAPI 3.1 embeds it (no `$schema` of its own). */
-export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
+function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
   const converted = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonObject;
   delete converted.$schema;
   return converted;
@@ -64,6 +64,17 @@ function parameter(p: ApiParameter): JsonObject {
     schema: p.repeated ? { type: 'array', items: schema } : schema,
     ...(p.repeated ? { style: 'form', explode: true } : {}),
     ...(p.allowEmpty ? { allowEmptyValue: true } : {}),
+    ...(p.pickFrom ? { 'x-ms-dynamic-values': dynamicValues(p.pickFrom) } : {}),
+  };
+}
+
+function dynamicValues(pick: NonNullable<ApiParameter['pickFrom']>): JsonObject {
+  return {
+    operationId: pick.operationId,
+    ...(pick.parameters ? { parameters: Object.fromEntries(Object.entries(pick.parameters).map(([name, from]) => [name, { parameter: from }])) } : {}),
+    'value-collection': pick.collection,
+    'value-path': pick.value,
+    'value-title': pick.value,
   };
 }
 
@@ -77,10 +88,11 @@ function success(answer: ApiSuccess): JsonObject {
     description: answer.description,
     ...(answer.headers ? { headers: Object.fromEntries(answer.headers.map((h) => [h, { $ref: `#/components/headers/${h}` }])) } : {}),
     ...(answer.body ? { content: content(answer.body) } : {}),
+    ...(answer.links ? { links: answer.links } : {}),
   };
 }
 
-export const FUNCTION_KEY_SECURITY = [{ functionKeyHeader: [] }, { functionKeyQuery: [] }];
+const FUNCTION_KEY_SECURITY = [{ functionKeyHeader: [] }, { functionKeyQuery: [] }];
 
 function operation(route: ApiRoute): JsonObject {
   const responses: JsonObject = {};
@@ -152,7 +164,9 @@ function serverless(routes: readonly ApiRoute[]): JsonObject {
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     paths,
     components: {
-      schemas: Object.fromEntries(Object.entries(COMPONENT_SCHEMAS).map(([name, { schema, io }]) => [name, jsonSchemaOf(schema, io)])),
+      schemas: Object.fromEntries(
+        Object.entries(COMPONENT_SCHEMAS).map(([name, entry]) => [name, { ...jsonSchemaOf(entry.schema, entry.io), ...('constraints' in entry ? entry.constraints : {}) }]),
+      ),
       responses: errorResponses(routes),
       headers: HEADERS,
       securitySchemes: {

@@ -109,7 +109,9 @@ export function toSchema2(schema: unknown): JsonObject {
     } else if (key === 'examples' && Array.isArray(value) && value.length > 0) {
       out.example = value[0];
     } else if (key === 'allOf' && Array.isArray(value)) {
-      out.allOf = value.map(toSchema2);
+      // A member that only constrains across fields (oneOf of required lists) has nothing 2.0 can say.
+      const members = value.filter((m) => !isObject(m) || m.type !== undefined || m.$ref !== undefined || m.properties !== undefined).map(toSchema2);
+      if (members.length > 0) out.allOf = members;
     }
     // Anything else (propertyNames, not, prefixItems, $schema, $defs, if/then/else...) has no 2.0 form.
   }
@@ -150,6 +152,7 @@ function parameter2(p: JsonObject): JsonObject {
   };
   for (const key of PARAMETER_KEYS) if (schema[key] !== undefined) out[key] = schema[key];
   if (p.allowEmptyValue === true) out.allowEmptyValue = true;
+  for (const [key, value] of Object.entries(p)) if (key.startsWith('x-')) out[key] = value;
   // A string stands in for a parameter whose schema has no single type: a query string is text anyway.
   if (out.type === undefined) out.type = 'string';
   if (out.type === 'array') out.collectionFormat = p.explode === true ? 'multi' : 'csv';
@@ -263,7 +266,7 @@ export function toSwagger2(doc: JsonObject, options: SwaggerOptions = {}): JsonO
 }
 
 /** Operations a connector has no use for: the console's files and these documents themselves. */
-export const CONNECTOR_OMITS: ReadonlySet<string> = new Set(API_ROUTES.filter((r) => r.connector === false).map((r) => r.name));
+const CONNECTOR_OMITS: ReadonlySet<string> = new Set(API_ROUTES.filter((r) => r.connector === false).map((r) => r.name));
 
 /** The Swagger 2.0 document a connector imports. */
 export function swaggerDocument(options: DocumentOptions): JsonObject {

@@ -1,6 +1,7 @@
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { V1Deployment, V1Job, V1Pod } from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 
 import { loadConfig } from '../../src/config.js';
 import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
@@ -26,6 +27,7 @@ import { startJobRun } from '../../src/functions/startJobRun.js';
 import { updateCronJob } from '../../src/functions/updateCronJob.js';
 import { API_ROUTES, COMPONENT_SCHEMAS } from '../../src/http/api-routes.js';
 import { problemSchema } from '../../src/http/api-schemas.js';
+import { openApiDocument } from '../../src/http/openapi.js';
 import { createServices, setServices } from '../../src/services.js';
 import { FakeDurableClient } from '../fakes/durable-client.js';
 import { FakeKube } from '../fakes/kube.js';
@@ -259,6 +261,8 @@ const CASES: Case[] = [
   { name: 'the Swagger document', operationId: 'getSwaggerDocument', status: 200, call: () => getSwaggerDocument(request('GET', 'swagger.json'), context()) },
 ];
 
+const DOCUMENTED = (openApiDocument({ serverUrl: BASE }).components as { schemas: Record<string, unknown> }).schemas;
+
 function routeOf(operationId: string) {
   const route = API_ROUTES.find((r) => r.name === operationId);
   if (!route) throw new Error(`no route ${operationId}`);
@@ -277,6 +281,7 @@ describe('answers as the document describes them', () => {
       expect(route.errors).toContain(answered);
       expect(headers['Content-Type']).toBe('application/problem+json');
       expect(problemSchema.safeParse(response.jsonBody).success).toBe(true);
+      expect(z.fromJSONSchema(DOCUMENTED.Problem as Parameters<typeof z.fromJSONSchema>[0]).safeParse(response.jsonBody).success).toBe(true);
       expect(response.jsonBody).toMatchObject({ status: answered, type: expect.stringMatching(/^docs\/errors\.md#/) as unknown });
       if (answered === 429 || answered === 503) expect(headers['Retry-After']).toMatch(/^\d+$/);
       return;
@@ -288,8 +293,10 @@ describe('answers as the document describes them', () => {
     }
     const body = answer?.body;
     if (body && 'schema' in body) {
-      const parsed = COMPONENT_SCHEMAS[body.schema].schema.safeParse(response.jsonBody);
+      // The JSON Schema the document carries, not the zod it was made from: what a client or fuzzer checks.
+      const parsed = z.fromJSONSchema(DOCUMENTED[body.schema] as Parameters<typeof z.fromJSONSchema>[0]).safeParse(response.jsonBody);
       expect(parsed.error?.issues ?? []).toEqual([]);
+      expect(COMPONENT_SCHEMAS[body.schema].schema.safeParse(response.jsonBody).success).toBe(true);
     } else if (body) {
       expect(response.jsonBody === undefined ? response.body : response.jsonBody).toBeDefined();
     } else {

@@ -132,6 +132,42 @@ describe('the OpenAPI 3.1 document', () => {
     expect(schemas.UpdateCronJob).toMatchObject({ type: 'object', additionalProperties: false });
   });
 
+  it('links answers to operations that exist, with parameters those operations have', () => {
+    const operations = new Map(operationsOf(doc).map((o) => [String(o.operation.operationId), o.operation]));
+    const links = operationsOf(doc).flatMap((o) =>
+      Object.values(o.operation.responses as Record<string, JsonObject>).flatMap((r) => Object.values((r.links ?? {}) as Record<string, { operationId: string; parameters: JsonObject }>)),
+    );
+    expect(links.map((l) => l.operationId)).toEqual(expect.arrayContaining(['getRun', 'cancelRun', 'getCronJob']));
+    for (const link of links) {
+      const target = operations.get(link.operationId);
+      expect(target, link.operationId).toBeDefined();
+      const names = ((target?.parameters ?? []) as JsonObject[]).map((p) => p.name);
+      for (const name of Object.keys(link.parameters)) expect(names, `${link.operationId} ${name}`).toContain(name);
+      // Every path parameter of the target is given, else the link cannot be followed.
+      for (const p of ((target?.parameters ?? []) as JsonObject[]).filter((p) => p.in === 'path')) expect(Object.keys(link.parameters)).toContain(p.name);
+    }
+  });
+
+  it("picks values from operations that exist, with the picking operation's own parameters, from a list in their answer", () => {
+    const operations = new Map(operationsOf(doc).map((o) => [String(o.operation.operationId), o.operation]));
+    const schemas = (doc.components as { schemas: Record<string, JsonObject> }).schemas;
+    const picks = operationsOf(doc).flatMap((o) =>
+      ((o.operation.parameters ?? []) as JsonObject[]).flatMap((p) => (p['x-ms-dynamic-values'] ? [{ owner: o.operation, pick: p['x-ms-dynamic-values'] as Record<string, unknown> }] : [])),
+    );
+    expect(picks.length).toBeGreaterThan(5);
+    for (const { owner, pick } of picks) {
+      const target = operations.get(String(pick.operationId));
+      expect(target, String(pick.operationId)).toBeDefined();
+      const ownNames = ((owner.parameters ?? []) as JsonObject[]).map((p) => p.name);
+      for (const from of Object.values((pick.parameters ?? {}) as Record<string, { parameter: string }>)) expect(ownNames).toContain(from.parameter);
+      const answer = (target?.responses as Record<string, { content: Record<string, { schema: { $ref: string } }> }>)['200'];
+      const schema = schemas[answer?.content['application/json']?.schema.$ref.split('/').pop() ?? ''];
+      const list = (schema?.properties as Record<string, JsonObject>)[String(pick['value-collection'])];
+      expect(list?.type).toBe('array');
+      expect(Object.keys((list?.items as JsonObject).properties as JsonObject)).toContain(pick['value-path']);
+    }
+  });
+
   it('is the same document for the same server', () => {
     expect(openApiDocument({ serverUrl: SERVER })).toEqual(doc);
   });

@@ -50,6 +50,12 @@ describe('JSON Schema 2020-12 → Swagger 2.0 schema', () => {
       from: { type: 'object', properties: { a: { type: 'array', items: { type: ['string', 'null'] } } }, additionalProperties: { const: true } },
       to: { type: 'object', properties: { a: { type: 'array', items: { type: 'string', 'x-nullable': true } } }, additionalProperties: { enum: [true], type: 'boolean' } },
     },
+    {
+      name: 'allOf members that only constrain across fields are left out, the others kept',
+      from: { type: 'object', allOf: [{ oneOf: [{ required: ['a'] }, { required: ['b'] }] }, { $ref: '#/components/schemas/Base' }] },
+      to: { type: 'object', allOf: [{ $ref: '#/definitions/Base' }] },
+    },
+    { name: 'an allOf of constraints only is left out whole', from: { type: 'object', allOf: [{ oneOf: [{ required: ['a'] }, { required: ['b'] }] }] }, to: { type: 'object' } },
     { name: 'an extension stays', from: { type: 'string', 'x-ms-visibility': 'important' }, to: { type: 'string', 'x-ms-visibility': 'important' } },
   ])('$name', ({ from, to }) => {
     expect(toSchema2(from)).toEqual(to);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
 import { problemSchema } from '../../src/http/api-schemas.js';
@@ -21,6 +22,16 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 const EXAMPLES: Readonly<Record<string, string>> = { namespace: 'batch', name: 'nightly', runId: 'nightly-abcdefghij', path: 'index.html' };
+
+/** A response's media type and its schema, references followed. */
+function mediaOf(response: JsonObject): { type: string; schema: JsonObject | undefined } | undefined {
+  const components = doc.components as { responses: Record<string, JsonObject>; schemas: Record<string, JsonObject> };
+  const resolved = typeof response.$ref === 'string' ? components.responses[response.$ref.split('/').pop() ?? ''] : response;
+  const [type, media] = Object.entries((resolved?.content ?? {}) as Record<string, { schema?: JsonObject }>)[0] ?? [];
+  if (type === undefined) return undefined;
+  const schema = media?.schema;
+  return { type, schema: typeof schema?.$ref === 'string' ? components.schemas[schema.$ref.split('/').pop() ?? ''] : schema };
+}
 
 function urlOf(path: string): string {
   return `${app.url}/api${path.replace(/\{([^}]+)\}/g, (_m, name: string) => EXAMPLES[name] ?? 'x')}`;
@@ -51,15 +62,27 @@ describe('the API documents on the local runtime', () => {
     }
   });
 
-  it('answers every operation with a key with a status its operation documents, never a 5xx the document does not name', async () => {
+  it('answers every operation with a key with a status, media type and body its operation documents', async () => {
     for (const { path, method, operation } of operationsOf(doc)) {
       const response = await fetch(urlOf(path), {
         method: method.toUpperCase(),
         headers: { 'x-functions-key': 'fn-key', 'content-type': 'application/json' },
         ...(method === 'get' || method === 'delete' ? {} : { body: '{}' }),
       });
-      const where = `${method.toUpperCase()} ${path}: ${String(response.status)} ${await response.text()}`;
+      const text = await response.text();
+      const where = `${method.toUpperCase()} ${path}: ${String(response.status)} ${text}`;
       expect(Object.keys(operation.responses as JsonObject), where).toContain(String(response.status));
+      const documented = mediaOf((operation.responses as Record<string, JsonObject>)[String(response.status)] ?? {});
+      const type = response.headers.get('content-type')?.split(';')[0] ?? '';
+      if (!documented) {
+        expect(text, where).toBe('');
+        continue;
+      }
+      expect(documented.type === '*/*' || documented.type === type, `${where}: ${type}`).toBe(true);
+      if (type.endsWith('json') && documented.schema) {
+        const parsed = z.fromJSONSchema(documented.schema).safeParse(JSON.parse(text));
+        expect(parsed.error?.issues ?? [], where).toEqual([]);
+      }
     }
   });
 });
