@@ -45,8 +45,11 @@ export function logsUrl(request: HttpRequest, runId: string, cluster: string, na
  */
 async function locate(request: HttpRequest, client: RunClient, runId: string): Promise<{ cluster: string; namespace: string }> {
   const { clusters, config } = services();
-  const namespace = request.query.get('namespace');
-  const cluster = request.query.get('cluster');
+  // An empty value is one not sent, as the document says (allowEmptyValue).
+  const namespace = request.query.get('namespace') || undefined;
+  const cluster = request.query.get('cluster') || undefined;
+  // A cluster the app does not know is a 403 here as on every route, also when the run's record would name one.
+  if (cluster !== undefined) clusters.settings(cluster);
   const instance = await findRun(client, runId);
   // A run the app started is its starter's (an Entra caller's runs are not another caller's to read), however
   // its namespace is named; a Job the app did not start is anyone's who may use its namespace.
@@ -63,6 +66,9 @@ async function locate(request: HttpRequest, client: RunClient, runId: string): P
     );
   }
   const found = { cluster: input.data.request.cluster, namespace: input.data.request.namespace };
+  if (cluster !== undefined && cluster !== found.cluster) {
+    throw new NotFoundError(`run "${runId}" runs on cluster "${found.cluster}", not "${cluster}": leave cluster out, or pass the run's namespace too for a Job of the same name on "${cluster}"`);
+  }
   authorizeTarget(callerOf(request, config.callers), config.callers, found);
   return found;
 }

@@ -16,7 +16,13 @@ import { FakeKube } from '../fakes/kube.js';
  */
 const t0 = new Date('2026-11-23T10:00:00Z');
 const BASE = 'https://jobs.example.net/api';
-const config = loadConfig({ CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/nonexistent', namespaces: ['batch'] }]) });
+const config = loadConfig({
+  CLUSTERS: JSON.stringify([
+    { alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/nonexistent', namespaces: ['batch'] },
+    { alias: 'staging', type: 'kubeconfig', kubeconfigPath: '/nonexistent', namespaces: ['batch'] },
+  ]),
+  DEFAULT_CLUSTER: 'dev',
+});
 
 let kube: FakeKube;
 let client: FakeDurableClient;
@@ -100,6 +106,28 @@ describe('GET /runs/{runId}/logs', () => {
     expect(response.status).toBe(status);
     expect(header(response, 'Content-Type')).toBe('application/problem+json');
     expect(json(response).detail).toMatch(detail);
+  });
+
+  // Found by the fuzz (test/e2e/fuzz.test.ts): the cluster was ignored when no namespace came with it.
+  it.each([
+    { name: 'a cluster the app does not know is a 403, as on every route', query: '?cluster=nope', status: 403, says: /cluster "nope" is not configured/ },
+    { name: 'a known cluster the run is not on is a 404 naming the run\'s', query: '?cluster=staging', status: 404, says: /runs on cluster "dev", not "staging"/ },
+    { name: 'an unknown cluster is a 403 also with an empty namespace', query: '?namespace=&cluster=0', status: 403, says: /cluster "0" is not configured/ },
+  ])('without a namespace, $name', async ({ query, status, says }) => {
+    client.put({ instanceId: 'nightly-0123456789', input: appRun('nightly-0123456789') });
+    kube.pods.push(pod('nightly-0123456789-a', 'nightly-0123456789', 0));
+    const response = await logs('nightly-0123456789', query);
+    expect(response.status).toBe(status);
+    expect(header(response, 'Content-Type')).toBe('application/problem+json');
+    expect(String(json(response).detail)).toMatch(says);
+    expect(kube.calls.filter((c) => c.startsWith('readPodLog'))).toEqual([]);
+  });
+
+  it("with the run's own cluster, or an empty one, reads the run's log", async () => {
+    client.put({ instanceId: 'nightly-0123456789', input: appRun('nightly-0123456789') });
+    kube.pods.push(pod('nightly-0123456789-a', 'nightly-0123456789', 0));
+    expect((await logs('nightly-0123456789', '?cluster=dev')).status).toBe(200);
+    expect((await logs('nightly-0123456789', '?cluster=&namespace=')).status).toBe(200);
   });
 
   it('answers 404 for something that cannot be a run id', async () => {
