@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, Watch } from '@kubernetes/client-node';
 import * as df from 'durable-functions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
@@ -239,6 +239,8 @@ describe('the app\'s process killed between the create of a Job and the record o
         LOCAL_PORT: String(port),
         LOCAL_FUNCTION_KEY: 'faults',
         LOCAL_STATE_DIR: stateDir,
+        // The suite's Azurite: left to itself the app starts one of its own, which its SIGKILL would orphan.
+        LOGS_CONNECTION_STRING: inject('logsConnectionString'),
         POLL_INITIAL_SECONDS: '1',
         POLL_MAX_SECONDS: '2',
         ACTIVITY_RETRY_FIRST_SECONDS: '1',
