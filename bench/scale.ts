@@ -1,10 +1,11 @@
 /**
- * Scale benchmark: `npm run bench:scale` (BENCH_N=50,200 by default; BENCH_WINDOWS=3 poll windows a mode).
+ * Scale benchmark: `npm run bench:scale` (BENCH_N=50,200 by default; BENCH_WINDOWS=4 poll windows a mode).
  *
  * N concurrent runs in one namespace of a real local control plane (testenv), observed the way the observe
  * activity does, 10 at a time (host.json's maxConcurrentActivityFunctions), one round per poll window, in
- * three modes side by side: per-run reads with a new TLS connection per request (client-node 2 as it is),
- * per-run reads over one keep-alive pool, and batched lists over one keep-alive pool. It prints, per mode:
+ * four modes side by side: per-run reads with a new TLS connection per request (client-node 2 as it is),
+ * per-run reads over one keep-alive pool, batched lists over one keep-alive pool, and the same batched lists
+ * in two workers that share the runs (each its own lists, as two instances of the app). It prints, per mode:
  * API requests per poll window (the API server's own apiserver_request_total, an idle window of the same
  * length subtracted), the app's CPU per run and poll, the API server's CPU per window (/proc/<pid>/stat),
  * and the worker's memory. Then detection latency (Job's terminal condition to the status route's final
@@ -41,7 +42,7 @@ import { startCluster } from '../testenv/cluster.js';
 import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION } from '../testenv/fates.js';
 
 const SIZES = (process.env.BENCH_N ?? '50,200').split(',').map(Number);
-const WINDOWS = Number(process.env.BENCH_WINDOWS ?? '3');
+const WINDOWS = Number(process.env.BENCH_WINDOWS ?? '4');
 const WINDOW_MS = 5_000;
 const CONCURRENCY = 10;
 const grace = { imagePullSeconds: 120, containerConfigSeconds: 60, unschedulableSeconds: 600, quotaSeconds: 300 };
@@ -98,28 +99,35 @@ try {
       { name: 'per-run, new TLS per request', batching: false, reuse: false },
       { name: 'per-run, keep-alive', batching: false, reuse: true },
       { name: 'batched, keep-alive', batching: true, reuse: true },
+      // Durable hands each observe to any worker: two workers, each with its own lists, sharing the runs.
+      { name: 'batched, keep-alive, 2 workers', batching: true, reuse: true, workers: 2 },
     ];
     for (const mode of modes) {
-      const gateway = new ClientNodeGateway(new KubeconfigFileSource(cluster.kubeconfigPath), 30_000, mode.reuse);
-      const read = runReader(gateway, mode.batching, BATCH);
+      const workers = Array.from({ length: mode.workers ?? 1 }, () => {
+        const gateway = new ClientNodeGateway(new KubeconfigFileSource(cluster.kubeconfigPath), 30_000, mode.reuse);
+        return { gateway, read: runReader(gateway, mode.batching, BATCH) };
+      });
       globalThis.gc?.();
       const r0 = await observeRequests();
       const c0 = await apiserverCpuMs();
       const app0 = process.cpuUsage();
       const started = Date.now();
       let statuses = new Map<string, number>();
-      let afterFirst = r0;
+      // The request count at the start of each window and at the end: what each window cost.
+      const marks = [r0];
       for (let w = 0; w < WINDOWS; w++) {
-        if (w === 1) afterFirst = await observeRequests();
+        if (w > 0) marks.push(await observeRequests());
         const windowStart = Date.now();
         statuses = new Map();
         let next = 0;
         await Promise.all(
           Array.from({ length: CONCURRENCY }, async () => {
             while (next < refs.length) {
+              // A run's observe lands on another worker from one window to the next, as the host spreads them.
+              const worker = workers[(next + w) % workers.length];
               const ref = refs[next++];
-              if (!ref) break;
-              const s = await observeOnce(gateway, ref, grace, null, new Date(), noSettle, read);
+              if (!ref || !worker) break;
+              const s = await observeOnce(worker.gateway, ref, grace, null, new Date(), noSettle, worker.read);
               statuses.set(s.status, (statuses.get(s.status) ?? 0) + 1);
             }
           }),
@@ -130,15 +138,15 @@ try {
       const app = process.cpuUsage(app0);
       // Less this bench's own /metrics reads; the first window also tells the worker which runs it watches.
       const end = await observeRequests();
-      const first = afterFirst - r0 - 1;
-      const steady = (end - afterFirst - 1) / Math.max(1, WINDOWS - 1);
+      marks.push(end);
+      const perWindow = marks.slice(1).map((mark, i) => mark - (marks[i] ?? mark) - 1);
       const cpu = (await apiserverCpuMs()) - c0;
       const base = await idle(elapsed);
       const mem = process.memoryUsage();
       rows.push([
         String(n),
         mode.name,
-        `${(first - base.requests / WINDOWS).toFixed(0)} / ${(steady - base.requests / WINDOWS).toFixed(1)}`,
+        perWindow.map((r) => (r - base.requests / WINDOWS).toFixed(0)).join(', '),
         ((app.user + app.system) / 1000 / (n * WINDOWS)).toFixed(2),
         ((cpu - base.cpuMs) / WINDOWS).toFixed(0),
         (mem.rss / 2 ** 20).toFixed(0),
@@ -148,7 +156,7 @@ try {
     }
     await core.deleteNamespace({ name: ns });
   }
-  console.log('\n| N | mode | API requests / poll window (first / then) | app CPU ms / run / poll | API server CPU ms / window | worker RSS MiB | statuses seen |');
+  console.log('\n| N | mode | API requests in each poll window | app CPU ms / run / poll | API server CPU ms / window | worker RSS MiB | statuses seen |');
   console.log('|---|---|---|---|---|---|---|');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
 
