@@ -5,10 +5,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Azurite's one account and its published, well-known development key (not a secret; never logged anyway). */
 const ACCOUNT = 'devstoreaccount1';
@@ -68,12 +68,12 @@ function exited(child: ChildProcess): Promise<void> {
 export async function startAzurite(options: AzuriteOptions = {}): Promise<LocalAzurite> {
   const location = options.location ?? (await mkdtemp(join(tmpdir(), 'aks-job-runner-azurite-')));
   const port = await freePort();
-  const main = createRequire(import.meta.url).resolve('azurite/dist/src/blob/main.js');
-  // The same Node as ours (22), whatever `node` is first on PATH.
+  // The same Node as ours (22), whatever `node` is first on PATH; through azurite-child.cjs, which ends Azurite
+  // when this process's end of its stdin closes, so it never outlives us.
   const child = spawn(
     process.execPath,
-    [main, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', location, '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    [fileURLToPath(new URL('./azurite-child.cjs', import.meta.url)), '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', location, '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry'],
+    { stdio: ['pipe', 'ignore', 'pipe'] },
   );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
