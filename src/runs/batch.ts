@@ -132,6 +132,21 @@ export class NamespaceThrottle {
     }
     return throttled;
   }
+
+  /**
+   * `call`, unless the namespace is throttled: its answer, or the ThrottledError of a throttling answer (noted
+   * for the namespace, so no call goes to it before its Retry-After). Any other failure throws.
+   */
+  async unlessThrottled<T>(call: () => Promise<T>): Promise<T | ThrottledError> {
+    try {
+      this.check();
+      return await call();
+    } catch (err) {
+      const throttled = this.note(err);
+      if (throttled) return throttled;
+      throw err;
+    }
+  }
 }
 
 export class NamespaceObserver {
@@ -191,12 +206,9 @@ export class NamespaceObserver {
   }
 
   private async list(ids: string[]): Promise<Map<string, RunReads>> {
-    try {
-      this.throttle.check();
-      return await this.listAll(ids);
-    } catch (err) {
-      throw this.throttle.note(err) ?? err;
-    }
+    const listed = await this.throttle.unlessThrottled(() => this.listAll(ids));
+    if (listed instanceof ThrottledError) throw listed;
+    return listed;
   }
 
   private async listAll(ids: string[]): Promise<Map<string, RunReads>> {

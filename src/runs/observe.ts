@@ -7,7 +7,7 @@ import { JOB_NAME_POD_LABEL } from '../core/labels.js';
 import { waitingPods } from '../core/observation.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { jobSettled, mapRunStatus, outputsFromPods, verdictOutlivedByJob } from '../core/status.js';
-import { BATCH, type BatchSettings, namespaceObserver, namespaceThrottle, type RunReads } from './batch.js';
+import { BATCH, type BatchSettings, namespaceObserver, namespaceThrottle, type RunReads, ThrottledError } from './batch.js';
 import { refusal } from './failures.js';
 
 /** Reason of a snapshot whose run the cluster refused to show (a person must fix it); counted in a row. */
@@ -101,24 +101,22 @@ export async function observeOnce(
   settle: SettlePolicy = SETTLE,
   read: RunReader = (r) => perRunReads(gateway, r),
 ): Promise<RunSnapshot> {
-  const throttle = namespaceThrottle(gateway, ref.namespace);
   try {
-    throttle.check();
-    let look = await inspectRun(read, ref, grace, monitorUrl, now);
-    for (let attempt = 0; !look.settled && attempt < settle.reads; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, settle.intervalMs));
-      const again = await inspectRun(read, ref, grace, monitorUrl, new Date(now.getTime() + (attempt + 1) * settle.intervalMs));
-      // A Job removed meanwhile (ttlSecondsAfterFinished) keeps the verdict, counts and outputs already read.
-      if (again.gone || !isTerminal(again.snapshot.status)) break;
-      look = again;
-    }
-    return look.snapshot;
+    const seen = await namespaceThrottle(gateway, ref.namespace).unlessThrottled(async () => {
+      let look = await inspectRun(read, ref, grace, monitorUrl, now);
+      for (let attempt = 0; !look.settled && attempt < settle.reads; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, settle.intervalMs));
+        const again = await inspectRun(read, ref, grace, monitorUrl, new Date(now.getTime() + (attempt + 1) * settle.intervalMs));
+        // A Job removed meanwhile (ttlSecondsAfterFinished) keeps the verdict, counts and outputs already read.
+        if (again.gone || !isTerminal(again.snapshot.status)) break;
+        look = again;
+      }
+      return look.snapshot;
+    });
+    if (!(seen instanceof ThrottledError)) return seen;
+    const message = `${seen.message}; the app waits that long before it reads namespace ${ref.namespace} again, and the run goes on being watched`;
+    return snapshotOf(ref, { status: 'Unknown', reason: THROTTLED, message, monitorUrl }, now);
   } catch (err) {
-    const throttled = throttle.note(err);
-    if (throttled) {
-      const message = `${throttled.message}; the app waits that long before it reads namespace ${ref.namespace} again, and the run goes on being watched`;
-      return snapshotOf(ref, { status: 'Unknown', reason: THROTTLED, message, monitorUrl }, now);
-    }
     const refused = refusal(err);
     if (!refused) throw err;
     return snapshotOf(ref, { status: 'Unknown', reason: OBSERVE_FAILED, message: `the run could not be read: ${refused.message}`, monitorUrl }, now);
@@ -153,14 +151,13 @@ export async function deleteRun(
   monitorUrl: string | null,
   now: Date,
 ): Promise<StopResult> {
-  const throttle = namespaceThrottle(gateway, ref.namespace);
   let message = verdict.message;
   try {
-    throttle.check();
-    await gateway.deleteJob(ref.namespace, ref.runId);
+    const throttled = await namespaceThrottle(gateway, ref.namespace).unlessThrottled(() => gateway.deleteJob(ref.namespace, ref.runId));
+    if (throttled instanceof ThrottledError) {
+      return { outcome: 'throttled', retryAt: throttled.until.toISOString(), message: `deleting Job ${ref.namespace}/${ref.runId} waits: ${throttled.message}` };
+    }
   } catch (err) {
-    const throttled = throttle.note(err);
-    if (throttled) return { outcome: 'throttled', retryAt: throttled.until.toISOString(), message: `deleting Job ${ref.namespace}/${ref.runId} waits: ${throttled.message}` };
     const refused = refusal(err);
     if (!refused) throw err;
     message = `${verdict.message}; deleting Job ${ref.namespace}/${ref.runId} failed, so delete it by hand: ${refused.message}`;

@@ -7,7 +7,7 @@ import { assertRunConsent, isConsentRefusal, type RunPolicy } from '../core/cons
 import { AppError, isAlreadyExists, KubeApiError, NotFoundError } from '../core/errors.js';
 import { type RunRequest, type RunSnapshot, type RunSource, snapshotOf } from '../core/run.js';
 import { scheduledTimestamp } from '../core/scheduler.js';
-import { namespaceThrottle } from './batch.js';
+import { namespaceThrottle, ThrottledError } from './batch.js';
 import { refusal } from './failures.js';
 import { THROTTLED } from './observe.js';
 
@@ -137,18 +137,12 @@ async function createOnce(gateway: KubeGateway, request: RunRequest, monitorUrl:
  * are thrown for the orchestrator's RetryOptions; every other failure is a rejection.
  */
 export async function createRun(gateway: KubeGateway, request: RunRequest, monitorUrl: string | null, now: Date, policy: RunPolicy): Promise<SubmitResult> {
-  const throttle = namespaceThrottle(gateway, request.namespace);
-  try {
-    throttle.check();
-    return await createOnce(gateway, request, monitorUrl, now, policy);
-  } catch (err) {
-    const slowDown = throttle.note(err);
-    if (!slowDown) throw err;
-    const message = `${slowDown.message}; the Job is created after that, and the run waits meanwhile`;
-    return {
-      outcome: 'throttled',
-      snapshot: snapshotOf(request, { status: 'Starting', reason: THROTTLED, message, monitorUrl }, now),
-      retryAt: slowDown.until.toISOString(),
-    };
-  }
+  const result = await namespaceThrottle(gateway, request.namespace).unlessThrottled(() => createOnce(gateway, request, monitorUrl, now, policy));
+  if (!(result instanceof ThrottledError)) return result;
+  const message = `${result.message}; the Job is created after that, and the run waits meanwhile`;
+  return {
+    outcome: 'throttled',
+    snapshot: snapshotOf(request, { status: 'Starting', reason: THROTTLED, message, monitorUrl }, now),
+    retryAt: result.until.toISOString(),
+  };
 }
