@@ -66,6 +66,14 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
   const version = orchestrationVersion(context.df.version);
   /** When a throttled call may be made again: as the API server asked, and never at once. */
   const throttledUntil = (retryAt: string) => new Date(Math.max(new Date(retryAt).getTime(), now().getTime() + THROTTLED_MIN_WAIT_MS));
+  /** Wait for `fireAt` (cut to `deadline`), unless the cancel comes first: true when it did. */
+  function* cancelledBefore(fireAt: Date, deadline: Date | null, cancel: df.Task): Generator<df.Task, boolean, unknown> {
+    const timer = context.df.createTimer(deadline && fireAt > deadline ? deadline : fireAt);
+    const winner = yield context.df.Task.any([timer, cancel]);
+    if (winner !== cancel) return false;
+    timer.cancel();
+    return true;
+  }
   /** The custom status, always within the host's size limit (over it, the host fails the orchestration). */
   const show = (snapshot: RunSnapshot) => {
     context.df.setCustomStatus(forCustomStatus(snapshot));
@@ -182,12 +190,7 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
         context.df.continueAsNew({ ...input, submitSince: since.toISOString() } satisfies JobRunInput);
         return forOutput(submitted.snapshot);
       }
-      let fireAt = throttledUntil(submitted.retryAt);
-      if (submitDeadline && fireAt > submitDeadline) fireAt = submitDeadline;
-      const timer = context.df.createTimer(fireAt);
-      const winner = yield context.df.Task.any([timer, cancelTask]);
-      if (winner === cancelTask) {
-        timer.cancel();
+      if (yield* cancelledBefore(throttledUntil(submitted.retryAt), submitDeadline, cancelTask)) {
         return yield* stop(cancelVerdict(cancelTask.result ?? {}), submitted.snapshot);
       }
     }
@@ -217,13 +220,7 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
     const deadline = progress.deadline ? new Date(progress.deadline) : null;
     // Aligned on the wall clock, so runs at the same step wake together and share their namespace's lists.
     // Timer instants are not part of what a replay matches (docs/decisions.md, "Scale"): no new version.
-    let fireAt = alignedFireAt(now(), pollDelayMs(input.poll, progress.polls));
-    if (deadline && fireAt > deadline) fireAt = deadline;
-    const timer = context.df.createTimer(fireAt);
-    const winner = yield context.df.Task.any([timer, cancel]);
-
-    if (winner === cancel) {
-      timer.cancel();
+    if (yield* cancelledBefore(alignedFireAt(now(), pollDelayMs(input.poll, progress.polls)), deadline, cancel)) {
       return yield* cancelled(progress.last, cancel.result ?? {});
     }
     if (deadline && now() >= deadline) {
