@@ -46,7 +46,7 @@ export async function createSamples(kubeconfigPath: string, namespace = SAMPLE_N
   await batch.createNamespacedJob({
     namespace,
     body: {
-      // COUNT is not declared: the Job consents to callers adding it (README, "What a caller may make the cluster do").
+      // COUNT is not declared: the Job consents to callers adding it (docs/security.md, "What a caller may make the cluster do").
       metadata: { name: 'hello', annotations: { [ALLOW_ENV_ANNOTATION]: 'COUNT' } },
       spec: {
         suspend: true,

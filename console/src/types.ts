@@ -1,4 +1,4 @@
-/** The API's answers, as far as the console reads them (README "HTTP API" and "CronJob management"). */
+/** The API's answers, as far as the console reads them (docs/http-api.md and docs/cronjobs.md). */
 export interface ClusterList {
   default: string;
   items: { alias: string; namespaces: string[] }[];

@@ -17,9 +17,9 @@ beforeAll(async () => {
   await import('../../src/index.js');
 });
 
-describe('README, Polysync section', () => {
+describe('docs/callers.md, Polysync section', () => {
   it('gives the exact External Id and method of every HTTP function, as Polysync imports it (name/route)', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const readme = readFileSync(join(root, 'docs', 'callers.md'), 'utf8');
     const http = registrations.flatMap((r) => {
       const trigger = Object.values(r.metadata.bindings).find((b) => b.type === 'httpTrigger');
       return trigger ? [{ id: `${r.metadata.name}/${String(trigger.route)}`, methods: trigger.methods as string[] }] : [];

@@ -15,7 +15,7 @@ import { assertLoopback, documentOperations, errorsWithoutProblemJson, externalR
  * Bad and hostile input over HTTP: Schemathesis generates requests from the app's own OpenAPI document, valid
  * and invalid, and sends them to the app on the local runtime, against the real local control plane. Every
  * answer must be one the document promises (status, Content-Type, headers, body schema), never a 5xx, never
- * slow; every error a problem+json. README, "Fuzzing", says how to run it alone and replay a failure.
+ * slow; every error a problem+json. docs/testing.md, "Fuzzing the HTTP API", says how to run it alone and replay a failure.
  */
 const ns = useNamespace('fuzz');
 const kube = adminKube();

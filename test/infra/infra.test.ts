@@ -511,8 +511,8 @@ describe('the Durable backend: Azure Storage by default, the Durable Task Schedu
     expect(schedulerBicep).toMatch(/^output taskHubId string = taskHub\.id$/m);
   });
 
-  it('README says when to pick which, how to choose it, and which role opens the dashboard', () => {
-    const readme = read('README.md');
+  it('docs/deploy.md says when to pick which, how to choose it, and which role opens the dashboard', () => {
+    const readme = read('docs/deploy.md');
     for (const text of [
       'azd env set DURABLE_BACKEND DurableTaskScheduler',
       'azd env get-value DURABLE_TASK_SCHEDULER_DASHBOARD_URL',
@@ -636,8 +636,8 @@ describe('infra/kubernetes/rbac.yaml', () => {
     expect(binding?.subjects).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'PRINCIPAL_OBJECT_ID' }]);
   });
 
-  it('its apply command, here and in the README, reads an output main.bicep declares', () => {
-    const readme = read('README.md');
+  it('its apply command, here and in docs/deploy.md, reads an output main.bicep declares', () => {
+    const readme = read('docs/deploy.md');
     expect(readme).toContain('infra/kubernetes/rbac.yaml');
     expect(readme).toContain('kubectl apply -f -');
     const names = [...`${text}\n${readme}`.matchAll(/azd env get-value (\w+)/g)].map((m) => m[1] ?? '');
@@ -785,8 +785,8 @@ describe('networking for private clusters and authorized IP ranges', () => {
     expect(networkBicep).toMatch(/^output outboundIp string = publicIp\.properties\.ipAddress$/m);
   });
 
-  it('README says how a private FQDN resolves and which IP to allow in authorizedIPRanges', () => {
-    const readme = read('README.md');
+  it('docs/deploy.md says how a private FQDN resolves and which IP to allow in authorizedIPRanges', () => {
+    const readme = read('docs/deploy.md');
     expect(readme).toContain('privatelink.<region>.azmk8s.io');
     expect(readme).toContain('serverFqdn');
     expect(readme).toContain('APP_SUBNET_ID');
@@ -797,10 +797,10 @@ describe('networking for private clusters and authorized IP ranges', () => {
 });
 
 describe("the deployer's rights", () => {
-  it('README names what the per-cluster role deployment needs in each cluster\'s resource group, and the roles that give it', () => {
+  it('docs/deploy.md names what the per-cluster role deployment needs in each cluster\'s resource group, and the roles that give it', () => {
     const aks = declarations(mainBicep, 'module').find((m) => m.type === 'app/rbac-aks.bicep');
     expect(aks && entry(aks.body, 'scope').value).toBe('resourceGroup(c.subscriptionId, c.resourceGroup)');
-    const readme = read('README.md');
+    const readme = read('docs/deploy.md');
     for (const text of [
       'Microsoft.Resources/deployments/write',
       'Microsoft.Authorization/roleAssignments/write',
