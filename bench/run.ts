@@ -258,8 +258,8 @@ measure('cronJobFromDeployment: 40 env vars, 5 volumes, 20 overrides', 20_000, (
 );
 
 console.log('\n# API documents (made per request by GET /api/openapi.json and /api/swagger.json)');
-const { openApiDocument } = await import('../src/http/openapi.js');
-const { swaggerDocument } = await import('../src/http/swagger.js');
+const { openApiDocument } = await import('../src/api/openapi.js');
+const { swaggerDocument } = await import('../src/api/swagger.js');
 const documentServer = { serverUrl: 'https://jobs.example.net/api' };
 measure('openApiDocument: the whole API, OpenAPI 3.1', 200, () => openApiDocument(documentServer));
 measure('swaggerDocument: the same, converted to Swagger 2.0', 200, () => swaggerDocument(documentServer));

@@ -55,3 +55,12 @@ export function forCustomStatus(snapshot: RunSnapshot): RunSnapshot {
   if (bounded.source.fallbackImage !== undefined) source.fallbackImage = boundText(bounded.source.fallbackImage, 600);
   return { ...bounded, source, monitorUrl: bounded.monitorUrl === null ? null : boundText(bounded.monitorUrl, 1000) };
 }
+
+/** Request bounds the HTTP API and its documents share. Next run times a schedule preview lists at most. */
+export const MAX_PREVIEW_COUNT = 50;
+/** Runs in one page of a runs listing. */
+export const MAX_RUNS_PAGE = 500;
+/** More lines than any tail a person reads; the API server and the archive bound the bytes anyway. */
+export const MAX_TAIL_LINES = 100_000;
+/** Items in one page of a discovery listing. */
+export const MAX_PAGE_SIZE = 500;

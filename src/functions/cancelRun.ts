@@ -1,8 +1,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 
+import { cancelRequestSchema } from '../api/schemas.js';
 import { BadRequestError, ConflictError, ensureError } from '../core/errors.js';
-import { cancelRequestSchema } from '../http/api-schemas.js';
 import { authorizeRunAccess } from '../http/caller.js';
 import { runLinks } from '../http/links.js';
 import { errorResponse, readJsonBody } from '../http/problem.js';

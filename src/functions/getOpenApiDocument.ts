@@ -1,8 +1,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { app } from '@azure/functions';
 
+import { openApiDocument } from '../api/openapi.js';
 import { apiBase } from '../http/links.js';
-import { openApiDocument } from '../http/openapi.js';
 import { errorResponse } from '../http/problem.js';
 
 /**

@@ -1,9 +1,9 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { app } from '@azure/functions';
 
+import { swaggerDocument } from '../api/swagger.js';
 import { apiBase } from '../http/links.js';
 import { errorResponse } from '../http/problem.js';
-import { swaggerDocument } from '../http/swagger.js';
 
 /**
  * GET /api/swagger.json: the HTTP API as Swagger 2.0, what Logic Apps and Power Automate custom connectors

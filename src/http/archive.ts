@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 
 import { decodeCursor, encodeCursor, type RunEntry } from '../core/archive.js';
 import { BadRequestError, NotFoundError } from '../core/errors.js';
+import { MAX_RUNS_PAGE, MAX_TAIL_LINES } from '../core/limits.js';
 import { assertNamespace, assertObjectName, isDnsLabel, MAX_CRONJOB_NAME } from '../core/naming.js';
 import { jobRunInputSchema } from '../core/schemas.js';
 import { listCronJobRuns, readRunLog } from '../runs/archive.js';
@@ -11,9 +12,6 @@ import { runLinks } from './links.js';
 import { findRun, type RunClient } from './runs.js';
 
 export const DEFAULT_RUNS_PAGE = 50;
-export const MAX_RUNS_PAGE = 500;
-/** More lines than any tail a person reads; the API server and the archive bound the bytes anyway. */
-export const MAX_TAIL_LINES = 100_000;
 
 function wholeNumber(request: HttpRequest, name: string, max: number): number | undefined {
   const raw = request.query.get(name);

@@ -4,6 +4,7 @@ import { jobsByCronJob, runsOf, runsSummary } from '../core/cronjob-view.js';
 import { summarizeCronJob, summarizeJob, withoutEnvValues } from '../core/discovery.js';
 import { BadRequestError } from '../core/errors.js';
 import { NOT_MANAGED_SELECTOR } from '../core/labels.js';
+import { MAX_PAGE_SIZE } from '../core/limits.js';
 import { namespaceJobs } from '../runs/cronjob-runs.js';
 import { services } from '../services.js';
 import { authorizeTarget, callerOf } from './caller.js';
@@ -11,7 +12,6 @@ import { startUrl } from './links.js';
 import { errorResponse } from './problem.js';
 
 export const DEFAULT_PAGE_SIZE = 100;
-export const MAX_PAGE_SIZE = 500;
 
 export function pageSize(request: HttpRequest): number {
   const raw = request.query.get('limit');

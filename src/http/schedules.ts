@@ -1,10 +1,10 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 
+import { MAX_PREVIEW_COUNT } from '../core/limits.js';
 import { describeSchedule, formatInZone, nextRunTimes, parseSchedule, type Schedule, ScheduleError } from '../core/schedule.js';
 import { problem } from './problem.js';
 
 export const DEFAULT_PREVIEW_COUNT = 5;
-export const MAX_PREVIEW_COUNT = 50;
 
 /** One schedule time as the API shows it: the instant in UTC and the wall-clock time in the schedule's zone. */
 export interface RunTime {

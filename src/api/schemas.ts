@@ -8,7 +8,7 @@ import { runSnapshotSchema } from '../core/schemas.js';
 /**
  * Schemas of what the HTTP API takes and answers that no handler parses with zod of its own: path and query
  * parameters the handlers check by hand, and the answers they build. They describe the API in the OpenAPI
- * document (src/http/openapi.ts); test/http/api-schemas.test.ts and test/functions/query-parameters.test.ts hold
+ * document (src/api/openapi.ts); test/api/schemas.test.ts and test/functions/query-parameters.test.ts hold
  * them against the handlers' own checks, test/http/api-answers.test.ts the answers against the handlers' answers.
  * Answers are loose objects: a field added to an answer must not make the document wrong.
  */

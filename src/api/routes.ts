@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { createCronJobSchema, updateCronJobSchema } from '../core/cronjob-bodies.js';
+import { MAX_PAGE_SIZE, MAX_PREVIEW_COUNT, MAX_RUNS_PAGE, MAX_TAIL_LINES } from '../core/limits.js';
 import {
   booleanQuerySchema,
   cancelAcceptedSchema,
@@ -28,14 +29,11 @@ import {
   runIdParamSchema,
   runStatusSchema,
   schedulePreviewSchema,
-} from './api-schemas.js';
-import { MAX_RUNS_PAGE,MAX_TAIL_LINES } from './archive.js';
-import { MAX_PAGE_SIZE } from './discovery.js';
-import { MAX_PREVIEW_COUNT } from './schedules.js';
+} from './schemas.js';
 
 /**
  * The HTTP API, one entry per HTTP function: the single source the OpenAPI document is made from.
- * test/http/openapi.test.ts holds it against the functions the app really registers (name, route, method and
+ * test/api/openapi.test.ts holds it against the functions the app really registers (name, route, method and
  * auth level), both ways, so a route cannot be added without being described here.
  */
 

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 
-import { loadConfig } from '../../src/config.js';
-import { parseEnvOverrides } from '../../src/core/clone.js';
-import { assertIdempotencyKey, assertNamespace, assertObjectName, isDnsLabel, isRunId, MAX_CRONJOB_NAME } from '../../src/core/naming.js';
 import {
   clusterAliasSchema,
   cronJobNameParamSchema,
@@ -13,7 +10,10 @@ import {
   namespaceParamSchema,
   objectNameParamSchema,
   runIdParamSchema,
-} from '../../src/http/api-schemas.js';
+} from '../../src/api/schemas.js';
+import { loadConfig } from '../../src/config.js';
+import { parseEnvOverrides } from '../../src/core/clone.js';
+import { assertIdempotencyKey, assertNamespace, assertObjectName, isDnsLabel, isRunId, MAX_CRONJOB_NAME } from '../../src/core/naming.js';
 
 /**
  * The parameter schemas the document gives are the handlers' own checks written as JSON Schema: for each, a

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
+import { COMPONENT_SCHEMAS } from '../../src/api/routes.js';
 import { createCronJobSchema, parseBody, updateCronJobSchema } from '../../src/core/cronjob-bodies.js';
-import { COMPONENT_SCHEMAS } from '../../src/http/api-routes.js';
 
 /**
  * The cross-field rules the CronJob bodies' superRefine checks, as the document states them in JSON Schema,

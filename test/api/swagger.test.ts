@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import type { JsonObject } from '../../src/http/openapi.js';
-import { labelOf, toSchema2, toSwagger2 } from '../../src/http/swagger.js';
+import type { JsonObject } from '../../src/api/openapi.js';
+import { labelOf, toSchema2, toSwagger2 } from '../../src/api/swagger.js';
 import { swagger2Violations } from '../support/api-documents.js';
 
 describe('JSON Schema 2020-12 → Swagger 2.0 schema', () => {

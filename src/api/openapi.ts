@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { API_ROUTES, type ApiBody, type ApiParameter, type ApiRoute, type ApiSuccess, COMPONENT_SCHEMAS, type ErrorStatus, type HeaderName } from './api-routes.js';
+import { API_ROUTES, type ApiBody, type ApiParameter, type ApiRoute, type ApiSuccess, COMPONENT_SCHEMAS, type ErrorStatus, type HeaderName } from './routes.js';
 
 /** A JSON value of a document: what the generator writes and the converter reads. */
 export type JsonObject = Record<string, unknown>;

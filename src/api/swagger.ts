@@ -1,5 +1,5 @@
-import { API_ROUTES } from './api-routes.js';
 import { type DocumentOptions, type JsonObject, openApiDocument } from './openapi.js';
+import { API_ROUTES } from './routes.js';
 
 /**
  * The Swagger 2.0 form of the OpenAPI 3.1 document, for Logic Apps and Power Automate custom connectors, which

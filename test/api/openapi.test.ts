@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { captureRegistrations, type Registration } from '../../local/host/registrations.js';
+import { type JsonObject, openApiDocument, openApiPath } from '../../src/api/openapi.js';
+import { API_ROUTES } from '../../src/api/routes.js';
+import { swaggerDocument } from '../../src/api/swagger.js';
 import { loadConfig } from '../../src/config.js';
-import { API_ROUTES } from '../../src/http/api-routes.js';
-import { type JsonObject, openApiDocument, openApiPath } from '../../src/http/openapi.js';
-import { swaggerDocument } from '../../src/http/swagger.js';
 import { createServices, setServices } from '../../src/services.js';
 import { operationsOf, pathParametersOf, swagger2Violations, unresolvedRefs } from '../support/api-documents.js';
 
