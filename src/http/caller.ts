@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 
 import type { HttpRequest } from '@azure/functions';
+import type { V1Job } from '@kubernetes/client-node';
 
 import type { CallerPolicy, CallerSettings } from '../config.js';
+import { jobStarter, type RunEntry, starterOf } from '../core/archive.js';
 import { AppError, ForbiddenError, NotFoundError } from '../core/errors.js';
 import type { StartedBy } from '../core/run.js';
-import { runRequestSchema } from '../core/schemas.js';
+import { runRefSchema, runRequestSchema } from '../core/schemas.js';
 
 /** The app role (in the token's `roles` claim) that may read and cancel every caller's runs. */
 export const ADMIN_ROLE = 'AksJobRunner.Admin';
@@ -110,6 +112,12 @@ function describeCaller(caller: Caller): string {
   return caller.kind === 'key' ? 'function-key callers' : `application ${caller.appId}`;
 }
 
+/** True when the caller's policy lets it use this cluster and namespace (the app's allow-lists are checked apart). */
+export function mayTarget(caller: Caller, settings: CallerSettings, target: { cluster: string; namespace: string }): boolean {
+  const policy = policyOf(caller, settings);
+  return (!policy.clusters || policy.clusters.includes(target.cluster)) && (!policy.namespaces || policy.namespaces.includes(target.namespace));
+}
+
 /** The caller's own limits on where it may look or run, on top of the app's allow-lists. */
 export function authorizeTarget(caller: Caller, settings: CallerSettings, target: { cluster: string; namespace: string }): void {
   const policy = policyOf(caller, settings);
@@ -133,23 +141,45 @@ export function authorizeStart(caller: Caller, settings: CallerSettings, target:
 
 /**
  * A run answers only whoever could have started it: an Entra caller sees its own runs (same object id) and an admin
- * every run; function-key callers see the runs of function-key callers. Anyone else gets the 404 an unknown id gets,
- * so run ids of others cannot even be confirmed. Runs recorded before the starter was (no `caller`) count
- * as function-key runs.
+ * every run; function-key callers see the runs of function-key callers. A run no caller started (`null`: the app
+ * scheduler's, the cluster's, kubectl's) is anyone's who may use its namespace.
+ */
+export function mayAccessRun(caller: Caller, starter: StartedBy | null): boolean {
+  if (starter === null) return true;
+  if (caller.kind === 'entra' && caller.roles.includes(ADMIN_ROLE)) return true;
+  return caller.kind === 'key' ? starter.kind === 'key' : starter.kind === 'entra' && starter.appId === caller.appId && starter.objectId === caller.objectId;
+}
+
+/**
+ * The status, cancel and logs routes' check on a run the app started: anyone who may not read it gets the 404 an
+ * unknown id gets, so run ids of others cannot even be confirmed. Runs recorded before the starter was (no
+ * `caller`) count as function-key runs.
  */
 export function assertMayAccessRun(caller: Caller, runId: string, startedBy: StartedBy | undefined): void {
-  const starter = startedBy ?? { kind: 'key' };
-  if (caller.kind === 'entra' && caller.roles.includes(ADMIN_ROLE)) return;
-  const same =
-    caller.kind === 'key' ? starter.kind === 'key' : starter.kind === 'entra' && starter.appId === caller.appId && starter.objectId === caller.objectId;
-  if (!same) throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
+  if (!mayAccessRun(caller, startedBy ?? { kind: 'key' })) throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
+}
+
+/** Which of a CronJob's Jobs the caller may see (and replace): see mayAccessRun and core/archive's jobStarter. */
+export function jobVisibleTo(caller: Caller): (job: V1Job) => boolean {
+  return (job) => mayAccessRun(caller, jobStarter(job));
+}
+
+/** Which listed runs (live or archived) the caller may see. */
+export function entryVisibleTo(caller: Caller): (entry: Pick<RunEntry, 'trigger' | 'caller'>) => boolean {
+  return (entry) => mayAccessRun(caller, starterOf(entry.trigger, entry.caller));
 }
 
 /**
  * The status and cancel routes' check, after the run was found: the request's caller against the starter the
- * run's input records (a 404 for anyone else).
+ * run's input records, and the caller's policy against where the run lives (both a 404 for anyone else: the
+ * answer must not tell a confined caller that a run exists outside its namespaces).
  */
 export function authorizeRunAccess(request: HttpRequest, settings: CallerSettings, runId: string, input: unknown): void {
   const recorded = runRequestSchema.shape.caller.safeParse((input as { request?: { caller?: unknown } } | undefined)?.request?.caller);
-  assertMayAccessRun(callerOf(request, settings), runId, recorded.success ? recorded.data : undefined);
+  const caller = callerOf(request, settings);
+  assertMayAccessRun(caller, runId, recorded.success ? recorded.data : undefined);
+  const where = runRefSchema.pick({ cluster: true, namespace: true }).safeParse((input as { request?: unknown } | undefined)?.request);
+  if (where.success && !mayTarget(caller, settings, where.data)) {
+    throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
+  }
 }

@@ -11,7 +11,7 @@ import { assertRunCapacity } from '../runs/capacity.js';
 import { honourConcurrencyPolicy } from '../runs/concurrency.js';
 import { buildRunJob } from '../runs/submit.js';
 import { services } from '../services.js';
-import { authorizeStart, callerOf, callerScope, startedByOf } from './caller.js';
+import { authorizeStart, callerOf, callerScope, jobVisibleTo, startedByOf } from './caller.js';
 import { errorResponse, readJsonBody } from './problem.js';
 import { acceptedResponse, cancelEventSender, findRun, type RunClient } from './runs.js';
 
@@ -135,7 +135,7 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
     if (kind === 'CronJob') {
       await honourConcurrencyPolicy(cancelEventSender(client), clusters.gateway(cluster), { namespace, name }, concurrencyPolicy, runId, (line) => {
         context.log(line);
-      });
+      }, jobVisibleTo(caller));
     }
 
     const input: JobRunInput = { request: runRequest, poll: { ...config.poll }, retry: { ...config.activityRetry } };
