@@ -258,7 +258,7 @@ export function entryFromMarker(name: string, metadata: Record<string, string>):
     startTime: metadata.starttime || null,
     completionTime: metadata.completiontime || null,
     trigger,
-    caller,
+    ...(caller === null ? {} : { caller }),
     live: false,
     archived: true,
     sortTime: INVERT_FROM - Number(match[1]),
