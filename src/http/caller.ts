@@ -1,27 +1,31 @@
 import { createHash } from 'node:crypto';
 
 import type { HttpRequest } from '@azure/functions';
-import type { V1Job } from '@kubernetes/client-node';
 
-import type { CallerPolicy, CallerSettings } from '../config.js';
-import { jobStarter, type RunEntry, starterOf } from '../core/archive.js';
-import { AppError, ForbiddenError, NotFoundError } from '../core/errors.js';
+import type { CallerSettings } from '../config.js';
+import { type Caller, mayAccessRun, mayTarget } from '../core/callers.js';
+import { AppError, NotFoundError } from '../core/errors.js';
 import type { StartedBy } from '../core/run.js';
 import { runRefSchema, runRequestSchema } from '../core/schemas.js';
 
-/** The app role (in the token's `roles` claim) that may read and cancel every caller's runs. */
-export const ADMIN_ROLE = 'AksJobRunner.Admin';
-/** What CALLER_POLICIES calls function-key callers. */
-export const KEY_CALLER = 'key';
+// The caller's policy is plain data the run use cases check too (src/runs/start.ts); the routes keep importing it here.
+export {
+  ADMIN_ROLE,
+  authorizeStart,
+  authorizeTarget,
+  type Caller,
+  callerScope,
+  entryVisibleTo,
+  jobVisibleTo,
+  KEY_CALLER,
+  mayAccessRun,
+  mayTarget,
+  policyOf,
+  startedByOf,
+} from '../core/callers.js';
 
 /** The headers App Service Authentication sets after it validated a token, and strips from what callers send. */
 const PRINCIPAL_HEADERS = ['x-ms-client-principal', 'x-ms-client-principal-id', 'x-ms-client-principal-name', 'x-ms-client-principal-idp'];
-
-export type Caller =
-  /** Authenticated by the Functions host with a function key; `keyScope` is a hash of the key, never the key. */
-  | { kind: 'key'; keyScope: string }
-  /** Authenticated by Easy Auth with a Microsoft Entra token. */
-  | { kind: 'entra'; appId: string; objectId: string; roles: readonly string[] };
 
 /** A request that carries principal headers the platform did not set. */
 export class UntrustedPrincipalError extends AppError {
@@ -93,80 +97,13 @@ function keyCaller(request: HttpRequest): Caller {
   return { kind: 'key', keyScope: key === '' ? '' : createHash('sha256').update(key).digest('hex').slice(0, 32) };
 }
 
-/** What the run records about its starter: kind and ids, never the key or its hash. */
-export function startedByOf(caller: Caller): StartedBy {
-  return caller.kind === 'key' ? { kind: 'key' } : { kind: 'entra', appId: caller.appId, objectId: caller.objectId };
-}
-
-/** The part of a run id's hash that makes idempotency keys the caller's own; empty for a call without any key. */
-export function callerScope(caller: Caller): string {
-  if (caller.kind === 'key') return caller.keyScope === '' ? '' : `key:${caller.keyScope}`;
-  return `entra:${caller.appId}:${caller.objectId}`;
-}
-
-export function policyOf(caller: Caller, settings: CallerSettings): CallerPolicy {
-  return settings.policies[caller.kind === 'key' ? KEY_CALLER : caller.appId] ?? {};
-}
-
-function describeCaller(caller: Caller): string {
-  return caller.kind === 'key' ? 'function-key callers' : `application ${caller.appId}`;
-}
-
-/** True when the caller's policy lets it use this cluster and namespace (the app's allow-lists are checked apart). */
-export function mayTarget(caller: Caller, settings: CallerSettings, target: { cluster: string; namespace: string }): boolean {
-  const policy = policyOf(caller, settings);
-  return (!policy.clusters || policy.clusters.includes(target.cluster)) && (!policy.namespaces || policy.namespaces.includes(target.namespace));
-}
-
-/** The caller's own limits on where it may look or run, on top of the app's allow-lists. */
-export function authorizeTarget(caller: Caller, settings: CallerSettings, target: { cluster: string; namespace: string }): void {
-  const policy = policyOf(caller, settings);
-  const who = describeCaller(caller);
-  if (policy.clusters && !policy.clusters.includes(target.cluster)) {
-    throw new ForbiddenError(`cluster "${target.cluster}" is not allowed for ${who}; an operator allows it in the CALLER_POLICIES app setting`);
-  }
-  if (policy.namespaces && !policy.namespaces.includes(target.namespace)) {
-    throw new ForbiddenError(`namespace "${target.namespace}" is not allowed for ${who}; an operator allows it in the CALLER_POLICIES app setting`);
-  }
-}
-
-/** The caller's own limits on a start: clusters, namespaces, fallback runs. */
-export function authorizeStart(caller: Caller, settings: CallerSettings, target: { cluster: string; namespace: string; fallback: boolean }): void {
-  authorizeTarget(caller, settings, target);
-  const who = describeCaller(caller);
-  if (target.fallback && policyOf(caller, settings).fallback === false) {
-    throw new ForbiddenError(`runs from an image are not allowed for ${who}; run an existing Job, or an operator sets "fallback": true in the CALLER_POLICIES app setting`);
-  }
-}
-
 /**
- * A run answers only whoever could have started it: an Entra caller sees its own runs (same object id) and an admin
- * every run; function-key callers see the runs of function-key callers. A run no caller started (`null`: the app
- * scheduler's, the cluster's, kubectl's) is anyone's who may use its namespace.
- */
-export function mayAccessRun(caller: Caller, starter: StartedBy | null): boolean {
-  if (starter === null) return true;
-  if (caller.kind === 'entra' && caller.roles.includes(ADMIN_ROLE)) return true;
-  return caller.kind === 'key' ? starter.kind === 'key' : starter.kind === 'entra' && starter.appId === caller.appId && starter.objectId === caller.objectId;
-}
-
-/**
- * The status, cancel and logs routes' check on a run the app started: anyone who may not read it gets the 404 an
- * unknown id gets, so run ids of others cannot even be confirmed. Runs recorded before the starter was (no
- * `caller`) count as function-key runs.
+ * The status, cancel and logs routes' check on a run the app started (see mayAccessRun): anyone who may not read
+ * it gets the 404 an unknown id gets, so run ids of others cannot even be confirmed. Runs recorded before the
+ * starter was (no `caller`) count as function-key runs.
  */
 export function assertMayAccessRun(caller: Caller, runId: string, startedBy: StartedBy | undefined): void {
   if (!mayAccessRun(caller, startedBy ?? { kind: 'key' })) throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
-}
-
-/** Which of a CronJob's Jobs the caller may see (and replace): see mayAccessRun and core/archive's jobStarter. */
-export function jobVisibleTo(caller: Caller): (job: V1Job) => boolean {
-  return (job) => mayAccessRun(caller, jobStarter(job));
-}
-
-/** Which listed runs (live or archived) the caller may see. */
-export function entryVisibleTo(caller: Caller): (entry: Pick<RunEntry, 'trigger' | 'caller'>) => boolean {
-  return (entry) => mayAccessRun(caller, starterOf(entry.trigger, entry.caller));
 }
 
 /**
