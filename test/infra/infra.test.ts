@@ -688,11 +688,32 @@ describe('the custom Azure role for Azure-RBAC clusters (infra/app/rbac-aks.bice
     return [...rbacAks.slice(open, closing(rbacAks, open)).matchAll(/'([^']*)'/g)].map((m) => m[1] ?? '');
   }
 
-  /** Azure RBAC for Kubernetes names a verb on a resource `<group>/<resource>/read|write|delete`. */
+  /**
+   * The data action the AKS authorizer checks for a permission, as guard's `getResourceAndAction` and
+   * `getActionName` build it (Azure/guard, authz/providers/azure/rbac/checkaccessreqhelper.go, commit 067de57):
+   * `<group>/<resource>/read|write|delete`, with the subresource dropped, except `pods/exec`, which is
+   * `pods/exec/action`. So `pods/log` get is checked as `pods/read`. (Newer guard versions send the subresource
+   * along as an attribute, for role conditions, but the action stays the resource's.)
+   */
   function dataAction(p: KubePermission): string {
     const action = { get: 'read', list: 'read', watch: 'read', create: 'write', update: 'write', patch: 'write', delete: 'delete' }[p.verb];
-    return `Microsoft.ContainerService/managedClusters/${p.apiGroup === '' ? '' : `${p.apiGroup}/`}${p.resource}/${action}`;
+    const [resource = '', subresource] = p.resource.split('/');
+    const tail = resource === 'pods' && subresource === 'exec' ? 'pods/exec/action' : `${resource}/${action}`;
+    return `Microsoft.ContainerService/managedClusters/${p.apiGroup === '' ? '' : `${p.apiGroup}/`}${tail}`;
   }
+
+  /**
+   * The DataActions Microsoft.ContainerService publishes for the resources the app touches, from "Azure permissions
+   * for Containers" (MicrosoftDocs/azure-docs, articles/role-based-access-control/permissions/containers.md,
+   * commit 03adcc3): ARM refuses a custom role whose data action is not published. Pods have read, write, delete
+   * and exec/action; there is no pods/log action.
+   */
+  const PUBLISHED_DATA_ACTIONS = new Set(
+    [
+      ...['batch/jobs', 'batch/cronjobs', 'apps/deployments', 'pods', 'events'].flatMap((r) => ['read', 'write', 'delete'].map((a) => `${r}/${a}`)),
+      'pods/exec/action',
+    ].map((a) => `Microsoft.ContainerService/managedClusters/${a}`),
+  );
 
   it('is one custom role, named by a guid of the cluster, created only for Azure-RBAC clusters', () => {
     expect(definitions).toHaveLength(1);
@@ -712,10 +733,21 @@ describe('the custom Azure role for Azure-RBAC clusters (infra/app/rbac-aks.bice
     expect(granted).toHaveLength(new Set(granted).size);
   });
 
+  it('names only data actions Microsoft.ContainerService publishes, so ARM accepts the role', () => {
+    for (const action of arrayVar('runnerDataActions')) expect(PUBLISHED_DATA_ACTIONS, action).toContain(action);
+  });
+
+  it('reads pod logs with pods/read, the action the AKS authorizer checks for the pods/log subresource', () => {
+    const logs = requiredPermissions().find((p) => p.resource === 'pods/log');
+    expect(logs).toEqual({ apiGroup: '', resource: 'pods/log', verb: 'get' });
+    expect(logs && dataAction(logs)).toBe('Microsoft.ContainerService/managedClusters/pods/read');
+    expect(arrayVar('runnerDataActions')).toContain('Microsoft.ContainerService/managedClusters/pods/read');
+  });
+
   it('reaches no Secret, no wildcard and nothing outside Jobs, CronJobs, pods and events (and reading Deployments)', () => {
     for (const action of arrayVar('runnerDataActions')) {
       expect(action).not.toMatch(/secrets|\*|exec|attach|portforward|serviceaccounts|impersonate/i);
-      expect(action).toMatch(/^Microsoft\.ContainerService\/managedClusters\/((batch\/jobs|batch\/cronjobs|pods|pods\/log|events)\/(read|write|delete)|apps\/deployments\/read)$/);
+      expect(action).toMatch(/^Microsoft\.ContainerService\/managedClusters\/((batch\/jobs|batch\/cronjobs|pods|events)\/(read|write|delete)|apps\/deployments\/read)$/);
     }
   });
 
