@@ -30,7 +30,7 @@ type aksCluster = {
   namespaces: string[]
   @description('true: the cluster uses Azure RBAC for Kubernetes authorization and gets the custom role of app/rbac-aks.bicep per namespace. false: apply infra/kubernetes/rbac.yaml in each namespace.')
   azureRbac: bool
-  @description('Private clusters reached through their private FQDN.')
+  @description('Private clusters: the name the app connects to, the cluster\'s private FQDN (the default) or its public FQDN (az aks show --query privateFqdn / fqdn). Any other name is refused.')
   serverFqdn: string?
 }
 
