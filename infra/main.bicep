@@ -297,11 +297,14 @@ module api 'app/api.bicep' = {
   ]
 }
 
-module auth 'app/auth.bicep' = if (easyAuthEnabled) {
+// Deployed on and off alike: an incremental deployment leaves a resource it does not name as it is, so only a
+// deployment that writes authsettingsV2 with the platform off turns Easy Auth off again.
+module auth 'app/auth.bicep' = {
   name: 'auth'
   scope: rg
   params: {
     functionAppName: api.outputs.name
+    enabled: easyAuthEnabled
     clientId: easyAuthClientId
     allowedClientIds: easyAuthAllowedClientIds
   }

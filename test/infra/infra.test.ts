@@ -650,17 +650,40 @@ describe('App Service Authentication (infra/app/auth.bicep)', () => {
   const authBicep = read('infra/app/auth.bicep');
   const module = declarations(mainBicep, 'module').find((m) => m.type === 'app/auth.bicep');
 
-  it('is deployed only when the azd parameter easyAuthEnabled is true, and then tells the app to trust its headers', () => {
-    expect(mainBicep).toMatch(/module auth 'app\/auth\.bicep' = if \(easyAuthEnabled\)/);
+  /** The entries of the object literal assigned to `var <name>` in auth.bicep. */
+  const authVar = (name: string) => objectAfter(authBicep, new RegExp(`^var ${name}\\s*=\\s*`, 'm'));
+  const authResource = declarations(authBicep, 'resource').find((r) => r.type.startsWith('Microsoft.Web/sites/config@'));
+
+  it('follows the azd parameter easyAuthEnabled, and tells the app to trust its headers only when it is on', () => {
     expect(params(mainBicep).get('easyAuthEnabled')).toBe('false');
+    expect(module && entry(module.body, 'params').value).toMatch(/enabled:\s*easyAuthEnabled\n/);
     expect(entry(appSettings, 'EASY_AUTH_ENABLED').value).toBe('string(easyAuthEnabled)');
     expect(module && entry(module.body, 'params').value).toMatch(/allowedClientIds:\s*easyAuthAllowedClientIds/);
     const parameters = (JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, unknown> }).parameters;
     expect(Object.keys(parameters)).toEqual(expect.arrayContaining(['easyAuthEnabled', 'easyAuthClientId', 'easyAuthAllowedClientIds']));
   });
 
+  it('is deployed whether on or off, and turned off writes authsettingsV2 with the platform disabled', () => {
+    // ARM's incremental mode (azd's) "leaves unchanged resources that exist in the resource group but aren't
+    // specified in the template" (learn.microsoft.com/azure/azure-resource-manager/templates/deployment-modes):
+    // a module left out when the parameter is false would leave Easy Auth on in Azure.
+    expect(module?.symbol).toBe('auth');
+    expect(mainBicep).toMatch(/^module auth 'app\/auth\.bicep' = \{$/m);
+    expect(params(authBicep).get('enabled')).toBeUndefined();
+    expect(params(authBicep).has('enabled')).toBe(true);
+    expect(authResource && entry(authResource.body, 'name').value).toBe("'authsettingsV2'");
+    expect(authResource && entry(authResource.body, 'parent').value).toBe('site');
+    expect(authResource && entry(authResource.body, 'properties').value).toBe('enabled ? authOn : authOff');
+    const off = authVar('authOff');
+    expect([...off.keys()]).toEqual(['platform']);
+    expect(entry(entries(authBicep, entry(off, 'platform').at), 'enabled').value).toBe('false');
+    expect(entry(entries(authBicep, entry(authVar('authOn'), 'platform').at), 'enabled').value).toBe('true');
+    // Off needs no app registration: the azd variables may be unset.
+    expect(params(authBicep).get('clientId')).toBe("''");
+    expect(params(authBicep).get('allowedClientIds')).toBe('[]');
+  });
+
   it('lets requests without a token on to the function-key check and admits tokens of the listed applications only', () => {
-    expect(authBicep).toMatch(/name: 'authsettingsV2'/);
     expect(authBicep).toMatch(/unauthenticatedClientAction: 'AllowAnonymous'/);
     expect(authBicep).toMatch(/requireAuthentication: false/);
     expect(authBicep).toMatch(/defaultAuthorizationPolicy: \{\s*allowedApplications: allowedClientIds\s*\}/);
