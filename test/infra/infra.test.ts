@@ -58,6 +58,23 @@ const HOST_SETTINGS = new Set([
   'TASK_HUB_NAME',
 ]);
 
+/**
+ * Settings of src/config.ts that infra computes from other parameters or from what it creates, rather than taking
+ * each from an azd variable of its own name.
+ */
+const COMPUTED_SETTINGS: Readonly<Record<string, string>> = {
+  CLUSTERS: 'the clusters parameter (AKS_CLUSTERS), as config.ts parses it',
+  DEFAULT_CLUSTER: 'defaultCluster (AKS_DEFAULT_CLUSTER), else the first cluster',
+  AZURE_CLIENT_ID: "the app identity's client id",
+  LOGS_ACCOUNT_URL: "the storage account's blob endpoint",
+  LOGS_CONTAINER: 'the run-logs container infra creates',
+};
+
+/** Settings of src/config.ts that Azure never gets, and why. */
+const NOT_IN_AZURE: Readonly<Record<string, string>> = {
+  LOGS_CONNECTION_STRING: 'a connection string holds an account key; in Azure the archive is reached with the identity (LOGS_ACCOUNT_URL)',
+};
+
 // ---------------------------------------------------------------------------------------------------------------
 // A little Bicep reading: brackets, strings (with interpolation) and comments, enough to take objects apart.
 
@@ -231,6 +248,45 @@ describe('app settings', () => {
       expect(allSettings, name).toContain(name);
     }
     expect(hostSettings.get('AzureWebJobsStorage__credential')?.value).toBe("'managedidentity'");
+  });
+
+  // A provision replaces the app's whole settings set (the appsettings resource), so a setting that is no
+  // parameter would be wiped by the next `azd provision` if set by hand. To add a setting to src/config.ts:
+  // `param <name> string = ''` in infra/main.bicep, `<SETTING>: <name>` in its appSettings, and
+  // `"<name>": { "value": "${<SETTING>}" }` in infra/main.parameters.json.
+  it('sets every setting src/config.ts reads, so none is left to be set by hand and wiped by the next provision', () => {
+    for (const name of SETTING_NAMES) {
+      if (name in NOT_IN_AZURE) expect(allSettings, `${name}: ${NOT_IN_AZURE[name] ?? ''}`).not.toContain(name);
+      else expect([...appSettings.keys()], `${name} has no parameter: add it to infra/main.bicep (a param and an appSettings entry) and infra/main.parameters.json`).toContain(name);
+    }
+    const known = new Set<string>(SETTING_NAMES);
+    for (const name of [...Object.keys(COMPUTED_SETTINGS), ...Object.keys(NOT_IN_AZURE)]) expect(known, `${name} is no longer a setting`).toContain(name);
+  });
+
+  it('takes every setting infra does not compute from the azd variable of its own name, through a parameter', () => {
+    const declared = params(mainBicep);
+    const file = (JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: unknown }> }).parameters;
+    const taken = [...appSettings].filter(([name]) => !(name in COMPUTED_SETTINGS));
+    expect(taken.length).toBeGreaterThanOrEqual(SETTING_NAMES.length - Object.keys(COMPUTED_SETTINGS).length - Object.keys(NOT_IN_AZURE).length);
+    for (const [name, { value }] of taken) {
+      const param = /^(?:string\((\w+)\)|(\w+))$/.exec(value);
+      const paramName = param?.[1] ?? param?.[2] ?? '';
+      expect(declared.has(paramName), `${name} = ${value} is not a parameter of infra/main.bicep`).toBe(true);
+      expect(String(file[paramName]?.value), `main.parameters.json: "${paramName}" is not \${${name}}`).toMatch(new RegExp(`^\\$\\{${name}(=[^}]*)?\\}$`));
+    }
+  });
+
+  it('leaves a setting whose parameter is empty (its default) to the default of src/config.ts', () => {
+    // azd leaves out a parameter whose variable is unset, so the Bicep default applies, and turns a variable's text
+    // into the parameter's bool or int (Azure/azure-dev at ae35809, cli/azd/pkg/infra/provisioning/bicep/
+    // bicep_provider.go: loadParameters, armParameterFileValue). An empty app setting counts as unset in config.ts,
+    // so the default of an empty parameter is config.ts's own, stated once.
+    const declared = params(mainBicep);
+    const only = JSON.stringify([{ alias: 'a', type: 'kubeconfig', kubeconfigPath: '/k', namespaces: ['x'] }]);
+    const empty = [...appSettings].filter(([, { value }]) => declared.get(value) === "''").map(([name]) => name);
+    expect(empty.length).toBeGreaterThan(0);
+    const env = Object.fromEntries(empty.map((name) => [name, '']));
+    expect(loadConfig({ ...env, CLUSTERS: only })).toEqual(loadConfig({ CLUSTERS: only }));
   });
 
   it('sets only names src/config.ts reads, besides the host settings', () => {
