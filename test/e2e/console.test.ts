@@ -12,9 +12,10 @@ import { ALLOW_COMMAND_ANNOTATION } from '../../src/core/consent.js';
 import { serveConsoleFrom } from '../../src/http/console.js';
 import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION, LOCAL_POD_LOG_LINES, quickStart, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+import { ensureBrowser } from '../support/browser.js';
 
 /**
- * The console in a real browser (Debian's chromium, driven by playwright-core) on the local runtime and the
+ * The console in a real browser (the machine's Chromium or Chrome, test/support/browser.ts, driven by playwright-core) on the local runtime and the
  * local control plane: everything a person does there goes through the app's public HTTP API. Screenshots of
  * every page at 1280 px and 390 px go to test-artifacts/console/.
  */
@@ -30,6 +31,8 @@ const WIDTHS = [
 
 let app: LocalApp;
 let browser: Browser;
+/** The browser found (or installed); unset when there is none, and then nothing else was started either. */
+let executablePath: string | undefined;
 let page: Page;
 let built: string;
 let stateDir: string;
@@ -46,6 +49,9 @@ async function shoot(name: string): Promise<void> {
 }
 
 beforeAll(async () => {
+  // First, so a machine without a browser is told what to install before anything is built or started: the
+  // machine's Chromium or Chrome; on Debian as root, installed as .ci/run does.
+  executablePath = ensureBrowser();
   // Its own build: the package test cleans dist/ while other tests run.
   built = await mkdtemp(join(tmpdir(), 'console-build-'));
   const vite = spawnSync(join(root, 'node_modules/.bin/vite'), ['build', '--config', 'console/vite.config.ts', '--outDir', built, '--emptyOutDir'], { cwd: root, encoding: 'utf8' });
@@ -108,7 +114,7 @@ beforeAll(async () => {
   app = await startLocalApp({ functionKey: KEY, stateDir });
   consoleUrl = `${app.url}/api/console/`;
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath,
     // A fresh profile per launch (playwright's own temporary one); no network of Chromium's own.
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
@@ -116,6 +122,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (executablePath === undefined) return;
   await browser.close();
   await app.close();
   await rm(built, { recursive: true, force: true });
