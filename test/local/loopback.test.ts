@@ -1,5 +1,5 @@
-import { request } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -88,7 +88,7 @@ describe('the local runtime refuses a DNS-rebinding page and cross-site requests
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));
         res.on('end', () => {
-          let json: Record<string, unknown> | null = null;
+          let json: Record<string, unknown> | null;
           try {
             json = JSON.parse(text) as Record<string, unknown>;
           } catch {

@@ -85,11 +85,14 @@ describe('local timer functions', () => {
     await expect(runner.tick('nope')).rejects.toThrow('no timer function named nope; timer functions: sample');
   });
 
-  it('loadApp finds the app’s scheduler timer, every minute at second 0', async () => {
+  it('loadApp finds the app’s timers: the scheduler every minute at second 0, the archive sweep at second 30', async () => {
     setServices(createServices(loadConfig({ CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/x', namespaces: ['batch'] }]) })));
     const app = await loadApp(() => {
       throw new Error('no Durable client needed to load');
     });
-    expect(app.timers.map((t) => [t.name, t.schedule])).toEqual([['scheduler', '0 * * * * *']]);
+    expect(app.timers.map((t) => [t.name, t.schedule])).toEqual([
+      ['scheduler', '0 * * * * *'],
+      ['archiveSweep', '30 * * * * *'],
+    ]);
   });
 });
