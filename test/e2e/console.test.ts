@@ -83,7 +83,8 @@ beforeAll(async () => {
               {
                 name: 'web',
                 image: 'busybox:1.36',
-                command: ['httpd', '-f', '-p', '8080'],
+                command: ['httpd'],
+                args: ['-f', '-p', '8080'],
                 env: [{ name: 'MODE', value: 'serve' }, { name: 'REGION', value: 'west' }],
                 resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '128Mi' } },
                 ports: [{ containerPort: 8080 }],
@@ -157,6 +158,8 @@ describe('the web console in a real browser', () => {
     expect(await filled.textContent()).toContain('cpu 100m');
     expect(await page.getByLabel('Value of MODE').inputValue()).toBe('serve');
     await page.getByLabel('Value of MODE').fill('report');
+    // The hint beside the command says what a new command does to the Deployment's args, naming them.
+    expect(await page.getByTestId('command-hint').textContent()).toMatch(/drops the Deployment's args \(-f -p 8080\) unless you give args too/);
     await page.getByLabel('Command override').fill('sh -c "echo report in $MODE mode"');
     expect(await page.getByLabel('Concurrency policy').inputValue()).toBe('Forbid');
     await page.getByText('two runs never work on the same data').waitFor();
@@ -193,6 +196,8 @@ describe('the web console in a real browser', () => {
     const container = made.spec.jobTemplate.spec?.template.spec?.containers[0];
     expect(container?.env).toContainEqual({ name: 'MODE', value: 'report' });
     expect(container?.command).toEqual(['sh', '-c', 'echo report in $MODE mode']);
+    // The web server's args were not carried over to the report's command.
+    expect(container?.args).toBeUndefined();
     expect(container?.resources?.requests).toEqual({ cpu: '100m', memory: '64Mi' });
     await shoot('cronjob');
   });
