@@ -166,7 +166,11 @@ export async function archiveRun(
     orNote(() => gateway.listPods(namespace, `${JOB_NAME_POD_LABEL}=${runId}`), [] as V1Pod[], notes),
     orNote(() => gateway.listEvents(namespace, runId), [] as CoreV1Event[], notes),
   ]);
-  const podEvents = await Promise.all(pods.map((pod) => orNote(() => gateway.listEvents(namespace, pod.metadata?.name ?? ''), [] as CoreV1Event[], notes)));
+  // The pods' events a few at a time too: a run of many pods must not send them all at once.
+  const podEvents: CoreV1Event[][] = [];
+  await pool(pods, limits.concurrency, async (pod, i) => {
+    podEvents[i] = await orNote(() => gateway.listEvents(namespace, pod.metadata?.name ?? ''), [] as CoreV1Event[], notes);
+  });
   const events = [...jobEvents, ...podEvents.flat()];
 
   const targets = pods.flatMap(logTargets);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 import { CronExpressionParser } from 'cron-parser';
 import { describe, expect, it } from 'vitest';
 
@@ -53,6 +53,20 @@ class SlowLogs extends FakeKube {
     super();
   }
 
+  eventsInFlight = 0;
+  eventsAtOnceMost = 0;
+
+  override async listEvents(namespace: string, involvedObjectName: string): Promise<CoreV1Event[]> {
+    this.eventsInFlight++;
+    this.eventsAtOnceMost = Math.max(this.eventsAtOnceMost, this.eventsInFlight);
+    try {
+      await new Promise((r) => setImmediate(r));
+      return await super.listEvents(namespace, involvedObjectName);
+    } finally {
+      this.eventsInFlight--;
+    }
+  }
+
   override async readPodLog(namespace: string, podName: string, options: PodLogOptions): Promise<string> {
     await super.readPodLog(namespace, podName, options);
     this.inFlight++;
@@ -83,6 +97,7 @@ describe("the archive's pod reads: parallel, bounded, within a time budget", () 
     const store = memoryStore();
     await archiveRun(kube, store, request, 1024, NOW, { concurrency: 3, budgetMs: 60_000 });
     expect(kube.mostAtOnce).toBe(3);
+    expect(kube.eventsAtOnceMost).toBeLessThanOrEqual(3);
     const index = await indexOf(store);
     expect(index.logs.map((l) => l.pod)).toEqual(kube.pods.map((p) => p.metadata?.name));
     expect(index.logs.every((l) => l.blob !== undefined && l.error === undefined)).toBe(true);
