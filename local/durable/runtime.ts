@@ -95,6 +95,8 @@ export class LocalDurable {
     if (!handler) return Promise.reject(new Error(`no orchestrator named ${name}`));
     const instanceId = options?.instanceId ?? crypto.randomUUID();
     if (!validInstanceId(instanceId)) return Promise.reject(new Error(`invalid instance id ${instanceId}`));
+    // host.json's overridableExistingInstanceStates, NonRunningStates: an instance that has not finished is
+    // refused, a finished one is replaced (azure-functions-durable-extension OverridableStates.cs, ToDedupeStatuses).
     const existing = this.instances.get(instanceId);
     if (existing && !FINISHED.has(existing.status)) {
       return Promise.reject(new Error(`an instance with id ${instanceId} is already ${existing.status}`));
@@ -122,10 +124,18 @@ export class LocalDurable {
     } as unknown as DurableOrchestrationStatus);
   }
 
+  /**
+   * As durable-functions' client on the host: the extension answers 404 for an unknown id (the client rejects)
+   * and 410 Gone for a finished instance, which the client resolves as if the event had been sent; the event is
+   * dropped (HttpApiHandler.HandleRaiseEventRequestAsync; durable-functions DurableClient.raiseEvent).
+   */
   raiseEvent(instanceId: string, eventName: string, eventData: unknown): Promise<void> {
     const state = this.instances.get(instanceId);
-    if (!state || FINISHED.has(state.status)) return Promise.reject(new Error(`instance ${instanceId} not found or not running`));
+    if (!state) return Promise.reject(new Error(`No instance with ID '${instanceId}' found.`));
+    if (FINISHED.has(state.status)) return Promise.resolve();
     this.enqueue(instanceId, async () => {
+      // Finished while the event was queued: the host drops it too.
+      if (FINISHED.has(state.status)) return;
       raiseEvent(state, eventName, structuredClone(eventData ?? null), new Date());
       await this.replay(state);
     });

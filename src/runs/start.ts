@@ -114,6 +114,31 @@ export async function startRun(request: RunStartRequest, deps: StartDeps): Promi
     caller: startedByOf(caller),
   };
 
+  return oneAtATime(runId, () => startOnce(runRequest, request, deps));
+}
+
+/**
+ * Starts of one run id in this process, one after the other. Durable's startNew replaces a finished instance
+ * (the host's only setting that refuses anything refuses running ones: docs/decisions.md, "Issue 20, item 3"),
+ * so two starts with one idempotency key that both read "no run" before either started would run it twice if
+ * the first run finished before the second startNew.
+ */
+const inFlight = new Map<string, Promise<unknown>>();
+
+async function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const current = (inFlight.get(key) ?? Promise.resolve()).catch(() => undefined).then(work);
+  inFlight.set(key, current);
+  try {
+    return await current;
+  } finally {
+    if (inFlight.get(key) === current) inFlight.delete(key);
+  }
+}
+
+async function startOnce(runRequest: RunRequest, request: RunStartRequest, deps: StartDeps): Promise<StartedRun> {
+  const { config, clusters } = deps;
+  const { runId, cluster, namespace } = runRequest;
+  const { kind, name } = request;
   const existing = await deps.runs.find(runId);
   if (existing) return sameRun(existing, runRequest);
 
@@ -125,6 +150,10 @@ export async function startRun(request: RunStartRequest, deps: StartDeps): Promi
     await honourConcurrencyPolicy(deps.runs.requestCancel, clusters.gateway(cluster), { namespace, name }, request.concurrencyPolicy, runId, deps.log);
   }
 
+  // Read again right before starting: the checks above take a while, and a start of the same id in another
+  // instance of the app may have started (and even finished) the run meanwhile.
+  const meanwhile = await deps.runs.find(runId);
+  if (meanwhile) return sameRun(meanwhile, runRequest);
   const input: JobRunInput = { request: runRequest, poll: { ...config.poll }, retry: { ...config.activityRetry } };
   // Two requests with the same key raced: the other one started the run, which is this run.
   const launched = await launchRun(deps.runs, runId, input);
