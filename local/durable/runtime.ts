@@ -54,6 +54,20 @@ export function unknownInstanceError(instanceId: string): Error {
   );
 }
 
+/** An instance's status as durable-functions' client returns it, input included. */
+function statusOf(state: InstanceState): DurableOrchestrationStatus {
+  return {
+    name: state.name,
+    instanceId: state.instanceId,
+    createdTime: new Date(state.createdAt),
+    lastUpdatedTime: new Date(state.updatedAt),
+    input: structuredClone(state.input),
+    output: structuredClone(state.output),
+    runtimeStatus: state.status,
+    customStatus: structuredClone(state.customStatus),
+  } as unknown as DurableOrchestrationStatus;
+}
+
 export class LocalDurable {
   private readonly instances = new Map<string, InstanceState>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -112,16 +126,13 @@ export class LocalDurable {
   getStatus(instanceId: string): Promise<DurableOrchestrationStatus> {
     const state = this.instances.get(instanceId);
     if (!state) return Promise.reject(unknownInstanceError(instanceId));
-    return Promise.resolve({
-      name: state.name,
-      instanceId: state.instanceId,
-      createdTime: new Date(state.createdAt),
-      lastUpdatedTime: new Date(state.updatedAt),
-      input: structuredClone(state.input),
-      output: structuredClone(state.output),
-      runtimeStatus: state.status,
-      customStatus: structuredClone(state.customStatus),
-    } as unknown as DurableOrchestrationStatus);
+    return Promise.resolve(statusOf(state));
+  }
+
+  /** The instances in any of the given states (all when none is given), with their inputs, as the extension's instances query. */
+  getStatusBy(filter: { runtimeStatus?: readonly string[] }): Promise<DurableOrchestrationStatus[]> {
+    const wanted = filter.runtimeStatus && filter.runtimeStatus.length > 0 ? new Set<string>(filter.runtimeStatus) : undefined;
+    return Promise.resolve([...this.instances.values()].filter((state) => !wanted || wanted.has(state.status)).map(statusOf));
   }
 
   /**

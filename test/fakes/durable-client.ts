@@ -59,6 +59,14 @@ export class FakeDurableClient implements RunClient {
     return Promise.resolve(structuredClone(instance) as unknown as DurableOrchestrationStatus);
   }
 
+  /** The instances in any of the given states (all when none is given), with their inputs. */
+  getStatusBy(filter: { runtimeStatus?: readonly string[] }): Promise<DurableOrchestrationStatus[]> {
+    if (this.failGetStatus) return Promise.reject(this.failGetStatus);
+    const wanted = filter.runtimeStatus && filter.runtimeStatus.length > 0 ? new Set<string>(filter.runtimeStatus) : undefined;
+    const found = [...this.instances.values()].filter((instance) => !wanted || wanted.has(instance.runtimeStatus));
+    return Promise.resolve(structuredClone(found) as unknown as DurableOrchestrationStatus[]);
+  }
+
   /** As on the host: 404 for an unknown id rejects; 410 Gone for a finished instance resolves, the event dropped. */
   raiseEvent(instanceId: string, eventName: string, eventData: unknown): Promise<void> {
     const instance = this.instances.get(instanceId);

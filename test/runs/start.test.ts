@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
 import { ConflictError, ForbiddenError } from '../../src/core/errors.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/core/labels.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
 import { runInstancesOf } from '../../src/http/runs.js';
 import { type RunStartRequest, type StartDeps, startRun } from '../../src/runs/start.js';
@@ -33,7 +34,8 @@ function sourceJob(name = 'nightly'): V1Job {
 beforeEach(() => {
   kube = new FakeKube().addJob(sourceJob());
   client = new FakeDurableClient(() => t0);
-  const services = createServices(config, { gatewayFactory: () => kube, newSuffix: () => 'abcde' });
+  let suffix = 0;
+  const services = createServices(config, { gatewayFactory: () => kube, newSuffix: () => `s${String(suffix++).padStart(4, '0')}` });
   deps = { config, clusters: services.clusters, newSuffix: services.newSuffix, runs: runInstancesOf(client), log: () => undefined };
 });
 
@@ -103,5 +105,38 @@ describe('startRun (src/runs/start.ts)', () => {
     expect(client.startCount).toBe(1);
     expect(ra.runId).toBe(rb.runId);
     expect([ra.existing, rb.existing]).toEqual([false, true]);
+  });
+
+  describe('the active-run cap (MAX_ACTIVE_RUNS_PER_CLUSTER) holds under concurrency', () => {
+    const capped = (max: number): StartDeps => ({ ...deps, config: { ...config, maxActiveRunsPerCluster: max } });
+
+    it('ten starts at once against a cap of 3: 3 runs, 7 refusals with 429 ActiveRunLimit', async () => {
+      // No Job exists yet for any of them (the submit activity creates it later): the count must see the runs
+      // Durable has accepted.
+      const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => startRun(request(), capped(3))));
+      const refused = outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason as unknown);
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(3);
+      expect(refused).toHaveLength(7);
+      for (const reason of refused) expect(reason).toMatchObject({ status: 429, reason: 'ActiveRunLimit' });
+      expect(client.startCount).toBe(3);
+    });
+
+    it("counts the scheduler's runs and every accepted run of the cluster, not other clusters' or those with a verdict", async () => {
+      const ref = (runId: string, cluster = 'dev') => ({ request: { runId, cluster, namespace: 'batch', source: { kind: 'CronJob', name: 'report' }, trigger: { kind: 'schedule' } } });
+      client.put({ instanceId: 'report-1', input: ref('report-1') });
+      client.put({ instanceId: 'report-2', input: ref('report-2'), runtimeStatus: 'Pending' });
+      client.put({ instanceId: 'elsewhere', input: ref('elsewhere', 'prod') });
+      client.put({ instanceId: 'done', input: ref('done'), runtimeStatus: 'Completed' });
+      client.put({ instanceId: 'stopping', input: ref('stopping'), customStatus: { status: 'Failed', reason: 'BackoffLimitExceeded', runId: 'stopping' } });
+      await expect(startRun(request(), capped(3))).resolves.toMatchObject({ existing: false });
+      await expect(startRun(request(), capped(3))).rejects.toMatchObject({ status: 429 });
+    });
+
+    it('a run counted by its orchestration and its Job is counted once', async () => {
+      const first = await startRun(request(), capped(2));
+      kube.addJob({ metadata: { name: first.runId, namespace: 'batch', labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } } });
+      await expect(startRun(request(), capped(2))).resolves.toMatchObject({ existing: false });
+      await expect(startRun(request(), capped(2))).rejects.toMatchObject({ status: 429 });
+    });
   });
 });
