@@ -1,6 +1,6 @@
 import type { ClusterRegistry } from '../clients/clusters.js';
 import type { Config } from '../config.js';
-import { authorizeStart, type Caller, callerScope, startedByOf } from '../core/callers.js';
+import { authorizeStart, type Caller, callerScope, jobVisibleTo, startedByOf } from '../core/callers.js';
 import type { FallbackSpec } from '../core/clone.js';
 import type { ConcurrencyPolicy } from '../core/concurrency.js';
 import { BadRequestError, ConflictError } from '../core/errors.js';
@@ -152,7 +152,8 @@ async function startOnce(runRequest: RunRequest, request: RunStartRequest, deps:
   const built = await buildRunJob(gateway, runRequest, config.runPolicy);
   runRequest.source = built.source;
   if (kind === 'CronJob') {
-    await honourConcurrencyPolicy(deps.runs.requestCancel, gateway, { namespace, name }, request.concurrencyPolicy, runId, deps.log);
+    // Replace and Forbid see only the runs this caller may read (issue 21 item 5).
+    await honourConcurrencyPolicy(deps.runs.requestCancel, gateway, { namespace, name }, request.concurrencyPolicy, runId, deps.log, jobVisibleTo(request.caller));
   }
 
   // The cap holds for starts at once: one start per cluster at a time in this process counts, then starts, and
