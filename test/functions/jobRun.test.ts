@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CUSTOM_STATUS_BUDGET_CHARS, MAX_MESSAGE_CHARS } from '../../src/core/limits.js';
 import { type RunRequest, type RunSnapshot, snapshotOf } from '../../src/core/run.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
-import { jobRun, STOP_THROTTLED_FOR_MS } from '../../src/functions/jobRun.js';
+import { jobRun, STOP_THROTTLED_FOR_MS, STOP_THROTTLED_MAX_WAIT_MS } from '../../src/functions/jobRun.js';
 import { ACTIVITIES, CANCEL_EVENT } from '../../src/functions/names.js';
 import type { StopThrottled } from '../../src/runs/observe.js';
 import type { SubmitResult } from '../../src/runs/submit.js';
@@ -529,5 +529,131 @@ describe('jobRun under the API server\'s back-pressure on create and delete', ()
     await archived(h);
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'ErrImagePull' });
     expect((h.state.output as RunSnapshot).message).toMatch(/throttled the delete of Job batch\/nightly-0123456789 for an hour, so delete it by hand/);
+  });
+
+  it('an hour of throttled deletes that ask for 1 s each is a bounded number of waits, growing to a cap (version 3.0)', async () => {
+    const h = await started();
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Failed', 'ErrImagePull', h.now));
+    const verdictAt = h.now.getTime();
+    const waits: number[] = [];
+    while (h.state.status === 'Running' && h.pending.some((w) => w.kind === 'activity' && w.name === ACTIVITIES.stopRun)) {
+      await h.complete(ACTIVITIES.stopRun, throttledStop(new Date(h.now.getTime() + 1_000)));
+      if (!h.pending.some((w) => w.kind === 'timer')) break;
+      const before = h.now.getTime();
+      await h.fire();
+      waits.push(h.now.getTime() - before);
+    }
+    await archived(h);
+    expect((h.state.output as RunSnapshot).message).toMatch(/for an hour, so delete it by hand/);
+    expect(h.now.getTime() - verdictAt).toBeGreaterThanOrEqual(STOP_THROTTLED_FOR_MS);
+    // 1 s, 2 s, 4 s ... then the cap: about twenty waits for the hour, not 3,600.
+    expect(waits.slice(0, 4)).toEqual([1_000, 2_000, 4_000, 8_000]);
+    expect(Math.max(...waits)).toBe(STOP_THROTTLED_MAX_WAIT_MS);
+    expect(waits.length).toBeLessThanOrEqual(25);
+  });
+
+  it('version 2 instances keep their one-second waits on a throttled delete (they replay as recorded)', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0, 'run-abc', '2').start();
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Failed', 'ErrImagePull', h.now));
+    for (let i = 0; i < 3; i++) {
+      await h.complete(ACTIVITIES.stopRun, throttledStop(new Date(h.now.getTime() + 1_000)));
+      expect(h.timer().fireAt).toEqual(new Date(h.now.getTime() + 1_000));
+      await h.fire();
+    }
+  });
+});
+
+/**
+ * durable-functions 3.5 completes a `waitForExternalEvent` task outside any pending Task.any when its event
+ * comes while the orchestrator waits on an activity, and a Task.any made later with that completed task does
+ * not resolve on it (TaskOrchestrationExecutor.setTaskValue / trackOpenTask, CompoundTask.handleCompletion in
+ * node_modules/durable-functions; upstream: Azure/azure-functions-durable-js issue 558). The run keeps one
+ * cancel task, so from version 3.0 it looks at that task before every wait.
+ */
+describe('jobRun: a cancel raised while an activity runs (version 3.0)', () => {
+  const throttledSubmit = (retryAt: Date): SubmitResult => ({
+    outcome: 'throttled',
+    snapshot: snap('Starting', 'Throttled', t0, { message: 'the API server asked the app to slow down (HTTP 429)' }),
+    retryAt: retryAt.toISOString(),
+  });
+  const scheduled = (h: OrchestrationHarness, name: string) => h.state.records.filter((r) => r.kind === 'scheduled' && r.name === name).length;
+
+  it('a cancel raised during an observe stops the run at once: no further timer, the last look, then the delete', async () => {
+    const h = await started();
+    await h.fire();
+    expect(h.activity().name).toBe(ACTIVITIES.observeRun);
+    await h.raise(CANCEL_EVENT, { reason: 'wrong date' });
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    // No poll timer: the cancel's last look comes next, then the stop.
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled: wrong date' } });
+    await h.complete(ACTIVITIES.stopRun, snap('Cancelled', 'CancelRequested', h.now));
+    await archived(h);
+    expect(h.state.output).toMatchObject({ status: 'Cancelled', reason: 'CancelRequested' });
+    expect(scheduled(h, ACTIVITIES.observeRun)).toBe(2);
+  });
+
+  it('a cancel raised during an observe that ends the Job keeps the Job\'s own verdict', async () => {
+    const h = await started();
+    await h.fire();
+    await h.raise(CANCEL_EVENT, {});
+    const success = snap('Success', 'CompletionsReached', h.now, { outputs: { rows: 3 } });
+    await h.complete(ACTIVITIES.observeRun, success);
+    await archived(h);
+    expect(h.state.output).toEqual({ ...success, archive: ARCHIVED });
+    expect(scheduled(h, ACTIVITIES.stopRun)).toBe(0);
+  });
+
+  it('a cancel raised during a throttled submit\'s retry never lets the Job be created after it', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(3)));
+    await h.fire();
+    // The second attempt is running when the cancel comes; the API server throttles it again.
+    expect(h.activity().name).toBe(ACTIVITIES.submitRun);
+    await h.raise(CANCEL_EVENT, { reason: 'not today' });
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(6)));
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled: not today' } });
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    await h.complete(ACTIVITIES.stopRun, snap('Cancelled', 'CancelRequested', h.now));
+    await archived(h);
+    expect(h.state.output).toMatchObject({ status: 'Cancelled' });
+    // Two attempts, both before the cancel was seen: none after it.
+    expect(scheduled(h, ACTIVITIES.submitRun)).toBe(2);
+  });
+
+  it('a cancel raised while the submit that creates the Job runs: the Job is looked at once and deleted', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(3)));
+    await h.fire();
+    await h.raise(CANCEL_EVENT, {});
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    await h.complete(ACTIVITIES.observeRun, snap('Starting', 'Submitted', h.now));
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled' } });
+  });
+
+  it('a cancel raised during the first submit, before any wait, wins the first wait', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    await h.raise(CANCEL_EVENT, {});
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    expect(h.activity().name).toBe(ACTIVITIES.observeRun);
+  });
+
+  it.each([
+    ['2', '2'],
+    ['1 (none)', null],
+  ])('instances of version %s replay the old path: the cancel waits for the next timer', async (_, version) => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0, 'run-abc', version).start();
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    await h.fire();
+    await h.raise(CANCEL_EVENT, {});
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    expect(h.timer()).toBeDefined();
+    expect(scheduled(h, ACTIVITIES.stopRun)).toBe(0);
   });
 });
