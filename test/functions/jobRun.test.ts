@@ -644,6 +644,31 @@ describe('jobRun: a cancel raised while an activity runs (version 3.0)', () => {
     expect(h.activity().name).toBe(ACTIVITIES.observeRun);
   });
 
+  it('a cancel delivered in one episode with the poll timer, after it, is seen once the observe is back', async () => {
+    const h = await started();
+    await h.together({ fire: true }, { raise: CANCEL_EVENT, data: { reason: 'batched' } });
+    // The timer won the wait; the observe it started is running when the cancel completes its task.
+    expect(h.activity().name).toBe(ACTIVITIES.observeRun);
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { reason: 'CancelRequested', message: 'cancelled: batched' } });
+  });
+
+  it.each([
+    ['before', true],
+    ['after', false],
+  ] as const)('a cancel delivered in one episode with an observe\'s completion, %s it, stops the run', async (_, cancelFirst) => {
+    const h = await started();
+    await h.fire();
+    const observed = { complete: ACTIVITIES.observeRun, result: snap('Running', 'Running', h.now) };
+    const cancel = { raise: CANCEL_EVENT, data: {} };
+    await h.together(...(cancelFirst ? [cancel, observed] : [observed, cancel]));
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled' } });
+  });
+
   it.each([
     ['2', '2'],
     ['1 (none)', null],
