@@ -682,3 +682,18 @@ describe('jobRun: a cancel raised while an activity runs (version 3.0)', () => {
     expect(scheduled(h, ACTIVITIES.stopRun)).toBe(0);
   });
 });
+
+describe('jobRun: the custom status stays within the host\'s limit at every step, the last included', () => {
+  it('a 20,000-character reason from the cluster and a 50,000-character archive error: the orchestration completes', async () => {
+    const h = await started();
+    await h.fire();
+    const failed = snap('Failed', 'R'.repeat(20_000), h.now, { message: 'm'.repeat(20_000), outputs: { log: 'o'.repeat(7_000) } });
+    await h.complete(ACTIVITIES.observeRun, failed);
+    expect(h.state.status).toBe('Running');
+    await h.complete(ACTIVITIES.archiveRun, { location: null, error: `the logs could not be archived: ${'e'.repeat(50_000)}` });
+    // The local engine fails an orchestration over the host's 16 KB exactly as the host does.
+    expect(h.state.status).toBe('Completed');
+    expect(JSON.stringify(h.state.customStatus).length).toBeLessThanOrEqual(CUSTOM_STATUS_BUDGET_CHARS);
+    expect(h.state.output).toMatchObject({ status: 'Failed', outputs: { log: 'o'.repeat(7_000) } });
+  });
+});
