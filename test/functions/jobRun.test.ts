@@ -111,13 +111,19 @@ describe('jobRun orchestration', () => {
     expect(h.state.records.filter((r) => r.kind === 'timerCreated')).toHaveLength(0);
   });
 
-  it('deletes any half-created Job and fails the run when submit keeps failing after its retries', async () => {
-    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+  it.each([
+    ['3.0', false],
+    ['2', true],
+  ] as const)('deletes any half-created Job and fails the run when submit keeps failing after its retries (version %s)', async (version, hostRetries) => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0, 'run-abc', version).start();
     await h.fail(ACTIVITIES.submitRun, 'create Job batch/x failed: HTTP 503');
+    expect(h.timer().fireAt).toEqual(seconds(1));
     await h.fire(); // the retry delay
     expect(h.activity().name).toBe(ACTIVITIES.submitRun);
     await h.fail(ACTIVITIES.submitRun, 'create Job batch/x failed: HTTP 503');
-    await h.fire(); // attempts ran out
+    // With RetryOptions (before 3.0) the host writes one more timer when attempts run out; from 3.0 the
+    // orchestrator retries by itself and stops at once.
+    if (hostRetries) await h.fire();
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ ref, verdict: { status: 'Failed', reason: 'SubmitFailed' } });
     await h.complete(ACTIVITIES.stopRun, snap('Failed', 'SubmitFailed', h.now));
@@ -634,6 +640,39 @@ describe('jobRun: a cancel raised while an activity runs (version 3.0)', () => {
     expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
     await h.complete(ACTIVITIES.observeRun, snap('Starting', 'Submitted', h.now));
     expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled' } });
+  });
+
+  it('a cancel raised while a failed submit waits to be retried: no further attempt, any half-made Job deleted', async () => {
+    const h = await new OrchestrationHarness(jobRun, input({ retry: { firstRetryMs: 1000, maxAttempts: 5 } }), t0).start();
+    await h.fail(ACTIVITIES.submitRun, 'create Job batch/x failed: HTTP 503');
+    expect(h.timer().fireAt).toEqual(seconds(1));
+    await h.raise(CANCEL_EVENT, { reason: 'changed my mind' });
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled', message: 'cancelled: changed my mind' } });
+    expect(scheduled(h, ACTIVITIES.submitRun)).toBe(1);
+  });
+
+  it('a cancel raised while a failing submit runs: the retry is not made', async () => {
+    const h = await new OrchestrationHarness(jobRun, input({ retry: { firstRetryMs: 1000, maxAttempts: 5 } }), t0).start();
+    await h.raise(CANCEL_EVENT, {});
+    await h.fail(ACTIVITIES.submitRun, 'create Job batch/x failed: HTTP 503');
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled' } });
+    expect(scheduled(h, ACTIVITIES.submitRun)).toBe(1);
+  });
+
+  it('the submit\'s own retries follow the run\'s policy: delays doubling from firstRetryMs, maxAttempts in all', async () => {
+    const h = await new OrchestrationHarness(jobRun, input({ retry: { firstRetryMs: 1000, maxAttempts: 4 } }), t0).start();
+    const delays: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await h.fail(ACTIVITIES.submitRun, 'HTTP 503');
+      const before = h.now.getTime();
+      await h.fire();
+      delays.push(h.now.getTime() - before);
+    }
+    expect(delays).toEqual([1000, 2000, 4000]);
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    expect(h.state.customStatus).toMatchObject({ reason: 'Submitted' });
+    expect(scheduled(h, ACTIVITIES.submitRun)).toBe(4);
   });
 
   it('a cancel raised during the first submit, before any wait, wins the first wait', async () => {

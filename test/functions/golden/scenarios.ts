@@ -308,6 +308,17 @@ export const SCENARIOS: Scenario[] = [
     event: (timer) => (timer === 1 ? { name: CANCEL_EVENT, data: { reason: 'batched' }, withTimer: true } : undefined),
   },
   {
+    name: 'cancel-during-submit-retry',
+    description: 'a cancel raised while a transiently failed submit waits for its retry: from 3.0 no further attempt, any half-made Job deleted',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [transient('create Job batch/nightly-0123456789 failed: HTTP 503'), submitted],
+      [ACTIVITIES.observeRun]: [running],
+      [ACTIVITIES.stopRun]: [stopped('Cancelled', 'CancelRequested')],
+    }),
+    event: (timer) => (timer === 0 ? { name: CANCEL_EVENT, data: { reason: 'changed my mind' } } : undefined),
+  },
+  {
     name: 'stop-throttled-long',
     description: 'the API server throttles the delete five times, each asking for a second: from 3.0 the waits grow (1, 2, 4, 8, 16 s)',
     input: input(),
