@@ -29,6 +29,11 @@ function size(value: unknown): number {
 /** The snapshot as a run's result: its message bounded, outputs kept unless they are absurdly large. */
 export function forOutput(snapshot: RunSnapshot): RunSnapshot {
   const bounded = { ...snapshot, message: boundText(snapshot.message) };
+  if (snapshot.failure) {
+    const { failure } = snapshot;
+    bounded.failure = { ...failure, message: boundText(failure.message, MAX_FAILURE_MESSAGE_CHARS) };
+    if (failure.logTail !== undefined) bounded.failure.logTail = boundText(failure.logTail, MAX_LOG_TAIL_CHARS);
+  }
   if (snapshot.archive?.error !== undefined) bounded.archive = { ...snapshot.archive, error: boundText(snapshot.archive.error) };
   if (size(bounded.outputs) <= MAX_OUTPUTS_CHARS) return bounded;
   return {
@@ -38,19 +43,30 @@ export function forOutput(snapshot: RunSnapshot): RunSnapshot {
   };
 }
 
+/** A failure's message (core/failure.ts); the run's own message says more where it needs to. */
+export const MAX_FAILURE_MESSAGE_CHARS = 1000;
+/** A failure's log tail: 50 lines, at most 4 KiB of UTF-8 when read; this bounds it again in characters. */
+export const MAX_LOG_TAIL_CHARS = 4096;
+
 /**
- * The snapshot as the orchestration's custom status, which must stay under the host's limit: outputs go
- * first (the result keeps them), then the message is cut further.
+ * The snapshot as the orchestration's custom status, which must stay under the host's limit: the failure's log
+ * tail goes first, then the outputs (the result keeps both), then the message is cut further.
  */
 export function forCustomStatus(snapshot: RunSnapshot): RunSnapshot {
   let bounded = forOutput(snapshot);
   if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
+  if (bounded.failure?.logTail !== undefined) {
+    const { logTail: _dropped, ...failure } = bounded.failure;
+    bounded = { ...bounded, failure };
+    if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
+  }
   if (Object.keys(bounded.outputs).length > 0) {
     bounded = { ...bounded, outputs: {}, message: boundText(`${bounded.message} (outputs too large for the status; the result has them)`) };
     if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
   }
   const room = Math.max(200, bounded.message.length - (size(bounded) - CUSTOM_STATUS_BUDGET_CHARS));
   bounded = { ...bounded, message: boundText(bounded.message, room) };
+  if (bounded.failure) bounded = { ...bounded, failure: { ...bounded.failure, reason: boundText(bounded.failure.reason, 200), message: boundText(bounded.failure.message, 300) } };
   const source = { ...bounded.source, name: boundText(bounded.source.name, 300) };
   if (bounded.source.fallbackImage !== undefined) source.fallbackImage = boundText(bounded.source.fallbackImage, 600);
   return { ...bounded, source, monitorUrl: bounded.monitorUrl === null ? null : boundText(bounded.monitorUrl, 1000) };
