@@ -76,7 +76,7 @@ export const COMPONENT_SCHEMAS = {
 } as const satisfies Record<string, { schema: z.ZodType; io: 'input' | 'output'; constraints?: Readonly<Record<string, unknown>> }>;
 export type SchemaName = keyof typeof COMPONENT_SCHEMAS;
 
-export type HeaderName = 'Location' | 'Retry-After' | 'ETag' | 'Content-Disposition' | 'X-Log-Source' | 'X-Log-Pod' | 'X-Log-Container' | 'X-Log-Truncated';
+export type HeaderName = 'Location' | 'Retry-After' | 'ETag' | 'Content-Disposition' | 'X-Log-Source' | 'X-Log-Pod' | 'X-Log-Container' | 'X-Log-Truncated' | 'X-Log-Kept' | 'X-Log-Omitted-Bytes' | 'X-Log-Omitted-Lines';
 
 export interface ApiParameter {
   name: string;
@@ -322,7 +322,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       200: {
         description: 'The log',
         body: { contentType: 'text/plain', jsonSchema: { type: 'string' } },
-        headers: ['Content-Disposition', 'X-Log-Source', 'X-Log-Pod', 'X-Log-Container', 'X-Log-Truncated'],
+        headers: ['Content-Disposition', 'X-Log-Source', 'X-Log-Pod', 'X-Log-Container', 'X-Log-Truncated', 'X-Log-Kept', 'X-Log-Omitted-Bytes', 'X-Log-Omitted-Lines'],
       },
     },
     errors: CLUSTER_ERRORS,
