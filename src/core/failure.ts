@@ -1,4 +1,4 @@
-import type { CoreV1Event, V1ContainerStatus, V1ContainerStateTerminated, V1Job, V1JobCondition, V1Pod, V1PodCondition } from '@kubernetes/client-node';
+import type { CoreV1Event, V1ContainerStateTerminated, V1ContainerStatus, V1Job, V1JobCondition, V1Pod, V1PodCondition } from '@kubernetes/client-node';
 
 import { boundText } from './limits.js';
 import type { RunSnapshot } from './run.js';

@@ -56,7 +56,8 @@ export function forCustomStatus(snapshot: RunSnapshot): RunSnapshot {
   let bounded = forOutput(snapshot);
   if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
   if (bounded.failure?.logTail !== undefined) {
-    const { logTail: _dropped, ...failure } = bounded.failure;
+    const failure = { ...bounded.failure };
+    delete failure.logTail;
     bounded = { ...bounded, failure };
     if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
   }

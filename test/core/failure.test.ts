@@ -1,7 +1,7 @@
 import type { CoreV1Event, V1ContainerStatus, V1Job, V1JobCondition, V1Pod, V1PodCondition } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
-import { classifyFailure, failureOfVerdict, type FailureEvidence, logTail, logTailTarget, type RunFailure, withFailure } from '../../src/core/failure.js';
+import { classifyFailure, type FailureEvidence, failureOfVerdict, logTail, logTailTarget, type RunFailure, withFailure } from '../../src/core/failure.js';
 import type { RunSnapshot } from '../../src/core/run.js';
 import { runFailureSchema, runSnapshotSchema } from '../../src/core/schemas.js';
 
@@ -334,7 +334,9 @@ describe('classifyFailure', () => {
       outputs: {},
       observedAt: t0.toISOString(),
     };
-    const failure = classifyFailure({ ...cases['a container the runtime OOM-killed (terminated, reason OOMKilled, 137) is OOMKilled with SIGKILL']!.evidence, now: t0 });
+    const oom = cases['a container the runtime OOM-killed (terminated, reason OOMKilled, 137) is OOMKilled with SIGKILL'];
+    if (!oom) throw new Error('no such case');
+    const failure = classifyFailure({ ...oom.evidence, now: t0 });
     const withIt = withFailure(snapshot, failure);
     expect(withIt).toMatchObject({ failureKind: 'OOMKilled', exitCode: 137, failure: { kind: 'OOMKilled' } });
     expect(runSnapshotSchema.parse(withIt)).toEqual(withIt);
