@@ -301,6 +301,23 @@ export const API_ROUTES: readonly ApiRoute[] = [
     errors: [...CLUSTER_ERRORS, 413],
   },
   {
+    name: 'rerunRun',
+    method: 'POST',
+    route: 'runs/{runId}/rerun',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: 'Run a run again',
+    description:
+      "Start a new run of the same source with the same parameters (cluster, namespace, env overrides, fallback image, timeout), the body's env overrides merged over the original's; also when the original's Job and pods are gone. Consent and the caller's policy are checked again; the new run's trigger is {kind: rerun, of}.",
+    parameters: [
+      runIdPath,
+      { name: 'Idempotency-Key', in: 'header', description: 'The same key reruns this run once, never a second Job', schema: idempotencyKeySchema },
+    ],
+    requestBody: { schema: 'EnvOverrides', required: false, description: "Env overrides for containers[0], merged over the original run's" },
+    answers: { 202: runStarted },
+    errors: [...CLUSTER_ERRORS, 413, 429],
+  },
+  {
     name: 'getRunLogs',
     method: 'GET',
     route: 'runs/{runId}/logs',

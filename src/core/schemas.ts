@@ -10,10 +10,14 @@ export const runSourceSchema = z.object({
   fallbackImage: z.string().optional(),
 });
 
-/** Who started a run: an HTTP caller, or the app's scheduler for a CronJob's scheduled time (RFC 3339, UTC). */
+/**
+ * Who started a run: an HTTP caller, the app's scheduler for a CronJob's scheduled time (RFC 3339, UTC), or a
+ * rerun of another run (its id).
+ */
 export const runTriggerSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('http') }),
   z.object({ kind: z.literal('schedule'), scheduledTime: z.iso.datetime() }),
+  z.object({ kind: z.literal('rerun'), of: z.string().min(1).max(63) }),
 ]);
 export type RunTrigger = z.infer<typeof runTriggerSchema>;
 
