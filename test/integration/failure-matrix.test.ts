@@ -293,7 +293,10 @@ const cases: Record<string, Case> = {
     also: { logTail: LOCAL_POD_LOG_LINES.join('\n') },
     produce: async () => {
       await source(sourceJob('slowpoke', { fate: succeeds({ runFor: '1h' }) }));
-      return finished(await start('slowpoke', '?timeoutSeconds=4'));
+      // Long enough for its pod to be running when the time is up, however busy the machine: a pod that never ran has no log.
+      const runId = await start('slowpoke', '?timeoutSeconds=15');
+      await runningPod(runId);
+      return finished(runId);
     },
   },
   'a cancel, saying who asked and why': {
@@ -336,8 +339,8 @@ describe('the fault matrix: each cause produced for real, each run classified', 
     }));
     console.log(`failure matrix (${String(table.filter((r) => r.expected === r.got).length)}/${String(table.length)} classified correctly):\n${table.map((r) => `  ${r.got === r.expected ? 'ok ' : 'BAD'} ${r.case}: ${r.got}`).join('\n')}`);
     expect(table.filter((r) => r.expected !== r.got)).toEqual([]);
-    for (const { c, body } of results) {
-      expect(body.failure).toMatchObject({ kind: c.kind, exitCode: c.exitCode, ...c.also });
+    for (const { name, c, body } of results) {
+      expect(body.failure, `${name}: ${JSON.stringify(body.failure)}`).toMatchObject({ kind: c.kind, exitCode: c.exitCode, ...c.also });
     }
   }, 300_000);
 
