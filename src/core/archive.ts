@@ -134,8 +134,6 @@ export function omissionMarker(omitted: LogOmission): string {
   return `[aks-job-runner: ${more}${String(omitted.bytes)} bytes (${more}${String(omitted.lines)} lines) of this log are left out here]\n`;
 }
 
-/** Room kept for the marker: its longest form, with numbers up to 15 digits. */
-const MARKER_ROOM = Buffer.byteLength(omissionMarker({ bytes: 1e15, lines: 1e15, atLeast: true })) + 1;
 
 function charStart(bytes: Buffer, at: number): number {
   let i = at;
@@ -158,7 +156,18 @@ function newlines(bytes: Buffer): number {
  */
 export function keepEnds(start: Buffer, end: Buffer, maxBytes: number, whole: boolean): BoundedLog {
   if (whole && start.length <= maxBytes) return { content: start, truncated: false };
-  const budget = Math.max(0, maxBytes - MARKER_ROOM);
+  // Room for the marker at its longest: nothing left out can be more than what was read (or, for a log longer
+  // than that, than ten times as much, which the digits of the count allow for).
+  const most = whole ? start.length : start.length * 10;
+  const markerRoom = Buffer.byteLength(omissionMarker({ bytes: most, lines: most, atLeast: !whole })) + 1;
+  if (maxBytes < markerRoom * 2) {
+    // A bound too small for a marker and both ends (only tests set one): the head alone, as much as fits.
+    let end = Math.min(maxBytes, start.length);
+    while (end > 0 && ((start[end] ?? 0) & 0xc0) === 0x80) end--;
+    const rest = start.subarray(end);
+    return { content: start.subarray(0, end), truncated: true, omitted: { bytes: rest.length, lines: newlines(rest), atLeast: !whole } };
+  }
+  const budget = maxBytes - markerRoom;
   const headRoom = Math.floor(budget / 2);
   // The head: whole lines when one fits, else up to a character boundary.
   let headEnd = Math.min(headRoom, start.length);
