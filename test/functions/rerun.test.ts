@@ -75,6 +75,19 @@ const rerun = (body?: unknown, headers: Record<string, string> = {}, runId = ORI
     client,
     context(),
   );
+/** The X-MS-CLIENT-PRINCIPAL headers App Service Authentication sends for an application token. */
+function entra(appId: string): Record<string, string> {
+  const objectId = `${appId}-sp`;
+  const claims = [
+    { typ: 'appid', val: appId },
+    { typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier', val: objectId },
+  ];
+  return {
+    'x-ms-client-principal': Buffer.from(JSON.stringify({ auth_typ: 'aad', claims, name_typ: 'name', role_typ: 'roles' })).toString('base64'),
+    'x-ms-client-principal-id': objectId,
+    'x-ms-client-principal-idp': 'aad',
+  };
+}
 const json = (r: HttpResponseInit) => r.jsonBody as Record<string, unknown>;
 const inputOf = (r: HttpResponseInit) => client.instances.get(json(r).runId as string)?.input as JobRunInput;
 
@@ -146,6 +159,16 @@ describe('POST /runs/{runId}/rerun', () => {
     const response = await rerun();
     expect(response.status).toBe(403);
     expect(client.startCount).toBe(0);
+  });
+
+  it('an Entra caller cannot rerun another caller\'s run: 404, as for its status, and nothing is started', async () => {
+    useSettings({ EASY_AUTH_ENABLED: 'true' });
+    finishedOriginal(undefined, { kind: 'entra', appId: 'app-a', objectId: 'app-a-sp' });
+    const response = await rerun(undefined, entra('app-b'));
+    expect(response.status).toBe(404);
+    expect(client.startCount).toBe(0);
+    // Its own caller may.
+    expect((await rerun(undefined, entra('app-a'))).status).toBe(202);
   });
 
   it('an unknown run is a 404 that says where run ids come from', async () => {
