@@ -2,6 +2,7 @@ import { VersionApi } from '@kubernetes/client-node';
 import { describe, inject, it } from 'vitest';
 
 import {
+  evicted,
   fails,
   FATES,
   LOCAL_POD_LOG_LINES,
@@ -9,7 +10,6 @@ import {
   UNPULLABLE_IMAGE,
   UNSCHEDULABLE_NODE_SELECTOR,
   waits,
-  evicted,
 } from '../../../testenv/fates.js';
 import { adminKube, condition, jobPods, noRightsKube, testJob, useNamespace, waitFor } from '../helpers.js';
 
