@@ -22,8 +22,8 @@ function reasonOf(body: unknown): string | undefined {
 
 /** Who asked for a cancel, as the run's failure says it: ids only, a key caller by a short hash of its key. */
 export function cancelledBy(caller: Caller): string {
-  if (caller.kind === 'entra') return `Entra app ${caller.appId} (object ${caller.objectId})`;
-  return caller.keyScope === '' ? 'a function-key caller' : `a function-key caller (key ${caller.keyScope.slice(0, 8)})`;
+  if (caller.kind === 'entra') return `Entra app ${caller.appId}, object ${caller.objectId}`;
+  return caller.keyScope === '' ? 'a function-key caller' : `the caller with key ${caller.keyScope.slice(0, 8)}`;
 }
 
 /**

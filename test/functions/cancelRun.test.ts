@@ -69,8 +69,8 @@ describe('POST /runs/{runId}/cancel and the run\'s own end', () => {
   });
 
   it('an Entra caller is named by its app and object ids, a key caller by a short hash of its key, never the key', () => {
-    expect(cancelledBy({ kind: 'entra', appId: 'app-1', objectId: 'obj-1', roles: [] })).toBe('Entra app app-1 (object obj-1)');
-    expect(cancelledBy({ kind: 'key', keyScope: '0123456789abcdef' })).toBe('a function-key caller (key 01234567)');
+    expect(cancelledBy({ kind: 'entra', appId: 'app-1', objectId: 'obj-1', roles: [] })).toBe('Entra app app-1, object obj-1');
+    expect(cancelledBy({ kind: 'key', keyScope: '0123456789abcdef' })).toBe('the caller with key 01234567');
   });
 
   it.each([
