@@ -1,9 +1,14 @@
+import type { V1Job } from '@kubernetes/client-node';
+
 import type { CallerPolicy, CallerSettings } from '../config.js';
+import { jobStarter, type RunEntry, starterOf } from './archive.js';
 import { ForbiddenError } from './errors.js';
 import type { StartedBy } from './run.js';
 
 /** What CALLER_POLICIES calls function-key callers. */
 export const KEY_CALLER = 'key';
+/** The app role (in the token's `roles` claim) that may read and cancel every caller's runs. */
+export const ADMIN_ROLE = 'AksJobRunner.Admin';
 
 export type Caller =
   /** Authenticated by the Functions host with a function key; `keyScope` is a hash of the key, never the key. */
@@ -30,6 +35,12 @@ function describeCaller(caller: Caller): string {
   return caller.kind === 'key' ? 'function-key callers' : `application ${caller.appId}`;
 }
 
+/** True when the caller's policy lets it use this cluster and namespace (the app's allow-lists are checked apart). */
+export function mayTarget(caller: Caller, settings: CallerSettings, target: { cluster: string; namespace: string }): boolean {
+  const policy = policyOf(caller, settings);
+  return (!policy.clusters || policy.clusters.includes(target.cluster)) && (!policy.namespaces || policy.namespaces.includes(target.namespace));
+}
+
 /** The caller's own limits on where it may look or run, on top of the app's allow-lists. */
 export function authorizeTarget(caller: Caller, settings: CallerSettings, target: { cluster: string; namespace: string }): void {
   const policy = policyOf(caller, settings);
@@ -51,3 +62,24 @@ export function authorizeStart(caller: Caller, settings: CallerSettings, target:
   }
 }
 
+
+/**
+ * A run answers only whoever could have started it: an Entra caller sees its own runs (same object id) and an admin
+ * every run; function-key callers see the runs of function-key callers. A run no caller started (`null`: the app
+ * scheduler's, the cluster's, kubectl's) is anyone's who may use its namespace.
+ */
+export function mayAccessRun(caller: Caller, starter: StartedBy | null): boolean {
+  if (starter === null) return true;
+  if (caller.kind === 'entra' && caller.roles.includes(ADMIN_ROLE)) return true;
+  return caller.kind === 'key' ? starter.kind === 'key' : starter.kind === 'entra' && starter.appId === caller.appId && starter.objectId === caller.objectId;
+}
+
+/** Which of a CronJob's Jobs the caller may see and replace (see mayAccessRun and core/archive's jobStarter). */
+export function jobVisibleTo(caller: Caller): (job: V1Job) => boolean {
+  return (job) => mayAccessRun(caller, jobStarter(job));
+}
+
+/** Which listed runs (live or archived) the caller may see. */
+export function entryVisibleTo(caller: Caller): (entry: Pick<RunEntry, 'trigger' | 'caller'>) => boolean {
+  return (entry) => mayAccessRun(caller, starterOf(entry.trigger, entry.caller));
+}

@@ -3,16 +3,26 @@ import { createHash } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
 
 import type { CallerSettings } from '../config.js';
-import type { Caller } from '../core/callers.js';
+import { type Caller, mayAccessRun, mayTarget } from '../core/callers.js';
 import { AppError, NotFoundError } from '../core/errors.js';
 import type { StartedBy } from '../core/run.js';
-import { runRequestSchema } from '../core/schemas.js';
-
-/** The app role (in the token's `roles` claim) that may read and cancel every caller's runs. */
-export const ADMIN_ROLE = 'AksJobRunner.Admin';
+import { runRefSchema, runRequestSchema } from '../core/schemas.js';
 
 // The caller's policy is plain data the run use cases check too (src/runs/start.ts); the routes keep importing it here.
-export { authorizeStart, authorizeTarget, type Caller, callerScope, KEY_CALLER, policyOf, startedByOf } from '../core/callers.js';
+export {
+  ADMIN_ROLE,
+  authorizeStart,
+  authorizeTarget,
+  type Caller,
+  callerScope,
+  entryVisibleTo,
+  jobVisibleTo,
+  KEY_CALLER,
+  mayAccessRun,
+  mayTarget,
+  policyOf,
+  startedByOf,
+} from '../core/callers.js';
 
 /** The headers App Service Authentication sets after it validated a token, and strips from what callers send. */
 const PRINCIPAL_HEADERS = ['x-ms-client-principal', 'x-ms-client-principal-id', 'x-ms-client-principal-name', 'x-ms-client-principal-idp'];
@@ -88,24 +98,25 @@ function keyCaller(request: HttpRequest): Caller {
 }
 
 /**
- * A run answers only whoever could have started it: an Entra caller sees its own runs (same object id) and an admin
- * every run; function-key callers see the runs of function-key callers. Anyone else gets the 404 an unknown id gets,
- * so run ids of others cannot even be confirmed. Runs recorded before the starter was (no `caller`) count
- * as function-key runs.
+ * The status, cancel and logs routes' check on a run the app started (see mayAccessRun): anyone who may not read
+ * it gets the 404 an unknown id gets, so run ids of others cannot even be confirmed. Runs recorded before the
+ * starter was (no `caller`) count as function-key runs.
  */
 export function assertMayAccessRun(caller: Caller, runId: string, startedBy: StartedBy | undefined): void {
-  const starter = startedBy ?? { kind: 'key' };
-  if (caller.kind === 'entra' && caller.roles.includes(ADMIN_ROLE)) return;
-  const same =
-    caller.kind === 'key' ? starter.kind === 'key' : starter.kind === 'entra' && starter.appId === caller.appId && starter.objectId === caller.objectId;
-  if (!same) throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
+  if (!mayAccessRun(caller, startedBy ?? { kind: 'key' })) throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
 }
 
 /**
  * The status and cancel routes' check, after the run was found: the request's caller against the starter the
- * run's input records (a 404 for anyone else).
+ * run's input records, and the caller's policy against where the run lives (both a 404 for anyone else: the
+ * answer must not tell a confined caller that a run exists outside its namespaces).
  */
 export function authorizeRunAccess(request: HttpRequest, settings: CallerSettings, runId: string, input: unknown): void {
   const recorded = runRequestSchema.shape.caller.safeParse((input as { request?: { caller?: unknown } } | undefined)?.request?.caller);
-  assertMayAccessRun(callerOf(request, settings), runId, recorded.success ? recorded.data : undefined);
+  const caller = callerOf(request, settings);
+  assertMayAccessRun(caller, runId, recorded.success ? recorded.data : undefined);
+  const where = runRefSchema.pick({ cluster: true, namespace: true }).safeParse((input as { request?: unknown } | undefined)?.request);
+  if (where.success && !mayTarget(caller, settings, where.data)) {
+    throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
+  }
 }

@@ -1,6 +1,6 @@
 import type { ClusterRegistry } from '../clients/clusters.js';
 import type { Config } from '../config.js';
-import { authorizeStart, type Caller, callerScope, startedByOf } from '../core/callers.js';
+import { authorizeStart, type Caller, callerScope, jobVisibleTo, startedByOf } from '../core/callers.js';
 import type { FallbackSpec } from '../core/clone.js';
 import type { ConcurrencyPolicy } from '../core/concurrency.js';
 import { BadRequestError, ConflictError } from '../core/errors.js';
@@ -122,7 +122,8 @@ export async function startRun(request: RunStartRequest, deps: StartDeps): Promi
   const built = await buildRunJob(clusters.gateway(cluster), runRequest, config.runPolicy);
   runRequest.source = built.source;
   if (kind === 'CronJob') {
-    await honourConcurrencyPolicy(deps.runs.requestCancel, clusters.gateway(cluster), { namespace, name }, request.concurrencyPolicy, runId, deps.log);
+    // Replace and Forbid see only the runs this caller may read (issue 21 item 5).
+    await honourConcurrencyPolicy(deps.runs.requestCancel, clusters.gateway(cluster), { namespace, name }, request.concurrencyPolicy, runId, deps.log, jobVisibleTo(caller));
   }
 
   const input: JobRunInput = { request: runRequest, poll: { ...config.poll }, retry: { ...config.activityRetry } };

@@ -153,11 +153,11 @@ describe('POST /runs/{runId}/rerun', () => {
     expect(client.startCount).toBe(0);
   });
 
-  it('is refused when the caller\'s policy no longer allows the namespace', async () => {
+  it('is refused when the caller\'s policy no longer allows the namespace: 404, as for its status (a confined caller is not told the run exists)', async () => {
     finishedOriginal();
     useSettings({ CALLER_POLICIES: JSON.stringify({ key: { namespaces: ['other'] } }) });
     const response = await rerun();
-    expect(response.status).toBe(403);
+    expect(response.status).toBe(404);
     expect(client.startCount).toBe(0);
   });
 
