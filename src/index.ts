@@ -11,6 +11,7 @@ await import('./functions/startJobRun.js');
 await import('./functions/startCronJobRun.js');
 await import('./functions/getRun.js');
 await import('./functions/cancelRun.js');
+await import('./functions/rerunRun.js');
 await import('./functions/listJobs.js');
 await import('./functions/listCronJobs.js');
 await import('./functions/getRunLogs.js');

@@ -3,6 +3,7 @@ import type * as df from 'durable-functions';
 import { OrchestrationRuntimeStatus } from 'durable-functions';
 
 import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/errors.js';
+import { failureOfVerdict, withFailure } from '../core/failure.js';
 import { boundText } from '../core/limits.js';
 import { isRunId } from '../core/naming.js';
 import { isTerminal, NO_PODS, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
@@ -86,8 +87,18 @@ function readSnapshot(value: unknown, ref: RunRef, at: Date): RunSnapshot | unde
   return snapshot as unknown as RunSnapshot;
 }
 
-/** The run's snapshot from its orchestration's state: the output once done, the custom status while running. */
+/**
+ * The run's snapshot from its orchestration's state: the output once done, the custom status while running.
+ * A Failed or Cancelled snapshot always carries its failure: one recorded before failures were (or made where
+ * nothing was looked at, such as a terminated orchestration) gets the kind its reason gives.
+ */
 export function snapshotFromInstance(status: df.DurableOrchestrationStatus): RunSnapshot {
+  const snapshot = storedSnapshot(status);
+  if (snapshot.failure || !isTerminal(snapshot.status)) return snapshot;
+  return withFailure(snapshot, failureOfVerdict(snapshot, new Date(snapshot.completionTime ?? snapshot.observedAt)));
+}
+
+function storedSnapshot(status: df.DurableOrchestrationStatus): RunSnapshot {
   // Only the run's reference is needed, so an input of another version still gives it.
   const input = runRefSchema.safeParse((status.input as { request?: unknown } | null | undefined)?.request);
   const ref: RunRef = input.success
