@@ -98,6 +98,10 @@ const sourceSummaryShape = {
   image: z.string().nullable(),
   params: z.record(z.string(), z.string().nullable()).meta({ description: 'containers[0] env with literal values (null when DISCOVERY_SHOW_ENV_VALUES is off)' }),
   referencedParams: z.array(z.string()),
+  commandParams: z.array(z.string()).meta({
+    description:
+      "env names containers[0]'s command or args substitute as $(NAME) that the source's aks-job-runner.io/allow-env annotation does not name: the start route refuses a value for them",
+  }),
   runnable: z.boolean(),
   notRunnableReason: z.string().nullable(),
   createdAt: z.string().nullable(),

@@ -69,6 +69,8 @@ export interface RunSnapshot {
   archive?: { location: string | null; error?: string | undefined };
   /** Who started the run; the status route adds it from the run's input. */
   trigger?: RunTrigger | undefined;
+  /** The env overrides as the process sees them (literal); the status route adds them from the run's input. */
+  parameters?: Record<string, string | null> | undefined;
 }
 
 export const NO_PODS: PodCounts = Object.freeze({ active: 0, ready: 0, succeeded: 0, failed: 0 });

@@ -58,6 +58,11 @@ export const runSnapshotSchema = z.object({
   /** The final snapshot's logs archive: where it is, or why there is none. Absent on earlier snapshots. */
   archive: z.object({ location: z.string().nullable(), error: z.string().optional() }).optional(),
   trigger: runTriggerSchema.optional(),
+  /**
+   * The env overrides the run was started with, each as the process sees it (the app makes them literal); values
+   * null when DISCOVERY_SHOW_ENV_VALUES is off. The status route adds them from the run's input.
+   */
+  parameters: z.record(z.string(), z.string().nullable()).optional(),
 });
 
 export const pollPolicySchema = z.object({
