@@ -6,6 +6,7 @@ import { escapeReferences } from './expansion.js';
 import {
   CRONJOB_INSTANTIATE_ANNOTATION,
   CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
+  FALLBACK_POD_LABEL,
   JOB_CONTROLLER_TEMPLATE_LABELS,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -260,7 +261,7 @@ export function fallbackJob(fallback: FallbackSpec, id: RunIdentity, overrides: 
       backoffLimit: 0,
       activeDeadlineSeconds: deadlineSeconds,
       template: {
-        metadata: { labels: podLabels(id) },
+        metadata: { labels: { ...podLabels(id), [FALLBACK_POD_LABEL]: 'true' } },
         spec: {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,

@@ -3,6 +3,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { type FallbackSpec, parseEnvOverrides } from '../core/clone.js';
 import { parseConcurrencyPolicy } from '../core/concurrency.js';
 import { BadRequestError, ConflictError } from '../core/errors.js';
+import { parseImageReference } from '../core/image-reference.js';
 import { assertNamespace, assertObjectName, runIdFor, type SourceKind } from '../core/naming.js';
 import { requestHash, type RunRequest } from '../core/run.js';
 import type { JobRunInput } from '../core/schemas.js';
@@ -100,7 +101,7 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
       throw new BadRequestError('command and args are only used with image, to run when the source Job does not exist');
     }
     const fallback: FallbackSpec | undefined = image !== undefined ? { image, command, args } : undefined;
-    if (fallback && fallback.image.trim() === '') throw new BadRequestError('image must not be empty');
+    if (fallback) parseImageReference(fallback.image);
     authorizeStart(caller, config.callers, { cluster, namespace, fallback: fallback !== undefined });
     const timeoutSeconds = timeoutOf(request, config.defaultRunTimeoutSeconds, config.maxRunTimeoutSeconds);
     const idempotencyKey = idempotencyKeyOf(request);

@@ -589,7 +589,8 @@ describe('fallbackJob', () => {
         backoffLimit: 0,
         activeDeadlineSeconds: 3600,
         template: {
-          metadata: { labels: { 'app.kubernetes.io/managed-by': 'aks-job-runner', 'aks-job-runner.io/run-id': 'nightly-abcdefghij' } },
+          // The fallback label is what infra/kubernetes/fallback-network-policy.yaml selects.
+          metadata: { labels: { 'app.kubernetes.io/managed-by': 'aks-job-runner', 'aks-job-runner.io/run-id': 'nightly-abcdefghij', 'aks-job-runner.io/fallback': 'true' } },
           spec: {
             restartPolicy: 'Never',
             automountServiceAccountToken: false,
