@@ -15,7 +15,8 @@ import type { SourceKind } from './naming.js';
 export const RUNNABLE_ANNOTATION = `${LABEL_PREFIX}runnable`;
 /**
  * On a source Job or CronJob: env names callers may set beyond the plain-valued ones it declares, comma-separated,
- * or `*` for any name. Loader and interpreter variables must be listed by name; `*` does not cover them.
+ * or `*` for any name. Loader and interpreter variables, and names the container's command or args substitute as
+ * `$(NAME)`, must be listed by name; `*` does not cover them.
  */
 export const ALLOW_ENV_ANNOTATION = `${LABEL_PREFIX}allow-env`;
 
