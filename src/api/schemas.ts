@@ -139,7 +139,9 @@ export const deploymentListSchema = z.looseObject({
       namespace: z.string(),
       cluster: z.string(),
       replicas: z.number(),
-      containers: z.array(z.looseObject({ name: z.string(), image: z.string().nullable(), env: z.array(z.string()), referencedEnv: z.array(z.string()) })),
+      containers: z.array(
+        z.looseObject({ name: z.string(), image: z.string().nullable(), env: z.array(z.string()), referencedEnv: z.array(z.string()), commandEnv: z.array(z.string()) }),
+      ),
       createdAt: z.string().nullable(),
       runnable: z.boolean(),
       notRunnableReason: z.string().nullable(),
@@ -192,6 +194,7 @@ const cronJobDetailShape = {
         args: z.array(z.string()).nullable(),
         env: z.record(z.string(), z.string()),
         referencedEnv: z.array(z.string()),
+        commandEnv: z.array(z.string()).meta({ description: 'names the command or args substitute as $(NAME) that aks-job-runner.io/allow-env does not name: an env edit of them is refused' }),
       }),
     ),
   }),
