@@ -4,6 +4,7 @@ import type { FallbackPolicy } from './consent.js';
 import { BadRequestError } from './errors.js';
 import { escapeReferences } from './expansion.js';
 import {
+  CALLER_ANNOTATION,
   CRONJOB_INSTANTIATE_ANNOTATION,
   CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
   FALLBACK_POD_LABEL,
@@ -17,6 +18,7 @@ import {
   STARTED_BY_ANNOTATION,
 } from './labels.js';
 import { labelValue, runIdBase, type SourceKind } from './naming.js';
+import { callerTag, type StartedBy } from './run.js';
 
 /** Env overrides as the run will see them: every value a string. */
 export type EnvOverrides = Readonly<Record<string, string>>;
@@ -34,6 +36,8 @@ export interface RunIdentity {
   sourceName: string;
   requestHash: string;
   startedBy?: string | undefined;
+  /** The caller a run started over HTTP answers to; absent for the scheduler's runs, which answer to no caller. */
+  caller?: StartedBy | undefined;
 }
 
 /**
@@ -138,6 +142,7 @@ function runAnnotations(id: RunIdentity): Record<string, string> {
   return {
     [REQUEST_HASH_ANNOTATION]: id.requestHash,
     ...(id.startedBy ? { [STARTED_BY_ANNOTATION]: id.startedBy } : {}),
+    ...(id.caller ? { [CALLER_ANNOTATION]: callerTag(id.caller) } : {}),
   };
 }
 
@@ -197,7 +202,8 @@ function runJob(
       name: id.runId,
       namespace: id.namespace,
       labels: { ...authored.labels, ...runLabels(id) },
-      annotations: { ...authored.annotations, ...runAnnotations(id) },
+      // Who the run answers to is the app's to say: a source's own copy of the annotation is never carried over.
+      annotations: { ...withoutKeys(authored.annotations, [CALLER_ANNOTATION]), ...runAnnotations(id) },
       ...(ownerReferences ? { ownerReferences } : {}),
     },
     spec,

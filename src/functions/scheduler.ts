@@ -1,30 +1,13 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 
-import { runRefSchema } from '../core/schemas.js';
-import { cancelEventSender, findRun, type RunClient } from '../http/runs.js';
+import { type RunClient, runInstancesOf } from '../http/runs.js';
 import { sweepArchive } from '../runs/archive.js';
-import { type SchedulerRuns, schedulerTick, type TickReport } from '../runs/scheduler.js';
+import { schedulerTick, type TickReport } from '../runs/scheduler.js';
 import { services } from '../services.js';
-import { ORCHESTRATORS } from './names.js';
 
 /** Every minute at second 0 (NCRONTAB, six fields): the CronJob controller's own resolution. */
 export const SCHEDULER_SCHEDULE = '0 * * * * *';
-
-function runsOf(client: RunClient): SchedulerRuns {
-  return {
-    owner: async (runId) => {
-      const instance = await findRun(client, runId);
-      if (!instance) return null;
-      const ref = runRefSchema.safeParse((instance.input as { request?: unknown } | null | undefined)?.request);
-      return ref.success ? ref.data : undefined;
-    },
-    start: async (runId, input) => {
-      await client.startNew(ORCHESTRATORS.jobRun, { instanceId: runId, input });
-    },
-    requestCancel: cancelEventSender(client),
-  };
-}
 
 function summary(report: TickReport): string {
   const parts = [`${report.cronJobs} handed-over CronJob(s)`, `${report.started.length} started`];
@@ -51,7 +34,7 @@ export async function scheduler(timer: Timer, client: RunClient, context: Invoca
     // A late tick (the host was down or busy) needs nothing special: the due-time rule catches up, as the
     // CronJob controller's does, within startingDeadlineSeconds and with only the latest of many missed times.
     if (timer.isPastDue) context.log('scheduler: this tick is late');
-    report = await schedulerTick({ config, clusters, runs: runsOf(client), log: (line) => { context.log(line); } }, instant);
+    report = await schedulerTick({ config, clusters, runs: runInstancesOf(client), log: (line) => { context.log(line); } }, instant);
     context.log(summary(report));
   } else {
     context.log('scheduler: off (SCHEDULER_ENABLED=false)');

@@ -7,6 +7,7 @@ import type { Config, GracePeriods } from '../config.js';
 import {
   type ArchiveIndex,
   boundLog,
+  CALLER_UNKNOWN,
   compareRuns,
   cronJobOwner,
   entryFromMarker,
@@ -31,7 +32,7 @@ import {
   triggerOf,
 } from '../core/archive.js';
 import { ensureError, KubeApiError, NotFoundError } from '../core/errors.js';
-import { JOB_NAME_POD_LABEL, NOT_MANAGED_SELECTOR, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from '../core/labels.js';
+import { CALLER_ANNOTATION, JOB_NAME_POD_LABEL, NOT_MANAGED_SELECTOR, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from '../core/labels.js';
 import type { RunSnapshot } from '../core/run.js';
 import { mapRunStatus } from '../core/status.js';
 
@@ -121,6 +122,8 @@ export async function archiveRun(gateway: KubeGateway, store: BlobStore, request
   const trigger = job ? triggerOf(job) : (request.trigger ?? 'http');
   const startTime = (job?.status?.startTime ? new Date(job.status.startTime).toISOString() : null) ?? request.startTime;
   const completionTime = (job?.status?.completionTime ? new Date(job.status.completionTime).toISOString() : null) ?? request.completionTime;
+  // A run's Job gone before the archive read it leaves its caller unknown: only admins list such a run.
+  const caller = job ? (job.metadata?.annotations?.[CALLER_ANNOTATION] ?? null) : trigger === 'http' ? CALLER_UNKNOWN : null;
   const index: ArchiveIndex = {
     version: 1,
     cluster,
@@ -128,6 +131,7 @@ export async function archiveRun(gateway: KubeGateway, store: BlobStore, request
     runId,
     source,
     trigger,
+    caller,
     verdict: request.verdict,
     startTime,
     completionTime,
@@ -140,7 +144,7 @@ export async function archiveRun(gateway: KubeGateway, store: BlobStore, request
   };
   if (source) {
     const sortTime = sortTimeOf(job, startTime ? new Date(startTime) : now);
-    const metadata = markerMetadata({ runId, status: request.verdict.status, reason: request.verdict.reason, startTime, completionTime, trigger });
+    const metadata = markerMetadata({ runId, status: request.verdict.status, reason: request.verdict.reason, startTime, completionTime, trigger, caller });
     await store.put(sourceMarkerName(cluster, namespace, source.kind, source.name, sortTime, runId), '', 'application/octet-stream', metadata);
   }
   const indexName = `${prefix}${INDEX_BLOB}`;
@@ -364,6 +368,7 @@ function liveEntry(job: V1Job, cluster: string, namespace: string, now: Date): R
     startTime: verdict.startTime,
     completionTime: verdict.completionTime,
     trigger: triggerOf(job),
+    caller: job.metadata?.annotations?.[CALLER_ANNOTATION] ?? null,
     live: true,
     archived: false,
     sortTime: sortTimeOf(job, now).getTime(),
