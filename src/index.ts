@@ -27,6 +27,7 @@ await import('./functions/deleteCronJob.js');
 await import('./functions/scheduler.js');
 await import('./functions/previewSchedule.js');
 await import('./functions/archiveRun.js');
+await import('./functions/archiveSweep.js');
 await import('./functions/listClusters.js');
 await import('./functions/serveConsole.js');
 await import('./functions/getOpenApiDocument.js');

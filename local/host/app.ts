@@ -38,14 +38,18 @@ type ClientHandler = (request: HttpRequest, client: LocalDurable, context: Invoc
 type PlainHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 /** A timer handler with a Durable client, as this app writes them: the instant to decide for comes last. */
 type ClientTimerHandler = (timer: Timer, client: LocalDurable, context: InvocationContext, at: Date) => Promise<unknown>;
-type PlainTimerHandler = (timer: Timer, context: InvocationContext) => Promise<unknown>;
+/** A timer handler without a client, as this app writes them: the instant to decide for comes last. */
+type PlainTimerHandler = (timer: Timer, context: InvocationContext, at: Date) => Promise<unknown>;
 
-/** The function's own exported handler (file name = handler name = function name), for client bindings. */
-async function ownHandler(name: string): Promise<unknown> {
+/**
+ * The function's own exported handler (file name = handler name = function name): for client bindings, and for
+ * timers, whose handlers take the instant to decide for as their last argument.
+ */
+async function ownHandler(name: string, why: string): Promise<unknown> {
   const file = new URL(`../../src/functions/${name}.js`, import.meta.url).href;
   const module = (await import(/* @vite-ignore */ file)) as Record<string, unknown>;
   const own = module[name];
-  if (typeof own !== 'function') throw new Error(`function ${name} binds a Durable client but src/functions/${name}.ts exports no handler of that name`);
+  if (typeof own !== 'function') throw new Error(`function ${name} ${why} but src/functions/${name}.ts exports no handler of that name`);
   return own;
 }
 
@@ -67,7 +71,7 @@ export async function loadApp(durable: () => LocalDurable): Promise<LoadedApp> {
     switch (trigger?.type) {
       case 'httpTrigger': {
         const usesClient = bindings.some((b) => b.type === 'durableClient');
-        const own = usesClient ? await ownHandler(metadata.name) : undefined;
+        const own = usesClient ? await ownHandler(metadata.name, 'binds a Durable client') : undefined;
         app.http.push({
           name: metadata.name,
           route: typeof trigger.route === 'string' ? trigger.route : metadata.name,
@@ -81,13 +85,14 @@ export async function loadApp(durable: () => LocalDurable): Promise<LoadedApp> {
       }
       case 'timerTrigger': {
         const usesClient = bindings.some((b) => b.type === 'durableClient');
-        const own = usesClient ? await ownHandler(metadata.name) : undefined;
+        // The registered handler drops the instant (the host gives none): the exported one takes it.
+        const own = await ownHandler(metadata.name, 'is a timer');
         app.timers.push({
           name: metadata.name,
           schedule: String(trigger.schedule),
-          invoke: own
+          invoke: usesClient
             ? (timer, context, at) => (own as ClientTimerHandler)(timer, durable(), context, at)
-            : (timer, context) => (handler as PlainTimerHandler)(timer, context),
+            : (timer, context, at) => (own as PlainTimerHandler)(timer, context, at),
         });
         break;
       }

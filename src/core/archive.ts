@@ -186,6 +186,11 @@ export interface ArchiveIndex {
   archivedAt: string;
   maxBytesPerContainer: number;
   logs: LogEntry[];
+  /**
+   * Logs not read because the archive's time budget ran out (each also an entry with an `error`); absent when
+   * every log was read.
+   */
+  leftOut?: { logs: number; of: number; reason: string };
   events: { blob: string; count: number; error?: string };
   job: { blob: string } | null;
   pods: string[];

@@ -154,13 +154,19 @@ describe('no credential or Secret value leaves the cluster through the app', () 
     expect(final.jsonBody).toMatchObject({ status: 'Success', outputs: { rows: 3 } });
     if (cluster === 'aks') expect(tokensIssued).toBeGreaterThan(0);
 
-    const stored = await storedState();
-    const status = (await durable.getStatus((final.jsonBody as { runId: string }).runId)).runtimeStatus;
+    // The status route answers 200 once the verdict is made; the orchestration still archives the run's logs
+    // after that, so the stored state is read once it has completed.
+    const runId = (final.jsonBody as { runId: string }).runId;
+    const status = await waitFor(`run ${runId}'s orchestration to complete`, async () => {
+      const { runtimeStatus } = await durable.getStatus(runId);
+      return runtimeStatus === df.OrchestrationRuntimeStatus.Running || runtimeStatus === df.OrchestrationRuntimeStatus.Pending ? undefined : runtimeStatus;
+    }, 30_000, 200);
     expect(status).toBe(df.OrchestrationRuntimeStatus.Completed);
+    const stored = await storedState();
     // The haystacks are real: the run's history and answers are there, with the Secret's reference in the Job.
     expect(stored).toContain('"rows":3');
     expect(logs.join('\n')).toContain('Success');
-    const job = await kube.batch.readNamespacedJob({ namespace: ns(), name: (final.jsonBody as { runId: string }).runId });
+    const job = await kube.batch.readNamespacedJob({ namespace: ns(), name: runId });
     expect(JSON.stringify(job.spec?.template.spec?.containers[0]?.env)).toContain('secretKeyRef');
 
     const haystacks = { stored, logs: logs.join('\n'), answers: JSON.stringify(answers.map((a) => ({ body: a.jsonBody as unknown, headers: a.headers }))) };
