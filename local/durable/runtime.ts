@@ -54,6 +54,20 @@ export function unknownInstanceError(instanceId: string): Error {
   );
 }
 
+/** An instance's status as durable-functions' client returns it, input included. */
+function statusOf(state: InstanceState): DurableOrchestrationStatus {
+  return {
+    name: state.name,
+    instanceId: state.instanceId,
+    createdTime: new Date(state.createdAt),
+    lastUpdatedTime: new Date(state.updatedAt),
+    input: structuredClone(state.input),
+    output: structuredClone(state.output),
+    runtimeStatus: state.status,
+    customStatus: structuredClone(state.customStatus),
+  } as unknown as DurableOrchestrationStatus;
+}
+
 export class LocalDurable {
   private readonly instances = new Map<string, InstanceState>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -95,6 +109,8 @@ export class LocalDurable {
     if (!handler) return Promise.reject(new Error(`no orchestrator named ${name}`));
     const instanceId = options?.instanceId ?? crypto.randomUUID();
     if (!validInstanceId(instanceId)) return Promise.reject(new Error(`invalid instance id ${instanceId}`));
+    // host.json's overridableExistingInstanceStates, NonRunningStates: an instance that has not finished is
+    // refused, a finished one is replaced (azure-functions-durable-extension OverridableStates.cs, ToDedupeStatuses).
     const existing = this.instances.get(instanceId);
     if (existing && !FINISHED.has(existing.status)) {
       return Promise.reject(new Error(`an instance with id ${instanceId} is already ${existing.status}`));
@@ -110,22 +126,27 @@ export class LocalDurable {
   getStatus(instanceId: string): Promise<DurableOrchestrationStatus> {
     const state = this.instances.get(instanceId);
     if (!state) return Promise.reject(unknownInstanceError(instanceId));
-    return Promise.resolve({
-      name: state.name,
-      instanceId: state.instanceId,
-      createdTime: new Date(state.createdAt),
-      lastUpdatedTime: new Date(state.updatedAt),
-      input: structuredClone(state.input),
-      output: structuredClone(state.output),
-      runtimeStatus: state.status,
-      customStatus: structuredClone(state.customStatus),
-    } as unknown as DurableOrchestrationStatus);
+    return Promise.resolve(statusOf(state));
   }
 
+  /** The instances in any of the given states (all when none is given), with their inputs, as the extension's instances query. */
+  getStatusBy(filter: { runtimeStatus?: readonly string[] }): Promise<DurableOrchestrationStatus[]> {
+    const wanted = filter.runtimeStatus && filter.runtimeStatus.length > 0 ? new Set<string>(filter.runtimeStatus) : undefined;
+    return Promise.resolve([...this.instances.values()].filter((state) => !wanted || wanted.has(state.status)).map(statusOf));
+  }
+
+  /**
+   * As durable-functions' client on the host: the extension answers 404 for an unknown id (the client rejects)
+   * and 410 Gone for a finished instance, which the client resolves as if the event had been sent; the event is
+   * dropped (HttpApiHandler.HandleRaiseEventRequestAsync; durable-functions DurableClient.raiseEvent).
+   */
   raiseEvent(instanceId: string, eventName: string, eventData: unknown): Promise<void> {
     const state = this.instances.get(instanceId);
-    if (!state || FINISHED.has(state.status)) return Promise.reject(new Error(`instance ${instanceId} not found or not running`));
+    if (!state) return Promise.reject(new Error(`No instance with ID '${instanceId}' found.`));
+    if (FINISHED.has(state.status)) return Promise.resolve();
     this.enqueue(instanceId, async () => {
+      // Finished while the event was queued: the host drops it too.
+      if (FINISHED.has(state.status)) return;
       raiseEvent(state, eventName, structuredClone(eventData ?? null), new Date());
       await this.replay(state);
     });

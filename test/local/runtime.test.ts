@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -80,7 +80,34 @@ describe('the local Durable runtime', () => {
     await r.terminate('c', 'by test');
     const status = await until(r, 'c', 'Terminated');
     expect(status.output).toBe('by test');
-    await expect(r.raiseEvent('c', 'go', {})).rejects.toThrow();
+  });
+
+  it('answers raiseEvent as the host: an unknown id rejects (404), a finished instance resolves and drops the event (410)', async () => {
+    // azure-functions-durable-extension HttpApiHandler.HandleRaiseEventRequestAsync answers 404 for an unknown
+    // instance and 410 Gone for a Completed, Failed, Canceled or Terminated one; durable-functions' client
+    // (lib/src/durableClient/DurableClient.js, raiseEvent) resolves on 202 and 410 and rejects on 404.
+    const r = runtime();
+    await expect(r.raiseEvent('never-started', 'go', {})).rejects.toThrow("No instance with ID 'never-started' found.");
+    await r.startNew('sample', { instanceId: 'g', input: { generation: 2, waitMs: 60_000 } });
+    await until(r, 'g', 'Running');
+    await r.terminate('g', 'by test');
+    await until(r, 'g', 'Terminated');
+    const records = r.state('g')?.records.length;
+    await expect(r.raiseEvent('g', 'go', {})).resolves.toBeUndefined();
+    await r.idle('g');
+    expect(r.state('g')?.records.length).toBe(records);
+    expect((await r.getStatus('g')).runtimeStatus).toBe('Terminated');
+  });
+
+  it("host.json keeps startNew from replacing a running instance, and the engine refuses the same states", async () => {
+    // The extension's only choices (azure-functions-durable-extension src/WebJobs.Extensions.DurableTask/
+    // OverridableStates.cs): NonRunningStates, the default, refuses Running, Pending, ContinuedAsNew and
+    // Suspended instances and replaces finished ones; AnyState refuses nothing, so it must never be set. No
+    // setting refuses a finished instance: the app does not rely on startNew for that (docs/decisions.md).
+    const host = JSON.parse(await readFile(new URL('../../host.json', import.meta.url), 'utf8')) as {
+      extensions: { durableTask: { overridableExistingInstanceStates?: string } };
+    };
+    expect(host.extensions.durableTask.overridableExistingInstanceStates).toBe('NonRunningStates');
   });
 
   it('answers like the host: unknown ids throw, a running id cannot be started again, a finished one can', async () => {
