@@ -33,8 +33,14 @@ const activities = { double: (input: unknown) => Number(input) * 2 };
 const runtimes: LocalDurable[] = [];
 const dirs: string[] = [];
 
-function runtime(stateDir?: string): LocalDurable {
-  const r = new LocalDurable({ orchestrators: { sample: orchestratorRunner(sample) }, activities, ...(stateDir ? { stateDir } : {}) });
+function runtime(stateDir?: string, defaultVersion?: string, log?: (line: string) => void): LocalDurable {
+  const r = new LocalDurable({
+    orchestrators: { sample: orchestratorRunner(sample) },
+    activities,
+    ...(stateDir ? { stateDir } : {}),
+    ...(defaultVersion ? { defaultVersion } : {}),
+    ...(log ? { log } : {}),
+  });
   runtimes.push(r);
   return r;
 }
@@ -135,5 +141,32 @@ describe('the local Durable runtime', () => {
     expect(await second.resume()).toBe(1);
     const status = await until(second, 'e', 'Completed');
     expect(status.output).toMatchObject({ doubled: 42, by: 'timer' });
+  });
+
+  // DurableTask.Core TaskOrchestrationDispatcher with CurrentOrOlder and Reject: an instance whose version
+  // compares greater than the worker's (VersioningSettings.CompareVersions) is not run, its work item
+  // abandoned and retried; a rollback leaves newer instances waiting for a worker that may run them.
+  it('a worker older than an instance leaves it as it is, events included; a worker at its version runs it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'local-durable-'));
+    dirs.push(dir);
+    const newer = runtime(dir, '3.1');
+    await newer.startNew('sample', { instanceId: 'f', input: { generation: 2, waitMs: 60_000 } });
+    await until(newer, 'f', 'Running');
+    await newer.close();
+
+    const lines: string[] = [];
+    const older = runtime(dir, '3.0', (line) => lines.push(line));
+    expect(await older.resume()).toBe(0);
+    expect(lines.join('\n')).toMatch(/instance f: version 3\.1 is newer than this worker's 3\.0/);
+    await older.raiseEvent('f', 'go', { by: 'rolled back' });
+    await older.idle('f');
+    expect(older.state('f')?.records.some((r) => r.kind === 'event')).toBe(false);
+    expect((await older.getStatus('f')).runtimeStatus).toBe('Running');
+    await older.close();
+
+    const again = runtime(dir, '3.1');
+    expect(await again.resume()).toBe(1);
+    await again.raiseEvent('f', 'go', { by: 'the newer worker' });
+    expect((await until(again, 'f', 'Completed')).output).toMatchObject({ by: 'event', event: { by: 'the newer worker' } });
   });
 });
