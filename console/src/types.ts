@@ -34,6 +34,8 @@ export interface JobItem {
   image: string | null;
   params: Record<string, string | null>;
   referencedParams: string[];
+  /** Names the command substitutes as $(NAME), which a run may not set (the source's allow-env does not name them). */
+  commandParams?: string[];
 }
 
 export interface Page<T> {

@@ -87,6 +87,8 @@ export interface RunSnapshot {
   /** failure.kind and failure.exitCode again, at the top level, for callers that map top-level properties. */
   failureKind?: FailureKind | undefined;
   exitCode?: number | null | undefined;
+  /** The env overrides as the process sees them (literal); the status route adds them from the run's input. */
+  parameters?: Record<string, string | null> | undefined;
 }
 
 export const NO_PODS: PodCounts = Object.freeze({ active: 0, ready: 0, succeeded: 0, failed: 0 });

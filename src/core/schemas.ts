@@ -85,6 +85,11 @@ export const runSnapshotSchema = z.object({
   /** failure.kind and failure.exitCode at the top level, for callers that map top-level properties (Polysync, Logic Apps). */
   failureKind: z.enum(FAILURE_KINDS).optional(),
   exitCode: z.number().int().nullable().optional(),
+  /**
+   * The env overrides the run was started with, each as the process sees it (the app makes them literal); values
+   * null when DISCOVERY_SHOW_ENV_VALUES is off. The status route adds them from the run's input.
+   */
+  parameters: z.record(z.string(), z.string().nullable()).optional(),
 });
 
 export const pollPolicySchema = z.object({

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type * as df from 'durable-functions';
 import { OrchestrationRuntimeStatus } from 'durable-functions';
+import { z } from 'zod';
 
 import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/errors.js';
 import { failureOfVerdict, withFailure } from '../core/failure.js';
@@ -213,6 +214,18 @@ export function withTrigger(snapshot: RunSnapshot, status: df.DurableOrchestrati
   const request = (status.input as { request?: { trigger?: unknown } } | null | undefined)?.request;
   const trigger = runTriggerSchema.safeParse(request?.trigger);
   return { ...snapshot, trigger: trigger.success ? trigger.data : { kind: 'http' } };
+}
+
+/**
+ * The snapshot with the env overrides the run was started with, from the run's input: the text the caller sent
+ * is the text the process sees, since the app writes it escaped for the kubelet's `$(NAME)` expansion (never the
+ * escaped form, never another variable's value). Values are hidden as discovery hides them.
+ */
+export function withParameters(snapshot: RunSnapshot, status: df.DurableOrchestrationStatus, showValues: boolean): RunSnapshot {
+  const request = (status.input as { request?: { overrides?: unknown } } | null | undefined)?.request;
+  const overrides = z.record(z.string(), z.string()).safeParse(request?.overrides);
+  if (!overrides.success) return snapshot;
+  return { ...snapshot, parameters: Object.fromEntries(Object.entries(overrides.data).map(([name, value]) => [name, showValues ? value : null])) };
 }
 
 /** How the scheduler and the start route ask a run's orchestration to cancel: the cancel route's event. */
