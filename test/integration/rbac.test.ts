@@ -68,7 +68,12 @@ const calls: Record<keyof KubeGateway, () => Promise<unknown>> = {
     );
     podName = pod.metadata?.name ?? '';
   },
-  listEvents: async () => { expect((await gateway.listEvents(ns(), RUN)).map((e) => e.reason)).toContain('SuccessfulCreate'); },
+  // The Job controller records its events through a broadcaster that writes them a moment after the pod exists.
+  listEvents: async () => {
+    await waitFor('the Job controller\'s SuccessfulCreate event, read as the app identity', async () =>
+      (await gateway.listEvents(ns(), RUN)).some((e) => e.reason === 'SuccessfulCreate'),
+    );
+  },
   readPodLog: async () => { expect(await gateway.readPodLog(ns(), podName, { container: 'main' })).toContain(LOCAL_POD_LOG_LINES[0]); },
   listPodsPage: async () => { expect((await gateway.listPodsPage(ns(), { labelSelector: `${JOB_NAME_POD_LABEL} in (${RUN},other)`, limit: 1 })).items.map((p) => p.metadata?.name)).toEqual([podName]); },
   listNamespaceEvents: async () => { expect((await gateway.listNamespaceEvents(ns(), { limit: 500 })).items.map((e) => e.reason)).toContain('SuccessfulCreate'); },

@@ -4,9 +4,9 @@ import { assertLoopback, documentOperations, errorsWithoutProblemJson, externalR
 
 /** The readers of Schemathesis' reports that the fuzz test's verdict rests on. */
 
-function entry(status: number, contentType: string | undefined, text: string): HarEntry {
+function entry(status: number, contentType: string | undefined, text: string, url = 'http://127.0.0.1:7071/api/runs/x/logs'): HarEntry {
   return {
-    request: { method: 'GET', url: 'http://127.0.0.1:7071/api/runs/x' },
+    request: { method: 'GET', url },
     response: { status, headers: contentType === undefined ? [] : [{ name: 'Content-Type', value: contentType }], content: { text } },
     time: 3,
   };
@@ -22,6 +22,8 @@ describe('errorsWithoutProblemJson', () => {
     { name: 'a problem+json whose body says another status', e: entry(409, 'application/problem+json', problem(404)), bad: true },
     { name: 'a problem+json whose body is not JSON', e: entry(400, 'application/problem+json', 'oops'), bad: true },
     { name: 'no answer at all (a timeout)', e: entry(0, undefined, ''), bad: true },
+    { name: "a run's status route answering 424 with the failed run's snapshot", e: entry(424, 'application/json', '{"status":"Cancelled"}', 'http://127.0.0.1:7071/api/runs/x?code=k'), bad: false },
+    { name: 'a 424 in plain JSON from any other route', e: entry(424, 'application/json', '{}', 'http://127.0.0.1:7071/api/runs/x/cancel'), bad: true },
   ])('$name: flagged $bad', ({ e, bad }) => {
     expect(errorsWithoutProblemJson([e]).length).toBe(bad ? 1 : 0);
   });

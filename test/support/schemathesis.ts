@@ -97,10 +97,20 @@ export function header(entry: HarEntry, name: string): string | undefined {
   return entry.response.headers.find((h) => h.name.toLowerCase() === name.toLowerCase())?.value;
 }
 
+/**
+ * A run's status route answers 424 with the run's own snapshot for a Failed or Cancelled run (src/api/routes.ts:
+ * getRun's answers), a verdict rather than an error of the request: application/json by design.
+ */
+function runVerdict(entry: HarEntry): boolean {
+  const path = new URL(entry.request.url).pathname;
+  return entry.request.method === 'GET' && entry.response.status === 424 && /^\/api\/runs\/[^/]+$/.test(path);
+}
+
 /** The requests whose answer is an error (or never came) without an application/problem+json body. */
 export function errorsWithoutProblemJson(entries: HarEntry[]): string[] {
   return entries
     .filter((e) => e.response.status === 0 || e.response.status >= 400)
+    .filter((e) => !runVerdict(e))
     .filter((e) => {
       const type = (header(e, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase();
       if (type !== 'application/problem+json') return true;
