@@ -25,9 +25,10 @@ Module.prototype.require = new Proxy(Module.prototype.require, {
 const pretend = process.argv.slice(3).find((arg) => arg.startsWith('node='));
 if (pretend) Object.defineProperty(process.versions, 'node', { value: pretend.slice('node='.length) });
 
-// Every module file loaded (CommonJS and ESM alike), in order.
+// Every module file loaded (CommonJS and ESM alike), in order; Node 22.15 and later can tell (an older one, run by
+// hand to see the floor check refuse it, records nothing).
 const loaded = [];
-Module.registerHooks({
+Module.registerHooks?.({
   load(url, context, nextLoad) {
     if (url.startsWith('file:')) loaded.push(url);
     return nextLoad(url, context);
