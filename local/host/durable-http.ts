@@ -35,42 +35,44 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+interface Answer {
+  status: number;
+  body?: unknown;
+}
+
+async function answer(durable: LocalDurable, method: string, url: URL, body: string): Promise<Answer> {
+  const path = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const [root, kind, id, verb, event] = path;
+  const notFound = { status: 404, body: { message: `no ${method} ${url.pathname}` } };
+  if (root !== 'durabletask' || id === undefined) return notFound;
+  if (method === 'POST' && kind === 'orchestrators') {
+    const instanceId = path[3];
+    try {
+      const started = await durable.startNew(id, { ...(instanceId ? { instanceId } : {}), input: body === '' ? undefined : JSON.parse(body) });
+      return { status: 202, body: { id: started } };
+    } catch (err) {
+      return { status: 409, body: { message: message(err) } };
+    }
+  }
+  if (kind !== 'instances') return notFound;
+  const status = await durable.getStatus(id).catch(() => undefined);
+  if (method === 'GET' && verb === undefined) return status ? { status: 200, body: status } : { status: 404 };
+  if (method !== 'POST' || verb !== 'raiseEvent' || event === undefined) return notFound;
+  if (!status) return { status: 404 };
+  if (FINISHED.has(status.runtimeStatus)) return { status: 410 };
+  try {
+    await durable.raiseEvent(id, event, body === '' ? undefined : JSON.parse(body));
+    return { status: 202 };
+  } catch (err) {
+    return { status: 500, body: { message: message(err) } };
+  }
+}
+
 export async function startDurableHttpApi(durable: () => LocalDurable): Promise<DurableHttpApi> {
   const server: Server = createServer((req, res) => {
     void (async () => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      const path = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-      const body = await text(req);
-      const [root, kind, id, verb, event] = path;
-      if (root !== 'durabletask') return json(res, 404, { message: `no ${url.pathname}` });
-      if (req.method === 'POST' && kind === 'orchestrators' && id !== undefined) {
-        const instanceId = path[3];
-        try {
-          const started = await durable().startNew(id, { ...(instanceId ? { instanceId } : {}), input: body === '' ? undefined : JSON.parse(body) });
-          return json(res, 202, { id: started });
-        } catch (err) {
-          return json(res, 409, { message: message(err) });
-        }
-      }
-      if (kind !== 'instances' || id === undefined) return json(res, 404, { message: `no ${url.pathname}` });
-      let status: Awaited<ReturnType<LocalDurable['getStatus']>> | undefined;
-      try {
-        status = await durable().getStatus(id);
-      } catch {
-        status = undefined;
-      }
-      if (req.method === 'GET' && verb === undefined) return status ? json(res, 200, status) : json(res, 404);
-      if (req.method === 'POST' && verb === 'raiseEvent' && event !== undefined) {
-        if (!status) return json(res, 404);
-        if (FINISHED.has(String(status.runtimeStatus))) return json(res, 410);
-        try {
-          await durable().raiseEvent(id, event, body === '' ? undefined : JSON.parse(body));
-          return json(res, 202);
-        } catch (err) {
-          return json(res, 500, { message: message(err) });
-        }
-      }
-      return json(res, 404, { message: `no ${req.method ?? ''} ${url.pathname}` });
+      const { status, body } = await answer(durable(), req.method ?? 'GET', new URL(req.url ?? '/', 'http://127.0.0.1'), await text(req));
+      json(res, status, body);
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
