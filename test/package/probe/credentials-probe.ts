@@ -40,3 +40,5 @@ const settings = { alias: 'prod', type: 'aks' as const, subscriptionId: '0000000
 const entra = await read(new ClientNodeGateway(new AksSource(settings, management, credential), 10_000));
 
 writeFileSync(out, JSON.stringify({ kubeconfig, entra }));
+// The gateways keep their keep-alive connections open; the probe is done.
+process.exit(0);
