@@ -8,7 +8,7 @@
 // that answers that one name (azure-functions-nodejs-worker src/setupCoreModule.ts). This file uses nothing but
 // Node's built-in modules, so every other module comes from the package or nowhere.
 'use strict';
-/* global __dirname, console, process, performance */
+/* global __dirname, console, process, performance, Headers, URLSearchParams */
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS, so that the proxy is in place before any import */
 const Module = require('node:module');
 const { readFileSync, writeFileSync } = require('node:fs');
@@ -49,9 +49,24 @@ const write = (extra) =>
       ...extra,
     }),
   );
+/**
+ * The console's page as the serveConsole function answers GET /api/console/ (status and content type): the
+ * bundle must find its static files beside it. Called after the load is measured.
+ */
+async function consolePage() {
+  const registration = core.registrations.find((r) => r.metadata.name === 'serveConsole');
+  if (!registration) return undefined;
+  const request = { url: 'http://localhost/api/console/', method: 'GET', params: { path: '' }, headers: new Headers(), query: new URLSearchParams() };
+  const context = { log() {}, warn() {}, error() {}, invocationId: 'load-main', functionName: 'serveConsole' };
+  const answer = await registration.handler(request, context);
+  return { status: answer.status, contentType: answer.headers?.['Content-Type'] };
+}
+
 import(pathToFileURL(main).href).then(
-  () => {
-    write({ loadMs: performance.now() - started, rssBytes: process.memoryUsage().rss });
+  async () => {
+    const loadMs = performance.now() - started;
+    const rssBytes = process.memoryUsage().rss;
+    write({ loadMs, rssBytes, console: await consolePage() });
     process.exit(0);
   },
   (error) => {

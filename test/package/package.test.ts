@@ -52,6 +52,7 @@ interface Loaded {
   lookupPaths: string[];
   loaded: string[];
   error?: string;
+  console?: { status: number; contentType: string };
 }
 
 const azure = loadYaml<AzureYaml>(readFileSync(join(ROOT, 'azure.yaml'), 'utf8'));
@@ -249,6 +250,10 @@ describe('a fresh Node 22 loads the package alone', () => {
     expect(found.get('cancelRun')).toMatchObject({ ...key, route: 'runs/{runId}/cancel', methods: ['POST'] });
     expect(found.get('jobRun')).toMatchObject({ type: 'orchestrationTrigger' });
     for (const name of ['submitRun', 'observeRun', 'stopRun']) expect(found.get(name), name).toMatchObject({ type: 'activityTrigger' });
+  });
+
+  it('serves the console\'s page from the static files beside the bundle', () => {
+    expect(loaded.console).toEqual({ status: 200, contentType: 'text/html; charset=utf-8' });
   });
 
   it('loads none of the Azure SDK clients at start: ARM, identity and Blob are files of their own, read on first use', () => {
