@@ -30,7 +30,7 @@ type aksCluster = {
   namespaces: string[]
   @description('true: the cluster uses Azure RBAC for Kubernetes authorization and gets the custom role of app/rbac-aks.bicep per namespace. false: apply infra/kubernetes/rbac.yaml in each namespace.')
   azureRbac: bool
-  @description('Private clusters reached through their private FQDN.')
+  @description('Private clusters: the name the app connects to, the cluster\'s private FQDN (the default) or its public FQDN (az aks show --query privateFqdn / fqdn). Any other name is refused.')
   serverFqdn: string?
 }
 
@@ -126,6 +126,30 @@ param activityRetryMaxAttempts int = 5
 @minValue(1)
 param statusRetryAfterSeconds int = 10
 
+// The other settings of src/config.ts, as they are written there (docs/settings.md says what each means). Empty, the
+// default: the app setting is written empty, which config.ts reads as unset, so its own default applies and is
+// stated once. Each is the azd variable of the setting's own name (main.parameters.json): azd env set NAME value.
+param logsMaxBytesPerContainer string = ''
+param publicBaseUrl string = ''
+param trustForwardedHeaders string = ''
+param allowLocalAccountClusters string = ''
+param discoveryShowEnvValues string = ''
+param httpCallImage string = ''
+param httpCallAllowedUrls string = ''
+param schedulerEnabled string = ''
+param fallbackImages string = ''
+param fallbackCpuRequest string = ''
+param fallbackCpuLimit string = ''
+param fallbackMemoryRequest string = ''
+param fallbackMemoryLimit string = ''
+param fallbackRunAsUser string = ''
+param jobActiveDeadlineSeconds string = ''
+param maxRunTimeoutSeconds string = ''
+param maxActiveRunsPerCluster string = ''
+param sourcesOptIn string = ''
+param callerPolicies string = ''
+param observeBatching string = ''
+
 @description('Identify callers with Microsoft Entra ID (App Service Authentication) besides the function key.')
 param easyAuthEnabled bool = false
 @description('Client id of the app registration that stands for this API (the audience callers request tokens for).')
@@ -150,7 +174,9 @@ var clustersSetting = string(map(clusters, c => union({
   namespaces: c.namespaces
 }, empty(c.?serverFqdn) ? {} : { serverFqdn: c.?serverFqdn })))
 
-// The app's own settings: every name is one src/config.ts reads (test/infra checks it).
+// The app's own settings: every name src/config.ts reads but LOGS_CONNECTION_STRING (a key; Azure reaches the
+// archive with the identity), so that nothing set by hand is needed, since each provision replaces the whole set
+// (test/infra checks both ways).
 var appSettings = {
   CLUSTERS: clustersSetting
   DEFAULT_CLUSTER: !empty(defaultCluster) ? defaultCluster : clusters[0].alias
@@ -173,6 +199,26 @@ var appSettings = {
   LOGS_ACCOUNT_URL: storage.outputs.blobEndpoint
   LOGS_CONTAINER: logsContainerName
   EASY_AUTH_ENABLED: string(easyAuthEnabled)
+  LOGS_MAX_BYTES_PER_CONTAINER: logsMaxBytesPerContainer
+  PUBLIC_BASE_URL: publicBaseUrl
+  TRUST_FORWARDED_HEADERS: trustForwardedHeaders
+  ALLOW_LOCAL_ACCOUNT_CLUSTERS: allowLocalAccountClusters
+  DISCOVERY_SHOW_ENV_VALUES: discoveryShowEnvValues
+  HTTP_CALL_IMAGE: httpCallImage
+  HTTP_CALL_ALLOWED_URLS: httpCallAllowedUrls
+  SCHEDULER_ENABLED: schedulerEnabled
+  FALLBACK_IMAGES: fallbackImages
+  FALLBACK_CPU_REQUEST: fallbackCpuRequest
+  FALLBACK_CPU_LIMIT: fallbackCpuLimit
+  FALLBACK_MEMORY_REQUEST: fallbackMemoryRequest
+  FALLBACK_MEMORY_LIMIT: fallbackMemoryLimit
+  FALLBACK_RUN_AS_USER: fallbackRunAsUser
+  JOB_ACTIVE_DEADLINE_SECONDS: jobActiveDeadlineSeconds
+  MAX_RUN_TIMEOUT_SECONDS: maxRunTimeoutSeconds
+  MAX_ACTIVE_RUNS_PER_CLUSTER: maxActiveRunsPerCluster
+  SOURCES_OPT_IN: sourcesOptIn
+  CALLER_POLICIES: callerPolicies
+  OBSERVE_BATCHING: observeBatching
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -297,11 +343,14 @@ module api 'app/api.bicep' = {
   ]
 }
 
-module auth 'app/auth.bicep' = if (easyAuthEnabled) {
+// Deployed on and off alike: an incremental deployment leaves a resource it does not name as it is, so only a
+// deployment that writes authsettingsV2 with the platform off turns Easy Auth off again.
+module auth 'app/auth.bicep' = {
   name: 'auth'
   scope: rg
   params: {
     functionAppName: api.outputs.name
+    enabled: easyAuthEnabled
     clientId: easyAuthClientId
     allowedClientIds: easyAuthAllowedClientIds
   }

@@ -20,7 +20,7 @@ const aksCluster = z.object({
   resourceGroup: z.string().min(1),
   clusterName: z.string().min(1),
   namespaces: z.array(namespaceName).min(1),
-  /** For private clusters reached through their private FQDN. */
+  /** Private clusters: which of the cluster's names (private or public FQDN) the app connects to (clients/credentials.ts). */
   serverFqdn: z.string().min(1).optional(),
 });
 

@@ -27,6 +27,9 @@ var clusterUserRole = '4abbcc35-e782-43d8-92c5-2d3f1bd2253f' // Azure Kubernetes
 // GATEWAY_PERMISSIONS of src/clients/kubeAccess.ts as Azure RBAC data actions (Kubernetes get/list/watch are
 // read, create/update/patch are write, delete is delete); test/infra/infra.test.ts holds the two together. A
 // feature that calls a new verb adds its data action here in the same change.
+// A subresource has no data action of its own: the AKS authorizer (guard's getResourceAndAction) checks every
+// pod subresource but exec as the pod's own action, so reading pod logs (pods/log get) is pods/read, and
+// Microsoft.ContainerService publishes no pods/log action (ARM refuses a custom role that names one).
 var runnerDataActions = [
   'Microsoft.ContainerService/managedClusters/batch/jobs/read'
   'Microsoft.ContainerService/managedClusters/batch/jobs/write'
@@ -36,7 +39,6 @@ var runnerDataActions = [
   'Microsoft.ContainerService/managedClusters/batch/cronjobs/delete'
   'Microsoft.ContainerService/managedClusters/apps/deployments/read'
   'Microsoft.ContainerService/managedClusters/pods/read'
-  'Microsoft.ContainerService/managedClusters/pods/log/read'
   'Microsoft.ContainerService/managedClusters/events/read'
   'Microsoft.ContainerService/managedClusters/events/write'
 ]
@@ -62,7 +64,7 @@ resource runnerRoleDefinition 'Microsoft.Authorization/roleDefinitions@2022-04-0
   name: runnerRole
   properties: {
     roleName: 'aks-job-runner on ${clusterName} (${uniqueString(cluster.id)})'
-    description: 'What aks-job-runner does in a namespace: read CronJobs; read, create and delete Jobs; read pods, pod logs and events. No Secrets, no other workloads, no exec.'
+    description: 'What aks-job-runner does in a namespace: read, create, change and delete Jobs and CronJobs; read Deployments, pods (and so their logs) and events; write events. No Secrets, no other workloads, no exec.'
     type: 'CustomRole'
     assignableScopes: [
       resourceGroup().id

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-import type { ManagedCluster } from '@azure/arm-containerservice';
+import type { ContainerServiceClientOptionalParams, ManagedCluster } from '@azure/arm-containerservice';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { KubeConfig } from '@kubernetes/client-node';
 
@@ -20,8 +20,38 @@ const AUTH_PROVIDER = 'aks-job-runner-entra';
 /** What ARM gives us about a cluster; an interface so tests need no Azure. */
 export interface AksManagement {
   getCluster(settings: AksClusterSettings): Promise<Pick<ManagedCluster, 'aadProfile' | 'disableLocalAccounts' | 'fqdn' | 'privateFqdn'>>;
-  /** The user kubeconfig YAML from listClusterUserCredentials. */
+  /** The user kubeconfig YAML from listClusterUserCredentials, with the server ARM names by default. */
   userKubeconfig(settings: AksClusterSettings): Promise<string>;
+}
+
+/**
+ * The API server URL the app connects to: ARM's, or, when CLUSTERS names a `serverFqdn`, ARM's with that host
+ * (scheme, port and CA stay ARM's). The name must be one ARM reports for the cluster (its private FQDN, or the
+ * public FQDN a private cluster may also have): the API server's certificate is made for those, so any other
+ * name would fail TLS on every call; it is refused here instead, with the names that would do.
+ */
+export function serverUrlFor(
+  armServer: string,
+  settings: AksClusterSettings,
+  cluster: Pick<ManagedCluster, 'fqdn' | 'privateFqdn'>,
+): string {
+  const wanted = settings.serverFqdn;
+  if (wanted === undefined) return armServer;
+  const known = [cluster.privateFqdn, cluster.fqdn].filter((name): name is string => typeof name === 'string' && name !== '');
+  const host = known.find((name) => name.toLowerCase() === wanted.toLowerCase());
+  if (host === undefined) {
+    throw new CredentialError(
+      `serverFqdn "${wanted}" of cluster "${settings.alias}" in CLUSTERS is not a name of AKS cluster "${settings.clusterName}": ` +
+        (known.length === 0
+          ? 'ARM reports no FQDN for it. '
+          : `ARM reports ${known.map((name) => `"${name}"`).join(' and ')} (its private FQDN is az aks show --query privateFqdn). `) +
+        'Set serverFqdn to one of them, or leave it out to use the server ARM names.',
+    );
+  }
+  // The host alone changes: ARM writes the port (:443) out, and client-node takes the URL as it is written.
+  const parts = /^([a-z][a-z0-9+.-]*:\/\/)[^/:?#]+(.*)$/i.exec(armServer);
+  if (!parts) throw new CredentialError(`the kubeconfig of AKS cluster "${settings.clusterName}" names no server host: "${armServer}"`);
+  return `${parts[1] ?? ''}${host}${parts[2] ?? ''}`;
 }
 
 /**
@@ -276,13 +306,24 @@ export class AksSource implements ConnectionSource {
           'The app refuses such clusters. Enable Microsoft Entra ID integration on the cluster (az aks update --enable-aad), or accept that risk with the app setting ALLOW_LOCAL_ACCOUNT_CLUSTERS=true.',
       );
     }
+    const serverUrl = serverUrlFor(server.server, this.settings, cluster);
     const print = fingerprint(yaml);
-    if (!entra) return { kc: raw, fetchedAt: this.now(), entra, fingerprint: print };
+    if (!entra) {
+      if (serverUrl !== server.server) {
+        raw.loadFromOptions({
+          clusters: raw.clusters.map((c) => (c.name === server.name ? { ...c, server: serverUrl } : c)),
+          users: raw.users,
+          contexts: raw.contexts,
+          currentContext: raw.getCurrentContext(),
+        });
+      }
+      return { kc: raw, fetchedAt: this.now(), entra, fingerprint: print };
+    }
 
     // Only server and CA are taken: the file's user would exec kubelogin, which a Functions host does not have.
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: alias, server: server.server, caData: server.caData, skipTLSVerify: server.skipTLSVerify }],
+      clusters: [{ name: alias, server: serverUrl, caData: server.caData, skipTLSVerify: server.skipTLSVerify }],
       users: [{ name: alias, authProvider: { name: AUTH_PROVIDER, config: {} } }],
       contexts: [{ name: alias, cluster: alias, user: alias }],
       currentContext: alias,
@@ -300,14 +341,17 @@ export class AksSource implements ConnectionSource {
   }
 }
 
-/** AksManagement on @azure/arm-containerservice. Loaded lazily: local development never needs ARM. */
-export async function armManagement(credential: TokenCredential): Promise<AksManagement> {
+/**
+ * AksManagement on @azure/arm-containerservice. Loaded lazily: local development never needs ARM. `options` are
+ * the SDK client's (tests give it an HTTP client of their own).
+ */
+export async function armManagement(credential: TokenCredential, options?: ContainerServiceClientOptionalParams): Promise<AksManagement> {
   const { ContainerServiceClient } = await import('@azure/arm-containerservice');
   const clients = new Map<string, InstanceType<typeof ContainerServiceClient>>();
   const client = (subscriptionId: string) => {
     let c = clients.get(subscriptionId);
     if (!c) {
-      c = new ContainerServiceClient(credential, subscriptionId);
+      c = new ContainerServiceClient(credential, subscriptionId, options);
       clients.set(subscriptionId, c);
     }
     return c;
@@ -315,11 +359,10 @@ export async function armManagement(credential: TokenCredential): Promise<AksMan
   return {
     getCluster: (s) => client(s.subscriptionId).managedClusters.get(s.resourceGroup, s.clusterName),
     userKubeconfig: async (s) => {
-      const result = await client(s.subscriptionId).managedClusters.listClusterUserCredentials(
-        s.resourceGroup,
-        s.clusterName,
-        s.serverFqdn ? { serverFqdn: s.serverFqdn } : {},
-      );
+      // No server-fqdn: ARM takes it as a type of server ("public" asks for a private cluster's public FQDN),
+      // not a host name. Without it a private cluster's kubeconfig names its private FQDN; a serverFqdn of
+      // CLUSTERS is put in by serverUrlFor.
+      const result = await client(s.subscriptionId).managedClusters.listClusterUserCredentials(s.resourceGroup, s.clusterName);
       const value = result.kubeconfigs?.[0]?.value;
       if (!value) throw new Error('listClusterUserCredentials returned no kubeconfig');
       return new TextDecoder().decode(value);

@@ -1,12 +1,13 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import type { ContainerServiceClientOptionalParams } from '@azure/arm-containerservice';
 import { InvocationContext } from '@azure/functions';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { ConfiguredClusters } from '../../src/clients/clusters.js';
-import { AKS_AAD_SCOPE, type AksManagement, AksSource, classifyAzureFailure, CredentialError, KubeconfigFileSource, TOKEN_REFRESH_MARGIN_MS } from '../../src/clients/credentials.js';
+import { AKS_AAD_SCOPE, type AksManagement, AksSource, armManagement, classifyAzureFailure, CredentialError, KubeconfigFileSource, serverUrlFor, TOKEN_REFRESH_MARGIN_MS } from '../../src/clients/credentials.js';
 import { ClientNodeGateway } from '../../src/clients/kube.js';
 import { type AksClusterSettings, loadConfig } from '../../src/config.js';
 import { KubeApiError } from '../../src/core/errors.js';
@@ -235,6 +236,91 @@ describe('the retry after a 401 sends a really fresh credential, or none', () =>
     const error = await gateway.readJob('batch', 'x').catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 401 });
     expect(seen.map((h) => h.authorization)).toEqual(['Bearer tok-cached']);
+  });
+});
+
+describe('private clusters: serverFqdn is the host the app connects to, never a parameter of ARM', () => {
+  /** What ARM reports of a private cluster that also has a public FQDN (enablePrivateClusterPublicFqdn). */
+  const privateCluster = {
+    aadProfile: { managed: true },
+    privateFqdn: 'aks-prod-1a2b3c4d.privatelink.westeurope.azmk8s.io',
+    fqdn: 'aks-prod-dns-5e6f7a8b.hcp.westeurope.azmk8s.io',
+  };
+  const CA = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
+  /** The kubeconfig ARM hands out by default: for a private cluster, its private FQDN on port 443. */
+  function armKubeconfig(user: string): string {
+    return kubeconfigYaml(user).replace(`{ server: "${serverUrl}", insecure-skip-tls-verify: true }`, `{ server: "https://${privateCluster.privateFqdn}:443", certificate-authority-data: ${CA} }`);
+  }
+  function privateManagement(user = EXEC_USER): AksManagement {
+    return { getCluster: () => Promise.resolve(privateCluster), userKubeconfig: () => Promise.resolve(armKubeconfig(user)) };
+  }
+
+  it('connects to the serverFqdn CLUSTERS names, with the port and CA of the kubeconfig ARM returned', async () => {
+    const source = new AksSource({ ...settings, serverFqdn: privateCluster.fqdn }, privateManagement(), credential(() => 0));
+    const cluster = (await source.kubeConfig()).getCurrentCluster();
+    expect(cluster?.server).toBe(`https://${privateCluster.fqdn}:443`);
+    expect(cluster?.caData).toBe(CA);
+  });
+
+  it('without serverFqdn keeps the server ARM names, which for a private cluster is its private FQDN', async () => {
+    const source = new AksSource(settings, privateManagement(), credential(() => 0));
+    expect((await source.kubeConfig()).getCurrentCluster()?.server).toBe(`https://${privateCluster.privateFqdn}:443`);
+  });
+
+  it('puts serverFqdn into a local-account kubeconfig too, keeping its user', async () => {
+    const source = new AksSource({ ...settings, serverFqdn: privateCluster.fqdn }, { ...privateManagement('{ token: local-account-token }'), getCluster: () => Promise.resolve({ ...privateCluster, aadProfile: undefined }) }, credential(() => 0), Date.now, true);
+    const kc = await source.kubeConfig();
+    expect(kc.getCurrentCluster()?.server).toBe(`https://${privateCluster.fqdn}:443`);
+    expect(kc.getCurrentCluster()?.caData).toBe(CA);
+    expect(kc.getCurrentUser()?.token).toBe('local-account-token');
+  });
+
+  it('refuses a serverFqdn that is none of the names ARM reports (the certificate would not match), naming those', async () => {
+    const source = new AksSource({ ...settings, serverFqdn: 'public' }, privateManagement(), credential(() => 0));
+    const error = await source.kubeConfig().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CredentialError);
+    expect((error as CredentialError).status).toBe(502);
+    expect((error as CredentialError).message).toContain('serverFqdn "public"');
+    expect((error as CredentialError).message).toContain(privateCluster.privateFqdn);
+    expect((error as CredentialError).message).toContain(privateCluster.fqdn);
+  });
+
+  it('compares the name without case, as DNS does, and leaves a path of the server as it was', () => {
+    expect(serverUrlFor('https://a.example:443/base', { ...settings, serverFqdn: 'B.Example' }, { fqdn: 'b.example' })).toBe('https://b.example:443/base');
+    expect(serverUrlFor('https://a.example:443', settings, {})).toBe('https://a.example:443');
+  });
+
+  it('asks ARM for the user credentials without server-fqdn, which ARM reads as a type ("public"), not a host', async () => {
+    type HttpClient = NonNullable<ContainerServiceClientOptionalParams['httpClient']>;
+    type Response = Awaited<ReturnType<HttpClient['sendRequest']>>;
+    const sent: URL[] = [];
+    const body = JSON.stringify({ kubeconfigs: [{ name: 'clusterUser', value: Buffer.from(armKubeconfig(EXEC_USER)).toString('base64') }] });
+    const headers = new Map([['content-type', 'application/json']]);
+    const httpClient: HttpClient = {
+      sendRequest: (request) => {
+        sent.push(new URL(request.url));
+        const response: Response = {
+          request,
+          status: 200,
+          bodyAsText: body,
+          headers: {
+            get: (name) => headers.get(name.toLowerCase()),
+            has: (name) => headers.has(name.toLowerCase()),
+            set: (name, value) => void headers.set(name.toLowerCase(), String(value)),
+            delete: (name) => void headers.delete(name.toLowerCase()),
+            toJSON: () => Object.fromEntries(headers),
+            [Symbol.iterator]: () => headers.entries(),
+          },
+        };
+        return Promise.resolve(response);
+      },
+    };
+    const management = await armManagement(credential(() => Date.now()), { httpClient });
+    const yaml = await management.userKubeconfig({ ...settings, serverFqdn: privateCluster.privateFqdn });
+    expect(yaml).toContain(privateCluster.privateFqdn);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.pathname).toMatch(/\/managedClusters\/aks-prod\/listClusterUserCredential$/);
+    expect(sent[0]?.searchParams.has('server-fqdn')).toBe(false);
   });
 });
 

@@ -3,6 +3,8 @@ import type { V1Deployment, V1Job, V1Pod } from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 
+import { API_ROUTES, type ApiParameter } from '../../src/api/routes.js';
+import { cancelRequestSchema } from '../../src/api/schemas.js';
 import { loadConfig } from '../../src/config.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
 import { cancelRun } from '../../src/functions/cancelRun.js';
@@ -12,8 +14,6 @@ import { listJobs } from '../../src/functions/listJobs.js';
 import { previewSchedule } from '../../src/functions/previewSchedule.js';
 import { startCronJobRun } from '../../src/functions/startCronJobRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
-import { API_ROUTES, type ApiParameter } from '../../src/api/routes.js';
-import { cancelRequestSchema } from '../../src/api/schemas.js';
 import { createServices, setServices } from '../../src/services.js';
 import { FakeDurableClient } from '../fakes/durable-client.js';
 import { FakeKube } from '../fakes/kube.js';

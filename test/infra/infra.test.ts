@@ -58,6 +58,23 @@ const HOST_SETTINGS = new Set([
   'TASK_HUB_NAME',
 ]);
 
+/**
+ * Settings of src/config.ts that infra computes from other parameters or from what it creates, rather than taking
+ * each from an azd variable of its own name.
+ */
+const COMPUTED_SETTINGS: Readonly<Record<string, string>> = {
+  CLUSTERS: 'the clusters parameter (AKS_CLUSTERS), as config.ts parses it',
+  DEFAULT_CLUSTER: 'defaultCluster (AKS_DEFAULT_CLUSTER), else the first cluster',
+  AZURE_CLIENT_ID: "the app identity's client id",
+  LOGS_ACCOUNT_URL: "the storage account's blob endpoint",
+  LOGS_CONTAINER: 'the run-logs container infra creates',
+};
+
+/** Settings of src/config.ts that Azure never gets, and why. */
+const NOT_IN_AZURE: Readonly<Record<string, string>> = {
+  LOGS_CONNECTION_STRING: 'a connection string holds an account key; in Azure the archive is reached with the identity (LOGS_ACCOUNT_URL)',
+};
+
 // ---------------------------------------------------------------------------------------------------------------
 // A little Bicep reading: brackets, strings (with interpolation) and comments, enough to take objects apart.
 
@@ -231,6 +248,45 @@ describe('app settings', () => {
       expect(allSettings, name).toContain(name);
     }
     expect(hostSettings.get('AzureWebJobsStorage__credential')?.value).toBe("'managedidentity'");
+  });
+
+  // A provision replaces the app's whole settings set (the appsettings resource), so a setting that is no
+  // parameter would be wiped by the next `azd provision` if set by hand. To add a setting to src/config.ts:
+  // `param <name> string = ''` in infra/main.bicep, `<SETTING>: <name>` in its appSettings, and
+  // `"<name>": { "value": "${<SETTING>}" }` in infra/main.parameters.json.
+  it('sets every setting src/config.ts reads, so none is left to be set by hand and wiped by the next provision', () => {
+    for (const name of SETTING_NAMES) {
+      if (name in NOT_IN_AZURE) expect(allSettings, `${name}: ${NOT_IN_AZURE[name] ?? ''}`).not.toContain(name);
+      else expect([...appSettings.keys()], `${name} has no parameter: add it to infra/main.bicep (a param and an appSettings entry) and infra/main.parameters.json`).toContain(name);
+    }
+    const known = new Set<string>(SETTING_NAMES);
+    for (const name of [...Object.keys(COMPUTED_SETTINGS), ...Object.keys(NOT_IN_AZURE)]) expect(known, `${name} is no longer a setting`).toContain(name);
+  });
+
+  it('takes every setting infra does not compute from the azd variable of its own name, through a parameter', () => {
+    const declared = params(mainBicep);
+    const file = (JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: unknown }> }).parameters;
+    const taken = [...appSettings].filter(([name]) => !(name in COMPUTED_SETTINGS));
+    expect(taken.length).toBeGreaterThanOrEqual(SETTING_NAMES.length - Object.keys(COMPUTED_SETTINGS).length - Object.keys(NOT_IN_AZURE).length);
+    for (const [name, { value }] of taken) {
+      const param = /^(?:string\((\w+)\)|(\w+))$/.exec(value);
+      const paramName = param?.[1] ?? param?.[2] ?? '';
+      expect(declared.has(paramName), `${name} = ${value} is not a parameter of infra/main.bicep`).toBe(true);
+      expect(String(file[paramName]?.value), `main.parameters.json: "${paramName}" is not \${${name}}`).toMatch(new RegExp(`^\\$\\{${name}(=[^}]*)?\\}$`));
+    }
+  });
+
+  it('leaves a setting whose parameter is empty (its default) to the default of src/config.ts', () => {
+    // azd leaves out a parameter whose variable is unset, so the Bicep default applies, and turns a variable's text
+    // into the parameter's bool or int (Azure/azure-dev at ae35809, cli/azd/pkg/infra/provisioning/bicep/
+    // bicep_provider.go: loadParameters, armParameterFileValue). An empty app setting counts as unset in config.ts,
+    // so the default of an empty parameter is config.ts's own, stated once.
+    const declared = params(mainBicep);
+    const only = JSON.stringify([{ alias: 'a', type: 'kubeconfig', kubeconfigPath: '/k', namespaces: ['x'] }]);
+    const empty = [...appSettings].filter(([, { value }]) => declared.get(value) === "''").map(([name]) => name);
+    expect(empty.length).toBeGreaterThan(0);
+    const env = Object.fromEntries(empty.map((name) => [name, '']));
+    expect(loadConfig({ ...env, CLUSTERS: only })).toEqual(loadConfig({ CLUSTERS: only }));
   });
 
   it('sets only names src/config.ts reads, besides the host settings', () => {
@@ -650,17 +706,40 @@ describe('App Service Authentication (infra/app/auth.bicep)', () => {
   const authBicep = read('infra/app/auth.bicep');
   const module = declarations(mainBicep, 'module').find((m) => m.type === 'app/auth.bicep');
 
-  it('is deployed only when the azd parameter easyAuthEnabled is true, and then tells the app to trust its headers', () => {
-    expect(mainBicep).toMatch(/module auth 'app\/auth\.bicep' = if \(easyAuthEnabled\)/);
+  /** The entries of the object literal assigned to `var <name>` in auth.bicep. */
+  const authVar = (name: string) => objectAfter(authBicep, new RegExp(`^var ${name}\\s*=\\s*`, 'm'));
+  const authResource = declarations(authBicep, 'resource').find((r) => r.type.startsWith('Microsoft.Web/sites/config@'));
+
+  it('follows the azd parameter easyAuthEnabled, and tells the app to trust its headers only when it is on', () => {
     expect(params(mainBicep).get('easyAuthEnabled')).toBe('false');
+    expect(module && entry(module.body, 'params').value).toMatch(/enabled:\s*easyAuthEnabled\n/);
     expect(entry(appSettings, 'EASY_AUTH_ENABLED').value).toBe('string(easyAuthEnabled)');
     expect(module && entry(module.body, 'params').value).toMatch(/allowedClientIds:\s*easyAuthAllowedClientIds/);
     const parameters = (JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, unknown> }).parameters;
     expect(Object.keys(parameters)).toEqual(expect.arrayContaining(['easyAuthEnabled', 'easyAuthClientId', 'easyAuthAllowedClientIds']));
   });
 
+  it('is deployed whether on or off, and turned off writes authsettingsV2 with the platform disabled', () => {
+    // ARM's incremental mode (azd's) "leaves unchanged resources that exist in the resource group but aren't
+    // specified in the template" (learn.microsoft.com/azure/azure-resource-manager/templates/deployment-modes):
+    // a module left out when the parameter is false would leave Easy Auth on in Azure.
+    expect(module?.symbol).toBe('auth');
+    expect(mainBicep).toMatch(/^module auth 'app\/auth\.bicep' = \{$/m);
+    expect(params(authBicep).get('enabled')).toBeUndefined();
+    expect(params(authBicep).has('enabled')).toBe(true);
+    expect(authResource && entry(authResource.body, 'name').value).toBe("'authsettingsV2'");
+    expect(authResource && entry(authResource.body, 'parent').value).toBe('site');
+    expect(authResource && entry(authResource.body, 'properties').value).toBe('enabled ? authOn : authOff');
+    const off = authVar('authOff');
+    expect([...off.keys()]).toEqual(['platform']);
+    expect(entry(entries(authBicep, entry(off, 'platform').at), 'enabled').value).toBe('false');
+    expect(entry(entries(authBicep, entry(authVar('authOn'), 'platform').at), 'enabled').value).toBe('true');
+    // Off needs no app registration: the azd variables may be unset.
+    expect(params(authBicep).get('clientId')).toBe("''");
+    expect(params(authBicep).get('allowedClientIds')).toBe('[]');
+  });
+
   it('lets requests without a token on to the function-key check and admits tokens of the listed applications only', () => {
-    expect(authBicep).toMatch(/name: 'authsettingsV2'/);
     expect(authBicep).toMatch(/unauthenticatedClientAction: 'AllowAnonymous'/);
     expect(authBicep).toMatch(/requireAuthentication: false/);
     expect(authBicep).toMatch(/defaultAuthorizationPolicy: \{\s*allowedApplications: allowedClientIds\s*\}/);
@@ -688,11 +767,32 @@ describe('the custom Azure role for Azure-RBAC clusters (infra/app/rbac-aks.bice
     return [...rbacAks.slice(open, closing(rbacAks, open)).matchAll(/'([^']*)'/g)].map((m) => m[1] ?? '');
   }
 
-  /** Azure RBAC for Kubernetes names a verb on a resource `<group>/<resource>/read|write|delete`. */
+  /**
+   * The data action the AKS authorizer checks for a permission, as guard's `getResourceAndAction` and
+   * `getActionName` build it (Azure/guard, authz/providers/azure/rbac/checkaccessreqhelper.go, commit 067de57):
+   * `<group>/<resource>/read|write|delete`, with the subresource dropped, except `pods/exec`, which is
+   * `pods/exec/action`. So `pods/log` get is checked as `pods/read`. (Newer guard versions send the subresource
+   * along as an attribute, for role conditions, but the action stays the resource's.)
+   */
   function dataAction(p: KubePermission): string {
     const action = { get: 'read', list: 'read', watch: 'read', create: 'write', update: 'write', patch: 'write', delete: 'delete' }[p.verb];
-    return `Microsoft.ContainerService/managedClusters/${p.apiGroup === '' ? '' : `${p.apiGroup}/`}${p.resource}/${action}`;
+    const [resource = '', subresource] = p.resource.split('/');
+    const tail = resource === 'pods' && subresource === 'exec' ? 'pods/exec/action' : `${resource}/${action}`;
+    return `Microsoft.ContainerService/managedClusters/${p.apiGroup === '' ? '' : `${p.apiGroup}/`}${tail}`;
   }
+
+  /**
+   * The DataActions Microsoft.ContainerService publishes for the resources the app touches, from "Azure permissions
+   * for Containers" (MicrosoftDocs/azure-docs, articles/role-based-access-control/permissions/containers.md,
+   * commit 03adcc3): ARM refuses a custom role whose data action is not published. Pods have read, write, delete
+   * and exec/action; there is no pods/log action.
+   */
+  const PUBLISHED_DATA_ACTIONS = new Set(
+    [
+      ...['batch/jobs', 'batch/cronjobs', 'apps/deployments', 'pods', 'events'].flatMap((r) => ['read', 'write', 'delete'].map((a) => `${r}/${a}`)),
+      'pods/exec/action',
+    ].map((a) => `Microsoft.ContainerService/managedClusters/${a}`),
+  );
 
   it('is one custom role, named by a guid of the cluster, created only for Azure-RBAC clusters', () => {
     expect(definitions).toHaveLength(1);
@@ -712,10 +812,21 @@ describe('the custom Azure role for Azure-RBAC clusters (infra/app/rbac-aks.bice
     expect(granted).toHaveLength(new Set(granted).size);
   });
 
+  it('names only data actions Microsoft.ContainerService publishes, so ARM accepts the role', () => {
+    for (const action of arrayVar('runnerDataActions')) expect(PUBLISHED_DATA_ACTIONS, action).toContain(action);
+  });
+
+  it('reads pod logs with pods/read, the action the AKS authorizer checks for the pods/log subresource', () => {
+    const logs = requiredPermissions().find((p) => p.resource === 'pods/log');
+    expect(logs).toEqual({ apiGroup: '', resource: 'pods/log', verb: 'get' });
+    expect(logs && dataAction(logs)).toBe('Microsoft.ContainerService/managedClusters/pods/read');
+    expect(arrayVar('runnerDataActions')).toContain('Microsoft.ContainerService/managedClusters/pods/read');
+  });
+
   it('reaches no Secret, no wildcard and nothing outside Jobs, CronJobs, pods and events (and reading Deployments)', () => {
     for (const action of arrayVar('runnerDataActions')) {
       expect(action).not.toMatch(/secrets|\*|exec|attach|portforward|serviceaccounts|impersonate/i);
-      expect(action).toMatch(/^Microsoft\.ContainerService\/managedClusters\/((batch\/jobs|batch\/cronjobs|pods|pods\/log|events)\/(read|write|delete)|apps\/deployments\/read)$/);
+      expect(action).toMatch(/^Microsoft\.ContainerService\/managedClusters\/((batch\/jobs|batch\/cronjobs|pods|events)\/(read|write|delete)|apps\/deployments\/read)$/);
     }
   });
 

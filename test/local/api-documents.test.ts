@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
-import { problemSchema } from '../../src/api/schemas.js';
 import type { JsonObject } from '../../src/api/openapi.js';
+import { problemSchema } from '../../src/api/schemas.js';
 import { operationsOf } from '../support/api-documents.js';
 
 /**
