@@ -6,9 +6,11 @@
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, type V1PodTemplateSpec } from '@kubernetes/client-node';
 
 import { ALLOW_COMMAND_ANNOTATION, ALLOW_ENV_ANNOTATION } from '../src/core/consent.js';
-import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../testenv/fates.js';
+import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../testenv/fates.js';
 
 export const SAMPLE_NAMESPACE = 'demo';
+/** How long a run of the sample Job `slow` runs: long enough to be cancelled at leisure. */
+export const SLOW_RUNS_FOR = '1h';
 
 /** A busybox pod template whose kwok fate the annotations choose (testenv/fates.ts). */
 export function template(name: string, annotations: Record<string, string>): V1PodTemplateSpec {
@@ -57,7 +59,9 @@ export async function createSamples(kubeconfigPath: string, namespace = SAMPLE_N
   });
   await batch.createNamespacedJob({
     namespace,
-    body: { metadata: { name: 'slow' }, spec: { suspend: true, backoffLimit: 0, template: template('slow', { [COMPLETE_DELAY_ANNOTATION]: '1h' }) } },
+    // kwok waits the jitter-delay when it is at or below the delay, and the pod-complete stage's defaults to 5 s:
+    // without it equal to the delay, "1h" would end the pod after 5 s (testenv/fates.ts).
+    body: { metadata: { name: 'slow' }, spec: { suspend: true, backoffLimit: 0, template: template('slow', { [COMPLETE_DELAY_ANNOTATION]: SLOW_RUNS_FOR, [COMPLETE_JITTER_ANNOTATION]: SLOW_RUNS_FOR }) } },
   });
   await batch.createNamespacedCronJob({
     namespace,

@@ -23,6 +23,7 @@ import './functions/deleteCronJob.js';
 import './functions/scheduler.js';
 import './functions/previewSchedule.js';
 import './functions/archiveRun.js';
+import './functions/archiveSweep.js';
 import './functions/listClusters.js';
 import './functions/serveConsole.js';
 import './functions/getOpenApiDocument.js';

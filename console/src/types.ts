@@ -1,6 +1,6 @@
 /** The API's answers, as far as the console reads them (docs/http-api.md and docs/cronjobs.md). */
 export interface ClusterList {
-  default: string;
+  default: string | null;
   items: { alias: string; namespaces: string[] }[];
 }
 
@@ -58,7 +58,8 @@ export interface ContainerView {
   image: string | null;
   command: string[] | null;
   args: string[] | null;
-  env: Record<string, string>;
+  /** null values: DISCOVERY_SHOW_ENV_VALUES is off. */
+  env: Record<string, string | null>;
   referencedEnv: string[];
 }
 

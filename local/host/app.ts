@@ -40,7 +40,8 @@ type ClientHandler = (request: HttpRequest, client: LocalDurable, context: Invoc
 type PlainHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 /** A timer handler with a Durable client, as this app writes them: the instant to decide for comes last. */
 type ClientTimerHandler = (timer: Timer, client: LocalDurable, context: InvocationContext, at: Date) => Promise<unknown>;
-type PlainTimerHandler = (timer: Timer, context: InvocationContext) => Promise<unknown>;
+/** A timer handler without a client, as this app writes them: the instant to decide for comes last. */
+type PlainTimerHandler = (timer: Timer, context: InvocationContext, at: Date) => Promise<unknown>;
 
 /** Where loadApp takes the app from; the repository's src/index.ts when no `main` is given. */
 export interface AppSource {
@@ -75,12 +76,15 @@ function throughBinding(
   };
 }
 
-/** The function's own exported handler (file name = handler name = function name), for client bindings. */
-async function ownHandler(name: string): Promise<unknown> {
+/**
+ * The function's own exported handler (file name = handler name = function name): for client bindings, and for
+ * timers, whose handlers take the instant to decide for as their last argument.
+ */
+async function ownHandler(name: string, why: string): Promise<unknown> {
   const file = new URL(`../../src/functions/${name}.js`, import.meta.url).href;
   const module = (await import(/* @vite-ignore */ file)) as Record<string, unknown>;
   const own = module[name];
-  if (typeof own !== 'function') throw new Error(`function ${name} binds a Durable client but src/functions/${name}.ts exports no handler of that name`);
+  if (typeof own !== 'function') throw new Error(`function ${name} ${why} but src/functions/${name}.ts exports no handler of that name`);
   return own;
 }
 
@@ -104,7 +108,7 @@ export async function loadApp(durable: () => LocalDurable, source?: AppSource): 
       case 'httpTrigger': {
         const binding = bindings.find((b) => b.type === 'durableClient');
         const bound = binding && source ? throughBinding(handler, binding, metadata.name, source.clientData) : undefined;
-        const own = binding && !source ? await ownHandler(metadata.name) : undefined;
+        const own = binding && !source ? await ownHandler(metadata.name, 'binds a Durable client') : undefined;
         app.http.push({
           name: metadata.name,
           route: typeof trigger.route === 'string' ? trigger.route : metadata.name,
@@ -120,17 +124,25 @@ export async function loadApp(durable: () => LocalDurable, source?: AppSource): 
       }
       case 'timerTrigger': {
         const binding = bindings.find((b) => b.type === 'durableClient');
-        const bound = binding && source ? throughBinding(handler, binding, metadata.name, source.clientData) : undefined;
-        const own = binding && !source ? await ownHandler(metadata.name) : undefined;
+        if (source) {
+          // A bundle's handlers are reached only as registered, which decide for the moment they run, as on the
+          // host (no instant to pass).
+          const bound = binding ? throughBinding(handler, binding, metadata.name, source.clientData) : undefined;
+          app.timers.push({
+            name: metadata.name,
+            schedule: String(trigger.schedule),
+            invoke: bound ? (timer, context) => bound(timer, context) : (timer, context) => (handler as (t: Timer, c: InvocationContext) => Promise<unknown>)(timer, context),
+          });
+          break;
+        }
+        // The registered handler drops the instant (the host gives none): the exported one takes it.
+        const own = await ownHandler(metadata.name, 'is a timer');
         app.timers.push({
           name: metadata.name,
           schedule: String(trigger.schedule),
-          // Through the binding the handler decides for the moment it runs, as on the host (no `at` to pass).
-          invoke: bound
-            ? (timer, context) => bound(timer, context)
-            : own
-              ? (timer, context, at) => (own as ClientTimerHandler)(timer, durable(), context, at)
-              : (timer, context) => (handler as PlainTimerHandler)(timer, context),
+          invoke: binding
+            ? (timer, context, at) => (own as ClientTimerHandler)(timer, durable(), context, at)
+            : (timer, context, at) => (own as PlainTimerHandler)(timer, context, at),
         });
         break;
       }

@@ -7,6 +7,7 @@ import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 import { LocalDurable } from '../durable/runtime.js';
 import { type HttpFunction, loadApp } from './app.js';
 import { startDurableHttpApi } from './durable-http.js';
+import { refuseUnlessLoopback } from './loopback.js';
 import { startTimers } from './timers.js';
 
 // @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
@@ -163,8 +164,11 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
 
   const server: Server = createServer((req, res) => {
     void (async () => {
-      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
       const method = (req.method ?? 'GET').toUpperCase();
+      // Before anything else, the console's key included: see loopback.ts (DNS rebinding, cross-site requests).
+      const refusal = refuseUnlessLoopback(method, { host: req.headers.host, origin: req.headers.origin });
+      if (refusal) { problem(res, refusal.status, refusal.title, refusal.detail); return; }
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
       // The host routes by method and template together: a route that only takes other methods is a 404, not a 405.
       const match = routes
         .filter((r) => r.fn.methods.map((m) => m.toUpperCase()).includes(method))

@@ -458,10 +458,10 @@ export const API_ROUTES: readonly ApiRoute[] = [
     authLevel: 'function',
     tag: 'Discovery',
     summary: 'List clusters',
-    description: 'The cluster aliases and the namespaces each allows.',
+    description: 'The cluster aliases and the namespaces each allows, as far as the caller\'s CALLER_POLICIES entry lets it name them.',
     parameters: [],
     answers: { 200: { description: 'The clusters', body: { schema: 'ClusterList' } } },
-    errors: [401],
+    errors: [400, 401],
   },
   {
     name: 'serveConsole',

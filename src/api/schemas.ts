@@ -186,7 +186,7 @@ const cronJobDetailShape = {
         image: z.string().nullable(),
         command: z.array(z.string()).nullable(),
         args: z.array(z.string()).nullable(),
-        env: z.record(z.string(), z.string()),
+        env: z.record(z.string(), z.string().nullable()).meta({ description: 'Env with literal values (null when DISCOVERY_SHOW_ENV_VALUES is off)' }),
         referencedEnv: z.array(z.string()),
       }),
     ),
@@ -240,7 +240,7 @@ export const schedulePreviewSchema = z.looseObject({
 });
 
 export const clusterListSchema = z.looseObject({
-  default: z.string(),
+  default: z.string().nullable().meta({ description: "The app's default cluster when the caller may use it, else the first it may; null for none" }),
   items: z.array(z.looseObject({ alias: z.string(), namespaces: z.array(z.string()) })),
 });
 

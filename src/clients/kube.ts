@@ -63,7 +63,8 @@ export interface KubeGateway {
   /** A JSON patch (RFC 6902); one that sets metadata.resourceVersion fails with 409 when the CronJob changed since. */
   patchCronJob(namespace: string, name: string, patch: JsonPatchOp[], options?: WriteOptions): Promise<V1CronJob>;
   /** Deletes with propagationPolicy Background (its Jobs and their pods go too). False when there was nothing to delete. */
-  deleteCronJob(namespace: string, name: string): Promise<boolean>;
+  /** False when there is none; with `resourceVersion`, a CronJob changed since that version is a 409, not deleted. */
+  deleteCronJob(namespace: string, name: string, preconditions?: { resourceVersion?: string | undefined }): Promise<boolean>;
   /** CronJobs of every namespace, for clusters whose allow-list is `*`. */
   listCronJobsInAllNamespaces(options?: ListOptions): Promise<Page<V1CronJob>>;
   /**
@@ -313,10 +314,11 @@ export class ClientNodeGateway implements KubeGateway {
     );
   }
 
-  async deleteCronJob(namespace: string, name: string): Promise<boolean> {
+  async deleteCronJob(namespace: string, name: string, preconditions: { resourceVersion?: string | undefined } = {}): Promise<boolean> {
+    const body = preconditions.resourceVersion ? { preconditions: { resourceVersion: preconditions.resourceVersion } } : undefined;
     const deleted = await this.orNull(
       this.call(`delete CronJob ${namespace}/${name}`, ({ batch }, o) =>
-        batch.deleteNamespacedCronJob({ namespace, name, propagationPolicy: 'Background' }, o),
+        batch.deleteNamespacedCronJob({ namespace, name, propagationPolicy: 'Background', ...(body ? { body } : {}) }, o),
       ),
     );
     return deleted !== null;

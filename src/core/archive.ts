@@ -2,6 +2,7 @@ import type { V1Container, V1Job, V1OwnerReference, V1Pod } from '@kubernetes/cl
 
 import { BadRequestError } from './errors.js';
 import {
+  CALLER_ANNOTATION,
   CRONJOB_INSTANTIATE_ANNOTATION,
   CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
   MANAGED_BY_LABEL,
@@ -9,7 +10,7 @@ import {
   SOURCE_KIND_LABEL,
   SOURCE_NAME_LABEL,
 } from './labels.js';
-import type { RunSnapshot, RunStatus } from './run.js';
+import { parseCallerTag, type RunSnapshot, type RunStatus, type StartedBy } from './run.js';
 
 /**
  * The logs archive's layout and index, and the merging of live and archived runs. Pure: no I/O, time passed in.
@@ -70,6 +71,29 @@ export function triggerOf(job: V1Job): RunTrigger {
     return annotations[CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION] && annotations[CRONJOB_INSTANTIATE_ANNOTATION] !== 'manual' ? 'schedule' : 'http';
   }
   return annotations[CRONJOB_INSTANTIATE_ANNOTATION] === 'manual' ? 'manual' : 'cluster';
+}
+
+/**
+ * The caller a run answers to. An app run started over HTTP answers to the caller recorded on it (a key caller
+ * when none is, as for runs from before callers were recorded); every other run (the app scheduler's, the
+ * cluster's, kubectl's) to no caller in particular: null, whoever may use its namespace. The tag is believed only
+ * on the app's HTTP runs, where the app wrote it over whatever the source carried; one that cannot be read
+ * (CALLER_UNKNOWN) makes the run an admin's only.
+ */
+export function starterOf(trigger: RunTrigger, tag: string | null | undefined): StartedBy | null {
+  if (trigger !== 'http') return null;
+  if (tag === null || tag === undefined) return { kind: 'key' };
+  return parseCallerTag(tag) ?? UNKNOWN_STARTER;
+}
+
+/** What an archive marker says when the run's Job was gone before it could be read: its caller is not known. */
+export const CALLER_UNKNOWN = 'unknown';
+/** A starter no caller is (callers always have an app id): a run only admins may see. */
+const UNKNOWN_STARTER: StartedBy = { kind: 'entra', appId: '', objectId: '' };
+
+/** The caller a live Job's run answers to (see starterOf). */
+export function jobStarter(job: V1Job): StartedBy | null {
+  return starterOf(triggerOf(job), job.metadata?.annotations?.[CALLER_ANNOTATION]);
 }
 
 /** The source a Job ran from: the app's labels, else its controlling CronJob. */
@@ -154,12 +178,19 @@ export interface ArchiveIndex {
   runId: string;
   source: { kind: string; name: string } | null;
   trigger: RunTrigger;
+  /** The caller tag of the run's Job (see RunEntry.caller); absent in indexes written before it was kept. */
+  caller?: string | null;
   verdict: Pick<RunSnapshot, 'status' | 'reason' | 'message'>;
   startTime: string | null;
   completionTime: string | null;
   archivedAt: string;
   maxBytesPerContainer: number;
   logs: LogEntry[];
+  /**
+   * Logs not read because the archive's time budget ran out (each also an entry with an `error`); absent when
+   * every log was read.
+   */
+  leftOut?: { logs: number; of: number; reason: string };
   events: { blob: string; count: number; error?: string };
   job: { blob: string } | null;
   pods: string[];
@@ -181,6 +212,8 @@ export interface RunEntry {
   startTime: string | null;
   completionTime: string | null;
   trigger: RunTrigger;
+  /** The caller tag the app wrote on its Job (CALLER_ANNOTATION); null or absent when there was none. */
+  caller?: string | null;
   /** Its Job is still in the cluster. */
   live: boolean;
   /** Its logs are in the archive. */
@@ -198,6 +231,7 @@ export function markerMetadata(entry: Omit<RunEntry, 'live' | 'archived' | 'sort
     starttime: entry.startTime ?? '',
     completiontime: entry.completionTime ?? '',
     trigger: entry.trigger,
+    ...(entry.caller === null || entry.caller === undefined ? {} : { caller: encodeURIComponent(entry.caller) }),
   };
 }
 
@@ -216,6 +250,12 @@ export function entryFromMarker(name: string, metadata: Record<string, string>):
   } catch {
     // A reason written by hand that is not URI-encoded: shown as it is.
   }
+  let caller: string | null = metadata.caller ?? null;
+  try {
+    caller = caller === null ? null : decodeURIComponent(caller);
+  } catch {
+    // Not one the app wrote: it proves nothing, and starterOf reads it as a key caller's.
+  }
   return {
     runId: match[2],
     status,
@@ -223,6 +263,7 @@ export function entryFromMarker(name: string, metadata: Record<string, string>):
     startTime: metadata.starttime || null,
     completionTime: metadata.completiontime || null,
     trigger,
+    ...(caller === null ? {} : { caller }),
     live: false,
     archived: true,
     sortTime: INVERT_FROM - Number(match[1]),

@@ -3,6 +3,7 @@ import type { V1Container, V1CronJob, V1EnvVar, V1Job, V1ObjectMeta, V1OwnerRefe
 import type { FallbackPolicy } from './consent.js';
 import { BadRequestError } from './errors.js';
 import {
+  CALLER_ANNOTATION,
   CRONJOB_INSTANTIATE_ANNOTATION,
   CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
   JOB_CONTROLLER_TEMPLATE_LABELS,
@@ -15,6 +16,7 @@ import {
   STARTED_BY_ANNOTATION,
 } from './labels.js';
 import { labelValue, runIdBase, type SourceKind } from './naming.js';
+import { callerTag, type StartedBy } from './run.js';
 
 /** Env overrides as the run will see them: every value a string. */
 export type EnvOverrides = Readonly<Record<string, string>>;
@@ -32,6 +34,8 @@ export interface RunIdentity {
   sourceName: string;
   requestHash: string;
   startedBy?: string | undefined;
+  /** The caller a run started over HTTP answers to; absent for the scheduler's runs, which answer to no caller. */
+  caller?: StartedBy | undefined;
 }
 
 /**
@@ -134,6 +138,7 @@ function runAnnotations(id: RunIdentity): Record<string, string> {
   return {
     [REQUEST_HASH_ANNOTATION]: id.requestHash,
     ...(id.startedBy ? { [STARTED_BY_ANNOTATION]: id.startedBy } : {}),
+    ...(id.caller ? { [CALLER_ANNOTATION]: callerTag(id.caller) } : {}),
   };
 }
 
@@ -193,7 +198,8 @@ function runJob(
       name: id.runId,
       namespace: id.namespace,
       labels: { ...authored.labels, ...runLabels(id) },
-      annotations: { ...authored.annotations, ...runAnnotations(id) },
+      // Who the run answers to is the app's to say: a source's own copy of the annotation is never carried over.
+      annotations: { ...withoutKeys(authored.annotations, [CALLER_ANNOTATION]), ...runAnnotations(id) },
       ...(ownerReferences ? { ownerReferences } : {}),
     },
     spec,

@@ -348,8 +348,10 @@ export function assertHttpCallAllowed(rules: readonly UrlRule[], call: { url: st
   }
   const url = new URL(call.url);
   if (url.username !== '' || url.password !== '' || !rules.some((rule) => urlMatches(rule, url))) {
+    // The allowed prefixes are the operator's map of what may be called: the log has them, the caller does not.
     throw new HttpCallNotAllowedError(
-      `httpCall.url "${call.url}" is not under a URL this app may call; use one under ${rules.map((r) => `${r.origin}${r.path}`).join(', ')}, or an operator adds its prefix to HTTP_CALL_ALLOWED_URLS`,
+      `httpCall.url "${call.url}" is not under a URL this app may call; use a URL the app's operator gave you, or an operator adds its prefix to HTTP_CALL_ALLOWED_URLS`,
+      { logDetail: `HTTP_CALL_ALLOWED_URLS: ${rules.map((r) => `${r.origin}${r.path}`).join(', ')}` },
     );
   }
   const secret = call.keySecretRef?.name;

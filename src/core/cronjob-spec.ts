@@ -186,7 +186,13 @@ export function cronJobFromDeployment(deployment: V1Deployment, settings: CronJo
     );
   }
   const main = batchContainer(chosen);
-  if (overrides.command) main.command = [...overrides.command];
+  // A new command is a new program: the Deployment's args were written for its own command (nginx's
+  // `-g "daemon off;"`), so they go with it unless args are given too, as when a pod's command replaces an
+  // image's ENTRYPOINT and its CMD is dropped.
+  if (overrides.command) {
+    main.command = [...overrides.command];
+    delete main.args;
+  }
   if (overrides.args) main.args = [...overrides.args];
   if (overrides.env && Object.keys(overrides.env).length > 0) main.env = overlayEnv(main.env, overrides.env);
 

@@ -170,8 +170,8 @@ export interface ContainerView {
   image: string | null;
   command: string[] | null;
   args: string[] | null;
-  /** Env with literal values. */
-  env: Record<string, string>;
+  /** Env with literal values (null when DISCOVERY_SHOW_ENV_VALUES is off). */
+  env: Record<string, string | null>;
   /** Env from Secrets, ConfigMaps or fields: names only. */
   referencedEnv: string[];
 }
@@ -267,6 +267,25 @@ export function cronJobDetail(cronJob: V1CronJob, runs: readonly CronJobRun[], c
     latestRuns: newestFirst(runs).slice(0, LATEST_RUNS),
     warnings,
   };
+}
+
+/** The detail with its containers' env names and no values, for DISCOVERY_SHOW_ENV_VALUES=false. */
+export function detailWithoutEnvValues<T extends CronJobDetail>(detail: T): T {
+  const containers = detail.settings.containers.map((c) => ({ ...c, env: Object.fromEntries(Object.keys(c.env).map((name) => [name, null])) }));
+  return { ...detail, settings: { ...detail.settings, containers } };
+}
+
+/**
+ * A CronJob manifest with every literal env value of its pod template left out (names and references kept), for
+ * answers under DISCOVERY_SHOW_ENV_VALUES=false: a created CronJob shows what a caller may not read in discovery.
+ */
+export function cronJobWithoutEnvValues(cronJob: V1CronJob): V1CronJob {
+  const copy = structuredClone(cronJob);
+  const pod = copy.spec.jobTemplate.spec?.template.spec;
+  for (const container of [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])]) {
+    for (const entry of container.env ?? []) delete entry.value;
+  }
+  return copy;
 }
 
 /** What the Deployments listing tells: enough to pick one and its container for a new CronJob. */

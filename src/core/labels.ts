@@ -9,6 +9,11 @@ export const SOURCE_NAME_LABEL = `${LABEL_PREFIX}source-name`;
 export const REQUEST_HASH_ANNOTATION = `${LABEL_PREFIX}request-hash`;
 /** Who asked: the Functions invocation that started the run, for tracing a Job back to its request. */
 export const STARTED_BY_ANNOTATION = `${LABEL_PREFIX}started-by`;
+/**
+ * Which caller a run answers to (`key`, or `entra:<appId>:<objectId>`; never a key or token), so listings read
+ * from the cluster show a run only to whoever may read it through the status route.
+ */
+export const CALLER_ANNOTATION = `${LABEL_PREFIX}caller`;
 
 /** Set by kubectl and by us on a Job made by hand from a CronJob. */
 export const CRONJOB_INSTANTIATE_ANNOTATION = 'cronjob.kubernetes.io/instantiate';

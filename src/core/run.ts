@@ -42,6 +42,18 @@ export interface RunRequest extends RunRef {
 /** The starter of a run as its history keeps it: ids only, never a key or token. */
 export type StartedBy = { kind: 'key' } | { kind: 'entra'; appId: string; objectId: string };
 
+/** The starter as the app writes it on the run's Job (CALLER_ANNOTATION) and archive marker. */
+export function callerTag(by: StartedBy): string {
+  return by.kind === 'key' ? 'key' : `entra:${by.appId}:${by.objectId}`;
+}
+
+/** A tag read back; undefined for none, and for one the app did not write (it then proves nothing). */
+export function parseCallerTag(tag: string | undefined): StartedBy | undefined {
+  if (tag === 'key') return { kind: 'key' };
+  const match = /^entra:([^:\s]+):([^:\s]+)$/.exec(tag ?? '');
+  return match?.[1] && match[2] ? { kind: 'entra', appId: match[1], objectId: match[2] } : undefined;
+}
+
 export interface PodCounts {
   active: number;
   ready: number;

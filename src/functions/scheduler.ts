@@ -1,30 +1,12 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 
-import { runRefSchema } from '../core/schemas.js';
-import { cancelEventSender, findRun, type RunClient } from '../http/runs.js';
-import { sweepArchive } from '../runs/archive.js';
-import { type SchedulerRuns, schedulerTick, type TickReport } from '../runs/scheduler.js';
+import { type RunClient, runInstancesOf } from '../http/runs.js';
+import { schedulerTick, type TickReport } from '../runs/scheduler.js';
 import { services } from '../services.js';
-import { ORCHESTRATORS } from './names.js';
 
 /** Every minute at second 0 (NCRONTAB, six fields): the CronJob controller's own resolution. */
 export const SCHEDULER_SCHEDULE = '0 * * * * *';
-
-function runsOf(client: RunClient): SchedulerRuns {
-  return {
-    owner: async (runId) => {
-      const instance = await findRun(client, runId);
-      if (!instance) return null;
-      const ref = runRefSchema.safeParse((instance.input as { request?: unknown } | null | undefined)?.request);
-      return ref.success ? ref.data : undefined;
-    },
-    start: async (runId, input) => {
-      await client.startNew(ORCHESTRATORS.jobRun, { instanceId: runId, input });
-    },
-    requestCancel: cancelEventSender(client),
-  };
-}
 
 function summary(report: TickReport): string {
   const parts = [`${report.cronJobs} handed-over CronJob(s)`, `${report.started.length} started`];
@@ -38,30 +20,23 @@ function summary(report: TickReport): string {
 
 /**
  * Timer, every minute: fire the CronJobs handed over to the app (label `aks-job-runner.io/scheduler: app` and
- * `spec.suspend: true`) on their schedules, each due run a jobRun orchestration; then archive the finished runs
- * the cluster's controller made for CronJobs. `at` is the instant to decide
+ * `spec.suspend: true`) on their schedules, each due run a jobRun orchestration. `at` is the instant to decide
  * for; the host calls with three arguments, so it is the clock (the local runtime's tests pass one).
  */
 export async function scheduler(timer: Timer, client: RunClient, context: InvocationContext, at?: Date): Promise<TickReport | undefined> {
-  const deps = services();
-  const { config, clusters, now } = deps;
+  const { config, clusters, now } = services();
   const instant = at ?? now();
-  let report: TickReport | undefined;
-  if (config.schedulerEnabled) {
-    // A late tick (the host was down or busy) needs nothing special: the due-time rule catches up, as the
-    // CronJob controller's does, within startingDeadlineSeconds and with only the latest of many missed times.
-    if (timer.isPastDue) context.log('scheduler: this tick is late');
-    report = await schedulerTick({ config, clusters, runs: runsOf(client), log: (line) => { context.log(line); } }, instant);
-    context.log(summary(report));
-  } else {
+  // The runs the cluster's own controller makes are archived by a timer of their own (archiveSweep), so a
+  // long sweep never delays a due run past a short startingDeadlineSeconds.
+  if (!config.schedulerEnabled) {
     context.log('scheduler: off (SCHEDULER_ENABLED=false)');
+    return undefined;
   }
-  // The runs the cluster's own controller makes are archived here, before its history limits delete them;
-  // that is about the cluster's CronJobs, so it happens whether or not the app schedules any.
-  const sweep = await sweepArchive(deps, instant);
-  if (sweep.archived.length > 0 || sweep.errors.length > 0) {
-    context.log(`logs archive: ${String(sweep.archived.length)} archived${sweep.errors.length > 0 ? `; errors: ${sweep.errors.join('; ')}` : ''}`);
-  }
+  // A late tick (the host was down or busy) needs nothing special: the due-time rule catches up, as the
+  // CronJob controller's does, within startingDeadlineSeconds and with only the latest of many missed times.
+  if (timer.isPastDue) context.log('scheduler: this tick is late');
+  const report = await schedulerTick({ config, clusters, runs: runInstancesOf(client), log: (line) => { context.log(line); } }, instant);
+  context.log(summary(report));
   return report;
 }
 

@@ -1,13 +1,14 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 
-import { decodeCursor, encodeCursor, type RunEntry } from '../core/archive.js';
+import { cronJobOwner, decodeCursor, encodeCursor, jobStarter, type RunEntry, starterOf, triggerOf } from '../core/archive.js';
+import { assertRunnable } from '../core/consent.js';
 import { BadRequestError, NotFoundError } from '../core/errors.js';
 import { MAX_RUNS_PAGE, MAX_TAIL_LINES } from '../core/limits.js';
 import { assertNamespace, assertObjectName, isDnsLabel, MAX_CRONJOB_NAME } from '../core/naming.js';
 import { jobRunInputSchema } from '../core/schemas.js';
-import { listCronJobRuns, readRunLog } from '../runs/archive.js';
+import { listCronJobRuns, readIndex, readRunLog } from '../runs/archive.js';
 import { services } from '../services.js';
-import { authorizeRunAccess, authorizeTarget, callerOf } from './caller.js';
+import { authorizeRunAccess, authorizeTarget, callerOf, entryVisibleTo, mayAccessRun } from './caller.js';
 import { runLinks } from './links.js';
 import { findRun, type RunClient } from './runs.js';
 
@@ -41,8 +42,9 @@ export function logsUrl(request: HttpRequest, runId: string, cluster: string, na
  * Where a run lives: the query's namespace (and cluster) when given, which a Job the CronJob controller made
  * needs, else the app's own record of the run (its orchestration's input).
  */
-async function locate(request: HttpRequest, client: RunClient, runId: string): Promise<{ cluster: string; namespace: string }> {
+async function locate(request: HttpRequest, client: RunClient, runId: string): Promise<{ cluster: string; namespace: string; appRun: boolean }> {
   const { clusters, config } = services();
+  const caller = callerOf(request, config.callers);
   // An empty value is one not sent, as the document says (allowEmptyValue).
   const namespace = request.query.get('namespace') || undefined;
   const cluster = request.query.get('cluster') || undefined;
@@ -53,11 +55,13 @@ async function locate(request: HttpRequest, client: RunClient, runId: string): P
   // its namespace is named; a Job the app did not start is anyone's who may use its namespace.
   if (instance) authorizeRunAccess(request, config.callers, runId, instance.input);
   const target = namespace ? { cluster: cluster ?? clusters.defaultAlias, namespace } : undefined;
-  if (target) {
-    authorizeTarget(callerOf(request, config.callers), config.callers, target);
-    return target;
-  }
   const input = instance ? jobRunInputSchema.safeParse(instance.input) : undefined;
+  if (target) {
+    authorizeTarget(caller, config.callers, target);
+    // The app's record covers the Job it names only: another Job of that name elsewhere is judged on its own.
+    const recorded = input?.success ? input.data.request : undefined;
+    return { ...target, appRun: recorded?.cluster === target.cluster && recorded.namespace === target.namespace };
+  }
   if (!input?.success) {
     throw new NotFoundError(
       `the app started no run with id "${runId}"; for a Job it did not start (a CronJob's run fired by the cluster), pass ?namespace= (and ?cluster=) to read its logs`,
@@ -67,8 +71,38 @@ async function locate(request: HttpRequest, client: RunClient, runId: string): P
   if (cluster !== undefined && cluster !== found.cluster) {
     throw new NotFoundError(`run "${runId}" runs on cluster "${found.cluster}", not "${cluster}": leave cluster out, or pass the run's namespace too for a Job of the same name on "${cluster}"`);
   }
-  authorizeTarget(callerOf(request, config.callers), config.callers, found);
-  return found;
+  authorizeTarget(caller, config.callers, found);
+  return { ...found, appRun: true };
+}
+
+/**
+ * The logs of a Job the app has no record of starting (the cluster's, kubectl's, a source Job's own) are its
+ * owner's to give: a Job kept out of the app (`runnable: "false"`, or not opted in under SOURCES_OPT_IN), or a
+ * run of a CronJob kept out, is refused as a run of it is. An app run whose record is gone answers only to the
+ * caller its Job or archive names, as the status route would have.
+ */
+async function assertLogsReadable(request: HttpRequest, where: { cluster: string; namespace: string }, runId: string): Promise<void> {
+  const { clusters, config, logs } = services();
+  const caller = callerOf(request, config.callers);
+  const gateway = clusters.gateway(where.cluster);
+  const optIn = config.runPolicy.sourcesOptIn;
+  const hidden = () => new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
+  const job = await gateway.readJob(where.namespace, runId);
+  const index = job || !logs ? null : await readIndex(logs, where.cluster, where.namespace, runId);
+  const trigger = job ? triggerOf(job) : index?.trigger;
+  if (trigger === undefined) return;
+  if (!mayAccessRun(caller, job ? jobStarter(job) : starterOf(trigger, index?.caller))) throw hidden();
+  // The app's own runs were started (or scheduled) when their source let them: their logs are their caller's.
+  if (trigger === 'http' || trigger === 'schedule') return;
+  const owner = job ? cronJobOwner(job)?.name : index?.source?.kind === 'CronJob' ? index.source.name : undefined;
+  if (owner !== undefined) {
+    const cronJob = await gateway.readCronJob(where.namespace, owner);
+    // A CronJob gone leaves only its Job's own word, which a "false" still is.
+    if (cronJob) assertRunnable('CronJob', owner, cronJob.metadata, optIn);
+    else if (job) assertRunnable('Job', runId, job.metadata, false);
+    return;
+  }
+  if (job) assertRunnable('Job', runId, job.metadata, optIn);
 }
 
 /** GET /api/runs/{runId}/logs: one container's log as text, from the live pod, else from the archive. */
@@ -83,9 +117,10 @@ export async function runLogsResponse(request: HttpRequest, client: RunClient): 
   const previous = flag(request, 'previous');
   const download = flag(request, 'download');
   const tail = wholeNumber(request, 'tailLines', MAX_TAIL_LINES);
-  const { cluster, namespace } = await locate(request, client, runId);
+  const { cluster, namespace, appRun } = await locate(request, client, runId);
   const { clusters, config, logs } = services();
   clusters.authorize(cluster, namespace);
+  if (!appRun) await assertLogsReadable(request, { cluster, namespace }, runId);
   const log = await readRunLog(clusters.gateway(cluster), logs, {
     cluster,
     namespace,
@@ -115,19 +150,26 @@ export async function runLogsResponse(request: HttpRequest, client: RunClient): 
 export async function cronJobRunsResponse(request: HttpRequest): Promise<HttpResponseInit> {
   const namespace = request.params.namespace ?? '';
   const name = request.params.name ?? '';
+  const { clusters, config, logs, now } = services();
+  const caller = callerOf(request, config.callers);
   assertNamespace(namespace);
   assertObjectName('CronJob', name, MAX_CRONJOB_NAME);
-  const { clusters, logs, now } = services();
   const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
   clusters.authorize(cluster, namespace);
+  authorizeTarget(caller, config.callers, { cluster, namespace });
   const limit = wholeNumber(request, 'limit', MAX_RUNS_PAGE) ?? DEFAULT_RUNS_PAGE;
   const token = request.query.get('continue');
   const cursor = token ? decodeCursor(token) : null;
   const gateway = clusters.gateway(cluster);
+  // Kept out by its owner, kept out of its runs too; a CronJob gone leaves its archived runs to the namespace.
+  const cronJob = await gateway.readCronJob(namespace, name);
+  if (cronJob) assertRunnable('CronJob', name, cronJob.metadata, config.runPolicy.sourcesOptIn);
   const page = await listCronJobRuns(gateway, logs, { cluster, namespace, name }, cursor, limit, now());
-  if (!cursor && page.items.length === 0 && !(await gateway.readCronJob(namespace, name))) {
+  if (!cursor && page.items.length === 0 && !cronJob) {
     throw new NotFoundError(`no CronJob "${name}" in namespace "${namespace}" of cluster "${cluster}", and no archived runs of one by that name`);
   }
+  // Other callers' runs are left out (a page may then hold fewer than limit; its continue token still holds).
+  const visible = entryVisibleTo(caller);
   const item = (entry: RunEntry) => ({
     runId: entry.runId,
     status: entry.status,
@@ -140,5 +182,5 @@ export async function cronJobRunsResponse(request: HttpRequest): Promise<HttpRes
     ...(entry.trigger === 'http' || entry.trigger === 'schedule' ? { statusUrl: runLinks(request, entry.runId).statusUrl } : {}),
     logsUrl: logsUrl(request, entry.runId, cluster, namespace),
   });
-  return { status: 200, jsonBody: { items: page.items.map(item), continue: page.next ? encodeCursor(page.next) : null } };
+  return { status: 200, jsonBody: { items: page.items.filter(visible).map(item), continue: page.next ? encodeCursor(page.next) : null } };
 }

@@ -2,24 +2,30 @@ import { createHash } from 'node:crypto';
 
 import type { HttpRequest } from '@azure/functions';
 
-import type { CallerPolicy, CallerSettings } from '../config.js';
-import { AppError, ForbiddenError, NotFoundError } from '../core/errors.js';
+import type { CallerSettings } from '../config.js';
+import { type Caller, mayAccessRun, mayTarget } from '../core/callers.js';
+import { AppError, NotFoundError } from '../core/errors.js';
 import type { StartedBy } from '../core/run.js';
-import { runRequestSchema } from '../core/schemas.js';
+import { runRefSchema, runRequestSchema } from '../core/schemas.js';
 
-/** The app role (in the token's `roles` claim) that may read and cancel every caller's runs. */
-export const ADMIN_ROLE = 'AksJobRunner.Admin';
-/** What CALLER_POLICIES calls function-key callers. */
-export const KEY_CALLER = 'key';
+// The caller's policy is plain data the run use cases check too (src/runs/start.ts); the routes keep importing it here.
+export {
+  ADMIN_ROLE,
+  authorizeStart,
+  authorizeTarget,
+  type Caller,
+  callerScope,
+  entryVisibleTo,
+  jobVisibleTo,
+  KEY_CALLER,
+  mayAccessRun,
+  mayTarget,
+  policyOf,
+  startedByOf,
+} from '../core/callers.js';
 
 /** The headers App Service Authentication sets after it validated a token, and strips from what callers send. */
 const PRINCIPAL_HEADERS = ['x-ms-client-principal', 'x-ms-client-principal-id', 'x-ms-client-principal-name', 'x-ms-client-principal-idp'];
-
-export type Caller =
-  /** Authenticated by the Functions host with a function key; `keyScope` is a hash of the key, never the key. */
-  | { kind: 'key'; keyScope: string }
-  /** Authenticated by Easy Auth with a Microsoft Entra token. */
-  | { kind: 'entra'; appId: string; objectId: string; roles: readonly string[] };
 
 /** A request that carries principal headers the platform did not set. */
 export class UntrustedPrincipalError extends AppError {
@@ -91,65 +97,26 @@ function keyCaller(request: HttpRequest): Caller {
   return { kind: 'key', keyScope: key === '' ? '' : createHash('sha256').update(key).digest('hex').slice(0, 32) };
 }
 
-/** What the run records about its starter: kind and ids, never the key or its hash. */
-export function startedByOf(caller: Caller): StartedBy {
-  return caller.kind === 'key' ? { kind: 'key' } : { kind: 'entra', appId: caller.appId, objectId: caller.objectId };
-}
-
-/** The part of a run id's hash that makes idempotency keys the caller's own; empty for a call without any key. */
-export function callerScope(caller: Caller): string {
-  if (caller.kind === 'key') return caller.keyScope === '' ? '' : `key:${caller.keyScope}`;
-  return `entra:${caller.appId}:${caller.objectId}`;
-}
-
-export function policyOf(caller: Caller, settings: CallerSettings): CallerPolicy {
-  return settings.policies[caller.kind === 'key' ? KEY_CALLER : caller.appId] ?? {};
-}
-
-function describeCaller(caller: Caller): string {
-  return caller.kind === 'key' ? 'function-key callers' : `application ${caller.appId}`;
-}
-
-/** The caller's own limits on where it may look or run, on top of the app's allow-lists. */
-export function authorizeTarget(caller: Caller, settings: CallerSettings, target: { cluster: string; namespace: string }): void {
-  const policy = policyOf(caller, settings);
-  const who = describeCaller(caller);
-  if (policy.clusters && !policy.clusters.includes(target.cluster)) {
-    throw new ForbiddenError(`cluster "${target.cluster}" is not allowed for ${who}; an operator allows it in the CALLER_POLICIES app setting`);
-  }
-  if (policy.namespaces && !policy.namespaces.includes(target.namespace)) {
-    throw new ForbiddenError(`namespace "${target.namespace}" is not allowed for ${who}; an operator allows it in the CALLER_POLICIES app setting`);
-  }
-}
-
-/** The caller's own limits on a start: clusters, namespaces, fallback runs. */
-export function authorizeStart(caller: Caller, settings: CallerSettings, target: { cluster: string; namespace: string; fallback: boolean }): void {
-  authorizeTarget(caller, settings, target);
-  const who = describeCaller(caller);
-  if (target.fallback && policyOf(caller, settings).fallback === false) {
-    throw new ForbiddenError(`runs from an image are not allowed for ${who}; run an existing Job, or an operator sets "fallback": true in the CALLER_POLICIES app setting`);
-  }
-}
-
 /**
- * A run answers only whoever could have started it: an Entra caller sees its own runs (same object id) and an admin
- * every run; function-key callers see the runs of function-key callers. Anyone else gets the 404 an unknown id gets,
- * so run ids of others cannot even be confirmed. Runs recorded before the starter was (no `caller`) count
- * as function-key runs.
+ * The status, cancel and logs routes' check on a run the app started (see mayAccessRun): anyone who may not read
+ * it gets the 404 an unknown id gets, so run ids of others cannot even be confirmed. Runs recorded before the
+ * starter was (no `caller`) count as function-key runs.
  */
 export function assertMayAccessRun(caller: Caller, runId: string, startedBy: StartedBy | undefined): void {
-  const starter = startedBy ?? { kind: 'key' };
-  if (caller.kind === 'entra' && caller.roles.includes(ADMIN_ROLE)) return;
-  const same =
-    caller.kind === 'key' ? starter.kind === 'key' : starter.kind === 'entra' && starter.appId === caller.appId && starter.objectId === caller.objectId;
-  if (!same) throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
+  if (!mayAccessRun(caller, startedBy ?? { kind: 'key' })) throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
 }
 
 /**
  * The status and cancel routes' check, after the run was found: the request's caller against the starter the
- * run's input records (a 404 for anyone else).
+ * run's input records, and the caller's policy against where the run lives (both a 404 for anyone else: the
+ * answer must not tell a confined caller that a run exists outside its namespaces).
  */
 export function authorizeRunAccess(request: HttpRequest, settings: CallerSettings, runId: string, input: unknown): void {
   const recorded = runRequestSchema.shape.caller.safeParse((input as { request?: { caller?: unknown } } | undefined)?.request?.caller);
-  assertMayAccessRun(callerOf(request, settings), runId, recorded.success ? recorded.data : undefined);
+  const caller = callerOf(request, settings);
+  assertMayAccessRun(caller, runId, recorded.success ? recorded.data : undefined);
+  const where = runRefSchema.pick({ cluster: true, namespace: true }).safeParse((input as { request?: unknown } | undefined)?.request);
+  if (where.success && !mayTarget(caller, settings, where.data)) {
+    throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
+  }
 }

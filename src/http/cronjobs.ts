@@ -2,34 +2,69 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import type { V1CronJob } from '@kubernetes/client-node';
 
 import type { KubeGateway } from '../clients/kube.js';
-import { assertCommandConsent, assertEnvConsent, assertHttpCallAllowed, assertRunnable } from '../core/consent.js';
+import { assertCommandConsent, assertEnvConsent, assertHttpCallAllowed, assertRunnable, RUNNABLE_ANNOTATION } from '../core/consent.js';
 import { createCronJobSchema, parseBody, type UpdateCronJobBody, updateCronJobSchema } from '../core/cronjob-bodies.js';
 import { cronJobFromDeployment, httpCallCronJob, settingsOf } from '../core/cronjob-spec.js';
 import { planCronJobUpdate } from '../core/cronjob-update.js';
-import { cronJobDetail, jobsByCronJob, NEXT_RUNS, runsOf, schedulePreview, summarizeDeployment } from '../core/cronjob-view.js';
+import {
+  cronJobDetail,
+  cronJobWithoutEnvValues,
+  detailWithoutEnvValues,
+  jobsByCronJob,
+  NEXT_RUNS,
+  runsOf,
+  schedulePreview,
+  summarizeDeployment,
+} from '../core/cronjob-view.js';
 import { BadRequestError, NotFoundError, PreconditionRequiredError } from '../core/errors.js';
 import { assertNamespace, assertObjectName, MAX_CRONJOB_NAME } from '../core/naming.js';
 import { presetToCron } from '../core/presets.js';
 import { parseSchedule } from '../core/schedule.js';
 import { namespaceJobs } from '../runs/cronjob-runs.js';
 import { services } from '../services.js';
-import { listScope, pageSize } from './discovery.js';
+import { authorizeTarget, type Caller, callerOf } from './caller.js';
+import { listScope, pageSize, visibleJobs } from './discovery.js';
 import { errorResponse, readJsonBody } from './problem.js';
 
 interface Target {
   cluster: string;
   namespace: string;
   gateway: KubeGateway;
+  caller: Caller;
 }
 
-/** The route's namespace (and CronJob name, when it has one) on the query's cluster, checked against the allow-list. */
+/**
+ * The route's namespace on the query's cluster, checked as the start routes check it: who the caller is (a
+ * principal header nobody vouches for is refused), the app's allow-lists, then the caller's own CALLER_POLICIES
+ * entry. All of it before the cluster is asked anything.
+ */
 function target(request: HttpRequest): Target {
-  const { clusters } = services();
+  const { clusters, config } = services();
+  const caller = callerOf(request, config.callers);
   const namespace = request.params.namespace ?? '';
   assertNamespace(namespace);
   const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
   clusters.authorize(cluster, namespace);
-  return { cluster, namespace, gateway: clusters.gateway(cluster) };
+  authorizeTarget(caller, config.callers, { cluster, namespace });
+  return { cluster, namespace, gateway: clusters.gateway(cluster), caller };
+}
+
+/**
+ * A CronJob kept out of the app (`runnable: "false"`, or not opted in under SOURCES_OPT_IN) is kept out of every
+ * route that would act on it or read its runs, not only the run route: its owner's word covers edits, deletion,
+ * its detail, its runs and their logs. Discovery still lists it, marked, so a caller sees why.
+ */
+async function readManageable(t: Target, name: string): Promise<V1CronJob> {
+  const cronJob = await t.gateway.readCronJob(t.namespace, name);
+  if (!cronJob) throw notFound(t.namespace, name, t.cluster);
+  assertRunnable('CronJob', name, cronJob.metadata, services().config.runPolicy.sourcesOptIn);
+  return cronJob;
+}
+
+/** What an answer may show of a manifest: its env values only where discovery shows them. */
+function shownManifest(cronJob: V1CronJob): V1CronJob {
+  const clean = withoutManagedFields(cronJob);
+  return services().config.discoveryShowsEnvValues ? clean : cronJobWithoutEnvValues(clean);
 }
 
 function cronJobName(request: HttpRequest): string {
@@ -69,11 +104,17 @@ function notFound(namespace: string, name: string, cluster: string): NotFoundErr
   return new NotFoundError(`CronJob "${name}" does not exist in namespace "${namespace}" on cluster "${cluster}"; GET /api/cronjobs?namespace=${namespace} lists them`);
 }
 
+/**
+ * The detail as this caller may see it: runs another caller started left out (their ids, statuses and the
+ * active list alike), and env values only where discovery shows them.
+ */
 async function detailOf(t: Target, cronJob: V1CronJob): Promise<ReturnType<typeof cronJobDetail>> {
   const { config, now } = services();
-  const jobs = jobsByCronJob(await namespaceJobs(t.gateway, t.namespace));
+  const { shown, hidden } = visibleJobs(await namespaceJobs(t.gateway, t.namespace), t.caller);
   const at = now();
-  return cronJobDetail(cronJob, runsOf(cronJob, jobs, t.cluster, config.grace, at), t.cluster, at);
+  const detail = cronJobDetail(cronJob, runsOf(cronJob, jobsByCronJob(shown), t.cluster, config.grace, at), t.cluster, at);
+  const own = { ...detail, activeRuns: detail.activeRuns.filter((name) => !hidden.has(name)) };
+  return config.discoveryShowsEnvValues ? own : detailWithoutEnvValues(own);
 }
 
 /**
@@ -96,6 +137,9 @@ export async function createCronJobFrom(request: HttpRequest, context: Invocatio
     if (body.httpCall) {
       const url = assertHttpCallAllowed(config.httpCallAllowedUrls, body.httpCall);
       manifest = httpCallCronJob({ ...body.httpCall, url }, settings, config.httpCallImage);
+      // Everything it runs is the operator's (the image, an allowed URL, a Secret named for it): under
+      // SOURCES_OPT_IN it is opted in, so whoever made it can still run, edit and delete it.
+      manifest.metadata = { ...manifest.metadata, annotations: { ...manifest.metadata?.annotations, [RUNNABLE_ANNOTATION]: 'true' } };
     } else {
       const from = body.fromDeployment ?? '';
       const deployment = await t.gateway.readDeployment(t.namespace, from);
@@ -118,7 +162,7 @@ export async function createCronJobFrom(request: HttpRequest, context: Invocatio
     return {
       status: dryRun ? 200 : 201,
       headers: dryRun ? {} : { Location: url, ...etag(created.metadata?.resourceVersion) },
-      jsonBody: { dryRun, url, preview, cronJob: withoutManagedFields(created) },
+      jsonBody: { dryRun, url, preview, cronJob: shownManifest(created) },
     };
   } catch (err) {
     return errorResponse(err, context);
@@ -130,8 +174,7 @@ export async function getCronJobDetail(request: HttpRequest, context: Invocation
   try {
     const t = target(request);
     const name = cronJobName(request);
-    const cronJob = await t.gateway.readCronJob(t.namespace, name);
-    if (!cronJob) throw notFound(t.namespace, name, t.cluster);
+    const cronJob = await readManageable(t, name);
     return { status: 200, headers: etag(cronJob.metadata?.resourceVersion), jsonBody: await detailOf(t, cronJob) };
   } catch (err) {
     return errorResponse(err, context);
@@ -187,8 +230,7 @@ export async function updateCronJobFrom(request: HttpRequest, context: Invocatio
     const dryRun = dryRunOf(request);
     const body = parseBody(updateCronJobSchema, await readJsonBody(request));
     const resourceVersion = resourceVersionOf(request, body.resourceVersion);
-    const current = await t.gateway.readCronJob(t.namespace, name);
-    if (!current) throw notFound(t.namespace, name, t.cluster);
+    const current = await readManageable(t, name);
     const plan = planCronJobUpdate(current, body, resourceVersion);
     assertContainerConsent(current, body);
     parseSchedule(plan.schedule, plan.timeZone);
@@ -205,7 +247,9 @@ export async function deleteCronJobFrom(request: HttpRequest, context: Invocatio
   try {
     const t = target(request);
     const name = cronJobName(request);
-    if (!(await t.gateway.deleteCronJob(t.namespace, name))) throw notFound(t.namespace, name, t.cluster);
+    const current = await readManageable(t, name);
+    // The version judged manageable is the one deleted: an owner's runnable "false" added meanwhile is a 409.
+    if (!(await t.gateway.deleteCronJob(t.namespace, name, { resourceVersion: current.metadata?.resourceVersion }))) throw notFound(t.namespace, name, t.cluster);
     context.log(`CronJob ${t.namespace}/${name} on ${t.cluster}: deleted`);
     return { status: 204 };
   } catch (err) {

@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { V1Job } from '@kubernetes/client-node';
 
 import { jobsByCronJob, runsOf, runsSummary } from '../core/cronjob-view.js';
 import { summarizeCronJob, summarizeJob, withoutEnvValues } from '../core/discovery.js';
@@ -7,7 +8,7 @@ import { NOT_MANAGED_SELECTOR } from '../core/labels.js';
 import { MAX_PAGE_SIZE } from '../core/limits.js';
 import { namespaceJobs } from '../runs/cronjob-runs.js';
 import { services } from '../services.js';
-import { authorizeTarget, callerOf } from './caller.js';
+import { authorizeTarget, type Caller, callerOf, jobVisibleTo } from './caller.js';
 import { startUrl } from './links.js';
 import { errorResponse } from './problem.js';
 
@@ -24,8 +25,10 @@ export function pageSize(request: HttpRequest): number {
 }
 
 /** The cluster and namespace of a listing: `namespace` may be left out when the cluster allows only one. */
-export function listScope(request: HttpRequest): { cluster: string; namespace: string } {
+export function listScope(request: HttpRequest): { cluster: string; namespace: string; caller: Caller } {
   const { clusters, config } = services();
+  // Who asks comes first: a principal header nobody vouches for is refused before anything else is looked at.
+  const caller = callerOf(request, config.callers);
   const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
   const settings = clusters.settings(cluster);
   const only = settings.namespaces.length === 1 && settings.namespaces[0] !== '*' ? settings.namespaces[0] : undefined;
@@ -36,8 +39,23 @@ export function listScope(request: HttpRequest): { cluster: string; namespace: s
     });
   }
   clusters.authorize(cluster, namespace);
-  authorizeTarget(callerOf(request, config.callers), config.callers, { cluster, namespace });
-  return { cluster, namespace };
+  authorizeTarget(caller, config.callers, { cluster, namespace });
+  return { cluster, namespace, caller };
+}
+
+/**
+ * A namespace's Jobs split by whether the caller may see their runs (core/archive's jobStarter, caller.ts's
+ * mayAccessRun): listings and a CronJob's detail show another caller's runs only to admins.
+ */
+export function visibleJobs(jobs: readonly V1Job[], caller: Caller): { shown: V1Job[]; hidden: ReadonlySet<string> } {
+  const visible = jobVisibleTo(caller);
+  const shown: V1Job[] = [];
+  const hidden = new Set<string>();
+  for (const job of jobs) {
+    if (visible(job)) shown.push(job);
+    else hidden.add(job.metadata?.name ?? '');
+  }
+  return { shown, hidden };
 }
 
 /**
@@ -47,7 +65,7 @@ export function listScope(request: HttpRequest): { cluster: string; namespace: s
 export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const { clusters, config, now } = services();
-    const { cluster, namespace } = listScope(request);
+    const { cluster, namespace, caller } = listScope(request);
     const optIn = config.runPolicy.sourcesOptIn;
     const options = { labelSelector: NOT_MANAGED_SELECTOR, limit: pageSize(request), continueToken: request.query.get('continue') ?? undefined };
     const gateway = clusters.gateway(cluster);
@@ -58,11 +76,16 @@ export async function listSources(kind: 'Job' | 'CronJob', request: HttpRequest,
         ? await gateway.listJobs(namespace, options).then((p) => ({ ...p, items: p.items.map((j) => summarizeJob(j, cluster, runUrl, optIn)) }))
         : await gateway.listCronJobs(namespace, options).then(async (p) => {
             // Last and active runs come from the Jobs each CronJob controls, read once for the whole page.
-            const jobs = jobsByCronJob(p.items.length > 0 ? await namespaceJobs(gateway, namespace) : []);
+            // Another caller's runs are not this caller's to see: neither as the last run nor among the active ones.
+            const { shown, hidden } = visibleJobs(p.items.length > 0 ? await namespaceJobs(gateway, namespace) : [], caller);
+            const jobs = jobsByCronJob(shown);
             const at = now();
             return {
               ...p,
-              items: p.items.map((c) => ({ ...summarizeCronJob(c, cluster, runUrl, at, optIn), ...runsSummary(c, runsOf(c, jobs, cluster, config.grace, at)) })),
+              items: p.items.map((c) => {
+                const summary = runsSummary(c, runsOf(c, jobs, cluster, config.grace, at));
+                return { ...summarizeCronJob(c, cluster, runUrl, at, optIn), ...summary, activeRuns: summary.activeRuns.filter((name) => !hidden.has(name)) };
+              }),
             };
           });
     const items = config.discoveryShowsEnvValues ? page.items : page.items.map(withoutEnvValues);

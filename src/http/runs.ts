@@ -7,6 +7,7 @@ import { isRunId } from '../core/naming.js';
 import { isTerminal, NO_PODS, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { runRefSchema, runSnapshotSchema, runTriggerSchema } from '../core/schemas.js';
 import { CANCEL_EVENT, ORCHESTRATORS } from '../functions/names.js';
+import type { RunInstances } from '../runs/start.js';
 import { runLinks } from './links.js';
 
 /** The part of Durable's client the HTTP handlers use; tests and the local runtime supply their own. */
@@ -205,4 +206,18 @@ export function withTrigger(snapshot: RunSnapshot, status: df.DurableOrchestrati
 /** How the scheduler and the start route ask a run's orchestration to cancel: the cancel route's event. */
 export function cancelEventSender(client: Pick<df.DurableClient, 'raiseEvent'>): (runId: string, reason: string) => Promise<void> {
   return (runId, reason) => client.raiseEvent(runId, CANCEL_EVENT, { reason });
+}
+
+/** The run use cases' view of Durable (src/runs/start.ts), on Durable's client. */
+export function runInstancesOf(client: RunClient): RunInstances {
+  return {
+    find: async (runId) => {
+      const instance = await findRun(client, runId);
+      return instance ? { input: instance.input } : undefined;
+    },
+    start: async (runId, input) => {
+      await client.startNew(ORCHESTRATORS.jobRun, { instanceId: runId, input });
+    },
+    requestCancel: cancelEventSender(client),
+  };
 }

@@ -2,18 +2,13 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 
 import { type FallbackSpec, parseEnvOverrides } from '../core/clone.js';
 import { parseConcurrencyPolicy } from '../core/concurrency.js';
-import { BadRequestError, ConflictError } from '../core/errors.js';
-import { assertNamespace, assertObjectName, runIdFor, type SourceKind } from '../core/naming.js';
-import { requestHash, type RunRequest } from '../core/run.js';
-import type { JobRunInput } from '../core/schemas.js';
-import { ORCHESTRATORS } from '../functions/names.js';
-import { assertRunCapacity } from '../runs/capacity.js';
-import { honourConcurrencyPolicy } from '../runs/concurrency.js';
-import { buildRunJob } from '../runs/submit.js';
+import { BadRequestError } from '../core/errors.js';
+import type { SourceKind } from '../core/naming.js';
+import { startRun as startRunUseCase } from '../runs/start.js';
 import { services } from '../services.js';
-import { authorizeStart, callerOf, callerScope, startedByOf } from './caller.js';
+import { callerOf } from './caller.js';
 import { errorResponse, readJsonBody } from './problem.js';
-import { acceptedResponse, cancelEventSender, findRun, type RunClient } from './runs.js';
+import { acceptedResponse, type RunClient, runInstancesOf } from './runs.js';
 
 /** Route parameters a Polysync call also puts in the body: there they are the route's, not env overrides. */
 const ROUTE_PARAMS = ['namespace', 'name'] as const;
@@ -76,8 +71,8 @@ function overridesOf(body: unknown, route: Record<(typeof ROUTE_PARAMS)[number],
 }
 
 /**
- * Start a run of a Job or of a CronJob's template. Everything that can be wrong with the request is found
- * here, before anything is started: names, allow-lists, body, the source's existence.
+ * POST a run of a Job or of a CronJob's template: parse the route, query and body, let the start use case
+ * (src/runs/start.ts) decide, and answer 202 with where to follow the run.
  */
 export async function startRun(kind: SourceKind, request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
@@ -85,11 +80,6 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
     const caller = callerOf(request, config.callers);
     const namespace = request.params.namespace ?? '';
     const name = request.params.name ?? '';
-    assertNamespace(namespace);
-    assertObjectName(kind, name);
-    const cluster = request.query.get('cluster') ?? clusters.defaultAlias;
-    clusters.authorize(cluster, namespace);
-
     const image = request.query.get('image') ?? undefined;
     const command = stringList(request, 'command');
     const args = stringList(request, 'args');
@@ -100,72 +90,33 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
       throw new BadRequestError('command and args are only used with image, to run when the source Job does not exist');
     }
     const fallback: FallbackSpec | undefined = image !== undefined ? { image, command, args } : undefined;
-    if (fallback && fallback.image.trim() === '') throw new BadRequestError('image must not be empty');
-    authorizeStart(caller, config.callers, { cluster, namespace, fallback: fallback !== undefined });
     const timeoutSeconds = timeoutOf(request, config.defaultRunTimeoutSeconds, config.maxRunTimeoutSeconds);
     const idempotencyKey = idempotencyKeyOf(request);
     const concurrencyPolicy = parseConcurrencyPolicy(request.query.get('concurrencyPolicy'));
-    if (kind === 'Job' && concurrencyPolicy) throw new BadRequestError('concurrencyPolicy applies only to CronJob runs');
     const overrides = overridesOf(await readJsonBody(request), { namespace, name });
 
-    const runId = runIdFor({ cluster, namespace, sourceKind: kind, sourceName: name, idempotencyKey, callerScope: callerScope(caller) }, newSuffix);
-    const source = { kind, name };
-    const runRequest: RunRequest = {
-      runId,
-      cluster,
-      namespace,
-      source,
-      overrides,
-      fallback,
-      requestHash: requestHash({ cluster, namespace, source, overrides, fallback }),
-      timeoutSeconds,
-      startedBy: context.invocationId,
-      trigger: { kind: 'http' },
-      caller: startedByOf(caller),
+    const log = (line: string) => {
+      context.log(line);
     };
-    const monitorUrl = clusters.monitorUrl(cluster);
-
-    const existing = await findRun(client, runId);
-    if (existing) return replay(existing, runRequest, request, monitorUrl, config.statusRetryAfterSeconds);
-
-    // Building the Job reads the source: a missing one is a 404 now, not a failed run later.
-    await assertRunCapacity(clusters.gateway(cluster), clusters.settings(cluster), namespace, config.maxActiveRunsPerCluster);
-    const built = await buildRunJob(clusters.gateway(cluster), runRequest, config.runPolicy);
-    runRequest.source = built.source;
-    if (kind === 'CronJob') {
-      await honourConcurrencyPolicy(cancelEventSender(client), clusters.gateway(cluster), { namespace, name }, concurrencyPolicy, runId, (line) => {
-        context.log(line);
-      });
-    }
-
-    const input: JobRunInput = { request: runRequest, poll: { ...config.poll }, retry: { ...config.activityRetry } };
-    try {
-      await client.startNew(ORCHESTRATORS.jobRun, { instanceId: runId, input });
-    } catch (err) {
-      // Two requests with the same key raced: the other one started the run, which is this run.
-      const raced = await findRun(client, runId);
-      if (!raced) throw err;
-      return replay(raced, runRequest, request, monitorUrl, config.statusRetryAfterSeconds);
-    }
-    context.log(`run ${runId}: started from ${kind} ${namespace}/${name} on ${cluster}`);
-    return acceptedResponse(request, runId, monitorUrl, config.statusRetryAfterSeconds);
+    const started = await startRunUseCase(
+      {
+        kind,
+        cluster: request.query.get('cluster') ?? undefined,
+        namespace,
+        name,
+        caller,
+        overrides,
+        fallback,
+        timeoutSeconds,
+        idempotencyKey,
+        concurrencyPolicy,
+        startedBy: context.invocationId,
+        trigger: { kind: 'http' },
+      },
+      { config, clusters, newSuffix, runs: runInstancesOf(client), log },
+    );
+    return acceptedResponse(request, started.runId, clusters.monitorUrl(started.cluster), config.statusRetryAfterSeconds);
   } catch (err) {
     return errorResponse(err, context);
   }
-}
-
-function replay(
-  existing: Awaited<ReturnType<typeof findRun>> & object,
-  runRequest: RunRequest,
-  request: HttpRequest,
-  monitorUrl: string | null,
-  retryAfterSeconds: number,
-): HttpResponseInit {
-  const previous = (existing.input as Partial<JobRunInput> | undefined)?.request?.requestHash;
-  if (previous !== undefined && previous !== runRequest.requestHash) {
-    throw new ConflictError(
-      `the idempotency key of run "${runRequest.runId}" was already used for a different request (other parameters); use a new key for a new request`,
-    );
-  }
-  return acceptedResponse(request, runRequest.runId, monitorUrl, retryAfterSeconds);
 }

@@ -1,12 +1,15 @@
-import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import type { CoreV1Event, V1CronJob, V1Job, V1Pod } from '@kubernetes/client-node';
 
 import type { BlobStore } from '../clients/blob.js';
 import type { ClusterRegistry } from '../clients/clusters.js';
 import type { KubeGateway } from '../clients/kube.js';
-import type { Config, GracePeriods } from '../config.js';
+import { type ClusterSettings, type Config, type GracePeriods, namespaceAllowed } from '../config.js';
 import {
   type ArchiveIndex,
   boundLog,
+  CALLER_UNKNOWN,
   compareRuns,
   cronJobOwner,
   entryFromMarker,
@@ -31,7 +34,7 @@ import {
   triggerOf,
 } from '../core/archive.js';
 import { ensureError, KubeApiError, NotFoundError } from '../core/errors.js';
-import { JOB_NAME_POD_LABEL, NOT_MANAGED_SELECTOR, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from '../core/labels.js';
+import { CALLER_ANNOTATION, JOB_NAME_POD_LABEL, NOT_MANAGED_SELECTOR, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from '../core/labels.js';
 import type { RunSnapshot } from '../core/run.js';
 import { mapRunStatus } from '../core/status.js';
 
@@ -53,6 +56,68 @@ export interface ArchiveRequest {
   source?: { kind: string; name: string };
   /** Who started it, for a Job already gone. */
   trigger?: RunTrigger;
+}
+
+/**
+ * How long an archive may read, and how many logs at once. Everything the app runs is one invocation that the
+ * host ends at `functionTimeout` (host.json: 10 minutes; on Flex Consumption the default is 30 minutes and there
+ * is no maximum, MicrosoftDocs/azure-docs includes/functions-timeout-duration.md), and a timed-out invocation
+ * restarts the worker with every other invocation on it. A run with many pods (parallelism, retries, restarts)
+ * must not read its logs one by one past that: they are read a few at a time, and what the budget leaves unread
+ * is named in the index instead of failing the archive.
+ */
+export interface ArchiveLimits {
+  /** Logs read at once: enough to hide the API server's latency, few enough not to be throttled for it. */
+  concurrency: number;
+  /** Time for all the reads of one run; the writes after them are small (events, Job, index). */
+  budgetMs: number;
+}
+
+/** A third of host.json's functionTimeout: room for a retry of the activity within one timeout, and the writes. */
+export const ARCHIVE_LIMITS: ArchiveLimits = Object.freeze({ concurrency: 4, budgetMs: 180_000 });
+
+/**
+ * The sweep's own timer fires every minute; it starts no new Job's archive after this much of its tick, so a
+ * tick ends about when the next is due (plus one run's ARCHIVE_LIMITS.budgetMs at worst, well inside
+ * functionTimeout). Jobs not reached are archived by a later tick, oldest first.
+ */
+export const SWEEP_BUDGET_MS = 40_000;
+/** Runs archived at once by the sweep (each reading ARCHIVE_LIMITS.concurrency logs at once). */
+export const SWEEP_CONCURRENCY = 2;
+
+/** Run `work` on every item, at most `size` at a time, in order; stops starting new items once one fails. */
+export async function pool<T>(items: readonly T[], size: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const index = next++;
+      const item = items[index];
+      if (item === undefined) continue;
+      try {
+        await work(item, index);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, size), items.length) }, worker));
+}
+
+/** `work`'s value, or null once `ms` have passed (the work is then left to finish or fail unheard). */
+async function within<T>(work: Promise<T>, ms: number): Promise<{ value: T } | null> {
+  if (ms <= 0) {
+    work.catch(() => undefined);
+    return null;
+  }
+  const timer = new AbortController();
+  try {
+    return await Promise.race([work.then((value) => ({ value })), sleep(ms, null, { signal: timer.signal, ref: false })]);
+  } finally {
+    timer.abort();
+    work.catch(() => undefined);
+  }
 }
 
 /** A failure to read one part only (a Role without `pods/log`, a container that never started): noted, not thrown. */
@@ -83,9 +148,17 @@ function jobForArchive(job: V1Job): V1Job {
  * Copy a run to the archive: every container's log (bounded), the events of the Job and its pods, the final
  * Job object, a source marker for the runs listing, and index.json last, so its presence means "archived".
  * Idempotent: the same run always writes the same blob names. Transient API or storage errors throw (the
- * activity is retried); a part the cluster refuses for good is noted in the index instead.
+ * activity is retried); a part the cluster refuses for good, or a log the time budget leaves unread (`limits`),
+ * is noted in the index instead.
  */
-export async function archiveRun(gateway: KubeGateway, store: BlobStore, request: ArchiveRequest, maxBytes: number, now: Date): Promise<ArchiveOutcome> {
+export async function archiveRun(
+  gateway: KubeGateway,
+  store: BlobStore,
+  request: ArchiveRequest,
+  maxBytes: number,
+  now: Date,
+  limits: ArchiveLimits = ARCHIVE_LIMITS,
+): Promise<ArchiveOutcome> {
   const { cluster, namespace, runId } = request;
   const prefix = runPrefix(cluster, namespace, runId);
   const notes: string[] = [];
@@ -94,25 +167,37 @@ export async function archiveRun(gateway: KubeGateway, store: BlobStore, request
     orNote(() => gateway.listPods(namespace, `${JOB_NAME_POD_LABEL}=${runId}`), [] as V1Pod[], notes),
     orNote(() => gateway.listEvents(namespace, runId), [] as CoreV1Event[], notes),
   ]);
-  const podEvents = await Promise.all(pods.map((pod) => orNote(() => gateway.listEvents(namespace, pod.metadata?.name ?? ''), [] as CoreV1Event[], notes)));
+  // The pods' events a few at a time too: a run of many pods must not send them all at once.
+  const podEvents: CoreV1Event[][] = [];
+  await pool(pods, limits.concurrency, async (pod, i) => {
+    podEvents[i] = await orNote(() => gateway.listEvents(namespace, pod.metadata?.name ?? ''), [] as CoreV1Event[], notes);
+  });
   const events = [...jobEvents, ...podEvents.flat()];
 
+  const targets = pods.flatMap(logTargets);
   const logs: LogEntry[] = [];
-  for (const pod of pods) {
-    for (const target of logTargets(pod)) {
-      const blob = logBlobName('', target.pod, target.container, target.previous);
-      try {
-        const text = await gateway.readPodLog(namespace, target.pod, { container: target.container, previous: target.previous, limitBytes: maxBytes + 1 });
-        const { content, truncated } = boundLog(text, maxBytes);
-        await store.put(`${prefix}${blob}`, content, 'text/plain; charset=utf-8');
-        logs.push({ ...target, blob, bytes: content.length, truncated });
-      } catch (err) {
-        const note = permanent(err);
-        if (note === undefined) throw err;
-        logs.push({ ...target, bytes: 0, truncated: false, error: note });
+  const deadline = Date.now() + limits.budgetMs;
+  const budget = `the archive's time budget (${limits.budgetMs >= 1000 ? `${String(Math.round(limits.budgetMs / 1000))} s` : `${String(limits.budgetMs)} ms`} for all of a run's logs) ran out`;
+  let leftOut = 0;
+  await pool(targets, limits.concurrency, async (target, i) => {
+    const blob = logBlobName('', target.pod, target.container, target.previous);
+    const read = Date.now() < deadline ? gateway.readPodLog(namespace, target.pod, { container: target.container, previous: target.previous, limitBytes: maxBytes + 1 }) : null;
+    try {
+      const text = read ? await within(read, deadline - Date.now()) : null;
+      if (!text) {
+        leftOut++;
+        logs[i] = { ...target, bytes: 0, truncated: false, error: `left out: ${budget} ${read ? 'while it was being read' : 'before it was read'}` };
+        return;
       }
+      const { content, truncated } = boundLog(text.value, maxBytes);
+      await store.put(`${prefix}${blob}`, content, 'text/plain; charset=utf-8');
+      logs[i] = { ...target, blob, bytes: content.length, truncated };
+    } catch (err) {
+      const note = permanent(err);
+      if (note === undefined) throw err;
+      logs[i] = { ...target, bytes: 0, truncated: false, error: note };
     }
-  }
+  });
 
   await store.put(`${prefix}events.json`, JSON.stringify(events, null, 1), 'application/json');
   if (job) await store.put(`${prefix}job.json`, JSON.stringify(jobForArchive(job), null, 1), 'application/json');
@@ -121,6 +206,8 @@ export async function archiveRun(gateway: KubeGateway, store: BlobStore, request
   const trigger = job ? triggerOf(job) : (request.trigger ?? 'http');
   const startTime = (job?.status?.startTime ? new Date(job.status.startTime).toISOString() : null) ?? request.startTime;
   const completionTime = (job?.status?.completionTime ? new Date(job.status.completionTime).toISOString() : null) ?? request.completionTime;
+  // A run's Job gone before the archive read it leaves its caller unknown: only admins list such a run.
+  const caller = job ? (job.metadata?.annotations?.[CALLER_ANNOTATION] ?? null) : trigger === 'http' ? CALLER_UNKNOWN : null;
   const index: ArchiveIndex = {
     version: 1,
     cluster,
@@ -128,19 +215,21 @@ export async function archiveRun(gateway: KubeGateway, store: BlobStore, request
     runId,
     source,
     trigger,
+    caller,
     verdict: request.verdict,
     startTime,
     completionTime,
     archivedAt: now.toISOString(),
     maxBytesPerContainer: maxBytes,
     logs,
+    ...(leftOut > 0 ? { leftOut: { logs: leftOut, of: targets.length, reason: budget } } : {}),
     events: { blob: 'events.json', count: events.length, ...(notes.length > 0 ? { error: [...new Set(notes)].join('; ') } : {}) },
     job: job ? { blob: 'job.json' } : null,
     pods: pods.map((p) => p.metadata?.name ?? ''),
   };
   if (source) {
     const sortTime = sortTimeOf(job, startTime ? new Date(startTime) : now);
-    const metadata = markerMetadata({ runId, status: request.verdict.status, reason: request.verdict.reason, startTime, completionTime, trigger });
+    const metadata = markerMetadata({ runId, status: request.verdict.status, reason: request.verdict.reason, startTime, completionTime, trigger, caller });
     await store.put(sourceMarkerName(cluster, namespace, source.kind, source.name, sortTime, runId), '', 'application/octet-stream', metadata);
   }
   const indexName = `${prefix}${INDEX_BLOB}`;
@@ -176,6 +265,8 @@ async function allJobs(gateway: KubeGateway, namespace: string, labelSelector?: 
 export interface ArchiveSweep {
   archived: string[];
   failed: { runId: string; error: string }[];
+  /** Finished Jobs not archived yet that the tick's time budget left to a later tick. */
+  deferred: string[];
 }
 
 /**
@@ -200,9 +291,11 @@ export class ArchivedJobs {
 const ARCHIVED_JOBS = new ArchivedJobs();
 
 /**
- * For the scheduler's tick: archive the finished Jobs that CronJobs' controller made in a namespace (the app's
- * own runs are archived by their orchestration), before the history limits delete them. A Job counts as done
- * once its index.json exists, so each is archived once; one Job that fails does not hold the others back.
+ * For the archive sweep: archive the finished Jobs that CronJobs' controller made in a namespace (the app's own
+ * runs are archived by their orchestration), before the history limits delete them, oldest first (the
+ * controller prunes the oldest first). A Job counts as done once its index.json exists, so each is archived
+ * once; one Job that fails does not hold the others back. No Job's archive starts at or after `deadline` (ms
+ * since the epoch): those are `deferred` to the next tick.
  */
 export async function archiveFinishedJobs(
   gateway: KubeGateway,
@@ -212,16 +305,27 @@ export async function archiveFinishedJobs(
   maxBytes: number,
   now: Date,
   archivedJobs: ArchivedJobs = ARCHIVED_JOBS,
+  deadline = Number.POSITIVE_INFINITY,
 ): Promise<ArchiveSweep> {
-  const sweep: ArchiveSweep = { archived: [], failed: [] };
-  const candidates = (await allJobs(gateway, namespace, NOT_MANAGED_SELECTOR)).filter((job) => cronJobOwner(job) && finished(job));
+  const sweep: ArchiveSweep = { archived: [], failed: [], deferred: [] };
+  const candidates = (await allJobs(gateway, namespace, NOT_MANAGED_SELECTOR))
+    .filter((job) => cronJobOwner(job) && finished(job))
+    .sort((a, b) => sortTimeOf(a, now).getTime() - sortTimeOf(b, now).getTime());
   const known = archivedJobs.of(cluster, namespace);
   const archived = new Set<string>();
   for (const job of candidates) {
     const runId = job.metadata?.name ?? '';
     const uid = job.metadata?.uid ?? runId;
+    if (known.has(uid)) {
+      archived.add(uid);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      sweep.deferred.push(runId);
+      continue;
+    }
     try {
-      if (known.has(uid) || (await store.exists(indexBlobName(cluster, namespace, runId)))) {
+      if (await store.exists(indexBlobName(cluster, namespace, runId))) {
         archived.add(uid);
         continue;
       }
@@ -241,34 +345,80 @@ export interface ArchiveSweepReport {
   archived: string[];
   /** One line per Job, namespace or cluster that could not be handled this time (tried again next tick). */
   errors: string[];
+  /** Finished Jobs (`cluster/namespace/job`) left to the next tick by the time budget. */
+  deferred: string[];
+}
+
+export interface SweepLimits {
+  /** No Job's archive starts after this much of the tick. */
+  budgetMs: number;
+  /** Namespaces swept at once. */
+  concurrency: number;
+}
+
+/** Ticks so far in this process, to start each tick at another namespace (see sweepArchive). */
+let sweeps = 0;
+
+async function allCronJobs(gateway: KubeGateway): Promise<V1CronJob[]> {
+  const items: V1CronJob[] = [];
+  let continueToken: string | undefined;
+  do {
+    const page = await gateway.listCronJobsInAllNamespaces({ limit: 500, continueToken });
+    items.push(...page.items);
+    continueToken = page.continueToken;
+  } while (continueToken);
+  return items;
 }
 
 /**
- * The scheduler tick's one call: archiveFinishedJobs in every allowed namespace of every configured cluster,
- * one after the other (a sweep is mostly one Job list per namespace). A cluster allowing every namespace (`*`)
- * is swept in the namespaces given for it in `seen` (those the tick found CronJobs in), since the app has no
- * right to list namespaces. One failing cluster or namespace does not hold the others back.
+ * The namespaces of a cluster to sweep: the allowed ones it lists and, where it allows `*`, every allowed
+ * namespace that holds a CronJob (one list across all namespaces, which the app's ClusterRole grants there; the
+ * app may not list namespaces, and only a CronJob's namespace can hold its Jobs).
+ */
+async function namespacesToSweep(cluster: ClusterSettings, gateway: KubeGateway): Promise<string[]> {
+  const listed = cluster.namespaces.filter((n) => n !== '*');
+  if (!cluster.namespaces.includes('*')) return listed;
+  const found = (await allCronJobs(gateway)).map((c) => c.metadata?.namespace ?? '').filter((n) => n !== '' && namespaceAllowed(cluster, n));
+  return [...new Set([...listed, ...found])].sort();
+}
+
+/**
+ * The archive sweep's timer, every minute: archiveFinishedJobs in every allowed namespace of every configured
+ * cluster (`*` included: see namespacesToSweep), a few namespaces at once, within a time budget per tick so a
+ * backlog (a first start, an outage of the blob store) is worked off over several ticks instead of one
+ * invocation that outlives functionTimeout. Each tick starts at another namespace, so a namespace late in the
+ * order is not always the one the budget leaves out. One failing cluster or namespace does not hold the others back.
  */
 export async function sweepArchive(
   deps: { config: Pick<Config, 'clusters' | 'logs'>; clusters: Pick<ClusterRegistry, 'gateway'>; logs: BlobStore | null },
   now: Date,
-  seen: ReadonlyMap<string, readonly string[]> = new Map(),
+  limits: SweepLimits = { budgetMs: SWEEP_BUDGET_MS, concurrency: SWEEP_CONCURRENCY },
 ): Promise<ArchiveSweepReport> {
-  const report: ArchiveSweepReport = { archived: [], errors: [] };
+  const report: ArchiveSweepReport = { archived: [], errors: [], deferred: [] };
   const { logs } = deps;
   if (!logs) return report;
+  const deadline = Date.now() + limits.budgetMs;
+  const targets: { alias: string; gateway: KubeGateway; namespace: string }[] = [];
   for (const cluster of deps.config.clusters) {
-    const namespaces = new Set([...cluster.namespaces.filter((n) => n !== '*'), ...(cluster.namespaces.includes('*') ? (seen.get(cluster.alias) ?? []) : [])]);
-    for (const namespace of namespaces) {
-      try {
-        const sweep = await archiveFinishedJobs(deps.clusters.gateway(cluster.alias), logs, cluster.alias, namespace, deps.config.logs.maxBytesPerContainer, now);
-        report.archived.push(...sweep.archived.map((runId) => `${cluster.alias}/${namespace}/${runId}`));
-        report.errors.push(...sweep.failed.map((f) => `${cluster.alias}/${namespace}/${f.runId}: ${f.error}`));
-      } catch (err) {
-        report.errors.push(`${cluster.alias}/${namespace}: ${ensureError(err).message}`);
-      }
+    try {
+      const gateway = deps.clusters.gateway(cluster.alias);
+      for (const namespace of await namespacesToSweep(cluster, gateway)) targets.push({ alias: cluster.alias, gateway, namespace });
+    } catch (err) {
+      report.errors.push(`${cluster.alias}: ${ensureError(err).message}`);
     }
   }
+  const offset = targets.length > 0 ? sweeps++ % targets.length : 0;
+  const ordered = [...targets.slice(offset), ...targets.slice(0, offset)];
+  await pool(ordered, limits.concurrency, async ({ alias, gateway, namespace }) => {
+    try {
+      const sweep = await archiveFinishedJobs(gateway, logs, alias, namespace, deps.config.logs.maxBytesPerContainer, now, ARCHIVED_JOBS, deadline);
+      report.archived.push(...sweep.archived.map((runId) => `${alias}/${namespace}/${runId}`));
+      report.errors.push(...sweep.failed.map((f) => `${alias}/${namespace}/${f.runId}: ${f.error}`));
+      report.deferred.push(...sweep.deferred.map((runId) => `${alias}/${namespace}/${runId}`));
+    } catch (err) {
+      report.errors.push(`${alias}/${namespace}: ${ensureError(err).message}`);
+    }
+  });
   return report;
 }
 
@@ -364,6 +514,7 @@ function liveEntry(job: V1Job, cluster: string, namespace: string, now: Date): R
     startTime: verdict.startTime,
     completionTime: verdict.completionTime,
     trigger: triggerOf(job),
+    caller: job.metadata?.annotations?.[CALLER_ANNOTATION] ?? null,
     live: true,
     archived: false,
     sortTime: sortTimeOf(job, now).getTime(),

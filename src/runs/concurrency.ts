@@ -58,8 +58,13 @@ export async function cancelActiveRuns(
 
 /**
  * A manual run of a CronJob honours its concurrencyPolicy, or the caller's `override` for this one run:
- * Forbid with an active run is a 409 naming it, Replace cancels the active runs first, Allow starts.
+ * Forbid with an active run is a 409, Replace cancels the active runs first, Allow starts.
  * `ownRunId` is left out of the active runs: a replayed request must not conflict with its own run.
+ *
+ * `visible` says which active runs the caller may read (its own, every one for an admin, and runs no caller
+ * started). The 409 names only those and counts the others; Replace cancels only when every active run is
+ * visible, and otherwise cancels nothing and answers 409 without naming the other caller's run, so one caller
+ * can neither stop nor learn of another's run.
  */
 export async function honourConcurrencyPolicy(
   requestCancel: RequestCancel,
@@ -68,6 +73,7 @@ export async function honourConcurrencyPolicy(
   override: ConcurrencyPolicy | undefined,
   ownRunId: string,
   log: (line: string) => void,
+  visible: (job: V1Job) => boolean = () => true,
 ): Promise<void> {
   if (override === 'Allow') return;
   const { namespace, name } = source;
@@ -78,13 +84,24 @@ export async function honourConcurrencyPolicy(
   if (policy === 'Allow') return;
   const active = activeRunsOf(cronJob, await namespaceJobs(gateway, namespace)).filter((job) => job.metadata?.name !== ownRunId);
   const decision = decideConcurrency(policy, names(active));
+  const hidden = active.filter((job) => !visible(job)).length;
   if (decision.kind === 'skip') {
-    const list = decision.active.map((n) => `"${n}"`).join(', ');
+    const shown = names(active.filter(visible)).map((n) => `"${n}"`);
+    const list = [...(shown.length > 0 ? [`an active run: ${shown.join(', ')}`] : []), ...(hidden > 0 ? [othersRuns(hidden)] : [])].join(', and ');
     throw new ConflictError(
-      `CronJob "${name}" has concurrencyPolicy Forbid and an active run: ${list}; wait for it to finish, cancel it, or pass ?concurrencyPolicy=Allow to run alongside it`,
+      `CronJob "${name}" has concurrencyPolicy Forbid and ${list}; wait for it to finish, cancel it, or pass ?concurrencyPolicy=Allow to run alongside it`,
+    );
+  }
+  if (decision.replace.length > 0 && hidden > 0) {
+    throw new ConflictError(
+      `CronJob "${name}" has ${othersRuns(hidden)}, which only its starter or an admin may replace; nothing was cancelled. Wait for it to finish, or pass ?concurrencyPolicy=Allow to run alongside it`,
     );
   }
   if (decision.replace.length > 0) {
     await cancelActiveRuns(requestCancel, gateway, namespace, active, `replaced by run ${ownRunId} (concurrencyPolicy Replace)`, log);
   }
+}
+
+function othersRuns(count: number): string {
+  return count === 1 ? 'an active run started by another caller' : `${String(count)} active runs started by other callers`;
 }

@@ -8,28 +8,17 @@ import { ensureError, isAlreadyExists, KubeApiError } from '../core/errors.js';
 import { LAST_SCHEDULE_ANNOTATION, SCHEDULER_SELECTOR } from '../core/labels.js';
 import { requestHash, type RunRef, type RunRequest } from '../core/run.js';
 import { evaluateCronJob, type Evaluation, rfc3339, scheduledRunIds, type SchedulerWarning, warningEvent, warningKey } from '../core/scheduler.js';
-import type { JobRunInput } from '../core/schemas.js';
-import { cancelActiveRuns, namespaceJobs, type RequestCancel } from './concurrency.js';
+import { type JobRunInput, runRefSchema } from '../core/schemas.js';
+import { cancelActiveRuns, namespaceJobs } from './concurrency.js';
+import { launchRun, type RunInstances } from './start.js';
 
 /** Where a run's orchestration says it runs: enough to tell whose run an id is. */
 export type RunOwner = Pick<RunRef, 'cluster' | 'namespace' | 'source'>;
 
-/** What the tick needs from Durable. */
-export interface SchedulerRuns {
-  /**
-   * Whose run the orchestration with this id is, in any state; null when there is none, undefined when it
-   * exists but its input cannot be read. Throws when Durable cannot be asked.
-   */
-  owner(runId: string): Promise<RunOwner | null | undefined>;
-  /** Start the run's orchestration under its id. */
-  start(runId: string, input: JobRunInput): Promise<void>;
-  requestCancel: RequestCancel;
-}
-
 export interface TickDeps {
   config: Config;
   clusters: ClusterRegistry;
-  runs: SchedulerRuns;
+  runs: RunInstances;
   log: (line: string) => void;
 }
 
@@ -272,10 +261,9 @@ async function fire(
     report.replaced.push(...replace.map((job) => job.metadata?.name ?? ''));
   }
 
-  const start = (runId: string) => deps.runs.start(runId, scheduledRunInput(deps.config, cluster, cronJob, runId, scheduledTime));
-  try {
-    await start(target.runId);
-  } catch (err) {
+  const launch = (runId: string) => launchRun(deps.runs, runId, scheduledRunInput(deps.config, cluster, cronJob, runId, scheduledTime));
+  let launched = await launch(target.runId);
+  if (launched.existing) {
     // Started in between: by another instance (then it is this run), or, for the controller's name, by a
     // CronJob of the same name elsewhere (then this run takes the other id).
     const again = await resolveRun(deps.runs, ids, ours);
@@ -284,19 +272,30 @@ async function fire(
       await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
       return;
     }
-    if (again.runId === target.runId) throw err;
     target = again;
-    await start(target.runId);
+    launched = await launch(target.runId);
+    if (launched.existing) throw new Error(`the run id ${target.runId} was taken while it was being started`);
   }
   report.started.push(target.runId);
   deps.log(`scheduler: ${namespace}/${name}: started ${target.runId} for ${rfc3339(scheduledTime)}`);
   await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
 }
 
+/**
+ * Whose run the orchestration with this id is, in any state; null when there is none, undefined when it exists
+ * but its input cannot be read. Throws when Durable cannot be asked.
+ */
+async function ownerOf(runs: RunInstances, runId: string): Promise<RunOwner | null | undefined> {
+  const instance = await runs.find(runId);
+  if (!instance) return null;
+  const ref = runRefSchema.safeParse((instance.input as { request?: unknown } | null | undefined)?.request);
+  return ref.success ? ref.data : undefined;
+}
+
 /** The first of the run ids that is free or already this CronJob's run for the time. */
-async function resolveRun(runs: SchedulerRuns, ids: readonly string[], ours: (owner: RunOwner) => boolean): Promise<{ runId: string; exists: boolean }> {
+async function resolveRun(runs: RunInstances, ids: readonly string[], ours: (owner: RunOwner) => boolean): Promise<{ runId: string; exists: boolean }> {
   for (const runId of ids) {
-    const owner = await runs.owner(runId);
+    const owner = await ownerOf(runs, runId);
     if (owner === null) return { runId, exists: false };
     // An input that cannot be read is taken as this run: a missed run is better than a second one.
     if (owner === undefined || ours(owner)) return { runId, exists: true };

@@ -27,6 +27,7 @@ function identity(request: RunRequest): RunIdentity {
     sourceName: request.source.name,
     requestHash: request.requestHash,
     startedBy: request.startedBy,
+    caller: request.trigger?.kind === 'schedule' ? undefined : (request.caller ?? { kind: 'key' }),
   };
 }
 

@@ -254,7 +254,7 @@ const CASES: Case[] = [
   { name: 'runs of a CronJob that never was', operationId: 'listCronJobRuns', status: 404, call: () => listCronJobRuns(request('GET', 'cronjobs/batch/report/runs', cronJobPath), context()) },
   { name: 'a schedule preview', operationId: 'previewSchedule', status: 200, call: () => previewSchedule(request('GET', 'schedules/preview?schedule=%40daily&count=2'), context()) },
   { name: 'a schedule that is not cron', operationId: 'previewSchedule', status: 400, call: () => previewSchedule(request('GET', 'schedules/preview?schedule=often'), context()) },
-  { name: 'the clusters', operationId: 'listClusters', status: 200, call: () => listClusters() },
+  { name: 'the clusters', operationId: 'listClusters', status: 200, call: () => listClusters(new HttpRequest({ method: 'GET', url: 'http://localhost/api/clusters' }), new InvocationContext()) },
   { name: 'the console without its slash', operationId: 'serveConsole', status: 308, call: () => serveConsole(request('GET', 'console', {}), context()) },
   { name: 'a file the console does not have', operationId: 'serveConsole', status: 404, call: () => serveConsole(request('GET', 'console/nothing.exe', { path: 'nothing.exe' }), context()) },
   { name: 'the OpenAPI document', operationId: 'getOpenApiDocument', status: 200, call: () => getOpenApiDocument(request('GET', 'openapi.json'), context()) },

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type ArchiveIndex,
   boundLog,
+  CALLER_UNKNOWN,
   decodeCursor,
   encodeCursor,
   entryFromMarker,
@@ -16,6 +17,7 @@ import {
   sortTimeOf,
   sourceMarkerName,
   sourceOf,
+  starterOf,
   tailLines,
   triggerOf,
 } from '../../src/core/archive.js';
@@ -119,6 +121,26 @@ describe('triggerOf and sourceOf', () => {
 
   it('a Job no CronJob controls and the app did not make has no source', () => {
     expect(sourceOf(job({ ownerReferences: [{ ...owner, controller: false }] }))).toBeNull();
+  });
+});
+
+describe('who a run answers to (issue 21 item 5)', () => {
+  it.each([
+    { name: 'an HTTP run of an Entra caller', trigger: 'http', tag: 'entra:app-1:obj-1', starter: { kind: 'entra', appId: 'app-1', objectId: 'obj-1' } },
+    { name: 'an HTTP run of a key caller', trigger: 'http', tag: 'key', starter: { kind: 'key' } },
+    { name: 'an HTTP run from before callers were recorded: a key caller\'s, as the status route says', trigger: 'http', tag: undefined, starter: { kind: 'key' } },
+    { name: 'an HTTP run whose Job was gone before the archive read it: nobody\'s but an admin\'s', trigger: 'http', tag: CALLER_UNKNOWN, starter: { kind: 'entra', appId: '', objectId: '' } },
+    { name: 'a scheduled run, whatever its Job says', trigger: 'schedule', tag: 'entra:app-1:obj-1', starter: null },
+    { name: "the cluster's run, whatever its template copied", trigger: 'cluster', tag: 'entra:app-1:obj-1', starter: null },
+    { name: "kubectl's run", trigger: 'manual', tag: undefined, starter: null },
+  ] as const)('$name', ({ trigger, tag, starter }) => {
+    expect(starterOf(trigger, tag)).toEqual(starter);
+  });
+
+  it('a marker keeps the caller tag and reads it back', () => {
+    const metadata = markerMetadata({ runId: 'r-abcdefgh', status: 'Success', reason: 'Complete', startTime: null, completionTime: null, trigger: 'http', caller: 'entra:app-1:obj-1' });
+    expect(Object.values(metadata).every((v) => /^[\x20-\x7e]*$/.test(v))).toBe(true);
+    expect(entryFromMarker(`dev/batch/.by-source/CronJob/n/${'1'.repeat(13)}.r-abcdefgh`, metadata)?.caller).toBe('entra:app-1:obj-1');
   });
 });
 

@@ -116,10 +116,24 @@ describe('cronJobFromDeployment: the container that runs', () => {
     expect(() => mapped({ container: 'worker' })).toThrow('container: Deployment "shop-web" has no container "worker"; it has "web", "log-shipper"');
   });
 
-  it('applies the command and args overrides', () => {
-    const c = container(mapped({ command: ['node', 'report.js'], args: ['--day', 'yesterday'] }));
-    expect(c.command).toEqual(['node', 'report.js']);
-    expect(c.args).toEqual(['--day', 'yesterday']);
+  interface CommandCase {
+    name: string;
+    overrides: { command?: string[]; args?: string[] };
+    command: string[] | undefined;
+    args: string[] | undefined;
+  }
+  // The Deployment runs `node server.js --port 8080`.
+  it.each<CommandCase>([
+    { name: 'no override keeps the Deployment’s command and args', overrides: {}, command: ['node', 'server.js'], args: ['--port', '8080'] },
+    { name: 'command and args both replace', overrides: { command: ['node', 'report.js'], args: ['--day', 'yesterday'] }, command: ['node', 'report.js'], args: ['--day', 'yesterday'] },
+    { name: 'a command alone drops the Deployment’s args (they were written for its command)', overrides: { command: ['node', 'report.js'] }, command: ['node', 'report.js'], args: undefined },
+    { name: 'a command with empty args runs the command bare', overrides: { command: ['node', 'report.js'], args: [] }, command: ['node', 'report.js'], args: [] },
+    { name: 'args alone keep the Deployment’s command', overrides: { args: ['--once'] }, command: ['node', 'server.js'], args: ['--once'] },
+  ])('$name', ({ overrides, command, args }) => {
+    const c = container(mapped(overrides));
+    expect(c.command).toEqual(command);
+    expect(c.args).toEqual(args);
+    if (args === undefined) expect(c).not.toHaveProperty('args');
   });
 
   it('overlays env overrides by name, keeping order, appending new names and keeping secret references', () => {

@@ -12,9 +12,10 @@ import { ALLOW_COMMAND_ANNOTATION } from '../../src/core/consent.js';
 import { serveConsoleFrom } from '../../src/http/console.js';
 import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION, LOCAL_POD_LOG_LINES, quickStart, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+import { ensureBrowser } from '../support/browser.js';
 
 /**
- * The console in a real browser (Debian's chromium, driven by playwright-core) on the local runtime and the
+ * The console in a real browser (the machine's Chromium or Chrome, test/support/browser.ts, driven by playwright-core) on the local runtime and the
  * local control plane: everything a person does there goes through the app's public HTTP API. Screenshots of
  * every page at 1280 px and 390 px go to test-artifacts/console/.
  */
@@ -30,6 +31,8 @@ const WIDTHS = [
 
 let app: LocalApp;
 let browser: Browser;
+/** The browser found (or installed); unset when there is none, and then nothing else was started either. */
+let executablePath: string | undefined;
 let page: Page;
 let built: string;
 let stateDir: string;
@@ -46,6 +49,9 @@ async function shoot(name: string): Promise<void> {
 }
 
 beforeAll(async () => {
+  // First, so a machine without a browser is told what to install before anything is built or started: the
+  // machine's Chromium or Chrome; on Debian as root, installed as .ci/run does.
+  executablePath = ensureBrowser();
   // Its own build: the package test cleans dist/ while other tests run.
   built = await mkdtemp(join(tmpdir(), 'console-build-'));
   const vite = spawnSync(join(root, 'node_modules/.bin/vite'), ['build', '--config', 'console/vite.config.ts', '--outDir', built, '--emptyOutDir'], { cwd: root, encoding: 'utf8' });
@@ -77,7 +83,8 @@ beforeAll(async () => {
               {
                 name: 'web',
                 image: 'busybox:1.36',
-                command: ['httpd', '-f', '-p', '8080'],
+                command: ['httpd'],
+                args: ['-f', '-p', '8080'],
                 env: [{ name: 'MODE', value: 'serve' }, { name: 'REGION', value: 'west' }],
                 resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '128Mi' } },
                 ports: [{ containerPort: 8080 }],
@@ -108,7 +115,7 @@ beforeAll(async () => {
   app = await startLocalApp({ functionKey: KEY, stateDir });
   consoleUrl = `${app.url}/api/console/`;
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath,
     // A fresh profile per launch (playwright's own temporary one); no network of Chromium's own.
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
@@ -116,6 +123,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (executablePath === undefined) return;
   await browser.close();
   await app.close();
   await rm(built, { recursive: true, force: true });
@@ -150,6 +158,8 @@ describe('the web console in a real browser', () => {
     expect(await filled.textContent()).toContain('cpu 100m');
     expect(await page.getByLabel('Value of MODE').inputValue()).toBe('serve');
     await page.getByLabel('Value of MODE').fill('report');
+    // The hint beside the command says what a new command does to the Deployment's args, naming them.
+    expect(await page.getByTestId('command-hint').textContent()).toMatch(/drops the Deployment's args \(-f -p 8080\) unless you give args too/);
     await page.getByLabel('Command override').fill('sh -c "echo report in $MODE mode"');
     expect(await page.getByLabel('Concurrency policy').inputValue()).toBe('Forbid');
     await page.getByText('two runs never work on the same data').waitFor();
@@ -186,6 +196,8 @@ describe('the web console in a real browser', () => {
     const container = made.spec.jobTemplate.spec?.template.spec?.containers[0];
     expect(container?.env).toContainEqual({ name: 'MODE', value: 'report' });
     expect(container?.command).toEqual(['sh', '-c', 'echo report in $MODE mode']);
+    // The web server's args were not carried over to the report's command.
+    expect(container?.args).toBeUndefined();
     expect(container?.resources?.requests).toEqual({ cpu: '100m', memory: '64Mi' });
     await shoot('cronjob');
   });

@@ -181,8 +181,12 @@ export class FakeKube implements KubeGateway {
     return Promise.resolve(structuredClone(result));
   }
 
-  deleteCronJob(namespace: string, name: string): Promise<boolean> {
+  deleteCronJob(namespace: string, name: string, preconditions: { resourceVersion?: string | undefined } = {}): Promise<boolean> {
     this.enter('deleteCronJob', `${namespace}/${name}`);
+    const current = this.cronJobs.get(this.key(namespace, name));
+    if (current && preconditions.resourceVersion !== undefined && current.metadata?.resourceVersion !== preconditions.resourceVersion) {
+      return Promise.reject(new KubeApiError('deleteCronJob', 409, 'Conflict', `the object has been modified; precondition resourceVersion ${preconditions.resourceVersion} failed`));
+    }
     return Promise.resolve(this.cronJobs.delete(this.key(namespace, name)));
   }
 

@@ -70,6 +70,14 @@ describe('function registrations', () => {
     expect(bindings.some((b) => b.type === 'durableClient')).toBe(true);
   });
 
+  it('registers the archive sweep as a timer of its own, every minute at second 30, with no Durable client', () => {
+    // Its own function so that a long sweep never delays the scheduler's tick, and each is bounded within the
+    // host's functionTimeout (see test/runs/archive-limits.test.ts).
+    expect(trigger('archiveSweep')).toMatchObject({ type: 'timerTrigger', schedule: '30 * * * * *' });
+    const bindings = Object.values(registrations.find((r) => r.metadata.name === 'archiveSweep')?.metadata.bindings ?? {});
+    expect(bindings.some((b) => b.type === 'durableClient')).toBe(false);
+  });
+
   it('registers nothing else', () => {
     expect(registrations.map((r) => r.metadata.name).sort()).toEqual(
       [
@@ -88,6 +96,7 @@ describe('function registrations', () => {
         'submitRun',
         'previewSchedule',
         'scheduler',
+        'archiveSweep',
         // CronJob management
         'listDeployments',
         'createCronJob',

@@ -235,22 +235,22 @@ describe('the logs archive on a real control plane and Azurite', () => {
 
     const first = await fire(29_923_598);
     const asked = vi.spyOn(store, 'exists');
-    expect(await sweep()).toEqual({ archived: [first], failed: [] });
+    expect(await sweep()).toEqual({ archived: [first], failed: [], deferred: [] });
     expect(asked).toHaveBeenCalledTimes(1);
     // Archived once, known from then on: the next ticks do not ask the blob store about it again.
-    expect(await sweep()).toEqual({ archived: [], failed: [] });
+    expect(await sweep()).toEqual({ archived: [], failed: [], deferred: [] });
     expect(asked).toHaveBeenCalledTimes(1);
     // A worker that did not archive it (another instance, a restart) asks once, and knows it from then on.
     const otherWorker = new ArchivedJobs();
-    expect(await archiveFinishedJobs(gateway, store, 'local', ns(), config.logs.maxBytesPerContainer, now(), otherWorker)).toEqual({ archived: [], failed: [] });
+    expect(await archiveFinishedJobs(gateway, store, 'local', ns(), config.logs.maxBytesPerContainer, now(), otherWorker)).toEqual({ archived: [], failed: [], deferred: [] });
     expect(asked).toHaveBeenCalledTimes(2);
     asked.mockRestore();
-    // What the scheduler's tick calls: every allowed namespace of every cluster. Nothing is left to do on
+    // What the archive sweep's timer calls: every allowed namespace of every cluster. Nothing is left to do on
     // "local"; "limited" (no Role bound yet) fails, and does not hold "local" back.
     const refused = [expect.stringMatching(new RegExp(`^limited/${ns()}: list Jobs in ${ns()} failed: HTTP 403`)) as unknown];
-    expect(await sweepArchive(services(), now())).toEqual({ archived: [], errors: refused });
+    expect(await sweepArchive(services(), now())).toEqual({ archived: [], errors: refused, deferred: [] });
     const second = await fire(29_923_599);
-    expect(await sweepArchive(services(), now())).toEqual({ archived: [`local/${ns()}/${second}`], errors: refused });
+    expect(await sweepArchive(services(), now())).toEqual({ archived: [`local/${ns()}/${second}`], errors: refused, deferred: [] });
     await waitFor(`the CronJob controller to prune ${first} (successfulJobsHistoryLimit 1)`, async () =>
       kube.batch.readNamespacedJob({ name: first, namespace: ns() }).then(() => false, () => true),
     );
@@ -293,6 +293,39 @@ describe('the logs archive on a real control plane and Azurite', () => {
     expect([badToken.status, json(badToken).detail]).toEqual([400, expect.stringMatching(/continue is not a token this route gave out/)]);
     const missing = await listCronJobRuns(get(`cronjobs/${ns()}/nope/runs`, { namespace: ns(), name: 'nope' }), context());
     expect([missing.status, json(missing).detail]).toEqual([404, expect.stringMatching(/no CronJob "nope" in namespace .* and no archived runs/)]);
+  });
+
+  it('sweeps a cluster configured with "*": the namespaces that hold CronJobs, found with one list across all of them', async () => {
+    const jobSpec = testJob({ name: 'x', namespace: ns(), annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' }, terminationGracePeriodSeconds: 0 }).spec;
+    const created = await kube.batch.createNamespacedCronJob({
+      namespace: ns(),
+      body: { metadata: { name: 'everywhere', namespace: ns() }, spec: { schedule: '0 0 1 1 *', jobTemplate: { spec: jobSpec } } },
+    });
+    const name = 'everywhere-29923600';
+    await kube.batch.createNamespacedJob({
+      namespace: ns(),
+      body: {
+        metadata: { name, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'everywhere', uid: created.metadata?.uid ?? '', controller: true }] },
+        spec: jobSpec,
+      },
+    });
+    await waitFor(`${name} to finish`, async () => {
+      const job = await kube.batch.readNamespacedJob({ name, namespace: ns() });
+      return job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
+    });
+    // The cluster allows every namespace, under an alias of its own so its archive is apart from "local"'s.
+    const config = loadConfig({
+      CLUSTERS: JSON.stringify([{ alias: 'all-namespaces', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: ['*'] }]),
+      LOGS_CONNECTION_STRING: inject('logsConnectionString'),
+    });
+    const wide = createServices(config);
+    const report = await sweepArchive(wide, new Date());
+    // Other test files' CronJobs may be swept too (the control plane is shared); this one must be.
+    expect(report.archived).toContain(`all-namespaces/${ns()}/${name}`);
+    expect(report.errors.filter((e) => e.includes(ns()))).toEqual([]);
+    expect(await readIndex(store, 'all-namespaces', ns(), name)).toMatchObject({ trigger: 'cluster', source: { kind: 'CronJob', name: 'everywhere' } });
+    // Nothing of a system namespace: `*` stops at them.
+    expect(report.archived.filter((r) => /^all-namespaces\/(kube-|aks-)|-system\//.test(r))).toEqual([]);
   });
 
   it("works with exactly infra/kubernetes/rbac.yaml's Role; without pods/log the archive notes each log it could not read", async () => {

@@ -16,12 +16,21 @@ import type { AksManagement } from '../../src/clients/credentials.js';
 import { loadConfig } from '../../src/config.js';
 import { randomSuffix } from '../../src/core/naming.js';
 import { archiveRun } from '../../src/functions/archiveRun.js';
+import { createCronJob } from '../../src/functions/createCronJob.js';
+import { getCronJob } from '../../src/functions/getCronJob.js';
 import { getRun } from '../../src/functions/getRun.js';
+import { getRunLogs } from '../../src/functions/getRunLogs.js';
 import { jobRun } from '../../src/functions/jobRun.js';
+import { listClusters } from '../../src/functions/listClusters.js';
+import { listCronJobRuns } from '../../src/functions/listCronJobRuns.js';
+import { listCronJobs } from '../../src/functions/listCronJobs.js';
+import { listDeployments } from '../../src/functions/listDeployments.js';
 import { observeRun } from '../../src/functions/observeRun.js';
+import { startCronJobRun } from '../../src/functions/startCronJobRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
 import { stopRun } from '../../src/functions/stopRun.js';
 import { submitRun } from '../../src/functions/submitRun.js';
+import { updateCronJob } from '../../src/functions/updateCronJob.js';
 import { setServices } from '../../src/services.js';
 import { succeeds } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
@@ -145,13 +154,19 @@ describe('no credential or Secret value leaves the cluster through the app', () 
     expect(final.jsonBody).toMatchObject({ status: 'Success', outputs: { rows: 3 } });
     if (cluster === 'aks') expect(tokensIssued).toBeGreaterThan(0);
 
-    const stored = await storedState();
-    const status = (await durable.getStatus((final.jsonBody as { runId: string }).runId)).runtimeStatus;
+    // The status route answers 200 once the verdict is made; the orchestration still archives the run's logs
+    // after that, so the stored state is read once it has completed.
+    const runId = (final.jsonBody as { runId: string }).runId;
+    const status = await waitFor(`run ${runId}'s orchestration to complete`, async () => {
+      const { runtimeStatus } = await durable.getStatus(runId);
+      return runtimeStatus === df.OrchestrationRuntimeStatus.Running || runtimeStatus === df.OrchestrationRuntimeStatus.Pending ? undefined : runtimeStatus;
+    }, 30_000, 200);
     expect(status).toBe(df.OrchestrationRuntimeStatus.Completed);
+    const stored = await storedState();
     // The haystacks are real: the run's history and answers are there, with the Secret's reference in the Job.
     expect(stored).toContain('"rows":3');
     expect(logs.join('\n')).toContain('Success');
-    const job = await kube.batch.readNamespacedJob({ namespace: ns(), name: (final.jsonBody as { runId: string }).runId });
+    const job = await kube.batch.readNamespacedJob({ namespace: ns(), name: runId });
     expect(JSON.stringify(job.spec?.template.spec?.containers[0]?.env)).toContain('secretKeyRef');
 
     const haystacks = { stored, logs: logs.join('\n'), answers: JSON.stringify(answers.map((a) => ({ body: a.jsonBody as unknown, headers: a.headers }))) };
@@ -168,3 +183,57 @@ describe('no credential or Secret value leaves the cluster through the app', () 
     }
   }, 90_000);
 });
+
+describe('no Secret value in the answers of the CronJob and listing routes (issue 21)', () => {
+  it('the CronJob detail, update, dry-run create, listings, runs, /clusters, a Forbid 409 and the logs route answer none, nor log one', async () => {
+    const source = testJob({ name: 'x', namespace: ns(), fate: succeeds({ runFor: '1h' }) });
+    const container = source.spec?.template.spec?.containers[0];
+    if (!container) throw new Error('no container');
+    container.env = [{ name: 'PLAIN', value: 'visible' }, { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }];
+    container.envFrom = [{ secretRef: { name: 'db' } }];
+    await kube.batch.createNamespacedCronJob({
+      namespace: ns(),
+      body: { metadata: { name: 'uses-secrets-cron' }, spec: { schedule: '0 3 * * *', suspend: true, concurrencyPolicy: 'Forbid', jobTemplate: { spec: source.spec } } },
+    });
+    await kube.apps.createNamespacedDeployment({
+      namespace: ns(),
+      body: { metadata: { name: 'uses-secrets-web' }, spec: { selector: { matchLabels: { app: 'w' } }, template: { metadata: { labels: { app: 'w' } }, spec: { containers: [container] } } } },
+    });
+    const routeAnswers: HttpResponseInit[] = [];
+    const at = { namespace: ns(), name: 'uses-secrets-cron' };
+    const started = await startCronJobRun(post(`cronjobs/${ns()}/uses-secrets-cron/runs?cluster=local`, at), durable, context());
+    expect(started.status, JSON.stringify(started.jsonBody)).toBe(202);
+    const runId = (started.jsonBody as { runId: string }).runId;
+    await waitFor(`Job ${runId}`, () => kube.batch.readNamespacedJob({ namespace: ns(), name: runId }));
+    const forbid = await startCronJobRun(post(`cronjobs/${ns()}/uses-secrets-cron/runs?cluster=local`, at), durable, context());
+    expect(forbid.status).toBe(409);
+    routeAnswers.push(started, forbid);
+    const detail = await getCronJob(get(`cronjobs/${ns()}/uses-secrets-cron?cluster=local`, at), context());
+    expect(detail.status).toBe(200);
+    const version = (detail.jsonBody as { resourceVersion: string }).resourceVersion;
+    routeAnswers.push(
+      detail,
+      await updateCronJob(
+        new HttpRequest({ method: 'PATCH', url: `http://127.0.0.1:7071/api/cronjobs/${ns()}/uses-secrets-cron?cluster=local`, params: at, headers: { 'content-type': 'application/json', 'if-match': `"${version}"` }, body: { string: JSON.stringify({ schedule: '0 4 * * *' }) } }),
+        context(),
+      ),
+      await createCronJob(post(`cronjobs/${ns()}?cluster=local&dryRun=true`, { namespace: ns() }, { name: 'from-web', fromDeployment: 'uses-secrets-web', schedule: '0 3 * * *' }), context()),
+      await listCronJobs(get(`cronjobs?namespace=${ns()}&cluster=local`, {}), context()),
+      await listCronJobRuns(get(`cronjobs/${ns()}/uses-secrets-cron/runs?cluster=local`, at), context()),
+      await listDeployments(get(`deployments?namespace=${ns()}&cluster=local`, {}), context()),
+      listClusters(get('clusters', {}), context()),
+      await getRunLogs(get(`runs/${runId}/logs`, { runId }), durable, context()),
+    );
+    expect(routeAnswers.slice(2).map((a) => a.status ?? 200)).toEqual([200, 200, 200, 200, 200, 200, 200, 200]);
+    // The haystacks are real: the Secret's reference and the run's name are in them.
+    const text = JSON.stringify(routeAnswers.map((a) => ({ body: a.jsonBody as unknown, text: typeof a.body === 'string' ? a.body : null, headers: a.headers })));
+    expect(text).toContain('DB_PASSWORD');
+    expect(text).toContain(runId);
+    for (const [where, haystack] of Object.entries({ answers: text, logs: logs.join('\n') })) {
+      for (const [what, needle] of Object.entries({ 'the valueFrom Secret value': SECRET_VALUE, 'the envFrom Secret value': FROM_ENV_VALUE, 'the token': inject('adminToken') })) {
+        expect(haystack.includes(needle), `${what} in ${where}`).toBe(false);
+      }
+    }
+  }, 90_000);
+});
+

@@ -85,11 +85,31 @@ describe('local timer functions', () => {
     await expect(runner.tick('nope')).rejects.toThrow('no timer function named nope; timer functions: sample');
   });
 
-  it('loadApp finds the app’s scheduler timer, every minute at second 0', async () => {
+  it('loadApp finds the app’s timers: the scheduler every minute at second 0, the archive sweep at second 30', async () => {
     setServices(createServices(loadConfig({ CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/x', namespaces: ['batch'] }]) })));
     const app = await loadApp(() => {
       throw new Error('no Durable client needed to load');
     });
-    expect(app.timers.map((t) => [t.name, t.schedule])).toEqual([['scheduler', '0 * * * * *']]);
+    expect(app.timers.map((t) => [t.name, t.schedule])).toEqual([
+      ['scheduler', '0 * * * * *'],
+      ['archiveSweep', '30 * * * * *'],
+    ]);
+  });
+
+  it('ticks the archive sweep by name in the local runtime, with no Durable client', async () => {
+    // A cluster that allows every namespace and a kubeconfig that is not there: the sweep reports the cluster
+    // it could not list its CronJobs in, and the tick does not fail.
+    setServices(createServices(loadConfig({
+      CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/nonexistent/kubeconfig', namespaces: ['*'] }]),
+      LOGS_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+    })));
+    const app = await loadApp(() => {
+      throw new Error('the archive sweep needs no Durable client');
+    });
+    const runner = start(app.timers, false);
+    const report = (await runner.tick('archiveSweep', new Date('2026-12-01T10:00:30Z'))) as { archived: string[]; errors: string[]; deferred: string[] };
+    expect(report.archived).toEqual([]);
+    expect(report.deferred).toEqual([]);
+    expect(report.errors).toEqual([expect.stringMatching(/^dev: /)]);
   });
 });

@@ -183,8 +183,12 @@ export function CreatePage({ scope }: { scope: Scope }) {
         <div class="grid">
           <label>
             Command override
-            <input name="command" value={command} placeholder='e.g. node report.js, or ["sh","-c","…"]' aria-invalid={!commandWords.ok ? 'true' : undefined} onInput={(e) => { setCommand(e.currentTarget.value); }} />
+            <input name="command" value={command} placeholder='e.g. node report.js, or ["sh","-c","…"]' aria-describedby="command-hint" aria-invalid={!commandWords.ok ? 'true' : undefined} onInput={(e) => { setCommand(e.currentTarget.value); }} />
             {!commandWords.ok ? <small class="field-error">{commandWords.error}</small> : fieldError('command')}
+            <small id="command-hint" class="muted" data-testid="command-hint">
+              A new command drops the Deployment's args
+              {filled && filled.error === undefined && filled.container.args?.length ? <> (<code>{filled.container.args.join(' ')}</code>)</> : null} unless you give args too.
+            </small>
           </label>
           <label>
             Args override

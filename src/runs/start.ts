@@ -1,0 +1,146 @@
+import type { ClusterRegistry } from '../clients/clusters.js';
+import type { Config } from '../config.js';
+import { authorizeStart, type Caller, callerScope, jobVisibleTo, startedByOf } from '../core/callers.js';
+import type { FallbackSpec } from '../core/clone.js';
+import type { ConcurrencyPolicy } from '../core/concurrency.js';
+import { BadRequestError, ConflictError } from '../core/errors.js';
+import { assertNamespace, assertObjectName, runIdFor, type SourceKind } from '../core/naming.js';
+import { requestHash, type RunRequest } from '../core/run.js';
+import type { JobRunInput, RunTrigger } from '../core/schemas.js';
+import { assertRunCapacity } from './capacity.js';
+import { honourConcurrencyPolicy, type RequestCancel } from './concurrency.js';
+import { buildRunJob } from './submit.js';
+
+/** What starting runs needs from Durable: the run's instance, a new one, a cancel. */
+export interface RunInstances {
+  /**
+   * The input the run's instance was started with, in any state; undefined when there is no such instance.
+   * Throws when Durable cannot be asked: that is never a reason to start the run again.
+   */
+  find(runId: string): Promise<{ input: unknown } | undefined>;
+  /** Start the run's orchestration under its id; rejects when it cannot (an instance with the id exists, among others). */
+  start(runId: string, input: JobRunInput): Promise<void>;
+  requestCancel: RequestCancel;
+}
+
+/** A start as plain data: what a route parsed, a rerun or a schedule asks for. */
+export interface RunStartRequest {
+  kind: SourceKind;
+  /** The cluster alias; the default cluster when absent. */
+  cluster?: string | undefined;
+  namespace: string;
+  name: string;
+  caller: Caller;
+  overrides: Record<string, string>;
+  /** Run this image when the source Job does not exist (Job runs only). */
+  fallback?: FallbackSpec | undefined;
+  timeoutSeconds?: number | undefined;
+  /** The caller's key for this run: the same key (and request) is the same run. */
+  idempotencyKey?: string | undefined;
+  /** For this one run of a CronJob, instead of its own concurrencyPolicy. */
+  concurrencyPolicy?: ConcurrencyPolicy | undefined;
+  /** The invocation that started it. */
+  startedBy: string;
+  trigger: RunTrigger;
+}
+
+export interface StartDeps {
+  config: Config;
+  clusters: ClusterRegistry;
+  newSuffix: () => string;
+  runs: RunInstances;
+  log: (line: string) => void;
+}
+
+/** The run a start led to: a new one, or the one its idempotency key already named. */
+export interface StartedRun {
+  runId: string;
+  cluster: string;
+  existing: boolean;
+}
+
+/**
+ * Start the orchestration of a run, or meet the one that exists under its id. `existing` is true when the
+ * instance was there already (a race with another start of the same id, or an earlier start); a failure to
+ * start that leaves no instance is rethrown.
+ */
+export async function launchRun(runs: Pick<RunInstances, 'find' | 'start'>, runId: string, input: JobRunInput): Promise<{ existing: { input: unknown } | undefined }> {
+  try {
+    await runs.start(runId, input);
+    return { existing: undefined };
+  } catch (err) {
+    const raced = await runs.find(runId);
+    if (!raced) throw err;
+    return { existing: raced };
+  }
+}
+
+/**
+ * Start a run of a Job or of a CronJob's template. Everything that can be wrong with the request is found
+ * here, before anything is started: names, allow-lists, the caller's policy, the source's existence, the
+ * cluster's capacity, the CronJob's concurrencyPolicy. A request whose run exists (same idempotency key) is that
+ * run, if it asks for the same thing.
+ */
+export async function startRun(request: RunStartRequest, deps: StartDeps): Promise<StartedRun> {
+  const { config, clusters } = deps;
+  const { kind, namespace, name, caller, overrides, fallback } = request;
+  assertNamespace(namespace);
+  assertObjectName(kind, name);
+  const cluster = request.cluster ?? clusters.defaultAlias;
+  clusters.authorize(cluster, namespace);
+  if (kind === 'CronJob' && fallback) {
+    throw new BadRequestError('image, command and args apply only to Job runs; a CronJob run always uses its jobTemplate');
+  }
+  if (fallback && fallback.image.trim() === '') throw new BadRequestError('image must not be empty');
+  authorizeStart(caller, config.callers, { cluster, namespace, fallback: fallback !== undefined });
+  if (kind === 'Job' && request.concurrencyPolicy) throw new BadRequestError('concurrencyPolicy applies only to CronJob runs');
+
+  const runId = runIdFor(
+    { cluster, namespace, sourceKind: kind, sourceName: name, idempotencyKey: request.idempotencyKey, callerScope: callerScope(caller) },
+    deps.newSuffix,
+  );
+  const source = { kind, name };
+  const runRequest: RunRequest = {
+    runId,
+    cluster,
+    namespace,
+    source,
+    overrides,
+    fallback,
+    requestHash: requestHash({ cluster, namespace, source, overrides, fallback }),
+    timeoutSeconds: request.timeoutSeconds,
+    startedBy: request.startedBy,
+    trigger: request.trigger,
+    caller: startedByOf(caller),
+  };
+
+  const existing = await deps.runs.find(runId);
+  if (existing) return sameRun(existing, runRequest);
+
+  // Building the Job reads the source: a missing one is a 404 now, not a failed run later.
+  await assertRunCapacity(clusters.gateway(cluster), clusters.settings(cluster), namespace, config.maxActiveRunsPerCluster);
+  const built = await buildRunJob(clusters.gateway(cluster), runRequest, config.runPolicy);
+  runRequest.source = built.source;
+  if (kind === 'CronJob') {
+    // Replace and Forbid see only the runs this caller may read (issue 21 item 5).
+    await honourConcurrencyPolicy(deps.runs.requestCancel, clusters.gateway(cluster), { namespace, name }, request.concurrencyPolicy, runId, deps.log, jobVisibleTo(caller));
+  }
+
+  const input: JobRunInput = { request: runRequest, poll: { ...config.poll }, retry: { ...config.activityRetry } };
+  // Two requests with the same key raced: the other one started the run, which is this run.
+  const launched = await launchRun(deps.runs, runId, input);
+  if (launched.existing) return sameRun(launched.existing, runRequest);
+  deps.log(`run ${runId}: started from ${kind} ${namespace}/${name} on ${cluster}`);
+  return { runId, cluster, existing: false };
+}
+
+/** The run that exists under the request's id, when it was started for the same request. */
+function sameRun(existing: { input: unknown }, runRequest: RunRequest): StartedRun {
+  const previous = (existing.input as Partial<JobRunInput> | undefined)?.request?.requestHash;
+  if (previous !== undefined && previous !== runRequest.requestHash) {
+    throw new ConflictError(
+      `the idempotency key of run "${runRequest.runId}" was already used for a different request (other parameters); use a new key for a new request`,
+    );
+  }
+  return { runId: runRequest.runId, cluster: runRequest.cluster, existing: true };
+}
