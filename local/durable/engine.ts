@@ -10,6 +10,8 @@ import { TimerCreatedEvent } from 'durable-functions/lib/src/history/TimerCreate
 import { TimerFiredEvent } from 'durable-functions/lib/src/history/TimerFiredEvent.js';
 import { createOrchestrator, DurableOrchestrationInput, type OrchestratorState } from 'durable-functions/lib/src/util/testingUtils.js';
 
+import { workerRuns } from './versioning.js';
+
 // @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
 const { InvocationContext } = azureFunctions;
 
@@ -26,10 +28,12 @@ const { InvocationContext } = azureFunctions;
 export type HistoryRecord =
   | { kind: 'turn'; at: string }
   | { kind: 'started'; at: string; name: string; input: unknown; version?: string | undefined }
-  | { kind: 'scheduled'; at: string; id: number; name: string; input: unknown }
+  /** `retry`: an attempt the host schedules itself for an activity with retry options, not an action. */
+  | { kind: 'scheduled'; at: string; id: number; name: string; input: unknown; retry?: true }
   | { kind: 'completed'; at: string; id: number; result: unknown }
   | { kind: 'failed'; at: string; id: number; reason: string; details: string }
-  | { kind: 'timerCreated'; at: string; id: number; fireAt: string }
+  /** `retry`: the delay before an activity's next attempt, which the host makes, not an action. */
+  | { kind: 'timerCreated'; at: string; id: number; fireAt: string; retry?: true }
   | { kind: 'timerFired'; at: string; id: number; fireAt: string }
   | { kind: 'event'; at: string; name: string; data: unknown };
 
@@ -166,11 +170,64 @@ export function customStatusRefusal(customStatus: unknown): string | undefined {
 }
 
 /**
+ * What the host does with an instance newer than the worker (`versionMatchStrategy: CurrentOrOlder`,
+ * `versionFailureStrategy: Reject`): it does not run it and leaves its history as it is; the work item is
+ * abandoned and tried again later (DurableTask.Core TaskOrchestrationDispatcher). Thrown by replay.
+ */
+export class VersionRejectedError extends Error {
+  constructor(
+    readonly instanceVersion: string | undefined,
+    readonly workerVersion: string | undefined,
+  ) {
+    super(`Orchestration version ${instanceVersion ?? '(none)'} is newer than the worker's ${workerVersion ?? '(none)'}: the work item is abandoned and retried later`);
+    this.name = 'VersionRejectedError';
+  }
+}
+
+/** The worker replaying: its version (host.json's defaultVersion), against which instances are gated. */
+export interface Worker {
+  version?: string | undefined;
+}
+
+/** The actions a history recorded, in order: what a replay must take again (retry attempts are the host's). */
+function recordedActions(records: readonly HistoryRecord[]): ActionSignature[] {
+  return records.flatMap((r): ActionSignature[] => {
+    if (r.kind === 'scheduled' && !r.retry) return [{ kind: 'activity', name: r.name }];
+    if (r.kind === 'timerCreated' && !r.retry) return [{ kind: 'timer' }];
+    return [];
+  });
+}
+
+/**
+ * Where the replayed actions differ from the history, as DurableTask.Core finds it: each recorded
+ * TaskScheduled must meet an activity of the same name (OrdinalIgnoreCase) and each TimerCreated a timer, at
+ * the same position; a recorded one the replay has not (yet?) taken is a difference too
+ * (TaskOrchestrationContext.HandleTaskScheduledEvent / HandleTimerCreatedEvent). Undefined when they match.
+ */
+export function nonDeterminism(recorded: readonly ActionSignature[], replayed: readonly ActionSignature[]): string | undefined {
+  for (const [i, want] of recorded.entries()) {
+    const got = replayed[i];
+    const what = (a: ActionSignature) => (a.kind === 'activity' ? `an activity task named '${a.name ?? ''}'` : a.kind === 'timer' ? 'a timer task' : 'a continueAsNew');
+    if (!got) {
+      return `Non-Deterministic workflow detected: A previous execution of this orchestration scheduled ${what(want)} at position ${String(i)}, but the current replay execution hasn't (yet?) scheduled this task.`;
+    }
+    const sameName = (want.name ?? '').toUpperCase() === (got.name ?? '').toUpperCase();
+    if (got.kind !== want.kind || !sameName) {
+      return `Non-Deterministic workflow detected: A previous execution of this orchestration scheduled ${what(want)} at position ${String(i)}, but the current orchestration replay instead produced ${what(got)}.`;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Run the orchestrator over the instance's history and turn its new actions into records and work.
  * Mutates and returns the state. The caller appends the outcome of work with the helpers below first.
+ * With a worker, an instance newer than it is refused as the host refuses it (VersionRejectedError, the
+ * state untouched); a replay that does not take the recorded actions fails the instance, as on the host.
  */
-export async function replay(state: InstanceState, runner: OrchestratorRunner, now: Date): Promise<InstanceState> {
+export async function replay(state: InstanceState, runner: OrchestratorRunner, now: Date, worker?: Worker): Promise<InstanceState> {
   if (state.status === 'Completed' || state.status === 'Failed' || state.status === 'Terminated') return state;
+  if (worker && !workerRuns(state.version, worker.version)) throw new VersionRejectedError(state.version, worker.version);
   const context = new InvocationContext({ functionName: state.name, invocationId: `${state.instanceId}:${state.records.length}`, logHandler: () => undefined });
   const result = await runOnce(state, runner, context);
   const at = now.toISOString();
@@ -187,6 +244,14 @@ export async function replay(state: InstanceState, runner: OrchestratorRunner, n
   if (result.customStatus !== undefined) state.customStatus = result.customStatus;
 
   const actions = (result.actions.flat() as RawAction[]).filter((a) => a.actionType !== ACTION.waitForExternalEvent);
+  const differs = nonDeterminism(recordedActions(state.records), actions.map(signatureOf));
+  if (differs !== undefined) {
+    // DurableTask.Core fails the orchestration (TaskOrchestrationExecutor catches the exception and fails it).
+    state.status = 'Failed';
+    state.output = `Orchestrator function '${state.name}' failed: ${differs}`;
+    state.pending = [];
+    return state;
+  }
   const fresh = actions.slice(state.actionsSeen);
   // Timers canceled since they were recorded will never fire.
   actions.slice(0, state.actionsSeen).forEach((action, index) => {
@@ -210,7 +275,7 @@ export async function replay(state: InstanceState, runner: OrchestratorRunner, n
         break;
       }
       case ACTION.continueAsNew:
-        return continueAsNew(state, action.input, now, runner);
+        return continueAsNew(state, action.input, now, runner, worker);
       default:
         throw new Error(`the local engine does not support action type ${String(action.actionType)}`);
     }
@@ -274,14 +339,14 @@ function cancelTimerAt(state: InstanceState, actionIndex: number): void {
   state.pending = state.pending.filter((w) => !(w.kind === 'timer' && w.id === id));
 }
 
-function continueAsNew(state: InstanceState, input: unknown, now: Date, runner: OrchestratorRunner): Promise<InstanceState> {
+function continueAsNew(state: InstanceState, input: unknown, now: Date, runner: OrchestratorRunner, worker: Worker | undefined): Promise<InstanceState> {
   const at = now.toISOString();
   state.input = input;
   state.records = [{ kind: 'turn', at }, { kind: 'started', at, name: state.name, input, version: state.version }];
   state.nextId = 0;
   state.actionsSeen = 0;
   state.pending = [];
-  return replay(state, runner, now);
+  return replay(state, runner, now, worker);
 }
 
 function take<K extends Work['kind']>(state: InstanceState, kind: K, id: number): Extract<Work, { kind: K }> {
@@ -316,7 +381,7 @@ export function failActivity(state: InstanceState, id: number, error: Error, now
         work.retry.maxRetryIntervalInMilliseconds > 0 ? work.retry.maxRetryIntervalInMilliseconds : Number.POSITIVE_INFINITY,
       );
   const fireAt = new Date(now.getTime() + delay);
-  state.records.push({ kind: 'timerCreated', at, id: timerId, fireAt: fireAt.toISOString() });
+  state.records.push({ kind: 'timerCreated', at, id: timerId, fireAt: fireAt.toISOString(), retry: true });
   state.pending.push({ kind: 'timer', id: timerId, fireAt, canceled: false, retryOf: exhausted ? undefined : work });
 }
 
@@ -328,7 +393,7 @@ export function fireTimer(state: InstanceState, id: number, now: Date): void {
   if (timer.retryOf) {
     const next = state.nextId++;
     const previous = timer.retryOf;
-    state.records.push({ kind: 'scheduled', at, id: next, name: previous.name, input: previous.input });
+    state.records.push({ kind: 'scheduled', at, id: next, name: previous.name, input: previous.input, retry: true });
     state.pending.push({ ...previous, id: next, attempt: previous.attempt + 1 });
   }
 }
@@ -336,6 +401,27 @@ export function fireTimer(state: InstanceState, id: number, now: Date): void {
 export function raiseEvent(state: InstanceState, name: string, data: unknown, now: Date): void {
   const at = now.toISOString();
   state.records.push({ kind: 'turn', at }, { kind: 'event', at, name, data });
+}
+
+/**
+ * Several outcomes in one episode, as the host delivers what arrived while the orchestrator was busy: one
+ * OrchestratorStarted, then every event in the order given (an activity's completion and a cancel together,
+ * a timer and an event...). The library resumes the orchestrator after each event in turn, and stops at the
+ * first that ends the execution: events after a continueAsNew in the same episode are lost with the old
+ * execution, as on the host (the JS SDK's continueAsNew does not preserve unprocessed events).
+ */
+export function inOneEpisode(state: InstanceState, appenders: readonly (() => void)[]): void {
+  const from = state.records.length;
+  for (const append of appenders) append();
+  let first = true;
+  state.records = state.records.filter((r, i) => {
+    if (i < from || r.kind !== 'turn') return true;
+    if (first) {
+      first = false;
+      return true;
+    }
+    return false;
+  });
 }
 
 export function terminate(state: InstanceState, reason: string, now: Date): void {

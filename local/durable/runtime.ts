@@ -9,6 +9,7 @@ import {
   completeActivity,
   failActivity,
   fireTimer,
+  inOneEpisode,
   type InstanceState,
   newInstance,
   type OrchestratorRunner,
@@ -17,6 +18,7 @@ import {
   terminate,
   type Work,
 } from './engine.js';
+import { workerRuns } from './versioning.js';
 
 // @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
 const { InvocationContext } = azureFunctions;
@@ -54,11 +56,31 @@ export function unknownInstanceError(instanceId: string): Error {
   );
 }
 
+/** An instance's status as durable-functions' client returns it, input included. */
+function statusOf(state: InstanceState): DurableOrchestrationStatus {
+  return {
+    name: state.name,
+    instanceId: state.instanceId,
+    createdTime: new Date(state.createdAt),
+    lastUpdatedTime: new Date(state.updatedAt),
+    input: structuredClone(state.input),
+    output: structuredClone(state.output),
+    runtimeStatus: state.status,
+    customStatus: structuredClone(state.customStatus),
+  } as unknown as DurableOrchestrationStatus;
+}
+
 export class LocalDurable {
   private readonly instances = new Map<string, InstanceState>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** One chain of work per instance, so its history is only ever changed by one step at a time. */
   private readonly chains = new Map<string, Promise<void>>();
+  /**
+   * Outcomes that arrived for an instance and are not in its history yet. They go in together, in one
+   * episode, when the instance is next free: the host, too, hands the orchestrator everything that arrived
+   * while it was busy in one batch (an activity's completion with a cancel, a timer with an event).
+   */
+  private readonly inboxes = new Map<string, (() => void)[]>();
   private closed = false;
 
   constructor(private readonly options: LocalDurableOptions) {}
@@ -74,10 +96,14 @@ export class LocalDurable {
       const state = JSON.parse(await readFile(join(dir, file), 'utf8')) as InstanceState;
       for (const work of state.pending) if (work.kind === 'timer') work.fireAt = new Date(work.fireAt);
       this.instances.set(state.instanceId, state);
-      if (!FINISHED.has(state.status)) {
-        resumed++;
-        this.schedule(state);
+      if (FINISHED.has(state.status)) continue;
+      if (!workerRuns(state.version, this.workerVersion)) {
+        // As the host with CurrentOrOlder and Reject: an instance newer than this worker waits for one that is not.
+        this.options.log?.(`instance ${state.instanceId}: version ${state.version ?? '(none)'} is newer than this worker's ${this.workerVersion}, left as it is`);
+        continue;
       }
+      resumed++;
+      this.schedule(state);
     }
     return resumed;
   }
@@ -95,14 +121,16 @@ export class LocalDurable {
     if (!handler) return Promise.reject(new Error(`no orchestrator named ${name}`));
     const instanceId = options?.instanceId ?? crypto.randomUUID();
     if (!validInstanceId(instanceId)) return Promise.reject(new Error(`invalid instance id ${instanceId}`));
+    // host.json's overridableExistingInstanceStates, NonRunningStates: an instance that has not finished is
+    // refused, a finished one is replaced (azure-functions-durable-extension OverridableStates.cs, ToDedupeStatuses).
     const existing = this.instances.get(instanceId);
     if (existing && !FINISHED.has(existing.status)) {
       return Promise.reject(new Error(`an instance with id ${instanceId} is already ${existing.status}`));
     }
-    const state = newInstance(instanceId, name, structuredClone(options?.input ?? null), new Date(), this.options.defaultVersion ?? ORCHESTRATOR_VERSION);
+    const state = newInstance(instanceId, name, structuredClone(options?.input ?? null), new Date(), this.workerVersion);
     this.instances.set(instanceId, state);
     this.enqueue(instanceId, async () => {
-      await replay(state, handler, new Date());
+      await replay(state, handler, new Date(), { version: this.workerVersion });
     });
     return Promise.resolve(instanceId);
   }
@@ -110,24 +138,29 @@ export class LocalDurable {
   getStatus(instanceId: string): Promise<DurableOrchestrationStatus> {
     const state = this.instances.get(instanceId);
     if (!state) return Promise.reject(unknownInstanceError(instanceId));
-    return Promise.resolve({
-      name: state.name,
-      instanceId: state.instanceId,
-      createdTime: new Date(state.createdAt),
-      lastUpdatedTime: new Date(state.updatedAt),
-      input: structuredClone(state.input),
-      output: structuredClone(state.output),
-      runtimeStatus: state.status,
-      customStatus: structuredClone(state.customStatus),
-    } as unknown as DurableOrchestrationStatus);
+    return Promise.resolve(statusOf(state));
   }
 
+  /** The instances in any of the given states (all when none is given), with their inputs, as the extension's instances query. */
+  getStatusBy(filter: { runtimeStatus?: readonly string[] }): Promise<DurableOrchestrationStatus[]> {
+    const wanted = filter.runtimeStatus && filter.runtimeStatus.length > 0 ? new Set<string>(filter.runtimeStatus) : undefined;
+    return Promise.resolve([...this.instances.values()].filter((state) => !wanted || wanted.has(state.status)).map(statusOf));
+  }
+
+  /**
+   * As durable-functions' client on the host: the extension answers 404 for an unknown id (the client rejects)
+   * and 410 Gone for a finished instance, which the client resolves as if the event had been sent; the event is
+   * dropped (HttpApiHandler.HandleRaiseEventRequestAsync; durable-functions DurableClient.raiseEvent).
+   */
   raiseEvent(instanceId: string, eventName: string, eventData: unknown): Promise<void> {
     const state = this.instances.get(instanceId);
-    if (!state || FINISHED.has(state.status)) return Promise.reject(new Error(`instance ${instanceId} not found or not running`));
-    this.enqueue(instanceId, async () => {
-      raiseEvent(state, eventName, structuredClone(eventData ?? null), new Date());
-      await this.replay(state);
+    if (!state) return Promise.reject(new Error(`No instance with ID '${instanceId}' found.`));
+    if (FINISHED.has(state.status)) return Promise.resolve();
+    const data = structuredClone(eventData ?? null);
+    this.deliver(state, () => {
+      // Finished while the event was queued: the host drops it too.
+      if (FINISHED.has(state.status)) return;
+      raiseEvent(state, eventName, data, new Date());
     });
     return Promise.resolve();
   }
@@ -152,10 +185,36 @@ export class LocalDurable {
     return this.instances.get(instanceId);
   }
 
+  /** The version new instances get and the newest this worker runs, as host.json's defaultVersion is on the host. */
+  private get workerVersion(): string {
+    return this.options.defaultVersion ?? ORCHESTRATOR_VERSION;
+  }
+
   private async replay(state: InstanceState): Promise<void> {
     const handler = this.options.orchestrators[state.name];
     if (!handler) throw new Error(`no orchestrator named ${state.name}`);
-    await replay(state, handler, new Date());
+    await replay(state, handler, new Date(), { version: this.workerVersion });
+  }
+
+  /** Put an outcome in the instance's inbox; the next free moment appends all of them in one episode and replays. */
+  private deliver(state: InstanceState, append: () => void): void {
+    const id = state.instanceId;
+    const inbox = this.inboxes.get(id) ?? [];
+    inbox.push(append);
+    this.inboxes.set(id, inbox);
+    this.enqueue(id, async () => {
+      const taken = this.inboxes.get(id);
+      if (!taken || taken.length === 0) return;
+      if (!workerRuns(state.version, this.workerVersion)) {
+        // Kept, not lost: as the host abandons the work item for a worker that may run it.
+        this.options.log?.(`instance ${id}: version ${state.version ?? '(none)'} is newer than this worker's ${this.workerVersion}, left as it is`);
+        return;
+      }
+      this.inboxes.delete(id);
+      const before = state.records.length;
+      inOneEpisode(state, taken);
+      if (state.records.length !== before) await this.replay(state);
+    });
   }
 
   private enqueue(instanceId: string, step: () => Promise<void>): void {
@@ -208,12 +267,11 @@ export class LocalDurable {
       } catch (err) {
         outcome = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
       }
-      this.enqueue(state.instanceId, async () => {
+      this.deliver(state, () => {
         this.started.delete(key);
         if (!state.pending.some((w) => w.kind === 'activity' && w.id === work.id)) return;
         if (outcome.ok) completeActivity(state, work.id, JSON.parse(JSON.stringify(outcome.value ?? null)), new Date());
         else failActivity(state, work.id, outcome.error, new Date());
-        await this.replay(state);
       });
     })();
   }
@@ -224,10 +282,9 @@ export class LocalDurable {
     const delay = Math.max(0, work.fireAt.getTime() - Date.now());
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      this.enqueue(state.instanceId, async () => {
+      this.deliver(state, () => {
         if (!state.pending.some((w) => w.kind === 'timer' && w.id === work.id)) return;
         fireTimer(state, work.id, new Date());
-        await this.replay(state);
       });
     }, delay);
     this.timers.set(key, timer);

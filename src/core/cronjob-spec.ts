@@ -78,7 +78,11 @@ export interface CronJobSettings {
   suspend?: boolean | undefined;
 }
 
-export function settingsOf(body: CreateCronJobBody, namespace: string, schedule: string): CronJobSettings {
+/**
+ * `defaultDeadlineSeconds` (JOB_ACTIVE_DEADLINE_SECONDS) is the Jobs' activeDeadlineSeconds when the body sets
+ * none: a Job the cluster fires from the CronJob ends like every Job the app creates.
+ */
+export function settingsOf(body: CreateCronJobBody, namespace: string, schedule: string, defaultDeadlineSeconds: number): CronJobSettings {
   return {
     name: body.name,
     namespace,
@@ -90,7 +94,7 @@ export function settingsOf(body: CreateCronJobBody, namespace: string, schedule:
     failedJobsHistoryLimit: body.failedJobsHistoryLimit,
     ttlSecondsAfterFinished: body.ttlSecondsAfterFinished,
     backoffLimit: body.backoffLimit,
-    activeDeadlineSeconds: body.activeDeadlineSeconds,
+    activeDeadlineSeconds: body.activeDeadlineSeconds ?? defaultDeadlineSeconds,
     restartPolicy: body.restartPolicy,
     scheduler: body.scheduler,
     suspend: body.suspend,

@@ -39,13 +39,14 @@ function applyEnv(env: readonly V1EnvVar[] | undefined, changes: Readonly<Record
 }
 
 /**
- * The JSON patch that makes a CronJob what the body asks: only the fields that change, `null` removing one.
+ * The JSON patch that makes a CronJob what the body asks: only the fields that change, `null` removing one
+ * (`activeDeadlineSeconds: null` sets `defaultDeadlineSeconds` instead).
  * The patch carries the caller's resourceVersion, so the API server refuses it (409) when the CronJob changed
  * since the caller read it, instead of overwriting someone else's change. Handing over to the app's scheduler
  * sets its label and suspends the CronJob (the cluster must not fire it too); handing back removes the label
  * and clears suspend unless the body says otherwise.
  */
-export function planCronJobUpdate(current: V1CronJob, body: UpdateCronJobBody, resourceVersion: string): UpdatePlan {
+export function planCronJobUpdate(current: V1CronJob, body: UpdateCronJobBody, resourceVersion: string, defaultDeadlineSeconds: number): UpdatePlan {
   const ops: JsonPatchOp[] = [];
   const changed: string[] = [];
   const set = (field: string, path: string, before: unknown, after: unknown) => {
@@ -75,7 +76,9 @@ export function planCronJobUpdate(current: V1CronJob, body: UpdateCronJobBody, r
   set('successfulJobsHistoryLimit', '/spec/successfulJobsHistoryLimit', spec.successfulJobsHistoryLimit, body.successfulJobsHistoryLimit);
   set('failedJobsHistoryLimit', '/spec/failedJobsHistoryLimit', spec.failedJobsHistoryLimit, body.failedJobsHistoryLimit);
   set('backoffLimit', '/spec/jobTemplate/spec/backoffLimit', jobSpec.backoffLimit, body.backoffLimit);
-  set('activeDeadlineSeconds', '/spec/jobTemplate/spec/activeDeadlineSeconds', jobSpec.activeDeadlineSeconds, body.activeDeadlineSeconds);
+  // No Job of the app runs for ever: `null` puts back the default deadline (JOB_ACTIVE_DEADLINE_SECONDS).
+  const deadline = body.activeDeadlineSeconds === null ? defaultDeadlineSeconds : body.activeDeadlineSeconds;
+  set('activeDeadlineSeconds', '/spec/jobTemplate/spec/activeDeadlineSeconds', jobSpec.activeDeadlineSeconds, deadline);
   set('ttlSecondsAfterFinished', '/spec/jobTemplate/spec/ttlSecondsAfterFinished', jobSpec.ttlSecondsAfterFinished, body.ttlSecondsAfterFinished);
   set('restartPolicy', '/spec/jobTemplate/spec/template/spec/restartPolicy', podSpec.restartPolicy, body.restartPolicy);
 

@@ -26,9 +26,12 @@ function size(value: unknown): number {
   return JSON.stringify(value).length;
 }
 
-/** The snapshot as a run's result: its message bounded, outputs kept unless they are absurdly large. */
+/** A reason is a short identifier (`BackoffLimitExceeded`); one from the cluster is cut to this. */
+export const MAX_REASON_CHARS = 200;
+
+/** The snapshot as a run's result: its message, reason and archive error bounded, outputs kept unless absurdly large. */
 export function forOutput(snapshot: RunSnapshot): RunSnapshot {
-  const bounded = { ...snapshot, message: boundText(snapshot.message) };
+  const bounded = { ...snapshot, reason: boundText(snapshot.reason, MAX_REASON_CHARS), message: boundText(snapshot.message) };
   if (snapshot.archive?.error !== undefined) bounded.archive = { ...snapshot.archive, error: boundText(snapshot.archive.error) };
   if (size(bounded.outputs) <= MAX_OUTPUTS_CHARS) return bounded;
   return {
@@ -38,9 +41,40 @@ export function forOutput(snapshot: RunSnapshot): RunSnapshot {
   };
 }
 
+/** Fields every snapshot has (the run snapshot schema's own): the last resort keeps only these, each bounded. */
+function essentials(snapshot: RunSnapshot): RunSnapshot {
+  const cut = (text: string, max: number) => boundText(text, max);
+  const essential: RunSnapshot = {
+    runId: cut(snapshot.runId, 63),
+    status: snapshot.status,
+    reason: cut(snapshot.reason, 100),
+    message: cut(`${snapshot.message} (details too large for the status; the result has them)`, 300),
+    cluster: cut(snapshot.cluster, 253),
+    namespace: cut(snapshot.namespace, 253),
+    jobName: cut(snapshot.jobName, 253),
+    source: { kind: snapshot.source.kind, name: cut(snapshot.source.name, 253) },
+    startTime: snapshot.startTime,
+    completionTime: snapshot.completionTime,
+    pods: snapshot.pods,
+    monitorUrl: null,
+    outputs: {},
+    observedAt: snapshot.observedAt,
+  };
+  if (snapshot.archive !== undefined) {
+    essential.archive = {
+      location: snapshot.archive.location === null ? null : cut(snapshot.archive.location, 1000),
+      ...(snapshot.archive.error === undefined ? {} : { error: cut(snapshot.archive.error, 300) }),
+    };
+  }
+  if (snapshot.trigger !== undefined) essential.trigger = snapshot.trigger;
+  return essential;
+}
+
 /**
  * The snapshot as the orchestration's custom status, which must stay under the host's limit: outputs go
- * first (the result keeps them), then the message is cut further.
+ * first (the result keeps them), then the texts are cut further; the size is checked after every step, and
+ * when even that is not enough (a field added later, or every text at its bound) only the schema's own
+ * fields stay, each cut short. Whatever it is given, the result is within CUSTOM_STATUS_BUDGET_CHARS.
  */
 export function forCustomStatus(snapshot: RunSnapshot): RunSnapshot {
   let bounded = forOutput(snapshot);
@@ -50,10 +84,13 @@ export function forCustomStatus(snapshot: RunSnapshot): RunSnapshot {
     if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
   }
   const room = Math.max(200, bounded.message.length - (size(bounded) - CUSTOM_STATUS_BUDGET_CHARS));
-  bounded = { ...bounded, message: boundText(bounded.message, room) };
+  bounded = { ...bounded, reason: boundText(bounded.reason, 100), message: boundText(bounded.message, room) };
+  if (bounded.archive?.error !== undefined) bounded.archive = { ...bounded.archive, error: boundText(bounded.archive.error, 500) };
   const source = { ...bounded.source, name: boundText(bounded.source.name, 300) };
   if (bounded.source.fallbackImage !== undefined) source.fallbackImage = boundText(bounded.source.fallbackImage, 600);
-  return { ...bounded, source, monitorUrl: bounded.monitorUrl === null ? null : boundText(bounded.monitorUrl, 1000) };
+  bounded = { ...bounded, source, monitorUrl: bounded.monitorUrl === null ? null : boundText(bounded.monitorUrl, 1000) };
+  if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
+  return essentials(bounded);
 }
 
 /** Request bounds the HTTP API and its documents share. Next run times a schedule preview lists at most. */

@@ -51,7 +51,15 @@ export async function cancelRun(request: HttpRequest, client: RunClient, context
     if (look.kind === 'unknown') context.warn(`run ${runId}: could not look at the Job before cancelling, the orchestration looks again: ${look.why}`);
     const data: CancelEventData = reason ? { reason } : {};
     await client.raiseEvent(runId, CANCEL_EVENT, data);
-    if (look.kind === 'running') {
+    // On the host an instance that finished since it was read answers 410 Gone, which durable-functions' client
+    // resolves as if the event had been sent (DurableClient.raiseEvent): only a second read tells. A run that
+    // ended with its own verdict keeps it (nothing deleted); one that ended Cancelled has been cancelled.
+    const after = await requireRun(client, runId);
+    const ended = snapshotFromInstance(after);
+    if (verdictMade(after) && ended.status !== 'Cancelled') {
+      throw new ConflictError(`run "${runId}" finished with status ${ended.status} (${ended.reason}) while it was being cancelled; there is nothing to cancel`);
+    }
+    if (look.kind === 'running' && !instanceFinished(after)) {
       try {
         await gateway.deleteJob(snapshot.namespace, runId);
       } catch (err) {

@@ -6,6 +6,7 @@ import { forCustomStatus, forOutput } from '../core/limits.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { type JobRunInput, jobRunInputSchema, type RunProgress } from '../core/schemas.js';
 import { verdictOutlivedByJob } from '../core/status.js';
+import { versionAtLeast } from '../core/versions.js';
 import type { ArchiveOutcome } from '../runs/archive.js';
 import { CLUSTER_UNAVAILABLE, isStopThrottled, OBSERVE_FAILED, type StopResult, THROTTLED } from '../runs/observe.js';
 import type { SubmitResult } from '../runs/submit.js';
@@ -24,22 +25,20 @@ export interface CancelEventData {
 export const STOP_THROTTLED_FOR_MS = 60 * 60 * 1000;
 /** Never sooner than this after a throttled answer, whatever its Retry-After said. */
 const THROTTLED_MIN_WAIT_MS = 1_000;
+/**
+ * From version 3.0 a throttled delete waits longer each time (1 s, 2 s, 4 s... up to this), so an hour of
+ * throttling is about twenty waits in one execution's history instead of thousands.
+ */
+export const STOP_THROTTLED_MAX_WAIT_MS = 5 * 60 * 1000;
+
+/** The longest delay between two attempts of an activity. */
+const SUBMIT_MAX_RETRY_MS = 60_000;
 
 function retryOptions(policy: JobRunInput['retry']): df.RetryOptions {
   const options = new df.RetryOptions(policy.firstRetryMs, policy.maxAttempts);
   options.backoffCoefficient = 2;
-  options.maxRetryIntervalInMilliseconds = 60_000;
+  options.maxRetryIntervalInMilliseconds = SUBMIT_MAX_RETRY_MS;
   return options;
-}
-
-/**
- * The instance's orchestration version, as the host stamped it from host.json's defaultVersion when the
- * instance was created; instances from before versioning have none and are version 1. What each version
- * schedules differently is marked where it branches; docs/decisions.md says when a new one is needed.
- */
-export function orchestrationVersion(version: string | undefined): number {
-  const parsed = Number.parseInt(version ?? '', 10);
-  return Number.isInteger(parsed) && parsed > 0 ? parsed : 1;
 }
 
 function cancelVerdict(data: CancelEventData): Verdict {
@@ -63,11 +62,25 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
   const ref = refOf(input);
   const retry = retryOptions(input.retry);
   const now = () => context.df.currentUtcDateTime;
-  const version = orchestrationVersion(context.df.version);
+  /**
+   * The instance's orchestration version, as the host stamped it from host.json's defaultVersion when the
+   * instance was created (none: version 1). What each version schedules differently is marked where it
+   * branches; docs/decisions.md says when a new one is needed.
+   */
+  const atLeast = (floor: string) => versionAtLeast(context.df.version, floor);
   /** When a throttled call may be made again: as the API server asked, and never at once. */
-  const throttledUntil = (retryAt: string) => new Date(Math.max(new Date(retryAt).getTime(), now().getTime() + THROTTLED_MIN_WAIT_MS));
-  /** Wait for `fireAt` (cut to `deadline`), unless the cancel comes first: true when it did. */
+  const throttledUntil = (retryAt: string, minWaitMs = THROTTLED_MIN_WAIT_MS) =>
+    new Date(Math.max(new Date(retryAt).getTime(), now().getTime() + minWaitMs));
+  /**
+   * Wait for `fireAt` (cut to `deadline`), unless the cancel comes first: true when it did.
+   *
+   * From version 3.0 a cancel that has already arrived is seen before any timer is made. The run keeps one
+   * cancel task, and durable-functions (3.5) completes it outside any pending Task.any when the event comes
+   * while an activity runs; a Task.any made later with that completed task never resolves on it
+   * (azure-functions-durable-js issue 558), so versions 1 and 2 saw such a cancel only at continueAsNew.
+   */
   function* cancelledBefore(fireAt: Date, deadline: Date | null, cancel: df.Task): Generator<df.Task, boolean, unknown> {
+    if (atLeast('3.0') && cancel.isCompleted) return true;
     const timer = context.df.createTimer(deadline && fireAt > deadline ? deadline : fireAt);
     const winner = yield context.df.Task.any([timer, cancel]);
     if (winner !== cancel) return false;
@@ -87,7 +100,7 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
     const giveUpAt = now().getTime() + STOP_THROTTLED_FOR_MS;
     let final: RunSnapshot;
     try {
-      for (;;) {
+      for (let throttledWaits = 0; ; throttledWaits++) {
         const result = (yield context.df.callActivityWithRetry(ACTIVITIES.stopRun, retry, stopInput)) as StopResult;
         if (!isStopThrottled(result)) {
           final = result;
@@ -100,7 +113,9 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
         }
         // The verdict stands while the delete waits; the snapshot says what it waits for.
         show(snapshotOf(ref, { ...last, ...verdict, message: `${verdict.message}; ${result.message}` }, now()));
-        yield context.df.createTimer(throttledUntil(result.retryAt));
+        // Version 3.0 waits longer each time; before, every wait was as short as the API server allowed.
+        const minWaitMs = atLeast('3.0') ? Math.min(THROTTLED_MIN_WAIT_MS * 2 ** throttledWaits, STOP_THROTTLED_MAX_WAIT_MS) : THROTTLED_MIN_WAIT_MS;
+        yield context.df.createTimer(throttledUntil(result.retryAt, minWaitMs));
       }
     } catch (err) {
       // The verdict stands; the Job may not be gone, and the person reading the run must know that.
@@ -143,7 +158,7 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
 
   /** Version 1 counted every unreadable poll; from version 2 only refusals count, an outage does not. */
   const counts = (snapshot: RunSnapshot) =>
-    snapshot.reason === OBSERVE_FAILED || (version < 2 && snapshot.reason === CLUSTER_UNAVAILABLE);
+    snapshot.reason === OBSERVE_FAILED || (!atLeast('2') && snapshot.reason === CLUSTER_UNAVAILABLE);
 
   /**
    * A cancel. From version 2 the run is looked at once more first: a Job that ended on its own meanwhile
@@ -152,10 +167,28 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
    */
   function* cancelled(last: RunSnapshot, data: CancelEventData): Generator<df.Task, RunSnapshot, unknown> {
     const verdict = cancelVerdict(data);
-    if (version < 2) return yield* stop(verdict, last);
+    if (!atLeast('2')) return yield* stop(verdict, last);
     const seen = yield* observe(last);
     if (isTerminal(seen.status) && seen.reason !== 'JobDeleted') return yield* finish(seen);
     return yield* stop(verdict, seen);
+  }
+
+  /**
+   * From version 3.0 the submit's transient retries are the orchestrator's own, each delay raced against the
+   * cancel: with RetryOptions the host makes the next attempt itself, so a cancel raised during a delay let
+   * it create the Job after the cancel. The same policy: firstRetryMs doubling up to a minute, maxAttempts in all.
+   */
+  function* submitUnlessCancelled(): Generator<df.Task, SubmitResult | { cancelled: true }, unknown> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (yield context.df.callActivity(ACTIVITIES.submitRun, input.request)) as SubmitResult;
+      } catch (err) {
+        if (attempt >= input.retry.maxAttempts) throw err;
+        cancelTask ??= context.df.waitForExternalEvent(CANCEL_EVENT);
+        const delayMs = Math.min(input.retry.firstRetryMs * 2 ** (attempt - 1), SUBMIT_MAX_RETRY_MS);
+        if (yield* cancelledBefore(new Date(now().getTime() + delayMs), null, cancelTask)) return { cancelled: true };
+      }
+    }
   }
 
   let progress: RunProgress;
@@ -169,13 +202,19 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
     const submitDeadline = timeout ? new Date(since.getTime() + timeout * 1000) : null;
     let submitted: SubmitResult;
     for (let throttledWaits = 0; ; throttledWaits++) {
+      let result: SubmitResult | { cancelled: true };
       try {
-        submitted = (yield context.df.callActivityWithRetry(ACTIVITIES.submitRun, retry, input.request)) as SubmitResult;
+        result = atLeast('3.0') ? yield* submitUnlessCancelled() : ((yield context.df.callActivityWithRetry(ACTIVITIES.submitRun, retry, input.request)) as SubmitResult);
       } catch (err) {
         // Retries ran out on transient errors. The create may still have gone through: remove any such Job so
         // the run is not left half-done while the caller is told it failed.
         return yield* stop({ status: 'Failed', reason: 'SubmitFailed', message: `could not create the Job: ${ensureError(err).message}` }, undefined);
       }
+      if ('cancelled' in result) {
+        // A failed attempt may have created the Job all the same: the stop deletes any.
+        return yield* stop(cancelVerdict(cancelTask?.result ?? {}), undefined);
+      }
+      submitted = result;
       show(submitted.snapshot);
       if (submitted.outcome !== 'throttled') break;
       // Throttling alone never fails a run: it waits as the API server asks, bounded only by the run's timeout.

@@ -131,7 +131,7 @@ export async function createCronJobFrom(request: HttpRequest, context: Invocatio
     const body = parseBody(createCronJobSchema, await readJsonBody(request));
     const schedule = body.preset === undefined ? (body.schedule ?? '') : presetToCron({ preset: body.preset, at: body.at, weekday: body.weekday, day: body.day });
     const preview = schedulePreview(schedule, body.timeZone, now(), NEXT_RUNS);
-    const settings = settingsOf(body, t.namespace, schedule);
+    const settings = settingsOf(body, t.namespace, schedule, config.runPolicy.jobActiveDeadlineSeconds);
 
     let manifest: V1CronJob;
     if (body.httpCall) {
@@ -231,7 +231,7 @@ export async function updateCronJobFrom(request: HttpRequest, context: Invocatio
     const body = parseBody(updateCronJobSchema, await readJsonBody(request));
     const resourceVersion = resourceVersionOf(request, body.resourceVersion);
     const current = await readManageable(t, name);
-    const plan = planCronJobUpdate(current, body, resourceVersion);
+    const plan = planCronJobUpdate(current, body, resourceVersion, services().config.runPolicy.jobActiveDeadlineSeconds);
     assertContainerConsent(current, body);
     parseSchedule(plan.schedule, plan.timeZone);
     const updated = await t.gateway.patchCronJob(t.namespace, name, plan.ops, { dryRun });

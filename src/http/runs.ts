@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type * as df from 'durable-functions';
+import { OrchestrationRuntimeStatus } from 'durable-functions';
 
 import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/errors.js';
 import { boundText } from '../core/limits.js';
@@ -11,7 +12,7 @@ import type { RunInstances } from '../runs/start.js';
 import { runLinks } from './links.js';
 
 /** The part of Durable's client the HTTP handlers use; tests and the local runtime supply their own. */
-export type RunClient = Pick<df.DurableClient, 'startNew' | 'getStatus' | 'raiseEvent'>;
+export type RunClient = Pick<df.DurableClient, 'startNew' | 'getStatus' | 'getStatusBy' | 'raiseEvent'>;
 
 /** Durable's vocabulary, for clients written against its check-status payload. */
 export type DurableRuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated';
@@ -208,6 +209,27 @@ export function cancelEventSender(client: Pick<df.DurableClient, 'raiseEvent'>):
   return (runId, reason) => client.raiseEvent(runId, CANCEL_EVENT, { reason });
 }
 
+const UNFINISHED = [OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.ContinuedAsNew];
+
+/**
+ * The runs of a cluster that Durable has accepted and that have no verdict yet: their orchestrations, with their
+ * inputs (which name the cluster). A failure to ask is a 503: a cap that cannot be checked is not waived.
+ */
+async function acceptedRuns(client: RunClient, cluster: string): Promise<string[]> {
+  let instances: df.DurableOrchestrationStatus[];
+  try {
+    // showInput is passed on to the extension's instances query (durable-functions getStatusInternal), though
+    // the filter's type does not name it; without it the inputs, and so the clusters, are not returned.
+    instances = await client.getStatusBy({ runtimeStatus: UNFINISHED, showInput: true } as df.OrchestrationFilter);
+  } catch (err) {
+    throw new ServiceUnavailableError(`the active runs could not be read from Durable's task hub, try again: ${ensureError(err).message}`, { cause: err });
+  }
+  return instances
+    .filter((instance) => instance.name === ORCHESTRATORS.jobRun && !verdictMade(instance))
+    .filter((instance) => runRefSchema.safeParse((instance.input as { request?: unknown } | null | undefined)?.request).data?.cluster === cluster)
+    .map((instance) => instance.instanceId);
+}
+
 /** The run use cases' view of Durable (src/runs/start.ts), on Durable's client. */
 export function runInstancesOf(client: RunClient): RunInstances {
   return {
@@ -218,6 +240,7 @@ export function runInstancesOf(client: RunClient): RunInstances {
     start: async (runId, input) => {
       await client.startNew(ORCHESTRATORS.jobRun, { instanceId: runId, input });
     },
+    accepted: (cluster) => acceptedRuns(client, cluster),
     requestCancel: cancelEventSender(client),
   };
 }

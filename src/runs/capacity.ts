@@ -22,30 +22,46 @@ function unfinished(job: V1Job): boolean {
 }
 
 /**
- * Unfinished Jobs the app made on this cluster, counted up to `stopAt`: one list of the app's Jobs (label selector,
- * so only the app's come back), a page of 500 at a time, per namespace the cluster allows by name, stopping once the
- * count is reached. Where the allow-list has `*`, the namespace of this start is counted too: the app's identity has
- * rights per namespace only (infra/kubernetes/rbac.yaml), no cluster-wide list, so there the cap is per namespace.
+ * Unfinished runs of the app on this cluster, counted up to `stopAt`: the runs Durable has accepted and that have
+ * no verdict yet (`accepted`, run ids: a run counts from its start, before its Job exists), and the unfinished Jobs
+ * the app made, one list of the app's Jobs (label selector, so only the app's come back), a page of 500 at a time,
+ * per namespace the cluster allows by name, stopping once the count is reached. A run is counted once, by its id
+ * (its Job's name). Where the allow-list has `*`, the namespace of this start is listed too: the app's identity
+ * has rights per namespace only (infra/kubernetes/rbac.yaml), no cluster-wide list, so there the Jobs are counted
+ * per namespace (accepted runs still per cluster).
  */
-export async function countActiveRuns(gateway: KubeGateway, cluster: ClusterSettings, namespace: string, stopAt: number): Promise<number> {
+export async function countActiveRuns(
+  gateway: KubeGateway,
+  cluster: ClusterSettings,
+  namespace: string,
+  stopAt: number,
+  accepted: readonly string[] = [],
+): Promise<number> {
   const named = cluster.namespaces.filter((n) => n !== '*');
   const namespaces = cluster.namespaces.includes('*') && !named.includes(namespace) ? [...named, namespace] : named;
-  let count = 0;
+  const runs = new Set(accepted);
+  if (runs.size >= stopAt) return runs.size;
   for (const ns of namespaces) {
     let continueToken: string | undefined;
     do {
       const page = await gateway.listJobs(ns, { labelSelector: MANAGED_SELECTOR, limit: PAGE, continueToken });
-      count += page.items.filter(unfinished).length;
-      if (count >= stopAt) return count;
+      for (const job of page.items.filter(unfinished)) runs.add(job.metadata?.name ?? '');
+      if (runs.size >= stopAt) return runs.size;
       continueToken = page.continueToken;
     } while (continueToken);
   }
-  return count;
+  return runs.size;
 }
 
-/** A 429 once the cluster has `max` unfinished runs of the app. */
-export async function assertRunCapacity(gateway: KubeGateway, cluster: ClusterSettings, namespace: string, max: number): Promise<void> {
-  const active = await countActiveRuns(gateway, cluster, namespace, max);
+/** A 429 once the cluster has `max` unfinished runs of the app (`accepted`: as countActiveRuns). */
+export async function assertRunCapacity(
+  gateway: KubeGateway,
+  cluster: ClusterSettings,
+  namespace: string,
+  max: number,
+  accepted: readonly string[] = [],
+): Promise<void> {
+  const active = await countActiveRuns(gateway, cluster, namespace, max, accepted);
   if (active >= max) {
     throw new ActiveRunLimitError(
       `cluster "${cluster.alias}" already has ${max} unfinished runs of this app, its limit (MAX_ACTIVE_RUNS_PER_CLUSTER); try again when some have finished`,

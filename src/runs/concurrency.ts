@@ -4,7 +4,7 @@ import type { KubeGateway } from '../clients/kube.js';
 import { activeRunsOf, appRunIdOf, type ConcurrencyPolicy, concurrencyPolicyOf, decideConcurrency } from '../core/concurrency.js';
 import { ConflictError, ensureError } from '../core/errors.js';
 
-/** Raises the cancel event on an app run's orchestration (rejects when it is not running). */
+/** Raises the cancel event on an app run's orchestration: rejects for an unknown run; on a finished one it resolves and the event is dropped (the host's 410). */
 export type RequestCancel = (runId: string, reason: string) => Promise<void>;
 
 const PAGE = 500;

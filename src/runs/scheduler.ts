@@ -212,6 +212,7 @@ async function fire(
   report: TickReport,
   jobsOf: (namespace: string) => Promise<V1Job[]>,
   memory: Memory,
+  reread = true,
 ): Promise<void> {
   const uid = cronJob.metadata?.uid ?? '';
   const resourceVersion = cronJob.metadata?.resourceVersion ?? '';
@@ -256,29 +257,49 @@ async function fire(
     }
     replace = active;
   }
-  if (replace.length > 0) {
-    await cancelActiveRuns(deps.runs.requestCancel, gateway, namespace, replace, `replaced by the scheduled run ${target.runId} (concurrencyPolicy Replace)`, deps.log);
-    report.replaced.push(...replace.map((job) => job.metadata?.name ?? ''));
-  }
 
-  const launch = (runId: string) => launchRun(deps.runs, runId, scheduledRunInput(deps.config, cluster, cronJob, runId, scheduledTime));
-  let launched = await launch(target.runId);
-  if (launched.existing) {
-    // Started in between: by another instance (then it is this run), or, for the controller's name, by a
-    // CronJob of the same name elsewhere (then this run takes the other id).
-    const again = await resolveRun(deps.runs, ids, ours);
-    if (again.exists) {
-      report.existing.push(again.runId);
-      await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
+  // The due time is claimed before anything is started or cancelled: the annotation, written with the
+  // resourceVersion this decision was made on, is taken by one tick only. Reading the run first is not enough:
+  // a tick that read "no run" before another tick's run started and finished would start it again, as Durable's
+  // startNew replaces a finished instance (docs/decisions.md, "Issue 20, item 3").
+  const claim = await claimScheduleTime(deps, gateway, cronJob, scheduledTime);
+  if (!claim) {
+    // Changed since it was listed: another tick took this time (then it starts the run), or a person edited
+    // the CronJob (then it is decided again, once, as it is now, so a short startingDeadlineSeconds is kept).
+    const fresh = reread ? await gateway.readCronJob(namespace, name) : null;
+    if (fresh && fresh.metadata?.annotations?.[LAST_SCHEDULE_ANNOTATION] !== rfc3339(scheduledTime)) {
+      await fire(deps, cluster, gateway, fresh, now, report, jobsOf, memory, false);
       return;
     }
-    target = again;
-    launched = await launch(target.runId);
-    if (launched.existing) throw new Error(`the run id ${target.runId} was taken while it was being started`);
+    report.existing.push(target.runId);
+    deps.log(`scheduler: ${namespace}/${name}: ${rfc3339(scheduledTime)} was taken by another tick`);
+    return;
+  }
+  try {
+    if (replace.length > 0) {
+      await cancelActiveRuns(deps.runs.requestCancel, gateway, namespace, replace, `replaced by the scheduled run ${target.runId} (concurrencyPolicy Replace)`, deps.log);
+      report.replaced.push(...replace.map((job) => job.metadata?.name ?? ''));
+    }
+    const launch = (runId: string) => launchRun(deps.runs, runId, scheduledRunInput(deps.config, cluster, cronJob, runId, scheduledTime));
+    let launched = await launch(target.runId);
+    if (launched.existing) {
+      // Started in between by another instance before the claim (then it is this run), or, for the
+      // controller's name, by a CronJob of the same name elsewhere (then this run takes the other id).
+      const again = await resolveRun(deps.runs, ids, ours);
+      if (again.exists) {
+        report.existing.push(again.runId);
+        return;
+      }
+      target = again;
+      launched = await launch(target.runId);
+      if (launched.existing) throw new Error(`the run id ${target.runId} was taken while it was being started`);
+    }
+  } catch (err) {
+    await releaseScheduleTime(deps, gateway, cronJob, claim);
+    throw err;
   }
   report.started.push(target.runId);
   deps.log(`scheduler: ${namespace}/${name}: started ${target.runId} for ${rfc3339(scheduledTime)}`);
-  await recordScheduleTime(deps, gateway, cronJob, scheduledTime);
 }
 
 /**
@@ -301,6 +322,40 @@ async function resolveRun(runs: RunInstances, ids: readonly string[], ours: (own
     if (owner === undefined || ours(owner)) return { runId, exists: true };
   }
   throw new Error(`the run ids ${ids.join(' and ')} are both taken by runs of other CronJobs`);
+}
+
+/**
+ * Take the due time for this tick: the scheduled time written on the CronJob, guarded by the resourceVersion the
+ * decision was made on. The CronJob as patched when this tick has it; null when another tick (or a person's
+ * edit) changed the CronJob since it was listed: that tick has the time, or the next tick decides again.
+ */
+async function claimScheduleTime(deps: TickDeps, gateway: KubeGateway, cronJob: V1CronJob, scheduledTime: Date): Promise<V1CronJob | null> {
+  const namespace = cronJob.metadata?.namespace ?? '';
+  const name = cronJob.metadata?.name ?? '';
+  try {
+    return await gateway.patchCronJobAnnotations(namespace, name, cronJob.metadata?.resourceVersion ?? '', { [LAST_SCHEDULE_ANNOTATION]: rfc3339(scheduledTime) });
+  } catch (err) {
+    if (err instanceof KubeApiError && err.code === 409) {
+      deps.log(`scheduler: ${namespace}/${name}: changed since it was listed`);
+      return null;
+    }
+    throw err;
+  }
+}
+
+/**
+ * A claimed time whose run could not be started is given back, so the next tick tries again rather than
+ * missing it. Guarded by the claim's own resourceVersion: if anything changed since, it is left as it is.
+ */
+async function releaseScheduleTime(deps: TickDeps, gateway: KubeGateway, cronJob: V1CronJob, claim: V1CronJob): Promise<void> {
+  const namespace = cronJob.metadata?.namespace ?? '';
+  const name = cronJob.metadata?.name ?? '';
+  const previous = cronJob.metadata?.annotations?.[LAST_SCHEDULE_ANNOTATION] ?? null;
+  try {
+    await gateway.patchCronJobAnnotations(namespace, name, claim.metadata?.resourceVersion ?? '', { [LAST_SCHEDULE_ANNOTATION]: previous });
+  } catch (err) {
+    deps.log(`scheduler: ${namespace}/${name}: could not give back the due time after a failed start: ${ensureError(err).message}`);
+  }
 }
 
 /**

@@ -20,6 +20,8 @@ export interface RunInstances {
   find(runId: string): Promise<{ input: unknown } | undefined>;
   /** Start the run's orchestration under its id; rejects when it cannot (an instance with the id exists, among others). */
   start(runId: string, input: JobRunInput): Promise<void>;
+  /** The ids of the runs on this cluster that Durable has accepted and that have no verdict yet. */
+  accepted(cluster: string): Promise<string[]>;
   requestCancel: RequestCancel;
 }
 
@@ -114,24 +116,62 @@ export async function startRun(request: RunStartRequest, deps: StartDeps): Promi
     caller: startedByOf(caller),
   };
 
+  return oneAtATime(runId, () => startOnce(runRequest, request, deps));
+}
+
+/**
+ * Starts of one run id (and, around the capacity check and startNew, of one cluster) in this process, one
+ * after the other. Durable's startNew replaces a finished instance
+ * (the host's only setting that refuses anything refuses running ones: docs/decisions.md, "Issue 20, item 3"),
+ * so two starts with one idempotency key that both read "no run" before either started would run it twice if
+ * the first run finished before the second startNew.
+ */
+const inFlight = new Map<string, Promise<unknown>>();
+
+async function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const current = (inFlight.get(key) ?? Promise.resolve()).catch(() => undefined).then(work);
+  inFlight.set(key, current);
+  try {
+    return await current;
+  } finally {
+    if (inFlight.get(key) === current) inFlight.delete(key);
+  }
+}
+
+async function startOnce(runRequest: RunRequest, request: RunStartRequest, deps: StartDeps): Promise<StartedRun> {
+  const { config, clusters } = deps;
+  const { runId, cluster, namespace } = runRequest;
+  const { kind, name } = request;
   const existing = await deps.runs.find(runId);
   if (existing) return sameRun(existing, runRequest);
 
+  // A first look at the cluster's Jobs, so a full cluster is a 429 before the source is read or a run replaced.
+  const gateway = clusters.gateway(cluster);
+  await assertRunCapacity(gateway, clusters.settings(cluster), namespace, config.maxActiveRunsPerCluster);
   // Building the Job reads the source: a missing one is a 404 now, not a failed run later.
-  await assertRunCapacity(clusters.gateway(cluster), clusters.settings(cluster), namespace, config.maxActiveRunsPerCluster);
-  const built = await buildRunJob(clusters.gateway(cluster), runRequest, config.runPolicy);
+  const built = await buildRunJob(gateway, runRequest, config.runPolicy);
   runRequest.source = built.source;
   if (kind === 'CronJob') {
     // Replace and Forbid see only the runs this caller may read (issue 21 item 5).
-    await honourConcurrencyPolicy(deps.runs.requestCancel, clusters.gateway(cluster), { namespace, name }, request.concurrencyPolicy, runId, deps.log, jobVisibleTo(caller));
+    await honourConcurrencyPolicy(deps.runs.requestCancel, gateway, { namespace, name }, request.concurrencyPolicy, runId, deps.log, jobVisibleTo(request.caller));
   }
 
-  const input: JobRunInput = { request: runRequest, poll: { ...config.poll }, retry: { ...config.activityRetry } };
-  // Two requests with the same key raced: the other one started the run, which is this run.
-  const launched = await launchRun(deps.runs, runId, input);
-  if (launched.existing) return sameRun(launched.existing, runRequest);
-  deps.log(`run ${runId}: started from ${kind} ${namespace}/${name} on ${cluster}`);
-  return { runId, cluster, existing: false };
+  // The cap holds for starts at once: one start per cluster at a time in this process counts, then starts, and
+  // the count takes in the runs Durable has accepted whose Job does not exist yet (docs/decisions.md, "Issue 21,
+  // item 6").
+  return oneAtATime(`cluster:${cluster}`, async () => {
+    await assertRunCapacity(gateway, clusters.settings(cluster), namespace, config.maxActiveRunsPerCluster, await deps.runs.accepted(cluster));
+    // Read again right before starting: the checks above take a while, and a start of the same id in another
+    // instance of the app may have started (and even finished) the run meanwhile.
+    const meanwhile = await deps.runs.find(runId);
+    if (meanwhile) return sameRun(meanwhile, runRequest);
+    const input: JobRunInput = { request: runRequest, poll: { ...config.poll }, retry: { ...config.activityRetry } };
+    // Two requests with the same key raced: the other one started the run, which is this run.
+    const launched = await launchRun(deps.runs, runId, input);
+    if (launched.existing) return sameRun(launched.existing, runRequest);
+    deps.log(`run ${runId}: started from ${kind} ${namespace}/${name} on ${cluster}`);
+    return { runId, cluster, existing: false };
+  });
 }
 
 /** The run that exists under the request's id, when it was started for the same request. */

@@ -34,7 +34,8 @@ function cronJob(labels?: Record<string, string>, suspend?: boolean): V1CronJob 
 }
 
 const RV = { op: 'replace', path: '/metadata/resourceVersion', value: '41' };
-const plan = (body: UpdateCronJobBody, current = cronJob()) => planCronJobUpdate(current, body, '41');
+const DEFAULT_DEADLINE = 86_400;
+const plan = (body: UpdateCronJobBody, current = cronJob()) => planCronJobUpdate(current, body, '41', DEFAULT_DEADLINE);
 const LABEL_PATH = '/metadata/labels/aks-job-runner.io~1scheduler';
 
 describe('planCronJobUpdate', () => {
@@ -63,6 +64,11 @@ describe('planCronJobUpdate', () => {
         { op: 'add', path: '/spec/jobTemplate/spec/activeDeadlineSeconds', value: 600 },
         { op: 'add', path: '/spec/jobTemplate/spec/ttlSecondsAfterFinished', value: 3600 },
       ],
+    },
+    {
+      name: 'no Job deadline (null): the default deadline, never none (JOB_ACTIVE_DEADLINE_SECONDS)',
+      body: { activeDeadlineSeconds: null },
+      ops: [{ op: 'add', path: '/spec/jobTemplate/spec/activeDeadlineSeconds', value: DEFAULT_DEADLINE }],
     },
     { name: 'the restart policy', body: { restartPolicy: 'Never' }, ops: [{ op: 'add', path: '/spec/jobTemplate/spec/template/spec/restartPolicy', value: 'Never' }] },
     {

@@ -82,4 +82,42 @@ describe('POST /runs/{runId}/cancel and the run\'s own end', () => {
     expect(client.events).toHaveLength(1);
     expect(kube.jobs.has(`batch/${RUN_ID}`)).toBe(true);
   });
+
+  it('answers 409 and deletes nothing when the run finishes between its read and the cancel event', async () => {
+    // The extension answers 410 Gone for an event raised on a finished instance
+    // (azure-functions-durable-extension HttpApiHandler.HandleRaiseEventRequestAsync) and durable-functions'
+    // client resolves on 410 (node_modules/durable-functions/lib/src/durableClient/DurableClient.js raiseEvent:
+    // `case 202: case 410: return;`), so the cancel route cannot tell from raiseEvent; the fake answers alike.
+    client.put({ instanceId: RUN_ID, input, customStatus: running });
+    kube.addJob(runJob({ active: 1, startTime: t0 }));
+    const success = snapshotOf(request, { status: 'Success', reason: 'Complete', message: 'done' }, t0);
+    const readJob = kube.readJob.bind(kube);
+    kube.readJob = async (namespace, name) => {
+      const job = await readJob(namespace, name);
+      const instance = client.instances.get(RUN_ID);
+      if (instance) Object.assign(instance, { runtimeStatus: 'Completed', output: success });
+      return job;
+    };
+    const response = await cancel();
+    expect(response.status).toBe(409);
+    expect(detail(response)).toContain('finished with status Success (Complete) while it was being cancelled');
+    expect(client.events).toEqual([]);
+    expect(client.dropped).toEqual([{ instanceId: RUN_ID, name: CANCEL_EVENT, data: {} }]);
+    expect(kube.jobs.has(`batch/${RUN_ID}`)).toBe(true);
+  });
+
+  it('answers 202 when the run the event reached has ended Cancelled by the time it is read again', async () => {
+    client.put({ instanceId: RUN_ID, input, customStatus: running });
+    kube.addJob(runJob({ active: 1, startTime: t0 }));
+    const cancelled = snapshotOf(request, { status: 'Cancelled', reason: 'Cancelled', message: 'cancelled' }, t0);
+    const raise = client.raiseEvent.bind(client);
+    client.raiseEvent = async (instanceId, name, data) => {
+      await raise(instanceId, name, data);
+      const instance = client.instances.get(RUN_ID);
+      if (instance) Object.assign(instance, { runtimeStatus: 'Completed', output: cancelled });
+    };
+    const response = await cancel();
+    expect(response.status).toBe(202);
+    expect(client.events).toHaveLength(1);
+  });
 });

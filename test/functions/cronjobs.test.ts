@@ -100,6 +100,19 @@ describe('POST /cronjobs/{namespace}', () => {
     expect(storedCronJob('call').spec.jobTemplate.spec?.template.spec?.containers[0]?.image).toBe('registry.example.com/curl:8.11.1');
   });
 
+  it('every Job template it writes has a deadline: the body\'s, else JOB_ACTIVE_DEADLINE_SECONDS; PATCH null puts the default back', async () => {
+    kube.addDeployment(deployment('shop-web'));
+    expect((await create({ name: 'call', httpCall: { url: 'https://x.example/api/a', method: 'POST' }, schedule: '*/15 * * * *' })).status).toBe(201);
+    expect((await create({ name: 'from-web', fromDeployment: 'shop-web', schedule: '0 3 * * *' })).status).toBe(201);
+    expect((await create({ name: 'short', fromDeployment: 'shop-web', schedule: '0 3 * * *', activeDeadlineSeconds: 600 })).status).toBe(201);
+    expect(storedCronJob('call').spec.jobTemplate.spec?.activeDeadlineSeconds).toBe(86_400);
+    expect(storedCronJob('from-web').spec.jobTemplate.spec?.activeDeadlineSeconds).toBe(86_400);
+    expect(storedCronJob('short').spec.jobTemplate.spec?.activeDeadlineSeconds).toBe(600);
+    const version = storedCronJob('short').metadata?.resourceVersion ?? '';
+    expect((await patch('short', { activeDeadlineSeconds: null }, { 'If-Match': `"${version}"` })).status).toBe(200);
+    expect(storedCronJob('short').spec.jobTemplate.spec?.activeDeadlineSeconds).toBe(86_400);
+  });
+
   it('hands the CronJob to the app scheduler at creation when asked', async () => {
     await create({ name: 'nightly', fromDeployment: 'web', schedule: '0 3 * * *', scheduler: 'app' });
     const stored = storedCronJob('nightly');

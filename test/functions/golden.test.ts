@@ -19,7 +19,7 @@ import type { GoldenHistory } from './golden/scenarios.js';
  */
 const GOLDEN_DIR = join(import.meta.dirname, 'golden');
 const goldens: { file: string; golden: GoldenHistory }[] = readdirSync(GOLDEN_DIR, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && /^v\d+$/.test(d.name))
+  .filter((d) => d.isDirectory() && /^v\d+(\.\d+)*$/.test(d.name))
   .flatMap((d) =>
     readdirSync(join(GOLDEN_DIR, d.name))
       .filter((f) => f.endsWith('.json'))

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CUSTOM_STATUS_BUDGET_CHARS, MAX_MESSAGE_CHARS } from '../../src/core/limits.js';
 import { type RunRequest, type RunSnapshot, snapshotOf } from '../../src/core/run.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
-import { jobRun, STOP_THROTTLED_FOR_MS } from '../../src/functions/jobRun.js';
+import { jobRun, STOP_THROTTLED_FOR_MS, STOP_THROTTLED_MAX_WAIT_MS } from '../../src/functions/jobRun.js';
 import { ACTIVITIES, CANCEL_EVENT } from '../../src/functions/names.js';
 import type { StopThrottled } from '../../src/runs/observe.js';
 import type { SubmitResult } from '../../src/runs/submit.js';
@@ -111,13 +111,19 @@ describe('jobRun orchestration', () => {
     expect(h.state.records.filter((r) => r.kind === 'timerCreated')).toHaveLength(0);
   });
 
-  it('deletes any half-created Job and fails the run when submit keeps failing after its retries', async () => {
-    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+  it.each([
+    ['3.0', false],
+    ['2', true],
+  ] as const)('deletes any half-created Job and fails the run when submit keeps failing after its retries (version %s)', async (version, hostRetries) => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0, 'run-abc', version).start();
     await h.fail(ACTIVITIES.submitRun, 'create Job batch/x failed: HTTP 503');
+    expect(h.timer().fireAt).toEqual(seconds(1));
     await h.fire(); // the retry delay
     expect(h.activity().name).toBe(ACTIVITIES.submitRun);
     await h.fail(ACTIVITIES.submitRun, 'create Job batch/x failed: HTTP 503');
-    await h.fire(); // attempts ran out
+    // With RetryOptions (before 3.0) the host writes one more timer when attempts run out; from 3.0 the
+    // orchestrator retries by itself and stops at once.
+    if (hostRetries) await h.fire();
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ ref, verdict: { status: 'Failed', reason: 'SubmitFailed' } });
     await h.complete(ACTIVITIES.stopRun, snap('Failed', 'SubmitFailed', h.now));
@@ -529,5 +535,204 @@ describe('jobRun under the API server\'s back-pressure on create and delete', ()
     await archived(h);
     expect(h.state.output).toMatchObject({ status: 'Failed', reason: 'ErrImagePull' });
     expect((h.state.output as RunSnapshot).message).toMatch(/throttled the delete of Job batch\/nightly-0123456789 for an hour, so delete it by hand/);
+  });
+
+  it('an hour of throttled deletes that ask for 1 s each is a bounded number of waits, growing to a cap (version 3.0)', async () => {
+    const h = await started();
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Failed', 'ErrImagePull', h.now));
+    const verdictAt = h.now.getTime();
+    const waits: number[] = [];
+    while (h.state.status === 'Running' && h.pending.some((w) => w.kind === 'activity' && w.name === ACTIVITIES.stopRun)) {
+      await h.complete(ACTIVITIES.stopRun, throttledStop(new Date(h.now.getTime() + 1_000)));
+      if (!h.pending.some((w) => w.kind === 'timer')) break;
+      const before = h.now.getTime();
+      await h.fire();
+      waits.push(h.now.getTime() - before);
+    }
+    await archived(h);
+    expect((h.state.output as RunSnapshot).message).toMatch(/for an hour, so delete it by hand/);
+    expect(h.now.getTime() - verdictAt).toBeGreaterThanOrEqual(STOP_THROTTLED_FOR_MS);
+    // 1 s, 2 s, 4 s ... then the cap: about twenty waits for the hour, not 3,600.
+    expect(waits.slice(0, 4)).toEqual([1_000, 2_000, 4_000, 8_000]);
+    expect(Math.max(...waits)).toBe(STOP_THROTTLED_MAX_WAIT_MS);
+    expect(waits.length).toBeLessThanOrEqual(25);
+  });
+
+  it('version 2 instances keep their one-second waits on a throttled delete (they replay as recorded)', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0, 'run-abc', '2').start();
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Failed', 'ErrImagePull', h.now));
+    for (let i = 0; i < 3; i++) {
+      await h.complete(ACTIVITIES.stopRun, throttledStop(new Date(h.now.getTime() + 1_000)));
+      expect(h.timer().fireAt).toEqual(new Date(h.now.getTime() + 1_000));
+      await h.fire();
+    }
+  });
+});
+
+/**
+ * durable-functions 3.5 completes a `waitForExternalEvent` task outside any pending Task.any when its event
+ * comes while the orchestrator waits on an activity, and a Task.any made later with that completed task does
+ * not resolve on it (TaskOrchestrationExecutor.setTaskValue / trackOpenTask, CompoundTask.handleCompletion in
+ * node_modules/durable-functions; upstream: Azure/azure-functions-durable-js issue 558). The run keeps one
+ * cancel task, so from version 3.0 it looks at that task before every wait.
+ */
+describe('jobRun: a cancel raised while an activity runs (version 3.0)', () => {
+  const throttledSubmit = (retryAt: Date): SubmitResult => ({
+    outcome: 'throttled',
+    snapshot: snap('Starting', 'Throttled', t0, { message: 'the API server asked the app to slow down (HTTP 429)' }),
+    retryAt: retryAt.toISOString(),
+  });
+  const scheduled = (h: OrchestrationHarness, name: string) => h.state.records.filter((r) => r.kind === 'scheduled' && r.name === name).length;
+
+  it('a cancel raised during an observe stops the run at once: no further timer, the last look, then the delete', async () => {
+    const h = await started();
+    await h.fire();
+    expect(h.activity().name).toBe(ACTIVITIES.observeRun);
+    await h.raise(CANCEL_EVENT, { reason: 'wrong date' });
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    // No poll timer: the cancel's last look comes next, then the stop.
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled: wrong date' } });
+    await h.complete(ACTIVITIES.stopRun, snap('Cancelled', 'CancelRequested', h.now));
+    await archived(h);
+    expect(h.state.output).toMatchObject({ status: 'Cancelled', reason: 'CancelRequested' });
+    expect(scheduled(h, ACTIVITIES.observeRun)).toBe(2);
+  });
+
+  it('a cancel raised during an observe that ends the Job keeps the Job\'s own verdict', async () => {
+    const h = await started();
+    await h.fire();
+    await h.raise(CANCEL_EVENT, {});
+    const success = snap('Success', 'CompletionsReached', h.now, { outputs: { rows: 3 } });
+    await h.complete(ACTIVITIES.observeRun, success);
+    await archived(h);
+    expect(h.state.output).toEqual({ ...success, archive: ARCHIVED });
+    expect(scheduled(h, ACTIVITIES.stopRun)).toBe(0);
+  });
+
+  it('a cancel raised during a throttled submit\'s retry never lets the Job be created after it', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(3)));
+    await h.fire();
+    // The second attempt is running when the cancel comes; the API server throttles it again.
+    expect(h.activity().name).toBe(ACTIVITIES.submitRun);
+    await h.raise(CANCEL_EVENT, { reason: 'not today' });
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(6)));
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled: not today' } });
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    await h.complete(ACTIVITIES.stopRun, snap('Cancelled', 'CancelRequested', h.now));
+    await archived(h);
+    expect(h.state.output).toMatchObject({ status: 'Cancelled' });
+    // Two attempts, both before the cancel was seen: none after it.
+    expect(scheduled(h, ACTIVITIES.submitRun)).toBe(2);
+  });
+
+  it('a cancel raised while the submit that creates the Job runs: the Job is looked at once and deleted', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    await h.complete(ACTIVITIES.submitRun, throttledSubmit(seconds(3)));
+    await h.fire();
+    await h.raise(CANCEL_EVENT, {});
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    await h.complete(ACTIVITIES.observeRun, snap('Starting', 'Submitted', h.now));
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled' } });
+  });
+
+  it('a cancel raised while a failed submit waits to be retried: no further attempt, any half-made Job deleted', async () => {
+    const h = await new OrchestrationHarness(jobRun, input({ retry: { firstRetryMs: 1000, maxAttempts: 5 } }), t0).start();
+    await h.fail(ACTIVITIES.submitRun, 'create Job batch/x failed: HTTP 503');
+    expect(h.timer().fireAt).toEqual(seconds(1));
+    await h.raise(CANCEL_EVENT, { reason: 'changed my mind' });
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled', message: 'cancelled: changed my mind' } });
+    expect(scheduled(h, ACTIVITIES.submitRun)).toBe(1);
+  });
+
+  it('a cancel raised while a failing submit runs: the retry is not made', async () => {
+    const h = await new OrchestrationHarness(jobRun, input({ retry: { firstRetryMs: 1000, maxAttempts: 5 } }), t0).start();
+    await h.raise(CANCEL_EVENT, {});
+    await h.fail(ACTIVITIES.submitRun, 'create Job batch/x failed: HTTP 503');
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled' } });
+    expect(scheduled(h, ACTIVITIES.submitRun)).toBe(1);
+  });
+
+  it('the submit\'s own retries follow the run\'s policy: delays doubling from firstRetryMs, maxAttempts in all', async () => {
+    const h = await new OrchestrationHarness(jobRun, input({ retry: { firstRetryMs: 1000, maxAttempts: 4 } }), t0).start();
+    const delays: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await h.fail(ACTIVITIES.submitRun, 'HTTP 503');
+      const before = h.now.getTime();
+      await h.fire();
+      delays.push(h.now.getTime() - before);
+    }
+    expect(delays).toEqual([1000, 2000, 4000]);
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    expect(h.state.customStatus).toMatchObject({ reason: 'Submitted' });
+    expect(scheduled(h, ACTIVITIES.submitRun)).toBe(4);
+  });
+
+  it('a cancel raised during the first submit, before any wait, wins the first wait', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0).start();
+    await h.raise(CANCEL_EVENT, {});
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    expect(h.activity().name).toBe(ACTIVITIES.observeRun);
+  });
+
+  it('a cancel delivered in one episode with the poll timer, after it, is seen once the observe is back', async () => {
+    const h = await started();
+    await h.together({ fire: true }, { raise: CANCEL_EVENT, data: { reason: 'batched' } });
+    // The timer won the wait; the observe it started is running when the cancel completes its task.
+    expect(h.activity().name).toBe(ACTIVITIES.observeRun);
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { reason: 'CancelRequested', message: 'cancelled: batched' } });
+  });
+
+  it.each([
+    ['before', true],
+    ['after', false],
+  ] as const)('a cancel delivered in one episode with an observe\'s completion, %s it, stops the run', async (_, cancelFirst) => {
+    const h = await started();
+    await h.fire();
+    const observed = { complete: ACTIVITIES.observeRun, result: snap('Running', 'Running', h.now) };
+    const cancel = { raise: CANCEL_EVENT, data: {} };
+    await h.together(...(cancelFirst ? [cancel, observed] : [observed, cancel]));
+    expect(h.pending.some((w) => w.kind === 'timer')).toBe(false);
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    expect(h.activity(ACTIVITIES.stopRun).input).toMatchObject({ verdict: { status: 'Cancelled' } });
+  });
+
+  it.each([
+    ['2', '2'],
+    ['1 (none)', null],
+  ])('instances of version %s replay the old path: the cancel waits for the next timer', async (_, version) => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0, 'run-abc', version).start();
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    await h.fire();
+    await h.raise(CANCEL_EVENT, {});
+    await h.complete(ACTIVITIES.observeRun, snap('Running', 'Running', h.now));
+    expect(h.timer()).toBeDefined();
+    expect(scheduled(h, ACTIVITIES.stopRun)).toBe(0);
+  });
+});
+
+describe('jobRun: the custom status stays within the host\'s limit at every step, the last included', () => {
+  it('a 20,000-character reason from the cluster and a 50,000-character archive error: the orchestration completes', async () => {
+    const h = await started();
+    await h.fire();
+    const failed = snap('Failed', 'R'.repeat(20_000), h.now, { message: 'm'.repeat(20_000), outputs: { log: 'o'.repeat(7_000) } });
+    await h.complete(ACTIVITIES.observeRun, failed);
+    expect(h.state.status).toBe('Running');
+    await h.complete(ACTIVITIES.archiveRun, { location: null, error: `the logs could not be archived: ${'e'.repeat(50_000)}` });
+    // The local engine fails an orchestration over the host's 16 KB exactly as the host does.
+    expect(h.state.status).toBe('Completed');
+    expect(JSON.stringify(h.state.customStatus).length).toBeLessThanOrEqual(CUSTOM_STATUS_BUDGET_CHARS);
+    expect(h.state.output).toMatchObject({ status: 'Failed', outputs: { log: 'o'.repeat(7_000) } });
   });
 });

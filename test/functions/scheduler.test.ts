@@ -170,12 +170,48 @@ describe('the scheduler timer', () => {
     expect(client.startCount).toBe(1);
   });
 
-  it('leaves the time to the next tick when the CronJob changed since it was listed', async () => {
+  it('decides again, once, as the CronJob is now, when it changed since it was listed (an edit, not another tick)', async () => {
     dev.addCronJob(cronJob('report'));
     dev.failNext('patchCronJobAnnotations', 409, 'Conflict');
     const report = await tick();
     expect(report).toMatchObject({ started: [runName('report')], errors: [] });
     expect(lines.join('\n')).toContain('changed since it was listed');
+    expect(dev.calls.filter((c) => c.startsWith('readCronJob'))).toEqual(['readCronJob batch/report']);
+  });
+
+  it('two overlapping ticks racing a run that finishes at once start it once: the due time is claimed before the start', async () => {
+    // The host's startNew replaces a finished instance (overridableExistingInstanceStates NonRunningStates, the
+    // only setting that refuses anything: azure-functions-durable-extension OverridableStates.cs,
+    // ToDedupeStatuses), so a tick that read "no run" before the other tick's run started and finished would
+    // start it again. Tick B reads Durable first, then waits until tick A's run has started and finished.
+    dev.addCronJob(cronJob('report'));
+    const runId = runName('report');
+    let aDone!: () => void;
+    const aFinished = new Promise<void>((resolve) => (aDone = resolve));
+    let reads = 0;
+    const getStatus = client.getStatus.bind(client);
+    client.getStatus = async (instanceId) => {
+      const answer = getStatus(instanceId);
+      if (++reads === 2) {
+        await answer.catch(() => undefined);
+        await aFinished;
+      }
+      return answer;
+    };
+    const startNew = client.startNew.bind(client);
+    client.startNew = async (name, options) => {
+      const id = await startNew(name, options);
+      const started = client.instances.get(id);
+      if (started) started.runtimeStatus = 'Completed';
+      return id;
+    };
+    const a = tick().finally(() => { aDone(); });
+    const b = tick();
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(client.startCount).toBe(1);
+    expect([...ra.started, ...rb.started]).toEqual([runId]);
+    expect([...ra.existing, ...rb.existing]).toEqual([runId]);
+    expect(lines.join('\n')).toContain('was taken by another tick');
   });
 
   it('Forbid: holds the due run while a run of the CronJob is active, and records nothing', async () => {
@@ -232,13 +268,32 @@ describe('the scheduler timer', () => {
     expect(dev.events[0]).toMatchObject({ type: 'Warning', reason: 'InvalidSchedule', involvedObject: { kind: 'CronJob', name: 'never' } });
   });
 
-  it('one CronJob that fails does not hold back the others', async () => {
+  it('one CronJob that fails does not hold back the others; its due time, not claimed, is started by the next tick', async () => {
     dev.addCronJob(cronJob('a')).addCronJob(cronJob('b'));
     dev.failNext('patchCronJobAnnotations', 500);
     const report = await tick();
-    expect(report.started.sort()).toEqual([runName('a'), runName('b')]);
+    expect(report.started).toEqual([runName('b')]);
     expect(report.errors).toHaveLength(1);
     expect(report.errors[0]).toContain('CronJob batch/a');
+    expect((await tick()).started).toEqual([runName('a')]);
+  });
+
+  it('a due time claimed but not started (Durable refused) is given back, and the next tick starts it', async () => {
+    dev.addCronJob(cronJob('report'));
+    const startNew = client.startNew.bind(client);
+    let refuse = true;
+    client.startNew = (name, options) => {
+      if (refuse) {
+        refuse = false;
+        return Promise.reject(new Error('The operation failed with an unexpected status code: 500'));
+      }
+      return startNew(name, options);
+    };
+    const first = await tick();
+    expect(first.started).toEqual([]);
+    expect(first.errors).toEqual([expect.stringContaining('unexpected status code: 500')]);
+    expect(dev.cronJobs.get('batch/report')?.metadata?.annotations?.[LAST_SCHEDULE_ANNOTATION]).toBe('2026-11-23T09:45:00Z');
+    expect((await tick()).started).toEqual([runName('report')]);
   });
 
   it('a namespace the cluster refuses to list, or a cluster that does not answer, does not hold back the others', async () => {

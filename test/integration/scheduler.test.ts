@@ -7,6 +7,7 @@ import { CRONJOB_INSTANTIATE_ANNOTATION, CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
 import { scheduledRunName } from '../../src/core/naming.js';
 import { getRun } from '../../src/functions/getRun.js';
 import { scheduler } from '../../src/functions/scheduler.js';
+import type { RunClient } from '../../src/http/runs.js';
 import type { TickReport } from '../../src/runs/scheduler.js';
 import { createServices, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION } from '../../testenv/fates.js';
@@ -214,5 +215,47 @@ describe('the scheduler on a real control plane', () => {
     expect(await jobsOf('impossible')).toEqual([]);
     expect(await jobsOf('loose')).toEqual([]);
     expect(await finished(scheduledRunName('healthy', minute(1)))).toMatchObject({ status: 'Success' });
+  });
+
+  it('two overlapping ticks racing a run that finishes fast start it once: the resourceVersion-guarded claim decides', async () => {
+    // Tick B reads Durable for the due run before tick A starts it, and goes on only once A's run has finished.
+    // Durable's startNew replaces a finished instance (the extension's NonRunningStates, OverridableStates.cs;
+    // the local engine alike), so without the claim B would run it again.
+    await handOver('raced');
+    const runId = scheduledRunName('raced', minute(1));
+    let release!: () => void;
+    const aFinished = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    const late: RunClient = {
+      startNew: (name, options) => durable.startNew(name, options),
+      getStatusBy: (filter) => durable.getStatusBy(filter),
+      raiseEvent: (id, event, data) => durable.raiseEvent(id, event, data),
+      getStatus: async (id) => {
+        const answer = durable.getStatus(id);
+        if (id === runId && !held) {
+          held = true;
+          await answer.catch(() => undefined);
+          await aFinished;
+        }
+        return answer;
+      },
+    };
+    let created: Date | undefined;
+    const a = tick(during(1)).then(async (report) => {
+      await finished(runId);
+      created = (await durable.getStatus(runId)).createdTime;
+      release();
+      return report;
+    });
+    const b = scheduler(timer, late, context(), during(1));
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(of('raced', ra.started)).toEqual([runId]);
+    expect(of('raced', rb?.started ?? [])).toEqual([]);
+    expect(of('raced', rb?.existing ?? [])).toEqual([runId]);
+    const after = await durable.getStatus(runId);
+    expect(after.runtimeStatus).toBe('Completed');
+    expect(after.createdTime).toEqual(created);
+    expect(await lastSchedule('raced')).toBe(minute(1).toISOString().replace('.000Z', 'Z'));
+    expect((await jobsOf('raced')).map((j) => j.metadata?.name)).toEqual([runId]);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -33,8 +33,14 @@ const activities = { double: (input: unknown) => Number(input) * 2 };
 const runtimes: LocalDurable[] = [];
 const dirs: string[] = [];
 
-function runtime(stateDir?: string): LocalDurable {
-  const r = new LocalDurable({ orchestrators: { sample: orchestratorRunner(sample) }, activities, ...(stateDir ? { stateDir } : {}) });
+function runtime(stateDir?: string, defaultVersion?: string, log?: (line: string) => void): LocalDurable {
+  const r = new LocalDurable({
+    orchestrators: { sample: orchestratorRunner(sample) },
+    activities,
+    ...(stateDir ? { stateDir } : {}),
+    ...(defaultVersion ? { defaultVersion } : {}),
+    ...(log ? { log } : {}),
+  });
   runtimes.push(r);
   return r;
 }
@@ -80,7 +86,34 @@ describe('the local Durable runtime', () => {
     await r.terminate('c', 'by test');
     const status = await until(r, 'c', 'Terminated');
     expect(status.output).toBe('by test');
-    await expect(r.raiseEvent('c', 'go', {})).rejects.toThrow();
+  });
+
+  it('answers raiseEvent as the host: an unknown id rejects (404), a finished instance resolves and drops the event (410)', async () => {
+    // azure-functions-durable-extension HttpApiHandler.HandleRaiseEventRequestAsync answers 404 for an unknown
+    // instance and 410 Gone for a Completed, Failed, Canceled or Terminated one; durable-functions' client
+    // (lib/src/durableClient/DurableClient.js, raiseEvent) resolves on 202 and 410 and rejects on 404.
+    const r = runtime();
+    await expect(r.raiseEvent('never-started', 'go', {})).rejects.toThrow("No instance with ID 'never-started' found.");
+    await r.startNew('sample', { instanceId: 'g', input: { generation: 2, waitMs: 60_000 } });
+    await until(r, 'g', 'Running');
+    await r.terminate('g', 'by test');
+    await until(r, 'g', 'Terminated');
+    const records = r.state('g')?.records.length;
+    await expect(r.raiseEvent('g', 'go', {})).resolves.toBeUndefined();
+    await r.idle('g');
+    expect(r.state('g')?.records.length).toBe(records);
+    expect((await r.getStatus('g')).runtimeStatus).toBe('Terminated');
+  });
+
+  it("host.json keeps startNew from replacing a running instance, and the engine refuses the same states", async () => {
+    // The extension's only choices (azure-functions-durable-extension src/WebJobs.Extensions.DurableTask/
+    // OverridableStates.cs): NonRunningStates, the default, refuses Running, Pending, ContinuedAsNew and
+    // Suspended instances and replaces finished ones; AnyState refuses nothing, so it must never be set. No
+    // setting refuses a finished instance: the app does not rely on startNew for that (docs/decisions.md).
+    const host = JSON.parse(await readFile(new URL('../../host.json', import.meta.url), 'utf8')) as {
+      extensions: { durableTask: { overridableExistingInstanceStates?: string } };
+    };
+    expect(host.extensions.durableTask.overridableExistingInstanceStates).toBe('NonRunningStates');
   });
 
   it('answers like the host: unknown ids throw, a running id cannot be started again, a finished one can', async () => {
@@ -108,5 +141,32 @@ describe('the local Durable runtime', () => {
     expect(await second.resume()).toBe(1);
     const status = await until(second, 'e', 'Completed');
     expect(status.output).toMatchObject({ doubled: 42, by: 'timer' });
+  });
+
+  // DurableTask.Core TaskOrchestrationDispatcher with CurrentOrOlder and Reject: an instance whose version
+  // compares greater than the worker's (VersioningSettings.CompareVersions) is not run, its work item
+  // abandoned and retried; a rollback leaves newer instances waiting for a worker that may run them.
+  it('a worker older than an instance leaves it as it is, events included; a worker at its version runs it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'local-durable-'));
+    dirs.push(dir);
+    const newer = runtime(dir, '3.1');
+    await newer.startNew('sample', { instanceId: 'f', input: { generation: 2, waitMs: 60_000 } });
+    await until(newer, 'f', 'Running');
+    await newer.close();
+
+    const lines: string[] = [];
+    const older = runtime(dir, '3.0', (line) => lines.push(line));
+    expect(await older.resume()).toBe(0);
+    expect(lines.join('\n')).toMatch(/instance f: version 3\.1 is newer than this worker's 3\.0/);
+    await older.raiseEvent('f', 'go', { by: 'rolled back' });
+    await older.idle('f');
+    expect(older.state('f')?.records.some((r) => r.kind === 'event')).toBe(false);
+    expect((await older.getStatus('f')).runtimeStatus).toBe('Running');
+    await older.close();
+
+    const again = runtime(dir, '3.1');
+    expect(await again.resume()).toBe(1);
+    await again.raiseEvent('f', 'go', { by: 'the newer worker' });
+    expect((await until(again, 'f', 'Completed')).output).toMatchObject({ by: 'event', event: { by: 'the newer worker' } });
   });
 });

@@ -7,6 +7,7 @@ import {
   failActivity,
   fireTimer,
   type HistoryRecord,
+  inOneEpisode,
   type InstanceState,
   newInstance,
   orchestratorRunner,
@@ -47,14 +48,23 @@ export interface GoldenHistory {
 }
 
 type Answer = unknown;
+interface RaisedEvent {
+  name: string;
+  data: unknown;
+  /** Delivered in one episode with the timer's firing, after it, as the host batches what arrived together. */
+  withTimer?: boolean;
+}
 interface Scenario {
   name: string;
   description: string;
-  input: JobRunInput;
+  /** A run's input; an old one may lack fields written later (their defaults then decide). */
+  input: JobRunInput | Record<string, unknown>;
   /** The answer to the `call`-th call (from 0) of an activity: a result, or an Error for the activity to throw. */
   answer(activity: string, call: number, now: Date): Answer;
-  /** Before the `timer`-th timer (from 0) fires, an event raised instead. */
-  event?(timer: number): { name: string; data: unknown } | undefined;
+  /** Before the `timer`-th timer (from 0) fires, an event raised instead (or with it, `withTimer`). */
+  event?(timer: number): RaisedEvent | undefined;
+  /** While the `call`-th call (from 0) of an activity runs, an event raised before it is answered. */
+  eventDuring?(activity: string, call: number): RaisedEvent | undefined;
   /** Stop with the instance in flight after this many steps (an instance caught by a deploy). */
   stopAfterSteps?: number;
 }
@@ -253,6 +263,128 @@ export const SCENARIOS: Scenario[] = [
       [ACTIVITIES.observeRun]: [...Array.from({ length: 8 }, () => transient('read Job failed: no answer from the API server')), running, success],
     }),
   },
+  {
+    name: 'cancel-during-observe',
+    description: 'a cancel raised while an observe runs: from 3.0 seen when it returns (no further timer), the last look, the delete',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [running],
+      [ACTIVITIES.stopRun]: [stopped('Cancelled', 'CancelRequested')],
+    }),
+    eventDuring: (activity, call) => (activity === ACTIVITIES.observeRun && call === 1 ? { name: CANCEL_EVENT, data: { reason: 'wrong date' } } : undefined),
+  },
+  {
+    name: 'cancel-during-throttled-submit',
+    description: 'a cancel raised while a throttled submit is retried, and throttled again: from 3.0 no submit after it, the run Cancelled',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [throttledSubmit],
+      [ACTIVITIES.observeRun]: [running],
+      [ACTIVITIES.stopRun]: [stopped('Cancelled', 'CancelRequested')],
+    }),
+    eventDuring: (activity, call) => (activity === ACTIVITIES.submitRun && call === 1 ? { name: CANCEL_EVENT, data: { reason: 'not today' } } : undefined),
+  },
+  {
+    name: 'cancel-at-continue-as-new',
+    description: 'a cancel raised during the last observe of a generation: it stops the run instead of being lost with the execution',
+    input: input({ continueAsNewAfter: 2 }),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [running],
+      [ACTIVITIES.stopRun]: [stopped('Cancelled', 'CancelRequested')],
+    }),
+    eventDuring: (activity, call) => (activity === ACTIVITIES.observeRun && call === 1 ? { name: CANCEL_EVENT, data: {} } : undefined),
+  },
+  {
+    name: 'cancel-with-timer-batched',
+    description: 'the poll timer and a cancel delivered in one episode: the timer wins the wait, the cancel is seen when the observe returns',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [running],
+      [ACTIVITIES.stopRun]: [stopped('Cancelled', 'CancelRequested')],
+    }),
+    event: (timer) => (timer === 1 ? { name: CANCEL_EVENT, data: { reason: 'batched' }, withTimer: true } : undefined),
+  },
+  {
+    name: 'cancel-during-submit-retry',
+    description: 'a cancel raised while a transiently failed submit waits for its retry: from 3.0 no further attempt, any half-made Job deleted',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [transient('create Job batch/nightly-0123456789 failed: HTTP 503'), submitted],
+      [ACTIVITIES.observeRun]: [running],
+      [ACTIVITIES.stopRun]: [stopped('Cancelled', 'CancelRequested')],
+    }),
+    event: (timer) => (timer === 0 ? { name: CANCEL_EVENT, data: { reason: 'changed my mind' } } : undefined),
+  },
+  {
+    name: 'stop-throttled-long',
+    description: 'the API server throttles the delete five times, each asking for a second: from 3.0 the waits grow (1, 2, 4, 8, 16 s)',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [(now) => snap('Failed', 'ErrImagePull', now)],
+      [ACTIVITIES.stopRun]: [
+        ...Array.from({ length: 5 }, () => (now: Date) => ({ outcome: 'throttled', retryAt: new Date(now.getTime() + 1_000).toISOString(), message: 'deleting Job batch/x waits' })),
+        stopped('Failed', 'ErrImagePull'),
+      ],
+    }),
+  },
+  {
+    name: 'archive-failed',
+    description: 'the archive fails even after its retries: the verdict stands and says why there is no archive',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [success],
+      [ACTIVITIES.archiveRun]: [transient('upload to run-logs failed: HTTP 503')],
+    }),
+  },
+  {
+    name: 'timeout-throttled-submit',
+    description: 'the create stays throttled until timeoutSeconds passes: Failed RunTimeout, any half-created Job deleted',
+    input: input({}, 10),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [(now) => ({ ...throttledSubmit(now), retryAt: new Date(now.getTime() + 30_000).toISOString() })],
+      [ACTIVITIES.stopRun]: [stopped('Failed', 'RunTimeout')],
+    }),
+  },
+  {
+    name: 'old-input',
+    description:
+      'an input continued as new by older code, without the fields written later (maxObserveFailures, observeFailures, trigger): their defaults decide, so a changed default is caught (ObserveFailed after 10 refusals)',
+    input: {
+      request: { runId: request.runId, cluster: request.cluster, namespace: request.namespace, source: request.source, overrides: request.overrides, requestHash: request.requestHash },
+      poll: { initialSeconds: 5, maxSeconds: 60, factor: 2, continueAsNewAfter: 50 },
+      retry: { firstRetryMs: 1000, maxAttempts: 2 },
+      progress: {
+        deadline: null,
+        polls: 3,
+        generation: 1,
+        last: {
+          runId: request.runId,
+          status: 'Running',
+          reason: 'Running',
+          message: 'Running Running',
+          cluster: request.cluster,
+          namespace: request.namespace,
+          jobName: request.runId,
+          source: request.source,
+          startTime: null,
+          completionTime: null,
+          pods: { active: 1, ready: 1, succeeded: 0, failed: 0 },
+          monitorUrl: null,
+          outputs: {},
+          observedAt: t0.toISOString(),
+        },
+      },
+    },
+    answer: answers({
+      [ACTIVITIES.observeRun]: [(now) => snap('Unknown', 'ObserveFailed', now, { message: 'the run could not be read: read Job failed: HTTP 403 Forbidden' })],
+      [ACTIVITIES.stopRun]: [stopped('Failed', 'ObserveFailed')],
+    }),
+  },
 ];
 
 const MAX_STEPS = 200;
@@ -268,6 +400,7 @@ export async function recordScenario(
   const state: InstanceState = newInstance('golden-run', 'jobRun', structuredClone(scenario.input), now, version);
   const executions: GoldenExecution[] = [];
   const calls = new Map<string, number>();
+  const raisedDuring = new Set<string>();
   let timers = 0;
 
   const keep = async (records: HistoryRecord[], input: unknown, finished: boolean) => {
@@ -294,6 +427,16 @@ export async function recordScenario(
     const activity = state.pending.find((w): w is Extract<Work, { kind: 'activity' }> => w.kind === 'activity');
     if (activity) {
       const call = calls.get(activity.name) ?? 0;
+      const during = raisedDuring.has(`${activity.name}#${String(call)}`) ? undefined : scenario.eventDuring?.(activity.name, call);
+      if (during) {
+        // The event arrives while the activity runs: its own episode, the activity still pending.
+        raisedDuring.add(`${activity.name}#${String(call)}`);
+        now = new Date(now.getTime() + 500);
+        await step(() => {
+          raiseEvent(state, during.name, during.data, now);
+        });
+        continue;
+      }
       calls.set(activity.name, call + 1);
       const answer = scenario.answer(activity.name, call, now);
       await step(() => {
@@ -306,6 +449,20 @@ export async function recordScenario(
     if (!timer) throw new Error(`scenario ${scenario.name}: the orchestration waits on nothing`);
     const event = timer.retryOf ? undefined : scenario.event?.(timers);
     if (!timer.retryOf) timers++;
+    if (event?.withTimer) {
+      if (timer.fireAt > now) now = timer.fireAt;
+      await step(() => {
+        inOneEpisode(state, [
+          () => {
+            fireTimer(state, timer.id, now);
+          },
+          () => {
+            raiseEvent(state, event.name, event.data, now);
+          },
+        ]);
+      });
+      continue;
+    }
     if (event) {
       now = new Date(now.getTime() + 1000);
       await step(() => {
