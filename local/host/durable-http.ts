@@ -6,8 +6,8 @@ import type { LocalDurable } from '../durable/runtime.js';
 /**
  * The slice of the Durable Functions extension's HTTP API that durable-functions' own DurableClient calls when
  * the host gives it an `rpcBaseUrl` (durable-functions lib/src/durableClient/DurableClient.js): start an
- * orchestration, read an instance's status, raise an event, over LocalDurable. It lets the local runtime run an
- * app loaded from a bundle, whose functions with a Durable client binding can only be called through the
+ * orchestration, read an instance's status, query instances, raise an event, over LocalDurable. It lets the
+ * local runtime run an app loaded from a bundle, whose functions with a Durable client binding can only be called through the
  * package's wrapper (there is no own handler to hand the local client to), so the bundled client's HTTP
  * code (axios inside the bundle) is exercised too. Answers as the extension's: 202 with the id for a start,
  * 200 with the status, 404 for an unknown instance, 202 for an event, 410 for an event to a finished instance
@@ -44,7 +44,13 @@ async function answer(durable: LocalDurable, method: string, url: URL, body: str
   const path = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   const [root, kind, id, verb, event] = path;
   const notFound = { status: 404, body: { message: `no ${method} ${url.pathname}` } };
-  if (root !== 'durabletask' || id === undefined) return notFound;
+  if (root !== 'durabletask') return notFound;
+  if (method === 'GET' && kind === 'instances' && id === undefined) {
+    // The instances query (getStatusBy); of its filters, the runtime statuses are what the app asks by.
+    const statuses = url.searchParams.get('runtimeStatus')?.split(',').filter(Boolean) ?? [];
+    return { status: 200, body: await durable.getStatusBy({ runtimeStatus: statuses }) };
+  }
+  if (id === undefined) return notFound;
   if (method === 'POST' && kind === 'orchestrators') {
     const instanceId = path[3];
     try {
