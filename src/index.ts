@@ -7,6 +7,7 @@ import './functions/startJobRun.js';
 import './functions/startCronJobRun.js';
 import './functions/getRun.js';
 import './functions/cancelRun.js';
+import './functions/rerunRun.js';
 import './functions/listJobs.js';
 import './functions/listCronJobs.js';
 import './functions/getRunLogs.js';

@@ -92,18 +92,46 @@ export function succeeds(options: { runFor?: string; terminationMessage?: string
   };
 }
 
-/** A pod that runs for `runFor` (exactly) and fails with `exitCode` (reason Error), optionally with a termination message. */
-export function fails(options: { exitCode?: number; runFor?: string; terminationMessage?: string } = {}): PodFate {
+/**
+ * A pod that runs for `runFor` (exactly) and fails with `exitCode` and the container status reason `reason`
+ * (Error, as the kubelet says; OOMKilled, with exit code 137, is what the runtime reports for a container killed
+ * over its memory limit), optionally with a termination message.
+ */
+export function fails(options: { exitCode?: number; reason?: string; runFor?: string; terminationMessage?: string } = {}): PodFate {
   return {
     labels: { [FAIL_LABEL]: 'true' },
     annotations: {
       ...quickStart(),
       [FAIL_EXIT_CODE_ANNOTATION]: String(options.exitCode ?? 1),
-      [FAIL_REASON_ANNOTATION]: 'Error',
+      [FAIL_REASON_ANNOTATION]: options.reason ?? 'Error',
       [FAIL_DELAY_ANNOTATION]: options.runFor ?? '1s',
       [FAIL_JITTER_ANNOTATION]: options.runFor ?? '1s',
       [COMPLETE_WEIGHT_ANNOTATION]: '0',
       ...(options.terminationMessage === undefined ? {} : { [TERMINATION_MESSAGE_ANNOTATION]: options.terminationMessage }),
+    },
+  };
+}
+
+/** The fate our pod-evicted stage acts on: the kubelet's eviction under node pressure. */
+export const EVICTED_FATE = 'evicted';
+/** When the evicted fate strikes after the pod is Ready (a Go duration; 1 s by default). */
+export const EVICT_AFTER_ANNOTATION = 'aks-job-runner.test/evict-after';
+
+/**
+ * A pod the kubelet evicts under node pressure once it has run for `after`: phase Failed, reason Evicted,
+ * DisruptionTarget TerminationByKubelet, exit code 137, a Warning event Evicted (testenv/stages/pod-evicted.yaml).
+ */
+export function evicted(options: { after?: string } = {}): PodFate {
+  const after = options.after ?? '1s';
+  return {
+    labels: {},
+    annotations: {
+      ...quickStart(),
+      [FATE_ANNOTATION]: EVICTED_FATE,
+      [EVICT_AFTER_ANNOTATION]: after,
+      [COMPLETE_DELAY_ANNOTATION]: '1h',
+      [COMPLETE_JITTER_ANNOTATION]: '1h',
+      [COMPLETE_WEIGHT_ANNOTATION]: '0',
     },
   };
 }

@@ -34,6 +34,8 @@ export interface JobItem {
   image: string | null;
   params: Record<string, string | null>;
   referencedParams: string[];
+  /** Names the command substitutes as $(NAME), which a run may not set (the source's allow-env does not name them). */
+  commandParams?: string[];
 }
 
 export interface Page<T> {
@@ -126,8 +128,27 @@ export interface Snapshot {
   pods: { active: number; ready: number; succeeded: number; failed: number };
   monitorUrl: string | null;
   outputs: Record<string, unknown>;
-  trigger?: { kind: string; scheduledTime?: string };
+  trigger?: { kind: string; scheduledTime?: string; of?: string };
   observedAt: string;
+  /** On Failed and Cancelled runs: why (docs/http-api.md, "Why a run failed"). */
+  failure?: RunFailure;
+  failureKind?: string;
+  exitCode?: number | null;
+}
+
+export interface RunFailure {
+  kind: string;
+  exitCode: number | null;
+  signal: string | null;
+  container: string | null;
+  pod: string | null;
+  node: string | null;
+  attempt: number | null;
+  reason: string;
+  message: string;
+  at: string | null;
+  rule?: number;
+  logTail?: string;
 }
 
 /** A container as the dry run's manifest has it: what "fills in" from the Deployment. */

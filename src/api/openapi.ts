@@ -38,6 +38,12 @@ const HEADERS: Readonly<Record<HeaderName, { description: string; schema: JsonOb
   'X-Log-Pod': { description: 'The pod the log is of', schema: { type: 'string' } },
   'X-Log-Container': { description: 'The container the log is of', schema: { type: 'string' } },
   'X-Log-Truncated': { description: 'true when the log was cut to its size limit', schema: { type: 'string', enum: ['true', 'false'] } },
+  'X-Log-Kept': {
+    description: "whole; head-and-tail: the log was cut to its size limit keeping its first and last lines, with a marker line between them; head: the lines asked for with tailLines, cut from their start",
+    schema: { type: 'string', enum: ['whole', 'head-and-tail', 'head'] },
+  },
+  'X-Log-Omitted-Bytes': { description: 'Bytes the cut left out ("0" for a log kept whole); ">N" when the log was longer than the app read', schema: { type: 'string' } },
+  'X-Log-Omitted-Lines': { description: 'Lines the cut left out ("0" for a log kept whole); ">N" when the log was longer than the app read', schema: { type: 'string' } },
 };
 
 /** JSON Schema 2020-12 of a zod schema, as OpenAPI 3.1 embeds it (no `$schema` of its own). */

@@ -76,7 +76,7 @@ export const COMPONENT_SCHEMAS = {
 } as const satisfies Record<string, { schema: z.ZodType; io: 'input' | 'output'; constraints?: Readonly<Record<string, unknown>> }>;
 export type SchemaName = keyof typeof COMPONENT_SCHEMAS;
 
-export type HeaderName = 'Location' | 'Retry-After' | 'ETag' | 'Content-Disposition' | 'X-Log-Source' | 'X-Log-Pod' | 'X-Log-Container' | 'X-Log-Truncated';
+export type HeaderName = 'Location' | 'Retry-After' | 'ETag' | 'Content-Disposition' | 'X-Log-Source' | 'X-Log-Pod' | 'X-Log-Container' | 'X-Log-Truncated' | 'X-Log-Kept' | 'X-Log-Omitted-Bytes' | 'X-Log-Omitted-Lines';
 
 export interface ApiParameter {
   name: string;
@@ -301,6 +301,23 @@ export const API_ROUTES: readonly ApiRoute[] = [
     errors: [...CLUSTER_ERRORS, 413],
   },
   {
+    name: 'rerunRun',
+    method: 'POST',
+    route: 'runs/{runId}/rerun',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: 'Run a run again',
+    description:
+      "Start a new run of the same source with the same parameters (cluster, namespace, env overrides, fallback image, timeout), the body's env overrides merged over the original's; also when the original's Job and pods are gone. Consent and the caller's policy are checked again; the new run's trigger is {kind: rerun, of}.",
+    parameters: [
+      runIdPath,
+      { name: 'Idempotency-Key', in: 'header', description: 'The same key reruns this run once, never a second Job', schema: idempotencyKeySchema },
+    ],
+    requestBody: { schema: 'EnvOverrides', required: false, description: "Env overrides for containers[0], merged over the original run's" },
+    answers: { 202: runStarted },
+    errors: [...CLUSTER_ERRORS, 413, 429],
+  },
+  {
     name: 'getRunLogs',
     method: 'GET',
     route: 'runs/{runId}/logs',
@@ -322,7 +339,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       200: {
         description: 'The log',
         body: { contentType: 'text/plain', jsonSchema: { type: 'string' } },
-        headers: ['Content-Disposition', 'X-Log-Source', 'X-Log-Pod', 'X-Log-Container', 'X-Log-Truncated'],
+        headers: ['Content-Disposition', 'X-Log-Source', 'X-Log-Pod', 'X-Log-Container', 'X-Log-Truncated', 'X-Log-Kept', 'X-Log-Omitted-Bytes', 'X-Log-Omitted-Lines'],
       },
     },
     errors: CLUSTER_ERRORS,

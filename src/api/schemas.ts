@@ -98,6 +98,10 @@ const sourceSummaryShape = {
   image: z.string().nullable(),
   params: z.record(z.string(), z.string().nullable()).meta({ description: 'containers[0] env with literal values (null when DISCOVERY_SHOW_ENV_VALUES is off)' }),
   referencedParams: z.array(z.string()),
+  commandParams: z.array(z.string()).meta({
+    description:
+      "env names containers[0]'s command or args substitute as $(NAME) that the source's aks-job-runner.io/allow-env annotation does not name: the start route refuses a value for them",
+  }),
   runnable: z.boolean(),
   notRunnableReason: z.string().nullable(),
   createdAt: z.string().nullable(),
@@ -135,7 +139,9 @@ export const deploymentListSchema = z.looseObject({
       namespace: z.string(),
       cluster: z.string(),
       replicas: z.number(),
-      containers: z.array(z.looseObject({ name: z.string(), image: z.string().nullable(), env: z.array(z.string()), referencedEnv: z.array(z.string()) })),
+      containers: z.array(
+        z.looseObject({ name: z.string(), image: z.string().nullable(), env: z.array(z.string()), referencedEnv: z.array(z.string()), commandEnv: z.array(z.string()) }),
+      ),
       createdAt: z.string().nullable(),
       runnable: z.boolean(),
       notRunnableReason: z.string().nullable(),
@@ -188,6 +194,7 @@ const cronJobDetailShape = {
         args: z.array(z.string()).nullable(),
         env: z.record(z.string(), z.string().nullable()).meta({ description: 'Env with literal values (null when DISCOVERY_SHOW_ENV_VALUES is off)' }),
         referencedEnv: z.array(z.string()),
+        commandEnv: z.array(z.string()).meta({ description: 'names the command or args substitute as $(NAME) that aks-job-runner.io/allow-env does not name: an env edit of them is refused' }),
       }),
     ),
   }),

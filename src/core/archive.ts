@@ -136,18 +136,88 @@ export function logTargets(pod: V1Pod): LogTarget[] {
   });
 }
 
+/** How much of a log the app reads, as a multiple of the bound, to know how much a cut leaves out. */
+export const LOG_SCAN_FACTOR = 4;
+
+/** What a cut left out of a log: its bytes and lines, or at least that many when the log was longer than the app read. */
+export interface LogOmission {
+  bytes: number;
+  lines: number;
+  atLeast: boolean;
+}
+
+export interface BoundedLog {
+  content: Buffer;
+  truncated: boolean;
+  omitted?: LogOmission | undefined;
+}
+
+/** The line the cut leaves between a log's head and its tail. */
+export function omissionMarker(omitted: LogOmission): string {
+  const more = omitted.atLeast ? 'more than ' : '';
+  return `[aks-job-runner: ${more}${String(omitted.bytes)} bytes (${more}${String(omitted.lines)} lines) of this log are left out here]\n`;
+}
+
+
+function charStart(bytes: Buffer, at: number): number {
+  let i = at;
+  while (i < bytes.length && ((bytes[i] ?? 0) & 0xc0) === 0x80) i++;
+  return i;
+}
+
+function newlines(bytes: Buffer): number {
+  let count = 0;
+  for (const b of bytes) if (b === 0x0a) count++;
+  return count;
+}
+
 /**
- * A log cut to the bound. The API server is asked for one byte more than the bound (limitBytes), so a log of
- * exactly the bound is not called truncated. The head is kept: it is what the API server can cut without
- * sending the whole log; a cut never splits a UTF-8 character.
+ * A log cut to the bound. Both ends are kept, since a program prints what went wrong at the end: the first and
+ * the last whole lines that fit in about half the bound each, and between them a marker of what was left out.
+ * `start` is the log from its beginning (as much as was read); `end` is its end, the same buffer when the whole
+ * log was read, else a separate read of its last lines (`whole: false`: the omission is then "more than").
+ * A cut never splits a UTF-8 character; a log within the bound is kept whole.
  */
-export function boundLog(text: string, maxBytes: number): { content: Buffer; truncated: boolean } {
+export function keepEnds(start: Buffer, end: Buffer, maxBytes: number, whole: boolean): BoundedLog {
+  if (whole && start.length <= maxBytes) return { content: start, truncated: false };
+  // Room for the marker at its longest: nothing left out can be more than what was read (or, for a log longer
+  // than that, than ten times as much, which the digits of the count allow for).
+  const most = whole ? start.length : start.length * 10;
+  const markerRoom = Buffer.byteLength(omissionMarker({ bytes: most, lines: most, atLeast: !whole })) + 1;
+  if (maxBytes < markerRoom * 2) {
+    // A bound too small for a marker and both ends (only tests set one): the head alone, as much as fits.
+    let end = Math.min(maxBytes, start.length);
+    while (end > 0 && ((start[end] ?? 0) & 0xc0) === 0x80) end--;
+    const rest = start.subarray(end);
+    return { content: start.subarray(0, end), truncated: true, omitted: { bytes: rest.length, lines: newlines(rest), atLeast: !whole } };
+  }
+  const budget = maxBytes - markerRoom;
+  const headRoom = Math.floor(budget / 2);
+  // The head: whole lines when one fits, else up to a character boundary.
+  let headEnd = Math.min(headRoom, start.length);
+  const lastNewline = start.subarray(0, headEnd).lastIndexOf(0x0a);
+  if (lastNewline >= 0) headEnd = lastNewline + 1;
+  else while (headEnd > 0 && ((start[headEnd] ?? 0) & 0xc0) === 0x80) headEnd--;
+  const head = start.subarray(0, headEnd);
+  // The tail: from the start of a line when one begins in the room, else from a character boundary.
+  const tailRoom = budget - head.length - (head.length > 0 && head[head.length - 1] !== 0x0a ? 1 : 0);
+  let tailStart = Math.max(end.length - tailRoom, whole ? head.length : 0, 0);
+  if (tailStart > 0 && end[tailStart - 1] !== 0x0a) {
+    const next = end.subarray(tailStart).indexOf(0x0a);
+    tailStart = next >= 0 && tailStart + next + 1 < end.length ? tailStart + next + 1 : charStart(end, tailStart);
+  }
+  const tail = end.subarray(tailStart);
+  const middle = whole ? start.subarray(head.length, tailStart) : start.subarray(head.length);
+  const omitted: LogOmission = { bytes: middle.length, lines: newlines(middle), atLeast: !whole };
+  const separator = head.length > 0 && head[head.length - 1] !== 0x0a ? '\n' : '';
+  const content = Buffer.concat([head, Buffer.from(`${separator}${omissionMarker(omitted)}`), tail]);
+  return { content, truncated: true, omitted };
+}
+
+/** A log cut to the bound, keeping both ends (keepEnds), from a read of the whole log. */
+export function boundLog(text: string, maxBytes: number): BoundedLog {
   const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= maxBytes) return { content: bytes, truncated: false };
-  let end = maxBytes;
-  // Step back over continuation bytes (10xxxxxx) to the start of the character that does not fit.
-  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
-  return { content: bytes.subarray(0, end), truncated: true };
+  return keepEnds(bytes, bytes, maxBytes, true);
 }
 
 /** The last `lines` lines of a log (a final newline does not count as a line of its own). */
@@ -168,6 +238,8 @@ export interface LogEntry {
   blob?: string;
   bytes: number;
   truncated: boolean;
+  /** What the cut left out between the head and the tail it kept (absent when nothing was cut). */
+  omitted?: LogOmission;
   error?: string;
 }
 

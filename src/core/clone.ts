@@ -2,10 +2,12 @@ import type { V1Container, V1CronJob, V1EnvVar, V1Job, V1ObjectMeta, V1OwnerRefe
 
 import type { FallbackPolicy } from './consent.js';
 import { BadRequestError } from './errors.js';
+import { escapeReferences } from './expansion.js';
 import {
   CALLER_ANNOTATION,
   CRONJOB_INSTANTIATE_ANNOTATION,
   CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
+  FALLBACK_POD_LABEL,
   JOB_CONTROLLER_TEMPLATE_LABELS,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -104,10 +106,12 @@ function envValue(name: string, value: unknown): string {
 
 /**
  * Overlay env on a container, keyed by name: a given name replaces the existing entry (also one that used
- * valueFrom), a new name is appended, the order is otherwise kept.
+ * valueFrom), a new name is appended, the order is otherwise kept. A given value is literal: written with every
+ * `$` doubled, so the kubelet's `$(NAME)` expansion gives the process the caller's text, never another
+ * variable's value (`$(DB_PASSWORD)` would otherwise copy a Secret into a variable the caller reads back).
  */
 export function overlayEnv(env: readonly V1EnvVar[] | undefined, overrides: EnvOverrides): V1EnvVar[] {
-  const given = new Map(Object.entries(overrides));
+  const given = new Map(Object.entries(overrides).map(([name, value]) => [name, escapeReferences(value)]));
   const present = new Set<string>();
   // Every entry of a name is replaced: with a duplicate name the kubelet uses the last one, which must be ours.
   const result: V1EnvVar[] = (env ?? []).map((entry) => {
@@ -263,7 +267,7 @@ export function fallbackJob(fallback: FallbackSpec, id: RunIdentity, overrides: 
       backoffLimit: 0,
       activeDeadlineSeconds: deadlineSeconds,
       template: {
-        metadata: { labels: podLabels(id) },
+        metadata: { labels: { ...podLabels(id), [FALLBACK_POD_LABEL]: 'true' } },
         spec: {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,

@@ -1,6 +1,7 @@
 import type { V1EnvVar, V1ObjectMeta, V1PodTemplateSpec } from '@kubernetes/client-node';
 
 import { AppError } from './errors.js';
+import { commandReferences } from './expansion.js';
 import { LABEL_PREFIX } from './labels.js';
 import type { SourceKind } from './naming.js';
 
@@ -14,25 +15,31 @@ import type { SourceKind } from './naming.js';
 export const RUNNABLE_ANNOTATION = `${LABEL_PREFIX}runnable`;
 /**
  * On a source Job or CronJob: env names callers may set beyond the plain-valued ones it declares, comma-separated,
- * or `*` for any name. Loader and interpreter variables must be listed by name; `*` does not cover them.
+ * or `*` for any name. Loader and interpreter variables, and names the container's command or args substitute as
+ * `$(NAME)`, must be listed by name; `*` does not cover them.
  */
 export const ALLOW_ENV_ANNOTATION = `${LABEL_PREFIX}allow-env`;
 
 /**
  * Variables that make a program load or run code, or trust or route traffic, other than what its image says:
  * dynamic loaders, shells' start-up files and imported functions, language runtimes' option and module-path
- * variables, profilers and start-up hooks, TLS trust and proxies (which hand the run's credentials to whoever
- * the caller names). Matched without regard to case, since some programs read both spellings (`http_proxy`).
+ * variables, profilers and start-up hooks, helper programs tools run, TLS trust, proxies and package indexes
+ * (which hand the run's credentials or its code to whoever the caller names), the identity SDKs' settings, and
+ * where in-cluster clients find the API server and Services. Matched without regard to case, since some
+ * programs read both spellings (`http_proxy`, npm's `npm_config_*`). Each family cites the runtime's own
+ * documentation in test/core/loader-variables.test.ts.
  */
 export const LOADER_VARIABLES: readonly string[] = [
   // glibc's loader and its helpers (GLIBC_TUNABLES: CVE-2023-4911; GCONV_PATH loads iconv modules).
   'GLIBC_TUNABLES', 'GCONV_PATH', 'LOCPATH', 'NLSPATH', 'HOSTALIASES', 'RESOLV_HOST_CONF', 'MALLOC_CONF',
   // Shells: start-up files, options, prompts and field splitting that a script's commands obey.
   'BASH_ENV', 'ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PROMPT_COMMAND', 'IFS', 'CDPATH', 'ZDOTDIR', 'HOME', 'PATH',
-  'SHELL', 'EDITOR', 'VISUAL', 'PAGER',
-  // Node.js.
+  'SHELL', 'EDITOR', 'VISUAL', 'PAGER', 'BROWSER', 'MANPAGER',
+  // Helper programs other tools run: ssh's passphrase program, less's input pre- and post-processors and key files.
+  'SSH_ASKPASS', 'SSH_ASKPASS_REQUIRE', 'SSH_AUTH_SOCK', 'LESSOPEN', 'LESSCLOSE', 'LESSKEY', 'LESSKEYIN', 'LESSKEY_CONTENT', 'LESSEDIT',
+  // Node.js (npm's own configuration is NPM_CONFIG_*, below).
   'NODE_OPTIONS', 'NODE_PATH', 'NODE_EXTRA_CA_CERTS', 'NODE_TLS_REJECT_UNAUTHORIZED', 'NODE_REPL_EXTERNAL_MODULE',
-  'NODE_ICU_DATA', 'NODE_PENDING_DEPRECATION', 'NPM_CONFIG_USERCONFIG', 'NPM_CONFIG_GLOBALCONFIG',
+  'NODE_ICU_DATA', 'NODE_PENDING_DEPRECATION', 'NODE_USE_ENV_PROXY',
   // Python (PYTHONWARNINGS imports its category's module; PYTHONBREAKPOINT names a callable).
   'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PYTHONINSPECT', 'PYTHONBREAKPOINT', 'PYTHONWARNINGS',
   'PYTHONUSERBASE', 'PYTHONPLATLIBDIR', 'PYTHONEXECUTABLE', 'PYTHONNOUSERSITE', 'PYTHONSAFEPATH',
@@ -40,11 +47,17 @@ export const LOADER_VARIABLES: readonly string[] = [
   'PERL5OPT', 'PERL5LIB', 'PERLLIB', 'PERL5DB', 'PERL_MB_OPT', 'PERL_MM_OPT',
   // Ruby.
   'RUBYOPT', 'RUBYLIB', 'GEM_HOME', 'GEM_PATH', 'BUNDLE_GEMFILE',
-  // JVM.
-  'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'JAVA_OPTS', 'CLASSPATH', 'JAVA_HOME',
-  // PHP, Lua, Tcl, R, Go.
+  // JVM, and the launch scripts of Maven (MAVEN_ARGS since 3.9), Tomcat, Gradle and Ant (every *_OPTS, below).
+  'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'JAVA_OPTIONS', 'CLASSPATH', 'JAVA_HOME', 'JRE_HOME',
+  'MAVEN_ARGS', 'MAVEN_HOME', 'M2_HOME', 'CATALINA_HOME', 'CATALINA_BASE', 'CATALINA_TMPDIR', 'GRADLE_USER_HOME',
+  // PHP, Lua, Tcl, R.
   'PHPRC', 'PHP_INI_SCAN_DIR', 'LUA_INIT', 'LUA_PATH', 'LUA_CPATH', 'TCLLIBPATH', 'R_PROFILE', 'R_PROFILE_USER',
-  'R_ENVIRON', 'R_ENVIRON_USER', 'R_LIBS', 'R_LIBS_USER', 'GOFLAGS', 'GOPATH', 'GOROOT',
+  'R_ENVIRON', 'R_ENVIRON_USER', 'R_LIBS', 'R_LIBS_USER',
+  // Go: flags, paths, where modules and toolchains are downloaded from and whether they are checked.
+  'GOFLAGS', 'GOPATH', 'GOROOT', 'GOPROXY', 'GONOPROXY', 'GOPRIVATE', 'GOSUMDB', 'GONOSUMDB', 'GONOSUMCHECK',
+  'GOINSECURE', 'GOTOOLCHAIN', 'GOENV', 'GOVCS', 'GOAUTH', 'GOCACHEPROG', 'GOEXPERIMENT',
+  // Rust's compiler wrappers and flags.
+  'RUSTC', 'RUSTC_WRAPPER', 'RUSTC_WORKSPACE_WRAPPER', 'RUSTFLAGS', 'RUSTDOCFLAGS',
   // TLS trust, key logs and OpenSSL's config (which loads engines and providers).
   'OPENSSL_CONF', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'SSLKEYLOGFILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE',
   'CURL_HOME', 'WGETRC', 'KRB5_CONFIG', 'KRB5CCNAME',
@@ -52,22 +65,57 @@ export const LOADER_VARIABLES: readonly string[] = [
   'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY', 'FTP_PROXY',
   // Where temporary files and the run's own config live.
   'TMPDIR', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CONFIG_DIRS',
+  // Azure Identity's EnvironmentCredential and the workload identity webhook's variables: which identity, tenant
+  // and authority a token is asked of, and from which file; managed identity's endpoints. Another value sends
+  // the pod's federated token, or its token requests, where the caller says.
+  'AZURE_AUTHORITY_HOST', 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PATH',
+  'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'AZURE_CLIENT_SEND_CERTIFICATE_CHAIN', 'AZURE_USERNAME', 'AZURE_PASSWORD',
+  'AZURE_FEDERATED_TOKEN_FILE', 'AZURE_FEDERATED_TOKEN', 'AZURE_ADDITIONALLY_ALLOWED_TENANTS', 'AZURE_TOKEN_CREDENTIALS',
+  'AZURE_POD_IDENTITY_AUTHORITY_HOST', 'AZURE_REGIONAL_AUTHORITY_NAME', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER',
+  'IDENTITY_SERVER_THUMBPRINT', 'IMDS_ENDPOINT', 'MSI_ENDPOINT', 'MSI_SECRET', 'IDENTITY_SECRET',
+  // Kubernetes: the API server in-cluster clients call with the pod's token (client-go's rest.InClusterConfig),
+  // and a kubeconfig to read instead. Every Service's *_SERVICE_HOST / *_SERVICE_PORT is matched below.
+  'KUBECONFIG',
 ];
 
 /**
  * Prefixes of whole families: every `LD_*` is the dynamic loader's (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT...),
  * `BASH_FUNC_*` are functions bash imports (Shellshock's vector), `GIT_*` include GIT_SSH_COMMAND and
- * GIT_CONFIG_*, .NET's start-up hooks and profilers live under `DOTNET_`, `CORECLR_` and `COR_`, and OpenSSL
- * loads modules from `OPENSSL_*` paths.
+ * GIT_CONFIG_*, .NET's start-up hooks and profilers live under `DOTNET_`, `COMPLUS_` (its older spelling),
+ * `CORECLR_` and `COR_`, ASP.NET Core reads its host settings (hosting start-up assemblies among them) from
+ * `ASPNETCORE_`, OpenSSL loads modules from `OPENSSL_*` paths. Package managers take every option from the
+ * environment: npm and pnpm from `npm_config_*` in any case (`npm_config_node_options` becomes NODE_OPTIONS in
+ * scripts, `npm_config_script_shell` runs them), pip from `PIP_*`, uv from `UV_*`, Yarn from `YARN_*`, Bundler from
+ * `BUNDLE_*`, Cargo from `CARGO_*`, cgo from `CGO_*` (CGO_CFLAGS, CGO_LDFLAGS). `KUBERNETES_*` is where
+ * in-cluster clients find the API server.
  */
-export const LOADER_PREFIXES: readonly string[] = ['LD_', 'DYLD_', 'BASH_FUNC_', 'GIT_', 'DOTNET_', 'CORECLR_', 'COR_', 'OPENSSL_'];
+export const LOADER_PREFIXES: readonly string[] = [
+  'LD_', 'DYLD_', 'BASH_FUNC_', 'GIT_', 'DOTNET_', 'COMPLUS_', 'CORECLR_', 'COR_', 'ASPNETCORE_', 'OPENSSL_',
+  'NPM_CONFIG_', 'PIP_', 'UV_', 'YARN_', 'BUNDLE_', 'CARGO_', 'CGO_', 'KUBERNETES_',
+];
+
+/**
+ * Suffixes of whole families: `*_OPTS` is the launch scripts' way to pass JVM options (MAVEN_OPTS, CATALINA_OPTS,
+ * JAVA_OPTS, GRADLE_OPTS, ANT_OPTS, JPDA_OPTS, KAFKA_OPTS...), which load agents (`-javaagent:`); `*_SERVICE_HOST`
+ * and `*_SERVICE_PORT` (and its named `*_SERVICE_PORT_<NAME>`) are where a program finds a Service when the kubelet
+ * sets them, so another value sends its requests, and credentials, elsewhere.
+ */
+export const LOADER_SUFFIXES: readonly string[] = ['_OPTS', '_SERVICE_HOST', '_SERVICE_PORT'];
+
+/** The kubelet's Docker-link variables for a Service: `<SVC>_PORT_<port>_<TCP|UDP|SCTP>[_PROTO|_PORT|_ADDR]`, and `_SERVICE_PORT_<NAME>`. */
+const SERVICE_LINK = /(_PORT_\d+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?|_SERVICE_PORT_.+)$/;
 
 const LOADER_SET = new Set(LOADER_VARIABLES.map((name) => name.toUpperCase()));
 
 /** Is this a variable that changes what code runs, which only a source that names it may let callers set? */
 export function isLoaderVariable(name: string): boolean {
   const upper = name.toUpperCase();
-  return LOADER_SET.has(upper) || LOADER_PREFIXES.some((prefix) => upper.startsWith(prefix));
+  return (
+    LOADER_SET.has(upper) ||
+    LOADER_PREFIXES.some((prefix) => upper.startsWith(prefix)) ||
+    LOADER_SUFFIXES.some((suffix) => upper.endsWith(suffix)) ||
+    SERVICE_LINK.test(upper)
+  );
 }
 
 /** Operator settings a run is built under; the same at the start route and in the submit activity. */
@@ -197,22 +245,33 @@ function allowedNames(meta: V1ObjectMeta | undefined): { names: Set<string>; any
   return { names: new Set(listed.filter((name) => name !== '*')), any: listed.includes('*') };
 }
 
+/** The part of a container an env override's consent depends on: what it declares, and what it runs. */
+export interface ConsentContainer {
+  readonly env?: readonly V1EnvVar[] | undefined;
+  /** The source author's command and args; leave out a field the caller wrote itself (its references are its own). */
+  readonly command?: readonly string[] | undefined;
+  readonly args?: readonly string[] | undefined;
+}
+
 /**
- * Refuses every override the source has not consented to. By default a caller may set only the names that
- * containers[0] declares with a plain `value` (what discovery lists as params). A new name, or one that replaces a
+ * Refuses every override the source has not consented to. By default a caller may set only the names that the
+ * container declares with a plain `value` (what discovery lists as params). A new name, or one that replaces a
  * `valueFrom` entry (which would redirect a credential), needs the source's allow-env annotation to name it or say
- * `*`; a loader or interpreter variable needs the annotation to name it, declared or not.
+ * `*`. Two kinds need the annotation to name them, declared or not, `*` notwithstanding: loader and interpreter
+ * variables, and names the kubelet substitutes into the container's command or args as `$(NAME)` (a value there
+ * is not data but part of what runs: in `sh -c "echo $(REPORT_DATE)"` it is shell code).
  */
 export function assertEnvConsent(
   kind: ManagedKind,
   name: string,
   meta: V1ObjectMeta | undefined,
-  env: readonly V1EnvVar[] | undefined,
+  container: ConsentContainer | undefined,
   overrides: Readonly<Record<string, string>>,
 ): void {
   const plain = new Set<string>();
   const referenced = new Set<string>();
-  for (const entry of env ?? []) (entry.valueFrom ? referenced : plain).add(entry.name);
+  for (const entry of container?.env ?? []) (entry.valueFrom ? referenced : plain).add(entry.name);
+  const inCommand = commandReferences(container ?? {});
   const allowed = allowedNames(meta);
   const refusals: string[] = [];
   for (const variable of Object.keys(overrides)) {
@@ -220,6 +279,10 @@ export function assertEnvConsent(
     if (isLoaderVariable(variable)) {
       refusals.push(
         `"${variable}" changes what code the run loads, so ${kind} "${name}" must name it in its annotation ${ALLOW_ENV_ANNOTATION} ("*" does not cover it)`,
+      );
+    } else if (inCommand.has(variable)) {
+      refusals.push(
+        `"${variable}" is substituted into the command or args of ${kind} "${name}" as $(${variable}), where a value becomes part of what runs, so ${kind} "${name}" must name it in its annotation ${ALLOW_ENV_ANNOTATION} ("*" does not cover it)`,
       );
     } else if (allowed.any) {
       continue;
@@ -240,6 +303,12 @@ export function assertEnvConsent(
   }
 }
 
+/** The names a caller may not set on this source's container although it declares them: those its command substitutes, unless allow-env names them. */
+export function commandParams(meta: V1ObjectMeta | undefined, container: ConsentContainer | undefined): string[] {
+  const allowed = allowedNames(meta);
+  return [...commandReferences(container ?? {})].filter((name) => !allowed.names.has(name)).sort();
+}
+
 /**
  * Everything the source and the operator must allow for this run: the source is runnable, its env consents to
  * the overrides, and a fallback run's image is allowed. `meta` and `template` are the source's (a CronJob's own
@@ -258,7 +327,7 @@ export function assertRunConsent(
     return;
   }
   assertRunnable(kind, name, meta, policy.sourcesOptIn);
-  assertEnvConsent(kind, name, meta, template?.spec?.containers[0]?.env, request.overrides);
+  assertEnvConsent(kind, name, meta, template?.spec?.containers[0], request.overrides);
 }
 
 /** A refusal by consent: the run's snapshot carries its own reason rather than InvalidSource. */

@@ -1,9 +1,10 @@
-import type { V1Container, V1CronJob, V1Deployment, V1Job } from '@kubernetes/client-node';
+import type { V1Container, V1CronJob, V1Deployment, V1Job, V1ObjectMeta } from '@kubernetes/client-node';
 
 import type { GracePeriods } from '../config.js';
-import { notRunnable } from './consent.js';
+import { commandParams, notRunnable } from './consent.js';
 import type { Scheduler } from './cronjob-bodies.js';
 import { schedulerOf } from './cronjob-update.js';
+import { literalOf } from './expansion.js';
 import {
   CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
   HTTP_CALL_ANNOTATION,
@@ -170,20 +171,33 @@ export interface ContainerView {
   image: string | null;
   command: string[] | null;
   args: string[] | null;
-  /** Env with literal values (null when DISCOVERY_SHOW_ENV_VALUES is off). */
+  /**
+   * Env with literal values, as the process gets them (a stored `$$` read as `$`): the value to send for no change
+   * (null when DISCOVERY_SHOW_ENV_VALUES is off).
+   */
   env: Record<string, string | null>;
   /** Env from Secrets, ConfigMaps or fields: names only. */
   referencedEnv: string[];
+  /** Names the container's command or args substitute as `$(NAME)` that allow-env does not name: an env edit of them is refused. */
+  commandEnv: string[];
 }
 
-function containerView(container: V1Container): ContainerView {
+function containerView(container: V1Container, meta: V1ObjectMeta | undefined): ContainerView {
   const env: Record<string, string> = {};
   const referencedEnv: string[] = [];
   for (const entry of container.env ?? []) {
     if (entry.valueFrom) referencedEnv.push(entry.name);
-    else env[entry.name] = entry.value ?? '';
+    else env[entry.name] = literalOf(entry.value ?? '');
   }
-  return { name: container.name, image: container.image ?? null, command: container.command ?? null, args: container.args ?? null, env, referencedEnv };
+  return {
+    name: container.name,
+    image: container.image ?? null,
+    command: container.command ?? null,
+    args: container.args ?? null,
+    env,
+    referencedEnv,
+    commandEnv: commandParams(meta, container),
+  };
 }
 
 export interface CronJobDetail extends CronJobRunsSummary {
@@ -259,7 +273,7 @@ export function cronJobDetail(cronJob: V1CronJob, runs: readonly CronJobRun[], c
       activeDeadlineSeconds: jobSpec?.activeDeadlineSeconds ?? null,
       ttlSecondsAfterFinished: jobSpec?.ttlSecondsAfterFinished ?? null,
       restartPolicy: jobSpec?.template.spec?.restartPolicy ?? null,
-      containers: (jobSpec?.template.spec?.containers ?? []).map(containerView),
+      containers: (jobSpec?.template.spec?.containers ?? []).map((c) => containerView(c, cronJob.metadata)),
     },
     status: { lastScheduleTime: iso(cronJob.status?.lastScheduleTime), lastSuccessfulTime: iso(cronJob.status?.lastSuccessfulTime) },
     preview,
@@ -294,7 +308,7 @@ export interface DeploymentSummary {
   namespace: string;
   cluster: string;
   replicas: number;
-  containers: { name: string; image: string | null; env: string[]; referencedEnv: string[] }[];
+  containers: { name: string; image: string | null; env: string[]; referencedEnv: string[]; commandEnv: string[] }[];
   createdAt: string | null;
   /** False when a CronJob cannot be made from it (its runnable annotation, or SOURCES_OPT_IN), with the reason. */
   runnable: boolean;
@@ -309,8 +323,8 @@ export function summarizeDeployment(deployment: V1Deployment, cluster: string, o
     cluster,
     replicas: deployment.spec?.replicas ?? 1,
     containers: (deployment.spec?.template.spec?.containers ?? []).map((c) => {
-      const view = containerView(c);
-      return { name: view.name, image: view.image, env: Object.keys(view.env), referencedEnv: view.referencedEnv };
+      const view = containerView(c, deployment.metadata);
+      return { name: view.name, image: view.image, env: Object.keys(view.env), referencedEnv: view.referencedEnv, commandEnv: view.commandEnv };
     }),
     createdAt: iso(deployment.metadata?.creationTimestamp),
     runnable: why === undefined,

@@ -1,6 +1,7 @@
-import type { V1CronJob, V1EnvVar, V1Job, V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { V1CronJob, V1EnvVar, V1Job, V1ObjectMeta, V1PodTemplateSpec } from '@kubernetes/client-node';
 
-import { notRunnable } from './consent.js';
+import { commandParams, notRunnable } from './consent.js';
+import { literalOf } from './expansion.js';
 import { lastScheduleTimeOf, type SchedulerView, schedulerView } from './scheduler.js';
 
 /** What discovery tells about a Job or CronJob: enough to call it, with its env as string parameters. */
@@ -20,6 +21,12 @@ export interface SourceSummary {
    * only where the source's allow-env annotation says so.
    */
   referencedParams: string[];
+  /**
+   * Env names containers[0]'s command or args substitute as `$(NAME)` (directly or through a plain value they
+   * refer to) that the source's allow-env annotation does not name: a value for one would be part of what runs,
+   * so the start route refuses it, whether it is in `params` or not.
+   */
+  commandParams: string[];
   /** False when the start route would refuse it (its runnable annotation, or SOURCES_OPT_IN), with the reason. */
   runnable: boolean;
   notRunnableReason: string | null;
@@ -35,12 +42,16 @@ export interface CronJobSummary extends SourceSummary, SchedulerView {
   lastSuccessfulTime: string | null;
 }
 
+/**
+ * A plain value as a caller would send it to get the same: `$$` read as the kubelet reads it (a `$`), since a
+ * caller's value is made literal. A `$(NAME)` reference stays as written: its value is the pod's.
+ */
 function envParams(env: readonly V1EnvVar[] | undefined): Pick<SourceSummary, 'params' | 'referencedParams'> {
   const params: Record<string, string> = {};
   const referencedParams: string[] = [];
   for (const entry of env ?? []) {
     if (entry.valueFrom) referencedParams.push(entry.name);
-    else params[entry.name] = entry.value ?? '';
+    else params[entry.name] = literalOf(entry.value ?? '');
   }
   return { params, referencedParams };
 }
@@ -50,9 +61,12 @@ export function withoutEnvValues<T extends SourceSummary>(summary: T): T {
   return { ...summary, params: Object.fromEntries(Object.keys(summary.params).map((name) => [name, null])) };
 }
 
-function fromTemplate(template: V1PodTemplateSpec | undefined): Pick<SourceSummary, 'image' | 'params' | 'referencedParams'> {
+function fromTemplate(
+  meta: V1ObjectMeta | undefined,
+  template: V1PodTemplateSpec | undefined,
+): Pick<SourceSummary, 'image' | 'params' | 'referencedParams' | 'commandParams'> {
   const first = template?.spec?.containers[0];
-  return { image: first?.image ?? null, ...envParams(first?.env) };
+  return { image: first?.image ?? null, ...envParams(first?.env), commandParams: commandParams(meta, first) };
 }
 
 function iso(value: Date | string | undefined): string | null {
@@ -81,7 +95,7 @@ function summarize(
     name,
     namespace: source.metadata?.namespace ?? '',
     cluster,
-    ...fromTemplate(template),
+    ...fromTemplate(source.metadata, template),
     createdAt: iso(source.metadata?.creationTimestamp),
     runUrl: runUrl(name),
     runnable: why === undefined,

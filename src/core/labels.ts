@@ -5,6 +5,11 @@ export const MANAGED_BY_VALUE = 'aks-job-runner';
 export const RUN_ID_LABEL = `${LABEL_PREFIX}run-id`;
 export const SOURCE_KIND_LABEL = `${LABEL_PREFIX}source-kind`;
 export const SOURCE_NAME_LABEL = `${LABEL_PREFIX}source-name`;
+/**
+ * On the pods of a fallback run (one the caller wrote from an image), value "true": what the optional
+ * NetworkPolicy in infra/kubernetes/fallback-network-policy.yaml selects, with the managed-by label.
+ */
+export const FALLBACK_POD_LABEL = `${LABEL_PREFIX}fallback`;
 /** Hash of what the caller asked for, so a reused idempotency key with a different request is caught. */
 export const REQUEST_HASH_ANNOTATION = `${LABEL_PREFIX}request-hash`;
 /** Who asked: the Functions invocation that started the run, for tracing a Job back to its request. */

@@ -32,6 +32,11 @@ export const MAX_REASON_CHARS = 200;
 /** The snapshot as a run's result: its message, reason and archive error bounded, outputs kept unless absurdly large. */
 export function forOutput(snapshot: RunSnapshot): RunSnapshot {
   const bounded = { ...snapshot, reason: boundText(snapshot.reason, MAX_REASON_CHARS), message: boundText(snapshot.message) };
+  if (snapshot.failure) {
+    const { failure } = snapshot;
+    bounded.failure = { ...failure, message: boundText(failure.message, MAX_FAILURE_MESSAGE_CHARS) };
+    if (failure.logTail !== undefined) bounded.failure.logTail = boundText(failure.logTail, MAX_LOG_TAIL_CHARS);
+  }
   if (snapshot.archive?.error !== undefined) bounded.archive = { ...snapshot.archive, error: boundText(snapshot.archive.error) };
   if (size(bounded.outputs) <= MAX_OUTPUTS_CHARS) return bounded;
   return {
@@ -40,6 +45,11 @@ export function forOutput(snapshot: RunSnapshot): RunSnapshot {
     message: boundText(`${bounded.message} (the outputs were dropped: ${String(size(snapshot.outputs))} characters, more than ${String(MAX_OUTPUTS_CHARS)})`),
   };
 }
+
+/** A failure's message (core/failure.ts); the run's own message says more where it needs to. */
+export const MAX_FAILURE_MESSAGE_CHARS = 1000;
+/** A failure's log tail: 50 lines, at most 4 KiB of UTF-8 when read; this bounds it again in characters. */
+export const MAX_LOG_TAIL_CHARS = 4096;
 
 /** Fields every snapshot has (the run snapshot schema's own): the last resort keeps only these, each bounded. */
 function essentials(snapshot: RunSnapshot): RunSnapshot {
@@ -67,18 +77,26 @@ function essentials(snapshot: RunSnapshot): RunSnapshot {
     };
   }
   if (snapshot.trigger !== undefined) essential.trigger = snapshot.trigger;
+  if (snapshot.failureKind !== undefined) essential.failureKind = snapshot.failureKind;
+  if (snapshot.exitCode !== undefined) essential.exitCode = snapshot.exitCode;
   return essential;
 }
 
 /**
- * The snapshot as the orchestration's custom status, which must stay under the host's limit: outputs go
- * first (the result keeps them), then the texts are cut further; the size is checked after every step, and
- * when even that is not enough (a field added later, or every text at its bound) only the schema's own
- * fields stay, each cut short. Whatever it is given, the result is within CUSTOM_STATUS_BUDGET_CHARS.
+ * The snapshot as the orchestration's custom status, which must stay under the host's limit: the failure's log
+ * tail goes first, then the outputs (the result keeps both), then the texts are cut further; the size is checked
+ * after every step, and when even that is not enough (a field added later, or every text at its bound) only the
+ * schema's own fields stay, each cut short, with the failure's kind and exit code. Whatever it is given, the result is within CUSTOM_STATUS_BUDGET_CHARS.
  */
 export function forCustomStatus(snapshot: RunSnapshot): RunSnapshot {
   let bounded = forOutput(snapshot);
   if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
+  if (bounded.failure?.logTail !== undefined) {
+    const failure = { ...bounded.failure };
+    delete failure.logTail;
+    bounded = { ...bounded, failure };
+    if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
+  }
   if (Object.keys(bounded.outputs).length > 0) {
     bounded = { ...bounded, outputs: {}, message: boundText(`${bounded.message} (outputs too large for the status; the result has them)`) };
     if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
@@ -86,6 +104,7 @@ export function forCustomStatus(snapshot: RunSnapshot): RunSnapshot {
   const room = Math.max(200, bounded.message.length - (size(bounded) - CUSTOM_STATUS_BUDGET_CHARS));
   bounded = { ...bounded, reason: boundText(bounded.reason, 100), message: boundText(bounded.message, room) };
   if (bounded.archive?.error !== undefined) bounded.archive = { ...bounded.archive, error: boundText(bounded.archive.error, 500) };
+  if (bounded.failure) bounded = { ...bounded, failure: { ...bounded.failure, reason: boundText(bounded.failure.reason, 200), message: boundText(bounded.failure.message, 300) } };
   const source = { ...bounded.source, name: boundText(bounded.source.name, 300) };
   if (bounded.source.fallbackImage !== undefined) source.fallbackImage = boundText(bounded.source.fallbackImage, 600);
   bounded = { ...bounded, source, monitorUrl: bounded.monitorUrl === null ? null : boundText(bounded.monitorUrl, 1000) };

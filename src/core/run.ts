@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 
 import type { EnvOverrides, FallbackSpec } from './clone.js';
+import type { FailureKind, RunFailure } from './failure.js';
 import type { SourceKind } from './naming.js';
 import type { RunTrigger } from './schemas.js';
 
@@ -81,6 +82,13 @@ export interface RunSnapshot {
   archive?: { location: string | null; error?: string | undefined };
   /** Who started the run; the status route adds it from the run's input. */
   trigger?: RunTrigger | undefined;
+  /** On Failed and Cancelled runs: why (core/failure.ts). */
+  failure?: RunFailure | undefined;
+  /** failure.kind and failure.exitCode again, at the top level, for callers that map top-level properties. */
+  failureKind?: FailureKind | undefined;
+  exitCode?: number | null | undefined;
+  /** The env overrides as the process sees them (literal); the status route adds them from the run's input. */
+  parameters?: Record<string, string | null> | undefined;
 }
 
 export const NO_PODS: PodCounts = Object.freeze({ active: 0, ready: 0, succeeded: 0, failed: 0 });

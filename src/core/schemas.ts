@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { FAILURE_KINDS } from './failure.js';
+
 /** Schemas of what crosses the orchestration boundary (history is JSON): checked where it comes back in. */
 
 export const runSourceSchema = z.object({
@@ -8,10 +10,14 @@ export const runSourceSchema = z.object({
   fallbackImage: z.string().optional(),
 });
 
-/** Who started a run: an HTTP caller, or the app's scheduler for a CronJob's scheduled time (RFC 3339, UTC). */
+/**
+ * Who started a run: an HTTP caller, the app's scheduler for a CronJob's scheduled time (RFC 3339, UTC), or a
+ * rerun of another run (its id).
+ */
 export const runTriggerSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('http') }),
   z.object({ kind: z.literal('schedule'), scheduledTime: z.iso.datetime() }),
+  z.object({ kind: z.literal('rerun'), of: z.string().min(1).max(63) }),
 ]);
 export type RunTrigger = z.infer<typeof runTriggerSchema>;
 
@@ -40,6 +46,22 @@ export const runRequestSchema = runRefSchema.extend({
     .optional(),
 });
 
+/** Why a run failed, or who stopped it (core/failure.ts; docs/http-api.md, "Why a run failed"). */
+export const runFailureSchema = z.object({
+  kind: z.enum(FAILURE_KINDS).meta({ description: 'The cause, from a documented set; Unknown with the raw reason when nothing matches.' }),
+  exitCode: z.number().int().nullable().meta({ description: "The failing container's exit code, when it terminated." }),
+  signal: z.string().nullable().meta({ description: 'The signal that ended the container (SIGKILL for exit code 137), when one did.' }),
+  container: z.string().nullable(),
+  pod: z.string().nullable(),
+  node: z.string().nullable(),
+  attempt: z.number().int().nullable().meta({ description: "How many of the run's pods had failed, this one included." }),
+  reason: z.string().meta({ description: "Kubernetes' or the app's own reason: OOMKilled, Error, EvictionByEvictionAPI, BackoffLimitExceeded..." }),
+  message: z.string(),
+  at: z.string().nullable().meta({ description: 'When it happened, as the cluster recorded it (RFC 3339).' }),
+  rule: z.number().int().optional().meta({ description: "PodFailurePolicy: the index of the Job's rule that failed it." }),
+  logTail: z.string().optional().meta({ description: "The failing container's last lines (at most 50, bounded in bytes); left out of the status while running when large." }),
+});
+
 export const runSnapshotSchema = z.object({
   runId: z.string(),
   status: z.enum(['Starting', 'Running', 'Success', 'Failed', 'Cancelled', 'Unknown']),
@@ -58,6 +80,16 @@ export const runSnapshotSchema = z.object({
   /** The final snapshot's logs archive: where it is, or why there is none. Absent on earlier snapshots. */
   archive: z.object({ location: z.string().nullable(), error: z.string().optional() }).optional(),
   trigger: runTriggerSchema.optional(),
+  /** On Failed and Cancelled snapshots: why. */
+  failure: runFailureSchema.optional(),
+  /** failure.kind and failure.exitCode at the top level, for callers that map top-level properties (Polysync, Logic Apps). */
+  failureKind: z.enum(FAILURE_KINDS).optional(),
+  exitCode: z.number().int().nullable().optional(),
+  /**
+   * The env overrides the run was started with, each as the process sees it (the app makes them literal); values
+   * null when DISCOVERY_SHOW_ENV_VALUES is off. The status route adds them from the run's input.
+   */
+  parameters: z.record(z.string(), z.string().nullable()).optional(),
 });
 
 export const pollPolicySchema = z.object({

@@ -13,7 +13,7 @@ export const archiveRunInputSchema = z.object({
   ref: runRefSchema,
   final: runSnapshotSchema.pick({ status: true, reason: true, message: true, startTime: true, completionTime: true }),
   /** Who started the run, for the archive's index when its Job is already gone. Absent from earlier inputs. */
-  trigger: z.enum(['http', 'schedule']).optional(),
+  trigger: z.enum(['http', 'schedule', 'rerun']).optional(),
 });
 export type ArchiveRunInput = z.infer<typeof archiveRunInputSchema>;
 
@@ -38,7 +38,8 @@ export async function archiveRun(input: unknown, context: InvocationContext): Pr
         startTime: final.startTime,
         completionTime: final.completionTime,
         source: ref.source,
-        ...(trigger ? { trigger } : {}),
+        // The archive's vocabulary has no rerun: a rerun is a run on request, as its Job's labels also say.
+        ...(trigger ? { trigger: trigger === 'rerun' ? 'http' : trigger } : {}),
       },
       config.logs.maxBytesPerContainer,
       now(),

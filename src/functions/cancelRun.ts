@@ -3,7 +3,7 @@ import * as df from 'durable-functions';
 
 import { cancelRequestSchema } from '../api/schemas.js';
 import { BadRequestError, ConflictError, ensureError } from '../core/errors.js';
-import { authorizeRunAccess } from '../http/caller.js';
+import { authorizeRunAccess, type Caller, callerOf } from '../http/caller.js';
 import { runLinks } from '../http/links.js';
 import { errorResponse, readJsonBody } from '../http/problem.js';
 import { instanceFinished, requireRun, type RunClient, snapshotFromInstance, verdictMade } from '../http/runs.js';
@@ -18,6 +18,12 @@ function reasonOf(body: unknown): string | undefined {
   const parsed = cancelRequestSchema.safeParse(body);
   if (!parsed.success) throw new BadRequestError('the cancel body, when given, is {"reason": "<at most 500 characters>"}');
   return parsed.data.reason;
+}
+
+/** Who asked for a cancel, as the run's failure says it: ids only, a key caller by a short hash of its key. */
+export function cancelledBy(caller: Caller): string {
+  if (caller.kind === 'entra') return `Entra app ${caller.appId}, object ${caller.objectId}`;
+  return caller.keyScope === '' ? 'a function-key caller' : `the caller with key ${caller.keyScope.slice(0, 8)}`;
 }
 
 /**
@@ -49,7 +55,9 @@ export async function cancelRun(request: HttpRequest, client: RunClient, context
       );
     }
     if (look.kind === 'unknown') context.warn(`run ${runId}: could not look at the Job before cancelling, the orchestration looks again: ${look.why}`);
-    const data: CancelEventData = reason ? { reason } : {};
+    // The orchestration's verdict says `cancelled: <reason>`: who asked goes with the why.
+    const by = cancelledBy(callerOf(request, config.callers));
+    const data: CancelEventData = { reason: reason ? `${reason} (by ${by})` : `by ${by}` };
     await client.raiseEvent(runId, CANCEL_EVENT, data);
     // On the host an instance that finished since it was read answers 410 Gone, which durable-functions' client
     // resolves as if the event had been sent (DurableClient.raiseEvent): only a second read tells. A run that

@@ -3,7 +3,7 @@ import * as df from 'durable-functions';
 
 import { authorizeRunAccess } from '../http/caller.js';
 import { errorResponse } from '../http/problem.js';
-import { requireRun, type RunClient, runStatusResponse, snapshotFromInstance, withTrigger } from '../http/runs.js';
+import { requireRun, type RunClient, runStatusResponse, snapshotFromInstance, withParameters, withTrigger } from '../http/runs.js';
 import { services } from '../services.js';
 
 /** GET /api/runs/{runId}: the run's latest snapshot; 202 while it runs, 200 on success, 424 otherwise. */
@@ -11,7 +11,9 @@ export async function getRun(request: HttpRequest, client: RunClient, context: I
   try {
     const instance = await requireRun(client, request.params.runId ?? '');
     authorizeRunAccess(request, services().config.callers, instance.instanceId, instance.input);
-    return runStatusResponse(request, withTrigger(snapshotFromInstance(instance), instance), services().config.statusRetryAfterSeconds);
+    const { config } = services();
+    const snapshot = withParameters(withTrigger(snapshotFromInstance(instance), instance), instance, config.discoveryShowsEnvValues);
+    return runStatusResponse(request, snapshot, config.statusRetryAfterSeconds);
   } catch (err) {
     return errorResponse(err, context);
   }

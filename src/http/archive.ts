@@ -141,6 +141,10 @@ export async function runLogsResponse(request: HttpRequest, client: RunClient): 
       'X-Log-Pod': log.pod,
       'X-Log-Container': log.container,
       'X-Log-Truncated': String(log.truncated),
+      // What a cut kept (both ends, with a marker line between them) and left out: '0' for a log kept whole.
+      'X-Log-Kept': log.omitted ? (log.kept ?? 'head-and-tail') : 'whole',
+      'X-Log-Omitted-Bytes': log.omitted ? `${log.omitted.atLeast ? '>' : ''}${String(log.omitted.bytes)}` : '0',
+      'X-Log-Omitted-Lines': log.omitted ? `${log.omitted.atLeast ? '>' : ''}${String(log.omitted.lines)}` : '0',
     },
     body: log.text,
   };

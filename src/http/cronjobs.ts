@@ -1,8 +1,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { V1CronJob } from '@kubernetes/client-node';
+import type { V1Container, V1CronJob, V1EnvVar } from '@kubernetes/client-node';
 
 import type { KubeGateway } from '../clients/kube.js';
-import { assertCommandConsent, assertEnvConsent, assertHttpCallAllowed, assertRunnable, RUNNABLE_ANNOTATION } from '../core/consent.js';
+import { assertCommandConsent, assertEnvConsent, assertHttpCallAllowed, assertRunnable, type ConsentContainer, RUNNABLE_ANNOTATION } from '../core/consent.js';
 import { createCronJobSchema, parseBody, type UpdateCronJobBody, updateCronJobSchema } from '../core/cronjob-bodies.js';
 import { cronJobFromDeployment, httpCallCronJob, settingsOf } from '../core/cronjob-spec.js';
 import { planCronJobUpdate } from '../core/cronjob-update.js';
@@ -151,9 +151,10 @@ export async function createCronJobFrom(request: HttpRequest, context: Invocatio
       assertRunnable('Deployment', from, deployment.metadata, config.runPolicy.sourcesOptIn);
       manifest = cronJobFromDeployment(deployment, settings, { container: body.container, command: body.command, args: body.args, env: body.env });
       // A Deployment is a source like a Job: what its container runs and is given changes only as its owner allows.
-      const chosen = deployment.spec?.template.spec?.containers.find((c) => c.name === manifest.spec.jobTemplate.spec?.template.spec?.containers[0]?.name);
+      const main = manifest.spec.jobTemplate.spec?.template.spec?.containers[0];
+      const chosen = deployment.spec?.template.spec?.containers.find((c) => c.name === main?.name);
       assertCommandConsent('Deployment', from, deployment.metadata, overridden(body));
-      assertEnvConsent('Deployment', from, deployment.metadata, chosen?.env, body.env ?? {});
+      assertEnvConsent('Deployment', from, deployment.metadata, authoredContainer(chosen?.env, main, body), body.env ?? {});
     }
 
     const created = await t.gateway.createCronJob(t.namespace, manifest, { dryRun });
@@ -181,6 +182,19 @@ export async function getCronJobDetail(request: HttpRequest, context: Invocation
   }
 }
 
+/**
+ * The container an env override is checked against: the env it declares, and the command and args its author
+ * wrote that stay. A command or args the body writes is the caller's own (allowed by allow-command), so `$(NAME)`
+ * in it is not a reference the author made to a value the caller may not choose.
+ */
+function authoredContainer(
+  env: V1EnvVar[] | undefined,
+  container: Pick<V1Container, 'command' | 'args'> | undefined,
+  body: { command?: unknown; args?: unknown },
+): ConsentContainer {
+  return { env, command: body.command === undefined ? container?.command : undefined, args: body.args === undefined ? container?.args : undefined };
+}
+
 /** The command and args a body replaces (null, which removes an override, replaces too). */
 function overridden(body: { command?: unknown; args?: unknown }): string[] {
   return (['command', 'args'] as const).filter((field) => body[field] !== undefined);
@@ -198,7 +212,7 @@ function assertContainerConsent(current: V1CronJob, body: UpdateCronJobBody): vo
   const chosen = body.container === undefined ? containers[0] : containers.find((c) => c.name === body.container);
   assertCommandConsent('CronJob', name, current.metadata, overridden(body));
   const env = Object.fromEntries(Object.entries(body.env ?? {}).map(([key, value]) => [key, value ?? '']));
-  assertEnvConsent('CronJob', name, current.metadata, chosen?.env, env);
+  assertEnvConsent('CronJob', name, current.metadata, authoredContainer(chosen?.env, chosen, body), env);
 }
 
 /** `If-Match: "123"` (or W/"123", or 123) and body `resourceVersion` are the same thing; both at once must agree. */

@@ -1,8 +1,10 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type * as df from 'durable-functions';
 import { OrchestrationRuntimeStatus } from 'durable-functions';
+import { z } from 'zod';
 
 import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/errors.js';
+import { failureOfVerdict, withFailure } from '../core/failure.js';
 import { boundText } from '../core/limits.js';
 import { isRunId } from '../core/naming.js';
 import { isTerminal, NO_PODS, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
@@ -86,8 +88,18 @@ function readSnapshot(value: unknown, ref: RunRef, at: Date): RunSnapshot | unde
   return snapshot as unknown as RunSnapshot;
 }
 
-/** The run's snapshot from its orchestration's state: the output once done, the custom status while running. */
+/**
+ * The run's snapshot from its orchestration's state: the output once done, the custom status while running.
+ * A Failed or Cancelled snapshot always carries its failure: one recorded before failures were (or made where
+ * nothing was looked at, such as a terminated orchestration) gets the kind its reason gives.
+ */
 export function snapshotFromInstance(status: df.DurableOrchestrationStatus): RunSnapshot {
+  const snapshot = storedSnapshot(status);
+  if (snapshot.failure || !isTerminal(snapshot.status)) return snapshot;
+  return withFailure(snapshot, failureOfVerdict(snapshot, new Date(snapshot.completionTime ?? snapshot.observedAt)));
+}
+
+function storedSnapshot(status: df.DurableOrchestrationStatus): RunSnapshot {
   // Only the run's reference is needed, so an input of another version still gives it.
   const input = runRefSchema.safeParse((status.input as { request?: unknown } | null | undefined)?.request);
   const ref: RunRef = input.success
@@ -202,6 +214,18 @@ export function withTrigger(snapshot: RunSnapshot, status: df.DurableOrchestrati
   const request = (status.input as { request?: { trigger?: unknown } } | null | undefined)?.request;
   const trigger = runTriggerSchema.safeParse(request?.trigger);
   return { ...snapshot, trigger: trigger.success ? trigger.data : { kind: 'http' } };
+}
+
+/**
+ * The snapshot with the env overrides the run was started with, from the run's input: the text the caller sent
+ * is the text the process sees, since the app writes it escaped for the kubelet's `$(NAME)` expansion (never the
+ * escaped form, never another variable's value). Values are hidden as discovery hides them.
+ */
+export function withParameters(snapshot: RunSnapshot, status: df.DurableOrchestrationStatus, showValues: boolean): RunSnapshot {
+  const request = (status.input as { request?: { overrides?: unknown } } | null | undefined)?.request;
+  const overrides = z.record(z.string(), z.string()).safeParse(request?.overrides);
+  if (!overrides.success) return snapshot;
+  return { ...snapshot, parameters: Object.fromEntries(Object.entries(overrides.data).map(([name, value]) => [name, showValues ? value : null])) };
 }
 
 /** How the scheduler and the start route ask a run's orchestration to cancel: the cancel route's event. */

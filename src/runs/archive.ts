@@ -8,7 +8,7 @@ import type { KubeGateway } from '../clients/kube.js';
 import { type ClusterSettings, type Config, type GracePeriods, namespaceAllowed } from '../config.js';
 import {
   type ArchiveIndex,
-  boundLog,
+  type BoundedLog,
   CALLER_UNKNOWN,
   compareRuns,
   cronJobOwner,
@@ -16,8 +16,11 @@ import {
   findLog,
   INDEX_BLOB,
   indexBlobName,
+  keepEnds,
+  LOG_SCAN_FACTOR,
   logBlobName,
   type LogEntry,
+  type LogOmission,
   logTargets,
   markerMetadata,
   mergeRunPage,
@@ -137,6 +140,34 @@ async function orNote<T>(read: () => Promise<T>, fallback: T, notes: string[]): 
   }
 }
 
+/**
+ * One container's log, bounded with both ends kept (core/archive.ts keepEnds). The API server is asked for up to
+ * LOG_SCAN_FACTOR times the bound, so a cut can say exactly how much it left out; a longer log's end is read
+ * apart, by its last lines (the API server can cut only from the start), and the cut then says "more than".
+ */
+export async function readBoundedLog(
+  gateway: KubeGateway,
+  namespace: string,
+  pod: string,
+  options: { container: string; previous: boolean },
+  maxBytes: number,
+): Promise<BoundedLog> {
+  const scan = maxBytes * LOG_SCAN_FACTOR;
+  const start = Buffer.from(await gateway.readPodLog(namespace, pod, { ...options, limitBytes: scan + 1 }), 'utf8');
+  if (start.length <= scan) return keepEnds(start, start, maxBytes, true);
+  // As many lines as fill half the bound at the read part's average line length; fewer while they come cut.
+  const averageLine = Math.max(1, Math.ceil(start.length / Math.max(1, start.filter((b) => b === 0x0a).length)));
+  let lines = Math.max(1, Math.ceil(maxBytes / 2 / averageLine));
+  let end = Buffer.alloc(0);
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const limit = maxBytes + 1;
+    end = Buffer.from(await gateway.readPodLog(namespace, pod, { ...options, tailLines: lines, limitBytes: limit }), 'utf8');
+    if (end.length < limit || lines === 1) break;
+    lines = Math.max(1, Math.floor(lines / 4));
+  }
+  return keepEnds(start, end, maxBytes, false);
+}
+
 /** The Job as it was, without what only the API server needs. */
 function jobForArchive(job: V1Job): V1Job {
   const copy = structuredClone(job);
@@ -181,7 +212,7 @@ export async function archiveRun(
   let leftOut = 0;
   await pool(targets, limits.concurrency, async (target, i) => {
     const blob = logBlobName('', target.pod, target.container, target.previous);
-    const read = Date.now() < deadline ? gateway.readPodLog(namespace, target.pod, { container: target.container, previous: target.previous, limitBytes: maxBytes + 1 }) : null;
+    const read = Date.now() < deadline ? readBoundedLog(gateway, namespace, target.pod, { container: target.container, previous: target.previous }, maxBytes) : null;
     try {
       const text = read ? await within(read, deadline - Date.now()) : null;
       if (!text) {
@@ -189,9 +220,9 @@ export async function archiveRun(
         logs[i] = { ...target, bytes: 0, truncated: false, error: `left out: ${budget} ${read ? 'while it was being read' : 'before it was read'}` };
         return;
       }
-      const { content, truncated } = boundLog(text.value, maxBytes);
+      const { content, truncated, omitted } = text.value;
       await store.put(`${prefix}${blob}`, content, 'text/plain; charset=utf-8');
-      logs[i] = { ...target, blob, bytes: content.length, truncated };
+      logs[i] = { ...target, blob, bytes: content.length, truncated, ...(omitted ? { omitted } : {}) };
     } catch (err) {
       const note = permanent(err);
       if (note === undefined) throw err;
@@ -442,6 +473,10 @@ export interface RunLog {
   pod: string;
   container: string;
   truncated: boolean;
+  /** What the cut left out between the head and the tail it kept (after the head, for `kept: 'head'`). */
+  omitted?: LogOmission | undefined;
+  /** What a cut kept: both ends (the default), or only the head of the last lines asked for with tailLines. */
+  kept?: 'head-and-tail' | 'head';
 }
 
 function newestFirst(pods: V1Pod[]): V1Pod[] {
@@ -471,10 +506,20 @@ export async function readRunLog(gateway: KubeGateway, store: BlobStore | null, 
       throw new NotFoundError(`pod ${podName} of run "${runId}" has no container "${container}"; its containers: ${logTargets(pod).filter((t) => !t.previous).map((t) => t.container).join(', ')}`);
     }
     try {
-      // Bounded like the archive, so one huge live log cannot exhaust the function's memory.
+      // Bounded like the archive, so one huge live log cannot exhaust the function's memory: both ends kept, or
+      // the last lines asked for (the API server cuts those from their start).
+      if (request.tailLines === undefined) {
+        const { content, truncated, omitted } = await readBoundedLog(gateway, namespace, podName, { container, previous }, request.maxBytes);
+        return { text: content.toString('utf8'), from: 'live', pod: podName, container, truncated, omitted };
+      }
       const raw = await gateway.readPodLog(namespace, podName, { container, previous, tailLines: request.tailLines, limitBytes: request.maxBytes + 1 });
-      const { content, truncated } = boundLog(raw, request.maxBytes);
-      return { text: content.toString('utf8'), from: 'live', pod: podName, container, truncated };
+      const bytes = Buffer.from(raw, 'utf8');
+      if (bytes.length <= request.maxBytes) return { text: raw, from: 'live', pod: podName, container, truncated: false };
+      let cut = request.maxBytes;
+      while (cut > 0 && ((bytes[cut] ?? 0) & 0xc0) === 0x80) cut--;
+      const rest = bytes.subarray(cut);
+      const omitted = { bytes: rest.length, lines: rest.filter((b) => b === 0x0a).length, atLeast: true };
+      return { text: bytes.subarray(0, cut).toString('utf8'), from: 'live', pod: podName, container, truncated: true, omitted, kept: 'head' };
     } catch (err) {
       // A container that has not started, or no previous instance: the archive may still have it.
       if (!(err instanceof KubeApiError) || err.transient || (err.code !== 400 && err.code !== 404)) throw err;
@@ -501,6 +546,7 @@ export async function readRunLog(gateway: KubeGateway, store: BlobStore | null, 
     pod: entry.pod,
     container: entry.container,
     truncated: entry.truncated,
+    omitted: entry.omitted,
   };
 }
 

@@ -1,8 +1,9 @@
-import type { CoreV1Event } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 
 import type { KubeGateway } from '../clients/kube.js';
 import type { GracePeriods } from '../config.js';
 import { ensureError } from '../core/errors.js';
+import { classifyFailure, failureOfVerdict, LOG_TAIL_BYTES, LOG_TAIL_LINES, logTail, logTailTarget, podFailed, type RunFailure, withFailure } from '../core/failure.js';
 import { JOB_NAME_POD_LABEL } from '../core/labels.js';
 import { waitingPods } from '../core/observation.js';
 import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
@@ -55,23 +56,86 @@ export function runReader(gateway: KubeGateway, batching: boolean, settings: Bat
   return (ref) => namespaceObserver(gateway, ref.namespace, settings).look(ref.runId);
 }
 
-/** Look at a run in the cluster. Outputs are read once the run has ended. */
+/**
+ * Pods of runs that failed or were going away when a look saw them, per worker (the latest view of each, by
+ * uid): an evicted pod, or one whose node was deleted, is removed soon after it fails, often before the look
+ * that sees the Job's verdict. The cause is then still known. Bounded: the oldest runs are forgotten first.
+ */
+export class SeenPods {
+  private readonly runs = new Map<string, Map<string, V1Pod>>();
+
+  constructor(private readonly maxRuns = 2000) {}
+
+  private key(ref: RunRef): string {
+    return `${ref.cluster}/${ref.namespace}/${ref.runId}`;
+  }
+
+  note(ref: RunRef, pods: readonly V1Pod[]): void {
+    const ended = pods.filter(podFailed);
+    if (ended.length === 0) return;
+    const key = this.key(ref);
+    const known = this.runs.get(key) ?? new Map<string, V1Pod>();
+    this.runs.delete(key);
+    for (const pod of ended) known.set(pod.metadata?.uid ?? pod.metadata?.name ?? '', pod);
+    this.runs.set(key, known);
+    for (const oldest of this.runs.keys()) {
+      if (this.runs.size <= this.maxRuns) break;
+      this.runs.delete(oldest);
+    }
+  }
+
+  of(ref: RunRef): V1Pod[] {
+    return [...(this.runs.get(this.key(ref))?.values() ?? [])];
+  }
+}
+
+const SEEN_PODS = new SeenPods();
+
+/** Look at a run in the cluster. Outputs, and the failure of a failed or cancelled run, are read once the run has ended. */
 async function inspectRun(
   read: RunReader,
   ref: RunRef,
   grace: GracePeriods,
   monitorUrl: string | null,
   now: Date,
-): Promise<{ snapshot: RunSnapshot; settled: boolean; gone: boolean }> {
+  seen: SeenPods,
+): Promise<{ snapshot: RunSnapshot; settled: boolean; gone: boolean; pods: V1Pod[] }> {
   const { job, pods, events, missing } = await read(ref);
+  seen.note(ref, pods);
   const snapshot = mapRunStatus(ref, { job, pods, events, now }, grace, monitorUrl);
-  if (isTerminal(snapshot.status)) return { snapshot: { ...snapshot, outputs: outputsFromPods(pods) }, settled: jobSettled(job), gone: job === null };
-  if (missing.length === 0) return { snapshot, settled: true, gone: job === null };
+  if (isTerminal(snapshot.status)) {
+    const failure = classifyFailure({ verdict: snapshot, job, pods, events, seenPods: seen.of(ref), now });
+    return { snapshot: withFailure({ ...snapshot, outputs: outputsFromPods(pods) }, failure), settled: jobSettled(job), gone: job === null, pods };
+  }
+  if (missing.length === 0) return { snapshot, settled: true, gone: job === null, pods };
   return {
     snapshot: { ...snapshot, message: `${snapshot.message} (judged from the Job alone, the cluster refused ${[...new Set(missing)].join('; ')})` },
     settled: true,
     gone: job === null,
+    pods,
   };
+}
+
+/**
+ * The failure with the failing container's last lines, read from its pod while the pod is still there. A log
+ * that cannot be read (the pod went, the Role has no pods/log) leaves the failure without them: it never
+ * changes or delays the verdict.
+ */
+export async function withLogTail(gateway: KubeGateway, namespace: string, failure: RunFailure, pods: readonly V1Pod[]): Promise<RunFailure> {
+  const target = logTailTarget(failure, pods);
+  if (!target) return failure;
+  try {
+    const text = await gateway.readPodLog(namespace, target.pod, {
+      container: target.container,
+      previous: target.previous,
+      tailLines: LOG_TAIL_LINES,
+      // Room for the lines asked for; logTail keeps the last LOG_TAIL_BYTES of it.
+      limitBytes: LOG_TAIL_BYTES * 16,
+    });
+    return { ...failure, logTail: logTail(text) };
+  } catch {
+    return failure;
+  }
 }
 
 /**
@@ -100,21 +164,24 @@ export async function observeOnce(
   now: Date,
   settle: SettlePolicy = SETTLE,
   read: RunReader = (r) => perRunReads(gateway, r),
+  seen: SeenPods = SEEN_PODS,
 ): Promise<RunSnapshot> {
   try {
-    const seen = await namespaceThrottle(gateway, ref.namespace).unlessThrottled(async () => {
-      let look = await inspectRun(read, ref, grace, monitorUrl, now);
+    const seenNow = await namespaceThrottle(gateway, ref.namespace).unlessThrottled(async () => {
+      let look = await inspectRun(read, ref, grace, monitorUrl, now, seen);
       for (let attempt = 0; !look.settled && attempt < settle.reads; attempt++) {
         await new Promise((resolve) => setTimeout(resolve, settle.intervalMs));
-        const again = await inspectRun(read, ref, grace, monitorUrl, new Date(now.getTime() + (attempt + 1) * settle.intervalMs));
+        const again = await inspectRun(read, ref, grace, monitorUrl, new Date(now.getTime() + (attempt + 1) * settle.intervalMs), seen);
         // A Job removed meanwhile (ttlSecondsAfterFinished) keeps the verdict, counts and outputs already read.
         if (again.gone || !isTerminal(again.snapshot.status)) break;
         look = again;
       }
-      return look.snapshot;
+      const { snapshot, pods } = look;
+      if (!snapshot.failure) return snapshot;
+      return withFailure(snapshot, await withLogTail(gateway, ref.namespace, snapshot.failure, pods));
     });
-    if (!(seen instanceof ThrottledError)) return seen;
-    const message = `${seen.message}; the app waits that long before it reads namespace ${ref.namespace} again, and the run goes on being watched`;
+    if (!(seenNow instanceof ThrottledError)) return seenNow;
+    const message = `${seenNow.message}; the app waits that long before it reads namespace ${ref.namespace} again, and the run goes on being watched`;
     return snapshotOf(ref, { status: 'Unknown', reason: THROTTLED, message, monitorUrl }, now);
   } catch (err) {
     const refused = refusal(err);
@@ -152,6 +219,11 @@ export async function deleteRun(
   now: Date,
 ): Promise<StopResult> {
   let message = verdict.message;
+  // The cause a look found (a pod that cannot start, past its grace) stays; a verdict of the app's own is its cause,
+  // placed on the run's newest pod, read before the Job and its pods are deleted.
+  const found = last?.failure && last.status === verdict.status && last.reason === verdict.reason ? last.failure : undefined;
+  const placed = found ?? (await namespaceThrottle(gateway, ref.namespace).unlessThrottled(() => lastPodOf(gateway, ref, failureOfVerdict(verdict, now))).catch(() => undefined));
+  const failure = placed instanceof ThrottledError ? failureOfVerdict(verdict, now) : placed;
   try {
     const throttled = await namespaceThrottle(gateway, ref.namespace).unlessThrottled(() => gateway.deleteJob(ref.namespace, ref.runId));
     if (throttled instanceof ThrottledError) {
@@ -162,7 +234,7 @@ export async function deleteRun(
     if (!refused) throw err;
     message = `${verdict.message}; deleting Job ${ref.namespace}/${ref.runId} failed, so delete it by hand: ${refused.message}`;
   }
-  return snapshotOf(
+  const stopped = snapshotOf(
     ref,
     {
       ...(last ? { startTime: last.startTime, pods: last.pods } : {}),
@@ -173,6 +245,25 @@ export async function deleteRun(
     },
     now,
   );
+  return withFailure(stopped, failure);
+}
+
+/**
+ * A verdict the app made without the Job's say (a timeout, a cancel): where the run was when it was stopped, and
+ * that container's last lines, read before its Job is deleted. A look that fails only leaves them out.
+ */
+async function lastPodOf(gateway: KubeGateway, ref: RunRef, failure: RunFailure | undefined): Promise<RunFailure | undefined> {
+  if (!failure || (failure.kind !== 'RunTimeout' && failure.kind !== 'Cancelled')) return failure;
+  let pods: V1Pod[];
+  try {
+    pods = await gateway.listPods(ref.namespace, `${JOB_NAME_POD_LABEL}=${ref.runId}`);
+  } catch {
+    return failure;
+  }
+  const newest = [...pods].sort((a, b) => new Date(b.metadata?.creationTimestamp ?? 0).getTime() - new Date(a.metadata?.creationTimestamp ?? 0).getTime())[0];
+  if (!newest) return failure;
+  const placed: RunFailure = { ...failure, pod: newest.metadata?.name ?? null, node: newest.spec?.nodeName ?? null, container: newest.spec?.containers[0]?.name ?? null };
+  return withLogTail(gateway, ref.namespace, placed, [newest]);
 }
 
 /** What a cancel finds: the Job ended on its own (that verdict stands), still runs, or could not be seen. */

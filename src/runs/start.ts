@@ -4,6 +4,7 @@ import { authorizeStart, type Caller, callerScope, jobVisibleTo, startedByOf } f
 import type { FallbackSpec } from '../core/clone.js';
 import type { ConcurrencyPolicy } from '../core/concurrency.js';
 import { BadRequestError, ConflictError } from '../core/errors.js';
+import { parseImageReference } from '../core/image-reference.js';
 import { assertNamespace, assertObjectName, runIdFor, type SourceKind } from '../core/naming.js';
 import { requestHash, type RunRequest } from '../core/run.js';
 import type { JobRunInput, RunTrigger } from '../core/schemas.js';
@@ -93,7 +94,8 @@ export async function startRun(request: RunStartRequest, deps: StartDeps): Promi
   if (kind === 'CronJob' && fallback) {
     throw new BadRequestError('image, command and args apply only to Job runs; a CronJob run always uses its jobTemplate');
   }
-  if (fallback && fallback.image.trim() === '') throw new BadRequestError('image must not be empty');
+  // A string no runtime can pull is a 400 now, not an InvalidImageName on the node after a Job exists.
+  if (fallback) parseImageReference(fallback.image);
   authorizeStart(caller, config.callers, { cluster, namespace, fallback: fallback !== undefined });
   if (kind === 'Job' && request.concurrencyPolicy) throw new BadRequestError('concurrencyPolicy applies only to CronJob runs');
 

@@ -5,6 +5,7 @@ import type { KubeGateway } from '../clients/kube.js';
 import { cloneJob, fallbackJob, isSameRun, jobFromCronJob, type RunIdentity, scheduledJobFromCronJob, withDeadline } from '../core/clone.js';
 import { assertRunConsent, isConsentRefusal, type RunPolicy } from '../core/consent.js';
 import { AppError, isAlreadyExists, KubeApiError, NotFoundError } from '../core/errors.js';
+import { notSubmitted, withFailure } from '../core/failure.js';
 import { type RunRequest, type RunSnapshot, type RunSource, snapshotOf } from '../core/run.js';
 import { scheduledTimestamp } from '../core/scheduler.js';
 import { namespaceThrottle, ThrottledError } from './batch.js';
@@ -96,7 +97,7 @@ async function sameRunOrConflict(
 async function createOnce(gateway: KubeGateway, request: RunRequest, monitorUrl: string | null, now: Date, policy: RunPolicy): Promise<SubmitResult> {
   const rejected = (reason: string, message: string): SubmitResult => ({
     outcome: 'rejected',
-    snapshot: snapshotOf(request, { status: 'Failed', reason, message, monitorUrl }, now),
+    snapshot: withFailure(snapshotOf(request, { status: 'Failed', reason, message, monitorUrl }, now), notSubmitted({ reason, message }, now)),
   });
   const submitted = (source: RunSource): SubmitResult => ({
     outcome: 'submitted',

@@ -24,6 +24,7 @@ import { listCronJobs } from '../../src/functions/listCronJobs.js';
 import { listDeployments } from '../../src/functions/listDeployments.js';
 import { listJobs } from '../../src/functions/listJobs.js';
 import { previewSchedule } from '../../src/functions/previewSchedule.js';
+import { rerunRun } from '../../src/functions/rerunRun.js';
 import { serveConsole } from '../../src/functions/serveConsole.js';
 import { startCronJobRun } from '../../src/functions/startCronJobRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
@@ -185,6 +186,16 @@ const CASES: Case[] = [
       return cancelRun(request('POST', 'runs/nightly-abcdefghij/cancel', { runId: 'nightly-abcdefghij' }), client, context());
     },
   },
+  {
+    name: 'a rerun of a failed run',
+    operationId: 'rerunRun',
+    status: 202,
+    call: () => {
+      finished('nightly-abcdefghij', 'Failed');
+      return rerunRun(request('POST', 'runs/nightly-abcdefghij/rerun', { runId: 'nightly-abcdefghij' }, { DAY: 'tuesday' }), client, context());
+    },
+  },
+  { name: 'a rerun of an unknown run', operationId: 'rerunRun', status: 404, call: () => rerunRun(request('POST', 'runs/nightly-zzzzzzzzzz/rerun', { runId: 'nightly-zzzzzzzzzz' }), client, context()) },
   { name: 'a cancel reason that is a number', operationId: 'cancelRun', status: 400, call: () => cancelRun(request('POST', 'runs/nightly-abcdefghij/cancel', { runId: 'nightly-abcdefghij' }, { reason: 5 }), client, context()) },
   {
     name: "a running run's log",

@@ -110,7 +110,7 @@ describe('the OpenAPI 3.1 document', () => {
       const response = (o.operation.responses as Record<string, JsonObject>)['202'];
       return response ? [{ id: o.operation.operationId, headers: Object.keys(response.headers as JsonObject) }] : [];
     });
-    expect(accepted.map((a) => a.id).sort()).toEqual(['cancelRun', 'getRun', 'startCronJobRun', 'startJobRun']);
+    expect(accepted.map((a) => a.id).sort()).toEqual(['cancelRun', 'getRun', 'rerunRun', 'startCronJobRun', 'startJobRun']);
     for (const a of accepted) expect(a.headers).toEqual(expect.arrayContaining(['Location', 'Retry-After']));
   });
 

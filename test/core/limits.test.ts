@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 
-import { boundText, CUSTOM_STATUS_BUDGET_CHARS, forCustomStatus, forOutput, MAX_MESSAGE_CHARS, MAX_OUTPUTS_CHARS, MAX_REASON_CHARS } from '../../src/core/limits.js';
+import { type RunFailure, withFailure } from '../../src/core/failure.js';
+import {
+  boundText,
+  CUSTOM_STATUS_BUDGET_CHARS,
+  forCustomStatus,
+  forOutput,
+  MAX_FAILURE_MESSAGE_CHARS,
+  MAX_LOG_TAIL_CHARS,
+  MAX_MESSAGE_CHARS,
+  MAX_OUTPUTS_CHARS,
+  MAX_REASON_CHARS,
+} from '../../src/core/limits.js';
 import { type RunSnapshot, snapshotOf } from '../../src/core/run.js';
 import { runSnapshotSchema } from '../../src/core/schemas.js';
 
@@ -54,7 +65,7 @@ describe('limits on what the orchestration stores', () => {
     ['a 50,000-character reason', snapshotOf(ref, { status: 'Failed', reason: long('r', 50_000), message: 'x' }, t0)],
     ['a 50,000-character archive error with a long message', { ...snap(long('m', 50_000)), archive: { location: null, error: long('e', 50_000) } }],
     ['every text at its worst at once', full()],
-    ['a field added to the snapshot later, too large on its own', full({ failure: { logTail: long('t', 20_000) } })],
+    ['a field added to the snapshot later, too large on its own', full({ addedLater: { text: long('t', 20_000) } })],
   ])('forCustomStatus keeps %s within the budget, and the result still parses as a snapshot', (_, snapshot) => {
     const status = forCustomStatus(snapshot);
     expect(JSON.stringify(status).length).toBeLessThanOrEqual(CUSTOM_STATUS_BUDGET_CHARS);
@@ -67,5 +78,50 @@ describe('limits on what the orchestration stores', () => {
     const output = forOutput(full());
     expect(output.reason.length).toBeLessThanOrEqual(MAX_REASON_CHARS);
     expect(output.archive?.error?.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+  });
+});
+
+describe('limits on a failure', () => {
+  const failure = (logTail: string, message = 'container main exited with code 1'): RunFailure => ({
+    kind: 'ExitCode',
+    exitCode: 1,
+    signal: null,
+    container: 'main',
+    pod: 'nightly-0123456789-abcde',
+    node: 'aks-nodepool1-0',
+    attempt: 1,
+    reason: 'Error',
+    message,
+    at: t0.toISOString(),
+    logTail,
+  });
+  const failed = (f: RunFailure, message = 'Job has reached the specified backoff limit', outputs: Record<string, unknown> = {}): RunSnapshot =>
+    withFailure(snapshotOf(ref, { status: 'Failed', reason: 'BackoffLimitExceeded', message, outputs }, t0), f);
+
+  it('the custom status keeps a small log tail', () => {
+    expect(forCustomStatus(failed(failure('line 1\nline 2'))).failure?.logTail).toBe('line 1\nline 2');
+  });
+
+  it('the custom status drops the log tail first, before the outputs and the message; the output keeps it', () => {
+    const snapshot = failed(failure('é'.repeat(4000)), 'Job has reached the specified backoff limit', outputsOf(1500));
+    const status = forCustomStatus(snapshot);
+    expect(JSON.stringify(status).length).toBeLessThanOrEqual(CUSTOM_STATUS_BUDGET_CHARS);
+    expect(status.failure).toMatchObject({ kind: 'ExitCode', exitCode: 1 });
+    expect(status.failure?.logTail).toBeUndefined();
+    expect(status.outputs).toEqual(outputsOf(1500));
+    expect(status.message).toBe(snapshot.message);
+    expect(forOutput(snapshot).failure?.logTail).toBe('é'.repeat(4000));
+  });
+
+  it('a huge failure message, log tail and run message still fit the budget, with the kind and exit code kept', () => {
+    const status = forCustomStatus(failed(failure('x'.repeat(50_000), 'm'.repeat(50_000)), 'm'.repeat(50_000), outputsOf(5000)));
+    expect(JSON.stringify(status).length).toBeLessThanOrEqual(CUSTOM_STATUS_BUDGET_CHARS);
+    expect(status).toMatchObject({ failureKind: 'ExitCode', exitCode: 1, failure: { kind: 'ExitCode', exitCode: 1, pod: 'nightly-0123456789-abcde' } });
+  });
+
+  it('the output bounds the failure\'s message and log tail', () => {
+    const output = forOutput(failed(failure('x'.repeat(50_000), 'm'.repeat(50_000))));
+    expect(output.failure?.message.length).toBeLessThanOrEqual(MAX_FAILURE_MESSAGE_CHARS);
+    expect(output.failure?.logTail?.length).toBeLessThanOrEqual(MAX_LOG_TAIL_CHARS);
   });
 });

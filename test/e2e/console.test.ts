@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
 import { ALLOW_COMMAND_ANNOTATION } from '../../src/core/consent.js';
 import { serveConsoleFrom } from '../../src/http/console.js';
-import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION, LOCAL_POD_LOG_LINES, quickStart, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
+import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION, fails, LOCAL_POD_LOG_LINES, quickStart, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
 import { ensureBrowser } from '../support/browser.js';
 
@@ -99,6 +99,7 @@ beforeAll(async () => {
     kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name, namespace: ns(), suspend: true, annotations, env: [{ name: 'GREETING', value: 'hello' }] }) });
   await job('hello', { [COMPLETE_DELAY_ANNOTATION]: '2s', [TERMINATION_MESSAGE_ANNOTATION]: '{"rowsWritten":42,"report":"hello.csv"}' });
   await job('slow', { [COMPLETE_DELAY_ANNOTATION]: '1h' });
+  await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'broken', namespace: ns(), suspend: true, fate: fails({ exitCode: 3, runFor: '1s' }) }) });
   await kube.batch.createNamespacedCronJob({
     namespace: ns(),
     body: {
@@ -271,6 +272,24 @@ describe('the web console in a real browser', () => {
     await page.getByRole('button', { name: 'Cancel run' }).click();
     await expect.poll(() => status.textContent(), { timeout: 60_000 }).toContain('Cancelled');
     await shoot('run-cancelled');
+  });
+
+  it('shows why a run failed, with its last lines, and reruns it from the run page', async () => {
+    await page.getByRole('link', { name: 'Jobs', exact: true }).first().click();
+    await page.locator('tr[data-job="broken"]').getByRole('button', { name: 'Run…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Run now' }).click();
+    const status = page.getByTestId('run-status');
+    await expect.poll(() => status.textContent(), { timeout: 60_000 }).toContain('Failed');
+    const first = new URL(page.url()).hash;
+    expect(await page.getByTestId('failure-kind').textContent()).toBe('ExitCode');
+    expect(await page.getByTestId('exit-code').textContent()).toBe('3');
+    expect((await page.getByTestId('log-tail').textContent())?.trimEnd().endsWith(LOCAL_POD_LOG_LINES.at(-1) ?? '')).toBe(true);
+    await shoot('run-failed');
+    await page.getByRole('button', { name: 'Rerun' }).click();
+    await expect.poll(() => new URL(page.url()).hash, { timeout: 30_000 }).not.toBe(first);
+    const original = /runs\/([a-z0-9-]+)/.exec(first)?.[1] ?? '';
+    await expect.poll(() => page.getByTestId('run-status').textContent(), { timeout: 60_000 }).toContain(`a rerun of ${original}`);
+    await expect.poll(() => page.getByTestId('run-status').textContent(), { timeout: 60_000 }).toContain('Failed');
   });
 
   it("hands a CronJob to the app's scheduler and back", async () => {

@@ -35,6 +35,8 @@ export class FakeKube implements KubeGateway {
   readonly pods: V1Pod[] = [];
   readonly events: CoreV1Event[] = [];
   readonly calls: string[] = [];
+  /** Container logs by `<namespace>/<pod>/<container>` (and `/previous` for the instance before a restart). */
+  readonly logs = new Map<string, string>();
   private readonly failures = new Map<string, KubeApiError[]>();
 
   private key(namespace: string, name: string): string {
@@ -117,7 +119,15 @@ export class FakeKube implements KubeGateway {
 
   readPodLog(namespace: string, pod: string, options: PodLogOptions): Promise<string> {
     this.enter('readPodLog', `${namespace}/${pod}/${options.container}`);
-    return Promise.resolve('');
+    let text = this.logs.get(`${namespace}/${pod}/${options.container}${options.previous ? '/previous' : ''}`) ?? '';
+    // As the kubelet serves them: tailLines first, then limitBytes from the start of what is left.
+    if (options.tailLines !== undefined) {
+      const lines = text.split('\n');
+      if (lines.at(-1) === '') lines.pop();
+      text = lines.length === 0 ? '' : `${lines.slice(-options.tailLines).join('\n')}\n`;
+    }
+    if (options.limitBytes !== undefined) text = Buffer.from(text, 'utf8').subarray(0, options.limitBytes).toString('utf8');
+    return Promise.resolve(text);
   }
 
   // CronJob management.

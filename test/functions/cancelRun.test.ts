@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
 import { snapshotOf } from '../../src/core/run.js';
-import { cancelRun } from '../../src/functions/cancelRun.js';
+import { cancelledBy, cancelRun } from '../../src/functions/cancelRun.js';
 import { CANCEL_EVENT } from '../../src/functions/names.js';
 import { createServices, setServices } from '../../src/services.js';
 import { FakeDurableClient } from '../fakes/durable-client.js';
@@ -46,8 +46,31 @@ describe('POST /runs/{runId}/cancel and the run\'s own end', () => {
     kube.addJob(runJob({ active: 1, startTime: t0 }));
     const response = await cancel();
     expect(response.status).toBe(202);
-    expect(client.events).toEqual([{ instanceId: RUN_ID, name: CANCEL_EVENT, data: {} }]);
+    expect(client.events).toEqual([{ instanceId: RUN_ID, name: CANCEL_EVENT, data: { reason: 'by a function-key caller' } }]);
     expect(kube.jobs.has(`batch/${RUN_ID}`)).toBe(false);
+  });
+
+  it('the event says who asked, with the reason given: the run\'s failure then says who and why', async () => {
+    client.put({ instanceId: RUN_ID, input, customStatus: running });
+    kube.addJob(runJob({ active: 1, startTime: t0 }));
+    const response = await cancelRun(
+      new HttpRequest({
+        method: 'POST',
+        url: `https://jobs.example.net/api/runs/${RUN_ID}/cancel`,
+        params: { runId: RUN_ID },
+        headers: { 'content-type': 'application/json' },
+        body: { string: JSON.stringify({ reason: 'the window closed' }) },
+      }),
+      client,
+      context(),
+    );
+    expect(response.status).toBe(202);
+    expect(client.events).toEqual([{ instanceId: RUN_ID, name: CANCEL_EVENT, data: { reason: 'the window closed (by a function-key caller)' } }]);
+  });
+
+  it('an Entra caller is named by its app and object ids, a key caller by a short hash of its key, never the key', () => {
+    expect(cancelledBy({ kind: 'entra', appId: 'app-1', objectId: 'obj-1', roles: [] })).toBe('Entra app app-1, object obj-1');
+    expect(cancelledBy({ kind: 'key', keyScope: '0123456789abcdef' })).toBe('the caller with key 01234567');
   });
 
   it.each([
@@ -102,7 +125,7 @@ describe('POST /runs/{runId}/cancel and the run\'s own end', () => {
     expect(response.status).toBe(409);
     expect(detail(response)).toContain('finished with status Success (Complete) while it was being cancelled');
     expect(client.events).toEqual([]);
-    expect(client.dropped).toEqual([{ instanceId: RUN_ID, name: CANCEL_EVENT, data: {} }]);
+    expect(client.dropped).toEqual([{ instanceId: RUN_ID, name: CANCEL_EVENT, data: { reason: 'by a function-key caller' } }]);
     expect(kube.jobs.has(`batch/${RUN_ID}`)).toBe(true);
   });
 

@@ -268,7 +268,7 @@ describe('GET /deployments', () => {
           namespace: 'batch',
           cluster: 'dev',
           replicas: 1,
-          containers: [{ name: 'web', image: 'web:1', env: ['MODE'], referencedEnv: [] }],
+          containers: [{ name: 'web', image: 'web:1', env: ['MODE'], referencedEnv: [], commandEnv: [] }],
           createdAt: null,
           runnable: true,
           notRunnableReason: null,

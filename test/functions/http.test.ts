@@ -428,7 +428,7 @@ describe('POST /runs/{runId}/cancel', () => {
     const response = await cancel({ reason: 'wrong input' });
     expect(response.status).toBe(202);
     expect(header(response, 'Location')).toBe(`${BASE}/runs/nightly-abcdefghij`);
-    expect(client.events).toEqual([{ instanceId: request.runId, name: CANCEL_EVENT, data: { reason: 'wrong input' } }]);
+    expect(client.events).toEqual([{ instanceId: request.runId, name: CANCEL_EVENT, data: { reason: 'wrong input (by a function-key caller)' } }]);
     expect(kube.jobs.has(`batch/${request.runId}`)).toBe(false);
   });
 

@@ -26,6 +26,7 @@ describe('function registrations', () => {
     ['startCronJobRun', 'cronjobs/{namespace}/{name}/runs', ['POST']],
     ['getRun', 'runs/{runId}', ['GET']],
     ['cancelRun', 'runs/{runId}/cancel', ['POST']],
+    ['rerunRun', 'runs/{runId}/rerun', ['POST']],
     ['listJobs', 'jobs', ['GET']],
     ['listCronJobs', 'cronjobs', ['GET']],
     ['listDeployments', 'deployments', ['GET']],
@@ -55,7 +56,7 @@ describe('function registrations', () => {
   it('run routes have a Durable client binding; discovery and preview routes need none', () => {
     const hasClient = (name: string) =>
       Object.values(registrations.find((r) => r.metadata.name === name)?.metadata.bindings ?? {}).some((b) => b.type === 'durableClient');
-    expect(['startJobRun', 'startCronJobRun', 'getRun', 'cancelRun', 'getRunLogs'].every(hasClient)).toBe(true);
+    expect(['startJobRun', 'startCronJobRun', 'getRun', 'cancelRun', 'rerunRun', 'getRunLogs'].every(hasClient)).toBe(true);
     expect(['listJobs', 'listCronJobs', 'previewSchedule', 'listCronJobRuns'].some(hasClient)).toBe(false);
   });
 
@@ -90,6 +91,7 @@ describe('function registrations', () => {
         'listCronJobs',
         'listJobs',
         'observeRun',
+        'rerunRun',
         'startCronJobRun',
         'startJobRun',
         'stopRun',

@@ -51,6 +51,7 @@ const KINDS: Record<string, Kind> = {
   getRun: 'run',
   cancelRun: 'run',
   getRunLogs: 'run',
+  rerunRun: 'run',
   listClusters: 'clusters',
   previewSchedule: 'none',
   serveConsole: 'none',

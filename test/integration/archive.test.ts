@@ -165,19 +165,29 @@ describe('the logs archive on a real control plane and Azurite', () => {
     expect(index.logs.map((l) => [l.container, l.bytes])).toEqual([['main', Buffer.byteLength(LOG_TEXT)]]);
   });
 
-  it('bounds each log, in the archive and when read live, keeping its head and saying it was cut', async () => {
+  it('bounds each log, in the archive and when read live, keeping its head and its tail and saying what it left out', async () => {
     await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'chatty', namespace: ns(), annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' } }) });
     await waitFor('chatty to finish', async () => (await kube.batch.readNamespacedJob({ name: 'chatty', namespace: ns() })).status?.conditions?.some((c) => c.type === 'Complete'));
     const gateway = services().clusters.gateway('local');
     const verdict = { status: 'Success' as const, reason: 'CompletionsReached', message: 'done' };
-    await archiveRunNow(gateway, store, { cluster: 'local', namespace: ns(), runId: 'chatty', verdict, startTime: null, completionTime: null }, 40, new Date());
+    // The local cluster's log is five lines: a bound of 150 bytes cuts it.
+    await archiveRunNow(gateway, store, { cluster: 'local', namespace: ns(), runId: 'chatty', verdict, startTime: null, completionTime: null }, 150, new Date());
     const index = (await readIndex(store, 'local', ns(), 'chatty')) as ArchiveIndex;
-    expect(index.logs.map((l) => [l.container, l.bytes, l.truncated])).toEqual([['main', 40, true]]);
-    expect(index.maxBytesPerContainer).toBe(40);
-    const head = Buffer.from(LOG_TEXT).subarray(0, 40).toString();
-    expect((await store.get(`local/${ns()}/chatty/logs/${index.pods[0] ?? ''}/main.log`))?.toString()).toBe(head);
-    const live = await readRunLog(gateway, store, { cluster: 'local', namespace: ns(), runId: 'chatty', previous: false, maxBytes: 40 });
-    expect(live).toMatchObject({ from: 'live', truncated: true, text: head });
+    const [entry] = index.logs;
+    expect(index.maxBytesPerContainer).toBe(150);
+    expect(entry).toMatchObject({ container: 'main', truncated: true, omitted: { atLeast: false } });
+    const kept = (await store.get(`local/${ns()}/chatty/logs/${index.pods[0] ?? ''}/main.log`))?.toString() ?? '';
+    expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(150);
+    expect(Buffer.byteLength(kept)).toBe(entry?.bytes);
+    const [head = '', tail = ''] = kept.split(/\n?\[aks-job-runner: \d+ bytes \(\d+ lines\) of this log are left out here\]\n/);
+    expect(LOG_TEXT.startsWith(head)).toBe(true);
+    expect(LOG_TEXT.endsWith(tail)).toBe(true);
+    expect(tail.endsWith(`${LOCAL_POD_LOG_LINES.at(-1) ?? ''}\n`)).toBe(true);
+    // The marker says exactly what is missing between the two.
+    expect(entry?.omitted?.bytes).toBe(Buffer.byteLength(LOG_TEXT) - Buffer.byteLength(head) - Buffer.byteLength(tail));
+    expect(kept).toContain(`[aks-job-runner: ${String(entry?.omitted?.bytes)} bytes (${String(entry?.omitted?.lines)} lines) of this log are left out here]`);
+    const live = await readRunLog(gateway, store, { cluster: 'local', namespace: ns(), runId: 'chatty', previous: false, maxBytes: 150 });
+    expect(live).toMatchObject({ from: 'live', truncated: true, text: kept, omitted: entry?.omitted });
   });
 
   it('answers 404 saying why when neither the cluster nor the archive has the run, and 400 for bad parameters', async () => {

@@ -125,7 +125,7 @@ describe('CronJob management on a real control plane', () => {
     expect(response.status).toBe(200);
     const items = response.body.items as { name: string; containers: unknown[] }[];
     expect(items.map((i) => i.name).sort()).toEqual(['flaky', 'slow', 'web']);
-    expect(items.find((i) => i.name === 'web')?.containers).toEqual([{ name: 'web', image: 'busybox:1.36', env: ['MODE'], referencedEnv: [] }]);
+    expect(items.find((i) => i.name === 'web')?.containers).toEqual([{ name: 'web', image: 'busybox:1.36', env: ['MODE'], referencedEnv: [], commandEnv: [] }]);
   });
 
   it('a dry run answers the manifest as the API server would store it, and stores nothing', async () => {

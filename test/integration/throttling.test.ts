@@ -314,6 +314,6 @@ describe('the API server throttles the app (API Priority and Fairness, 429)', ()
       const snapshot = snapshotOf(await status(runId));
       return snapshot.message.includes('waits') ? undefined : snapshot;
     });
-    expect(final).toMatchObject({ status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled on request' });
+    expect(final).toMatchObject({ status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled: by a function-key caller', failureKind: 'Cancelled' });
   });
 });

@@ -40,7 +40,10 @@ export function JobsPage({ scope }: { scope: Scope }) {
                     {job.image ? <small class="block muted">{job.image}</small> : null}
                   </th>
                   <td data-label="Parameters">
-                    {[...Object.entries(job.params).map(([k, v]) => `${k}=${v ?? '…'}`), ...job.referencedParams.map((k) => `${k} (from a Secret)`)].join(', ') || 'none'}
+                    {[
+                      ...Object.entries(job.params).map(([k, v]) => `${k}=${v ?? '…'}${job.commandParams?.includes(k) ? ' (in the command: fixed)' : ''}`),
+                      ...job.referencedParams.map((k) => `${k} (from a Secret)`),
+                    ].join(', ') || 'none'}
                   </td>
                   <td data-label="Actions">
                       <div class="actions">

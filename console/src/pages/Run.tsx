@@ -5,7 +5,60 @@ import { ApiError, call, callText, messageOf } from '../api.ts';
 import { Empty, ErrorNote, StatusBadge } from '../components.tsx';
 import { formatInstant, isFinished, retryAfterMs } from '../logic/answers.ts';
 import { hashOf } from '../logic/routes.ts';
-import type { CronJobDetail, Snapshot } from '../types.ts';
+import type { CronJobDetail, RunFailure, Snapshot } from '../types.ts';
+
+/** What a failure kind means, in a person's words (docs/http-api.md, "Why a run failed"). */
+const KIND_WORDS: Readonly<Record<string, string>> = {
+  ExitCode: 'the container exited with an error',
+  OOMKilled: 'the container used more memory than its limit',
+  Evicted: 'the node ran short of resources and evicted the pod',
+  DisruptionTarget: 'the pod was disrupted (a drain, an upgrade, preemption)',
+  NodeLost: 'the pod\'s node went away',
+  DeadlineExceeded: 'the Job ran longer than its activeDeadlineSeconds',
+  PodFailurePolicy: 'a podFailurePolicy rule failed the Job',
+  ImagePull: 'the image could not be pulled',
+  Unschedulable: 'no node could take the pod',
+  CreateContainerConfigError: 'a Secret, ConfigMap or key the container needs is missing',
+  PodCreation: 'the Job could not create its pods (quota or admission)',
+  RunTimeout: 'the run took longer than its timeoutSeconds',
+  NotSubmitted: 'the Job was never created',
+  Cancelled: 'the run was cancelled',
+  Unknown: 'nothing the app knows explains it',
+};
+
+/** Why the run failed: the cause, where it happened, and the failing container's last lines. */
+function Cause({ failure }: { failure: RunFailure }) {
+  const where = [
+    failure.container ? `container ${failure.container}` : null,
+    failure.pod ? `pod ${failure.pod}` : null,
+    failure.node ? `node ${failure.node}` : null,
+    failure.attempt ? `attempt ${String(failure.attempt)}` : null,
+  ].filter((x): x is string => x !== null);
+  return (
+    <section aria-labelledby="cause-title" data-testid="run-cause">
+      <h2 id="cause-title">Why</h2>
+      <p>
+        <strong data-testid="failure-kind">{failure.kind}</strong>: {KIND_WORDS[failure.kind] ?? failure.kind}
+        {failure.exitCode !== null ? <> · exit code <code data-testid="exit-code">{failure.exitCode}</code>{failure.signal ? ` (${failure.signal})` : ''}</> : null}
+        {failure.rule !== undefined ? ` · rule ${String(failure.rule)}` : ''}
+      </p>
+      <p>
+        <code>{failure.reason}</code> {failure.message}
+      </p>
+      {where.length > 0 || failure.at ? (
+        <p>
+          <small class="muted">{where.join(' · ')}{failure.at ? ` · ${formatInstant(failure.at, undefined, true)}` : ''}</small>
+        </p>
+      ) : null}
+      {failure.logTail ? (
+        <>
+          <h3>Last lines</h3>
+          <pre class="log" tabIndex={0} aria-label="The failing container's last lines" data-testid="log-tail">{failure.logTail}</pre>
+        </>
+      ) : null}
+    </section>
+  );
+}
 
 /**
  * The run's status as any client follows it: GET the status route, and while it answers 202 wait what
@@ -178,6 +231,19 @@ export function RunPage({ scope, runId }: { scope: Scope; runId: string }) {
       setCancelling(false);
     }
   };
+  const [rerunning, setRerunning] = useState(false);
+  const rerun = async () => {
+    setRerunning(true);
+    setNote(null);
+    try {
+      const answer = await call<{ runId: string }>('POST', `runs/${encodeURIComponent(runId)}/rerun`, { body: {} });
+      window.location.hash = hashOf({ route: { page: 'run', runId: answer.body.runId }, ...scope });
+    } catch (err) {
+      setNote(messageOf(err));
+    } finally {
+      setRerunning(false);
+    }
+  };
   const outputs = Object.entries(s?.outputs ?? {});
   return (
     <section aria-labelledby="run-title">
@@ -194,6 +260,10 @@ export function RunPage({ scope, runId }: { scope: Scope; runId: string }) {
           <div class="head-actions">
             <button type="button" class="danger" aria-busy={cancelling} onClick={() => void cancel()}>Cancel run</button>
           </div>
+        ) : s ? (
+          <div class="head-actions">
+            <button type="button" aria-busy={rerunning} onClick={() => void rerun()}>Rerun</button>
+          </div>
         ) : null}
       </div>
       <ErrorNote error={note ?? error} />
@@ -208,7 +278,19 @@ export function RunPage({ scope, runId }: { scope: Scope; runId: string }) {
             <dt>Pods</dt>
             <dd>{s.pods.active} active, {s.pods.ready} ready, {s.pods.succeeded} succeeded, {s.pods.failed} failed</dd>
             <dt>Started by</dt>
-            <dd>{s.trigger ? (s.trigger.kind === 'schedule' ? `the app's scheduler (${formatInstant(s.trigger.scheduledTime)})` : 'a request') : '—'}</dd>
+            <dd>
+              {s.trigger ? (
+                s.trigger.kind === 'schedule' ? (
+                  `the app's scheduler (${formatInstant(s.trigger.scheduledTime)})`
+                ) : s.trigger.kind === 'rerun' && s.trigger.of ? (
+                  <>a rerun of <a href={hashOf({ route: { page: 'run', runId: s.trigger.of }, ...scope })}>{s.trigger.of}</a></>
+                ) : (
+                  'a request'
+                )
+              ) : (
+                '—'
+              )}
+            </dd>
             <dt>Started</dt>
             <dd>{formatInstant(s.startTime, undefined, true)}</dd>
             <dt>Finished</dt>
@@ -220,6 +302,7 @@ export function RunPage({ scope, runId }: { scope: Scope; runId: string }) {
             <dt>Observed</dt>
             <dd>{formatInstant(s.observedAt, undefined, true)}{running ? ' · following' : ''}</dd>
           </dl>
+          {s.failure ? <Cause failure={s.failure} /> : null}
           <h2>Outputs</h2>
           {outputs.length === 0 ? (
             <Empty>{running ? 'Outputs come when the run ends.' : 'No outputs: the container wrote no JSON object as its termination message.'}</Empty>

@@ -2,6 +2,7 @@ import { VersionApi } from '@kubernetes/client-node';
 import { describe, inject, it } from 'vitest';
 
 import {
+  evicted,
   fails,
   FATES,
   LOCAL_POD_LOG_LINES,
@@ -185,6 +186,26 @@ describe.concurrent('the local control plane', () => {
     await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'configerror', namespace: ns(), fate: waits(FATES.createContainerConfigError) }) });
     const pod = await waitingReason('configerror', 'CreateContainerConfigError');
     expect(pod.status?.phase).toBe('Pending');
+  });
+
+  it('fails a pod OOM-killed: exit code 137, reason OOMKilled, as the runtime reports it', async ({ expect }) => {
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'oomkilled', namespace: ns(), fate: fails({ exitCode: 137, reason: 'OOMKilled' }) }) });
+    const pod = await waitFor('a failed pod', async () => (await jobPods(kube, ns(), 'oomkilled')).find((p) => p.status?.phase === 'Failed'));
+    expect(pod.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 137, reason: 'OOMKilled' });
+  });
+
+  it('evicts a pod as the kubelet does under node pressure: Failed, Evicted, DisruptionTarget TerminationByKubelet, 137, an Evicted event', async ({ expect }) => {
+    await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'evicted', namespace: ns(), fate: evicted({ after: '500ms' }) }) });
+    const pod = await waitFor('an evicted pod', async () => (await jobPods(kube, ns(), 'evicted')).find((p) => p.status?.phase === 'Failed'));
+    expect(pod.status).toMatchObject({ reason: 'Evicted', message: expect.stringContaining('The node was low on resource: memory') as unknown });
+    expect(pod.status?.conditions?.find((c) => c.type === 'DisruptionTarget')).toMatchObject({ status: 'True', reason: 'TerminationByKubelet' });
+    expect(pod.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 137 });
+    const events = await waitFor('the Evicted event', async () => {
+      const list = await kube.core.listNamespacedEvent({ namespace: ns(), fieldSelector: `involvedObject.name=${pod.metadata?.name ?? ''}` });
+      return list.items.some((e) => e.reason === 'Evicted') ? list.items : undefined;
+    });
+    expect(events.find((e) => e.reason === 'Evicted')?.type).toBe('Warning');
+    await waitFor('the Job to fail', async () => condition(await jobStatus('evicted'), 'Failed')?.status === 'True');
   });
 
   it('completes a pod with the termination message of its annotation', async ({ expect }) => {
