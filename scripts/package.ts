@@ -1,78 +1,67 @@
 // Builds the folder azd zips and deploys (azure.yaml: `dist: .package`, `remoteBuild: false`): the compiled app
-// (everything under dist/), host.json for the Durable backend azd's DURABLE_BACKEND names (scripts/durable-backend.ts),
-// a package.json without the development parts, and the production dependencies the lockfile names, copied from
-// the installed node_modules without the files Node never loads.
+// bundled by esbuild with its production dependencies into a few ESM files, the console's static files beside
+// them, host.json for the Durable backend azd's DURABLE_BACKEND names (scripts/durable-backend.ts), a
+// package.json that names the entry point, and the licences of what was bundled (THIRD-PARTY-NOTICES.txt).
+// No node_modules: the Functions host loads a handful of files instead of thousands (bench/cold-start.ts).
 // Run by azd's prepackage hook after `npm ci`, and by test/package, which proves what comes out.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { build, type Metafile, type Plugin } from 'esbuild';
+
+import { clean } from './clean.js';
 import { type DurableBackend, durableBackendOf, hostJsonFor } from './durable-backend.js';
+import { bundledPackages, type Lockfile, packagePathOf, thirdPartyNotices } from './notices.js';
+import { keepSources, type SourceMap } from './sourcemap.js';
+
+export type { LockEntry, Lockfile } from './notices.js';
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The staging folder; azure.yaml's `dist` names it (test/package checks they agree). */
 export const packageFolder = '.package';
-
-export interface LockEntry {
-  version?: string;
-  dev?: boolean;
-  optional?: boolean;
-  link?: boolean;
-}
-
-export interface Lockfile {
-  lockfileVersion: number;
-  packages: Record<string, LockEntry>;
-}
+/** The bundle's entry point inside the package, as its package.json `main` names it. */
+export const bundledMain = 'dist/index.js';
+export const noticesFile = 'THIRD-PARTY-NOTICES.txt';
+/** esbuild's account of what went into which bundle file; written beside the build, not into the package. */
+export const metafilePath = join('dist', 'bundle-metafile.json');
 
 /**
- * Files inside dependencies that no Node process loads: type declarations, source maps, TypeScript sources
- * (Node never strips types under node_modules), Markdown, and addons of the Bare runtime (only its `bare`
- * import condition reaches them). Together they are more than half of the production tree.
+ * The worker supplies this module at run time by answering `require('@azure/functions-core')` itself
+ * (azure-functions-nodejs-worker src/setupCoreModule.ts proxies Module.prototype.require); it is not an npm
+ * package, so it stays a `require` call in the bundle.
  */
-const neverLoaded = /(\.d\.[cm]?ts|\.[cm]?ts|\.map|\.md|\.markdown|\.bare)$/i;
+export const hostProvided = ['@azure/functions-core'] as const;
+
+/**
+ * CommonJS code inside an ESM bundle still calls `require` (for Node's built-ins, and for
+ * @azure/functions-core) and reads `__filename`/`__dirname`, none of which an ES module has. Each output file
+ * defines them for itself, from its own URL. `require` keeps its name, which esbuild's own require helper refers
+ * to (and so renames any bundled module's top-level `require`); the other two get names no bundled module
+ * declares, and `define` points CommonJS code's free `__dirname`/`__filename` at them, so that an ES module that
+ * declares its own `const __dirname` (the `open` package does) does not collide with the banner.
+ */
+export const esmBanner = [
+  "import { createRequire as __bundle_createRequire } from 'node:module';",
+  "import { dirname as __bundle_dirname_of } from 'node:path';",
+  "import { fileURLToPath as __bundle_fileURLToPath } from 'node:url';",
+  'const require = __bundle_createRequire(import.meta.url);',
+  'const __bundle_filename = __bundle_fileURLToPath(import.meta.url);',
+  'const __bundle_dirname = __bundle_dirname_of(__bundle_filename);',
+].join('\n');
 
 const funcignore = `# The package folder holds only what the Functions host runs (scripts/package.ts builds it), so nothing
 # here needs leaving out. The file must exist: azd reads it from the folder it zips, and without one azd
 # before 1.23.12 drops node_modules from a TypeScript app even with remoteBuild: false.
 `;
 
-/** The production dependencies as `npm ci --omit=dev` would lay them out: every lockfile path not marked dev. */
-export function productionPaths(lock: Lockfile): { path: string; entry: LockEntry }[] {
-  if (lock.lockfileVersion < 2) throw new Error('package-lock.json must be lockfileVersion 2 or later (npm 7+)');
-  return Object.entries(lock.packages)
-    .filter(([path, entry]) => path !== '' && entry.dev !== true)
-    .map(([path, entry]) => ({ path, entry }));
-}
-
 function run(command: string, args: string[]): void {
   const result = spawnSync(command, args, { cwd: projectRoot, stdio: 'inherit', shell: process.platform === 'win32' });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (exit ${String(result.status ?? result.signal)})`);
 }
 
-function copyDependency(path: string, entry: LockEntry, out: string): void {
-  const from = join(projectRoot, path);
-  if (entry.link === true) throw new Error(`${path} is a link (a workspace?): the package cannot carry it`);
-  if (!existsSync(from)) {
-    // Optional packages for other platforms are in the lockfile but not installed; npm skips them too.
-    if (entry.optional === true) return;
-    throw new Error(`${path} is in package-lock.json but not installed: run npm ci first`);
-  }
-  const installed = (JSON.parse(readFileSync(join(from, 'package.json'), 'utf8')) as { version?: string }).version;
-  if (installed !== entry.version) {
-    throw new Error(`${path} is ${String(installed)} but package-lock.json says ${String(entry.version)}: run npm ci first`);
-  }
-  const nested = join(from, 'node_modules');
-  cpSync(from, join(out, path), {
-    recursive: true,
-    dereference: true,
-    // Nested node_modules are lockfile entries of their own (and hold .bin links); they are copied as such.
-    filter: (source) => source !== nested && !(neverLoaded.test(source) && statSync(source).isFile()),
-  });
-}
-
-function sizeOf(folder: string): { files: number; bytes: number } {
+export function sizeOf(folder: string): { files: number; bytes: number } {
   let files = 0;
   let bytes = 0;
   for (const entry of readdirSync(folder, { recursive: true, withFileTypes: true })) {
@@ -83,35 +72,125 @@ function sizeOf(folder: string): { files: number; bytes: number } {
   return { files, bytes };
 }
 
-export function buildPackage(backend: DurableBackend = durableBackendOf(process.env)): string {
+const RESOLVING = Symbol('resolving');
+
+/**
+ * A package the lockfile marks `dev` is not there in a production install (`npm ci --omit=dev`), so a
+ * production module can only reach it in a guarded `require` (debug's optional supports-color). It stays out of
+ * the bundle as it would stay out of node_modules: the import is left as it is and fails at run time, as the
+ * guard expects. What is left out is returned, so the package test can see it.
+ */
+function leaveOutDevPackages(lock: Lockfile, leftOut: Set<string>): Plugin {
+  return {
+    name: 'leave-out-dev-packages',
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData === RESOLVING || args.path.startsWith('node:')) return undefined;
+        const found = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: RESOLVING });
+        if (found.errors.length > 0 || found.external) return undefined;
+        const pkg = packagePathOf(relative(projectRoot, found.path));
+        if (pkg === undefined || lock.packages[pkg]?.dev !== true) return undefined;
+        leftOut.add(pkg);
+        return { path: args.path, external: true };
+      });
+    },
+  };
+}
+
+/**
+ * Bundle the compiled entry point (tsc's output, so what is bundled is what the type checker passed) into
+ * `outdir`: ESM for Node 22, split where the app imports lazily (the Azure SDK clients each become a file of
+ * their own, loaded on first use), with source maps that chain to the TypeScript sources through tsc's maps.
+ */
+export async function bundle(entry: string, outdir: string, lock: Lockfile): Promise<{ metafile: Metafile; leftOut: string[] }> {
+  const leftOut = new Set<string>();
+  const result = await build({
+    entryPoints: { index: entry },
+    outdir,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    splitting: true,
+    chunkNames: '[name]-[hash]',
+    external: [...hostProvided],
+    sourcemap: 'linked',
+    sourcesContent: false,
+    // Metafile paths relative to the repository, where the lockfile's package paths are.
+    absWorkingDir: projectRoot,
+    banner: { js: esmBanner },
+    define: { __dirname: '__bundle_dirname', __filename: '__bundle_filename' },
+    legalComments: 'eof',
+    minify: true,
+    keepNames: true,
+    metafile: true,
+    logLevel: 'warning',
+    plugins: [leaveOutDevPackages(lock, leftOut)],
+  });
+  return { metafile: result.metafile, leftOut: [...leftOut].sort() };
+}
+
+/** A source of the app's own, not of a bundled dependency. */
+export function isAppSource(source: string): boolean {
+  return !source.split('\\').join('/').includes('node_modules/');
+}
+
+/**
+ * Cut every map in `outdir` down to the app's own sources (scripts/sourcemap.ts says why). A file with none
+ * of them loses its map and the comment that links it.
+ */
+export function trimSourceMaps(outdir: string): void {
+  for (const file of readdirSync(outdir)) {
+    if (!file.endsWith('.js')) continue;
+    const mapFile = join(outdir, `${file}.map`);
+    if (!existsSync(mapFile)) continue;
+    const map = keepSources(JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMap, isAppSource);
+    if (map.sources.length > 0) {
+      writeFileSync(mapFile, JSON.stringify(map));
+      continue;
+    }
+    rmSync(mapFile);
+    const code = readFileSync(join(outdir, file), 'utf8');
+    writeFileSync(join(outdir, file), code.replace(`//# sourceMappingURL=${file}.map\n`, ''));
+  }
+}
+
+export async function buildPackage(backend: DurableBackend = durableBackendOf(process.env)): Promise<string> {
   const out = join(projectRoot, packageFolder);
   rmSync(out, { recursive: true, force: true });
 
-  // A fresh dist/: a file left by a source since deleted would otherwise be deployed. Everything the build
-  // writes under dist/ is shipped (compiled code, and any static files a later build step adds there).
-  run('npm', ['run', '--silent', 'clean']);
+  // A fresh dist/: a file left by a source since deleted would otherwise be bundled.
+  clean(projectRoot);
   run('npm', ['run', '--silent', 'build']);
-  cpSync(join(projectRoot, 'dist'), join(out, 'dist'), { recursive: true });
+
+  const lock = JSON.parse(readFileSync(join(projectRoot, 'package-lock.json'), 'utf8')) as Lockfile;
+  const { metafile } = await bundle(join(projectRoot, 'dist', 'src', 'main.js'), join(out, dirname(bundledMain)), lock);
+  trimSourceMaps(join(out, dirname(bundledMain)));
+  writeFileSync(join(projectRoot, metafilePath), JSON.stringify(metafile));
+  // The console's static files, where src/http/console.ts looks for them beside the bundle.
+  cpSync(join(projectRoot, 'dist', 'console'), join(out, dirname(bundledMain), 'console'), { recursive: true });
   writeFileSync(join(out, 'host.json'), hostJsonFor(backend, readFileSync(join(projectRoot, 'host.json'), 'utf8')));
 
   const manifest = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as Record<string, unknown>;
-  const { name, version, description, private: isPrivate, type, main, engines, dependencies } = manifest;
+  const { name, version, description, private: isPrivate, type, engines } = manifest;
+  // No dependencies: everything but the host's own module is inside the bundle.
   writeFileSync(
     join(out, 'package.json'),
-    `${JSON.stringify({ name, version, description, private: isPrivate, type, main, engines, dependencies }, null, 2)}\n`,
+    `${JSON.stringify({ name, version, description, private: isPrivate, type, main: bundledMain, engines }, null, 2)}\n`,
   );
 
-  const lock = JSON.parse(readFileSync(join(projectRoot, 'package-lock.json'), 'utf8')) as Lockfile;
-  for (const { path, entry } of productionPaths(lock)) copyDependency(path, entry, out);
-
+  const packages = bundledPackages(metafile, lock);
+  writeFileSync(join(out, noticesFile), thirdPartyNotices(packages, projectRoot));
   writeFileSync(join(out, '.funcignore'), funcignore);
   return out;
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const backend = durableBackendOf(process.env);
-  const out = buildPackage(backend);
+  const out = await buildPackage(backend);
   const { files, bytes } = sizeOf(out);
   const where = relative(projectRoot, out) || basename(out);
+  const entry = join(out, bundledMain);
+  if (!existsSync(entry)) throw new Error(`the bundle has no ${bundledMain}`);
   console.log(`${where}${sep}: ${String(files)} files, ${(bytes / 1e6).toFixed(1)} MB unpacked, Durable backend ${backend}`);
 }

@@ -1,35 +1,31 @@
-import { app } from '@azure/functions';
-
-import { services } from './services.js';
-
-// Fail fast: a bad or missing setting stops the app at start-up with a message naming it.
-services();
-
-app.setup({ enableHttpStream: false });
-
-await import('./functions/startJobRun.js');
-await import('./functions/startCronJobRun.js');
-await import('./functions/getRun.js');
-await import('./functions/cancelRun.js');
-await import('./functions/rerunRun.js');
-await import('./functions/listJobs.js');
-await import('./functions/listCronJobs.js');
-await import('./functions/getRunLogs.js');
-await import('./functions/listCronJobRuns.js');
-await import('./functions/jobRun.js');
-await import('./functions/submitRun.js');
-await import('./functions/observeRun.js');
-await import('./functions/stopRun.js');
-await import('./functions/listDeployments.js');
-await import('./functions/createCronJob.js');
-await import('./functions/getCronJob.js');
-await import('./functions/updateCronJob.js');
-await import('./functions/deleteCronJob.js');
-await import('./functions/scheduler.js');
-await import('./functions/previewSchedule.js');
-await import('./functions/archiveRun.js');
-await import('./functions/archiveSweep.js');
-await import('./functions/listClusters.js');
-await import('./functions/serveConsole.js');
-await import('./functions/getOpenApiDocument.js');
-await import('./functions/getSwaggerDocument.js');
+// The app: every function registers when this module is loaded (the Functions worker loads it through
+// src/main.ts). `./setup.js` comes first, and ES modules are evaluated in the order they are imported, so the
+// settings are checked and app.setup is called before any function module registers. Static imports, so that
+// the deployment bundle holds them in its main file; only the heavy Azure SDK clients are imported lazily.
+import './setup.js';
+import './functions/startJobRun.js';
+import './functions/startCronJobRun.js';
+import './functions/getRun.js';
+import './functions/cancelRun.js';
+import './functions/rerunRun.js';
+import './functions/listJobs.js';
+import './functions/listCronJobs.js';
+import './functions/getRunLogs.js';
+import './functions/listCronJobRuns.js';
+import './functions/jobRun.js';
+import './functions/submitRun.js';
+import './functions/observeRun.js';
+import './functions/stopRun.js';
+import './functions/listDeployments.js';
+import './functions/createCronJob.js';
+import './functions/getCronJob.js';
+import './functions/updateCronJob.js';
+import './functions/deleteCronJob.js';
+import './functions/scheduler.js';
+import './functions/previewSchedule.js';
+import './functions/archiveRun.js';
+import './functions/archiveSweep.js';
+import './functions/listClusters.js';
+import './functions/serveConsole.js';
+import './functions/getOpenApiDocument.js';
+import './functions/getSwaggerDocument.js';

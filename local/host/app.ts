@@ -1,4 +1,6 @@
-import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
+import { pathToFileURL } from 'node:url';
+
+import azureFunctions, { type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
 
 import type { OrchestratorRunner } from '../durable/engine.js';
 import type { ActivityHandler, LocalDurable } from '../durable/runtime.js';
@@ -41,6 +43,39 @@ type ClientTimerHandler = (timer: Timer, client: LocalDurable, context: Invocati
 /** A timer handler without a client, as this app writes them: the instant to decide for comes last. */
 type PlainTimerHandler = (timer: Timer, context: InvocationContext, at: Date) => Promise<unknown>;
 
+/** Where loadApp takes the app from; the repository's src/index.ts when no `main` is given. */
+export interface AppSource {
+  /** An entry point to load instead, as the worker does: a deployment bundle's package.json `main`. */
+  main: string;
+  /** What the host puts in a durableClient binding: the Durable HTTP API the bundle's own client calls. */
+  clientData: () => Record<string, unknown>;
+}
+
+/**
+ * The registered handler of a function with a Durable client binding, called as the worker calls it: with an
+ * invocation context whose extra input of that binding holds the host's client data, from which the package's
+ * wrapper makes its own DurableClient.
+ */
+function throughBinding(
+  handler: unknown,
+  binding: Record<string, unknown>,
+  functionName: string,
+  clientData: () => Record<string, unknown>,
+): (trigger: unknown, context: InvocationContext) => Promise<unknown> {
+  return async (trigger, context) => {
+    const withClient = new azureFunctions.InvocationContext({
+      functionName,
+      invocationId: context.invocationId,
+      logHandler: (_level, ...args) => {
+        context.log(...args);
+      },
+      options: { trigger: { type: 'trigger', name: 'trigger' }, extraInputs: [binding as never], extraOutputs: [] },
+    });
+    withClient.extraInputs.set(binding as never, clientData());
+    return (handler as (trigger: unknown, context: InvocationContext) => Promise<unknown>)(trigger, withClient);
+  };
+}
+
 /**
  * The function's own exported handler (file name = handler name = function name): for client bindings, and for
  * timers, whose handlers take the instant to decide for as their last argument.
@@ -61,36 +96,51 @@ async function ownHandler(name: string, why: string): Promise<unknown> {
  * client for the host's HTTP API; here the function's own exported handler (the house style: file name =
  * handler name = function name) gets the local client instead.
  */
-export async function loadApp(durable: () => LocalDurable): Promise<LoadedApp> {
+export async function loadApp(durable: () => LocalDurable, source?: AppSource): Promise<LoadedApp> {
   const registrations = captureRegistrations();
-  await import('../../src/index.js');
+  if (source) await import(/* @vite-ignore */ pathToFileURL(source.main).href);
+  else await import('../../src/index.js');
   const app: LoadedApp = { http: [], timers: [], orchestrators: {}, activities: {} };
   for (const { metadata, handler } of registrations) {
     const bindings = Object.values(metadata.bindings);
     const trigger = bindings.find((b) => String(b.type).endsWith('Trigger'));
     switch (trigger?.type) {
       case 'httpTrigger': {
-        const usesClient = bindings.some((b) => b.type === 'durableClient');
-        const own = usesClient ? await ownHandler(metadata.name, 'binds a Durable client') : undefined;
+        const binding = bindings.find((b) => b.type === 'durableClient');
+        const bound = binding && source ? throughBinding(handler, binding, metadata.name, source.clientData) : undefined;
+        const own = binding && !source ? await ownHandler(metadata.name, 'binds a Durable client') : undefined;
         app.http.push({
           name: metadata.name,
           route: typeof trigger.route === 'string' ? trigger.route : metadata.name,
           methods: (trigger.methods as string[] | undefined) ?? ['GET', 'POST'],
           authLevel: (trigger.authLevel as AuthLevel | undefined) ?? 'anonymous',
-          invoke: own
-            ? (request, context) => (own as ClientHandler)(request, durable(), context)
-            : (request, context) => (handler as PlainHandler)(request, context),
+          invoke: bound
+            ? async (request, context) => (await bound(request, context)) as HttpResponseInit
+            : own
+              ? (request, context) => (own as ClientHandler)(request, durable(), context)
+              : (request, context) => (handler as PlainHandler)(request, context),
         });
         break;
       }
       case 'timerTrigger': {
-        const usesClient = bindings.some((b) => b.type === 'durableClient');
+        const binding = bindings.find((b) => b.type === 'durableClient');
+        if (source) {
+          // A bundle's handlers are reached only as registered, which decide for the moment they run, as on the
+          // host (no instant to pass).
+          const bound = binding ? throughBinding(handler, binding, metadata.name, source.clientData) : undefined;
+          app.timers.push({
+            name: metadata.name,
+            schedule: String(trigger.schedule),
+            invoke: bound ? (timer, context) => bound(timer, context) : (timer, context) => (handler as (t: Timer, c: InvocationContext) => Promise<unknown>)(timer, context),
+          });
+          break;
+        }
         // The registered handler drops the instant (the host gives none): the exported one takes it.
         const own = await ownHandler(metadata.name, 'is a timer');
         app.timers.push({
           name: metadata.name,
           schedule: String(trigger.schedule),
-          invoke: usesClient
+          invoke: binding
             ? (timer, context, at) => (own as ClientTimerHandler)(timer, durable(), context, at)
             : (timer, context, at) => (own as PlainTimerHandler)(timer, context, at),
         });

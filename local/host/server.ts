@@ -6,6 +6,7 @@ import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 
 import { LocalDurable } from '../durable/runtime.js';
 import { type HttpFunction, loadApp } from './app.js';
+import { startDurableHttpApi } from './durable-http.js';
 import { refuseUnlessLoopback } from './loopback.js';
 import { startTimers } from './timers.js';
 
@@ -33,6 +34,12 @@ export interface LocalAppOptions {
   log?: (line: string) => void;
   /** Fire timer functions on the real clock (default true); tests that drive ticks themselves turn it off. */
   timersOnClock?: boolean;
+  /**
+   * Load the app from this entry point (a deployment bundle's `main`) instead of the repository's src/index.ts.
+   * Its functions with a Durable client binding then reach LocalDurable over the Durable HTTP API, through the
+   * bundle's own client.
+   */
+  main?: string;
 }
 
 export interface LocalApp {
@@ -148,7 +155,8 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   // The keys each auth level takes, as the host's: function and host keys for `function`, the master key for both.
   const keysFor = { function: [functionKey, hostKey, masterKey], admin: [masterKey] } as const;
   // Handlers only ask for the client when a request comes in, after it exists.
-  const app = await loadApp(() => durable);
+  const durableApi = options.main ? await startDurableHttpApi(() => durable) : undefined;
+  const app = await loadApp(() => durable, options.main && durableApi ? { main: options.main, clientData: () => durableApi.clientData } : undefined);
   const durable = new LocalDurable({ orchestrators: app.orchestrators, activities: app.activities, stateDir: options.stateDir, log });
   const resumed = await durable.resume();
   const routes = app.http.map(compile);
@@ -223,6 +231,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
         });
       });
       await durable.close();
+      await durableApi?.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
-import { BlobServiceClient, type ContainerClient, type ContainerListBlobFlatSegmentResponse, RestError } from '@azure/storage-blob';
+import type { ContainerClient, ContainerListBlobFlatSegmentResponse } from '@azure/storage-blob';
 
 import type { LogsStorage } from '../config.js';
 import { AppError, ensureError } from '../core/errors.js';
@@ -25,10 +25,11 @@ export class BlobStoreError extends AppError {
   override name = 'BlobStoreError';
   override readonly status: number;
   override readonly reason = 'LogsArchiveError';
+  /** The HTTP status; 0 when Blob Storage did not answer, -1 when no client could be made from the settings. */
   readonly code: number;
 
   constructor(operation: string, code: number, detail: string, options?: { cause?: unknown }) {
-    super(`${operation} failed: ${code === 0 ? 'no answer from Blob Storage' : `HTTP ${code}`}: ${detail}`, options);
+    super(`${operation} failed: ${code === 0 ? 'no answer from Blob Storage' : code < 0 ? 'LOGS_CONNECTION_STRING or LOGS_ACCOUNT_URL is not usable' : `HTTP ${code}`}: ${detail}`, options);
     this.code = code;
     this.status = this.transient ? 503 : 502;
   }
@@ -38,37 +39,62 @@ export class BlobStoreError extends AppError {
   }
 }
 
+/**
+ * The SDK's RestError, told by its name (as @azure/core-rest-pipeline's own isRestError does) so that this module
+ * need not load the SDK to recognise one.
+ */
+function asRestError(err: unknown): { statusCode?: number; code?: string; name: string } | undefined {
+  return err instanceof Error && err.name === 'RestError' ? err : undefined;
+}
+
 function toBlobStoreError(operation: string, err: unknown): BlobStoreError {
-  if (err instanceof RestError) {
+  if (err instanceof BlobStoreError) return err;
+  const rest = asRestError(err);
+  if (rest) {
     // The SDK's message can quote the request; the code and the service's error code say enough.
-    return new BlobStoreError(operation, err.statusCode ?? 0, err.code ?? err.name, { cause: err });
+    return new BlobStoreError(operation, rest.statusCode ?? 0, rest.code ?? rest.name, { cause: err });
   }
   return new BlobStoreError(operation, 0, ensureError(err).message, { cause: err });
 }
 
-/** The logs archive's one container. Errors are BlobStoreError. */
+/**
+ * The logs archive's one container. Errors are BlobStoreError. The Blob SDK is loaded, and the client made, on
+ * the first call that touches the archive: most instances start, serve and stop without one.
+ */
 export class BlobStore {
   private containerReady = false;
+  private client: Promise<ContainerClient> | undefined;
 
-  constructor(private readonly container: ContainerClient) {}
+  constructor(
+    private readonly containerName: string,
+    private readonly connect: () => Promise<ContainerClient>,
+  ) {}
+
+  private get container(): Promise<ContainerClient> {
+    this.client ??= this.connect().catch((err: unknown) => {
+      this.client = undefined;
+      throw err;
+    });
+    return this.client;
+  }
 
   /** Where a blob is, to show a person: `<container>/<name>`, without the account (infra's, not the caller's business). */
   path(name: string): string {
-    return `${this.container.containerName}/${name}`;
+    return `${this.containerName}/${name}`;
   }
 
   /** Writes (or overwrites) one block blob. */
   async put(name: string, content: string | Buffer, contentType: string, metadata: Record<string, string> = {}): Promise<void> {
     const body = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-    const upload = () =>
-      this.container.getBlockBlobClient(name).upload(body, body.length, { blobHTTPHeaders: { blobContentType: contentType }, metadata });
+    const upload = async () =>
+      (await this.container).getBlockBlobClient(name).upload(body, body.length, { blobHTTPHeaders: { blobContentType: contentType }, metadata });
     try {
       await upload();
     } catch (err) {
       // Infra creates the container in Azure; Azurite starts empty. Create it once, on the first write that misses it.
-      if (this.containerReady || !(err instanceof RestError) || err.code !== 'ContainerNotFound') throw toBlobStoreError(`write blob ${name}`, err);
+      if (this.containerReady || asRestError(err)?.code !== 'ContainerNotFound') throw toBlobStoreError(`write blob ${name}`, err);
       try {
-        await this.container.createIfNotExists();
+        await (await this.container).createIfNotExists();
         this.containerReady = true;
         await upload();
       } catch (retryErr) {
@@ -80,16 +106,16 @@ export class BlobStore {
   /** A blob's content, or null when there is no such blob (or no container yet). */
   async get(name: string): Promise<Buffer | null> {
     try {
-      return await this.container.getBlockBlobClient(name).downloadToBuffer();
+      return await (await this.container).getBlockBlobClient(name).downloadToBuffer();
     } catch (err) {
-      if (err instanceof RestError && err.statusCode === 404) return null;
+      if (asRestError(err)?.statusCode === 404) return null;
       throw toBlobStoreError(`read blob ${name}`, err);
     }
   }
 
   async exists(name: string): Promise<boolean> {
     try {
-      return await this.container.getBlockBlobClient(name).exists();
+      return await (await this.container).getBlockBlobClient(name).exists();
     } catch (err) {
       throw toBlobStoreError(`look up blob ${name}`, err);
     }
@@ -98,7 +124,7 @@ export class BlobStore {
   /** Blobs under a prefix, in name order, with their metadata, a page at a time. */
   async list(prefix: string, options: { limit?: number; continueToken?: string | undefined } = {}): Promise<BlobPage> {
     try {
-      const pages = this.container
+      const pages = (await this.container)
         .listBlobsFlat({ prefix, includeMetadata: true })
         .byPage({ maxPageSize: options.limit ?? 1000, ...(options.continueToken ? { continuationToken: options.continueToken } : {}) });
       const page: IteratorResult<ContainerListBlobFlatSegmentResponse> = await pages.next();
@@ -108,7 +134,7 @@ export class BlobStore {
         continueToken: page.value.continuationToken || undefined,
       };
     } catch (err) {
-      if (err instanceof RestError && err.statusCode === 404) return { items: [], continueToken: undefined };
+      if (asRestError(err)?.statusCode === 404) return { items: [], continueToken: undefined };
       throw toBlobStoreError(`list blobs under ${prefix}`, err);
     }
   }
@@ -119,9 +145,17 @@ export class BlobStore {
  * connection string (Azurite). The connection string is never logged or put in an error.
  */
 export function blobStoreFrom(storage: LogsStorage, container: string, credential: () => TokenCredential): BlobStore {
-  const service =
-    storage.kind === 'connectionString'
-      ? BlobServiceClient.fromConnectionString(storage.connectionString)
-      : new BlobServiceClient(storage.accountUrl, credential());
-  return new BlobStore(service.getContainerClient(container));
+  return new BlobStore(container, async () => {
+    const { BlobServiceClient } = await import('@azure/storage-blob');
+    try {
+      const service =
+        storage.kind === 'connectionString'
+          ? BlobServiceClient.fromConnectionString(storage.connectionString)
+          : new BlobServiceClient(storage.accountUrl, credential());
+      return service.getContainerClient(container);
+    } catch (err) {
+      // The SDK's message about a malformed connection string does not quote it.
+      throw new BlobStoreError('open the logs archive', -1, ensureError(err).message, { cause: err });
+    }
+  });
 }

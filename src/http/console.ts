@@ -7,11 +7,14 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { problem } from './problem.js';
 
 /**
- * Where `npm run build:console` writes the console: dist/console. Compiled, this module is dist/src/http/console.js
- * (also inside the deployment package); run from source by tsx it is src/http/console.ts, two levels below the
- * project root.
+ * Where the console is. In the deployment bundle (scripts/package.ts) every module is one of the files in the
+ * package's dist/, and the console is dist/console beside them. Otherwise it is where `npm run build:console`
+ * writes it, dist/console: compiled, this module is dist/src/http/console.js; run from source by tsx it is
+ * src/http/console.ts, two levels below the project root.
  */
 function defaultConsoleDir(): string {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  if (basename(here) === 'dist') return join(here, 'console');
   const base = fileURLToPath(new URL('../../', import.meta.url));
   return basename(base) === 'dist' ? join(base, 'console') : join(base, 'dist', 'console');
 }
