@@ -302,9 +302,9 @@ const cases: Record<string, Case> = {
   'a cancel': {
     kind: 'Cancelled',
     exitCode: null,
-    // Who and why: CancelRequested with the caller's reason. Until the orchestration handles a cancel raised
-    // while its observe runs (issue 20, item 1), that observe can see the Job the cancel route deleted first and
-    // call it JobDeleted; both are this cancel. test/functions/cancelRun.test.ts checks the who and why.
+    // Who and why: CancelRequested with the caller's reason. The cancel route deletes the Job as well as raising
+    // the event, so an observe already under way can find the Job gone and make the verdict JobDeleted before the
+    // event is taken; both are this cancel. test/functions/cancelRun.test.ts checks the who and why.
     also: { reason: expect.stringMatching(/^(CancelRequested|JobDeleted)$/) as unknown },
     produce: async () => {
       await source(sourceJob('cancelled', { fate: succeeds({ runFor: '1h' }) }));
