@@ -8,12 +8,11 @@ import { expandReferences } from '../../src/core/expansion.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/core/labels.js';
 import { getRun } from '../../src/functions/getRun.js';
 import { listJobs } from '../../src/functions/listJobs.js';
-import { startJobRun } from '../../src/functions/startJobRun.js';
 import { updateCronJob } from '../../src/functions/updateCronJob.js';
 import { createServices, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
-import { localRunPath, runPathConfig } from './run-path.js';
+import { localRunPath, runPathConfig, startJob } from './run-path.js';
 
 /**
  * Issue 21 items 2 and 3, replayed as the tester did against the control plane: Kubernetes' own `$(NAME)`
@@ -70,15 +69,8 @@ function json(r: HttpResponseInit): Record<string, unknown> {
   return r.jsonBody as Record<string, unknown>;
 }
 
-async function start(name: string, body: unknown): Promise<HttpResponseInit> {
-  const request = new HttpRequest({
-    method: 'POST',
-    url: `${BASE}/jobs/${ns()}/${name}/runs`,
-    params: { namespace: ns(), name },
-    headers: { 'content-type': 'application/json' },
-    body: { string: JSON.stringify(body) },
-  });
-  return startJobRun(request, durable, context());
+function start(name: string, body: unknown): Promise<HttpResponseInit> {
+  return startJob(durable, ns(), name, body);
 }
 
 async function appJobs(): Promise<string[]> {

@@ -3,6 +3,7 @@
  * registers them, and an end-to-end file that loads the whole app through the local host must import them
  * first itself, so it never imports this file.
  */
+import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { inject } from 'vitest';
 
 import { orchestratorRunner } from '../../local/durable/engine.js';
@@ -11,6 +12,7 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { archiveRun } from '../../src/functions/archiveRun.js';
 import { jobRun } from '../../src/functions/jobRun.js';
 import { observeRun } from '../../src/functions/observeRun.js';
+import { startJobRun } from '../../src/functions/startJobRun.js';
 import { stopRun } from '../../src/functions/stopRun.js';
 import { submitRun } from '../../src/functions/submitRun.js';
 
@@ -31,4 +33,16 @@ export function runPathConfig(namespace: string, settings: Record<string, string
 /** The jobRun orchestration and every activity it calls, run in-process as the local runtime runs them. */
 export function localRunPath(): LocalDurable {
   return new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun, archiveRun } });
+}
+
+/** A key caller's POST /jobs/{namespace}/{name}/runs with a JSON body, through the exported start handler. */
+export function startJob(durable: LocalDurable, namespace: string, name: string, body: unknown): Promise<HttpResponseInit> {
+  const request = new HttpRequest({
+    method: 'POST',
+    url: `http://127.0.0.1:7071/api/jobs/${namespace}/${name}/runs`,
+    params: { namespace, name },
+    headers: { 'content-type': 'application/json' },
+    body: { string: JSON.stringify(body) },
+  });
+  return startJobRun(request, durable, new InvocationContext({ functionName: 'startJobRun', invocationId: `start-${name}`, logHandler: () => undefined }));
 }

@@ -7,11 +7,10 @@ import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
 import { MAX_RUN_ID, runIdFor } from '../../src/core/naming.js';
 import { getRun } from '../../src/functions/getRun.js';
 import { listJobs } from '../../src/functions/listJobs.js';
-import { startJobRun } from '../../src/functions/startJobRun.js';
 import { createServices, setServices } from '../../src/services.js';
 import { COMPLETE_DELAY_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
-import { localRunPath, runPathConfig } from './run-path.js';
+import { localRunPath, runPathConfig, startJob } from './run-path.js';
 
 /** Run-path limits checked against the API server's own rules (Kubernetes v1.34), not our reading of them. */
 const ns = useNamespace('runpath');
@@ -32,15 +31,8 @@ function json(r: HttpResponseInit): Record<string, unknown> {
   return r.jsonBody as Record<string, unknown>;
 }
 
-async function start(name: string, body: unknown): Promise<HttpResponseInit> {
-  const request = new HttpRequest({
-    method: 'POST',
-    url: `${BASE}/jobs/${ns()}/${name}/runs`,
-    params: { namespace: ns(), name },
-    headers: { 'content-type': 'application/json' },
-    body: { string: JSON.stringify(body) },
-  });
-  return startJobRun(request, durable, context());
+function start(name: string, body: unknown): Promise<HttpResponseInit> {
+  return startJob(durable, ns(), name, body);
 }
 
 async function finished(runId: string): Promise<HttpResponseInit> {
