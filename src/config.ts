@@ -162,6 +162,11 @@ const envSchema = z.object({
         return z.NEVER;
       }
     }),
+  /** The Event Grid topic run events are published to, with the app's identity (clients/eventgrid.ts). */
+  EVENT_GRID_TOPIC_ENDPOINT: z
+    .url({ protocol: /^https$/, error: 'an https URL, the topic\'s endpoint, e.g. https://evgt-abc.westeurope-1.eventgrid.azure.net/api/events' })
+    .refine((u) => !u.includes('?') && !u.includes('#'), 'no query string or fragment: the topic endpoint, published to with the app\'s identity (never a key)')
+    .optional(),
   /** Standard Webhooks secrets callbacks are signed with (core/webhook-signature.ts); never in a message. */
   WEBHOOK_SIGNING_SECRET: z
     .string()
@@ -247,6 +252,8 @@ export interface Config {
   readonly callbackAllowedUrls: readonly CallbackUrlRule[];
   /** Secrets each callback is signed with, the newest first (WEBHOOK_SIGNING_SECRET); empty: not signed. */
   readonly webhookSigningSecrets: readonly SigningSecret[];
+  /** The Event Grid topic run events go to (EVENT_GRID_TOPIC_ENDPOINT); undefined: none. */
+  readonly eventGridTopicEndpoint: string | undefined;
 }
 
 /** Who callers are and what each may do. */
@@ -338,6 +345,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     observeBatching: s.OBSERVE_BATCHING,
     callbackAllowedUrls: Object.freeze(s.CALLBACK_ALLOWED_URLS),
     webhookSigningSecrets: Object.freeze(s.WEBHOOK_SIGNING_SECRET),
+    eventGridTopicEndpoint: s.EVENT_GRID_TOPIC_ENDPOINT,
   });
 }
 
