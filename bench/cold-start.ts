@@ -16,13 +16,17 @@
  * - files and bytes unpacked, and the size of the zip azd would upload (each file deflated, plus the zip
  *   format's headers: local 30 + name, central 46 + name, Go's data descriptor 16, end record 22)
  *
+ * COLD_START_BASELINE=<folder>[,<folder>...] adds a column for each: another deployment package (named by its
+ * folder), loaded in turn with the two, say one built by `npm run package` from an earlier commit, to see what a
+ * change did at the same machine load.
+ *
  * Goals (issue 25): load time at most a third of the unbundled layout's, under 10 MB unpacked, under 50 files,
  * RSS no higher.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 
 import type { Metafile } from 'esbuild';
@@ -31,6 +35,7 @@ import type { Lockfile } from '../scripts/notices.js';
 import { metafilePath, packageFolder, projectRoot, startFiles } from '../scripts/package.js';
 
 const RUNS = Number(process.env.COLD_START_RUNS ?? 11);
+const BASELINES = (process.env.COLD_START_BASELINE ?? '').split(',').filter((folder) => folder !== '');
 const NODE = join(projectRoot, 'node_modules', '.bin', 'node');
 const LOADER = join(projectRoot, 'test', 'package', 'load-main.cjs');
 /** What the unbundled package left out of dependencies: files no Node process loads. */
@@ -129,7 +134,14 @@ try {
   unbundledLayout(unbundled.folder);
   cpSync(join(projectRoot, packageFolder), bundled.folder, { recursive: true });
   const loadBefore = loadavg();
-  for (let i = 0; i < RUNS; i++) for (const layout of i % 2 === 0 ? [unbundled, bundled] : [bundled, unbundled]) loadOnce(layout, work);
+  const layouts = [unbundled, bundled];
+  for (const folder of BASELINES) {
+    const baseline = fresh(basename(folder));
+    cpSync(folder, baseline.folder, { recursive: true });
+    layouts.push(baseline);
+  }
+  // Each layout first, middle and last in turn, so that all see the same machine load.
+  for (let i = 0; i < RUNS; i++) for (let j = 0; j < layouts.length; j++) loadOnce(layouts[(i + j) % layouts.length] as Layout, work);
 
   const rows: [string, (l: Layout) => string][] = [
     [`load time, median of ${String(RUNS)} processes`, (l) => `${median(l.loadMs).toFixed(0)} ms`],
@@ -149,8 +161,9 @@ try {
   const startBytes = atStart.reduce((sum, file) => sum + (metafile.outputs[file]?.bytes ?? 0), 0);
   console.log(`cold start of the deployment package (Node ${process.versions.node} loader: ${NODE}; machine load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before, ${loadavg().map((l) => l.toFixed(1)).join(' ')} after)`);
   console.log(`the bundle reads ${String(atStart.length)} files at start, ${(startBytes / 1e6).toFixed(2)} MB: ${atStart.map((f) => f.split('/').pop() ?? f).join(', ')}`);
-  console.log(`${''.padEnd(34)} ${'unbundled'.padStart(12)} ${'bundled'.padStart(12)}`);
-  for (const [label, value] of rows) console.log(`${label.padEnd(34)} ${value(unbundled).padStart(12)} ${value(bundled).padStart(12)}`);
+  console.log(`${''.padEnd(34)} ${layouts.map((l) => l.name.padStart(12)).join(' ')}`);
+  for (const [label, value] of rows) console.log(`${label.padEnd(34)} ${layouts.map((l) => value(l).padStart(12)).join(' ')}`);
+  for (const folder of BASELINES) console.log(`${basename(folder)}: ${folder}`);
   const ratio = median(bundled.loadMs) / median(unbundled.loadMs);
   const bundledBytes = files(bundled.folder).reduce((s, f) => s + statSync(f).size, 0);
   console.log('goals:');
