@@ -99,8 +99,8 @@ function leaveOutDevPackages(lock: Lockfile, leftOut: Set<string>): Plugin {
 
 /**
  * Bundle the compiled entry point (tsc's output, so what is bundled is what the type checker passed) into
- * `outdir`: ESM for Node 22, split where the app imports lazily (the Azure SDK clients each become a file of
- * their own, loaded on first use), with source maps that chain to the TypeScript sources through tsc's maps.
+ * `outdir`: ESM for Node 22, split where the app imports lazily (the heavy clients of src/clients/lazy.ts each
+ * become a file of their own, loaded on first use), with source maps that chain to the TypeScript sources through tsc's maps.
  */
 export async function bundle(entry: string, outdir: string, lock: Lockfile): Promise<{ metafile: Metafile; leftOut: string[] }> {
   const leftOut = new Set<string>();
