@@ -161,8 +161,9 @@ try {
   const startBytes = atStart.reduce((sum, file) => sum + (metafile.outputs[file]?.bytes ?? 0), 0);
   console.log(`cold start of the deployment package (Node ${process.versions.node} loader: ${NODE}; machine load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before, ${loadavg().map((l) => l.toFixed(1)).join(' ')} after)`);
   console.log(`the bundle reads ${String(atStart.length)} files at start, ${(startBytes / 1e6).toFixed(2)} MB: ${atStart.map((f) => f.split('/').pop() ?? f).join(', ')}`);
-  console.log(`${''.padEnd(34)} ${layouts.map((l) => l.name.padStart(12)).join(' ')}`);
-  for (const [label, value] of rows) console.log(`${label.padEnd(34)} ${layouts.map((l) => value(l).padStart(12)).join(' ')}`);
+  const width = Math.max(12, ...layouts.map((l) => l.name.length));
+  console.log(`${''.padEnd(34)} ${layouts.map((l) => l.name.padStart(width)).join(' ')}`);
+  for (const [label, value] of rows) console.log(`${label.padEnd(34)} ${layouts.map((l) => value(l).padStart(width)).join(' ')}`);
   for (const folder of BASELINES) console.log(`${basename(folder)}: ${folder}`);
   const ratio = median(bundled.loadMs) / median(unbundled.loadMs);
   const bundledBytes = files(bundled.folder).reduce((s, f) => s + statSync(f).size, 0);
