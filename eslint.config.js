@@ -2,6 +2,31 @@ import eslint from '@eslint/js';
 import simpleImportSort from 'eslint-plugin-simple-import-sort';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Loaded on first use through src/clients/lazy.ts, never imported for their values anywhere else in src/ (types
+ * are fine): a static import would put them back on every cold start. The same list as lazy.ts's HEAVY_PACKAGES
+ * (test/clients/lazy.test.ts compares them).
+ */
+export const heavyPackages = ['@kubernetes/client-node', '@azure/identity', '@azure/arm-containerservice', '@azure/storage-blob', '@azure/eventgrid'];
+
+/** Heavy clients: their types anywhere, their values only through lazy.ts's load() (src/clients/sdk/ re-exports them for it). */
+export const lazyClients = {
+  files: ['src/**/*.ts'],
+  ignores: ['src/clients/lazy.ts', 'src/clients/sdk/*.ts'],
+  rules: {
+    '@typescript-eslint/no-restricted-imports': [
+      'error',
+      {
+        patterns: heavyPackages.map((name) => ({
+          group: [name, `${name}/*`],
+          allowTypeImports: true,
+          message: `${name} is a heavy client: import its types only, and its values with load('${name}') from src/clients/lazy.ts, so that it is read on first use, not at every cold start.`,
+        })),
+      },
+    ],
+  },
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.package/**', '.local-runtime/**'] },
   eslint.configs.recommended,
@@ -21,6 +46,7 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
     },
   },
+  lazyClients,
   {
     files: ['**/*.js', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,

@@ -8,22 +8,34 @@
  *   module stand-in, every function registered), median and max over RUNS processes per layout, the layouts
  *   taking turns so both see the same machine load
  * - RSS once loaded (median)
+ * - the first request that needs the Kubernetes client (GET /api/cronjobs/{namespace}/{name} through the getCronJob
+ *   function against an API server on loopback that answers 404): clients are loaded on first use
+ *   (src/clients/lazy.ts), so that request pays for loading client-node; the median of its duration, of the
+ *   later requests', and the difference, which is what lazy loading moved from the start to that request
+ * - what the bundle reads at start (the entry, the app's file and what they import; esbuild's metafile)
  * - files and bytes unpacked, and the size of the zip azd would upload (each file deflated, plus the zip
  *   format's headers: local 30 + name, central 46 + name, Go's data descriptor 16, end record 22)
+ *
+ * COLD_START_BASELINE=<folder>[,<folder>...] adds a column for each: another deployment package (named by its
+ * folder), loaded in turn with the two, say one built by `npm run package` from an earlier commit, to see what a
+ * change did at the same machine load.
  *
  * Goals (issue 25): load time at most a third of the unbundled layout's, under 10 MB unpacked, under 50 files,
  * RSS no higher.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { basename, dirname, join, relative } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 
+import type { Metafile } from 'esbuild';
+
 import type { Lockfile } from '../scripts/notices.js';
-import { packageFolder, projectRoot } from '../scripts/package.js';
+import { metafilePath, packageFolder, projectRoot, startFiles } from '../scripts/package.js';
 
 const RUNS = Number(process.env.COLD_START_RUNS ?? 11);
+const BASELINES = (process.env.COLD_START_BASELINE ?? '').split(',').filter((folder) => folder !== '');
 const NODE = join(projectRoot, 'node_modules', '.bin', 'node');
 const LOADER = join(projectRoot, 'test', 'package', 'load-main.cjs');
 /** What the unbundled package left out of dependencies: files no Node process loads. */
@@ -34,6 +46,15 @@ interface Layout {
   folder: string;
   loadMs: number[];
   rssBytes: number[];
+  /** The first request that needs client-node, and the two after it (together), per process. */
+  firstMs: number[];
+  laterMs: number[];
+  rssAfterBytes: number[];
+}
+
+interface FirstRequest {
+  requests: { ms: number; status: number; read: string[] }[];
+  served: number;
 }
 
 function files(folder: string): string[] {
@@ -73,7 +94,7 @@ function zippedBytes(folder: string): number {
 
 function loadOnce(layout: Layout, work: string): void {
   const out = join(work, `${layout.name}.json`);
-  const child = spawnSync(NODE, [LOADER, out], {
+  const child = spawnSync(NODE, [LOADER, out, 'first-request'], {
     cwd: layout.folder,
     encoding: 'utf8',
     env: {
@@ -83,10 +104,17 @@ function loadOnce(layout: Layout, work: string): void {
     },
   });
   if (child.status !== 0) throw new Error(`${layout.name} did not load:\n${child.stderr}`);
-  const result = JSON.parse(readFileSync(out, 'utf8')) as { loadMs: number; rssBytes: number; registrations: unknown[] };
+  const result = JSON.parse(readFileSync(out, 'utf8')) as { loadMs: number; rssBytes: number; registrations: unknown[]; firstRequest: FirstRequest; rssAfterRequestsBytes: number };
   if (result.registrations.length === 0) throw new Error(`${layout.name} registered nothing`);
+  const { requests, served } = result.firstRequest;
+  // Every request reached the API server and came back as the 404 it answered: the client really worked.
+  if (served !== requests.length || requests.some((r) => r.status !== 404)) throw new Error(`${layout.name}: the first requests failed: ${JSON.stringify(result.firstRequest)}`);
   layout.loadMs.push(result.loadMs);
   layout.rssBytes.push(result.rssBytes);
+  const [first, ...later] = requests;
+  layout.firstMs.push(first?.ms ?? NaN);
+  layout.laterMs.push(...later.map((r) => r.ms));
+  layout.rssAfterBytes.push(result.rssAfterRequestsBytes);
 }
 
 function median(values: number[]): number {
@@ -99,24 +127,44 @@ const built = spawnSync('npm', ['run', '--silent', 'package'], { cwd: projectRoo
 if (built.status !== 0) throw new Error(`npm run package failed:\n${built.stdout}\n${built.stderr}`);
 const work = mkdtempSync(join(tmpdir(), 'cold-start-'));
 try {
-  const unbundled: Layout = { name: 'unbundled', folder: join(work, 'unbundled'), loadMs: [], rssBytes: [] };
-  const bundled: Layout = { name: 'bundled', folder: join(work, 'bundled'), loadMs: [], rssBytes: [] };
+  const fresh = (name: string): Layout => ({ name, folder: join(work, name), loadMs: [], rssBytes: [], firstMs: [], laterMs: [], rssAfterBytes: [] });
+  const unbundled = fresh('unbundled');
+  const bundled = fresh('bundled');
   mkdirSync(unbundled.folder);
   unbundledLayout(unbundled.folder);
   cpSync(join(projectRoot, packageFolder), bundled.folder, { recursive: true });
-  for (let i = 0; i < RUNS; i++) for (const layout of i % 2 === 0 ? [unbundled, bundled] : [bundled, unbundled]) loadOnce(layout, work);
+  const loadBefore = loadavg();
+  const layouts = [unbundled, bundled];
+  for (const folder of BASELINES) {
+    const baseline = fresh(basename(folder));
+    cpSync(folder, baseline.folder, { recursive: true });
+    layouts.push(baseline);
+  }
+  // Each layout first, middle and last in turn, so that all see the same machine load.
+  for (let i = 0; i < RUNS; i++) for (let j = 0; j < layouts.length; j++) loadOnce(layouts[(i + j) % layouts.length] as Layout, work);
 
   const rows: [string, (l: Layout) => string][] = [
     [`load time, median of ${String(RUNS)} processes`, (l) => `${median(l.loadMs).toFixed(0)} ms`],
     [`load time, max of ${String(RUNS)} processes`, (l) => `${Math.max(...l.loadMs).toFixed(0)} ms`],
     ['RSS after load, median', (l) => `${(median(l.rssBytes) / 2 ** 20).toFixed(0)} MiB`],
+    ['first request needing client-node', (l) => `${median(l.firstMs).toFixed(0)} ms`],
+    ['later requests, median', (l) => `${median(l.laterMs).toFixed(0)} ms`],
+    ['first request: extra cost, median', (l) => `${median(l.firstMs.map((ms, i) => ms - median(l.laterMs.slice(2 * i, 2 * i + 2)))).toFixed(0)} ms`],
+    ['load + first request, median', (l) => `${median(l.loadMs.map((ms, i) => ms + (l.firstMs[i] ?? NaN))).toFixed(0)} ms`],
+    ['RSS after the requests, median', (l) => `${(median(l.rssAfterBytes) / 2 ** 20).toFixed(0)} MiB`],
     ['files', (l) => String(files(l.folder).length)],
     ['unpacked', (l) => `${(files(l.folder).reduce((s, f) => s + statSync(f).size, 0) / 1e6).toFixed(1)} MB`],
     ['zipped (as azd uploads it)', (l) => `${(zippedBytes(l.folder) / 1e6).toFixed(1)} MB`],
   ];
-  console.log(`cold start of the deployment package (Node ${process.versions.node} loader: ${NODE})`);
-  console.log(`${''.padEnd(34)} ${'unbundled'.padStart(12)} ${'bundled'.padStart(12)}`);
-  for (const [label, value] of rows) console.log(`${label.padEnd(34)} ${value(unbundled).padStart(12)} ${value(bundled).padStart(12)}`);
+  const metafile = JSON.parse(readFileSync(join(projectRoot, metafilePath), 'utf8')) as Metafile;
+  const atStart = startFiles(metafile);
+  const startBytes = atStart.reduce((sum, file) => sum + (metafile.outputs[file]?.bytes ?? 0), 0);
+  console.log(`cold start of the deployment package (Node ${process.versions.node} loader: ${NODE}; machine load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before, ${loadavg().map((l) => l.toFixed(1)).join(' ')} after)`);
+  console.log(`the bundle reads ${String(atStart.length)} files at start, ${(startBytes / 1e6).toFixed(2)} MB: ${atStart.map((f) => f.split('/').pop() ?? f).join(', ')}`);
+  const width = Math.max(12, ...layouts.map((l) => l.name.length));
+  console.log(`${''.padEnd(34)} ${layouts.map((l) => l.name.padStart(width)).join(' ')}`);
+  for (const [label, value] of rows) console.log(`${label.padEnd(34)} ${layouts.map((l) => value(l).padStart(width)).join(' ')}`);
+  for (const folder of BASELINES) console.log(`${basename(folder)}: ${folder}`);
   const ratio = median(bundled.loadMs) / median(unbundled.loadMs);
   const bundledBytes = files(bundled.folder).reduce((s, f) => s + statSync(f).size, 0);
   console.log('goals:');

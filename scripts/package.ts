@@ -99,8 +99,8 @@ function leaveOutDevPackages(lock: Lockfile, leftOut: Set<string>): Plugin {
 
 /**
  * Bundle the compiled entry point (tsc's output, so what is bundled is what the type checker passed) into
- * `outdir`: ESM for Node 22, split where the app imports lazily (the Azure SDK clients each become a file of
- * their own, loaded on first use), with source maps that chain to the TypeScript sources through tsc's maps.
+ * `outdir`: ESM for Node 22, split where the app imports lazily (the heavy clients of src/clients/lazy.ts each
+ * become a file of their own, loaded on first use), with source maps that chain to the TypeScript sources through tsc's maps.
  */
 export async function bundle(entry: string, outdir: string, lock: Lockfile): Promise<{ metafile: Metafile; leftOut: string[] }> {
   const leftOut = new Set<string>();
@@ -128,6 +128,38 @@ export async function bundle(entry: string, outdir: string, lock: Lockfile): Pro
     plugins: [leaveOutDevPackages(lock, leftOut)],
   });
   return { metafile: result.metafile, leftOut: [...leftOut].sort() };
+}
+
+/**
+ * What the files read at start (startFiles) may weigh, in bytes: 1.55 MB when the Kubernetes and Azure clients
+ * became lazy, and room for the app's own growth, not for another SDK. The package test holds the bundle to it; a
+ * client that would break it belongs in src/clients/lazy.ts.
+ */
+export const startBudgetBytes = 1_800_000;
+
+/** The compiled entry point and the app it imports (src/main.ts's `import('./index.js')`), as the metafile names them. */
+const ENTRY_INPUT = 'dist/src/main.js';
+const APP_INPUT = 'dist/src/index.js';
+
+/**
+ * The bundle files a new instance reads before every function is registered: the entry point, the app's file
+ * (the entry imports it dynamically, right away) and every file they import statically, as esbuild's metafile
+ * records them (paths as its outputs name them). Files reached only by a dynamic import elsewhere, the lazily
+ * loaded clients (src/clients/lazy.ts), are not among them.
+ */
+export function startFiles(metafile: Metafile): string[] {
+  const roots = Object.entries(metafile.outputs)
+    .filter(([, output]) => output.entryPoint === ENTRY_INPUT || output.entryPoint === APP_INPUT)
+    .map(([file]) => file);
+  if (roots.length !== 2) throw new Error(`the metafile names ${String(roots.length)} files for ${ENTRY_INPUT} and ${APP_INPUT}, not 2`);
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const imported of metafile.outputs[file]?.imports ?? []) if (!imported.external && imported.kind === 'import-statement') visit(imported.path);
+  };
+  for (const root of roots) visit(root);
+  return [...seen].sort();
 }
 
 /** A source of the app's own, not of a bundled dependency. */

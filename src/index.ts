@@ -1,7 +1,7 @@
 // The app: every function registers when this module is loaded (the Functions worker loads it through
 // src/main.ts). `./setup.js` comes first, and ES modules are evaluated in the order they are imported, so the
 // settings are checked and app.setup is called before any function module registers. Static imports, so that
-// the deployment bundle holds them in its main file; only the heavy Azure SDK clients are imported lazily.
+// the deployment bundle holds them in its main file; only the heavy clients are loaded lazily (src/clients/lazy.ts).
 import './setup.js';
 import './functions/startJobRun.js';
 import './functions/startCronJobRun.js';

@@ -4,6 +4,7 @@ import { type BlobStore, blobStoreFrom } from './clients/blob.js';
 import { type ClusterRegistry, ConfiguredClusters } from './clients/clusters.js';
 import { armManagement } from './clients/credentials.js';
 import type { KubeGateway } from './clients/kube.js';
+import { load } from './clients/lazy.js';
 import { type ClusterSettings, type Config, loadConfig } from './config.js';
 import { randomSuffix } from './core/naming.js';
 
@@ -34,7 +35,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const ensureCredential = async (): Promise<TokenCredential> => {
     if (!credential) {
       // Loaded on first AKS use: kubeconfig-only setups (development, tests) never touch Azure.
-      const { DefaultAzureCredential } = await import('@azure/identity');
+      const { DefaultAzureCredential } = await load('@azure/identity');
       credential = new DefaultAzureCredential(
         config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {},
       );

@@ -3,6 +3,7 @@ import type { ContainerClient, ContainerListBlobFlatSegmentResponse } from '@azu
 
 import type { LogsStorage } from '../config.js';
 import { AppError, ensureError } from '../core/errors.js';
+import { load } from './lazy.js';
 
 /** A blob as a listing shows it: its name and the metadata written with it. */
 export interface BlobEntry {
@@ -146,7 +147,7 @@ export class BlobStore {
  */
 export function blobStoreFrom(storage: LogsStorage, container: string, credential: () => TokenCredential): BlobStore {
   return new BlobStore(container, async () => {
-    const { BlobServiceClient } = await import('@azure/storage-blob');
+    const { BlobServiceClient } = await load('@azure/storage-blob');
     try {
       const service =
         storage.kind === 'connectionString'

@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 
 import type { ContainerServiceClientOptionalParams, ManagedCluster } from '@azure/arm-containerservice';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 
 import type { AksClusterSettings } from '../config.js';
 import { retryAfterMs } from '../core/backoff.js';
 import { AppError } from '../core/errors.js';
 import type { ConnectionSource } from './kube.js';
+import { load } from './lazy.js';
 
 /** The AKS AAD server application: tokens for this scope authenticate to Entra ID-integrated clusters. */
 export const AKS_AAD_SCOPE = '6dae42f8-4368-4678-94ff-3960e28e3630/.default';
@@ -124,7 +125,8 @@ function fingerprint(value: unknown): string {
 
 /** A kubeconfig file on disk, for development and non-AKS clusters. Read once; re-read after a 401. */
 export class KubeconfigFileSource implements ConnectionSource {
-  private cached: KubeConfig | undefined;
+  /** Callers that come while client-node loads or the file is read wait for that same read. */
+  private cached: Promise<KubeConfig> | undefined;
 
   constructor(
     private readonly path: string,
@@ -133,25 +135,38 @@ export class KubeconfigFileSource implements ConnectionSource {
 
   kubeConfig(): Promise<KubeConfig> {
     if (!this.cached) {
-      const kc = new KubeConfig();
-      try {
-        kc.loadFromFile(this.path);
-        if (this.context) kc.setCurrentContext(this.context);
-      } catch (err) {
-        return Promise.reject(
-          new CredentialError(`could not read the kubeconfig file "${this.path}": ${err instanceof Error ? err.message : String(err)}. Check kubeconfigPath in CLUSTERS`, { cause: err }),
-        );
-      }
-      this.cached = kc;
+      const reading = this.read();
+      // A file that could not be read is read again by the next call.
+      reading.catch(() => {
+        if (this.cached === reading) this.cached = undefined;
+      });
+      this.cached = reading;
     }
-    return Promise.resolve(this.cached);
+    return this.cached;
   }
 
   /** Read the file again; true when its user or cluster changed (a rotated credential). */
-  refresh(): Promise<boolean> {
-    const used = this.cached ? fingerprint([this.cached.getCurrentUser(), this.cached.getCurrentCluster()]) : undefined;
+  async refresh(): Promise<boolean> {
+    const before = this.cached;
     this.cached = undefined;
-    return this.kubeConfig().then((kc) => fingerprint([kc.getCurrentUser(), kc.getCurrentCluster()]) !== used);
+    const used = await before?.then(
+      (kc) => fingerprint([kc.getCurrentUser(), kc.getCurrentCluster()]),
+      () => undefined,
+    );
+    const kc = await this.kubeConfig();
+    return fingerprint([kc.getCurrentUser(), kc.getCurrentCluster()]) !== used;
+  }
+
+  private async read(): Promise<KubeConfig> {
+    const { KubeConfig } = await load('@kubernetes/client-node');
+    const kc = new KubeConfig();
+    try {
+      kc.loadFromFile(this.path);
+      if (this.context) kc.setCurrentContext(this.context);
+    } catch (err) {
+      throw new CredentialError(`could not read the kubeconfig file "${this.path}": ${err instanceof Error ? err.message : String(err)}. Check kubeconfigPath in CLUSTERS`, { cause: err });
+    }
+    return kc;
   }
 }
 
@@ -293,6 +308,7 @@ export class AksSource implements ConnectionSource {
       if (quietMs !== undefined) this.armQuiet = { until: this.now() + quietMs, error };
       throw error;
     }
+    const { KubeConfig } = await load('@kubernetes/client-node');
     const raw = new KubeConfig();
     raw.loadFromString(yaml);
     const server = raw.getCurrentCluster();
@@ -346,7 +362,7 @@ export class AksSource implements ConnectionSource {
  * the SDK client's (tests give it an HTTP client of their own).
  */
 export async function armManagement(credential: TokenCredential, options?: ContainerServiceClientOptionalParams): Promise<AksManagement> {
-  const { ContainerServiceClient } = await import('@azure/arm-containerservice');
+  const { ContainerServiceClient } = await load('@azure/arm-containerservice');
   const clients = new Map<string, InstanceType<typeof ContainerServiceClient>>();
   const client = (subscriptionId: string) => {
     let c = clients.get(subscriptionId);

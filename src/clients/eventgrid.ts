@@ -9,6 +9,7 @@ import type { TokenCredential } from '@azure/identity';
 
 import type { CloudEvent } from '../core/cloudevents.js';
 import { ensureError } from '../core/errors.js';
+import { load } from './lazy.js';
 
 /** The app setting that names the topic. */
 export const EVENT_GRID_TOPIC_ENDPOINT_SETTING = 'EVENT_GRID_TOPIC_ENDPOINT';
@@ -45,7 +46,7 @@ export function eventGridPublisherFrom(
 ): EventPublisher {
   let client: Promise<EventGridPublisherClient<'CloudEvent'>> | undefined;
   const connect = async () => {
-    const { EventGridPublisherClient } = await import('@azure/eventgrid');
+    const { EventGridPublisherClient } = await load('@azure/eventgrid');
     return new EventGridPublisherClient(endpoint, 'CloudEvent', credential(), {
       // Retries are the delivery's (an orchestration's timers), not a worker blocked in the SDK.
       retryOptions: { maxRetries: 0 },

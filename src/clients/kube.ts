@@ -1,25 +1,25 @@
-import {
-  ApiException,
+import type {
   AppsV1Api,
   BatchV1Api,
-  type ConfigurationOptions,
+  ConfigurationOptions,
   CoreV1Api,
-  type CoreV1Event,
-  type KubeConfig,
-  Observable,
-  PatchStrategy,
-  type RequestContext,
-  type ResponseContext,
-  setHeaderOptions,
-  type V1CronJob,
-  type V1Deployment,
-  type V1Job,
-  type V1Pod,
+  CoreV1Event,
+  KubeConfig,
+  RequestContext,
+  ResponseContext,
+  V1CronJob,
+  V1Deployment,
+  V1Job,
+  V1Pod,
 } from '@kubernetes/client-node';
 
 import { retryAfterMs } from '../core/backoff.js';
 import type { JsonPatchOp } from '../core/cronjob-update.js';
 import { AppError, ensureError, isNotFound, isUnauthorized, KubeApiError } from '../core/errors.js';
+import { load, type Loaded, loadedAlready } from './lazy.js';
+
+/** client-node, loaded by the first gateway call (src/clients/lazy.ts). */
+type ClientNode = Loaded<'@kubernetes/client-node'>;
 
 export interface Page<T> {
   items: T[];
@@ -112,7 +112,9 @@ function isCredentialFailure(err: unknown): boolean {
 /** The one place client-node's errors become ours. */
 export function toKubeApiError(operation: string, err: unknown): KubeApiError {
   if (err instanceof KubeApiError) return err;
-  if (err instanceof ApiException) {
+  // Before client-node is loaded nothing can have thrown its ApiException.
+  const ApiException = loadedAlready('@kubernetes/client-node')?.ApiException;
+  if (ApiException && err instanceof ApiException) {
     const { reason, message } = statusReason(err.body);
     const retryAfter = retryAfterMs(err.headers['retry-after'], new Date());
     return new KubeApiError(operation, err.code, reason, message ?? err.message, { cause: err, retryAfterMs: retryAfter });
@@ -136,6 +138,7 @@ export interface ConnectionSource {
 
 /** The API clients of one set of credentials, and the connection pool their requests share. */
 interface Clients {
+  k8s: ClientNode;
   kc: KubeConfig;
   batch: BatchV1Api;
   core: CoreV1Api;
@@ -159,11 +162,18 @@ export class ClientNodeGateway implements KubeGateway {
   ) {}
 
   private async api(): Promise<Clients> {
-    const kc = await this.source.kubeConfig();
+    const [k8s, kc] = await Promise.all([load('@kubernetes/client-node'), this.source.kubeConfig()]);
     if (this.clients?.kc !== kc) {
       // New credentials (a refreshed token, a rotated kubeconfig): the old pool finishes what it carries and closes.
       void this.clients?.dispatcher?.close().catch(() => undefined);
-      this.clients = { kc, batch: kc.makeApiClient(BatchV1Api), core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), dispatcher: undefined };
+      this.clients = {
+        k8s,
+        kc,
+        batch: kc.makeApiClient(k8s.BatchV1Api),
+        core: kc.makeApiClient(k8s.CoreV1Api),
+        apps: kc.makeApiClient(k8s.AppsV1Api),
+        dispatcher: undefined,
+      };
     }
     return this.clients;
   }
@@ -177,6 +187,7 @@ export class ClientNodeGateway implements KubeGateway {
   private options(clients: Clients): ConfigurationOptions {
     const timeoutMs = this.timeoutMs;
     const reuse = this.reuseConnections;
+    const { Observable } = clients.k8s;
     return {
       middleware: [
         {
@@ -196,7 +207,10 @@ export class ClientNodeGateway implements KubeGateway {
     };
   }
 
-  private async call<T>(operation: string, fn: (apis: { batch: BatchV1Api; core: CoreV1Api; apps: AppsV1Api }, options: ConfigurationOptions) => Promise<T>): Promise<T> {
+  private async call<T>(
+    operation: string,
+    fn: (apis: { batch: BatchV1Api; core: CoreV1Api; apps: AppsV1Api; k8s: ClientNode }, options: ConfigurationOptions) => Promise<T>,
+  ): Promise<T> {
     try {
       const clients = await this.api();
       return await fn(clients, this.options(clients));
@@ -306,10 +320,10 @@ export class ClientNodeGateway implements KubeGateway {
   }
 
   patchCronJob(namespace: string, name: string, patch: JsonPatchOp[], options: WriteOptions = {}): Promise<V1CronJob> {
-    return this.call(`update CronJob ${namespace}/${name}`, ({ batch }, o) =>
+    return this.call(`update CronJob ${namespace}/${name}`, ({ batch, k8s }, o) =>
       batch.patchNamespacedCronJob(
         { namespace, name, body: patch, dryRun: options.dryRun ? 'All' : undefined },
-        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch, o),
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch, o),
       ),
     );
   }
@@ -334,8 +348,8 @@ export class ClientNodeGateway implements KubeGateway {
   patchCronJobAnnotations(namespace: string, name: string, resourceVersion: string, annotations: Record<string, string | null>): Promise<V1CronJob> {
     // A merge patch that names the resourceVersion is refused with 409 Conflict once the object has moved on.
     const body = { metadata: { resourceVersion, annotations } };
-    return this.call(`patch CronJob ${namespace}/${name}`, ({ batch }, o) =>
-      batch.patchNamespacedCronJob({ namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch, o)),
+    return this.call(`patch CronJob ${namespace}/${name}`, ({ batch, k8s }, o) =>
+      batch.patchNamespacedCronJob({ namespace, name, body }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, o)),
     );
   }
 
