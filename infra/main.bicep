@@ -73,6 +73,11 @@ param durableTaskSchedulerIpAllowlist array = ['0.0.0.0/0']
 @minValue(0)
 param logsRetentionDays int = 90
 
+@description('Days each day\'s audit blob is kept immutable (no delete, no overwrite; appends allowed) by a time-based retention policy on the audit container, up to 146000; 0, the default, sets none. While blobs are held, `azd down` cannot delete the storage account (docs/operations.md, "Audit trail").')
+@minValue(0)
+@maxValue(146000)
+param auditRetentionDays int = 0
+
 @description('Resource id of a subnet for the app\'s VNet integration, to reach private clusters: delegated to Microsoft.App/environments, in a VNet that reaches the API server and is linked to the cluster\'s private DNS zone (README, "Private clusters"). Empty: no VNet integration, unless staticOutboundIp makes one.')
 param virtualNetworkSubnetId string = ''
 
@@ -163,6 +168,7 @@ var tags = { 'azd-env-name': environmentName }
 var functionAppName = !empty(apiServiceName) ? apiServiceName : '${abbrs.webSitesFunctions}api-${resourceToken}'
 var deploymentContainerName = 'app-package'
 var logsContainerName = 'run-logs'
+var auditContainerName = 'audit'
 
 // CLUSTERS as src/config.ts parses it: the "aks" entries, without azureRbac, which only infra needs.
 var clustersSetting = string(map(clusters, c => union({
@@ -198,6 +204,7 @@ var appSettings = {
   STATUS_RETRY_AFTER_SECONDS: string(statusRetryAfterSeconds)
   LOGS_ACCOUNT_URL: storage.outputs.blobEndpoint
   LOGS_CONTAINER: logsContainerName
+  AUDIT_CONTAINER: auditContainerName
   EASY_AUTH_ENABLED: string(easyAuthEnabled)
   LOGS_MAX_BYTES_PER_CONTAINER: logsMaxBytesPerContainer
   PUBLIC_BASE_URL: publicBaseUrl
@@ -247,6 +254,8 @@ module storage 'app/storage.bicep' = {
     deploymentContainerName: deploymentContainerName
     logsContainerName: logsContainerName
     logsRetentionDays: logsRetentionDays
+    auditContainerName: auditContainerName
+    auditRetentionDays: auditRetentionDays
   }
 }
 
@@ -369,6 +378,7 @@ output API_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output API_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output RUN_LOGS_CONTAINER string = storage.outputs.logsContainerName
+output AUDIT_CONTAINER string = storage.outputs.auditContainerName
 @description('The static public IP every outbound call of the app leaves from (staticOutboundIp); empty without it. Allow it in each cluster\'s apiServerAccessProfile.authorizedIPRanges.')
 output OUTBOUND_IP string = createNetwork ? network.outputs.outboundIp : ''
 @description('The Durable backend provisioned (AzureStorage or DurableTaskScheduler): the package is built for the same azd variable.')

@@ -68,6 +68,7 @@ const COMPUTED_SETTINGS: Readonly<Record<string, string>> = {
   AZURE_CLIENT_ID: "the app identity's client id",
   LOGS_ACCOUNT_URL: "the storage account's blob endpoint",
   LOGS_CONTAINER: 'the run-logs container infra creates',
+  AUDIT_CONTAINER: 'the audit container infra creates',
 };
 
 /** Settings of src/config.ts that Azure never gets, and why. */
