@@ -73,6 +73,29 @@ param durableTaskSchedulerIpAllowlist array = ['0.0.0.0/0']
 @minValue(0)
 param logsRetentionDays int = 90
 
+@description('Days each day\'s audit blob is kept immutable (no delete, no overwrite; appends allowed) by a time-based retention policy on the audit container, up to 146000; 0, the default, sets none. While blobs are held, `azd down` cannot delete the storage account (docs/operations.md, "Audit trail").')
+@minValue(0)
+@maxValue(146000)
+param auditRetentionDays int = 0
+
+@description('E-mail addresses the alerts go to, comma-separated (azd env set ALERT_EMAILS "ops@contoso.com,oncall@contoso.com"). Empty: the alerts fire in the portal only.')
+param alertEmails string = ''
+
+@description('Alert on every failed run (of the sources failedRunAlertSources names, else of all); off by default.')
+param alertOnFailedRuns bool = false
+
+@description('Sources the failed-run alert watches, comma-separated "<namespace>/<name>"; empty: every source.')
+param failedRunAlertSources string = ''
+
+@description('Minutes without a scheduler tick before the "scheduler stopped" alert fires (5 to 55).')
+@minValue(5)
+@maxValue(55)
+param schedulerStoppedMinutes int = 10
+
+@description('Archive failures or dead-lettered push deliveries within an hour that fire the "failures piling up" alert.')
+@minValue(1)
+param failureAlertThreshold int = 3
+
 @description('Resource id of a subnet for the app\'s VNet integration, to reach private clusters: delegated to Microsoft.App/environments, in a VNet that reaches the API server and is linked to the cluster\'s private DNS zone (README, "Private clusters"). Empty: no VNet integration, unless staticOutboundIp makes one.')
 param virtualNetworkSubnetId string = ''
 
@@ -173,6 +196,7 @@ var tags = { 'azd-env-name': environmentName }
 var functionAppName = !empty(apiServiceName) ? apiServiceName : '${abbrs.webSitesFunctions}api-${resourceToken}'
 var deploymentContainerName = 'app-package'
 var logsContainerName = 'run-logs'
+var auditContainerName = 'audit'
 
 // CLUSTERS as src/config.ts parses it: the "aks" entries, without azureRbac, which only infra needs.
 var clustersSetting = string(map(clusters, c => union({
@@ -208,6 +232,7 @@ var appSettings = {
   STATUS_RETRY_AFTER_SECONDS: string(statusRetryAfterSeconds)
   LOGS_ACCOUNT_URL: storage.outputs.blobEndpoint
   LOGS_CONTAINER: logsContainerName
+  AUDIT_CONTAINER: auditContainerName
   EASY_AUTH_ENABLED: string(easyAuthEnabled)
   LOGS_MAX_BYTES_PER_CONTAINER: logsMaxBytesPerContainer
   PUBLIC_BASE_URL: publicBaseUrl
@@ -260,6 +285,8 @@ module storage 'app/storage.bicep' = {
     deploymentContainerName: deploymentContainerName
     logsContainerName: logsContainerName
     logsRetentionDays: logsRetentionDays
+    auditContainerName: auditContainerName
+    auditRetentionDays: auditRetentionDays
   }
 }
 
@@ -271,6 +298,36 @@ module monitoring 'app/monitoring.bicep' = {
     applicationInsightsName: !empty(applicationInsightsName) ? applicationInsightsName : '${abbrs.insightsComponents}${resourceToken}'
     location: location
     tags: tags
+  }
+}
+
+// Alerts and the operations workbook over the workspace behind Application Insights (docs/operations.md).
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    logAnalyticsName: monitoring.outputs.logAnalyticsName
+    location: location
+    tags: tags
+    actionGroupName: '${abbrs.insightsActionGroups}${resourceToken}'
+    actionGroupShortName: 'aks-jobs'
+    alertEmails: alertEmails
+    alertOnFailedRuns: alertOnFailedRuns
+    failedRunAlertSources: failedRunAlertSources
+    schedulerStoppedMinutes: schedulerStoppedMinutes
+    failureAlertThreshold: failureAlertThreshold
+  }
+}
+
+module workbook 'app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    logAnalyticsName: monitoring.outputs.logAnalyticsName
+    location: location
+    tags: tags
+    displayName: 'aks-job-runner operations (${environmentName})'
+    nameSeed: resourceToken
   }
 }
 
@@ -393,7 +450,12 @@ output API_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output API_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output RUN_LOGS_CONTAINER string = storage.outputs.logsContainerName
+output AUDIT_CONTAINER string = storage.outputs.auditContainerName
 @description('The static public IP every outbound call of the app leaves from (staticOutboundIp); empty without it. Allow it in each cluster\'s apiServerAccessProfile.authorizedIPRanges.')
+@description('The alerts\' action group: add receivers (SMS, webhooks, ITSM) to it in the portal or with az monitor action-group update.')
+output ALERTS_ACTION_GROUP_ID string = alerts.outputs.actionGroupId
+@description('The operations workbook (Azure Monitor, Workbooks): runs, durations, failures, scheduler lateness, throttling.')
+output OPERATIONS_WORKBOOK_ID string = workbook.outputs.workbookId
 output OUTBOUND_IP string = createNetwork ? network.outputs.outboundIp : ''
 @description('The Durable backend provisioned (AzureStorage or DurableTaskScheduler): the package is built for the same azd variable.')
 output DURABLE_BACKEND string = durableBackend

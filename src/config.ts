@@ -101,6 +101,11 @@ const envSchema = z.object({
     .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a blob container name: 3-63 lower-case letters, digits and single hyphens')
     .default('run-logs'),
   LOGS_MAX_BYTES_PER_CONTAINER: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+  /** The audit trail's container, in the logs archive's account: one append blob per day. */
+  AUDIT_CONTAINER: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a blob container name: 3-63 lower-case letters, digits and single hyphens')
+    .default('audit'),
   PUBLIC_BASE_URL: z
     .url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://gateway.contoso.com/aks-jobs' })
     .refine((u) => !u.includes('?') && !u.includes('#'), 'no query string or fragment: the URL that stands for the app\'s /api')
@@ -230,6 +235,8 @@ export interface Config {
   readonly activityRetry: { readonly firstRetryMs: number; readonly maxAttempts: number };
   readonly statusRetryAfterSeconds: number;
   readonly logs: LogsArchiveSettings;
+  /** The audit trail's blob container, in the logs archive's account (none without one). */
+  readonly auditContainer: string;
   readonly links: LinkSettings;
   /** AKS clusters without Entra ID hand out an admin certificate; refused unless this is true. */
   readonly allowLocalAccountClusters: boolean;
@@ -321,6 +328,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     activityRetry: Object.freeze({ firstRetryMs: s.ACTIVITY_RETRY_FIRST_SECONDS * 1000, maxAttempts: s.ACTIVITY_RETRY_MAX_ATTEMPTS }),
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
     logs: Object.freeze({ storage: logsStorage(s), container: s.LOGS_CONTAINER, maxBytesPerContainer: s.LOGS_MAX_BYTES_PER_CONTAINER }),
+    auditContainer: s.AUDIT_CONTAINER,
     links: Object.freeze({ publicBaseUrl: s.PUBLIC_BASE_URL?.replace(/\/+$/, ''), trustForwardedHeaders: s.TRUST_FORWARDED_HEADERS }),
     allowLocalAccountClusters: s.ALLOW_LOCAL_ACCOUNT_CLUSTERS,
     discoveryShowsEnvValues: s.DISCOVERY_SHOW_ENV_VALUES,

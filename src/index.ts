@@ -26,6 +26,7 @@ import './functions/previewSchedule.js';
 import './functions/archiveRun.js';
 import './functions/archiveSweep.js';
 import './functions/listClusters.js';
+import './functions/listAuditRecords.js';
 import './functions/serveConsole.js';
 import './functions/getOpenApiDocument.js';
 import './functions/getSwaggerDocument.js';

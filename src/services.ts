@@ -17,6 +17,8 @@ export interface Services {
   readonly newSuffix: () => string;
   /** The logs archive's container; null when no archive is configured. */
   readonly logs: BlobStore | null;
+  /** The audit trail's container, in the archive's account; null when no archive is configured. */
+  readonly audit: BlobStore | null;
 }
 
 export interface ServiceOverrides {
@@ -53,12 +55,14 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   // The SDK wants a credential now; the identity is only created when the archive is first used.
   const lazyCredential: TokenCredential = { getToken: async (scopes, options) => (await ensureCredential()).getToken(scopes, options) };
   const logs = config.logs.storage ? blobStoreFrom(config.logs.storage, config.logs.container, () => lazyCredential) : null;
+  const audit = config.logs.storage ? blobStoreFrom(config.logs.storage, config.auditContainer, () => lazyCredential) : null;
   return {
     config,
     clusters,
     now: overrides.now ?? (() => new Date()),
     newSuffix: overrides.newSuffix ?? randomSuffix,
     logs,
+    audit,
   };
 }
 

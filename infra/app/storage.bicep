@@ -16,6 +16,13 @@ param logsContainerName string
 @minValue(0)
 param logsRetentionDays int
 
+@description('Blob container of the audit trail: one append blob of JSON lines per UTC day.')
+param auditContainerName string
+
+@description('Days each audit blob stays immutable (no delete or overwrite, appends allowed); 0: no policy.')
+@minValue(0)
+param auditRetentionDays int
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -55,6 +62,24 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
         publicAccess: 'None'
       }
     }
+
+    // The app only appends to the day's append blob. With auditRetentionDays, a time-based retention policy with
+    // protected append writes makes that binding: blocks can be appended, no blob deleted or overwritten while it
+    // holds, by the app or anyone (docs/operations.md, "Audit trail").
+    resource auditContainer 'containers' = {
+      name: auditContainerName
+      properties: {
+        publicAccess: 'None'
+      }
+
+      resource auditImmutability 'immutabilityPolicies' = if (auditRetentionDays > 0) {
+        name: 'default'
+        properties: {
+          immutabilityPeriodSinceCreationInDays: auditRetentionDays
+          allowProtectedAppendWrites: true
+        }
+      }
+    }
   }
 }
 
@@ -91,3 +116,4 @@ resource logsLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@202
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output logsContainerName string = storage::blobServices::logsContainer.name
+output auditContainerName string = storage::blobServices::auditContainer.name

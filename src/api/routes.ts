@@ -1,8 +1,10 @@
 import { z } from 'zod';
 
+import { MAX_AUDIT_PAGE } from '../core/audit.js';
 import { createCronJobSchema, updateCronJobSchema } from '../core/cronjob-bodies.js';
 import { MAX_PAGE_SIZE, MAX_PREVIEW_COUNT, MAX_RUNS_PAGE, MAX_TAIL_LINES } from '../core/limits.js';
 import {
+  auditPageSchema,
   booleanQuerySchema,
   cancelAcceptedSchema,
   cancelRequestSchema,
@@ -73,6 +75,7 @@ export const COMPONENT_SCHEMAS = {
   CronJobRuns: { schema: cronJobRunsSchema, io: 'output' },
   SchedulePreview: { schema: schedulePreviewSchema, io: 'output' },
   ClusterList: { schema: clusterListSchema, io: 'output' },
+  AuditPage: { schema: auditPageSchema, io: 'output' },
 } as const satisfies Record<string, { schema: z.ZodType; io: 'input' | 'output'; constraints?: Readonly<Record<string, unknown>> }>;
 export type SchemaName = keyof typeof COMPONENT_SCHEMAS;
 
@@ -479,6 +482,23 @@ export const API_ROUTES: readonly ApiRoute[] = [
     parameters: [],
     answers: { 200: { description: 'The clusters', body: { schema: 'ClusterList' } } },
     errors: [400, 401],
+  },
+  {
+    name: 'listAuditRecords',
+    method: 'GET',
+    route: 'audit',
+    authLevel: 'function',
+    tag: 'Audit',
+    summary: 'List audit records',
+    description:
+      "A day's audit records (who changed what, where, and how it ended), in the order they were written, a page at a time. For admins only: an Entra caller with the AksJobRunner.Admin app role.",
+    parameters: [
+      { name: 'date', in: 'query', description: 'The UTC day, YYYY-MM-DD (default today)', schema: zString().regex(/^\d{4}-\d{2}-\d{2}$/), allowEmpty: true },
+      limit(MAX_AUDIT_PAGE, 'Records'),
+      continueToken,
+    ],
+    answers: { 200: { description: 'A page of audit records', body: { schema: 'AuditPage' } } },
+    errors: [400, 401, 403, 502, 503],
   },
   {
     name: 'serveConsole',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { auditRecordSchema } from '../core/audit.js';
 import { ENV_LIMITS, ENV_NAME } from '../core/clone.js';
 import { CONCURRENCY_POLICIES, SCHEDULERS } from '../core/cronjob-bodies.js';
 import { DNS_LABEL, DNS_SUBDOMAIN, MAX_CRONJOB_NAME, MAX_IDEMPOTENCY_KEY } from '../core/naming.js';
@@ -252,3 +253,9 @@ export const clusterListSchema = z.looseObject({
 });
 
 export const concurrencyPolicyQuerySchema = z.enum(CONCURRENCY_POLICIES);
+
+export const auditPageSchema = z.looseObject({
+  date: z.string().meta({ description: 'The UTC day of the records, YYYY-MM-DD' }),
+  items: z.array(auditRecordSchema),
+  continue: z.string().nullable().meta({ description: 'Pass as continue for the rest of the day; null when the day is done' }),
+});

@@ -104,6 +104,36 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Appends to an append blob, made on the first append (and the container with it). Blob Storage writes each
+   * block whole and never changes one, so concurrent writers' lines never interleave.
+   */
+  async append(name: string, content: string, contentType: string): Promise<void> {
+    const body = Buffer.from(content, 'utf8');
+    const write = async () => {
+      const blob = (await this.container).getAppendBlobClient(name);
+      try {
+        await blob.appendBlock(body, body.length);
+      } catch (err) {
+        if (asRestError(err)?.code !== 'BlobNotFound') throw err;
+        await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: contentType } });
+        await blob.appendBlock(body, body.length);
+      }
+    };
+    try {
+      await write();
+    } catch (err) {
+      if (this.containerReady || asRestError(err)?.code !== 'ContainerNotFound') throw toBlobStoreError(`append to blob ${name}`, err);
+      try {
+        await (await this.container).createIfNotExists();
+        this.containerReady = true;
+        await write();
+      } catch (retryErr) {
+        throw toBlobStoreError(`append to blob ${name}`, retryErr);
+      }
+    }
+  }
+
   /** A blob's content, or null when there is no such blob (or no container yet). */
   async get(name: string): Promise<Buffer | null> {
     try {

@@ -81,3 +81,17 @@ export const EVENTS = Object.freeze({
 
 /** The tracer and meter name (the instrumentation scope). */
 export const INSTRUMENTATION_SCOPE = 'aks-job-runner';
+
+/** Attribute keys of the operations work (issue 24, items 4 and 5), appended here so the objects above stay as they were. */
+export const OPERATIONS_ATTRIBUTES = Object.freeze({
+  /** On EVENTS.runFinished: the run's duration in seconds, from which the workbook takes p50 and p95. */
+  runDurationSeconds: 'ajr.run.duration_s',
+  /** On EVENTS.audit: the route's operationId (startJobRun, updateCronJob...). */
+  auditAction: 'ajr.audit.action',
+  /** On EVENTS.audit: what the change was beyond its route (handOver, handBack, dryRun, the fields a PATCH set). */
+  auditDetail: 'ajr.audit.detail',
+  /** On EVENTS.audit: who, as `key:<hash of the key>`, `entra:<app id>/<object id>` or `unknown`. */
+  auditCaller: 'ajr.audit.caller',
+  /** On EVENTS.audit: where, as `<cluster>/<namespace>/<name>` and the run id. */
+  auditTarget: 'ajr.audit.target',
+} as const);

@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 
 import { cancelRequestSchema } from '../api/schemas.js';
 import { BadRequestError, ConflictError, ensureError } from '../core/errors.js';
+import { audited } from '../http/audit.js';
 import { authorizeRunAccess, type Caller, callerOf } from '../http/caller.js';
 import { runLinks } from '../http/links.js';
 import { errorResponse, readJsonBody } from '../http/problem.js';
@@ -32,7 +33,7 @@ export function cancelledBy(caller: Caller): string {
  * then deletes the Job), and the Job is also deleted right here, so a cancel still takes effect if the event
  * is lost while the orchestration restarts itself.
  */
-export async function cancelRun(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
+export const cancelRun = audited('cancelRun', async function cancelRun(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const runId = request.params.runId ?? '';
     const reason = reasonOf(await readJsonBody(request));
@@ -84,7 +85,7 @@ export async function cancelRun(request: HttpRequest, client: RunClient, context
   } catch (err) {
     return errorResponse(err, context);
   }
-}
+});
 
 df.app.client.http('cancelRun', {
   route: 'runs/{runId}/cancel',

@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 
 import { parseEnvOverrides } from '../core/clone.js';
 import { BadRequestError } from '../core/errors.js';
+import { audited } from '../http/audit.js';
 import { authorizeRunAccess, callerOf } from '../http/caller.js';
 import { errorResponse, readJsonBody } from '../http/problem.js';
 import { acceptedResponse, requireRun, type RunClient, runInstancesOf } from '../http/runs.js';
@@ -13,7 +14,7 @@ import { services } from '../services.js';
  * POST /api/runs/{runId}/rerun: run a run again, with the body's env overrides (optional, as the start routes
  * take them) merged over the original's. 202 with the new run's links, as a start answers.
  */
-export async function rerunRun(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
+export const rerunRun = audited('rerunRun', async function rerunRun(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const { config, clusters, newSuffix } = services();
     const runId = request.params.runId ?? '';
@@ -33,7 +34,7 @@ export async function rerunRun(request: HttpRequest, client: RunClient, context:
   } catch (err) {
     return errorResponse(err, context);
   }
-}
+});
 
 df.app.client.http('rerunRun', {
   route: 'runs/{runId}/rerun',

@@ -14,6 +14,7 @@ function summary(report: TickReport): string {
   if (report.forbidden.length > 0) parts.push(`${report.forbidden.length} held by Forbid`);
   if (report.replaced.length > 0) parts.push(`${report.replaced.length} replaced`);
   if (report.warnings.length > 0) parts.push(`${report.warnings.length} warning(s)`);
+  if (report.missed.length > 0) parts.push(`${report.missed.length} due time(s) missed`);
   if (report.errors.length > 0) parts.push(`${report.errors.length} error(s)`);
   return `scheduler: ${parts.join(', ')}`;
 }
@@ -35,7 +36,7 @@ export async function scheduler(timer: Timer, client: RunClient, context: Invoca
   // A late tick (the host was down or busy) needs nothing special: the due-time rule catches up, as the
   // CronJob controller's does, within startingDeadlineSeconds and with only the latest of many missed times.
   if (timer.isPastDue) context.log('scheduler: this tick is late');
-  const report = await schedulerTick({ config, clusters, runs: runInstancesOf(client), log: (line) => { context.log(line); } }, instant);
+  const report = await schedulerTick({ config, clusters, runs: runInstancesOf(client), log: (line) => { context.log(line); }, clock: now }, instant);
   context.log(summary(report));
   return report;
 }

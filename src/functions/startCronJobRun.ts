@@ -1,13 +1,14 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 
+import { audited } from '../http/audit.js';
 import type { RunClient } from '../http/runs.js';
 import { startRun } from '../http/start.js';
 
 /** POST /api/cronjobs/{namespace}/{name}/runs: run a CronJob's jobTemplate now, with the body's env overrides. */
-export function startCronJobRun(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
+export const startCronJobRun = audited('startCronJobRun', function startCronJobRun(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   return startRun('CronJob', request, client, context);
-}
+});
 
 df.app.client.http('startCronJobRun', {
   route: 'cronjobs/{namespace}/{name}/runs',

@@ -22,6 +22,7 @@ import { presetToCron } from '../core/presets.js';
 import { parseSchedule } from '../core/schedule.js';
 import { namespaceJobs } from '../runs/cronjob-runs.js';
 import { services } from '../services.js';
+import { noteAudit } from './audit.js';
 import { authorizeTarget, type Caller, callerOf } from './caller.js';
 import { listScope, pageSize, visibleJobs } from './discovery.js';
 import { errorResponse, readJsonBody } from './problem.js';
@@ -248,6 +249,7 @@ export async function updateCronJobFrom(request: HttpRequest, context: Invocatio
     const plan = planCronJobUpdate(current, body, resourceVersion, services().config.runPolicy.jobActiveDeadlineSeconds);
     assertContainerConsent(current, body);
     parseSchedule(plan.schedule, plan.timeZone);
+    if (body.scheduler !== undefined && plan.changed.includes('scheduler')) noteAudit(request, body.scheduler === 'app' ? 'handOver' : 'handBack');
     const updated = await t.gateway.patchCronJob(t.namespace, name, plan.ops, { dryRun });
     context.log(`CronJob ${t.namespace}/${name} on ${t.cluster}: ${dryRun ? 'dry run of ' : ''}update of ${plan.changed.join(', ')}`);
     return { status: 200, headers: dryRun ? {} : etag(updated.metadata?.resourceVersion), jsonBody: { dryRun, changed: plan.changed, ...(await detailOf(t, updated)) } };

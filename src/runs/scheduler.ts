@@ -7,9 +7,11 @@ import { activeRunsOf, concurrencyPolicyOf, decideConcurrency } from '../core/co
 import { ensureError, isAlreadyExists, KubeApiError } from '../core/errors.js';
 import { LAST_SCHEDULE_ANNOTATION, SCHEDULER_SELECTOR } from '../core/labels.js';
 import { requestHash, type RunRef, type RunRequest } from '../core/run.js';
+import { expectationFor, latenessSeconds } from '../core/schedule-signals.js';
 import { evaluateCronJob, type Evaluation, rfc3339, scheduledRunIds, type SchedulerWarning, warningEvent, warningKey } from '../core/scheduler.js';
 import { type JobRunInput, runRefSchema } from '../core/schemas.js';
 import { cancelActiveRuns, namespaceJobs } from './concurrency.js';
+import { expectedDueTime, firedLate, missedDueTime, tickDone } from './scheduler-signals.js';
 import { launchRun, type RunInstances } from './start.js';
 
 /** Where a run's orchestration says it runs: enough to tell whose run an id is. */
@@ -20,6 +22,8 @@ export interface TickDeps {
   clusters: ClusterRegistry;
   runs: RunInstances;
   log: (line: string) => void;
+  /** The wall clock, for the fire time of a run (its lateness); the real clock when absent. */
+  clock?: () => Date;
 }
 
 /** What one tick did, for logs, tests and the benchmark. */
@@ -37,6 +41,8 @@ export interface TickReport {
   warnings: string[];
   /** Failures that kept a cluster, a namespace or a CronJob from being handled this tick. */
   errors: string[];
+  /** Due times found passed without a run and skipped (MissSchedule, TooManyMissedTimes): `<namespace>/<name>: <reason>`. */
+  missed: string[];
 }
 
 const PAGE = 500;
@@ -116,8 +122,11 @@ export function scheduledRunInput(config: Config, cluster: string, cronJob: V1Cr
  * does not answer, one namespace the app may not list, or one bad CronJob never holds the others back.
  */
 export async function schedulerTick(deps: TickDeps, now: Date): Promise<TickReport> {
-  const report: TickReport = { cronJobs: 0, started: [], existing: [], forbidden: [], replaced: [], warnings: [], errors: [] };
+  const began = performance.now();
+  const report: TickReport = { cronJobs: 0, started: [], existing: [], forbidden: [], replaced: [], warnings: [], errors: [], missed: [] };
   await Promise.all(deps.config.clusters.map((settings) => tickCluster(deps, settings, now, report)));
+  // The heartbeat the "scheduler stopped" alert watches: one per tick that ran to its end, errors or not.
+  tickDone((performance.now() - began) / 1000, report.errors.length === 0);
   return report;
 }
 
@@ -216,11 +225,34 @@ async function fire(
 ): Promise<void> {
   const uid = cronJob.metadata?.uid ?? '';
   const resourceVersion = cronJob.metadata?.resourceVersion ?? '';
-  if (memory.idle.get(uid)?.resourceVersion === resourceVersion) return;
+  const expect = (dueAt: Date | null) => {
+    if (dueAt) expectedDueTime(cluster, cronJob, expectationFor(dueAt, cronJob.spec.startingDeadlineSeconds));
+  };
+  const idle = memory.idle.get(uid);
+  if (idle?.resourceVersion === resourceVersion) {
+    expect(Number.isFinite(idle.until) ? new Date(idle.until) : null);
+    return;
+  }
   const evaluation = evaluateCronJob(cronJob, now);
+  // Every tick says, per handed-over CronJob, which due time comes next and by when its run must start: the
+  // missed-due-time alert joins these with the runs started, so it fires also once this scheduler has stopped.
+  if (evaluation.kind === 'idle' || evaluation.kind === 'missed') expect(evaluation.next);
+  if (evaluation.kind === 'due') {
+    expect(evaluation.scheduledTime);
+    expect(evaluation.next);
+  }
   if (evaluation.kind === 'idle') {
     if (uid && resourceVersion) memory.idle.set(uid, { resourceVersion, until: evaluation.next?.getTime() ?? Number.POSITIVE_INFINITY });
     return;
+  }
+  for (const warning of evaluation.warnings) {
+    if (warning.reason !== 'MissSchedule' && warning.reason !== 'TooManyMissedTimes') continue;
+    // Once per condition and due time, as the Events are: a run held by Forbid is decided again every tick.
+    const key = `missed:${uid}:${warning.reason}:${warningKey(cronJob, evaluation)}`;
+    if (memory.reported.has(key)) continue;
+    memory.reported.set(key, now.getTime() + REPORTED_FOR_MS);
+    report.missed.push(`${cronJob.metadata?.namespace ?? ''}/${cronJob.metadata?.name ?? ''}: ${warning.reason}`);
+    missedDueTime(cluster, cronJob, warning.reason, warning.message, evaluation.kind === 'missed' ? evaluation.scheduledTime : null);
   }
   await warn(gateway, cronJob, evaluation, evaluation.warnings, now, report, memory, deps.log);
   // A time missed past startingDeadlineSeconds is recorded as taken, so it is reported once; no later decision
@@ -299,7 +331,9 @@ async function fire(
     throw err;
   }
   report.started.push(target.runId);
-  deps.log(`scheduler: ${namespace}/${name}: started ${target.runId} for ${rfc3339(scheduledTime)}`);
+  const lateness = latenessSeconds(scheduledTime, deps.clock?.() ?? new Date());
+  firedLate(cluster, cronJob, lateness);
+  deps.log(`scheduler: ${namespace}/${name}: started ${target.runId} for ${rfc3339(scheduledTime)}, ${lateness.toFixed(1)} s after its due time`);
 }
 
 /**

@@ -18,6 +18,7 @@ import { getOpenApiDocument } from '../../src/functions/getOpenApiDocument.js';
 import { getRun } from '../../src/functions/getRun.js';
 import { getRunLogs } from '../../src/functions/getRunLogs.js';
 import { getSwaggerDocument } from '../../src/functions/getSwaggerDocument.js';
+import { listAuditRecords } from '../../src/functions/listAuditRecords.js';
 import { listClusters } from '../../src/functions/listClusters.js';
 import { listCronJobRuns } from '../../src/functions/listCronJobRuns.js';
 import { listCronJobs } from '../../src/functions/listCronJobs.js';
@@ -265,6 +266,7 @@ const CASES: Case[] = [
   { name: 'runs of a CronJob that never was', operationId: 'listCronJobRuns', status: 404, call: () => listCronJobRuns(request('GET', 'cronjobs/batch/report/runs', cronJobPath), context()) },
   { name: 'a schedule preview', operationId: 'previewSchedule', status: 200, call: () => previewSchedule(request('GET', 'schedules/preview?schedule=%40daily&count=2'), context()) },
   { name: 'a schedule that is not cron', operationId: 'previewSchedule', status: 400, call: () => previewSchedule(request('GET', 'schedules/preview?schedule=often'), context()) },
+  { name: 'the audit trail to a function-key caller', operationId: 'listAuditRecords', status: 403, call: () => listAuditRecords(request('GET', 'audit'), context()) },
   { name: 'the clusters', operationId: 'listClusters', status: 200, call: () => listClusters(new HttpRequest({ method: 'GET', url: 'http://localhost/api/clusters' }), new InvocationContext()) },
   { name: 'the console without its slash', operationId: 'serveConsole', status: 308, call: () => serveConsole(request('GET', 'console', {}), context()) },
   { name: 'a file the console does not have', operationId: 'serveConsole', status: 404, call: () => serveConsole(request('GET', 'console/nothing.exe', { path: 'nothing.exe' }), context()) },

@@ -38,6 +38,7 @@ describe('function registrations', () => {
     ['getRunLogs', 'runs/{runId}/logs', ['GET']],
     ['listCronJobRuns', 'cronjobs/{namespace}/{name}/runs', ['GET']],
     ['listClusters', 'clusters', ['GET']],
+    ['listAuditRecords', 'audit', ['GET']],
   ])('%s is an HTTP trigger on %s, %j, with function-key auth', (name, route, methods) => {
     expect(trigger(name)).toMatchObject({ type: 'httpTrigger', route, methods, authLevel: 'function' });
   });
@@ -108,6 +109,8 @@ describe('function registrations', () => {
         // The console
         'listClusters',
         'serveConsole',
+        // The audit trail
+        'listAuditRecords',
         // The API documents
         'getOpenApiDocument',
         'getSwaggerDocument',

@@ -70,6 +70,7 @@ const COMPUTED_SETTINGS: Readonly<Record<string, string>> = {
   LOGS_ACCOUNT_URL: "the storage account's blob endpoint",
   LOGS_CONTAINER: 'the run-logs container infra creates',
   EVENT_GRID_TOPIC_ENDPOINT: 'the topic infra makes (eventGridTopic), else eventGridTopicEndpoint (EVENT_GRID_TOPIC_ENDPOINT)',
+  AUDIT_CONTAINER: 'the audit container infra creates',
 };
 
 /** Settings of src/config.ts that Azure never gets, and why. */

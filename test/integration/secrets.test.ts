@@ -116,7 +116,7 @@ beforeAll(async () => {
     POLL_MAX_SECONDS: '2',
     ACTIVITY_RETRY_FIRST_SECONDS: '1',
   });
-  setServices({ config, clusters: new ConfiguredClusters(config, { credential: () => credential, management: () => Promise.resolve(management) }), now: () => new Date(), newSuffix: randomSuffix, logs: null });
+  setServices({ config, clusters: new ConfiguredClusters(config, { credential: () => credential, management: () => Promise.resolve(management) }), now: () => new Date(), newSuffix: randomSuffix, logs: null, audit: null });
   durable = new LocalDurable({ stateDir, orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun, archiveRun }, log: (line) => logs.push(line) });
 });
 afterAll(async () => {
