@@ -149,6 +149,9 @@ param maxActiveRunsPerCluster string = ''
 param sourcesOptIn string = ''
 param callerPolicies string = ''
 param observeBatching string = ''
+@description('An OTLP/HTTP endpoint the app\'s traces, metrics and logs also go to (beside Application Insights); empty: none.')
+param otlpEndpoint string = ''
+param metricExportInterval string = ''
 
 @description('Identify callers with Microsoft Entra ID (App Service Authentication) besides the function key.')
 param easyAuthEnabled bool = false
@@ -219,6 +222,8 @@ var appSettings = {
   SOURCES_OPT_IN: sourcesOptIn
   CALLER_POLICIES: callerPolicies
   OBSERVE_BATCHING: observeBatching
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint
+  OTEL_METRIC_EXPORT_INTERVAL: metricExportInterval
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

@@ -48,6 +48,7 @@ const defaults: Config = {
   maxActiveRunsPerCluster: 200,
   callers: { easyAuth: false, policies: {} },
   observeBatching: true,
+  telemetry: { azureMonitor: null, otlp: null, metricExportIntervalMs: 60_000 },
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -123,6 +124,10 @@ describe('loadConfig', () => {
       EASY_AUTH_ENABLED: 'true',
       CALLER_POLICIES: JSON.stringify({ '11111111-2222-3333-4444-555555555555': { clusters: ['prod'], namespaces: ['batch'], fallback: false } }),
       OBSERVE_BATCHING: 'false',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector.example.com:4318/',
+      OTEL_METRIC_EXPORT_INTERVAL: '15000',
+      APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/',
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=identity-client-id;Authorization=AAD',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -161,7 +166,28 @@ describe('loadConfig', () => {
       maxActiveRunsPerCluster: 50,
       callers: { easyAuth: true, policies: { '11111111-2222-3333-4444-555555555555': { clusters: ['prod'], namespaces: ['batch'], fallback: false } } },
       observeBatching: false,
+      telemetry: {
+        azureMonitor: {
+          connectionString: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/',
+          entra: { clientId: 'identity-client-id' },
+        },
+        otlp: { endpoint: 'http://collector.example.com:4318' },
+        metricExportIntervalMs: 15_000,
+      },
     });
+  });
+
+  it('sends to Application Insights with the instrumentation key only when the authentication string does not say AAD', () => {
+    const connectionString = 'InstrumentationKey=00000000-0000-0000-0000-000000000000';
+    expect(loadConfig({ ...minimal, APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString }).telemetry.azureMonitor).toEqual({ connectionString, entra: null });
+    expect(loadConfig({ ...minimal, APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD' }).telemetry.azureMonitor).toEqual({
+      connectionString,
+      entra: { clientId: undefined },
+    });
+  });
+
+  it('an OTLP endpoint that is no http(s) URL stops start-up naming the setting', () => {
+    expect(configError({ ...minimal, OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' }).message).toContain('- OTEL_EXPORTER_OTLP_ENDPOINT: an http(s) URL');
   });
 
   it('a flag that is neither true nor false stops start-up naming the setting', () => {
@@ -371,6 +397,8 @@ describe('SETTING_NAMES', () => {
         'EASY_AUTH_ENABLED',
         'CALLER_POLICIES',
         'OBSERVE_BATCHING',
+        'OTEL_EXPORTER_OTLP_ENDPOINT',
+        'OTEL_METRIC_EXPORT_INTERVAL',
       ].sort(),
     );
   });
