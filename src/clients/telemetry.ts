@@ -238,59 +238,13 @@ const SEVERITY: Readonly<Record<string, SeverityNumber>> = {
 export async function startTelemetry(settings: TelemetrySettings, deps: TelemetryDeps = {}): Promise<Telemetry | null> {
   if (current) return current;
   if (!settings.otlp && !settings.azureMonitor) return null;
-  const [{ TracerProvider, BatchSpanProcessor }, { MeterProvider, PeriodicExportingMetricReader }, { LoggerProvider, BatchLogRecordProcessor }, { resourceFromAttributes }, { W3CTraceContextPropagator }, { AsyncLocalStorageContextManager }] =
-    await Promise.all([
-      import('@opentelemetry/sdk-trace'),
-      import('@opentelemetry/sdk-metrics'),
-      import('@opentelemetry/sdk-logs'),
-      import('@opentelemetry/resources'),
-      import('@opentelemetry/core'),
-      import('@opentelemetry/context-async-hooks'),
-    ]);
-  type SpanExporter = ConstructorParameters<typeof BatchSpanProcessor>[0]['exporter'];
-  type MetricExporter = ConstructorParameters<typeof PeriodicExportingMetricReader>[0]['exporter'];
-  type LogExporter = ConstructorParameters<typeof BatchLogRecordProcessor>[0]['exporter'];
-  const exporters: { name: string; spans: SpanExporter; metrics: MetricExporter; logs: LogExporter }[] = [];
-
-  if (settings.otlp) {
-    const { endpoint } = settings.otlp;
-    const [{ OTLPTraceExporter }, { OTLPMetricExporter }, { OTLPLogExporter }] = await Promise.all([
-      import('@opentelemetry/exporter-trace-otlp-http'),
-      import('@opentelemetry/exporter-metrics-otlp-http'),
-      import('@opentelemetry/exporter-logs-otlp-http'),
-    ]);
-    // The signal paths of OTLP/HTTP (as OTEL_EXPORTER_OTLP_ENDPOINT means them): /v1/traces, /v1/metrics, /v1/logs.
-    exporters.push({
-      name: 'otlp',
-      spans: new OTLPTraceExporter({ url: `${endpoint}/v1/traces`, }),
-      metrics: new OTLPMetricExporter({ url: `${endpoint}/v1/metrics`, }),
-      logs: new OTLPLogExporter({ url: `${endpoint}/v1/logs`, }),
-    });
-  }
-  if (settings.azureMonitor) {
-    const { connectionString, entra } = settings.azureMonitor;
-    const { AzureMonitorTraceExporter, AzureMonitorMetricExporter, AzureMonitorLogExporter } = await import('@azure/monitor-opentelemetry-exporter');
-    // Entra ID: a token of the app's identity with every batch; the resource refuses the instrumentation key.
-    const credential = entra && deps.credential ? await deps.credential(entra.clientId) : undefined;
-    const options = { connectionString, ...(credential ? { credential } : {}) };
-    exporters.push({
-      name: 'azure-monitor',
-      spans: new AzureMonitorTraceExporter(options),
-      metrics: new AzureMonitorMetricExporter(options),
-      logs: new AzureMonitorLogExporter(options),
-    });
-  }
-
-  const resource = resourceFromAttributes({ 'service.name': SERVICE_NAME });
-  const tracerProvider = new TracerProvider({ resource, spanProcessors: exporters.map((e) => new BatchSpanProcessor({ exporter: e.spans })) });
-  const meterProvider = new MeterProvider({
-    resource,
-    readers: exporters.map((e) => new PeriodicExportingMetricReader({ exporter: e.metrics, exportIntervalMillis: settings.metricExportIntervalMs })),
-  });
-  const loggerProvider = new LoggerProvider({ resource, processors: exporters.map((e) => new BatchLogRecordProcessor({ exporter: e.logs })) });
-
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  // One import for the SDK and the OTLP exporters (one file of the deployment bundle); the Azure Monitor
+  // exporter is imported within it only when Application Insights is configured.
+  const { buildSdk } = await import('./telemetry-sdk.js');
+  const sdk = await buildSdk(settings, SERVICE_NAME, deps.credential);
+  const { tracerProvider, meterProvider, loggerProvider } = sdk;
+  context.setGlobalContextManager(sdk.contextManager);
+  propagation.setGlobalPropagator(sdk.propagator);
   trace.setGlobalTracerProvider(tracerProvider);
   metrics.setGlobalMeterProvider(meterProvider);
   logs.setGlobalLoggerProvider(loggerProvider);
@@ -298,7 +252,7 @@ export async function startTelemetry(settings: TelemetrySettings, deps: Telemetr
   if (deps.functions) hookIntoFunctions(deps.functions);
 
   const telemetry: Telemetry = {
-    destinations: exporters.map((e) => e.name),
+    destinations: sdk.destinations,
     flush: async () => {
       await Promise.all([tracerProvider.forceFlush(), meterProvider.forceFlush(), loggerProvider.forceFlush()]);
     },
