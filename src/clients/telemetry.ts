@@ -282,10 +282,15 @@ export function telemetryStarted(): Telemetry | undefined {
  * and run each invocation in the host's trace context, so the app's spans are children of the host's.
  */
 function hookIntoFunctions(functions: FunctionsHooks): void {
-  functions.setup({ capabilities: { WorkerOpenTelemetryEnabled: true } });
-  functions.hook.log((hook) => {
-    emitLog(SEVERITY[hook.level] ?? SeverityNumber.UNSPECIFIED, hook.message, { 'log.category': hook.category });
-  });
+  try {
+    functions.hook.log((hook) => {
+      emitLog(SEVERITY[hook.level] ?? SeverityNumber.UNSPECIFIED, hook.message, { 'log.category': hook.category });
+    });
+    // Only once the app sends the logs itself may the host stop sending them.
+    functions.setup({ capabilities: { WorkerOpenTelemetryEnabled: true } });
+  } catch {
+    // A host older than 4.34 has no log hooks (the library says so by throwing): it keeps sending the logs.
+  }
   functions.hook.preInvocation((hook) => {
     const traceContext = hook.invocationContext.traceContext;
     if (!traceContext?.traceParent) return;

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   currentTraceparent,
   emitLog,
+  type FunctionsHooks,
   inRunTrace,
   instruments,
   markRun,
@@ -124,6 +125,64 @@ describe('telemetry to an OTLP endpoint', () => {
     // A run id on a metric would make one series per run.
     for (const metric of receiver.metrics) for (const point of metric.points) expect(point.attributes[ATTRIBUTES.runId], metric.name).toBeUndefined();
     expect(metrics.getMeterProvider()).not.toBe(undefined);
+  });
+});
+
+describe('the Functions worker hooks (what @azure/functions-opentelemetry-instrumentation registers)', () => {
+  it('runs each invocation in the host\'s trace context, exports context.log lines, and tells the host it does', async () => {
+    await telemetry?.shutdown();
+    receiver ??= await startOtlpReceiver();
+    let logHook: Parameters<FunctionsHooks['hook']['log']>[0] | undefined;
+    let preInvocation: Parameters<FunctionsHooks['hook']['preInvocation']>[0] | undefined;
+    const capabilities: Record<string, boolean>[] = [];
+    telemetry = await startTelemetry(loadConfig({ CLUSTERS: clusters, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint }).telemetry, {
+      functions: {
+        setup: (options) => capabilities.push(options.capabilities),
+        hook: {
+          log: (handler) => (logHook = handler),
+          preInvocation: (handler) => (preInvocation = handler),
+        },
+      },
+    });
+    expect(capabilities).toEqual([{ WorkerOpenTelemetryEnabled: true }]);
+    // The host's trace context of an invocation, as the worker hands it to the preInvocation hook.
+    const hostTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const hook = {
+      invocationContext: { traceContext: { traceParent: `00-${hostTrace}-00f067aa0ba902b7-01`, traceState: 'az=1' } },
+      functionHandler: () =>
+        withSpan('start run', {}, (span) =>
+          markRun(span, { ...run, runId: 'hooked-run' }, () => {
+            logHook?.({ level: 'warning', message: 'run hooked-run: a line of context.log', category: 'user' });
+            return Promise.resolve();
+          }),
+        ),
+    };
+    preInvocation?.(hook);
+    await hook.functionHandler();
+    await telemetry?.flush();
+    const span = receiver.spans.find((s) => s.attributes[ATTRIBUTES.runId] === 'hooked-run');
+    expect(span).toMatchObject({ traceId: hostTrace, parentSpanId: '00f067aa0ba902b7' });
+    const line = receiver.logs.find((l) => l.body === 'run hooked-run: a line of context.log');
+    expect(line).toMatchObject({ traceId: hostTrace, spanId: span?.spanId, severityText: 'WARN' });
+    expect(line?.attributes).toMatchObject({ [ATTRIBUTES.runId]: 'hooked-run', 'log.category': 'user' });
+  });
+
+  it('leaves the logs to a host without log hooks (older than 4.34)', async () => {
+    await telemetry?.shutdown();
+    const capabilities: unknown[] = [];
+    telemetry = await startTelemetry(loadConfig({ CLUSTERS: clusters, OTEL_EXPORTER_OTLP_ENDPOINT: receiver?.endpoint }).telemetry, {
+      functions: {
+        setup: (options) => capabilities.push(options),
+        hook: {
+          log: () => {
+            throw new Error('Log hooks require Azure Functions Host v4.34 or higher.');
+          },
+          preInvocation: () => undefined,
+        },
+      },
+    });
+    expect(telemetry?.destinations).toEqual(['otlp']);
+    expect(capabilities).toEqual([]);
   });
 });
 
