@@ -51,6 +51,7 @@ beforeAll(async () => {
     STATUS_RETRY_AFTER_SECONDS: '1',
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     OTEL_METRIC_EXPORT_INTERVAL: '1000',
+    LOGS_CONNECTION_STRING: inject('logsConnectionString'),
   });
   stateDir = await mkdtemp(join(tmpdir(), 'aks-job-runner-otel-'));
   app = await startLocalApp({ functionKey: KEY, stateDir });
@@ -63,7 +64,7 @@ afterAll(async () => {
   await telemetryStarted()?.shutdown();
   await receiver.close();
   await rm(stateDir, { recursive: true, force: true });
-  for (const name of ['CLUSTERS', 'POLL_INITIAL_SECONDS', 'POLL_MAX_SECONDS', 'STATUS_RETRY_AFTER_SECONDS', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_METRIC_EXPORT_INTERVAL']) {
+  for (const name of ['CLUSTERS', 'POLL_INITIAL_SECONDS', 'POLL_MAX_SECONDS', 'STATUS_RETRY_AFTER_SECONDS', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_METRIC_EXPORT_INTERVAL', 'LOGS_CONNECTION_STRING']) {
     Reflect.deleteProperty(process.env, name);
   }
 });
@@ -112,6 +113,9 @@ describe('telemetry of a run, exported over OTLP/HTTP', () => {
     // The Job's create, as the API server answered it.
     expect(metricTotal(receiver.metrics, METRICS.kubeRequests, (a) => a[ATTRIBUTES.verb] === 'create' && a[ATTRIBUTES.resource] === 'jobs' && a[ATTRIBUTES.statusCode] === 201)).toBeGreaterThanOrEqual(1);
     expect(metricTotal(receiver.metrics, METRICS.kubeRequests, (a) => a[ATTRIBUTES.verb] === 'list' && a[ATTRIBUTES.throttled] === false)).toBeGreaterThanOrEqual(1);
+    // The run's logs, events and Job written to the archive (Azurite), in bytes.
+    await waitFor('the archive metric', () => Promise.resolve(metricTotal(receiver.metrics, METRICS.archiveBytes, (a) => a[ATTRIBUTES.namespace] === ns()) > 0), 15_000);
+    expect(latest(METRICS.archiveBytes)).toMatchObject({ unit: 'By', kind: 'sum' });
   });
 
   it('counts a failed run under its verdict and failure kind', async () => {
