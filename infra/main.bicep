@@ -182,6 +182,9 @@ param webhookSigningSecret string = ''
 param eventGridTopic bool = false
 @description('Or a topic of your own: its endpoint (https://<topic>.<region>-1.eventgrid.azure.net/api/events); give the app\'s identity EventGrid Data Sender on it. Empty: none, unless eventGridTopic.')
 param eventGridTopicEndpoint string = ''
+@description('An OTLP/HTTP endpoint the app\'s traces, metrics and logs also go to (beside Application Insights); empty: none.')
+param otlpEndpoint string = ''
+param metricExportInterval string = ''
 
 @description('Identify callers with Microsoft Entra ID (App Service Authentication) besides the function key.')
 param easyAuthEnabled bool = false
@@ -257,6 +260,8 @@ var appSettings = {
   CALLBACK_ALLOWED_URLS: callbackAllowedUrls
   WEBHOOK_SIGNING_SECRET: webhookSigningSecret
   EVENT_GRID_TOPIC_ENDPOINT: eventGridTopic ? eventGrid.outputs.endpoint : eventGridTopicEndpoint
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint
+  OTEL_METRIC_EXPORT_INTERVAL: metricExportInterval
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

@@ -98,6 +98,25 @@ function leaveOutDevPackages(lock: Lockfile, leftOut: Set<string>): Plugin {
 }
 
 /**
+ * OpenTelemetry's resource package loads a machine-id reader per platform with `import()` for its host
+ * detector, which the app never runs (its resource is the service name alone), and the Azure Monitor exporter
+ * brings its own copies of that package: esbuild would make a file of each reader of each copy (fifteen files of
+ * the fifty the package may hold). They all become one module that finds no id, as the detector's own
+ * unsupported-platform reader does.
+ */
+function oneMachineIdReader(): Plugin {
+  return {
+    name: 'one-machine-id-reader',
+    setup(build) {
+      build.onResolve({ filter: /^\.\/getMachineId-(darwin|linux|bsd|win|unsupported)\.m?js$/ }, (args) =>
+        /[\\/]@opentelemetry[\\/]resources[\\/]/.test(args.importer) ? { path: 'getMachineId', namespace: 'no-machine-id' } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: 'no-machine-id' }, () => ({ contents: 'export async function getMachineId() { return undefined; }', loader: 'js' }));
+    },
+  };
+}
+
+/**
  * Bundle the compiled entry point (tsc's output, so what is bundled is what the type checker passed) into
  * `outdir`: ESM for Node 22, split where the app imports lazily (the heavy clients of src/clients/lazy.ts each
  * become a file of their own, loaded on first use), with source maps that chain to the TypeScript sources through tsc's maps.
@@ -125,7 +144,7 @@ export async function bundle(entry: string, outdir: string, lock: Lockfile): Pro
     keepNames: true,
     metafile: true,
     logLevel: 'warning',
-    plugins: [leaveOutDevPackages(lock, leftOut)],
+    plugins: [leaveOutDevPackages(lock, leftOut), oneMachineIdReader()],
   });
   return { metafile: result.metafile, leftOut: [...leftOut].sort() };
 }

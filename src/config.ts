@@ -184,6 +184,10 @@ const envSchema = z.object({
         return z.NEVER;
       }
     }),
+  /** An OTLP/HTTP endpoint (a collector, Jaeger, Grafana...) the app's traces, metrics and logs also go to; unset: none. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. http://127.0.0.1:4318' }).optional(),
+  /** How often metrics are exported, in milliseconds (OpenTelemetry's own setting name and default). */
+  OTEL_METRIC_EXPORT_INTERVAL: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
 });
 
 /** Where the links in answers point (statusUrl, Location, runUrl...). */
@@ -261,6 +265,23 @@ export interface Config {
   readonly webhookSigningSecrets: readonly SigningSecret[];
   /** The Event Grid topic run events go to (EVENT_GRID_TOPIC_ENDPOINT); undefined: none. */
   readonly eventGridTopicEndpoint: string | undefined;
+  readonly telemetry: TelemetrySettings;
+}
+
+/**
+ * Where the app's OpenTelemetry traces, metrics and logs go (src/clients/telemetry.ts); nowhere when both are null.
+ * Application Insights' two settings are the Functions host's own (it exports the host's telemetry with them
+ * when host.json says telemetryMode OpenTelemetry); the app reads them too, so both land in one resource.
+ */
+export interface TelemetrySettings {
+  readonly azureMonitor: {
+    /** Identifies the resource; with local auth off its instrumentation key cannot write to it. Never logged. */
+    readonly connectionString: string;
+    /** APPLICATIONINSIGHTS_AUTHENTICATION_STRING says Authorization=AAD: send with an Entra token of this identity. */
+    readonly entra: { readonly clientId: string | undefined } | null;
+  } | null;
+  readonly otlp: { readonly endpoint: string } | null;
+  readonly metricExportIntervalMs: number;
 }
 
 /** Who callers are and what each may do. */
@@ -354,7 +375,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     callbackAllowedUrls: Object.freeze(s.CALLBACK_ALLOWED_URLS),
     webhookSigningSecrets: Object.freeze(s.WEBHOOK_SIGNING_SECRET),
     eventGridTopicEndpoint: s.EVENT_GRID_TOPIC_ENDPOINT,
+    telemetry: Object.freeze({
+      azureMonitor: azureMonitorOf(env),
+      otlp: s.OTEL_EXPORTER_OTLP_ENDPOINT ? Object.freeze({ endpoint: s.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '') }) : null,
+      metricExportIntervalMs: s.OTEL_METRIC_EXPORT_INTERVAL,
+    }),
   });
+}
+
+/**
+ * The host's Application Insights settings, as the host reads them: `Authorization=AAD` (and `ClientId=` for a
+ * user-assigned identity) in the authentication string means Entra tokens instead of the instrumentation key.
+ */
+function azureMonitorOf(env: Record<string, string | undefined>): TelemetrySettings['azureMonitor'] {
+  const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim();
+  if (!connectionString) return null;
+  const parts = new Map(
+    (env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ?? '')
+      .split(';')
+      .map((part) => part.split('=').map((x) => x.trim()))
+      .filter(([name]) => name)
+      .map(([name, ...value]) => [String(name).toLowerCase(), value.join('=')]),
+  );
+  const entra = parts.get('authorization')?.toUpperCase() === 'AAD' ? Object.freeze({ clientId: parts.get('clientid') || undefined }) : null;
+  return Object.freeze({ connectionString, entra });
 }
 
 /**

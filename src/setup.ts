@@ -1,8 +1,22 @@
 import { app } from '@azure/functions';
 
+import { startTelemetry } from './clients/telemetry.js';
 import { services } from './services.js';
 
 // Fail fast: a bad or missing setting stops the app at start-up with a message naming it.
-services();
+const { config } = services();
 
 app.setup({ enableHttpStream: false });
+
+// OpenTelemetry before any function registers, so every invocation is traced and every log line exported;
+// nothing is loaded or set up when no destination is configured (src/clients/telemetry.ts).
+await startTelemetry(config.telemetry, {
+  // Application Insights with Entra ID: the identity the host's authentication string names (infra: the app's
+  // user-assigned identity), else the app's own (AZURE_CLIENT_ID).
+  credential: async (clientId) => {
+    const { DefaultAzureCredential } = await import('@azure/identity');
+    const managedIdentityClientId = clientId ?? config.managedIdentityClientId;
+    return new DefaultAzureCredential(managedIdentityClientId ? { managedIdentityClientId } : {});
+  },
+  functions: app,
+});

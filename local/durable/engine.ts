@@ -82,9 +82,14 @@ interface RawAction {
 
 const ACTION = { callActivity: 0, callActivityWithRetry: 1, continueAsNew: 4, createTimer: 5, waitForExternalEvent: 6 } as const;
 
+/**
+ * The history as the host sends it: the events of earlier episodes played (`isPlayed`), this episode's new
+ * (from its OrchestratorStarted on), which is what `context.df.isReplaying` tells the orchestrator.
+ */
 function toEvents(records: readonly HistoryRecord[]): unknown[] {
-  return records.map((r) => {
-    const options = (id: number) => ({ eventId: id, timestamp: new Date(r.at), isPlayed: true });
+  const episode = records.findLastIndex((r) => r.kind === 'turn');
+  return records.map((r, i) => {
+    const options = (id: number) => ({ eventId: id, timestamp: new Date(r.at), isPlayed: i < episode });
     switch (r.kind) {
       case 'turn':
         return new OrchestratorStartedEvent(options(-1));

@@ -5,6 +5,7 @@ import azureFunctions, { type InvocationContext as Context } from '@azure/functi
 import type { DurableOrchestrationStatus } from 'durable-functions';
 
 import { ORCHESTRATOR_VERSION } from '../../src/functions/names.js';
+import { runLogHooks } from '../host/registrations.js';
 import {
   completeActivity,
   failActivity,
@@ -257,7 +258,10 @@ export class LocalDurable {
     const context = new InvocationContext({
       functionName: work.name,
       invocationId: `${state.instanceId}:${work.name}:${work.id}`,
-      logHandler: (level, ...args) => this.options.log?.(`[${work.name}] ${args.map(String).join(' ')}`),
+      logHandler: (level, ...args) => {
+        runLogHooks(level, args);
+        this.options.log?.(`[${work.name}] ${args.map(String).join(' ')}`);
+      },
     });
     void (async () => {
       let outcome: { ok: true; value: unknown } | { ok: false; error: Error };

@@ -2,8 +2,11 @@
 // `app.*` are captured instead of skipped (the library's "test mode").
 'use strict';
 const registrations = [];
+// Hooks by name (log, preInvocation...), so the local runtime can run the log hooks as the worker does.
+const hooks = {};
 module.exports = {
   registrations,
+  hooks,
   setProgrammingModel() {},
   getProgrammingModel() {
     return { name: 'test', version: '0' };
@@ -12,7 +15,14 @@ module.exports = {
     registrations.push({ metadata, handler });
     return { dispose() {} };
   },
-  registerHook() {
-    return { dispose() {} };
+  registerHook(name, callback) {
+    const list = (hooks[name] ??= []);
+    list.push(callback);
+    return {
+      dispose() {
+        const at = list.indexOf(callback);
+        if (at >= 0) list.splice(at, 1);
+      },
+    };
   },
 };

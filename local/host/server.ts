@@ -8,6 +8,7 @@ import { LocalDurable } from '../durable/runtime.js';
 import { type HttpFunction, loadApp } from './app.js';
 import { startDurableHttpApi } from './durable-http.js';
 import { refuseUnlessLoopback } from './loopback.js';
+import { runLogHooks } from './registrations.js';
 import { startTimers } from './timers.js';
 
 // @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
@@ -198,7 +199,8 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       const context = new InvocationContext({
         functionName: fn.name,
         invocationId: `local-${++invocations}`,
-        logHandler: (_level, ...args) => {
+        logHandler: (level, ...args) => {
+          runLogHooks(level, args);
           log(`[${fn.name}] ${args.map(String).join(' ')}`);
         },
       });

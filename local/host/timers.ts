@@ -2,6 +2,7 @@ import azureFunctions, { type Timer } from '@azure/functions';
 import { CronExpressionParser } from 'cron-parser';
 
 import type { TimerFunction } from './app.js';
+import { runLogHooks } from './registrations.js';
 
 // @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
 const { InvocationContext } = azureFunctions;
@@ -42,7 +43,8 @@ export function startTimers(functions: readonly TimerFunction[], options: TimerR
       const context = new InvocationContext({
         functionName: fn.name,
         invocationId: `local-timer-${++invocations}`,
-        logHandler: (_level, ...args) => {
+        logHandler: (level, ...args) => {
+          runLogHooks(level, args);
           log(`[${fn.name}] ${args.map(String).join(' ')}`);
         },
       });

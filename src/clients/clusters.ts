@@ -89,7 +89,7 @@ export class ConfiguredClusters implements ClusterRegistry {
 
   private makeGateway = (settings: ClusterSettings): KubeGateway => {
     if (settings.type === 'kubeconfig') {
-      return new ClientNodeGateway(new KubeconfigFileSource(settings.kubeconfigPath, settings.context), this.config.kubeRequestTimeoutMs);
+      return new ClientNodeGateway(new KubeconfigFileSource(settings.kubeconfigPath, settings.context), this.config.kubeRequestTimeoutMs, true, settings.alias);
     }
     const azure = this.azure;
     let source: Promise<AksSource> | undefined;
@@ -111,6 +111,8 @@ export class ConfiguredClusters implements ClusterRegistry {
         refresh: async () => (await lazy()).refresh(),
       },
       this.config.kubeRequestTimeoutMs,
+      true,
+      settings.alias,
     );
   };
 }

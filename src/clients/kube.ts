@@ -20,6 +20,9 @@ import { load, type Loaded, loadedAlready } from './lazy.js';
 
 /** client-node, loaded by the first gateway call (src/clients/lazy.ts). */
 type ClientNode = Loaded<'@kubernetes/client-node'>;
+import { kubeRequestOf } from '../core/kube-request.js';
+import { ATTRIBUTES } from '../core/telemetry-names.js';
+import { instruments } from './telemetry.js';
 
 export interface Page<T> {
   items: T[];
@@ -159,6 +162,8 @@ export class ClientNodeGateway implements KubeGateway {
     private readonly timeoutMs: number,
     /** Keep one keep-alive connection pool per credentials; false only for the bench's comparison. */
     private readonly reuseConnections = true,
+    /** The cluster's alias, on the app's Kubernetes request metrics. */
+    private readonly cluster = '',
   ) {}
 
   private async api(): Promise<Clients> {
@@ -188,10 +193,14 @@ export class ClientNodeGateway implements KubeGateway {
     const timeoutMs = this.timeoutMs;
     const reuse = this.reuseConnections;
     const { Observable } = clients.k8s;
+    const cluster = this.cluster;
+    /** This call's request (one per options object: each call makes its own). */
+    let request: { verb: string; resource: string } | undefined;
     return {
       middleware: [
         {
           pre: (context: RequestContext) => {
+            request = kubeRequestOf(context.getHttpMethod(), context.getUrl());
             context.setSignal(AbortSignal.timeout(timeoutMs));
             const made = context.getDispatcher();
             if (reuse && made) {
@@ -200,7 +209,19 @@ export class ClientNodeGateway implements KubeGateway {
             }
             return new Observable(Promise.resolve(context));
           },
-          post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
+          post: (context: ResponseContext) => {
+            // Every answered request is counted here, the one place the app talks to the API server; 429 is
+            // throttled (API Priority and Fairness, or max-requests-inflight).
+            const status = context.httpStatusCode;
+            instruments().kubeRequests.add(1, {
+              [ATTRIBUTES.cluster]: cluster,
+              [ATTRIBUTES.verb]: request?.verb ?? 'unknown',
+              [ATTRIBUTES.resource]: request?.resource ?? 'unknown',
+              [ATTRIBUTES.statusCode]: status,
+              [ATTRIBUTES.throttled]: status === 429,
+            });
+            return new Observable(Promise.resolve(context));
+          },
         },
       ],
       middlewareMergeStrategy: 'append',

@@ -38,6 +38,8 @@ export interface RunRequest extends RunRef {
   trigger?: RunTrigger | undefined;
   /** Who started the run (startedBy is the invocation); runs recorded before this existed were key callers'. */
   caller?: StartedBy | undefined;
+  /** The run's trace context (W3C traceparent), which each activity continues; none when nothing is traced. */
+  traceparent?: string | undefined;
 }
 
 /** The starter of a run as its history keeps it: ids only, never a key or token. */

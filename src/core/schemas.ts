@@ -4,6 +4,9 @@ import { FAILURE_KINDS } from './failure.js';
 
 /** Schemas of what crosses the orchestration boundary (history is JSON): checked where it comes back in. */
 
+/** A W3C Trace Context traceparent, version 00: `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`. */
+export const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
 export const runSourceSchema = z.object({
   kind: z.enum(['Job', 'CronJob']),
   name: z.string().min(1),
@@ -28,6 +31,17 @@ export const runRefSchema = z.object({
   source: runSourceSchema,
 });
 
+/**
+ * What the orchestrator adds to the run's ref in the activities' inputs (jobRun.ts, refOf): the run's trace
+ * context and trigger, for the activity's span. Lenient: telemetry never fails an activity.
+ */
+export const tracedRefSchema = z
+  .object({
+    traceparent: z.string().regex(TRACEPARENT).optional().catch(undefined),
+    trigger: z.enum(['http', 'schedule', 'rerun']).optional().catch(undefined),
+  })
+  .catch({});
+
 export const runRequestSchema = runRefSchema.extend({
   overrides: z.record(z.string(), z.string()),
   fallback: z
@@ -44,6 +58,11 @@ export const runRequestSchema = runRefSchema.extend({
       z.object({ kind: z.literal('entra'), appId: z.string().min(1), objectId: z.string().min(1) }),
     ])
     .optional(),
+  /**
+   * The run's trace (W3C traceparent of the start's span), which each activity continues: the trace context
+   * crosses the Durable boundary in the input. Absent when telemetry was off at the start, and in older inputs.
+   */
+  traceparent: z.string().regex(TRACEPARENT).optional(),
 });
 
 /** Why a run failed, or who stopped it (core/failure.ts; docs/http-api.md, "Why a run failed"). */
@@ -123,6 +142,8 @@ export const jobRunInputSchema = z.object({
   progress: progressSchema.optional(),
   /** When the first submit was tried, carried over a continueAsNew while the API server throttles it. */
   submitSince: z.iso.datetime().optional(),
+  /** When the run was started (its start request), for the run's duration metrics. Absent in older inputs. */
+  startedAt: z.iso.datetime().optional(),
 });
 
 export type JobRunInput = z.infer<typeof jobRunInputSchema>;

@@ -3,8 +3,9 @@ import * as df from 'durable-functions';
 import { z } from 'zod';
 
 import { BlobStoreError } from '../clients/blob.js';
+import { inRunTrace } from '../clients/telemetry.js';
 import { KubeApiError } from '../core/errors.js';
-import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
+import { runRefSchema, runSnapshotSchema, tracedRefSchema } from '../core/schemas.js';
 import { type ArchiveOutcome, archiveRun as archive } from '../runs/archive.js';
 import { services } from '../services.js';
 import { ACTIVITIES } from './names.js';
@@ -23,6 +24,12 @@ export type ArchiveRunInput = z.infer<typeof archiveRunInputSchema>;
  * error, which the final snapshot shows. Never changes the verdict.
  */
 export async function archiveRun(input: unknown, context: InvocationContext): Promise<ArchiveOutcome> {
+  const { ref, trigger } = archiveRunInputSchema.parse(input);
+  const { traceparent } = tracedRefSchema.parse((input as { ref?: unknown }).ref);
+  return inRunTrace(ACTIVITIES.archiveRun, traceparent, { ...ref, trigger }, () => archiveInTrace(input, context));
+}
+
+async function archiveInTrace(input: unknown, context: InvocationContext): Promise<ArchiveOutcome> {
   const { ref, final, trigger } = archiveRunInputSchema.parse(input);
   const { clusters, config, logs, now } = services();
   if (!logs) return { location: null, error: 'no logs archive is configured (LOGS_ACCOUNT_URL or LOGS_CONNECTION_STRING)' };

@@ -9,6 +9,7 @@ import { verdictOutlivedByJob } from '../core/status.js';
 import { versionAtLeast } from '../core/versions.js';
 import type { ArchiveOutcome } from '../runs/archive.js';
 import { CLUSTER_UNAVAILABLE, isStopThrottled, OBSERVE_FAILED, type StopResult, THROTTLED } from '../runs/observe.js';
+import { recordRunning, recordVerdict } from '../runs/run-telemetry.js';
 import type { SubmitResult } from '../runs/submit.js';
 import type { ArchiveRunInput } from './archiveRun.js';
 import { ACTIVITIES, CANCEL_EVENT, ORCHESTRATORS } from './names.js';
@@ -45,9 +46,13 @@ function cancelVerdict(data: CancelEventData): Verdict {
   return { status: 'Cancelled', reason: 'CancelRequested', message: data.reason ? `cancelled: ${data.reason}` : 'cancelled on request' };
 }
 
+/**
+ * The run as the activities are told it. With the run's trace context and trigger when the input has them, for
+ * the activities' spans (src/clients/telemetry.ts): inputs of runs started without them stay as they were.
+ */
 function refOf(input: JobRunInput): RunRef {
-  const { runId, cluster, namespace, source } = input.request;
-  return { runId, cluster, namespace, source };
+  const { runId, cluster, namespace, source, traceparent, trigger } = input.request;
+  return { runId, cluster, namespace, source, ...(traceparent ? { traceparent, trigger: trigger?.kind ?? 'http' } : {}) };
 }
 
 /**
@@ -271,6 +276,8 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
     }
 
     const snapshot = yield* observe(progress.last);
+    // Telemetry only, outside replays: nothing is scheduled for it (src/runs/run-telemetry.ts).
+    if (!context.df.isReplaying && snapshot.status === 'Running' && progress.last.status === 'Starting') recordRunning(input, now());
     // A cluster that does not answer leaves the count as it is: the run stays Unknown, bounded by its timeout.
     const unread = snapshot.reason === CLUSTER_UNAVAILABLE || snapshot.reason === THROTTLED;
     const observeFailures = counts(snapshot) ? progress.observeFailures + 1 : unread ? progress.observeFailures : 0;
@@ -301,6 +308,7 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
   // Only a continueAsNew ends an execution unfinished; the last execution archives.
   if (!isTerminal(final.status)) return final;
   const input = jobRunInputSchema.parse(context.df.getInput());
+  if (!context.df.isReplaying) recordVerdict(input, final, context.df.currentUtcDateTime);
   const { status, reason, message, startTime, completionTime } = final;
   const archiveInput: ArchiveRunInput = {
     ref: refOf(input),

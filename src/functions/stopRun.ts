@@ -2,7 +2,8 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
 
-import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
+import { inRunTrace } from '../clients/telemetry.js';
+import { runRefSchema, runSnapshotSchema, tracedRefSchema } from '../core/schemas.js';
 import { deleteRun, isStopThrottled, type StopResult } from '../runs/observe.js';
 import { services } from '../services.js';
 import { ACTIVITIES } from './names.js';
@@ -17,10 +18,13 @@ export type StopRunInput = z.infer<typeof stopRunInputSchema>;
 /** Activity: delete the run's Job (propagation Background) and give the run its final verdict, or say it was throttled. */
 export async function stopRun(input: unknown, context: InvocationContext): Promise<StopResult> {
   const { ref, verdict, last } = stopRunInputSchema.parse(input);
-  const { clusters, now } = services();
-  const result = await deleteRun(clusters.gateway(ref.cluster), ref, verdict, last, clusters.monitorUrl(ref.cluster), now());
-  context.log(isStopThrottled(result) ? `run ${ref.runId}: stop throttled until ${result.retryAt}` : `run ${ref.runId}: stopped, ${result.status} (${result.reason})`);
-  return result;
+  const { traceparent, trigger } = tracedRefSchema.parse((input as { ref?: unknown }).ref);
+  return inRunTrace(ACTIVITIES.stopRun, traceparent, { ...ref, trigger }, async () => {
+    const { clusters, now } = services();
+    const result = await deleteRun(clusters.gateway(ref.cluster), ref, verdict, last, clusters.monitorUrl(ref.cluster), now());
+    context.log(isStopThrottled(result) ? `run ${ref.runId}: stop throttled until ${result.retryAt}` : `run ${ref.runId}: stopped, ${result.status} (${result.reason})`);
+    return result;
+  });
 }
 
 df.app.activity(ACTIVITIES.stopRun, { handler: stopRun });

@@ -5,6 +5,7 @@ import type { CoreV1Event, V1CronJob, V1Job, V1Pod } from '@kubernetes/client-no
 import type { BlobStore } from '../clients/blob.js';
 import type { ClusterRegistry } from '../clients/clusters.js';
 import type { KubeGateway } from '../clients/kube.js';
+import { instruments } from '../clients/telemetry.js';
 import { type ClusterSettings, type Config, type GracePeriods, namespaceAllowed } from '../config.js';
 import {
   type ArchiveIndex,
@@ -40,6 +41,7 @@ import { ensureError, KubeApiError, NotFoundError } from '../core/errors.js';
 import { CALLER_ANNOTATION, JOB_NAME_POD_LABEL, NOT_MANAGED_SELECTOR, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from '../core/labels.js';
 import type { RunSnapshot } from '../core/run.js';
 import { mapRunStatus } from '../core/status.js';
+import { ATTRIBUTES } from '../core/telemetry-names.js';
 
 /** What the archive of a run records and where it lives; `error` when it could not be written. */
 export interface ArchiveOutcome {
@@ -189,6 +191,38 @@ export async function archiveRun(
   maxBytes: number,
   now: Date,
   limits: ArchiveLimits = ARCHIVE_LIMITS,
+): Promise<ArchiveOutcome> {
+  // What the archive costs and how often it fails (METRICS.archiveBytes, archiveFailures): every blob written
+  // counts its bytes; an outcome with an error is a partial or failed archive, and so is each failed attempt.
+  const attributes = { [ATTRIBUTES.cluster]: request.cluster, [ATTRIBUTES.namespace]: request.namespace };
+  let bytes = 0;
+  const counted: BlobStore = Object.create(store, {
+    put: {
+      value: (name: string, content: string | Buffer, ...rest: unknown[]) => {
+        bytes += Buffer.byteLength(content);
+        return (store.put as (...args: unknown[]) => Promise<unknown>).call(store, name, content, ...rest);
+      },
+    },
+  }) as BlobStore;
+  try {
+    const outcome = await archiveRunOnce(gateway, counted, request, maxBytes, now, limits);
+    if (outcome.error) instruments().archiveFailures.add(1, { ...attributes, [ATTRIBUTES.reason]: outcome.location ? 'partial' : 'failed' });
+    return outcome;
+  } catch (err) {
+    instruments().archiveFailures.add(1, { ...attributes, [ATTRIBUTES.reason]: err instanceof KubeApiError && err.transient ? 'transient' : 'error' });
+    throw err;
+  } finally {
+    if (bytes > 0) instruments().archiveBytes.add(bytes, attributes);
+  }
+}
+
+async function archiveRunOnce(
+  gateway: KubeGateway,
+  store: BlobStore,
+  request: ArchiveRequest,
+  maxBytes: number,
+  now: Date,
+  limits: ArchiveLimits,
 ): Promise<ArchiveOutcome> {
   const { cluster, namespace, runId } = request;
   const prefix = runPrefix(cluster, namespace, runId);

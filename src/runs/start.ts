@@ -1,4 +1,5 @@
 import type { ClusterRegistry } from '../clients/clusters.js';
+import { currentTraceparent, instruments, markRun, runMetricAttributes, withSpan } from '../clients/telemetry.js';
 import type { Config } from '../config.js';
 import { authorizeStart, type Caller, callerScope, jobVisibleTo, startedByOf } from '../core/callers.js';
 import type { FallbackSpec } from '../core/clone.js';
@@ -8,6 +9,7 @@ import { parseImageReference } from '../core/image-reference.js';
 import { assertNamespace, assertObjectName, runIdFor, type SourceKind } from '../core/naming.js';
 import { requestHash, type RunRequest } from '../core/run.js';
 import type { JobRunInput, RunTrigger } from '../core/schemas.js';
+import { ATTRIBUTES } from '../core/telemetry-names.js';
 import { assertRunCapacity } from './capacity.js';
 import { honourConcurrencyPolicy, type RequestCancel } from './concurrency.js';
 import { buildRunJob } from './submit.js';
@@ -118,7 +120,10 @@ export async function startRun(request: RunStartRequest, deps: StartDeps): Promi
     caller: startedByOf(caller),
   };
 
-  return oneAtATime(runId, () => startOnce(runRequest, request, deps));
+  // The run's trace starts here: its input carries this span's context to the orchestration's activities.
+  return withSpan('start run', { [ATTRIBUTES.callerKind]: caller.kind }, (span) =>
+    markRun(span, { runId, cluster, namespace, source, trigger: request.trigger.kind }, () => oneAtATime(runId, () => startOnce(runRequest, request, deps))),
+  );
 }
 
 /**
@@ -167,11 +172,18 @@ async function startOnce(runRequest: RunRequest, request: RunStartRequest, deps:
     // instance of the app may have started (and even finished) the run meanwhile.
     const meanwhile = await deps.runs.find(runId);
     if (meanwhile) return sameRun(meanwhile, runRequest);
-    const input: JobRunInput = { request: runRequest, poll: { ...config.poll }, retry: { ...config.activityRetry } };
+    const traceparent = currentTraceparent();
+    const input: JobRunInput = {
+      request: { ...runRequest, ...(traceparent ? { traceparent } : {}) },
+      poll: { ...config.poll },
+      retry: { ...config.activityRetry },
+      startedAt: new Date().toISOString(),
+    };
     // Two requests with the same key raced: the other one started the run, which is this run.
     const launched = await launchRun(deps.runs, runId, input);
     if (launched.existing) return sameRun(launched.existing, runRequest);
     deps.log(`run ${runId}: started from ${kind} ${namespace}/${name} on ${cluster}`);
+    instruments().runsStarted.add(1, runMetricAttributes({ runId, cluster, namespace, source: runRequest.source, trigger: request.trigger.kind }, { [ATTRIBUTES.callerKind]: request.caller.kind }));
     return { runId, cluster, existing: false };
   });
 }

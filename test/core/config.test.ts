@@ -54,6 +54,7 @@ const defaults: Config = {
   callbackAllowedUrls: parseCallbackAllowedUrls(undefined),
   webhookSigningSecrets: [],
   eventGridTopicEndpoint: undefined,
+  telemetry: { azureMonitor: null, otlp: null, metricExportIntervalMs: 60_000 },
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -133,6 +134,10 @@ describe('loadConfig', () => {
       CALLBACK_ALLOWED_URLS: 'https://hooks.contoso.com/aks-jobs/ https://*.logic.azure.com/workflows/',
       EVENT_GRID_TOPIC_ENDPOINT: 'https://evgt-abc.westeurope-1.eventgrid.azure.net/api/events',
       WEBHOOK_SIGNING_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')} whsec_${Buffer.alloc(24, 9).toString('base64')}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector.example.com:4318/',
+      OTEL_METRIC_EXPORT_INTERVAL: '15000',
+      APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/',
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=identity-client-id;Authorization=AAD',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -178,7 +183,28 @@ describe('loadConfig', () => {
       ],
       webhookSigningSecrets: [expect.any(SigningSecret), expect.any(SigningSecret)],
       eventGridTopicEndpoint: 'https://evgt-abc.westeurope-1.eventgrid.azure.net/api/events',
+      telemetry: {
+        azureMonitor: {
+          connectionString: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/',
+          entra: { clientId: 'identity-client-id' },
+        },
+        otlp: { endpoint: 'http://collector.example.com:4318' },
+        metricExportIntervalMs: 15_000,
+      },
     });
+  });
+
+  it('sends to Application Insights with the instrumentation key only when the authentication string does not say AAD', () => {
+    const connectionString = 'InstrumentationKey=00000000-0000-0000-0000-000000000000';
+    expect(loadConfig({ ...minimal, APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString }).telemetry.azureMonitor).toEqual({ connectionString, entra: null });
+    expect(loadConfig({ ...minimal, APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD' }).telemetry.azureMonitor).toEqual({
+      connectionString,
+      entra: { clientId: undefined },
+    });
+  });
+
+  it('an OTLP endpoint that is no http(s) URL stops start-up naming the setting', () => {
+    expect(configError({ ...minimal, OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' }).message).toContain('- OTEL_EXPORTER_OTLP_ENDPOINT: an http(s) URL');
   });
 
   it('a flag that is neither true nor false stops start-up naming the setting', () => {
@@ -396,6 +422,8 @@ describe('SETTING_NAMES', () => {
         'CALLBACK_ALLOWED_URLS',
         'WEBHOOK_SIGNING_SECRET',
         'EVENT_GRID_TOPIC_ENDPOINT',
+        'OTEL_EXPORTER_OTLP_ENDPOINT',
+        'OTEL_METRIC_EXPORT_INTERVAL',
       ].sort(),
     );
   });

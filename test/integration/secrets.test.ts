@@ -13,8 +13,10 @@ import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
 import { ConfiguredClusters } from '../../src/clients/clusters.js';
 import type { AksManagement } from '../../src/clients/credentials.js';
+import { type FunctionsHooks, startTelemetry, type Telemetry } from '../../src/clients/telemetry.js';
 import { loadConfig } from '../../src/config.js';
 import { randomSuffix } from '../../src/core/naming.js';
+import { ATTRIBUTES, METRICS } from '../../src/core/telemetry-names.js';
 import { archiveRun } from '../../src/functions/archiveRun.js';
 import { createCronJob } from '../../src/functions/createCronJob.js';
 import { getCronJob } from '../../src/functions/getCronJob.js';
@@ -33,6 +35,7 @@ import { submitRun } from '../../src/functions/submitRun.js';
 import { updateCronJob } from '../../src/functions/updateCronJob.js';
 import { setServices } from '../../src/services.js';
 import { succeeds } from '../../testenv/fates.js';
+import { metricTotal, type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
 
 /**
@@ -51,6 +54,13 @@ const PEM_LABEL = ['RSA', 'PRIVATE', 'KEY'].join(' ');
 const CLIENT_KEY = `-----BEGIN ${PEM_LABEL}-----\nFAKE${randomBytes(12).toString('hex')}\n-----END ${PEM_LABEL}-----\n`;
 const logs: string[] = [];
 const answers: HttpResponseInit[] = [];
+/** The caller's function key (a header the host checks); it must never reach the telemetry. */
+const FUNCTION_KEY = `key-${randomBytes(12).toString('hex')}`;
+let receiver: OtlpReceiver;
+let telemetry: Telemetry | null = null;
+/** The app's log hook (app.hook.log), which the Functions worker runs for every context.log line. */
+let logHook: Parameters<FunctionsHooks['hook']['log']>[0] | undefined;
+const runIds: string[] = [];
 let stateDir = '';
 let durable: LocalDurable;
 let tokensIssued = 0;
@@ -59,16 +69,30 @@ const context = () =>
   new InvocationContext({
     functionName: 'it',
     invocationId: 'inv-secrets',
-    logHandler: (_level, ...args) => {
+    logHandler: (level, ...args) => {
+      logHook?.({ level, message: args.map(String).join(' '), category: 'user' });
       logs.push(args.map(String).join(' '));
     },
   });
-const post = (path: string, params: Record<string, string>, body: unknown = {}) =>
-  new HttpRequest({ method: 'POST', url: `http://127.0.0.1:7071/api/${path}`, params, headers: { 'content-type': 'application/json' }, body: { string: JSON.stringify(body) } });
+const post = (path: string, params: Record<string, string>, body: unknown = {}, headers: Record<string, string> = {}) =>
+  new HttpRequest({ method: 'POST', url: `http://127.0.0.1:7071/api/${path}`, params, headers: { 'content-type': 'application/json', ...headers }, body: { string: JSON.stringify(body) } });
 const get = (path: string, params: Record<string, string>) => new HttpRequest({ method: 'GET', url: `http://127.0.0.1:7071/api/${path}`, params });
 
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'secrets-state-'));
+  // The app's telemetry, exported with its real OTLP exporters to a receiver on loopback, with the worker's hooks.
+  receiver = await startOtlpReceiver();
+  telemetry = await startTelemetry(loadConfig({ CLUSTERS: '[{"alias":"x","type":"kubeconfig","kubeconfigPath":"/x","namespaces":["x"]}]', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint }).telemetry, {
+    functions: {
+      setup: () => undefined,
+      hook: {
+        log: (handler) => {
+          logHook = handler;
+        },
+        preInvocation: () => undefined,
+      },
+    },
+  });
   for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
     vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
       logs.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
@@ -121,15 +145,22 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await durable.close();
+  await telemetry?.shutdown();
+  await receiver.close();
   vi.restoreAllMocks();
   await rm(stateDir, { recursive: true, force: true });
 });
 
 async function fullRun(cluster: string): Promise<HttpResponseInit> {
-  const started = await startJobRun(post(`jobs/${ns()}/uses-secrets/runs?cluster=${cluster}`, { namespace: ns(), name: 'uses-secrets' }), durable, context());
+  const started = await startJobRun(
+    post(`jobs/${ns()}/uses-secrets/runs?cluster=${cluster}`, { namespace: ns(), name: 'uses-secrets' }, {}, { 'x-functions-key': FUNCTION_KEY }),
+    durable,
+    context(),
+  );
   answers.push(started);
   expect(started.status, JSON.stringify(started.jsonBody)).toBe(202);
   const runId = (started.jsonBody as { runId: string }).runId;
+  runIds.push(runId);
   return waitFor(
     `run ${runId} on ${cluster} to finish`,
     async () => {
@@ -237,3 +268,28 @@ describe('no Secret value in the answers of the CronJob and listing routes (issu
   }, 90_000);
 });
 
+describe('no credential in the exported telemetry', () => {
+  it('no span, metric attribute or log record the app exported holds a key, token, kubeconfig or Secret value', async () => {
+    await telemetry?.flush();
+    const exported = receiver.raw.join('\n');
+    // The haystack is real: the runs' spans and log records, and the Kubernetes requests of both clusters.
+    expect(runIds.length).toBe(2);
+    for (const runId of runIds) {
+      expect(receiver.spans.some((s) => s.name === 'submitRun' && s.attributes[ATTRIBUTES.runId] === runId), runId).toBe(true);
+      expect(receiver.logs.some((l) => l.attributes[ATTRIBUTES.runId] === runId && l.body.includes(runId)), runId).toBe(true);
+    }
+    for (const cluster of ['local', 'aks']) expect(metricTotal(receiver.metrics, METRICS.kubeRequests, (a) => a[ATTRIBUTES.cluster] === cluster), cluster).toBeGreaterThan(0);
+    const needles = {
+      'the Secret value read by valueFrom': SECRET_VALUE,
+      'the Secret value read by envFrom': FROM_ENV_VALUE,
+      'the kubeconfig and Entra ID token': inject('adminToken'),
+      "the client key in ARM's kubeconfig": CLIENT_KEY.split('\n')[1] ?? CLIENT_KEY,
+      'the client key, base64': Buffer.from(CLIENT_KEY).toString('base64').slice(0, 40),
+      "the caller's function key": FUNCTION_KEY,
+    };
+    for (const [what, needle] of Object.entries(needles)) expect(exported.includes(needle), what).toBe(false);
+    expect(exported).not.toMatch(/Bearer [A-Za-z0-9]/);
+    // No query string of a URL with a key or signature in it (function keys, SAS, callback URLs).
+    expect(exported).not.toMatch(/[?&](code|sig|sv|se)=/);
+  });
+});

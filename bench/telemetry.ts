@@ -1,0 +1,151 @@
+/**
+ * What telemetry costs: `npm run bench:telemetry` (BENCH_RUNS=6 runs a round, BENCH_POLLS=200 polls a round,
+ * BENCH_ROUNDS=2 rounds a mode).
+ *
+ * The app's CPU (process.cpuUsage of this process, which runs the app as the worker does: the start handler, the
+ * jobRun orchestration on the local runtime, its activities against a real local control plane) per run and
+ * per poll, with telemetry off and on (the OTLP/HTTP exporters, every span, metric and log record exported to a
+ * receiver in another process, so only the app's side is measured), side by side: the rounds alternate off, on,
+ * off, on, so a machine busy with other work weighs on both alike. Goal: telemetry adds under 10 %.
+ * Figures, never assertions.
+ */
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import azureFunctions from '@azure/functions';
+import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job } from '@kubernetes/client-node';
+
+import { orchestratorRunner } from '../local/durable/engine.js';
+import { LocalDurable } from '../local/durable/runtime.js';
+import { startTelemetry, type Telemetry } from '../src/clients/telemetry.js';
+import { loadConfig } from '../src/config.js';
+import { archiveRun } from '../src/functions/archiveRun.js';
+import { getRun } from '../src/functions/getRun.js';
+import { jobRun } from '../src/functions/jobRun.js';
+import { ACTIVITIES, CANCEL_EVENT } from '../src/functions/names.js';
+import { observeRun } from '../src/functions/observeRun.js';
+import { startJobRun } from '../src/functions/startJobRun.js';
+import { stopRun } from '../src/functions/stopRun.js';
+import { submitRun } from '../src/functions/submitRun.js';
+import { createServices, setServices } from '../src/services.js';
+import { startCluster } from '../testenv/cluster.js';
+import { quickStart, succeeds } from '../testenv/fates.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? '6');
+const POLLS = Number(process.env.BENCH_POLLS ?? '200');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
+const ns = 'bench-otel';
+
+/** An OTLP/HTTP receiver in a process of its own: it reads each request and answers 200. */
+async function startReceiver(): Promise<{ endpoint: string; stop: () => void }> {
+  const code =
+    "const s=require('node:http').createServer((q,r)=>{q.resume();q.on('end',()=>{r.writeHead(200,{'Content-Type':'application/json'});r.end('{}')})});" +
+    "s.listen(0,'127.0.0.1',()=>console.log(s.address().port))";
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => { resolve(d.toString().trim()); }));
+  return { endpoint: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
+function sourceJob(name: string, fate: { labels: Record<string, string>; annotations: Record<string, string> }): V1Job {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace: ns },
+    spec: {
+      suspend: true,
+      backoffLimit: 0,
+      template: {
+        metadata: { labels: fate.labels, annotations: { ...quickStart(), ...fate.annotations } },
+        spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox:1.36', command: ['sh', '-c', 'echo hi'] }] },
+      },
+    },
+  };
+}
+
+const cpuMs = (from: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1000;
+};
+
+const cluster = await startCluster({ nodes: 1 });
+const receiver = await startReceiver();
+let telemetry: Telemetry | null = null;
+try {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfigPath);
+  const batch = kc.makeApiClient(BatchV1Api);
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+  await sleep(2000); // the namespace's default ServiceAccount
+  await batch.createNamespacedJob({ namespace: ns, body: sourceJob('quick', succeeds({ runFor: '2s' })) });
+  await batch.createNamespacedJob({ namespace: ns, body: sourceJob('long', succeeds({ runFor: '1h' })) });
+
+  const env = { CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: cluster.kubeconfigPath, namespaces: [ns] }]), POLL_INITIAL_SECONDS: '1', POLL_MAX_SECONDS: '2' };
+  const config = loadConfig(env);
+  const telemetrySettings = loadConfig({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint }).telemetry;
+  setServices(createServices(config));
+  const durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun, archiveRun } });
+  // The package is CommonJS: under plain Node its classes come from the default export.
+  const { HttpRequest, InvocationContext } = azureFunctions;
+  const context = () => new InvocationContext({ functionName: 'bench', invocationId: 'bench', logHandler: () => undefined });
+  const url = (path: string) => `http://127.0.0.1:7071/api/${path}`;
+  const start = async (source: string): Promise<string> => {
+    const post = new HttpRequest({ method: 'POST', url: url(`jobs/${ns}/${source}/runs`), params: { namespace: ns, name: source }, headers: { 'content-type': 'application/json' }, body: { string: '{}' } });
+    const started = await startJobRun(post, durable, context());
+    if (started.status !== 202) throw new Error(`start answered ${String(started.status)}: ${JSON.stringify(started.jsonBody)}`);
+    return (started.jsonBody as { runId: string }).runId;
+  };
+  const finished = async (runId: string) => {
+    for (;;) {
+      const answer = await getRun(new HttpRequest({ method: 'GET', url: url(`runs/${runId}`), params: { runId } }), durable, context());
+      if (answer.status === 200 || answer.status === 424) return;
+      await sleep(500);
+    }
+  };
+
+  const results: Record<'off' | 'on', { runs: number; runCpu: number; polls: number; pollCpu: number }> = {
+    off: { runs: 0, runCpu: 0, polls: 0, pollCpu: 0 },
+    on: { runs: 0, runCpu: 0, polls: 0, pollCpu: 0 },
+  };
+  for (let round = 0; round < ROUNDS * 2; round++) {
+    const mode = round % 2 === 0 ? 'off' : 'on';
+    if (mode === 'on') telemetry = await startTelemetry(telemetrySettings);
+    // Runs: started at once, each to its verdict and archive step, through the orchestration and activities.
+    let from = process.cpuUsage();
+    const runIds = await Promise.all(Array.from({ length: RUNS }, () => start('quick')));
+    await Promise.all(runIds.map(finished));
+    await sleep(1500); // the archive activity after the verdict
+    await telemetry?.flush();
+    results[mode].runCpu += cpuMs(from);
+    results[mode].runs += RUNS;
+    // Polls: the observe activity on a run that keeps running, as its orchestration calls it.
+    const longRun = await start('long');
+    await sleep(3000);
+    const input = durable.state(longRun)?.records.find((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.observeRun);
+    if (!input || input.kind !== 'scheduled') throw new Error('no observe was scheduled');
+    from = process.cpuUsage();
+    for (let i = 0; i < POLLS; i++) await observeRun(input.input, context());
+    await telemetry?.flush();
+    results[mode].pollCpu += cpuMs(from);
+    results[mode].polls += POLLS;
+    await durable.raiseEvent(longRun, CANCEL_EVENT, {});
+    await finished(longRun);
+    if (mode === 'on') {
+      await telemetry?.shutdown();
+      telemetry = null;
+    }
+  }
+  await durable.close();
+
+  const per = (m: 'off' | 'on') => ({ run: results[m].runCpu / results[m].runs, poll: results[m].pollCpu / results[m].polls });
+  const off = per('off');
+  const on = per('on');
+  const pct = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1)} %`;
+  console.log(`telemetry cost: ${String(ROUNDS)} rounds a mode, alternating; ${String(RUNS)} runs and ${String(POLLS)} polls a round; the app's CPU (user + system)`);
+  console.log(`${''.padEnd(22)}${'off'.padStart(12)}${'on (OTLP)'.padStart(14)}${'more'.padStart(10)}`);
+  console.log(`${'CPU per run (ms)'.padEnd(22)}${off.run.toFixed(1).padStart(12)}${on.run.toFixed(1).padStart(14)}${pct(off.run, on.run).padStart(10)}`);
+  console.log(`${'CPU per poll (ms)'.padEnd(22)}${off.poll.toFixed(2).padStart(12)}${on.poll.toFixed(2).padStart(14)}${pct(off.poll, on.poll).padStart(10)}`);
+} finally {
+  await telemetry?.shutdown();
+  receiver.stop();
+  await cluster.stop();
+}
