@@ -34,6 +34,7 @@ export async function archiveRun(input: unknown, context: InvocationContext): Pr
         cluster: ref.cluster,
         namespace: ref.namespace,
         runId: ref.runId,
+        jobName: ref.jobName,
         verdict: { status: final.status, reason: final.reason, message: final.message },
         startTime: final.startTime,
         completionTime: final.completionTime,

@@ -52,6 +52,8 @@ export interface ArchiveRequest {
   cluster: string;
   namespace: string;
   runId: string;
+  /** The Job to archive when it is not the run id's: a retried run's last attempt (core/retry.ts). */
+  jobName?: string | undefined;
   verdict: Pick<RunSnapshot, 'status' | 'reason' | 'message'>;
   startTime: string | null;
   completionTime: string | null;
@@ -191,12 +193,13 @@ export async function archiveRun(
   limits: ArchiveLimits = ARCHIVE_LIMITS,
 ): Promise<ArchiveOutcome> {
   const { cluster, namespace, runId } = request;
+  const jobName = request.jobName ?? runId;
   const prefix = runPrefix(cluster, namespace, runId);
   const notes: string[] = [];
   const [job, pods, jobEvents] = await Promise.all([
-    gateway.readJob(namespace, runId),
-    orNote(() => gateway.listPods(namespace, `${JOB_NAME_POD_LABEL}=${runId}`), [] as V1Pod[], notes),
-    orNote(() => gateway.listEvents(namespace, runId), [] as CoreV1Event[], notes),
+    gateway.readJob(namespace, jobName),
+    orNote(() => gateway.listPods(namespace, `${JOB_NAME_POD_LABEL}=${jobName}`), [] as V1Pod[], notes),
+    orNote(() => gateway.listEvents(namespace, jobName), [] as CoreV1Event[], notes),
   ]);
   // The pods' events a few at a time too: a run of many pods must not send them all at once.
   const podEvents: CoreV1Event[][] = [];
@@ -244,6 +247,7 @@ export async function archiveRun(
     cluster,
     namespace,
     runId,
+    ...(jobName === runId ? {} : { jobName }),
     source,
     trigger,
     caller,
