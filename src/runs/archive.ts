@@ -37,7 +37,7 @@ import {
   triggerOf,
 } from '../core/archive.js';
 import { ensureError, KubeApiError, NotFoundError } from '../core/errors.js';
-import { CALLER_ANNOTATION, JOB_NAME_POD_LABEL, NOT_MANAGED_SELECTOR, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from '../core/labels.js';
+import { CALLER_ANNOTATION, JOB_NAME_POD_LABEL, MANAGED_SELECTOR, NOT_MANAGED_SELECTOR, RUN_ID_LABEL, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from '../core/labels.js';
 import type { RunSnapshot } from '../core/run.js';
 import { mapRunStatus } from '../core/status.js';
 
@@ -469,6 +469,11 @@ export interface RunLogRequest {
   tailLines?: number | undefined;
   /** Most bytes of a live log read (the archive's are bounded when written). */
   maxBytes: number;
+  /**
+   * The run is the app's: when no pod has the run id's Job, its pods of a later attempt (a retry on disruption,
+   * core/retry.ts, whose Job is `<runId>-<n>`) are read, by the run id label every pod of the run carries.
+   */
+  appRun?: boolean | undefined;
 }
 
 export interface RunLog {
@@ -499,7 +504,8 @@ export async function readIndex(store: BlobStore, cluster: string, namespace: st
  */
 export async function readRunLog(gateway: KubeGateway, store: BlobStore | null, request: RunLogRequest): Promise<RunLog> {
   const { cluster, namespace, runId, previous } = request;
-  const pods = newestFirst(await gateway.listPods(namespace, `${JOB_NAME_POD_LABEL}=${runId}`));
+  let pods = newestFirst(await gateway.listPods(namespace, `${JOB_NAME_POD_LABEL}=${runId}`));
+  if (pods.length === 0 && request.appRun) pods = newestFirst(await gateway.listPods(namespace, `${MANAGED_SELECTOR},${RUN_ID_LABEL}=${runId}`));
   const pod = request.pod === undefined ? pods[0] : pods.find((p) => p.metadata?.name === request.pod);
   let liveProblem: string;
   if (pod) {
