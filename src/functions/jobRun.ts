@@ -221,8 +221,10 @@ function* runToVerdict(context: df.OrchestrationContext, attempts: Attempts): Ge
     const cause = failed.failure ? `${failed.failure.kind}: ${failed.failure.message}` : failed.message;
     attempts.earlier = [...attempts.earlier, attemptOf(forOutput(failed))];
     attempts.between = true;
+    // Named after the Job to come: a cancel route's look then finds no Job that ended on its own (the failed one
+    // would make it answer 409 while the run goes on), and its direct delete aims at the next Job.
     const waiting = snapshotOf(
-      ref,
+      { ...ref, jobName },
       {
         status: 'Starting',
         reason: 'RetryOnDisruption',

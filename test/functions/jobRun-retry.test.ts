@@ -71,7 +71,7 @@ describe('jobRun retries on disruption (orchestration 3.1)', () => {
     const h = await new OrchestrationHarness(jobRun, input(2), t0).start();
     await attempt(h, request.runId, (at) => failedWith(kind, at));
     // Between the attempts the run is not finished: the status route keeps answering 202.
-    expect(h.state.customStatus).toMatchObject({ status: 'Starting', reason: 'RetryOnDisruption', jobName: request.runId });
+    expect(h.state.customStatus).toMatchObject({ status: 'Starting', reason: 'RetryOnDisruption', jobName: second });
     expect((h.state.customStatus as RunSnapshot).message).toContain(`attempt 2 of at most 3 gets a fresh Job, ${second}`);
     await deletesFailed(h, request.runId);
 
