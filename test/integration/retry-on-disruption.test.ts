@@ -107,7 +107,7 @@ async function release(job: string): Promise<void> {
 describe('retries on disruption, for real', () => {
   it('an evicted run with the annotation comes back and succeeds on a second Job: one run id, two Jobs counted', async () => {
     // Long enough that the first pod is evicted while it runs; the second runs it to the end.
-    await source('drained', '1', succeeds({ runFor: '12s' }));
+    await source('drained', '1', succeeds({ runFor: '20s' }));
     const runId = await start('drained');
     const pod = await runningPod(runId);
     await hold(pod);
