@@ -2,7 +2,9 @@ import { z } from 'zod';
 
 import { MAX_AUDIT_PAGE } from '../core/audit.js';
 import { createCronJobSchema, updateCronJobSchema } from '../core/cronjob-bodies.js';
+import { RETRY_ON_DISRUPTION_ANNOTATION } from '../core/labels.js';
 import { MAX_PAGE_SIZE, MAX_PREVIEW_COUNT, MAX_RUNS_PAGE, MAX_TAIL_LINES } from '../core/limits.js';
+import { MAX_RETRIES_ON_DISRUPTION } from '../core/retry.js';
 import {
   auditPageSchema,
   booleanQuerySchema,
@@ -222,6 +224,13 @@ function startParameters(kind: 'Job' | 'CronJob'): ApiParameter[] {
       in: 'query',
       description: 'Stop the run (Failed, RunTimeout) after this many seconds, at most MAX_RUN_TIMEOUT_SECONDS; default DEFAULT_RUN_TIMEOUT_SECONDS',
       schema: zInt(1),
+      allowEmpty: true,
+    },
+    {
+      name: 'retryOnDisruption',
+      in: 'query',
+      description: `Fresh Jobs the run may make after one the cluster evicted, disrupted or lost (never after an exit code, OOM or deadline), 0 to ${String(MAX_RETRIES_ON_DISRUPTION)}: at most what the source's annotation ${RETRY_ON_DISRUPTION_ANNOTATION} allows (asking more is a 400); default that annotation's value`,
+      schema: zInt(0, MAX_RETRIES_ON_DISRUPTION),
       allowEmpty: true,
     },
     { name: 'runId', in: 'query', description: 'An idempotency key: the same key gives the same run, never a second Job', schema: idempotencyKeySchema },

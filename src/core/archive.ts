@@ -248,6 +248,11 @@ export interface ArchiveIndex {
   cluster: string;
   namespace: string;
   runId: string;
+  /**
+   * The Job archived, when it is not the run id's: a run that retried on disruption (core/retry.ts) keeps its
+   * last attempt's Job, pods, logs and events here; the earlier attempts' causes and log tails are in its result.
+   */
+  jobName?: string;
   source: { kind: string; name: string } | null;
   trigger: RunTrigger;
   /** The caller tag of the run's Job (see RunEntry.caller); absent in indexes written before it was kept. */

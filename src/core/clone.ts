@@ -4,6 +4,7 @@ import type { FallbackPolicy } from './consent.js';
 import { BadRequestError } from './errors.js';
 import { escapeReferences } from './expansion.js';
 import {
+  ATTEMPT_ANNOTATION,
   CALLER_ANNOTATION,
   CRONJOB_INSTANTIATE_ANNOTATION,
   CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
@@ -31,6 +32,10 @@ export interface FallbackSpec {
 
 export interface RunIdentity {
   runId: string;
+  /** The Job's name when it is a retry of the run (core/retry.ts attemptJobName); absent: the run id. */
+  jobName?: string | undefined;
+  /** Which attempt of the run the Job is, from 2 on (ATTEMPT_ANNOTATION); absent for the first. */
+  attempt?: number | undefined;
   namespace: string;
   sourceKind: SourceKind;
   sourceName: string;
@@ -143,6 +148,7 @@ function runAnnotations(id: RunIdentity): Record<string, string> {
     [REQUEST_HASH_ANNOTATION]: id.requestHash,
     ...(id.startedBy ? { [STARTED_BY_ANNOTATION]: id.startedBy } : {}),
     ...(id.caller ? { [CALLER_ANNOTATION]: callerTag(id.caller) } : {}),
+    ...(id.attempt !== undefined && id.attempt > 1 ? { [ATTEMPT_ANNOTATION]: String(id.attempt) } : {}),
   };
 }
 
@@ -199,11 +205,11 @@ function runJob(
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: id.runId,
+      name: id.jobName ?? id.runId,
       namespace: id.namespace,
       labels: { ...authored.labels, ...runLabels(id) },
       // Who the run answers to is the app's to say: a source's own copy of the annotation is never carried over.
-      annotations: { ...withoutKeys(authored.annotations, [CALLER_ANNOTATION]), ...runAnnotations(id) },
+      annotations: { ...withoutKeys(authored.annotations, [CALLER_ANNOTATION, ATTEMPT_ANNOTATION]), ...runAnnotations(id) },
       ...(ownerReferences ? { ownerReferences } : {}),
     },
     spec,

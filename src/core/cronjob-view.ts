@@ -10,6 +10,7 @@ import {
   HTTP_CALL_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
+  RUN_ID_LABEL,
   SOURCE_DEPLOYMENT_ANNOTATION,
 } from './labels.js';
 import { scheduledRunName } from './naming.js';
@@ -98,14 +99,17 @@ function triggerOf(job: V1Job): RunTrigger {
 /** A run's state from its Job alone (the same verdict rules as a run's status route, without its pods). */
 export function runOfJob(job: V1Job, cronJobName: string, cluster: string, grace: GracePeriods, now: Date): CronJobRun {
   const name = job.metadata?.name ?? '';
+  // The app's Job of a retry on disruption is `<runId>-<n>`: the run is still the one its run id label names.
+  const labels = job.metadata?.labels ?? {};
+  const runId = labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE ? (labels[RUN_ID_LABEL] ?? name) : name;
   const snapshot = mapRunStatus(
-    { runId: name, cluster, namespace: job.metadata?.namespace ?? '', source: { kind: 'CronJob', name: cronJobName } },
+    { runId, jobName: name, cluster, namespace: job.metadata?.namespace ?? '', source: { kind: 'CronJob', name: cronJobName } },
     { job, pods: [], events: [], now },
     grace,
     null,
   );
   return {
-    runId: name,
+    runId,
     status: snapshot.status,
     reason: snapshot.reason,
     message: snapshot.message,

@@ -50,3 +50,11 @@ export const HTTP_CALL_ANNOTATION = `${LABEL_PREFIX}http-call`;
 export const SCHEDULER_SELECTOR = `${SCHEDULER_LABEL}=${SCHEDULER_APP}`;
 /** The last scheduled time the app started a run for (RFC 3339, UTC), kept on the CronJob. */
 export const LAST_SCHEDULE_ANNOTATION = `${LABEL_PREFIX}last-schedule-time`;
+/**
+ * A source's consent to retries for infrastructure faults (issue 22, item 4): on the source Job or CronJob, the
+ * most Jobs after the first a run may make when its Job failed because the cluster evicted, disrupted or lost
+ * its pod, from "0" to "5" (core/retry.ts MAX_RETRIES_ON_DISRUPTION). A request may ask for fewer, never more.
+ */
+export const RETRY_ON_DISRUPTION_ANNOTATION = `${LABEL_PREFIX}retry-on-disruption`;
+/** On a run's Job: which attempt of the run it is ("2", "3"...), set on the Jobs of retries only. */
+export const ATTEMPT_ANNOTATION = `${LABEL_PREFIX}attempt`;

@@ -1,3 +1,4 @@
+import type { RunFailure } from './failure.js';
 import type { RunSnapshot } from './run.js';
 
 /**
@@ -29,14 +30,17 @@ function size(value: unknown): number {
 /** A reason is a short identifier (`BackoffLimitExceeded`); one from the cluster is cut to this. */
 export const MAX_REASON_CHARS = 200;
 
+function boundedFailure(failure: RunFailure): RunFailure {
+  const bounded = { ...failure, message: boundText(failure.message, MAX_FAILURE_MESSAGE_CHARS) };
+  if (failure.logTail !== undefined) bounded.logTail = boundText(failure.logTail, MAX_LOG_TAIL_CHARS);
+  return bounded;
+}
+
 /** The snapshot as a run's result: its message, reason and archive error bounded, outputs kept unless absurdly large. */
 export function forOutput(snapshot: RunSnapshot): RunSnapshot {
   const bounded = { ...snapshot, reason: boundText(snapshot.reason, MAX_REASON_CHARS), message: boundText(snapshot.message) };
-  if (snapshot.failure) {
-    const { failure } = snapshot;
-    bounded.failure = { ...failure, message: boundText(failure.message, MAX_FAILURE_MESSAGE_CHARS) };
-    if (failure.logTail !== undefined) bounded.failure.logTail = boundText(failure.logTail, MAX_LOG_TAIL_CHARS);
-  }
+  if (snapshot.failure) bounded.failure = boundedFailure(snapshot.failure);
+  if (snapshot.attempts) bounded.attempts = snapshot.attempts.map((a) => (a.failure ? { ...a, failure: boundedFailure(a.failure) } : a));
   if (snapshot.archive?.error !== undefined) bounded.archive = { ...snapshot.archive, error: boundText(snapshot.archive.error) };
   if (size(bounded.outputs) <= MAX_OUTPUTS_CHARS) return bounded;
   return {
@@ -95,6 +99,17 @@ export function forCustomStatus(snapshot: RunSnapshot): RunSnapshot {
     const failure = { ...bounded.failure };
     delete failure.logTail;
     bounded = { ...bounded, failure };
+    if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
+  }
+  if (bounded.attempts?.some((a) => a.failure?.logTail !== undefined || (a.failure?.message.length ?? 0) > 300)) {
+    // The attempts' log tails, and their long messages, go next (the result keeps them).
+    const attempts = bounded.attempts.map((a) => {
+      if (!a.failure) return a;
+      const failure = { ...a.failure, message: boundText(a.failure.message, 300) };
+      delete failure.logTail;
+      return { ...a, failure };
+    });
+    bounded = { ...bounded, attempts };
     if (size(bounded) <= CUSTOM_STATUS_BUDGET_CHARS) return bounded;
   }
   if (Object.keys(bounded.outputs).length > 0) {

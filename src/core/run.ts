@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { EnvOverrides, FallbackSpec } from './clone.js';
 import type { FailureKind, RunFailure } from './failure.js';
 import type { SourceKind } from './naming.js';
+import type { RunAttempt } from './retry.js';
 import type { RunTrigger } from './schemas.js';
 
 /** The run's status, in the vocabulary Polysync's AKS job types use. */
@@ -25,6 +26,13 @@ export interface RunRef {
   cluster: string;
   namespace: string;
   source: RunSource;
+  /** The Job of the run's current attempt when it is a retry (core/retry.ts attemptJobName); absent: the run id. */
+  jobName?: string | undefined;
+}
+
+/** The Job a run's reference is about: its current attempt's, which is the run id's until a retry. */
+export function jobNameOf(ref: RunRef): string {
+  return ref.jobName ?? ref.runId;
 }
 
 /** Everything needed to submit a run; this is stored in orchestration history, so it holds no secret of ours. */
@@ -40,6 +48,8 @@ export interface RunRequest extends RunRef {
   caller?: StartedBy | undefined;
   /** The run's trace context (W3C traceparent), which each activity continues; none when nothing is traced. */
   traceparent?: string | undefined;
+  /** Fresh Jobs the run may make after one that failed for an infrastructure cause (core/retry.ts); absent: none. */
+  retryOnDisruption?: number | undefined;
 }
 
 /** The starter of a run as its history keeps it: ids only, never a key or token. */
@@ -91,6 +101,8 @@ export interface RunSnapshot {
   exitCode?: number | null | undefined;
   /** The env overrides as the process sees them (literal); the status route adds them from the run's input. */
   parameters?: Record<string, string | null> | undefined;
+  /** A run that may retry on disruption (or did): each of its Jobs, the current one last (core/retry.ts). */
+  attempts?: RunAttempt[] | undefined;
 }
 
 export const NO_PODS: PodCounts = Object.freeze({ active: 0, ready: 0, succeeded: 0, failed: 0 });
@@ -105,7 +117,7 @@ export function snapshotOf(
     runId: ref.runId,
     cluster: ref.cluster,
     namespace: ref.namespace,
-    jobName: ref.runId,
+    jobName: jobNameOf(ref),
     source: ref.source,
     startTime: null,
     completionTime: null,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { FAILURE_KINDS } from './failure.js';
+import { MAX_ATTEMPTS, MAX_RETRIES_ON_DISRUPTION } from './retry.js';
 
 /** Schemas of what crosses the orchestration boundary (history is JSON): checked where it comes back in. */
 
@@ -29,6 +30,11 @@ export const runRefSchema = z.object({
   cluster: z.string().min(1),
   namespace: z.string().min(1),
   source: runSourceSchema,
+  /**
+   * The Job of the run's current attempt, from version 3.1 when it is a retry (core/retry.ts attemptJobName);
+   * absent: the run id, the name of every run's first Job.
+   */
+  jobName: z.string().min(1).max(63).optional(),
 });
 
 /**
@@ -63,6 +69,11 @@ export const runRequestSchema = runRefSchema.extend({
    * crosses the Durable boundary in the input. Absent when telemetry was off at the start, and in older inputs.
    */
   traceparent: z.string().regex(TRACEPARENT).optional(),
+  /**
+   * Fresh Jobs the run may make after one that failed for an infrastructure cause (core/retry.ts), as resolved
+   * at the start from the source's consent and the request. Absent: none.
+   */
+  retryOnDisruption: z.number().int().min(0).max(MAX_RETRIES_ON_DISRUPTION).optional(),
 });
 
 /** Why a run failed, or who stopped it (core/failure.ts; docs/http-api.md, "Why a run failed"). */
@@ -79,6 +90,14 @@ export const runFailureSchema = z.object({
   at: z.string().nullable().meta({ description: 'When it happened, as the cluster recorded it (RFC 3339).' }),
   rule: z.number().int().optional().meta({ description: "PodFailurePolicy: the index of the Job's rule that failed it." }),
   logTail: z.string().optional().meta({ description: "The failing container's last lines (at most 50, bounded in bytes); left out of the status while running when large." }),
+});
+
+/** One Job of a run that retries on disruption (core/retry.ts RunAttempt). */
+export const runAttemptSchema = z.object({
+  job: z.string().meta({ description: "The attempt's Job: the run id for the first, `<runId>-<n>` for attempt n." }),
+  failure: runFailureSchema.nullable().meta({ description: 'Why the attempt failed; null while it runs and for the one that succeeded.' }),
+  startTime: z.string().nullable(),
+  completionTime: z.string().nullable(),
 });
 
 export const runSnapshotSchema = z.object({
@@ -109,6 +128,11 @@ export const runSnapshotSchema = z.object({
    * null when DISCOVERY_SHOW_ENV_VALUES is off. The status route adds them from the run's input.
    */
   parameters: z.record(z.string(), z.string().nullable()).optional(),
+  /**
+   * A run that may retry on disruption (or did): each of its Jobs, the current one last. The verdict is the last
+   * attempt's.
+   */
+  attempts: z.array(runAttemptSchema).max(MAX_ATTEMPTS).optional(),
 });
 
 export const pollPolicySchema = z.object({
@@ -144,6 +168,10 @@ export const jobRunInputSchema = z.object({
   submitSince: z.iso.datetime().optional(),
   /** When the run was started (its start request), for the run's duration metrics. Absent in older inputs. */
   startedAt: z.iso.datetime().optional(),
+  /** From version 3.1, on a retry: the attempts before the current Job, carried over continueAsNew. */
+  attempts: z.array(runAttemptSchema).max(MAX_ATTEMPTS).optional(),
+  /** From version 3.1, on a retry: the run's deadline, set by its first Job's submit (null: none), which every attempt keeps. */
+  runDeadline: z.iso.datetime().nullable().optional(),
 });
 
 export type JobRunInput = z.infer<typeof jobRunInputSchema>;

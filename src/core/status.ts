@@ -1,7 +1,7 @@
 import type { CoreV1Event, V1Job, V1JobCondition, V1Pod } from '@kubernetes/client-node';
 
 import type { GracePeriods } from '../config.js';
-import { type PodCounts, type RunRef, type RunSnapshot, snapshotOf } from './run.js';
+import { jobNameOf, type PodCounts, type RunRef, type RunSnapshot, snapshotOf } from './run.js';
 
 /** What observing a run sees in the cluster at one instant. */
 export interface Observation {
@@ -256,7 +256,7 @@ function deletedJobVerdict(
   events: readonly CoreV1Event[],
   base: (fields: Pick<RunSnapshot, 'status' | 'reason' | 'message'> & Partial<RunSnapshot>) => RunSnapshot,
 ): RunSnapshot {
-  const jobEvents = events.filter((e) => e.involvedObject.kind === 'Job' && e.involvedObject.name === ref.runId);
+  const jobEvents = events.filter((e) => e.involvedObject.kind === 'Job' && e.involvedObject.name === jobNameOf(ref));
   const verdict = latest(jobEvents.filter((e) => JOB_EVENT_SUCCESS.has(e.reason ?? '') || JOB_EVENT_FAILURE.has(e.reason ?? '')));
   const counts = job ? podCounts(job) : undefined;
   if (verdict && JOB_EVENT_SUCCESS.has(verdict.reason ?? '')) {

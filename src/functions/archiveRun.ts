@@ -41,6 +41,7 @@ async function archiveInTrace(input: unknown, context: InvocationContext): Promi
         cluster: ref.cluster,
         namespace: ref.namespace,
         runId: ref.runId,
+        jobName: ref.jobName,
         verdict: { status: final.status, reason: final.reason, message: final.message },
         startTime: final.startTime,
         completionTime: final.completionTime,

@@ -70,7 +70,8 @@ export const cancelRun = audited('cancelRun', async function cancelRun(request: 
     }
     if (look.kind === 'running' && !instanceFinished(after)) {
       try {
-        await gateway.deleteJob(snapshot.namespace, runId);
+        // The run's current Job: a run that retried on disruption is on its second or later (snapshot.jobName).
+        await gateway.deleteJob(snapshot.namespace, snapshot.jobName);
       } catch (err) {
         context.warn(`run ${runId}: direct delete failed, the orchestration deletes the Job: ${ensureError(err).message}`);
       }

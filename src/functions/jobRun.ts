@@ -3,7 +3,8 @@ import * as df from 'durable-functions';
 import { alignedFireAt, pollDelayMs } from '../core/backoff.js';
 import { ensureError } from '../core/errors.js';
 import { forCustomStatus, forOutput } from '../core/limits.js';
-import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
+import { attemptJobName, attemptOf, nextAttempt, type RunAttempt, withAttempts } from '../core/retry.js';
+import { isTerminal, jobNameOf, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { type JobRunInput, jobRunInputSchema, type RunProgress } from '../core/schemas.js';
 import { verdictOutlivedByJob } from '../core/status.js';
 import { versionAtLeast } from '../core/versions.js';
@@ -51,8 +52,30 @@ function cancelVerdict(data: CancelEventData): Verdict {
  * the activities' spans (src/clients/telemetry.ts): inputs of runs started without them stay as they were.
  */
 function refOf(input: JobRunInput): RunRef {
-  const { runId, cluster, namespace, source, traceparent, trigger } = input.request;
-  return { runId, cluster, namespace, source, ...(traceparent ? { traceparent, trigger: trigger?.kind ?? 'http' } : {}) };
+  const { runId, cluster, namespace, source, jobName, traceparent, trigger } = input.request;
+  return {
+    runId,
+    cluster,
+    namespace,
+    source,
+    ...(jobName === undefined ? {} : { jobName }),
+    ...(traceparent ? { traceparent, trigger: trigger?.kind ?? 'http' } : {}),
+  };
+}
+
+/**
+ * From version 3.1, a run's Jobs when it retries on disruption (core/retry.ts): the attempts before the current
+ * one, and whether the run is between two (the last failed, the next not made yet).
+ */
+interface Attempts {
+  retries: number;
+  earlier: RunAttempt[];
+  between: boolean;
+}
+
+/** The snapshot with the run's attempts, for a run that may retry; as it is for every other run. */
+function shownWith(attempts: Attempts, snapshot: RunSnapshot): RunSnapshot {
+  return attempts.between ? { ...snapshot, attempts: attempts.earlier } : withAttempts(snapshot, attempts.earlier, attempts.retries);
 }
 
 /**
@@ -62,7 +85,7 @@ function refOf(input: JobRunInput): RunRef {
  * Activities throw only on transient errors (429, 5xx, time-outs), which RetryOptions retries; everything a
  * person must fix comes back as a result instead, so it is never retried.
  */
-function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, RunSnapshot, unknown> {
+function* runToVerdict(context: df.OrchestrationContext, attempts: Attempts): Generator<df.Task, RunSnapshot, unknown> {
   const input = jobRunInputSchema.parse(context.df.getInput());
   const ref = refOf(input);
   const retry = retryOptions(input.retry);
@@ -73,6 +96,8 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
    * branches; docs/decisions.md says when a new one is needed.
    */
   const atLeast = (floor: string) => versionAtLeast(context.df.version, floor);
+  attempts.retries = atLeast('3.1') ? (input.request.retryOnDisruption ?? 0) : 0;
+  attempts.earlier = attempts.retries > 0 ? (input.attempts ?? []) : [];
   /** When a throttled call may be made again: as the API server asked, and never at once. */
   const throttledUntil = (retryAt: string, minWaitMs = THROTTLED_MIN_WAIT_MS) =>
     new Date(Math.max(new Date(retryAt).getTime(), now().getTime() + minWaitMs));
@@ -94,7 +119,7 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
   }
   /** The custom status, always within the host's size limit (over it, the host fails the orchestration). */
   const show = (snapshot: RunSnapshot) => {
-    context.df.setCustomStatus(forCustomStatus(snapshot));
+    context.df.setCustomStatus(forCustomStatus(shownWith(attempts, snapshot)));
   };
 
   /** Give the run its verdict and delete its Job. */
@@ -112,7 +137,7 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
           break;
         }
         if (now().getTime() >= giveUpAt) {
-          const message = `${verdict.message}; the API server throttled the delete of Job ${ref.namespace}/${ref.runId} for an hour, so delete it by hand: ${result.message}`;
+          const message = `${verdict.message}; the API server throttled the delete of Job ${ref.namespace}/${jobNameOf(ref)} for an hour, so delete it by hand: ${result.message}`;
           final = snapshotOf(ref, { ...last, ...verdict, message, completionTime: now().toISOString() }, now());
           break;
         }
@@ -124,7 +149,7 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
       }
     } catch (err) {
       // The verdict stands; the Job may not be gone, and the person reading the run must know that.
-      const message = `${verdict.message}; deleting Job ${ref.namespace}/${ref.runId} failed, so delete it by hand: ${ensureError(err).message}`;
+      const message = `${verdict.message}; deleting Job ${ref.namespace}/${jobNameOf(ref)} failed, so delete it by hand: ${ensureError(err).message}`;
       final = snapshotOf(ref, { ...last, ...verdict, message, completionTime: now().toISOString() }, now());
     }
     show(final);
@@ -196,6 +221,45 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
     }
   }
 
+  /**
+   * Version 3.1: the run's Job failed for an infrastructure cause and the run may retry. The failed Job is deleted
+   * (its pods with it; the run has one Job at a time, and its cause and log tail are kept in the attempts), then
+   * the run starts over with the next attempt's Job name, its attempts and its deadline in the input, so the new
+   * execution submits a fresh Job and each attempt's history stays its own. A cancel that came meanwhile ends the
+   * run Cancelled before the next Job exists.
+   */
+  function* retryOnDisruption(attempt: number, failed: RunSnapshot, deadline: string | null, cancel: df.Task): Generator<df.Task, RunSnapshot, unknown> {
+    const jobName = attemptJobName(ref.runId, attempt);
+    const cause = failed.failure ? `${failed.failure.kind}: ${failed.failure.message}` : failed.message;
+    attempts.earlier = [...attempts.earlier, attemptOf(forOutput(failed))];
+    attempts.between = true;
+    // Named after the Job to come: a cancel route's look then finds no Job that ended on its own (the failed one
+    // would make it answer 409 while the run goes on), and its direct delete aims at the next Job.
+    const waiting = snapshotOf(
+      { ...ref, jobName },
+      {
+        status: 'Starting',
+        reason: 'RetryOnDisruption',
+        message: `Job ${failed.jobName} failed for an infrastructure cause (${cause}); attempt ${String(attempt)} of at most ${String(attempts.retries + 1)} gets a fresh Job, ${jobName}`,
+        monitorUrl: failed.monitorUrl,
+      },
+      now(),
+    );
+    show(waiting);
+    const stopInput: StopRunInput = { ref, verdict: { status: failed.status, reason: failed.reason, message: failed.message }, last: failed };
+    try {
+      yield context.df.callActivityWithRetry(ACTIVITIES.stopRun, retry, stopInput);
+    } catch {
+      // The failed Job stays (it runs nothing); the retry does not wait on it.
+    }
+    if (cancel.isCompleted) return yield* stop(cancelVerdict(cancel.result ?? {}), waiting);
+    const next: JobRunInput = { ...input, request: { ...input.request, jobName }, attempts: attempts.earlier, runDeadline: deadline };
+    delete next.progress;
+    delete next.submitSince;
+    context.df.continueAsNew(next);
+    return forOutput(waiting);
+  }
+
   let progress: RunProgress;
   // Created where first needed: while a throttled submit waits, or for the polls (the order v1 and v2 recorded).
   let cancelTask: df.Task | undefined;
@@ -204,7 +268,9 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
   } else {
     const timeout = input.request.timeoutSeconds;
     const since = input.submitSince ? new Date(input.submitSince) : now();
-    const submitDeadline = timeout ? new Date(since.getTime() + timeout * 1000) : null;
+    // A retry's Job has what is left of the run's time (version 3.1), not a timeout of its own.
+    const runDeadline = input.runDeadline === undefined ? undefined : input.runDeadline === null ? null : new Date(input.runDeadline);
+    const submitDeadline = runDeadline !== undefined ? runDeadline : timeout ? new Date(since.getTime() + timeout * 1000) : null;
     let submitted: SubmitResult;
     for (let throttledWaits = 0; ; throttledWaits++) {
       let result: SubmitResult | { cancelled: true };
@@ -240,7 +306,7 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
     }
     if (submitted.outcome === 'rejected') return forOutput(submitted.snapshot);
     progress = {
-      deadline: timeout ? new Date(now().getTime() + timeout * 1000).toISOString() : null,
+      deadline: runDeadline !== undefined ? (runDeadline?.toISOString() ?? null) : timeout ? new Date(now().getTime() + timeout * 1000).toISOString() : null,
       polls: 0,
       generation: 0,
       observeFailures: 0,
@@ -282,7 +348,12 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
     const unread = snapshot.reason === CLUSTER_UNAVAILABLE || snapshot.reason === THROTTLED;
     const observeFailures = counts(snapshot) ? progress.observeFailures + 1 : unread ? progress.observeFailures : 0;
     progress = { ...progress, polls: progress.polls + 1, observeFailures, last: snapshot };
-    if (isTerminal(snapshot.status)) return yield* finish(snapshot);
+    if (isTerminal(snapshot.status)) {
+      // Version 3.1: a Job the cluster took away gets a fresh one, when the run may retry (core/retry.ts).
+      const attempt = attempts.retries > 0 ? nextAttempt(snapshot, attempts.retries, attempts.earlier.length, !deadline || now() < deadline) : undefined;
+      if (attempt === undefined) return yield* finish(snapshot);
+      return yield* retryOnDisruption(attempt, snapshot, progress.deadline, cancel);
+    }
     show(snapshot);
     if (observeFailures >= input.poll.maxObserveFailures) {
       // Waiting longer will not help (credentials or a Role are wrong): end the run rather than answer 202
@@ -304,7 +375,8 @@ function* runToVerdict(context: df.OrchestrationContext): Generator<df.Task, Run
  * is already the custom status while the archive is written, and an archive that fails only says so.
  */
 export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, RunSnapshot, unknown> {
-  const final = yield* runToVerdict(context);
+  const attempts: Attempts = { retries: 0, earlier: [], between: false };
+  const final = shownWith(attempts, yield* runToVerdict(context, attempts));
   // Only a continueAsNew ends an execution unfinished; the last execution archives.
   if (!isTerminal(final.status)) return final;
   const input = jobRunInputSchema.parse(context.df.getInput());

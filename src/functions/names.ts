@@ -11,4 +11,4 @@ export const CANCEL_EVENT = 'cancel';
  * one-part version does not ("10" would sort before "2"); test/functions/versions.test.ts checks every golden
  * version against this one as the host compares them.
  */
-export const ORCHESTRATOR_VERSION = '3.0';
+export const ORCHESTRATOR_VERSION = '3.1';

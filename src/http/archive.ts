@@ -130,6 +130,7 @@ export async function runLogsResponse(request: HttpRequest, client: RunClient): 
     previous,
     tailLines: tail,
     maxBytes: config.logs.maxBytesPerContainer,
+    appRun,
   });
   const filename = `${log.pod}-${log.container}${previous ? '-previous' : ''}.log`;
   return {

@@ -4,6 +4,7 @@ import { type FallbackSpec, parseEnvOverrides } from '../core/clone.js';
 import { parseConcurrencyPolicy } from '../core/concurrency.js';
 import { BadRequestError } from '../core/errors.js';
 import type { SourceKind } from '../core/naming.js';
+import { parseRetryRequest } from '../core/retry.js';
 import { startRun as startRunUseCase } from '../runs/start.js';
 import { services } from '../services.js';
 import { callerOf } from './caller.js';
@@ -93,6 +94,7 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
     const timeoutSeconds = timeoutOf(request, config.defaultRunTimeoutSeconds, config.maxRunTimeoutSeconds);
     const idempotencyKey = idempotencyKeyOf(request);
     const concurrencyPolicy = parseConcurrencyPolicy(request.query.get('concurrencyPolicy'));
+    const retryOnDisruption = parseRetryRequest(request.query.get('retryOnDisruption'));
     const overrides = overridesOf(await readJsonBody(request), { namespace, name });
 
     const log = (line: string) => {
@@ -110,6 +112,7 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
         timeoutSeconds,
         idempotencyKey,
         concurrencyPolicy,
+        retryOnDisruption,
         startedBy: context.invocationId,
         trigger: { kind: 'http' },
       },

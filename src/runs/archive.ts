@@ -38,7 +38,7 @@ import {
   triggerOf,
 } from '../core/archive.js';
 import { ensureError, KubeApiError, NotFoundError } from '../core/errors.js';
-import { CALLER_ANNOTATION, JOB_NAME_POD_LABEL, NOT_MANAGED_SELECTOR, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from '../core/labels.js';
+import { CALLER_ANNOTATION, JOB_NAME_POD_LABEL, MANAGED_SELECTOR, NOT_MANAGED_SELECTOR, RUN_ID_LABEL, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from '../core/labels.js';
 import type { RunSnapshot } from '../core/run.js';
 import { mapRunStatus } from '../core/status.js';
 import { ATTRIBUTES } from '../core/telemetry-names.js';
@@ -54,6 +54,8 @@ export interface ArchiveRequest {
   cluster: string;
   namespace: string;
   runId: string;
+  /** The Job to archive when it is not the run id's: a retried run's last attempt (core/retry.ts). */
+  jobName?: string | undefined;
   verdict: Pick<RunSnapshot, 'status' | 'reason' | 'message'>;
   startTime: string | null;
   completionTime: string | null;
@@ -225,12 +227,13 @@ async function archiveRunOnce(
   limits: ArchiveLimits,
 ): Promise<ArchiveOutcome> {
   const { cluster, namespace, runId } = request;
+  const jobName = request.jobName ?? runId;
   const prefix = runPrefix(cluster, namespace, runId);
   const notes: string[] = [];
   const [job, pods, jobEvents] = await Promise.all([
-    gateway.readJob(namespace, runId),
-    orNote(() => gateway.listPods(namespace, `${JOB_NAME_POD_LABEL}=${runId}`), [] as V1Pod[], notes),
-    orNote(() => gateway.listEvents(namespace, runId), [] as CoreV1Event[], notes),
+    gateway.readJob(namespace, jobName),
+    orNote(() => gateway.listPods(namespace, `${JOB_NAME_POD_LABEL}=${jobName}`), [] as V1Pod[], notes),
+    orNote(() => gateway.listEvents(namespace, jobName), [] as CoreV1Event[], notes),
   ]);
   // The pods' events a few at a time too: a run of many pods must not send them all at once.
   const podEvents: CoreV1Event[][] = [];
@@ -278,6 +281,7 @@ async function archiveRunOnce(
     cluster,
     namespace,
     runId,
+    ...(jobName === runId ? {} : { jobName }),
     source,
     trigger,
     caller,
@@ -499,6 +503,11 @@ export interface RunLogRequest {
   tailLines?: number | undefined;
   /** Most bytes of a live log read (the archive's are bounded when written). */
   maxBytes: number;
+  /**
+   * The run is the app's: when no pod has the run id's Job, its pods of a later attempt (a retry on disruption,
+   * core/retry.ts, whose Job is `<runId>-<n>`) are read, by the run id label every pod of the run carries.
+   */
+  appRun?: boolean | undefined;
 }
 
 export interface RunLog {
@@ -529,7 +538,8 @@ export async function readIndex(store: BlobStore, cluster: string, namespace: st
  */
 export async function readRunLog(gateway: KubeGateway, store: BlobStore | null, request: RunLogRequest): Promise<RunLog> {
   const { cluster, namespace, runId, previous } = request;
-  const pods = newestFirst(await gateway.listPods(namespace, `${JOB_NAME_POD_LABEL}=${runId}`));
+  let pods = newestFirst(await gateway.listPods(namespace, `${JOB_NAME_POD_LABEL}=${runId}`));
+  if (pods.length === 0 && request.appRun) pods = newestFirst(await gateway.listPods(namespace, `${MANAGED_SELECTOR},${RUN_ID_LABEL}=${runId}`));
   const pod = request.pod === undefined ? pods[0] : pods.find((p) => p.metadata?.name === request.pod);
   let liveProblem: string;
   if (pod) {

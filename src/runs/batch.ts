@@ -150,7 +150,8 @@ export class NamespaceThrottle {
 }
 
 export class NamespaceObserver {
-  private readonly active = new Map<string, number>();
+  /** By Job name (a run's current attempt, core/retry.ts): its run id and when it was last looked at. */
+  private readonly active = new Map<string, { runId: string; seen: number }>();
   private gathering: { ids: Set<string>; result: Promise<Map<string, RunReads>> } | undefined;
   private window: Window | undefined;
 
@@ -162,23 +163,24 @@ export class NamespaceObserver {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  async look(runId: string): Promise<RunReads> {
+  /** The reads of a run's Job: the run id's, or (a retry) its current attempt's, `jobName`. */
+  async look(runId: string, jobName: string = runId): Promise<RunReads> {
     this.throttle.check();
     const now = this.clock();
-    this.active.set(runId, now);
+    this.active.set(jobName, { runId, seen: now });
     const window = this.window;
     let result: Promise<Map<string, RunReads>>;
-    if (window && now - window.startedAt <= this.settings.freshMs && window.ids.has(runId)) {
+    if (window && now - window.startedAt <= this.settings.freshMs && window.ids.has(jobName)) {
       result = window.result;
     } else {
       this.gathering ??= this.gather();
-      this.gathering.ids.add(runId);
+      this.gathering.ids.add(jobName);
       result = this.gathering.result;
     }
-    const reads = (await result).get(runId);
-    if (!reads) throw new Error(`run ${runId} was not in its namespace's lists`);
+    const reads = (await result).get(jobName);
+    if (!reads) throw new Error(`run ${runId} (Job ${jobName}) was not in its namespace's lists`);
     // A Job with its verdict, or gone, is not listed for others; a settle re-read adds it again.
-    if (reads.job === null || jobDecided(reads.job)) this.active.delete(runId);
+    if (reads.job === null || jobDecided(reads.job)) this.active.delete(jobName);
     return structuredClone(reads);
   }
 
@@ -187,11 +189,16 @@ export class NamespaceObserver {
     const result = new Promise<void>((resolve) => setTimeout(resolve, this.settings.gatherMs)).then(() => {
       this.gathering = undefined;
       const now = this.clock();
-      for (const [id, seen] of this.active) {
-        if (now - seen > this.settings.forgetMs) this.active.delete(id);
-        else ids.add(id);
+      const runIds = new Set<string>();
+      for (const [name, { runId, seen }] of this.active) {
+        if (now - seen > this.settings.forgetMs) {
+          this.active.delete(name);
+          continue;
+        }
+        ids.add(name);
+        runIds.add(runId);
       }
-      const listed = this.list([...ids].sort());
+      const listed = this.list([...runIds].sort(), [...ids].sort());
       const window = { startedAt: now, ids, result: listed };
       this.window = window;
       // A failed list answers only the looks that waited for it: the next look lists again.
@@ -205,19 +212,23 @@ export class NamespaceObserver {
     return { ids, result };
   }
 
-  private async list(ids: string[]): Promise<Map<string, RunReads>> {
-    const listed = await this.throttle.unlessThrottled(() => this.listAll(ids));
+  private async list(runIds: string[], jobNames: string[]): Promise<Map<string, RunReads>> {
+    const listed = await this.throttle.unlessThrottled(() => this.listAll(runIds, jobNames));
     if (listed instanceof ThrottledError) throw listed;
     return listed;
   }
 
-  private async listAll(ids: string[]): Promise<Map<string, RunReads>> {
+  /**
+   * The Jobs of the runs (by run id: every attempt's Job carries it) and the pods of their current Jobs (by Job
+   * name), answered per Job name. A run's first Job is named by its run id, so without retries both are the same.
+   */
+  private async listAll(runIds: string[], ids: string[]): Promise<Map<string, RunReads>> {
     const { gateway, namespace, settings } = this;
     const groups = chunks(ids, settings.idsPerList);
     const pageSize = settings.pageSize;
     const [jobs, pods] = await Promise.all([
       Promise.all(
-        groups.map((group) =>
+        chunks(runIds, settings.idsPerList).map((group) =>
           allPages((o) => gateway.listJobs(namespace, o), { labelSelector: `${MANAGED_SELECTOR},${RUN_ID_LABEL} in (${group.join(',')})`, limit: pageSize }),
         ),
       ),

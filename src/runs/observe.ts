@@ -6,7 +6,7 @@ import { ensureError } from '../core/errors.js';
 import { classifyFailure, failureOfVerdict, LOG_TAIL_BYTES, LOG_TAIL_LINES, logTail, logTailTarget, podFailed, type RunFailure, withFailure } from '../core/failure.js';
 import { JOB_NAME_POD_LABEL } from '../core/labels.js';
 import { waitingPods } from '../core/observation.js';
-import { isTerminal, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
+import { isTerminal, jobNameOf, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { jobSettled, mapRunStatus, outputsFromPods, verdictOutlivedByJob } from '../core/status.js';
 import { BATCH, type BatchSettings, namespaceObserver, namespaceThrottle, type RunReads, ThrottledError } from './batch.js';
 import { refusal } from './failures.js';
@@ -37,10 +37,11 @@ async function refinement<T>(what: string, list: () => Promise<T[]>, missing: st
 /** The run's own reads: the Job, its pods, and the events of the Job and of any pod that has not started. */
 export async function perRunReads(gateway: KubeGateway, ref: RunRef): Promise<RunReads> {
   const missing: string[] = [];
+  const name = jobNameOf(ref);
   const [job, pods, jobEvents] = await Promise.all([
-    gateway.readJob(ref.namespace, ref.runId),
-    refinement('pods', () => gateway.listPods(ref.namespace, `${JOB_NAME_POD_LABEL}=${ref.runId}`), missing),
-    refinement('events', () => gateway.listEvents(ref.namespace, ref.runId), missing),
+    gateway.readJob(ref.namespace, name),
+    refinement('pods', () => gateway.listPods(ref.namespace, `${JOB_NAME_POD_LABEL}=${name}`), missing),
+    refinement('events', () => gateway.listEvents(ref.namespace, name), missing),
   ]);
   const podEvents: CoreV1Event[][] = await Promise.all(
     waitingPods(pods).map((pod) => refinement('pod events', () => gateway.listEvents(ref.namespace, pod.metadata?.name ?? ''), missing)),
@@ -53,7 +54,7 @@ export type RunReader = (ref: RunRef) => Promise<RunReads>;
 
 export function runReader(gateway: KubeGateway, batching: boolean, settings: BatchSettings = BATCH): RunReader {
   if (!batching) return (ref) => perRunReads(gateway, ref);
-  return (ref) => namespaceObserver(gateway, ref.namespace, settings).look(ref.runId);
+  return (ref) => namespaceObserver(gateway, ref.namespace, settings).look(ref.runId, jobNameOf(ref));
 }
 
 /**
@@ -67,7 +68,7 @@ export class SeenPods {
   constructor(private readonly maxRuns = 2000) {}
 
   private key(ref: RunRef): string {
-    return `${ref.cluster}/${ref.namespace}/${ref.runId}`;
+    return `${ref.cluster}/${ref.namespace}/${jobNameOf(ref)}`;
   }
 
   note(ref: RunRef, pods: readonly V1Pod[]): void {
@@ -219,20 +220,21 @@ export async function deleteRun(
   now: Date,
 ): Promise<StopResult> {
   let message = verdict.message;
+  const name = jobNameOf(ref);
   // The cause a look found (a pod that cannot start, past its grace) stays; a verdict of the app's own is its cause,
   // placed on the run's newest pod, read before the Job and its pods are deleted.
   const found = last?.failure && last.status === verdict.status && last.reason === verdict.reason ? last.failure : undefined;
   const placed = found ?? (await namespaceThrottle(gateway, ref.namespace).unlessThrottled(() => lastPodOf(gateway, ref, failureOfVerdict(verdict, now))).catch(() => undefined));
   const failure = placed instanceof ThrottledError ? failureOfVerdict(verdict, now) : placed;
   try {
-    const throttled = await namespaceThrottle(gateway, ref.namespace).unlessThrottled(() => gateway.deleteJob(ref.namespace, ref.runId));
+    const throttled = await namespaceThrottle(gateway, ref.namespace).unlessThrottled(() => gateway.deleteJob(ref.namespace, name));
     if (throttled instanceof ThrottledError) {
-      return { outcome: 'throttled', retryAt: throttled.until.toISOString(), message: `deleting Job ${ref.namespace}/${ref.runId} waits: ${throttled.message}` };
+      return { outcome: 'throttled', retryAt: throttled.until.toISOString(), message: `deleting Job ${ref.namespace}/${name} waits: ${throttled.message}` };
     }
   } catch (err) {
     const refused = refusal(err);
     if (!refused) throw err;
-    message = `${verdict.message}; deleting Job ${ref.namespace}/${ref.runId} failed, so delete it by hand: ${refused.message}`;
+    message = `${verdict.message}; deleting Job ${ref.namespace}/${name} failed, so delete it by hand: ${refused.message}`;
   }
   const stopped = snapshotOf(
     ref,
@@ -256,7 +258,7 @@ async function lastPodOf(gateway: KubeGateway, ref: RunRef, failure: RunFailure 
   if (!failure || (failure.kind !== 'RunTimeout' && failure.kind !== 'Cancelled')) return failure;
   let pods: V1Pod[];
   try {
-    pods = await gateway.listPods(ref.namespace, `${JOB_NAME_POD_LABEL}=${ref.runId}`);
+    pods = await gateway.listPods(ref.namespace, `${JOB_NAME_POD_LABEL}=${jobNameOf(ref)}`);
   } catch {
     return failure;
   }

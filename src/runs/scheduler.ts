@@ -6,6 +6,7 @@ import type { ClusterSettings, Config } from '../config.js';
 import { activeRunsOf, concurrencyPolicyOf, decideConcurrency } from '../core/concurrency.js';
 import { ensureError, isAlreadyExists, KubeApiError } from '../core/errors.js';
 import { LAST_SCHEDULE_ANNOTATION, SCHEDULER_SELECTOR } from '../core/labels.js';
+import { retryConsentOf } from '../core/retry.js';
 import { requestHash, type RunRef, type RunRequest } from '../core/run.js';
 import { expectationFor, latenessSeconds } from '../core/schedule-signals.js';
 import { evaluateCronJob, type Evaluation, rfc3339, scheduledRunIds, type SchedulerWarning, warningEvent, warningKey } from '../core/scheduler.js';
@@ -98,9 +99,13 @@ async function pool<T>(items: readonly T[], size: number, work: (item: T) => Pro
   await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
 }
 
-/** The orchestration input of a scheduled run: a run of the CronJob's template as it is, no overrides. */
+/**
+ * The orchestration input of a scheduled run: a run of the CronJob's template as it is, no overrides, with the
+ * retries on disruption its annotation allows (core/retry.ts; no request to ask for fewer).
+ */
 export function scheduledRunInput(config: Config, cluster: string, cronJob: V1CronJob, runId: string, scheduledTime: Date): JobRunInput {
   const namespace = cronJob.metadata?.namespace ?? '';
+  const retries = retryConsentOf(cronJob.metadata?.annotations).retries;
   const source = { kind: 'CronJob' as const, name: cronJob.metadata?.name ?? '' };
   const request: RunRequest = {
     runId,
@@ -112,6 +117,7 @@ export function scheduledRunInput(config: Config, cluster: string, cronJob: V1Cr
     ...(config.defaultRunTimeoutSeconds > 0 ? { timeoutSeconds: config.defaultRunTimeoutSeconds } : {}),
     startedBy: 'scheduler',
     trigger: { kind: 'schedule', scheduledTime: rfc3339(scheduledTime) },
+    ...(retries > 0 ? { retryOnDisruption: retries } : {}),
   };
   return { request, poll: { ...config.poll }, retry: { ...config.activityRetry } };
 }

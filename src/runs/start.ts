@@ -7,6 +7,7 @@ import type { ConcurrencyPolicy } from '../core/concurrency.js';
 import { BadRequestError, ConflictError } from '../core/errors.js';
 import { parseImageReference } from '../core/image-reference.js';
 import { assertNamespace, assertObjectName, runIdFor, type SourceKind } from '../core/naming.js';
+import { resolveRetries } from '../core/retry.js';
 import { requestHash, type RunRequest } from '../core/run.js';
 import type { JobRunInput, RunTrigger } from '../core/schemas.js';
 import { ATTRIBUTES } from '../core/telemetry-names.js';
@@ -42,6 +43,11 @@ export interface RunStartRequest {
   timeoutSeconds?: number | undefined;
   /** The caller's key for this run: the same key (and request) is the same run. */
   idempotencyKey?: string | undefined;
+  /**
+   * Retries on disruption this request asks for (core/retry.ts), at most what the source's annotation allows;
+   * absent: what it allows.
+   */
+  retryOnDisruption?: number | undefined;
   /** For this one run of a CronJob, instead of its own concurrencyPolicy. */
   concurrencyPolicy?: ConcurrencyPolicy | undefined;
   /** The invocation that started it. */
@@ -158,6 +164,9 @@ async function startOnce(runRequest: RunRequest, request: RunStartRequest, deps:
   // Building the Job reads the source: a missing one is a 404 now, not a failed run later.
   const built = await buildRunJob(gateway, runRequest, config.runPolicy);
   runRequest.source = built.source;
+  // Resolved once, here: the owner's consent when the run started bounds all of its attempts.
+  const retries = resolveRetries(built.retry, request.retryOnDisruption, `${kind} ${namespace}/${name}`);
+  if (retries > 0) runRequest.retryOnDisruption = retries;
   if (kind === 'CronJob') {
     // Replace and Forbid see only the runs this caller may read (issue 21 item 5).
     await honourConcurrencyPolicy(deps.runs.requestCancel, gateway, { namespace, name }, request.concurrencyPolicy, runId, deps.log, jobVisibleTo(request.caller));

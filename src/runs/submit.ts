@@ -6,7 +6,8 @@ import { cloneJob, fallbackJob, isSameRun, jobFromCronJob, type RunIdentity, sch
 import { assertRunConsent, isConsentRefusal, type RunPolicy } from '../core/consent.js';
 import { AppError, isAlreadyExists, KubeApiError, NotFoundError } from '../core/errors.js';
 import { notSubmitted, withFailure } from '../core/failure.js';
-import { type RunRequest, type RunSnapshot, type RunSource, snapshotOf } from '../core/run.js';
+import { attemptNumberOf, type RetryConsent, retryConsentOf } from '../core/retry.js';
+import { jobNameOf, type RunRequest, type RunSnapshot, type RunSource, snapshotOf } from '../core/run.js';
 import { scheduledTimestamp } from '../core/scheduler.js';
 import { namespaceThrottle, ThrottledError } from './batch.js';
 import { refusal } from './failures.js';
@@ -23,6 +24,8 @@ export type SubmitResult =
 function identity(request: RunRequest): RunIdentity {
   return {
     runId: request.runId,
+    jobName: request.jobName,
+    attempt: attemptNumberOf(request.runId, request.jobName),
     namespace: request.namespace,
     sourceKind: request.source.kind,
     sourceName: request.source.name,
@@ -41,9 +44,10 @@ function sourceMissing(request: RunRequest): NotFoundError {
 /**
  * The Job to create for a request, from its source as it is now, and the source it was built from. The source's
  * and the operator's consent is checked here, where the source is read: at the start route and again in the
- * submit activity, since the source may have changed in between.
+ * submit activity, since the source may have changed in between. With them, what the source's owner allows
+ * for retries on disruption (core/retry.ts), which the start resolves.
  */
-export async function buildRunJob(gateway: KubeGateway, request: RunRequest, policy: RunPolicy): Promise<{ job: V1Job; source: RunSource }> {
+export async function buildRunJob(gateway: KubeGateway, request: RunRequest, policy: RunPolicy): Promise<{ job: V1Job; source: RunSource; retry: RetryConsent }> {
   const id = identity(request);
   const { kind, name } = request.source;
   if (kind === 'CronJob') {
@@ -55,17 +59,22 @@ export async function buildRunJob(gateway: KubeGateway, request: RunRequest, pol
       trigger?.kind === 'schedule'
         ? scheduledJobFromCronJob(cronJob, id, scheduledTimestamp(new Date(trigger.scheduledTime), cronJob.spec.timeZone))
         : jobFromCronJob(cronJob, id, request.overrides);
-    return { job: withDeadline(job, policy.jobActiveDeadlineSeconds), source: { kind, name } };
+    return { job: withDeadline(job, policy.jobActiveDeadlineSeconds), source: { kind, name }, retry: retryConsentOf(cronJob.metadata?.annotations) };
   }
   const source = await gateway.readJob(request.namespace, name);
   if (source) {
     assertRunConsent(policy, kind, name, source.metadata, source.spec?.template, request);
-    return { job: withDeadline(cloneJob(source, id, request.overrides), policy.jobActiveDeadlineSeconds), source: { kind, name } };
+    return {
+      job: withDeadline(cloneJob(source, id, request.overrides), policy.jobActiveDeadlineSeconds),
+      source: { kind, name },
+      retry: retryConsentOf(source.metadata?.annotations),
+    };
   }
   if (request.fallback) {
     assertRunConsent(policy, kind, name, undefined, undefined, request);
     const job = fallbackJob(request.fallback, id, request.overrides, policy.fallback, policy.jobActiveDeadlineSeconds);
-    return { job, source: { kind, name, fallbackImage: request.fallback.image } };
+    const retry = { retries: 0, problem: "a run of the caller's own image has no source whose owner could allow retries" };
+    return { job, source: { kind, name, fallbackImage: request.fallback.image }, retry };
   }
   throw sourceMissing(request);
 }
@@ -78,19 +87,20 @@ async function sameRunOrConflict(
   submitted: (source: RunSource) => SubmitResult,
   rejected: (reason: string, message: string) => SubmitResult,
 ): Promise<SubmitResult> {
+  const name = jobNameOf(request);
   let existing: V1Job | null;
   try {
-    existing = await gateway.readJob(request.namespace, request.runId);
+    existing = await gateway.readJob(request.namespace, name);
   } catch (err) {
     const refused = refusal(err);
     if (!refused) throw err;
     return rejected(
       'NameConflict',
-      `a Job named "${request.runId}" already exists in namespace "${request.namespace}" and could not be read to tell whether this run created it: ${refused.message}`,
+      `a Job named "${name}" already exists in namespace "${request.namespace}" and could not be read to tell whether this run created it: ${refused.message}`,
     );
   }
   if (existing && isSameRun(existing, identity(request))) return submitted(source);
-  return rejected('NameConflict', `a Job named "${request.runId}" already exists in namespace "${request.namespace}" and was not created by this run`);
+  return rejected('NameConflict', `a Job named "${name}" already exists in namespace "${request.namespace}" and was not created by this run`);
 }
 
 /** Create the run's Job once (see createRun); throttling and other transient errors throw. */

@@ -324,6 +324,22 @@ describe('overlayEnv values are literal to the kubelet', () => {
 describe('cloneJob', () => {
   const overrides = { BATCH_DATE: '2026-11-23', DB_PASSWORD: 'override', EXTRA: 'yes' };
 
+  it("a retry's Job (core/retry.ts) has its attempt's name and annotation, and the run's id on it and its pods", () => {
+    const source = sourceJob();
+    source.metadata = { ...source.metadata, annotations: { ...source.metadata?.annotations, 'aks-job-runner.io/attempt': '9' } };
+    const first = cloneJob(source, jobIdentity, {});
+    expect(first.metadata?.name).toBe(jobIdentity.runId);
+    // An author's own copy of the annotation never says which attempt a Job is.
+    expect(first.metadata?.annotations).not.toHaveProperty(['aks-job-runner.io/attempt']);
+    const second = cloneJob(source, { ...jobIdentity, jobName: `${jobIdentity.runId}-2`, attempt: 2 }, {});
+    expect(second.metadata?.name).toBe(`${jobIdentity.runId}-2`);
+    expect(second.metadata?.annotations?.['aks-job-runner.io/attempt']).toBe('2');
+    expect(second.metadata?.labels?.['aks-job-runner.io/run-id']).toBe(jobIdentity.runId);
+    expect(second.spec?.template.metadata?.labels?.['aks-job-runner.io/run-id']).toBe(jobIdentity.runId);
+    // A replayed submit of the attempt meets its own Job: the same run.
+    expect(isSameRun(second, jobIdentity)).toBe(true);
+  });
+
   it('strips every server-set field of the source', () => {
     const clone = cloneJob(sourceJob(), jobIdentity, overrides);
     expect(clone.metadata).not.toHaveProperty('uid');

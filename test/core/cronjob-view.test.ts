@@ -8,6 +8,7 @@ import {
   CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
+  RUN_ID_LABEL,
   SCHEDULER_LABEL,
   SOURCE_DEPLOYMENT_ANNOTATION,
 } from '../../src/core/labels.js';
@@ -55,6 +56,16 @@ function job(name: string, start: string, outcome: Outcome, o: { owner?: string;
 const run = (j: V1Job): CronJobRun => runOfJob(j, 'report', 'dev', grace, now);
 
 describe('the runs of a CronJob', () => {
+  it("an app run's retry Job (<runId>-2) is listed as its run, by the run id label", () => {
+    const retry = job('report-29923598-2', '2026-11-23T09:00:00Z', 'running', { ours: true });
+    retry.metadata = { ...retry.metadata, labels: { ...retry.metadata?.labels, [RUN_ID_LABEL]: 'report-29923598' } };
+    expect(run(retry)).toMatchObject({ runId: 'report-29923598', status: 'Running' });
+    // Not the app's: its own name, whatever its labels say.
+    const theirs = job('report-29923599', '2026-11-23T09:00:00Z', 'running');
+    theirs.metadata = { ...theirs.metadata, labels: { [RUN_ID_LABEL]: 'something-else' } };
+    expect(run(theirs).runId).toBe('report-29923599');
+  });
+
   it('are the Jobs it controls, not those of another CronJob or none', () => {
     const mine = job('report-1', '2026-11-23T09:00:00Z', 'Complete');
     const other = job('report-2', '2026-11-23T09:00:00Z', 'Complete', { owner: 'other-uid' });

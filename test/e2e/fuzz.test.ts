@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
 import { ALLOW_COMMAND_ANNOTATION, ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
+import { RETRY_ON_DISRUPTION_ANNOTATION } from '../../src/core/labels.js';
 import { serveConsoleFrom } from '../../src/http/console.js';
 import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
@@ -143,7 +144,9 @@ beforeAll(async () => {
   serveConsoleFrom(join(site, 'console'));
   // The scheduler's timer is not an HTTP surface; off, the fuzz's CronJobs start nothing by themselves.
   app = await startLocalApp({ functionKey: FUNCTION_KEY, timersOnClock: false });
-  const consent = { [ALLOW_ENV_ANNOTATION]: 'LIMIT,DRY_RUN,X' };
+  // The most retries on disruption: every retryOnDisruption the document allows is then one the sources allow.
+  const retries = { [RETRY_ON_DISRUPTION_ANNOTATION]: '5' };
+  const consent = { [ALLOW_ENV_ANNOTATION]: 'LIMIT,DRY_RUN,X', ...retries };
   await kube.batch.createNamespacedJob({
     namespace: ns(),
     body: testJob({ name: 'report', namespace: ns(), suspend: true, env: [{ name: 'MODE', value: 'full' }], jobAnnotations: consent, annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s', [TERMINATION_MESSAGE_ANNOTATION]: '{"rows":42}' } }),
@@ -153,7 +156,7 @@ beforeAll(async () => {
     await kube.batch.createNamespacedCronJob({
       namespace: ns(),
       body: {
-        metadata: { name },
+        metadata: { name, annotations: retries },
         spec: { schedule: '0 3 * * *', timeZone: 'Europe/Amsterdam', suspend: true, jobTemplate: { spec: { backoffLimit: 0, template: testJob({ name, namespace: ns() }).spec?.template ?? {} } } },
       },
     });

@@ -144,3 +144,26 @@ describe('POST /runs/{runId}/cancel and the run\'s own end', () => {
     expect(client.events).toHaveLength(1);
   });
 });
+
+describe('cancelling a run that retries on disruption (its current Job is <runId>-<n>)', () => {
+  const second = `${RUN_ID}-2`;
+  const retrying = { ...input, request: { ...input.request, retryOnDisruption: 2 } };
+
+  it("deletes the current attempt's Job, not the failed first one", async () => {
+    const onSecond = snapshotOf({ ...request, jobName: second }, { status: 'Running', reason: 'Running', message: '1 pod(s) active' }, t0);
+    client.put({ instanceId: RUN_ID, input: { ...retrying, request: { ...retrying.request, jobName: second } }, customStatus: onSecond });
+    kube.addJob({ ...runJob({ active: 1, startTime: t0 }), metadata: { name: second, namespace: 'batch', creationTimestamp: t0 } });
+    const response = await cancel();
+    expect(response.status).toBe(202);
+    expect(kube.jobs.has(`batch/${second}`)).toBe(false);
+  });
+
+  it('between two attempts (the first Job failed, evicted): accepted, not a 409 for the failed Job', async () => {
+    const between = snapshotOf({ ...request, jobName: second }, { status: 'Starting', reason: 'RetryOnDisruption', message: 'attempt 2 gets a fresh Job' }, t0);
+    client.put({ instanceId: RUN_ID, input: retrying, customStatus: between });
+    kube.addJob(runJob({ failed: 1, startTime: t0, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'evicted' }] }));
+    const response = await cancel();
+    expect(response.status, detail(response)).toBe(202);
+    expect(client.events).toHaveLength(1);
+  });
+});

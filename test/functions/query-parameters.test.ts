@@ -36,6 +36,8 @@ const job: V1Job = {
   metadata: { name: 'nightly', namespace: 'batch', uid: 'u1', creationTimestamp: t0 },
   spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox:1.36' }] } } },
 };
+/** A source whose owner allows the most retries on disruption, so every value the document allows is accepted. */
+const retrying: V1Job = { ...job, metadata: { ...job.metadata, name: 'retrying', uid: 'u2', annotations: { 'aks-job-runner.io/retry-on-disruption': '5' } } };
 const deployment: V1Deployment = {
   metadata: { name: 'web', namespace: 'batch' },
   spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'web:1' }] } } },
@@ -52,7 +54,7 @@ const input: JobRunInput = {
 };
 
 beforeEach(() => {
-  kube = new FakeKube().addJob(job).addDeployment(deployment);
+  kube = new FakeKube().addJob(job).addJob(retrying).addDeployment(deployment);
   kube.pods.push(pod);
   client = new FakeDurableClient(() => t0);
   setServices(createServices(config, { gatewayFactory: () => kube, now: () => t0 }));
@@ -114,6 +116,12 @@ const CASES: Case[] = [
     // The largest is MAX_RUN_TIMEOUT_SECONDS, a setting: the document says so in words, not as a maximum.
     values: ['', '1', '3600', '604800', '0', '-1', '1.5', 'abc'],
     call: (v) => startJobRun(req('POST', `jobs/batch/nightly/runs?${q('timeoutSeconds', v)}`, { namespace: 'batch', name: 'nightly' }), client, context()),
+  },
+  {
+    operationId: 'startJobRun',
+    name: 'retryOnDisruption',
+    values: ['', '0', '1', '5', '6', '-1', '1.5', 'abc', '01'],
+    call: (v) => startJobRun(req('POST', `jobs/batch/retrying/runs?${q('retryOnDisruption', v)}`, { namespace: 'batch', name: 'retrying' }), client, context()),
   },
   {
     operationId: 'startJobRun',

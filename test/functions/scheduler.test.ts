@@ -3,7 +3,7 @@ import type { V1CronJob, V1Job } from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
-import { LAST_SCHEDULE_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_ID_LABEL, SCHEDULER_LABEL } from '../../src/core/labels.js';
+import { LAST_SCHEDULE_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RETRY_ON_DISRUPTION_ANNOTATION, RUN_ID_LABEL, SCHEDULER_LABEL } from '../../src/core/labels.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
 import { CANCEL_EVENT } from '../../src/functions/names.js';
 import { scheduler } from '../../src/functions/scheduler.js';
@@ -114,6 +114,15 @@ describe('the scheduler timer', () => {
     expect(stored?.metadata?.annotations?.[LAST_SCHEDULE_ANNOTATION]).toBe('2026-11-23T10:00:00Z');
     // The tick itself writes nothing but the annotation: the Job is the orchestration's to create.
     expect(dev.calls.filter((c) => !c.startsWith('list'))).toEqual(['patchCronJobAnnotations batch/report']);
+  });
+
+  it("gives a scheduled run the retries on disruption its CronJob's annotation allows, and none without it", async () => {
+    const retrying = cronJob('report');
+    retrying.metadata = { ...retrying.metadata, annotations: { ...retrying.metadata?.annotations, [RETRY_ON_DISRUPTION_ANNOTATION]: '2' } };
+    dev.addCronJob(retrying).addCronJob(cronJob('plain'));
+    await tick();
+    expect(input(runName('report')).request.retryOnDisruption).toBe(2);
+    expect(input(runName('plain')).request).not.toHaveProperty('retryOnDisruption');
   });
 
   it('does nothing for a CronJob with nothing due', async () => {

@@ -1,6 +1,8 @@
+import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
-import { readBoundedLog } from '../../src/runs/archive.js';
+import { JOB_NAME_POD_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_ID_LABEL } from '../../src/core/labels.js';
+import { readBoundedLog, readRunLog } from '../../src/runs/archive.js';
 import { FakeKube } from '../fakes/kube.js';
 
 /** Logs read for the archive and the logs route: both ends kept, what is left out counted. The fake serves logs as the kubelet does. */
@@ -44,5 +46,28 @@ describe('readBoundedLog', () => {
     kube.logs.set('batch/p-1/main/previous', 'crashed\n');
     const log = await readBoundedLog(kube, 'batch', 'p-1', { container: 'main', previous: true }, 4096);
     expect(log.content.toString()).toBe('crashed\n');
+  });
+});
+
+describe("readRunLog of a run on a later attempt's Job (retries on disruption)", () => {
+  const runId = 'nightly-0123456789';
+  const pod = (name: string, jobName: string, created: string): V1Pod => ({
+    metadata: { name, namespace: 'batch', creationTimestamp: new Date(created), labels: { [JOB_NAME_POD_LABEL]: jobName, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [RUN_ID_LABEL]: runId } },
+    spec: { containers: [{ name: 'main', image: 'busybox' }] },
+    status: { phase: 'Running', containerStatuses: [{ name: 'main', image: 'busybox', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] },
+  });
+
+  it("the app's run: its newest pod of any attempt, when the run id's own Job has none left", async () => {
+    const kube = new FakeKube();
+    kube.pods.push(pod(`${runId}-2-bbbbb`, `${runId}-2`, '2026-11-23T10:05:00Z'));
+    kube.logs.set(`batch/${runId}-2-bbbbb/main`, 'second attempt\n');
+    const log = await readRunLog(kube, null, { cluster: 'dev', namespace: 'batch', runId, previous: false, maxBytes: 1000, appRun: true });
+    expect(log).toMatchObject({ from: 'live', pod: `${runId}-2-bbbbb`, text: 'second attempt\n' });
+  });
+
+  it('a Job the app did not start is read by its own name only', async () => {
+    const kube = new FakeKube();
+    kube.pods.push(pod(`${runId}-2-bbbbb`, `${runId}-2`, '2026-11-23T10:05:00Z'));
+    await expect(readRunLog(kube, null, { cluster: 'dev', namespace: 'batch', runId, previous: false, maxBytes: 1000 })).rejects.toThrow('it has no pods');
   });
 });

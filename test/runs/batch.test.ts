@@ -184,6 +184,32 @@ describe('batched observation: a run sees exactly what reads of its own would sh
   });
 });
 
+describe('a run on its second Job (retries on disruption, core/retry.ts)', () => {
+  it("the batched and the per-run reads both see the current attempt's Job and pods, never the failed first Job's", async () => {
+    const kube = new FakeKube();
+    const runId = 'run-retried';
+    const second = `${runId}-2`;
+    // The first attempt's Job is still there (its delete failed), evicted; the second runs. Both carry the run id.
+    kube.addJob(job(runId, done('Failed', 'BackoffLimitExceeded', { failed: 1 })));
+    kube.pods.push(pod(runId, 'a', 'Failed', [], { reason: 'Evicted', message: 'The node was low on resource: memory.' }));
+    kube.addJob(job(second, { startTime: at(40), active: 1, ready: 1 }, { labels: { [RUN_ID_LABEL]: runId } }));
+    kube.pods.push(pod(second, 'b', 'Running'));
+    kube.addJob(job('run-other', { startTime: at(1), active: 1 })).pods.push(pod('run-other', 'c', 'Running'));
+
+    const attempt2: RunRef = { ...ref(runId), jobName: second };
+    const read = runReader(kube, true, fast());
+    const [batched, other] = await Promise.all([observeOnce(kube, attempt2, grace, null, now, noSettle, read), observeOnce(kube, ref('run-other'), grace, null, now, noSettle, read)]);
+    const perRun = await observeOnce(kube, attempt2, grace, null, now, noSettle);
+    expect(batched).toEqual(perRun);
+    expect(batched).toMatchObject({ runId, jobName: second, status: 'Running', pods: { active: 1 } });
+    expect(other).toMatchObject({ runId: 'run-other', status: 'Running' });
+    // One list of Jobs by run id (the fake applies the selector: every attempt's Job carries the run id) and one
+    // of pods by the current Jobs' names.
+    expect(kube.calls.filter((c) => c.startsWith('listJobs'))).toHaveLength(1);
+    expect(kube.calls.filter((c) => c.startsWith('listPodsPage'))).toEqual([`listPodsPage ${NS} ${JOB_NAME_POD_LABEL} in (run-other,${second})`]);
+  });
+});
+
 describe('back-pressure: the API server throttles', () => {
   it.each([
     ['429 with Retry-After', 429, 300],

@@ -3,8 +3,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
 import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
-import { ConflictError, ForbiddenError } from '../../src/core/errors.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/core/labels.js';
+import { BadRequestError, ConflictError, ForbiddenError } from '../../src/core/errors.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, RETRY_ON_DISRUPTION_ANNOTATION } from '../../src/core/labels.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
 import { runInstancesOf } from '../../src/http/runs.js';
 import { type RunStartRequest, type StartDeps, startRun } from '../../src/runs/start.js';
@@ -138,5 +138,52 @@ describe('startRun (src/runs/start.ts)', () => {
       await expect(startRun(request(), capped(2))).resolves.toMatchObject({ existing: false });
       await expect(startRun(request(), capped(2))).rejects.toMatchObject({ status: 429 });
     });
+  });
+});
+
+describe('retries on disruption, resolved at the start (issue 22, item 4)', () => {
+  const annotated = (value: string): V1Job => {
+    const job = sourceJob();
+    job.metadata = { ...job.metadata, annotations: { ...job.metadata?.annotations, [RETRY_ON_DISRUPTION_ANNOTATION]: value } };
+    return job;
+  };
+  const inputOf = (runId: string) => client.instances.get(runId)?.input as JobRunInput;
+
+  it("a source's annotation gives every run of it that many retries, unless the request asks for fewer", async () => {
+    kube = new FakeKube().addJob(annotated('2'));
+    deps.clusters = createServices(config, { gatewayFactory: () => kube }).clusters;
+    expect(inputOf((await startRun(request(), deps)).runId).request.retryOnDisruption).toBe(2);
+    expect(inputOf((await startRun(request({ retryOnDisruption: 1 }), deps)).runId).request.retryOnDisruption).toBe(1);
+    // Zero is no retry: the input says nothing, as for a run before retries existed.
+    expect(inputOf((await startRun(request({ retryOnDisruption: 0 }), deps)).runId).request).not.toHaveProperty('retryOnDisruption');
+  });
+
+  it('a request asking for more than the annotation allows is refused (400) and nothing is started', async () => {
+    kube = new FakeKube().addJob(annotated('1'));
+    deps.clusters = createServices(config, { gatewayFactory: () => kube }).clusters;
+    const refused = startRun(request({ retryOnDisruption: 2 }), deps);
+    await expect(refused).rejects.toBeInstanceOf(BadRequestError);
+    await expect(refused).rejects.toThrow(`retryOnDisruption=2 asks for more retries than Job batch/nightly allows: its annotation ${RETRY_ON_DISRUPTION_ANNOTATION} allows 1`);
+    expect(client.startCount).toBe(0);
+  });
+
+  it('a source without the annotation allows none: a request for any is refused, a run without one has none', async () => {
+    await expect(startRun(request({ retryOnDisruption: 1 }), deps)).rejects.toThrow(`it has no annotation ${RETRY_ON_DISRUPTION_ANNOTATION} allowing retries`);
+    expect(inputOf((await startRun(request(), deps)).runId).request).not.toHaveProperty('retryOnDisruption');
+  });
+
+  it('a garbage annotation allows none, and a request for retries is told what is wrong with it', async () => {
+    kube = new FakeKube().addJob(annotated('two'));
+    deps.clusters = createServices(config, { gatewayFactory: () => kube }).clusters;
+    expect(inputOf((await startRun(request(), deps)).runId).request).not.toHaveProperty('retryOnDisruption');
+    await expect(startRun(request({ retryOnDisruption: 1 }), deps)).rejects.toThrow(`its annotation ${RETRY_ON_DISRUPTION_ANNOTATION} is "two", not a whole number from 0 to 5, so it allows no retry`);
+  });
+
+  it("a run of the caller's own image has no source to consent: a request for retries is refused", async () => {
+    const images = loadConfig({ CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/nonexistent/kubeconfig', namespaces: ['batch'] }]), FALLBACK_IMAGES: 'busybox' });
+    deps = { ...deps, config: images, clusters: createServices(images, { gatewayFactory: () => kube }).clusters };
+    await expect(startRun(request({ name: 'adhoc', fallback: { image: 'busybox:1.36' }, retryOnDisruption: 1 }), deps)).rejects.toThrow(
+      "a run of the caller's own image has no source whose owner could allow retries",
+    );
   });
 });

@@ -118,6 +118,29 @@ function answers(table: Partial<Record<string, ((now: Date) => Answer)[]>>): Sce
 
 const transient = (message: string) => () => new Error(message);
 
+/** A run whose source allows `retries` retries on disruption (orchestration 3.1, core/retry.ts). */
+function retrying(retries: number, timeoutSeconds?: number): JobRunInput {
+  const base = input({}, timeoutSeconds);
+  return { ...base, request: { ...base.request, retryOnDisruption: retries } };
+}
+const secondJob = `${request.runId}-2`;
+const evicted = (now: Date) =>
+  snap('Failed', 'BackoffLimitExceeded', now, {
+    pods: { active: 0, ready: 0, succeeded: 0, failed: 1 },
+    failure: { kind: 'Evicted', exitCode: null, signal: null, container: null, pod: 'nightly-0123456789-abcde', node: 'node-1', attempt: 1, reason: 'Evicted', message: 'The node was low on resource: memory.', at: now.toISOString() },
+    failureKind: 'Evicted',
+    exitCode: null,
+  });
+const exitedWith1 = (now: Date) =>
+  snap('Failed', 'BackoffLimitExceeded', now, {
+    pods: { active: 0, ready: 0, succeeded: 0, failed: 1 },
+    failure: { kind: 'ExitCode', exitCode: 1, signal: null, container: 'main', pod: 'nightly-0123456789-abcde', node: 'node-1', attempt: 1, reason: 'Error', message: 'container main exited with code 1', at: now.toISOString() },
+    failureKind: 'ExitCode',
+    exitCode: 1,
+  });
+const onSecondJob = (answer: (now: Date) => RunSnapshot) => (now: Date) => ({ ...answer(now), jobName: secondJob });
+const submittedSecond = (now: Date): SubmitResult => ({ outcome: 'submitted', snapshot: { ...snap('Starting', 'Submitted', now), jobName: secondJob } });
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'happy-path',
@@ -386,6 +409,57 @@ export const SCENARIOS: Scenario[] = [
     }),
   },
 ];
+
+/** Orchestration 3.1's retries on disruption: recorded from 3.1 on (earlier versions never retry). */
+SCENARIOS.push(
+  {
+    name: 'retry-evicted-then-succeeds',
+    description: 'the first Job is evicted; it is deleted, the run starts over with a fresh Job <runId>-2, which succeeds',
+    input: retrying(2),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted, submittedSecond],
+      [ACTIVITIES.observeRun]: [running, evicted, onSecondJob(running), onSecondJob(success)],
+      [ACTIVITIES.stopRun]: [stopped('Failed', 'BackoffLimitExceeded')],
+    }),
+  },
+  {
+    name: 'retry-exit-code-not-retried',
+    description: 'a run that may retry fails with an exit code: no retry, the Job ended itself and is kept',
+    input: retrying(2),
+    answer: answers({ [ACTIVITIES.submitRun]: [submitted], [ACTIVITIES.observeRun]: [running, exitedWith1] }),
+  },
+  {
+    name: 'retry-attempts-exhausted',
+    description: 'one retry allowed: the first Job and its retry are both evicted, and the run is Failed with the second',
+    input: retrying(1),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted, submittedSecond],
+      [ACTIVITIES.observeRun]: [running, evicted, onSecondJob(running), onSecondJob(evicted)],
+      [ACTIVITIES.stopRun]: [stopped('Failed', 'BackoffLimitExceeded')],
+    }),
+  },
+  {
+    name: 'retry-cancel-between-attempts',
+    description: 'a cancel arrives while the evicted Job is deleted: no second Job, the run is Cancelled',
+    input: retrying(2),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [running, evicted],
+      [ACTIVITIES.stopRun]: [stopped('Failed', 'BackoffLimitExceeded'), stopped('Cancelled', 'CancelRequested')],
+    }),
+    eventDuring: (activity, call) => (activity === ACTIVITIES.stopRun && call === 0 ? { name: CANCEL_EVENT, data: { reason: 'enough' } } : undefined),
+  },
+  {
+    name: 'retry-keeps-the-run-deadline',
+    description: "the retry's Job has what is left of the run's timeout: it is stopped at the first Job's deadline",
+    input: retrying(2, 30),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted, submittedSecond],
+      [ACTIVITIES.observeRun]: [running, evicted, onSecondJob(running)],
+      [ACTIVITIES.stopRun]: [stopped('Failed', 'BackoffLimitExceeded'), (now) => ({ ...snap('Failed', 'RunTimeout', now), jobName: secondJob })],
+    }),
+  },
+);
 
 const MAX_STEPS = 200;
 
