@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { parseAllowedUrls, parseFallbackImages, type RunPolicy, type UrlRule } from './core/consent.js';
 import { ConfigError } from './core/errors.js';
+import { MAX_FOLLOW_SEGMENT_SECONDS } from './core/follow.js';
 
 /**
  * Every setting the app reads, parsed once at start-up. Nothing else reads process.env. Empty strings count as
@@ -99,6 +100,10 @@ const envSchema = z.object({
     .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a blob container name: 3-63 lower-case letters, digits and single hyphens')
     .default('run-logs'),
   LOGS_MAX_BYTES_PER_CONTAINER: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+  // A followed log's segment ends well before the host cuts a response at 230 s (MAX_FOLLOW_SEGMENT_SECONDS).
+  LOGS_FOLLOW_SEGMENT_SECONDS: z.coerce.number().int().min(1).max(MAX_FOLLOW_SEGMENT_SECONDS).default(120),
+  LOGS_FOLLOW_MAX_STREAMS: z.coerce.number().int().min(1).max(1000).default(50),
+  LOGS_FOLLOW_MAX_STREAMS_PER_CALLER: z.coerce.number().int().min(1).max(1000).default(10),
   PUBLIC_BASE_URL: z
     .url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://gateway.contoso.com/aks-jobs' })
     .refine((u) => !u.includes('?') && !u.includes('#'), 'no query string or fragment: the URL that stands for the app\'s /api')
@@ -185,6 +190,14 @@ export interface LogsArchiveSettings {
   readonly storage: LogsStorage | null;
   readonly container: string;
   readonly maxBytesPerContainer: number;
+  readonly follow: FollowSettings;
+}
+
+/** Following a run's log: how long one response lasts, and how many may be open on one instance at once. */
+export interface FollowSettings {
+  readonly segmentSeconds: number;
+  readonly maxStreams: number;
+  readonly maxStreamsPerCaller: number;
 }
 
 export interface Config {
@@ -283,7 +296,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kubeRequestTimeoutMs: s.KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
     activityRetry: Object.freeze({ firstRetryMs: s.ACTIVITY_RETRY_FIRST_SECONDS * 1000, maxAttempts: s.ACTIVITY_RETRY_MAX_ATTEMPTS }),
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
-    logs: Object.freeze({ storage: logsStorage(s), container: s.LOGS_CONTAINER, maxBytesPerContainer: s.LOGS_MAX_BYTES_PER_CONTAINER }),
+    logs: Object.freeze({
+      storage: logsStorage(s),
+      container: s.LOGS_CONTAINER,
+      maxBytesPerContainer: s.LOGS_MAX_BYTES_PER_CONTAINER,
+      follow: Object.freeze({
+        segmentSeconds: s.LOGS_FOLLOW_SEGMENT_SECONDS,
+        maxStreams: s.LOGS_FOLLOW_MAX_STREAMS,
+        maxStreamsPerCaller: s.LOGS_FOLLOW_MAX_STREAMS_PER_CALLER,
+      }),
+    }),
     links: Object.freeze({ publicBaseUrl: s.PUBLIC_BASE_URL?.replace(/\/+$/, ''), trustForwardedHeaders: s.TRUST_FORWARDED_HEADERS }),
     allowLocalAccountClusters: s.ALLOW_LOCAL_ACCOUNT_CLUSTERS,
     discoveryShowsEnvValues: s.DISCOVERY_SHOW_ENV_VALUES,

@@ -28,7 +28,7 @@ const defaults: Config = {
   kubeRequestTimeoutMs: 30_000,
   activityRetry: { firstRetryMs: 5000, maxAttempts: 5 },
   statusRetryAfterSeconds: 10,
-  logs: { storage: null, container: 'run-logs', maxBytesPerContainer: 4 * 1024 * 1024 },
+  logs: { storage: null, container: 'run-logs', maxBytesPerContainer: 4 * 1024 * 1024, follow: { segmentSeconds: 120, maxStreams: 50, maxStreamsPerCaller: 10 } },
   links: { publicBaseUrl: undefined, trustForwardedHeaders: false },
   allowLocalAccountClusters: false,
   discoveryShowsEnvValues: true,
@@ -123,6 +123,9 @@ describe('loadConfig', () => {
       EASY_AUTH_ENABLED: 'true',
       CALLER_POLICIES: JSON.stringify({ '11111111-2222-3333-4444-555555555555': { clusters: ['prod'], namespaces: ['batch'], fallback: false } }),
       OBSERVE_BATCHING: 'false',
+      LOGS_FOLLOW_SEGMENT_SECONDS: '30',
+      LOGS_FOLLOW_MAX_STREAMS: '8',
+      LOGS_FOLLOW_MAX_STREAMS_PER_CALLER: '2',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -135,7 +138,7 @@ describe('loadConfig', () => {
       kubeRequestTimeoutMs: 10_000,
       activityRetry: { firstRetryMs: 2000, maxAttempts: 3 },
       statusRetryAfterSeconds: 15,
-      logs: { storage: { kind: 'identity', accountUrl: 'https://stlogs.blob.core.usgovcloudapi.net/' }, container: 'archive-2', maxBytesPerContainer: 65_536 },
+      logs: { storage: { kind: 'identity', accountUrl: 'https://stlogs.blob.core.usgovcloudapi.net/' }, container: 'archive-2', maxBytesPerContainer: 65_536, follow: { segmentSeconds: 30, maxStreams: 8, maxStreamsPerCaller: 2 } },
       links: { publicBaseUrl: 'https://gateway.contoso.com/aks-jobs', trustForwardedHeaders: true },
       allowLocalAccountClusters: true,
       discoveryShowsEnvValues: false,
@@ -291,6 +294,11 @@ describe('loadConfig', () => {
     expect(err.message).toContain(says);
   });
 
+  it('a follow segment past the host\'s HTTP limit is refused, naming the setting', () => {
+    const err = configError({ ...minimal, LOGS_FOLLOW_SEGMENT_SECONDS: '230' });
+    expect(err.message).toContain('- LOGS_FOLLOW_SEGMENT_SECONDS: ');
+  });
+
   it('every bad setting is named, not only the first', () => {
     const err = configError({ ...minimal, POLL_INITIAL_SECONDS: 'fast', GRACE_QUOTA_SECONDS: 'later' });
     expect(err.message).toContain('- POLL_INITIAL_SECONDS: ');
@@ -354,6 +362,9 @@ describe('SETTING_NAMES', () => {
         'LOGS_CONNECTION_STRING',
         'LOGS_CONTAINER',
         'LOGS_MAX_BYTES_PER_CONTAINER',
+        'LOGS_FOLLOW_SEGMENT_SECONDS',
+        'LOGS_FOLLOW_MAX_STREAMS',
+        'LOGS_FOLLOW_MAX_STREAMS_PER_CALLER',
         'TRUST_FORWARDED_HEADERS',
         'ALLOW_LOCAL_ACCOUNT_CLUSTERS',
         'DISCOVERY_SHOW_ENV_VALUES',
