@@ -132,10 +132,13 @@ export class LineSplitter {
  */
 export class FollowFilter {
   private readonly key: string;
+  /** How many lines with the cursor's timestamp were sent before: fixed at the start, as the cursor moves on. */
+  private readonly sentAtStamp: number;
   private seenAtStamp = 0;
 
   constructor(private cursor: FollowCursor) {
     this.key = cursor.t === '' ? '' : timestampKey(cursor.t);
+    this.sentAtStamp = cursor.n;
   }
 
   /** The line's text when it is new (the cursor moves past it), else undefined. */
@@ -143,7 +146,7 @@ export class FollowFilter {
     if (this.key !== '' && line.stamp !== '') {
       const key = timestampKey(line.stamp);
       if (key < this.key) return undefined;
-      if (key === this.key && this.seenAtStamp < this.cursor.n) {
+      if (key === this.key && this.seenAtStamp < this.sentAtStamp) {
         this.seenAtStamp++;
         return undefined;
       }
