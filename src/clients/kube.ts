@@ -314,7 +314,7 @@ export class ClientNodeGateway implements KubeGateway {
    * client-node's Log class (a fetch of the pod's log subresource whose body is piped into a writable), so the
    * bytes come as the kubelet flushes them rather than as one string at the end as readNamespacedPodLog gives
    * them. The class pipes without passing errors on, so a broken connection would leave the reader waiting: the
-   * pass-through is ended when the pipe lets go of it, for whatever reason.
+   * pass-through is ended when the pipe lets go of it or its source fails, for whatever reason.
    */
   async streamPodLog(namespace: string, pod: string, options: PodLogStreamOptions): Promise<PodLogStream> {
     const operation = `read log of ${namespace}/${pod}`;
@@ -325,6 +325,11 @@ export class ClientNodeGateway implements KubeGateway {
         if (!through.writableEnded) through.end();
       };
       through.on('unpipe', finish);
+      // The class gives its own stream (the fetch body as a Node Readable) no error listener: aborting the request,
+      // or a connection cut, would make it throw out of the process. The source comes with the 'pipe' event.
+      through.on('pipe', (source: NodeJS.ReadableStream) => {
+        source.on('error', finish);
+      });
       const opening = new Log(kc).log(namespace, pod, options.container, through, {
         follow: options.follow ?? false,
         previous: options.previous ?? false,
