@@ -160,23 +160,26 @@ export async function* followRunLog(gateway: KubeGateway, store: BlobStore | nul
     return `${instanceLine(cursor, why)}\n`;
   }
 
-  /** The rest of a pod that is gone, from the archive; false when the archive does not have it (yet). */
-  async function* fromArchive(at: FollowCursor): AsyncGenerator<string, boolean> {
-    if (!store) return false;
+  /**
+   * The rest of a pod that is gone, from the archive: 'sent'; 'pending' while the run is not archived yet (it is
+   * written just after the verdict); 'missing' when there is no archive, or the run's holds no log of that pod.
+   */
+  async function* fromArchive(at: FollowCursor): AsyncGenerator<string, 'sent' | 'pending' | 'missing'> {
+    if (!store) return 'missing';
     let text: string;
     try {
       const log = await readRunLog(gateway, store, { cluster: request.cluster, namespace, runId, pod: at.p, container: at.c, previous: false, maxBytes: request.maxBytes });
       text = log.text;
     } catch (err) {
-      if (err instanceof NotFoundError) return false;
-      throw err;
+      if (!(err instanceof NotFoundError)) throw err;
+      return (await readIndex(store, request.cluster, namespace, runId)) ? 'missing' : 'pending';
     }
     const lines = text.split('\n');
     if (lines.at(-1) === '') lines.pop();
     const rest = lines.slice(at.l);
     cursor = { ...at, l: at.l + rest.length };
     if (rest.length > 0) yield `${rest.join('\n')}\n`;
-    return true;
+    return 'sent';
   }
 
   async function* segment(): AsyncGenerator<string> {
@@ -200,7 +203,7 @@ export async function* followRunLog(gateway: KubeGateway, store: BlobStore | nul
         if (index && entry) {
           cursor = { p: entry.pod, c: entry.container, r: 0, t: '', n: 0, l: 0 };
           yield `${instanceLine(cursor, 'archived')}\n`;
-          if (yield* fromArchive(cursor)) {
+          if ((yield* fromArchive(cursor)) === 'sent') {
             yield `${endLine(index.verdict.status, 'archive')}\n`;
             return;
           }
@@ -219,12 +222,14 @@ export async function* followRunLog(gateway: KubeGateway, store: BlobStore | nul
         // The pod is gone (deleted with its Job, or by the Job controller): its last lines are in the archive.
         const later = pods.filter((p) => created(p) > 0).at(-1);
         const archived = yield* fromArchive(at);
+        const gone = `${FOLLOW_LINE_PREFIX}pod ${at.p} is gone and its last lines are not in the logs archive\n`;
         if (later && later.metadata?.name !== at.p) {
-          if (!archived) yield `${FOLLOW_LINE_PREFIX}pod ${at.p} is gone and its last lines are not archived\n`;
+          if (archived !== 'sent') yield gone;
           yield moveTo(later, 'next pod');
           continue;
         }
-        if (archived && verdict) {
+        if (verdict && archived !== 'pending') {
+          if (archived === 'missing') yield gone;
           yield `${endLine(verdict, 'archive')}\n`;
           return;
         }

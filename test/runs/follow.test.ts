@@ -126,4 +126,11 @@ describe('followRunLog', () => {
     expect(result.lines[0]).toContain(`${FOLLOW_LINE_PREFIX}error: `);
     expect(result.cursor).toEqual({ p: 'p1', c: 'main', r: 0, t: stamp(1), n: 1, l: 1 });
   });
+
+  it('a pod gone at the verdict with no archive to read ends the follow saying its last lines are not kept', async () => {
+    const kube = new FakeKube();
+    const result = await segment(kube, { p: 'p1', c: 'main', r: 0, t: stamp(1), n: 1, l: 1 }, 1000);
+    expect(result.lines).toEqual([`${FOLLOW_LINE_PREFIX}pod p1 is gone and its last lines are not in the logs archive`, `${FOLLOW_LINE_PREFIX}end Cancelled (the rest from the logs archive)`]);
+    expect(result.ended).toBe(true);
+  });
 });
