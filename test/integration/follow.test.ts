@@ -197,6 +197,7 @@ describe('GET /runs/{runId}/logs?follow=true on the real control plane', () => {
     expect(restartedCursor.some((c) => c.r === 1)).toBe(true);
     expect(all.map((l) => l.text)).toContain(`${FOLLOW_LINE_PREFIX}pod ${podName} container main instance 1 (restarted)`);
     expect(all.at(-1)?.text).toBe(`${FOLLOW_LINE_PREFIX}end Cancelled (the rest from the logs archive)`);
+    expect(all.some((l) => l.text.includes('not in the logs archive'))).toBe(false);
     // A line written while a segment was open reached the client within 2 s.
     // A line written while the client follows (across segment ends and the restart too) reaches it within 2 s.
     const delays = all.filter((l) => written.has(l.text)).map((l) => l.at - (written.get(l.text) ?? 0));
