@@ -154,6 +154,9 @@ param statusRetryAfterSeconds int = 10
 // default: the app setting is written empty, which config.ts reads as unset, so its own default applies and is
 // stated once. Each is the azd variable of the setting's own name (main.parameters.json): azd env set NAME value.
 param logsMaxBytesPerContainer string = ''
+param logsFollowSegmentSeconds string = ''
+param logsFollowMaxStreams string = ''
+param logsFollowMaxStreamsPerCaller string = ''
 param publicBaseUrl string = ''
 param trustForwardedHeaders string = ''
 param allowLocalAccountClusters string = ''
@@ -238,6 +241,9 @@ var appSettings = {
   AUDIT_CONTAINER: auditContainerName
   EASY_AUTH_ENABLED: string(easyAuthEnabled)
   LOGS_MAX_BYTES_PER_CONTAINER: logsMaxBytesPerContainer
+  LOGS_FOLLOW_SEGMENT_SECONDS: logsFollowSegmentSeconds
+  LOGS_FOLLOW_MAX_STREAMS: logsFollowMaxStreams
+  LOGS_FOLLOW_MAX_STREAMS_PER_CALLER: logsFollowMaxStreamsPerCaller
   PUBLIC_BASE_URL: publicBaseUrl
   TRUST_FORWARDED_HEADERS: trustForwardedHeaders
   ALLOW_LOCAL_ACCOUNT_CLUSTERS: allowLocalAccountClusters

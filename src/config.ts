@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type CallbackUrlRule, parseCallbackAllowedUrls } from './core/callback-url.js';
 import { parseAllowedUrls, parseFallbackImages, type RunPolicy, type UrlRule } from './core/consent.js';
 import { ConfigError } from './core/errors.js';
+import { MAX_FOLLOW_SEGMENT_SECONDS } from './core/follow.js';
 import { parseSigningSecrets, type SigningSecret } from './core/webhook-signature.js';
 
 /**
@@ -106,6 +107,10 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a blob container name: 3-63 lower-case letters, digits and single hyphens')
     .default('audit'),
+  // A followed log's segment ends well before the host cuts a response at 230 s (MAX_FOLLOW_SEGMENT_SECONDS).
+  LOGS_FOLLOW_SEGMENT_SECONDS: z.coerce.number().int().min(1).max(MAX_FOLLOW_SEGMENT_SECONDS).default(120),
+  LOGS_FOLLOW_MAX_STREAMS: z.coerce.number().int().min(1).max(1000).default(50),
+  LOGS_FOLLOW_MAX_STREAMS_PER_CALLER: z.coerce.number().int().min(1).max(1000).default(10),
   PUBLIC_BASE_URL: z
     .url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://gateway.contoso.com/aks-jobs' })
     .refine((u) => !u.includes('?') && !u.includes('#'), 'no query string or fragment: the URL that stands for the app\'s /api')
@@ -225,6 +230,14 @@ export interface LogsArchiveSettings {
   readonly storage: LogsStorage | null;
   readonly container: string;
   readonly maxBytesPerContainer: number;
+  readonly follow: FollowSettings;
+}
+
+/** Following a run's log: how long one response lasts, and how many may be open on one instance at once. */
+export interface FollowSettings {
+  readonly segmentSeconds: number;
+  readonly maxStreams: number;
+  readonly maxStreamsPerCaller: number;
 }
 
 export interface Config {
@@ -348,7 +361,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kubeRequestTimeoutMs: s.KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
     activityRetry: Object.freeze({ firstRetryMs: s.ACTIVITY_RETRY_FIRST_SECONDS * 1000, maxAttempts: s.ACTIVITY_RETRY_MAX_ATTEMPTS }),
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
-    logs: Object.freeze({ storage: logsStorage(s), container: s.LOGS_CONTAINER, maxBytesPerContainer: s.LOGS_MAX_BYTES_PER_CONTAINER }),
+    logs: Object.freeze({
+      storage: logsStorage(s),
+      container: s.LOGS_CONTAINER,
+      maxBytesPerContainer: s.LOGS_MAX_BYTES_PER_CONTAINER,
+      follow: Object.freeze({
+        segmentSeconds: s.LOGS_FOLLOW_SEGMENT_SECONDS,
+        maxStreams: s.LOGS_FOLLOW_MAX_STREAMS,
+        maxStreamsPerCaller: s.LOGS_FOLLOW_MAX_STREAMS_PER_CALLER,
+      }),
+    }),
     auditContainer: s.AUDIT_CONTAINER,
     links: Object.freeze({ publicBaseUrl: s.PUBLIC_BASE_URL?.replace(/\/+$/, ''), trustForwardedHeaders: s.TRUST_FORWARDED_HEADERS }),
     allowLocalAccountClusters: s.ALLOW_LOCAL_ACCOUNT_CLUSTERS,

@@ -66,6 +66,13 @@ export interface ClusterOptions {
   nodes?: number;
   /** Progress lines (build output, readiness); nothing by default. */
   log?: (line: string) => void;
+  /**
+   * Logs of their own for the pods of some namespaces (kwok ClusterLogs, matched before the one file every other
+   * pod shares): every container of those pods reads `logsFile` (CRI format), and its previous instance
+   * `previousLogsFile`. kwok resolves a symlink when a read opens it, so a symlink re-pointed at a new file stands
+   * for a container restarted into a new log, while a follow opened before keeps reading the old file.
+   */
+  podLogs?: readonly { namespace: string; logsFile: string; previousLogsFile: string }[];
 }
 
 const CONTROLLERS = [
@@ -205,6 +212,21 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     await writeFile(
       kwokConfig,
       [
+        // kwok takes the first ClusterLogs whose selector matches a pod (pkg/kwok/server/debugging_logs.go, getPodLogs).
+        ...(options.podLogs ?? []).flatMap((rule, i) => [
+          'apiVersion: kwok.x-k8s.io/v1alpha1',
+          'kind: ClusterLogs',
+          'metadata:',
+          `  name: own-${String(i)}`,
+          'spec:',
+          '  selector:',
+          `    matchNamespaces: [${JSON.stringify(rule.namespace)}]`,
+          '  logs:',
+          `  - logsFile: ${JSON.stringify(rule.logsFile)}`,
+          `    previousLogsFile: ${JSON.stringify(rule.previousLogsFile)}`,
+          '    follow: true',
+          '---',
+        ]),
         'apiVersion: kwok.x-k8s.io/v1alpha1',
         'kind: ClusterLogs',
         'metadata:',

@@ -84,6 +84,18 @@ export async function callText(path: string, query: Query = {}): Promise<Answer<
   return { status: response.status, headers: response.headers, body: text };
 }
 
+/**
+ * A streamed text call (a followed log): `onText` gets each piece of text as it arrives, until the answer ends
+ * or `signal` aborts it. A 4xx or 5xx throws ApiError with the API's message.
+ */
+export async function streamText(path: string, query: Query, onText: (text: string) => void, signal: AbortSignal): Promise<void> {
+  const response = await fetch(apiUrl(path, query), { headers: key ? { 'x-functions-key': key } : {}, signal });
+  if (response.status === 401) onUnauthorized();
+  if (!response.ok || !response.body) throw new ApiError(problemOf(response.status, await response.text()));
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  for (let next = await reader.read(); !next.done; next = await reader.read()) onText(next.value);
+}
+
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

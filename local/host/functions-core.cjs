@@ -25,4 +25,7 @@ module.exports = {
       },
     };
   },
+  // The worker's log, which @azure/functions' app.setup checks for before it turns HTTP streaming on (it came with
+  // streaming, in worker 3.9 / host 4.28: a worker without it is refused with "HTTP streaming requires ...").
+  log() {},
 };

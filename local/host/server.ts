@@ -12,7 +12,7 @@ import { runLogHooks } from './registrations.js';
 import { startTimers } from './timers.js';
 
 // @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
-const { HttpRequest, InvocationContext } = azureFunctions;
+const { HttpRequest, HttpResponse, InvocationContext } = azureFunctions;
 
 export interface LocalAppOptions {
   /** 0 picks a free port. Always bound to 127.0.0.1. */
@@ -110,10 +110,56 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
   return size <= limit ? Buffer.concat(chunks) : undefined;
 }
 
+/** A body the handler reads as a stream, in pieces as a client's upload arrives, never as one buffer. */
+function chunked(bytes: Buffer): ReadableStream<Uint8Array> | undefined {
+  if (bytes.length === 0) return undefined;
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.enqueue(new Uint8Array(bytes.subarray(at, at + 16 * 1024)));
+      at += 16 * 1024;
+      if (at >= bytes.length) controller.close();
+    },
+  });
+}
+
 /** The key a request presents, as the host reads it: the `x-functions-key` header first, else `?code=`. */
 function presentedKey(req: IncomingMessage, url: URL): string | null {
   const header = req.headers['x-functions-key'];
   return (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('code');
+}
+
+/** Response headers the worker's proxy does not pass on (@azure/functions src/http/httpProxy.ts). */
+const BLOCKED_STREAM_HEADERS = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'trailers', 'transfer-encoding', 'upgrade']);
+
+function isStreamed(init: HttpResponseInit): boolean {
+  const body: unknown = init.body;
+  return init.jsonBody === undefined && body !== undefined && body !== null && typeof body !== 'string' && !Buffer.isBuffer(body) && !(body instanceof Uint8Array);
+}
+
+/**
+ * A body that is a stream (a web ReadableStream, a Node Readable, an async iterable), sent as the worker sends
+ * every response with HTTP streaming on (@azure/functions src/http/httpProxy.ts, sendProxyResponse): the init made
+ * into an HttpResponse (a fetch Response), its headers but the hop-by-hop ones, then each chunk written to the
+ * client as the body gives it, no buffering, and the response ended when the body ends. Like the worker it reads
+ * the body to its end also after the client has gone (the host tells the worker nothing of it).
+ */
+export async function sendStreamed(res: ServerResponse, init: HttpResponseInit): Promise<void> {
+  const response = new HttpResponse(init);
+  res.on('error', () => undefined);
+  const connection = response.headers.get('connection')?.split(',').map((h) => h.trim().toLowerCase()) ?? [];
+  for (const [name, value] of response.headers.entries()) {
+    if (!BLOCKED_STREAM_HEADERS.has(name.toLowerCase()) && !connection.includes(name.toLowerCase())) res.setHeader(name, value);
+  }
+  res.statusCode = response.status;
+  // The headers go at once, before the first chunk, as the host's forwarder sends them.
+  res.flushHeaders();
+  if (response.body) {
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      if (!res.destroyed) res.write(chunk);
+    }
+  }
+  res.end();
 }
 
 function send(res: ServerResponse, init: HttpResponseInit): void {
@@ -189,13 +235,13 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       const body = await readBody(req, maxBodyBytes);
       if (!body) { problem(res, 413, 'PayloadTooLarge', `the Functions host takes request bodies of at most ${maxBodyBytes} bytes`); return; }
       const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
+      // As the worker makes it with HTTP streaming on (@azure/functions createStreamRequest): a fetch Request whose
+      // body is a stream (GET and HEAD have none), the route's parameters beside it.
+      const streamedBody = method === 'GET' || method === 'HEAD' ? undefined : chunked(body);
       const request = new HttpRequest({
-        method,
-        url: url.toString(),
-        headers,
+        nativeRequest: new Request(url.toString(), { method, headers, body: streamedBody, duplex: 'half' }),
         params,
-        ...(body.length > 0 ? { body: { bytes: body } } : {}),
-      });
+      } as unknown as ConstructorParameters<typeof HttpRequest>[0]);
       const context = new InvocationContext({
         functionName: fn.name,
         invocationId: `local-${++invocations}`,
@@ -206,10 +252,13 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       });
       try {
         const answer = await fn.invoke(request, context);
-        send(res, options.consoleKey && fn.name === 'serveConsole' ? withConsoleKey(answer, options.consoleKey) : answer);
+        if (isStreamed(answer)) await sendStreamed(res, answer);
+        else send(res, options.consoleKey && fn.name === 'serveConsole' ? withConsoleKey(answer, options.consoleKey) : answer);
       } catch (err) {
         log(`[${fn.name}] unhandled: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        problem(res, 500, 'InternalError', 'the function failed; see the local runtime log');
+        // A streamed body that fails after its headers went out can only be cut off.
+        if (res.headersSent) res.destroy();
+        else problem(res, 500, 'InternalError', 'the function failed; see the local runtime log');
       }
     })();
   });

@@ -21,9 +21,9 @@ const ERROR_DESCRIPTIONS: Readonly<Record<ErrorStatus, string>> = {
   413: 'The request body is over 256 KiB',
   422: 'The cluster refused the object as invalid',
   428: 'An update needs the version it was made from: If-Match or body resourceVersion',
-  429: 'Too many active runs on the cluster (MAX_ACTIVE_RUNS_PER_CLUSTER): try again after Retry-After',
+  429: 'Too many active runs on the cluster (MAX_ACTIVE_RUNS_PER_CLUSTER), or too many followed logs of this caller (LOGS_FOLLOW_MAX_STREAMS_PER_CALLER): try again after Retry-After',
   502: "The cluster or Azure answered unexpectedly, or refused the app's credentials: an operator's problem",
-  503: "The cluster, Azure or Durable's task hub did not answer: try again after Retry-After",
+  503: "The cluster, Azure or Durable's task hub did not answer, or the instance streams as many followed logs as it may (LOGS_FOLLOW_MAX_STREAMS): try again after Retry-After",
 };
 
 /** The error answers that say when to try again (src/http/problem.ts). */

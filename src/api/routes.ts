@@ -336,7 +336,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     authLevel: 'function',
     tag: 'Runs',
     summary: 'Get run logs',
-    description: "One container's log of a run as text: from the live pod, else from the logs archive.",
+    description:
+      "One container's log of a run as text: from the live pod, else from the logs archive. With follow=true, streamed as the container writes it, in segments of LOGS_FOLLOW_SEGMENT_SECONDS: each ends with a line `--- aks-job-runner: continue since=<cursor>` (resume with follow=true&since=<cursor>: no line lost or repeated, across restarts and the Job's next pod) or, at the run's verdict, `--- aks-job-runner: end <status> (...)`; the app's own lines all start with `--- aks-job-runner: `.",
     parameters: [
       { name: 'runId', in: 'path', required: true, description: 'The run id, or the name of any Job (with namespace)', schema: jobNameParamSchema },
       { name: 'container', in: 'query', description: 'The container (default the first)', schema: containerNameSchema, allowEmpty: true },
@@ -346,15 +347,30 @@ export const API_ROUTES: readonly ApiRoute[] = [
       { name: 'tailLines', in: 'query', description: `The last lines only, 1 to ${MAX_TAIL_LINES}`, schema: zInt(1, MAX_TAIL_LINES), allowEmpty: true },
       cluster,
       { name: 'namespace', in: 'query', description: "The Job's namespace: needed for a Job the app did not start", schema: namespaceParamSchema },
+      {
+        name: 'follow',
+        in: 'query',
+        description: 'true: stream the log as it is written (text/plain, chunked), one segment per answer; not with previous, tailLines, pod or download',
+        schema: flagQuerySchema,
+        allowEmpty: true,
+      },
+      {
+        name: 'since',
+        in: 'query',
+        description: 'With follow=true: the cursor the previous segment ended with (`continue since=<cursor>`), as it was',
+        schema: zString(),
+        allowEmpty: true,
+      },
     ],
     answers: {
       200: {
-        description: 'The log',
+        description: 'The log; with follow=true, streamed, ending with a continue or end line',
         body: { contentType: 'text/plain', jsonSchema: { type: 'string' } },
+        // A followed log's answer has none of these (it is streamed before what they say is known).
         headers: ['Content-Disposition', 'X-Log-Source', 'X-Log-Pod', 'X-Log-Container', 'X-Log-Truncated', 'X-Log-Kept', 'X-Log-Omitted-Bytes', 'X-Log-Omitted-Lines'],
       },
     },
-    errors: CLUSTER_ERRORS,
+    errors: [...CLUSTER_ERRORS, 429],
   },
   {
     name: 'listJobs',

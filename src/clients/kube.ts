@@ -1,3 +1,5 @@
+import { PassThrough } from 'node:stream';
+
 import type {
   AppsV1Api,
   BatchV1Api,
@@ -43,6 +45,23 @@ export interface PodLogOptions {
   tailLines?: number;
 }
 
+export interface PodLogStreamOptions {
+  container: string;
+  previous?: boolean | undefined;
+  /** Keep the request open and pass on lines as the container writes them. */
+  follow?: boolean | undefined;
+  /** Each line prefixed with the kubelet's RFC 3339 timestamp and a space. */
+  timestamps?: boolean | undefined;
+  /** RFC 3339: lines from this instant on (the kubelet gets it at whole seconds). */
+  sinceTime?: string | undefined;
+}
+
+/** A log read as it comes: its bytes, and a way to stop reading (the iteration then ends). */
+export interface PodLogStream {
+  chunks: AsyncIterable<Uint8Array>;
+  close(): void;
+}
+
 /**
  * The Kubernetes operations the app uses, in one namespace-scoped surface. Errors are KubeApiError, or the
  * connection source's CredentialError when no credentials could be had.
@@ -59,6 +78,8 @@ export interface KubeGateway {
   /** Events about one object, by name. */
   listEvents(namespace: string, involvedObjectName: string): Promise<CoreV1Event[]>;
   readPodLog(namespace: string, pod: string, options: PodLogOptions): Promise<string>;
+  /** A container's log as a stream (with `follow`, for as long as the container runs or until closed). */
+  streamPodLog(namespace: string, pod: string, options: PodLogStreamOptions): Promise<PodLogStream>;
   // CronJob management. `dryRun` asks the API server to validate, default and admit without storing anything.
   readDeployment(namespace: string, name: string): Promise<V1Deployment | null>;
   listDeployments(namespace: string, options?: ListOptions): Promise<Page<V1Deployment>>;
@@ -321,6 +342,75 @@ export class ClientNodeGateway implements KubeGateway {
         o,
       ),
     );
+  }
+
+  /**
+   * client-node's Log class (a fetch of the pod's log subresource whose body is piped into a writable), so the
+   * bytes come as the kubelet flushes them rather than as one string at the end as readNamespacedPodLog gives
+   * them. The class pipes without passing errors on, so a broken connection would leave the reader waiting: the
+   * pass-through is ended when the pipe lets go of it or its source fails, for whatever reason.
+   */
+  async streamPodLog(namespace: string, pod: string, options: PodLogStreamOptions): Promise<PodLogStream> {
+    const operation = `read log of ${namespace}/${pod}`;
+    const open = async (): Promise<PodLogStream> => {
+      const kc = await this.source.kubeConfig();
+      const through = new PassThrough();
+      const finish = () => {
+        if (!through.writableEnded) through.end();
+      };
+      through.on('unpipe', finish);
+      // The class gives its own stream (the fetch body as a Node Readable) no error listener: aborting the request,
+      // or a connection cut, would make it throw out of the process. The source comes with the 'pipe' event.
+      through.on('pipe', (source: NodeJS.ReadableStream) => {
+        source.on('error', finish);
+      });
+      const { Log } = await load('@kubernetes/client-node');
+      const opening = new Log(kc).log(namespace, pod, options.container, through, {
+        follow: options.follow ?? false,
+        previous: options.previous ?? false,
+        timestamps: options.timestamps ?? false,
+        ...(options.sinceTime ? { sinceTime: options.sinceTime } : {}),
+      });
+      // The class gives no way to stop a request before its answer comes: one that never answers is given up on,
+      // and aborted if its answer comes after all.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(new KubeApiError(operation, 0, 'Timeout', `no answer in ${String(this.timeoutMs)} ms`));
+        }, this.timeoutMs);
+      });
+      try {
+        const controller = await Promise.race([opening, timeout]);
+        return {
+          chunks: through,
+          close: () => {
+            controller.abort();
+            finish();
+          },
+        };
+      } catch (err) {
+        void opening.then((late) => {
+          late.abort();
+        }, () => undefined);
+        finish();
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    try {
+      return await open();
+    } catch (err) {
+      if (isCredentialFailure(err)) throw err;
+      const error = toKubeApiError(operation, err);
+      if (!isUnauthorized(error) || !(await this.source.refresh())) throw error;
+      try {
+        return await open();
+      } catch (retryErr) {
+        if (isCredentialFailure(retryErr)) throw retryErr;
+        throw toKubeApiError(operation, retryErr);
+      }
+    }
   }
 
   readDeployment(namespace: string, name: string): Promise<V1Deployment | null> {

@@ -24,6 +24,7 @@ export const GATEWAY_PERMISSIONS: { readonly [method in keyof KubeGateway]: read
   listPods: [{ apiGroup: '', resource: 'pods', verb: 'list' }],
   listEvents: [{ apiGroup: '', resource: 'events', verb: 'list' }],
   readPodLog: [{ apiGroup: '', resource: 'pods/log', verb: 'get' }],
+  streamPodLog: [{ apiGroup: '', resource: 'pods/log', verb: 'get' }],
   readDeployment: [{ apiGroup: 'apps', resource: 'deployments', verb: 'get' }],
   listDeployments: [{ apiGroup: 'apps', resource: 'deployments', verb: 'list' }],
   createCronJob: [{ apiGroup: 'batch', resource: 'cronjobs', verb: 'create' }],

@@ -5,10 +5,13 @@ import { runLogsResponse } from '../http/archive.js';
 import { errorResponse } from '../http/problem.js';
 import type { RunClient } from '../http/runs.js';
 
-/** GET /api/runs/{runId}/logs?container=&previous=&tailLines=&pod=&download=&cluster=&namespace=: a run's log, text/plain. */
+/**
+ * GET /api/runs/{runId}/logs?container=&previous=&tailLines=&pod=&download=&cluster=&namespace=&follow=&since=: a
+ * run's log, text/plain; with follow=true streamed as it is written, in segments (see src/http/follow.ts).
+ */
 export async function getRunLogs(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    return await runLogsResponse(request, client);
+    return await runLogsResponse(request, client, context);
   } catch (err) {
     return errorResponse(err, context);
   }

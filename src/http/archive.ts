@@ -1,6 +1,7 @@
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { cronJobOwner, decodeCursor, encodeCursor, jobStarter, type RunEntry, starterOf, triggerOf } from '../core/archive.js';
+import { callerScope } from '../core/callers.js';
 import { assertRunnable } from '../core/consent.js';
 import { BadRequestError, NotFoundError } from '../core/errors.js';
 import { MAX_RUNS_PAGE, MAX_TAIL_LINES } from '../core/limits.js';
@@ -9,6 +10,7 @@ import { jobRunInputSchema } from '../core/schemas.js';
 import { listCronJobRuns, readIndex, readRunLog } from '../runs/archive.js';
 import { services } from '../services.js';
 import { authorizeRunAccess, authorizeTarget, callerOf, entryVisibleTo, mayAccessRun } from './caller.js';
+import { followResponse, followSlots, parseSince } from './follow.js';
 import { runLinks } from './links.js';
 import { findRun, type RunClient } from './runs.js';
 
@@ -105,8 +107,11 @@ async function assertLogsReadable(request: HttpRequest, where: { cluster: string
   if (job) assertRunnable('Job', runId, job.metadata, optIn);
 }
 
-/** GET /api/runs/{runId}/logs: one container's log as text, from the live pod, else from the archive. */
-export async function runLogsResponse(request: HttpRequest, client: RunClient): Promise<HttpResponseInit> {
+/**
+ * GET /api/runs/{runId}/logs: one container's log as text, from the live pod, else from the archive; with
+ * `follow=true`, streamed as it is written (src/http/follow.ts), after the same checks.
+ */
+export async function runLogsResponse(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   const runId = request.params.runId ?? '';
   // Any Job name: the cluster's and kubectl's Jobs have logs too, not only runs the app named.
   if (!isDnsLabel(runId)) throw new NotFoundError(`no run with id "${runId}": run ids are Job names, lower-case letters, digits and '-'`);
@@ -117,10 +122,31 @@ export async function runLogsResponse(request: HttpRequest, client: RunClient): 
   const previous = flag(request, 'previous');
   const download = flag(request, 'download');
   const tail = wholeNumber(request, 'tailLines', MAX_TAIL_LINES);
+  const follow = flag(request, 'follow');
+  const since = follow ? parseSince(request.query.get('since')) : undefined;
+  if (!follow && request.query.get('since')) throw new BadRequestError('since is the cursor of a followed log: it goes with follow=true');
+  if (follow && (previous || tail !== undefined || pod !== undefined || download)) {
+    throw new BadRequestError("follow=true follows the run's newest pod from its current instance (or from since=): leave out previous, tailLines, pod and download, or leave out follow");
+  }
+  if (since && container !== undefined && since.c !== container) {
+    throw new BadRequestError(`since= continues container "${since.c}", not "${container}": leave container out, or start again without since`);
+  }
   const { cluster, namespace, appRun } = await locate(request, client, runId);
   const { clusters, config, logs } = services();
   clusters.authorize(cluster, namespace);
   if (!appRun) await assertLogsReadable(request, { cluster, namespace }, runId);
+  if (follow) {
+    // Taken last, after every check, and given back when the stream ends.
+    const release = followSlots.acquire(callerScope(callerOf(request, config.callers)), config.logs.follow);
+    return followResponse(
+      clusters.gateway(cluster),
+      logs,
+      { cluster, namespace, runId, container: container ?? since?.c, since, maxBytes: config.logs.maxBytesPerContainer },
+      config.logs.follow,
+      release,
+      context,
+    );
+  }
   const log = await readRunLog(clusters.gateway(cluster), logs, {
     cluster,
     namespace,

@@ -99,9 +99,20 @@ export async function readJsonBody(request: HttpRequest): Promise<unknown> {
   const tooLarge = (size: number) =>
     new PayloadTooLargeError(`the request body is ${size} bytes; the app takes at most ${MAX_BODY_BYTES} bytes (256 KiB)`);
   if (declared > MAX_BODY_BYTES) throw tooLarge(declared);
-  const bytes = Buffer.from(await request.arrayBuffer());
-  if (bytes.length > MAX_BODY_BYTES) throw tooLarge(bytes.length);
-  const text = bytes.toString('utf8');
+  // Read as it comes and stopped past the limit: with HTTP streaming (src/setup.ts) the body is the client's own
+  // stream, chunked and of any length, which the worker does not buffer first.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = (request.body as ReadableStream<Uint8Array> | null)?.getReader();
+  for (let next = await reader?.read(); reader && next && !next.done; next = await reader.read()) {
+    size += next.value.length;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw new PayloadTooLargeError(`the request body is over ${MAX_BODY_BYTES} bytes; the app takes at most ${MAX_BODY_BYTES} bytes (256 KiB)`);
+    }
+    chunks.push(next.value);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text) as unknown;

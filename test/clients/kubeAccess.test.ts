@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
-import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
@@ -86,7 +88,8 @@ describe('GATEWAY_PERMISSIONS', () => {
     expect([...methods].sort()).toEqual(Object.keys(GATEWAY_PERMISSIONS).sort());
   });
 
-  it.each(Object.entries(GATEWAY_PERMISSIONS))('%s needs exactly the verbs its client-node calls use', async (method, permissions) => {
+  // streamPodLog goes through client-node's Log class, not a generated API: proven below on the wire.
+  it.each(Object.entries(GATEWAY_PERMISSIONS).filter(([method]) => method !== 'streamPodLog'))('%s needs exactly the verbs its client-node calls use', async (method, permissions) => {
     const { gateway, calls } = recordingGateway();
     const fn = (gateway as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[method];
     expect(fn, method).toBeTypeOf('function');
@@ -94,6 +97,38 @@ describe('GATEWAY_PERMISSIONS', () => {
     await fn?.call(gateway, 'ns', 'name', {}).catch(() => undefined);
     expect(calls.length, `${method} made no client-node call`).toBeGreaterThan(0);
     expect([...new Set(calls.map(permissionOf))].sort()).toEqual(permissions.map(key).sort());
+  });
+
+  it('streamPodLog reads the pods/log subresource (get), as client-node\'s Log class asks it over HTTP', async () => {
+    const paths: string[] = [];
+    const server = createServer((req, res) => {
+      paths.push(`${req.method ?? ''} ${req.url ?? ''}`);
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('2026-12-07T02:00:00.5Z one\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: 'c', server: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`, skipTLSVerify: true }],
+        users: [{ name: 'u', token: 't' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      const gateway = new ClientNodeGateway({ kubeConfig: () => Promise.resolve(kc), refresh: () => Promise.resolve(false) }, 5000);
+      const stream = await gateway.streamPodLog('ns', 'pod-1', { container: 'main', follow: true, timestamps: true, sinceTime: '2026-12-07T02:00:00Z' });
+      let text = '';
+      for await (const chunk of stream.chunks) text += Buffer.from(chunk).toString('utf8');
+      expect(text).toBe('2026-12-07T02:00:00.5Z one\n');
+      const [method, url = ''] = paths[0]?.split(' ') ?? [];
+      const parsed = new URL(url, 'http://x');
+      expect(method).toBe('GET');
+      expect(parsed.pathname).toBe('/api/v1/namespaces/ns/pods/pod-1/log');
+      expect(Object.fromEntries(parsed.searchParams)).toMatchObject({ container: 'main', follow: 'true', timestamps: 'true', sinceTime: '2026-12-07T02:00:00Z' });
+      // GET on pods/log is the `get` verb on the pods/log subresource.
+      expect(GATEWAY_PERMISSIONS.streamPodLog.map(key)).toEqual(['core/pods/log:get']);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    }
   });
 
   it('requiredPermissions is the union of the entries, each once', () => {

@@ -30,7 +30,7 @@ const defaults: Config = {
   kubeRequestTimeoutMs: 30_000,
   activityRetry: { firstRetryMs: 5000, maxAttempts: 5 },
   statusRetryAfterSeconds: 10,
-  logs: { storage: null, container: 'run-logs', maxBytesPerContainer: 4 * 1024 * 1024 },
+  logs: { storage: null, container: 'run-logs', maxBytesPerContainer: 4 * 1024 * 1024, follow: { segmentSeconds: 120, maxStreams: 50, maxStreamsPerCaller: 10 } },
   auditContainer: 'audit',
   links: { publicBaseUrl: undefined, trustForwardedHeaders: false },
   allowLocalAccountClusters: false,
@@ -138,6 +138,9 @@ describe('loadConfig', () => {
       OTEL_METRIC_EXPORT_INTERVAL: '15000',
       APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/',
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=identity-client-id;Authorization=AAD',
+      LOGS_FOLLOW_SEGMENT_SECONDS: '30',
+      LOGS_FOLLOW_MAX_STREAMS: '8',
+      LOGS_FOLLOW_MAX_STREAMS_PER_CALLER: '2',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -150,7 +153,7 @@ describe('loadConfig', () => {
       kubeRequestTimeoutMs: 10_000,
       activityRetry: { firstRetryMs: 2000, maxAttempts: 3 },
       statusRetryAfterSeconds: 15,
-      logs: { storage: { kind: 'identity', accountUrl: 'https://stlogs.blob.core.usgovcloudapi.net/' }, container: 'archive-2', maxBytesPerContainer: 65_536 },
+      logs: { storage: { kind: 'identity', accountUrl: 'https://stlogs.blob.core.usgovcloudapi.net/' }, container: 'archive-2', maxBytesPerContainer: 65_536, follow: { segmentSeconds: 30, maxStreams: 8, maxStreamsPerCaller: 2 } },
       auditContainer: 'audit-2',
       links: { publicBaseUrl: 'https://gateway.contoso.com/aks-jobs', trustForwardedHeaders: true },
       allowLocalAccountClusters: true,
@@ -338,6 +341,11 @@ describe('loadConfig', () => {
     expect(err.message).toContain(says);
   });
 
+  it('a follow segment past the host\'s HTTP limit is refused, naming the setting', () => {
+    const err = configError({ ...minimal, LOGS_FOLLOW_SEGMENT_SECONDS: '230' });
+    expect(err.message).toContain('- LOGS_FOLLOW_SEGMENT_SECONDS: ');
+  });
+
   it('every bad setting is named, not only the first', () => {
     const err = configError({ ...minimal, POLL_INITIAL_SECONDS: 'fast', GRACE_QUOTA_SECONDS: 'later' });
     expect(err.message).toContain('- POLL_INITIAL_SECONDS: ');
@@ -402,6 +410,9 @@ describe('SETTING_NAMES', () => {
         'LOGS_CONTAINER',
         'LOGS_MAX_BYTES_PER_CONTAINER',
         'AUDIT_CONTAINER',
+        'LOGS_FOLLOW_SEGMENT_SECONDS',
+        'LOGS_FOLLOW_MAX_STREAMS',
+        'LOGS_FOLLOW_MAX_STREAMS_PER_CALLER',
         'TRUST_FORWARDED_HEADERS',
         'ALLOW_LOCAL_ACCOUNT_CLUSTERS',
         'DISCOVERY_SHOW_ENV_VALUES',

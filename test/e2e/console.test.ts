@@ -269,6 +269,11 @@ describe('the web console in a real browser', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Run now' }).click();
     const status = page.getByTestId('run-status');
     await expect.poll(() => status.textContent(), { timeout: 60_000 }).toContain('Running');
+    // While it runs, its log is followed as it is written (one streamed answer, not a poll every few seconds).
+    const followed = page.locator('[data-testid="log"][data-following="true"]');
+    await expect.poll(() => followed.textContent(), { timeout: 30_000 }).toContain(LOCAL_POD_LOG_LINES[0]);
+    expect(await page.getByTestId('log-source').textContent()).toContain('following live');
+    await shoot('run-following');
     await page.getByRole('button', { name: 'Cancel run' }).click();
     await expect.poll(() => status.textContent(), { timeout: 60_000 }).toContain('Cancelled');
     await shoot('run-cancelled');

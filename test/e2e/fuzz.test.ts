@@ -133,6 +133,10 @@ beforeAll(async () => {
     STATUS_RETRY_AFTER_SECONDS: '1',
     // The fuzz starts runs: this bounds how many are live at once (past it the start route answers 429).
     MAX_ACTIVE_RUNS_PER_CLUSTER: '20',
+    // A followed log answers for a whole segment: short here, inside the 10 s an answer may take. The instance cap
+    // (a 503) is out of reach; the per-caller one (a documented 429) is the fuzz's to meet.
+    LOGS_FOLLOW_SEGMENT_SECONDS: '1',
+    LOGS_FOLLOW_MAX_STREAMS: '1000',
   });
   dir = await mkdtemp(join(tmpdir(), 'aks-job-runner-fuzz-'));
   // A console page, so its route serves a real file, next to files it must never serve.

@@ -1,8 +1,9 @@
 import type { CoreV1Event, V1CronJob, V1Deployment, V1Job, V1Pod } from '@kubernetes/client-node';
 
-import type { KubeGateway, ListOptions, Page, PodLogOptions, WriteOptions } from '../../src/clients/kube.js';
+import type { KubeGateway, ListOptions, Page, PodLogOptions, PodLogStream, PodLogStreamOptions, WriteOptions } from '../../src/clients/kube.js';
 import type { JsonPatchOp } from '../../src/core/cronjob-update.js';
 import { KubeApiError } from '../../src/core/errors.js';
+import { timestampKey } from '../../src/core/follow.js';
 
 /** Equality selectors (`k=v`, `k!=v`) and set selectors (`k in (a,b)`), comma-separated: all the app uses. */
 function matches(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
@@ -128,6 +129,66 @@ export class FakeKube implements KubeGateway {
     }
     if (options.limitBytes !== undefined) text = Buffer.from(text, 'utf8').subarray(0, options.limitBytes).toString('utf8');
     return Promise.resolve(text);
+  }
+
+  /**
+   * Logs as a kubelet keeps them, each line with its timestamp, by the same keys as `logs`; `appendLog` adds a
+   * line and wakes the streams that follow it.
+   */
+  readonly stampedLogs = new Map<string, { stamp: string; text: string }[]>();
+  private readonly logWaiters = new Set<() => void>();
+  /** Keys whose stream answers 400 as a kubelet does for a container not started. */
+  readonly logsNotStarted = new Set<string>();
+  readonly openStreams = new Set<string>();
+
+  appendLog(key: string, stamp: string, text: string): void {
+    const lines = this.stampedLogs.get(key) ?? [];
+    lines.push({ stamp, text });
+    this.stampedLogs.set(key, lines);
+    for (const wake of [...this.logWaiters]) wake();
+  }
+
+  streamPodLog(namespace: string, pod: string, options: PodLogStreamOptions): Promise<PodLogStream> {
+    const key = `${namespace}/${pod}/${options.container}${options.previous ? '/previous' : ''}`;
+    this.enter('streamPodLog', `${key}${options.follow ? ' follow' : ''}${options.sinceTime ? ` since ${options.sinceTime}` : ''}`);
+    if (this.logsNotStarted.has(key)) return Promise.reject(new KubeApiError(`read log of ${namespace}/${pod}`, 400, 'BadRequest', 'container is waiting to start'));
+    const stamped = this.stampedLogs;
+    const waiters = this.logWaiters;
+    const open = this.openStreams;
+    const state = { closed: false };
+    const closed = () => state.closed;
+    const since = options.sinceTime ? timestampKey(options.sinceTime) : '';
+    const id = `${key}#${String(Math.random())}`;
+    open.add(id);
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      let i = 0;
+      try {
+        while (!closed()) {
+          const lines = stamped.get(key) ?? [];
+          while (i < lines.length && !closed()) {
+            const line = lines[i++];
+            if (line && (since === '' || timestampKey(line.stamp) >= since)) yield Buffer.from(`${options.timestamps ? `${line.stamp} ` : ''}${line.text}\n`);
+          }
+          if (!options.follow || closed()) return;
+          await new Promise<void>((resolve) => {
+            const wake = () => {
+              waiters.delete(wake);
+              resolve();
+            };
+            waiters.add(wake);
+          });
+        }
+      } finally {
+        open.delete(id);
+      }
+    }
+    return Promise.resolve({
+      chunks: chunks(),
+      close: () => {
+        state.closed = true;
+        for (const wake of [...waiters]) wake();
+      },
+    });
   }
 
   // CronJob management.

@@ -205,3 +205,96 @@ describe('GET /cronjobs/{namespace}/{name}/runs', () => {
     expect(json(response).detail).toMatch(detail);
   });
 });
+
+describe('GET /runs/{runId}/logs?follow=true', () => {
+  const followConfig = loadConfig({
+    CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/nonexistent', namespaces: ['batch'] }]),
+    LOGS_FOLLOW_SEGMENT_SECONDS: '1',
+    LOGS_FOLLOW_MAX_STREAMS: '3',
+    LOGS_FOLLOW_MAX_STREAMS_PER_CALLER: '2',
+  });
+  const RUN = 'nightly-0123456789';
+  const follow = (query: string, key: string) =>
+    getRunLogs(new HttpRequest({ method: 'GET', url: `${BASE}/runs/${RUN}/logs?follow=true${query}`, params: { runId: RUN }, headers: { 'x-functions-key': key } }), client, context());
+  const running = (): V1Pod => ({
+    ...pod(`${RUN}-a`, RUN, 0),
+    status: { phase: 'Running', containerStatuses: [{ name: 'main', image: 'busybox', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] },
+  });
+  async function text(response: HttpResponseInit): Promise<string> {
+    let out = '';
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) out += new TextDecoder().decode(chunk);
+    return out;
+  }
+
+  beforeEach(() => {
+    setServices(createServices(followConfig, { gatewayFactory: () => kube, now: () => t0 }));
+    client.put({ instanceId: RUN, input: appRun(RUN) });
+    kube.addJob({ metadata: { name: RUN, namespace: 'batch' }, status: {} });
+    kube.pods.push(running());
+    kube.appendLog(`batch/${RUN}-a/main`, '2026-11-23T10:00:01.5Z', 'hello');
+  });
+
+  it('streams the log as text/plain and ends the segment with the cursor to resume from', async () => {
+    const response = await follow('', 'key-a');
+    expect(response.status).toBe(200);
+    expect(header(response, 'Content-Type')).toBe('text/plain; charset=utf-8');
+    expect(header(response, 'X-Log-Follow-Segment-Seconds')).toBe('1');
+    expect(response.body).toBeInstanceOf(ReadableStream);
+    const lines = (await text(response)).split('\n');
+    expect(lines).toContain('hello');
+    expect(lines.at(-2)).toMatch(/^--- aks-job-runner: continue since=[A-Za-z0-9_-]+$/);
+    expect(kube.openStreams.size).toBe(0);
+  });
+
+  it.each([
+    { name: 'a since that is no cursor', query: '&since=not-a-cursor', detail: /since must be the cursor a followed log ended with/ },
+    { name: 'with previous', query: '&previous=true', detail: /leave out previous, tailLines, pod and download/ },
+    { name: 'with tailLines', query: '&tailLines=5', detail: /leave out previous, tailLines, pod and download/ },
+  ])('answers 400 for $name, saying why', async ({ query, detail }) => {
+    const response = await follow(query, 'key-a');
+    expect(response.status).toBe(400);
+    expect(json(response).detail).toMatch(detail);
+  });
+
+  it('answers 400 for a follow that is not a boolean', async () => {
+    const response = await getRunLogs(get(`runs/${RUN}/logs?follow=maybe`, { runId: RUN }), client, context());
+    expect(response.status).toBe(400);
+    expect(json(response).detail).toMatch(/follow must be true or false, got "maybe"/);
+  });
+
+  it('answers 400 for since without follow', async () => {
+    const response = await getRunLogs(get(`runs/${RUN}/logs?since=abc`, { runId: RUN }), client, context());
+    expect(response.status).toBe(400);
+    expect(json(response).detail).toMatch(/it goes with follow=true/);
+  });
+
+  it('a caller past its own cap gets 429, the instance past its cap 503, each with Retry-After; a finished stream frees its place', async () => {
+    const held = [await follow('', 'key-a'), await follow('', 'key-a')];
+    const third = await follow('', 'key-a');
+    expect(third.status).toBe(429);
+    expect(json(third)).toMatchObject({ title: 'FollowLimit' });
+    expect(json(third).detail).toMatch(/LOGS_FOLLOW_MAX_STREAMS_PER_CALLER/);
+    expect(header(third, 'Retry-After')).toMatch(/^\d+$/);
+    held.push(await follow('', 'key-b'));
+    const fourth = await follow('', 'key-c');
+    expect(fourth.status).toBe(503);
+    expect(json(fourth)).toMatchObject({ title: 'FollowCapacity' });
+    expect(header(fourth, 'Retry-After')).toMatch(/^\d+$/);
+    await Promise.all(held.map(text));
+    expect((await follow('', 'key-c')).status).toBe(200);
+  });
+
+  it('a Job kept out of the app by its owner is refused as without follow, and holds no place', async () => {
+    kube.addJob({ metadata: { name: 'kept-1', namespace: 'batch', annotations: { 'aks-job-runner.io/runnable': 'false' } }, status: {} });
+    for (const query of ['', '&follow=true']) {
+      const response = await getRunLogs(get(`runs/kept-1/logs?namespace=batch${query}`, { runId: 'kept-1' }), client, context());
+      expect(response.status).toBe(403);
+      expect(json(response).detail).toMatch(/kept out of this app by its annotation/);
+    }
+  });
+
+  it('a namespace the app does not allow is refused before anything streams', async () => {
+    const response = await getRunLogs(get(`runs/other-1/logs?namespace=kube-system&follow=true`, { runId: 'other-1' }), client, context());
+    expect(response.status).toBe(403);
+  });
+});

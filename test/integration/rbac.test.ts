@@ -75,6 +75,12 @@ const calls: Record<keyof KubeGateway, () => Promise<unknown>> = {
     );
   },
   readPodLog: async () => { expect(await gateway.readPodLog(ns(), podName, { container: 'main' })).toContain(LOCAL_POD_LOG_LINES[0]); },
+  streamPodLog: async () => {
+    const stream = await gateway.streamPodLog(ns(), podName, { container: 'main', timestamps: true });
+    let text = '';
+    for await (const chunk of stream.chunks) text += Buffer.from(chunk).toString('utf8');
+    expect(text).toContain(LOCAL_POD_LOG_LINES[0]);
+  },
   listPodsPage: async () => { expect((await gateway.listPodsPage(ns(), { labelSelector: `${JOB_NAME_POD_LABEL} in (${RUN},other)`, limit: 1 })).items.map((p) => p.metadata?.name)).toEqual([podName]); },
   listNamespaceEvents: async () => { expect((await gateway.listNamespaceEvents(ns(), { limit: 500 })).items.map((e) => e.reason)).toContain('SuccessfulCreate'); },
   deleteJob: async () => { expect(await gateway.deleteJob(ns(), RUN)).toBe(true); },

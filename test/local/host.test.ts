@@ -151,3 +151,44 @@ describe('the local Durable runtime, like the Azure Storage provider', () => {
     }
   });
 });
+
+describe('the local runtime streams a response body as the worker does with enableHttpStream', () => {
+  // The worker copies a body chunk by chunk to the host as the body gives it (@azure/functions
+  // src/http/httpProxy.ts, sendProxyResponse: `for await (const chunk of userRes.body.values()) proxyRes.write(chunk)`),
+  // and the host's forwarder passes each on; sendStreamed does the same on 127.0.0.1.
+  it('a chunk reaches the client while the body is still being written, not at its end', async () => {
+    const { createServer } = await import('node:http');
+    const { sendStreamed } = await import('../../local/host/server.js');
+    let second: () => void = () => undefined;
+    const server = createServer((_req, res) => {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('first\n'));
+          second = () => {
+            controller.enqueue(new TextEncoder().encode('second\n'));
+            controller.close();
+          };
+        },
+      });
+      void sendStreamed(res, { status: 200, headers: { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'keep-alive' }, body });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const response = await fetch(`http://127.0.0.1:${String(port)}/`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+      // Hop-by-hop headers are the host's, not the function's.
+      expect(response.headers.get('transfer-encoding')).toBe('chunked');
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const first = await reader.read();
+      expect(new TextDecoder().decode(first.value)).toBe('first\n');
+      second();
+      let rest = '';
+      for (let next = await reader.read(); !next.done; next = await reader.read()) rest += new TextDecoder().decode(next.value);
+      expect(rest).toBe('second\n');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    }
+  });
+});

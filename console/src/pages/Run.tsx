@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { cronJobPath, type Scope } from '../actions.ts';
-import { ApiError, call, callText, messageOf } from '../api.ts';
+import { ApiError, call, callText, messageOf, streamText } from '../api.ts';
 import { Empty, ErrorNote, StatusBadge } from '../components.tsx';
 import { formatInstant, isFinished, retryAfterMs } from '../logic/answers.ts';
 import { hashOf } from '../logic/routes.ts';
@@ -106,6 +106,69 @@ function download(name: string, text: string): void {
   setTimeout(() => { URL.revokeObjectURL(url); }, 1000);
 }
 
+/** Every line the app adds to a followed log starts with this (docs/http-api.md, "Following a log"). */
+const FOLLOW_PREFIX = '--- aks-job-runner: ';
+/** The most lines a followed log keeps on the page: the oldest go first. */
+const FOLLOW_KEEP_LINES = 5000;
+
+/**
+ * A run's log followed as it is written (GET .../logs?follow=true): one streamed answer per segment, each resumed
+ * from the cursor the one before ended with, until the end line at the run's verdict; a refusal (429, 503) or a
+ * broken connection is tried again a few seconds later from the same cursor.
+ */
+function useFollowedLog(runId: string, scope: Scope, container: string, enabled: boolean): { text: string | null; note: string | null; ended: boolean } {
+  const [text, setText] = useState<string | null>(null);
+  const [note, setNote] = useState<string | null>(null);
+  const [ended, setEnded] = useState(false);
+  useEffect(() => {
+    if (!enabled) {
+      setText(null);
+      return;
+    }
+    const abort = new AbortController();
+    let lines: string[] = [];
+    let rest = '';
+    let since: string | undefined;
+    // Set by take() while a stream is read; a function, so the loop below reads it afresh each time.
+    const state = { done: false };
+    const finished = () => state.done;
+    const stopped = () => abort.signal.aborted;
+    setEnded(false);
+    setText('');
+    const take = (piece: string) => {
+      const parts = (rest + piece).split('\n');
+      rest = parts.pop() ?? '';
+      for (const line of parts) {
+        const resume = line.startsWith(`${FOLLOW_PREFIX}continue`) ? /since=(\S+)$/.exec(line) : null;
+        if (line.startsWith(`${FOLLOW_PREFIX}continue`)) since = resume?.[1];
+        else if (line.startsWith(`${FOLLOW_PREFIX}end `)) {
+          state.done = true;
+          lines.push(line);
+        } else lines.push(line);
+      }
+      if (lines.length > FOLLOW_KEEP_LINES) lines = lines.slice(-FOLLOW_KEEP_LINES);
+      setText(lines.join('\n'));
+    };
+    void (async () => {
+      while (!finished() && !stopped()) {
+        try {
+          await streamText(`runs/${encodeURIComponent(runId)}/logs`, { cluster: scope.cluster, namespace: scope.namespace, container, follow: true, since }, take, abort.signal);
+          setNote(null);
+        } catch (err) {
+          if (stopped()) return;
+          setNote(`${messageOf(err)} (trying again)`);
+          await new Promise((resolve) => setTimeout(resolve, 5000));
+        }
+      }
+      if (finished()) setEnded(true);
+    })();
+    return () => {
+      abort.abort();
+    };
+  }, [runId, container, enabled]);
+  return { text, note, ended };
+}
+
 /** One container's log, live from the pod while it exists, from the archive after; a tail, following, a download. */
 function Logs({ runId, scope, running, containers }: { runId: string; scope: Scope; running: boolean; containers: string[] }) {
   const [container, setContainer] = useState('');
@@ -116,6 +179,8 @@ function Logs({ runId, scope, running, containers }: { runId: string; scope: Sco
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
   const pre = useRef<HTMLPreElement>(null);
+  // While the run runs, its log is followed as it is written instead of asked for again and again.
+  const followed = useFollowedLog(runId, scope, container, follow && running && !previous);
   const query = (all: boolean) => ({ cluster: scope.cluster, namespace: scope.namespace, container, previous: previous || undefined, tailLines: all ? undefined : tail });
   useEffect(() => {
     let live = true;
@@ -140,13 +205,12 @@ function Logs({ runId, scope, running, containers }: { runId: string; scope: Sco
     };
   }, [runId, container, previous, tail, tick]);
   useEffect(() => {
-    if (!follow || !running) return;
-    const timer = setInterval(() => { setTick((t) => t + 1); }, 3000);
-    return () => { clearInterval(timer); };
-  }, [follow, running]);
+    // The follow has ended at the verdict: the log as it now is (the pod's or the archive's) takes its place.
+    if (followed.ended) setTick((t) => t + 1);
+  }, [followed.ended]);
   useEffect(() => {
     if (pre.current) pre.current.scrollTop = pre.current.scrollHeight;
-  }, [log?.text]);
+  }, [log?.text, followed.text]);
   const save = async () => {
     try {
       const answer = await callText(`runs/${encodeURIComponent(runId)}/logs`, query(true));
@@ -189,7 +253,16 @@ function Logs({ runId, scope, running, containers }: { runId: string; scope: Sco
         <button type="button" class="secondary outline" onClick={() => void save()}>Download</button>
       </div>
       <ErrorNote error={error} />
-      {log ? (
+      {followed.text !== null ? (
+        <>
+          <p>
+            <small class="muted" data-testid="log-source">
+              following live{container ? ` · container ${container}` : ''}{followed.note ? ` · ${followed.note}` : ''}
+            </small>
+          </p>
+          {followed.text === '' ? <Empty>Waiting for the first line…</Empty> : <pre class="log" ref={pre} tabIndex={0} aria-label="Log text, followed as it is written" data-testid="log" data-following="true">{followed.text}</pre>}
+        </>
+      ) : log ? (
         <>
           <p>
             <small class="muted" data-testid="log-source">
