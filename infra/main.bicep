@@ -149,6 +149,8 @@ param maxActiveRunsPerCluster string = ''
 param sourcesOptIn string = ''
 param callerPolicies string = ''
 param observeBatching string = ''
+@description('URL prefixes run callbacks may go to (docs/push.md). Empty: the Logic Apps and Power Automate callback hosts.')
+param callbackAllowedUrls string = ''
 
 @description('Identify callers with Microsoft Entra ID (App Service Authentication) besides the function key.')
 param easyAuthEnabled bool = false
@@ -219,6 +221,7 @@ var appSettings = {
   SOURCES_OPT_IN: sourcesOptIn
   CALLER_POLICIES: callerPolicies
   OBSERVE_BATCHING: observeBatching
+  CALLBACK_ALLOWED_URLS: callbackAllowedUrls
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

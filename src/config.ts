@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { type CallbackUrlRule, parseCallbackAllowedUrls } from './core/callback-url.js';
 import { parseAllowedUrls, parseFallbackImages, type RunPolicy, type UrlRule } from './core/consent.js';
 import { ConfigError } from './core/errors.js';
 
@@ -148,6 +149,18 @@ const envSchema = z.object({
     .transform(parseJson)
     .pipe(z.record(z.string().min(1), callerPolicy)),
   OBSERVE_BATCHING: z.stringbool({ error: 'true or false' }).default(true),
+  /** Where callbacks may go (core/callback-url.ts); unset: the Logic Apps and Power Automate callback hosts. */
+  CALLBACK_ALLOWED_URLS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      try {
+        return parseCallbackAllowedUrls(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+        return z.NEVER;
+      }
+    }),
 });
 
 /** Where the links in answers point (statusUrl, Location, runUrl...). */
@@ -217,6 +230,8 @@ export interface Config {
   /** Observes of one namespace share one list of Jobs and one of pods per poll window; false: each run reads its own. */
   readonly observeBatching: boolean;
   readonly callers: CallerSettings;
+  /** URL prefixes callbacks may go to (CALLBACK_ALLOWED_URLS); empty: callbacks are off. */
+  readonly callbackAllowedUrls: readonly CallbackUrlRule[];
 }
 
 /** Who callers are and what each may do. */
@@ -306,6 +321,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxActiveRunsPerCluster: s.MAX_ACTIVE_RUNS_PER_CLUSTER,
     callers: Object.freeze({ easyAuth: s.EASY_AUTH_ENABLED, policies: Object.freeze(s.CALLER_POLICIES) }),
     observeBatching: s.OBSERVE_BATCHING,
+    callbackAllowedUrls: Object.freeze(s.CALLBACK_ALLOWED_URLS),
   });
 }
 

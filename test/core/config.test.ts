@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { type ClusterSettings, type Config, loadConfig, namespaceAllowed, REQUIRED_SETTINGS, SETTING_NAMES } from '../../src/config.js';
+import { parseCallbackAllowedUrls } from '../../src/core/callback-url.js';
 import { ConfigError } from '../../src/core/errors.js';
 
 const SUBSCRIPTION = '00000000-0000-4000-8000-000000000001';
@@ -48,6 +49,7 @@ const defaults: Config = {
   maxActiveRunsPerCluster: 200,
   callers: { easyAuth: false, policies: {} },
   observeBatching: true,
+  callbackAllowedUrls: parseCallbackAllowedUrls(undefined),
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -123,6 +125,7 @@ describe('loadConfig', () => {
       EASY_AUTH_ENABLED: 'true',
       CALLER_POLICIES: JSON.stringify({ '11111111-2222-3333-4444-555555555555': { clusters: ['prod'], namespaces: ['batch'], fallback: false } }),
       OBSERVE_BATCHING: 'false',
+      CALLBACK_ALLOWED_URLS: 'https://hooks.contoso.com/aks-jobs/ https://*.logic.azure.com/workflows/',
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -161,6 +164,10 @@ describe('loadConfig', () => {
       maxActiveRunsPerCluster: 50,
       callers: { easyAuth: true, policies: { '11111111-2222-3333-4444-555555555555': { clusters: ['prod'], namespaces: ['batch'], fallback: false } } },
       observeBatching: false,
+      callbackAllowedUrls: [
+        { protocol: 'https:', hostname: 'hooks.contoso.com', wildcard: false, port: '', path: '/aks-jobs/' },
+        { protocol: 'https:', hostname: 'logic.azure.com', wildcard: true, port: '', path: '/workflows/' },
+      ],
     });
   });
 
@@ -194,6 +201,7 @@ describe('loadConfig', () => {
     { name: 'an account URL that is not a URL', env: { LOGS_ACCOUNT_URL: 'stlogs' }, message: /LOGS_ACCOUNT_URL/ },
     { name: 'a container name Blob Storage refuses', env: { LOGS_CONTAINER: 'Run_Logs' }, message: /LOGS_CONTAINER: a blob container name/ },
     { name: 'a bound below 1 KiB', env: { LOGS_MAX_BYTES_PER_CONTAINER: '100' }, message: /LOGS_MAX_BYTES_PER_CONTAINER/ },
+    { name: 'a callback prefix over plain http', env: { CALLBACK_ALLOWED_URLS: 'http://hooks.contoso.com/' }, message: /- CALLBACK_ALLOWED_URLS: "http:\/\/hooks.contoso.com\/" is not a callback URL prefix/ },
   ])('refuses $name', ({ env, message }) => {
     expect(configError({ ...minimal, ...env }).message).toMatch(message);
   });
@@ -371,6 +379,7 @@ describe('SETTING_NAMES', () => {
         'EASY_AUTH_ENABLED',
         'CALLER_POLICIES',
         'OBSERVE_BATCHING',
+        'CALLBACK_ALLOWED_URLS',
       ].sort(),
     );
   });
