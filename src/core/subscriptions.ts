@@ -125,9 +125,12 @@ export function isSubscriptionId(value: string): boolean {
   return /^[0-9a-f]{20}$/.test(value);
 }
 
-/** The event's id: the run and its verdict, so a receiver de-duplicates on it (the same for every retry and restart). */
+/**
+ * The event's id: the run and its verdict, so a receiver de-duplicates on it (the same for every retry and restart).
+ * A colon, not a dot: Standard Webhooks ids must hold no dot (the signed content is `id.timestamp.body`).
+ */
 export function eventIdOf(runId: string, status: RunStatus): string {
-  return `${runId}.${status}`;
+  return `${runId}:${status}`;
 }
 
 /**
@@ -172,10 +175,12 @@ export type AttemptOutcome =
   /** Retrying cannot help (the target resolves to an address the app refuses): dead-lettered at once. */
   | { kind: 'failed'; error: string };
 
-/** What one answer (or no answer) means. Every answer but 2xx and 410 is retried: a receiver being redeployed answers 404 for a while. */
+/** What one answer (or no answer) means. Every answer but 2xx, 3xx and 410 is retried: a receiver being redeployed answers 404 for a while. */
 export function outcomeOf(result: { status: number; retryAfter?: Date | undefined } | { error: string; transient: boolean }): AttemptOutcome {
   if ('error' in result) return result.transient ? { kind: 'retry', error: boundText(result.error, 500) } : { kind: 'failed', error: boundText(result.error, 500) };
   if (result.status >= 200 && result.status < 300) return { kind: 'delivered' };
   if (result.status === 410) return { kind: 'gone' };
+  // A redirect is never followed (it could point anywhere, inside the network too), and asking again gets the same.
+  if (result.status >= 300 && result.status < 400) return { kind: 'failed', error: `the receiver answered HTTP ${result.status}, a redirect, which is never followed` };
   return { kind: 'retry', error: `the receiver answered HTTP ${result.status}`, ...(result.retryAfter ? { retryAfter: result.retryAfter.toISOString() } : {}) };
 }

@@ -32,7 +32,7 @@ describe('subscription ids', () => {
   });
 
   it('the event id is the run and its verdict; the delivery instance id adds the subscription and is one Durable accepts', () => {
-    expect(eventIdOf('report-abc12', 'Success')).toBe('report-abc12.Success');
+    expect(eventIdOf('report-abc12', 'Success')).toBe('report-abc12:Success');
     const instance = deliveryInstanceIdOf('report-abc12', 'Failed', 'a'.repeat(20));
     expect(instance).toBe(`delivery-report-abc12-failed-${'a'.repeat(20)}`);
     expect(instance.length).toBeLessThanOrEqual(256);
@@ -80,7 +80,7 @@ describe('outcomeOf', () => {
     ['410 Gone ends the subscription', { status: 410 }, { kind: 'gone' }],
     ['500 is retried', { status: 500 }, { kind: 'retry', error: 'the receiver answered HTTP 500' }],
     ['404 is retried (a receiver being redeployed)', { status: 404 }, { kind: 'retry', error: 'the receiver answered HTTP 404' }],
-    ['a redirect is not followed, and retried', { status: 302 }, { kind: 'retry', error: 'the receiver answered HTTP 302' }],
+    ['a redirect is not followed, nor retried', { status: 302 }, { kind: 'failed', error: 'the receiver answered HTTP 302, a redirect, which is never followed' }],
     ['no answer is retried', { error: 'timed out after 10000 ms', transient: true }, { kind: 'retry', error: 'timed out after 10000 ms' }],
     ['a refused address is not retried', { error: 'resolves to a private address', transient: false }, { kind: 'failed', error: 'resolves to a private address' }],
   ])('%s', (_name, result, expected) => {
