@@ -151,6 +151,8 @@ param callerPolicies string = ''
 param observeBatching string = ''
 @description('URL prefixes run callbacks may go to (docs/push.md). Empty: the Logic Apps and Power Automate callback hosts.')
 param callbackAllowedUrls string = ''
+@description('A Key Vault reference to the callbacks\' Standard Webhooks secret, @Microsoft.KeyVault(SecretUri=...), never the secret itself: a parameter is kept in the deployment\'s history (docs/push.md). Empty: callbacks are not signed.')
+param webhookSigningSecret string = ''
 
 @description('Identify callers with Microsoft Entra ID (App Service Authentication) besides the function key.')
 param easyAuthEnabled bool = false
@@ -222,6 +224,7 @@ var appSettings = {
   CALLER_POLICIES: callerPolicies
   OBSERVE_BATCHING: observeBatching
   CALLBACK_ALLOWED_URLS: callbackAllowedUrls
+  WEBHOOK_SIGNING_SECRET: webhookSigningSecret
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type CallbackUrlRule, parseCallbackAllowedUrls } from './core/callback-url.js';
 import { parseAllowedUrls, parseFallbackImages, type RunPolicy, type UrlRule } from './core/consent.js';
 import { ConfigError } from './core/errors.js';
+import { parseSigningSecrets, type SigningSecret } from './core/webhook-signature.js';
 
 /**
  * Every setting the app reads, parsed once at start-up. Nothing else reads process.env. Empty strings count as
@@ -161,6 +162,18 @@ const envSchema = z.object({
         return z.NEVER;
       }
     }),
+  /** Standard Webhooks secrets callbacks are signed with (core/webhook-signature.ts); never in a message. */
+  WEBHOOK_SIGNING_SECRET: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      try {
+        return parseSigningSecrets(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+        return z.NEVER;
+      }
+    }),
 });
 
 /** Where the links in answers point (statusUrl, Location, runUrl...). */
@@ -232,6 +245,8 @@ export interface Config {
   readonly callers: CallerSettings;
   /** URL prefixes callbacks may go to (CALLBACK_ALLOWED_URLS); empty: callbacks are off. */
   readonly callbackAllowedUrls: readonly CallbackUrlRule[];
+  /** Secrets each callback is signed with, the newest first (WEBHOOK_SIGNING_SECRET); empty: not signed. */
+  readonly webhookSigningSecrets: readonly SigningSecret[];
 }
 
 /** Who callers are and what each may do. */
@@ -322,6 +337,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     callers: Object.freeze({ easyAuth: s.EASY_AUTH_ENABLED, policies: Object.freeze(s.CALLER_POLICIES) }),
     observeBatching: s.OBSERVE_BATCHING,
     callbackAllowedUrls: Object.freeze(s.CALLBACK_ALLOWED_URLS),
+    webhookSigningSecrets: Object.freeze(s.WEBHOOK_SIGNING_SECRET),
   });
 }
 

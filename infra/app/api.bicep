@@ -100,6 +100,8 @@ resource api 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Key Vault references in app settings (WEBHOOK_SIGNING_SECRET, docs/push.md) are resolved with the app's identity.
+    keyVaultReferenceIdentity: identityId
     // Flex Consumption sends all the app's outbound traffic into the VNet it is integrated with.
     virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type ClusterSettings, type Config, loadConfig, namespaceAllowed, REQUIRED_SETTINGS, SETTING_NAMES } from '../../src/config.js';
 import { parseCallbackAllowedUrls } from '../../src/core/callback-url.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { SigningSecret } from '../../src/core/webhook-signature.js';
 
 const SUBSCRIPTION = '00000000-0000-4000-8000-000000000001';
 
@@ -50,6 +51,7 @@ const defaults: Config = {
   callers: { easyAuth: false, policies: {} },
   observeBatching: true,
   callbackAllowedUrls: parseCallbackAllowedUrls(undefined),
+  webhookSigningSecrets: [],
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -126,6 +128,7 @@ describe('loadConfig', () => {
       CALLER_POLICIES: JSON.stringify({ '11111111-2222-3333-4444-555555555555': { clusters: ['prod'], namespaces: ['batch'], fallback: false } }),
       OBSERVE_BATCHING: 'false',
       CALLBACK_ALLOWED_URLS: 'https://hooks.contoso.com/aks-jobs/ https://*.logic.azure.com/workflows/',
+      WEBHOOK_SIGNING_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')} whsec_${Buffer.alloc(24, 9).toString('base64')}`,
     });
     expect(config).toEqual({
       clusters: [devCluster, prodCluster],
@@ -168,6 +171,7 @@ describe('loadConfig', () => {
         { protocol: 'https:', hostname: 'hooks.contoso.com', wildcard: false, port: '', path: '/aks-jobs/' },
         { protocol: 'https:', hostname: 'logic.azure.com', wildcard: true, port: '', path: '/workflows/' },
       ],
+      webhookSigningSecrets: [expect.any(SigningSecret), expect.any(SigningSecret)],
     });
   });
 
@@ -201,6 +205,7 @@ describe('loadConfig', () => {
     { name: 'an account URL that is not a URL', env: { LOGS_ACCOUNT_URL: 'stlogs' }, message: /LOGS_ACCOUNT_URL/ },
     { name: 'a container name Blob Storage refuses', env: { LOGS_CONTAINER: 'Run_Logs' }, message: /LOGS_CONTAINER: a blob container name/ },
     { name: 'a bound below 1 KiB', env: { LOGS_MAX_BYTES_PER_CONTAINER: '100' }, message: /LOGS_MAX_BYTES_PER_CONTAINER/ },
+    { name: 'a signing secret without its whsec_ prefix', env: { WEBHOOK_SIGNING_SECRET: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0' }, message: /- WEBHOOK_SIGNING_SECRET: the secret does not start with "whsec_"/ },
     { name: 'a callback prefix over plain http', env: { CALLBACK_ALLOWED_URLS: 'http://hooks.contoso.com/' }, message: /- CALLBACK_ALLOWED_URLS: "http:\/\/hooks.contoso.com\/" is not a callback URL prefix/ },
   ])('refuses $name', ({ env, message }) => {
     expect(configError({ ...minimal, ...env }).message).toMatch(message);
@@ -380,6 +385,7 @@ describe('SETTING_NAMES', () => {
         'CALLER_POLICIES',
         'OBSERVE_BATCHING',
         'CALLBACK_ALLOWED_URLS',
+        'WEBHOOK_SIGNING_SECRET',
       ].sort(),
     );
   });
