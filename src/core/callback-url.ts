@@ -102,6 +102,14 @@ function ruleMatches(rule: CallbackUrlRule, url: URL): boolean {
   return url.pathname === rule.path || url.pathname.startsWith(`${rule.path}/`);
 }
 
+/**
+ * The hosts CALLBACK_ALLOWED_URLS names in full (no `*.`): the operator named each, so each may resolve to a
+ * private address (a receiver inside the network). A wildcard entry never admits one.
+ */
+export function hostsAllowedByName(rules: readonly CallbackUrlRule[]): string[] {
+  return [...new Set(rules.filter((rule) => !rule.wildcard).map((rule) => rule.hostname))];
+}
+
 /** `localhost`, 127.0.0.0/8 or ::1, as a URL's hostname writes them. */
 export function isLoopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);

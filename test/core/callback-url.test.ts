@@ -7,6 +7,7 @@ import {
   DEFAULT_CALLBACK_ALLOWED_URLS,
   displayUrl,
   formatRule,
+  hostsAllowedByName,
   MAX_CALLBACK_URL_LENGTH,
   parseCallbackAllowedUrls,
 } from '../../src/core/callback-url.js';
@@ -115,6 +116,16 @@ describe('parseCallbackAllowedUrls (CALLBACK_ALLOWED_URLS)', () => {
     ['"none" with other entries', 'none https://hooks.contoso.com/', /must stand alone/],
   ])('refuses %s, naming the entry', (_name, text, message) => {
     expect(() => parseCallbackAllowedUrls(text)).toThrow(message);
+  });
+});
+
+describe('hostsAllowedByName', () => {
+  it('is the hosts listed in full, never a wildcard\'s', () => {
+    expect(hostsAllowedByName(parseCallbackAllowedUrls('default https://hooks.internal.contoso.com/a/ https://hooks.internal.contoso.com/b/ https://[::1]:8443/x'))).toEqual([
+      'hooks.internal.contoso.com',
+      '[::1]',
+    ]);
+    expect(hostsAllowedByName(parseCallbackAllowedUrls(undefined))).toEqual([]);
   });
 });
 
