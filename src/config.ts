@@ -245,6 +245,12 @@ export interface Config {
   readonly callers: CallerSettings;
   /** URL prefixes callbacks may go to (CALLBACK_ALLOWED_URLS); empty: callbacks are off. */
   readonly callbackAllowedUrls: readonly CallbackUrlRule[];
+  /**
+   * Not on an Azure host (the local runtime, Core Tools): callbacks may go to plain HTTP on loopback and to
+   * private addresses. Not a setting: the platform's own variables decide, so no configuration can turn it on in
+   * Azure (App Service sets WEBSITE_SITE_NAME and WEBSITE_INSTANCE_ID on every plan; either one means Azure).
+   */
+  readonly callbacksLocal: boolean;
   /** Secrets each callback is signed with, the newest first (WEBHOOK_SIGNING_SECRET); empty: not signed. */
   readonly webhookSigningSecrets: readonly SigningSecret[];
 }
@@ -337,6 +343,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     callers: Object.freeze({ easyAuth: s.EASY_AUTH_ENABLED, policies: Object.freeze(s.CALLER_POLICIES) }),
     observeBatching: s.OBSERVE_BATCHING,
     callbackAllowedUrls: Object.freeze(s.CALLBACK_ALLOWED_URLS),
+    callbacksLocal: (env.WEBSITE_SITE_NAME ?? '') === '' && (env.WEBSITE_INSTANCE_ID ?? '') === '',
     webhookSigningSecrets: Object.freeze(s.WEBHOOK_SIGNING_SECRET),
   });
 }

@@ -51,6 +51,7 @@ const defaults: Config = {
   callers: { easyAuth: false, policies: {} },
   observeBatching: true,
   callbackAllowedUrls: parseCallbackAllowedUrls(undefined),
+  callbacksLocal: true,
   webhookSigningSecrets: [],
 };
 
@@ -171,8 +172,17 @@ describe('loadConfig', () => {
         { protocol: 'https:', hostname: 'hooks.contoso.com', wildcard: false, port: '', path: '/aks-jobs/' },
         { protocol: 'https:', hostname: 'logic.azure.com', wildcard: true, port: '', path: '/workflows/' },
       ],
+      callbacksLocal: true,
       webhookSigningSecrets: [expect.any(SigningSecret), expect.any(SigningSecret)],
     });
+  });
+
+  it.each([
+    ['no platform variable: the local runtime', {}, true],
+    ['WEBSITE_SITE_NAME set by App Service: Azure', { WEBSITE_SITE_NAME: 'func-jobs' }, false],
+    ['WEBSITE_INSTANCE_ID set by App Service: Azure', { WEBSITE_INSTANCE_ID: 'abc123' }, false],
+  ])('callbacks are local (loopback and private addresses allowed) only off Azure: %s', (_name, platform, local) => {
+    expect(loadConfig({ ...minimal, ...platform }).callbacksLocal).toBe(local);
   });
 
   it('a flag that is neither true nor false stops start-up naming the setting', () => {
