@@ -6,6 +6,7 @@ import { armManagement } from './clients/credentials.js';
 import type { KubeGateway } from './clients/kube.js';
 import { type ClusterSettings, type Config, loadConfig } from './config.js';
 import { randomSuffix } from './core/naming.js';
+import { SUBSCRIPTIONS_CONTAINER, SubscriptionStore } from './runs/subscriptions.js';
 
 /** What handlers and activities need from the outside world, in one place so tests can replace it. */
 export interface Services {
@@ -16,6 +17,8 @@ export interface Services {
   readonly newSuffix: () => string;
   /** The logs archive's container; null when no archive is configured. */
   readonly logs: BlobStore | null;
+  /** Runs' subscriptions (issue 23), in the same storage account as the logs archive; null when there is none. */
+  readonly subscriptions?: SubscriptionStore | null;
 }
 
 export interface ServiceOverrides {
@@ -58,6 +61,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     now: overrides.now ?? (() => new Date()),
     newSuffix: overrides.newSuffix ?? randomSuffix,
     logs,
+    subscriptions: config.logs.storage ? new SubscriptionStore(blobStoreFrom(config.logs.storage, SUBSCRIPTIONS_CONTAINER, () => lazyCredential)) : null,
   };
 }
 

@@ -1,6 +1,14 @@
 /** Function names, used both where they are registered and where they are called. */
-export const ORCHESTRATORS = { jobRun: 'jobRun' } as const;
-export const ACTIVITIES = { submitRun: 'submitRun', observeRun: 'observeRun', stopRun: 'stopRun', archiveRun: 'archiveRun' } as const;
+export const ORCHESTRATORS = { jobRun: 'jobRun', deliverRunEvent: 'deliverRunEvent' } as const;
+export const ACTIVITIES = {
+  submitRun: 'submitRun',
+  observeRun: 'observeRun',
+  stopRun: 'stopRun',
+  archiveRun: 'archiveRun',
+  notifyRun: 'notifyRun',
+  attemptDelivery: 'attemptDelivery',
+  deadLetterDelivery: 'deadLetterDelivery',
+} as const;
 /** The external event a cancel request raises on a run's orchestration. */
 export const CANCEL_EVENT = 'cancel';
 /**
@@ -11,4 +19,4 @@ export const CANCEL_EVENT = 'cancel';
  * one-part version does not ("10" would sort before "2"); test/functions/versions.test.ts checks every golden
  * version against this one as the host compares them.
  */
-export const ORCHESTRATOR_VERSION = '3.0';
+export const ORCHESTRATOR_VERSION = '3.1';

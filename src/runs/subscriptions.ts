@@ -1,4 +1,5 @@
 import type { BlobStore } from '../clients/blob.js';
+import { CLOUDEVENTS_CONTENT_TYPE } from '../core/cloudevents.js';
 import { BadRequestError, ConflictError, ensureError, NotFoundError } from '../core/errors.js';
 import { boundText } from '../core/limits.js';
 import { isTerminal, type RunRef, type RunSnapshot } from '../core/run.js';
@@ -251,7 +252,7 @@ export async function attemptDelivery(runId: string, id: string, eventId: string
     outcome = { kind: 'failed', error: checked.problem };
   } else {
     const body = deps.body(counted);
-    const headers: Record<string, string> = { 'Content-Type': counted.format === 'cloudevents' ? 'application/cloudevents+json; charset=utf-8' : 'application/json; charset=utf-8', ...(counted.signed ? deps.sign(body) : {}) };
+    const headers: Record<string, string> = { 'Content-Type': counted.format === 'cloudevents' ? CLOUDEVENTS_CONTENT_TYPE : 'application/json; charset=utf-8', ...(counted.signed ? deps.sign(body) : {}) };
     try {
       outcome = deps.outcomeOf(await deps.send(checked.url, body, headers));
     } catch (err) {

@@ -1,0 +1,57 @@
+import { sendCallback } from '../clients/callback.js';
+import type { Config } from '../config.js';
+import { type CallbackPolicy, checkCallbackUrl, displayUrl } from '../core/callback-url.js';
+import { runFinishedEvent } from '../core/cloudevents.js';
+import type { RunSnapshot } from '../core/run.js';
+import { statusBody } from '../core/status-body.js';
+import { outcomeOf, type StoredSubscription } from '../core/subscriptions.js';
+import { signWebhook } from '../core/webhook-signature.js';
+import type { AttemptDeps, SubscribeDeps, SubscriptionStore } from './subscriptions.js';
+
+/** A receiver gets this long to answer; one that hangs is an attempt that failed, retried later. */
+export const DELIVERY_TIMEOUT_MS = 10_000;
+
+export function callbackPolicyOf(config: Config): CallbackPolicy {
+  return { allowed: config.callbackAllowedUrls, local: config.callbacksLocal };
+}
+
+export function subscribeDepsOf(config: Config, store: SubscriptionStore, now: Date, apiBase: string | null): SubscribeDeps {
+  const policy = callbackPolicyOf(config);
+  return {
+    store,
+    checkUrl: (raw) => checkCallbackUrl(raw, policy),
+    display: displayUrl,
+    canSign: config.webhookSigningSecrets.length > 0,
+    now,
+    apiBase: config.links.publicBaseUrl ?? apiBase,
+  };
+}
+
+/** The links a pushed snapshot carries: the app's own routes, without any key. */
+function linksOf(base: string | null, runId: string): { statusUrl: string; cancelUrl: string } {
+  const run = `${base ?? ''}/runs/${encodeURIComponent(runId)}`;
+  return { statusUrl: run, cancelUrl: `${run}/cancel` };
+}
+
+/** What is POSTed for a subscription: the status route's JSON, or a CloudEvent whose data it is. */
+export function pushBody(sub: StoredSubscription, snapshot: RunSnapshot, config: Config): string {
+  const base = config.links.publicBaseUrl ?? sub.apiBase;
+  const body = statusBody(snapshot, linksOf(base, snapshot.runId));
+  if (sub.format === 'snapshot') return JSON.stringify(body);
+  // The source names the app (its public /api, else a name of its own) and the cluster (core/cloudevents.ts).
+  return JSON.stringify(runFinishedEvent({ ...snapshot, ...body }, { source: base ?? '/aks-job-runner' }));
+}
+
+export function attemptDepsOf(config: Config, store: SubscriptionStore, snapshot: RunSnapshot, eventId: string, now: () => Date): AttemptDeps {
+  const policy = callbackPolicyOf(config);
+  const secrets = config.webhookSigningSecrets;
+  return {
+    store,
+    checkUrl: (raw) => checkCallbackUrl(raw, policy),
+    body: (sub) => pushBody(sub, snapshot, config),
+    sign: (body) => (secrets.length > 0 ? signWebhook({ id: eventId, timestamp: now(), body, secret: secrets }) : {}),
+    send: (url, body, headers) => sendCallback(url, body, headers, { timeoutMs: DELIVERY_TIMEOUT_MS, allowPrivate: policy.local, allowedPrivateHosts: [] }),
+    outcomeOf,
+    now,
+  };
+}
