@@ -85,9 +85,12 @@ export class SubscriptionStore {
     throw new ConflictError(`subscription ${id} of run ${runId} kept changing while it was written; try again`);
   }
 
-  /** The subscription a URL was given to, for an unsubscribe that knows only the URL. */
+  /**
+   * The subscription a URL was given to, for an unsubscribe that knows only the URL. The URL as it was stored:
+   * parsed, so `https://host:443/...` (as Logic Apps writes its callback URLs) finds `https://host/...`.
+   */
   async findByUrl(url: string): Promise<{ runId: string; id: string } | undefined> {
-    const blob = await this.blobs.get(urlIndexBlob(url));
+    const blob = await this.blobs.get(urlIndexBlob(URL.canParse(url) ? new URL(url).toString() : url));
     if (!blob) return undefined;
     const entry = JSON.parse(blob.toString('utf8')) as { runId?: unknown; id?: unknown };
     return typeof entry.runId === 'string' && typeof entry.id === 'string' ? { runId: entry.runId, id: entry.id } : undefined;
