@@ -1,6 +1,6 @@
 import { sendCallback } from '../clients/callback.js';
 import type { Config } from '../config.js';
-import { type CallbackPolicy, checkCallbackUrl, displayUrl } from '../core/callback-url.js';
+import { type CallbackPolicy, checkCallbackUrl, displayUrl, hostsAllowedByName } from '../core/callback-url.js';
 import { runFinishedEvent } from '../core/cloudevents.js';
 import type { RunSnapshot } from '../core/run.js';
 import { statusBody } from '../core/status-body.js';
@@ -45,12 +45,14 @@ export function pushBody(sub: StoredSubscription, snapshot: RunSnapshot, config:
 export function attemptDepsOf(config: Config, store: SubscriptionStore, snapshot: RunSnapshot, eventId: string, now: () => Date): AttemptDeps {
   const policy = callbackPolicyOf(config);
   const secrets = config.webhookSigningSecrets;
+  // Hosts the operator listed by name may resolve to private addresses (a receiver inside the network).
+  const allowedPrivateHosts = hostsAllowedByName(config.callbackAllowedUrls);
   return {
     store,
     checkUrl: (raw) => checkCallbackUrl(raw, policy),
     body: (sub) => pushBody(sub, snapshot, config),
     sign: (body) => (secrets.length > 0 ? signWebhook({ id: eventId, timestamp: now(), body, secret: secrets }) : {}),
-    send: (url, body, headers) => sendCallback(url, body, headers, { timeoutMs: DELIVERY_TIMEOUT_MS, allowPrivate: policy.local, allowedPrivateHosts: [] }),
+    send: (url, body, headers) => sendCallback(url, body, headers, { timeoutMs: DELIVERY_TIMEOUT_MS, allowPrivate: policy.local, allowedPrivateHosts }),
     outcomeOf,
     now,
   };
