@@ -91,6 +91,7 @@ param storageAccountName string = ''
 param applicationInsightsName string = ''
 param logAnalyticsName string = ''
 param durableTaskSchedulerName string = ''
+param eventGridTopicName string = ''
 
 // Tunables of src/config.ts, with its defaults. An app setting beats a default there, so these stay in step.
 @description('Base of the run\'s monitor links: the cloud\'s own portal.')
@@ -153,6 +154,11 @@ param observeBatching string = ''
 param callbackAllowedUrls string = ''
 @description('A Key Vault reference to the callbacks\' Standard Webhooks secret, @Microsoft.KeyVault(SecretUri=...), never the secret itself: a parameter is kept in the deployment\'s history (docs/push.md). Empty: callbacks are not signed.')
 param webhookSigningSecret string = ''
+
+@description('true: create an Event Grid topic (CloudEvents 1.0, Entra ID only) that every run\'s events are published to, with the role EventGrid Data Sender for the app\'s identity (docs/push.md). Off by default.')
+param eventGridTopic bool = false
+@description('Or a topic of your own: its endpoint (https://<topic>.<region>-1.eventgrid.azure.net/api/events); give the app\'s identity EventGrid Data Sender on it. Empty: none, unless eventGridTopic.')
+param eventGridTopicEndpoint string = ''
 
 @description('Identify callers with Microsoft Entra ID (App Service Authentication) besides the function key.')
 param easyAuthEnabled bool = false
@@ -225,6 +231,7 @@ var appSettings = {
   OBSERVE_BATCHING: observeBatching
   CALLBACK_ALLOWED_URLS: callbackAllowedUrls
   WEBHOOK_SIGNING_SECRET: webhookSigningSecret
+  EVENT_GRID_TOPIC_ENDPOINT: eventGridTopic ? eventGrid.outputs.endpoint : eventGridTopicEndpoint
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -291,6 +298,17 @@ module durableTaskScheduler 'app/durable-task-scheduler.bicep' = if (useSchedule
     skuName: durableTaskSchedulerSku
     capacity: durableTaskSchedulerCapacity
     ipAllowlist: durableTaskSchedulerIpAllowlist
+    principalId: identity.outputs.principalId
+  }
+}
+
+module eventGrid 'app/event-grid.bicep' = if (eventGridTopic) {
+  name: 'event-grid'
+  scope: rg
+  params: {
+    name: !empty(eventGridTopicName) ? eventGridTopicName : '${abbrs.eventGridTopics}${resourceToken}'
+    location: location
+    tags: tags
     principalId: identity.outputs.principalId
   }
 }
@@ -385,3 +403,5 @@ output DURABLE_TASK_SCHEDULER_ENDPOINT string = useScheduler ? durableTaskSchedu
 output DURABLE_TASK_SCHEDULER_DASHBOARD_URL string = useScheduler ? durableTaskScheduler.outputs.dashboardUrl : ''
 @description('Resource id of the task hub, the scope of the dashboard users\' roles; empty with Azure Storage.')
 output DURABLE_TASK_HUB_ID string = useScheduler ? durableTaskScheduler.outputs.taskHubId : ''
+@description('The Event Grid topic run events are published to (eventGridTopic); empty without it. Subscribe handlers to it (docs/push.md).')
+output EVENT_GRID_TOPIC_NAME string = eventGridTopic ? eventGrid.outputs.name : ''

@@ -162,6 +162,11 @@ const envSchema = z.object({
         return z.NEVER;
       }
     }),
+  /** The Event Grid topic run events are published to, with the app's identity (clients/eventgrid.ts). */
+  EVENT_GRID_TOPIC_ENDPOINT: z
+    .url({ protocol: /^https$/, error: 'an https URL, the topic\'s endpoint, e.g. https://evgt-abc.westeurope-1.eventgrid.azure.net/api/events' })
+    .refine((u) => !u.includes('?') && !u.includes('#'), 'no query string or fragment: the topic endpoint, published to with the app\'s identity (never a key)')
+    .optional(),
   /** Standard Webhooks secrets callbacks are signed with (core/webhook-signature.ts); never in a message. */
   WEBHOOK_SIGNING_SECRET: z
     .string()
@@ -253,6 +258,8 @@ export interface Config {
   readonly callbacksLocal: boolean;
   /** Secrets each callback is signed with, the newest first (WEBHOOK_SIGNING_SECRET); empty: not signed. */
   readonly webhookSigningSecrets: readonly SigningSecret[];
+  /** The Event Grid topic run events go to (EVENT_GRID_TOPIC_ENDPOINT); undefined: none. */
+  readonly eventGridTopicEndpoint: string | undefined;
 }
 
 /** Who callers are and what each may do. */
@@ -345,6 +352,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     callbackAllowedUrls: Object.freeze(s.CALLBACK_ALLOWED_URLS),
     callbacksLocal: (env.WEBSITE_SITE_NAME ?? '') === '' && (env.WEBSITE_INSTANCE_ID ?? '') === '',
     webhookSigningSecrets: Object.freeze(s.WEBHOOK_SIGNING_SECRET),
+    eventGridTopicEndpoint: s.EVENT_GRID_TOPIC_ENDPOINT,
   });
 }
 

@@ -53,6 +53,7 @@ const defaults: Config = {
   callbackAllowedUrls: parseCallbackAllowedUrls(undefined),
   callbacksLocal: true,
   webhookSigningSecrets: [],
+  eventGridTopicEndpoint: undefined,
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -129,6 +130,7 @@ describe('loadConfig', () => {
       CALLER_POLICIES: JSON.stringify({ '11111111-2222-3333-4444-555555555555': { clusters: ['prod'], namespaces: ['batch'], fallback: false } }),
       OBSERVE_BATCHING: 'false',
       CALLBACK_ALLOWED_URLS: 'https://hooks.contoso.com/aks-jobs/ https://*.logic.azure.com/workflows/',
+      EVENT_GRID_TOPIC_ENDPOINT: 'https://evgt-abc.westeurope-1.eventgrid.azure.net/api/events',
       WEBHOOK_SIGNING_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')} whsec_${Buffer.alloc(24, 9).toString('base64')}`,
     });
     expect(config).toEqual({
@@ -174,6 +176,7 @@ describe('loadConfig', () => {
       ],
       callbacksLocal: true,
       webhookSigningSecrets: [expect.any(SigningSecret), expect.any(SigningSecret)],
+      eventGridTopicEndpoint: 'https://evgt-abc.westeurope-1.eventgrid.azure.net/api/events',
     });
   });
 
@@ -216,6 +219,8 @@ describe('loadConfig', () => {
     { name: 'a container name Blob Storage refuses', env: { LOGS_CONTAINER: 'Run_Logs' }, message: /LOGS_CONTAINER: a blob container name/ },
     { name: 'a bound below 1 KiB', env: { LOGS_MAX_BYTES_PER_CONTAINER: '100' }, message: /LOGS_MAX_BYTES_PER_CONTAINER/ },
     { name: 'a signing secret without its whsec_ prefix', env: { WEBHOOK_SIGNING_SECRET: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0' }, message: /- WEBHOOK_SIGNING_SECRET: the secret does not start with "whsec_"/ },
+    { name: 'an Event Grid endpoint over plain http', env: { EVENT_GRID_TOPIC_ENDPOINT: 'http://evgt-abc.westeurope-1.eventgrid.azure.net/api/events' }, message: /- EVENT_GRID_TOPIC_ENDPOINT: an https URL/ },
+    { name: 'an Event Grid endpoint with a key in its query', env: { EVENT_GRID_TOPIC_ENDPOINT: 'https://evgt-abc.westeurope-1.eventgrid.azure.net/api/events?aeg-sas-key=k' }, message: /- EVENT_GRID_TOPIC_ENDPOINT: no query string/ },
     { name: 'a callback prefix over plain http', env: { CALLBACK_ALLOWED_URLS: 'http://hooks.contoso.com/' }, message: /- CALLBACK_ALLOWED_URLS: "http:\/\/hooks.contoso.com\/" is not a callback URL prefix/ },
   ])('refuses $name', ({ env, message }) => {
     expect(configError({ ...minimal, ...env }).message).toMatch(message);
@@ -396,6 +401,7 @@ describe('SETTING_NAMES', () => {
         'OBSERVE_BATCHING',
         'CALLBACK_ALLOWED_URLS',
         'WEBHOOK_SIGNING_SECRET',
+        'EVENT_GRID_TOPIC_ENDPOINT',
       ].sort(),
     );
   });

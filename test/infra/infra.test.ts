@@ -44,6 +44,7 @@ const BUILT_IN_ROLES: Readonly<Record<string, string>> = {
   'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
   'Azure Kubernetes Service Cluster User Role': '4abbcc35-e782-43d8-92c5-2d3f1bd2253f',
   'Durable Task Data Contributor': '0ad04412-c4d5-4796-b79c-f76d14c8d402',
+  'EventGrid Data Sender': 'd5a91429-5739-47e2-a06b-3470a27159e7',
 };
 
 /** Settings the Functions host and its extensions read; everything else must be a setting of src/config.ts. */
@@ -68,6 +69,7 @@ const COMPUTED_SETTINGS: Readonly<Record<string, string>> = {
   AZURE_CLIENT_ID: "the app identity's client id",
   LOGS_ACCOUNT_URL: "the storage account's blob endpoint",
   LOGS_CONTAINER: 'the run-logs container infra creates',
+  EVENT_GRID_TOPIC_ENDPOINT: 'the topic infra makes (eventGridTopic), else eventGridTopicEndpoint (EVENT_GRID_TOPIC_ENDPOINT)',
 };
 
 /** Settings of src/config.ts that Azure never gets, and why. */
@@ -578,6 +580,36 @@ describe('the Durable backend: Azure Storage by default, the Durable Task Schedu
     ]) {
       expect(readme).toContain(text);
     }
+  });
+});
+
+describe('Event Grid: an optional topic for run events (issue 23)', () => {
+  const eventGridBicep = read('infra/app/event-grid.bicep');
+  const module = declarations(mainBicep, 'module').find((m) => m.type === 'app/event-grid.bicep');
+  const moduleParams = module ? entries(mainBicep, entry(module.body, 'params').at) : new Map<string, Entry>();
+  const file = (JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: string }> }).parameters;
+
+  it('is off by default: the azd parameter eventGridTopic (EVENT_GRID_TOPIC) makes the topic', () => {
+    expect(params(mainBicep).get('eventGridTopic')).toBe('false');
+    expect(file.eventGridTopic?.value).toBe('${EVENT_GRID_TOPIC=false}');
+    expect(mainBicep).toMatch(/^module eventGrid 'app\/event-grid\.bicep' = if \(eventGridTopic\) \{/m);
+  });
+
+  it('sets EVENT_GRID_TOPIC_ENDPOINT to the topic made, else to a topic of the deployer\'s (eventGridTopicEndpoint)', () => {
+    expect(appSettings.get('EVENT_GRID_TOPIC_ENDPOINT')?.value).toBe('eventGridTopic ? eventGrid.outputs.endpoint : eventGridTopicEndpoint');
+    expect(params(mainBicep).get('eventGridTopicEndpoint')).toBe("''");
+    expect(file.eventGridTopicEndpoint?.value).toBe('${EVENT_GRID_TOPIC_ENDPOINT}');
+    expect(outputs(eventGridBicep)).toContain('endpoint');
+  });
+
+  it('takes CloudEvents 1.0 with Entra ID only, no keys, and lets the app\'s identity send and nothing else', () => {
+    expect(eventGridBicep).toMatch(/resource topic 'Microsoft\.EventGrid\/topics@[\d-]+' = \{/);
+    expect(eventGridBicep).toMatch(/inputSchema:\s*'CloudEventSchemaV1_0'/);
+    expect(eventGridBicep).toMatch(/disableLocalAuth:\s*true/);
+    expect(moduleParams.get('principalId')?.value).toBe('identity.outputs.principalId');
+    const roleIds = [...eventGridBicep.matchAll(/'([0-9a-f-]{36})'/g)].map((m) => m[1]);
+    expect(roleIds).toEqual([BUILT_IN_ROLES['EventGrid Data Sender']]);
+    expect(eventGridBicep).toMatch(/scope:\s*topic\b/);
   });
 });
 

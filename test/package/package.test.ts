@@ -31,7 +31,7 @@ const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 const MAX_BYTES = 10 * 1000 * 1000;
 const MAX_FILES = 50;
 /** The clients a new instance must not load before it is asked for something that needs them. */
-const LAZY_PACKAGES = ['@azure/storage-blob', '@azure/arm-containerservice', '@azure/identity', '@azure/msal-node'];
+const LAZY_PACKAGES = ['@azure/storage-blob', '@azure/arm-containerservice', '@azure/identity', '@azure/msal-node', '@azure/eventgrid'];
 
 interface Metadata {
   name: string;
