@@ -3,6 +3,7 @@ import type { TokenCredential } from '@azure/identity';
 import { type BlobStore, blobStoreFrom } from './clients/blob.js';
 import { type ClusterRegistry, ConfiguredClusters } from './clients/clusters.js';
 import { armManagement } from './clients/credentials.js';
+import { eventGridPublisherFrom, type EventPublisher } from './clients/eventgrid.js';
 import type { KubeGateway } from './clients/kube.js';
 import { type ClusterSettings, type Config, loadConfig } from './config.js';
 import { randomSuffix } from './core/naming.js';
@@ -19,6 +20,8 @@ export interface Services {
   readonly logs: BlobStore | null;
   /** Runs' subscriptions (issue 23), in the same storage account as the logs archive; null when there is none. */
   readonly subscriptions?: SubscriptionStore | null;
+  /** The Event Grid topic every verdict is also published to (EVENT_GRID_TOPIC_ENDPOINT); null when none. */
+  readonly eventGrid?: EventPublisher | null;
 }
 
 export interface ServiceOverrides {
@@ -61,6 +64,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     now: overrides.now ?? (() => new Date()),
     newSuffix: overrides.newSuffix ?? randomSuffix,
     logs,
+    eventGrid: config.eventGridTopicEndpoint ? eventGridPublisherFrom(config.eventGridTopicEndpoint, () => lazyCredential) : null,
     subscriptions: config.logs.storage ? new SubscriptionStore(blobStoreFrom(config.logs.storage, SUBSCRIPTIONS_CONTAINER, () => lazyCredential)) : null,
   };
 }

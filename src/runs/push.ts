@@ -1,7 +1,7 @@
 import { sendCallback } from '../clients/callback.js';
 import type { Config } from '../config.js';
 import { type CallbackPolicy, checkCallbackUrl, displayUrl, hostsAllowedByName } from '../core/callback-url.js';
-import { runFinishedEvent } from '../core/cloudevents.js';
+import { type CloudEvent, runFinishedEvent } from '../core/cloudevents.js';
 import type { RunSnapshot } from '../core/run.js';
 import { statusBody } from '../core/status-body.js';
 import { outcomeOf, type StoredSubscription } from '../core/subscriptions.js';
@@ -33,13 +33,16 @@ function linksOf(base: string | null, runId: string): { statusUrl: string; cance
   return { statusUrl: run, cancelUrl: `${run}/cancel` };
 }
 
+/** The verdict's CloudEvent; the source names the app (its public /api, else a name of its own) and the cluster (core/cloudevents.ts). */
+export function verdictEvent(snapshot: RunSnapshot, config: Config, apiBase: string | null = null): CloudEvent {
+  const base = config.links.publicBaseUrl ?? apiBase;
+  return runFinishedEvent({ ...snapshot, ...statusBody(snapshot, linksOf(base, snapshot.runId)) }, { source: base ?? '/aks-job-runner' });
+}
+
 /** What is POSTed for a subscription: the status route's JSON, or a CloudEvent whose data it is. */
 export function pushBody(sub: StoredSubscription, snapshot: RunSnapshot, config: Config): string {
-  const base = config.links.publicBaseUrl ?? sub.apiBase;
-  const body = statusBody(snapshot, linksOf(base, snapshot.runId));
-  if (sub.format === 'snapshot') return JSON.stringify(body);
-  // The source names the app (its public /api, else a name of its own) and the cluster (core/cloudevents.ts).
-  return JSON.stringify(runFinishedEvent({ ...snapshot, ...body }, { source: base ?? '/aks-job-runner' }));
+  if (sub.format === 'cloudevents') return JSON.stringify(verdictEvent(snapshot, config, sub.apiBase));
+  return JSON.stringify(statusBody(snapshot, linksOf(config.links.publicBaseUrl ?? sub.apiBase, snapshot.runId)));
 }
 
 export function attemptDepsOf(config: Config, store: SubscriptionStore, snapshot: RunSnapshot, eventId: string, now: () => Date): AttemptDeps {

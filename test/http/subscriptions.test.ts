@@ -1,7 +1,9 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { beforeEach, describe, expect, it } from 'vitest';
 
+import { EventGridError } from '../../src/clients/eventgrid.js';
 import { loadConfig } from '../../src/config.js';
+import type { CloudEvent } from '../../src/core/cloudevents.js';
 import { type RunSnapshot, snapshotOf } from '../../src/core/run.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
 import { deliveryInstanceIdOf, subscriptionIdOf } from '../../src/core/subscriptions.js';
@@ -106,6 +108,43 @@ describe('a subscription racing the verdict is delivered exactly once', () => {
     await notifyRun({ ref, snapshot: success }, client, context());
     await subscribeToRun(request({ url: HOOK }), client, RUN, { url: HOOK }, context());
     expect(client.startCount).toBe(1);
+  });
+});
+
+describe('the verdict to Event Grid (EVENT_GRID_TOPIC_ENDPOINT)', () => {
+  function withTopic(publish: (events: readonly CloudEvent[]) => Promise<void>): CloudEvent[] {
+    const sent: CloudEvent[] = [];
+    const config = loadConfig({ CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/nonexistent', namespaces: ['batch'] }]) });
+    setServices({
+      ...createServices(config, { now: () => t0 }),
+      subscriptions: store,
+      eventGrid: {
+        publish: async (events) => {
+          await publish(events);
+          sent.push(...events);
+        },
+      },
+    });
+    return sent;
+  }
+
+  it('publishes the verdict\'s CloudEvent, with the id every push of it carries, after starting the deliveries', async () => {
+    const sent = withTopic(() => Promise.resolve());
+    run(success);
+    await subscribeToRun(request({ url: HOOK }), client, RUN, { url: HOOK }, context());
+    await notifyRun({ ref, snapshot: success }, client, context());
+    expect(sent).toEqual([expect.objectContaining({ id: `${RUN}:Success`, type: 'io.aks-job-runner.run.finished', subject: RUN })]);
+  });
+
+  it('a transient refusal throws, so the activity is retried (its deliveries are not started twice); a lasting one is only logged', async () => {
+    withTopic(() => Promise.reject(new EventGridError('topic.example: HTTP 503', true)));
+    run(running);
+    await subscribeToRun(request({ url: HOOK }), client, RUN, { url: HOOK }, context());
+    await expect(notifyRun({ ref, snapshot: success }, client, context())).rejects.toThrow('503');
+    await expect(notifyRun({ ref, snapshot: success }, client, context())).rejects.toThrow('503');
+    expect(client.startCount).toBe(1);
+    withTopic(() => Promise.reject(new EventGridError('topic.example: HTTP 403', false)));
+    expect(await notifyRun({ ref, snapshot: success }, client, context())).toBe(0);
   });
 });
 
