@@ -274,6 +274,12 @@ export interface Config {
   readonly callers: CallerSettings;
   /** URL prefixes callbacks may go to (CALLBACK_ALLOWED_URLS); empty: callbacks are off. */
   readonly callbackAllowedUrls: readonly CallbackUrlRule[];
+  /**
+   * Not on an Azure host (the local runtime, Core Tools): callbacks may go to plain HTTP on loopback and to
+   * private addresses. Not a setting: the platform's own variables decide, so no configuration can turn it on in
+   * Azure (App Service sets WEBSITE_SITE_NAME and WEBSITE_INSTANCE_ID on every plan; either one means Azure).
+   */
+  readonly callbacksLocal: boolean;
   /** Secrets each callback is signed with, the newest first (WEBHOOK_SIGNING_SECRET); empty: not signed. */
   readonly webhookSigningSecrets: readonly SigningSecret[];
   /** The Event Grid topic run events go to (EVENT_GRID_TOPIC_ENDPOINT); undefined: none. */
@@ -402,6 +408,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       otlp: s.OTEL_EXPORTER_OTLP_ENDPOINT ? Object.freeze({ endpoint: s.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '') }) : null,
       metricExportIntervalMs: s.OTEL_METRIC_EXPORT_INTERVAL,
     }),
+    callbacksLocal: (env.WEBSITE_SITE_NAME ?? '') === '' && (env.WEBSITE_INSTANCE_ID ?? '') === '',
   });
 }
 

@@ -3,10 +3,12 @@ import type { TokenCredential } from '@azure/identity';
 import { type BlobStore, blobStoreFrom } from './clients/blob.js';
 import { type ClusterRegistry, ConfiguredClusters } from './clients/clusters.js';
 import { armManagement } from './clients/credentials.js';
+import { eventGridPublisherFrom, type EventPublisher } from './clients/eventgrid.js';
 import type { KubeGateway } from './clients/kube.js';
 import { load } from './clients/lazy.js';
 import { type ClusterSettings, type Config, loadConfig } from './config.js';
 import { randomSuffix } from './core/naming.js';
+import { SUBSCRIPTIONS_CONTAINER, SubscriptionStore } from './runs/subscriptions.js';
 
 /** What handlers and activities need from the outside world, in one place so tests can replace it. */
 export interface Services {
@@ -19,6 +21,10 @@ export interface Services {
   readonly logs: BlobStore | null;
   /** The audit trail's container, in the archive's account; null when no archive is configured. */
   readonly audit: BlobStore | null;
+  /** Runs' subscriptions (issue 23), in the same storage account as the logs archive; null when there is none. */
+  readonly subscriptions?: SubscriptionStore | null;
+  /** The Event Grid topic every verdict is also published to (EVENT_GRID_TOPIC_ENDPOINT); null when none. */
+  readonly eventGrid?: EventPublisher | null;
 }
 
 export interface ServiceOverrides {
@@ -63,6 +69,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     newSuffix: overrides.newSuffix ?? randomSuffix,
     logs,
     audit,
+    eventGrid: config.eventGridTopicEndpoint ? eventGridPublisherFrom(config.eventGridTopicEndpoint, () => lazyCredential) : null,
+    subscriptions: config.logs.storage ? new SubscriptionStore(blobStoreFrom(config.logs.storage, SUBSCRIPTIONS_CONTAINER, () => lazyCredential)) : null,
   };
 }
 

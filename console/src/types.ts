@@ -134,6 +134,21 @@ export interface Snapshot {
   failure?: RunFailure;
   failureKind?: string;
   exitCode?: number | null;
+  /** Who is told the verdict, and how each delivery stands (host only: a URL is a secret). */
+  subscriptions?: Subscription[];
+}
+
+export interface Subscription {
+  id: string;
+  host: string;
+  events: string[];
+  format: string;
+  state: string;
+  attempts: number;
+  lastError: string | null;
+  lastAttemptAt: string | null;
+  deliveredAt: string | null;
+  deadLetter: string | null;
 }
 
 export interface RunFailure {

@@ -149,9 +149,22 @@ export async function loadApp(durable: () => LocalDurable, source?: AppSource): 
       case 'orchestrationTrigger':
         app.orchestrators[metadata.name] = handler as OrchestratorRunner;
         break;
-      case 'activityTrigger':
-        app.activities[metadata.name] = handler as ActivityHandler;
+      case 'activityTrigger': {
+        // An activity that starts orchestrations (notifyRun) binds a Durable client, as HTTP functions do.
+        const binding = bindings.find((b) => b.type === 'durableClient');
+        if (!binding) {
+          app.activities[metadata.name] = handler as ActivityHandler;
+          break;
+        }
+        if (source) {
+          const bound = throughBinding(handler, binding, metadata.name, source.clientData);
+          app.activities[metadata.name] = (input, context) => bound(input, context);
+          break;
+        }
+        const own = (await ownHandler(metadata.name, 'binds a Durable client')) as (input: unknown, client: LocalDurable, context: InvocationContext) => Promise<unknown>;
+        app.activities[metadata.name] = (input, context) => own(input, durable(), context);
         break;
+      }
       default:
         throw new Error(`the local runtime does not run ${String(trigger?.type)} functions (${metadata.name})`);
     }

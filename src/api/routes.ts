@@ -33,6 +33,10 @@ import {
   runIdParamSchema,
   runStatusSchema,
   schedulePreviewSchema,
+  startRunBodySchema,
+  subscriptionRequestSchema,
+  subscriptionSchema,
+  unsubscribeRequestSchema,
 } from './schemas.js';
 
 /**
@@ -62,6 +66,10 @@ const UPDATE_CONSTRAINTS = {
 export const COMPONENT_SCHEMAS = {
   Problem: { schema: problemSchema, io: 'output' },
   EnvOverrides: { schema: envOverridesSchema, io: 'input' },
+  StartRunBody: { schema: startRunBodySchema, io: 'input' },
+  SubscriptionRequest: { schema: subscriptionRequestSchema, io: 'input' },
+  UnsubscribeRequest: { schema: unsubscribeRequestSchema, io: 'input' },
+  Subscription: { schema: subscriptionSchema, io: 'output' },
   CancelRequest: { schema: cancelRequestSchema, io: 'input' },
   CreateCronJob: { schema: createCronJobSchema, io: 'input', constraints: CREATE_CONSTRAINTS },
   UpdateCronJob: { schema: updateCronJobSchema, io: 'input', constraints: UPDATE_CONSTRAINTS },
@@ -158,6 +166,13 @@ const cluster: ApiParameter = {
 };
 const namespacePath: ApiParameter = { name: 'namespace', in: 'path', required: true, description: 'The Kubernetes namespace', schema: namespaceParamSchema };
 const cronJobPath: ApiParameter = { name: 'name', in: 'path', required: true, description: 'The CronJob', schema: cronJobNameParamSchema };
+const subscriptionIdPath: ApiParameter = {
+  name: 'subscriptionId',
+  in: 'path',
+  required: true,
+  description: 'The subscription id the subscriptions route answered with',
+  schema: z.string().regex(/^[0-9a-f]{20}$/),
+};
 const runIdPath: ApiParameter = { name: 'runId', in: 'path', required: true, description: 'The run id the start route answered with', schema: runIdParamSchema };
 const namespaceQuery: ApiParameter = {
   name: 'namespace',
@@ -266,7 +281,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     summary: 'Run a Job',
     description: 'Run a clone of a Job with the body\'s env overrides, or, with `image`, a minimal Job when the source does not exist.',
     parameters: startParameters('Job'),
-    requestBody: { schema: 'EnvOverrides', required: false, description: 'Env overrides for containers[0]' },
+    requestBody: { schema: 'StartRunBody', required: false, description: 'Env overrides for containers[0], and optionally a subscription to the verdict' },
     answers: { 202: runStarted },
     errors: [...CLUSTER_ERRORS, 413, 429],
   },
@@ -279,7 +294,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     summary: "Run a CronJob's template now",
     description: "Run the CronJob's jobTemplate now, with the body's env overrides; its concurrencyPolicy holds (Forbid: 409 naming the active run).",
     parameters: startParameters('CronJob'),
-    requestBody: { schema: 'EnvOverrides', required: false, description: 'Env overrides for containers[0]' },
+    requestBody: { schema: 'StartRunBody', required: false, description: 'Env overrides for containers[0], and optionally a subscription to the verdict' },
     answers: { 202: runStarted },
     errors: [...CLUSTER_ERRORS, 413, 429],
   },
@@ -311,6 +326,61 @@ export const API_ROUTES: readonly ApiRoute[] = [
     requestBody: { schema: 'CancelRequest', required: false, description: 'Why, for the run\'s record' },
     answers: { 202: { description: 'The cancel is under way: poll Location for the final status', body: { schema: 'CancelAccepted' }, headers: ['Location', 'Retry-After'] } },
     errors: [...CLUSTER_ERRORS, 413],
+  },
+  {
+    name: 'createRunSubscription',
+    method: 'POST',
+    route: 'runs/{runId}/subscriptions',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: 'Subscribe to a run',
+    description:
+      "Be told the run's verdict at a URL: HTTPS under CALLBACK_ALLOWED_URLS, signed with the Standard Webhooks headers (Logic Apps callback URLs need no signature). Delivered at once when the verdict is already made; retried for a day. The same URL again is the same subscription (200). At most 5 per run (409). Unsubscribing never cancels the run.",
+    parameters: [runIdPath],
+    requestBody: { schema: 'SubscriptionRequest', required: true, description: 'Where to, which events, in which format' },
+    answers: {
+      200: { description: 'This URL was already subscribed to this run', body: { schema: 'Subscription' }, headers: ['Location'] },
+      201: { description: 'Subscribed: Location is the subscription', body: { schema: 'Subscription' }, headers: ['Location'] },
+    },
+    errors: [400, 401, 404, 409, 413, 503],
+  },
+  {
+    name: 'getRunSubscription',
+    method: 'GET',
+    route: 'runs/{runId}/subscriptions/{subscriptionId}',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: 'Get a subscription',
+    description: "A subscription and its delivery's state: host (never the URL's path or query), state, attempts, last error, dead letter.",
+    parameters: [runIdPath, subscriptionIdPath],
+    answers: { 200: { description: 'The subscription', body: { schema: 'Subscription' } } },
+    errors: [400, 401, 404, 503],
+  },
+  {
+    name: 'deleteRunSubscription',
+    method: 'DELETE',
+    route: 'runs/{runId}/subscriptions/{subscriptionId}',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: 'Unsubscribe',
+    description: 'Remove a subscription: nothing is sent to its URL after this, and the URL is forgotten. It never cancels the run (POST /runs/{runId}/cancel does).',
+    parameters: [runIdPath, subscriptionIdPath],
+    answers: { 204: { description: 'Unsubscribed' } },
+    errors: [400, 401, 404, 409, 503],
+  },
+  {
+    name: 'unsubscribeCallback',
+    method: 'POST',
+    route: 'subscriptions/unsubscribe',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: 'Unsubscribe a callback URL',
+    description:
+      "A Logic Apps HTTP Webhook action's Unsubscribe: body {\"url\": \"@{listCallbackUrl()}\"}. Removes the subscription made with that callback URL; 204 also when there is none. It never cancels the run.",
+    parameters: [],
+    requestBody: { schema: 'UnsubscribeRequest', required: true, description: 'The callback URL that was subscribed' },
+    answers: { 204: { description: 'No subscription with this URL remains' } },
+    errors: [400, 401, 413, 503],
   },
   {
     name: 'rerunRun',

@@ -5,6 +5,9 @@ import { ENV_LIMITS, ENV_NAME } from '../core/clone.js';
 import { CONCURRENCY_POLICIES, SCHEDULERS } from '../core/cronjob-bodies.js';
 import { DNS_LABEL, DNS_SUBDOMAIN, MAX_CRONJOB_NAME, MAX_IDEMPOTENCY_KEY } from '../core/naming.js';
 import { runSnapshotSchema } from '../core/schemas.js';
+import { subscriptionRequestSchema, subscriptionViewSchema, unsubscribeRequestSchema } from '../core/subscriptions.js';
+
+export { subscriptionRequestSchema, unsubscribeRequestSchema };
 
 /**
  * Schemas of what the HTTP API takes and answers that no handler parses with zod of its own: path and query
@@ -48,6 +51,25 @@ export const envOverridesSchema = z
       'Environment variable overrides for containers[0], name → value; numbers and booleans are stringified. Properties named "namespace" or "name" are the route parameters (as Polysync sends them): they must equal the route\'s values and are not env overrides.',
   });
 
+/**
+ * A start route's body: env overrides, and optionally a subscription to the run's verdict (issue 23). The
+ * subscription is told apart from an env override by its value, a JSON object, which no env override can be.
+ */
+export const startRunBodySchema = z
+  .object({ subscription: subscriptionRequestSchema.optional().meta({ description: 'Be told the verdict at this URL (a Logic Apps HTTP Webhook action\'s @{listCallbackUrl()}); a JSON object, which no env override can be' }) })
+  .catchall(z.union([z.string(), z.number(), z.boolean()]))
+  .meta({
+    maxProperties: ENV_LIMITS.count + 1,
+    description:
+      'Environment variable overrides for containers[0], name → value (numbers and booleans are stringified), and optionally `subscription`. Properties named "namespace" or "name" are the route parameters (as Polysync sends them): they must equal the route\'s values and are not env overrides.',
+  });
+
+/** A subscription as answers show it: never its URL. */
+export const subscriptionSchema = subscriptionViewSchema.extend({
+  runId: z.string(),
+  location: z.string().meta({ description: 'GET it for the delivery state, DELETE it to unsubscribe' }),
+});
+
 /** The cancel route's optional body. */
 export const cancelRequestSchema = z.looseObject({ reason: z.string().max(500).optional() });
 
@@ -75,6 +97,7 @@ export const runAcceptedSchema = z.looseObject({
   id: z.string().meta({ description: 'The run id, in the name Durable Functions\' check-status payload uses' }),
   statusQueryGetUri: z.string(),
   terminatePostUri: z.string(),
+  subscriptionUrl: z.string().optional().meta({ description: 'When the body had a subscription: its location' }),
 });
 
 export const runStatusSchema = z
@@ -83,6 +106,7 @@ export const runStatusSchema = z
     ...runLinksShape,
     runtimeStatus: z.enum(['Pending', 'Running', 'Completed', 'Failed', 'Terminated']),
     output: z.record(z.string(), z.unknown()).nullable(),
+    subscriptions: z.array(subscriptionViewSchema).optional().meta({ description: "The run's subscriptions and their deliveries (host only); absent when it has none" }),
   })
   .meta({ description: "The run's snapshot. A successful run's outputs are also top-level properties where no snapshot field has their name." });
 

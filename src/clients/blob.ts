@@ -152,6 +152,73 @@ export class BlobStore {
     }
   }
 
+  /** A blob's content with its ETag, for a conditional write after; null when there is no such blob. */
+  async read(name: string): Promise<{ content: Buffer; etag: string } | null> {
+    try {
+      const blob = (await this.container).getBlockBlobClient(name);
+      const response = await blob.download();
+      const content = await new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const stream = response.readableStreamBody;
+        if (!stream) {
+          resolve(Buffer.alloc(0));
+          return;
+        }
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => {
+          resolve(Buffer.concat(chunks));
+        });
+        stream.on('error', reject);
+      });
+      return { content, etag: response.etag ?? '' };
+    } catch (err) {
+      if (asRestError(err)?.statusCode === 404) return null;
+      throw toBlobStoreError(`read blob ${name}`, err);
+    }
+  }
+
+  /**
+   * Writes a blob only if it is as it was read (`ifMatch`, its ETag) or does not exist yet (`ifNoneMatch: '*'`):
+   * false when someone else wrote it first (412, or 409 for a blob that exists), so read-modify-write never loses
+   * another writer's change.
+   */
+  async writeIf(name: string, content: string, contentType: string, condition: { ifMatch: string } | { ifNoneMatch: '*' }): Promise<boolean> {
+    const body = Buffer.from(content, 'utf8');
+    const upload = async () =>
+      (await this.container)
+        .getBlockBlobClient(name)
+        .upload(body, body.length, { blobHTTPHeaders: { blobContentType: contentType }, conditions: 'ifMatch' in condition ? { ifMatch: condition.ifMatch } : { ifNoneMatch: '*' } });
+    const lost = (err: unknown) => {
+      const status = asRestError(err)?.statusCode;
+      return status === 412 || status === 409;
+    };
+    try {
+      await upload();
+      return true;
+    } catch (err) {
+      if (lost(err)) return false;
+      if (this.containerReady || asRestError(err)?.code !== 'ContainerNotFound') throw toBlobStoreError(`write blob ${name}`, err);
+      try {
+        await (await this.container).createIfNotExists();
+        this.containerReady = true;
+        await upload();
+        return true;
+      } catch (retryErr) {
+        if (lost(retryErr)) return false;
+        throw toBlobStoreError(`write blob ${name}`, retryErr);
+      }
+    }
+  }
+
+  /** Deletes a blob; one that is not there is no error. */
+  async delete(name: string): Promise<void> {
+    try {
+      await (await this.container).getBlockBlobClient(name).deleteIfExists();
+    } catch (err) {
+      throw toBlobStoreError(`delete blob ${name}`, err);
+    }
+  }
+
   /** Blobs under a prefix, in name order, with their metadata, a page at a time. */
   async list(prefix: string, options: { limit?: number; continueToken?: string | undefined } = {}): Promise<BlobPage> {
     try {

@@ -14,6 +14,7 @@ import { recordRunning, recordVerdict } from '../runs/run-telemetry.js';
 import type { SubmitResult } from '../runs/submit.js';
 import type { ArchiveRunInput } from './archiveRun.js';
 import { ACTIVITIES, CANCEL_EVENT, ORCHESTRATORS } from './names.js';
+import type { NotifyRunInput } from './notifyRun.js';
 import type { StopRunInput } from './stopRun.js';
 
 type Verdict = Pick<RunSnapshot, 'status' | 'reason' | 'message'>;
@@ -395,6 +396,17 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
   }
   const archived: RunSnapshot = forOutput({ ...final, archive });
   context.df.setCustomStatus(forCustomStatus(archived));
+  if (versionAtLeast(context.df.version, '3.1')) {
+    // Version 3.1 pushes the verdict (issue 23): one activity starts a delivery per subscription. It is scheduled in
+    // the episode that sets this custom status, and the verdict was the custom status before, so a subscription
+    // written after the activity listed them finds the verdict made and is delivered by its route instead.
+    const notify: NotifyRunInput = { ref: refOf(input), snapshot: archived };
+    try {
+      yield context.df.callActivityWithRetry(ACTIVITIES.notifyRun, retryOptions(input.retry), notify);
+    } catch {
+      // Subscribers are not told (the activity's failure is in the host's logs); the run's verdict stands.
+    }
+  }
   return archived;
 }
 

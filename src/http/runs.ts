@@ -9,15 +9,15 @@ import { boundText } from '../core/limits.js';
 import { isRunId } from '../core/naming.js';
 import { isTerminal, NO_PODS, type RunRef, type RunSnapshot, snapshotOf } from '../core/run.js';
 import { runRefSchema, runSnapshotSchema, runTriggerSchema } from '../core/schemas.js';
+import { statusBody } from '../core/status-body.js';
 import { CANCEL_EVENT, ORCHESTRATORS } from '../functions/names.js';
 import type { RunInstances } from '../runs/start.js';
 import { runLinks } from './links.js';
 
+export { type DurableRuntimeStatus,durableStatusOf } from '../core/status-body.js';
+
 /** The part of Durable's client the HTTP handlers use; tests and the local runtime supply their own. */
 export type RunClient = Pick<df.DurableClient, 'startNew' | 'getStatus' | 'getStatusBy' | 'raiseEvent'>;
-
-/** Durable's vocabulary, for clients written against its check-status payload. */
-export type DurableRuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated';
 
 /**
  * True for the error Durable's client throws for an instance id it does not know (the extension's HTTP 404).
@@ -151,21 +151,6 @@ function describeOutput(output: unknown): string {
   return JSON.stringify(output);
 }
 
-export function durableStatusOf(snapshot: RunSnapshot): DurableRuntimeStatus {
-  switch (snapshot.status) {
-    case 'Success':
-      return 'Completed';
-    case 'Failed':
-      return 'Failed';
-    case 'Cancelled':
-      return 'Terminated';
-    case 'Starting':
-      return 'Pending';
-    default:
-      return 'Running';
-  }
-}
-
 /**
  * The answer to a status poll: 202 with Location and Retry-After while the run may still change, 200 for
  * Success, 424 for Failed and Cancelled (a 4xx, so Logic Apps' retry policy does not re-poll a final answer).
@@ -174,15 +159,7 @@ export function durableStatusOf(snapshot: RunSnapshot): DurableRuntimeStatus {
  */
 export function runStatusResponse(request: HttpRequest, snapshot: RunSnapshot, retryAfterSeconds: number): HttpResponseInit {
   const links = runLinks(request, snapshot.runId);
-  const body: Record<string, unknown> = {
-    ...snapshot,
-    ...links,
-    runtimeStatus: durableStatusOf(snapshot),
-    output: isTerminal(snapshot.status) ? snapshot.outputs : null,
-  };
-  if (snapshot.status === 'Success') {
-    for (const [name, value] of Object.entries(snapshot.outputs)) if (!(name in body)) body[name] = value;
-  }
+  const body = statusBody(snapshot, links);
   if (!isTerminal(snapshot.status)) {
     return { status: 202, headers: { Location: links.statusUrl, 'Retry-After': String(retryAfterSeconds) }, jsonBody: body };
   }

@@ -2,14 +2,19 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 
 import { type FallbackSpec, parseEnvOverrides } from '../core/clone.js';
 import { parseConcurrencyPolicy } from '../core/concurrency.js';
-import { BadRequestError } from '../core/errors.js';
+import { parseBody } from '../core/cronjob-bodies.js';
+import { BadRequestError, ensureError } from '../core/errors.js';
 import type { SourceKind } from '../core/naming.js';
 import { parseRetryRequest } from '../core/retry.js';
+import { type SubscriptionRequest,subscriptionRequestSchema } from '../core/subscriptions.js';
+import { subscribeDepsOf } from '../runs/push.js';
 import { startRun as startRunUseCase } from '../runs/start.js';
+import { validateSubscription } from '../runs/subscriptions.js';
 import { services } from '../services.js';
 import { callerOf } from './caller.js';
 import { errorResponse, readJsonBody } from './problem.js';
 import { acceptedResponse, type RunClient, runInstancesOf } from './runs.js';
+import { requireSubscriptions, subscribeToRun, subscriptionLocation } from './subscriptions.js';
 
 /** Route parameters a Polysync call also puts in the body: there they are the route's, not env overrides. */
 const ROUTE_PARAMS = ['namespace', 'name'] as const;
@@ -53,10 +58,29 @@ function idempotencyKeyOf(request: HttpRequest): string | undefined {
   return header ?? query;
 }
 
-/** The body's env overrides, after taking out the route parameters Polysync repeats in it. */
+/**
+ * The body's subscription (issue 23): a property named SUBSCRIPTION_FIELD whose value is a JSON object. An env
+ * override is never an object (that is a 400), so no body that worked before means anything else now; under that
+ * name a string, number or boolean is still an env override.
+ */
+export const SUBSCRIPTION_FIELD = 'subscription';
+
+function subscriptionOf(body: unknown): SubscriptionRequest | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const value = (body as Record<string, unknown>)[SUBSCRIPTION_FIELD];
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  try {
+    return parseBody(subscriptionRequestSchema, value);
+  } catch (err) {
+    throw new BadRequestError(`the body's "${SUBSCRIPTION_FIELD}" is {"url": "<https callback URL>", "events"?: ["finished"], "format"?: "snapshot" | "cloudevents"}: ${ensureError(err).message}`);
+  }
+}
+
+/** The body's env overrides, after taking out the route parameters Polysync repeats in it and the subscription. */
 function overridesOf(body: unknown, route: Record<(typeof ROUTE_PARAMS)[number], string>): Record<string, string> {
   if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
     const entries = Object.entries(body as Record<string, unknown>).filter(([key, value]) => {
+      if (key === SUBSCRIPTION_FIELD && value !== null && typeof value === 'object' && !Array.isArray(value)) return false;
       if (!(ROUTE_PARAMS as readonly string[]).includes(key)) return true;
       const routeValue = route[key as (typeof ROUTE_PARAMS)[number]];
       if (value !== routeValue) {
@@ -95,7 +119,11 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
     const idempotencyKey = idempotencyKeyOf(request);
     const concurrencyPolicy = parseConcurrencyPolicy(request.query.get('concurrencyPolicy'));
     const retryOnDisruption = parseRetryRequest(request.query.get('retryOnDisruption'));
-    const overrides = overridesOf(await readJsonBody(request), { namespace, name });
+    const body = await readJsonBody(request);
+    const overrides = overridesOf(body, { namespace, name });
+    const subscription = subscriptionOf(body);
+    // A URL the app will not call is refused before anything starts.
+    if (subscription) validateSubscription(subscription, subscribeDepsOf(config, requireSubscriptions(), services().now(), null));
 
     const log = (line: string) => {
       context.log(line);
@@ -118,7 +146,13 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
       },
       { config, clusters, newSuffix, runs: runInstancesOf(client), log },
     );
-    return acceptedResponse(request, started.runId, clusters.monitorUrl(started.cluster), config.statusRetryAfterSeconds);
+    const accepted = acceptedResponse(request, started.runId, clusters.monitorUrl(started.cluster), config.statusRetryAfterSeconds);
+    if (!subscription) return accepted;
+    // Written after the start (the run must exist to be subscribed to); the race with its verdict is closed as the
+    // subscriptions route closes it. A failure here answers the error: the same request again (with its
+    // idempotency key) meets the same run and subscribes it.
+    const { sub } = await subscribeToRun(request, client, started.runId, subscription, context);
+    return { ...accepted, jsonBody: { ...(accepted.jsonBody as Record<string, unknown>), subscriptionUrl: subscriptionLocation(request, started.runId, sub.id) } };
   } catch (err) {
     return errorResponse(err, context);
   }

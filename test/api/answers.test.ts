@@ -12,11 +12,14 @@ import { snapshotOf } from '../../src/core/run.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
 import { cancelRun } from '../../src/functions/cancelRun.js';
 import { createCronJob } from '../../src/functions/createCronJob.js';
+import { createRunSubscription } from '../../src/functions/createRunSubscription.js';
 import { deleteCronJob } from '../../src/functions/deleteCronJob.js';
+import { deleteRunSubscription } from '../../src/functions/deleteRunSubscription.js';
 import { getCronJob } from '../../src/functions/getCronJob.js';
 import { getOpenApiDocument } from '../../src/functions/getOpenApiDocument.js';
 import { getRun } from '../../src/functions/getRun.js';
 import { getRunLogs } from '../../src/functions/getRunLogs.js';
+import { getRunSubscription } from '../../src/functions/getRunSubscription.js';
 import { getSwaggerDocument } from '../../src/functions/getSwaggerDocument.js';
 import { listAuditRecords } from '../../src/functions/listAuditRecords.js';
 import { listClusters } from '../../src/functions/listClusters.js';
@@ -29,8 +32,11 @@ import { rerunRun } from '../../src/functions/rerunRun.js';
 import { serveConsole } from '../../src/functions/serveConsole.js';
 import { startCronJobRun } from '../../src/functions/startCronJobRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
+import { unsubscribeCallback } from '../../src/functions/unsubscribeCallback.js';
 import { updateCronJob } from '../../src/functions/updateCronJob.js';
+import { SubscriptionStore } from '../../src/runs/subscriptions.js';
 import { createServices, setServices } from '../../src/services.js';
+import { MemoryBlobs } from '../fakes/blobs.js';
 import { FakeDurableClient } from '../fakes/durable-client.js';
 import { FakeKube } from '../fakes/kube.js';
 
@@ -97,8 +103,16 @@ beforeEach(() => {
   kube = new FakeKube().addJob(job).addDeployment(deployment);
   kube.pods.push(pod);
   client = new FakeDurableClient(() => t0);
-  setServices(createServices(config, { gatewayFactory: () => kube, now: () => t0 }));
+  setServices({ ...createServices(config, { gatewayFactory: () => kube, now: () => t0 }), subscriptions: new SubscriptionStore(new MemoryBlobs()) });
 });
+
+const HOOK = 'https://prod-00.westus.logic.azure.com/workflows/x/runs/y/actions/z/run?sp=%2F&sv=1.0&sig=abc';
+/** A running run with one subscription (to a Logic Apps callback URL, which the default CALLBACK_ALLOWED_URLS admits); its id. */
+async function subscribed(): Promise<string> {
+  client.put({ instanceId: 'nightly-abcdefghij', input: runInput('nightly-abcdefghij'), runtimeStatus: 'Running' });
+  const made = await createRunSubscription(request('POST', 'runs/nightly-abcdefghij/subscriptions', { runId: 'nightly-abcdefghij' }, { url: HOOK }), client, context());
+  return (made.jsonBody as { id: string }).id;
+}
 
 interface Case {
   name: string;
@@ -196,6 +210,90 @@ const CASES: Case[] = [
       return rerunRun(request('POST', 'runs/nightly-abcdefghij/rerun', { runId: 'nightly-abcdefghij' }, { DAY: 'tuesday' }), client, context());
     },
   },
+  {
+    name: 'a subscription to a running run',
+    operationId: 'createRunSubscription',
+    status: 201,
+    call: () => {
+      client.put({ instanceId: 'nightly-abcdefghij', input: runInput('nightly-abcdefghij'), runtimeStatus: 'Running' });
+      return createRunSubscription(request('POST', 'runs/nightly-abcdefghij/subscriptions', { runId: 'nightly-abcdefghij' }, { url: HOOK }), client, context());
+    },
+  },
+  {
+    name: 'the same subscription again',
+    operationId: 'createRunSubscription',
+    status: 200,
+    call: async () => {
+      await subscribed();
+      return createRunSubscription(request('POST', 'runs/nightly-abcdefghij/subscriptions', { runId: 'nightly-abcdefghij' }, { url: HOOK }), client, context());
+    },
+  },
+  {
+    name: 'a subscription to a URL that is not https',
+    operationId: 'createRunSubscription',
+    status: 400,
+    call: () => {
+      client.put({ instanceId: 'nightly-abcdefghij', input: runInput('nightly-abcdefghij'), runtimeStatus: 'Running' });
+      return createRunSubscription(request('POST', 'runs/nightly-abcdefghij/subscriptions', { runId: 'nightly-abcdefghij' }, { url: 'http://hooks.example/x' }), client, context());
+    },
+  },
+  {
+    name: 'a sixth subscription',
+    operationId: 'createRunSubscription',
+    status: 409,
+    call: async () => {
+      await subscribed();
+      for (let i = 1; i < 5; i++) await createRunSubscription(request('POST', 'runs/nightly-abcdefghij/subscriptions', { runId: 'nightly-abcdefghij' }, { url: `${HOOK}${String(i)}` }), client, context());
+      return createRunSubscription(request('POST', 'runs/nightly-abcdefghij/subscriptions', { runId: 'nightly-abcdefghij' }, { url: `${HOOK}6` }), client, context());
+    },
+  },
+  { name: 'a subscription to an unknown run', operationId: 'createRunSubscription', status: 404, call: () => createRunSubscription(request('POST', 'runs/nightly-zzzzzzzzzz/subscriptions', { runId: 'nightly-zzzzzzzzzz' }, { url: HOOK }), client, context()) },
+  {
+    name: 'a subscription',
+    operationId: 'getRunSubscription',
+    status: 200,
+    call: async () => {
+      const id = await subscribed();
+      return getRunSubscription(request('GET', `runs/nightly-abcdefghij/subscriptions/${id}`, { runId: 'nightly-abcdefghij', subscriptionId: id }), client, context());
+    },
+  },
+  {
+    name: 'an unknown subscription',
+    operationId: 'getRunSubscription',
+    status: 404,
+    call: async () => {
+      await subscribed();
+      return getRunSubscription(request('GET', 'runs/nightly-abcdefghij/subscriptions/0123456789abcdef0123', { runId: 'nightly-abcdefghij', subscriptionId: '0123456789abcdef0123' }), client, context());
+    },
+  },
+  {
+    name: 'an unsubscribe',
+    operationId: 'deleteRunSubscription',
+    status: 204,
+    call: async () => {
+      const id = await subscribed();
+      return deleteRunSubscription(request('DELETE', `runs/nightly-abcdefghij/subscriptions/${id}`, { runId: 'nightly-abcdefghij', subscriptionId: id }), client, context());
+    },
+  },
+  {
+    name: 'an unsubscribe of an unknown subscription',
+    operationId: 'deleteRunSubscription',
+    status: 404,
+    call: async () => {
+      await subscribed();
+      return deleteRunSubscription(request('DELETE', 'runs/nightly-abcdefghij/subscriptions/nope', { runId: 'nightly-abcdefghij', subscriptionId: 'nope' }), client, context());
+    },
+  },
+  {
+    name: 'an unsubscribe by callback URL',
+    operationId: 'unsubscribeCallback',
+    status: 204,
+    call: async () => {
+      await subscribed();
+      return unsubscribeCallback(request('POST', 'subscriptions/unsubscribe', {}, { url: HOOK }), client, context());
+    },
+  },
+  { name: 'an unsubscribe without a url', operationId: 'unsubscribeCallback', status: 400, call: () => unsubscribeCallback(request('POST', 'subscriptions/unsubscribe', {}, {}), client, context()) },
   { name: 'a rerun of an unknown run', operationId: 'rerunRun', status: 404, call: () => rerunRun(request('POST', 'runs/nightly-zzzzzzzzzz/rerun', { runId: 'nightly-zzzzzzzzzz' }), client, context()) },
   { name: 'a cancel reason that is a number', operationId: 'cancelRun', status: 400, call: () => cancelRun(request('POST', 'runs/nightly-abcdefghij/cancel', { runId: 'nightly-abcdefghij' }, { reason: 5 }), client, context()) },
   {

@@ -52,6 +52,7 @@ const defaults: Config = {
   callers: { easyAuth: false, policies: {} },
   observeBatching: true,
   callbackAllowedUrls: parseCallbackAllowedUrls(undefined),
+  callbacksLocal: true,
   webhookSigningSecrets: [],
   eventGridTopicEndpoint: undefined,
   telemetry: { azureMonitor: null, otlp: null, metricExportIntervalMs: 60_000 },
@@ -184,6 +185,7 @@ describe('loadConfig', () => {
         { protocol: 'https:', hostname: 'hooks.contoso.com', wildcard: false, port: '', path: '/aks-jobs/' },
         { protocol: 'https:', hostname: 'logic.azure.com', wildcard: true, port: '', path: '/workflows/' },
       ],
+      callbacksLocal: true,
       webhookSigningSecrets: [expect.any(SigningSecret), expect.any(SigningSecret)],
       eventGridTopicEndpoint: 'https://evgt-abc.westeurope-1.eventgrid.azure.net/api/events',
       telemetry: {
@@ -208,6 +210,14 @@ describe('loadConfig', () => {
 
   it('an OTLP endpoint that is no http(s) URL stops start-up naming the setting', () => {
     expect(configError({ ...minimal, OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' }).message).toContain('- OTEL_EXPORTER_OTLP_ENDPOINT: an http(s) URL');
+  });
+
+  it.each([
+    ['no platform variable: the local runtime', {}, true],
+    ['WEBSITE_SITE_NAME set by App Service: Azure', { WEBSITE_SITE_NAME: 'func-jobs' }, false],
+    ['WEBSITE_INSTANCE_ID set by App Service: Azure', { WEBSITE_INSTANCE_ID: 'abc123' }, false],
+  ])('callbacks are local (loopback and private addresses allowed) only off Azure: %s', (_name, platform, local) => {
+    expect(loadConfig({ ...minimal, ...platform }).callbacksLocal).toBe(local);
   });
 
   it('a flag that is neither true nor false stops start-up naming the setting', () => {

@@ -39,9 +39,17 @@ const submitted: SubmitResult = { outcome: 'submitted', snapshot: snap('Starting
 
 const ARCHIVED = { location: 'run-logs/dev/batch/nightly-0123456789/index.json' };
 
-/** The verdict is known: the archive activity runs, once, and its outcome goes on the final snapshot. */
+/**
+ * The verdict is known: the archive activity runs, once, and its outcome goes on the final snapshot; then (from
+ * version 3.1) the push activity, which starts the deliveries of the run's subscriptions (none here).
+ */
 async function archived(h: OrchestrationHarness, outcome: unknown = ARCHIVED): Promise<OrchestrationHarness> {
-  return h.complete(ACTIVITIES.archiveRun, outcome);
+  await h.complete(ACTIVITIES.archiveRun, outcome);
+  return notified(h);
+}
+
+async function notified(h: OrchestrationHarness): Promise<OrchestrationHarness> {
+  return h.pending.some((w) => w.kind === 'activity' && w.name === ACTIVITIES.notifyRun) ? h.complete(ACTIVITIES.notifyRun, 0) : h;
 }
 
 async function started(i: JobRunInput = input()): Promise<OrchestrationHarness> {
@@ -401,6 +409,7 @@ describe('jobRun orchestration', () => {
     await h.complete(ACTIVITIES.observeRun, failed);
     await h.fail(ACTIVITIES.archiveRun, 'write blob dev/batch/x/index.json failed: HTTP 503: ServerBusy');
     await h.fire(); // attempts ran out
+    await notified(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toEqual({
       ...failed,
@@ -722,6 +731,46 @@ describe('jobRun: a cancel raised while an activity runs (version 3.0)', () => {
   });
 });
 
+describe('jobRun: the verdict pushed (version 3.1, issue 23)', () => {
+  it('after the archive, in the episode that makes the archived snapshot the custom status, one activity starts the deliveries', async () => {
+    const h = await started();
+    await h.fire();
+    const success = snap('Success', 'CompletionsReached', seconds(5));
+    await h.complete(ACTIVITIES.observeRun, success);
+    // The verdict is the custom status before anything is pushed: a subscription route reading it delivers itself.
+    expect(h.state.customStatus).toMatchObject({ status: 'Success' });
+    await h.complete(ACTIVITIES.archiveRun, ARCHIVED);
+    expect(h.activity().name).toBe(ACTIVITIES.notifyRun);
+    expect(h.activity().input).toEqual({ ref, snapshot: { ...success, archive: ARCHIVED } });
+    expect(h.state.customStatus).toEqual({ ...success, archive: ARCHIVED });
+    await h.complete(ACTIVITIES.notifyRun, 1);
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toEqual({ ...success, archive: ARCHIVED });
+  });
+
+  it('a push that cannot be started even after its retries leaves the verdict as it is', async () => {
+    const h = await started(input({ retry: { firstRetryMs: 1000, maxAttempts: 1 } }));
+    await h.fire();
+    const failed = snap('Failed', 'BackoffLimitExceeded', seconds(5));
+    await h.complete(ACTIVITIES.observeRun, failed);
+    await h.complete(ACTIVITIES.archiveRun, ARCHIVED);
+    await h.fail(ACTIVITIES.notifyRun, 'list blobs under runs/x/ failed: HTTP 503');
+    await h.fire();
+    expect(h.state.status).toBe('Completed');
+    expect(h.state.output).toEqual({ ...failed, archive: ARCHIVED });
+  });
+
+  it('an instance of version 3.0 pushes nothing: it ends after its archive, as it was recorded', async () => {
+    const h = await new OrchestrationHarness(jobRun, input(), t0, 'run-abc', '3.0').start();
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Success', 'CompletionsReached', seconds(5)));
+    await h.complete(ACTIVITIES.archiveRun, ARCHIVED);
+    expect(h.state.status).toBe('Completed');
+    expect(h.pending).toEqual([]);
+  });
+});
+
 describe('jobRun: the custom status stays within the host\'s limit at every step, the last included', () => {
   it('a 20,000-character reason from the cluster and a 50,000-character archive error: the orchestration completes', async () => {
     const h = await started();
@@ -730,6 +779,7 @@ describe('jobRun: the custom status stays within the host\'s limit at every step
     await h.complete(ACTIVITIES.observeRun, failed);
     expect(h.state.status).toBe('Running');
     await h.complete(ACTIVITIES.archiveRun, { location: null, error: `the logs could not be archived: ${'e'.repeat(50_000)}` });
+    await notified(h);
     // The local engine fails an orchestration over the host's 16 KB exactly as the host does.
     expect(h.state.status).toBe('Completed');
     expect(JSON.stringify(h.state.customStatus).length).toBeLessThanOrEqual(CUSTOM_STATUS_BUDGET_CHARS);

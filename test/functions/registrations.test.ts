@@ -114,6 +114,15 @@ describe('function registrations', () => {
         // The API documents
         'getOpenApiDocument',
         'getSwaggerDocument',
+        // Push on completion (issue 23)
+        'createRunSubscription',
+        'getRunSubscription',
+        'deleteRunSubscription',
+        'unsubscribeCallback',
+        'notifyRun',
+        'deliverRunEvent',
+        'attemptDelivery',
+        'deadLetterDelivery',
       ].sort(),
     );
   });

@@ -4,7 +4,10 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { API_ROUTES, type ApiRoute } from '../../src/api/routes.js';
 import { loadConfig } from '../../src/config.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
+import { subscriptionIdOf } from '../../src/core/subscriptions.js';
+import { subscribe, SubscriptionStore } from '../../src/runs/subscriptions.js';
 import { createServices, setServices } from '../../src/services.js';
+import { MemoryBlobs } from '../fakes/blobs.js';
 import { FakeDurableClient } from '../fakes/durable-client.js';
 import { FakeKube } from '../fakes/kube.js';
 
@@ -54,6 +57,12 @@ const KINDS: Record<string, Kind> = {
   cancelRun: 'run',
   getRunLogs: 'run',
   rerunRun: 'run',
+  createRunSubscription: 'run',
+  getRunSubscription: 'run',
+  deleteRunSubscription: 'run',
+  // Names a callback URL, not a run: a caller that may not read the URL's run gets the 204 an unknown URL gets and
+  // changes nothing (test/functions/subscriptions.test.ts tries it).
+  unsubscribeCallback: 'none',
   listClusters: 'clusters',
   listAuditRecords: 'admin',
   previewSchedule: 'none',
@@ -88,7 +97,16 @@ function useSettings(caller: Caller): void {
     FALLBACK_IMAGES: 'docker.io/library/',
     HTTP_CALL_ALLOWED_URLS: 'https://x.example/api/',
   });
-  setServices(createServices(config, { gatewayFactory: () => kube, now: () => t0, newSuffix: () => 'abcdefg001' }));
+  setServices({ ...createServices(config, { gatewayFactory: () => kube, now: () => t0, newSuffix: () => 'abcdefg001' }), subscriptions });
+}
+
+/** The runs' subscriptions: one on the run each walk uses, so its GET and DELETE have something to find. */
+let subscriptions: SubscriptionStore;
+const SUBSCRIPTION_URL = 'https://prod-00.westus.logic.azure.com/workflows/x/runs/y/actions/z/run?sig=abc';
+const SUBSCRIPTION_ID = subscriptionIdOf('report-abcdefg999', SUBSCRIPTION_URL);
+async function seedSubscription(): Promise<void> {
+  subscriptions = new SubscriptionStore(new MemoryBlobs());
+  await subscribe('report-abcdefg999', { url: SUBSCRIPTION_URL }, { store: subscriptions, checkUrl: (raw) => ({ url: new URL(raw) }), display: (u) => u.origin, canSign: false, now: t0, apiBase: null });
 }
 
 /** What the cluster holds in every namespace: a Job, a CronJob, a Deployment, a run's Job; a caller reaching any would show. */
@@ -133,7 +151,7 @@ function ownRun(caller: Caller, cluster: string, namespace: string): void {
 }
 
 function requestFor(route: ApiRoute, caller: Caller, where: { cluster: string; namespace: string }): HttpRequest {
-  const params: Record<string, string> = { namespace: where.namespace, name: 'report', runId: 'report-abcdefg999', path: 'index.html' };
+  const params: Record<string, string> = { namespace: where.namespace, name: 'report', runId: 'report-abcdefg999', path: 'index.html', subscriptionId: SUBSCRIPTION_ID };
   const path = route.route.replace(/\{\*?(\w+)\}/g, (_, name: string) => params[name] ?? '');
   const url = new URL(`${BASE}/${path}`);
   url.searchParams.set('cluster', where.cluster);
@@ -141,6 +159,7 @@ function requestFor(route: ApiRoute, caller: Caller, where: { cluster: string; n
   const bodies: Record<string, unknown> = {
     createCronJob: { name: 'nightly', fromDeployment: 'web', schedule: '0 3 * * *' },
     updateCronJob: { schedule: '0 4 * * *', resourceVersion: '1' },
+    createRunSubscription: { url: 'https://prod-01.westus.logic.azure.com/workflows/x/runs/y/actions/z/run?sig=def' },
   };
   const body = bodies[route.name] ?? (route.method === 'POST' ? {} : undefined);
   return new HttpRequest({
@@ -172,8 +191,9 @@ describe('the route table, walked as a confined caller', () => {
   });
 
   describe.each(['key', 'entra'] as const)('a %s caller confined to cluster dev, namespace batch', (caller) => {
-    beforeEach(() => {
+    beforeEach(async () => {
       seed();
+      await seedSubscription();
       useSettings(caller);
     });
 

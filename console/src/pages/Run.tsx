@@ -5,7 +5,7 @@ import { ApiError, call, callText, messageOf, streamText } from '../api.ts';
 import { Empty, ErrorNote, StatusBadge } from '../components.tsx';
 import { formatInstant, isFinished, retryAfterMs } from '../logic/answers.ts';
 import { hashOf } from '../logic/routes.ts';
-import type { CronJobDetail, RunFailure, Snapshot } from '../types.ts';
+import type { CronJobDetail, RunFailure, Snapshot, Subscription } from '../types.ts';
 
 /** What a failure kind means, in a person's words (docs/http-api.md, "Why a run failed"). */
 const KIND_WORDS: Readonly<Record<string, string>> = {
@@ -167,6 +167,30 @@ function useFollowedLog(runId: string, scope: Scope, container: string, enabled:
     };
   }, [runId, container, enabled]);
   return { text, note, ended };
+}
+
+/** Who is told the verdict: each subscription's host (never its URL) and how its delivery stands. */
+function Subscriptions({ items }: { items: Subscription[] }) {
+  return (
+    <section aria-labelledby="subscriptions-title" data-testid="run-subscriptions">
+      <h2 id="subscriptions-title">Told at the verdict</h2>
+      <table class="outputs">
+        <thead>
+          <tr><th scope="col">Receiver</th><th scope="col">Delivery</th><th scope="col">Attempts</th><th scope="col">Last error</th></tr>
+        </thead>
+        <tbody>
+          {items.map((sub) => (
+            <tr key={sub.id}>
+              <th scope="row">{sub.host} <small>({sub.format})</small></th>
+              <td>{sub.state}{sub.deliveredAt ? ` · ${formatInstant(sub.deliveredAt, undefined, true)}` : ''}{sub.deadLetter ? ` · dead letter ${sub.deadLetter}` : ''}</td>
+              <td>{sub.attempts}</td>
+              <td>{sub.lastError ?? ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
 }
 
 /** One container's log, live from the pod while it exists, from the archive after; a tail, following, a download. */
@@ -376,6 +400,7 @@ export function RunPage({ scope, runId }: { scope: Scope; runId: string }) {
             <dd>{formatInstant(s.observedAt, undefined, true)}{running ? ' · following' : ''}</dd>
           </dl>
           {s.failure ? <Cause failure={s.failure} /> : null}
+          {s.subscriptions && s.subscriptions.length > 0 ? <Subscriptions items={s.subscriptions} /> : null}
           <h2>Outputs</h2>
           {outputs.length === 0 ? (
             <Empty>{running ? 'Outputs come when the run ends.' : 'No outputs: the container wrote no JSON object as its termination message.'}</Empty>

@@ -96,6 +96,8 @@ const submitted = (now: Date): SubmitResult => ({ outcome: 'submitted', snapshot
 const running = (now: Date) => snap('Running', 'Running', now, { pods: { active: 1, ready: 1, succeeded: 0, failed: 0 } });
 const success = (now: Date) => snap('Success', 'Complete', now, { pods: { active: 0, ready: 0, succeeded: 1, failed: 0 }, outputs: { rows: 42 } });
 const archived = () => ({ location: 'run-logs/dev/batch/nightly-0123456789/index.json' });
+/** From 3.1 every verdict is pushed: the number of deliveries started (none without subscriptions). */
+const notified = () => 0;
 const throttledSubmit = (now: Date): SubmitResult => ({
   outcome: 'throttled',
   snapshot: snap('Starting', 'Throttled', now),
@@ -108,7 +110,7 @@ const stopped = (status: RunSnapshot['status'], reason: string) => (now: Date) =
 function answers(table: Partial<Record<string, ((now: Date) => Answer)[]>>): Scenario['answer'] {
   return (activity, call, now) => {
     // Every run archives once its verdict is final (goldens recorded before the archive have none).
-    const list = table[activity] ?? (activity === ACTIVITIES.archiveRun ? [archived] : undefined);
+    const list = table[activity] ?? (activity === ACTIVITIES.archiveRun ? [archived] : activity === ACTIVITIES.notifyRun ? [notified] : undefined);
     if (!list || list.length === 0) throw new Error(`scenario has no answer for ${activity}`);
     const pick = list[Math.min(call, list.length - 1)];
     if (!pick) throw new Error(`scenario has no answer for ${activity} call ${String(call)}`);
@@ -362,6 +364,26 @@ export const SCENARIOS: Scenario[] = [
       [ACTIVITIES.submitRun]: [submitted],
       [ACTIVITIES.observeRun]: [success],
       [ACTIVITIES.archiveRun]: [transient('upload to run-logs failed: HTTP 503')],
+    }),
+  },
+  {
+    name: 'push-notify',
+    description: 'version 3.1: after the verdict and the archive, one activity starts the deliveries of the subscriptions',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [success],
+      [ACTIVITIES.notifyRun]: [() => 2],
+    }),
+  },
+  {
+    name: 'push-notify-failed',
+    description: 'version 3.1: the deliveries cannot be started even after the retries (the subscriptions store is down): the verdict stands',
+    input: input(),
+    answer: answers({
+      [ACTIVITIES.submitRun]: [submitted],
+      [ACTIVITIES.observeRun]: [running, success],
+      [ACTIVITIES.notifyRun]: [transient('list blobs under runs/nightly-0123456789/ failed: HTTP 503')],
     }),
   },
   {

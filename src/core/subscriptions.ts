@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+
+import { z } from 'zod';
+
+import { boundText } from './limits.js';
+import type { RunStatus } from './run.js';
+
+/**
+ * Subscriptions to a run's verdict (issue 23): who is told, how each delivery stands. A subscription's URL is a
+ * secret (a Logic Apps callback carries its `sig=` in the query), so it lives only in the subscription's own blob:
+ * never in orchestration history, a log line, a custom status or an answer. Everything else here (ids, host,
+ * states) is safe to show.
+ */
+
+/** At most this many subscriptions per run: each is an outbound request the app makes at the verdict, retried for a day. */
+export const MAX_SUBSCRIPTIONS_PER_RUN = 5;
+
+/** How long a delivery is retried before it is dead-lettered into the run's archive folder. */
+export const DELIVERY_GIVE_UP_MS = 24 * 60 * 60 * 1000;
+/** The first wait after a failed attempt; it doubles up to DELIVERY_MAX_WAIT_MS. */
+export const DELIVERY_FIRST_WAIT_MS = 1_000;
+export const DELIVERY_MAX_WAIT_MS = 60 * 60 * 1000;
+/** A Retry-After further out than this is cut to it: a receiver cannot park a delivery for the whole day in one answer. */
+export const DELIVERY_MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
+
+/** The events a subscription can ask for. Only the verdict for now: `started` is left for a later change (docs/decisions.md). */
+export const EVENT_TYPES = ['finished'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * What is POSTed: `snapshot`, the JSON `GET /runs/{runId}` answers (what a Logic Apps HTTP Webhook action resumes
+ * with), or `cloudevents`, a CloudEvents 1.0 structured-mode event whose data is that snapshot.
+ */
+export const FORMATS = ['snapshot', 'cloudevents'] as const;
+export type DeliveryFormat = (typeof FORMATS)[number];
+
+export const DELIVERY_STATES = ['pending', 'delivering', 'delivered', 'retrying', 'deadLettered', 'gone', 'unsubscribed'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
+/** A subscription as the request gives it (the subscriptions route's body, and the start body's `subscription`). */
+export const subscriptionRequestSchema = z
+  .object({
+    url: z.string().min(1).max(4096).describe('Where the run\'s verdict is POSTed: HTTPS, allowed by CALLBACK_ALLOWED_URLS; a secret, never shown back'),
+    events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length).optional().describe('Which events; default ["finished"]'),
+    format: z.enum(FORMATS).optional().describe('snapshot (default for Logic Apps callback URLs) or cloudevents (default otherwise)'),
+  })
+  .strict();
+export type SubscriptionRequest = z.infer<typeof subscriptionRequestSchema>;
+
+/** A Logic Apps Unsubscribe call's body: the callback URL it subscribed with. */
+export const unsubscribeRequestSchema = z.object({ url: z.string().min(1).max(4096).describe('The callback URL that was subscribed') }).strict();
+
+/** A subscription as it is stored: its blob is the only place its URL is kept. */
+export const storedSubscriptionSchema = z.object({
+  id: z.string(),
+  runId: z.string(),
+  /** Null once unsubscribed: the secret is dropped with the subscription. */
+  url: z.string().nullable(),
+  host: z.string(),
+  events: z.array(z.enum(EVENT_TYPES)),
+  format: z.enum(FORMATS),
+  /** Logic Apps callback URLs are not signed (their `sig=` is the proof); every other target gets Standard Webhooks headers. */
+  signed: z.boolean(),
+  createdAt: z.string(),
+  state: z.enum(DELIVERY_STATES),
+  attempts: z.number().int().nonnegative(),
+  lastError: z.string().nullable(),
+  lastAttemptAt: z.string().nullable(),
+  /** The event id delivered (or dead-lettered), once one was. */
+  eventId: z.string().nullable(),
+  deliveredAt: z.string().nullable(),
+  /** Where the dead letter was written, when it was. */
+  deadLetter: z.string().nullable(),
+  /** The app's public `/api` as the subscriber reached it, for the links in what is sent (no key). */
+  apiBase: z.string().nullable().default(null),
+});
+export type StoredSubscription = z.infer<typeof storedSubscriptionSchema>;
+
+/** What a snapshot, an answer and the console show of a subscription: never its URL. */
+export interface SubscriptionView {
+  id: string;
+  host: string;
+  events: EventType[];
+  format: DeliveryFormat;
+  state: DeliveryState;
+  attempts: number;
+  lastError: string | null;
+  lastAttemptAt: string | null;
+  deliveredAt: string | null;
+  deadLetter: string | null;
+}
+
+export const subscriptionViewSchema = z.object({
+  id: z.string(),
+  host: z.string().describe('The target\'s scheme and host; never its path or query'),
+  events: z.array(z.enum(EVENT_TYPES)),
+  format: z.enum(FORMATS),
+  state: z.enum(DELIVERY_STATES),
+  attempts: z.number().int(),
+  lastError: z.string().nullable(),
+  lastAttemptAt: z.string().nullable(),
+  deliveredAt: z.string().nullable(),
+  deadLetter: z.string().nullable(),
+});
+
+export function viewOf(sub: StoredSubscription): SubscriptionView {
+  const { id, host, events, format, state, attempts, lastError, lastAttemptAt, deliveredAt, deadLetter } = sub;
+  return { id, host, events, format, state, attempts, lastError, lastAttemptAt, deliveredAt, deadLetter };
+}
+
+/**
+ * The subscription's id: a hash of the run and the URL, so subscribing the same URL twice (a Logic Apps retry of
+ * its Subscribe call) is the same subscription, and the id tells nothing about the URL.
+ */
+export function subscriptionIdOf(runId: string, url: string): string {
+  return createHash('sha256').update(`${runId}\n${url}`).digest('hex').slice(0, 20);
+}
+
+/** The key under which an unsubscribe by URL (a Logic Apps Unsubscribe call) finds the subscription. */
+export function urlKeyOf(url: string): string {
+  return createHash('sha256').update(url).digest('hex');
+}
+
+export function isSubscriptionId(value: string): boolean {
+  return /^[0-9a-f]{20}$/.test(value);
+}
+
+/**
+ * The event's id: the run and its verdict, so a receiver de-duplicates on it (the same for every retry and restart).
+ * A colon, not a dot: Standard Webhooks ids must hold no dot (the signed content is `id.timestamp.body`).
+ */
+export function eventIdOf(runId: string, status: RunStatus): string {
+  return `${runId}:${status}`;
+}
+
+/**
+ * The delivery orchestration's instance id: one per run, verdict and subscription, so every path that starts it
+ * (the verdict's activity, retried or not, and a subscriptions route racing the verdict) meets the same instance.
+ * Run ids and subscription ids hold only [a-z0-9-], so the id is one Durable accepts.
+ */
+export function deliveryInstanceIdOf(runId: string, status: RunStatus, subscriptionId: string): string {
+  return `delivery-${runId}-${status.toLowerCase()}-${subscriptionId}`;
+}
+
+/**
+ * Logic Apps (and Power Automate) callback URLs: the workflow's trigger or action endpoint, whose `sig=` query is
+ * its own proof of origin. Their hosts are `<region>.logic.azure.com` (and the sovereign clouds'), Power Automate's
+ * `<env>.environment.api.powerplatform.com`; the query carries `sig`.
+ */
+export function isLogicAppsCallback(url: URL): boolean {
+  const host = url.hostname.toLowerCase();
+  const logicHost = /\.logic\.azure\.(?:com|us|cn)$/.test(host) || host.endsWith('.environment.api.powerplatform.com') || host.endsWith('.logic.azure.de');
+  return logicHost && url.searchParams.has('sig');
+}
+
+/**
+ * The wait after `attempts` failed attempts: doubling from a second up to an hour, and never sooner than the
+ * receiver's Retry-After (cut to an hour). The larger of the two, so a receiver answering `Retry-After: 1` to every
+ * attempt still gets the backoff, and a day holds some 35 attempts whatever it answers.
+ */
+export function deliveryWaitMs(attempts: number, retryAfterMs: number | undefined): number {
+  const backoff = Math.min(DELIVERY_FIRST_WAIT_MS * 2 ** Math.max(0, attempts - 1), DELIVERY_MAX_WAIT_MS);
+  if (retryAfterMs === undefined) return backoff;
+  return Math.max(backoff, Math.min(retryAfterMs, DELIVERY_MAX_RETRY_AFTER_MS));
+}
+
+/** An attempt's outcome, as the delivery orchestration acts on it. */
+export type AttemptOutcome =
+  | { kind: 'delivered' }
+  /** Nothing to send any more: unsubscribed, or this event was already delivered. */
+  | { kind: 'skipped'; why: string }
+  /** The receiver said 410 Gone: the subscription ends. */
+  | { kind: 'gone' }
+  | { kind: 'retry'; error: string; retryAfter?: string | undefined }
+  /** Retrying cannot help (the target resolves to an address the app refuses): dead-lettered at once. */
+  | { kind: 'failed'; error: string };
+
+/** What one answer (or no answer) means. Every answer but 2xx, 3xx and 410 is retried: a receiver being redeployed answers 404 for a while. */
+export function outcomeOf(result: { status: number; retryAfter?: Date | undefined } | { error: string; transient: boolean }): AttemptOutcome {
+  if ('error' in result) return result.transient ? { kind: 'retry', error: boundText(result.error, 500) } : { kind: 'failed', error: boundText(result.error, 500) };
+  if (result.status >= 200 && result.status < 300) return { kind: 'delivered' };
+  if (result.status === 410) return { kind: 'gone' };
+  // A redirect is never followed (it could point anywhere, inside the network too), and asking again gets the same.
+  if (result.status >= 300 && result.status < 400) return { kind: 'failed', error: `the receiver answered HTTP ${result.status}, a redirect, which is never followed` };
+  return { kind: 'retry', error: `the receiver answered HTTP ${result.status}`, ...(result.retryAfter ? { retryAfter: result.retryAfter.toISOString() } : {}) };
+}

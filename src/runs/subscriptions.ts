@@ -1,0 +1,291 @@
+import type { BlobStore } from '../clients/blob.js';
+import { CLOUDEVENTS_CONTENT_TYPE } from '../core/cloudevents.js';
+import { BadRequestError, ConflictError, ensureError, NotFoundError } from '../core/errors.js';
+import { boundText } from '../core/limits.js';
+import { isTerminal, type RunRef, type RunSnapshot } from '../core/run.js';
+import {
+  type AttemptOutcome,
+  deliveryInstanceIdOf,
+  eventIdOf,
+  isLogicAppsCallback,
+  MAX_SUBSCRIPTIONS_PER_RUN,
+  type StoredSubscription,
+  storedSubscriptionSchema,
+  subscriptionIdOf,
+  type SubscriptionRequest,
+  urlKeyOf,
+} from '../core/subscriptions.js';
+
+/**
+ * The container that keeps subscriptions, apart from the logs archive's, so no route that reads the archive can
+ * ever hand out a subscription's blob (its URL is a secret).
+ */
+export const SUBSCRIPTIONS_CONTAINER = 'run-subscriptions';
+
+const JSON_TYPE = 'application/json';
+
+/** `runs/<runId>/<id>.json`: one blob per subscription; `by-url/<sha256 of the URL>.json`: where an unsubscribe by URL finds it. */
+function subscriptionBlob(runId: string, id: string): string {
+  return `runs/${runId}/${id}.json`;
+}
+function urlIndexBlob(url: string): string {
+  return `by-url/${urlKeyOf(url)}.json`;
+}
+
+/** What the store needs of a blob container (clients/blob.ts BlobStore; an in-memory one in tests). */
+export type SubscriptionBlobs = Pick<BlobStore, 'list' | 'read' | 'writeIf' | 'put' | 'get' | 'delete'>;
+
+/**
+ * Subscriptions in Blob Storage: one blob each, changed only by conditional writes (ETags), so an unsubscribe and
+ * a delivery's bookkeeping never overwrite each other.
+ */
+export class SubscriptionStore {
+  constructor(private readonly blobs: SubscriptionBlobs) {}
+
+  async list(runId: string): Promise<StoredSubscription[]> {
+    const page = await this.blobs.list(`runs/${runId}/`, { limit: 100 });
+    const found = await Promise.all(page.items.map(async (item) => this.read(item.name)));
+    return found.flatMap((entry) => (entry ? [entry.sub] : [])).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  async get(runId: string, id: string): Promise<StoredSubscription | undefined> {
+    return (await this.read(subscriptionBlob(runId, id)))?.sub;
+  }
+
+  private async read(name: string): Promise<{ sub: StoredSubscription; etag: string } | undefined> {
+    const blob = await this.blobs.read(name);
+    if (!blob) return undefined;
+    const parsed = storedSubscriptionSchema.safeParse(JSON.parse(blob.content.toString('utf8')));
+    return parsed.success ? { sub: parsed.data, etag: blob.etag } : undefined;
+  }
+
+  /** Writes a new subscription; false when one with its id is already there. */
+  async create(sub: StoredSubscription): Promise<boolean> {
+    const created = await this.blobs.writeIf(subscriptionBlob(sub.runId, sub.id), JSON.stringify(sub), JSON_TYPE, { ifNoneMatch: '*' });
+    if (created && sub.url) await this.rememberUrl(sub.url, sub.runId, sub.id);
+    return created;
+  }
+
+  async rememberUrl(url: string, runId: string, id: string): Promise<void> {
+    await this.blobs.put(urlIndexBlob(url), JSON.stringify({ runId, id }), JSON_TYPE);
+  }
+
+  /**
+   * Change a subscription by a function of what is stored: read, change, write if unchanged meanwhile, and again
+   * when another writer came first. Undefined from `change` leaves it as it is. The subscription as it now stands.
+   */
+  async update(runId: string, id: string, change: (sub: StoredSubscription) => StoredSubscription | undefined): Promise<StoredSubscription | undefined> {
+    for (let tries = 0; tries < 10; tries++) {
+      const current = await this.read(subscriptionBlob(runId, id));
+      if (!current) return undefined;
+      const next = change(current.sub);
+      if (!next) return current.sub;
+      if (await this.blobs.writeIf(subscriptionBlob(runId, id), JSON.stringify(next), JSON_TYPE, { ifMatch: current.etag })) return next;
+    }
+    throw new ConflictError(`subscription ${id} of run ${runId} kept changing while it was written; try again`);
+  }
+
+  /**
+   * The subscription a URL was given to, for an unsubscribe that knows only the URL. The URL as it was stored:
+   * parsed, so `https://host:443/...` (as Logic Apps writes its callback URLs) finds `https://host/...`.
+   */
+  async findByUrl(url: string): Promise<{ runId: string; id: string } | undefined> {
+    const blob = await this.blobs.get(urlIndexBlob(URL.canParse(url) ? new URL(url).toString() : url));
+    if (!blob) return undefined;
+    const entry = JSON.parse(blob.toString('utf8')) as { runId?: unknown; id?: unknown };
+    return typeof entry.runId === 'string' && typeof entry.id === 'string' ? { runId: entry.runId, id: entry.id } : undefined;
+  }
+
+  async forgetUrl(url: string): Promise<void> {
+    await this.blobs.delete(urlIndexBlob(url));
+  }
+}
+
+/** What the delivery orchestration is started with: ids and the snapshot, never the URL. */
+export interface DeliveryInput {
+  ref: RunRef;
+  subscriptionId: string;
+  eventId: string;
+  snapshot: RunSnapshot;
+}
+
+/** Starts a delivery orchestration under its id; true when it started it, false when one with the id was already there. */
+export type DeliveryStarter = (instanceId: string, input: DeliveryInput) => Promise<boolean>;
+
+/** How a URL is judged (core/callback-url.ts's checkCallbackUrl with the app's policy). */
+export type UrlCheck = (raw: string) => { url: URL } | { problem: string; setting?: string };
+
+export interface SubscribeDeps {
+  store: SubscriptionStore;
+  checkUrl: UrlCheck;
+  /** Shows scheme and host only. */
+  display: (url: URL) => string;
+  /** Whether a signing secret is configured: without one, only Logic Apps callbacks (which need no signature) are accepted. */
+  canSign: boolean;
+  now: Date;
+  /** The app's public `/api`, for the links in what is sent. */
+  apiBase: string | null;
+}
+
+/** The URL, checked; a problem is a 400 naming the setting that decides. */
+export function checkedUrl(raw: string, checkUrl: UrlCheck): URL {
+  const checked = checkUrl(raw);
+  if ('problem' in checked) throw new BadRequestError(checked.problem);
+  return checked.url;
+}
+
+/** The subscription's URL, checked, and whether it is a Logic Apps callback; a 400 naming the setting otherwise. */
+export function validateSubscription(request: SubscriptionRequest, deps: Pick<SubscribeDeps, 'checkUrl' | 'canSign' | 'display'>): { url: URL; logicApps: boolean } {
+  const url = checkedUrl(request.url, deps.checkUrl);
+  const logicApps = isLogicAppsCallback(url);
+  if (!logicApps && !deps.canSign) {
+    throw new BadRequestError(
+      `deliveries to ${deps.display(url)} are signed with WEBHOOK_SIGNING_SECRET, which is not set; an operator sets it, or use a Logic Apps callback URL (those need no signature)`,
+    );
+  }
+  return { url, logicApps };
+}
+
+/**
+ * Record a subscription to a run. The same URL twice is the same subscription (201 the first time, 200 after);
+ * a sixth is a 409. The blob is written before the caller looks at the run's verdict (see deliverIfDecided).
+ */
+export async function subscribe(runId: string, request: SubscriptionRequest, deps: SubscribeDeps): Promise<{ sub: StoredSubscription; created: boolean }> {
+  const { url, logicApps } = validateSubscription(request, deps);
+  const href = url.toString();
+  const id = subscriptionIdOf(runId, href);
+  const existing = await deps.store.get(runId, id);
+  if (existing && existing.state !== 'unsubscribed') return { sub: existing, created: false };
+  const active = (await deps.store.list(runId)).filter((s) => s.state !== 'unsubscribed' && s.id !== id);
+  if (active.length >= MAX_SUBSCRIPTIONS_PER_RUN) {
+    throw new ConflictError(`run "${runId}" already has ${active.length} subscriptions, the most a run may have (${MAX_SUBSCRIPTIONS_PER_RUN}); delete one first`);
+  }
+  const sub: StoredSubscription = {
+    id,
+    runId,
+    url: href,
+    host: deps.display(url),
+    events: request.events ?? ['finished'],
+    format: request.format ?? (logicApps ? 'snapshot' : 'cloudevents'),
+    signed: !logicApps,
+    createdAt: deps.now.toISOString(),
+    state: 'pending',
+    attempts: 0,
+    lastError: null,
+    lastAttemptAt: null,
+    eventId: null,
+    deliveredAt: null,
+    deadLetter: null,
+    apiBase: deps.apiBase,
+  };
+  if (existing) {
+    // Subscribed again after an unsubscribe: a fresh subscription under the same id.
+    const renewed = await deps.store.update(runId, id, () => sub);
+    await deps.store.rememberUrl(href, runId, id);
+    return { sub: renewed ?? sub, created: true };
+  }
+  if (!(await deps.store.create(sub))) {
+    // Another request with the same URL came first: theirs is this one.
+    const raced = await deps.store.get(runId, id);
+    if (raced) return { sub: raced, created: false };
+    throw new ConflictError(`subscription ${id} of run "${runId}" was being written by another request; try again`);
+  }
+  return { sub, created: true };
+}
+
+/** Unsubscribe: the URL (the secret) is dropped and no delivery is made after this. The run is never touched. */
+export async function unsubscribe(store: SubscriptionStore, runId: string, id: string): Promise<StoredSubscription> {
+  const seen: { url: string | null } = { url: null };
+  const updated = await store.update(runId, id, (sub) => {
+    seen.url = sub.url;
+    return sub.state === 'unsubscribed' ? undefined : { ...sub, url: null, state: 'unsubscribed' };
+  });
+  if (!updated) throw new NotFoundError(`run "${runId}" has no subscription "${id}"`);
+  if (seen.url) await store.forgetUrl(seen.url);
+  return updated;
+}
+
+/**
+ * Start the deliveries of a run's verdict: one orchestration per subscription that wants it and has not had it.
+ * Called by the orchestrator's activity at the verdict, and by the subscriptions route for a subscription made once
+ * the verdict is (see docs/decisions.md, "Issue 23": the two meet at the same instance id).
+ */
+export async function startDeliveries(store: SubscriptionStore, ref: RunRef, snapshot: RunSnapshot, start: DeliveryStarter, only?: string): Promise<string[]> {
+  if (!isTerminal(snapshot.status)) return [];
+  const eventId = eventIdOf(ref.runId, snapshot.status);
+  const subs = (await store.list(ref.runId)).filter((s) => (only === undefined || s.id === only) && s.events.includes('finished'));
+  const started: string[] = [];
+  for (const sub of subs) {
+    if (sub.state === 'unsubscribed' || sub.state === 'gone') continue;
+    if (sub.eventId === eventId && (sub.state === 'delivered' || sub.state === 'deadLettered')) continue;
+    const instanceId = deliveryInstanceIdOf(ref.runId, snapshot.status, sub.id);
+    if (await start(instanceId, { ref, subscriptionId: sub.id, eventId, snapshot })) started.push(instanceId);
+  }
+  return started;
+}
+
+/** What one attempt needs: the subscription's store, a sender, a signer, and what the run's snapshot is sent as. */
+export interface AttemptDeps {
+  store: SubscriptionStore;
+  checkUrl: UrlCheck;
+  /** The body for this subscription's format. */
+  body: (sub: StoredSubscription) => string;
+  /** Standard Webhooks headers for a signed subscription (the same id on every attempt, this attempt's time). */
+  sign: (body: string) => Record<string, string>;
+  send: (url: URL, body: string, headers: Record<string, string>) => Promise<{ status: number; retryAfter?: Date | undefined } | { error: string; transient: boolean }>;
+  outcomeOf: (result: { status: number; retryAfter?: Date | undefined } | { error: string; transient: boolean }) => AttemptOutcome;
+  now: () => Date;
+}
+
+/**
+ * One delivery attempt. The subscription is read first (an unsubscribe or an earlier delivery of this event ends it
+ * without a request), the attempt counted before the request (so a killed worker's attempt is seen), then the
+ * request made and its outcome written.
+ */
+export async function attemptDelivery(runId: string, id: string, eventId: string, deps: AttemptDeps): Promise<AttemptOutcome> {
+  const sub = await deps.store.get(runId, id);
+  if (!sub?.url || sub.state === 'unsubscribed') return { kind: 'skipped', why: 'unsubscribed' };
+  if (sub.state === 'gone') return { kind: 'skipped', why: 'the receiver answered 410 Gone before' };
+  if (sub.eventId === eventId && sub.state === 'delivered') return { kind: 'skipped', why: `event ${eventId} was delivered` };
+  const checked = deps.checkUrl(sub.url);
+  const counted = await deps.store.update(runId, id, (s) => ({ ...s, state: 'delivering', attempts: s.attempts + 1, lastAttemptAt: deps.now().toISOString(), eventId }));
+  if (!counted?.url || counted.state !== 'delivering') return { kind: 'skipped', why: 'unsubscribed' };
+  let outcome: AttemptOutcome;
+  if ('problem' in checked) {
+    outcome = { kind: 'failed', error: checked.problem };
+  } else {
+    const body = deps.body(counted);
+    const headers: Record<string, string> = { 'Content-Type': counted.format === 'cloudevents' ? CLOUDEVENTS_CONTENT_TYPE : 'application/json; charset=utf-8', ...(counted.signed ? deps.sign(body) : {}) };
+    try {
+      outcome = deps.outcomeOf(await deps.send(checked.url, body, headers));
+    } catch (err) {
+      outcome = { kind: 'retry', error: boundText(ensureError(err).message, 500) };
+    }
+  }
+  await recordOutcome(deps.store, runId, id, outcome, deps.now());
+  return outcome;
+}
+
+async function recordOutcome(store: SubscriptionStore, runId: string, id: string, outcome: AttemptOutcome, at: Date): Promise<void> {
+  await store.update(runId, id, (s) => {
+    // An unsubscribe that came during the request stays.
+    if (s.state === 'unsubscribed') return undefined;
+    switch (outcome.kind) {
+      case 'delivered':
+        return { ...s, state: 'delivered', lastError: null, deliveredAt: at.toISOString() };
+      case 'gone':
+        return { ...s, url: null, state: 'gone', lastError: 'the receiver answered 410 Gone: the subscription ended' };
+      case 'retry':
+        return { ...s, state: 'retrying', lastError: outcome.error };
+      case 'failed':
+        return { ...s, state: 'retrying', lastError: outcome.error };
+      default:
+        return undefined;
+    }
+  });
+}
+
+/** After the last attempt: the subscription says where its dead letter is. */
+export async function markDeadLettered(store: SubscriptionStore, runId: string, id: string, location: string): Promise<StoredSubscription | undefined> {
+  return store.update(runId, id, (s) => (s.state === 'unsubscribed' ? undefined : { ...s, state: 'deadLettered', deadLetter: location }));
+}
