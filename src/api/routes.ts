@@ -23,10 +23,12 @@ import {
   jobListSchema,
   jobNameParamSchema,
   namespaceParamSchema,
+  namespaceRunsSchema,
   objectNameParamSchema,
   problemSchema,
   runAcceptedSchema,
   runIdParamSchema,
+  runStatusFilterSchema,
   runStatusSchema,
   schedulePreviewSchema,
 } from './schemas.js';
@@ -71,6 +73,7 @@ export const COMPONENT_SCHEMAS = {
   CronJobDetail: { schema: cronJobDetailSchema, io: 'output' },
   CronJobUpdated: { schema: cronJobUpdatedSchema, io: 'output' },
   CronJobRuns: { schema: cronJobRunsSchema, io: 'output' },
+  RunList: { schema: namespaceRunsSchema, io: 'output' },
   SchedulePreview: { schema: schedulePreviewSchema, io: 'output' },
   ClusterList: { schema: clusterListSchema, io: 'output' },
 } as const satisfies Record<string, { schema: z.ZodType; io: 'input' | 'output'; constraints?: Readonly<Record<string, unknown>> }>;
@@ -316,6 +319,25 @@ export const API_ROUTES: readonly ApiRoute[] = [
     requestBody: { schema: 'EnvOverrides', required: false, description: "Env overrides for containers[0], merged over the original run's" },
     answers: { 202: runStarted },
     errors: [...CLUSTER_ERRORS, 413, 429],
+  },
+  {
+    name: 'listRuns',
+    method: 'GET',
+    route: 'runs',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: "List a namespace's runs",
+    description:
+      "The namespace's runs, newest first, whoever started them: the app's live Jobs and the logs archive's runs, each with its source, trigger, starter, status, failure kind and duration. A caller sees the runs it may read (an Entra caller its own and those no caller started); runs of sources kept out are left out. A page may hold fewer than limit runs while continue is set.",
+    parameters: [
+      namespaceQuery,
+      cluster,
+      { name: 'status', in: 'query', description: 'Only runs with these statuses, comma-separated: Starting, Running, Success, Failed, Cancelled, Unknown', schema: runStatusFilterSchema, allowEmpty: true },
+      limit(MAX_RUNS_PAGE, 'Runs'),
+      continueToken,
+    ],
+    answers: { 200: { description: 'A page of runs', body: { schema: 'RunList' } } },
+    errors: CLUSTER_ERRORS,
   },
   {
     name: 'getRunLogs',

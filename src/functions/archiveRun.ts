@@ -11,7 +11,8 @@ import { ACTIVITIES } from './names.js';
 
 export const archiveRunInputSchema = z.object({
   ref: runRefSchema,
-  final: runSnapshotSchema.pick({ status: true, reason: true, message: true, startTime: true, completionTime: true }),
+  /** failureKind: the verdict's own, when the orchestration passes it (absent: the archive judges from what it reads). */
+  final: runSnapshotSchema.pick({ status: true, reason: true, message: true, startTime: true, completionTime: true, failureKind: true }),
   /** Who started the run, for the archive's index when its Job is already gone. Absent from earlier inputs. */
   trigger: z.enum(['http', 'schedule', 'rerun']).optional(),
 });
@@ -38,6 +39,7 @@ export async function archiveRun(input: unknown, context: InvocationContext): Pr
         startTime: final.startTime,
         completionTime: final.completionTime,
         source: ref.source,
+        failureKind: final.failureKind,
         // The archive's vocabulary has no rerun: a rerun is a run on request, as its Job's labels also say.
         ...(trigger ? { trigger: trigger === 'rerun' ? 'http' : trigger } : {}),
       },
