@@ -64,6 +64,8 @@ export interface ArchiveRequest {
   trigger?: RunTrigger;
   /** Why it failed, as the run's verdict says; else judged here from what the archive reads (the Job, pods, events). */
   failureKind?: FailureKind | undefined;
+  /** The caller tag of who started it (core/run.ts callerTag), for a Job already gone; the Job's own tag wins. */
+  caller?: string | undefined;
 }
 
 /**
@@ -243,7 +245,8 @@ export async function archiveRun(
   const startTime = (job?.status?.startTime ? new Date(job.status.startTime).toISOString() : null) ?? request.startTime;
   const completionTime = (job?.status?.completionTime ? new Date(job.status.completionTime).toISOString() : null) ?? request.completionTime;
   // A run's Job gone before the archive read it leaves its caller unknown: only admins list such a run.
-  const caller = job ? (job.metadata?.annotations?.[CALLER_ANNOTATION] ?? null) : trigger === 'http' ? CALLER_UNKNOWN : null;
+  // Unless the run's record said who it was (orchestration 3.1 on).
+  const caller = job ? (job.metadata?.annotations?.[CALLER_ANNOTATION] ?? null) : trigger === 'http' ? (request.caller ?? CALLER_UNKNOWN) : null;
   // The verdict's own failure kind when the run's record gives it; else the same classification the observe makes,
   // from what was read here (a pod deleted before the archive leaves the verdict's reason to judge by).
   const failureKind = request.failureKind ?? classifyFailure({ verdict: request.verdict, job, pods, events, now })?.kind;

@@ -283,6 +283,31 @@ describe('GET /runs: who may see what (attacks)', () => {
     expect(ids(await list(as(ADMIN, [ADMIN_ROLE])))).toEqual(['nightly-29000012', 'nightly-29000001']);
   });
 
+  it("a cancelled run archived after its Job was deleted: its caller's when the run's record names it (orchestration 3.1), else an admin's only", async () => {
+    const gone = (runId: string, caller?: string) =>
+      archiveRun(kube, store.asStore(), {
+        cluster: 'dev',
+        namespace: 'batch',
+        runId,
+        verdict: { status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled by a caller' },
+        startTime: at(20).toISOString(),
+        completionTime: at(21).toISOString(),
+        source: { kind: 'Job', name: 'report' },
+        trigger: 'http',
+        ...(caller ? { caller } : {}),
+      }, 1024, NOW);
+    await gone('report-aaaacanc21', entraTag(APP_A));
+    await gone('report-oldcance22');
+    expect(ids(await list(as(APP_A), 'namespace=batch&status=Cancelled'))).toEqual(['report-aaaacanc21']);
+    expect(items(await list(as(APP_A), 'namespace=batch&status=Cancelled'))[0]).toMatchObject({ failureKind: 'Cancelled', startedBy: { kind: 'entra', appId: APP_A }, durationSeconds: 60 });
+    expect(ids(await list(as(APP_B), 'namespace=batch&status=Cancelled'))).toEqual([]);
+    expect(ids(await list(KEY, 'namespace=batch&status=Cancelled'))).toEqual([]);
+    const admin = await list(as(ADMIN, [ADMIN_ROLE]), 'namespace=batch&status=Cancelled');
+    // Same start: by run id, as the listing orders them.
+    expect(ids(admin)).toEqual(['report-aaaacanc21', 'report-oldcance22']);
+    expect(items(admin)[1]?.startedBy).toEqual({ kind: 'unknown' });
+  });
+
   it.each([
     { name: 'a namespace the cluster does not allow', query: 'namespace=kube-system', settings: {}, detail: 'not allowed' },
     { name: 'a cluster not configured', query: 'namespace=batch&cluster=prod', settings: {}, detail: 'prod' },
