@@ -1,8 +1,8 @@
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1Job, V1ObjectMeta } from '@kubernetes/client-node';
 
 import type { BlobStore } from '../clients/blob.js';
 import type { KubeGateway } from '../clients/kube.js';
-import { compareRuns, entryFromMarker, mergeRunPage, namespaceRunsPrefix, type RunCursor, type RunEntry, type RunPage } from '../core/archive.js';
+import { compareRuns, cronJobOwner, entryFromMarker, mergeRunPage, namespaceRunsPrefix, type RunCursor, type RunEntry, type RunPage } from '../core/archive.js';
 import { type ManagedKind, notRunnable } from '../core/consent.js';
 import { MANAGED_SELECTOR, NOT_MANAGED_SELECTOR } from '../core/labels.js';
 import { allJobs, liveEntry } from './archive.js';
@@ -41,9 +41,9 @@ async function allCronJobMeta(gateway: KubeGateway, namespace: string): Promise<
 /**
  * Which sources are kept out of the app today (`runnable: "false"`, or not opted in under SOURCES_OPT_IN): their
  * runs are left out of the listing, whoever started them, as a kept-out CronJob's runs route refuses all of them.
- * A source that is gone keeps its runs listed (its archived runs are the namespace's, as on that route). Each kind
- * is read with one list of the namespace (the source Jobs by the label the app's runs lack), and only once a run of
- * that kind is to be shown: never one read per run.
+ * A source that is gone keeps its runs listed (its archived runs are the namespace's, as on that route). Source Jobs
+ * come from the list of the namespace's other Jobs the listing reads anyway; CronJobs are read with one list, and
+ * only once a run of one is to be shown: never one read per run.
  */
 class KeptOutSources {
   private readonly lists = new Map<ManagedKind, Map<string, V1ObjectMeta | undefined>>();
@@ -52,18 +52,15 @@ class KeptOutSources {
     private readonly gateway: KubeGateway,
     private readonly namespace: string,
     private readonly optIn: boolean,
-  ) {}
+    jobs: readonly V1Job[],
+  ) {
+    this.lists.set('Job', new Map(jobs.map((j) => [j.metadata?.name ?? '', j.metadata] as const)));
+  }
 
-  /** Reads the lists the entries' source kinds need and has not read yet. */
+  /** Reads the CronJobs when the entries name one and they were not read yet. */
   async load(entries: readonly RunEntry[]): Promise<void> {
-    for (const kind of ['Job', 'CronJob'] as const) {
-      if (this.lists.has(kind) || !entries.some((e) => e.source?.kind === kind)) continue;
-      const list =
-        kind === 'CronJob'
-          ? await allCronJobMeta(this.gateway, this.namespace)
-          : new Map((await allJobs(this.gateway, this.namespace, NOT_MANAGED_SELECTOR)).map((j) => [j.metadata?.name ?? '', j.metadata] as const));
-      this.lists.set(kind, list);
-    }
+    if (this.lists.has('CronJob') || !entries.some((e) => e.source?.kind === 'CronJob')) return;
+    this.lists.set('CronJob', await allCronJobMeta(this.gateway, this.namespace));
   }
 
   keptOut(entry: RunEntry): boolean {
@@ -78,15 +75,18 @@ class KeptOutSources {
 }
 
 /**
- * A namespace's runs, newest first, a page at a time: the app's live Jobs (one label-selected list, every page of
- * it) merged with the archive's namespace index (core/archive.ts namespaceRunsPrefix), read from the cursor's
- * marker on for at most MAX_ARCHIVE_PAGES listing pages. What the API server is asked per request does not grow with
- * the number of runs shown: one list of the app's Jobs, and at most one of source Jobs and one of CronJobs.
+ * A namespace's runs, newest first, a page at a time: live Jobs (the app's, by its label, and the CronJob
+ * controller's among the namespace's other Jobs: two label-selected lists, every page of each) merged with the
+ * archive's namespace index (core/archive.ts namespaceRunsPrefix), read from the cursor's marker on for at most
+ * MAX_ARCHIVE_PAGES listing pages. What the API server is asked per request does not grow with the number of runs
+ * shown: those two lists, and one of CronJobs when a CronJob's run is among them.
  */
 export async function listNamespaceRuns(gateway: KubeGateway, store: BlobStore | null, query: NamespaceRunsQuery): Promise<RunPage> {
   const { cluster, namespace, cursor, limit, now } = query;
-  const live = (await allJobs(gateway, namespace, MANAGED_SELECTOR)).map((job) => liveEntry(job, cluster, namespace, now));
-  const sources = new KeptOutSources(gateway, namespace, query.sourcesOptIn);
+  const [appJobs, otherJobs] = await Promise.all([allJobs(gateway, namespace, MANAGED_SELECTOR), allJobs(gateway, namespace, NOT_MANAGED_SELECTOR)]);
+  // The other Jobs are source Jobs (for their consent) and the cluster's runs of CronJobs (live runs too).
+  const live = [...appJobs, ...otherJobs.filter((job) => cronJobOwner(job))].map((job) => liveEntry(job, cluster, namespace, now));
+  const sources = new KeptOutSources(gateway, namespace, query.sourcesOptIn, otherJobs);
   await sources.load(live);
 
   const archived: { entry: RunEntry; marker: string | null }[] = [];

@@ -195,6 +195,14 @@ describe('GET /runs: a namespace\'s runs, newest first, live and archived', () =
     expect((response.jsonBody as { continue: unknown }).continue).toBeNull();
   });
 
+  it("lists the CronJob controller's runs while their Jobs are in the cluster, before the sweep archives them; a kept-out CronJob's stay out", async () => {
+    kube.addJob(clusterJob('nightly-29000020', 20, 'nightly', { startTime: at(20), active: 1 }));
+    kube.addJob(clusterJob('hush-29000021', 21, 'hush', { startTime: at(21), active: 1 }));
+    const response = await list(KEY, 'namespace=batch&status=Running');
+    expect(ids(response)).toEqual(['nightly-29000020', 'nightly-29000012', 'report-keykeyke10']);
+    expect(items(response)[0]).toMatchObject({ trigger: 'cluster', startedBy: null, live: true, archived: false, source: { kind: 'CronJob', name: 'nightly' } });
+  });
+
   it('never answers a key or its hash: a key caller is {kind: "key"}', async () => {
     const response = await list({ 'x-functions-key': 'the-secret-function-key' });
     const body = JSON.stringify(response.jsonBody);
