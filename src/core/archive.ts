@@ -75,6 +75,16 @@ export function sortTimeOf(job: V1Job | null, fallback: Date): Date {
   return raw ? new Date(raw) : fallback;
 }
 
+/**
+ * When a Job finished: its completionTime (the Job controller sets it on success only), else when its Failed or
+ * Complete condition became true; null while it has not.
+ */
+export function finishedAt(job: V1Job | null): string | null {
+  if (job?.status?.completionTime) return new Date(job.status.completionTime).toISOString();
+  const done = job?.status?.conditions?.find((c) => (c.type === 'Failed' || c.type === 'Complete') && c.status === 'True');
+  return done?.lastTransitionTime ? new Date(done.lastTransitionTime).toISOString() : null;
+}
+
 /** The CronJob that controls a Job, if one does. */
 export function cronJobOwner(job: V1Job): V1OwnerReference | undefined {
   return job.metadata?.ownerReferences?.find((o) => o.kind === 'CronJob' && o.controller === true);

@@ -14,6 +14,7 @@ import {
   cronJobOwner,
   entryFromMarker,
   findLog,
+  finishedAt,
   INDEX_BLOB,
   indexBlobName,
   keepEnds,
@@ -41,7 +42,7 @@ import {
 import { ensureError, KubeApiError, NotFoundError } from '../core/errors.js';
 import { classifyFailure, type FailureKind } from '../core/failure.js';
 import { CALLER_ANNOTATION, JOB_NAME_POD_LABEL, NOT_MANAGED_SELECTOR, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from '../core/labels.js';
-import type { RunSnapshot } from '../core/run.js';
+import { isTerminal, type RunSnapshot } from '../core/run.js';
 import { mapRunStatus } from '../core/status.js';
 
 /** What the archive of a run records and where it lives; `error` when it could not be written. */
@@ -243,7 +244,8 @@ export async function archiveRun(
   const source = (job ? sourceOf(job) : null) ?? request.source ?? null;
   const trigger = job ? triggerOf(job) : (request.trigger ?? 'http');
   const startTime = (job?.status?.startTime ? new Date(job.status.startTime).toISOString() : null) ?? request.startTime;
-  const completionTime = (job?.status?.completionTime ? new Date(job.status.completionTime).toISOString() : null) ?? request.completionTime;
+  // A failed Job has no completionTime: its Failed condition's time then says when it ended.
+  const completionTime = (job?.status?.completionTime ? new Date(job.status.completionTime).toISOString() : null) ?? request.completionTime ?? finishedAt(job);
   // A run's Job gone before the archive read it leaves its caller unknown: only admins list such a run.
   // Unless the run's record said who it was (orchestration 3.1 on).
   const caller = job ? (job.metadata?.annotations?.[CALLER_ANNOTATION] ?? null) : trigger === 'http' ? (request.caller ?? CALLER_UNKNOWN) : null;
@@ -582,7 +584,7 @@ export function liveEntry(job: V1Job, cluster: string, namespace: string, now: D
     status: verdict.status,
     reason: verdict.reason,
     startTime: verdict.startTime,
-    completionTime: verdict.completionTime,
+    completionTime: verdict.completionTime ?? (isTerminal(verdict.status) ? finishedAt(job) : null),
     trigger: triggerOf(job),
     caller: job.metadata?.annotations?.[CALLER_ANNOTATION] ?? null,
     source: sourceOf(job),

@@ -184,7 +184,7 @@ describe('GET /runs: a namespace\'s runs, newest first, live and archived', () =
     expect(ids(response)).toEqual(['nightly-29000012', 'report-aaaaaaaa11', 'report-keykeyke10', 'report-bbbbbbbb03', 'nightly-29000001']);
     const byId = new Map(items(response).map((i) => [i.runId, i]));
     expect(byId.get('nightly-29000012')).toMatchObject({ trigger: 'schedule', startedBy: null, source: { kind: 'CronJob', name: 'nightly' }, status: 'Running', live: true, archived: false, durationSeconds: 48 * 60 });
-    expect(byId.get('report-aaaaaaaa11')).toMatchObject({ trigger: 'http', startedBy: { kind: 'entra', appId: APP_A, objectId: `${APP_A}-sp` }, status: 'Failed', failureKind: 'DeadlineExceeded' });
+    expect(byId.get('report-aaaaaaaa11')).toMatchObject({ trigger: 'http', startedBy: { kind: 'entra', appId: APP_A, objectId: `${APP_A}-sp` }, status: 'Failed', failureKind: 'DeadlineExceeded', durationSeconds: 120 });
     expect(byId.get('report-keykeyke10')).toMatchObject({ startedBy: { kind: 'key' }, status: 'Running', failureKind: null });
     expect(byId.get('report-bbbbbbbb03')).toMatchObject({ source: { kind: 'Job', name: 'report' }, live: false, archived: true, status: 'Success', durationSeconds: 180 });
     // The cluster's run: the archive judged its cause from the pod it read, as the observe would have.
