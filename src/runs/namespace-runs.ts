@@ -1,9 +1,10 @@
 import type { V1Job, V1ObjectMeta } from '@kubernetes/client-node';
 
-import type { BlobStore } from '../clients/blob.js';
+import { type BlobStore, BlobStoreError } from '../clients/blob.js';
 import type { KubeGateway } from '../clients/kube.js';
 import { compareRuns, cronJobOwner, entryFromMarker, mergeRunPage, namespaceRunsPrefix, type RunCursor, type RunEntry, type RunPage } from '../core/archive.js';
 import { type ManagedKind, notRunnable } from '../core/consent.js';
+import { BadRequestError } from '../core/errors.js';
 import { MANAGED_SELECTOR, NOT_MANAGED_SELECTOR } from '../core/labels.js';
 import { allJobs, liveEntry } from './archive.js';
 
@@ -75,6 +76,21 @@ class KeptOutSources {
 }
 
 /**
+ * A listing page of the namespace index. A marker Blob Storage refuses (400) can only have come from a continue
+ * token made by hand, since the app hands out the service's own: the caller's mistake, not the archive's fault.
+ */
+async function listFrom(store: BlobStore, prefix: string, limit: number, marker: string | null) {
+  try {
+    return await store.list(prefix, { limit, continueToken: marker ?? undefined });
+  } catch (err) {
+    if (marker !== null && err instanceof BlobStoreError && err.code === 400) {
+      throw new BadRequestError('continue is not a token this route gave out; pass the "continue" value of the previous page as it is');
+    }
+    throw err;
+  }
+}
+
+/**
  * A namespace's runs, newest first, a page at a time: live Jobs (the app's, by its label, and the CronJob
  * controller's among the namespace's other Jobs: two label-selected lists, every page of each) merged with the
  * archive's namespace index (core/archive.ts namespaceRunsPrefix), read from the cursor's marker on for at most
@@ -95,7 +111,7 @@ export async function listNamespaceRuns(gateway: KubeGateway, store: BlobStore |
   if (store) {
     let wanted = limit;
     for (let pages = 1; ; pages++) {
-      const page = await store.list(namespaceRunsPrefix(cluster, namespace), { limit: Math.max(limit, ARCHIVE_PAGE), continueToken: marker ?? undefined });
+      const page = await listFrom(store, namespaceRunsPrefix(cluster, namespace), Math.max(limit, ARCHIVE_PAGE), marker);
       const read = page.items.flatMap((blob) => {
         const entry = entryFromMarker(blob.name, blob.metadata);
         return entry ? [entry] : [];

@@ -2,6 +2,7 @@ import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/fu
 import type { V1CronJob, V1Job, V1Pod } from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
 
+import { BlobStoreError } from '../../src/clients/blob.js';
 import type { ListOptions, Page } from '../../src/clients/kube.js';
 import { loadConfig } from '../../src/config.js';
 import { namespaceRunsPrefix } from '../../src/core/archive.js';
@@ -333,6 +334,16 @@ describe('GET /runs: who may see what (attacks)', () => {
     const response = await list(KEY, '');
     expect(response.status).toBe(400);
     expect((response.jsonBody as { detail: string }).detail).toContain('namespace is required');
+  });
+
+  it('a continue token forged with a marker Blob Storage refuses is a 400 saying where tokens come from, not a 502', async () => {
+    const list0 = store.list.bind(store);
+    store.list = (prefix, options) =>
+      options?.continueToken === 'forged' ? Promise.reject(new BlobStoreError(`list blobs under ${prefix}`, 400, 'InvalidQueryParameterValue')) : list0(prefix, options);
+    const forged = Buffer.from(JSON.stringify([NOW.getTime(), 'x', 'forged'])).toString('base64url');
+    const response = await list(KEY, `namespace=batch&continue=${forged}`);
+    expect(response.status, JSON.stringify(response.jsonBody)).toBe(400);
+    expect((response.jsonBody as { detail: string }).detail).toContain('"continue" value of the previous page');
   });
 
   it('a continue token that is not one of ours is a 400', async () => {
