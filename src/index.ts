@@ -12,6 +12,7 @@ import './functions/listJobs.js';
 import './functions/listCronJobs.js';
 import './functions/getRunLogs.js';
 import './functions/listCronJobRuns.js';
+import './functions/listRuns.js';
 import './functions/jobRun.js';
 import './functions/submitRun.js';
 import './functions/observeRun.js';

@@ -1,5 +1,5 @@
 import { call } from './api.ts';
-import type { CronJobDetail, StartAnswer } from './types.ts';
+import type { CronJobDetail, RunList, StartAnswer } from './types.ts';
 
 export interface Scope {
   cluster: string;
@@ -27,4 +27,13 @@ export async function runCronJobNow(scope: Scope, name: string, overrides: Recor
 
 export async function runJobNow(scope: Scope, name: string, overrides: Record<string, string>): Promise<StartAnswer> {
   return (await call<StartAnswer>('POST', `jobs/${encodeURIComponent(scope.namespace)}/${encodeURIComponent(name)}/runs`, { query: { cluster: scope.cluster }, body: overrides })).body;
+}
+
+/** One page of the namespace's runs (GET /runs), of some statuses only when `status` is set (comma-separated). */
+export async function listRuns(scope: Scope, options: { status: string | null; limit: number; continueToken: string | null }): Promise<RunList> {
+  return (
+    await call<RunList>('GET', 'runs', {
+      query: { cluster: scope.cluster, namespace: scope.namespace, status: options.status, limit: options.limit, continue: options.continueToken },
+    })
+  ).body;
 }

@@ -13,6 +13,7 @@ import { CronJobPage } from './pages/CronJob.tsx';
 import { CronJobsPage } from './pages/CronJobs.tsx';
 import { JobsPage } from './pages/Jobs.tsx';
 import { RunPage } from './pages/Run.tsx';
+import { RunsPage } from './pages/Runs.tsx';
 import type { ClusterList } from './types.ts';
 
 function useLocation(): Location {
@@ -97,6 +98,7 @@ function App() {
             {nav({ page: 'cronjobs' }, 'CronJobs', page === 'cronjobs' || page === 'cronjob')}
             {nav({ page: 'create' }, 'New CronJob', page === 'create')}
             {nav({ page: 'jobs' }, 'Jobs', page === 'jobs')}
+            {nav({ page: 'runs', status: null }, 'Runs', page === 'runs' || page === 'run')}
           </ul>
         </nav>
         {clusters ? (
@@ -131,6 +133,7 @@ function App() {
         {scope && page === 'create' ? <CreatePage scope={scope} /> : null}
         {scope && location.route.page === 'cronjob' ? <CronJobPage scope={scope} name={location.route.name} /> : null}
         {scope && page === 'jobs' ? <JobsPage scope={scope} /> : null}
+        {scope && location.route.page === 'runs' ? <RunsPage scope={scope} status={location.route.status} onStatus={(status) => { go({ route: { page: 'runs', status } }); }} /> : null}
         {scope && location.route.page === 'run' ? <RunPage scope={scope} runId={location.route.runId} /> : null}
       </main>
     </>

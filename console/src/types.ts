@@ -78,6 +78,34 @@ export interface CronJobRun {
   logsUrl?: string;
 }
 
+/** Who started a run (never a key); null for runs no caller started: the scheduler's, the cluster's, kubectl's. */
+export type Starter = { kind: 'key' } | { kind: 'entra'; appId: string; objectId: string } | { kind: 'unknown' } | null;
+
+/** One run of GET /runs (docs/http-api.md, "A namespace's runs"). */
+export interface RunItem {
+  runId: string;
+  cluster: string;
+  namespace: string;
+  source: { kind: string; name: string } | null;
+  trigger: string;
+  startedBy: Starter;
+  status: string;
+  reason: string;
+  failureKind: string | null;
+  startTime: string | null;
+  completionTime: string | null;
+  durationSeconds: number | null;
+  live: boolean;
+  archived: boolean;
+  statusUrl?: string;
+  logsUrl: string;
+}
+
+export interface RunList extends Page<RunItem> {
+  /** Whether a logs archive is configured (without one, only live Jobs are listed). */
+  archive: boolean;
+}
+
 export interface CronJobDetail {
   name: string;
   namespace: string;

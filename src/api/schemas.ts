@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { auditRecordSchema } from '../core/audit.js';
 import { ENV_LIMITS, ENV_NAME } from '../core/clone.js';
 import { CONCURRENCY_POLICIES, SCHEDULERS } from '../core/cronjob-bodies.js';
+import { FAILURE_KINDS } from '../core/failure.js';
 import { DNS_LABEL, DNS_SUBDOMAIN, MAX_CRONJOB_NAME, MAX_IDEMPOTENCY_KEY } from '../core/naming.js';
 import { runSnapshotSchema } from '../core/schemas.js';
 import { subscriptionRequestSchema, subscriptionViewSchema, unsubscribeRequestSchema } from '../core/subscriptions.js';
@@ -262,6 +263,56 @@ export const cronJobRunsSchema = z.looseObject({
     }),
   ),
   continue: z.string().nullable(),
+});
+
+/**
+ * `status` of the namespace's runs listing: one or more run statuses, comma-separated, as src/http/archive.ts
+ * statusFilter reads them.
+ */
+const STATUS_WORD = '(?:Starting|Running|Success|Failed|Cancelled|Unknown)';
+export const runStatusFilterSchema = z
+  .string()
+  .regex(new RegExp(`^${STATUS_WORD}(?:,${STATUS_WORD})*$`))
+  .meta({ examples: ['Failed', 'Failed,Cancelled'] });
+
+const starter = z
+  .union([
+    z.looseObject({ kind: z.literal('key') }),
+    z.looseObject({ kind: z.literal('entra'), appId: z.string(), objectId: z.string() }),
+    z.looseObject({ kind: z.literal('unknown') }),
+  ])
+  .nullable()
+  .meta({
+    description:
+      'Who started the run: a function-key caller (never the key), a Microsoft Entra application and principal, or unknown (a run archived after its Job was gone); null for runs no caller started (the scheduler, the cluster, kubectl)',
+  });
+
+export const namespaceRunsSchema = z.looseObject({
+  items: z.array(
+    z.looseObject({
+      runId: z.string(),
+      cluster: z.string(),
+      namespace: z.string(),
+      source: z.looseObject({ kind: z.string(), name: z.string() }).nullable().meta({ description: 'The Job or CronJob it ran from; null when not known (archived before sources were kept)' }),
+      trigger: runTrigger,
+      startedBy: starter,
+      status: runStatus,
+      reason: z.string(),
+      failureKind: z
+        .enum(FAILURE_KINDS)
+        .nullable()
+        .meta({ description: "Why it failed, where the listing can tell: the archive's record, else the Job's own conditions; null otherwise (the run's status has the whole cause)" }),
+      startTime: z.string().nullable(),
+      completionTime: z.string().nullable(),
+      durationSeconds: z.int().min(0).nullable().meta({ description: 'From start to completion (to now while it runs); null when an end is not known' }),
+      live: z.boolean().meta({ description: 'Its Job is still in the cluster' }),
+      archived: z.boolean().meta({ description: 'Its logs are in the archive' }),
+      statusUrl: z.string().optional().meta({ description: 'The run status route, for runs the app started (trigger http or schedule)' }),
+      logsUrl: z.string(),
+    }),
+  ),
+  continue: z.string().nullable().meta({ description: 'Pass it back for the next page; null on the last. A page may hold fewer runs than limit (even none) while it is set.' }),
+  archive: z.boolean().meta({ description: 'Whether a logs archive is configured: without one only live Jobs are listed' }),
 });
 
 export const schedulePreviewSchema = z.looseObject({

@@ -1,6 +1,7 @@
 import type { V1Container, V1Job, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 
 import { BadRequestError } from './errors.js';
+import { classifyFailure, FAILURE_KINDS, type FailureKind } from './failure.js';
 import {
   CALLER_ANNOTATION,
   CRONJOB_INSTANTIATE_ANNOTATION,
@@ -20,6 +21,7 @@ import { parseCallerTag, type RunSnapshot, type RunStatus, type StartedBy } from
  * <cluster>/<namespace>/<runId>/events.json             events of the Job and its pods
  * <cluster>/<namespace>/<runId>/logs/<pod>/<container>.log            (and .previous.log for the instance before a restart)
  * <cluster>/<namespace>/.by-source/<Kind>/<name>/<inverted ms>.<runId>   empty; its metadata summarises the run
+ * <cluster>/<namespace>/.by-time/<inverted ms>.<runId>                   the same, for the namespace's runs listing
  */
 
 /** Who started a run: the app on request, the app's scheduler, the CronJob controller, or a person with kubectl. */
@@ -27,6 +29,7 @@ export type RunTrigger = 'http' | 'schedule' | 'cluster' | 'manual';
 
 export const INDEX_BLOB = 'index.json';
 const BY_SOURCE = '.by-source';
+const BY_TIME = '.by-time';
 /** Larger than any epoch millisecond value for the next 250 years, so inverted times keep 13 digits. */
 const INVERT_FROM = 9_999_999_999_999;
 
@@ -52,10 +55,34 @@ export function sourceMarkerName(cluster: string, namespace: string, kind: strin
   return `${sourcePrefix(cluster, namespace, kind, name)}${inverted}.${runId}`;
 }
 
+/**
+ * Where a namespace's archived runs are listed, every source's (and a run with none): newest first, like a
+ * source's. Runs archived before this index existed have only their source marker (docs/decisions.md, "Issue 22,
+ * item 6").
+ */
+export function namespaceRunsPrefix(cluster: string, namespace: string): string {
+  return `${cluster}/${namespace}/${BY_TIME}/`;
+}
+
+export function namespaceMarkerName(cluster: string, namespace: string, sortTime: Date, runId: string): string {
+  const inverted = String(INVERT_FROM - sortTime.getTime()).padStart(13, '0');
+  return `${namespaceRunsPrefix(cluster, namespace)}${inverted}.${runId}`;
+}
+
 /** A run's place in its history: when it started (else when its Job was made). */
 export function sortTimeOf(job: V1Job | null, fallback: Date): Date {
   const raw = job?.status?.startTime ?? job?.metadata?.creationTimestamp;
   return raw ? new Date(raw) : fallback;
+}
+
+/**
+ * When a Job finished: its completionTime (the Job controller sets it on success only), else when its Failed or
+ * Complete condition became true; null while it has not.
+ */
+export function finishedAt(job: V1Job | null): string | null {
+  if (job?.status?.completionTime) return new Date(job.status.completionTime).toISOString();
+  const done = job?.status?.conditions?.find((c) => (c.type === 'Failed' || c.type === 'Complete') && c.status === 'True');
+  return done?.lastTransitionTime ? new Date(done.lastTransitionTime).toISOString() : null;
 }
 
 /** The CronJob that controls a Job, if one does. */
@@ -94,6 +121,16 @@ const UNKNOWN_STARTER: StartedBy = { kind: 'entra', appId: '', objectId: '' };
 /** The caller a live Job's run answers to (see starterOf). */
 export function jobStarter(job: V1Job): StartedBy | null {
   return starterOf(triggerOf(job), job.metadata?.annotations?.[CALLER_ANNOTATION]);
+}
+
+/**
+ * A listed Job's failure kind from the Job alone (a listing reads no pods): what its conditions or the verdict's
+ * reason decide (a deadline, a pod failure policy, a cancel); null when only its pods could tell (an exit code, an
+ * eviction), which the run's own page shows.
+ */
+export function listedFailureKind(verdict: Pick<RunSnapshot, 'status' | 'reason' | 'message'>, job: V1Job, now: Date): FailureKind | null {
+  const failure = classifyFailure({ verdict, job, pods: [], events: [], now });
+  return failure && failure.kind !== 'Unknown' ? failure.kind : null;
 }
 
 /** The source a Job ran from: the app's labels, else its controlling CronJob. */
@@ -257,6 +294,8 @@ export interface ArchiveIndex {
   trigger: RunTrigger;
   /** The caller tag of the run's Job (see RunEntry.caller); absent in indexes written before it was kept. */
   caller?: string | null;
+  /** Why the run failed (core/failure.ts); absent when it did not, and in indexes written before it was kept. */
+  failureKind?: FailureKind;
   verdict: Pick<RunSnapshot, 'status' | 'reason' | 'message'>;
   startTime: string | null;
   completionTime: string | null;
@@ -291,6 +330,10 @@ export interface RunEntry {
   trigger: RunTrigger;
   /** The caller tag the app wrote on its Job (CALLER_ANNOTATION); null or absent when there was none. */
   caller?: string | null;
+  /** What it ran from (the app's source labels, else its CronJob); absent from markers written before it was kept. */
+  source?: { kind: string; name: string } | null;
+  /** Why it failed (core/failure.ts), where known; null when the listing cannot tell, absent from older markers. */
+  failureKind?: FailureKind | null;
   /** Its Job is still in the cluster. */
   live: boolean;
   /** Its logs are in the archive. */
@@ -309,6 +352,8 @@ export function markerMetadata(entry: Omit<RunEntry, 'live' | 'archived' | 'sort
     completiontime: entry.completionTime ?? '',
     trigger: entry.trigger,
     ...(entry.caller === null || entry.caller === undefined ? {} : { caller: encodeURIComponent(entry.caller) }),
+    ...(entry.source ? { sourcekind: entry.source.kind, sourcename: entry.source.name } : {}),
+    ...(entry.failureKind ? { failurekind: entry.failureKind } : {}),
   };
 }
 
@@ -333,6 +378,9 @@ export function entryFromMarker(name: string, metadata: Record<string, string>):
   } catch {
     // Not one the app wrote: it proves nothing, and starterOf reads it as a key caller's.
   }
+  // Kubernetes names and kinds are ASCII, written as they are; anything else is not the app's and is left out.
+  const source = metadata.sourcekind && metadata.sourcename ? { kind: metadata.sourcekind, name: metadata.sourcename } : undefined;
+  const failureKind = FAILURE_KINDS.find((k) => k === metadata.failurekind);
   return {
     runId: match[2],
     status,
@@ -341,6 +389,8 @@ export function entryFromMarker(name: string, metadata: Record<string, string>):
     completionTime: metadata.completiontime || null,
     trigger,
     ...(caller === null ? {} : { caller }),
+    ...(source ? { source } : {}),
+    ...(failureKind ? { failureKind } : {}),
     live: false,
     archived: true,
     sortTime: INVERT_FROM - Number(match[1]),
@@ -387,6 +437,8 @@ export interface ArchivedBatch {
   entries: { entry: RunEntry; marker: string | null }[];
   /** The listing has nothing after these. */
   exhausted: boolean;
+  /** Where the listing goes on after these (its continuation token), when it is not exhausted. */
+  next?: string | null;
 }
 
 export interface RunPage {
@@ -394,25 +446,54 @@ export interface RunPage {
   next: RunCursor | null;
 }
 
+/** Before every run: where a page resumes when the listing returned nothing it could place (empty pages happen). */
+const BEFORE_ALL: Pick<RunCursor, 'sortTime' | 'runId'> = { sortTime: Number.MAX_SAFE_INTEGER, runId: '' };
+
 /**
- * One page of a source's runs: live Jobs (all of them, the cluster keeps few) and archived runs (read from
- * the cursor's marker on, enough of them to fill the page), after the cursor, de-duplicated by run id (a live
- * Job that is also archived shows once, marked both), newest first. The archived batch must hold at least
- * `limit` runs after the cursor unless it is exhausted: any run not read yet is then older than the page.
+ * One page of runs: live Jobs (all of them, read in full) and archived runs (read from the cursor's marker on),
+ * after the cursor, de-duplicated by run id (a live Job that is also archived shows once, marked both, with the
+ * archive's failure kind where the Job alone cannot tell), those `keep` accepts (a status filter, the caller's
+ * own runs), newest first.
+ *
+ * The archived runs read need not fill the page: when the listing is not exhausted, only runs up to the last one
+ * read are placed (an unread archived run could sort before any run after it), and the cursor resumes from there.
+ * So a listing read in a bounded number of pages answers a page that may be shorter than `limit`, even empty, with
+ * a continue token, rather than reading on without end for a filter that matches few runs.
  */
-export function mergeRunPage(live: readonly RunEntry[], archived: ArchivedBatch, cursor: RunCursor | null, limit: number): RunPage {
+export function mergeRunPage(
+  live: readonly RunEntry[],
+  archived: ArchivedBatch,
+  cursor: RunCursor | null,
+  limit: number,
+  keep: (entry: RunEntry) => boolean = () => true,
+): RunPage {
   const byId = new Map<string, { entry: RunEntry; marker: string | null | undefined }>();
   for (const { entry, marker } of archived.entries) if (after(entry, cursor)) byId.set(entry.runId, { entry, marker });
   for (const entry of live) {
     const archivedToo = byId.get(entry.runId);
-    if (archivedToo) byId.set(entry.runId, { entry: { ...entry, archived: true }, marker: archivedToo.marker });
-    else if (after(entry, cursor)) byId.set(entry.runId, { entry, marker: undefined });
+    if (archivedToo) {
+      const failureKind = entry.failureKind ?? archivedToo.entry.failureKind;
+      byId.set(entry.runId, { entry: { ...entry, archived: true, ...(failureKind === undefined ? {} : { failureKind }) }, marker: archivedToo.marker });
+    } else if (after(entry, cursor)) byId.set(entry.runId, { entry, marker: undefined });
   }
-  const sorted = [...byId.values()].sort((a, b) => compareRuns(a.entry, b.entry));
-  const shown = sorted.slice(0, limit);
-  const last = shown.at(-1);
-  if (!last || (sorted.length <= limit && archived.exhausted)) return { items: shown.map((s) => s.entry), next: null };
-  let marker = cursor?.marker ?? null;
-  for (const s of shown) if (s.marker !== undefined) marker = s.marker;
-  return { items: shown.map((s) => s.entry), next: { sortTime: last.entry.sortTime, runId: last.entry.runId, marker } };
+  // The last archived run read: nothing after it is known yet unless the listing is exhausted.
+  let boundary: RunEntry | undefined;
+  for (const { entry } of archived.entries) if (!boundary || compareRuns(entry, boundary) > 0) boundary = entry;
+  const placed = (entry: RunEntry) => archived.exhausted || (boundary !== undefined && compareRuns(entry, boundary) <= 0);
+  const candidates = [...byId.values()].filter((c) => placed(c.entry) && keep(c.entry)).sort((a, b) => compareRuns(a.entry, b.entry));
+  // The listing page to resume from for runs after `position`: the one the last archived run read at or before it came from.
+  const markerFor = (position: Pick<RunEntry, 'sortTime' | 'runId'>) => {
+    let marker = cursor?.marker ?? null;
+    for (const { entry, marker: m } of archived.entries) if (compareRuns(entry, position) <= 0) marker = m;
+    return marker;
+  };
+  if (candidates.length > limit) {
+    const shown = candidates.slice(0, limit);
+    const last = shown[shown.length - 1]?.entry ?? BEFORE_ALL;
+    return { items: shown.map((s) => s.entry), next: { sortTime: last.sortTime, runId: last.runId, marker: markerFor(last) } };
+  }
+  const items = candidates.map((c) => c.entry);
+  if (archived.exhausted) return { items, next: null };
+  const at = boundary ?? cursor ?? BEFORE_ALL;
+  return { items, next: { sortTime: at.sortTime, runId: at.runId, marker: archived.next ?? (boundary ? markerFor(boundary) : (cursor?.marker ?? null)) } };
 }

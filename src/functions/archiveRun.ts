@@ -5,16 +5,20 @@ import { z } from 'zod';
 import { BlobStoreError } from '../clients/blob.js';
 import { inRunTrace } from '../clients/telemetry.js';
 import { KubeApiError } from '../core/errors.js';
-import { runRefSchema, runSnapshotSchema, tracedRefSchema } from '../core/schemas.js';
+import { callerTag } from '../core/run.js';
+import { runRefSchema, runRequestSchema, runSnapshotSchema, tracedRefSchema } from '../core/schemas.js';
 import { type ArchiveOutcome, archiveRun as archive } from '../runs/archive.js';
 import { services } from '../services.js';
 import { ACTIVITIES } from './names.js';
 
 export const archiveRunInputSchema = z.object({
   ref: runRefSchema,
-  final: runSnapshotSchema.pick({ status: true, reason: true, message: true, startTime: true, completionTime: true }),
+  /** failureKind: the verdict's own, when the orchestration passes it (absent: the archive judges from what it reads). */
+  final: runSnapshotSchema.pick({ status: true, reason: true, message: true, startTime: true, completionTime: true, failureKind: true }),
   /** Who started the run, for the archive's index when its Job is already gone. Absent from earlier inputs. */
   trigger: z.enum(['http', 'schedule', 'rerun']).optional(),
+  /** Who started the run (from version 3.1), for the listings when its Job is already gone. Absent from earlier inputs. */
+  caller: runRequestSchema.shape.caller,
 });
 export type ArchiveRunInput = z.infer<typeof archiveRunInputSchema>;
 
@@ -30,7 +34,7 @@ export async function archiveRun(input: unknown, context: InvocationContext): Pr
 }
 
 async function archiveInTrace(input: unknown, context: InvocationContext): Promise<ArchiveOutcome> {
-  const { ref, final, trigger } = archiveRunInputSchema.parse(input);
+  const { ref, final, trigger, caller } = archiveRunInputSchema.parse(input);
   const { clusters, config, logs, now } = services();
   if (!logs) return { location: null, error: 'no logs archive is configured (LOGS_ACCOUNT_URL or LOGS_CONNECTION_STRING)' };
   try {
@@ -46,6 +50,8 @@ async function archiveInTrace(input: unknown, context: InvocationContext): Promi
         startTime: final.startTime,
         completionTime: final.completionTime,
         source: ref.source,
+        failureKind: final.failureKind,
+        ...(caller ? { caller: callerTag(caller) } : {}),
         // The archive's vocabulary has no rerun: a rerun is a run on request, as its Job's labels also say.
         ...(trigger ? { trigger: trigger === 'rerun' ? 'http' : trigger } : {}),
       },

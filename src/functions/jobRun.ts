@@ -383,10 +383,14 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
   const input = jobRunInputSchema.parse(context.df.getInput());
   if (!context.df.isReplaying) recordVerdict(input, final, context.df.currentUtcDateTime);
   const { status, reason, message, startTime, completionTime } = final;
+  // From version 3.1 the archive is also told who started the run and why it failed, for the runs listings: a run
+  // whose Job was gone before the archive read it (a cancel, a timeout) is then still listed to its own caller.
+  const forListings = versionAtLeast(context.df.version, '3.1');
   const archiveInput: ArchiveRunInput = {
     ref: refOf(input),
-    final: { status, reason, message, startTime, completionTime },
+    final: { status, reason, message, startTime, completionTime, ...(forListings && final.failureKind ? { failureKind: final.failureKind } : {}) },
     trigger: input.request.trigger?.kind ?? 'http',
+    ...(forListings ? { caller: input.request.caller ?? { kind: 'key' as const } } : {}),
   };
   let archive: ArchiveOutcome;
   try {

@@ -1,15 +1,18 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { cronJobOwner, decodeCursor, encodeCursor, jobStarter, type RunEntry, starterOf, triggerOf } from '../core/archive.js';
-import { callerScope } from '../core/callers.js';
+import { type Caller, callerScope } from '../core/callers.js';
 import { assertRunnable } from '../core/consent.js';
 import { BadRequestError, NotFoundError } from '../core/errors.js';
 import { MAX_RUNS_PAGE, MAX_TAIL_LINES } from '../core/limits.js';
 import { assertNamespace, assertObjectName, isDnsLabel, MAX_CRONJOB_NAME } from '../core/naming.js';
+import { isTerminal, type RunStatus } from '../core/run.js';
 import { jobRunInputSchema } from '../core/schemas.js';
 import { listCronJobRuns, readIndex, readRunLog } from '../runs/archive.js';
+import { listNamespaceRuns } from '../runs/namespace-runs.js';
 import { services } from '../services.js';
 import { authorizeRunAccess, authorizeTarget, callerOf, entryVisibleTo, mayAccessRun } from './caller.js';
+import { listScope } from './discovery.js';
 import { followResponse, followSlots, parseSince } from './follow.js';
 import { runLinks } from './links.js';
 import { findRun, type RunClient } from './runs.js';
@@ -214,4 +217,97 @@ export async function cronJobRunsResponse(request: HttpRequest): Promise<HttpRes
     logsUrl: logsUrl(request, entry.runId, cluster, namespace),
   });
   return { status: 200, jsonBody: { items: page.items.filter(visible).map(item), continue: page.next ? encodeCursor(page.next) : null } };
+}
+
+const RUN_STATUSES: readonly RunStatus[] = ['Starting', 'Running', 'Success', 'Failed', 'Cancelled', 'Unknown'];
+
+/** `status=Failed,Cancelled`: the statuses to list; null for all (no `status`, or an empty one). */
+export function statusFilter(request: HttpRequest): ReadonlySet<RunStatus> | null {
+  const raw = request.query.get('status');
+  if (raw === null || raw === '') return null;
+  const wanted = new Set<RunStatus>();
+  for (const value of raw.split(',')) {
+    const status = RUN_STATUSES.find((s) => s === value);
+    if (!status) throw new BadRequestError(`status must be one or more of ${RUN_STATUSES.join(', ')}, comma-separated without spaces, got "${value}"`);
+    wanted.add(status);
+  }
+  return wanted;
+}
+
+/** Who started a listed run, as the caller may be shown it: ids only, never a key; null for runs no caller started. */
+function startedByOf(entry: RunEntry): { kind: 'key' } | { kind: 'entra'; appId: string; objectId: string } | { kind: 'unknown' } | null {
+  const starter = starterOf(entry.trigger, entry.caller);
+  if (starter === null) return null;
+  if (starter.kind === 'entra' && (starter.appId === '' || starter.objectId === '')) return { kind: 'unknown' };
+  return starter;
+}
+
+/** Seconds from start to completion, or to now while it runs; null when either end is not known. */
+function durationOf(entry: RunEntry, now: Date): number | null {
+  if (!entry.startTime) return null;
+  const end = entry.completionTime ? new Date(entry.completionTime) : isTerminal(entry.status) ? null : now;
+  if (!end) return null;
+  return Math.max(0, Math.round((end.getTime() - new Date(entry.startTime).getTime()) / 1000));
+}
+
+/** What one listed run answers: where it is, what it ran, who started it, how it went, and where to read more. */
+function runItem(request: HttpRequest, where: { cluster: string; namespace: string }, entry: RunEntry, now: Date) {
+  return {
+    runId: entry.runId,
+    cluster: where.cluster,
+    namespace: where.namespace,
+    source: entry.source ?? null,
+    trigger: entry.trigger,
+    startedBy: startedByOf(entry),
+    status: entry.status,
+    reason: entry.reason,
+    failureKind: entry.failureKind ?? null,
+    startTime: entry.startTime,
+    completionTime: entry.completionTime,
+    durationSeconds: durationOf(entry, now),
+    live: entry.live,
+    archived: entry.archived,
+    // The status route knows the app's runs; a Job the cluster made has its logs only.
+    ...(entry.trigger === 'http' || entry.trigger === 'schedule' ? { statusUrl: runLinks(request, entry.runId).statusUrl } : {}),
+    logsUrl: logsUrl(request, entry.runId, where.cluster, where.namespace),
+  };
+}
+
+/** The runs a caller is shown: those of the statuses asked for that it may see (core/callers.ts mayAccessRun). */
+export function runsKept(caller: Caller, statuses: ReadonlySet<RunStatus> | null): (entry: RunEntry) => boolean {
+  const visible = entryVisibleTo(caller);
+  return (entry) => visible(entry) && (statuses === null || statuses.has(entry.status));
+}
+
+/**
+ * GET /api/runs?namespace=&cluster=&status=&limit=&continue=: a namespace's runs, newest first, a page at a time:
+ * the app's live Jobs and the archive's runs, as the caller may see them (an Entra caller its own and those no caller
+ * started), without the runs of sources kept out. A page may hold fewer than `limit` runs while `continue` is set.
+ */
+export async function namespaceRunsResponse(request: HttpRequest): Promise<HttpResponseInit> {
+  // The caller, the app's allow-lists and the caller's policy, before anything is read (listScope).
+  const { cluster, namespace, caller } = listScope(request);
+  const { clusters, config, logs, now } = services();
+  const statuses = statusFilter(request);
+  const limit = wholeNumber(request, 'limit', MAX_RUNS_PAGE) ?? DEFAULT_RUNS_PAGE;
+  const token = request.query.get('continue');
+  const cursor = token ? decodeCursor(token) : null;
+  const at = now();
+  const page = await listNamespaceRuns(clusters.gateway(cluster), logs, {
+    cluster,
+    namespace,
+    cursor,
+    limit,
+    now: at,
+    sourcesOptIn: config.runPolicy.sourcesOptIn,
+    keep: runsKept(caller, statuses),
+  });
+  return {
+    status: 200,
+    jsonBody: {
+      items: page.items.map((entry) => runItem(request, { cluster, namespace }, entry, at)),
+      continue: page.next ? encodeCursor(page.next) : null,
+      archive: logs !== null,
+    },
+  };
 }

@@ -15,9 +15,11 @@ import {
   cronJobOwner,
   entryFromMarker,
   findLog,
+  finishedAt,
   INDEX_BLOB,
   indexBlobName,
   keepEnds,
+  listedFailureKind,
   LOG_SCAN_FACTOR,
   logBlobName,
   type LogEntry,
@@ -25,6 +27,7 @@ import {
   logTargets,
   markerMetadata,
   mergeRunPage,
+  namespaceMarkerName,
   type RunCursor,
   type RunEntry,
   type RunPage,
@@ -38,8 +41,9 @@ import {
   triggerOf,
 } from '../core/archive.js';
 import { ensureError, KubeApiError, NotFoundError } from '../core/errors.js';
+import { classifyFailure, type FailureKind } from '../core/failure.js';
 import { CALLER_ANNOTATION, JOB_NAME_POD_LABEL, MANAGED_SELECTOR, NOT_MANAGED_SELECTOR, RUN_ID_LABEL, SOURCE_KIND_LABEL, SOURCE_NAME_LABEL } from '../core/labels.js';
-import type { RunSnapshot } from '../core/run.js';
+import { isTerminal, type RunSnapshot } from '../core/run.js';
 import { mapRunStatus } from '../core/status.js';
 import { ATTRIBUTES } from '../core/telemetry-names.js';
 
@@ -63,6 +67,10 @@ export interface ArchiveRequest {
   source?: { kind: string; name: string };
   /** Who started it, for a Job already gone. */
   trigger?: RunTrigger;
+  /** Why it failed, as the run's verdict says; else judged here from what the archive reads (the Job, pods, events). */
+  failureKind?: FailureKind | undefined;
+  /** The caller tag of who started it (core/run.ts callerTag), for a Job already gone; the Job's own tag wins. */
+  caller?: string | undefined;
 }
 
 /**
@@ -273,9 +281,14 @@ async function archiveRunOnce(
   const source = (job ? sourceOf(job) : null) ?? request.source ?? null;
   const trigger = job ? triggerOf(job) : (request.trigger ?? 'http');
   const startTime = (job?.status?.startTime ? new Date(job.status.startTime).toISOString() : null) ?? request.startTime;
-  const completionTime = (job?.status?.completionTime ? new Date(job.status.completionTime).toISOString() : null) ?? request.completionTime;
+  // A failed Job has no completionTime: its Failed condition's time then says when it ended.
+  const completionTime = (job?.status?.completionTime ? new Date(job.status.completionTime).toISOString() : null) ?? request.completionTime ?? finishedAt(job);
   // A run's Job gone before the archive read it leaves its caller unknown: only admins list such a run.
-  const caller = job ? (job.metadata?.annotations?.[CALLER_ANNOTATION] ?? null) : trigger === 'http' ? CALLER_UNKNOWN : null;
+  // Unless the run's record said who it was (orchestration 3.1 on).
+  const caller = job ? (job.metadata?.annotations?.[CALLER_ANNOTATION] ?? null) : trigger === 'http' ? (request.caller ?? CALLER_UNKNOWN) : null;
+  // The verdict's own failure kind when the run's record gives it; else the same classification the observe makes,
+  // from what was read here (a pod deleted before the archive leaves the verdict's reason to judge by).
+  const failureKind = request.failureKind ?? classifyFailure({ verdict: request.verdict, job, pods, events, now })?.kind;
   const index: ArchiveIndex = {
     version: 1,
     cluster,
@@ -285,6 +298,7 @@ async function archiveRunOnce(
     source,
     trigger,
     caller,
+    ...(failureKind ? { failureKind } : {}),
     verdict: request.verdict,
     startTime,
     completionTime,
@@ -296,11 +310,22 @@ async function archiveRunOnce(
     job: job ? { blob: 'job.json' } : null,
     pods: pods.map((p) => p.metadata?.name ?? ''),
   };
-  if (source) {
-    const sortTime = sortTimeOf(job, startTime ? new Date(startTime) : now);
-    const metadata = markerMetadata({ runId, status: request.verdict.status, reason: request.verdict.reason, startTime, completionTime, trigger, caller });
-    await store.put(sourceMarkerName(cluster, namespace, source.kind, source.name, sortTime, runId), '', 'application/octet-stream', metadata);
-  }
+  // The markers the runs listings read: the source's (a CronJob's runs) and the namespace's (every run), written
+  // before index.json, so a run that is listed is archived or about to be (a replay rewrites the same names).
+  const sortTime = sortTimeOf(job, startTime ? new Date(startTime) : now);
+  const metadata = markerMetadata({
+    runId,
+    status: request.verdict.status,
+    reason: request.verdict.reason,
+    startTime,
+    completionTime,
+    trigger,
+    caller,
+    source,
+    failureKind: failureKind ?? null,
+  });
+  if (source) await store.put(sourceMarkerName(cluster, namespace, source.kind, source.name, sortTime, runId), '', 'application/octet-stream', metadata);
+  await store.put(namespaceMarkerName(cluster, namespace, sortTime, runId), '', 'application/octet-stream', metadata);
   const indexName = `${prefix}${INDEX_BLOB}`;
   await store.put(indexName, JSON.stringify(index, null, 1), 'application/json');
   return { location: store.path(indexName) };
@@ -320,14 +345,15 @@ function finished(job: V1Job): boolean {
   return (job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
 }
 
-async function allJobs(gateway: KubeGateway, namespace: string, labelSelector?: string): Promise<V1Job[]> {
+export async function allJobs(gateway: KubeGateway, namespace: string, labelSelector?: string, maxPages = Number.POSITIVE_INFINITY): Promise<V1Job[]> {
   const jobs: V1Job[] = [];
   let continueToken: string | undefined;
+  let pages = 0;
   do {
     const page = await gateway.listJobs(namespace, { labelSelector, limit: 500, continueToken });
     jobs.push(...page.items);
     continueToken = page.continueToken;
-  } while (continueToken);
+  } while (continueToken && ++pages < maxPages);
   return jobs;
 }
 
@@ -594,17 +620,19 @@ export async function readRunLog(gateway: KubeGateway, store: BlobStore | null, 
   };
 }
 
-/** A live Job as a run of its source. */
-function liveEntry(job: V1Job, cluster: string, namespace: string, now: Date): RunEntry {
+/** A live Job as a listed run: its verdict from the Job alone (no pods are read for a listing). */
+export function liveEntry(job: V1Job, cluster: string, namespace: string, now: Date): RunEntry {
   const verdict = jobVerdict(job, cluster, namespace, now);
   return {
     runId: verdict.runId,
     status: verdict.status,
     reason: verdict.reason,
     startTime: verdict.startTime,
-    completionTime: verdict.completionTime,
+    completionTime: verdict.completionTime ?? (isTerminal(verdict.status) ? finishedAt(job) : null),
     trigger: triggerOf(job),
     caller: job.metadata?.annotations?.[CALLER_ANNOTATION] ?? null,
+    source: sourceOf(job),
+    failureKind: listedFailureKind(verdict, job, now),
     live: true,
     archived: false,
     sortTime: sortTimeOf(job, now).getTime(),
@@ -632,8 +660,8 @@ export async function listCronJobRuns(
 
   const archived: { entry: RunEntry; marker: string | null }[] = [];
   let exhausted = store === null;
+  let marker = cursor?.marker ?? null;
   if (store) {
-    let marker = cursor?.marker ?? null;
     let wanted = limit;
     for (;;) {
       const page = await store.list(sourcePrefix(cluster, namespace, 'CronJob', name), { limit: Math.max(limit, 100), continueToken: marker ?? undefined });
@@ -651,5 +679,5 @@ export async function listCronJobRuns(
       if (wanted <= 0) break;
     }
   }
-  return mergeRunPage(live, { entries: archived, exhausted }, cursor, limit);
+  return mergeRunPage(live, { entries: archived, exhausted, next: exhausted ? null : marker }, cursor, limit);
 }

@@ -27,6 +27,7 @@ import { listCronJobRuns } from '../../src/functions/listCronJobRuns.js';
 import { listCronJobs } from '../../src/functions/listCronJobs.js';
 import { listDeployments } from '../../src/functions/listDeployments.js';
 import { listJobs } from '../../src/functions/listJobs.js';
+import { listRuns } from '../../src/functions/listRuns.js';
 import { previewSchedule } from '../../src/functions/previewSchedule.js';
 import { rerunRun } from '../../src/functions/rerunRun.js';
 import { serveConsole } from '../../src/functions/serveConsole.js';
@@ -362,6 +363,26 @@ const CASES: Case[] = [
     },
   },
   { name: 'runs of a CronJob that never was', operationId: 'listCronJobRuns', status: 404, call: () => listCronJobRuns(request('GET', 'cronjobs/batch/report/runs', cronJobPath), context()) },
+  {
+    name: "a namespace's runs",
+    operationId: 'listRuns',
+    status: 200,
+    call: () => {
+      kube.addJob({
+        metadata: {
+          name: 'nightly-abcdefghij',
+          namespace: 'batch',
+          creationTimestamp: t0,
+          labels: { 'app.kubernetes.io/managed-by': 'aks-job-runner', 'aks-job-runner.io/run-id': 'nightly-abcdefghij', 'aks-job-runner.io/source-kind': 'Job', 'aks-job-runner.io/source-name': 'nightly' },
+          annotations: { 'aks-job-runner.io/caller': 'key' },
+        },
+        status: { startTime: t0, active: 1 },
+      });
+      return listRuns(request('GET', 'runs?namespace=batch&status=Running'), context());
+    },
+  },
+  { name: 'runs of a status that is none', operationId: 'listRuns', status: 400, call: () => listRuns(request('GET', 'runs?namespace=batch&status=Done'), context()) },
+  { name: 'runs of a namespace not allowed', operationId: 'listRuns', status: 403, call: () => listRuns(request('GET', 'runs?namespace=kube-system'), context()) },
   { name: 'a schedule preview', operationId: 'previewSchedule', status: 200, call: () => previewSchedule(request('GET', 'schedules/preview?schedule=%40daily&count=2'), context()) },
   { name: 'a schedule that is not cron', operationId: 'previewSchedule', status: 400, call: () => previewSchedule(request('GET', 'schedules/preview?schedule=often'), context()) },
   { name: 'the audit trail to a function-key caller', operationId: 'listAuditRecords', status: 403, call: () => listAuditRecords(request('GET', 'audit'), context()) },

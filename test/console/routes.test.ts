@@ -19,3 +19,22 @@ describe('console pages in the URL fragment', () => {
     expect(parseHash(hash).route).toEqual({ page: 'cronjobs' });
   });
 });
+
+describe('the runs page in the URL fragment (issue 22 item 6)', () => {
+  it.each<{ hash: string; location: Location }>([
+    { hash: '#/runs?cluster=dev&namespace=batch', location: { route: { page: 'runs', status: null }, cluster: 'dev', namespace: 'batch' } },
+    { hash: '#/runs?namespace=batch&status=Failed', location: { route: { page: 'runs', status: 'Failed' }, cluster: null, namespace: 'batch' } },
+    { hash: '#/runs?status=Failed%2CCancelled', location: { route: { page: 'runs', status: 'Failed,Cancelled' }, cluster: null, namespace: null } },
+  ])('$hash', ({ hash, location }) => {
+    expect(parseHash(hash)).toEqual(location);
+    expect(parseHash(hashOf(location))).toEqual(location);
+  });
+
+  it.each(['#/runs?status=Done', '#/runs?status=failed', '#/runs?status=Failed,'])('a status the runs route would refuse (%s) is dropped from the page, not sent', (hash) => {
+    expect(parseHash(hash).route).toEqual({ page: 'runs', status: null });
+  });
+
+  it('a run id after /runs/ is still the run page', () => {
+    expect(parseHash('#/runs/report-abcdefgh12?namespace=batch').route).toEqual({ page: 'run', runId: 'report-abcdefgh12' });
+  });
+});

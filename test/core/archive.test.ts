@@ -10,9 +10,12 @@ import {
   entryFromMarker,
   findLog,
   keepEnds,
+  listedFailureKind,
   logTargets,
   markerMetadata,
   mergeRunPage,
+  namespaceMarkerName,
+  namespaceRunsPrefix,
   omissionMarker,
   type RunCursor,
   type RunEntry,
@@ -321,6 +324,139 @@ describe('mergeRunPage', () => {
     expect(mergeRunPage([], { entries: [], exhausted: true }, null, 5)).toEqual({ items: [], next: null });
   });
 });
+
+describe('the namespace index (issue 22 item 6)', () => {
+  it("a namespace marker sorts newest first, lies outside every run's prefix and every source's, and keeps source and failure kind", () => {
+    const start = new Date('2026-11-23T10:00:05Z');
+    const name = namespaceMarkerName('dev', 'batch', start, 'report-abcdefgh12');
+    expect(name).toBe(`dev/batch/.by-time/${String(9_999_999_999_999 - start.getTime())}.report-abcdefgh12`);
+    expect(name.startsWith(namespaceRunsPrefix('dev', 'batch'))).toBe(true);
+    expect(name.startsWith(sourceMarkerName('dev', 'batch', 'Job', 'report', start, 'x').replace(/[^/]+$/, ''))).toBe(false);
+    expect([namespaceMarkerName('dev', 'batch', new Date(minutes(0)), 'a-1'), namespaceMarkerName('dev', 'batch', new Date(minutes(1)), 'a-2')].sort()[0]).toContain('a-2');
+    const metadata = markerMetadata({
+      runId: 'report-abcdefgh12',
+      status: 'Failed',
+      reason: 'BackoffLimitExceeded',
+      startTime: start.toISOString(),
+      completionTime: null,
+      trigger: 'http',
+      caller: 'key',
+      source: { kind: 'Job', name: 'report' },
+      failureKind: 'OOMKilled',
+    });
+    expect(Object.values(metadata).every((v) => /^[\x20-\x7e]*$/.test(v))).toBe(true);
+    expect(entryFromMarker(name, metadata)).toMatchObject({ runId: 'report-abcdefgh12', source: { kind: 'Job', name: 'report' }, failureKind: 'OOMKilled', caller: 'key' });
+  });
+
+  it('a marker written before sources and failure kinds were kept reads back without them, and a kind the app does not know is left out', () => {
+    const name = namespaceMarkerName('dev', 'batch', new Date(minutes(0)), 'old-run-1');
+    const entry = entryFromMarker(name, { runid: 'old-run-1', status: 'Failed', reason: 'x', starttime: '', completiontime: '', trigger: 'http', failurekind: 'Gremlins' });
+    expect(entry).toBeDefined();
+    expect(entry && 'source' in entry).toBe(false);
+    expect(entry && 'failureKind' in entry).toBe(false);
+  });
+
+  it.each([
+    { name: 'a deadline the Job controller enforced', conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' }], verdict: 'Failed', kind: 'DeadlineExceeded' },
+    { name: 'a backoff limit: only the pods tell why', conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }], verdict: 'Failed', kind: null },
+    { name: 'a success', conditions: [{ type: 'Complete', status: 'True', reason: 'CompletionsReached', message: '' }], verdict: 'Success', kind: null },
+  ] as const)("a live Job's failure kind from the Job alone: $name", ({ conditions, verdict, kind }) => {
+    const j = job({}, { conditions: conditions.map((c) => ({ ...c })) });
+    expect(listedFailureKind({ status: verdict, reason: conditions[0].reason, message: conditions[0].message }, j, new Date(t0))).toBe(kind);
+  });
+});
+
+/** What the namespace runs use case does with a listing: read from the cursor's marker, at most `maxPages` pages. */
+function readListing(all: RunEntry[], perPage: number, cursor: RunCursor | null, maxPages: number, wantedLimit: number, keep: (e: RunEntry) => boolean) {
+  const entries: { entry: RunEntry; marker: string | null }[] = [];
+  let page = cursor?.marker ? Number(cursor.marker.slice(1)) : 0;
+  let wanted = wantedLimit;
+  for (let read = 1; ; read++) {
+    const marker = page === 0 ? null : `m${String(page)}`;
+    for (const entry of all.slice(page * perPage, (page + 1) * perPage)) {
+      entries.push({ entry, marker });
+      if ((!cursor || entry.sortTime < cursor.sortTime || (entry.sortTime === cursor.sortTime && entry.runId > cursor.runId)) && keep(entry)) wanted--;
+    }
+    page++;
+    if (page * perPage >= all.length) return { entries, exhausted: true, next: null };
+    if (wanted <= 0 || read >= maxPages) return { entries, exhausted: false, next: `m${String(page)}` };
+  }
+}
+
+describe('mergeRunPage with a filter and a bounded listing (issue 22 item 6)', () => {
+  it('leaves out what the filter does not keep, without counting it towards the page', () => {
+    const archived = listing([run('n-4', 4, { status: 'Failed' }), run('n-3', 3), run('n-2', 2, { status: 'Failed' })], 10);
+    const page = mergeRunPage([live('n-5', 5)], { entries: archived, exhausted: true }, null, 2, (e) => e.status === 'Failed');
+    expect(page.items.map((r) => r.runId)).toEqual(['n-4', 'n-2']);
+    expect(page.next).toBeNull();
+  });
+
+  it('the filter judges a run in both by its live status, and the archive gives the failure kind the Job alone cannot', () => {
+    const page = mergeRunPage(
+      [run('n-1', 1, { live: true, archived: false, status: 'Failed', failureKind: null })],
+      { entries: listing([run('n-1', 1, { status: 'Failed', failureKind: 'OOMKilled' })], 10), exhausted: true },
+      null,
+      5,
+    );
+    expect(page.items).toMatchObject([{ runId: 'n-1', live: true, archived: true, failureKind: 'OOMKilled' }]);
+  });
+
+  it('places no live run after the last archived run read while the listing goes on, and resumes from there', () => {
+    // Archived n-9, n-7 read (one listing page); the listing has more. Live n-8 is placed, live n-1 waits: an unread
+    // archived run (n-5, say) sorts before it.
+    const page = mergeRunPage([live('n-8', 8), live('n-1', 1)], { entries: listing([run('n-9', 9), run('n-7', 7)], 2), exhausted: false, next: 'm1' }, null, 10);
+    expect(page.items.map((r) => r.runId)).toEqual(['n-9', 'n-8', 'n-7']);
+    expect(page.next).toEqual({ sortTime: minutes(7), runId: 'n-7', marker: 'm1' });
+    const second = mergeRunPage([live('n-8', 8), live('n-1', 1)], { entries: listing([run('n-5', 5)], 10), exhausted: true }, page.next, 10);
+    expect(second.items.map((r) => r.runId)).toEqual(['n-5', 'n-1']);
+  });
+
+  it('a bounded read that finds nothing the filter keeps answers an empty page that still goes on', () => {
+    const page = mergeRunPage([], { entries: listing([run('n-9', 9), run('n-8', 8)], 2), exhausted: false, next: 'm1' }, null, 5, (e) => e.status === 'Failed');
+    expect(page).toEqual({ items: [], next: { sortTime: minutes(8), runId: 'n-8', marker: 'm1' } });
+  });
+
+  it('an empty listing page that goes on (Blob Storage may answer one) keeps the place it was given', () => {
+    const cursor = { sortTime: minutes(8), runId: 'n-8', marker: 'm1' };
+    expect(mergeRunPage([], { entries: [], exhausted: false, next: 'm2' }, cursor, 5).next).toEqual({ ...cursor, marker: 'm2' });
+    expect(mergeRunPage([live('n-1', 1)], { entries: [], exhausted: false, next: 'm1' }, null, 5)).toEqual({
+      items: [],
+      next: { sortTime: Number.MAX_SAFE_INTEGER, runId: '', marker: 'm1' },
+    });
+  });
+
+  it.each([
+    { name: 'every run', keep: () => true },
+    { name: 'Failed runs only', keep: (e: RunEntry) => e.status === 'Failed' },
+    { name: 'a status no run has', keep: (e: RunEntry) => e.status === 'Unknown' },
+    { name: 'one run in thirty, live ones among them', keep: (e: RunEntry) => Number(e.runId.split('-')[2]) % 30 === 0 },
+  ])('pages through $name exactly once, newest first, in bounded reads, across live and archived runs', ({ keep }) => {
+    // 400 runs a minute apart, every third failed; one in five live (one in ten of those archived too); ties by id.
+    const statuses = ['Success', 'Failed', 'Success'] as const;
+    const everyRun = Array.from({ length: 400 }, (_, i) => run(`n-${String(i % 10)}-${String(i)}`, Math.floor(i / 2), { status: statuses[i % 3] ?? 'Success' }));
+    const lives = everyRun.filter((_, i) => i % 5 === 0).map((r) => ({ ...r, live: true, archived: false }));
+    const archivedOnly = everyRun.filter((_, i) => i % 5 !== 0 || i % 10 === 0).sort(compareEntries);
+    const expected = everyRun.filter(keep).sort(compareEntries).map((r) => r.runId);
+    const seen: string[] = [];
+    let cursor: RunCursor | null = null;
+    let requests = 0;
+    for (; requests < 200; requests++) {
+      const batch = readListing(archivedOnly, 25, cursor, 3, 7, keep);
+      expect(batch.entries.length).toBeLessThanOrEqual(75);
+      const page = mergeRunPage(lives, batch, cursor, 7, keep);
+      expect(page.items.length).toBeLessThanOrEqual(7);
+      seen.push(...page.items.map((r) => r.runId));
+      if (!page.next) break;
+      cursor = decodeCursor(encodeCursor(page.next));
+    }
+    expect(seen).toEqual(expected);
+    expect(requests).toBeLessThan(200);
+  });
+});
+
+function compareEntries(a: RunEntry, b: RunEntry): number {
+  return a.sortTime !== b.sortTime ? b.sortTime - a.sortTime : a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0;
+}
 
 describe('continue tokens', () => {
   it('round-trip', () => {

@@ -297,6 +297,52 @@ describe('the web console in a real browser', () => {
     await expect.poll(() => page.getByTestId('run-status').textContent(), { timeout: 60_000 }).toContain('Failed');
   });
 
+  it("lists the namespace's runs, whoever started them, filters them by status and opens one on its run page (issue 22 item 6)", async () => {
+    // A run started as curl starts one: until this page, the console reached it only by its id.
+    const started = await fetch(`${app.url}/api/jobs/${ns()}/hello/runs`, {
+      method: 'POST',
+      headers: { 'x-functions-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ GREETING: 'from curl' }),
+    });
+    expect(started.status).toBe(202);
+    const { runId: curlRun } = (await started.json()) as { runId: string };
+    await page.getByRole('link', { name: 'Runs', exact: true }).first().click();
+    const curlRow = page.locator(`tr[data-run="${curlRun}"]`);
+    await curlRow.waitFor();
+    expect(await curlRow.locator('th').textContent()).toContain(curlRun);
+    expect(await curlRow.textContent()).toContain('hello');
+    expect(await curlRow.textContent()).toContain('on request, function key');
+    // Newest first: the run just started leads.
+    expect(await page.locator('tr[data-run]').first().getAttribute('data-run')).toBe(curlRun);
+    // The earlier tests' runs: the broken Job's two failed runs with their cause, the console's run of hello, and
+    // the shop-report run whose Job was deleted, listed from the archive. (The cancelled run's Job was deleted before
+    // its archive was written: listed to its caller from orchestration version 3.1 on, which tells the archive who.)
+    const rows = page.locator('tr[data-run]');
+    await shoot('runs');
+    const texts = await rows.allTextContents();
+    expect(texts.filter((t) => /Failed.*ExitCode.*broken/.test(t)), texts.join('\n')).toHaveLength(2);
+    expect(texts.filter((t) => /Success.*hello/.test(t)), texts.join('\n')).toHaveLength(1);
+    expect(texts.some((t) => /shop-report-[a-z0-9]+archived.*Success.*shop-report.*CronJob/.test(t)), texts.join('\n')).toBe(true);
+
+    await page.getByLabel('Status').selectOption('Failed');
+    await expect.poll(() => new URL(page.url()).hash).toContain('status=Failed');
+    await expect.poll(async () => (await rows.allTextContents()).length).toBe(2);
+    for (const text of await rows.allTextContents()) expect(text).toMatch(/Failed.*ExitCode/);
+    await shoot('runs-failed');
+    // A reload keeps the filter: it lives in the page's address.
+    await page.reload();
+    await expect.poll(async () => (await rows.allTextContents()).length).toBe(2);
+    expect(await page.getByLabel('Status').inputValue()).toBe('Failed');
+
+    // Each run opens its run page, with its cause, its last lines and the Rerun button.
+    const failedRun = (await rows.first().getAttribute('data-run')) ?? '';
+    await rows.first().getByRole('link', { name: failedRun }).click();
+    await page.getByRole('heading', { name: `Run ${failedRun}` }).waitFor();
+    expect(await page.getByTestId('failure-kind').textContent()).toBe('ExitCode');
+    await page.getByRole('button', { name: 'Rerun' }).waitFor();
+    expect(await page.getByRole('link', { name: 'Runs', exact: true }).first().getAttribute('aria-current')).toBe('page');
+  });
+
   it("hands a CronJob to the app's scheduler and back", async () => {
     await page.getByRole('link', { name: 'CronJobs', exact: true }).first().click();
     const row = page.locator('tr[data-cronjob="nightly-report"]');

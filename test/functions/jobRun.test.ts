@@ -786,3 +786,43 @@ describe('jobRun: the custom status stays within the host\'s limit at every step
     expect(h.state.output).toMatchObject({ status: 'Failed', outputs: { log: 'o'.repeat(7_000) } });
   });
 });
+
+describe('what the archive is told, by orchestration version (issue 22 item 6: the runs listings)', () => {
+  const entra = { kind: 'entra' as const, appId: 'app-1', objectId: 'obj-1' };
+  const failedVerdict = snap('Failed', 'BackoffLimitExceeded', seconds(5), { failureKind: 'OOMKilled' });
+
+  it('from 3.1: who started the run and why it failed, so a run whose Job is gone is still listed to its caller', async () => {
+    const h = new OrchestrationHarness(jobRun, input({}, { caller: entra }), t0, 'run-abc', '3.1');
+    h.worker = { version: '3.1' };
+    await h.start();
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, failedVerdict);
+    expect(h.activity(ACTIVITIES.archiveRun).input).toMatchObject({ caller: entra, final: { status: 'Failed', failureKind: 'OOMKilled' } });
+  });
+
+  it('from 3.1, a run recorded without a caller is a key caller\'s, as the status route reads it', async () => {
+    const h = new OrchestrationHarness(jobRun, input(), t0, 'run-abc', '3.1');
+    h.worker = { version: '3.1' };
+    await h.start();
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, snap('Success', 'Completed', seconds(5)));
+    expect(h.activity(ACTIVITIES.archiveRun).input).toMatchObject({ caller: { kind: 'key' } });
+    expect((h.activity(ACTIVITIES.archiveRun).input as { final: object }).final).not.toHaveProperty('failureKind');
+  });
+
+  it('before 3.1 (an instance in flight at the deploy): the input it had, unchanged', async () => {
+    const h = new OrchestrationHarness(jobRun, input({}, { caller: entra }), t0, 'run-abc', '3.0');
+    h.worker = { version: '3.1' };
+    await h.start();
+    await h.complete(ACTIVITIES.submitRun, submitted);
+    await h.fire();
+    await h.complete(ACTIVITIES.observeRun, failedVerdict);
+    expect(h.activity(ACTIVITIES.archiveRun).input).toEqual({
+      ref,
+      final: { status: 'Failed', reason: 'BackoffLimitExceeded', message: 'Failed BackoffLimitExceeded', startTime: null, completionTime: null },
+      trigger: 'http',
+    });
+  });
+});

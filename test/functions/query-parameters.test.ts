@@ -11,6 +11,7 @@ import { cancelRun } from '../../src/functions/cancelRun.js';
 import { createCronJob } from '../../src/functions/createCronJob.js';
 import { getRunLogs } from '../../src/functions/getRunLogs.js';
 import { listJobs } from '../../src/functions/listJobs.js';
+import { listRuns } from '../../src/functions/listRuns.js';
 import { previewSchedule } from '../../src/functions/previewSchedule.js';
 import { startCronJobRun } from '../../src/functions/startCronJobRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
@@ -89,6 +90,13 @@ interface Case {
 
 const CASES: Case[] = [
   { operationId: 'listJobs', name: 'limit', values: INTEGERS, call: (v) => listJobs(req('GET', `jobs?namespace=batch&${q('limit', v)}`), context()) },
+  { operationId: 'listRuns', name: 'limit', values: INTEGERS, call: (v) => listRuns(req('GET', `runs?namespace=batch&${q('limit', v)}`), context()) },
+  {
+    operationId: 'listRuns',
+    name: 'status',
+    values: ['', 'Failed', 'Failed,Cancelled', 'Starting,Running,Success,Failed,Cancelled,Unknown', 'failed', 'Failed,', ',', 'Failed, Cancelled', 'Done', 'Running,Done'],
+    call: (v) => listRuns(req('GET', `runs?namespace=batch&${q('status', v)}`), context()),
+  },
   { operationId: 'previewSchedule', name: 'count', values: INTEGERS, call: (v) => previewSchedule(req('GET', `schedules/preview?schedule=%40hourly&${q('count', v)}`), context()) },
   ...(['tailLines', 'previous', 'download', 'container', 'pod'] as const).map(
     (name): Case => ({

@@ -37,6 +37,7 @@ describe('function registrations', () => {
     ['previewSchedule', 'schedules/preview', ['GET']],
     ['getRunLogs', 'runs/{runId}/logs', ['GET']],
     ['listCronJobRuns', 'cronjobs/{namespace}/{name}/runs', ['GET']],
+    ['listRuns', 'runs', ['GET']],
     ['listClusters', 'clusters', ['GET']],
     ['listAuditRecords', 'audit', ['GET']],
   ])('%s is an HTTP trigger on %s, %j, with function-key auth', (name, route, methods) => {
@@ -58,7 +59,7 @@ describe('function registrations', () => {
     const hasClient = (name: string) =>
       Object.values(registrations.find((r) => r.metadata.name === name)?.metadata.bindings ?? {}).some((b) => b.type === 'durableClient');
     expect(['startJobRun', 'startCronJobRun', 'getRun', 'cancelRun', 'rerunRun', 'getRunLogs'].every(hasClient)).toBe(true);
-    expect(['listJobs', 'listCronJobs', 'previewSchedule', 'listCronJobRuns'].some(hasClient)).toBe(false);
+    expect(['listJobs', 'listCronJobs', 'previewSchedule', 'listCronJobRuns', 'listRuns'].some(hasClient)).toBe(false);
   });
 
   it('registers the orchestrator and its activities under the names used to call them', () => {
@@ -90,6 +91,7 @@ describe('function registrations', () => {
         'jobRun',
         'listCronJobRuns',
         'listCronJobs',
+        'listRuns',
         'listJobs',
         'observeRun',
         'rerunRun',

@@ -53,6 +53,7 @@ const KINDS: Record<string, Kind> = {
   listJobs: 'query',
   listCronJobs: 'query',
   listDeployments: 'query',
+  listRuns: 'query',
   getRun: 'run',
   cancelRun: 'run',
   getRunLogs: 'run',

@@ -7,6 +7,8 @@ export type Route =
   | { page: 'create' }
   | { page: 'cronjob'; name: string }
   | { page: 'jobs' }
+  /** A namespace's runs, optionally of some statuses only (`status=Failed` in the fragment's query). */
+  | { page: 'runs'; status: string | null }
   | { page: 'run'; runId: string };
 
 export interface Location {
@@ -16,6 +18,8 @@ export interface Location {
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** A status filter as the runs route takes it; anything else in a link is dropped, not sent. */
+const STATUS_FILTER = /^(Starting|Running|Success|Failed|Cancelled|Unknown)(,(Starting|Running|Success|Failed|Cancelled|Unknown))*$/;
 
 export function parseHash(hash: string): Location {
   const text = hash.replace(/^#/, '');
@@ -29,6 +33,10 @@ export function parseHash(hash: string): Location {
   else if (first === 'jobs') route = { page: 'jobs' };
   else if (first === 'cronjobs' && second !== undefined && NAME.test(second)) route = { page: 'cronjob', name: second };
   else if (first === 'runs' && second !== undefined && NAME.test(second)) route = { page: 'run', runId: second };
+  else if (first === 'runs' && second === undefined) {
+    const status = params.get('status');
+    route = { page: 'runs', status: status !== null && STATUS_FILTER.test(status) ? status : null };
+  }
   return { route, ...scope };
 }
 
@@ -43,10 +51,13 @@ export function hashOf(location: Location): string {
           ? `/cronjobs/${encodeURIComponent(route.name)}`
           : route.page === 'run'
             ? `/runs/${encodeURIComponent(route.runId)}`
-            : '/cronjobs';
+            : route.page === 'runs'
+              ? '/runs'
+              : '/cronjobs';
   const params = new URLSearchParams();
   if (location.cluster) params.set('cluster', location.cluster);
   if (location.namespace) params.set('namespace', location.namespace);
+  if (route.page === 'runs' && route.status) params.set('status', route.status);
   const query = params.toString();
   return `#${path}${query ? `?${query}` : ''}`;
 }
