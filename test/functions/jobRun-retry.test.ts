@@ -48,6 +48,12 @@ function failedWith(kind: FailureKind, at: Date, jobName = request.runId, more: 
 const submittedAs = (jobName: string, at: Date): SubmitResult => ({ outcome: 'submitted', snapshot: snap('Starting', 'Submitted', at, jobName) });
 
 /** Submitted, one Running look, then the attempt's verdict. */
+/** The archive written, then, from orchestration 3.1, the verdict's notification of the run's subscribers. */
+async function archived(h: OrchestrationHarness): Promise<void> {
+  await h.complete(ACTIVITIES.archiveRun, { location: 'x' });
+  if (h.pending.some((w) => w.kind === 'activity' && w.name === ACTIVITIES.notifyRun)) await h.complete(ACTIVITIES.notifyRun, 0);
+}
+
 async function attempt(h: OrchestrationHarness, jobName: string, verdict: (at: Date) => RunSnapshot): Promise<void> {
   expect(h.activity().name).toBe(ACTIVITIES.submitRun);
   expect((h.activity().input as RunRequest).jobName).toBe(jobName === request.runId ? undefined : jobName);
@@ -80,7 +86,7 @@ describe('jobRun retries on disruption (orchestration 3.1)', () => {
     expect(h.state.input).not.toHaveProperty('progress');
     await attempt(h, second, (at) => snap('Success', 'CompletionsReached', at, second, { outputs: { rows: 1 } }));
     expect(h.activity(ACTIVITIES.archiveRun).input).toMatchObject({ ref: { ...ref, jobName: second }, final: { status: 'Success' } });
-    await h.complete(ACTIVITIES.archiveRun, { location: 'x' });
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     const output = h.state.output as RunSnapshot;
     expect(output).toMatchObject({ runId: request.runId, jobName: second, status: 'Success', outputs: { rows: 1 } });
@@ -98,7 +104,7 @@ describe('jobRun retries on disruption (orchestration 3.1)', () => {
       await attempt(h, request.runId, (at) => failedWith(kind, at, request.runId, kind === 'ExitCode' ? { exitCode: 1 } : {}));
       // The Job ended itself: no delete, only the archive.
       expect(h.activity().name).toBe(ACTIVITIES.archiveRun);
-      await h.complete(ACTIVITIES.archiveRun, { location: 'x' });
+      await archived(h);
       const output = h.state.output as RunSnapshot;
       expect(output).toMatchObject({ status: 'Failed', failureKind: kind, jobName: request.runId });
       expect(output.attempts).toHaveLength(1);
@@ -115,7 +121,7 @@ describe('jobRun retries on disruption (orchestration 3.1)', () => {
     expect(h.state.input).toMatchObject({ request: { jobName: third }, attempts: [{ job: request.runId }, { job: second }] });
     await attempt(h, third, (at) => failedWith('DisruptionTarget', at, third));
     expect(h.activity().name).toBe(ACTIVITIES.archiveRun);
-    await h.complete(ACTIVITIES.archiveRun, { location: 'x' });
+    await archived(h);
     const output = h.state.output as RunSnapshot;
     expect(output).toMatchObject({ status: 'Failed', failureKind: 'DisruptionTarget', jobName: third });
     expect(output.attempts?.map((a) => a.failure?.kind)).toEqual(['Evicted', 'NodeLost', 'DisruptionTarget']);
@@ -129,7 +135,7 @@ describe('jobRun retries on disruption (orchestration 3.1)', () => {
     const h = await new OrchestrationHarness(jobRun, input(retries), t0, 'run-abc', version).start();
     await attempt(h, request.runId, (at) => failedWith('Evicted', at));
     expect(h.activity().name).toBe(ACTIVITIES.archiveRun);
-    await h.complete(ACTIVITIES.archiveRun, { location: 'x' });
+    await archived(h);
     expect(h.state.output).toMatchObject({ status: 'Failed', failureKind: 'Evicted' });
     expect(h.state.output).not.toHaveProperty('attempts');
   });
@@ -142,7 +148,7 @@ describe('jobRun retries on disruption (orchestration 3.1)', () => {
     const stop = h.activity(ACTIVITIES.stopRun);
     expect(stop.input).toMatchObject({ verdict: { status: 'Cancelled', reason: 'CancelRequested', message: 'cancelled: enough' } });
     await h.complete(ACTIVITIES.stopRun, snap('Cancelled', 'CancelRequested', h.now));
-    await h.complete(ACTIVITIES.archiveRun, { location: 'x' });
+    await archived(h);
     expect(h.state.status).toBe('Completed');
     const output = h.state.output as RunSnapshot;
     expect(output).toMatchObject({ status: 'Cancelled', reason: 'CancelRequested' });
@@ -203,7 +209,7 @@ describe('jobRun retries on disruption (orchestration 3.1)', () => {
     }
     await attempt(h, `${request.runId}-6`, (at) => failedWith('Evicted', at, `${request.runId}-6`, { logTail: tail }));
     expect(JSON.stringify(h.state.customStatus).length).toBeLessThanOrEqual(CUSTOM_STATUS_BUDGET_CHARS);
-    await h.complete(ACTIVITIES.archiveRun, { location: 'x' });
+    await archived(h);
     const output = h.state.output as RunSnapshot;
     expect(output.attempts).toHaveLength(6);
     // The result keeps each attempt's log tail.

@@ -79,7 +79,7 @@ describe('jobRun orchestration', () => {
     const success = snap('Success', 'CompletionsReached', seconds(10), { outputs: { rows: 42 } });
     await h.complete(ACTIVITIES.observeRun, success);
     expect(h.state.customStatus).toEqual(success);
-    expect(h.activity().input).toEqual({ ref, final: { status: 'Success', reason: 'CompletionsReached', message: success.message, startTime: null, completionTime: null }, trigger: 'http' });
+    expect(h.activity().input).toEqual({ ref, final: { status: 'Success', reason: 'CompletionsReached', message: success.message, startTime: null, completionTime: null }, trigger: 'http', caller: { kind: 'key' } });
     await archived(h);
     expect(h.state.status).toBe('Completed');
     expect(h.state.output).toEqual({ ...success, archive: ARCHIVED });
