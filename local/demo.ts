@@ -1,12 +1,16 @@
 /**
  * `npm run demo`: starts the built-in local control plane (built from Go modules the first time), puts a
  * sample Job and CronJob in a namespace, starts the app's local runtime, and runs Jobs through the HTTP API
- * like a Logic Apps or Polysync caller would: one to Success with an env override, one that fails on a bad
- * image, and one cancelled mid-run. Then it makes a CronJob from a sample Deployment through the management API
+ * like a Logic Apps or Polysync caller would: one to Success with an env override, one told by a webhook instead of
+ * polled (a receiver on loopback checks the Standard Webhooks signature), one that fails on a bad image, and one
+ * cancelled mid-run. Then it makes a CronJob from a sample Deployment through the management API
  * and runs it now, reads the first run's log back from the logs archive (a real Azurite) after its Job and pods
  * are deleted, and hands a suspended CronJob over to the app, whose scheduler fires it on the real clock (within
  * a minute). Every status change is printed as it happens.
  */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+
 import { BatchV1Api, KubeConfig } from '@kubernetes/client-node';
 
 import { SCHEDULER_APP, SCHEDULER_LABEL } from '../src/core/labels.js';
@@ -67,9 +71,103 @@ async function follow(location: string, onRunning?: (body: RunBody) => Promise<v
   }
 }
 
+interface Pushed {
+  headers: IncomingHttpHeaders;
+  body: string;
+  at: number;
+}
+
+/** A receiver on loopback (port 0) for step 2: it keeps the first request and answers 200. */
+async function startReceiver(): Promise<{ url: string; first: Promise<Pushed>; close: () => Promise<void> }> {
+  let deliver: (pushed: Pushed) => void = () => undefined;
+  const first = new Promise<Pushed>((resolve) => {
+    deliver = resolve;
+  });
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = Date.now();
+      res.writeHead(200).end();
+      deliver({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${String(port)}/run-finished`,
+    first,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    },
+  };
+}
+
+/**
+ * What a receiver of its own does (docs/push.md, "Signatures"; the Standard Webhooks scheme): HMAC-SHA256, keyed
+ * with the bytes after `whsec_`, of `<webhook-id>.<webhook-timestamp>.<body>`, against each `v1,<base64>` entry.
+ */
+function signatureHolds(pushed: Pushed, secret: Buffer): boolean {
+  const id = pushed.headers['webhook-id'];
+  const timestamp = pushed.headers['webhook-timestamp'];
+  const signatures = pushed.headers['webhook-signature'];
+  if (typeof id !== 'string' || typeof timestamp !== 'string' || !/^\d+$/.test(timestamp) || typeof signatures !== 'string') return false;
+  if (Math.abs(Number(timestamp) - pushed.at / 1000) > 300) return false;
+  const expected = createHmac('sha256', secret).update(`${id}.${timestamp}.${pushed.body}`).digest();
+  return signatures.split(' ').some((entry) => {
+    const [version, value] = entry.split(',');
+    if (version !== 'v1' || !value) return false;
+    const given = Buffer.from(value, 'base64');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
+}
+
+/** Step 2: a run that is not polled; the app pushes its final snapshot to a receiver here when it ends. */
+async function pushedRun(api: string, code: string, secret: Buffer): Promise<boolean> {
+  say('2) run Job "hello" again, subscribed: the app pushes the verdict to a receiver here instead of being polled');
+  const receiver = await startReceiver();
+  try {
+    say(`  receiver listening on ${receiver.url}`);
+    const started = await call('POST', `${api}/jobs/${NAMESPACE}/hello/runs?${code}`, {
+      GREETING: 'told, not polled',
+      subscription: { url: receiver.url, format: 'snapshot' },
+    });
+    const runId = started.body.runId ?? '?';
+    say(`  POST with {subscription: {url, format: "snapshot"}} → ${started.status}, runId ${runId}; not polling, waiting for the push`);
+    const pushed = await Promise.race([
+      receiver.first,
+      new Promise<undefined>((resolve) => setTimeout(() => { resolve(undefined); }, 120_000).unref()),
+    ]);
+    if (!pushed) {
+      say('  no push within 2 minutes');
+      return false;
+    }
+    const body = JSON.parse(pushed.body) as RunBody;
+    const completion = typeof body.completionTime === 'string' ? Date.parse(body.completionTime) : Number.NaN;
+    const after = Number.isNaN(completion) ? 'the run carries no completionTime' : `${String(pushed.at - completion)} ms after the verdict (its completionTime ${String(body.completionTime)}, whole seconds as Kubernetes keeps it)`;
+    say(`  pushed: ${body.status ?? '?'} (${body.reason ?? ''}) outputs ${JSON.stringify(body.outputs)}, delivered ${after}`);
+    const signed = signatureHolds(pushed, secret);
+    say(`  webhook-id ${String(pushed.headers['webhook-id'])}; Standard Webhooks signature ${signed ? 'verified' : 'NOT verified'} with the demo's WEBHOOK_SIGNING_SECRET`);
+    // The app records the delivery just after the receiver answered: read the run until it shows that (a few seconds at most).
+    type Shown = { host?: string; state?: string; attempts?: number }[];
+    let subscriptions: Shown = [];
+    for (let i = 0; i < 10; i++) {
+      subscriptions = ((await call('GET', `${api}/runs/${runId}?${code}`)).body.subscriptions as Shown | undefined) ?? [];
+      if (subscriptions.every((s) => s.state !== 'delivering' && s.state !== 'pending')) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    say(`  GET /api/runs/${runId} afterwards shows the subscription: ${JSON.stringify(subscriptions.map((s) => ({ host: s.host, state: s.state, attempts: s.attempts })))}`);
+    return body.runId === runId && body.status === 'Success' && signed;
+  } finally {
+    await receiver.close();
+  }
+}
+
 /** Step: once run 1 is archived, delete its Job and pods, then read its log back through the API: from the archive. */
 async function archivedLogs(api: string, code: string, runId: string, kubeconfigPath: string): Promise<boolean> {
-  say(`5) the logs of run ${runId} after its Job and pods are gone`);
+  say(`6) the logs of run ${runId} after its Job and pods are gone`);
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const batch = kc.makeApiClient(BatchV1Api);
@@ -105,6 +203,7 @@ async function main(): Promise<number> {
     await createSamples(cluster.kubeconfigPath, NAMESPACE);
 
     azurite = await startAzurite();
+    const signingSecret = randomBytes(32);
     say(`logs archive: Azurite on ${azurite.blobEndpoint}`);
     Object.assign(process.env, {
       LOGS_CONNECTION_STRING: azurite.connectionString,
@@ -115,6 +214,8 @@ async function main(): Promise<number> {
       GRACE_IMAGE_PULL_SECONDS: '5',
       // Step 2 runs a Job that does not exist from an image: fallback runs are off unless images are allowed.
       FALLBACK_IMAGES: 'registry.invalid/',
+      // Step 2's receiver checks the Standard Webhooks signature made with this secret (docs/push.md).
+      WEBHOOK_SIGNING_SECRET: `whsec_${signingSecret.toString('base64')}`,
     });
     app = await startLocalApp({ functionKey: 'demo-key' });
     const api = `${app.url}/api`;
@@ -130,12 +231,14 @@ async function main(): Promise<number> {
     const success = await follow(started.body.statusUrl ?? '');
     say(`  outputs: ${JSON.stringify(success.body.outputs)}`);
 
-    say('2) run a Job that does not exist, from an image that cannot be pulled');
+    const pushed = await pushedRun(api, code, signingSecret);
+
+    say('3) run a Job that does not exist, from an image that cannot be pulled');
     const bad = await call('POST', `${api}/jobs/${NAMESPACE}/adhoc/runs?image=registry.invalid/no-such-image:1&${code}`, {});
     say(`  POST → ${bad.status}, runId ${bad.body.runId ?? '?'}`);
     const failed = await follow(bad.body.statusUrl ?? '');
 
-    say('3) run Job "slow" and cancel it while it runs');
+    say('4) run Job "slow" and cancel it while it runs');
     const slow = await call('POST', `${api}/jobs/${NAMESPACE}/slow/runs?${code}`, {});
     say(`  POST → ${slow.status}, runId ${slow.body.runId ?? '?'}`);
     const cancelled = await follow(slow.body.statusUrl ?? '', async (body) => {
@@ -143,7 +246,7 @@ async function main(): Promise<number> {
       say(`  POST cancel → ${answer.status}`);
     });
 
-    say('4) make a CronJob from Deployment "shop-web" (its pod template, without probes, ports and selector labels) and run it now');
+    say('5) make a CronJob from Deployment "shop-web" (its pod template, without probes, ports and selector labels) and run it now');
     const made = await call('POST', `${api}/cronjobs/${NAMESPACE}?${code}`, {
       name: 'shop-report',
       fromDeployment: 'shop-web',
@@ -164,7 +267,7 @@ async function main(): Promise<number> {
 
     const archivedLog = await archivedLogs(api, code, started.body.runId ?? '', cluster.kubeconfigPath);
 
-    say('6) hand a CronJob over to the app (label aks-job-runner.io/scheduler=app + suspend) and let the app fire it');
+    say('7) hand a CronJob over to the app (label aks-job-runner.io/scheduler=app + suspend) and let the app fire it');
     const kc = new KubeConfig();
     kc.loadFromFile(cluster.kubeconfigPath);
     await kc.makeApiClient(BatchV1Api).createNamespacedCronJob({
@@ -188,6 +291,7 @@ async function main(): Promise<number> {
 
     const ok =
       success.status === 200 &&
+      pushed &&
       failed.status === 424 &&
       failed.body.status === 'Failed' &&
       cancelled.body.status === 'Cancelled' &&
@@ -197,7 +301,7 @@ async function main(): Promise<number> {
       fired.status === 200;
     say(
       ok
-        ? 'demo finished: Success, Failed (bad image), Cancelled, a CronJob made from a Deployment ran, logs read from the archive, and a scheduled run fired by the app, as expected'
+        ? 'demo finished: Success, a verdict pushed to a webhook with a verified signature, Failed (bad image), Cancelled, a CronJob made from a Deployment ran, logs read from the archive, and a scheduled run fired by the app, as expected'
         : 'demo finished with unexpected results',
     );
     return ok ? 0 : 1;

@@ -164,6 +164,16 @@ export interface Snapshot {
   exitCode?: number | null;
   /** Who is told the verdict, and how each delivery stands (host only: a URL is a secret). */
   subscriptions?: Subscription[];
+  /** One per Job of a run that may retry on disruption or did, the current one last (docs/http-api.md). */
+  attempts?: RunAttempt[];
+}
+
+/** One Job of a run that may retry on disruption: its failure (null while it runs or when it succeeded) and times. */
+export interface RunAttempt {
+  job: string;
+  failure: RunFailure | null;
+  startTime: string | null;
+  completionTime: string | null;
 }
 
 export interface Subscription {

@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
 import { ALLOW_COMMAND_ANNOTATION } from '../../src/core/consent.js';
+import { RETRY_ON_DISRUPTION_ANNOTATION } from '../../src/core/labels.js';
 import { serveConsoleFrom } from '../../src/http/console.js';
-import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION, fails, LOCAL_POD_LOG_LINES, quickStart, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
+import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION, evicted, fails, LOCAL_POD_LOG_LINES, quickStart, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
 import { ensureBrowser } from '../support/browser.js';
 
@@ -99,6 +100,8 @@ beforeAll(async () => {
     kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name, namespace: ns(), suspend: true, annotations, env: [{ name: 'GREETING', value: 'hello' }] }) });
   await job('hello', { [COMPLETE_DELAY_ANNOTATION]: '2s', [TERMINATION_MESSAGE_ANNOTATION]: '{"rowsWritten":42,"report":"hello.csv"}' });
   await job('slow', { [COMPLETE_DELAY_ANNOTATION]: '1h' });
+  // Its owner lets a run retry once on disruption; every pod of it is evicted (testenv's kwok stage).
+  await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'pressure', namespace: ns(), suspend: true, fate: evicted({ after: '1s' }), jobAnnotations: { [RETRY_ON_DISRUPTION_ANNOTATION]: '1' } }) });
   await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'broken', namespace: ns(), suspend: true, fate: fails({ exitCode: 3, runFor: '1s' }) }) });
   await kube.batch.createNamespacedCronJob({
     namespace: ns(),
@@ -379,5 +382,19 @@ describe('the web console in a real browser', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Delete shop-report' }).click();
     await row.waitFor({ state: 'detached' });
     await waitFor('CronJob shop-report gone', async () => kube.batch.readNamespacedCronJob({ name: 'shop-report', namespace: ns() }).then(() => false, () => true));
+  });
+
+  it("shows a run's attempts when it retried on disruption: each Job, its failure kind and exit code", async () => {
+    await page.getByRole('link', { name: 'Jobs', exact: true }).first().click();
+    await page.locator('tr[data-job="pressure"]').getByRole('button', { name: 'Run…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Run now' }).click();
+    await expect.poll(() => page.getByTestId('run-status').textContent(), { timeout: 90_000 }).toContain('Failed');
+    const runId = /runs\/([a-z0-9-]+)/.exec(new URL(page.url()).hash)?.[1] ?? '';
+    const rows = page.getByTestId('run-attempts').locator('tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(2);
+    expect(await rows.nth(0).textContent()).toContain(runId);
+    expect(await rows.nth(1).textContent()).toContain(`${runId}-2`);
+    expect(await page.getByTestId('attempt-outcome').allTextContents()).toEqual(['Evicted · exit code 137 (SIGKILL)', 'Evicted · exit code 137 (SIGKILL)']);
+    await shoot('run-attempts');
   });
 });

@@ -4,6 +4,7 @@ import { cronJobPath, type Scope } from '../actions.ts';
 import { ApiError, call, callText, messageOf, streamText } from '../api.ts';
 import { Empty, ErrorNote, StatusBadge } from '../components.tsx';
 import { formatInstant, isFinished, retryAfterMs } from '../logic/answers.ts';
+import { type AttemptRow, attemptRows } from '../logic/attempts.ts';
 import { hashOf } from '../logic/routes.ts';
 import type { CronJobDetail, RunFailure, Snapshot, Subscription } from '../types.ts';
 
@@ -185,6 +186,31 @@ function Subscriptions({ items }: { items: Subscription[] }) {
               <td>{sub.state}{sub.deliveredAt ? ` · ${formatInstant(sub.deliveredAt, undefined, true)}` : ''}{sub.deadLetter ? ` · dead letter ${sub.deadLetter}` : ''}</td>
               <td>{sub.attempts}</td>
               <td>{sub.lastError ?? ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+/** The Jobs of a run that may retry on disruption (or did): each attempt's Job, how it ended, when. */
+function Attempts({ rows }: { rows: AttemptRow[] }) {
+  return (
+    <section aria-labelledby="attempts-title" data-testid="run-attempts">
+      <h2 id="attempts-title">Attempts</h2>
+      <table class="outputs stack">
+        <thead>
+          <tr><th scope="col">#</th><th scope="col">Job</th><th scope="col">Ended</th><th scope="col">Started</th><th scope="col">Finished</th></tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={row.job}>
+              <td data-label="#">{row.n}</td>
+              <th scope="row"><code>{row.job}</code></th>
+              <td data-label="Ended" data-testid="attempt-outcome">{row.outcome}</td>
+              <td data-label="Started">{formatInstant(row.startTime, undefined, true)}</td>
+              <td data-label="Finished">{formatInstant(row.completionTime, undefined, true)}</td>
             </tr>
           ))}
         </tbody>
@@ -400,6 +426,7 @@ export function RunPage({ scope, runId }: { scope: Scope; runId: string }) {
             <dd>{formatInstant(s.observedAt, undefined, true)}{running ? ' · following' : ''}</dd>
           </dl>
           {s.failure ? <Cause failure={s.failure} /> : null}
+          {s.attempts && s.attempts.length > 0 ? <Attempts rows={attemptRows(s.attempts, s.status)} /> : null}
           {s.subscriptions && s.subscriptions.length > 0 ? <Subscriptions items={s.subscriptions} /> : null}
           <h2>Outputs</h2>
           {outputs.length === 0 ? (
