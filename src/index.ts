@@ -35,6 +35,8 @@ import './functions/createRunSubscription.js';
 import './functions/getRunSubscription.js';
 import './functions/deleteRunSubscription.js';
 import './functions/unsubscribeCallback.js';
+import './functions/createSourceSubscription.js';
+import './functions/deleteSourceSubscription.js';
 import './functions/notifyRun.js';
 import './functions/deliverRunEvent.js';
 import './functions/attemptDelivery.js';

@@ -35,6 +35,8 @@ import {
   runStatusFilterSchema,
   runStatusSchema,
   schedulePreviewSchema,
+  sourceSubscriptionRequestSchema,
+  sourceSubscriptionSchema,
   startRunBodySchema,
   subscriptionRequestSchema,
   subscriptionSchema,
@@ -72,6 +74,8 @@ export const COMPONENT_SCHEMAS = {
   SubscriptionRequest: { schema: subscriptionRequestSchema, io: 'input' },
   UnsubscribeRequest: { schema: unsubscribeRequestSchema, io: 'input' },
   Subscription: { schema: subscriptionSchema, io: 'output' },
+  SourceSubscriptionRequest: { schema: sourceSubscriptionRequestSchema, io: 'input' },
+  SourceSubscription: { schema: sourceSubscriptionSchema, io: 'output' },
   CancelRequest: { schema: cancelRequestSchema, io: 'input' },
   CreateCronJob: { schema: createCronJobSchema, io: 'input', constraints: CREATE_CONSTRAINTS },
   UpdateCronJob: { schema: updateCronJobSchema, io: 'input', constraints: UPDATE_CONSTRAINTS },
@@ -151,6 +155,11 @@ export interface ApiRoute {
   errors: readonly ErrorStatus[];
   /** Left out of the Swagger 2.0 form: nothing a connector's action would call. */
   connector?: false;
+  /**
+   * A connector's webhook trigger (Swagger 2.0 `x-ms-trigger`): the request body's property that is the
+   * x-ms-notification-url, and the schema of what is POSTed to it (the trigger's outputs).
+   */
+  trigger?: { notificationUrl: string; payload: SchemaName };
 }
 
 function zString(min = 0, max?: number): z.ZodString {
@@ -384,6 +393,36 @@ export const API_ROUTES: readonly ApiRoute[] = [
     requestBody: { schema: 'UnsubscribeRequest', required: true, description: 'The callback URL that was subscribed' },
     answers: { 204: { description: 'No subscription with this URL remains' } },
     errors: [400, 401, 413, 503],
+  },
+  {
+    name: 'createSourceSubscription',
+    method: 'POST',
+    route: 'subscriptions',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: 'When a run finishes',
+    description:
+      "Be told the verdict of every run of a Job or CronJob (or of every run in a namespace) that ends from now on: POSTed to the URL, the same JSON GET /runs/{runId} answers (status, failureKind, exitCode, outputs). A custom connector's webhook trigger: Power Automate and Logic Apps call it with their notification URL when a flow is saved, and DELETE on the Location when it is turned off or deleted. Only sources the caller may run, HTTPS under CALLBACK_ALLOWED_URLS; an Entra caller is told only of its own runs. At most 5 per source or namespace (409).",
+    parameters: [],
+    requestBody: { schema: 'SourceSubscriptionRequest', required: true, description: 'Which runs, and where to' },
+    answers: {
+      200: { description: 'This URL was already subscribed to these runs', body: { schema: 'SourceSubscription' }, headers: ['Location'] },
+      201: { description: 'Subscribed: DELETE on Location removes it', body: { schema: 'SourceSubscription' }, headers: ['Location'] },
+    },
+    errors: [400, 401, 403, 404, 409, 413, 503],
+    trigger: { notificationUrl: 'url', payload: 'RunStatus' },
+  },
+  {
+    name: 'deleteSourceSubscription',
+    method: 'DELETE',
+    route: 'subscriptions/{subscriptionId}',
+    authLevel: 'function',
+    tag: 'Runs',
+    summary: 'Remove a trigger subscription',
+    description: 'What a connector calls on the Location POST /subscriptions answered with, when its flow is turned off or deleted: no run that ends after this is told. Never cancels a run.',
+    parameters: [subscriptionIdPath],
+    answers: { 204: { description: 'Removed' } },
+    errors: [401, 404, 503],
   },
   {
     name: 'rerunRun',

@@ -6,9 +6,9 @@ import { CONCURRENCY_POLICIES, SCHEDULERS } from '../core/cronjob-bodies.js';
 import { FAILURE_KINDS } from '../core/failure.js';
 import { DNS_LABEL, DNS_SUBDOMAIN, MAX_CRONJOB_NAME, MAX_IDEMPOTENCY_KEY } from '../core/naming.js';
 import { runSnapshotSchema } from '../core/schemas.js';
-import { subscriptionRequestSchema, subscriptionViewSchema, unsubscribeRequestSchema } from '../core/subscriptions.js';
+import { sourceSubscriptionRequestSchema, sourceSubscriptionViewSchema, subscriptionRequestSchema, subscriptionViewSchema, unsubscribeRequestSchema } from '../core/subscriptions.js';
 
-export { subscriptionRequestSchema, unsubscribeRequestSchema };
+export { sourceSubscriptionRequestSchema, subscriptionRequestSchema, unsubscribeRequestSchema };
 
 /**
  * Schemas of what the HTTP API takes and answers that no handler parses with zod of its own: path and query
@@ -66,6 +66,11 @@ export const startRunBodySchema = z
   });
 
 /** A subscription as answers show it: never its URL. */
+/** A source subscription as POST /subscriptions answers it (issue 23 item 4): never its URL. */
+export const sourceSubscriptionSchema = sourceSubscriptionViewSchema.extend({
+  location: z.string().describe('Where DELETE removes it (a connector calls it when its flow is turned off or deleted)'),
+});
+
 export const subscriptionSchema = subscriptionViewSchema.extend({
   runId: z.string(),
   location: z.string().meta({ description: 'GET it for the delivery state, DELETE it to unsubscribe' }),

@@ -1,5 +1,5 @@
 import { type DocumentOptions, type JsonObject, openApiDocument } from './openapi.js';
-import { API_ROUTES } from './routes.js';
+import { API_ROUTES, type ApiRoute } from './routes.js';
 
 /**
  * The Swagger 2.0 form of the OpenAPI 3.1 document, for Logic Apps and Power Automate custom connectors, which
@@ -218,6 +218,35 @@ function operation2(doc: JsonObject, op: JsonObject, errorTypes: Set<string>): J
   };
 }
 
+/**
+ * A webhook trigger, as Microsoft documents them for custom connectors ("Use a webhook as a trigger for Azure Logic
+ * Apps and Power Automate"): `x-ms-trigger: single` on the operation that registers the webhook; in its body, the
+ * property the platform fills with the URL it is to be notified at, marked `x-ms-notification-url` and hidden from
+ * the flow's author (`x-ms-visibility: internal`); a 201 answer with a Location the platform DELETEs when the flow
+ * is turned off or deleted, whose schema (and `x-ms-notification-content`) is what each notification carries: the
+ * trigger's outputs in the designer.
+ */
+function asTrigger(op: JsonObject, trigger: NonNullable<ApiRoute['trigger']>, definitions: JsonObject): JsonObject {
+  const payload = { $ref: `${REF_PREFIX_20}${trigger.payload}` };
+  const parameters = (op.parameters as JsonObject[]).map((p) => {
+    if (p.in !== 'body' || !isObject(p.schema) || typeof p.schema.$ref !== 'string') return p;
+    const body = definitions[p.schema.$ref.replace(REF_PREFIX_20, '')];
+    if (!isObject(body) || !isObject(body.properties)) return p;
+    const url = body.properties[trigger.notificationUrl];
+    const properties = { ...body.properties, [trigger.notificationUrl]: { ...(isObject(url) ? url : {}), 'x-ms-notification-url': true, 'x-ms-visibility': 'internal' } };
+    return { ...p, schema: { ...body, properties } };
+  });
+  const responses = op.responses as JsonObject;
+  const created = isObject(responses['201']) ? responses['201'] : { description: 'Subscribed' };
+  return {
+    ...op,
+    'x-ms-trigger': 'single',
+    'x-ms-notification-content': { description: 'The run, as GET /runs/{runId} answers it', schema: payload },
+    parameters,
+    responses: { ...responses, 201: { ...created, schema: payload } },
+  };
+}
+
 export interface SwaggerOptions {
   /** Operations to leave out, by operationId. */
   omit?: ReadonlySet<string>;
@@ -233,13 +262,17 @@ export function toSwagger2(doc: JsonObject, options: SwaggerOptions = {}): JsonO
   const responses = isObject(components.responses) ? components.responses : {};
   const errorTypes = new Set<string>();
   const responses2 = Object.fromEntries(Object.entries(responses).map(([name, r]) => [name, response2(doc, r, errorTypes)]));
+  const definitions = Object.fromEntries(Object.entries(schemas).map(([name, s]) => [name, toSchema2(s)]));
   const paths: JsonObject = {};
   for (const [path, item] of Object.entries(isObject(doc.paths) ? doc.paths : {})) {
     if (!isObject(item)) continue;
     const operations: JsonObject = {};
     for (const method of METHODS) {
       const op = item[method];
-      if (isObject(op) && !options.omit?.has(String(op.operationId))) operations[method] = operation2(doc, op, errorTypes);
+      if (!isObject(op) || options.omit?.has(String(op.operationId))) continue;
+      const converted = operation2(doc, op, errorTypes);
+      const trigger = API_ROUTES.find((r) => r.name === op.operationId)?.trigger;
+      operations[method] = trigger ? asTrigger(converted, trigger, definitions) : converted;
     }
     if (Object.keys(operations).length > 0) paths[path] = operations;
   }
@@ -254,7 +287,7 @@ export function toSwagger2(doc: JsonObject, options: SwaggerOptions = {}): JsonO
     produces: ['application/json'],
     tags: (Array.isArray(doc.tags) ? doc.tags : []).filter((t) => isObject(t) && tags.has(String(t.name))),
     paths,
-    definitions: Object.fromEntries(Object.entries(schemas).map(([name, s]) => [name, toSchema2(s)])),
+    definitions,
     responses: responses2,
     // Custom connectors take one API key. The query's `code`, not the header: the app copies a `code` into the
     // Location it answers with, so the connector's polls of a run's status carry the key too.

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 
 import { z } from 'zod';
 
+import { ADMIN_ROLE, type Caller, mayAccessRun } from './callers.js';
 import { boundText } from './limits.js';
-import type { RunStatus } from './run.js';
+import type { RunStatus, StartedBy } from './run.js';
 
 /**
  * Subscriptions to a run's verdict (issue 23): who is told, how each delivery stands. A subscription's URL is a
@@ -183,4 +184,106 @@ export function outcomeOf(result: { status: number; retryAfter?: Date | undefine
   // A redirect is never followed (it could point anywhere, inside the network too), and asking again gets the same.
   if (result.status >= 300 && result.status < 400) return { kind: 'failed', error: `the receiver answered HTTP ${result.status}, a redirect, which is never followed` };
   return { kind: 'retry', error: `the receiver answered HTTP ${result.status}`, ...(result.retryAfter ? { retryAfter: result.retryAfter.toISOString() } : {}) };
+}
+
+/**
+ * Subscriptions to a SOURCE (issue 23, item 4): told the verdict of every run of a Job or CronJob, or of every run
+ * in a namespace, that starts after the subscription. What a Power Automate / Logic Apps custom connector's webhook
+ * trigger ("When a run finishes") registers: the trigger exists before any run. At the verdict, each matching one
+ * becomes a run subscription of that run (same URL), delivered by the same durable delivery orchestration.
+ */
+export const MAX_SUBSCRIPTIONS_PER_SOURCE = 5;
+
+const SOURCE_KINDS = ['Job', 'CronJob'] as const;
+
+export const sourceSubscriptionRequestSchema = z
+  .object({
+    cluster: z.string().min(1).max(63).optional().describe('The cluster alias; default DEFAULT_CLUSTER'),
+    namespace: z.string().min(1).max(63).describe('The namespace whose runs are told'),
+    source: z
+      .object({
+        kind: z.enum(SOURCE_KINDS).describe('Job or CronJob'),
+        name: z.string().min(1).max(63).describe('The Job or CronJob'),
+      })
+      .strict()
+      .optional()
+      .describe('The runs of this Job or CronJob only; without it, every run in the namespace'),
+    url: z.string().min(1).max(4096).describe('Where each run\'s verdict is POSTed (a connector\'s x-ms-notification-url): HTTPS, allowed by CALLBACK_ALLOWED_URLS; a secret, never shown back'),
+    events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length).optional().describe('Which events; default ["finished"]'),
+    format: z.enum(FORMATS).optional().describe('snapshot (default for Logic Apps / Power Automate callback URLs) or cloudevents (default otherwise)'),
+  })
+  .strict();
+export type SourceSubscriptionRequest = z.infer<typeof sourceSubscriptionRequestSchema>;
+
+/** Who made a source subscription: the runs it is told of are the runs this caller could read (core/callers.ts mayAccessRun). */
+export const subscriptionOwnerSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('key') }),
+  z.object({ kind: z.literal('entra'), appId: z.string(), objectId: z.string(), admin: z.boolean() }),
+]);
+export type SubscriptionOwner = z.infer<typeof subscriptionOwnerSchema>;
+
+export const storedSourceSubscriptionSchema = z.object({
+  id: z.string(),
+  cluster: z.string(),
+  namespace: z.string(),
+  source: z.object({ kind: z.enum(SOURCE_KINDS), name: z.string() }).nullable(),
+  /** The secret: only in this blob (and, once a run matched, that run's subscription blob). */
+  url: z.string(),
+  host: z.string(),
+  events: z.array(z.enum(EVENT_TYPES)),
+  format: z.enum(FORMATS),
+  signed: z.boolean(),
+  owner: subscriptionOwnerSchema,
+  createdAt: z.string(),
+  apiBase: z.string().nullable(),
+});
+export type StoredSourceSubscription = z.infer<typeof storedSourceSubscriptionSchema>;
+
+/** What an answer shows of a source subscription: never its URL. */
+export const sourceSubscriptionViewSchema = z.object({
+  id: z.string(),
+  cluster: z.string(),
+  namespace: z.string(),
+  source: z.object({ kind: z.enum(SOURCE_KINDS), name: z.string() }).nullable(),
+  host: z.string().describe('The target\'s scheme and host; never its path or query'),
+  events: z.array(z.enum(EVENT_TYPES)),
+  format: z.enum(FORMATS),
+  createdAt: z.string(),
+});
+export type SourceSubscriptionView = z.infer<typeof sourceSubscriptionViewSchema>;
+
+export function sourceViewOf(sub: StoredSourceSubscription): SourceSubscriptionView {
+  const { id, cluster, namespace, source, host, events, format, createdAt } = sub;
+  return { id, cluster, namespace, source, host, events, format, createdAt };
+}
+
+/** The scope a source subscription watches, as a blob folder: `<cluster>/<namespace>/Job/<name>` or `<cluster>/<namespace>/_namespace`. */
+export function sourceScopeOf(where: { cluster: string; namespace: string; source: { kind: string; name: string } | null }): string {
+  return `${where.cluster}/${where.namespace}/${where.source ? `${where.source.kind}/${where.source.name}` : '_namespace'}`;
+}
+
+/**
+ * A source subscription's id: a hash of its scope, its owner and its URL, so the same registration twice (a
+ * connector saving its flow again) is the same subscription, and the id tells nothing about the URL.
+ */
+export function sourceSubscriptionIdOf(scope: string, owner: SubscriptionOwner, url: string): string {
+  const who = owner.kind === 'key' ? 'key' : `entra:${owner.appId}:${owner.objectId}`;
+  return createHash('sha256').update(`source\n${scope}\n${who}\n${url}`).digest('hex').slice(0, 20);
+}
+
+/** The caller a source subscription's owner was, for the run-access rule. */
+export function ownerCaller(owner: SubscriptionOwner): Caller {
+  return owner.kind === 'key' ? { kind: 'key', keyScope: '' } : { kind: 'entra', appId: owner.appId, objectId: owner.objectId, roles: owner.admin ? [ADMIN_ROLE] : [] };
+}
+
+/**
+ * Whether a source subscription is told of a run's verdict: same cluster and namespace, the same source (or the
+ * whole namespace), an event it asked for, and a run its owner could read: an Entra caller is told only of its own
+ * runs (an admin of all), a function-key caller of the function-key callers' runs, as GET /runs/{runId} answers them.
+ */
+export function sourceSubscriptionMatches(sub: StoredSourceSubscription, ref: { cluster: string; namespace: string; source: { kind: string; name: string } }, starter: StartedBy): boolean {
+  if (sub.cluster !== ref.cluster || sub.namespace !== ref.namespace) return false;
+  if (sub.source && (sub.source.kind !== ref.source.kind || sub.source.name !== ref.source.name)) return false;
+  if (!sub.events.includes('finished')) return false;
+  return mayAccessRun(ownerCaller(sub.owner), starter);
 }

@@ -3,15 +3,26 @@ import * as df from 'durable-functions';
 import { z } from 'zod';
 
 import { EventGridError } from '../clients/eventgrid.js';
-import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
+import type { StartedBy } from '../core/run.js';
+import { runRefSchema, runRequestSchema, runSnapshotSchema } from '../core/schemas.js';
 import { type DeliveryClient, deliveryStarterOf } from '../http/subscriptions.js';
 import { verdictEvent } from '../runs/push.js';
-import { startDeliveries } from '../runs/subscriptions.js';
+import { startDeliveries, startSourceDeliveries } from '../runs/subscriptions.js';
 import { services } from '../services.js';
 import { ACTIVITIES } from './names.js';
 
 export const notifyRunInputSchema = z.object({ ref: runRefSchema, snapshot: runSnapshotSchema });
 export type NotifyRunInput = z.infer<typeof notifyRunInputSchema>;
+
+/**
+ * Who started the run, as its instance's input records it (GET /runs/{runId}'s rule: a run recorded without a
+ * caller counts as a function-key caller's). Throws when the instance cannot be read, for RetryOptions.
+ */
+async function starterOfRun(client: DeliveryClient, runId: string): Promise<StartedBy> {
+  const status = await client.getStatus(runId);
+  const recorded = runRequestSchema.shape.caller.safeParse((status.input as { request?: { caller?: unknown } } | null | undefined)?.request?.caller);
+  return (recorded.success ? recorded.data : undefined) ?? { kind: 'key' };
+}
 
 /**
  * Activity, at a run's verdict (orchestration 3.1): start one delivery orchestration per subscription. Each has an
@@ -24,6 +35,11 @@ export async function notifyRun(input: unknown, client: DeliveryClient, context:
   const { ref, snapshot } = notifyRunInputSchema.parse(input);
   const { subscriptions, eventGrid, config } = services();
   const started = subscriptions ? await startDeliveries(subscriptions, ref, snapshot, deliveryStarterOf(client)) : [];
+  if (subscriptions) {
+    // Source subscriptions (a connector's "When a run finishes" trigger): told of the runs their owner may read, so
+    // the run's starter is read from its instance (the orchestrator's input stays as it is: no version change).
+    started.push(...(await startSourceDeliveries(subscriptions, ref, snapshot, () => starterOfRun(client, ref.runId), deliveryStarterOf(client), services().now())));
+  }
   if (started.length > 0) context.log(`run ${ref.runId}: ${String(started.length)} deliveries started`);
   if (eventGrid) {
     // After the deliveries are started, so a retry of this activity for Event Grid's sake starts none twice.

@@ -1,14 +1,27 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import type * as df from 'durable-functions';
 
-import { ensureError, ServiceUnavailableError } from '../core/errors.js';
+import { ADMIN_ROLE, authorizeTarget, type Caller, mayTarget } from '../core/callers.js';
+import { assertRunnable } from '../core/consent.js';
+import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/errors.js';
+import { assertNamespace, assertObjectName } from '../core/naming.js';
 import type { RunRef } from '../core/run.js';
 import { runRefSchema } from '../core/schemas.js';
-import { type StoredSubscription, type SubscriptionRequest, type SubscriptionView, viewOf } from '../core/subscriptions.js';
+import {
+  isSubscriptionId,
+  type SourceSubscriptionRequest,
+  type StoredSourceSubscription,
+  type StoredSubscription,
+  type SubscriptionOwner,
+  type SubscriptionRequest,
+  type SubscriptionView,
+  viewOf,
+} from '../core/subscriptions.js';
 import { ORCHESTRATORS } from '../functions/names.js';
 import { subscribeDepsOf } from '../runs/push.js';
-import { type DeliveryStarter, startDeliveries, subscribe, type SubscriptionStore } from '../runs/subscriptions.js';
+import { type DeliveryStarter, startDeliveries, subscribe, subscribeSource, type SubscriptionStore } from '../runs/subscriptions.js';
 import { services } from '../services.js';
+import { callerOf } from './caller.js';
 import { apiBase } from './links.js';
 import { findRun, isUnknownInstance, type RunClient, snapshotFromInstance, verdictMade } from './runs.js';
 
@@ -92,4 +105,59 @@ export async function subscriptionViews(runId: string, context: InvocationContex
     context.warn(`run ${runId}: its subscriptions could not be read: ${ensureError(err).message}`);
     return undefined;
   }
+}
+
+/** `<api>/subscriptions/<id>`, without any key but the request's own `code`: a source subscription's Location, where DELETE removes it. */
+export function sourceSubscriptionLocation(request: HttpRequest, id: string): string {
+  const url = new URL(`${apiBase(request)}/subscriptions/${id}`);
+  const code = new URL(request.url).searchParams.get('code');
+  if (code) url.searchParams.set('code', code);
+  return url.toString();
+}
+
+function ownerOf(caller: Caller): SubscriptionOwner {
+  return caller.kind === 'key' ? { kind: 'key' } : { kind: 'entra', appId: caller.appId, objectId: caller.objectId, admin: caller.roles.includes(ADMIN_ROLE) };
+}
+
+/**
+ * Subscribe to a source's runs (or a namespace's): the checks reading that source's runs has (the app's
+ * allow-lists, the caller's CALLER_POLICIES, the source's owner consent: a source kept out of the app is kept out
+ * of this too), then the URL's (CALLBACK_ALLOWED_URLS), all before anything is written.
+ */
+export async function subscribeToSource(request: HttpRequest, body: SourceSubscriptionRequest): Promise<{ sub: StoredSourceSubscription; created: boolean }> {
+  const { config, clusters, now } = services();
+  const caller = callerOf(request, config.callers);
+  assertNamespace(body.namespace);
+  if (body.source) assertObjectName(body.source.kind, body.source.name, 63);
+  const cluster = body.cluster ?? clusters.defaultAlias;
+  clusters.authorize(cluster, body.namespace);
+  authorizeTarget(caller, config.callers, { cluster, namespace: body.namespace });
+  const store = requireSubscriptions();
+  const deps = subscribeDepsOf(config, store, now(), apiBase(request));
+  if (body.source) {
+    const { kind, name } = body.source;
+    const gateway = clusters.gateway(cluster);
+    const found = kind === 'Job' ? await gateway.readJob(body.namespace, name) : await gateway.readCronJob(body.namespace, name);
+    if (!found) throw new NotFoundError(`${kind} "${name}" does not exist in namespace "${body.namespace}" on cluster "${cluster}"`);
+    assertRunnable(kind, name, found.metadata, config.runPolicy.sourcesOptIn);
+  }
+  return subscribeSource({ cluster, namespace: body.namespace, source: body.source ?? null }, body, ownerOf(caller), deps);
+}
+
+/**
+ * The source subscription under this id, when this caller made it (or is an admin) and may still use its
+ * namespace; a 404 otherwise, as for an unknown id, so ids of others cannot be confirmed.
+ */
+export async function ownSourceSubscription(request: HttpRequest, id: string): Promise<StoredSourceSubscription> {
+  const { config } = services();
+  const caller = callerOf(request, config.callers);
+  const missing = new NotFoundError(`no subscription "${id}"; subscription ids are in the Location POST /subscriptions answers with`);
+  if (!isSubscriptionId(id)) throw missing;
+  const sub = await requireSubscriptions().getSource(id);
+  if (!sub) throw missing;
+  const owner = sub.owner;
+  const mine =
+    caller.kind === 'key' ? owner.kind === 'key' : caller.roles.includes(ADMIN_ROLE) || (owner.kind === 'entra' && owner.appId === caller.appId && owner.objectId === caller.objectId);
+  if (!mine || !mayTarget(caller, config.callers, sub)) throw missing;
+  return sub;
 }

@@ -2,16 +2,24 @@ import type { BlobStore } from '../clients/blob.js';
 import { CLOUDEVENTS_CONTENT_TYPE } from '../core/cloudevents.js';
 import { BadRequestError, ConflictError, ensureError, NotFoundError } from '../core/errors.js';
 import { boundText } from '../core/limits.js';
-import { isTerminal, type RunRef, type RunSnapshot } from '../core/run.js';
+import { isTerminal, type RunRef, type RunSnapshot, type StartedBy } from '../core/run.js';
 import {
   type AttemptOutcome,
   deliveryInstanceIdOf,
   eventIdOf,
   isLogicAppsCallback,
   MAX_SUBSCRIPTIONS_PER_RUN,
+  MAX_SUBSCRIPTIONS_PER_SOURCE,
+  sourceScopeOf,
+  sourceSubscriptionIdOf,
+  sourceSubscriptionMatches,
+  type SourceSubscriptionRequest,
+  type StoredSourceSubscription,
+  storedSourceSubscriptionSchema,
   type StoredSubscription,
   storedSubscriptionSchema,
   subscriptionIdOf,
+  type SubscriptionOwner,
   type SubscriptionRequest,
   urlKeyOf,
 } from '../core/subscriptions.js';
@@ -99,6 +107,50 @@ export class SubscriptionStore {
   async forgetUrl(url: string): Promise<void> {
     await this.blobs.delete(urlIndexBlob(url));
   }
+
+  /** A run subscription made for a source subscription at a run's verdict: no by-URL index (its URL serves many runs). False when there was one. */
+  async createForRun(sub: StoredSubscription): Promise<boolean> {
+    return this.blobs.writeIf(subscriptionBlob(sub.runId, sub.id), JSON.stringify(sub), JSON_TYPE, { ifNoneMatch: '*' });
+  }
+
+  /** The source subscriptions of one scope (sourceScopeOf): at most a few, each its own blob. */
+  async listSource(scope: string): Promise<StoredSourceSubscription[]> {
+    const page = await this.blobs.list(`sources/${scope}/`, { limit: 100 });
+    const found = await Promise.all(page.items.map(async (item) => this.readSource(item.name)));
+    return found.flatMap((sub) => (sub ? [sub] : [])).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  async getSource(id: string): Promise<StoredSourceSubscription | undefined> {
+    return this.readSource(sourceIdBlob(id));
+  }
+
+  private async readSource(name: string): Promise<StoredSourceSubscription | undefined> {
+    const blob = await this.blobs.get(name);
+    if (!blob) return undefined;
+    const parsed = storedSourceSubscriptionSchema.safeParse(JSON.parse(blob.toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  /** Writes a source subscription under its id and in its scope's folder; false when one with its id is there. */
+  async createSource(sub: StoredSourceSubscription): Promise<boolean> {
+    if (!(await this.blobs.writeIf(sourceIdBlob(sub.id), JSON.stringify(sub), JSON_TYPE, { ifNoneMatch: '*' }))) return false;
+    await this.blobs.put(sourceScopeBlob(sub), JSON.stringify(sub), JSON_TYPE);
+    return true;
+  }
+
+  /** Removes a source subscription: its scope's copy first, so no verdict after this finds it, then the one under its id. */
+  async deleteSource(sub: StoredSourceSubscription): Promise<void> {
+    await this.blobs.delete(sourceScopeBlob(sub));
+    await this.blobs.delete(sourceIdBlob(sub.id));
+  }
+}
+
+/** `sources/by-id/<id>.json`: where DELETE on its Location finds it; `sources/<scope>/<id>.json`: where a verdict finds it. */
+function sourceIdBlob(id: string): string {
+  return `sources/by-id/${id}.json`;
+}
+function sourceScopeBlob(sub: StoredSourceSubscription): string {
+  return `sources/${sourceScopeOf(sub)}/${sub.id}.json`;
 }
 
 /** What the delivery orchestration is started with: ids and the snapshot, never the URL. */
@@ -220,6 +272,94 @@ export async function startDeliveries(store: SubscriptionStore, ref: RunRef, sna
     if (sub.eventId === eventId && (sub.state === 'delivered' || sub.state === 'deadLettered')) continue;
     const instanceId = deliveryInstanceIdOf(ref.runId, snapshot.status, sub.id);
     if (await start(instanceId, { ref, subscriptionId: sub.id, eventId, snapshot })) started.push(instanceId);
+  }
+  return started;
+}
+
+/**
+ * Record a subscription to a source's runs (or a namespace's), for a caller the route has already let use that
+ * source. The same scope, owner and URL again is the same subscription (201 the first time, 200 after); a sixth in
+ * one scope is a 409.
+ */
+export async function subscribeSource(
+  where: { cluster: string; namespace: string; source: { kind: 'Job' | 'CronJob'; name: string } | null },
+  request: SourceSubscriptionRequest,
+  owner: SubscriptionOwner,
+  deps: SubscribeDeps,
+): Promise<{ sub: StoredSourceSubscription; created: boolean }> {
+  const { url, logicApps } = validateSubscription(request, deps);
+  const href = url.toString();
+  const scope = sourceScopeOf(where);
+  const id = sourceSubscriptionIdOf(scope, owner, href);
+  const existing = await deps.store.getSource(id);
+  if (existing) return { sub: existing, created: false };
+  const active = await deps.store.listSource(scope);
+  if (active.length >= MAX_SUBSCRIPTIONS_PER_SOURCE) {
+    const what = where.source ? `${where.source.kind} "${where.source.name}" in namespace "${where.namespace}"` : `namespace "${where.namespace}"`;
+    throw new ConflictError(`${what} of cluster "${where.cluster}" already has ${active.length} subscriptions, the most one may have (${MAX_SUBSCRIPTIONS_PER_SOURCE}); delete one first (DELETE on its Location)`);
+  }
+  const sub: StoredSourceSubscription = {
+    id,
+    ...where,
+    url: href,
+    host: deps.display(url),
+    events: request.events ?? ['finished'],
+    format: request.format ?? (logicApps ? 'snapshot' : 'cloudevents'),
+    signed: !logicApps,
+    owner,
+    createdAt: deps.now.toISOString(),
+    apiBase: deps.apiBase,
+  };
+  if (!(await deps.store.createSource(sub))) {
+    const raced = await deps.store.getSource(id);
+    if (raced) return { sub: raced, created: false };
+    throw new ConflictError(`subscription ${id} was being written by another request; try again`);
+  }
+  return { sub, created: true };
+}
+
+/**
+ * At a run's verdict: each source subscription that matches the run (its source's, or its namespace's, and a run
+ * its owner may read: `starterOf` says who started it) becomes a subscription of the run with the same URL (the id a run subscription to that URL
+ * has, so the run is told once per URL), and its delivery is started as the run's own are. The started instances.
+ */
+export async function startSourceDeliveries(
+  store: SubscriptionStore,
+  ref: RunRef,
+  snapshot: RunSnapshot,
+  starterOf: () => Promise<StartedBy>,
+  start: DeliveryStarter,
+  now: Date,
+): Promise<string[]> {
+  if (!isTerminal(snapshot.status)) return [];
+  const scopes = [sourceScopeOf({ ...ref, source: null }), sourceScopeOf(ref)];
+  const found = (await Promise.all(scopes.map(async (scope) => store.listSource(scope)))).flat();
+  // Who started the run is read only when some subscription could be told of it.
+  if (found.length === 0) return [];
+  const starter = await starterOf();
+  const subs = found.filter((sub) => sourceSubscriptionMatches(sub, ref, starter));
+  const started: string[] = [];
+  for (const source of subs) {
+    const id = subscriptionIdOf(ref.runId, source.url);
+    await store.createForRun({
+      id,
+      runId: ref.runId,
+      url: source.url,
+      host: source.host,
+      events: source.events,
+      format: source.format,
+      signed: source.signed,
+      createdAt: now.toISOString(),
+      state: 'pending',
+      attempts: 0,
+      lastError: null,
+      lastAttemptAt: null,
+      eventId: null,
+      deliveredAt: null,
+      deadLetter: null,
+      apiBase: source.apiBase,
+    });
+    started.push(...(await startDeliveries(store, ref, snapshot, start, id)));
   }
   return started;
 }

@@ -13,8 +13,10 @@ import type { JobRunInput } from '../../src/core/schemas.js';
 import { cancelRun } from '../../src/functions/cancelRun.js';
 import { createCronJob } from '../../src/functions/createCronJob.js';
 import { createRunSubscription } from '../../src/functions/createRunSubscription.js';
+import { createSourceSubscription } from '../../src/functions/createSourceSubscription.js';
 import { deleteCronJob } from '../../src/functions/deleteCronJob.js';
 import { deleteRunSubscription } from '../../src/functions/deleteRunSubscription.js';
+import { deleteSourceSubscription } from '../../src/functions/deleteSourceSubscription.js';
 import { getCronJob } from '../../src/functions/getCronJob.js';
 import { getOpenApiDocument } from '../../src/functions/getOpenApiDocument.js';
 import { getRun } from '../../src/functions/getRun.js';
@@ -114,6 +116,12 @@ async function subscribed(): Promise<string> {
   const made = await createRunSubscription(request('POST', 'runs/nightly-abcdefghij/subscriptions', { runId: 'nightly-abcdefghij' }, { url: HOOK }), client, context());
   return (made.jsonBody as { id: string }).id;
 }
+
+/** A trigger's registration for the runs of Job batch/nightly (as a connector makes it); the answer. */
+function triggerSubscription(body: Record<string, unknown> = {}): Promise<HttpResponseInit> {
+  return createSourceSubscription(request('POST', 'subscriptions', {}, { namespace: 'batch', source: { kind: 'Job', name: 'nightly' }, url: TRIGGER_HOOK, ...body }), context());
+}
+const TRIGGER_HOOK = 'https://prod-00.westus.logic.azure.com/workflows/t/triggers/manual/paths/invoke?sp=%2F&sv=1.0&sig=trg';
 
 interface Case {
   name: string;
@@ -249,6 +257,39 @@ const CASES: Case[] = [
     },
   },
   { name: 'a subscription to an unknown run', operationId: 'createRunSubscription', status: 404, call: () => createRunSubscription(request('POST', 'runs/nightly-zzzzzzzzzz/subscriptions', { runId: 'nightly-zzzzzzzzzz' }, { url: HOOK }), client, context()) },
+  { name: "a trigger's registration", operationId: 'createSourceSubscription', status: 201, call: () => triggerSubscription() },
+  {
+    name: "the same trigger's registration again",
+    operationId: 'createSourceSubscription',
+    status: 200,
+    call: async () => {
+      await triggerSubscription();
+      return triggerSubscription();
+    },
+  },
+  { name: 'a trigger for a whole namespace', operationId: 'createSourceSubscription', status: 201, call: () => triggerSubscription({ source: undefined }) },
+  { name: 'a trigger to a URL that is not https', operationId: 'createSourceSubscription', status: 400, call: () => triggerSubscription({ url: 'http://hooks.example/x' }) },
+  { name: 'a trigger on a cluster not configured', operationId: 'createSourceSubscription', status: 403, call: () => triggerSubscription({ cluster: 'elsewhere' }) },
+  { name: 'a trigger on a Job that does not exist', operationId: 'createSourceSubscription', status: 404, call: () => triggerSubscription({ source: { kind: 'Job', name: 'missing' } }) },
+  {
+    name: 'a sixth trigger on one Job',
+    operationId: 'createSourceSubscription',
+    status: 409,
+    call: async () => {
+      for (let i = 1; i <= 5; i++) await triggerSubscription({ url: `${TRIGGER_HOOK}${String(i)}` });
+      return triggerSubscription({ url: `${TRIGGER_HOOK}6` });
+    },
+  },
+  {
+    name: "a trigger's removal",
+    operationId: 'deleteSourceSubscription',
+    status: 204,
+    call: async () => {
+      const id = ((await triggerSubscription()).jsonBody as { id: string }).id;
+      return deleteSourceSubscription(request('DELETE', `subscriptions/${id}`, { subscriptionId: id }), context());
+    },
+  },
+  { name: 'an unknown trigger subscription', operationId: 'deleteSourceSubscription', status: 404, call: () => deleteSourceSubscription(request('DELETE', 'subscriptions/0123456789abcdef0123', { subscriptionId: '0123456789abcdef0123' }), context()) },
   {
     name: 'a subscription',
     operationId: 'getRunSubscription',

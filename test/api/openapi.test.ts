@@ -193,6 +193,43 @@ describe('the Swagger 2.0 form', () => {
     expect(unresolvedRefs(swagger)).toEqual([]);
   });
 
+  /**
+   * Issue 23 item 4: the webhook trigger "When a run finishes", in the shape Microsoft documents for custom
+   * connectors ("Use a webhook as a trigger for Azure Logic Apps and Power Automate",
+   * learn.microsoft.com/connectors/custom-connectors/create-webhook-trigger, and the training module
+   * create-triggers-custom-connectors/2-webhook-trigger): the registering operation carries `x-ms-trigger: single`;
+   * its body has the property the platform fills with its callback URL, marked `x-ms-notification-url: true` and
+   * `x-ms-visibility: internal` (the flow's author never sees it); the 201 answer has a Location header (the platform
+   * DELETEs it when the flow is turned off or deleted), and its schema is what each notification carries.
+   */
+  it('offers the webhook trigger "When a run finishes" as Microsoft documents it, its delete on the Location', () => {
+    const paths = swagger.paths as Record<string, Record<string, JsonObject>>;
+    const triggers = operationsOf(swagger).filter((o) => o.operation['x-ms-trigger'] !== undefined);
+    expect(triggers.map((o) => [o.method, o.path, o.operation.operationId])).toEqual([['post', '/subscriptions', 'createSourceSubscription']]);
+    const op = paths['/subscriptions']?.post ?? {};
+    expect(op).toMatchObject({ 'x-ms-trigger': 'single', summary: 'When a run finishes', 'x-ms-summary': 'When a run finishes' });
+    const body = (op.parameters as JsonObject[]).find((p) => p.in === 'body') as { required: boolean; schema: { properties: Record<string, JsonObject>; required: string[] } };
+    expect(body.required).toBe(true);
+    expect(body.schema.properties.url).toMatchObject({ type: 'string', 'x-ms-notification-url': true, 'x-ms-visibility': 'internal' });
+    // Only the URL is the platform's: the author picks the namespace and the source.
+    for (const [name, property] of Object.entries(body.schema.properties)) if (name !== 'url') expect(property['x-ms-notification-url'], name).toBeUndefined();
+    expect(body.schema.required).toEqual(expect.arrayContaining(['namespace', 'url']));
+    const created = (op.responses as Record<string, JsonObject>)['201'] as { headers: Record<string, JsonObject>; schema: JsonObject };
+    expect(Object.keys(created.headers)).toContain('Location');
+    // The trigger's outputs: the run snapshot, with the properties a flow branches on.
+    expect(created.schema).toEqual({ $ref: '#/definitions/RunStatus' });
+    expect(op['x-ms-notification-content']).toMatchObject({ schema: { $ref: '#/definitions/RunStatus' } });
+    const runStatus = (swagger.definitions as Record<string, { properties: Record<string, unknown> }>).RunStatus;
+    expect(Object.keys(runStatus?.properties ?? {})).toEqual(expect.arrayContaining(['status', 'failureKind', 'exitCode', 'outputs', 'runId']));
+    const removal = paths['/subscriptions/{subscriptionId}']?.delete;
+    expect(removal?.operationId).toBe('deleteSourceSubscription');
+    expect(Object.keys((removal?.responses ?? {}) as JsonObject)).toContain('204');
+    // The 3.1 document has both routes too, without the connector's extensions.
+    const doc31 = doc.paths as Record<string, Record<string, JsonObject>>;
+    expect(doc31['/subscriptions']?.post?.operationId).toBe('createSourceSubscription');
+    expect(doc31['/subscriptions/{subscriptionId}']?.delete?.operationId).toBe('deleteSourceSubscription');
+  });
+
   it('uses nothing that only OpenAPI 3.x or later JSON Schema has, anywhere', () => {
     expect(swagger2Violations(swagger)).toEqual([]);
   });

@@ -121,6 +121,8 @@ describe('function registrations', () => {
         'getRunSubscription',
         'deleteRunSubscription',
         'unsubscribeCallback',
+        'createSourceSubscription',
+        'deleteSourceSubscription',
         'notifyRun',
         'deliverRunEvent',
         'attemptDelivery',

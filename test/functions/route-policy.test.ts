@@ -34,6 +34,8 @@ type Kind =
   | 'path'
   /** The namespace is in the query (listings). */
   | 'query'
+  /** The cluster and namespace are in the JSON body (POST /subscriptions, a connector trigger's registration). */
+  | 'body'
   /** A run id: the run's namespace is the app's record; outside the policy it is a 404, as for an unknown id. */
   | 'run'
   /** Lists what the caller may name: answered, narrowed to its policy. */
@@ -64,6 +66,10 @@ const KINDS: Record<string, Kind> = {
   // Names a callback URL, not a run: a caller that may not read the URL's run gets the 204 an unknown URL gets and
   // changes nothing (test/functions/subscriptions.test.ts tries it).
   unsubscribeCallback: 'none',
+  createSourceSubscription: 'body',
+  // Names a subscription id only: one the caller did not make, or outside its policy, is the 404 an unknown id gets
+  // (test/http/source-subscriptions.test.ts tries both).
+  deleteSourceSubscription: 'none',
   listClusters: 'clusters',
   listAuditRecords: 'admin',
   previewSchedule: 'none',
@@ -162,6 +168,9 @@ function requestFor(route: ApiRoute, caller: Caller, where: { cluster: string; n
     updateCronJob: { schedule: '0 4 * * *', resourceVersion: '1' },
     createRunSubscription: { url: 'https://prod-01.westus.logic.azure.com/workflows/x/runs/y/actions/z/run?sig=def' },
   };
+  if (KINDS[route.name] === 'body') {
+    bodies[route.name] = { ...where, source: { kind: 'Job', name: 'report' }, url: 'https://prod-02.westus.logic.azure.com/workflows/x/triggers/manual/paths/invoke?sig=ghi' };
+  }
   const body = bodies[route.name] ?? (route.method === 'POST' ? {} : undefined);
   return new HttpRequest({
     method: route.method,
@@ -183,7 +192,7 @@ async function call(route: ApiRoute, request: HttpRequest): Promise<HttpResponse
   return handler.length === 3 ? handler(request, client, context) : handler(request, context);
 }
 
-const confined = API_ROUTES.filter((r) => KINDS[r.name] === 'path' || KINDS[r.name] === 'query' || KINDS[r.name] === 'run');
+const confined = API_ROUTES.filter((r) => KINDS[r.name] === 'path' || KINDS[r.name] === 'query' || KINDS[r.name] === 'body' || KINDS[r.name] === 'run');
 const adminOnly = API_ROUTES.filter((r) => KINDS[r.name] === 'admin');
 
 describe('the route table, walked as a confined caller', () => {
