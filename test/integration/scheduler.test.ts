@@ -243,6 +243,9 @@ describe('the scheduler on a real control plane', () => {
     let created: Date | undefined;
     const a = tick(during(1)).then(async (report) => {
       await finished(runId);
+      // A Completed instance is what NonRunningStates lets a start replace: from orchestration 3.1 the verdict is
+      // shown while the archive and the subscribers' notice still run, so wait for the instance itself.
+      await waitFor(`run ${runId}'s orchestration to complete`, async () => (await durable.getStatus(runId)).runtimeStatus === 'Completed', 60_000, 250);
       created = (await durable.getStatus(runId)).createdTime;
       release();
       return report;

@@ -112,6 +112,9 @@ describe('starts at once on the local runtime and control plane', () => {
       expect(answer.status, JSON.stringify(answer.jsonBody)).toBe(202);
       const runId = (answer.jsonBody as { runId: string }).runId;
       await waitFor(`run ${runId} to finish`, async () => (await status(runId)).status === 'Success', 60_000, 250);
+      // The race that matters is with a Completed instance, the state host.json's NonRunningStates lets a start
+      // replace: from orchestration 3.1 the verdict is shown while the archive and the subscribers' notice still run.
+      await waitFor(`run ${runId}'s orchestration to complete`, async () => (await durable.getStatus(runId)).runtimeStatus === 'Completed', 60_000, 250);
       created = (await durable.getStatus(runId)).createdTime;
       release();
       return answer;
