@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 
 import { parseBody } from '../core/cronjob-bodies.js';
 import { subscriptionRequestSchema, viewOf } from '../core/subscriptions.js';
+import { audited } from '../http/audit.js';
 import { authorizeRunAccess } from '../http/caller.js';
 import { errorResponse, readJsonBody } from '../http/problem.js';
 import { requireRun, type RunClient } from '../http/runs.js';
@@ -14,7 +15,7 @@ import { services } from '../services.js';
  * subscription, 200 for the same URL again; a run whose verdict is made is delivered at once. Only a caller that
  * may read the run may subscribe to it (the others get the 404 an unknown run gets).
  */
-export async function createRunSubscription(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
+export const createRunSubscription = audited('createRunSubscription', async function createRunSubscription(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const runId = request.params.runId ?? '';
     const body = parseBody(subscriptionRequestSchema, await readJsonBody(request));
@@ -27,7 +28,7 @@ export async function createRunSubscription(request: HttpRequest, client: RunCli
   } catch (err) {
     return errorResponse(err, context);
   }
-}
+});
 
 df.app.client.http('createRunSubscription', {
   route: 'runs/{runId}/subscriptions',

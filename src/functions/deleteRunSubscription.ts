@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 
 import { NotFoundError } from '../core/errors.js';
 import { isSubscriptionId } from '../core/subscriptions.js';
+import { audited } from '../http/audit.js';
 import { authorizeRunAccess } from '../http/caller.js';
 import { errorResponse } from '../http/problem.js';
 import { requireRun, type RunClient } from '../http/runs.js';
@@ -14,7 +15,7 @@ import { services } from '../services.js';
  * DELETE /api/runs/{runId}/subscriptions/{subscriptionId}: unsubscribe. 204; nothing is sent to the URL after this
  * (its URL is forgotten). It never cancels the run: POST /runs/{runId}/cancel does.
  */
-export async function deleteRunSubscription(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
+export const deleteRunSubscription = audited('deleteRunSubscription', async function deleteRunSubscription(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const runId = request.params.runId ?? '';
     const id = request.params.subscriptionId ?? '';
@@ -27,7 +28,7 @@ export async function deleteRunSubscription(request: HttpRequest, client: RunCli
   } catch (err) {
     return errorResponse(err, context);
   }
-}
+});
 
 df.app.client.http('deleteRunSubscription', {
   route: 'runs/{runId}/subscriptions/{subscriptionId}',

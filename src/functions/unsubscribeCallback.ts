@@ -4,6 +4,7 @@ import * as df from 'durable-functions';
 import { parseBody } from '../core/cronjob-bodies.js';
 import { NotFoundError } from '../core/errors.js';
 import { unsubscribeRequestSchema } from '../core/subscriptions.js';
+import { audited } from '../http/audit.js';
 import { authorizeRunAccess } from '../http/caller.js';
 import { errorResponse, readJsonBody } from '../http/problem.js';
 import { findRun, type RunClient } from '../http/runs.js';
@@ -16,7 +17,7 @@ import { services } from '../services.js';
  * Unsubscribe, which knows its callback URL but not the run its Subscribe call started. 204 whether or not the URL
  * was subscribed (Logic Apps calls Unsubscribe also after a subscribe that failed); the run is never cancelled.
  */
-export async function unsubscribeCallback(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
+export const unsubscribeCallback = audited('unsubscribeCallback', async function unsubscribeCallback(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const { url } = parseBody(unsubscribeRequestSchema, await readJsonBody(request));
     const store = requireSubscriptions();
@@ -38,7 +39,7 @@ export async function unsubscribeCallback(request: HttpRequest, client: RunClien
   } catch (err) {
     return errorResponse(err, context);
   }
-}
+});
 
 df.app.client.http('unsubscribeCallback', {
   route: 'subscriptions/unsubscribe',
