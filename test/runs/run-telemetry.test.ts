@@ -3,7 +3,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { emitEvent } from '../../src/clients/otel-events.js';
 import { emitLog } from '../../src/clients/telemetry.js';
-import { ATTRIBUTES, EVENTS } from '../../src/core/telemetry-names.js';
+import { loadConfig } from '../../src/config.js';
+import { snapshotOf } from '../../src/core/run.js';
+import type { JobRunInput } from '../../src/core/schemas.js';
+import { ATTRIBUTES, EVENTS, OPERATIONS_ATTRIBUTES } from '../../src/core/telemetry-names.js';
+import { recordVerdict } from '../../src/runs/run-telemetry.js';
 import { captureTelemetry, type TelemetryCapture } from '../support/otel-capture.js';
 
 /**
@@ -23,6 +27,15 @@ beforeEach(async () => {
   await telemetry.reset();
 });
 
+const { poll, activityRetry } = loadConfig({ CLUSTERS: '[{"alias":"dev","type":"kubeconfig","kubeconfigPath":"/x","namespaces":["batch"]}]' });
+const ref = { runId: 'report-abc12', cluster: 'dev', namespace: 'batch', source: { kind: 'Job' as const, name: 'report' } };
+const input = (startedAt?: string): JobRunInput => ({
+  poll,
+  retry: activityRetry,
+  request: { ...ref, overrides: {}, requestHash: 'h', trigger: { kind: 'http' } },
+  ...(startedAt ? { startedAt } : {}),
+});
+
 describe('event names as attributes', () => {
   it('emitLog names an event both ways; a plain line gets no event.name', () => {
     emitLog(SeverityNumber.INFO, 'named', { a: 1 }, 'ajr.test.named');
@@ -38,5 +51,23 @@ describe('event names as attributes', () => {
     const [record] = telemetry.logRecords();
     expect(record).toMatchObject({ eventName: EVENTS.audit, severityNumber: SeverityNumber.WARN, severityText: 'WARN', body: 'a change' });
     expect(record?.attributes).toEqual({ 'event.name': EVENTS.audit, [ATTRIBUTES.outcome]: 'succeeded' });
+  });
+});
+
+describe('the verdict event', () => {
+  it('carries event.name and the run\'s duration in seconds, from its start request to the verdict', () => {
+    const at = new Date('2026-12-07T03:02:30.500Z');
+    recordVerdict(input('2026-12-07T03:00:00Z'), snapshotOf(ref, { status: 'Success', reason: 'CompletionsReached', message: 'done' }, at), at);
+    const [event] = telemetry.events(EVENTS.runFinished);
+    expect(event).toMatchObject({ 'event.name': EVENTS.runFinished, [OPERATIONS_ATTRIBUTES.runDurationSeconds]: 150.5, [ATTRIBUTES.status]: 'Success' });
+    expect(telemetry.logRecords()[0]?.eventName).toBe(EVENTS.runFinished);
+  });
+
+  it('a run whose input has no start time (started before runs recorded it) has no duration, rather than a wrong one', () => {
+    const at = new Date('2026-12-07T03:02:30Z');
+    recordVerdict(input(), snapshotOf(ref, { status: 'Failed', reason: 'BackoffLimitExceeded', message: 'no' }, at), at);
+    const [event] = telemetry.events(EVENTS.runFinished);
+    expect(event).toMatchObject({ 'event.name': EVENTS.runFinished, [ATTRIBUTES.status]: 'Failed' });
+    expect(event).not.toHaveProperty(OPERATIONS_ATTRIBUTES.runDurationSeconds);
   });
 });
