@@ -6,8 +6,9 @@ import { emitLog } from '../../src/clients/telemetry.js';
 import { loadConfig } from '../../src/config.js';
 import { snapshotOf } from '../../src/core/run.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
-import { ATTRIBUTES, EVENTS, OPERATIONS_ATTRIBUTES } from '../../src/core/telemetry-names.js';
+import { ATTRIBUTES, EVENTS, METRICS, OPERATIONS_ATTRIBUTES } from '../../src/core/telemetry-names.js';
 import { recordVerdict } from '../../src/runs/run-telemetry.js';
+import { launchRun } from '../../src/runs/start.js';
 import { captureTelemetry, type TelemetryCapture } from '../support/otel-capture.js';
 
 /**
@@ -69,5 +70,26 @@ describe('the verdict event', () => {
     const [event] = telemetry.events(EVENTS.runFinished);
     expect(event).toMatchObject({ 'event.name': EVENTS.runFinished, [ATTRIBUTES.status]: 'Failed' });
     expect(event).not.toHaveProperty(OPERATIONS_ATTRIBUTES.runDurationSeconds);
+  });
+});
+
+describe('runs started (launchRun, where an HTTP caller\'s start and the scheduler\'s both end up)', () => {
+  it('counts a run whose instance was made, with its trigger and caller kind; a start that met an existing run counts nothing', async () => {
+    const instances = new Map<string, unknown>();
+    const runs = {
+      find: (id: string) => Promise.resolve(instances.has(id) ? { input: instances.get(id) } : undefined),
+      start: (id: string, value: JobRunInput) => {
+        if (instances.has(id)) return Promise.reject(new Error('an instance with this id exists'));
+        instances.set(id, value);
+        return Promise.resolve();
+      },
+    };
+    const http: JobRunInput = { ...input('2026-12-07T03:00:00Z'), request: { ...input().request, caller: { kind: 'key' } } };
+    expect((await launchRun(runs, ref.runId, http)).existing).toBeUndefined();
+    expect((await launchRun(runs, ref.runId, http)).existing).toBeDefined();
+    const started = (await telemetry.collect()).filter((p) => p.name === METRICS.runsStarted);
+    expect(started.map((p) => [p.attributes, p.sum])).toEqual([
+      [{ [ATTRIBUTES.cluster]: 'dev', [ATTRIBUTES.namespace]: 'batch', [ATTRIBUTES.sourceKind]: 'Job', [ATTRIBUTES.sourceName]: 'report', [ATTRIBUTES.trigger]: 'http', [ATTRIBUTES.callerKind]: 'key' }, 1],
+    ]);
   });
 });
