@@ -184,3 +184,12 @@ export function outcomeOf(result: { status: number; retryAfter?: Date | undefine
   if (result.status >= 300 && result.status < 400) return { kind: 'failed', error: `the receiver answered HTTP ${result.status}, a redirect, which is never followed` };
   return { kind: 'retry', error: `the receiver answered HTTP ${result.status}`, ...(result.retryAfter ? { retryAfter: result.retryAfter.toISOString() } : {}) };
 }
+
+/** How a delivery reaches its receiver, as METRICS.callbackDeliveries names it (ATTRIBUTES.channel). */
+export type DeliveryChannel = 'cloudevents' | 'logicapps' | 'webhook';
+
+/** A CloudEvent; else the status JSON to a Logic Apps callback URL (never signed: its `sig=` is the proof) or to a signed webhook. */
+export function channelOf(sub: Pick<StoredSubscription, 'format' | 'signed'>): DeliveryChannel {
+  if (sub.format === 'cloudevents') return 'cloudevents';
+  return sub.signed ? 'webhook' : 'logicapps';
+}
