@@ -119,11 +119,14 @@ describe('lateness', () => {
 });
 
 describe('runs started by the scheduler', () => {
-  it('count once in the runs-started counter, trigger schedule, with their CronJob (what the missed-due-time alert matches)', async () => {
+  it('count once in the runs-started counter, trigger schedule, with their CronJob (what the missed-due-time alert matches), and record when they started', async () => {
     kube.addCronJob(cronJob('nightly', { last: '2026-11-23T10:00:00Z' }));
     clock = () => new Date('2026-11-23T10:15:03Z');
     const report = await tick(new Date('2026-11-23T10:15:00Z'));
     expect(report?.started).toHaveLength(1);
+    // Its start time, as an HTTP start's input has it: the verdict's duration (ajr.run.duration_s) is measured from it.
+    const runId = report?.started[0] ?? '';
+    expect(((await client.getStatus(runId)).input as { startedAt?: string }).startedAt).toBe('2026-11-23T10:15:03.000Z');
     // The next tick finds the run started: no second start, no second count.
     await tick(new Date('2026-11-23T10:16:00Z'));
     expect(client.startCount).toBe(1);
