@@ -1,7 +1,8 @@
-import { type Counter, type Histogram, type MeterProvider,metrics } from '@opentelemetry/api';
-import { logs, SeverityNumber } from '@opentelemetry/api-logs';
+import { type Counter, type Histogram, type MeterProvider, metrics } from '@opentelemetry/api';
+import { SeverityNumber } from '@opentelemetry/api-logs';
 
 import { INSTRUMENTATION_SCOPE } from '../core/telemetry-names.js';
+import { emitLog } from './telemetry.js';
 
 /**
  * The OpenTelemetry API globals, as the scheduler and the audit trail use them: log events and the instruments of
@@ -54,16 +55,10 @@ export function record(name: string, unit: string, description: string, value: n
 }
 
 /**
- * One log event of EVENTS. The name is both the record's `eventName` and its `event.name` attribute: Application
- * Insights keeps attributes (AppTraces.Properties) but not the event name field, and the KQL of infra/queries
- * reads `Properties["event.name"]`.
+ * One log event of EVENTS: telemetry.ts's emitLog, the one place a log record is made, which names the event both
+ * in the record's `eventName` and in its `event.name` attribute (what infra/queries reads) and adds the active
+ * run's attributes.
  */
 export function emitEvent(name: string, body: string, attributes: SignalAttributes, severity: 'info' | 'warn' = 'info'): void {
-  logs.getLogger(INSTRUMENTATION_SCOPE).emit({
-    eventName: name,
-    severityNumber: severity === 'warn' ? SeverityNumber.WARN : SeverityNumber.INFO,
-    severityText: severity === 'warn' ? 'WARN' : 'INFO',
-    body,
-    attributes: { 'event.name': name, ...attributes },
-  });
+  emitLog(severity === 'warn' ? SeverityNumber.WARN : SeverityNumber.INFO, body, attributes, name);
 }

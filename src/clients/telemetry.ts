@@ -25,7 +25,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
-import { type AnyValueMap, logs, SeverityNumber } from '@opentelemetry/api-logs';
+import { logs, SeverityNumber } from '@opentelemetry/api-logs';
 
 import type { TelemetrySettings } from '../config.js';
 import { ATTRIBUTES, INSTRUMENTATION_SCOPE, METRICS } from '../core/telemetry-names.js';
@@ -140,14 +140,21 @@ export function recordRunSpan(
   span.end(times.end);
 }
 
-/** A log record (an `event.name` event, or a plain line) with the active run's attributes and trace. */
+/** The attribute that names an event: the exporters to Application Insights keep attributes, not `eventName`. */
+export const EVENT_NAME_ATTRIBUTE = 'event.name';
+
+/**
+ * A log record (an event, or a plain line) with the active run's attributes and trace. An event's name is both
+ * the record's `eventName` and its `event.name` attribute: the Azure Monitor exporter keeps only attributes
+ * (AppTraces.Properties), and the KQL of infra/queries reads `Properties['event.name']`.
+ */
 export function emitLog(severity: SeverityNumber, body: string, attributes: Attributes = {}, eventName?: string): void {
   const run = context.active().getValue(RUN_ATTRIBUTES) as Attributes | undefined;
   logs.getLogger(INSTRUMENTATION_SCOPE).emit({
     severityNumber: severity,
     severityText: SeverityNumber[severity],
     body,
-    attributes: { ...run, ...attributes } as AnyValueMap,
+    attributes: { ...run, ...attributes, ...(eventName ? { [EVENT_NAME_ATTRIBUTE]: eventName } : {}) },
     ...(eventName ? { eventName } : {}),
   });
 }

@@ -287,3 +287,12 @@ export function sourceSubscriptionMatches(sub: StoredSourceSubscription, ref: { 
   if (!sub.events.includes('finished')) return false;
   return mayAccessRun(ownerCaller(sub.owner), starter);
 }
+
+/** How a delivery reaches its receiver, as METRICS.callbackDeliveries names it (ATTRIBUTES.channel). */
+export type DeliveryChannel = 'cloudevents' | 'logicapps' | 'webhook';
+
+/** A CloudEvent; else the status JSON to a Logic Apps callback URL (never signed: its `sig=` is the proof) or to a signed webhook. */
+export function channelOf(sub: Pick<StoredSubscription, 'format' | 'signed'>): DeliveryChannel {
+  if (sub.format === 'cloudevents') return 'cloudevents';
+  return sub.signed ? 'webhook' : 'logicapps';
+}

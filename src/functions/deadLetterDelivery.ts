@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { runPrefix } from '../core/archive.js';
 import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
 import { viewOf } from '../core/subscriptions.js';
+import { countDeadLettered } from '../runs/push.js';
 import { markDeadLettered } from '../runs/subscriptions.js';
 import { services } from '../services.js';
 import { ACTIVITIES } from './names.js';
@@ -27,7 +28,10 @@ export type DeadLetterInput = z.infer<typeof deadLetterInputSchema>;
 export async function deadLetterDelivery(input: unknown, context: InvocationContext): Promise<string | null> {
   const letter = deadLetterInputSchema.parse(input);
   const { logs, subscriptions, now } = services();
-  if (!logs || !subscriptions) return null;
+  if (!logs || !subscriptions) {
+    countDeadLettered(letter.ref.runId, letter.subscriptionId, subscriptions ? await subscriptions.get(letter.ref.runId, letter.subscriptionId) : undefined, letter.attempts, letter.lastError);
+    return null;
+  }
   const sub = await subscriptions.get(letter.ref.runId, letter.subscriptionId);
   const name = `${runPrefix(letter.ref.cluster, letter.ref.namespace, letter.ref.runId)}dead-letters/${letter.subscriptionId}.json`;
   const record = {
@@ -41,6 +45,8 @@ export async function deadLetterDelivery(input: unknown, context: InvocationCont
   await logs.put(name, JSON.stringify(record, null, 2), 'application/json');
   const location = logs.path(name);
   await markDeadLettered(subscriptions, letter.ref.runId, letter.subscriptionId, location);
+  // Counted once the letter is written: a failed write is retried (the orchestrator's RetryOptions), not counted twice.
+  countDeadLettered(letter.ref.runId, letter.subscriptionId, sub, letter.attempts, letter.lastError);
   context.warn(`run ${letter.ref.runId}: delivery of ${letter.eventId} to subscription ${letter.subscriptionId} dead-lettered after ${letter.attempts} attempts: ${letter.lastError}`);
   return location;
 }

@@ -1,10 +1,12 @@
 import { sendCallback } from '../clients/callback.js';
+import { count, emitEvent } from '../clients/otel-events.js';
 import type { Config } from '../config.js';
 import { type CallbackPolicy, checkCallbackUrl, displayUrl, hostsAllowedByName } from '../core/callback-url.js';
 import { type CloudEvent, runFinishedEvent } from '../core/cloudevents.js';
 import type { RunSnapshot } from '../core/run.js';
 import { statusBody } from '../core/status-body.js';
-import { outcomeOf, type StoredSubscription } from '../core/subscriptions.js';
+import { type AttemptOutcome, channelOf, outcomeOf, type StoredSubscription } from '../core/subscriptions.js';
+import { ATTRIBUTES, EVENTS, METRICS } from '../core/telemetry-names.js';
 import { signWebhook } from '../core/webhook-signature.js';
 import type { AttemptDeps, SubscribeDeps, SubscriptionStore } from './subscriptions.js';
 
@@ -58,5 +60,33 @@ export function attemptDepsOf(config: Config, store: SubscriptionStore, snapshot
     send: (url, body, headers) => sendCallback(url, body, headers, { timeoutMs: DELIVERY_TIMEOUT_MS, allowPrivate: policy.local, allowedPrivateHosts }),
     outcomeOf,
     now,
+    attempted: countAttempt,
   };
+}
+
+/**
+ * METRICS.callbackDeliveries for an attempt the attempt activity made (never from the orchestrator, whose replays
+ * would count it again): delivered, retry or gone. An attempt that failed for good is dead-lettered at once and
+ * counted as such by countDeadLettered, like a delivery that ran out of retries.
+ */
+function countAttempt(sub: StoredSubscription, outcome: AttemptOutcome): void {
+  if (outcome.kind === 'delivered' || outcome.kind === 'retry' || outcome.kind === 'gone') {
+    count(METRICS.callbackDeliveries, '{delivery}', 'Push deliveries attempted', { [ATTRIBUTES.outcome]: outcome.kind, [ATTRIBUTES.channel]: channelOf(sub) });
+  }
+}
+
+/**
+ * A delivery given up on (the dead-letter activity): METRICS.callbackDeliveries with outcome dead_lettered,
+ * METRICS.callbackFailures, and the EVENTS.deliveryDeadLettered event (ids and the receiver's host, never its URL).
+ */
+export function countDeadLettered(runId: string, subscriptionId: string, sub: StoredSubscription | null | undefined, attempts: number, lastError: string): void {
+  const channel = sub ? channelOf(sub) : 'unknown';
+  count(METRICS.callbackDeliveries, '{delivery}', 'Push deliveries attempted', { [ATTRIBUTES.outcome]: 'dead_lettered', [ATTRIBUTES.channel]: channel });
+  count(METRICS.callbackFailures, '{delivery}', 'Push deliveries that failed for good (dead-lettered)', { [ATTRIBUTES.channel]: channel });
+  emitEvent(
+    EVENTS.deliveryDeadLettered,
+    `run ${runId}: delivery to subscription ${subscriptionId}${sub ? ` (${sub.host})` : ''} dead-lettered after ${String(attempts)} attempts: ${lastError}`,
+    { [ATTRIBUTES.runId]: runId, [ATTRIBUTES.channel]: channel, [ATTRIBUTES.outcome]: 'dead_lettered' },
+    'warn',
+  );
 }

@@ -3,7 +3,7 @@ import { SeverityNumber } from '@opentelemetry/api-logs';
 import { instruments, recordRunSpan, type RunFacts, runMetricAttributes } from '../clients/telemetry.js';
 import type { RunSnapshot } from '../core/run.js';
 import type { JobRunInput } from '../core/schemas.js';
-import { ATTRIBUTES, EVENTS } from '../core/telemetry-names.js';
+import { ATTRIBUTES, EVENTS, OPERATIONS_ATTRIBUTES } from '../core/telemetry-names.js';
 
 /**
  * What the jobRun orchestrator tells the telemetry. Called only when the orchestrator is not replaying
@@ -45,7 +45,12 @@ export function recordVerdict(input: JobRunInput, final: RunSnapshot, at: Date):
     input.request.traceparent,
     run,
     { start: input.startedAt ? new Date(input.startedAt) : at, end: at },
-    Object.fromEntries(Object.entries(outcome).filter(([, v]) => v !== undefined)),
+    {
+      ...Object.fromEntries(Object.entries(outcome).filter(([, v]) => v !== undefined)),
+      // The workbook's p50/p95 (infra/queries/run-duration.kql) reads each verdict event's duration: Application
+      // Insights keeps a histogram's sum and count, not its buckets.
+      ...(seconds !== undefined ? { [OPERATIONS_ATTRIBUTES.runDurationSeconds]: seconds } : {}),
+    },
     {
       failed,
       event: {

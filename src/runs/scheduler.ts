@@ -103,7 +103,7 @@ async function pool<T>(items: readonly T[], size: number, work: (item: T) => Pro
  * The orchestration input of a scheduled run: a run of the CronJob's template as it is, no overrides, with the
  * retries on disruption its annotation allows (core/retry.ts; no request to ask for fewer).
  */
-export function scheduledRunInput(config: Config, cluster: string, cronJob: V1CronJob, runId: string, scheduledTime: Date): JobRunInput {
+export function scheduledRunInput(config: Config, cluster: string, cronJob: V1CronJob, runId: string, scheduledTime: Date, startedAt: Date): JobRunInput {
   const namespace = cronJob.metadata?.namespace ?? '';
   const retries = retryConsentOf(cronJob.metadata?.annotations).retries;
   const source = { kind: 'CronJob' as const, name: cronJob.metadata?.name ?? '' };
@@ -119,7 +119,8 @@ export function scheduledRunInput(config: Config, cluster: string, cronJob: V1Cr
     trigger: { kind: 'schedule', scheduledTime: rfc3339(scheduledTime) },
     ...(retries > 0 ? { retryOnDisruption: retries } : {}),
   };
-  return { request, poll: { ...config.poll }, retry: { ...config.activityRetry } };
+  // When it was started, as an HTTP start records it: the run's duration and time to Running are measured from it.
+  return { request, poll: { ...config.poll }, retry: { ...config.activityRetry }, startedAt: startedAt.toISOString() };
 }
 
 /**
@@ -318,7 +319,7 @@ async function fire(
       await cancelActiveRuns(deps.runs.requestCancel, gateway, namespace, replace, `replaced by the scheduled run ${target.runId} (concurrencyPolicy Replace)`, deps.log);
       report.replaced.push(...replace.map((job) => job.metadata?.name ?? ''));
     }
-    const launch = (runId: string) => launchRun(deps.runs, runId, scheduledRunInput(deps.config, cluster, cronJob, runId, scheduledTime));
+    const launch = (runId: string) => launchRun(deps.runs, runId, scheduledRunInput(deps.config, cluster, cronJob, runId, scheduledTime, deps.clock?.() ?? new Date()));
     let launched = await launch(target.runId);
     if (launched.existing) {
       // Started in between by another instance before the claim (then it is this run), or, for the

@@ -71,13 +71,34 @@ export interface StartedRun {
 }
 
 /**
+ * METRICS.runsStarted for a run whose instance was just made: its trigger (http, schedule, rerun), who called
+ * (absent for the scheduler) and, for a scheduled run, its CronJob (ATTRIBUTES.cronJob, which the missed-due-time
+ * alert matches against the scheduler's expectations).
+ */
+function countStarted(input: JobRunInput): void {
+  const { runId, cluster, namespace, source, trigger, caller } = input.request;
+  const kind = trigger?.kind ?? 'http';
+  instruments().runsStarted.add(
+    1,
+    runMetricAttributes(
+      { runId, cluster, namespace, source, trigger: kind },
+      { [ATTRIBUTES.callerKind]: caller?.kind, [ATTRIBUTES.cronJob]: kind === 'schedule' ? source.name : undefined },
+    ),
+  );
+}
+
+/**
  * Start the orchestration of a run, or meet the one that exists under its id. `existing` is true when the
  * instance was there already (a race with another start of the same id, or an earlier start); a failure to
  * start that leaves no instance is rethrown.
+ *
+ * Every run starts here, an HTTP caller's (startRun) and the scheduler's alike, so here is where
+ * METRICS.runsStarted counts it: once, when its instance was made.
  */
 export async function launchRun(runs: Pick<RunInstances, 'find' | 'start'>, runId: string, input: JobRunInput): Promise<{ existing: { input: unknown } | undefined }> {
   try {
     await runs.start(runId, input);
+    countStarted(input);
     return { existing: undefined };
   } catch (err) {
     const raced = await runs.find(runId);
@@ -192,7 +213,6 @@ async function startOnce(runRequest: RunRequest, request: RunStartRequest, deps:
     const launched = await launchRun(deps.runs, runId, input);
     if (launched.existing) return sameRun(launched.existing, runRequest);
     deps.log(`run ${runId}: started from ${kind} ${namespace}/${name} on ${cluster}`);
-    instruments().runsStarted.add(1, runMetricAttributes({ runId, cluster, namespace, source: runRequest.source, trigger: request.trigger.kind }, { [ATTRIBUTES.callerKind]: request.caller.kind }));
     return { runId, cluster, existing: false };
   });
 }

@@ -375,6 +375,8 @@ export interface AttemptDeps {
   send: (url: URL, body: string, headers: Record<string, string>) => Promise<{ status: number; retryAfter?: Date | undefined } | { error: string; transient: boolean }>;
   outcomeOf: (result: { status: number; retryAfter?: Date | undefined } | { error: string; transient: boolean }) => AttemptOutcome;
   now: () => Date;
+  /** Told of each attempt that was made (the telemetry's METRICS.callbackDeliveries), with its subscription. */
+  attempted?: (sub: StoredSubscription, outcome: AttemptOutcome) => void;
 }
 
 /**
@@ -403,6 +405,7 @@ export async function attemptDelivery(runId: string, id: string, eventId: string
     }
   }
   await recordOutcome(deps.store, runId, id, outcome, deps.now());
+  deps.attempted?.(counted, outcome);
   return outcome;
 }
 

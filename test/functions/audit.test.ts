@@ -8,6 +8,7 @@ import { API_ROUTES, type ApiRoute } from '../../src/api/routes.js';
 import { loadConfig } from '../../src/config.js';
 import { type AuditRecord, auditRecordSchema, KEY_HASH_LENGTH } from '../../src/core/audit.js';
 import type { JobRunInput } from '../../src/core/schemas.js';
+import { subscriptionIdOf } from '../../src/core/subscriptions.js';
 import { EVENTS, OPERATIONS_ATTRIBUTES } from '../../src/core/telemetry-names.js';
 import { createServices, services, setServices } from '../../src/services.js';
 import { FakeDurableClient } from '../fakes/durable-client.js';
@@ -26,6 +27,10 @@ const KEY = 'audit-walk-function-key-0123456789';
 const APP = 'aaaaaaaa-0000-4000-8000-00000000000a';
 const OBJECT = 'aaaaaaaa-0000-4000-8000-0000000000a1';
 const DAY_BLOB = '2026/11/23.jsonl';
+/** A Logic Apps callback URL: its query string (`sig=`) is a secret, never in an audit record or its event. */
+const SIG = 'audit-walk-callback-signature-0123456789';
+const CALLBACK_QUERY = `api-version=2016-10-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=${SIG}`;
+const CALLBACK_URL = `https://prod-00.westus.logic.azure.com/workflows/audit/triggers/manual/paths/invoke?${CALLBACK_QUERY}`;
 
 let azurite: LocalAzurite;
 let telemetry: TelemetryCapture;
@@ -74,13 +79,16 @@ function configure(): void {
 
 type Who = 'key' | 'entra';
 function requestFor(route: ApiRoute, who: Who, namespace: string, extra: { body?: unknown; headers?: Record<string, string>; runId?: string } = {}): HttpRequest {
-  const values: Record<string, string> = { namespace, name: 'report', runId: extra.runId ?? 'report-abcdefg999' };
+  const runId = extra.runId ?? 'report-abcdefg999';
+  const values: Record<string, string> = { namespace, name: 'report', runId, subscriptionId: subscriptionIdOf(runId, CALLBACK_URL) };
   // Only the route's own parameters, as the host gives them.
   const params: Record<string, string> = {};
   const path = route.route.replace(/\{\*?(\w+)\}/g, (_, name: string) => (params[name] = values[name] ?? ''));
   const bodies: Record<string, unknown> = {
     createCronJob: { name: 'nightly', fromDeployment: 'web', schedule: '0 3 * * *' },
     updateCronJob: { schedule: '0 4 * * *', resourceVersion: '1' },
+    createRunSubscription: { url: CALLBACK_URL },
+    unsubscribeCallback: { url: CALLBACK_URL },
   };
   const body = extra.body ?? bodies[route.name] ?? (route.method === 'POST' ? {} : undefined);
   const headers: Record<string, string> =
@@ -117,6 +125,8 @@ async function stored(): Promise<AuditRecord[]> {
 }
 
 const mutating = API_ROUTES.filter((r) => r.method !== 'GET');
+/** Bodies that routes with neither a namespace nor a run in their path refuse (a 400). */
+const REFUSED_BODIES: Record<string, unknown> = { unsubscribeCallback: { callbackUrl: CALLBACK_URL } };
 
 beforeAll(async () => {
   azurite = await startAzurite();
@@ -134,15 +144,19 @@ beforeEach(async () => {
 
 describe('the audit trail, walked over the route table', () => {
   it('finds the mutating routes (the walk itself works)', () => {
-    expect(mutating.map((r) => r.name)).toEqual(expect.arrayContaining(['startJobRun', 'startCronJobRun', 'cancelRun', 'rerunRun', 'createCronJob', 'updateCronJob', 'deleteCronJob']));
+    expect(mutating.map((r) => r.name)).toEqual(
+      expect.arrayContaining(['startJobRun', 'startCronJobRun', 'cancelRun', 'rerunRun', 'createCronJob', 'updateCronJob', 'deleteCronJob', 'createRunSubscription', 'deleteRunSubscription', 'unsubscribeCallback']),
+    );
   });
 
   describe.each(['key', 'entra'] as const)('as a %s caller', (who) => {
     it.each(mutating.map((r) => [r.name, r] as const))('%s writes exactly one record when it does the change, and one when it is refused', async (_, route) => {
       const before = (await stored()).length;
       const done = await call(route.name, requestFor(route, who, 'batch'));
-      // Outside the allow-list, or a run that does not exist: refused before anything is touched.
-      const refused = await call(route.name, requestFor(route, who, 'kube-system', { runId: 'no-such-run' }));
+      // Outside the allow-list, or a run that does not exist: refused before anything is touched. A route named by
+      // neither (the Logic Apps Unsubscribe, which answers 204 to a URL it does not know) is refused a bad body.
+      const refusal = REFUSED_BODIES[route.name];
+      const refused = await call(route.name, requestFor(route, who, 'kube-system', { runId: 'no-such-run', ...(refusal ? { body: refusal } : {}) }));
       const records = (await stored()).slice(before);
       expect(records.map((r) => [r.action, r.status])).toEqual([
         [route.name, done.status ?? 200],
@@ -166,6 +180,9 @@ describe('the audit trail, walked over the route table', () => {
       expect(everything).not.toContain(KEY);
       expect(everything).not.toContain(createHash('sha256').update(KEY).digest('hex').slice(0, 32));
       expect(everything).not.toContain(principal());
+      // Nor a callback URL's query string (the subscription routes take one in their body).
+      expect(everything).not.toContain(SIG);
+      expect(everything).not.toContain(CALLBACK_QUERY);
     });
   });
 

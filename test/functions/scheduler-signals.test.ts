@@ -118,6 +118,35 @@ describe('lateness', () => {
   });
 });
 
+describe('runs started by the scheduler', () => {
+  it('count once in the runs-started counter, trigger schedule, with their CronJob (what the missed-due-time alert matches), and record when they started', async () => {
+    kube.addCronJob(cronJob('nightly', { last: '2026-11-23T10:00:00Z' }));
+    clock = () => new Date('2026-11-23T10:15:03Z');
+    const report = await tick(new Date('2026-11-23T10:15:00Z'));
+    expect(report?.started).toHaveLength(1);
+    // Its start time, as an HTTP start's input has it: the verdict's duration (ajr.run.duration_s) is measured from it.
+    const runId = report?.started[0] ?? '';
+    expect(((await client.getStatus(runId)).input as { startedAt?: string }).startedAt).toBe('2026-11-23T10:15:03.000Z');
+    // The next tick finds the run started: no second start, no second count.
+    await tick(new Date('2026-11-23T10:16:00Z'));
+    expect(client.startCount).toBe(1);
+    const all = await telemetry.collect();
+    expect(points(all, METRICS.runsStarted).map((p) => [p.attributes, p.sum])).toEqual([
+      [
+        {
+          [ATTRIBUTES.cluster]: 'dev',
+          [ATTRIBUTES.namespace]: 'batch',
+          [ATTRIBUTES.sourceKind]: 'CronJob',
+          [ATTRIBUTES.sourceName]: 'nightly',
+          [ATTRIBUTES.trigger]: 'schedule',
+          [ATTRIBUTES.cronJob]: 'nightly',
+        },
+        1,
+      ],
+    ]);
+  });
+});
+
 describe('the expected due time, every tick, per handed-over CronJob', () => {
   const at = new Date('2026-11-23T10:05:00Z');
   beforeEach(() => {

@@ -10,7 +10,11 @@ import { orchestratorRunner } from '../../local/durable/engine.js';
 import { LocalDurable } from '../../local/durable/runtime.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { archiveRun } from '../../src/functions/archiveRun.js';
+import { attemptDelivery } from '../../src/functions/attemptDelivery.js';
+import { deadLetterDelivery } from '../../src/functions/deadLetterDelivery.js';
+import { deliverRunEvent } from '../../src/functions/deliverRunEvent.js';
 import { jobRun } from '../../src/functions/jobRun.js';
+import { notifyRun } from '../../src/functions/notifyRun.js';
 import { observeRun } from '../../src/functions/observeRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
 import { stopRun } from '../../src/functions/stopRun.js';
@@ -30,9 +34,18 @@ export function runPathConfig(namespace: string, settings: Record<string, string
   });
 }
 
-/** The jobRun orchestration and every activity it calls, run in-process as the local runtime runs them. */
+/**
+ * The jobRun orchestration and every activity it calls, run in-process as the local runtime runs them: from
+ * orchestration 3.1 that includes notifyRun at the verdict (which binds a Durable client, as the local host binds
+ * it) and the deliveries it starts. Without notifyRun a 3.1 run stays Running, retrying an activity that is not
+ * there, after its verdict.
+ */
 export function localRunPath(): LocalDurable {
-  return new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun, archiveRun } });
+  const durable: LocalDurable = new LocalDurable({
+    orchestrators: { jobRun: orchestratorRunner(jobRun), deliverRunEvent: orchestratorRunner(deliverRunEvent) },
+    activities: { submitRun, observeRun, stopRun, archiveRun, notifyRun: (input, context) => notifyRun(input, durable, context), attemptDelivery, deadLetterDelivery },
+  });
+  return durable;
 }
 
 /** A key caller's POST /jobs/{namespace}/{name}/runs with a JSON body, through the exported start handler. */

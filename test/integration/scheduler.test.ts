@@ -1,5 +1,6 @@
 import { HttpRequest, type HttpResponseInit, InvocationContext, type Timer } from '@azure/functions';
 import type { V1CronJob, V1Job } from '@kubernetes/client-node';
+import * as df from 'durable-functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { LocalDurable } from '../../local/durable/runtime.js';
@@ -245,7 +246,7 @@ describe('the scheduler on a real control plane', () => {
       await finished(runId);
       // A Completed instance is what NonRunningStates lets a start replace: from orchestration 3.1 the verdict is
       // shown while the archive and the subscribers' notice still run, so wait for the instance itself.
-      await waitFor(`run ${runId}'s orchestration to complete`, async () => (await durable.getStatus(runId)).runtimeStatus === 'Completed', 60_000, 250);
+      await waitFor(`run ${runId}'s orchestration to complete`, async () => (await durable.getStatus(runId)).runtimeStatus === df.OrchestrationRuntimeStatus.Completed, 60_000, 250);
       created = (await durable.getStatus(runId)).createdTime;
       release();
       return report;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,9 +17,14 @@ import type { AksManagement } from '../../src/clients/credentials.js';
 import { type FunctionsHooks, startTelemetry, type Telemetry } from '../../src/clients/telemetry.js';
 import { loadConfig } from '../../src/config.js';
 import { randomSuffix } from '../../src/core/naming.js';
-import { ATTRIBUTES, METRICS } from '../../src/core/telemetry-names.js';
+import { deliveryInstanceIdOf, subscriptionIdOf } from '../../src/core/subscriptions.js';
+import { ATTRIBUTES, EVENTS, METRICS } from '../../src/core/telemetry-names.js';
 import { archiveRun } from '../../src/functions/archiveRun.js';
+import { attemptDelivery } from '../../src/functions/attemptDelivery.js';
 import { createCronJob } from '../../src/functions/createCronJob.js';
+import { createRunSubscription } from '../../src/functions/createRunSubscription.js';
+import { deadLetterDelivery } from '../../src/functions/deadLetterDelivery.js';
+import { deliverRunEvent } from '../../src/functions/deliverRunEvent.js';
 import { getCronJob } from '../../src/functions/getCronJob.js';
 import { getRun } from '../../src/functions/getRun.js';
 import { getRunLogs } from '../../src/functions/getRunLogs.js';
@@ -27,14 +33,17 @@ import { listClusters } from '../../src/functions/listClusters.js';
 import { listCronJobRuns } from '../../src/functions/listCronJobRuns.js';
 import { listCronJobs } from '../../src/functions/listCronJobs.js';
 import { listDeployments } from '../../src/functions/listDeployments.js';
+import { notifyRun } from '../../src/functions/notifyRun.js';
 import { observeRun } from '../../src/functions/observeRun.js';
 import { startCronJobRun } from '../../src/functions/startCronJobRun.js';
 import { startJobRun } from '../../src/functions/startJobRun.js';
 import { stopRun } from '../../src/functions/stopRun.js';
 import { submitRun } from '../../src/functions/submitRun.js';
 import { updateCronJob } from '../../src/functions/updateCronJob.js';
+import { SubscriptionStore } from '../../src/runs/subscriptions.js';
 import { setServices } from '../../src/services.js';
 import { succeeds } from '../../testenv/fates.js';
+import { MemoryBlobs } from '../fakes/blobs.js';
 import { metricTotal, type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { adminKube, testJob, useNamespace, waitFor } from './helpers.js';
 
@@ -54,6 +63,14 @@ const PEM_LABEL = ['RSA', 'PRIVATE', 'KEY'].join(' ');
 const CLIENT_KEY = `-----BEGIN ${PEM_LABEL}-----\nFAKE${randomBytes(12).toString('hex')}\n-----END ${PEM_LABEL}-----\n`;
 const logs: string[] = [];
 const answers: HttpResponseInit[] = [];
+/**
+ * A callback URL's signature (issue 23): the local cluster's run has a subscription to a receiver on loopback whose
+ * URL carries it in its query string, as a Logic Apps callback URL does. It must reach the receiver and nothing else.
+ */
+const CALLBACK_SIG = `sig-${randomBytes(12).toString('hex')}`;
+const callbacks: { path: string; query: string }[] = [];
+let callbackServer: Server | undefined;
+let callbackUrl = '';
 /** The caller's function key (a header the host checks); it must never reach the telemetry. */
 const FUNCTION_KEY = `key-${randomBytes(12).toString('hex')}`;
 let receiver: OtlpReceiver;
@@ -80,6 +97,16 @@ const get = (path: string, params: Record<string, string>) => new HttpRequest({ 
 
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'secrets-state-'));
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    callbacks.push({ path: url.pathname, query: url.search });
+    req.resume();
+    req.on('end', () => res.writeHead(200).end());
+  });
+  callbackServer = server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  callbackUrl = `http://127.0.0.1:${String(typeof address === 'object' && address ? address.port : 0)}/hooks/done?sp=%2Ftriggers&sv=1.0&sig=${CALLBACK_SIG}`;
   // The app's telemetry, exported with its real OTLP exporters to a receiver on loopback, with the worker's hooks.
   receiver = await startOtlpReceiver();
   telemetry = await startTelemetry(loadConfig({ CLUSTERS: '[{"alias":"x","type":"kubeconfig","kubeconfigPath":"/x","namespaces":["x"]}]', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint }).telemetry, {
@@ -139,14 +166,30 @@ beforeAll(async () => {
     POLL_INITIAL_SECONDS: '1',
     POLL_MAX_SECONDS: '2',
     ACTIVITY_RETRY_FIRST_SECONDS: '1',
+    // A receiver that is not a Logic Apps callback gets signed deliveries; the local runtime allows it on loopback.
+    WEBHOOK_SIGNING_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
   });
-  setServices({ config, clusters: new ConfiguredClusters(config, { credential: () => credential, management: () => Promise.resolve(management) }), now: () => new Date(), newSuffix: randomSuffix, logs: null, audit: null });
-  durable = new LocalDurable({ stateDir, orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun, archiveRun }, log: (line) => logs.push(line) });
+  setServices({
+    config,
+    clusters: new ConfiguredClusters(config, { credential: () => credential, management: () => Promise.resolve(management) }),
+    now: () => new Date(),
+    newSuffix: randomSuffix,
+    logs: null,
+    audit: null,
+    subscriptions: new SubscriptionStore(new MemoryBlobs()),
+  });
+  durable = new LocalDurable({
+    stateDir,
+    orchestrators: { jobRun: orchestratorRunner(jobRun), deliverRunEvent: orchestratorRunner(deliverRunEvent) },
+    activities: { submitRun, observeRun, stopRun, archiveRun, notifyRun: (input, ctx) => notifyRun(input, durable, ctx), attemptDelivery, deadLetterDelivery },
+    log: (line) => logs.push(line),
+  });
 });
 afterAll(async () => {
   await durable.close();
   await telemetry?.shutdown();
   await receiver.close();
+  await new Promise((resolve) => callbackServer?.close(resolve));
   vi.restoreAllMocks();
   await rm(stateDir, { recursive: true, force: true });
 });
@@ -161,6 +204,12 @@ async function fullRun(cluster: string): Promise<HttpResponseInit> {
   expect(started.status, JSON.stringify(started.jsonBody)).toBe(202);
   const runId = (started.jsonBody as { runId: string }).runId;
   runIds.push(runId);
+  if (cluster === 'local') {
+    // Subscribed while the run runs: the verdict is pushed to the callback URL, signature and all.
+    const subscribed = await createRunSubscription(post(`runs/${runId}/subscriptions`, { runId }, { url: callbackUrl }, { 'x-functions-key': FUNCTION_KEY }), durable, context());
+    answers.push(subscribed);
+    expect([200, 201], JSON.stringify(subscribed.jsonBody)).toContain(subscribed.status);
+  }
   return waitFor(
     `run ${runId} on ${cluster} to finish`,
     async () => {
@@ -193,6 +242,18 @@ describe('no credential or Secret value leaves the cluster through the app', () 
       return runtimeStatus === df.OrchestrationRuntimeStatus.Running || runtimeStatus === df.OrchestrationRuntimeStatus.Pending ? undefined : runtimeStatus;
     }, 30_000, 200);
     expect(status).toBe(df.OrchestrationRuntimeStatus.Completed);
+    if (cluster === 'local') {
+      // The haystack is real: the verdict reached the receiver at the URL with its signature, by a delivery
+      // orchestration whose history is in the stored state.
+      await waitFor('the verdict at the callback URL', () => Promise.resolve(callbacks.length > 0 ? true : undefined), 30_000, 200);
+      expect(callbacks[0]).toEqual({ path: '/hooks/done', query: `?sp=%2Ftriggers&sv=1.0&sig=${CALLBACK_SIG}` });
+      const delivery = deliveryInstanceIdOf(runId, 'Success', subscriptionIdOf(runId, callbackUrl));
+      const delivered = await waitFor(`delivery ${delivery} to complete`, async () => {
+        const { runtimeStatus } = await durable.getStatus(delivery);
+        return runtimeStatus === df.OrchestrationRuntimeStatus.Completed ? runtimeStatus : undefined;
+      }, 30_000, 200);
+      expect(delivered).toBe(df.OrchestrationRuntimeStatus.Completed);
+    }
     const stored = await storedState();
     // The haystacks are real: the run's history and answers are there, with the Secret's reference in the Job.
     expect(stored).toContain('"rows":3');
@@ -207,6 +268,7 @@ describe('no credential or Secret value leaves the cluster through the app', () 
       'the kubeconfig and Entra ID token': inject('adminToken'),
       'the client key in ARM\'s kubeconfig': CLIENT_KEY.split('\n')[1] ?? CLIENT_KEY,
       'the client key, base64': Buffer.from(CLIENT_KEY).toString('base64').slice(0, 40),
+      "the callback URL's signature": CALLBACK_SIG,
     };
     for (const [where, text] of Object.entries(haystacks)) {
       for (const [what, needle] of Object.entries(needles)) expect(text.includes(needle), `${what} in ${where}`).toBe(false);
@@ -286,7 +348,11 @@ describe('no credential in the exported telemetry', () => {
       "the client key in ARM's kubeconfig": CLIENT_KEY.split('\n')[1] ?? CLIENT_KEY,
       'the client key, base64': Buffer.from(CLIENT_KEY).toString('base64').slice(0, 40),
       "the caller's function key": FUNCTION_KEY,
+      "the callback URL's signature": CALLBACK_SIG,
     };
+    // The subscription's audit record and its delivery are in the haystack (an exported log record each).
+    expect(receiver.logs.some((l) => l.attributes['event.name'] === EVENTS.audit && l.attributes['ajr.audit.action'] === 'createRunSubscription')).toBe(true);
+    expect(metricTotal(receiver.metrics, METRICS.callbackDeliveries, (a) => a[ATTRIBUTES.outcome] === 'delivered')).toBe(1);
     for (const [what, needle] of Object.entries(needles)) expect(exported.includes(needle), what).toBe(false);
     expect(exported).not.toMatch(/Bearer [A-Za-z0-9]/);
     // No query string of a URL with a key or signature in it (function keys, SAS, callback URLs).

@@ -1,4 +1,5 @@
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { LocalDurable } from '../../local/durable/runtime.js';
@@ -114,7 +115,7 @@ describe('starts at once on the local runtime and control plane', () => {
       await waitFor(`run ${runId} to finish`, async () => (await status(runId)).status === 'Success', 60_000, 250);
       // The race that matters is with a Completed instance, the state host.json's NonRunningStates lets a start
       // replace: from orchestration 3.1 the verdict is shown while the archive and the subscribers' notice still run.
-      await waitFor(`run ${runId}'s orchestration to complete`, async () => (await durable.getStatus(runId)).runtimeStatus === 'Completed', 60_000, 250);
+      await waitFor(`run ${runId}'s orchestration to complete`, async () => (await durable.getStatus(runId)).runtimeStatus === df.OrchestrationRuntimeStatus.Completed, 60_000, 250);
       created = (await durable.getStatus(runId)).createdTime;
       release();
       return answer;
