@@ -116,6 +116,51 @@ export function inRunTrace<T>(name: string, traceparent: string | undefined, run
 }
 
 /**
+ * inRunTrace for work whose span is worth keeping only sometimes (an observe poll: the first, each change, the
+ * verdict). `work` runs with the run's attributes in the active context (its log records carry them) but no span;
+ * when it is over, the span is recorded from its start, as inRunTrace's would have been, if `keep(result)` or the
+ * work threw, and `after(result)` runs in it (log lines in the run's trace). So a poll that saw nothing new makes
+ * no span and parses no traceparent: a span, its export and the context it needs cost several times what a
+ * batched poll does (docs/operations.md, What it costs).
+ */
+export async function inRunTraceWhen<T>(
+  name: string,
+  traceparent: string | undefined,
+  run: RunFacts,
+  work: () => Promise<T>,
+  keep: (result: T) => boolean,
+  after: (result: T) => void = () => undefined,
+): Promise<T> {
+  const active = trace.getSpanContext(context.active());
+  const attributes = runAttributes(run);
+  const startTime = performance.timeOrigin + performance.now();
+  const record = (): { span: Span; ctx: Context } => {
+    const links: Link[] = active ? [{ context: active }] : [];
+    const parent = traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
+    const span = tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes, links, startTime }, parent);
+    return { span, ctx: trace.setSpan(parent, span).setValue(RUN_ATTRIBUTES, attributes) };
+  };
+  let result: T;
+  try {
+    result = await context.with(context.active().setValue(RUN_ATTRIBUTES, attributes), work);
+  } catch (err) {
+    const { span } = record();
+    span.recordException(err instanceof Error ? err : String(err));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
+    span.end(performance.timeOrigin + performance.now());
+    throw err;
+  }
+  if (!keep(result)) return result;
+  const { span, ctx } = record();
+  try {
+    context.with(ctx, () => { after(result); });
+  } finally {
+    span.end(performance.timeOrigin + performance.now());
+  }
+  return result;
+}
+
+/**
  * A span already over, in the run's trace: the orchestration's, recorded once at the verdict (an orchestrator
  * cannot keep a span open across its replays), from when the run was started to the verdict.
  */
