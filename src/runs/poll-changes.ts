@@ -6,7 +6,8 @@ import { isTerminal, type RunSnapshot } from '../core/run.js';
  */
 export function lookOf(snapshot: RunSnapshot): string {
   const { status, reason, message, startTime, completionTime, pods, failureKind, exitCode, attempts } = snapshot;
-  return JSON.stringify([status, reason, message, startTime, completionTime, pods, failureKind ?? null, exitCode ?? null, attempts?.length ?? 0]);
+  const counts = `${String(pods.active)},${String(pods.ready)},${String(pods.succeeded)},${String(pods.failed)}`;
+  return `${status}\n${reason}\n${message}\n${String(startTime)}\n${String(completionTime)}\n${counts}\n${String(failureKind)}\n${String(exitCode)}\n${String(attempts?.length ?? 0)}`;
 }
 
 /**
