@@ -12,7 +12,7 @@ export function lookOf(snapshot: RunSnapshot): string {
 
 /**
  * The last look this worker had of each run it polls, so a poll's span and log line are kept only for the first
- * look here, each change and the verdict (docs/decisions.md, "Issue 24: what a poll costs"). Per worker, not
+ * look here, each change and the verdict (docs/decisions.md, Issue 24, check "what telemetry costs"). Per worker, not
  * shared: a run polled by two workers gets each worker's first look too. Bounded: the runs that changed least
  * recently are forgotten first (their next poll then counts as a first look).
  */
