@@ -121,6 +121,7 @@ try {
     await sleep(3000);
     const input = durable.state(longRun)?.records.find((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.observeRun);
     if (!input || input.kind !== 'scheduled') throw new Error('no observe was scheduled');
+    await telemetry?.flush(); // the long run's start, submit and first look belong to the run, not to these polls
     from = process.cpuUsage();
     for (let i = 0; i < POLLS; i++) await observeRun(input.input, context());
     await telemetry?.flush();
