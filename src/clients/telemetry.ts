@@ -116,6 +116,55 @@ export function inRunTrace<T>(name: string, traceparent: string | undefined, run
 }
 
 /**
+ * inRunTrace for work whose span is worth keeping only sometimes (an observe poll: the first, each change, the
+ * verdict). `work` runs in the caller's context, with no span and no context of its own; when it is over, the span
+ * is recorded from the work's start, as inRunTrace's would have been, if `keep(result)` or the work threw, and
+ * `after(result)` runs in it, so its log lines are in the run's trace with the run's attributes. A poll that saw
+ * nothing new thus touches no OpenTelemetry API at all: a span, the context it needs and its export cost more than
+ * a batched poll itself (docs/operations.md, What it costs). So `work` must make no log record of its own (a line
+ * made there would carry the host's trace and not the run): what it has to say, `after` says.
+ */
+export async function inRunTraceWhen<T>(
+  name: string,
+  traceparent: string | undefined,
+  run: RunFacts,
+  work: () => Promise<T>,
+  keep: (result: T) => boolean,
+  after: (result: T) => void = () => undefined,
+): Promise<T> {
+  const startTime = performance.timeOrigin + performance.now();
+  // After the work's await the active context is still the caller's (the host's span of this invocation).
+  const record = (): { span: Span; ctx: Context } => {
+    const active = trace.getSpanContext(context.active());
+    const links: Link[] = active ? [{ context: active }] : [];
+    const parent = traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
+    const attributes = runAttributes(run);
+    const span = tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes, links, startTime }, parent);
+    return { span, ctx: trace.setSpan(parent, span).setValue(RUN_ATTRIBUTES, attributes) };
+  };
+  let result: T;
+  try {
+    result = await work();
+  } catch (err) {
+    const { span } = record();
+    span.recordException(err instanceof Error ? err : String(err));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
+    span.end(performance.timeOrigin + performance.now());
+    throw err;
+  }
+  if (!keep(result)) return result;
+  const { span, ctx } = record();
+  try {
+    context.with(ctx, () => {
+      after(result);
+    });
+  } finally {
+    span.end(performance.timeOrigin + performance.now());
+  }
+  return result;
+}
+
+/**
  * A span already over, in the run's trace: the orchestration's, recorded once at the verdict (an orchestrator
  * cannot keep a span open across its replays), from when the run was started to the verdict.
  */
