@@ -1,4 +1,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -50,6 +52,10 @@ let dir: string;
 const SECRET = 'fuzz-secret-not-for-serving';
 /** Runs started before the fuzz, so run ids it draws can name real runs: one finished, one still running. */
 const runIds: string[] = [];
+/** A receiver on loopback (which the local runtime may call back over plain HTTP), and subscriptions made to it. */
+let receiver: Server;
+let callbackUrl = '';
+const subscriptionIds: string[] = [];
 
 async function startRun(job: string): Promise<string> {
   const response = await fetch(`${app.url}/api/jobs/${ns()}/${job}/runs`, { method: 'POST', headers: { 'x-functions-key': FUNCTION_KEY } });
@@ -83,6 +89,10 @@ function config(): string {
     list(['0 3 * * *', '*/5 * * * *', '30 2 * * 1-5', '@daily', '0 0 29 2 *', '0 12 1 * *']),
     `[dictionaries.zones]`,
     list(['Europe/Amsterdam', 'UTC', 'America/New_York', 'Australia/Lord_Howe']),
+    `[dictionaries.callbacks]`,
+    list([callbackUrl]),
+    `[dictionaries.subscriptions]`,
+    list(subscriptionIds),
     `[dictionaries.victims]`,
     list(['doomed']),
     // The console's page, and ways out of its folder that must stay 404s (Schemathesis sends no path value
@@ -99,10 +109,15 @@ function config(): string {
     `"query.schedule" = ${pick('schedules')}`,
     `"body.schedule" = ${pick('schedules')}`,
     `"query.timeZone" = ${pick('zones')}`,
+    `"body.url" = ${pick('callbacks')}`,
+    `"path.subscriptionId" = ${pick('subscriptions')}`,
     `"body.timeZone" = ${pick('zones')}`,
     `[[operations]]`,
     `include-operation-id = ["createCronJob", "updateCronJob", "startJobRun", "startCronJobRun"]`,
     `parameters = { "query.cluster" = "local", "path.namespace" = ${JSON.stringify(ns())} }`,
+    `[[operations]]`,
+    `include-operation-id = "createSourceSubscription"`,
+    `parameters = { "body.cluster" = "local", "body.namespace" = ${JSON.stringify(ns())} }`,
     `[[operations]]`,
     `include-operation-id = "serveConsole"`,
     `parameters = { "path.path" = ${pick('console')} }`,
@@ -179,10 +194,26 @@ beforeAll(async () => {
   const done = await startRun('report');
   runIds.push(done, await startRun('slow'));
   await waitFor('the sample run to finish', async () => (await fetch(`${app.url}/api/runs/${done}`, { headers: { 'x-functions-key': FUNCTION_KEY } })).status === 200);
+  // A subscription of each kind, so the subscription routes reach real ones (and their pushes a real receiver).
+  receiver = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.writeHead(204).end());
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  callbackUrl = `http://127.0.0.1:${String((receiver.address() as AddressInfo).port)}/hook`;
+  const subscribe = async (path: string, body: object) => {
+    const response = await fetch(`${app.url}/api/${path}`, { method: 'POST', headers: { 'x-functions-key': FUNCTION_KEY, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(response.status, await response.clone().text()).toBe(201);
+    subscriptionIds.push(((await response.json()) as { id: string }).id);
+  };
+  await subscribe(`runs/${done}/subscriptions`, { url: callbackUrl });
+  await subscribe('subscriptions', { cluster: 'local', namespace: ns(), source: { kind: 'Job', name: 'report' }, url: callbackUrl });
 });
 
 afterAll(async () => {
   await app.close();
+  receiver.closeAllConnections();
+  await new Promise((resolve) => receiver.close(resolve));
   if (process.env.FUZZ_KEEP_REPORTS === '1') console.log(`fuzz: Schemathesis' reports (JUnit, HAR, JSON) kept in ${dir}`);
   else await rm(dir, { recursive: true, force: true });
 });
