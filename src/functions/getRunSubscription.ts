@@ -18,6 +18,8 @@ export async function getRunSubscription(request: HttpRequest, client: RunClient
     authorizeRunAccess(request, services().config.callers, runId, instance.input);
     const sub = isSubscriptionId(id) ? await requireSubscriptions().get(runId, id) : undefined;
     if (!sub) throw new NotFoundError(`run "${runId}" has no subscription "${id}"; subscription ids are returned by POST /runs/{runId}/subscriptions`);
+    // A deleted subscription is gone for this route, as for DELETE; the run's snapshot still lists it as unsubscribed.
+    if (sub.state === 'unsubscribed') throw new NotFoundError(`run "${runId}"'s subscription "${id}" was deleted; the run's own status (GET /runs/{runId}) still lists it as unsubscribed`);
     return { status: 200, jsonBody: { runId, ...viewOf(sub), location: subscriptionLocation(request, runId, sub.id) } };
   } catch (err) {
     return errorResponse(err, context);

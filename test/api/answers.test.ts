@@ -309,6 +309,17 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'a deleted subscription (what DELETE removed stays gone, as Schemathesis checks statefully)',
+    operationId: 'getRunSubscription',
+    status: 404,
+    call: async () => {
+      const id = await subscribed();
+      const params = { runId: 'nightly-abcdefghij', subscriptionId: id };
+      expect((await deleteRunSubscription(request('DELETE', `runs/nightly-abcdefghij/subscriptions/${id}`, params), client, context())).status).toBe(204);
+      return getRunSubscription(request('GET', `runs/nightly-abcdefghij/subscriptions/${id}`, params), client, context());
+    },
+  },
+  {
     name: 'an unsubscribe',
     operationId: 'deleteRunSubscription',
     status: 204,

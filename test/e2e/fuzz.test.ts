@@ -152,6 +152,8 @@ beforeAll(async () => {
     // (a 503) is out of reach; the per-caller one (a documented 429) is the fuzz's to meet.
     LOGS_FOLLOW_SEGMENT_SECONDS: '1',
     LOGS_FOLLOW_MAX_STREAMS: '1000',
+    // Deliveries to a receiver that is not a Logic Apps callback are signed: without a secret they are refused.
+    WEBHOOK_SIGNING_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
   });
   dir = await mkdtemp(join(tmpdir(), 'aks-job-runner-fuzz-'));
   // A console page, so its route serves a real file, next to files it must never serve.
