@@ -28,6 +28,17 @@ import {
  * The container that keeps subscriptions, apart from the logs archive's, so no route that reads the archive can
  * ever hand out a subscription's blob (its URL is a secret).
  */
+
+/** A subscription's delivery before its first attempt: the same for one made on a run and one a source subscription makes. */
+const NOT_YET_DELIVERED = {
+  state: 'pending',
+  attempts: 0,
+  lastError: null,
+  lastAttemptAt: null,
+  eventId: null,
+  deliveredAt: null,
+  deadLetter: null,
+} as const;
 export const SUBSCRIPTIONS_CONTAINER = 'run-subscriptions';
 
 const JSON_TYPE = 'application/json';
@@ -221,13 +232,7 @@ export async function subscribe(runId: string, request: SubscriptionRequest, dep
     format: request.format ?? (logicApps ? 'snapshot' : 'cloudevents'),
     signed: !logicApps,
     createdAt: deps.now.toISOString(),
-    state: 'pending',
-    attempts: 0,
-    lastError: null,
-    lastAttemptAt: null,
-    eventId: null,
-    deliveredAt: null,
-    deadLetter: null,
+    ...NOT_YET_DELIVERED,
     apiBase: deps.apiBase,
   };
   if (existing) {
@@ -350,13 +355,7 @@ export async function startSourceDeliveries(
       format: source.format,
       signed: source.signed,
       createdAt: now.toISOString(),
-      state: 'pending',
-      attempts: 0,
-      lastError: null,
-      lastAttemptAt: null,
-      eventId: null,
-      deliveredAt: null,
-      deadLetter: null,
+      ...NOT_YET_DELIVERED,
       apiBase: source.apiBase,
     });
     started.push(...(await startDeliveries(store, ref, snapshot, start, id)));
