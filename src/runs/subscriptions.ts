@@ -28,6 +28,7 @@ import {
  * The container that keeps subscriptions, apart from the logs archive's, so no route that reads the archive can
  * ever hand out a subscription's blob (its URL is a secret).
  */
+export const SUBSCRIPTIONS_CONTAINER = 'run-subscriptions';
 
 /** A subscription's delivery before its first attempt: the same for one made on a run and one a source subscription makes. */
 const NOT_YET_DELIVERED = {
@@ -39,7 +40,6 @@ const NOT_YET_DELIVERED = {
   deliveredAt: null,
   deadLetter: null,
 } as const;
-export const SUBSCRIPTIONS_CONTAINER = 'run-subscriptions';
 
 const JSON_TYPE = 'application/json';
 
