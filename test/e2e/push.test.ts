@@ -243,7 +243,10 @@ describe('subscriptions on any run', () => {
     });
     expect(shown.body).toMatchObject({ attempts: 1, lastError: null, host: `http://127.0.0.1:${String(receiver.port)}` });
     expect((await call('DELETE', path)).status).toBe(204);
-    expect((await call('GET', path)).body.state).toBe('unsubscribed');
+    // Gone for its own route, as REST has it; the run's status still lists it, unsubscribed.
+    expect((await call('GET', path)).status).toBe(404);
+    const listed = (await call('GET', `runs/${runId}`)).body.subscriptions as { id: string; state: string }[] | undefined;
+    expect(listed?.find((s) => s.id === made.body.id)?.state).toBe('unsubscribed');
   });
 
   it('a subscription made after the verdict is delivered at once', async () => {
