@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Lockfile } from '../../scripts/notices.js';
 import { bundle, projectRoot } from '../../scripts/package.js';
 import { AKS_AAD_SCOPE } from '../../src/clients/credentials.js';
+import { type IdentityEndpoint, startIdentityEndpoint } from '../support/identity-endpoint.js';
 
 const NODE = join(projectRoot, 'node_modules', '.bin', 'node');
 const IDENTITY_HEADER = 'identity-header-of-this-test';
@@ -32,9 +33,8 @@ interface Seen {
 
 let work: string;
 let apiServer: Server;
-let identity: Server;
+let identity: IdentityEndpoint;
 const apiRequests: Seen[] = [];
-const identityRequests: Seen[] = [];
 let result: { status: number | null; stderr: string; kubeconfig?: Record<string, unknown>; entra?: Record<string, unknown> };
 
 function listen(server: Server): Promise<string> {
@@ -57,18 +57,8 @@ beforeAll(async () => {
     const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'report', namespace: 'batch' }, spec: { template: { spec: { containers: [] } } }, status: { startTime: '2026-01-02T03:04:05Z' } };
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(job));
   });
-  identity = createServer((req, res) => {
-    identityRequests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    if (req.headers['x-identity-header'] !== IDENTITY_HEADER) {
-      res.writeHead(401).end();
-      return;
-    }
-    const resource = new URL(req.url ?? '/', 'http://x').searchParams.get('resource') ?? '';
-    const expiresOn = Math.floor(Date.now() / 1000) + 3600;
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ access_token: ENTRA_TOKEN, expires_on: String(expiresOn), resource, token_type: 'Bearer', client_id: CLIENT_ID }));
-  });
+  identity = await startIdentityEndpoint({ header: IDENTITY_HEADER, token: ENTRA_TOKEN, clientId: CLIENT_ID });
   const server = await listen(apiServer);
-  const identityEndpoint = `${await listen(identity)}/msi/token`;
 
   const kubeconfigPath = join(work, 'kubeconfig');
   const kubeconfig = (user: Record<string, unknown>) =>
@@ -95,7 +85,7 @@ beforeAll(async () => {
   // Not spawnSync: the servers answering the probe run in this process.
   const child = spawn(NODE, [join(outdir, 'index.js'), out, JSON.stringify({ kubeconfigPath, aksKubeconfig, managedIdentityClientId: CLIENT_ID })], {
     cwd: work,
-    env: { PATH: dirname(NODE), HOME: work, IDENTITY_ENDPOINT: identityEndpoint, IDENTITY_HEADER },
+    env: { PATH: dirname(NODE), HOME: work, ...identity.env },
   });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -103,9 +93,9 @@ beforeAll(async () => {
   result = { status, stderr, ...(existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as object) : {}) };
 }, 300_000);
 
-afterAll(() => {
+afterAll(async () => {
   apiServer.close();
-  identity.close();
+  await identity.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -118,12 +108,11 @@ describe('client-node and @azure/identity in the bundle', () => {
 
   it('reads a Job on an Entra ID AKS cluster with a token DefaultAzureCredential got from the managed identity endpoint', () => {
     expect(result.entra).toEqual({ name: 'report', startTimeIsDate: true });
-    const asked = identityRequests.filter((r) => r.headers['x-identity-header'] === IDENTITY_HEADER);
+    const asked = identity.requests.filter((r) => r.headers['x-identity-header'] === IDENTITY_HEADER);
     expect(asked.length).toBeGreaterThan(0);
-    const query = new URL(asked[0]?.url ?? '/', 'http://x').searchParams;
     // The AKS server application, and the user-assigned identity the app names (MANAGED_IDENTITY_CLIENT_ID).
-    expect(query.get('resource')).toBe(AKS_AAD_SCOPE.replace(/\/\.default$/, ''));
-    expect(query.get('client_id')).toBe(CLIENT_ID);
+    expect(asked[0]?.resource).toBe(AKS_AAD_SCOPE.replace(/\/\.default$/, ''));
+    expect(asked[0]?.clientId).toBe(CLIENT_ID);
     expect(apiRequests.some((r) => r.headers.authorization === `Bearer ${ENTRA_TOKEN}`)).toBe(true);
   });
 });
