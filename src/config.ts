@@ -301,6 +301,12 @@ export interface TelemetrySettings {
   } | null;
   readonly otlp: { readonly endpoint: string } | null;
   readonly metricExportIntervalMs: number;
+  /**
+   * The function app's name (WEBSITE_SITE_NAME, set by the platform, not an app setting); undefined off Azure. The
+   * host names its own telemetry's service after it (its FunctionsResourceDetector), so the app's telemetry takes
+   * it too: one cloud role in Application Insights for the host and the app.
+   */
+  readonly siteName: string | undefined;
 }
 
 /** Who callers are and what each may do. */
@@ -407,6 +413,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       azureMonitor: azureMonitorOf(env),
       otlp: s.OTEL_EXPORTER_OTLP_ENDPOINT ? Object.freeze({ endpoint: s.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '') }) : null,
       metricExportIntervalMs: s.OTEL_METRIC_EXPORT_INTERVAL,
+      siteName: env.WEBSITE_SITE_NAME?.trim() || undefined,
     }),
     callbacksLocal: (env.WEBSITE_SITE_NAME ?? '') === '' && (env.WEBSITE_INSTANCE_ID ?? '') === '',
   });

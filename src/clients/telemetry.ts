@@ -30,7 +30,10 @@ import { logs, SeverityNumber } from '@opentelemetry/api-logs';
 import type { TelemetrySettings } from '../config.js';
 import { ATTRIBUTES, INSTRUMENTATION_SCOPE, METRICS } from '../core/telemetry-names.js';
 
-/** The service name Application Insights shows as the cloud role (and OTLP back ends as service.name). */
+/**
+ * The service name (OpenTelemetry's service.name, Application Insights' cloud role) off Azure. On Azure it is the
+ * function app's name, as the host's own telemetry's is (TelemetrySettings.siteName).
+ */
 export const SERVICE_NAME = 'aks-job-runner';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -297,7 +300,7 @@ export async function startTelemetry(settings: TelemetrySettings, deps: Telemetr
   // One import for the SDK and the OTLP exporters (one file of the deployment bundle); the Azure Monitor
   // exporter is imported within it only when Application Insights is configured.
   const { buildSdk } = await import('./telemetry-sdk.js');
-  const sdk = await buildSdk(settings, SERVICE_NAME, deps.credential);
+  const sdk = await buildSdk(settings, settings.siteName ?? SERVICE_NAME, deps.credential);
   const { tracerProvider, meterProvider, loggerProvider } = sdk;
   context.setGlobalContextManager(sdk.contextManager);
   propagation.setGlobalPropagator(sdk.propagator);

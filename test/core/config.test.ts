@@ -55,7 +55,7 @@ const defaults: Config = {
   callbacksLocal: true,
   webhookSigningSecrets: [],
   eventGridTopicEndpoint: undefined,
-  telemetry: { azureMonitor: null, otlp: null, metricExportIntervalMs: 60_000 },
+  telemetry: { azureMonitor: null, otlp: null, metricExportIntervalMs: 60_000, siteName: undefined },
 };
 
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -195,6 +195,7 @@ describe('loadConfig', () => {
         },
         otlp: { endpoint: 'http://collector.example.com:4318' },
         metricExportIntervalMs: 15_000,
+        siteName: undefined,
       },
     });
   });
@@ -206,6 +207,11 @@ describe('loadConfig', () => {
       connectionString,
       entra: { clientId: undefined },
     });
+  });
+
+  it('names the telemetry after the function app the platform names (WEBSITE_SITE_NAME), as the host does', () => {
+    expect(loadConfig({ ...minimal, WEBSITE_SITE_NAME: 'func-jobs' }).telemetry.siteName).toBe('func-jobs');
+    expect(loadConfig({ ...minimal, WEBSITE_SITE_NAME: ' ' }).telemetry.siteName).toBeUndefined();
   });
 
   it('an OTLP endpoint that is no http(s) URL stops start-up naming the setting', () => {
