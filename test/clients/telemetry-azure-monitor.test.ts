@@ -33,13 +33,14 @@ const credential: TokenCredential = {
 beforeAll(async () => {
   receiver = await startBreezeReceiver({ instrumentationKey: INSTRUMENTATION_KEY, token: TOKEN });
   untrust = trustInThisProcess(receiver.ca);
+  // The connection string, and the proxy through which the ingestion host it names is the receiver.
+  Object.assign(process.env, receiver.env, { APPLICATION_INSIGHTS_NO_STATSBEAT: 'true' });
   const config = loadConfig({
+    ...process.env,
     CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: '/dev/null', namespaces: ['batch'] }]),
-    APPLICATIONINSIGHTS_CONNECTION_STRING: receiver.connectionString,
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',
     WEBSITE_SITE_NAME: 'func-jobs-abc',
   });
-  process.env.APPLICATION_INSIGHTS_NO_STATSBEAT = 'true';
   telemetry = await startTelemetry(config.telemetry, { credential: () => Promise.resolve(credential) });
 });
 
@@ -47,7 +48,7 @@ afterAll(async () => {
   await telemetry?.shutdown();
   await receiver.close();
   untrust();
-  Reflect.deleteProperty(process.env, 'APPLICATION_INSIGHTS_NO_STATSBEAT');
+  for (const name of [...Object.keys(receiver.env), 'APPLICATION_INSIGHTS_NO_STATSBEAT']) Reflect.deleteProperty(process.env, name);
 });
 
 describe('telemetry to Application Insights on Azure', () => {
@@ -66,7 +67,7 @@ describe('telemetry to Application Insights on Azure', () => {
     expect(kinds.size).toBeGreaterThanOrEqual(3);
     for (const envelope of receiver.envelopes) expect(envelope.tags['ai.cloud.role'], envelope.data.baseType).toBe('func-jobs-abc');
     expect(receiver.envelopes.some((e) => e.data.baseData.metrics?.some((m) => m.name === METRICS.runsStarted))).toBe(true);
-    expect(receiver.requests.every((r) => r.authorization === `Bearer ${TOKEN}` && r.status === 200)).toBe(true);
+    expect(receiver.requests.every((r) => r.authorization === `Bearer ${TOKEN}` && r.contentEncoding === 'gzip' && r.status === 200)).toBe(true);
     expect(new Set(scopes.flat())).toEqual(new Set(['https://monitor.azure.com/.default']));
   });
 });

@@ -39,7 +39,7 @@ const KEY = `azmon-key-${randomBytes(8).toString('hex')}`;
 const CALLBACK_SIG = `sig-${randomBytes(12).toString('hex')}`;
 const SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const ENV = ['CLUSTERS', 'POLL_INITIAL_SECONDS', 'POLL_MAX_SECONDS', 'STATUS_RETRY_AFTER_SECONDS', 'OTEL_METRIC_EXPORT_INTERVAL', 'LOGS_CONNECTION_STRING', 'WEBHOOK_SIGNING_SECRET',
-  'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'APPLICATION_INSIGHTS_NO_STATSBEAT'];
+  'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', 'HTTPS_PROXY', 'NO_PROXY', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'APPLICATION_INSIGHTS_NO_STATSBEAT'];
 
 let app: LocalApp;
 let receiver: BreezeReceiver;
@@ -106,8 +106,9 @@ beforeAll(async () => {
     OTEL_METRIC_EXPORT_INTERVAL: '1000',
     LOGS_CONNECTION_STRING: inject('logsConnectionString'),
     WEBHOOK_SIGNING_SECRET: SIGNING_SECRET,
-    // What infra/main.bicep sets for the app: the resource's connection string and the host's Entra setting.
-    APPLICATIONINSIGHTS_CONNECTION_STRING: receiver.connectionString,
+    // What infra/main.bicep sets for the app: the resource's connection string and the host's Entra setting. The
+    // connection string names a regional ingestion host, reached through the receiver's tunnel (HTTPS_PROXY).
+    ...receiver.env,
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: `Authorization=AAD;ClientId=${CLIENT_ID}`,
     // What App Service sets for a function app with a managed identity.
     ...identity.env,
@@ -232,6 +233,8 @@ describe('Entra ID authentication to Application Insights', () => {
     expect(receiver.requests.filter((r) => r.status !== 200)).toEqual([]);
     expect(new Set(receiver.requests.map((r) => r.authorization))).toEqual(new Set([`Bearer ${ENTRA_TOKEN}`]));
     expect(new Set(receiver.requests.map((r) => r.path))).toEqual(new Set(['/v2.1/track']));
+    // Compressed, as the exporter sends to an Azure ingestion host (src/platform/nodejs/gzipHttpClient.ts).
+    expect(new Set(receiver.requests.map((r) => r.contentEncoding))).toEqual(new Set(['gzip']));
     // Asked of the managed identity endpoint with its header, for the Azure Monitor audience
     // (src/platform/nodejs/httpSender.ts: https://monitor.azure.com/.default) and the user-assigned identity.
     expect(identity.requests.length).toBeGreaterThan(0);
@@ -271,6 +274,14 @@ describe('Entra ID authentication to Application Insights', () => {
       const accepted = new Set(receiver.envelopes.map((e) => JSON.stringify(e)));
       return Promise.resolve(batch.every((e) => accepted.has(JSON.stringify(e))) ? true : undefined);
     }, 15_000);
+  });
+});
+
+describe('what leaves the app for Azure Monitor', () => {
+  it('is the ingestion host and, besides it, at most the exporter\'s own settings service; nothing else was asked for', () => {
+    // The exporter polls its dynamic configuration (OneSettings) on its own (src/_configuration/configurationManager.ts,
+    // src/Declarations/Constants.ts ONE_SETTINGS_CNAME); it carries no telemetry and no token. Statsbeat is off here.
+    expect(receiver.refused.filter((host) => host !== 'settings.sdk.monitor.azure.com:443')).toEqual([]);
   });
 });
 

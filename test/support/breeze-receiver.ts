@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
@@ -18,12 +19,16 @@ import { gunzipSync } from 'node:zlib';
  *   tags, data: {baseType, baseData}`). A 200 or 206 answer is `{itemsReceived, itemsAccepted, errors}`.
  * - HTTPS only: the connection string's IngestionEndpoint is rewritten from http:// to https://
  *   (src/utils/connectionStringParser.ts `sanitizeUrl`), and the Azure SDK's bearer token policy refuses to send a
- *   token over plain HTTP anyway. So this receiver serves TLS with a certificate made for 127.0.0.1 (openssl), which
- *   the process that exports must trust (`trustInThisProcess`, or NODE_EXTRA_CA_CERTS for another process).
- * - gzip: the body is compressed only for an https `/v2(.1)/track` URL on a known Azure Monitor host
- *   (src/platform/nodejs/gzipHttpClient.ts `isIngestionUrl`, with src/Declarations/Constants.ts
- *   `ALLOWED_REDIRECT_DOMAIN_SUFFIX_GROUPS`), so on 127.0.0.1 it arrives plain; `Content-Encoding: gzip` is inflated
- *   here all the same, as the service does, and each request's encoding is recorded.
+ *   token over plain HTTP anyway. So this receiver serves TLS, with a certificate made here (openssl) that the
+ *   process that exports must trust (`trustInThisProcess`, or NODE_EXTRA_CA_CERTS for another process).
+ * - gzip, and only to Azure: the body is compressed only for an https `/v2(.1)/track` URL on a known Azure Monitor
+ *   host (src/platform/nodejs/gzipHttpClient.ts `isIngestionUrl`, src/Declarations/Constants.ts
+ *   `ALLOWED_REDIRECT_DOMAIN_SUFFIX_GROUPS`): to 127.0.0.1 it would be sent plain, which is not what Azure gets. So
+ *   the connection string names a regional ingestion host as Azure's do (`westeurope-5.in.applicationinsights.azure.com`),
+ *   and `env` points HTTPS_PROXY at a CONNECT proxy of this receiver on loopback, which the Azure SDK's proxy policy
+ *   honours (@typespec/ts-http-runtime policies/proxyPolicy.ts: HTTPS_PROXY, NO_PROXY): it tunnels that host to
+ *   this receiver, whose certificate names it, and refuses every other host (403), recording it in `refused`.
+ *   NO_PROXY keeps loopback (the managed identity endpoint, Azurite) direct. Nothing leaves the machine.
  * - Entra ID: with a `credential` the exporter sends `Authorization: Bearer <token>` for the scope
  *   `https://monitor.azure.com/.default`, or the connection string's AADAudience (src/platform/nodejs/httpSender.ts).
  *   With `token` set this receiver refuses any other request with 401, as a resource with local authentication off
@@ -33,6 +38,9 @@ import { gunzipSync } from 'node:zlib';
  *   (src/platform/nodejs/baseSender.ts `exportEnvelopes`, `persist`, `scheduleRetryTimer`). `answerNext` makes this
  *   receiver refuse the next request with such an answer.
  */
+
+/** The ingestion host the connection string names, as a resource in West Europe's is named. */
+export const INGESTION_HOST = 'westeurope-5.in.applicationinsights.azure.com';
 
 /** One envelope as it is on the wire (src/generated/models/models.ts). */
 export interface BreezeEnvelope {
@@ -73,8 +81,16 @@ export interface BreezeRequest {
 }
 
 export interface BreezeReceiver {
-  /** The connection string the app is given: the instrumentation key and this receiver as IngestionEndpoint. */
+  /** The connection string the app is given: the instrumentation key and the ingestion host as IngestionEndpoint. */
   readonly connectionString: string;
+  /**
+   * The environment of the exporting process: the connection string, HTTPS_PROXY (this receiver's tunnel to the
+   * ingestion host) and NO_PROXY (loopback). Set before the first Azure SDK client is made: the SDK reads NO_PROXY
+   * once per process.
+   */
+  readonly env: { APPLICATIONINSIGHTS_CONNECTION_STRING: string; HTTPS_PROXY: string; NO_PROXY: string };
+  /** The hosts (host:port) something asked the proxy to reach other than the ingestion host; each was refused. */
+  readonly refused: string[];
   /** The certificate the receiver serves (PEM), for whoever connects to trust it. */
   readonly ca: string;
   /** Envelopes accepted (with the right token, when one is required). */
@@ -86,10 +102,10 @@ export interface BreezeReceiver {
   close(): Promise<void>;
 }
 
-function selfSignedFor127(): { key: string; cert: string } {
+function selfSigned(host: string): { key: string; cert: string } {
   const dir = mkdtempSync(join(tmpdir(), 'breeze-cert-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`], { stdio: 'ignore' });
     return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -97,7 +113,7 @@ function selfSignedFor127(): { key: string; cert: string } {
 }
 
 export async function startBreezeReceiver(options: { instrumentationKey: string; token?: string }): Promise<BreezeReceiver> {
-  const { key, cert } = selfSignedFor127();
+  const { key, cert } = selfSigned(INGESTION_HOST);
   const envelopes: BreezeEnvelope[] = [];
   const requests: BreezeRequest[] = [];
   const queued: { status: number; headers: Record<string, string> }[] = [];
@@ -157,21 +173,57 @@ export async function startBreezeReceiver(options: { instrumentationKey: string;
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+
+  // The tunnel: what a forward proxy does with CONNECT, for the ingestion host only.
+  const refused: string[] = [];
+  const tunnels = new Set<Socket>();
+  const proxy = createHttpServer((_req, res) => res.writeHead(405).end());
+  proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    tunnels.add(client);
+    client.on('close', () => tunnels.delete(client));
+    client.on('error', () => client.destroy());
+    if (req.url !== `${INGESTION_HOST}:443`) {
+      refused.push(req.url ?? '');
+      client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      return;
+    }
+    const upstream = connect(port, '127.0.0.1', () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    tunnels.add(upstream);
+    upstream.on('close', () => tunnels.delete(upstream));
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const proxyPort = (proxy.address() as AddressInfo).port;
+  const connectionString = `InstrumentationKey=${options.instrumentationKey};IngestionEndpoint=https://${INGESTION_HOST}/`;
   return {
-    connectionString: `InstrumentationKey=${options.instrumentationKey};IngestionEndpoint=https://127.0.0.1:${String(port)}/`,
+    connectionString,
+    env: { APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString, HTTPS_PROXY: `http://127.0.0.1:${String(proxyPort)}`, NO_PROXY: '127.0.0.1,localhost' },
+    refused,
     ca: cert,
     envelopes,
     requests,
     answerNext: (status, headers = {}) => {
       queued.push({ status, headers });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    close: async () => {
+      for (const socket of tunnels) socket.destroy();
+      await Promise.all(
+        [server, proxy].map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.closeAllConnections();
+              s.close(() => {
+                resolve();
+              });
+            }),
+        ),
+      );
+    },
   };
 }
 
