@@ -51,6 +51,11 @@ export async function buildSdk(
     const { AzureMonitorTraceExporter, AzureMonitorMetricExporter, AzureMonitorLogExporter } = await import('@azure/monitor-opentelemetry-exporter');
     // Entra ID: a token of the app's identity with every batch; the resource refuses the instrumentation key.
     const credential = entra && credentialFor ? await credentialFor(entra.clientId) : undefined;
+    // The exporter's own "customer SDK stats" (items sent, dropped and retried, every 15 minutes) go to the same
+    // resource through an exporter it makes without the credential (its src/export/statsbeat/customerSDKStats.ts),
+    // i.e. with the instrumentation key alone, which the resource refuses (401) every time. Its environment
+    // variable, read when an exporter is made, is the only switch it has.
+    if (credential) process.env.APPLICATIONINSIGHTS_SDKSTATS_DISABLED = 'true';
     const options = { connectionString, ...(credential ? { credential } : {}) };
     exporters.push({
       name: 'azure-monitor',

@@ -34,7 +34,7 @@ beforeAll(async () => {
   receiver = await startBreezeReceiver({ instrumentationKey: INSTRUMENTATION_KEY, token: TOKEN });
   untrust = trustInThisProcess(receiver.ca);
   // The connection string, and the proxy through which the ingestion host it names is the receiver.
-  Object.assign(process.env, receiver.env, { APPLICATION_INSIGHTS_NO_STATSBEAT: 'true' });
+  Object.assign(process.env, receiver.env);
   const config = loadConfig({
     ...process.env,
     CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: '/dev/null', namespaces: ['batch'] }]),
@@ -48,7 +48,7 @@ afterAll(async () => {
   await telemetry?.shutdown();
   await receiver.close();
   untrust();
-  for (const name of [...Object.keys(receiver.env), 'APPLICATION_INSIGHTS_NO_STATSBEAT']) Reflect.deleteProperty(process.env, name);
+  for (const name of [...Object.keys(receiver.env), 'APPLICATIONINSIGHTS_SDKSTATS_DISABLED']) Reflect.deleteProperty(process.env, name);
 });
 
 describe('telemetry to Application Insights on Azure', () => {

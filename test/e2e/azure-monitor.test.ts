@@ -39,7 +39,8 @@ const KEY = `azmon-key-${randomBytes(8).toString('hex')}`;
 const CALLBACK_SIG = `sig-${randomBytes(12).toString('hex')}`;
 const SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const ENV = ['CLUSTERS', 'POLL_INITIAL_SECONDS', 'POLL_MAX_SECONDS', 'STATUS_RETRY_AFTER_SECONDS', 'OTEL_METRIC_EXPORT_INTERVAL', 'LOGS_CONNECTION_STRING', 'WEBHOOK_SIGNING_SECRET',
-  'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', 'HTTPS_PROXY', 'NO_PROXY', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'APPLICATION_INSIGHTS_NO_STATSBEAT'];
+  'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', 'HTTPS_PROXY', 'NO_PROXY', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER',
+  'APPLICATIONINSIGHTS_SDKSTATS_EXPORT_INTERVAL', 'APPLICATIONINSIGHTS_SDKSTATS_DISABLED'];
 
 let app: LocalApp;
 let receiver: BreezeReceiver;
@@ -112,9 +113,9 @@ beforeAll(async () => {
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: `Authorization=AAD;ClientId=${CLIENT_ID}`,
     // What App Service sets for a function app with a managed identity.
     ...identity.env,
-    // Statsbeat, the exporter's own usage metrics, goes to Microsoft's ingestion endpoints, not the app's
-    // resource (src/export/statsbeat/types.ts): off, so the test reaches nothing off the machine.
-    APPLICATION_INSIGHTS_NO_STATSBEAT: 'true',
+    // The exporter's customer SDK stats every second rather than every 15 minutes, so that if they were on (they
+    // would go to the app's resource with the instrumentation key alone), they would be refused during this test.
+    APPLICATIONINSIGHTS_SDKSTATS_EXPORT_INTERVAL: '1',
   });
   stateDir = await mkdtemp(join(tmpdir(), 'aks-job-runner-azmon-'));
   app = await startLocalApp({ functionKey: KEY, stateDir });
@@ -278,10 +279,13 @@ describe('Entra ID authentication to Application Insights', () => {
 });
 
 describe('what leaves the app for Azure Monitor', () => {
-  it('is the ingestion host and, besides it, at most the exporter\'s own settings service; nothing else was asked for', () => {
-    // The exporter polls its dynamic configuration (OneSettings) on its own (src/_configuration/configurationManager.ts,
-    // src/Declarations/Constants.ts ONE_SETTINGS_CNAME); it carries no telemetry and no token. Statsbeat is off here.
-    expect(receiver.refused.filter((host) => host !== 'settings.sdk.monitor.azure.com:443')).toEqual([]);
+  it("is the resource's ingestion host and, besides it, at most the exporter's own Microsoft services; nothing else", () => {
+    // Of the exporter's own doing, neither with telemetry of the app nor a token: it polls its dynamic configuration
+    // (OneSettings: src/_configuration/configurationManager.ts, src/Declarations/Constants.ts ONE_SETTINGS_CNAME) and
+    // sends Statsbeat, its usage metrics, to Microsoft's ingestion under Microsoft's key (non-EU regions: westus-0;
+    // src/export/statsbeat/types.ts NON_EU_CONNECTION_STRING). The tunnel refused both.
+    const microsoft = new Set(['settings.sdk.monitor.azure.com:443', 'westus-0.in.applicationinsights.azure.com:443']);
+    expect(receiver.refused.filter((host) => !microsoft.has(host))).toEqual([]);
   });
 });
 

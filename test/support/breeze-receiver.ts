@@ -24,7 +24,7 @@ import { gunzipSync } from 'node:zlib';
  * - gzip, and only to Azure: the body is compressed only for an https `/v2(.1)/track` URL on a known Azure Monitor
  *   host (src/platform/nodejs/gzipHttpClient.ts `isIngestionUrl`, src/Declarations/Constants.ts
  *   `ALLOWED_REDIRECT_DOMAIN_SUFFIX_GROUPS`): to 127.0.0.1 it would be sent plain, which is not what Azure gets. So
- *   the connection string names a regional ingestion host as Azure's do (`westeurope-5.in.applicationinsights.azure.com`),
+ *   the connection string names a regional ingestion host as Azure's do (`eastus-8.in.applicationinsights.azure.com`),
  *   and `env` points HTTPS_PROXY at a CONNECT proxy of this receiver on loopback, which the Azure SDK's proxy policy
  *   honours (@typespec/ts-http-runtime policies/proxyPolicy.ts: HTTPS_PROXY, NO_PROXY): it tunnels that host to
  *   this receiver, whose certificate names it, and refuses every other host (403), recording it in `refused`.
@@ -39,8 +39,8 @@ import { gunzipSync } from 'node:zlib';
  *   receiver refuse the next request with such an answer.
  */
 
-/** The ingestion host the connection string names, as a resource in West Europe's is named. */
-export const INGESTION_HOST = 'westeurope-5.in.applicationinsights.azure.com';
+/** The ingestion host the connection string names, as a resource in East US's is named. */
+export const INGESTION_HOST = 'eastus-8.in.applicationinsights.azure.com';
 
 /** One envelope as it is on the wire (src/generated/models/models.ts). */
 export interface BreezeEnvelope {
