@@ -51,6 +51,47 @@ function urlIndexBlob(url: string): string {
   return `by-url/${urlKeyOf(url)}.json`;
 }
 
+/**
+ * `run-places/<runId>.json` and `source-places/<scope>.json`: the places a run's (a scope's) subscriptions hold,
+ * one per subscription id, under the limit. Outside `runs/` and `sources/`, so no listing of subscriptions meets them.
+ */
+function runPlacesBlob(runId: string): string {
+  return `run-places/${runId}.json`;
+}
+function sourcePlacesBlob(scope: string): string {
+  return `source-places/${scope}.json`;
+}
+
+/** A place taken under a limit: the subscription's id and when it was taken (or taken again). */
+interface Place {
+  id: string;
+  at: string;
+}
+
+/**
+ * A place whose subscription is not there (or unsubscribed) is given back to the limit only once it is this old:
+ * a request that has taken its place writes its subscription right after, and must not lose the place meanwhile.
+ * What it mends is a request that died between the two writes, or an unsubscribe that died before giving its place back.
+ */
+export const PLACE_GRACE_MS = 60_000;
+
+/** How often a request tries again when others changed the places first; each round lets at least one of them through. */
+const PLACE_TRIES = 40;
+
+function placesOf(content: Buffer): Place[] {
+  const parsed = JSON.parse(content.toString('utf8')) as { places?: unknown };
+  if (!Array.isArray(parsed.places)) return [];
+  return parsed.places.flatMap((p: unknown) => {
+    const place = p as Partial<Place> | null;
+    return place && typeof place.id === 'string' && typeof place.at === 'string' ? [{ id: place.id, at: place.at }] : [];
+  });
+}
+
+/** A short, random pause before another try, so requests that lost a conditional write do not meet again at once. */
+async function pause(tries: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, (5 + Math.random() * 20) * Math.min(tries + 1, 5)));
+}
+
 /** What the store needs of a blob container (clients/blob.ts BlobStore; an in-memory one in tests). */
 export type SubscriptionBlobs = Pick<BlobStore, 'list' | 'read' | 'writeIf' | 'put' | 'get' | 'delete'>;
 
@@ -124,6 +165,93 @@ export class SubscriptionStore {
     return this.blobs.writeIf(subscriptionBlob(sub.runId, sub.id), JSON.stringify(sub), JSON_TYPE, { ifNoneMatch: '*' });
   }
 
+  /**
+   * Take a place for a subscription of a run under MAX_SUBSCRIPTIONS_PER_RUN (again, when its id holds one). Race-free:
+   * the places are one blob changed only by conditional writes (If-None-Match: * to make it, If-Match its ETag to
+   * change it), retried when another request changed it first, so two requests can never both take the fifth place.
+   */
+  async takeRunPlace(runId: string, id: string, now: Date): Promise<{ taken: true } | { taken: false; count: number }> {
+    return this.takePlace(runPlacesBlob(runId), id, MAX_SUBSCRIPTIONS_PER_RUN, now, {
+      held: async () => (await this.list(runId)).filter((s) => s.state !== 'unsubscribed').map((s) => s.id),
+      stillHeld: async (other) => {
+        const sub = await this.get(runId, other);
+        return sub !== undefined && sub.state !== 'unsubscribed';
+      },
+    });
+  }
+
+  async releaseRunPlace(runId: string, id: string): Promise<void> {
+    await this.releasePlace(runPlacesBlob(runId), id);
+  }
+
+  async releaseSourcePlace(scope: string, id: string): Promise<void> {
+    await this.releasePlace(sourcePlacesBlob(scope), id);
+  }
+
+  /** The same for a source subscription, under MAX_SUBSCRIPTIONS_PER_SOURCE in its scope. */
+  async takeSourcePlace(scope: string, id: string, now: Date): Promise<{ taken: true } | { taken: false; count: number }> {
+    return this.takePlace(sourcePlacesBlob(scope), id, MAX_SUBSCRIPTIONS_PER_SOURCE, now, {
+      held: async () => (await this.listSource(scope)).map((s) => s.id),
+      stillHeld: async (other) => (await this.getSource(other)) !== undefined,
+    });
+  }
+
+  /**
+   * One place per id in the blob `name`, at most `max`. A blob not made yet starts with the subscriptions already
+   * there (`held`: those made before the places were kept), as old places. When all are taken, places older than
+   * PLACE_GRACE_MS whose subscription is gone are given back first.
+   */
+  private async takePlace(
+    name: string,
+    id: string,
+    max: number,
+    now: Date,
+    existing: { held: () => Promise<string[]>; stillHeld: (id: string) => Promise<boolean> },
+  ): Promise<{ taken: true } | { taken: false; count: number }> {
+    const write = (places: Place[], condition: { ifMatch: string } | { ifNoneMatch: '*' }) => this.blobs.writeIf(name, JSON.stringify({ places }), JSON_TYPE, condition);
+    for (let tries = 0; tries < PLACE_TRIES; tries++) {
+      if (tries > 0) await pause(tries);
+      const current = await this.blobs.read(name);
+      if (!current) {
+        const old = new Date(0).toISOString();
+        await write((await existing.held()).map((held) => ({ id: held, at: old })), { ifNoneMatch: '*' });
+        continue;
+      }
+      const places = placesOf(current.content);
+      const ifMatch = { ifMatch: current.etag };
+      if (places.some((p) => p.id === id)) {
+        // Taken again (a subscription renewed after an unsubscribe): its grace starts anew.
+        if (await write(places.map((p) => (p.id === id ? { id, at: now.toISOString() } : p)), ifMatch)) return { taken: true };
+        continue;
+      }
+      if (places.length < max) {
+        if (await write([...places, { id, at: now.toISOString() }], ifMatch)) return { taken: true };
+        continue;
+      }
+      const old = places.filter((p) => now.getTime() - new Date(p.at).getTime() > PLACE_GRACE_MS);
+      const stale = new Set<string>();
+      for (const place of old) if (!(await existing.stillHeld(place.id))) stale.add(place.id);
+      if (stale.size === 0) return { taken: false, count: places.length };
+      await write(
+        places.filter((p) => !stale.has(p.id)),
+        ifMatch,
+      );
+    }
+    throw new ConflictError('the subscriptions kept changing while this one was counted; try again');
+  }
+
+  private async releasePlace(name: string, id: string): Promise<void> {
+    for (let tries = 0; tries < PLACE_TRIES; tries++) {
+      if (tries > 0) await pause(tries);
+      const current = await this.blobs.read(name);
+      if (!current) return;
+      const places = placesOf(current.content);
+      if (!places.some((p) => p.id === id)) return;
+      if (await this.blobs.writeIf(name, JSON.stringify({ places: places.filter((p) => p.id !== id) }), JSON_TYPE, { ifMatch: current.etag })) return;
+    }
+    throw new ConflictError(`subscription ${id}'s place kept changing while it was given back; try again`);
+  }
+
   /** The source subscriptions of one scope (sourceScopeOf): at most a few, each its own blob. */
   async listSource(scope: string): Promise<StoredSourceSubscription[]> {
     const page = await this.blobs.list(`sources/${scope}/`, { limit: 100 });
@@ -149,10 +277,14 @@ export class SubscriptionStore {
     return true;
   }
 
-  /** Removes a source subscription: its scope's copy first, so no verdict after this finds it, then the one under its id. */
+  /**
+   * Removes a source subscription: its scope's copy first, so no verdict after this finds it, then the one under its
+   * id, then its place under the scope's limit.
+   */
   async deleteSource(sub: StoredSourceSubscription): Promise<void> {
     await this.blobs.delete(sourceScopeBlob(sub));
     await this.blobs.delete(sourceIdBlob(sub.id));
+    await this.releasePlace(sourcePlacesBlob(sourceScopeOf(sub)), sub.id);
   }
 }
 
@@ -219,9 +351,9 @@ export async function subscribe(runId: string, request: SubscriptionRequest, dep
   const id = subscriptionIdOf(runId, href);
   const existing = await deps.store.get(runId, id);
   if (existing && existing.state !== 'unsubscribed') return { sub: existing, created: false };
-  const active = (await deps.store.list(runId)).filter((s) => s.state !== 'unsubscribed' && s.id !== id);
-  if (active.length >= MAX_SUBSCRIPTIONS_PER_RUN) {
-    throw new ConflictError(`run "${runId}" already has ${active.length} subscriptions, the most a run may have (${MAX_SUBSCRIPTIONS_PER_RUN}); delete one first`);
+  const place = await deps.store.takeRunPlace(runId, id, deps.now);
+  if (!place.taken) {
+    throw new ConflictError(`run "${runId}" already has ${String(place.count)} subscriptions, the most a run may have (${String(MAX_SUBSCRIPTIONS_PER_RUN)}); delete one first`);
   }
   const sub: StoredSubscription = {
     id,
@@ -235,17 +367,23 @@ export async function subscribe(runId: string, request: SubscriptionRequest, dep
     ...NOT_YET_DELIVERED,
     apiBase: deps.apiBase,
   };
-  if (existing) {
-    // Subscribed again after an unsubscribe: a fresh subscription under the same id.
-    const renewed = await deps.store.update(runId, id, () => sub);
-    await deps.store.rememberUrl(href, runId, id);
-    return { sub: renewed ?? sub, created: true };
-  }
-  if (!(await deps.store.create(sub))) {
-    // Another request with the same URL came first: theirs is this one.
-    const raced = await deps.store.get(runId, id);
-    if (raced) return { sub: raced, created: false };
-    throw new ConflictError(`subscription ${id} of run "${runId}" was being written by another request; try again`);
+  try {
+    if (existing) {
+      // Subscribed again after an unsubscribe: a fresh subscription under the same id.
+      const renewed = await deps.store.update(runId, id, () => sub);
+      await deps.store.rememberUrl(href, runId, id);
+      return { sub: renewed ?? sub, created: true };
+    }
+    if (!(await deps.store.create(sub))) {
+      // Another request with the same URL came first: theirs is this one (and the place, the same id's, is theirs).
+      const raced = await deps.store.get(runId, id);
+      if (raced) return { sub: raced, created: false };
+      throw new ConflictError(`subscription ${id} of run "${runId}" was being written by another request; try again`);
+    }
+  } catch (err) {
+    // Nothing was written: the place goes back (a request that dies here leaves it to PLACE_GRACE_MS).
+    if (!(err instanceof ConflictError)) await deps.store.releaseRunPlace(runId, id).catch(() => undefined);
+    throw err;
   }
   return { sub, created: true };
 }
@@ -259,6 +397,7 @@ export async function unsubscribe(store: SubscriptionStore, runId: string, id: s
   });
   if (!updated) throw new NotFoundError(`run "${runId}" has no subscription "${id}"`);
   if (seen.url) await store.forgetUrl(seen.url);
+  await store.releaseRunPlace(runId, id);
   return updated;
 }
 
@@ -298,10 +437,12 @@ export async function subscribeSource(
   const id = sourceSubscriptionIdOf(scope, owner, href);
   const existing = await deps.store.getSource(id);
   if (existing) return { sub: existing, created: false };
-  const active = await deps.store.listSource(scope);
-  if (active.length >= MAX_SUBSCRIPTIONS_PER_SOURCE) {
+  const place = await deps.store.takeSourcePlace(scope, id, deps.now);
+  if (!place.taken) {
     const what = where.source ? `${where.source.kind} "${where.source.name}" in namespace "${where.namespace}"` : `namespace "${where.namespace}"`;
-    throw new ConflictError(`${what} of cluster "${where.cluster}" already has ${active.length} subscriptions, the most one may have (${MAX_SUBSCRIPTIONS_PER_SOURCE}); delete one first (DELETE on its Location)`);
+    throw new ConflictError(
+      `${what} of cluster "${where.cluster}" already has ${String(place.count)} subscriptions, the most one may have (${String(MAX_SUBSCRIPTIONS_PER_SOURCE)}); delete one first (DELETE on its Location)`,
+    );
   }
   const sub: StoredSourceSubscription = {
     id,
@@ -315,7 +456,14 @@ export async function subscribeSource(
     createdAt: deps.now.toISOString(),
     apiBase: deps.apiBase,
   };
-  if (!(await deps.store.createSource(sub))) {
+  let created: boolean;
+  try {
+    created = await deps.store.createSource(sub);
+  } catch (err) {
+    await deps.store.releaseSourcePlace(scope, id).catch(() => undefined);
+    throw err;
+  }
+  if (!created) {
     const raced = await deps.store.getSource(id);
     if (raced) return { sub: raced, created: false };
     throw new ConflictError(`subscription ${id} was being written by another request; try again`);

@@ -6,6 +6,7 @@ import {
   attemptDelivery,
   type AttemptDeps,
   type DeliveryInput,
+  PLACE_GRACE_MS,
   startDeliveries,
   subscribe,
   type SubscribeDeps,
@@ -93,6 +94,24 @@ describe('subscribe', () => {
     const renewed = await subscribe(ref.runId, { url: HOOK }, deps);
     expect(renewed).toMatchObject({ created: true, sub: { id: sub.id, state: 'pending', url: new URL(HOOK).toString() } });
     expect(await store.findByUrl(new URL(HOOK).toString())).toEqual({ runId: ref.runId, id: sub.id });
+  });
+
+  it('subscriptions made before the places were kept count: the places start with them', async () => {
+    const { blobs, deps } = setup();
+    for (let i = 0; i < 5; i++) await subscribe(ref.runId, { url: `https://hooks.contoso.example/aks/old/${String(i)}` }, deps);
+    // As stored before this change: subscriptions, and no places blob.
+    blobs.blobs.delete(`run-places/${ref.runId}.json`);
+    await expect(subscribe(ref.runId, { url: 'https://hooks.contoso.example/aks/new' }, deps)).rejects.toThrow(/the most a run may have \(5\)/);
+  });
+
+  it('a place whose subscription was never written is given back after PLACE_GRACE_MS, not before', async () => {
+    const { store, deps } = setup();
+    // Five requests that took their places and died before writing their subscriptions.
+    for (let i = 0; i < 5; i++) expect(await store.takeRunPlace(ref.runId, `dead${String(i)}`, t0)).toEqual({ taken: true });
+    const within = { ...deps, now: new Date(t0.getTime() + PLACE_GRACE_MS) };
+    await expect(subscribe(ref.runId, { url: HOOK }, within)).rejects.toThrow(/already has 5 subscriptions/);
+    const after = { ...deps, now: new Date(t0.getTime() + PLACE_GRACE_MS + 1_000) };
+    expect((await subscribe(ref.runId, { url: HOOK }, after)).created).toBe(true);
   });
 });
 
