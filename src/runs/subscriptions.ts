@@ -6,14 +6,20 @@ import { isTerminal, type RunRef, type RunSnapshot, type StartedBy } from '../co
 import {
   type AttemptOutcome,
   deliveryInstanceIdOf,
+  deliveryOf,
   eventIdOf,
+  type EventType,
+  eventTypeOfId,
+  hasEnded,
   isLogicAppsCallback,
   MAX_SUBSCRIPTIONS_PER_RUN,
   MAX_SUBSCRIPTIONS_PER_SOURCE,
+  NOT_YET_DELIVERED,
   sourceScopeOf,
   sourceSubscriptionIdOf,
   sourceSubscriptionMatches,
   type SourceSubscriptionRequest,
+  startedEventIdOf,
   type StoredSourceSubscription,
   storedSourceSubscriptionSchema,
   type StoredSubscription,
@@ -22,6 +28,7 @@ import {
   type SubscriptionOwner,
   type SubscriptionRequest,
   urlKeyOf,
+  withDelivery,
 } from '../core/subscriptions.js';
 
 /**
@@ -29,17 +36,6 @@ import {
  * ever hand out a subscription's blob (its URL is a secret).
  */
 export const SUBSCRIPTIONS_CONTAINER = 'run-subscriptions';
-
-/** A subscription's delivery before its first attempt: the same for one made on a run and one a source subscription makes. */
-const NOT_YET_DELIVERED = {
-  state: 'pending',
-  attempts: 0,
-  lastError: null,
-  lastAttemptAt: null,
-  eventId: null,
-  deliveredAt: null,
-  deadLetter: null,
-} as const;
 
 const JSON_TYPE = 'application/json';
 
@@ -333,12 +329,23 @@ export function checkedUrl(raw: string, checkUrl: UrlCheck): URL {
 export function validateSubscription(request: SubscriptionRequest, deps: Pick<SubscribeDeps, 'checkUrl' | 'canSign' | 'display'>): { url: URL; logicApps: boolean } {
   const url = checkedUrl(request.url, deps.checkUrl);
   const logicApps = isLogicAppsCallback(url);
+  if (logicApps && request.events?.includes('started')) {
+    throw new BadRequestError(
+      `${deps.display(url)} is a Logic Apps or Power Automate callback URL, which may ask for "finished" only, not "started": an HTTP Webhook action resumes its workflow on the first request to its callback URL, so the run's start would end the wait before the verdict; leave "events" out (or ["finished"]), and subscribe another receiver to be told of the start`,
+    );
+  }
   if (!logicApps && !deps.canSign) {
     throw new BadRequestError(
       `deliveries to ${deps.display(url)} are signed with WEBHOOK_SIGNING_SECRET, which is not set; an operator sets it, or use a Logic Apps callback URL (those need no signature)`,
     );
   }
   return { url, logicApps };
+}
+
+/** The events asked for, each once, in the order they happen; `finished` when none is named. */
+function eventsOf(events: readonly EventType[] | undefined): EventType[] {
+  const asked = events ?? ['finished'];
+  return (['started', 'finished'] as const).filter((event) => asked.includes(event));
 }
 
 /**
@@ -360,12 +367,13 @@ export async function subscribe(runId: string, request: SubscriptionRequest, dep
     runId,
     url: href,
     host: deps.display(url),
-    events: request.events ?? ['finished'],
+    events: eventsOf(request.events),
     format: request.format ?? (logicApps ? 'snapshot' : 'cloudevents'),
     signed: !logicApps,
     createdAt: deps.now.toISOString(),
     ...NOT_YET_DELIVERED,
     apiBase: deps.apiBase,
+    started: request.events?.includes('started') ? NOT_YET_DELIVERED : null,
   };
   try {
     if (existing) {
@@ -409,12 +417,37 @@ export async function unsubscribe(store: SubscriptionStore, runId: string, id: s
 export async function startDeliveries(store: SubscriptionStore, ref: RunRef, snapshot: RunSnapshot, start: DeliveryStarter, only?: string): Promise<string[]> {
   if (!isTerminal(snapshot.status)) return [];
   const eventId = eventIdOf(ref.runId, snapshot.status);
-  const subs = (await store.list(ref.runId)).filter((s) => (only === undefined || s.id === only) && s.events.includes('finished'));
+  return startEvent(store, ref, snapshot, start, 'finished', eventId, (id) => deliveryInstanceIdOf(ref.runId, snapshot.status, id), only);
+}
+
+/**
+ * Start the deliveries of a run's start (its Job created in the cluster) to the subscriptions that ask for it: one
+ * orchestration per run and subscription, whatever attempt's Job it is, so the submit activity run again (a retried
+ * activity, a replay, the next attempt of a run that retries on disruption), the subscriptions route, and the
+ * verdict's activity (which starts any that were missed) all meet the same instance and a receiver is told once.
+ * The caller has seen the Job made (core/subscriptions.ts jobCreated, or the Job itself); `snapshot` is what is sent.
+ */
+export async function startStartedDeliveries(store: SubscriptionStore, ref: RunRef, snapshot: RunSnapshot, start: DeliveryStarter, only?: string): Promise<string[]> {
+  return startEvent(store, ref, snapshot, start, 'started', startedEventIdOf(ref.runId), (id) => deliveryInstanceIdOf(ref.runId, 'Started', id), only);
+}
+
+async function startEvent(
+  store: SubscriptionStore,
+  ref: RunRef,
+  snapshot: RunSnapshot,
+  start: DeliveryStarter,
+  event: EventType,
+  eventId: string,
+  instanceIdOf: (subscriptionId: string) => string,
+  only: string | undefined,
+): Promise<string[]> {
+  const subs = (await store.list(ref.runId)).filter((s) => (only === undefined || s.id === only) && s.events.includes(event));
   const started: string[] = [];
   for (const sub of subs) {
-    if (sub.state === 'unsubscribed' || sub.state === 'gone') continue;
-    if (sub.eventId === eventId && (sub.state === 'delivered' || sub.state === 'deadLettered')) continue;
-    const instanceId = deliveryInstanceIdOf(ref.runId, snapshot.status, sub.id);
+    if (hasEnded(sub)) continue;
+    const delivery = deliveryOf(sub, event);
+    if (delivery.eventId === eventId && (delivery.state === 'delivered' || delivery.state === 'deadLettered')) continue;
+    const instanceId = instanceIdOf(sub.id);
     if (await start(instanceId, { ref, subscriptionId: sub.id, eventId, snapshot })) started.push(instanceId);
   }
   return started;
@@ -505,6 +538,7 @@ export async function startSourceDeliveries(
       createdAt: now.toISOString(),
       ...NOT_YET_DELIVERED,
       apiBase: source.apiBase,
+      started: null,
     });
     started.push(...(await startDeliveries(store, ref, snapshot, start, id)));
   }
@@ -515,7 +549,7 @@ export async function startSourceDeliveries(
 export interface AttemptDeps {
   store: SubscriptionStore;
   checkUrl: UrlCheck;
-  /** The body for this subscription's format. */
+  /** The body for this subscription's format (the event is the attempt's). */
   body: (sub: StoredSubscription) => string;
   /** Standard Webhooks headers for a signed subscription (the same id on every attempt, this attempt's time). */
   sign: (body: string) => Record<string, string>;
@@ -527,18 +561,27 @@ export interface AttemptDeps {
 }
 
 /**
- * One delivery attempt. The subscription is read first (an unsubscribe or an earlier delivery of this event ends it
- * without a request), the attempt counted before the request (so a killed worker's attempt is seen), then the
- * request made and its outcome written.
+ * One delivery attempt of one event (which one, its id says: core/subscriptions.ts eventTypeOfId). The subscription
+ * is read first (an unsubscribe or an earlier delivery of this event ends it without a request), the attempt counted
+ * before the request (so a killed worker's attempt is seen), then the request made and its outcome written.
  */
 export async function attemptDelivery(runId: string, id: string, eventId: string, deps: AttemptDeps): Promise<AttemptOutcome> {
+  const event = eventTypeOfId(eventId);
   const sub = await deps.store.get(runId, id);
-  if (!sub?.url || sub.state === 'unsubscribed') return { kind: 'skipped', why: 'unsubscribed' };
+  if (!sub || sub.state === 'unsubscribed' || !sub.url) return { kind: 'skipped', why: 'unsubscribed' };
   if (sub.state === 'gone') return { kind: 'skipped', why: 'the receiver answered 410 Gone before' };
-  if (sub.eventId === eventId && sub.state === 'delivered') return { kind: 'skipped', why: `event ${eventId} was delivered` };
+  const before = deliveryOf(sub, event);
+  if (before.eventId === eventId && before.state === 'delivered') return { kind: 'skipped', why: `event ${eventId} was delivered` };
   const checked = deps.checkUrl(sub.url);
-  const counted = await deps.store.update(runId, id, (s) => ({ ...s, state: 'delivering', attempts: s.attempts + 1, lastAttemptAt: deps.now().toISOString(), eventId }));
-  if (!counted?.url || counted.state !== 'delivering') return { kind: 'skipped', why: 'unsubscribed' };
+  const counted = await deps.store.update(runId, id, (s) => {
+    // An unsubscribe (or a 410) that came since the read stays as it is.
+    if (hasEnded(s)) return undefined;
+    const d = deliveryOf(s, event);
+    return withDelivery(s, event, { ...d, state: 'delivering', attempts: d.attempts + 1, lastAttemptAt: deps.now().toISOString(), eventId });
+  });
+  if (!counted || hasEnded(counted) || deliveryOf(counted, event).state !== 'delivering') return { kind: 'skipped', why: 'unsubscribed' };
+  const url = counted.url;
+  if (url === null) return { kind: 'skipped', why: 'unsubscribed' };
   let outcome: AttemptOutcome;
   if ('problem' in checked) {
     outcome = { kind: 'failed', error: checked.problem };
@@ -551,31 +594,35 @@ export async function attemptDelivery(runId: string, id: string, eventId: string
       outcome = { kind: 'retry', error: boundText(ensureError(err).message, 500) };
     }
   }
-  await recordOutcome(deps.store, runId, id, outcome, deps.now());
+  await recordOutcome(deps.store, runId, id, event, outcome, deps.now());
   deps.attempted?.(counted, outcome);
   return outcome;
 }
 
-async function recordOutcome(store: SubscriptionStore, runId: string, id: string, outcome: AttemptOutcome, at: Date): Promise<void> {
+async function recordOutcome(store: SubscriptionStore, runId: string, id: string, event: EventType, outcome: AttemptOutcome, at: Date): Promise<void> {
   await store.update(runId, id, (s) => {
     // An unsubscribe that came during the request stays.
     if (s.state === 'unsubscribed') return undefined;
+    const d = deliveryOf(s, event);
     switch (outcome.kind) {
       case 'delivered':
-        return { ...s, state: 'delivered', lastError: null, deliveredAt: at.toISOString() };
-      case 'gone':
-        return { ...s, url: null, state: 'gone', lastError: 'the receiver answered 410 Gone: the subscription ended' };
+        return withDelivery(s, event, { ...d, state: 'delivered', lastError: null, deliveredAt: at.toISOString() });
+      case 'gone': {
+        // The receiver asked never to be called again: the whole subscription ends, whichever event was sent.
+        const lastError = 'the receiver answered 410 Gone: the subscription ended';
+        return { ...withDelivery(s, event, { ...d, state: 'gone', lastError }), url: null, state: 'gone', lastError };
+      }
       case 'retry':
-        return { ...s, state: 'retrying', lastError: outcome.error };
       case 'failed':
-        return { ...s, state: 'retrying', lastError: outcome.error };
+        return withDelivery(s, event, { ...d, state: 'retrying', lastError: outcome.error });
       default:
         return undefined;
     }
   });
 }
 
-/** After the last attempt: the subscription says where its dead letter is. */
-export async function markDeadLettered(store: SubscriptionStore, runId: string, id: string, location: string): Promise<StoredSubscription | undefined> {
-  return store.update(runId, id, (s) => (s.state === 'unsubscribed' ? undefined : { ...s, state: 'deadLettered', deadLetter: location }));
+/** After the last attempt: the subscription says where the event's dead letter is. */
+export async function markDeadLettered(store: SubscriptionStore, runId: string, id: string, location: string, eventId?: string): Promise<StoredSubscription | undefined> {
+  const event = eventId === undefined ? 'finished' : eventTypeOfId(eventId);
+  return store.update(runId, id, (s) => (s.state === 'unsubscribed' ? undefined : withDelivery(s, event, { ...deliveryOf(s, event), state: 'deadLettered', deadLetter: location })));
 }
