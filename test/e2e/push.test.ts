@@ -92,6 +92,34 @@ describe('a Logic-Apps-style HTTP Webhook client', () => {
     return { runId, body: JSON.parse(delivery.body) as Record<string, unknown> };
   }
 
+  /**
+   * The Subscribe call's answer. Microsoft Learn says what the engine does around it, not which status it needs:
+   * - https://learn.microsoft.com/azure/connectors/connectors-native-webhook (ms.date 04/09/2026): "When this action
+   *   runs, your workflow calls the subscribe endpoint on the target service and registers the callback URL. Your
+   *   workflow pauses and waits for the target service to send an `HTTP POST` request to the callback URL." and "A
+   *   webhook action stays subscribed to a service endpoint unless one of the following conditions occurs: The
+   *   webhook action successfully finishes. You cancel the workflow run while waiting for a response. The workflow
+   *   times out." Timeout: "Consumption | Stateful | Up to 90 days", "Standard | Stateful | Up to 30 days",
+   *   "Standard | Stateless | 5 minutes".
+   * - https://learn.microsoft.com/azure/logic-apps/logic-apps-workflow-actions-triggers#webhooks-and-subscriptions:
+   *   the subscribe call "uses the same parameters as standard HTTP actions".
+   * No page names the status the subscribe endpoint must answer; Microsoft's own sample subscribe endpoint
+   * (logicappsio/LogicAppTriggersExample, WebhookTriggerController.cs) answers 200 with no body. Ours is the start
+   * route's 2xx, 202 with Location (the run's status URL) and the run's id, and never the callback URL.
+   */
+  it('answers the Subscribe call (a start with the callback URL) with 2xx at once: 202, Location the run\'s status URL, the run id, no callback URL', async () => {
+    const callback = receiver.url('/la/subscribe-answer', '?api-version=2016-06-01&sp=%2Fruns%2Fx&sv=1.0&sig=s3cr3t-subscribe');
+    const answer = await call('POST', `jobs/${ns()}/quick/runs`, { subscription: { url: callback, format: 'snapshot' } });
+    expect(answer.status).toBe(202);
+    const runId = answer.body.runId as string;
+    expect(answer.headers.get('Location')).toContain(`/api/runs/${runId}`);
+    expect(answer.body).toMatchObject({ runId, subscriptionUrl: expect.stringContaining(`/api/runs/${runId}/subscriptions/`) as string });
+    expect(JSON.stringify(answer.body)).not.toContain('s3cr3t');
+    expect([...answer.headers.values()].join(' ')).not.toContain('s3cr3t');
+    await waitFor('the callback', () => Promise.resolve(receiver.at('/la/subscribe-answer')[0]), 60_000);
+    expect((await call('POST', 'subscriptions/unsubscribe', { url: callback })).status).toBe(204);
+  });
+
   it('resumes with the final snapshot of a successful run: the JSON GET /runs/{runId} answers, outputs at the top level', async () => {
     const { runId, body } = await webhookAction('ok', '/la/success');
     const polled = await finalOf(runId);
