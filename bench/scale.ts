@@ -229,7 +229,7 @@ async function detection(kubeconfigPath: string, batch: BatchV1Api, k: number): 
   await sleep(2000); // the namespace's default ServiceAccount
   const config = loadConfig({ CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath, namespaces: [ns] }]) });
   setServices(createServices(config));
-  const durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun } });
+  const durable: LocalDurable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun: (input, context) => submitRun(input, durable, context), observeRun, stopRun } });
   // The package is CommonJS: under plain Node its classes come from the default export.
   const { HttpRequest, InvocationContext } = azureFunctions;
   const context = () => new InvocationContext({ functionName: 'bench', invocationId: 'bench', logHandler: () => undefined });

@@ -84,7 +84,7 @@ try {
   const config = loadConfig(env);
   const telemetrySettings = loadConfig({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint }).telemetry;
   setServices(createServices(config));
-  const durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun, archiveRun } });
+  const durable: LocalDurable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun: (input, context) => submitRun(input, durable, context), observeRun, stopRun, archiveRun } });
   // The package is CommonJS: under plain Node its classes come from the default export.
   const { HttpRequest, InvocationContext } = azureFunctions;
   const context = () => new InvocationContext({ functionName: 'bench', invocationId: 'bench', logHandler: () => undefined });

@@ -187,6 +187,18 @@ export interface Subscription {
   lastAttemptAt: string | null;
   deliveredAt: string | null;
   deadLetter: string | null;
+  /** Each event the subscription asks for ("started", "finished") and how its delivery stands. */
+  deliveries?: Partial<Record<string, Delivery>>;
+}
+
+/** One event's delivery to a subscription. */
+export interface Delivery {
+  state: string;
+  attempts: number;
+  lastError: string | null;
+  lastAttemptAt: string | null;
+  deliveredAt: string | null;
+  deadLetter: string | null;
 }
 
 export interface RunFailure {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 import { ADMIN_ROLE, type Caller, mayAccessRun } from './callers.js';
 import { boundText } from './limits.js';
-import type { RunStatus, StartedBy } from './run.js';
+import type { RunSnapshot, RunStatus, StartedBy } from './run.js';
 
 /**
  * Subscriptions to a run's verdict (issue 23): who is told, how each delivery stands. A subscription's URL is a
@@ -24,9 +24,13 @@ export const DELIVERY_MAX_WAIT_MS = 60 * 60 * 1000;
 /** A Retry-After further out than this is cut to it: a receiver cannot park a delivery for the whole day in one answer. */
 export const DELIVERY_MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
 
-/** The events a subscription can ask for. Only the verdict for now: `started` is left for a later change (docs/decisions.md). */
-export const EVENT_TYPES = ['finished'] as const;
+/**
+ * The events a subscription can ask for: `started`, when the run's Job was created in the cluster, and `finished`,
+ * when its verdict is made. A source subscription (the connector's "When a run finishes") asks for the verdict only.
+ */
+export const EVENT_TYPES = ['started', 'finished'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+export const SOURCE_EVENT_TYPES = ['finished'] as const;
 
 /**
  * What is POSTed: `snapshot`, the JSON `GET /runs/{runId}` answers (what a Logic Apps HTTP Webhook action resumes
@@ -42,7 +46,12 @@ export type DeliveryState = (typeof DELIVERY_STATES)[number];
 export const subscriptionRequestSchema = z
   .object({
     url: z.string().min(1).max(4096).describe('Where the run\'s verdict is POSTed: HTTPS, allowed by CALLBACK_ALLOWED_URLS; a secret, never shown back'),
-    events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length).optional().describe('Which events; default ["finished"]'),
+    events: z
+      .array(z.enum(EVENT_TYPES))
+      .min(1)
+      .max(EVENT_TYPES.length)
+      .optional()
+      .describe('Which events: "started" (the run\'s Job was created) and/or "finished" (the verdict); default ["finished"]. A Logic Apps or Power Automate callback URL may ask for "finished" only'),
     format: z.enum(FORMATS).optional().describe('snapshot (default for Logic Apps callback URLs) or cloudevents (default otherwise)'),
   })
   .strict();
@@ -51,7 +60,29 @@ export type SubscriptionRequest = z.infer<typeof subscriptionRequestSchema>;
 /** A Logic Apps Unsubscribe call's body: the callback URL it subscribed with. */
 export const unsubscribeRequestSchema = z.object({ url: z.string().min(1).max(4096).describe('The callback URL that was subscribed') }).strict();
 
-/** A subscription as it is stored: its blob is the only place its URL is kept. */
+/** How one event's delivery to a subscription stands. */
+export const deliveryRecordSchema = z.object({
+  state: z.enum(DELIVERY_STATES),
+  attempts: z.number().int().nonnegative(),
+  lastError: z.string().nullable(),
+  lastAttemptAt: z.string().nullable(),
+  /** The event id delivered (or dead-lettered), once one was. */
+  eventId: z.string().nullable(),
+  deliveredAt: z.string().nullable(),
+  /** Where the dead letter was written, when it was. */
+  deadLetter: z.string().nullable(),
+});
+export type DeliveryRecord = z.infer<typeof deliveryRecordSchema>;
+
+/** A delivery before its first attempt. */
+export const NOT_YET_DELIVERED: DeliveryRecord = { state: 'pending', attempts: 0, lastError: null, lastAttemptAt: null, eventId: null, deliveredAt: null, deadLetter: null };
+
+/**
+ * A subscription as it is stored: its blob is the only place its URL is kept. The top-level delivery fields are the
+ * verdict's (`finished`), as they were before `started` existed, so every blob written then still reads; `state`
+ * there is also the subscription's own end (`unsubscribed`, `gone`), which ends every event's delivery. The start's
+ * delivery is `started`, null until the subscription asks for it.
+ */
 export const storedSubscriptionSchema = z.object({
   id: z.string(),
   runId: z.string(),
@@ -74,8 +105,30 @@ export const storedSubscriptionSchema = z.object({
   deadLetter: z.string().nullable(),
   /** The app's public `/api` as the subscriber reached it, for the links in what is sent (no key). */
   apiBase: z.string().nullable().default(null),
+  /** The `started` event's delivery; null for a subscription that does not ask for it (and every one stored before it existed). */
+  started: deliveryRecordSchema.nullable().default(null),
 });
 export type StoredSubscription = z.infer<typeof storedSubscriptionSchema>;
+
+/** Whether the subscription has ended (unsubscribed, or its receiver answered 410 Gone): no event is sent to it any more. */
+export function hasEnded(sub: Pick<StoredSubscription, 'state' | 'url'>): boolean {
+  return sub.url === null || sub.state === 'unsubscribed' || sub.state === 'gone';
+}
+
+/** How an event's delivery to a subscription stands. */
+export function deliveryOf(sub: StoredSubscription, event: EventType): DeliveryRecord {
+  if (event === 'started') return sub.started ?? NOT_YET_DELIVERED;
+  const { state, attempts, lastError, lastAttemptAt, eventId, deliveredAt, deadLetter } = sub;
+  return { state, attempts, lastError, lastAttemptAt, eventId, deliveredAt, deadLetter };
+}
+
+/** The subscription with an event's delivery changed. */
+export function withDelivery(sub: StoredSubscription, event: EventType, record: DeliveryRecord): StoredSubscription {
+  return event === 'started' ? { ...sub, started: record } : { ...sub, ...record };
+}
+
+/** What a snapshot, an answer and the console show of one event's delivery. */
+export type DeliveryView = Omit<DeliveryRecord, 'eventId'>;
 
 /** What a snapshot, an answer and the console show of a subscription: never its URL. */
 export interface SubscriptionView {
@@ -83,19 +136,18 @@ export interface SubscriptionView {
   host: string;
   events: EventType[];
   format: DeliveryFormat;
+  /** The delivery of the subscription's last event (the verdict's when it asks for it, else the start's); `unsubscribed` or `gone` once it ended. */
   state: DeliveryState;
   attempts: number;
   lastError: string | null;
   lastAttemptAt: string | null;
   deliveredAt: string | null;
   deadLetter: string | null;
+  /** Each event it asks for, and how its delivery stands. */
+  deliveries: Partial<Record<EventType, DeliveryView>>;
 }
 
-export const subscriptionViewSchema = z.object({
-  id: z.string(),
-  host: z.string().describe('The target\'s scheme and host; never its path or query'),
-  events: z.array(z.enum(EVENT_TYPES)),
-  format: z.enum(FORMATS),
+const deliveryViewSchema = z.object({
   state: z.enum(DELIVERY_STATES),
   attempts: z.number().int(),
   lastError: z.string().nullable(),
@@ -104,9 +156,39 @@ export const subscriptionViewSchema = z.object({
   deadLetter: z.string().nullable(),
 });
 
+export const subscriptionViewSchema = z.object({
+  id: z.string(),
+  host: z.string().describe('The target\'s scheme and host; never its path or query'),
+  events: z.array(z.enum(EVENT_TYPES)),
+  format: z.enum(FORMATS),
+  state: z.enum(DELIVERY_STATES).describe('The delivery of its last event (the verdict when it asks for "finished", else the start); unsubscribed or gone once it ended'),
+  attempts: z.number().int(),
+  lastError: z.string().nullable(),
+  lastAttemptAt: z.string().nullable(),
+  deliveredAt: z.string().nullable(),
+  deadLetter: z.string().nullable(),
+  deliveries: z
+    .object({ started: deliveryViewSchema.optional(), finished: deliveryViewSchema.optional() })
+    .describe('Each event the subscription asks for, and how its delivery stands'),
+});
+
+function deliveryViewOf(record: DeliveryRecord): DeliveryView {
+  const { state, attempts, lastError, lastAttemptAt, deliveredAt, deadLetter } = record;
+  return { state, attempts, lastError, lastAttemptAt, deliveredAt, deadLetter };
+}
+
 export function viewOf(sub: StoredSubscription): SubscriptionView {
-  const { id, host, events, format, state, attempts, lastError, lastAttemptAt, deliveredAt, deadLetter } = sub;
-  return { id, host, events, format, state, attempts, lastError, lastAttemptAt, deliveredAt, deadLetter };
+  const { id, host, events, format } = sub;
+  const ended = sub.state === 'unsubscribed' || sub.state === 'gone' ? sub.state : undefined;
+  const deliveries: Partial<Record<EventType, DeliveryView>> = {};
+  for (const event of EVENT_TYPES) {
+    if (!events.includes(event)) continue;
+    const record = deliveryViewOf(deliveryOf(sub, event));
+    // The subscription's end shows on each event not delivered before it.
+    deliveries[event] = ended && event === 'started' && record.state !== 'delivered' && record.state !== 'deadLettered' ? { ...record, state: ended } : record;
+  }
+  const last = deliveryViewOf(deliveryOf(sub, events.includes('finished') ? 'finished' : 'started'));
+  return { id, host, events, format, ...last, state: ended ?? last.state, deliveries };
 }
 
 /**
@@ -134,13 +216,33 @@ export function eventIdOf(runId: string, status: RunStatus): string {
   return `${runId}:${status}`;
 }
 
+/** The `started` event's id: one per run, whatever attempt's Job it was (a retry on disruption makes no second one). */
+export function startedEventIdOf(runId: string): string {
+  return `${runId}:${STARTED}`;
+}
+const STARTED = 'Started';
+
+/** Which event an event id is of: `<runId>:Started` is the start, `<runId>:<status>` the verdict (no run status is `Started`). */
+export function eventTypeOfId(eventId: string): EventType {
+  return eventId.endsWith(`:${STARTED}`) ? 'started' : 'finished';
+}
+
 /**
  * The delivery orchestration's instance id: one per run, verdict and subscription, so every path that starts it
  * (the verdict's activity, retried or not, and a subscriptions route racing the verdict) meets the same instance.
  * Run ids and subscription ids hold only [a-z0-9-], so the id is one Durable accepts.
  */
-export function deliveryInstanceIdOf(runId: string, status: RunStatus, subscriptionId: string): string {
+export function deliveryInstanceIdOf(runId: string, status: RunStatus | typeof STARTED, subscriptionId: string): string {
   return `delivery-${runId}-${status.toLowerCase()}-${subscriptionId}`;
+}
+
+/**
+ * Whether a run's Job was created in the cluster, as a snapshot of it tells: the submit's own snapshot (`Submitted`),
+ * anything observed running, or a Job start time. A run refused before its Job was made (a missing source, no
+ * consent) has none of them and never starts.
+ */
+export function jobCreated(snapshot: Pick<RunSnapshot, 'status' | 'reason' | 'startTime'>): boolean {
+  return snapshot.startTime !== null || snapshot.status === 'Running' || (snapshot.status === 'Starting' && snapshot.reason === 'Submitted');
 }
 
 /**
@@ -209,7 +311,7 @@ export const sourceSubscriptionRequestSchema = z
       .optional()
       .describe('The runs of this Job or CronJob only; without it, every run in the namespace'),
     url: z.string().min(1).max(4096).describe('Where each run\'s verdict is POSTed (a connector\'s x-ms-notification-url): HTTPS, allowed by CALLBACK_ALLOWED_URLS; a secret, never shown back'),
-    events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length).optional().describe('Which events; default ["finished"]'),
+    events: z.array(z.enum(SOURCE_EVENT_TYPES)).min(1).max(SOURCE_EVENT_TYPES.length).optional().describe('Which events: ["finished"], the only one a source subscription has'),
     format: z.enum(FORMATS).optional().describe('snapshot (default for Logic Apps / Power Automate callback URLs) or cloudevents (default otherwise)'),
   })
   .strict();

@@ -5,9 +5,10 @@ import { z } from 'zod';
 import { EventGridError } from '../clients/eventgrid.js';
 import type { StartedBy } from '../core/run.js';
 import { runRefSchema, runRequestSchema, runSnapshotSchema } from '../core/schemas.js';
+import { jobCreated } from '../core/subscriptions.js';
 import { type DeliveryClient, deliveryStarterOf } from '../http/subscriptions.js';
 import { verdictEvent } from '../runs/push.js';
-import { startDeliveries, startSourceDeliveries } from '../runs/subscriptions.js';
+import { startDeliveries, startSourceDeliveries, startStartedDeliveries } from '../runs/subscriptions.js';
 import { services } from '../services.js';
 import { ACTIVITIES } from './names.js';
 
@@ -34,7 +35,11 @@ async function starterOfRun(client: DeliveryClient, runId: string): Promise<Star
 export async function notifyRun(input: unknown, client: DeliveryClient, context: InvocationContext): Promise<number> {
   const { ref, snapshot } = notifyRunInputSchema.parse(input);
   const { subscriptions, eventGrid, config } = services();
-  const started = subscriptions ? await startDeliveries(subscriptions, ref, snapshot, deliveryStarterOf(client)) : [];
+  // The start's deliveries first: the submit activity started them when the Job was made, and this starts only any
+  // it missed (the store could not be read then, or a subscription was written just after it looked); the same
+  // instance ids, so none twice.
+  const started = subscriptions && jobCreated(snapshot) ? await startStartedDeliveries(subscriptions, ref, snapshot, deliveryStarterOf(client)) : [];
+  if (subscriptions) started.push(...(await startDeliveries(subscriptions, ref, snapshot, deliveryStarterOf(client))));
   if (subscriptions) {
     // Source subscriptions (a connector's "When a run finishes" trigger): told of the runs their owner may read, so
     // the run's starter is read from its instance (the orchestrator's input stays as it is: no version change).

@@ -5,10 +5,11 @@ import { ADMIN_ROLE, authorizeTarget, type Caller, mayTarget } from '../core/cal
 import { assertRunnable } from '../core/consent.js';
 import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/errors.js';
 import { assertNamespace, assertObjectName } from '../core/naming.js';
-import type { RunRef } from '../core/run.js';
+import { jobNameOf, type RunRef } from '../core/run.js';
 import { runRefSchema } from '../core/schemas.js';
 import {
   isSubscriptionId,
+  jobCreated,
   type SourceSubscriptionRequest,
   type StoredSourceSubscription,
   type StoredSubscription,
@@ -19,7 +20,7 @@ import {
 } from '../core/subscriptions.js';
 import { ORCHESTRATORS } from '../functions/names.js';
 import { subscribeDepsOf } from '../runs/push.js';
-import { type DeliveryStarter, startDeliveries, subscribe, subscribeSource, type SubscriptionStore } from '../runs/subscriptions.js';
+import { type DeliveryStarter, startDeliveries, startStartedDeliveries, subscribe, subscribeSource, type SubscriptionStore } from '../runs/subscriptions.js';
 import { services } from '../services.js';
 import { callerOf } from './caller.js';
 import { apiBase } from './links.js';
@@ -80,19 +81,40 @@ export function subscriptionLocation(request: HttpRequest, runId: string, id: st
  * custom status before it schedules the activity that lists the subscriptions (functions/jobRun.ts), so either that
  * listing finds this subscription, or it ran before the write, and then this read finds the verdict made. Both may
  * happen: they start the same delivery instance (deliveryStarterOf).
+ *
+ * The start (`started`) is the same race with the submit activity, which creates the Job and then lists the
+ * subscriptions: when the run's status does not show the Job made yet, the Job itself is read from the cluster, after
+ * the write, so either the activity's listing found this subscription or this read finds the Job. Should neither
+ * (the Job already gone), the verdict's activity starts it.
  */
 export async function subscribeToRun(request: HttpRequest, client: RunClient, runId: string, body: SubscriptionRequest, context: InvocationContext): Promise<{ sub: StoredSubscription; created: boolean }> {
   const store = requireSubscriptions();
   const { config, now } = services();
   const result = await subscribe(runId, body, subscribeDepsOf(config, store, now(), apiBase(request)));
   const instance = await findRun(client, runId);
-  if (instance && verdictMade(instance)) {
-    const ref = runRefSchema.safeParse((instance.input as { request?: unknown } | null | undefined)?.request);
-    const runRef: RunRef = ref.success ? ref.data : { runId, cluster: '', namespace: '', source: { kind: 'Job', name: '' } };
-    const started = await startDeliveries(store, runRef, snapshotFromInstance(instance), deliveryStarterOf(client), result.sub.id);
+  if (!instance) return result;
+  const ref = runRefSchema.safeParse((instance.input as { request?: unknown } | null | undefined)?.request);
+  const runRef: RunRef = ref.success ? ref.data : { runId, cluster: '', namespace: '', source: { kind: 'Job', name: '' } };
+  const snapshot = snapshotFromInstance(instance);
+  if (result.sub.events.includes('started') && (jobCreated(snapshot) || (ref.success && !verdictMade(instance) && (await jobExists(runRef, context))))) {
+    const started = await startStartedDeliveries(store, runRef, snapshot, deliveryStarterOf(client), result.sub.id);
+    if (started.length > 0) context.log(`run ${runId}: subscription ${result.sub.id} made after the run started, delivery of the start started`);
+  }
+  if (verdictMade(instance)) {
+    const started = await startDeliveries(store, runRef, snapshot, deliveryStarterOf(client), result.sub.id);
     if (started.length > 0) context.log(`run ${runId}: subscription ${result.sub.id} made after the verdict, delivery started`);
   }
   return result;
+}
+
+/** Whether the run's (current attempt's) Job is in the cluster; false when it cannot be read (the verdict's activity starts what this misses). */
+async function jobExists(ref: RunRef, context: InvocationContext): Promise<boolean> {
+  try {
+    return (await services().clusters.gateway(ref.cluster).readJob(ref.namespace, jobNameOf(ref))) !== null;
+  } catch (err) {
+    context.warn(`run ${ref.runId}: its Job could not be read to tell whether it started: ${ensureError(err).message}`);
+    return false;
+  }
 }
 
 /** The run's subscriptions as a snapshot shows them; undefined when there is no store, or it could not be read (said in the log). */

@@ -2,10 +2,10 @@ import { sendCallback } from '../clients/callback.js';
 import { count, emitEvent } from '../clients/otel-events.js';
 import type { Config } from '../config.js';
 import { type CallbackPolicy, checkCallbackUrl, displayUrl, hostsAllowedByName } from '../core/callback-url.js';
-import { type CloudEvent, runFinishedEvent } from '../core/cloudevents.js';
+import { type CloudEvent, runFinishedEvent, runStartedEvent } from '../core/cloudevents.js';
 import type { RunSnapshot } from '../core/run.js';
 import { statusBody } from '../core/status-body.js';
-import { type AttemptOutcome, channelOf, outcomeOf, type StoredSubscription } from '../core/subscriptions.js';
+import { type AttemptOutcome, channelOf, type EventType, eventTypeOfId, outcomeOf, type StoredSubscription } from '../core/subscriptions.js';
 import { ATTRIBUTES, EVENTS, METRICS } from '../core/telemetry-names.js';
 import { signWebhook } from '../core/webhook-signature.js';
 import type { AttemptDeps, SubscribeDeps, SubscriptionStore } from './subscriptions.js';
@@ -41,9 +41,15 @@ export function verdictEvent(snapshot: RunSnapshot, config: Config, apiBase: str
   return runFinishedEvent({ ...snapshot, ...statusBody(snapshot, linksOf(base, snapshot.runId)) }, { source: base ?? '/aks-job-runner' });
 }
 
-/** What is POSTed for a subscription: the status route's JSON, or a CloudEvent whose data it is. */
-export function pushBody(sub: StoredSubscription, snapshot: RunSnapshot, config: Config): string {
-  if (sub.format === 'cloudevents') return JSON.stringify(verdictEvent(snapshot, config, sub.apiBase));
+/** The start's CloudEvent (the run's Job was created), its data the run's snapshot at that moment. */
+export function startedEvent(snapshot: RunSnapshot, config: Config, apiBase: string | null = null): CloudEvent {
+  const base = config.links.publicBaseUrl ?? apiBase;
+  return runStartedEvent({ ...snapshot, ...statusBody(snapshot, linksOf(base, snapshot.runId)) }, { source: base ?? '/aks-job-runner' });
+}
+
+/** What is POSTed for a subscription and an event: the status route's JSON, or a CloudEvent whose data it is. */
+export function pushBody(sub: StoredSubscription, snapshot: RunSnapshot, config: Config, event: EventType = 'finished'): string {
+  if (sub.format === 'cloudevents') return JSON.stringify(event === 'started' ? startedEvent(snapshot, config, sub.apiBase) : verdictEvent(snapshot, config, sub.apiBase));
   return JSON.stringify(statusBody(snapshot, linksOf(config.links.publicBaseUrl ?? sub.apiBase, snapshot.runId)));
 }
 
@@ -55,7 +61,7 @@ export function attemptDepsOf(config: Config, store: SubscriptionStore, snapshot
   return {
     store,
     checkUrl: (raw) => checkCallbackUrl(raw, policy),
-    body: (sub) => pushBody(sub, snapshot, config),
+    body: (sub) => pushBody(sub, snapshot, config, eventTypeOfId(eventId)),
     sign: (body) => (secrets.length > 0 ? signWebhook({ id: eventId, timestamp: now(), body, secret: secrets }) : {}),
     send: (url, body, headers) => sendCallback(url, body, headers, { timeoutMs: DELIVERY_TIMEOUT_MS, allowPrivate: policy.local, allowedPrivateHosts }),
     outcomeOf,

@@ -6,14 +6,20 @@ import { isTerminal, type RunRef, type RunSnapshot, type StartedBy } from '../co
 import {
   type AttemptOutcome,
   deliveryInstanceIdOf,
+  deliveryOf,
   eventIdOf,
+  type EventType,
+  eventTypeOfId,
+  hasEnded,
   isLogicAppsCallback,
   MAX_SUBSCRIPTIONS_PER_RUN,
   MAX_SUBSCRIPTIONS_PER_SOURCE,
+  NOT_YET_DELIVERED,
   sourceScopeOf,
   sourceSubscriptionIdOf,
   sourceSubscriptionMatches,
   type SourceSubscriptionRequest,
+  startedEventIdOf,
   type StoredSourceSubscription,
   storedSourceSubscriptionSchema,
   type StoredSubscription,
@@ -22,6 +28,7 @@ import {
   type SubscriptionOwner,
   type SubscriptionRequest,
   urlKeyOf,
+  withDelivery,
 } from '../core/subscriptions.js';
 
 /**
@@ -29,17 +36,6 @@ import {
  * ever hand out a subscription's blob (its URL is a secret).
  */
 export const SUBSCRIPTIONS_CONTAINER = 'run-subscriptions';
-
-/** A subscription's delivery before its first attempt: the same for one made on a run and one a source subscription makes. */
-const NOT_YET_DELIVERED = {
-  state: 'pending',
-  attempts: 0,
-  lastError: null,
-  lastAttemptAt: null,
-  eventId: null,
-  deliveredAt: null,
-  deadLetter: null,
-} as const;
 
 const JSON_TYPE = 'application/json';
 
@@ -49,6 +45,47 @@ function subscriptionBlob(runId: string, id: string): string {
 }
 function urlIndexBlob(url: string): string {
   return `by-url/${urlKeyOf(url)}.json`;
+}
+
+/**
+ * `run-places/<runId>.json` and `source-places/<scope>.json`: the places a run's (a scope's) subscriptions hold,
+ * one per subscription id, under the limit. Outside `runs/` and `sources/`, so no listing of subscriptions meets them.
+ */
+function runPlacesBlob(runId: string): string {
+  return `run-places/${runId}.json`;
+}
+function sourcePlacesBlob(scope: string): string {
+  return `source-places/${scope}.json`;
+}
+
+/** A place taken under a limit: the subscription's id and when it was taken (or taken again). */
+interface Place {
+  id: string;
+  at: string;
+}
+
+/**
+ * A place whose subscription is not there (or unsubscribed) is given back to the limit only once it is this old:
+ * a request that has taken its place writes its subscription right after, and must not lose the place meanwhile.
+ * What it mends is a request that died between the two writes, or an unsubscribe that died before giving its place back.
+ */
+export const PLACE_GRACE_MS = 60_000;
+
+/** How often a request tries again when others changed the places first; each round lets at least one of them through. */
+const PLACE_TRIES = 40;
+
+function placesOf(content: Buffer): Place[] {
+  const parsed = JSON.parse(content.toString('utf8')) as { places?: unknown };
+  if (!Array.isArray(parsed.places)) return [];
+  return parsed.places.flatMap((p: unknown) => {
+    const place = p as Partial<Place> | null;
+    return place && typeof place.id === 'string' && typeof place.at === 'string' ? [{ id: place.id, at: place.at }] : [];
+  });
+}
+
+/** A short, random pause before another try, so requests that lost a conditional write do not meet again at once. */
+async function pause(tries: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, (5 + Math.random() * 20) * Math.min(tries + 1, 5)));
 }
 
 /** What the store needs of a blob container (clients/blob.ts BlobStore; an in-memory one in tests). */
@@ -124,6 +161,93 @@ export class SubscriptionStore {
     return this.blobs.writeIf(subscriptionBlob(sub.runId, sub.id), JSON.stringify(sub), JSON_TYPE, { ifNoneMatch: '*' });
   }
 
+  /**
+   * Take a place for a subscription of a run under MAX_SUBSCRIPTIONS_PER_RUN (again, when its id holds one). Race-free:
+   * the places are one blob changed only by conditional writes (If-None-Match: * to make it, If-Match its ETag to
+   * change it), retried when another request changed it first, so two requests can never both take the fifth place.
+   */
+  async takeRunPlace(runId: string, id: string, now: Date): Promise<{ taken: true } | { taken: false; count: number }> {
+    return this.takePlace(runPlacesBlob(runId), id, MAX_SUBSCRIPTIONS_PER_RUN, now, {
+      held: async () => (await this.list(runId)).filter((s) => s.state !== 'unsubscribed').map((s) => s.id),
+      stillHeld: async (other) => {
+        const sub = await this.get(runId, other);
+        return sub !== undefined && sub.state !== 'unsubscribed';
+      },
+    });
+  }
+
+  async releaseRunPlace(runId: string, id: string): Promise<void> {
+    await this.releasePlace(runPlacesBlob(runId), id);
+  }
+
+  async releaseSourcePlace(scope: string, id: string): Promise<void> {
+    await this.releasePlace(sourcePlacesBlob(scope), id);
+  }
+
+  /** The same for a source subscription, under MAX_SUBSCRIPTIONS_PER_SOURCE in its scope. */
+  async takeSourcePlace(scope: string, id: string, now: Date): Promise<{ taken: true } | { taken: false; count: number }> {
+    return this.takePlace(sourcePlacesBlob(scope), id, MAX_SUBSCRIPTIONS_PER_SOURCE, now, {
+      held: async () => (await this.listSource(scope)).map((s) => s.id),
+      stillHeld: async (other) => (await this.getSource(other)) !== undefined,
+    });
+  }
+
+  /**
+   * One place per id in the blob `name`, at most `max`. A blob not made yet starts with the subscriptions already
+   * there (`held`: those made before the places were kept), as old places. When all are taken, places older than
+   * PLACE_GRACE_MS whose subscription is gone are given back first.
+   */
+  private async takePlace(
+    name: string,
+    id: string,
+    max: number,
+    now: Date,
+    existing: { held: () => Promise<string[]>; stillHeld: (id: string) => Promise<boolean> },
+  ): Promise<{ taken: true } | { taken: false; count: number }> {
+    const write = (places: Place[], condition: { ifMatch: string } | { ifNoneMatch: '*' }) => this.blobs.writeIf(name, JSON.stringify({ places }), JSON_TYPE, condition);
+    for (let tries = 0; tries < PLACE_TRIES; tries++) {
+      if (tries > 0) await pause(tries);
+      const current = await this.blobs.read(name);
+      if (!current) {
+        const old = new Date(0).toISOString();
+        await write((await existing.held()).map((held) => ({ id: held, at: old })), { ifNoneMatch: '*' });
+        continue;
+      }
+      const places = placesOf(current.content);
+      const ifMatch = { ifMatch: current.etag };
+      if (places.some((p) => p.id === id)) {
+        // Taken again (a subscription renewed after an unsubscribe): its grace starts anew.
+        if (await write(places.map((p) => (p.id === id ? { id, at: now.toISOString() } : p)), ifMatch)) return { taken: true };
+        continue;
+      }
+      if (places.length < max) {
+        if (await write([...places, { id, at: now.toISOString() }], ifMatch)) return { taken: true };
+        continue;
+      }
+      const old = places.filter((p) => now.getTime() - new Date(p.at).getTime() > PLACE_GRACE_MS);
+      const stale = new Set<string>();
+      for (const place of old) if (!(await existing.stillHeld(place.id))) stale.add(place.id);
+      if (stale.size === 0) return { taken: false, count: places.length };
+      await write(
+        places.filter((p) => !stale.has(p.id)),
+        ifMatch,
+      );
+    }
+    throw new ConflictError('the subscriptions kept changing while this one was counted; try again');
+  }
+
+  private async releasePlace(name: string, id: string): Promise<void> {
+    for (let tries = 0; tries < PLACE_TRIES; tries++) {
+      if (tries > 0) await pause(tries);
+      const current = await this.blobs.read(name);
+      if (!current) return;
+      const places = placesOf(current.content);
+      if (!places.some((p) => p.id === id)) return;
+      if (await this.blobs.writeIf(name, JSON.stringify({ places: places.filter((p) => p.id !== id) }), JSON_TYPE, { ifMatch: current.etag })) return;
+    }
+    throw new ConflictError(`subscription ${id}'s place kept changing while it was given back; try again`);
+  }
+
   /** The source subscriptions of one scope (sourceScopeOf): at most a few, each its own blob. */
   async listSource(scope: string): Promise<StoredSourceSubscription[]> {
     const page = await this.blobs.list(`sources/${scope}/`, { limit: 100 });
@@ -149,10 +273,14 @@ export class SubscriptionStore {
     return true;
   }
 
-  /** Removes a source subscription: its scope's copy first, so no verdict after this finds it, then the one under its id. */
+  /**
+   * Removes a source subscription: its scope's copy first, so no verdict after this finds it, then the one under its
+   * id, then its place under the scope's limit.
+   */
   async deleteSource(sub: StoredSourceSubscription): Promise<void> {
     await this.blobs.delete(sourceScopeBlob(sub));
     await this.blobs.delete(sourceIdBlob(sub.id));
+    await this.releasePlace(sourcePlacesBlob(sourceScopeOf(sub)), sub.id);
   }
 }
 
@@ -201,12 +329,23 @@ export function checkedUrl(raw: string, checkUrl: UrlCheck): URL {
 export function validateSubscription(request: SubscriptionRequest, deps: Pick<SubscribeDeps, 'checkUrl' | 'canSign' | 'display'>): { url: URL; logicApps: boolean } {
   const url = checkedUrl(request.url, deps.checkUrl);
   const logicApps = isLogicAppsCallback(url);
+  if (logicApps && request.events?.includes('started')) {
+    throw new BadRequestError(
+      `${deps.display(url)} is a Logic Apps or Power Automate callback URL, which may ask for "finished" only, not "started": an HTTP Webhook action resumes its workflow on the first request to its callback URL, so the run's start would end the wait before the verdict; leave "events" out (or ["finished"]), and subscribe another receiver to be told of the start`,
+    );
+  }
   if (!logicApps && !deps.canSign) {
     throw new BadRequestError(
       `deliveries to ${deps.display(url)} are signed with WEBHOOK_SIGNING_SECRET, which is not set; an operator sets it, or use a Logic Apps callback URL (those need no signature)`,
     );
   }
   return { url, logicApps };
+}
+
+/** The events asked for, each once, in the order they happen; `finished` when none is named. */
+function eventsOf(events: readonly EventType[] | undefined): EventType[] {
+  const asked = events ?? ['finished'];
+  return (['started', 'finished'] as const).filter((event) => asked.includes(event));
 }
 
 /**
@@ -219,33 +358,40 @@ export async function subscribe(runId: string, request: SubscriptionRequest, dep
   const id = subscriptionIdOf(runId, href);
   const existing = await deps.store.get(runId, id);
   if (existing && existing.state !== 'unsubscribed') return { sub: existing, created: false };
-  const active = (await deps.store.list(runId)).filter((s) => s.state !== 'unsubscribed' && s.id !== id);
-  if (active.length >= MAX_SUBSCRIPTIONS_PER_RUN) {
-    throw new ConflictError(`run "${runId}" already has ${active.length} subscriptions, the most a run may have (${MAX_SUBSCRIPTIONS_PER_RUN}); delete one first`);
+  const place = await deps.store.takeRunPlace(runId, id, deps.now);
+  if (!place.taken) {
+    throw new ConflictError(`run "${runId}" already has ${String(place.count)} subscriptions, the most a run may have (${String(MAX_SUBSCRIPTIONS_PER_RUN)}); delete one first`);
   }
   const sub: StoredSubscription = {
     id,
     runId,
     url: href,
     host: deps.display(url),
-    events: request.events ?? ['finished'],
+    events: eventsOf(request.events),
     format: request.format ?? (logicApps ? 'snapshot' : 'cloudevents'),
     signed: !logicApps,
     createdAt: deps.now.toISOString(),
     ...NOT_YET_DELIVERED,
     apiBase: deps.apiBase,
+    started: request.events?.includes('started') ? NOT_YET_DELIVERED : null,
   };
-  if (existing) {
-    // Subscribed again after an unsubscribe: a fresh subscription under the same id.
-    const renewed = await deps.store.update(runId, id, () => sub);
-    await deps.store.rememberUrl(href, runId, id);
-    return { sub: renewed ?? sub, created: true };
-  }
-  if (!(await deps.store.create(sub))) {
-    // Another request with the same URL came first: theirs is this one.
-    const raced = await deps.store.get(runId, id);
-    if (raced) return { sub: raced, created: false };
-    throw new ConflictError(`subscription ${id} of run "${runId}" was being written by another request; try again`);
+  try {
+    if (existing) {
+      // Subscribed again after an unsubscribe: a fresh subscription under the same id.
+      const renewed = await deps.store.update(runId, id, () => sub);
+      await deps.store.rememberUrl(href, runId, id);
+      return { sub: renewed ?? sub, created: true };
+    }
+    if (!(await deps.store.create(sub))) {
+      // Another request with the same URL came first: theirs is this one (and the place, the same id's, is theirs).
+      const raced = await deps.store.get(runId, id);
+      if (raced) return { sub: raced, created: false };
+      throw new ConflictError(`subscription ${id} of run "${runId}" was being written by another request; try again`);
+    }
+  } catch (err) {
+    // Nothing was written: the place goes back (a request that dies here leaves it to PLACE_GRACE_MS).
+    if (!(err instanceof ConflictError)) await deps.store.releaseRunPlace(runId, id).catch(() => undefined);
+    throw err;
   }
   return { sub, created: true };
 }
@@ -259,6 +405,7 @@ export async function unsubscribe(store: SubscriptionStore, runId: string, id: s
   });
   if (!updated) throw new NotFoundError(`run "${runId}" has no subscription "${id}"`);
   if (seen.url) await store.forgetUrl(seen.url);
+  await store.releaseRunPlace(runId, id);
   return updated;
 }
 
@@ -270,12 +417,37 @@ export async function unsubscribe(store: SubscriptionStore, runId: string, id: s
 export async function startDeliveries(store: SubscriptionStore, ref: RunRef, snapshot: RunSnapshot, start: DeliveryStarter, only?: string): Promise<string[]> {
   if (!isTerminal(snapshot.status)) return [];
   const eventId = eventIdOf(ref.runId, snapshot.status);
-  const subs = (await store.list(ref.runId)).filter((s) => (only === undefined || s.id === only) && s.events.includes('finished'));
+  return startEvent(store, ref, snapshot, start, 'finished', eventId, (id) => deliveryInstanceIdOf(ref.runId, snapshot.status, id), only);
+}
+
+/**
+ * Start the deliveries of a run's start (its Job created in the cluster) to the subscriptions that ask for it: one
+ * orchestration per run and subscription, whatever attempt's Job it is, so the submit activity run again (a retried
+ * activity, a replay, the next attempt of a run that retries on disruption), the subscriptions route, and the
+ * verdict's activity (which starts any that were missed) all meet the same instance and a receiver is told once.
+ * The caller has seen the Job made (core/subscriptions.ts jobCreated, or the Job itself); `snapshot` is what is sent.
+ */
+export async function startStartedDeliveries(store: SubscriptionStore, ref: RunRef, snapshot: RunSnapshot, start: DeliveryStarter, only?: string): Promise<string[]> {
+  return startEvent(store, ref, snapshot, start, 'started', startedEventIdOf(ref.runId), (id) => deliveryInstanceIdOf(ref.runId, 'Started', id), only);
+}
+
+async function startEvent(
+  store: SubscriptionStore,
+  ref: RunRef,
+  snapshot: RunSnapshot,
+  start: DeliveryStarter,
+  event: EventType,
+  eventId: string,
+  instanceIdOf: (subscriptionId: string) => string,
+  only: string | undefined,
+): Promise<string[]> {
+  const subs = (await store.list(ref.runId)).filter((s) => (only === undefined || s.id === only) && s.events.includes(event));
   const started: string[] = [];
   for (const sub of subs) {
-    if (sub.state === 'unsubscribed' || sub.state === 'gone') continue;
-    if (sub.eventId === eventId && (sub.state === 'delivered' || sub.state === 'deadLettered')) continue;
-    const instanceId = deliveryInstanceIdOf(ref.runId, snapshot.status, sub.id);
+    if (hasEnded(sub)) continue;
+    const delivery = deliveryOf(sub, event);
+    if (delivery.eventId === eventId && (delivery.state === 'delivered' || delivery.state === 'deadLettered')) continue;
+    const instanceId = instanceIdOf(sub.id);
     if (await start(instanceId, { ref, subscriptionId: sub.id, eventId, snapshot })) started.push(instanceId);
   }
   return started;
@@ -298,10 +470,12 @@ export async function subscribeSource(
   const id = sourceSubscriptionIdOf(scope, owner, href);
   const existing = await deps.store.getSource(id);
   if (existing) return { sub: existing, created: false };
-  const active = await deps.store.listSource(scope);
-  if (active.length >= MAX_SUBSCRIPTIONS_PER_SOURCE) {
+  const place = await deps.store.takeSourcePlace(scope, id, deps.now);
+  if (!place.taken) {
     const what = where.source ? `${where.source.kind} "${where.source.name}" in namespace "${where.namespace}"` : `namespace "${where.namespace}"`;
-    throw new ConflictError(`${what} of cluster "${where.cluster}" already has ${active.length} subscriptions, the most one may have (${MAX_SUBSCRIPTIONS_PER_SOURCE}); delete one first (DELETE on its Location)`);
+    throw new ConflictError(
+      `${what} of cluster "${where.cluster}" already has ${String(place.count)} subscriptions, the most one may have (${String(MAX_SUBSCRIPTIONS_PER_SOURCE)}); delete one first (DELETE on its Location)`,
+    );
   }
   const sub: StoredSourceSubscription = {
     id,
@@ -315,7 +489,14 @@ export async function subscribeSource(
     createdAt: deps.now.toISOString(),
     apiBase: deps.apiBase,
   };
-  if (!(await deps.store.createSource(sub))) {
+  let created: boolean;
+  try {
+    created = await deps.store.createSource(sub);
+  } catch (err) {
+    await deps.store.releaseSourcePlace(scope, id).catch(() => undefined);
+    throw err;
+  }
+  if (!created) {
     const raced = await deps.store.getSource(id);
     if (raced) return { sub: raced, created: false };
     throw new ConflictError(`subscription ${id} was being written by another request; try again`);
@@ -357,6 +538,7 @@ export async function startSourceDeliveries(
       createdAt: now.toISOString(),
       ...NOT_YET_DELIVERED,
       apiBase: source.apiBase,
+      started: null,
     });
     started.push(...(await startDeliveries(store, ref, snapshot, start, id)));
   }
@@ -367,7 +549,7 @@ export async function startSourceDeliveries(
 export interface AttemptDeps {
   store: SubscriptionStore;
   checkUrl: UrlCheck;
-  /** The body for this subscription's format. */
+  /** The body for this subscription's format (the event is the attempt's). */
   body: (sub: StoredSubscription) => string;
   /** Standard Webhooks headers for a signed subscription (the same id on every attempt, this attempt's time). */
   sign: (body: string) => Record<string, string>;
@@ -379,18 +561,27 @@ export interface AttemptDeps {
 }
 
 /**
- * One delivery attempt. The subscription is read first (an unsubscribe or an earlier delivery of this event ends it
- * without a request), the attempt counted before the request (so a killed worker's attempt is seen), then the
- * request made and its outcome written.
+ * One delivery attempt of one event (which one, its id says: core/subscriptions.ts eventTypeOfId). The subscription
+ * is read first (an unsubscribe or an earlier delivery of this event ends it without a request), the attempt counted
+ * before the request (so a killed worker's attempt is seen), then the request made and its outcome written.
  */
 export async function attemptDelivery(runId: string, id: string, eventId: string, deps: AttemptDeps): Promise<AttemptOutcome> {
+  const event = eventTypeOfId(eventId);
   const sub = await deps.store.get(runId, id);
-  if (!sub?.url || sub.state === 'unsubscribed') return { kind: 'skipped', why: 'unsubscribed' };
+  if (!sub || sub.state === 'unsubscribed' || !sub.url) return { kind: 'skipped', why: 'unsubscribed' };
   if (sub.state === 'gone') return { kind: 'skipped', why: 'the receiver answered 410 Gone before' };
-  if (sub.eventId === eventId && sub.state === 'delivered') return { kind: 'skipped', why: `event ${eventId} was delivered` };
+  const before = deliveryOf(sub, event);
+  if (before.eventId === eventId && before.state === 'delivered') return { kind: 'skipped', why: `event ${eventId} was delivered` };
   const checked = deps.checkUrl(sub.url);
-  const counted = await deps.store.update(runId, id, (s) => ({ ...s, state: 'delivering', attempts: s.attempts + 1, lastAttemptAt: deps.now().toISOString(), eventId }));
-  if (!counted?.url || counted.state !== 'delivering') return { kind: 'skipped', why: 'unsubscribed' };
+  const counted = await deps.store.update(runId, id, (s) => {
+    // An unsubscribe (or a 410) that came since the read stays as it is.
+    if (hasEnded(s)) return undefined;
+    const d = deliveryOf(s, event);
+    return withDelivery(s, event, { ...d, state: 'delivering', attempts: d.attempts + 1, lastAttemptAt: deps.now().toISOString(), eventId });
+  });
+  if (!counted || hasEnded(counted) || deliveryOf(counted, event).state !== 'delivering') return { kind: 'skipped', why: 'unsubscribed' };
+  const url = counted.url;
+  if (url === null) return { kind: 'skipped', why: 'unsubscribed' };
   let outcome: AttemptOutcome;
   if ('problem' in checked) {
     outcome = { kind: 'failed', error: checked.problem };
@@ -403,31 +594,35 @@ export async function attemptDelivery(runId: string, id: string, eventId: string
       outcome = { kind: 'retry', error: boundText(ensureError(err).message, 500) };
     }
   }
-  await recordOutcome(deps.store, runId, id, outcome, deps.now());
+  await recordOutcome(deps.store, runId, id, event, outcome, deps.now());
   deps.attempted?.(counted, outcome);
   return outcome;
 }
 
-async function recordOutcome(store: SubscriptionStore, runId: string, id: string, outcome: AttemptOutcome, at: Date): Promise<void> {
+async function recordOutcome(store: SubscriptionStore, runId: string, id: string, event: EventType, outcome: AttemptOutcome, at: Date): Promise<void> {
   await store.update(runId, id, (s) => {
     // An unsubscribe that came during the request stays.
     if (s.state === 'unsubscribed') return undefined;
+    const d = deliveryOf(s, event);
     switch (outcome.kind) {
       case 'delivered':
-        return { ...s, state: 'delivered', lastError: null, deliveredAt: at.toISOString() };
-      case 'gone':
-        return { ...s, url: null, state: 'gone', lastError: 'the receiver answered 410 Gone: the subscription ended' };
+        return withDelivery(s, event, { ...d, state: 'delivered', lastError: null, deliveredAt: at.toISOString() });
+      case 'gone': {
+        // The receiver asked never to be called again: the whole subscription ends, whichever event was sent.
+        const lastError = 'the receiver answered 410 Gone: the subscription ended';
+        return { ...withDelivery(s, event, { ...d, state: 'gone', lastError }), url: null, state: 'gone', lastError };
+      }
       case 'retry':
-        return { ...s, state: 'retrying', lastError: outcome.error };
       case 'failed':
-        return { ...s, state: 'retrying', lastError: outcome.error };
+        return withDelivery(s, event, { ...d, state: 'retrying', lastError: outcome.error });
       default:
         return undefined;
     }
   });
 }
 
-/** After the last attempt: the subscription says where its dead letter is. */
-export async function markDeadLettered(store: SubscriptionStore, runId: string, id: string, location: string): Promise<StoredSubscription | undefined> {
-  return store.update(runId, id, (s) => (s.state === 'unsubscribed' ? undefined : { ...s, state: 'deadLettered', deadLetter: location }));
+/** After the last attempt: the subscription says where the event's dead letter is. */
+export async function markDeadLettered(store: SubscriptionStore, runId: string, id: string, location: string, eventId?: string): Promise<StoredSubscription | undefined> {
+  const event = eventId === undefined ? 'finished' : eventTypeOfId(eventId);
+  return store.update(runId, id, (s) => (s.state === 'unsubscribed' ? undefined : withDelivery(s, event, { ...deliveryOf(s, event), state: 'deadLettered', deadLetter: location })));
 }

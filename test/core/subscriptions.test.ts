@@ -6,9 +6,13 @@ import {
   deliveryInstanceIdOf,
   deliveryWaitMs,
   eventIdOf,
+  eventTypeOfId,
   isLogicAppsCallback,
   isSubscriptionId,
+  jobCreated,
   outcomeOf,
+  sourceSubscriptionRequestSchema,
+  startedEventIdOf,
   subscriptionIdOf,
   subscriptionRequestSchema,
 } from '../../src/core/subscriptions.js';
@@ -105,5 +109,32 @@ describe('subscriptionRequestSchema', () => {
     ['no url', { events: ['finished'] }],
   ])('refuses %s', (_name, body) => {
     expect(subscriptionRequestSchema.safeParse(body).success).toBe(false);
+  });
+});
+
+describe('started (issue 23, item 3)', () => {
+  it('a run subscription may ask for started, finished or both; a source subscription for finished only', () => {
+    for (const events of [['started'], ['finished'], ['started', 'finished']]) {
+      expect(subscriptionRequestSchema.safeParse({ url: 'https://x.example/a', events }).success, events.join(',')).toBe(true);
+    }
+    expect(sourceSubscriptionRequestSchema.safeParse({ namespace: 'batch', url: 'https://x.example/a', events: ['finished'] }).success).toBe(true);
+    expect(sourceSubscriptionRequestSchema.safeParse({ namespace: 'batch', url: 'https://x.example/a', events: ['started'] }).success).toBe(false);
+  });
+
+  it('the start\'s event id is one per run and tells itself from every verdict\'s', () => {
+    expect(startedEventIdOf('report-abc12')).toBe('report-abc12:Started');
+    expect(eventTypeOfId(startedEventIdOf('report-abc12'))).toBe('started');
+    for (const status of ['Success', 'Failed', 'Cancelled'] as const) expect(eventTypeOfId(eventIdOf('report-abc12', status))).toBe('finished');
+    expect(deliveryInstanceIdOf('report-abc12', 'Started', 'a'.repeat(20))).toBe(`delivery-report-abc12-started-${'a'.repeat(20)}`);
+  });
+
+  it.each([
+    ['the submit\'s own snapshot', { status: 'Starting', reason: 'Submitted', startTime: null }, true],
+    ['a run observed running', { status: 'Running', reason: 'Running', startTime: null }, true],
+    ['a verdict with the Job\'s start time', { status: 'Success', reason: 'CompletionsReached', startTime: '2026-12-07T06:00:00Z' }, true],
+    ['a start waiting while throttled', { status: 'Starting', reason: 'Throttled', startTime: null }, false],
+    ['a run refused before its Job was made', { status: 'Failed', reason: 'SourceNotFound', startTime: null }, false],
+  ] as const)('jobCreated: %s → %s', (_name, snapshot, created) => {
+    expect(jobCreated(snapshot)).toBe(created);
   });
 });

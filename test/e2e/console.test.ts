@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +15,7 @@ import { serveConsoleFrom } from '../../src/http/console.js';
 import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION, evicted, fails, LOCAL_POD_LOG_LINES, quickStart, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
 import { ensureBrowser } from '../support/browser.js';
+import { Receiver } from '../support/webhook-receiver.js';
 
 /**
  * The console in a real browser (the machine's Chromium or Chrome, test/support/browser.ts, driven by playwright-core) on the local runtime and the
@@ -38,6 +40,8 @@ let page: Page;
 let built: string;
 let stateDir: string;
 let consoleUrl: string;
+/** Where a run's subscription is told of its start and its verdict. */
+const receiver = new Receiver();
 
 /** Both widths, full page, named by the step; the wide one stays on screen afterwards. */
 async function shoot(name: string): Promise<void> {
@@ -66,7 +70,9 @@ beforeAll(async () => {
     POLL_MAX_SECONDS: '2',
     STATUS_RETRY_AFTER_SECONDS: '1',
     LOGS_CONNECTION_STRING: inject('logsConnectionString'),
+    WEBHOOK_SIGNING_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
   });
+  await receiver.listen();
   const apps = kube.kc.makeApiClient(AppsV1Api);
   // A web app's Deployment, as a team has it; no Deployment controller runs here, so it makes no pods.
   await apps.createNamespacedDeployment({
@@ -130,6 +136,7 @@ afterAll(async () => {
   if (executablePath === undefined) return;
   await browser.close();
   await app.close();
+  await receiver.close();
   await rm(built, { recursive: true, force: true });
   await rm(stateDir, { recursive: true, force: true });
 });
@@ -396,5 +403,35 @@ describe('the web console in a real browser', () => {
     expect(await rows.nth(1).textContent()).toContain(`${runId}-2`);
     expect(await page.getByTestId('attempt-outcome').allTextContents()).toEqual(['Evicted · exit code 137 (SIGKILL)', 'Evicted · exit code 137 (SIGKILL)']);
     await shoot('run-attempts');
+  });
+
+  it("shows who is told of a run: each subscription's host and each event's delivery, never the URL", async () => {
+    const started = await fetch(`${app.url}/api/jobs/${ns()}/hello/runs?code=${KEY}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ subscription: { url: receiver.url('/console/told', '?token=hidden-in-the-console'), events: ['started', 'finished'] } }),
+    });
+    expect(started.status).toBe(202);
+    const { runId } = (await started.json()) as { runId: string };
+    // Both events delivered, as the run's status route tells it; then the page shows what that answer holds.
+    await waitFor('both deliveries', async () => {
+      const answer = await fetch(`${app.url}/api/runs/${runId}?code=${KEY}`);
+      const body = (await answer.json()) as { subscriptions?: { deliveries: Record<string, { state: string }> }[] };
+      const deliveries = body.subscriptions?.[0]?.deliveries;
+      return deliveries?.started?.state === 'delivered' && deliveries.finished?.state === 'delivered' ? true : undefined;
+    }, 60_000);
+    await page.goto(`${consoleUrl}#/runs/${runId}?cluster=local&namespace=${ns()}`);
+    await expect.poll(() => page.getByTestId('run-status').textContent(), { timeout: 30_000 }).toContain('Success');
+    const table = page.getByTestId('run-subscriptions');
+    const rows = table.locator('tbody tr');
+    // Each event on a row of its own.
+    await expect.poll(async () => (await rows.allTextContents()).map((r) => `${/started|finished/.exec(r)?.[0] ?? ''}${r.includes('delivered') ? ' delivered' : ''}`), { timeout: 30_000 }).toEqual([
+      'started delivered',
+      'finished delivered',
+    ]);
+    expect(await table.textContent()).toContain(`http://127.0.0.1:${String(receiver.port)}`);
+    expect(await page.content()).not.toContain('hidden-in-the-console');
+    expect(receiver.at('/console/told')).toHaveLength(2);
+    await shoot('run-subscriptions');
   });
 });

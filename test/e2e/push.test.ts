@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
 import { fails, succeeds } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+import { Receiver, verifyStandardWebhook } from '../support/webhook-receiver.js';
 
 /**
  * Push on completion (issue 23), end to end: the app on the local runtime against the local control plane and
@@ -23,94 +23,6 @@ const SECRET_BYTES = randomBytes(32);
 const SIGNING_SECRET = `whsec_${SECRET_BYTES.toString('base64')}`;
 let app: LocalApp;
 let stateDir: string;
-
-interface Delivery {
-  path: string;
-  query: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-  at: number;
-}
-
-/** What a receiver does with the n-th request (0-based) to a path; default 200. */
-type Behaviour = (n: number, res: ServerResponse) => void;
-
-/** An HTTP receiver on loopback that records every request, whatever it answers. */
-class Receiver {
-  readonly received: Delivery[] = [];
-  private readonly behaviours = new Map<string, Behaviour>();
-  private readonly counts = new Map<string, number>();
-  private server: Server | undefined;
-  private readonly hanging: ServerResponse[] = [];
-  port = 0;
-
-  async listen(port = 0): Promise<void> {
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-        this.received.push({ path: url.pathname, query: url.search, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
-        const n = this.counts.get(url.pathname) ?? 0;
-        this.counts.set(url.pathname, n + 1);
-        const behaviour = this.behaviours.get(url.pathname);
-        if (behaviour) behaviour(n, res);
-        else res.writeHead(200).end('{"ok":true,"secret":"never read by the app"}');
-      });
-    });
-    this.server = server;
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    const address = server.address();
-    this.port = typeof address === 'object' && address ? address.port : 0;
-  }
-
-  url(path: string, query = ''): string {
-    return `http://127.0.0.1:${String(this.port)}${path}${query}`;
-  }
-
-  on(path: string, behaviour: Behaviour): void {
-    this.behaviours.set(path, behaviour);
-  }
-
-  /** Hold the response open (a hanging receiver); released at close. */
-  hang(res: ServerResponse): void {
-    this.hanging.push(res);
-  }
-
-  at(path: string): Delivery[] {
-    return this.received.filter((d) => d.path === path);
-  }
-
-  async close(): Promise<void> {
-    for (const res of this.hanging.splice(0)) res.destroy();
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => { resolve(); }));
-    this.server = undefined;
-  }
-}
-
-/**
- * The Standard Webhooks scheme, written here from its specification and not from the app's code: the signed
- * content is `<webhook-id>.<webhook-timestamp>.<body>`, HMAC-SHA256 with the secret's base64 bytes after `whsec_`,
- * sent as space-separated `v1,<base64>` entries.
- */
-function verifyStandardWebhook(delivery: Delivery): { id: string } {
-  const id = String(delivery.headers['webhook-id']);
-  const timestamp = String(delivery.headers['webhook-timestamp']);
-  const signatures = String(delivery.headers['webhook-signature']).split(' ');
-  expect(Math.abs(Number(timestamp) - delivery.at / 1000)).toBeLessThan(60);
-  const expected = createHmac('sha256', SECRET_BYTES).update(`${id}.${timestamp}.${delivery.body}`).digest();
-  const ok = signatures.some((entry) => {
-    const [version, value] = entry.split(',');
-    if (version !== 'v1' || !value) return false;
-    const given = Buffer.from(value, 'base64');
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  });
-  expect(ok, 'a v1 signature made with the secret over id.timestamp.body').toBe(true);
-  return { id };
-}
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
   const response = await fetch(`${app.url}/api/${path}${path.includes('?') ? '&' : '?'}code=${app.functionKey}`, {
@@ -180,6 +92,34 @@ describe('a Logic-Apps-style HTTP Webhook client', () => {
     return { runId, body: JSON.parse(delivery.body) as Record<string, unknown> };
   }
 
+  /**
+   * The Subscribe call's answer. Microsoft Learn says what the engine does around it, not which status it needs:
+   * - https://learn.microsoft.com/azure/connectors/connectors-native-webhook (ms.date 04/09/2026): "When this action
+   *   runs, your workflow calls the subscribe endpoint on the target service and registers the callback URL. Your
+   *   workflow pauses and waits for the target service to send an `HTTP POST` request to the callback URL." and "A
+   *   webhook action stays subscribed to a service endpoint unless one of the following conditions occurs: The
+   *   webhook action successfully finishes. You cancel the workflow run while waiting for a response. The workflow
+   *   times out." Timeout: "Consumption | Stateful | Up to 90 days", "Standard | Stateful | Up to 30 days",
+   *   "Standard | Stateless | 5 minutes".
+   * - https://learn.microsoft.com/azure/logic-apps/logic-apps-workflow-actions-triggers#webhooks-and-subscriptions:
+   *   the subscribe call "uses the same parameters as standard HTTP actions".
+   * No page names the status the subscribe endpoint must answer; Microsoft's own sample subscribe endpoint
+   * (logicappsio/LogicAppTriggersExample, WebhookTriggerController.cs) answers 200 with no body. Ours is the start
+   * route's 2xx, 202 with Location (the run's status URL) and the run's id, and never the callback URL.
+   */
+  it('answers the Subscribe call (a start with the callback URL) with 2xx at once: 202, Location the run\'s status URL, the run id, no callback URL', async () => {
+    const callback = receiver.url('/la/subscribe-answer', '?api-version=2016-06-01&sp=%2Fruns%2Fx&sv=1.0&sig=s3cr3t-subscribe');
+    const answer = await call('POST', `jobs/${ns()}/quick/runs`, { subscription: { url: callback, format: 'snapshot' } });
+    expect(answer.status).toBe(202);
+    const runId = answer.body.runId as string;
+    expect(answer.headers.get('Location')).toContain(`/api/runs/${runId}`);
+    expect(answer.body).toMatchObject({ runId, subscriptionUrl: expect.stringContaining(`/api/runs/${runId}/subscriptions/`) as string });
+    expect(JSON.stringify(answer.body)).not.toContain('s3cr3t');
+    expect([...answer.headers.values()].join(' ')).not.toContain('s3cr3t');
+    await waitFor('the callback', () => Promise.resolve(receiver.at('/la/subscribe-answer')[0]), 60_000);
+    expect((await call('POST', 'subscriptions/unsubscribe', { url: callback })).status).toBe(204);
+  });
+
   it('resumes with the final snapshot of a successful run: the JSON GET /runs/{runId} answers, outputs at the top level', async () => {
     const { runId, body } = await webhookAction('ok', '/la/success');
     const polled = await finalOf(runId);
@@ -229,7 +169,7 @@ describe('subscriptions on any run', () => {
     expect(again.body.id).toBe(made.body.id);
 
     const delivery = await waitFor('the event', () => Promise.resolve(receiver.at('/ce/one')[0]), 60_000);
-    const { id } = verifyStandardWebhook(delivery);
+    const { id } = verifyStandardWebhook(delivery, SECRET_BYTES);
     const event = JSON.parse(delivery.body) as Record<string, unknown>;
     expect(delivery.headers['content-type']).toContain('application/cloudevents+json');
     expect(event).toMatchObject({ specversion: '1.0', type: 'io.aks-job-runner.run.finished', subject: runId, id: `${runId}:Success` });
@@ -294,7 +234,7 @@ describe('subscriptions on any run', () => {
 describe('delivery through faults', () => {
   /** The event ids a receiver saw at a path, each request's signature verified. */
   function counted(path: string): { ids: Set<string> } {
-    return { ids: new Set(receiver.at(path).map((d) => verifyStandardWebhook(d).id)) };
+    return { ids: new Set(receiver.at(path).map((d) => verifyStandardWebhook(d, SECRET_BYTES).id)) };
   }
 
   it('the receiver answering 500, then 200: retried until delivered, one id', async () => {
@@ -349,7 +289,7 @@ describe('delivery through faults', () => {
     await down.listen(port);
     try {
       const delivery = await waitFor('the delivery once the receiver is up', () => Promise.resolve(down.at('/down/up')[0]), 60_000);
-      expect(verifyStandardWebhook(delivery).id).toBe(`${runId}:Success`);
+      expect(verifyStandardWebhook(delivery, SECRET_BYTES).id).toBe(`${runId}:Success`);
     } finally {
       await down.close();
     }
@@ -408,7 +348,7 @@ describe('the app SIGKILLed between the verdict and the delivery', () => {
       await new Promise((resolve) => child.once('exit', resolve));
       child = await startApp(dir, port);
       await waitFor('the delivery after the restart', () => Promise.resolve(receiver.at('/killed').length >= 2 ? true : undefined), 60_000);
-      const ids = new Set(receiver.at('/killed').map((d) => verifyStandardWebhook(d).id));
+      const ids = new Set(receiver.at('/killed').map((d) => verifyStandardWebhook(d, SECRET_BYTES).id));
       expect([...ids]).toEqual([`${runId}:Success`]);
     } finally {
       child.kill('SIGKILL');

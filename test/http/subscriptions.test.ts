@@ -14,6 +14,7 @@ import { SubscriptionStore } from '../../src/runs/subscriptions.js';
 import { createServices, setServices } from '../../src/services.js';
 import { MemoryBlobs } from '../fakes/blobs.js';
 import { FakeDurableClient } from '../fakes/durable-client.js';
+import { FakeKube } from '../fakes/kube.js';
 
 /**
  * Issue 23: a subscription written just as the verdict is made is delivered exactly once. The subscriptions route
@@ -108,6 +109,66 @@ describe('a subscription racing the verdict is delivered exactly once', () => {
     await notifyRun({ ref, snapshot: success }, client, context());
     await subscribeToRun(request({ url: HOOK }), client, RUN, { url: HOOK }, context());
     expect(client.startCount).toBe(1);
+  });
+});
+
+describe('a subscription asking for started, racing the submit activity, is told of the start exactly once', () => {
+  const WEBHOOK = 'https://hooks.contoso.example/aks/progress';
+  /** Before the submit's answer reached the orchestrator: the run's status does not show the Job yet. */
+  const accepted: RunSnapshot = snapshotOf(ref, { status: 'Starting', reason: 'Accepted', message: '' }, t0);
+  const submitted: RunSnapshot = snapshotOf(ref, { status: 'Starting', reason: 'Submitted', message: 'the Job was created' }, t0);
+  let kube: FakeKube;
+
+  function withCluster(): void {
+    const config = loadConfig({
+      CLUSTERS: JSON.stringify([{ alias: 'dev', type: 'kubeconfig', kubeconfigPath: '/nonexistent', namespaces: ['batch'] }]),
+      CALLBACK_ALLOWED_URLS: 'https://hooks.contoso.example/aks/',
+      WEBHOOK_SIGNING_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
+    });
+    setServices({ ...createServices(config, { gatewayFactory: () => kube, now: () => t0 }), subscriptions: store });
+  }
+  const body = { url: WEBHOOK, events: ['started' as const, 'finished' as const] };
+  const startedDelivery = () => deliveryInstanceIdOf(RUN, 'Started', subscriptionIdOf(RUN, WEBHOOK));
+
+  beforeEach(() => {
+    kube = new FakeKube();
+    withCluster();
+  });
+
+  it('the submit listed before the write and the status does not show the Job yet: the route finds the Job in the cluster and starts it', async () => {
+    kube.addJob({ metadata: { name: RUN, namespace: 'batch', uid: 'j1', resourceVersion: '1' }, spec: { template: { spec: { containers: [] } } } });
+    run(accepted);
+    await subscribeToRun(request(body), client, RUN, body, context());
+    expect(deliveries().map((d) => d.instanceId)).toEqual([startedDelivery()]);
+    expect(deliveries()[0]?.input).toMatchObject({ eventId: `${RUN}:Started` });
+  });
+
+  it('no Job yet: the route starts nothing (the submit activity will find the subscription); the verdict alone is not a start', async () => {
+    run(accepted);
+    await subscribeToRun(request(body), client, RUN, body, context());
+    expect(deliveries()).toEqual([]);
+    expect(kube.calls.some((c) => c.startsWith('readJob'))).toBe(true);
+  });
+
+  it('the status shows the Job made: no cluster read; the route, the verdict\'s activity and a retried one start it once', async () => {
+    run(submitted);
+    await subscribeToRun(request(body), client, RUN, body, context());
+    expect(kube.calls.filter((c) => c.startsWith('readJob'))).toEqual([]);
+    const done = { ...success, startTime: t0.toISOString() };
+    run(done);
+    await notifyRun({ ref, snapshot: done }, client, context());
+    await notifyRun({ ref, snapshot: done }, client, context());
+    expect(deliveries().map((d) => d.instanceId).sort()).toEqual([startedDelivery(), deliveryInstanceIdOf(RUN, 'Success', subscriptionIdOf(RUN, WEBHOOK))].sort());
+    expect(client.startCount).toBe(2);
+  });
+
+  it('a run refused before its Job was made: the verdict\'s activity sends the verdict and no start', async () => {
+    run(accepted);
+    await subscribeToRun(request(body), client, RUN, body, context());
+    const refused = snapshotOf(ref, { status: 'Failed', reason: 'SourceNotFound', message: 'Job "report" does not exist' }, t0);
+    run(refused);
+    await notifyRun({ ref, snapshot: refused }, client, context());
+    expect(deliveries().map((d) => d.instanceId)).toEqual([deliveryInstanceIdOf(RUN, 'Failed', subscriptionIdOf(RUN, WEBHOOK))]);
   });
 });
 

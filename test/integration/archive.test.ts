@@ -55,7 +55,7 @@ beforeAll(() => {
   const logs = services().logs;
   if (!logs) throw new Error('the archive is not configured');
   store = logs;
-  durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun, archiveRun } });
+  durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun: (input, context) => submitRun(input, durable, context), observeRun, stopRun, archiveRun } });
 });
 afterAll(() => durable.close());
 

@@ -80,7 +80,7 @@ beforeAll(async () => {
       }),
     ),
   );
-  durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun } });
+  durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun: (input, context) => submitRun(input, durable, context), observeRun, stopRun } });
 }, 240_000);
 afterAll(async () => {
   await durable.close();

@@ -43,7 +43,7 @@ export function runPathConfig(namespace: string, settings: Record<string, string
 export function localRunPath(): LocalDurable {
   const durable: LocalDurable = new LocalDurable({
     orchestrators: { jobRun: orchestratorRunner(jobRun), deliverRunEvent: orchestratorRunner(deliverRunEvent) },
-    activities: { submitRun, observeRun, stopRun, archiveRun, notifyRun: (input, context) => notifyRun(input, durable, context), attemptDelivery, deadLetterDelivery },
+    activities: { submitRun: (input, context) => submitRun(input, durable, context), observeRun, stopRun, archiveRun, notifyRun: (input, context) => notifyRun(input, durable, context), attemptDelivery, deadLetterDelivery },
   });
   return durable;
 }

@@ -120,7 +120,7 @@ beforeAll(async () => {
   const logs = services().logs;
   if (!logs) throw new Error('the archive is not configured');
   store = logs;
-  durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun, observeRun, stopRun, archiveRun } });
+  durable = new LocalDurable({ orchestrators: { jobRun: orchestratorRunner(jobRun) }, activities: { submitRun: (input, context) => submitRun(input, durable, context), observeRun, stopRun, archiveRun } });
 
   // The sources: a Job that succeeds, one that fails with exit code 4, a CronJob, and a CronJob its owner keeps out.
   await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'report', namespace: ns(), suspend: true, annotations: { [COMPLETE_DELAY_ANNOTATION]: '1s' }, terminationGracePeriodSeconds: 0 }) });

@@ -182,7 +182,7 @@ beforeAll(async () => {
   durable = new LocalDurable({
     stateDir,
     orchestrators: { jobRun: orchestratorRunner(jobRun), deliverRunEvent: orchestratorRunner(deliverRunEvent) },
-    activities: { submitRun, observeRun, stopRun, archiveRun, notifyRun: (input, ctx) => notifyRun(input, durable, ctx), attemptDelivery, deadLetterDelivery },
+    activities: { submitRun: (input, context) => submitRun(input, durable, context), observeRun, stopRun, archiveRun, notifyRun: (input, ctx) => notifyRun(input, durable, ctx), attemptDelivery, deadLetterDelivery },
     log: (line) => logs.push(line),
   });
 });

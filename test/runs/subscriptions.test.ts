@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest';
 
+import { BadRequestError } from '../../src/core/errors.js';
 import { type RunRef, type RunSnapshot, snapshotOf } from '../../src/core/run.js';
-import { outcomeOf } from '../../src/core/subscriptions.js';
+import { eventTypeOfId, outcomeOf, viewOf } from '../../src/core/subscriptions.js';
 import {
   attemptDelivery,
   type AttemptDeps,
   type DeliveryInput,
+  markDeadLettered,
+  PLACE_GRACE_MS,
   startDeliveries,
+  startStartedDeliveries,
   subscribe,
   type SubscribeDeps,
   SubscriptionStore,
@@ -93,6 +97,24 @@ describe('subscribe', () => {
     const renewed = await subscribe(ref.runId, { url: HOOK }, deps);
     expect(renewed).toMatchObject({ created: true, sub: { id: sub.id, state: 'pending', url: new URL(HOOK).toString() } });
     expect(await store.findByUrl(new URL(HOOK).toString())).toEqual({ runId: ref.runId, id: sub.id });
+  });
+
+  it('subscriptions made before the places were kept count: the places start with them', async () => {
+    const { blobs, deps } = setup();
+    for (let i = 0; i < 5; i++) await subscribe(ref.runId, { url: `https://hooks.contoso.example/aks/old/${String(i)}` }, deps);
+    // As stored before this change: subscriptions, and no places blob.
+    blobs.blobs.delete(`run-places/${ref.runId}.json`);
+    await expect(subscribe(ref.runId, { url: 'https://hooks.contoso.example/aks/new' }, deps)).rejects.toThrow(/the most a run may have \(5\)/);
+  });
+
+  it('a place whose subscription was never written is given back after PLACE_GRACE_MS, not before', async () => {
+    const { store, deps } = setup();
+    // Five requests that took their places and died before writing their subscriptions.
+    for (let i = 0; i < 5; i++) expect(await store.takeRunPlace(ref.runId, `dead${String(i)}`, t0)).toEqual({ taken: true });
+    const within = { ...deps, now: new Date(t0.getTime() + PLACE_GRACE_MS) };
+    await expect(subscribe(ref.runId, { url: HOOK }, within)).rejects.toThrow(/already has 5 subscriptions/);
+    const after = { ...deps, now: new Date(t0.getTime() + PLACE_GRACE_MS + 1_000) };
+    expect((await subscribe(ref.runId, { url: HOOK }, after)).created).toBe(true);
   });
 });
 
@@ -187,5 +209,129 @@ describe('attemptDelivery', () => {
     const sent: { url: string; headers: Record<string, string> }[] = [];
     expect(await attemptDelivery(ref.runId, sub.id, 'e', attemptDeps(store, { status: 200 }, sent))).toEqual({ kind: 'skipped', why: 'unsubscribed' });
     expect(sent).toEqual([]);
+  });
+});
+
+describe('the started event (issue 23, item 3)', () => {
+  const running: RunSnapshot = snapshotOf(ref, { status: 'Starting', reason: 'Submitted', message: 'the Job was created' }, t0);
+
+  function sender(sent: { body: string; headers: Record<string, string> }[], status = 200): AttemptDeps {
+    return {
+      store: new SubscriptionStore(new MemoryBlobs()),
+      checkUrl: (raw) => ({ url: new URL(raw) }),
+      body: (sub) => `{"sub":"${sub.id}"}`,
+      sign: () => ({ 'webhook-signature': 'v1,x' }),
+      send: (_url, body, headers) => {
+        sent.push({ body, headers });
+        return Promise.resolve({ status });
+      },
+      outcomeOf,
+      now: () => t0,
+    };
+  }
+
+  it('a Logic Apps or Power Automate callback URL asking for started is a 400 that says why, and nothing is stored', async () => {
+    const { blobs, deps } = setup();
+    const automate = 'https://prod.westeurope.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/abc/triggers/manual/paths/invoke?sig=s3cr3t';
+    for (const url of [LOGIC_APPS, automate]) {
+      for (const events of [['started'], ['started', 'finished']] as const) {
+        const err = await subscribe(ref.runId, { url, events: [...events], format: 'cloudevents' }, deps).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err, `${url} ${events.join(',')}`).toBeInstanceOf(BadRequestError);
+        expect((err as Error).message).toContain('may ask for "finished" only, not "started"');
+        expect((err as Error).message).toContain('resumes its workflow on the first request');
+        expect((err as Error).message).not.toContain('s3cr3t');
+      }
+    }
+    expect(blobs.blobs.size).toBe(0);
+    // The verdict alone is as before.
+    expect((await subscribe(ref.runId, { url: LOGIC_APPS, events: ['finished'] }, deps)).created).toBe(true);
+  });
+
+  it('events are kept once each, in the order they happen; only a subscription asking for started has its delivery', async () => {
+    const { deps } = setup();
+    const both = await subscribe(ref.runId, { url: HOOK, events: ['finished', 'started', 'finished'] }, deps);
+    expect(both.sub).toMatchObject({ events: ['started', 'finished'], started: { state: 'pending', attempts: 0 } });
+    const verdict = await subscribe(ref.runId, { url: `${HOOK}&v`, events: ['finished'] }, deps);
+    expect(verdict.sub.started).toBeNull();
+  });
+
+  it('a subscription stored before started existed still reads, its delivery shown as the verdict\'s', async () => {
+    const { blobs, store, deps } = setup();
+    const { sub } = await subscribe(ref.runId, { url: HOOK }, deps);
+    const name = `runs/${ref.runId}/${sub.id}.json`;
+    const old = JSON.parse(blobs.blobs.get(name)?.content.toString() ?? '{}') as Record<string, unknown>;
+    delete old.started;
+    blobs.blobs.set(name, { content: Buffer.from(JSON.stringify({ ...old, state: 'delivered', attempts: 2 })), etag: '"old"' });
+    const read = await store.get(ref.runId, sub.id);
+    expect(read?.started).toBeNull();
+    if (!read) throw new Error('not read');
+    expect(viewOf(read)).toMatchObject({ state: 'delivered', attempts: 2, deliveries: { finished: { state: 'delivered', attempts: 2 } } });
+    expect(viewOf(read).deliveries.started).toBeUndefined();
+  });
+
+  it('one delivery per subscription that asks for it, under an id of run, "started" and subscription, with the id <runId>:Started; a second call starts none', async () => {
+    const { store, deps } = setup();
+    const asks = await subscribe(ref.runId, { url: HOOK, events: ['started', 'finished'] }, deps);
+    await subscribe(ref.runId, { url: `${HOOK}&verdict-only` }, deps);
+    const ended = await subscribe(ref.runId, { url: `${HOOK}&ended`, events: ['started'] }, deps);
+    await unsubscribe(store, ref.runId, ended.sub.id);
+    const { started, start } = starter();
+    expect(await startStartedDeliveries(store, ref, running, start)).toEqual([`delivery-${ref.runId}-started-${asks.sub.id}`]);
+    expect([...started.values()][0]).toMatchObject({ eventId: `${ref.runId}:Started`, subscriptionId: asks.sub.id, snapshot: { status: 'Starting' } });
+    // The submit activity again (a retry, the next attempt's Job), the route, the verdict: the same instance.
+    expect(await startStartedDeliveries(store, ref, running, start)).toEqual([]);
+    expect(await startStartedDeliveries(store, { ...ref, jobName: `${ref.runId}-r1` }, running, start)).toEqual([]);
+    expect(eventTypeOfId(`${ref.runId}:Started`)).toBe('started');
+  });
+
+  it('the start and the verdict are delivered and shown each on its own; a repeat of the start sends nothing', async () => {
+    const sent: { body: string; headers: Record<string, string> }[] = [];
+    const deps = sender(sent);
+    const { sub } = await subscribe(ref.runId, { url: HOOK, events: ['started', 'finished'] }, { ...setup().deps, store: deps.store });
+    expect(await attemptDelivery(ref.runId, sub.id, `${ref.runId}:Started`, deps)).toEqual({ kind: 'delivered' });
+    let stored = await deps.store.get(ref.runId, sub.id);
+    expect(stored).toMatchObject({ state: 'pending', attempts: 0, started: { state: 'delivered', attempts: 1, eventId: `${ref.runId}:Started`, deliveredAt: t0.toISOString() } });
+    expect((await attemptDelivery(ref.runId, sub.id, `${ref.runId}:Started`, deps)).kind).toBe('skipped');
+    expect(sent).toHaveLength(1);
+    expect(await attemptDelivery(ref.runId, sub.id, `${ref.runId}:Success`, deps)).toEqual({ kind: 'delivered' });
+    stored = await deps.store.get(ref.runId, sub.id);
+    expect(stored).toMatchObject({ state: 'delivered', attempts: 1, eventId: `${ref.runId}:Success`, started: { state: 'delivered', attempts: 1 } });
+    if (!stored) throw new Error('not stored');
+    expect(viewOf(stored)).toMatchObject({
+      state: 'delivered',
+      deliveries: { started: { state: 'delivered', attempts: 1 }, finished: { state: 'delivered', attempts: 1 } },
+    });
+    expect(sent).toHaveLength(2);
+  });
+
+  it('a subscription asking only for started shows the start\'s delivery at the top', async () => {
+    const sent: { body: string; headers: Record<string, string> }[] = [];
+    const deps = sender(sent, 503);
+    const { sub } = await subscribe(ref.runId, { url: HOOK, events: ['started'] }, { ...setup().deps, store: deps.store });
+    await attemptDelivery(ref.runId, sub.id, `${ref.runId}:Started`, deps);
+    const stored = await deps.store.get(ref.runId, sub.id);
+    if (!stored) throw new Error('not stored');
+    expect(viewOf(stored)).toMatchObject({ events: ['started'], state: 'retrying', attempts: 1, lastError: 'the receiver answered HTTP 503' });
+    expect(viewOf(stored).deliveries).toEqual({ started: expect.objectContaining({ state: 'retrying' }) as unknown });
+  });
+
+  it('410 to the start ends the whole subscription: the verdict is not sent', async () => {
+    const sent: { body: string; headers: Record<string, string> }[] = [];
+    const deps = sender(sent, 410);
+    const { sub } = await subscribe(ref.runId, { url: HOOK, events: ['started', 'finished'] }, { ...setup().deps, store: deps.store });
+    expect(await attemptDelivery(ref.runId, sub.id, `${ref.runId}:Started`, deps)).toEqual({ kind: 'gone' });
+    expect(await deps.store.get(ref.runId, sub.id)).toMatchObject({ state: 'gone', url: null, started: { state: 'gone' } });
+    expect((await attemptDelivery(ref.runId, sub.id, `${ref.runId}:Success`, deps)).kind).toBe('skipped');
+    expect(sent).toHaveLength(1);
+  });
+
+  it('a dead letter of the start marks the start\'s delivery, not the verdict\'s', async () => {
+    const { store, deps } = setup();
+    const { sub } = await subscribe(ref.runId, { url: HOOK, events: ['started', 'finished'] }, deps);
+    await markDeadLettered(store, ref.runId, sub.id, 'dev/batch/x/dead-letters/y-started.json', `${ref.runId}:Started`);
+    expect(await store.get(ref.runId, sub.id)).toMatchObject({ state: 'pending', deadLetter: null, started: { state: 'deadLettered', deadLetter: 'dev/batch/x/dead-letters/y-started.json' } });
   });
 });

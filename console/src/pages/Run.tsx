@@ -6,7 +6,7 @@ import { Empty, ErrorNote, StatusBadge } from '../components.tsx';
 import { formatInstant, isFinished, retryAfterMs } from '../logic/answers.ts';
 import { type AttemptRow, attemptRows } from '../logic/attempts.ts';
 import { hashOf } from '../logic/routes.ts';
-import type { CronJobDetail, RunFailure, Snapshot, Subscription } from '../types.ts';
+import type { CronJobDetail, Delivery, RunFailure, Snapshot, Subscription } from '../types.ts';
 
 /** What a failure kind means, in a person's words (docs/http-api.md, "Why a run failed"). */
 const KIND_WORDS: Readonly<Record<string, string>> = {
@@ -170,24 +170,33 @@ function useFollowedLog(runId: string, scope: Scope, container: string, enabled:
   return { text, note, ended };
 }
 
-/** Who is told the verdict: each subscription's host (never its URL) and how its delivery stands. */
+/** One row per subscription and event it asks for: a subscription made before events were told apart shows its one delivery. */
+function deliveryRows(sub: Subscription): { event: string; delivery: Delivery }[] {
+  const rows = Object.entries(sub.deliveries ?? {}).flatMap(([event, delivery]) => (delivery ? [{ event, delivery }] : []));
+  return rows.length > 0 ? rows : [{ event: sub.events.join(', '), delivery: sub }];
+}
+
+/** Who is told the run's start and verdict: each subscription's host (never its URL) and how each event's delivery stands. */
 function Subscriptions({ items }: { items: Subscription[] }) {
   return (
     <section aria-labelledby="subscriptions-title" data-testid="run-subscriptions">
-      <h2 id="subscriptions-title">Told at the verdict</h2>
+      <h2 id="subscriptions-title">Told of this run</h2>
       <table class="outputs">
         <thead>
-          <tr><th scope="col">Receiver</th><th scope="col">Delivery</th><th scope="col">Attempts</th><th scope="col">Last error</th></tr>
+          <tr><th scope="col">Receiver</th><th scope="col">Event</th><th scope="col">Delivery</th><th scope="col">Attempts</th><th scope="col">Last error</th></tr>
         </thead>
         <tbody>
-          {items.map((sub) => (
-            <tr key={sub.id}>
-              <th scope="row">{sub.host} <small>({sub.format})</small></th>
-              <td>{sub.state}{sub.deliveredAt ? ` · ${formatInstant(sub.deliveredAt, undefined, true)}` : ''}{sub.deadLetter ? ` · dead letter ${sub.deadLetter}` : ''}</td>
-              <td>{sub.attempts}</td>
-              <td>{sub.lastError ?? ''}</td>
-            </tr>
-          ))}
+          {items.flatMap((sub) =>
+            deliveryRows(sub).map(({ event, delivery }) => (
+              <tr key={`${sub.id}-${event}`}>
+                <th scope="row">{sub.host} <small>({sub.format})</small></th>
+                <td>{event}</td>
+                <td>{delivery.state}{delivery.deliveredAt ? ` · ${formatInstant(delivery.deliveredAt, undefined, true)}` : ''}{delivery.deadLetter ? ` · dead letter ${delivery.deadLetter}` : ''}</td>
+                <td>{delivery.attempts}</td>
+                <td>{delivery.lastError ?? ''}</td>
+              </tr>
+            )),
+          )}
         </tbody>
       </table>
     </section>
