@@ -87,7 +87,8 @@ try {
     });
     const { runId } = (await start.json()) as { runId: string };
     let location = start.headers.get('Location') ?? '';
-    let retryAfter = Number(start.headers.get('Retry-After'));
+    // A start that subscribed answers 201 without Retry-After: the poller looks at once, then as the 202s say.
+    let retryAfter = Number(start.headers.get('Retry-After') ?? 0);
     let final: { observedAt: string } | undefined;
     let polledAt = 0;
     while (!final) {

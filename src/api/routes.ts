@@ -222,6 +222,13 @@ const runStarted: ApiSuccess = {
     GetRunLogs: { operationId: 'getRunLogs', parameters: runId },
   },
 };
+/** A start whose body subscribed to the verdict (a Logic Apps HTTP Webhook's Subscribe): the caller waits for the push. */
+const runStartedSubscribed: ApiSuccess = {
+  description: 'The run is accepted and the body\'s subscription made: its verdict is POSTed to the subscription\'s URL, nothing to poll (Location still names the run\'s status)',
+  body: { schema: 'RunAccepted' },
+  headers: ['Location'],
+  links: runStarted.links,
+};
 // On the default cluster: a runtime expression of a query parameter the request did not have would be empty.
 const cronJob = { namespace: '$request.path.namespace', name: '$response.body#/cronJob/metadata/name' };
 const cronJobLinks: Readonly<Record<string, ApiLink>> = {
@@ -294,7 +301,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     description: 'Run a clone of a Job with the body\'s env overrides, or, with `image`, a minimal Job when the source does not exist.',
     parameters: startParameters('Job'),
     requestBody: { schema: 'StartRunBody', required: false, description: 'Env overrides for containers[0], and optionally a subscription to the verdict' },
-    answers: { 202: runStarted },
+    answers: { 201: runStartedSubscribed, 202: runStarted },
     errors: [...CLUSTER_ERRORS, 413, 429],
   },
   {
@@ -307,7 +314,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     description: "Run the CronJob's jobTemplate now, with the body's env overrides; its concurrencyPolicy holds (Forbid: 409 naming the active run).",
     parameters: startParameters('CronJob'),
     requestBody: { schema: 'StartRunBody', required: false, description: 'Env overrides for containers[0], and optionally a subscription to the verdict' },
-    answers: { 202: runStarted },
+    answers: { 201: runStartedSubscribed, 202: runStarted },
     errors: [...CLUSTER_ERRORS, 413, 429],
   },
   {

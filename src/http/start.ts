@@ -152,8 +152,21 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
     // subscriptions route closes it. A failure here answers the error: the same request again (with its
     // idempotency key) meets the same run and subscribes it.
     const { sub } = await subscribeToRun(request, client, started.runId, subscription, context);
-    return { ...accepted, jsonBody: { ...(accepted.jsonBody as Record<string, unknown>), subscriptionUrl: subscriptionLocation(request, started.runId, sub.id) } };
+    return subscribedResponse(accepted, subscriptionLocation(request, started.runId, sub.id));
   } catch (err) {
     return errorResponse(err, context);
   }
+}
+
+/**
+ * The answer to a start that subscribed: 201 Created, not 202. A 202 with Location is the asynchronous pattern's
+ * "poll Location" (the HTTP action follows it), and a start that subscribed is a Logic Apps HTTP Webhook action's
+ * Subscribe call, whose caller waits for the callback instead. Microsoft Learn documents no status for the Subscribe
+ * answer and its sample answers 200 (docs/push.md); a 201 is a plain success in every reading, so the engine waits
+ * for the callback whether or not it would have followed a 202. Location still names the run's status, for a
+ * caller that wants to look; no Retry-After, as nobody is asked to poll.
+ */
+export function subscribedResponse(accepted: HttpResponseInit, subscriptionUrl: string): HttpResponseInit {
+  const headers = Object.fromEntries(Object.entries(accepted.headers as Record<string, string>).filter(([name]) => name !== 'Retry-After'));
+  return { status: 201, headers, jsonBody: { ...(accepted.jsonBody as Record<string, unknown>), subscriptionUrl } };
 }

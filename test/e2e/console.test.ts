@@ -411,7 +411,7 @@ describe('the web console in a real browser', () => {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ subscription: { url: receiver.url('/console/told', '?token=hidden-in-the-console'), events: ['started', 'finished'] } }),
     });
-    expect(started.status).toBe(202);
+    expect(started.status).toBe(201);
     const { runId } = (await started.json()) as { runId: string };
     // Both events delivered, as the run's status route tells it; then the page shows what that answer holds.
     await waitFor('both deliveries', async () => {

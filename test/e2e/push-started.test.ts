@@ -39,7 +39,8 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
 
 async function start(job: string, body: Record<string, unknown> = {}): Promise<string> {
   const answer = await call('POST', `jobs/${ns()}/${job}/runs`, body);
-  expect(answer.status, JSON.stringify(answer.body)).toBe(202);
+  // A start that subscribed answers 201: the caller waits for the push (src/http/start.ts, subscribedResponse).
+  expect(answer.status, JSON.stringify(answer.body)).toBe(body.subscription ? 201 : 202);
   return answer.body.runId as string;
 }
 

@@ -36,7 +36,8 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
 
 async function start(job: string, body: Record<string, unknown> = {}): Promise<string> {
   const answer = await call('POST', `jobs/${ns()}/${job}/runs`, body);
-  expect(answer.status, JSON.stringify(answer.body)).toBe(202);
+  // A start that subscribed answers 201: the caller waits for the push (src/http/start.ts, subscribedResponse).
+  expect(answer.status, JSON.stringify(answer.body)).toBe(body.subscription ? 201 : 202);
   return answer.body.runId as string;
 }
 
@@ -105,14 +106,18 @@ describe('a Logic-Apps-style HTTP Webhook client', () => {
    *   the subscribe call "uses the same parameters as standard HTTP actions".
    * No page names the status the subscribe endpoint must answer; Microsoft's own sample subscribe endpoint
    * (logicappsio/LogicAppTriggersExample, WebhookTriggerController.cs) answers 200 with no body. Ours is the start
-   * route's 2xx, 202 with Location (the run's status URL) and the run's id, and never the callback URL.
+   * route's 2xx, but 201, not 202: whether the engine applies the HTTP action's asynchronous pattern (follow Location
+   * while 202) to a Subscribe answer is documented nowhere, and if it did it would poll the run to its verdict (and
+   * fail the action on a failed run's 424) instead of waiting for the callback. A 201 is a plain success either
+   * way. Location still names the run's status; no Retry-After.
    */
-  it('answers the Subscribe call (a start with the callback URL) with 2xx at once: 202, Location the run\'s status URL, the run id, no callback URL', async () => {
+  it('answers the Subscribe call (a start with the callback URL) with 201 at once: Location the run\'s status URL, no Retry-After, the run id, no callback URL', async () => {
     const callback = receiver.url('/la/subscribe-answer', '?api-version=2016-06-01&sp=%2Fruns%2Fx&sv=1.0&sig=s3cr3t-subscribe');
     const answer = await call('POST', `jobs/${ns()}/quick/runs`, { subscription: { url: callback, format: 'snapshot' } });
-    expect(answer.status).toBe(202);
+    expect(answer.status).toBe(201);
     const runId = answer.body.runId as string;
     expect(answer.headers.get('Location')).toContain(`/api/runs/${runId}`);
+    expect(answer.headers.get('Retry-After')).toBeNull();
     expect(answer.body).toMatchObject({ runId, subscriptionUrl: expect.stringContaining(`/api/runs/${runId}/subscriptions/`) as string });
     expect(JSON.stringify(answer.body)).not.toContain('s3cr3t');
     expect([...answer.headers.values()].join(' ')).not.toContain('s3cr3t');
@@ -341,7 +346,7 @@ describe('the app SIGKILLed between the verdict and the delivery', () => {
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ subscription: { url: receiver.url('/killed') } }),
       });
-      expect(answer.status).toBe(202);
+      expect(answer.status).toBe(201);
       const { runId } = (await answer.json()) as { runId: string };
       await waitFor('the delivery to be under way', () => Promise.resolve(receiver.at('/killed').length >= 1 ? true : undefined), 60_000);
       child.kill('SIGKILL');
