@@ -1,6 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { activity } from '../clients/durable.js';
 import { inRunTrace } from '../clients/telemetry.js';
 import { runRequestSchema } from '../core/schemas.js';
 import { createRun, type SubmitResult } from '../runs/submit.js';
@@ -18,4 +18,4 @@ export async function submitRun(input: unknown, context: InvocationContext): Pro
   });
 }
 
-df.app.activity(ACTIVITIES.submitRun, { handler: submitRun });
+activity(ACTIVITIES.submitRun, { handler: submitRun });
