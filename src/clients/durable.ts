@@ -4,8 +4,7 @@
  * durableClient/getClient.js): axios, validator, lodash, mime-db, and through axios Node's own fetch (undici),
  * http2 and zlib. At start that was the largest part of what a new instance evaluated before its first request
  * (docs/decisions.md, "Issue 25, the load-time goal: what a new instance runs at start"), and no registration needs
- * any of it: a registration is
- * metadata (a trigger, a durableClient input binding) and a handler.
+ * any of it: a registration is metadata (a trigger, a durableClient input binding) and a handler.
  *
  * So the functions register here, with the metadata durable-functions registers (its lib/src/trigger.js,
  * input.js, app.js and client.js, 3.5.0), and handlers that load the package through `load('durable-functions')`
