@@ -47,6 +47,8 @@ Module.registerHooks?.({
 
 const out = process.argv[2];
 const main = resolve(JSON.parse(readFileSync('package.json', 'utf8')).main);
+// Node's own modules loaded before the package (the loader's), to tell which the load itself brings in.
+const builtinsBefore = new Set(process.moduleLoadList);
 const started = performance.now();
 // CPU time (user + system, all threads) the load takes: less sensitive than wall time to what else the machine runs.
 const cpuAtStart = process.cpuUsage();
@@ -128,8 +130,10 @@ import(pathToFileURL(main).href).then(
     const cpu = process.cpuUsage(cpuAtStart);
     const loadCpuMs = (cpu.user + cpu.system) / 1000;
     const rssBytes = process.memoryUsage().rss;
+    // Node's built-in modules the load brought in (internal ones included: Node's fetch is internal/deps/undici/undici).
+    const builtins = process.moduleLoadList.filter((m) => !builtinsBefore.has(m) && m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
     const extra = firstRequest ? { firstRequest: await firstRequests(), rssAfterRequestsBytes: process.memoryUsage().rss } : {};
-    write({ loadMs, loadCpuMs, rssBytes, console: await consolePage(), ...extra });
+    write({ loadMs, loadCpuMs, rssBytes, builtins, console: await consolePage(), ...extra });
     process.exit(0);
   },
   (error) => {
