@@ -117,15 +117,18 @@ function oneMachineIdReader(): Plugin {
   };
 }
 
+/** esbuild's namespace of builtinsThroughRequire's one-line modules (their sources in the maps are named by it). */
+const BUILTIN_NAMESPACE = 'builtin-require';
+
 /**
  * Node's built-in modules are reached through `require` (the banner's), as the bundled CommonJS code reaches them,
  * not through ES module imports. An ES module import of a built-in makes Node build the module's ESM facade, which
  * reads every one of its exports, lazy getters included: `import http from 'node:http'` loads Node's own fetch
  * (undici), http2, zlib and worker_threads with it (http.WebSocket and friends), about 30 ms of a cold start,
- * against 5 ms for `require('node:http')`. Each built-in the app or an ES module package imports becomes a
- * CommonJS module of one line; esbuild turns its import into property reads of what `require` returns, which are
- * the same objects the facade would give. Only the app's own imports (dependencies' ES modules that import
- * built-ins are in the lazily loaded files).
+ * against 5 ms for `require('node:http')`. Each built-in the app's own modules import becomes a CommonJS module
+ * of one line; esbuild turns the import into property reads of what `require` returns, which are the same objects
+ * the facade would give. The app's imports only: the dependencies' ES modules that import built-ins are in the
+ * lazily loaded files.
  */
 function builtinsThroughRequire(): Plugin {
   // The app's own modules, all in the file read at start but for the lazily loaded clients' re-exports: a built-in
@@ -139,10 +142,10 @@ function builtinsThroughRequire(): Plugin {
     setup(build) {
       build.onResolve({ filter: /^[a-z]/ }, (args) =>
         args.kind === 'import-statement' && isBuiltin(args.path) && isStartCode(relative(projectRoot, args.importer))
-          ? { path: args.path, namespace: 'builtin-require' }
+          ? { path: args.path, namespace: BUILTIN_NAMESPACE }
           : undefined,
       );
-      build.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+      build.onLoad({ filter: /.*/, namespace: BUILTIN_NAMESPACE }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
     },
   };
 }
@@ -231,9 +234,9 @@ export function startFiles(metafile: Metafile): string[] {
   return [...seen].sort();
 }
 
-/** A source of the app's own, not of a bundled dependency. */
+/** A source of the app's own, not of a bundled dependency nor one of builtinsThroughRequire's one-line modules. */
 export function isAppSource(source: string): boolean {
-  return !source.split('\\').join('/').includes('node_modules/');
+  return !source.split('\\').join('/').includes('node_modules/') && !source.startsWith(`${BUILTIN_NAMESPACE}:`);
 }
 
 /**
