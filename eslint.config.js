@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
  * are fine): a static import would put them back on every cold start. The same list as lazy.ts's HEAVY_PACKAGES
  * (test/clients/lazy.test.ts compares them).
  */
-export const heavyPackages = ['@kubernetes/client-node', '@azure/identity', '@azure/arm-containerservice', '@azure/storage-blob', '@azure/eventgrid'];
+export const heavyPackages = ['@kubernetes/client-node', '@azure/identity', '@azure/arm-containerservice', '@azure/storage-blob', '@azure/eventgrid', 'durable-functions'];
 
 /** Heavy clients: their types anywhere, their values only through lazy.ts's load() (src/clients/sdk/ re-exports them for it). */
 export const lazyClients = {

@@ -6,6 +6,7 @@
 // Run by azd's prepackage hook after `npm ci`, and by test/package, which proves what comes out.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -116,6 +117,57 @@ function oneMachineIdReader(): Plugin {
   };
 }
 
+/** esbuild's namespace of builtinsThroughRequire's one-line modules (their sources in the maps are named by it). */
+const BUILTIN_NAMESPACE = 'builtin-require';
+
+/**
+ * Node's built-in modules are reached through `require` (the banner's), as the bundled CommonJS code reaches them,
+ * not through ES module imports. An ES module import of a built-in makes Node build the module's ESM facade, which
+ * reads every one of its exports, lazy getters included: `import http from 'node:http'` loads Node's own fetch
+ * (undici), http2, zlib and worker_threads with it (http.WebSocket and friends), about 30 ms of a cold start,
+ * against 5 ms for `require('node:http')`. Each built-in the app's own modules import becomes a CommonJS module
+ * of one line; esbuild turns the import into property reads of what `require` returns, which are the same objects
+ * the facade would give. The app's imports only: the dependencies' ES modules that import built-ins are in the
+ * lazily loaded files.
+ */
+function builtinsThroughRequire(): Plugin {
+  // The app's own modules, all in the file read at start but for the lazily loaded clients' re-exports: a built-in
+  // imported from files of several chunks would become a small file of its own, shared by them.
+  const isStartCode = (importer: string) => {
+    const path = importer.split(sep).join('/');
+    return path.startsWith('dist/src/') && !path.startsWith('dist/src/clients/sdk/');
+  };
+  return {
+    name: 'builtins-through-require',
+    setup(build) {
+      build.onResolve({ filter: /^[a-z]/ }, (args) =>
+        args.kind === 'import-statement' && isBuiltin(args.path) && isStartCode(relative(projectRoot, args.importer))
+          ? { path: args.path, namespace: BUILTIN_NAMESPACE }
+          : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: BUILTIN_NAMESPACE }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+    },
+  };
+}
+
+/**
+ * zod's `z` namespace carries every locale of its error messages (`z.locales`, 64 of them, 267 KB of the app's
+ * file), which esbuild cannot leave out since `z` is used as an object. The app uses English only, the default
+ * zod configures itself (zod v4/classic/schemas.js registers `en` on the first schema), and never names another
+ * locale: the locales module becomes English alone, so a new instance does not parse the rest at start.
+ */
+function englishZodOnly(): Plugin {
+  return {
+    name: 'english-zod-only',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]node_modules[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({
+        contents: "export { default as en } from './en.js';",
+        loader: 'js',
+      }));
+    },
+  };
+}
+
 /**
  * Bundle the compiled entry point (tsc's output, so what is bundled is what the type checker passed) into
  * `outdir`: ESM for Node 22, split where the app imports lazily (the heavy clients of src/clients/lazy.ts each
@@ -144,17 +196,18 @@ export async function bundle(entry: string, outdir: string, lock: Lockfile): Pro
     keepNames: true,
     metafile: true,
     logLevel: 'warning',
-    plugins: [leaveOutDevPackages(lock, leftOut), oneMachineIdReader()],
+    plugins: [builtinsThroughRequire(), leaveOutDevPackages(lock, leftOut), oneMachineIdReader(), englishZodOnly()],
   });
   return { metafile: result.metafile, leftOut: [...leftOut].sort() };
 }
 
 /**
  * What the files read at start (startFiles) may weigh, in bytes: 1.55 MB when the Kubernetes and Azure clients
- * became lazy, and room for the app's own growth, not for another SDK. The package test holds the bundle to it; a
- * client that would break it belongs in src/clients/lazy.ts.
+ * became lazy, 0.77 MB once durable-functions (with axios) loaded on first call and zod's locales were left out,
+ * and room for the app's own growth, not for another SDK. The package test holds the bundle to it; a client that
+ * would break it belongs in src/clients/lazy.ts.
  */
-export const startBudgetBytes = 1_800_000;
+export const startBudgetBytes = 1_000_000;
 
 /** The compiled entry point and the app it imports (src/main.ts's `import('./index.js')`), as the metafile names them. */
 const ENTRY_INPUT = 'dist/src/main.js';
@@ -181,9 +234,9 @@ export function startFiles(metafile: Metafile): string[] {
   return [...seen].sort();
 }
 
-/** A source of the app's own, not of a bundled dependency. */
+/** A source of the app's own, not of a bundled dependency nor one of builtinsThroughRequire's one-line modules. */
 export function isAppSource(source: string): boolean {
-  return !source.split('\\').join('/').includes('node_modules/');
+  return !source.split('\\').join('/').includes('node_modules/') && !source.startsWith(`${BUILTIN_NAMESPACE}:`);
 }
 
 /**

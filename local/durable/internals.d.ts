@@ -1,24 +1,7 @@
-// The durable-functions package ships its replay engine and history events without type declarations.
+// The durable-functions package ships its replay engine and history events without type declarations (its
+// orchestrator listener, createOrchestrator, is declared in src/clients/sdk/durable-functions-internals.d.ts, which
+// the app's own build needs too).
 /* eslint-disable @typescript-eslint/no-extraneous-class -- declarations of the package's own classes */
-declare module 'durable-functions/lib/src/util/testingUtils.js' {
-  import type { InvocationContext } from '@azure/functions';
-  import type { OrchestrationHandler } from 'durable-functions';
-
-  export class DurableOrchestrationInput {
-    constructor(instanceId?: string, history?: unknown[], input?: unknown);
-  }
-  export interface OrchestratorState {
-    isDone: boolean;
-    actions: Record<string, unknown>[][];
-    output?: unknown;
-    error?: string;
-    customStatus?: unknown;
-  }
-  export function createOrchestrator(
-    fn: OrchestrationHandler,
-  ): (input: DurableOrchestrationInput, context: InvocationContext) => Promise<OrchestratorState>;
-}
-
 declare module 'durable-functions/lib/src/history/OrchestratorStartedEvent.js' {
   export class OrchestratorStartedEvent {
     constructor(options: unknown);

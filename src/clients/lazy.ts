@@ -23,6 +23,7 @@ const LOADERS = {
   '@azure/arm-containerservice': () => import('./sdk/arm-containerservice.js'),
   '@azure/storage-blob': () => import('./sdk/storage-blob.js'),
   '@azure/eventgrid': () => import('./sdk/eventgrid.js'),
+  'durable-functions': () => import('./sdk/durable-functions.js'),
 } as const;
 
 export type HeavyPackage = keyof typeof LOADERS;

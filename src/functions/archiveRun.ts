@@ -1,8 +1,8 @@
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { z } from 'zod';
 
 import { BlobStoreError } from '../clients/blob.js';
+import { activity } from '../clients/durable.js';
 import { inRunTrace } from '../clients/telemetry.js';
 import { KubeApiError } from '../core/errors.js';
 import { callerTag } from '../core/run.js';
@@ -69,4 +69,4 @@ async function archiveInTrace(input: unknown, context: InvocationContext): Promi
   }
 }
 
-df.app.activity(ACTIVITIES.archiveRun, { handler: archiveRun });
+activity(ACTIVITIES.archiveRun, { handler: archiveRun });

@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { z } from 'zod';
 
+import { activity } from '../clients/durable.js';
 import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
 import type { AttemptOutcome } from '../core/subscriptions.js';
 import { attemptDepsOf } from '../runs/push.js';
@@ -25,4 +25,4 @@ export async function attemptDelivery(input: unknown, context: InvocationContext
   return outcome;
 }
 
-df.app.activity(ACTIVITIES.attemptDelivery, { handler: attemptDelivery });
+activity(ACTIVITIES.attemptDelivery, { handler: attemptDelivery });

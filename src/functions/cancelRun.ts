@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
 import { cancelRequestSchema } from '../api/schemas.js';
+import { client } from '../clients/durable.js';
 import { BadRequestError, ConflictError, ensureError } from '../core/errors.js';
 import { audited } from '../http/audit.js';
 import { authorizeRunAccess, type Caller, callerOf } from '../http/caller.js';
@@ -88,7 +88,7 @@ export const cancelRun = audited('cancelRun', async function cancelRun(request: 
   }
 });
 
-df.app.client.http('cancelRun', {
+client.http('cancelRun', {
   route: 'runs/{runId}/cancel',
   methods: ['POST'],
   authLevel: 'function',

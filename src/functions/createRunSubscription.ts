@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { client } from '../clients/durable.js';
 import { parseBody } from '../core/cronjob-bodies.js';
 import { subscriptionRequestSchema, viewOf } from '../core/subscriptions.js';
 import { audited } from '../http/audit.js';
@@ -30,7 +30,7 @@ export const createRunSubscription = audited('createRunSubscription', async func
   }
 });
 
-df.app.client.http('createRunSubscription', {
+client.http('createRunSubscription', {
   route: 'runs/{runId}/subscriptions',
   methods: ['POST'],
   authLevel: 'function',

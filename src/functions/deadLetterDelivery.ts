@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { z } from 'zod';
 
+import { activity } from '../clients/durable.js';
 import { runPrefix } from '../core/archive.js';
 import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
 import { eventTypeOfId, viewOf } from '../core/subscriptions.js';
@@ -54,4 +54,4 @@ export async function deadLetterDelivery(input: unknown, context: InvocationCont
   return location;
 }
 
-df.app.activity(ACTIVITIES.deadLetterDelivery, { handler: deadLetterDelivery });
+activity(ACTIVITIES.deadLetterDelivery, { handler: deadLetterDelivery });

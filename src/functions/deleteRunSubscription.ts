@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { client } from '../clients/durable.js';
 import { NotFoundError } from '../core/errors.js';
 import { isSubscriptionId } from '../core/subscriptions.js';
 import { audited } from '../http/audit.js';
@@ -30,7 +30,7 @@ export const deleteRunSubscription = audited('deleteRunSubscription', async func
   }
 });
 
-df.app.client.http('deleteRunSubscription', {
+client.http('deleteRunSubscription', {
   route: 'runs/{runId}/subscriptions/{subscriptionId}',
   methods: ['DELETE'],
   authLevel: 'function',

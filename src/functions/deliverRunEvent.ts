@@ -1,6 +1,7 @@
-import * as df from 'durable-functions';
+import type * as df from 'durable-functions';
 import { z } from 'zod';
 
+import { durableRetryOptions, orchestration } from '../clients/durable.js';
 import { ensureError } from '../core/errors.js';
 import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
 import { type AttemptOutcome, DELIVERY_GIVE_UP_MS, deliveryWaitMs } from '../core/subscriptions.js';
@@ -50,7 +51,7 @@ export function* deliverRunEvent(context: df.OrchestrationContext): Generator<df
     if (outcome.kind === 'failed' || next - since > DELIVERY_GIVE_UP_MS) {
       const letter: DeadLetterInput = { ...attempt, attempts, lastError };
       try {
-        yield context.df.callActivityWithRetry(ACTIVITIES.deadLetterDelivery, new df.RetryOptions(5_000, 5), letter);
+        yield context.df.callActivityWithRetry(ACTIVITIES.deadLetterDelivery, durableRetryOptions(5_000, 5), letter);
       } catch {
         // The subscription's state still shows its last error.
       }
@@ -60,4 +61,4 @@ export function* deliverRunEvent(context: df.OrchestrationContext): Generator<df
   }
 }
 
-df.app.orchestration(ORCHESTRATORS.deliverRunEvent, deliverRunEvent);
+orchestration(ORCHESTRATORS.deliverRunEvent, deliverRunEvent);

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { client } from '../clients/durable.js';
 import { authorizeRunAccess } from '../http/caller.js';
 import { errorResponse } from '../http/problem.js';
 import { requireRun, type RunClient, runStatusResponse, snapshotFromInstance, withParameters, withTrigger } from '../http/runs.js';
@@ -24,7 +24,7 @@ export async function getRun(request: HttpRequest, client: RunClient, context: I
   }
 }
 
-df.app.client.http('getRun', {
+client.http('getRun', {
   route: 'runs/{runId}',
   methods: ['GET'],
   authLevel: 'function',

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { client } from '../clients/durable.js';
 import { runLogsResponse } from '../http/archive.js';
 import { errorResponse } from '../http/problem.js';
 import type { RunClient } from '../http/runs.js';
@@ -17,7 +17,7 @@ export async function getRunLogs(request: HttpRequest, client: RunClient, contex
   }
 }
 
-df.app.client.http('getRunLogs', {
+client.http('getRunLogs', {
   route: 'runs/{runId}/logs',
   methods: ['GET'],
   authLevel: 'function',

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { client } from '../clients/durable.js';
 import { NotFoundError } from '../core/errors.js';
 import { isSubscriptionId, viewOf } from '../core/subscriptions.js';
 import { authorizeRunAccess } from '../http/caller.js';
@@ -26,7 +26,7 @@ export async function getRunSubscription(request: HttpRequest, client: RunClient
   }
 }
 
-df.app.client.http('getRunSubscription', {
+client.http('getRunSubscription', {
   route: 'runs/{runId}/subscriptions/{subscriptionId}',
   methods: ['GET'],
   authLevel: 'function',

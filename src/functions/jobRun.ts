@@ -1,5 +1,6 @@
-import * as df from 'durable-functions';
+import type * as df from 'durable-functions';
 
+import { durableRetryOptions, orchestration } from '../clients/durable.js';
 import { alignedFireAt, pollDelayMs } from '../core/backoff.js';
 import { ensureError } from '../core/errors.js';
 import { forCustomStatus, forOutput } from '../core/limits.js';
@@ -38,10 +39,7 @@ export const STOP_THROTTLED_MAX_WAIT_MS = 5 * 60 * 1000;
 const SUBMIT_MAX_RETRY_MS = 60_000;
 
 function retryOptions(policy: JobRunInput['retry']): df.RetryOptions {
-  const options = new df.RetryOptions(policy.firstRetryMs, policy.maxAttempts);
-  options.backoffCoefficient = 2;
-  options.maxRetryIntervalInMilliseconds = SUBMIT_MAX_RETRY_MS;
-  return options;
+  return durableRetryOptions(policy.firstRetryMs, policy.maxAttempts, { backoffCoefficient: 2, maxRetryIntervalInMilliseconds: SUBMIT_MAX_RETRY_MS });
 }
 
 function cancelVerdict(data: CancelEventData): Verdict {
@@ -414,4 +412,4 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
   return archived;
 }
 
-df.app.orchestration(ORCHESTRATORS.jobRun, jobRun);
+orchestration(ORCHESTRATORS.jobRun, jobRun);

@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { z } from 'zod';
 
+import { activity, durableClientInput, durableClientOf } from '../clients/durable.js';
 import { EventGridError } from '../clients/eventgrid.js';
 import type { StartedBy } from '../core/run.js';
 import { runRefSchema, runRequestSchema, runSnapshotSchema } from '../core/schemas.js';
@@ -58,7 +58,7 @@ export async function notifyRun(input: unknown, client: DeliveryClient, context:
   return started.length;
 }
 
-df.app.activity(ACTIVITIES.notifyRun, {
-  extraInputs: [df.input.durableClient()],
-  handler: (input: unknown, context: InvocationContext) => notifyRun(input, df.getClient(context), context),
+activity(ACTIVITIES.notifyRun, {
+  extraInputs: [durableClientInput()],
+  handler: async (input: unknown, context: InvocationContext) => notifyRun(input, await durableClientOf(context), context),
 });

@@ -1,6 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { activity } from '../clients/durable.js';
 import { inRunTraceWhen } from '../clients/telemetry.js';
 import type { RunSnapshot } from '../core/run.js';
 import { runRefSchema, tracedRefSchema } from '../core/schemas.js';
@@ -37,4 +37,4 @@ export async function observeRun(input: unknown, context: InvocationContext): Pr
   );
 }
 
-df.app.activity(ACTIVITIES.observeRun, { handler: observeRun });
+activity(ACTIVITIES.observeRun, { handler: observeRun });

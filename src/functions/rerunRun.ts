@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { client } from '../clients/durable.js';
 import { parseEnvOverrides } from '../core/clone.js';
 import { BadRequestError } from '../core/errors.js';
 import { audited } from '../http/audit.js';
@@ -36,7 +36,7 @@ export const rerunRun = audited('rerunRun', async function rerunRun(request: Htt
   }
 });
 
-df.app.client.http('rerunRun', {
+client.http('rerunRun', {
   route: 'runs/{runId}/rerun',
   methods: ['POST'],
   authLevel: 'function',

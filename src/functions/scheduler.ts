@@ -1,6 +1,6 @@
 import type { InvocationContext, Timer } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { client } from '../clients/durable.js';
 import { type RunClient, runInstancesOf } from '../http/runs.js';
 import { schedulerTick, type TickReport } from '../runs/scheduler.js';
 import { services } from '../services.js';
@@ -41,7 +41,7 @@ export async function scheduler(timer: Timer, client: RunClient, context: Invoca
   return report;
 }
 
-df.app.client.timer('scheduler', {
+client.timer('scheduler', {
   schedule: SCHEDULER_SCHEDULE,
   // The report is for logs and tests; a timer's return value would only be sent to the host and dropped.
   handler: async (timer, client, context) => {

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { client } from '../clients/durable.js';
 import { audited } from '../http/audit.js';
 import type { RunClient } from '../http/runs.js';
 import { startRun } from '../http/start.js';
@@ -10,7 +10,7 @@ export const startCronJobRun = audited('startCronJobRun', function startCronJobR
   return startRun('CronJob', request, client, context);
 });
 
-df.app.client.http('startCronJobRun', {
+client.http('startCronJobRun', {
   route: 'cronjobs/{namespace}/{name}/runs',
   methods: ['POST'],
   authLevel: 'function',

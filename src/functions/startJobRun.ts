@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { client } from '../clients/durable.js';
 import { audited } from '../http/audit.js';
 import type { RunClient } from '../http/runs.js';
 import { startRun } from '../http/start.js';
@@ -10,7 +10,7 @@ export const startJobRun = audited('startJobRun', function startJobRun(request: 
   return startRun('Job', request, client, context);
 });
 
-df.app.client.http('startJobRun', {
+client.http('startJobRun', {
   route: 'jobs/{namespace}/{name}/runs',
   methods: ['POST'],
   authLevel: 'function',

@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { z } from 'zod';
 
+import { activity } from '../clients/durable.js';
 import { inRunTrace } from '../clients/telemetry.js';
 import { runRefSchema, runSnapshotSchema, tracedRefSchema } from '../core/schemas.js';
 import { deleteRun, isStopThrottled, type StopResult } from '../runs/observe.js';
@@ -27,4 +27,4 @@ export async function stopRun(input: unknown, context: InvocationContext): Promi
   });
 }
 
-df.app.activity(ACTIVITIES.stopRun, { handler: stopRun });
+activity(ACTIVITIES.stopRun, { handler: stopRun });

@@ -1,6 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { activity, durableClientInput, durableClientOf } from '../clients/durable.js';
 import { inRunTrace } from '../clients/telemetry.js';
 import { ensureError } from '../core/errors.js';
 import type { RunRef } from '../core/run.js';
@@ -37,7 +37,7 @@ export async function submitRun(input: unknown, client: DeliveryClient, context:
   });
 }
 
-df.app.activity(ACTIVITIES.submitRun, {
-  extraInputs: [df.input.durableClient()],
-  handler: (input: unknown, context: InvocationContext) => submitRun(input, df.getClient(context), context),
+activity(ACTIVITIES.submitRun, {
+  extraInputs: [durableClientInput()],
+  handler: async (input: unknown, context: InvocationContext) => submitRun(input, await durableClientOf(context), context),
 });

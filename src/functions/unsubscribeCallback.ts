@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 
+import { client } from '../clients/durable.js';
 import { parseBody } from '../core/cronjob-bodies.js';
 import { NotFoundError } from '../core/errors.js';
 import { unsubscribeRequestSchema } from '../core/subscriptions.js';
@@ -41,7 +41,7 @@ export const unsubscribeCallback = audited('unsubscribeCallback', async function
   }
 });
 
-df.app.client.http('unsubscribeCallback', {
+client.http('unsubscribeCallback', {
   route: 'subscriptions/unsubscribe',
   methods: ['POST'],
   authLevel: 'function',

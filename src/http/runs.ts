@@ -1,6 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type * as df from 'durable-functions';
-import { OrchestrationRuntimeStatus } from 'durable-functions';
 import { z } from 'zod';
 
 import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/errors.js';
@@ -210,7 +209,11 @@ export function cancelEventSender(client: Pick<df.DurableClient, 'raiseEvent'>):
   return (runId, reason) => client.raiseEvent(runId, CANCEL_EVENT, { reason });
 }
 
-const UNFINISHED = [OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.ContinuedAsNew];
+/**
+ * OrchestrationRuntimeStatus Pending, Running and ContinuedAsNew: the enum's values, written out so that this
+ * module needs no value of durable-functions (loaded on first use: src/clients/durable.ts).
+ */
+const UNFINISHED: `${df.OrchestrationRuntimeStatus}`[] = ['Pending', 'Running', 'ContinuedAsNew'];
 
 /**
  * The runs of a cluster that Durable has accepted and that have no verdict yet: their orchestrations, with their
@@ -221,7 +224,7 @@ async function acceptedRuns(client: RunClient, cluster: string): Promise<string[
   try {
     // showInput is passed on to the extension's instances query (durable-functions getStatusInternal), though
     // the filter's type does not name it; without it the inputs, and so the clusters, are not returned.
-    instances = await client.getStatusBy({ runtimeStatus: UNFINISHED, showInput: true } as df.OrchestrationFilter);
+    instances = await client.getStatusBy({ runtimeStatus: UNFINISHED, showInput: true } as unknown as df.OrchestrationFilter);
   } catch (err) {
     throw new ServiceUnavailableError(`the active runs could not be read from Durable's task hub, try again: ${ensureError(err).message}`, { cause: err });
   }

@@ -47,7 +47,11 @@ Module.registerHooks?.({
 
 const out = process.argv[2];
 const main = resolve(JSON.parse(readFileSync('package.json', 'utf8')).main);
+// Node's own modules loaded before the package (the loader's), to tell which the load itself brings in.
+const builtinsBefore = new Set(process.moduleLoadList);
 const started = performance.now();
+// CPU time (user + system, all threads) the load takes: less sensitive than wall time to what else the machine runs.
+const cpuAtStart = process.cpuUsage();
 const write = (extra) =>
   writeFileSync(
     out,
@@ -123,9 +127,13 @@ async function firstRequests() {
 import(pathToFileURL(main).href).then(
   async () => {
     const loadMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuAtStart);
+    const loadCpuMs = (cpu.user + cpu.system) / 1000;
     const rssBytes = process.memoryUsage().rss;
+    // Node's built-in modules the load brought in (internal ones included: Node's fetch is internal/deps/undici/undici).
+    const builtins = process.moduleLoadList.filter((m) => !builtinsBefore.has(m) && m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
     const extra = firstRequest ? { firstRequest: await firstRequests(), rssAfterRequestsBytes: process.memoryUsage().rss } : {};
-    write({ loadMs, rssBytes, console: await consolePage(), ...extra });
+    write({ loadMs, loadCpuMs, rssBytes, builtins, console: await consolePage(), ...extra });
     process.exit(0);
   },
   (error) => {

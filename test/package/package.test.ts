@@ -62,6 +62,8 @@ interface Loaded {
   registrations: Metadata[];
   lookupPaths: string[];
   loaded: string[];
+  /** Node's built-in modules the load brought in. */
+  builtins?: string[];
   error?: string;
   console?: { status: number; contentType: string };
 }
@@ -291,6 +293,14 @@ describe('a fresh Node 22 loads the package alone', () => {
     expect([...loadedFiles].filter((file) => file.endsWith('.js')).sort()).toEqual(startFiles(metafile).map(inCopy).sort());
   });
 
+  it('reaches Node\'s built-ins through require: the load starts neither Node\'s fetch (undici) nor http2, zlib or worker_threads', () => {
+    // An ES module import of node:http builds its ESM facade, which reads every export and with them loads these
+    // (scripts/package.ts builtinsThroughRequire); durable-functions' axios, now loaded on first call, did too.
+    const builtins = loaded.builtins ?? [];
+    expect(builtins).toContain('http');
+    for (const name of ['internal/deps/undici/undici', 'http2', 'zlib', 'worker_threads']) expect(builtins, name).not.toContain(name);
+  });
+
   it('the first request that needs the Kubernetes client reads its file, once, and is answered through it', () => {
     expect(firstRequest.status, firstRequest.stderr).toBe(0);
     const requests = firstRequest.firstRequest?.requests ?? [];
@@ -323,9 +333,18 @@ describe('what a new instance reads at start', () => {
           .flatMap(([input]) => packageOf(input) ?? []),
       ),
     );
-    // The check sees packages at all: the app's framework is read at start.
-    expect(packages).toContain('durable-functions');
+    // The check sees packages at all: the Functions library and zod are read at start (durable-functions is not:
+    // src/clients/durable.ts registers the functions and loads it on their first call).
+    expect(packages).toContain('@azure/functions');
+    expect(packages).toContain('zod');
     expect([...packages].filter((pkg) => NOT_AT_START.includes(pkg) || NOT_AT_START_PATTERN.test(pkg))).toEqual([]);
+  });
+
+  it('holds zod\'s English messages only, the locale the app uses (scripts/package.ts englishZodOnly)', () => {
+    const locales = Object.values(metafile.outputs)
+      .flatMap((output) => Object.keys(output.inputs))
+      .filter((input) => /node_modules\/zod\/v4\/locales\//.test(input));
+    expect(locales.sort()).toEqual(['node_modules/zod/v4/locales/en.js', 'node_modules/zod/v4/locales/index.js']);
   });
 
   it('each lazily loaded client is a file of its own that nothing read at start imports statically', () => {
