@@ -15,7 +15,7 @@ export async function submitRun(input: unknown, context: InvocationContext): Pro
     const result = await createRun(clusters.gateway(request.cluster), request, clusters.monitorUrl(request.cluster), now(), config.runPolicy);
     context.log(`run ${request.runId}: submit ${result.outcome} (${result.snapshot.reason})`);
     return result;
-  });
+  }, context);
 }
 
 df.app.activity(ACTIVITIES.submitRun, { handler: submitRun });
