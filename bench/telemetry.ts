@@ -1,13 +1,15 @@
 /**
- * What telemetry costs: `npm run bench:telemetry` (BENCH_RUNS=6 runs a round, BENCH_POLLS=2000 polls a round: 200 polls are 40 ms of CPU, too little to measure on a busy machine,
- * BENCH_ROUNDS=2 rounds a mode; the figures are the medians of the rounds).
+ * What telemetry costs: `npm run bench:telemetry` (BENCH_RUNS=6 runs a round, BENCH_POLLS=2000 polls a round: 200
+ * polls are 40 ms of CPU, too little to measure on a busy machine; BENCH_ROUNDS=4 rounds a mode).
  *
  * The app's CPU (process.cpuUsage of this process, which runs the app as the worker does: the start handler, the
  * jobRun orchestration on the local runtime, its activities against a real local control plane) per run and
  * per poll, with telemetry off and on (the OTLP/HTTP exporters, every span, metric and log record exported to a
- * receiver in another process, so only the app's side is measured), side by side: the rounds alternate off, on,
- * off, on, so a machine busy with other work weighs on both alike. Goal: telemetry adds under 10 %.
- * Figures, never assertions.
+ * receiver in another process, so only the app's side is measured), side by side: the rounds come in pairs, one
+ * off and one on, in the order off-on, on-off, off-on..., so a machine busy with other work weighs on both alike
+ * and neither always goes first. The figures: each mode's median over its rounds, and the median of the pairs'
+ * ratios (on over off, each pair measured within seconds, on a shared machine whose speed drifts by tens of
+ * percent from one minute to the next). Goal: telemetry adds under 10 %. Figures, never assertions.
  */
 import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -34,7 +36,7 @@ import { quickStart, succeeds } from '../testenv/fates.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? '6');
 const POLLS = Number(process.env.BENCH_POLLS ?? '2000');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '4');
 const ns = 'bench-otel';
 
 /** An OTLP/HTTP receiver in a process of its own: it reads each request and answers 200. */
@@ -103,32 +105,37 @@ try {
     }
   };
 
-  // Per round: the CPU per run and per poll (ms); the figures are the medians of the rounds.
-  const results: Record<'off' | 'on', { run: number[]; poll: number[] }> = { off: { run: [], poll: [] }, on: { run: [], poll: [] } };
-  for (let round = 0; round < ROUNDS * 2; round++) {
-    const mode = round % 2 === 0 ? 'off' : 'on';
-    if (mode === 'on') telemetry = await startTelemetry(telemetrySettings);
-    // Runs: started at once, each to its verdict and archive step, through the orchestration and activities.
-    let from = process.cpuUsage();
-    const runIds = await Promise.all(Array.from({ length: RUNS }, () => start('quick')));
-    await Promise.all(runIds.map(finished));
-    await sleep(1500); // the archive activity after the verdict
-    await telemetry?.flush();
-    results[mode].run.push(cpuMs(from) / RUNS);
-    // Polls: the observe activity on a run that keeps running, as its orchestration calls it (its orchestration
-    // has already polled it, so these polls see nothing new: no span, as for most polls of a long run).
-    const longRun = await start('long');
-    await sleep(3000);
-    const input = durable.state(longRun)?.records.find((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.observeRun);
-    if (!input || input.kind !== 'scheduled') throw new Error('no observe was scheduled');
-    await telemetry?.flush(); // the long run's start, submit and first look belong to the run, not to these polls
-    from = process.cpuUsage();
-    for (let i = 0; i < POLLS; i++) await observeRun(input.input, context());
-    await telemetry?.flush();
-    results[mode].poll.push(cpuMs(from) / POLLS);
-    await durable.raiseEvent(longRun, CANCEL_EVENT, {});
-    await finished(longRun);
-    if (mode === 'on') {
+  type Mode = 'off' | 'on';
+  /** Pair k's order: off then on, then on then off, and so on. */
+  const modesOf = (pair: number): Mode[] => (pair % 2 === 0 ? ['off', 'on'] : ['on', 'off']);
+  const telemetryFor = (mode: Mode) => (mode === 'on' ? startTelemetry(telemetrySettings) : Promise.resolve(null));
+
+  // Per round: the CPU per run and per poll (ms), in one telemetry session, as a worker's runs and polls share one
+  // (what the runs' spans turn on in the process, as an AsyncLocalStorage's promise hooks would be, is on for the polls).
+  const results: Record<Mode, { run: number[]; poll: number[] }> = { off: { run: [], poll: [] }, on: { run: [], poll: [] } };
+  for (let pair = 0; pair < ROUNDS; pair++) {
+    for (const mode of modesOf(pair)) {
+      telemetry = await telemetryFor(mode);
+      // Runs: started at once, each to its verdict and archive step, through the orchestration and activities.
+      let from = process.cpuUsage();
+      const runIds = await Promise.all(Array.from({ length: RUNS }, () => start('quick')));
+      await Promise.all(runIds.map(finished));
+      await sleep(1500); // the archive activity after the verdict
+      await telemetry?.flush();
+      results[mode].run.push(cpuMs(from) / RUNS);
+      // Polls: the observe activity on a run that keeps running, as its orchestration calls it (its orchestration
+      // has already polled it, so these polls see nothing new: no span, as for most polls of a long run).
+      const longRun = await start('long');
+      await sleep(3000);
+      const input = durable.state(longRun)?.records.find((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.observeRun);
+      if (!input || input.kind !== 'scheduled') throw new Error('no observe was scheduled');
+      await telemetry?.flush(); // the long run's start, submit and first look belong to the run, not to these polls
+      from = process.cpuUsage();
+      for (let i = 0; i < POLLS; i++) await observeRun(input.input, context());
+      await telemetry?.flush();
+      results[mode].poll.push(cpuMs(from) / POLLS);
+      await durable.raiseEvent(longRun, CANCEL_EVENT, {});
+      await finished(longRun);
       await telemetry?.shutdown();
       telemetry = null;
     }
@@ -142,12 +149,23 @@ try {
   };
   const off = { run: median(results.off.run), poll: median(results.off.poll) };
   const on = { run: median(results.on.run), poll: median(results.on.poll) };
-  const pct = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1)} %`;
+  /** The median of the pairs' ratios, on over off (round i of each mode is pair i's). */
+  const paired = (offs: readonly number[], ons: readonly number[]) => median(ons.map((v, i) => v / (offs[i] ?? Number.NaN)));
+  const pct = (ratio: number) => `${((ratio - 1) * 100).toFixed(1)} %`;
   const list = (values: readonly number[], digits: number) => values.map((v) => v.toFixed(digits)).join(' ');
-  console.log(`telemetry cost: ${String(ROUNDS)} rounds a mode, alternating; ${String(RUNS)} runs and ${String(POLLS)} polls a round; the app's CPU (user + system), medians of the rounds`);
-  console.log(`${''.padEnd(22)}${'off'.padStart(12)}${'on (OTLP)'.padStart(14)}${'more'.padStart(10)}   rounds off | on`);
-  console.log(`${'CPU per run (ms)'.padEnd(22)}${off.run.toFixed(1).padStart(12)}${on.run.toFixed(1).padStart(14)}${pct(off.run, on.run).padStart(10)}   ${list(results.off.run, 1)} | ${list(results.on.run, 1)}`);
-  console.log(`${'CPU per poll (ms)'.padEnd(22)}${off.poll.toFixed(3).padStart(12)}${on.poll.toFixed(3).padStart(14)}${pct(off.poll, on.poll).padStart(10)}   ${list(results.off.poll, 3)} | ${list(results.on.poll, 3)}`);
+  console.log(
+    `telemetry cost: ${String(ROUNDS)} rounds a mode in pairs (off-on, on-off, ...); ${String(RUNS)} runs and ${String(POLLS)} polls a round; ` +
+      "the app's CPU (user + system): each mode's median, and the median of the pairs' on/off ratios",
+  );
+  console.log(`${''.padEnd(22)}${'off'.padStart(10)}${'on (OTLP)'.padStart(12)}${'more'.padStart(10)}${'paired'.padStart(10)}   rounds off | on`);
+  console.log(
+    `${'CPU per run (ms)'.padEnd(22)}${off.run.toFixed(1).padStart(10)}${on.run.toFixed(1).padStart(12)}${pct(on.run / off.run).padStart(10)}` +
+      `${pct(paired(results.off.run, results.on.run)).padStart(10)}   ${list(results.off.run, 1)} | ${list(results.on.run, 1)}`,
+  );
+  console.log(
+    `${'CPU per poll (ms)'.padEnd(22)}${off.poll.toFixed(3).padStart(10)}${on.poll.toFixed(3).padStart(12)}${pct(on.poll / off.poll).padStart(10)}` +
+      `${pct(paired(results.off.poll, results.on.poll)).padStart(10)}   ${list(results.off.poll, 3)} | ${list(results.on.poll, 3)}`,
+  );
   console.log(`load average (1, 5, 15 min): ${loadavg().map((l) => l.toFixed(2)).join(', ')} on ${String(cpus().length)} cores`);
 } finally {
   await telemetry?.shutdown();
