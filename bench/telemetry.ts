@@ -1,6 +1,7 @@
 /**
- * What telemetry costs: `npm run bench:telemetry` (BENCH_RUNS=6 runs a round, BENCH_POLLS=2000 polls a round: 200
- * polls are 40 ms of CPU, too little to measure on a busy machine; BENCH_ROUNDS=4 rounds a mode).
+ * What telemetry costs: `npm run bench:telemetry` (BENCH_RUNS=6 runs a round, BENCH_ROUNDS=4 rounds of runs a mode;
+ * BENCH_POLLS=500 polls a round, BENCH_POLL_ROUNDS=20 rounds of polls a mode; each after BENCH_WARMUP=1 pair of
+ * rounds not counted).
  *
  * The app's CPU (process.cpuUsage of this process, which runs the app as the worker does: the start handler, the
  * jobRun orchestration on the local runtime, its activities against a real local control plane) per run and
@@ -20,7 +21,7 @@ import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job } from '@kubernetes/clien
 
 import { orchestratorRunner } from '../local/durable/engine.js';
 import { LocalDurable } from '../local/durable/runtime.js';
-import { startTelemetry, type Telemetry } from '../src/clients/telemetry.js';
+import { startTelemetry, type Telemetry, withSpan } from '../src/clients/telemetry.js';
 import { loadConfig } from '../src/config.js';
 import { archiveRun } from '../src/functions/archiveRun.js';
 import { getRun } from '../src/functions/getRun.js';
@@ -35,8 +36,11 @@ import { startCluster } from '../testenv/cluster.js';
 import { quickStart, succeeds } from '../testenv/fates.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? '6');
-const POLLS = Number(process.env.BENCH_POLLS ?? '2000');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '4');
+const POLLS = Number(process.env.BENCH_POLLS ?? '500');
+const POLL_ROUNDS = Number(process.env.BENCH_POLL_ROUNDS ?? '20');
+/** Pairs of rounds run first and not counted: the first rounds compile the app's and the SDK's code. */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? '1');
 const ns = 'bench-otel';
 
 /** An OTLP/HTTP receiver in a process of its own: it reads each request and answers 200. */
@@ -107,39 +111,49 @@ try {
 
   type Mode = 'off' | 'on';
   /** Pair k's order: off then on, then on then off, and so on. */
-  const modesOf = (pair: number): Mode[] => (pair % 2 === 0 ? ['off', 'on'] : ['on', 'off']);
+  const modesOf = (pair: number): Mode[] => (Math.abs(pair) % 2 === 0 ? ['off', 'on'] : ['on', 'off']);
   const telemetryFor = (mode: Mode) => (mode === 'on' ? startTelemetry(telemetrySettings) : Promise.resolve(null));
 
-  // Per round: the CPU per run and per poll (ms), in one telemetry session, as a worker's runs and polls share one
-  // (what the runs' spans turn on in the process, as an AsyncLocalStorage's promise hooks would be, is on for the polls).
+  // Runs, per round: started at once, each to its verdict and archive step, through the orchestration and activities.
   const results: Record<Mode, { run: number[]; poll: number[] }> = { off: { run: [], poll: [] }, on: { run: [], poll: [] } };
-  for (let pair = 0; pair < ROUNDS; pair++) {
+  for (let pair = -WARMUP; pair < ROUNDS; pair++) {
     for (const mode of modesOf(pair)) {
       telemetry = await telemetryFor(mode);
-      // Runs: started at once, each to its verdict and archive step, through the orchestration and activities.
-      let from = process.cpuUsage();
+      const from = process.cpuUsage();
       const runIds = await Promise.all(Array.from({ length: RUNS }, () => start('quick')));
       await Promise.all(runIds.map(finished));
       await sleep(1500); // the archive activity after the verdict
       await telemetry?.flush();
-      results[mode].run.push(cpuMs(from) / RUNS);
-      // Polls: the observe activity on a run that keeps running, as its orchestration calls it (its orchestration
-      // has already polled it, so these polls see nothing new: no span, as for most polls of a long run).
-      const longRun = await start('long');
-      await sleep(3000);
-      const input = durable.state(longRun)?.records.find((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.observeRun);
-      if (!input || input.kind !== 'scheduled') throw new Error('no observe was scheduled');
-      await telemetry?.flush(); // the long run's start, submit and first look belong to the run, not to these polls
-      from = process.cpuUsage();
-      for (let i = 0; i < POLLS; i++) await observeRun(input.input, context());
-      await telemetry?.flush();
-      results[mode].poll.push(cpuMs(from) / POLLS);
-      await durable.raiseEvent(longRun, CANCEL_EVENT, {});
-      await finished(longRun);
+      if (pair >= 0) results[mode].run.push(cpuMs(from) / RUNS);
       await telemetry?.shutdown();
       telemetry = null;
     }
   }
+
+  // Polls, per round: the observe activity on a run that keeps running, as its orchestration calls it (its
+  // orchestration has already polled it, so these polls see nothing new: no span, as for most polls of a long run).
+  // A round of polls is a few tens of ms of CPU, so its pair is measured under the same load.
+  const longRun = await start('long');
+  await sleep(3000);
+  const input = durable.state(longRun)?.records.find((r) => r.kind === 'scheduled' && r.name === ACTIVITIES.observeRun);
+  if (!input || input.kind !== 'scheduled') throw new Error('no observe was scheduled');
+  for (let pair = -WARMUP; pair < POLL_ROUNDS; pair++) {
+    for (const mode of modesOf(pair)) {
+      telemetry = await telemetryFor(mode);
+      // As in a worker, where starts and kept polls make spans between the polls that make none: one span made
+      // through the app's helper first, so whatever a span turns on (an async context manager's hooks) is on.
+      await withSpan('bench: a span before the polls', {}, () => Promise.resolve());
+      await telemetry?.flush();
+      const from = process.cpuUsage();
+      for (let i = 0; i < POLLS; i++) await observeRun(input.input, context());
+      await telemetry?.flush();
+      if (pair >= 0) results[mode].poll.push(cpuMs(from) / POLLS);
+      await telemetry?.shutdown();
+      telemetry = null;
+    }
+  }
+  await durable.raiseEvent(longRun, CANCEL_EVENT, {});
+  await finished(longRun);
   await durable.close();
 
   const median = (values: readonly number[]) => {
@@ -154,7 +168,7 @@ try {
   const pct = (ratio: number) => `${((ratio - 1) * 100).toFixed(1)} %`;
   const list = (values: readonly number[], digits: number) => values.map((v) => v.toFixed(digits)).join(' ');
   console.log(
-    `telemetry cost: ${String(ROUNDS)} rounds a mode in pairs (off-on, on-off, ...); ${String(RUNS)} runs and ${String(POLLS)} polls a round; ` +
+    `telemetry cost: rounds in pairs (off-on, on-off, ...) after ${String(WARMUP)} pair not counted; ${String(ROUNDS)} pairs of ${String(RUNS)} runs, ${String(POLL_ROUNDS)} pairs of ${String(POLLS)} polls; ` +
       "the app's CPU (user + system): each mode's median, and the median of the pairs' on/off ratios",
   );
   console.log(`${''.padEnd(22)}${'off'.padStart(10)}${'on (OTLP)'.padStart(12)}${'more'.padStart(10)}${'paired'.padStart(10)}   rounds off | on`);
