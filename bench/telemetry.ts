@@ -13,6 +13,7 @@
  * percent from one minute to the next). Goal: telemetry adds under 10 %. Figures, never assertions.
  */
 import { spawn } from 'node:child_process';
+import { type Profiler, Session } from 'node:inspector/promises';
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -69,6 +70,56 @@ function sourceJob(name: string, fate: { labels: Record<string, string>; annotat
   };
 }
 
+/**
+ * Where a round's CPU went, from V8's sampling profiler (one sample a millisecond): the time of samples in telemetry
+ * (an OpenTelemetry package or the app's telemetry client nearest on the stack: the app's work, which runs inside
+ * the helpers' frames, is the app's) and in Node's async_hooks (an AsyncLocalStorage context manager's promise
+ * hooks run there), of all samples but idle. A share within one round is not moved by the machine's speed, which
+ * the CPU times are; it misses what telemetry costs elsewhere (garbage collection, the export's socket callbacks).
+ */
+interface Shares {
+  telemetry: number;
+  hooks: number;
+  all: number;
+}
+
+function sharesOf(profile: Profiler.Profile): Shares {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const kinds = new Map<number, 'telemetry' | 'hooks' | 'idle' | 'app'>();
+  const kindOf = (id: number): 'telemetry' | 'hooks' | 'idle' | 'app' => {
+    const known = kinds.get(id);
+    if (known) return known;
+    const { url, functionName } = byId.get(id)?.callFrame ?? { url: '', functionName: '' };
+    let kind: 'telemetry' | 'hooks' | 'idle' | 'app';
+    if (functionName === '(idle)') kind = 'idle';
+    else if (/async_hooks|async_local_storage/.test(url)) kind = 'hooks';
+    else if (/@opentelemetry|monitor-opentelemetry|src\/clients\/(telemetry|otel-events)/.test(url)) kind = 'telemetry';
+    else if (url !== '' && !url.startsWith('node:')) kind = 'app';
+    else {
+      // Native code and Node's own modules are their caller's.
+      const up = parent.get(id);
+      kind = up === undefined ? 'app' : kindOf(up);
+      if (kind === 'idle') kind = 'app';
+    }
+    kinds.set(id, kind);
+    return kind;
+  };
+  const shares: Shares = { telemetry: 0, hooks: 0, all: 0 };
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    const kind = kindOf(samples[i] ?? 0);
+    if (kind === 'idle') continue;
+    const us = deltas[i] ?? 0;
+    shares.all += us;
+    if (kind === 'telemetry') shares.telemetry += us;
+    if (kind === 'hooks') shares.hooks += us;
+  }
+  return shares;
+}
+
 const cpuMs = (from: NodeJS.CpuUsage) => {
   const used = process.cpuUsage(from);
   return (used.user + used.system) / 1000;
@@ -109,6 +160,16 @@ try {
     }
   };
 
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  const profiled = async <T>(work: () => Promise<T>): Promise<{ result: T; shares: Shares }> => {
+    await session.post('Profiler.start');
+    const result = await work();
+    const { profile } = await session.post('Profiler.stop');
+    return { result, shares: sharesOf(profile) };
+  };
   type Mode = 'off' | 'on';
   /** Pair k's order: off then on, then on then off, and so on. */
   const modesOf = (pair: number): Mode[] => (Math.abs(pair) % 2 === 0 ? ['off', 'on'] : ['on', 'off']);
@@ -116,15 +177,30 @@ try {
 
   // Runs, per round: started at once, each to its verdict and archive step, through the orchestration and activities.
   const results: Record<Mode, { run: number[]; poll: number[] }> = { off: { run: [], poll: [] }, on: { run: [], poll: [] } };
+  const profiles: Record<Mode, Record<'run' | 'poll', Shares>> = {
+    off: { run: { telemetry: 0, hooks: 0, all: 0 }, poll: { telemetry: 0, hooks: 0, all: 0 } },
+    on: { run: { telemetry: 0, hooks: 0, all: 0 }, poll: { telemetry: 0, hooks: 0, all: 0 } },
+  };
+  const add = (to: Shares, from: Shares) => {
+    to.telemetry += from.telemetry;
+    to.hooks += from.hooks;
+    to.all += from.all;
+  };
   for (let pair = -WARMUP; pair < ROUNDS; pair++) {
     for (const mode of modesOf(pair)) {
       telemetry = await telemetryFor(mode);
-      const from = process.cpuUsage();
-      const runIds = await Promise.all(Array.from({ length: RUNS }, () => start('quick')));
-      await Promise.all(runIds.map(finished));
-      await sleep(1500); // the archive activity after the verdict
-      await telemetry?.flush();
-      if (pair >= 0) results[mode].run.push(cpuMs(from) / RUNS);
+      const { result: cpu, shares } = await profiled(async () => {
+        const from = process.cpuUsage();
+        const runIds = await Promise.all(Array.from({ length: RUNS }, () => start('quick')));
+        await Promise.all(runIds.map(finished));
+        await sleep(1500); // the archive activity after the verdict
+        await telemetry?.flush();
+        return cpuMs(from);
+      });
+      if (pair >= 0) {
+        results[mode].run.push(cpu / RUNS);
+        add(profiles[mode].run, shares);
+      }
       await telemetry?.shutdown();
       telemetry = null;
     }
@@ -144,10 +220,16 @@ try {
       // through the app's helper first, so whatever a span turns on (an async context manager's hooks) is on.
       await withSpan('bench: a span before the polls', {}, () => Promise.resolve());
       await telemetry?.flush();
-      const from = process.cpuUsage();
-      for (let i = 0; i < POLLS; i++) await observeRun(input.input, context());
-      await telemetry?.flush();
-      if (pair >= 0) results[mode].poll.push(cpuMs(from) / POLLS);
+      const { result: cpu, shares } = await profiled(async () => {
+        const from = process.cpuUsage();
+        for (let i = 0; i < POLLS; i++) await observeRun(input.input, context());
+        await telemetry?.flush();
+        return cpuMs(from);
+      });
+      if (pair >= 0) {
+        results[mode].poll.push(cpu / POLLS);
+        add(profiles[mode].poll, shares);
+      }
       await telemetry?.shutdown();
       telemetry = null;
     }
@@ -155,6 +237,7 @@ try {
   await durable.raiseEvent(longRun, CANCEL_EVENT, {});
   await finished(longRun);
   await durable.close();
+  session.disconnect();
 
   const median = (values: readonly number[]) => {
     const sorted = [...values].sort((a, b) => a - b);
@@ -180,6 +263,15 @@ try {
     `${'CPU per poll (ms)'.padEnd(22)}${off.poll.toFixed(3).padStart(10)}${on.poll.toFixed(3).padStart(12)}${pct(on.poll / off.poll).padStart(10)}` +
       `${pct(paired(results.off.poll, results.on.poll)).padStart(10)}   ${list(results.off.poll, 3)} | ${list(results.on.poll, 3)}`,
   );
+  const share = (part: number, all: number) => `${((part / all) * 100).toFixed(1)} %`;
+  console.log("the rounds' CPU samples (profile) in telemetry code | in async_hooks, off and on:");
+  for (const what of ['run', 'poll'] as const) {
+    const [a, b] = [profiles.off[what], profiles.on[what]];
+    console.log(
+      `${`  ${what}s`.padEnd(22)}off ${share(a.telemetry, a.all)} | ${share(a.hooks, a.all)}   on ${share(b.telemetry, b.all)} | ${share(b.hooks, b.all)}` +
+        `   (${String(Math.round(a.all / 1000))} and ${String(Math.round(b.all / 1000))} ms sampled)`,
+    );
+  }
   console.log(`load average (1, 5, 15 min): ${loadavg().map((l) => l.toFixed(2)).join(', ')} on ${String(cpus().length)} cores`);
 } finally {
   await telemetry?.shutdown();
