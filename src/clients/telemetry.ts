@@ -112,6 +112,16 @@ async function runIn<T>(invocation: Invocation | undefined, ctx: Context, work: 
   }
 }
 
+/**
+ * Call `fn` with the invocation's context active for its synchronous part, for a library that reads
+ * `context.active()` when called: durable-functions' DurableClient.startNew sends it to the host as its request's
+ * traceparent header (DurableClient.getDistributedTracingHeaders, read before the request's first await), so the
+ * host's Durable telemetry of the run joins the run's trace.
+ */
+export function withInvocationContext<T>(invocation: Invocation | undefined, fn: () => T): T {
+  return context.with(contextOf(invocation), fn);
+}
+
 /** The invocation's context (or the active one) as a W3C traceparent, for a run's input; undefined when nothing is traced. */
 export function currentTraceparent(invocation?: Invocation): string | undefined {
   const carrier: Record<string, string> = {};

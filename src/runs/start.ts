@@ -1,5 +1,5 @@
 import type { ClusterRegistry } from '../clients/clusters.js';
-import { currentTraceparent, instruments, type Invocation, markRun, runMetricAttributes, withSpan } from '../clients/telemetry.js';
+import { currentTraceparent, instruments, type Invocation, markRun, runMetricAttributes, withInvocationContext, withSpan } from '../clients/telemetry.js';
 import type { Config } from '../config.js';
 import { authorizeStart, type Caller, callerScope, jobVisibleTo, startedByOf } from '../core/callers.js';
 import type { FallbackSpec } from '../core/clone.js';
@@ -215,7 +215,8 @@ async function startOnce(runRequest: RunRequest, request: RunStartRequest, deps:
       startedAt: new Date().toISOString(),
     };
     // Two requests with the same key raced: the other one started the run, which is this run.
-    const launched = await launchRun(deps.runs, runId, input);
+    // In the start's span: Durable's client sends the active context to the host with the request.
+    const launched = await withInvocationContext(deps.invocation, () => launchRun(deps.runs, runId, input));
     if (launched.existing) return sameRun(launched.existing, runRequest);
     deps.log(`run ${runId}: started from ${kind} ${namespace}/${name} on ${cluster}`);
     return { runId, cluster, existing: false };

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { context, metrics, trace } from '@opentelemetry/api';
@@ -14,6 +15,7 @@ import {
   startTelemetry,
   type Telemetry,
   telemetryStarted,
+  withInvocationContext,
   withSpan,
 } from '../../src/clients/telemetry.js';
 import { loadConfig } from '../../src/config.js';
@@ -36,6 +38,14 @@ afterAll(async () => {
   await telemetry?.shutdown();
   await receiver?.close();
 });
+
+/** The tracing headers durable-functions' DurableClient sends with its requests to the host (it reads no `this`). */
+const durableClientHeaders = (): Record<string, string> => {
+  const { DurableClient } = createRequire(import.meta.url)('durable-functions/lib/src/durableClient/DurableClient.js') as {
+    DurableClient: { prototype: { getDistributedTracingHeaders: () => Record<string, string> } };
+  };
+  return DurableClient.prototype.getDistributedTracingHeaders.call({});
+};
 
 const run = { runId: 'report-abc12', cluster: 'local', namespace: 'batch', source: { kind: 'Job', name: 'report' }, trigger: 'http' };
 
@@ -169,7 +179,11 @@ describe('the Functions worker hooks (what @azure/functions-opentelemetry-instru
               async () => {
                 await sleep(5);
                 log('run hooked-run: a line of context.log');
-                expect(currentTraceparent(invocationContext)).toMatch(new RegExp(`^00-${hostTrace}-${span.spanContext().spanId}-01$`));
+                const traceparent = new RegExp(`^00-${hostTrace}-${span.spanContext().spanId}-01$`);
+                expect(currentTraceparent(invocationContext)).toMatch(traceparent);
+                // What durable-functions' client sends the host with startNew, read from the active context when
+                // called (its DurableClient.getDistributedTracingHeaders): the run's start span, as src/runs/start.ts calls it.
+                expect(withInvocationContext(invocationContext, () => durableClientHeaders()).traceparent).toMatch(traceparent);
               },
               invocationContext,
             ),
