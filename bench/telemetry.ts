@@ -1,7 +1,7 @@
 /**
  * What telemetry costs: `npm run bench:telemetry` (BENCH_RUNS=6 runs a round, BENCH_ROUNDS=4 rounds of runs a mode;
  * BENCH_POLLS=500 polls a round, BENCH_POLL_ROUNDS=20 rounds of polls a mode; each after BENCH_WARMUP=1 pair of
- * rounds not counted).
+ * rounds not counted; BENCH_PROFILE=1 also prints where the rounds' CPU went, from V8's sampling profiler).
  *
  * The app's CPU (process.cpuUsage of this process, which runs the app as the worker does: the start handler, the
  * jobRun orchestration on the local runtime, its activities against a real local control plane) per run and
@@ -42,6 +42,8 @@ const POLLS = Number(process.env.BENCH_POLLS ?? '500');
 const POLL_ROUNDS = Number(process.env.BENCH_POLL_ROUNDS ?? '20');
 /** Pairs of rounds run first and not counted: the first rounds compile the app's and the SDK's code. */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? '1');
+/** BENCH_PROFILE=1: sample each round with V8's profiler too (below); the sampling adds to the CPU times of both modes. */
+const PROFILE = process.env.BENCH_PROFILE === '1';
 const ns = 'bench-otel';
 
 /** An OTLP/HTTP receiver in a process of its own: it reads each request and answers 200. */
@@ -161,10 +163,13 @@ try {
   };
 
   const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  if (PROFILE) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  }
   const profiled = async <T>(work: () => Promise<T>): Promise<{ result: T; shares: Shares }> => {
+    if (!PROFILE) return { result: await work(), shares: { telemetry: 0, hooks: 0, all: 0 } };
     await session.post('Profiler.start');
     const result = await work();
     const { profile } = await session.post('Profiler.stop');
@@ -237,7 +242,7 @@ try {
   await durable.raiseEvent(longRun, CANCEL_EVENT, {});
   await finished(longRun);
   await durable.close();
-  session.disconnect();
+  if (PROFILE) session.disconnect();
 
   const median = (values: readonly number[]) => {
     const sorted = [...values].sort((a, b) => a - b);
@@ -264,8 +269,8 @@ try {
       `${pct(paired(results.off.poll, results.on.poll)).padStart(10)}   ${list(results.off.poll, 3)} | ${list(results.on.poll, 3)}`,
   );
   const share = (part: number, all: number) => `${((part / all) * 100).toFixed(1)} %`;
-  console.log("the rounds' CPU samples (profile) in telemetry code | in async_hooks, off and on:");
-  for (const what of ['run', 'poll'] as const) {
+  if (PROFILE) console.log("the rounds' CPU samples (profile) in telemetry code | in async_hooks, off and on:");
+  for (const what of PROFILE ? (['run', 'poll'] as const) : []) {
     const [a, b] = [profiles.off[what], profiles.on[what]];
     console.log(
       `${`  ${what}s`.padEnd(22)}off ${share(a.telemetry, a.all)} | ${share(a.hooks, a.all)}   on ${share(b.telemetry, b.all)} | ${share(b.hooks, b.all)}` +
