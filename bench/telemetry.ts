@@ -82,6 +82,7 @@ function sourceJob(name: string, fate: { labels: Record<string, string>; annotat
 interface Shares {
   telemetry: number;
   hooks: number;
+  gc: number;
   all: number;
 }
 
@@ -89,13 +90,15 @@ function sharesOf(profile: Profiler.Profile): Shares {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const kinds = new Map<number, 'telemetry' | 'hooks' | 'idle' | 'app'>();
-  const kindOf = (id: number): 'telemetry' | 'hooks' | 'idle' | 'app' => {
+  type Kind = 'telemetry' | 'hooks' | 'gc' | 'idle' | 'app';
+  const kinds = new Map<number, Kind>();
+  const kindOf = (id: number): Kind => {
     const known = kinds.get(id);
     if (known) return known;
     const { url, functionName } = byId.get(id)?.callFrame ?? { url: '', functionName: '' };
-    let kind: 'telemetry' | 'hooks' | 'idle' | 'app';
+    let kind: Kind;
     if (functionName === '(idle)') kind = 'idle';
+    else if (functionName === '(garbage collector)') kind = 'gc';
     else if (/async_hooks|async_local_storage/.test(url)) kind = 'hooks';
     else if (/@opentelemetry|monitor-opentelemetry|src\/clients\/(telemetry|otel-events)/.test(url)) kind = 'telemetry';
     else if (url !== '' && !url.startsWith('node:')) kind = 'app';
@@ -103,12 +106,12 @@ function sharesOf(profile: Profiler.Profile): Shares {
       // Native code and Node's own modules are their caller's.
       const up = parent.get(id);
       kind = up === undefined ? 'app' : kindOf(up);
-      if (kind === 'idle') kind = 'app';
+      if (kind === 'idle' || kind === 'gc') kind = 'app';
     }
     kinds.set(id, kind);
     return kind;
   };
-  const shares: Shares = { telemetry: 0, hooks: 0, all: 0 };
+  const shares: Shares = { telemetry: 0, hooks: 0, gc: 0, all: 0 };
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
   for (let i = 0; i < samples.length; i++) {
@@ -118,6 +121,7 @@ function sharesOf(profile: Profiler.Profile): Shares {
     shares.all += us;
     if (kind === 'telemetry') shares.telemetry += us;
     if (kind === 'hooks') shares.hooks += us;
+    if (kind === 'gc') shares.gc += us;
   }
   return shares;
 }
@@ -169,7 +173,7 @@ try {
     await session.post('Profiler.setSamplingInterval', { interval: 1000 });
   }
   const profiled = async <T>(work: () => Promise<T>): Promise<{ result: T; shares: Shares }> => {
-    if (!PROFILE) return { result: await work(), shares: { telemetry: 0, hooks: 0, all: 0 } };
+    if (!PROFILE) return { result: await work(), shares: { telemetry: 0, hooks: 0, gc: 0, all: 0 } };
     await session.post('Profiler.start');
     const result = await work();
     const { profile } = await session.post('Profiler.stop');
@@ -183,12 +187,13 @@ try {
   // Runs, per round: started at once, each to its verdict and archive step, through the orchestration and activities.
   const results: Record<Mode, { run: number[]; poll: number[] }> = { off: { run: [], poll: [] }, on: { run: [], poll: [] } };
   const profiles: Record<Mode, Record<'run' | 'poll', Shares>> = {
-    off: { run: { telemetry: 0, hooks: 0, all: 0 }, poll: { telemetry: 0, hooks: 0, all: 0 } },
-    on: { run: { telemetry: 0, hooks: 0, all: 0 }, poll: { telemetry: 0, hooks: 0, all: 0 } },
+    off: { run: { telemetry: 0, hooks: 0, gc: 0, all: 0 }, poll: { telemetry: 0, hooks: 0, gc: 0, all: 0 } },
+    on: { run: { telemetry: 0, hooks: 0, gc: 0, all: 0 }, poll: { telemetry: 0, hooks: 0, gc: 0, all: 0 } },
   };
   const add = (to: Shares, from: Shares) => {
     to.telemetry += from.telemetry;
     to.hooks += from.hooks;
+    to.gc += from.gc;
     to.all += from.all;
   };
   for (let pair = -WARMUP; pair < ROUNDS; pair++) {
@@ -269,11 +274,12 @@ try {
       `${pct(paired(results.off.poll, results.on.poll)).padStart(10)}   ${list(results.off.poll, 3)} | ${list(results.on.poll, 3)}`,
   );
   const share = (part: number, all: number) => `${((part / all) * 100).toFixed(1)} %`;
-  if (PROFILE) console.log("the rounds' CPU samples (profile) in telemetry code | in async_hooks, off and on:");
+  if (PROFILE) console.log("the rounds' CPU samples (profile) in telemetry code | in async_hooks | in garbage collection, off and on:");
   for (const what of PROFILE ? (['run', 'poll'] as const) : []) {
     const [a, b] = [profiles.off[what], profiles.on[what]];
     console.log(
-      `${`  ${what}s`.padEnd(22)}off ${share(a.telemetry, a.all)} | ${share(a.hooks, a.all)}   on ${share(b.telemetry, b.all)} | ${share(b.hooks, b.all)}` +
+      `${`  ${what}s`.padEnd(22)}off ${share(a.telemetry, a.all)} | ${share(a.hooks, a.all)} | ${share(a.gc, a.all)}` +
+        `   on ${share(b.telemetry, b.all)} | ${share(b.hooks, b.all)} | ${share(b.gc, b.all)}` +
         `   (${String(Math.round(a.all / 1000))} and ${String(Math.round(b.all / 1000))} ms sampled)`,
     );
   }
