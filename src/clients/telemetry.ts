@@ -405,7 +405,8 @@ export function telemetryStarted(): Telemetry | undefined {
  * What `@azure/functions-opentelemetry-instrumentation` does (its src/instrumentation.ts), done directly rather
  * than by patching the module at load: tell the host the worker exports its own logs (capability
  * WorkerOpenTelemetryEnabled, so the host does not send them twice), export every `context.log` as a log record,
- * and run each invocation in the host's trace context, so the app's spans are children of the host's.
+ * and run each invocation in the host's trace context, so the app's spans are children of the host's (kept for the
+ * invocation here, where the instrumentation binds the handler with an async context manager).
  */
 function hookIntoFunctions(functions: FunctionsHooks): void {
   try {
