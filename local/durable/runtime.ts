@@ -259,7 +259,7 @@ export class LocalDurable {
       functionName: work.name,
       invocationId: `${state.instanceId}:${work.name}:${work.id}`,
       logHandler: (level, ...args) => {
-        runLogHooks(level, args);
+        runLogHooks(level, args, context);
         this.options.log?.(`[${work.name}] ${args.map(String).join(' ')}`);
       },
     });

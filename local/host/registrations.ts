@@ -30,12 +30,13 @@ export function captureRegistrations(): Registration[] {
 
 /**
  * Run the app's log hooks (app.hook.log) for one line of an invocation's `context.log`, as the Functions worker
- * does for each log: the app's telemetry exports its log lines from there.
+ * does for each log, synchronously inside the call and with the invocation's context object (the one its handler
+ * got: @azure/functions LogHookContext.invocationContext): the app's telemetry exports its log lines from there.
  */
-export function runLogHooks(level: string, args: unknown[]): void {
+export function runLogHooks(level: string, args: unknown[], invocationContext?: unknown): void {
   const core = createRequire(import.meta.url)(corePath) as { hooks: Record<string, ((context: unknown) => void)[] | undefined> };
   const hooks = core.hooks.log;
   if (!hooks || hooks.length === 0) return;
   const message = args.map(String).join(' ');
-  for (const hook of hooks) hook({ level, message, category: 'user', hookData: {} });
+  for (const hook of hooks) hook({ level, message, category: 'user', hookData: {}, invocationContext });
 }

@@ -246,7 +246,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
         functionName: fn.name,
         invocationId: `local-${++invocations}`,
         logHandler: (level, ...args) => {
-          runLogHooks(level, args);
+          runLogHooks(level, args, context);
           log(`[${fn.name}] ${args.map(String).join(' ')}`);
         },
       });

@@ -44,7 +44,7 @@ export function startTimers(functions: readonly TimerFunction[], options: TimerR
         functionName: fn.name,
         invocationId: `local-timer-${++invocations}`,
         logHandler: (level, ...args) => {
-          runLogHooks(level, args);
+          runLogHooks(level, args, context);
           log(`[${fn.name}] ${args.map(String).join(' ')}`);
         },
       });

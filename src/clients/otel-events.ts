@@ -2,7 +2,7 @@ import { type Counter, type Histogram, type MeterProvider, metrics } from '@open
 import { SeverityNumber } from '@opentelemetry/api-logs';
 
 import { INSTRUMENTATION_SCOPE } from '../core/telemetry-names.js';
-import { emitLog } from './telemetry.js';
+import { emitLog, type Invocation } from './telemetry.js';
 
 /**
  * The OpenTelemetry API globals, as the scheduler and the audit trail use them: log events and the instruments of
@@ -56,9 +56,9 @@ export function record(name: string, unit: string, description: string, value: n
 
 /**
  * One log event of EVENTS: telemetry.ts's emitLog, the one place a log record is made, which names the event both
- * in the record's `eventName` and in its `event.name` attribute (what infra/queries reads) and adds the active
- * run's attributes.
+ * in the record's `eventName` and in its `event.name` attribute (what infra/queries reads) and adds the run's
+ * attributes when made in a run's span. In the trace of `invocation` (its InvocationContext) when given.
  */
-export function emitEvent(name: string, body: string, attributes: SignalAttributes, severity: 'info' | 'warn' = 'info'): void {
-  emitLog(severity === 'warn' ? SeverityNumber.WARN : SeverityNumber.INFO, body, attributes, name);
+export function emitEvent(name: string, body: string, attributes: SignalAttributes, severity: 'info' | 'warn' = 'info', invocation?: Invocation): void {
+  emitLog(severity === 'warn' ? SeverityNumber.WARN : SeverityNumber.INFO, body, attributes, name, invocation);
 }

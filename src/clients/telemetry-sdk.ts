@@ -4,7 +4,6 @@
  * seconds, metrics every OTEL_METRIC_EXPORT_INTERVAL; nothing is sent while a request waits.
  */
 import type { TokenCredential } from '@azure/identity';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -12,7 +11,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, StackContextManager, TracerProvider } from '@opentelemetry/sdk-trace';
 
 import type { TelemetrySettings } from '../config.js';
 
@@ -25,7 +24,7 @@ export interface Sdk {
   tracerProvider: TracerProvider;
   meterProvider: MeterProvider;
   loggerProvider: LoggerProvider;
-  contextManager: AsyncLocalStorageContextManager;
+  contextManager: StackContextManager;
   propagator: W3CTraceContextPropagator;
 }
 
@@ -73,7 +72,10 @@ export async function buildSdk(
       readers: exporters.map((e) => new PeriodicExportingMetricReader({ exporter: e.metrics, exportIntervalMillis: settings.metricExportIntervalMs })),
     }),
     loggerProvider: new LoggerProvider({ resource, processors: exporters.map((e) => new BatchLogRecordProcessor({ exporter: e.logs })) }),
-    contextManager: new AsyncLocalStorageContextManager().enable(),
+    // Synchronous code only (the SDK's own doc comment says so): no AsyncLocalStorage, so no promise hook on every
+    // promise of the process. The app carries a run's and an invocation's context across its awaits itself
+    // (src/clients/telemetry.ts, "Where a span's or log record's context comes from").
+    contextManager: new StackContextManager().enable(),
     propagator: new W3CTraceContextPropagator(),
   };
 }

@@ -61,23 +61,80 @@ export function runAttributes(run: RunFacts): Attributes {
   };
 }
 
-/** The run attributes of the active context: every log record made under a run span carries them. */
+/** The run attributes of a context: every log record made in a run's span carries them. */
 const RUN_ATTRIBUTES = createContextKey('ajr.run.attributes');
 
 function tracer() {
   return trace.getTracer(INSTRUMENTATION_SCOPE);
 }
 
-/** The active context as a W3C traceparent, for a run's input; undefined when nothing is traced. */
-export function currentTraceparent(): string | undefined {
+// Where a span's or log record's context comes from. No context manager follows the app's awaits: the one
+// registered (telemetry-sdk.ts, the SDK's StackContextManager) keeps a context only for the synchronous code inside
+// `context.with`, so Node's AsyncLocalStorage and its promise hooks, which cost every promise of the process, are
+// never turned on (docs/decisions.md, "Issue 24, check 'what telemetry costs': no async context manager"). What an
+// async context manager carried, the code that knows it carries instead:
+// - each Functions invocation's context (the host's trace, then the span of the helper whose work runs) is kept per
+//   invocation (its InvocationContext) in `invocationContexts` below. One run per invocation: a start route starts
+//   one run, an activity works for one run;
+// - the helpers pass their parent explicitly (tracer.startSpan's third argument, logger.emit's `context`), and
+//   the log hook reads the context of the invocation that wrote the line (LogHookContext.invocationContext: "the
+//   context object passed to the function handler", @azure/functions types/hooks/logHooks.d.ts).
+// Code that passes no invocation gets `context.active()`: inside `context.with` the context given, elsewhere
+// ROOT_CONTEXT (the API's NoopContextManager does the same when no manager is registered: `active()` answers
+// ROOT_CONTEXT, `with` just calls the function; opentelemetry-js api/src/context/NoopContextManager.ts).
+
+/** A Functions invocation, by its InvocationContext (the object the handler gets): what carries its telemetry. */
+export type Invocation = object;
+
+/** The context each invocation is in now, while it runs (entries go with their InvocationContext). */
+const invocationContexts = new WeakMap<Invocation, Context>();
+
+/** The context of `invocation`, else the active one (in `context.with`, else ROOT_CONTEXT). */
+function contextOf(invocation: Invocation | undefined): Context {
+  return (invocation ? invocationContexts.get(invocation) : undefined) ?? context.active();
+}
+
+/** Make `ctx` the invocation's context; the function given back puts the one before back. */
+function enter(invocation: Invocation | undefined, ctx: Context): () => void {
+  if (!invocation) return () => undefined;
+  const previous = invocationContexts.get(invocation);
+  invocationContexts.set(invocation, ctx);
+  return () => {
+    if (previous) invocationContexts.set(invocation, previous);
+    else invocationContexts.delete(invocation);
+  };
+}
+
+/** Run `work` with `ctx` as the invocation's context (and as the active one for its synchronous start). */
+async function runIn<T>(invocation: Invocation | undefined, ctx: Context, work: () => Promise<T>): Promise<T> {
+  const leave = enter(invocation, ctx);
+  try {
+    return await context.with(ctx, work);
+  } finally {
+    leave();
+  }
+}
+
+/**
+ * Call `fn` with the invocation's context active for its synchronous part, for a library that reads
+ * `context.active()` when called: durable-functions' DurableClient.startNew sends it to the host as its request's
+ * traceparent header (DurableClient.getDistributedTracingHeaders, read before the request's first await), so the
+ * host's Durable telemetry of the run joins the run's trace.
+ */
+export function withInvocationContext<T>(invocation: Invocation | undefined, fn: () => T): T {
+  return context.with(contextOf(invocation), fn);
+}
+
+/** The invocation's context (or the active one) as a W3C traceparent, for a run's input; undefined when nothing is traced. */
+export function currentTraceparent(invocation?: Invocation): string | undefined {
   const carrier: Record<string, string> = {};
-  propagation.inject(context.active(), carrier);
+  propagation.inject(contextOf(invocation), carrier);
   return carrier.traceparent;
 }
 
-async function inSpan<T>(span: Span, ctx: Context, work: () => Promise<T>): Promise<T> {
+async function inSpan<T>(span: Span, invocation: Invocation | undefined, ctx: Context, work: () => Promise<T>): Promise<T> {
   try {
-    return await context.with(ctx, work);
+    return await runIn(invocation, ctx, work);
   } catch (err) {
     span.recordException(err instanceof Error ? err : String(err));
     span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
@@ -88,34 +145,41 @@ async function inSpan<T>(span: Span, ctx: Context, work: () => Promise<T>): Prom
 }
 
 /**
- * Run `work` in a span of its own, a child of the active span (on the Functions host: the host's span of the
- * invocation, which the preInvocation hook makes active). Attributes may be added to the span as they become known.
+ * Run `work` in a span of its own, a child of the invocation's context (on the Functions host: the host's span of
+ * the invocation, which the preInvocation hook records). Attributes may be added to the span as they become known.
  */
-export function withSpan<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T> {
-  const span = tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes });
-  return inSpan(span, trace.setSpan(context.active(), span), () => work(span));
+export function withSpan<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>, invocation?: Invocation): Promise<T> {
+  const parent = contextOf(invocation);
+  const span = tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes }, parent);
+  return inSpan(span, invocation, trace.setSpan(parent, span), () => work(span));
 }
 
-/** Give the active span (and the log records made under it) the run's attributes. */
-export function markRun<T>(span: Span, run: RunFacts, work: () => Promise<T>): Promise<T> {
+/** Give the invocation's span (and the log records made in it while `work` runs) the run's attributes. */
+export function markRun<T>(span: Span, run: RunFacts, work: () => Promise<T>, invocation?: Invocation): Promise<T> {
   const attributes = runAttributes(run);
   span.setAttributes(attributes);
-  return context.with(context.active().setValue(RUN_ATTRIBUTES, attributes), work);
+  return runIn(invocation, contextOf(invocation).setValue(RUN_ATTRIBUTES, attributes), work);
+}
+
+/** The parent a run's span has (the span whose traceparent the run's input carries) and its link to the invocation's span. */
+function runParent(traceparent: string | undefined, invocation: Invocation | undefined): { parent: Context; links: Link[] } {
+  const active = trace.getSpanContext(contextOf(invocation));
+  const links: Link[] = active ? [{ context: active }] : [];
+  const parent = traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
+  return { parent, links };
 }
 
 /**
  * Run an activity of a run in a span of the run's trace: the child of the span whose traceparent the run's input
- * carries (the start request's), linked to the active span (the host's span of this invocation) so each trace
+ * carries (the start request's), linked to the invocation's span (the host's span of this invocation) so each trace
  * leads to the other. Without a traceparent (runs started before runs carried one, telemetry off at their start)
- * the span starts a trace of its own.
+ * the span starts a trace of its own. The invocation's log lines while `work` runs are in the span, with the run.
  */
-export function inRunTrace<T>(name: string, traceparent: string | undefined, run: RunFacts, work: () => Promise<T>): Promise<T> {
-  const active = trace.getSpanContext(context.active());
-  const links: Link[] = active ? [{ context: active }] : [];
-  const parent = traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
+export function inRunTrace<T>(name: string, traceparent: string | undefined, run: RunFacts, work: () => Promise<T>, invocation?: Invocation): Promise<T> {
+  const { parent, links } = runParent(traceparent, invocation);
   const attributes = runAttributes(run);
   const span = tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes, links }, parent);
-  return inSpan(span, trace.setSpan(parent, span).setValue(RUN_ATTRIBUTES, attributes), work);
+  return inSpan(span, invocation, trace.setSpan(parent, span).setValue(RUN_ATTRIBUTES, attributes), work);
 }
 
 /**
@@ -123,7 +187,7 @@ export function inRunTrace<T>(name: string, traceparent: string | undefined, run
  * verdict). `work` runs in the caller's context, with no span and no context of its own; when it is over, the span
  * is recorded from the work's start, as inRunTrace's would have been, if `keep(result)` or the work threw, and
  * `after(result)` runs in it, so its log lines are in the run's trace with the run's attributes. A poll that saw
- * nothing new thus touches no OpenTelemetry API at all: a span, the context it needs and its export cost more than
+ * nothing new thus makes no span and no context: a span, the context it needs and its export cost more than
  * a batched poll itself (docs/operations.md, What it costs). So `work` must make no log record of its own (a line
  * made there would carry the host's trace and not the run): what it has to say, `after` says.
  */
@@ -134,15 +198,15 @@ export async function inRunTraceWhen<T>(
   work: () => Promise<T>,
   keep: (result: T) => boolean,
   after: (result: T) => void = () => undefined,
+  invocation?: Invocation,
 ): Promise<T> {
   const startTime = performance.timeOrigin + performance.now();
-  // After the work's await the active context is still the caller's (the host's span of this invocation).
+  // The link to the invocation's span, read now: after the work's awaits only an invocation's record tells it.
+  const link = trace.getSpanContext(contextOf(invocation));
   const record = (): { span: Span; ctx: Context } => {
-    const active = trace.getSpanContext(context.active());
-    const links: Link[] = active ? [{ context: active }] : [];
     const parent = traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
     const attributes = runAttributes(run);
-    const span = tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes, links, startTime }, parent);
+    const span = tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes, links: link ? [{ context: link }] : [], startTime }, parent);
     return { span, ctx: trace.setSpan(parent, span).setValue(RUN_ATTRIBUTES, attributes) };
   };
   let result: T;
@@ -157,11 +221,14 @@ export async function inRunTraceWhen<T>(
   }
   if (!keep(result)) return result;
   const { span, ctx } = record();
+  // `after` is synchronous: the invocation's context is the span's while it runs, and back as it was after.
+  const leave = enter(invocation, ctx);
   try {
     context.with(ctx, () => {
       after(result);
     });
   } finally {
+    leave();
     span.end(performance.timeOrigin + performance.now());
   }
   return result;
@@ -184,11 +251,7 @@ export function recordRunSpan(
   const span = tracer().startSpan(name, { kind: SpanKind.INTERNAL, startTime: times.start, attributes: all }, parent);
   if (outcome.failed) span.setStatus({ code: SpanStatusCode.ERROR });
   const { event } = outcome;
-  if (event) {
-    context.with(trace.setSpan(parent, span).setValue(RUN_ATTRIBUTES, runAttributes(run)), () => {
-      emitLog(event.severity, event.body, attributes, event.name);
-    });
-  }
+  if (event) emitLogIn(trace.setSpan(parent, span).setValue(RUN_ATTRIBUTES, runAttributes(run)), event.severity, event.body, attributes, event.name);
   span.end(times.end);
 }
 
@@ -196,18 +259,25 @@ export function recordRunSpan(
 export const EVENT_NAME_ATTRIBUTE = 'event.name';
 
 /**
- * A log record (an event, or a plain line) with the active run's attributes and trace. An event's name is both
- * the record's `eventName` and its `event.name` attribute: the Azure Monitor exporter keeps only attributes
- * (AppTraces.Properties), and the KQL of infra/queries reads `Properties['event.name']`.
+ * A log record (an event, or a plain line) in the invocation's context (else the active one): its trace, and the
+ * run's attributes when made in a run's span. An event's name is both the record's `eventName` and its
+ * `event.name` attribute: the Azure Monitor exporter keeps only attributes (AppTraces.Properties), and the KQL of
+ * infra/queries reads `Properties['event.name']`.
  */
-export function emitLog(severity: SeverityNumber, body: string, attributes: Attributes = {}, eventName?: string): void {
-  const run = context.active().getValue(RUN_ATTRIBUTES) as Attributes | undefined;
+export function emitLog(severity: SeverityNumber, body: string, attributes: Attributes = {}, eventName?: string, invocation?: Invocation): void {
+  emitLogIn(contextOf(invocation), severity, body, attributes, eventName);
+}
+
+function emitLogIn(ctx: Context, severity: SeverityNumber, body: string, attributes: Attributes, eventName: string | undefined): void {
+  const run = ctx.getValue(RUN_ATTRIBUTES) as Attributes | undefined;
   logs.getLogger(INSTRUMENTATION_SCOPE).emit({
     severityNumber: severity,
     severityText: SeverityNumber[severity],
     body,
     attributes: { ...run, ...attributes, ...(eventName ? { [EVENT_NAME_ATTRIBUTE]: eventName } : {}) },
     ...(eventName ? { eventName } : {}),
+    // The SDK takes the record's trace from this context (sdk-logs Logger: `logRecord.context || context.active()`).
+    context: ctx,
   });
 }
 
@@ -274,7 +344,7 @@ export interface TelemetryDeps {
 export interface FunctionsHooks {
   setup(options: { capabilities: Record<string, boolean> }): void;
   hook: {
-    log(handler: (context: { level: string; message: string; category: string }) => void): unknown;
+    log(handler: (context: { level: string; message: string; category: string; invocationContext?: unknown }) => void): unknown;
     preInvocation(handler: (context: { invocationContext: { traceContext?: { traceParent?: string | null | undefined; traceState?: string | null | undefined } | undefined }; functionHandler: (...args: never[]) => unknown }) => void): unknown;
   };
 }
@@ -338,12 +408,17 @@ export function telemetryStarted(): Telemetry | undefined {
  * What `@azure/functions-opentelemetry-instrumentation` does (its src/instrumentation.ts), done directly rather
  * than by patching the module at load: tell the host the worker exports its own logs (capability
  * WorkerOpenTelemetryEnabled, so the host does not send them twice), export every `context.log` as a log record,
- * and run each invocation in the host's trace context, so the app's spans are children of the host's.
+ * and run each invocation in the host's trace context, so the app's spans are children of the host's (kept for the
+ * invocation here, where the instrumentation binds the handler with an async context manager).
  */
 function hookIntoFunctions(functions: FunctionsHooks): void {
   try {
     functions.hook.log((hook) => {
-      emitLog(SEVERITY[hook.level] ?? SeverityNumber.UNSPECIFIED, hook.message, { 'log.category': hook.category });
+      // The line's invocation (undefined for a line outside one): its context is the host's, or the span a helper
+      // runs its work in. The worker runs the log hooks inside context.log, synchronously (azure-functions-nodejs-worker
+      // src/WorkerContext.ts, log()), so a line written inside `context.with` has that context active too.
+      const invocation = typeof hook.invocationContext === 'object' && hook.invocationContext !== null ? hook.invocationContext : undefined;
+      emitLog(SEVERITY[hook.level] ?? SeverityNumber.UNSPECIFIED, hook.message, { 'log.category': hook.category }, undefined, invocation);
     });
     // Only once the app sends the logs itself may the host stop sending them.
     functions.setup({ capabilities: { WorkerOpenTelemetryEnabled: true } });
@@ -355,6 +430,10 @@ function hookIntoFunctions(functions: FunctionsHooks): void {
     if (!traceContext?.traceParent) return;
     const carrier: Record<string, string> = { traceparent: traceContext.traceParent };
     if (traceContext.traceState) carrier.tracestate = traceContext.traceState;
-    hook.functionHandler = context.bind(propagation.extract(context.active(), carrier), hook.functionHandler);
+    const host = propagation.extract(ROOT_CONTEXT, carrier);
+    // Kept for the invocation (the worker's preInvocation context holds the very object the handler gets:
+    // azure-functions-nodejs-worker src/eventHandlers/InvocationHandler.ts), and active for its synchronous start.
+    invocationContexts.set(hook.invocationContext, host);
+    hook.functionHandler = context.bind(host, hook.functionHandler);
   });
 }

@@ -30,7 +30,7 @@ export type ArchiveRunInput = z.infer<typeof archiveRunInputSchema>;
 export async function archiveRun(input: unknown, context: InvocationContext): Promise<ArchiveOutcome> {
   const { ref, trigger } = archiveRunInputSchema.parse(input);
   const { traceparent } = tracedRefSchema.parse((input as { ref?: unknown }).ref);
-  return inRunTrace(ACTIVITIES.archiveRun, traceparent, { ...ref, trigger }, () => archiveInTrace(input, context));
+  return inRunTrace(ACTIVITIES.archiveRun, traceparent, { ...ref, trigger }, () => archiveInTrace(input, context), context);
 }
 
 async function archiveInTrace(input: unknown, context: InvocationContext): Promise<ArchiveOutcome> {

@@ -30,7 +30,7 @@ export async function deadLetterDelivery(input: unknown, context: InvocationCont
   const letter = deadLetterInputSchema.parse(input);
   const { logs, subscriptions, now } = services();
   if (!logs || !subscriptions) {
-    countDeadLettered(letter.ref.runId, letter.subscriptionId, subscriptions ? await subscriptions.get(letter.ref.runId, letter.subscriptionId) : undefined, letter.attempts, letter.lastError);
+    countDeadLettered(letter.ref.runId, letter.subscriptionId, subscriptions ? await subscriptions.get(letter.ref.runId, letter.subscriptionId) : undefined, letter.attempts, letter.lastError, context);
     return null;
   }
   const sub = await subscriptions.get(letter.ref.runId, letter.subscriptionId);
@@ -49,7 +49,7 @@ export async function deadLetterDelivery(input: unknown, context: InvocationCont
   const location = logs.path(name);
   await markDeadLettered(subscriptions, letter.ref.runId, letter.subscriptionId, location, letter.eventId);
   // Counted once the letter is written: a failed write is retried (the orchestrator's RetryOptions), not counted twice.
-  countDeadLettered(letter.ref.runId, letter.subscriptionId, sub, letter.attempts, letter.lastError);
+  countDeadLettered(letter.ref.runId, letter.subscriptionId, sub, letter.attempts, letter.lastError, context);
   context.warn(`run ${letter.ref.runId}: delivery of ${letter.eventId} to subscription ${letter.subscriptionId} dead-lettered after ${letter.attempts} attempts: ${letter.lastError}`);
   return location;
 }

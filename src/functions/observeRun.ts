@@ -34,6 +34,7 @@ export async function observeRun(input: unknown, context: InvocationContext): Pr
     (snapshot) => {
       context.log(`run ${ref.runId}: ${snapshot.status} (${snapshot.reason})`);
     },
+    context,
   );
 }
 

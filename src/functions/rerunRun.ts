@@ -27,7 +27,7 @@ export const rerunRun = audited('rerunRun', async function rerunRun(request: Htt
     authorizeRunAccess(request, config.callers, runId, instance.input);
     const started = await rerun(
       { of: runId, record: instance.input, caller, overrides, idempotencyKey, startedBy: context.invocationId },
-      { config, clusters, newSuffix, runs: runInstancesOf(client), log: (line) => { context.log(line); } },
+      { config, clusters, newSuffix, runs: runInstancesOf(client), log: (line) => { context.log(line); }, invocation: context },
     );
     context.log(`run ${started.runId}: rerun of ${runId}`);
     return acceptedResponse(request, started.runId, clusters.monitorUrl(started.cluster), config.statusRetryAfterSeconds);

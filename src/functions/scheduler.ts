@@ -36,7 +36,7 @@ export async function scheduler(timer: Timer, client: RunClient, context: Invoca
   // A late tick (the host was down or busy) needs nothing special: the due-time rule catches up, as the
   // CronJob controller's does, within startingDeadlineSeconds and with only the latest of many missed times.
   if (timer.isPastDue) context.log('scheduler: this tick is late');
-  const report = await schedulerTick({ config, clusters, runs: runInstancesOf(client), log: (line) => { context.log(line); }, clock: now }, instant);
+  const report = await schedulerTick({ config, clusters, runs: runInstancesOf(client), log: (line) => { context.log(line); }, invocation: context, clock: now }, instant);
   context.log(summary(report));
   return report;
 }

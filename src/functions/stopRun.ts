@@ -24,7 +24,7 @@ export async function stopRun(input: unknown, context: InvocationContext): Promi
     const result = await deleteRun(clusters.gateway(ref.cluster), ref, verdict, last, clusters.monitorUrl(ref.cluster), now());
     context.log(isStopThrottled(result) ? `run ${ref.runId}: stop throttled until ${result.retryAt}` : `run ${ref.runId}: stopped, ${result.status} (${result.reason})`);
     return result;
-  });
+  }, context);
 }
 
 activity(ACTIVITIES.stopRun, { handler: stopRun });

@@ -34,7 +34,7 @@ export async function submitRun(input: unknown, client: DeliveryClient, context:
       }
     }
     return result;
-  });
+  }, context);
 }
 
 activity(ACTIVITIES.submitRun, {

@@ -112,6 +112,9 @@ export async function writeAudit(record: AuditRecord, context: InvocationContext
       ...(record.target.namespace ? { [ATTRIBUTES.namespace]: record.target.namespace } : {}),
       ...(record.target.runId ? { [ATTRIBUTES.runId]: record.target.runId } : {}),
     },
+    'info',
+    // In the request's trace (the host's span of the invocation).
+    context,
   );
   const store = services().audit;
   if (!store) return;

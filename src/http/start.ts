@@ -144,7 +144,7 @@ export async function startRun(kind: SourceKind, request: HttpRequest, client: R
         startedBy: context.invocationId,
         trigger: { kind: 'http' },
       },
-      { config, clusters, newSuffix, runs: runInstancesOf(client), log },
+      { config, clusters, newSuffix, runs: runInstancesOf(client), log, invocation: context },
     );
     const accepted = acceptedResponse(request, started.runId, clusters.monitorUrl(started.cluster), config.statusRetryAfterSeconds);
     if (!subscription) return accepted;

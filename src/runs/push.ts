@@ -1,5 +1,6 @@
 import { sendCallback } from '../clients/callback.js';
 import { count, emitEvent } from '../clients/otel-events.js';
+import type { Invocation } from '../clients/telemetry.js';
 import type { Config } from '../config.js';
 import { type CallbackPolicy, checkCallbackUrl, displayUrl, hostsAllowedByName } from '../core/callback-url.js';
 import { type CloudEvent, runFinishedEvent, runStartedEvent } from '../core/cloudevents.js';
@@ -83,9 +84,10 @@ function countAttempt(sub: StoredSubscription, outcome: AttemptOutcome): void {
 
 /**
  * A delivery given up on (the dead-letter activity): METRICS.callbackDeliveries with outcome dead_lettered,
- * METRICS.callbackFailures, and the EVENTS.deliveryDeadLettered event (ids and the receiver's host, never its URL).
+ * METRICS.callbackFailures, and the EVENTS.deliveryDeadLettered event (ids and the receiver's host, never its URL),
+ * in the trace of `invocation` (the activity's InvocationContext) when given.
  */
-export function countDeadLettered(runId: string, subscriptionId: string, sub: StoredSubscription | null | undefined, attempts: number, lastError: string): void {
+export function countDeadLettered(runId: string, subscriptionId: string, sub: StoredSubscription | null | undefined, attempts: number, lastError: string, invocation?: Invocation): void {
   const channel = sub ? channelOf(sub) : 'unknown';
   count(METRICS.callbackDeliveries, '{delivery}', 'Push deliveries attempted', { [ATTRIBUTES.outcome]: 'dead_lettered', [ATTRIBUTES.channel]: channel });
   count(METRICS.callbackFailures, '{delivery}', 'Push deliveries that failed for good (dead-lettered)', { [ATTRIBUTES.channel]: channel });
@@ -94,5 +96,6 @@ export function countDeadLettered(runId: string, subscriptionId: string, sub: St
     `run ${runId}: delivery to subscription ${subscriptionId}${sub ? ` (${sub.host})` : ''} dead-lettered after ${String(attempts)} attempts: ${lastError}`,
     { [ATTRIBUTES.runId]: runId, [ATTRIBUTES.channel]: channel, [ATTRIBUTES.outcome]: 'dead_lettered' },
     'warn',
+    invocation,
   );
 }

@@ -1,6 +1,7 @@
 import type { V1CronJob } from '@kubernetes/client-node';
 
 import { count, emitEvent, record } from '../clients/otel-events.js';
+import type { Invocation } from '../clients/telemetry.js';
 import type { Expectation } from '../core/schedule-signals.js';
 import { rfc3339 } from '../core/scheduler.js';
 import { ATTRIBUTES, EVENTS, METRICS } from '../core/telemetry-names.js';
@@ -26,11 +27,14 @@ export function tickDone(seconds: number, clean: boolean): void {
   record(METRICS.schedulerTickDuration, 's', 'How long one scheduler tick took', seconds, attributes);
 }
 
-/** A handed-over CronJob's next due time, and the deadline by which its run must have started. */
-export function expectedDueTime(cluster: string, cronJob: V1CronJob, expectation: Expectation): void {
+/**
+ * A handed-over CronJob's next due time, and the deadline by which its run must have started. The events of this
+ * file are in the trace of `invocation` (the timer's InvocationContext) when given.
+ */
+export function expectedDueTime(cluster: string, cronJob: V1CronJob, expectation: Expectation, invocation?: Invocation): void {
   const dueAt = rfc3339(expectation.dueAt);
   const attributes = { ...where(cluster, cronJob), [ATTRIBUTES.dueAt]: dueAt, [ATTRIBUTES.deadlineAt]: rfc3339(expectation.deadlineAt) };
-  emitEvent(EVENTS.scheduleExpected, `${cronJob.metadata?.namespace ?? ''}/${cronJob.metadata?.name ?? ''} is due at ${dueAt}`, attributes);
+  emitEvent(EVENTS.scheduleExpected, `${cronJob.metadata?.namespace ?? ''}/${cronJob.metadata?.name ?? ''} is due at ${dueAt}`, attributes, 'info', invocation);
 }
 
 /** The scheduler started a run this many seconds after its due time. */
@@ -39,8 +43,8 @@ export function firedLate(cluster: string, cronJob: V1CronJob, seconds: number):
 }
 
 /** A due time passed without a run and was skipped; `dueAt` when it is known (a 'missed' decision). */
-export function missedDueTime(cluster: string, cronJob: V1CronJob, reason: string, message: string, dueAt: Date | null): void {
+export function missedDueTime(cluster: string, cronJob: V1CronJob, reason: string, message: string, dueAt: Date | null, invocation?: Invocation): void {
   const attributes = { ...where(cluster, cronJob), [ATTRIBUTES.reason]: reason, ...(dueAt ? { [ATTRIBUTES.dueAt]: rfc3339(dueAt) } : {}) };
   count(METRICS.schedulerMissed, '{due}', 'Due times of handed-over CronJobs that passed without a run', attributes);
-  emitEvent(EVENTS.scheduleMissed, message, attributes, 'warn');
+  emitEvent(EVENTS.scheduleMissed, message, attributes, 'warn', invocation);
 }

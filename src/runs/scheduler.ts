@@ -2,6 +2,7 @@ import type { V1CronJob, V1Job } from '@kubernetes/client-node';
 
 import type { ClusterRegistry } from '../clients/clusters.js';
 import type { KubeGateway } from '../clients/kube.js';
+import type { Invocation } from '../clients/telemetry.js';
 import type { ClusterSettings, Config } from '../config.js';
 import { activeRunsOf, concurrencyPolicyOf, decideConcurrency } from '../core/concurrency.js';
 import { ensureError, isAlreadyExists, KubeApiError } from '../core/errors.js';
@@ -23,6 +24,8 @@ export interface TickDeps {
   clusters: ClusterRegistry;
   runs: RunInstances;
   log: (line: string) => void;
+  /** The timer's invocation (its InvocationContext), whose trace the scheduler's events are in. */
+  invocation?: Invocation | undefined;
   /** The wall clock, for the fire time of a run (its lateness); the real clock when absent. */
   clock?: () => Date;
 }
@@ -233,7 +236,7 @@ async function fire(
   const uid = cronJob.metadata?.uid ?? '';
   const resourceVersion = cronJob.metadata?.resourceVersion ?? '';
   const expect = (dueAt: Date | null) => {
-    if (dueAt) expectedDueTime(cluster, cronJob, expectationFor(dueAt, cronJob.spec.startingDeadlineSeconds));
+    if (dueAt) expectedDueTime(cluster, cronJob, expectationFor(dueAt, cronJob.spec.startingDeadlineSeconds), deps.invocation);
   };
   const idle = memory.idle.get(uid);
   if (idle?.resourceVersion === resourceVersion) {
@@ -259,7 +262,7 @@ async function fire(
     if (memory.reported.has(key)) continue;
     memory.reported.set(key, now.getTime() + REPORTED_FOR_MS);
     report.missed.push(`${cronJob.metadata?.namespace ?? ''}/${cronJob.metadata?.name ?? ''}: ${warning.reason}`);
-    missedDueTime(cluster, cronJob, warning.reason, warning.message, evaluation.kind === 'missed' ? evaluation.scheduledTime : null);
+    missedDueTime(cluster, cronJob, warning.reason, warning.message, evaluation.kind === 'missed' ? evaluation.scheduledTime : null, deps.invocation);
   }
   await warn(gateway, cronJob, evaluation, evaluation.warnings, now, report, memory, deps.log);
   // A time missed past startingDeadlineSeconds is recorded as taken, so it is reported once; no later decision

@@ -1,5 +1,5 @@
 import type { ClusterRegistry } from '../clients/clusters.js';
-import { currentTraceparent, instruments, markRun, runMetricAttributes, withSpan } from '../clients/telemetry.js';
+import { currentTraceparent, instruments, type Invocation, markRun, runMetricAttributes, withInvocationContext, withSpan } from '../clients/telemetry.js';
 import type { Config } from '../config.js';
 import { authorizeStart, type Caller, callerScope, jobVisibleTo, startedByOf } from '../core/callers.js';
 import type { FallbackSpec } from '../core/clone.js';
@@ -61,6 +61,8 @@ export interface StartDeps {
   newSuffix: () => string;
   runs: RunInstances;
   log: (line: string) => void;
+  /** The Functions invocation that starts the run (its InvocationContext), whose telemetry the run's start is. */
+  invocation?: Invocation | undefined;
 }
 
 /** The run a start led to: a new one, or the one its idempotency key already named. */
@@ -148,8 +150,11 @@ export async function startRun(request: RunStartRequest, deps: StartDeps): Promi
   };
 
   // The run's trace starts here: its input carries this span's context to the orchestration's activities.
-  return withSpan('start run', { [ATTRIBUTES.callerKind]: caller.kind }, (span) =>
-    markRun(span, { runId, cluster, namespace, source, trigger: request.trigger.kind }, () => oneAtATime(runId, () => startOnce(runRequest, request, deps))),
+  return withSpan(
+    'start run',
+    { [ATTRIBUTES.callerKind]: caller.kind },
+    (span) => markRun(span, { runId, cluster, namespace, source, trigger: request.trigger.kind }, () => oneAtATime(runId, () => startOnce(runRequest, request, deps)), deps.invocation),
+    deps.invocation,
   );
 }
 
@@ -202,7 +207,7 @@ async function startOnce(runRequest: RunRequest, request: RunStartRequest, deps:
     // instance of the app may have started (and even finished) the run meanwhile.
     const meanwhile = await deps.runs.find(runId);
     if (meanwhile) return sameRun(meanwhile, runRequest);
-    const traceparent = currentTraceparent();
+    const traceparent = currentTraceparent(deps.invocation);
     const input: JobRunInput = {
       request: { ...runRequest, ...(traceparent ? { traceparent } : {}) },
       poll: { ...config.poll },
@@ -210,7 +215,8 @@ async function startOnce(runRequest: RunRequest, request: RunStartRequest, deps:
       startedAt: new Date().toISOString(),
     };
     // Two requests with the same key raced: the other one started the run, which is this run.
-    const launched = await launchRun(deps.runs, runId, input);
+    // In the start's span: Durable's client sends the active context to the host with the request.
+    const launched = await withInvocationContext(deps.invocation, () => launchRun(deps.runs, runId, input));
     if (launched.existing) return sameRun(launched.existing, runRequest);
     deps.log(`run ${runId}: started from ${kind} ${namespace}/${name} on ${cluster}`);
     return { runId, cluster, existing: false };

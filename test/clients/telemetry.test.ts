@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { context, metrics, trace } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +15,7 @@ import {
   startTelemetry,
   type Telemetry,
   telemetryStarted,
+  withInvocationContext,
   withSpan,
 } from '../../src/clients/telemetry.js';
 import { loadConfig } from '../../src/config.js';
@@ -34,6 +38,14 @@ afterAll(async () => {
   await telemetry?.shutdown();
   await receiver?.close();
 });
+
+/** The tracing headers durable-functions' DurableClient sends with its requests to the host (it reads no `this`). */
+const durableClientHeaders = (): Record<string, string> => {
+  const { DurableClient } = createRequire(import.meta.url)('durable-functions/lib/src/durableClient/DurableClient.js') as {
+    DurableClient: { prototype: { getDistributedTracingHeaders: () => Record<string, string> } };
+  };
+  return DurableClient.prototype.getDistributedTracingHeaders.call({});
+};
 
 const run = { runId: 'report-abc12', cluster: 'local', namespace: 'batch', source: { kind: 'Job', name: 'report' }, trigger: 'http' };
 
@@ -145,26 +157,70 @@ describe('the Functions worker hooks (what @azure/functions-opentelemetry-instru
       },
     });
     expect(capabilities).toEqual([{ WorkerOpenTelemetryEnabled: true }]);
-    // The host's trace context of an invocation, as the worker hands it to the preInvocation hook.
+    // The host's trace context of an invocation, as the worker hands it to the preInvocation hook, with the context
+    // object the handler gets; the worker runs the log hooks inside context.log, with that object.
     const hostTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const invocationContext = { traceContext: { traceParent: `00-${hostTrace}-00f067aa0ba902b7-01`, traceState: 'az=1' } };
+    const log = (message: string) => logHook?.({ level: 'warning', message, category: 'user', invocationContext });
     const hook = {
-      invocationContext: { traceContext: { traceParent: `00-${hostTrace}-00f067aa0ba902b7-01`, traceState: 'az=1' } },
-      functionHandler: () =>
-        withSpan('start run', {}, (span) =>
-          markRun(span, { ...run, runId: 'hooked-run' }, () => {
-            logHook?.({ level: 'warning', message: 'run hooked-run: a line of context.log', category: 'user' });
-            return Promise.resolve();
-          }),
-        ),
+      invocationContext,
+      // As a handler does: it awaits (reads the request, the cluster) before and inside the run's span, so nothing
+      // active is left of the context by then; the invocation carries it.
+      functionHandler: async () => {
+        await sleep(5);
+        log('a line of the invocation before the run');
+        return withSpan(
+          'start run',
+          {},
+          (span) =>
+            markRun(
+              span,
+              { ...run, runId: 'hooked-run' },
+              async () => {
+                await sleep(5);
+                log('run hooked-run: a line of context.log');
+                const traceparent = new RegExp(`^00-${hostTrace}-${span.spanContext().spanId}-01$`);
+                expect(currentTraceparent(invocationContext)).toMatch(traceparent);
+                // What durable-functions' client sends the host with startNew, read from the active context when
+                // called (its DurableClient.getDistributedTracingHeaders): the run's start span, as src/runs/start.ts calls it.
+                expect(withInvocationContext(invocationContext, () => durableClientHeaders()).traceparent).toMatch(traceparent);
+              },
+              invocationContext,
+            ),
+          invocationContext,
+        );
+      },
     };
     preInvocation?.(hook);
     await hook.functionHandler();
+    log('a line of the invocation after the run');
     await telemetry?.flush();
     const span = receiver.spans.find((s) => s.attributes[ATTRIBUTES.runId] === 'hooked-run');
     expect(span).toMatchObject({ traceId: hostTrace, parentSpanId: '00f067aa0ba902b7' });
     const line = receiver.logs.find((l) => l.body === 'run hooked-run: a line of context.log');
     expect(line).toMatchObject({ traceId: hostTrace, spanId: span?.spanId, severityText: 'WARN' });
     expect(line?.attributes).toMatchObject({ [ATTRIBUTES.runId]: 'hooked-run', 'log.category': 'user' });
+    // The invocation's own lines, before and after the run's span: in the host's trace, without the run.
+    for (const body of ['a line of the invocation before the run', 'a line of the invocation after the run']) {
+      const other = receiver.logs.find((l) => l.body === body);
+      expect(other, body).toMatchObject({ traceId: hostTrace, spanId: '00f067aa0ba902b7' });
+      expect(other?.attributes[ATTRIBUTES.runId], body).toBeUndefined();
+    }
+  });
+
+  it('follows no context across an await: no AsyncLocalStorage, whose promise hooks would cost every promise', async () => {
+    // docs/decisions.md, "Issue 24, check 'what telemetry costs': no async context manager". The invocation
+    // carries its context (the test above); an async context manager registered again would fail this.
+    expect(telemetry).not.toBeNull();
+    const span = trace.getTracer('test').startSpan('anything');
+    const seen = await context.with(trace.setSpan(context.active(), span), async () => {
+      const before = trace.getActiveSpan();
+      await sleep(1);
+      return { before, after: trace.getActiveSpan() };
+    });
+    span.end();
+    expect(seen.before).toBe(span);
+    expect(seen.after).toBeUndefined();
   });
 
   it('leaves the logs to a host without log hooks (older than 4.34)', async () => {
