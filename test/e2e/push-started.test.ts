@@ -10,6 +10,7 @@ import { type LocalApp, startLocalApp } from '../../local/host/server.js';
 import { RETRY_ON_DISRUPTION_ANNOTATION, RUN_ID_LABEL } from '../../src/core/labels.js';
 import { succeeds } from '../../testenv/fates.js';
 import { adminKube, jobPods, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+import { appCalls } from '../support/app-calls.js';
 import { type Delivery, Receiver, verifyStandardWebhook } from '../support/webhook-receiver.js';
 
 /**
@@ -27,29 +28,7 @@ let app: LocalApp;
 let stateDir: string;
 const receiver = new Receiver();
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
-  const response = await fetch(`${app.url}/api/${path}${path.includes('?') ? '&' : '?'}code=${app.functionKey}`, {
-    method,
-    headers: { 'Content-Type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-async function start(job: string, body: Record<string, unknown> = {}): Promise<string> {
-  const answer = await call('POST', `jobs/${ns()}/${job}/runs`, body);
-  // A start that subscribed answers 201: the caller waits for the push (src/http/start.ts, subscribedResponse).
-  expect(answer.status, JSON.stringify(answer.body)).toBe(body.subscription ? 201 : 202);
-  return answer.body.runId as string;
-}
-
-async function finalOf(runId: string): Promise<Record<string, unknown>> {
-  return waitFor(`run ${runId} to end`, async () => {
-    const answer = await call('GET', `runs/${runId}`);
-    return answer.status === 202 ? undefined : answer.body;
-  }, 180_000);
-}
+const { call, start, finalOf } = appCalls(() => app, ns, 180_000);
 
 /** The CloudEvents a path received, each request's signature verified and its webhook-id the event's id. */
 function eventsAt(path: string): { type: string; id: string; subject: string; data: Record<string, unknown>; at: number }[] {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
 import { fails, succeeds } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+import { appCalls } from '../support/app-calls.js';
 import { Receiver, verifyStandardWebhook } from '../support/webhook-receiver.js';
 
 /**
@@ -24,29 +25,7 @@ const SIGNING_SECRET = `whsec_${SECRET_BYTES.toString('base64')}`;
 let app: LocalApp;
 let stateDir: string;
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
-  const response = await fetch(`${app.url}/api/${path}${path.includes('?') ? '&' : '?'}code=${app.functionKey}`, {
-    method,
-    headers: { 'Content-Type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-async function start(job: string, body: Record<string, unknown> = {}): Promise<string> {
-  const answer = await call('POST', `jobs/${ns()}/${job}/runs`, body);
-  // A start that subscribed answers 201: the caller waits for the push (src/http/start.ts, subscribedResponse).
-  expect(answer.status, JSON.stringify(answer.body)).toBe(body.subscription ? 201 : 202);
-  return answer.body.runId as string;
-}
-
-async function finalOf(runId: string): Promise<Record<string, unknown>> {
-  return waitFor(`run ${runId} to end`, async () => {
-    const answer = await call('GET', `runs/${runId}`);
-    return answer.status === 202 ? undefined : answer.body;
-  });
-}
+const { call, start, finalOf } = appCalls(() => app, ns);
 
 const receiver = new Receiver();
 

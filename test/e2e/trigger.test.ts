@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
 import { succeeds } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+import { appCalls } from '../support/app-calls.js';
 
 /**
  * Issue 23 item 4, end to end: a connector's webhook trigger "When a run finishes" on the local runtime, the local
@@ -32,28 +33,7 @@ let server: Server | undefined;
 let port = 0;
 const at = (path: string) => received.filter((d) => d.path === path);
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
-  const response = await fetch(`${app.url}/api/${path}${path.includes('?') ? '&' : '?'}code=${app.functionKey}`, {
-    method,
-    headers: { 'Content-Type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-async function start(job: string): Promise<string> {
-  const answer = await call('POST', `jobs/${ns()}/${job}/runs`);
-  expect(answer.status, JSON.stringify(answer.body)).toBe(202);
-  return answer.body.runId as string;
-}
-
-async function finalOf(runId: string): Promise<Record<string, unknown>> {
-  return waitFor(`run ${runId} to end`, async () => {
-    const answer = await call('GET', `runs/${runId}`);
-    return answer.status === 202 ? undefined : answer.body;
-  });
-}
+const { call, start, finalOf } = appCalls(() => app, ns);
 
 beforeAll(async () => {
   Object.assign(process.env, {
