@@ -6,11 +6,12 @@
 // Run by azd's prepackage hook after `npm ci`, and by test/package, which proves what comes out.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { build, type Metafile, type Plugin } from 'esbuild';
+import { build, type Metafile, type Plugin, transform } from 'esbuild';
 
 import { clean } from './clean.js';
 import { type DurableBackend, durableBackendOf, hostJsonFor } from './durable-backend.js';
@@ -169,6 +170,41 @@ function englishZodOnly(): Plugin {
 }
 
 /**
+ * The packages a new instance evaluates at start (the app's file, scripts/package.ts startFiles) whose code reads
+ * no function's or class's `name` to decide or say anything: their functions and classes may be renamed by the
+ * minifier. Each was searched for `constructor.name`, `new.target.name` and a function's `.name` (zod names its
+ * classes itself, `$constructor` in zod/v4/core/core.js; its `util.getParsedType` reads the constructor name of
+ * the data parsed, which minifying the bundle does not touch). cron-parser is not here: its field classes' names
+ * are in its messages (`${this.constructor.name} Validation error, ...`), which src/core/schedule.ts passes on.
+ */
+const NAMES_UNUSED = ['zod', 'luxon', 'cronstrue', 'cookie', '@azure/functions', '@azure/functions-extensions-base', '@opentelemetry/api', '@opentelemetry/api-logs', '@kubernetes/client-node'];
+
+/**
+ * esbuild's `keepNames` for the dependencies that may need it, not the whole bundle. Minified, a class or function
+ * loses its name unless `keepNames` restores it with a call (`__name(fn, "name")`) run when the code defining it
+ * runs: about 11 ms of a start for the app's own code and the packages of NAMES_UNUSED, which never read a name.
+ * Every other dependency's file (storage-blob matches credential classes by `constructor.name`, jose and
+ * openid-client name their errors by it, cron-parser its messages) goes through esbuild's `transform` with
+ * `keepNames` before it is bundled, which writes those calls into the file itself, so its names survive the
+ * minifier as before; the app's sources (dist/src) name nothing by a constructor's name either (the package test
+ * checks that cron-parser's messages still name their field).
+ */
+function namesWhereRead(): Plugin {
+  const unused = new RegExp(`[\\\\/]node_modules[\\\\/](${NAMES_UNUSED.map((name) => name.replace('/', '[\\\\/]')).join('|')})[\\\\/]`);
+  return {
+    name: 'names-where-read',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]node_modules[\\/].*\.[cm]?js$/ }, async (args) => {
+        if (unused.test(args.path)) return undefined;
+        const source = await readFile(args.path, 'utf8');
+        const { code } = await transform(source, { loader: 'js', keepNames: true, sourcefile: args.path });
+        return { contents: code, loader: 'js' };
+      });
+    },
+  };
+}
+
+/**
  * Bundle the compiled entry point (tsc's output, so what is bundled is what the type checker passed) into
  * `outdir`: ESM for Node 22, split where the app imports lazily (the heavy clients of src/clients/lazy.ts each
  * become a file of their own, loaded on first use), with source maps that chain to the TypeScript sources through tsc's maps.
@@ -193,10 +229,11 @@ export async function bundle(entry: string, outdir: string, lock: Lockfile): Pro
     define: { __dirname: '__bundle_dirname', __filename: '__bundle_filename' },
     legalComments: 'eof',
     minify: true,
-    keepNames: true,
+    // Names kept where a dependency reads them (namesWhereRead), not in the app's start file.
+    keepNames: false,
     metafile: true,
     logLevel: 'warning',
-    plugins: [builtinsThroughRequire(), leaveOutDevPackages(lock, leftOut), oneMachineIdReader(), englishZodOnly()],
+    plugins: [builtinsThroughRequire(), leaveOutDevPackages(lock, leftOut), oneMachineIdReader(), englishZodOnly(), namesWhereRead()],
   });
   return { metafile: result.metafile, leftOut: [...leftOut].sort() };
 }

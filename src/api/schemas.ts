@@ -76,8 +76,8 @@ export const subscriptionSchema = subscriptionViewSchema.extend({
   location: z.string().meta({ description: 'GET it for the delivery state, DELETE it to unsubscribe' }),
 });
 
-/** The cancel route's optional body. */
-export const cancelRequestSchema = z.looseObject({ reason: z.string().max(500).optional() });
+/** The cancel route's optional body (a module of its own: cancelRun reads it at start). */
+export { cancelRequestSchema } from './cancel.js';
 
 /** RFC 9457 problem details, as src/http/problem.ts writes them. */
 export const problemSchema = z

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { cancelRequestSchema } from '../api/schemas.js';
+import { cancelRequestSchema } from '../api/cancel.js';
 import { client } from '../clients/durable.js';
 import { BadRequestError, ConflictError, ensureError } from '../core/errors.js';
 import { audited } from '../http/audit.js';

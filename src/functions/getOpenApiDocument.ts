@@ -1,7 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { app } from '@azure/functions';
 
-import { openApiDocument } from '../api/openapi.js';
 import { apiBase } from '../http/links.js';
 import { errorResponse } from '../http/problem.js';
 
@@ -10,8 +9,11 @@ import { errorResponse } from '../http/problem.js';
  * local runtime and Azure each get a document that works against themselves). Anonymous: it holds no data,
  * only what the routes take and answer (docs/decisions.md, "API documents").
  */
-export function getOpenApiDocument(request: HttpRequest, context: InvocationContext): HttpResponseInit {
+export async function getOpenApiDocument(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
+    // The API description (src/api: the route table and its zod schemas) is built on this route's first call,
+    // not at every instance's start (docs/decisions.md, "the load-time goal").
+    const { openApiDocument } = await import('../api/documents.js');
     return { status: 200, headers: { 'Cache-Control': 'no-cache' }, jsonBody: openApiDocument({ serverUrl: apiBase(request) }) };
   } catch (err) {
     return errorResponse(err, context);

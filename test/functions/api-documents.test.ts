@@ -13,9 +13,9 @@ function use(settings: Record<string, string> = {}): void {
   setServices(createServices(loadConfig({ CLUSTERS, ...settings })));
 }
 
-type Handler = (request: HttpRequest, context: InvocationContext) => HttpResponseInit;
-function ask(handler: Handler, url: string, headers: Record<string, string> = {}): { status: number; body: Record<string, unknown> } {
-  const response = handler(new HttpRequest({ method: 'GET', url, headers }), context());
+type Handler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+async function ask(handler: Handler, url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await handler(new HttpRequest({ method: 'GET', url, headers }), context());
   return { status: response.status ?? 200, body: response.jsonBody as Record<string, unknown> };
 }
 
@@ -45,16 +45,16 @@ describe('GET /api/openapi.json', () => {
       server: 'https://jobs.azurewebsites.net/api',
     },
     { name: 'PUBLIC_BASE_URL', url: 'http://localhost:7071/api/openapi.json', settings: { PUBLIC_BASE_URL: 'https://jobs.example.com/api/' }, headers: {}, server: 'https://jobs.example.com/api' },
-  ])('names as its server the URL it was asked on: $name', ({ url, settings, headers, server }) => {
+  ])('names as its server the URL it was asked on: $name', async ({ url, settings, headers, server }) => {
     use(settings);
-    const { status, body } = ask(getOpenApiDocument, url, headers);
+    const { status, body } = await ask(getOpenApiDocument, url, headers);
     expect(status).toBe(200);
     expect(body).toMatchObject({ openapi: '3.1.0', servers: [{ url: server }] });
   });
 
-  it("hands out neither the caller's key nor the configured clusters and namespaces", () => {
+  it("hands out neither the caller's key nor the configured clusters and namespaces", async () => {
     use();
-    const text = JSON.stringify(ask(getOpenApiDocument, 'https://jobs.azurewebsites.net/api/openapi.json?code=the-function-key').body);
+    const text = JSON.stringify((await ask(getOpenApiDocument, 'https://jobs.azurewebsites.net/api/openapi.json?code=the-function-key')).body);
     for (const hidden of ['the-function-key', 'secret-project', 'hidden-team']) expect(text).not.toContain(hidden);
   });
 });
@@ -72,16 +72,16 @@ describe('GET /api/swagger.json', () => {
       basePath: '/jobs/api',
       scheme: 'https',
     },
-  ])('has the host, base path and scheme it was asked on: $name', ({ url, settings, headers, host, basePath, scheme }) => {
+  ])('has the host, base path and scheme it was asked on: $name', async ({ url, settings, headers, host, basePath, scheme }) => {
     use(settings);
-    const { status, body } = ask(getSwaggerDocument, url, headers);
+    const { status, body } = await ask(getSwaggerDocument, url, headers);
     expect(status).toBe(200);
     expect(body).toMatchObject({ swagger: '2.0', host, basePath, schemes: [scheme] });
   });
 
-  it("hands out neither the caller's key nor the configured clusters and namespaces", () => {
+  it("hands out neither the caller's key nor the configured clusters and namespaces", async () => {
     use();
-    const text = JSON.stringify(ask(getSwaggerDocument, 'https://jobs.azurewebsites.net/api/swagger.json?code=the-function-key').body);
+    const text = JSON.stringify((await ask(getSwaggerDocument, 'https://jobs.azurewebsites.net/api/swagger.json?code=the-function-key')).body);
     for (const hidden of ['the-function-key', 'secret-project', 'hidden-team']) expect(text).not.toContain(hidden);
   });
 });

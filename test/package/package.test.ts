@@ -347,6 +347,18 @@ describe('what a new instance reads at start', () => {
     expect(locales.sort()).toEqual(['node_modules/zod/v4/locales/en.js', 'node_modules/zod/v4/locales/index.js']);
   });
 
+  it('keeps the names of classes whose dependencies read them, and not those of the app\'s start (scripts/package.ts namesWhereRead)', () => {
+    // What keepNames writes, minified: a call of its helper in the class body, `static{x(this,"Name")}`.
+    const kept = (file: string): string[] => [...readFileSync(join(copy, file), 'utf8').matchAll(/\(this,"(\w+)"\)/g)].map((m) => m[1] ?? '');
+    // storage-blob tells its credential and policy factories apart by `constructor.name` (dist/esm/Pipeline.js);
+    // cron-parser's messages name the field by it (dist/fields/CronField.js).
+    expect(filesHolding('@azure/storage-blob').flatMap(kept)).toEqual(expect.arrayContaining(['StorageSharedKeyCredential', 'AnonymousCredential', 'StorageRetryPolicyFactory']));
+    const start = atStart().map(inCopy);
+    expect(start.flatMap(kept)).toEqual(expect.arrayContaining(['CronDayOfMonth', 'CronMonth', 'CronDayOfWeek']));
+    // The app's own classes (src/core/schedule.ts ScheduleError) run unnamed at start, as zod's and the Functions library's.
+    expect(start.flatMap(kept)).not.toContain('ScheduleError');
+  });
+
   it('each lazily loaded client is a file of its own that nothing read at start imports statically', () => {
     const start = new Set(atStart());
     for (const pkg of LAZY_PACKAGES) for (const file of filesHolding(pkg)) expect(start.has(`${packageFolder}/${file}`), `${pkg}: ${file}`).toBe(false);
