@@ -15,6 +15,7 @@ import { ATTRIBUTES, EVENTS, METRICS } from '../../src/core/telemetry-names.js';
 import { fails, succeeds } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
 import { type BreezeEnvelope, type BreezeReceiver, metricSum, ofType, startBreezeReceiver, trustInThisProcess } from '../support/breeze-receiver.js';
+import { localAppSettings } from '../support/e2e-settings.js';
 import { type IdentityEndpoint, startIdentityEndpoint } from '../support/identity-endpoint.js';
 import { secretsIn } from '../support/no-secrets.js';
 
@@ -99,11 +100,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => callbacks.listen(0, '127.0.0.1', resolve));
   callbackBase = `http://127.0.0.1:${String((callbacks.address() as AddressInfo).port)}`;
-  Object.assign(process.env, {
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
-    STATUS_RETRY_AFTER_SECONDS: '1',
+  Object.assign(process.env, localAppSettings(ns(), {
     OTEL_METRIC_EXPORT_INTERVAL: '1000',
     LOGS_CONNECTION_STRING: inject('logsConnectionString'),
     WEBHOOK_SIGNING_SECRET: SIGNING_SECRET,
@@ -116,7 +113,7 @@ beforeAll(async () => {
     // The exporter's customer SDK stats every second rather than every 15 minutes, so that if they were on (they
     // would go to the app's resource with the instrumentation key alone), they would be refused during this test.
     APPLICATIONINSIGHTS_SDKSTATS_EXPORT_INTERVAL: '1',
-  });
+  }));
   stateDir = await mkdtemp(join(tmpdir(), 'aks-job-runner-azmon-'));
   app = await startLocalApp({ functionKey: KEY, stateDir });
   await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'report', namespace: ns(), suspend: true, fate: succeeds({ runFor: '1s' }) }) });

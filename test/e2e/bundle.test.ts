@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
 import type { Lockfile } from '../../scripts/notices.js';
@@ -11,6 +11,7 @@ import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
 import { RUN_ID_LABEL } from '../../src/core/labels.js';
 import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+import { localAppSettings } from '../support/e2e-settings.js';
 
 /**
  * A run end to end through the app as the deployment package bundles it (scripts/package.ts `bundle`, the same
@@ -43,12 +44,7 @@ async function finalAnswer(statusUrl: string): Promise<Answer> {
 }
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
-    STATUS_RETRY_AFTER_SECONDS: '1',
-  });
+  Object.assign(process.env, localAppSettings(ns()));
   work = await mkdtemp(join(tmpdir(), 'aks-job-runner-bundle-'));
   const lock = JSON.parse(await readFile(join(projectRoot, 'package-lock.json'), 'utf8')) as Lockfile;
   await bundle(join(projectRoot, 'src/main.ts'), join(work, 'dist'), lock);

@@ -15,6 +15,7 @@ import { serveConsoleFrom } from '../../src/http/console.js';
 import { COMPLETE_DELAY_ANNOTATION, COMPLETE_JITTER_ANNOTATION, evicted, fails, LOCAL_POD_LOG_LINES, quickStart, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
 import { ensureBrowser } from '../support/browser.js';
+import { localAppSettings } from '../support/e2e-settings.js';
 import { Receiver } from '../support/webhook-receiver.js';
 
 /**
@@ -64,14 +65,10 @@ beforeAll(async () => {
   serveConsoleFrom(built);
   await mkdir(artifacts, { recursive: true });
 
-  Object.assign(process.env, {
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
-    STATUS_RETRY_AFTER_SECONDS: '1',
+  Object.assign(process.env, localAppSettings(ns(), {
     LOGS_CONNECTION_STRING: inject('logsConnectionString'),
     WEBHOOK_SIGNING_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
-  });
+  }));
   await receiver.listen();
   const apps = kube.kc.makeApiClient(AppsV1Api);
   // A web app's Deployment, as a team has it; no Deployment controller runs here, so it makes no pods.

@@ -12,6 +12,7 @@ import { RETRY_ON_DISRUPTION_ANNOTATION } from '../../src/core/labels.js';
 import { serveConsoleFrom } from '../../src/http/console.js';
 import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+import { localAppSettings } from '../support/e2e-settings.js';
 import { assertLoopback, documentOperations, errorsWithoutProblemJson, externalRefs, fuzz, type FuzzRun, operationOf, schemathesisBinary } from '../support/schemathesis.js';
 
 /**
@@ -140,12 +141,8 @@ function explain(run: FuzzRun): string {
 }
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
+  Object.assign(process.env, localAppSettings(ns(), {
     LOGS_CONNECTION_STRING: inject('logsConnectionString'),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
-    STATUS_RETRY_AFTER_SECONDS: '1',
     // The fuzz starts runs: this bounds how many are live at once (past it the start route answers 429).
     MAX_ACTIVE_RUNS_PER_CLUSTER: '20',
     // A followed log answers for a whole segment: short here, inside the 10 s an answer may take. The instance cap
@@ -154,7 +151,7 @@ beforeAll(async () => {
     LOGS_FOLLOW_MAX_STREAMS: '1000',
     // Deliveries to a receiver that is not a Logic Apps callback are signed: without a secret they are refused.
     WEBHOOK_SIGNING_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
-  });
+  }));
   dir = await mkdtemp(join(tmpdir(), 'aks-job-runner-fuzz-'));
   // A console page, so its route serves a real file, next to files it must never serve.
   const site = join(dir, 'site');

@@ -2,13 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type LocalApp, startLocalApp } from '../../local/host/server.js';
 import { ALLOW_ENV_ANNOTATION } from '../../src/core/consent.js';
 import { RUN_ID_LABEL } from '../../src/core/labels.js';
 import { COMPLETE_DELAY_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+import { localAppSettings } from '../support/e2e-settings.js';
 
 /**
  * End to end over real HTTP: the app's registered functions served by the local runtime, against the local
@@ -60,12 +61,7 @@ async function runJobsOf(runId: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
-    STATUS_RETRY_AFTER_SECONDS: '1',
-  });
+  Object.assign(process.env, localAppSettings(ns()));
   stateDir = await mkdtemp(join(tmpdir(), 'aks-job-runner-e2e-'));
   app = await startLocalApp({ functionKey: 'e2e-key', stateDir });
   const job = (name: string, annotations: Record<string, string>) =>

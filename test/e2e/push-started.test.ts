@@ -11,6 +11,7 @@ import { RETRY_ON_DISRUPTION_ANNOTATION, RUN_ID_LABEL } from '../../src/core/lab
 import { succeeds } from '../../testenv/fates.js';
 import { adminKube, jobPods, testJob, useNamespace, waitFor } from '../integration/helpers.js';
 import { appCalls } from '../support/app-calls.js';
+import { localAppSettings } from '../support/e2e-settings.js';
 import { type Delivery, Receiver, verifyStandardWebhook } from '../support/webhook-receiver.js';
 
 /**
@@ -45,16 +46,12 @@ function eventsAt(path: string): { type: string; id: string; subject: string; da
 const settle = () => new Promise((resolve) => setTimeout(resolve, 4_000));
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
+  Object.assign(process.env, localAppSettings(ns(), {
     LOGS_CONNECTION_STRING: inject('logsConnectionString'),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
-    STATUS_RETRY_AFTER_SECONDS: '1',
     WEBHOOK_SIGNING_SECRET: `whsec_${SECRET_BYTES.toString('base64')}`,
     // The defaults admit Logic Apps callback URLs, so the refusal tested below is the started rule's, not the allow-list's.
     CALLBACK_ALLOWED_URLS: 'default, https://hooks.contoso.example/aks/',
-  });
+  }));
   stateDir = await mkdtemp(join(tmpdir(), 'aks-job-runner-started-'));
   app = await startLocalApp({ functionKey: 'started-key', stateDir });
   await receiver.listen();

@@ -11,6 +11,7 @@ import { type LocalApp, startLocalApp } from '../../local/host/server.js';
 import { fails, succeeds } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
 import { appCalls } from '../support/app-calls.js';
+import { localAppSettings } from '../support/e2e-settings.js';
 import { Receiver, verifyStandardWebhook } from '../support/webhook-receiver.js';
 
 /**
@@ -30,15 +31,11 @@ const { call, start, finalOf } = appCalls(() => app, ns);
 const receiver = new Receiver();
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
+  Object.assign(process.env, localAppSettings(ns(), {
     LOGS_CONNECTION_STRING: inject('logsConnectionString'),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
-    STATUS_RETRY_AFTER_SECONDS: '1',
     WEBHOOK_SIGNING_SECRET: SIGNING_SECRET,
     CALLBACK_ALLOWED_URLS: 'https://hooks.contoso.example/aks/',
-  });
+  }));
   stateDir = await mkdtemp(join(tmpdir(), 'aks-job-runner-push-'));
   app = await startLocalApp({ functionKey: 'push-key', stateDir });
   await receiver.listen();

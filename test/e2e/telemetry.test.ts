@@ -9,6 +9,7 @@ import { telemetryStarted } from '../../src/clients/telemetry.js';
 import { ATTRIBUTES, EVENTS, METRICS } from '../../src/core/telemetry-names.js';
 import { fails, succeeds } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+import { localAppSettings } from '../support/e2e-settings.js';
 import { metricTotal, type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../support/otlp-receiver.js';
 
 /**
@@ -44,15 +45,11 @@ function spansOf(runId: string, names: readonly string[]): Promise<ReceivedSpan[
 
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
-  Object.assign(process.env, {
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
-    STATUS_RETRY_AFTER_SECONDS: '1',
+  Object.assign(process.env, localAppSettings(ns(), {
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     OTEL_METRIC_EXPORT_INTERVAL: '1000',
     LOGS_CONNECTION_STRING: inject('logsConnectionString'),
-  });
+  }));
   stateDir = await mkdtemp(join(tmpdir(), 'aks-job-runner-otel-'));
   app = await startLocalApp({ functionKey: KEY, stateDir });
   await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'report', namespace: ns(), suspend: true, fate: succeeds({ runFor: '1s' }) }) });

@@ -9,6 +9,7 @@ import { type LocalApp, startLocalApp } from '../../local/host/server.js';
 import { succeeds } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
 import { appCalls } from '../support/app-calls.js';
+import { localAppSettings } from '../support/e2e-settings.js';
 
 /**
  * Issue 23 item 4, end to end: a connector's webhook trigger "When a run finishes" on the local runtime, the local
@@ -36,14 +37,10 @@ const at = (path: string) => received.filter((d) => d.path === path);
 const { call, start, finalOf } = appCalls(() => app, ns);
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    CLUSTERS: JSON.stringify([{ alias: 'local', type: 'kubeconfig', kubeconfigPath: inject('kubeconfigPath'), namespaces: [ns()] }]),
+  Object.assign(process.env, localAppSettings(ns(), {
     LOGS_CONNECTION_STRING: inject('logsConnectionString'),
-    POLL_INITIAL_SECONDS: '1',
-    POLL_MAX_SECONDS: '2',
-    STATUS_RETRY_AFTER_SECONDS: '1',
     WEBHOOK_SIGNING_SECRET: 'whsec_dHJpZ2dlci10ZXN0LXNpZ25pbmctc2VjcmV0LTMyYnl0ZXMh',
-  });
+  }));
   stateDir = await mkdtemp(join(tmpdir(), 'aks-job-runner-trigger-'));
   app = await startLocalApp({ functionKey: 'trigger-key', stateDir });
   const receiver = createServer((req, res) => {
