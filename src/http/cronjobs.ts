@@ -219,7 +219,10 @@ function assertContainerConsent(current: V1CronJob, body: UpdateCronJobBody): vo
 /** `If-Match: "123"` (or W/"123", or 123) and body `resourceVersion` are the same thing; both at once must agree. */
 function resourceVersionOf(request: HttpRequest, fromBody: string | undefined): string {
   const header = request.headers.get('If-Match')?.trim();
-  const fromHeader = header ? header.replace(/^W\//, '').replace(/^"(.*)"$/, '$1') : undefined;
+  const fromHeader = header === undefined ? undefined : header.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  // An empty If-Match (or `""`) names no version; taken as absent, it would let the body's version stand for a
+  // header the caller meant to send, so it is refused as the API document says (minLength 1).
+  if (fromHeader === '') throw new BadRequestError('the If-Match header is empty: send the ETag of GET /api/cronjobs/{namespace}/{name} (its resourceVersion, quoted), or leave the header out');
   if (fromHeader === '*') throw new BadRequestError('If-Match: * does not say which version was read; send the ETag (or resourceVersion) of GET');
   if (fromHeader !== undefined && fromBody !== undefined && fromHeader !== fromBody) {
     throw new BadRequestError(`the If-Match header ("${fromHeader}") and the body's resourceVersion ("${fromBody}") differ; send one of them`);
