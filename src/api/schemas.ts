@@ -6,9 +6,14 @@ import { CONCURRENCY_POLICIES, SCHEDULERS } from '../core/cronjob-bodies.js';
 import { FAILURE_KINDS } from '../core/failure.js';
 import { DNS_LABEL, DNS_SUBDOMAIN, MAX_CRONJOB_NAME, MAX_IDEMPOTENCY_KEY } from '../core/naming.js';
 import { runSnapshotSchema } from '../core/schemas.js';
-import { sourceSubscriptionRequestSchema, sourceSubscriptionViewSchema, subscriptionRequestSchema, subscriptionViewSchema, unsubscribeRequestSchema } from '../core/subscriptions.js';
+import * as subscriptions from '../core/subscriptions.js';
 
-export { sourceSubscriptionRequestSchema, subscriptionRequestSchema, unsubscribeRequestSchema };
+// Built here, when the API description is first built (core/lazy-schema.ts): the same instances the handlers parse with.
+export const sourceSubscriptionRequestSchema = subscriptions.sourceSubscriptionRequestSchema();
+export const subscriptionRequestSchema = subscriptions.subscriptionRequestSchema();
+export const unsubscribeRequestSchema = subscriptions.unsubscribeRequestSchema();
+const sourceSubscriptionViewSchema = subscriptions.sourceSubscriptionViewSchema();
+const subscriptionViewSchema = subscriptions.subscriptionViewSchema();
 
 /**
  * Schemas of what the HTTP API takes and answers that no handler parses with zod of its own: path and query
