@@ -63,8 +63,8 @@ function toBlobStoreError(operation: string, err: unknown): BlobStoreError {
  * the first call that touches the archive: most instances start, serve and stop without one.
  */
 export class BlobStore {
-  private containerReady = false;
   private client: Promise<ContainerClient> | undefined;
+  private creating: Promise<unknown> | undefined;
 
   constructor(
     private readonly containerName: string,
@@ -79,6 +79,36 @@ export class BlobStore {
     return this.client;
   }
 
+  /**
+   * Runs a write; one that misses the container makes it and tries once more. Infra creates the container in
+   * Azure; Azurite starts empty. Concurrent first writes share one create, and a write that missed the container
+   * before another made it still retries: a flag set by the first would fail the others.
+   */
+  private async writing<T>(operation: string, write: () => Promise<T>, lost: (err: unknown) => T | undefined = () => undefined): Promise<T> {
+    const settle = (err: unknown): T => {
+      const outcome = lost(err);
+      if (outcome !== undefined) return outcome;
+      throw toBlobStoreError(operation, err);
+    };
+    try {
+      return await write();
+    } catch (err) {
+      if (asRestError(err)?.code !== 'ContainerNotFound') return settle(err);
+      try {
+        this.creating ??= this.container
+          .then(async (c) => c.createIfNotExists())
+          .catch((createErr: unknown) => {
+            this.creating = undefined;
+            throw createErr;
+          });
+        await this.creating;
+        return await write();
+      } catch (retryErr) {
+        return settle(retryErr);
+      }
+    }
+  }
+
   /** Where a blob is, to show a person: `<container>/<name>`, without the account (infra's, not the caller's business). */
   path(name: string): string {
     return `${this.containerName}/${name}`;
@@ -89,19 +119,7 @@ export class BlobStore {
     const body = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
     const upload = async () =>
       (await this.container).getBlockBlobClient(name).upload(body, body.length, { blobHTTPHeaders: { blobContentType: contentType }, metadata });
-    try {
-      await upload();
-    } catch (err) {
-      // Infra creates the container in Azure; Azurite starts empty. Create it once, on the first write that misses it.
-      if (this.containerReady || asRestError(err)?.code !== 'ContainerNotFound') throw toBlobStoreError(`write blob ${name}`, err);
-      try {
-        await (await this.container).createIfNotExists();
-        this.containerReady = true;
-        await upload();
-      } catch (retryErr) {
-        throw toBlobStoreError(`write blob ${name}`, retryErr);
-      }
-    }
+    await this.writing(`write blob ${name}`, upload);
   }
 
   /**
@@ -120,18 +138,7 @@ export class BlobStore {
         await blob.appendBlock(body, body.length);
       }
     };
-    try {
-      await write();
-    } catch (err) {
-      if (this.containerReady || asRestError(err)?.code !== 'ContainerNotFound') throw toBlobStoreError(`append to blob ${name}`, err);
-      try {
-        await (await this.container).createIfNotExists();
-        this.containerReady = true;
-        await write();
-      } catch (retryErr) {
-        throw toBlobStoreError(`append to blob ${name}`, retryErr);
-      }
-    }
+    await this.writing(`append to blob ${name}`, write);
   }
 
   /** A blob's content, or null when there is no such blob (or no container yet). */
@@ -188,26 +195,16 @@ export class BlobStore {
       (await this.container)
         .getBlockBlobClient(name)
         .upload(body, body.length, { blobHTTPHeaders: { blobContentType: contentType }, conditions: 'ifMatch' in condition ? { ifMatch: condition.ifMatch } : { ifNoneMatch: '*' } });
+    // Someone else wrote it first: 412, or 409 for a blob that exists.
     const lost = (err: unknown) => {
       const status = asRestError(err)?.statusCode;
-      return status === 412 || status === 409;
+      return status === 412 || status === 409 ? false : undefined;
     };
-    try {
+    const written = async () => {
       await upload();
       return true;
-    } catch (err) {
-      if (lost(err)) return false;
-      if (this.containerReady || asRestError(err)?.code !== 'ContainerNotFound') throw toBlobStoreError(`write blob ${name}`, err);
-      try {
-        await (await this.container).createIfNotExists();
-        this.containerReady = true;
-        await upload();
-        return true;
-      } catch (retryErr) {
-        if (lost(retryErr)) return false;
-        throw toBlobStoreError(`write blob ${name}`, retryErr);
-      }
-    }
+    };
+    return this.writing(`write blob ${name}`, written, lost);
   }
 
   /** Deletes a blob; one that is not there is no error. */

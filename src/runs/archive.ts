@@ -255,12 +255,16 @@ async function archiveRunOnce(
   const deadline = Date.now() + limits.budgetMs;
   const budget = `the archive's time budget (${limits.budgetMs >= 1000 ? `${String(Math.round(limits.budgetMs / 1000))} s` : `${String(limits.budgetMs)} ms`} for all of a run's logs) ran out`;
   let leftOut = 0;
+  // Once a read has run out of time, none starts: a timer can fire a millisecond before Date.now() says the
+  // deadline has passed, and the slot it frees must not start a read that is out of time already.
+  let expired = false;
   await pool(targets, limits.concurrency, async (target, i) => {
     const blob = logBlobName('', target.pod, target.container, target.previous);
-    const read = Date.now() < deadline ? readBoundedLog(gateway, namespace, target.pod, { container: target.container, previous: target.previous }, maxBytes) : null;
+    const read = !expired && Date.now() < deadline ? readBoundedLog(gateway, namespace, target.pod, { container: target.container, previous: target.previous }, maxBytes) : null;
     try {
       const text = read ? await within(read, deadline - Date.now()) : null;
       if (!text) {
+        expired = true;
         leftOut++;
         logs[i] = { ...target, bytes: 0, truncated: false, error: `left out: ${budget} ${read ? 'while it was being read' : 'before it was read'}` };
         return;

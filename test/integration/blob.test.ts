@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { describe, expect, inject, it } from 'vitest';
 
-import { BlobStoreError, blobStoreFrom } from '../../src/clients/blob.js';
+import { BlobStore, BlobStoreError, blobStoreFrom } from '../../src/clients/blob.js';
 
 /** The archive's Blob Storage client against a real Azurite (the suite's, on loopback). */
 const noCredential = () => {
@@ -26,6 +26,53 @@ describe('BlobStore on Azurite', () => {
       { name: 'a/one.log', size: Buffer.byteLength('héllo\n'), metadata: { status: 'Success' } },
       { name: 'a/two.log', size: 6, metadata: {} },
     ]);
+  });
+
+  it('concurrent first writes to a container not made yet all land: each that missed it retries after the one create', async () => {
+    // The writes that miss the container hear their 404 at different times; one makes the container, and those
+    // whose 404 comes after that must still retry (a run's first subscriptions and archive writes race like this
+    // on Azurite; in CI one was refused). A pipeline policy holds each 404 a little longer than the last, so
+    // every write but the first hears it after the container was made.
+    const { BlobServiceClient } = await import('@azure/storage-blob');
+    const service = BlobServiceClient.fromConnectionString(inject('logsConnectionString'));
+    for (let round = 0; round < 3; round++) {
+      const name = `t${randomBytes(6).toString('hex')}`;
+      let missed = 0;
+      /** Azurite's own answer, a 404 ContainerNotFound heard later each time. */
+      const heardLater = <T extends object>(client: T, method: keyof T & string): T =>
+        new Proxy(client, {
+          get(target, key, receiver) {
+            const value: unknown = Reflect.get(target, key, receiver);
+            if (key !== method || typeof value !== 'function') return value;
+            return async (...args: unknown[]) => {
+              try {
+                return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+              } catch (err) {
+                if ((err as { code?: string }).code === 'ContainerNotFound') await new Promise((r) => setTimeout(r, 40 * missed++));
+                throw err;
+              }
+            };
+          },
+        });
+      const container = service.getContainerClient(name);
+      const held = new Proxy(container, {
+        get(target, key, receiver) {
+          if (key === 'getBlockBlobClient') return (blob: string) => heardLater(target.getBlockBlobClient(blob), 'upload');
+          if (key === 'getAppendBlobClient') return (blob: string) => heardLater(target.getAppendBlobClient(blob), 'appendBlock');
+          return Reflect.get(target, key, receiver) as unknown;
+        },
+      });
+      const store = new BlobStore(name, () => Promise.resolve(held));
+      const writes = Array.from({ length: 9 }, async (_, i) => {
+        if (i % 3 === 0) await store.put(`c/put-${String(i)}`, String(i), 'text/plain');
+        else if (i % 3 === 1) await store.append(`c/append-${String(i)}`, String(i), 'text/plain');
+        else expect(await store.writeIf(`c/if-${String(i)}`, String(i), 'text/plain', { ifNoneMatch: '*' })).toBe(true);
+      });
+      const settled = await Promise.allSettled(writes);
+      expect(missed, 'writes that missed the container').toBeGreaterThan(1);
+      expect(settled.filter((s) => s.status === 'rejected'), `round ${String(round)}`).toEqual([]);
+      expect((await store.list('c/')).items, `round ${String(round)}`).toHaveLength(9);
+    }
   });
 
   it('overwrites a blob written again (an archive replayed rewrites the same blobs)', async () => {

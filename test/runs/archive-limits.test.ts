@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 import { CronExpressionParser } from 'cron-parser';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import type { BlobStore } from '../../src/clients/blob.js';
 import type { PodLogOptions } from '../../src/clients/kube.js';
@@ -124,6 +124,30 @@ describe("the archive's pod reads: parallel, bounded, within a time budget", () 
     ]);
     expect(index.leftOut).toEqual({ logs: 4, of: 6, reason: "the archive's time budget (100 ms for all of a run's logs) ran out" });
     expect(kube.calls.filter((c) => c.startsWith('readPodLog'))).toHaveLength(4);
+  });
+
+  it('a read that ran out of time starts no other, even when the clock has not yet reached the deadline', async () => {
+    // Node's timers and Date.now() are different clocks: a timer for the time left can fire while Date.now() is
+    // still a millisecond short of the deadline (it did in CI). Frozen here, so the slot the stuck read frees
+    // would start the next read if the deadline were the only test; once a read has expired, none starts.
+    const frozen = Date.now();
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(frozen);
+    try {
+      const never = new Promise<void>(() => undefined);
+      const kube = new SlowLogs((name) => (name.includes('stuck') ? never : null));
+      for (const name of ['a-stuck', 'b-later', 'c-later']) kube.pods.push(pod('wide-run', name));
+      const store = memoryStore();
+      await archiveRun(kube, store, request, 1024, NOW, { concurrency: 1, budgetMs: 50 });
+      const index = await indexOf(store);
+      expect(index.logs.map((l) => [l.pod, l.error?.replace(/ \(.*\)/, '') ?? null])).toEqual([
+        ['a-stuck', "left out: the archive's time budget ran out while it was being read"],
+        ['b-later', "left out: the archive's time budget ran out before it was read"],
+        ['c-later', "left out: the archive's time budget ran out before it was read"],
+      ]);
+      expect(kube.calls.filter((c) => c.startsWith('readPodLog'))).toHaveLength(1);
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
 
