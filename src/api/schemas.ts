@@ -113,7 +113,7 @@ export const runAcceptedSchema = z.looseObject({
 
 export const runStatusSchema = z
   .looseObject({
-    ...runSnapshotSchema.shape,
+    ...runSnapshotSchema().shape,
     ...runLinksShape,
     runtimeStatus: z.enum(['Pending', 'Running', 'Completed', 'Failed', 'Terminated']),
     output: z.record(z.string(), z.unknown()).nullable(),
