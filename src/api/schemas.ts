@@ -341,6 +341,6 @@ export const concurrencyPolicyQuerySchema = z.enum(CONCURRENCY_POLICIES);
 
 export const auditPageSchema = z.looseObject({
   date: z.string().meta({ description: 'The UTC day of the records, YYYY-MM-DD' }),
-  items: z.array(auditRecordSchema),
+  items: z.array(auditRecordSchema()),
   continue: z.string().nullable().meta({ description: 'Pass as continue for the rest of the day; null when the day is done' }),
 });
