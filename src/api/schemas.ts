@@ -7,6 +7,7 @@ import { FAILURE_KINDS } from '../core/failure.js';
 import { DNS_LABEL, DNS_SUBDOMAIN, MAX_CRONJOB_NAME, MAX_IDEMPOTENCY_KEY } from '../core/naming.js';
 import { runSnapshotSchema } from '../core/schemas.js';
 import * as subscriptions from '../core/subscriptions.js';
+import * as cancel from './cancel.js';
 
 // Built here, when the API description is first built (core/lazy-schema.ts): the same instances the handlers parse with.
 export const sourceSubscriptionRequestSchema = subscriptions.sourceSubscriptionRequestSchema();
@@ -81,8 +82,8 @@ export const subscriptionSchema = subscriptionViewSchema.extend({
   location: z.string().meta({ description: 'GET it for the delivery state, DELETE it to unsubscribe' }),
 });
 
-/** The cancel route's optional body (a module of its own: cancelRun reads it at start). */
-export { cancelRequestSchema } from './cancel.js';
+/** The cancel route's optional body (a module of its own: cancelRun imports it at start). */
+export const cancelRequestSchema = cancel.cancelRequestSchema();
 
 /** RFC 9457 problem details, as src/http/problem.ts writes them. */
 export const problemSchema = z
