@@ -6,9 +6,15 @@ import { CONCURRENCY_POLICIES, SCHEDULERS } from '../core/cronjob-bodies.js';
 import { FAILURE_KINDS } from '../core/failure.js';
 import { DNS_LABEL, DNS_SUBDOMAIN, MAX_CRONJOB_NAME, MAX_IDEMPOTENCY_KEY } from '../core/naming.js';
 import { runSnapshotSchema } from '../core/schemas.js';
-import { sourceSubscriptionRequestSchema, sourceSubscriptionViewSchema, subscriptionRequestSchema, subscriptionViewSchema, unsubscribeRequestSchema } from '../core/subscriptions.js';
+import * as subscriptions from '../core/subscriptions.js';
+import * as cancel from './cancel.js';
 
-export { sourceSubscriptionRequestSchema, subscriptionRequestSchema, unsubscribeRequestSchema };
+// Built here, when the API description is first built (core/lazy-schema.ts): the same instances the handlers parse with.
+export const sourceSubscriptionRequestSchema = subscriptions.sourceSubscriptionRequestSchema();
+export const subscriptionRequestSchema = subscriptions.subscriptionRequestSchema();
+export const unsubscribeRequestSchema = subscriptions.unsubscribeRequestSchema();
+const sourceSubscriptionViewSchema = subscriptions.sourceSubscriptionViewSchema();
+const subscriptionViewSchema = subscriptions.subscriptionViewSchema();
 
 /**
  * Schemas of what the HTTP API takes and answers that no handler parses with zod of its own: path and query
@@ -76,8 +82,8 @@ export const subscriptionSchema = subscriptionViewSchema.extend({
   location: z.string().meta({ description: 'GET it for the delivery state, DELETE it to unsubscribe' }),
 });
 
-/** The cancel route's optional body (a module of its own: cancelRun reads it at start). */
-export { cancelRequestSchema } from './cancel.js';
+/** The cancel route's optional body (a module of its own: cancelRun imports it at start). */
+export const cancelRequestSchema = cancel.cancelRequestSchema();
 
 /** RFC 9457 problem details, as src/http/problem.ts writes them. */
 export const problemSchema = z
@@ -108,7 +114,7 @@ export const runAcceptedSchema = z.looseObject({
 
 export const runStatusSchema = z
   .looseObject({
-    ...runSnapshotSchema.shape,
+    ...runSnapshotSchema().shape,
     ...runLinksShape,
     runtimeStatus: z.enum(['Pending', 'Running', 'Completed', 'Failed', 'Terminated']),
     output: z.record(z.string(), z.unknown()).nullable(),
@@ -336,6 +342,6 @@ export const concurrencyPolicyQuerySchema = z.enum(CONCURRENCY_POLICIES);
 
 export const auditPageSchema = z.looseObject({
   date: z.string().meta({ description: 'The UTC day of the records, YYYY-MM-DD' }),
-  items: z.array(auditRecordSchema),
+  items: z.array(auditRecordSchema()),
   continue: z.string().nullable().meta({ description: 'Pass as continue for the rest of the day; null when the day is done' }),
 });

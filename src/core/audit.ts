@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import type { Caller } from './callers.js';
+import { lazySchema } from './lazy-schema.js';
 
 /**
  * The audit trail's record: one per request to a route that changes something (docs/operations.md, "Audit
@@ -14,38 +15,43 @@ export const KEY_HASH_LENGTH = 12;
 /** Records per page of the audit route, at most. */
 export const MAX_AUDIT_PAGE = 500;
 
-export const auditCallerSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('key'), keyHash: z.string() }),
-  z.object({ kind: z.literal('entra'), appId: z.string(), objectId: z.string() }),
-  /** The caller could not be told (principal headers nobody vouches for): the request was refused. */
-  z.object({ kind: z.literal('unknown') }),
-]);
-export type AuditCaller = z.infer<typeof auditCallerSchema>;
+// Built on the first audit page read or API document (core/lazy-schema.ts): writing a record needs only its type.
+export const auditCallerSchema = lazySchema(() =>
+  z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('key'), keyHash: z.string() }),
+    z.object({ kind: z.literal('entra'), appId: z.string(), objectId: z.string() }),
+    /** The caller could not be told (principal headers nobody vouches for): the request was refused. */
+    z.object({ kind: z.literal('unknown') }),
+  ]),
+);
+export type AuditCaller = z.infer<ReturnType<typeof auditCallerSchema>>;
 
-export const auditRecordSchema = z.object({
-  /** When the answer was given, RFC 3339 UTC with milliseconds. */
-  time: z.string(),
-  /** The route's operationId: startJobRun, updateCronJob... */
-  action: z.string(),
-  /** What a change said beyond its route, without values: `handOver`, `handBack`, the fields a PATCH set. */
-  detail: z.string().optional(),
-  caller: auditCallerSchema,
-  /** Where it acted: the route's cluster, namespace, name and run id, as far as the request names them. */
-  target: z.object({
-    cluster: z.string().optional(),
-    namespace: z.string().optional(),
-    name: z.string().optional(),
-    runId: z.string().optional(),
+export const auditRecordSchema = lazySchema(() =>
+  z.object({
+    /** When the answer was given, RFC 3339 UTC with milliseconds. */
+    time: z.string(),
+    /** The route's operationId: startJobRun, updateCronJob... */
+    action: z.string(),
+    /** What a change said beyond its route, without values: `handOver`, `handBack`, the fields a PATCH set. */
+    detail: z.string().optional(),
+    caller: auditCallerSchema(),
+    /** Where it acted: the route's cluster, namespace, name and run id, as far as the request names them. */
+    target: z.object({
+      cluster: z.string().optional(),
+      namespace: z.string().optional(),
+      name: z.string().optional(),
+      runId: z.string().optional(),
+    }),
+    /** succeeded (2xx), refused (4xx: the request, the caller's rights or the cluster said no), failed (5xx). */
+    outcome: z.enum(['succeeded', 'refused', 'failed']),
+    status: z.int(),
+    /** The problem's reason on a refusal or failure (errors.md), never its detail. */
+    reason: z.string().optional(),
+    /** The function invocation, to find the request's own logs. */
+    invocationId: z.string(),
   }),
-  /** succeeded (2xx), refused (4xx: the request, the caller's rights or the cluster said no), failed (5xx). */
-  outcome: z.enum(['succeeded', 'refused', 'failed']),
-  status: z.int(),
-  /** The problem's reason on a refusal or failure (errors.md), never its detail. */
-  reason: z.string().optional(),
-  /** The function invocation, to find the request's own logs. */
-  invocationId: z.string(),
-});
-export type AuditRecord = z.infer<typeof auditRecordSchema>;
+);
+export type AuditRecord = z.infer<ReturnType<typeof auditRecordSchema>>;
 
 /** An audit caller from the request's caller: never the key, only a short hash of it. */
 export function auditCaller(caller: Caller): AuditCaller {
@@ -100,7 +106,7 @@ export function parseAuditLines(text: string): AuditRecord[] {
   return text.split('\n').flatMap((line) => {
     if (line.trim() === '') return [];
     try {
-      const parsed = auditRecordSchema.safeParse(JSON.parse(line));
+      const parsed = auditRecordSchema().safeParse(JSON.parse(line));
       return parsed.success ? [parsed.data] : [];
     } catch {
       return [];

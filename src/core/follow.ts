@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { BadRequestError } from './errors.js';
+import { lazySchema } from './lazy-schema.js';
 
 /**
  * Following a run's log (`GET /runs/{runId}/logs?follow=true`): the pure part. The stream comes in segments,
@@ -41,14 +42,17 @@ export interface FollowCursor {
 const DNS_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const TIMESTAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/;
 
-const cursorSchema = z.strictObject({
-  p: z.string().regex(DNS_NAME),
-  c: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/),
-  r: z.number().int().min(0).max(1_000_000),
-  t: z.string().refine((t) => t === '' || TIMESTAMP.test(t)),
-  n: z.number().int().min(0),
-  l: z.number().int().min(0),
-});
+// Built on the first cursor read (core/lazy-schema.ts): only a followed log's later segments parse one.
+const cursorSchema = lazySchema(() =>
+  z.strictObject({
+    p: z.string().regex(DNS_NAME),
+    c: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/),
+    r: z.number().int().min(0).max(1_000_000),
+    t: z.string().refine((t) => t === '' || TIMESTAMP.test(t)),
+    n: z.number().int().min(0),
+    l: z.number().int().min(0),
+  }),
+);
 
 /** The cursor as the `since` query parameter takes it: base64url JSON. */
 export function encodeFollowCursor(cursor: FollowCursor): string {
@@ -63,7 +67,7 @@ export function decodeFollowCursor(raw: string): FollowCursor {
   } catch {
     parsed = undefined;
   }
-  const cursor = cursorSchema.safeParse(parsed);
+  const cursor = cursorSchema().safeParse(parsed);
   if (!cursor.success) {
     throw new BadRequestError(`since must be the cursor a followed log ended with (its last line, "${FOLLOW_LINE_PREFIX}continue since=<cursor>"), as it was; got "${raw.slice(0, 80)}"`);
   }

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 import { ADMIN_ROLE, type Caller, mayAccessRun } from './callers.js';
+import { lazySchema } from './lazy-schema.js';
 import { boundText } from './limits.js';
 import type { RunSnapshot, RunStatus, StartedBy } from './run.js';
 
@@ -43,36 +44,42 @@ export const DELIVERY_STATES = ['pending', 'delivering', 'delivered', 'retrying'
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
 /** A subscription as the request gives it (the subscriptions route's body, and the start body's `subscription`). */
-export const subscriptionRequestSchema = z
-  .object({
-    url: z.string().min(1).max(4096).describe('Where the run\'s verdict is POSTed: HTTPS, allowed by CALLBACK_ALLOWED_URLS; a secret, never shown back'),
-    events: z
-      .array(z.enum(EVENT_TYPES))
-      .min(1)
-      .max(EVENT_TYPES.length)
-      .optional()
-      .describe('Which events: "started" (the run\'s Job was created) and/or "finished" (the verdict); default ["finished"]. A Logic Apps or Power Automate callback URL may ask for "finished" only'),
-    format: z.enum(FORMATS).optional().describe('snapshot (default for Logic Apps callback URLs) or cloudevents (default otherwise)'),
-  })
-  .strict();
-export type SubscriptionRequest = z.infer<typeof subscriptionRequestSchema>;
+export const subscriptionRequestSchema = lazySchema(() =>
+  z
+    .object({
+      url: z.string().min(1).max(4096).describe('Where the run\'s verdict is POSTed: HTTPS, allowed by CALLBACK_ALLOWED_URLS; a secret, never shown back'),
+      events: z
+        .array(z.enum(EVENT_TYPES))
+        .min(1)
+        .max(EVENT_TYPES.length)
+        .optional()
+        .describe('Which events: "started" (the run\'s Job was created) and/or "finished" (the verdict); default ["finished"]. A Logic Apps or Power Automate callback URL may ask for "finished" only'),
+      format: z.enum(FORMATS).optional().describe('snapshot (default for Logic Apps callback URLs) or cloudevents (default otherwise)'),
+    })
+    .strict(),
+);
+export type SubscriptionRequest = z.infer<ReturnType<typeof subscriptionRequestSchema>>;
 
 /** A Logic Apps Unsubscribe call's body: the callback URL it subscribed with. */
-export const unsubscribeRequestSchema = z.object({ url: z.string().min(1).max(4096).describe('The callback URL that was subscribed') }).strict();
+export const unsubscribeRequestSchema = lazySchema(() =>
+  z.object({ url: z.string().min(1).max(4096).describe('The callback URL that was subscribed') }).strict(),
+);
 
 /** How one event's delivery to a subscription stands. */
-export const deliveryRecordSchema = z.object({
-  state: z.enum(DELIVERY_STATES),
-  attempts: z.number().int().nonnegative(),
-  lastError: z.string().nullable(),
-  lastAttemptAt: z.string().nullable(),
-  /** The event id delivered (or dead-lettered), once one was. */
-  eventId: z.string().nullable(),
-  deliveredAt: z.string().nullable(),
-  /** Where the dead letter was written, when it was. */
-  deadLetter: z.string().nullable(),
-});
-export type DeliveryRecord = z.infer<typeof deliveryRecordSchema>;
+export const deliveryRecordSchema = lazySchema(() =>
+  z.object({
+    state: z.enum(DELIVERY_STATES),
+    attempts: z.number().int().nonnegative(),
+    lastError: z.string().nullable(),
+    lastAttemptAt: z.string().nullable(),
+    /** The event id delivered (or dead-lettered), once one was. */
+    eventId: z.string().nullable(),
+    deliveredAt: z.string().nullable(),
+    /** Where the dead letter was written, when it was. */
+    deadLetter: z.string().nullable(),
+  }),
+);
+export type DeliveryRecord = z.infer<ReturnType<typeof deliveryRecordSchema>>;
 
 /** A delivery before its first attempt. */
 export const NOT_YET_DELIVERED: DeliveryRecord = { state: 'pending', attempts: 0, lastError: null, lastAttemptAt: null, eventId: null, deliveredAt: null, deadLetter: null };
@@ -83,32 +90,34 @@ export const NOT_YET_DELIVERED: DeliveryRecord = { state: 'pending', attempts: 0
  * there is also the subscription's own end (`unsubscribed`, `gone`), which ends every event's delivery. The start's
  * delivery is `started`, null until the subscription asks for it.
  */
-export const storedSubscriptionSchema = z.object({
-  id: z.string(),
-  runId: z.string(),
-  /** Null once unsubscribed: the secret is dropped with the subscription. */
-  url: z.string().nullable(),
-  host: z.string(),
-  events: z.array(z.enum(EVENT_TYPES)),
-  format: z.enum(FORMATS),
-  /** Logic Apps callback URLs are not signed (their `sig=` is the proof); every other target gets Standard Webhooks headers. */
-  signed: z.boolean(),
-  createdAt: z.string(),
-  state: z.enum(DELIVERY_STATES),
-  attempts: z.number().int().nonnegative(),
-  lastError: z.string().nullable(),
-  lastAttemptAt: z.string().nullable(),
-  /** The event id delivered (or dead-lettered), once one was. */
-  eventId: z.string().nullable(),
-  deliveredAt: z.string().nullable(),
-  /** Where the dead letter was written, when it was. */
-  deadLetter: z.string().nullable(),
-  /** The app's public `/api` as the subscriber reached it, for the links in what is sent (no key). */
-  apiBase: z.string().nullable().default(null),
-  /** The `started` event's delivery; null for a subscription that does not ask for it (and every one stored before it existed). */
-  started: deliveryRecordSchema.nullable().default(null),
-});
-export type StoredSubscription = z.infer<typeof storedSubscriptionSchema>;
+export const storedSubscriptionSchema = lazySchema(() =>
+  z.object({
+    id: z.string(),
+    runId: z.string(),
+    /** Null once unsubscribed: the secret is dropped with the subscription. */
+    url: z.string().nullable(),
+    host: z.string(),
+    events: z.array(z.enum(EVENT_TYPES)),
+    format: z.enum(FORMATS),
+    /** Logic Apps callback URLs are not signed (their `sig=` is the proof); every other target gets Standard Webhooks headers. */
+    signed: z.boolean(),
+    createdAt: z.string(),
+    state: z.enum(DELIVERY_STATES),
+    attempts: z.number().int().nonnegative(),
+    lastError: z.string().nullable(),
+    lastAttemptAt: z.string().nullable(),
+    /** The event id delivered (or dead-lettered), once one was. */
+    eventId: z.string().nullable(),
+    deliveredAt: z.string().nullable(),
+    /** Where the dead letter was written, when it was. */
+    deadLetter: z.string().nullable(),
+    /** The app's public `/api` as the subscriber reached it, for the links in what is sent (no key). */
+    apiBase: z.string().nullable().default(null),
+    /** The `started` event's delivery; null for a subscription that does not ask for it (and every one stored before it existed). */
+    started: deliveryRecordSchema().nullable().default(null),
+  }),
+);
+export type StoredSubscription = z.infer<ReturnType<typeof storedSubscriptionSchema>>;
 
 /** Whether the subscription has ended (unsubscribed, or its receiver answered 410 Gone): no event is sent to it any more. */
 export function hasEnded(sub: Pick<StoredSubscription, 'state' | 'url'>): boolean {
@@ -147,30 +156,34 @@ export interface SubscriptionView {
   deliveries: Partial<Record<EventType, DeliveryView>>;
 }
 
-const deliveryViewSchema = z.object({
-  state: z.enum(DELIVERY_STATES),
-  attempts: z.number().int(),
-  lastError: z.string().nullable(),
-  lastAttemptAt: z.string().nullable(),
-  deliveredAt: z.string().nullable(),
-  deadLetter: z.string().nullable(),
-});
+const deliveryViewSchema = lazySchema(() =>
+  z.object({
+    state: z.enum(DELIVERY_STATES),
+    attempts: z.number().int(),
+    lastError: z.string().nullable(),
+    lastAttemptAt: z.string().nullable(),
+    deliveredAt: z.string().nullable(),
+    deadLetter: z.string().nullable(),
+  }),
+);
 
-export const subscriptionViewSchema = z.object({
-  id: z.string(),
-  host: z.string().describe('The target\'s scheme and host; never its path or query'),
-  events: z.array(z.enum(EVENT_TYPES)),
-  format: z.enum(FORMATS),
-  state: z.enum(DELIVERY_STATES).describe('The delivery of its last event (the verdict when it asks for "finished", else the start); unsubscribed or gone once it ended'),
-  attempts: z.number().int(),
-  lastError: z.string().nullable(),
-  lastAttemptAt: z.string().nullable(),
-  deliveredAt: z.string().nullable(),
-  deadLetter: z.string().nullable(),
-  deliveries: z
-    .object({ started: deliveryViewSchema.optional(), finished: deliveryViewSchema.optional() })
-    .describe('Each event the subscription asks for, and how its delivery stands'),
-});
+export const subscriptionViewSchema = lazySchema(() =>
+  z.object({
+    id: z.string(),
+    host: z.string().describe('The target\'s scheme and host; never its path or query'),
+    events: z.array(z.enum(EVENT_TYPES)),
+    format: z.enum(FORMATS),
+    state: z.enum(DELIVERY_STATES).describe('The delivery of its last event (the verdict when it asks for "finished", else the start); unsubscribed or gone once it ended'),
+    attempts: z.number().int(),
+    lastError: z.string().nullable(),
+    lastAttemptAt: z.string().nullable(),
+    deliveredAt: z.string().nullable(),
+    deadLetter: z.string().nullable(),
+    deliveries: z
+      .object({ started: deliveryViewSchema().optional(), finished: deliveryViewSchema().optional() })
+      .describe('Each event the subscription asks for, and how its delivery stands'),
+  }),
+);
 
 function deliveryViewOf(record: DeliveryRecord): DeliveryView {
   const { state, attempts, lastError, lastAttemptAt, deliveredAt, deadLetter } = record;
@@ -298,61 +311,69 @@ export const MAX_SUBSCRIPTIONS_PER_SOURCE = 5;
 
 const SOURCE_KINDS = ['Job', 'CronJob'] as const;
 
-export const sourceSubscriptionRequestSchema = z
-  .object({
-    cluster: z.string().min(1).max(63).optional().describe('The cluster alias; default DEFAULT_CLUSTER'),
-    namespace: z.string().min(1).max(63).describe('The namespace whose runs are told'),
-    source: z
-      .object({
-        kind: z.enum(SOURCE_KINDS).describe('Job or CronJob'),
-        name: z.string().min(1).max(63).describe('The Job or CronJob'),
-      })
-      .strict()
-      .optional()
-      .describe('The runs of this Job or CronJob only; without it, every run in the namespace'),
-    url: z.string().min(1).max(4096).describe('Where each run\'s verdict is POSTed (a connector\'s x-ms-notification-url): HTTPS, allowed by CALLBACK_ALLOWED_URLS; a secret, never shown back'),
-    events: z.array(z.enum(SOURCE_EVENT_TYPES)).min(1).max(SOURCE_EVENT_TYPES.length).optional().describe('Which events: ["finished"], the only one a source subscription has'),
-    format: z.enum(FORMATS).optional().describe('snapshot (default for Logic Apps / Power Automate callback URLs) or cloudevents (default otherwise)'),
-  })
-  .strict();
-export type SourceSubscriptionRequest = z.infer<typeof sourceSubscriptionRequestSchema>;
+export const sourceSubscriptionRequestSchema = lazySchema(() =>
+  z
+    .object({
+      cluster: z.string().min(1).max(63).optional().describe('The cluster alias; default DEFAULT_CLUSTER'),
+      namespace: z.string().min(1).max(63).describe('The namespace whose runs are told'),
+      source: z
+        .object({
+          kind: z.enum(SOURCE_KINDS).describe('Job or CronJob'),
+          name: z.string().min(1).max(63).describe('The Job or CronJob'),
+        })
+        .strict()
+        .optional()
+        .describe('The runs of this Job or CronJob only; without it, every run in the namespace'),
+      url: z.string().min(1).max(4096).describe('Where each run\'s verdict is POSTed (a connector\'s x-ms-notification-url): HTTPS, allowed by CALLBACK_ALLOWED_URLS; a secret, never shown back'),
+      events: z.array(z.enum(SOURCE_EVENT_TYPES)).min(1).max(SOURCE_EVENT_TYPES.length).optional().describe('Which events: ["finished"], the only one a source subscription has'),
+      format: z.enum(FORMATS).optional().describe('snapshot (default for Logic Apps / Power Automate callback URLs) or cloudevents (default otherwise)'),
+    })
+    .strict(),
+);
+export type SourceSubscriptionRequest = z.infer<ReturnType<typeof sourceSubscriptionRequestSchema>>;
 
 /** Who made a source subscription: the runs it is told of are the runs this caller could read (core/callers.ts mayAccessRun). */
-export const subscriptionOwnerSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('key') }),
-  z.object({ kind: z.literal('entra'), appId: z.string(), objectId: z.string(), admin: z.boolean() }),
-]);
-export type SubscriptionOwner = z.infer<typeof subscriptionOwnerSchema>;
+export const subscriptionOwnerSchema = lazySchema(() =>
+  z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('key') }),
+    z.object({ kind: z.literal('entra'), appId: z.string(), objectId: z.string(), admin: z.boolean() }),
+  ]),
+);
+export type SubscriptionOwner = z.infer<ReturnType<typeof subscriptionOwnerSchema>>;
 
-export const storedSourceSubscriptionSchema = z.object({
-  id: z.string(),
-  cluster: z.string(),
-  namespace: z.string(),
-  source: z.object({ kind: z.enum(SOURCE_KINDS), name: z.string() }).nullable(),
-  /** The secret: only in this blob (and, once a run matched, that run's subscription blob). */
-  url: z.string(),
-  host: z.string(),
-  events: z.array(z.enum(EVENT_TYPES)),
-  format: z.enum(FORMATS),
-  signed: z.boolean(),
-  owner: subscriptionOwnerSchema,
-  createdAt: z.string(),
-  apiBase: z.string().nullable(),
-});
-export type StoredSourceSubscription = z.infer<typeof storedSourceSubscriptionSchema>;
+export const storedSourceSubscriptionSchema = lazySchema(() =>
+  z.object({
+    id: z.string(),
+    cluster: z.string(),
+    namespace: z.string(),
+    source: z.object({ kind: z.enum(SOURCE_KINDS), name: z.string() }).nullable(),
+    /** The secret: only in this blob (and, once a run matched, that run's subscription blob). */
+    url: z.string(),
+    host: z.string(),
+    events: z.array(z.enum(EVENT_TYPES)),
+    format: z.enum(FORMATS),
+    signed: z.boolean(),
+    owner: subscriptionOwnerSchema(),
+    createdAt: z.string(),
+    apiBase: z.string().nullable(),
+  }),
+);
+export type StoredSourceSubscription = z.infer<ReturnType<typeof storedSourceSubscriptionSchema>>;
 
 /** What an answer shows of a source subscription: never its URL. */
-export const sourceSubscriptionViewSchema = z.object({
-  id: z.string(),
-  cluster: z.string(),
-  namespace: z.string(),
-  source: z.object({ kind: z.enum(SOURCE_KINDS), name: z.string() }).nullable(),
-  host: z.string().describe('The target\'s scheme and host; never its path or query'),
-  events: z.array(z.enum(EVENT_TYPES)),
-  format: z.enum(FORMATS),
-  createdAt: z.string(),
-});
-export type SourceSubscriptionView = z.infer<typeof sourceSubscriptionViewSchema>;
+export const sourceSubscriptionViewSchema = lazySchema(() =>
+  z.object({
+    id: z.string(),
+    cluster: z.string(),
+    namespace: z.string(),
+    source: z.object({ kind: z.enum(SOURCE_KINDS), name: z.string() }).nullable(),
+    host: z.string().describe('The target\'s scheme and host; never its path or query'),
+    events: z.array(z.enum(EVENT_TYPES)),
+    format: z.enum(FORMATS),
+    createdAt: z.string(),
+  }),
+);
+export type SourceSubscriptionView = z.infer<ReturnType<typeof sourceSubscriptionViewSchema>>;
 
 export function sourceViewOf(sub: StoredSourceSubscription): SourceSubscriptionView {
   const { id, cluster, namespace, source, host, events, format, createdAt } = sub;

@@ -16,7 +16,7 @@ import { CANCEL_EVENT } from './names.js';
 /** The body's reason, by the schema the OpenAPI document gives for it. */
 function reasonOf(body: unknown): string | undefined {
   if (body === undefined) return undefined;
-  const parsed = cancelRequestSchema.safeParse(body);
+  const parsed = cancelRequestSchema().safeParse(body);
   if (!parsed.success) throw new BadRequestError('the cancel body, when given, is {"reason": "<at most 500 characters>"}');
   return parsed.data.reason;
 }

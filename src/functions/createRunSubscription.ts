@@ -18,7 +18,7 @@ import { services } from '../services.js';
 export const createRunSubscription = audited('createRunSubscription', async function createRunSubscription(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const runId = request.params.runId ?? '';
-    const body = parseBody(subscriptionRequestSchema, await readJsonBody(request));
+    const body = parseBody(subscriptionRequestSchema(), await readJsonBody(request));
     const instance = await requireRun(client, runId);
     authorizeRunAccess(request, services().config.callers, runId, instance.input);
     const { sub, created } = await subscribeToRun(request, client, runId, body, context);

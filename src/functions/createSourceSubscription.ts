@@ -16,7 +16,7 @@ import { sourceSubscriptionLocation, subscribeToSource } from '../http/subscript
  */
 export const createSourceSubscription = audited('createSourceSubscription', async function createSourceSubscription(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    const body = parseBody(sourceSubscriptionRequestSchema, await readJsonBody(request));
+    const body = parseBody(sourceSubscriptionRequestSchema(), await readJsonBody(request));
     const { sub, created } = await subscribeToSource(request, body);
     const location = sourceSubscriptionLocation(request, sub.id);
     const what = sub.source ? `${sub.source.kind} ${sub.namespace}/${sub.source.name}` : `namespace ${sub.namespace}`;

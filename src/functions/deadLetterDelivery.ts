@@ -3,6 +3,7 @@ import { z } from 'zod';
 
 import { activity } from '../clients/durable.js';
 import { runPrefix } from '../core/archive.js';
+import { lazySchema } from '../core/lazy-schema.js';
 import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
 import { eventTypeOfId, viewOf } from '../core/subscriptions.js';
 import { countDeadLettered } from '../runs/push.js';
@@ -10,15 +11,17 @@ import { markDeadLettered } from '../runs/subscriptions.js';
 import { services } from '../services.js';
 import { ACTIVITIES } from './names.js';
 
-export const deadLetterInputSchema = z.object({
-  ref: runRefSchema,
-  subscriptionId: z.string(),
-  eventId: z.string(),
-  snapshot: runSnapshotSchema,
-  attempts: z.number().int(),
-  lastError: z.string(),
-});
-export type DeadLetterInput = z.infer<typeof deadLetterInputSchema>;
+export const deadLetterInputSchema = lazySchema(() =>
+  z.object({
+    ref: runRefSchema(),
+    subscriptionId: z.string(),
+    eventId: z.string(),
+    snapshot: runSnapshotSchema(),
+    attempts: z.number().int(),
+    lastError: z.string(),
+  }),
+);
+export type DeadLetterInput = z.infer<ReturnType<typeof deadLetterInputSchema>>;
 
 /**
  * Activity: a delivery that gave up is written into the run's archive folder, `dead-letters/<subscription>.json`
@@ -27,7 +30,7 @@ export type DeadLetterInput = z.infer<typeof deadLetterInputSchema>;
  * that was to be sent, so an operator can see what was lost and send it by hand. Idempotent: a replay rewrites it.
  */
 export async function deadLetterDelivery(input: unknown, context: InvocationContext): Promise<string | null> {
-  const letter = deadLetterInputSchema.parse(input);
+  const letter = deadLetterInputSchema().parse(input);
   const { logs, subscriptions, now } = services();
   if (!logs || !subscriptions) {
     countDeadLettered(letter.ref.runId, letter.subscriptionId, subscriptions ? await subscriptions.get(letter.ref.runId, letter.subscriptionId) : undefined, letter.attempts, letter.lastError, context);

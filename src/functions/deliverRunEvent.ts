@@ -3,18 +3,21 @@ import { z } from 'zod';
 
 import { durableRetryOptions, orchestration } from '../clients/durable.js';
 import { ensureError } from '../core/errors.js';
+import { lazySchema } from '../core/lazy-schema.js';
 import { runRefSchema, runSnapshotSchema } from '../core/schemas.js';
 import { type AttemptOutcome, DELIVERY_GIVE_UP_MS, deliveryWaitMs } from '../core/subscriptions.js';
 import type { AttemptDeliveryInput } from './attemptDelivery.js';
 import type { DeadLetterInput } from './deadLetterDelivery.js';
 import { ACTIVITIES, ORCHESTRATORS } from './names.js';
 
-export const deliveryInputSchema = z.object({
-  ref: runRefSchema,
-  subscriptionId: z.string(),
-  eventId: z.string(),
-  snapshot: runSnapshotSchema,
-});
+export const deliveryInputSchema = lazySchema(() =>
+  z.object({
+    ref: runRefSchema(),
+    subscriptionId: z.string(),
+    eventId: z.string(),
+    snapshot: runSnapshotSchema(),
+  }),
+);
 
 /** How a delivery ended, as its output says. */
 export interface DeliveryResult {
@@ -31,7 +34,7 @@ export interface DeliveryResult {
  * also after a restart, sends the same id. At most about 35 attempts fit in a day, so no continueAsNew is needed.
  */
 export function* deliverRunEvent(context: df.OrchestrationContext): Generator<df.Task, DeliveryResult, unknown> {
-  const input = deliveryInputSchema.parse(context.df.getInput());
+  const input = deliveryInputSchema().parse(context.df.getInput());
   const since = context.df.currentUtcDateTime.getTime();
   const attempt: AttemptDeliveryInput = { ref: input.ref, subscriptionId: input.subscriptionId, eventId: input.eventId, snapshot: input.snapshot };
   for (let attempts = 1; ; attempts++) {

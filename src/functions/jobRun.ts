@@ -85,7 +85,7 @@ function shownWith(attempts: Attempts, snapshot: RunSnapshot): RunSnapshot {
  * person must fix comes back as a result instead, so it is never retried.
  */
 function* runToVerdict(context: df.OrchestrationContext, attempts: Attempts): Generator<df.Task, RunSnapshot, unknown> {
-  const input = jobRunInputSchema.parse(context.df.getInput());
+  const input = jobRunInputSchema().parse(context.df.getInput());
   const ref = refOf(input);
   const retry = retryOptions(input.retry);
   const now = () => context.df.currentUtcDateTime;
@@ -378,7 +378,7 @@ export function* jobRun(context: df.OrchestrationContext): Generator<df.Task, Ru
   const final = shownWith(attempts, yield* runToVerdict(context, attempts));
   // Only a continueAsNew ends an execution unfinished; the last execution archives.
   if (!isTerminal(final.status)) return final;
-  const input = jobRunInputSchema.parse(context.df.getInput());
+  const input = jobRunInputSchema().parse(context.df.getInput());
   if (!context.df.isReplaying) recordVerdict(input, final, context.df.currentUtcDateTime);
   const { status, reason, message, startTime, completionTime } = final;
   // From version 3.1 the archive is also told who started the run and why it failed, for the runs listings: a run

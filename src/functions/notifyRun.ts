@@ -3,6 +3,7 @@ import { z } from 'zod';
 
 import { activity, durableClientInput, durableClientOf } from '../clients/durable.js';
 import { EventGridError } from '../clients/eventgrid.js';
+import { lazySchema } from '../core/lazy-schema.js';
 import type { StartedBy } from '../core/run.js';
 import { runRefSchema, runRequestSchema, runSnapshotSchema } from '../core/schemas.js';
 import { jobCreated } from '../core/subscriptions.js';
@@ -12,8 +13,10 @@ import { startDeliveries, startSourceDeliveries, startStartedDeliveries } from '
 import { services } from '../services.js';
 import { ACTIVITIES } from './names.js';
 
-export const notifyRunInputSchema = z.object({ ref: runRefSchema, snapshot: runSnapshotSchema });
-export type NotifyRunInput = z.infer<typeof notifyRunInputSchema>;
+export const notifyRunInputSchema = lazySchema(() =>
+  z.object({ ref: runRefSchema(), snapshot: runSnapshotSchema() }),
+);
+export type NotifyRunInput = z.infer<ReturnType<typeof notifyRunInputSchema>>;
 
 /**
  * Who started the run, as its instance's input records it (GET /runs/{runId}'s rule: a run recorded without a
@@ -21,7 +24,7 @@ export type NotifyRunInput = z.infer<typeof notifyRunInputSchema>;
  */
 async function starterOfRun(client: DeliveryClient, runId: string): Promise<StartedBy> {
   const status = await client.getStatus(runId);
-  const recorded = runRequestSchema.shape.caller.safeParse((status.input as { request?: { caller?: unknown } } | null | undefined)?.request?.caller);
+  const recorded = runRequestSchema().shape.caller.safeParse((status.input as { request?: { caller?: unknown } } | null | undefined)?.request?.caller);
   return (recorded.success ? recorded.data : undefined) ?? { kind: 'key' };
 }
 
@@ -33,7 +36,7 @@ async function starterOfRun(client: DeliveryClient, runId: string): Promise<Star
  * RetryOptions. The number of deliveries it started (none without subscriptions).
  */
 export async function notifyRun(input: unknown, client: DeliveryClient, context: InvocationContext): Promise<number> {
-  const { ref, snapshot } = notifyRunInputSchema.parse(input);
+  const { ref, snapshot } = notifyRunInputSchema().parse(input);
   const { subscriptions, eventGrid, config } = services();
   // The start's deliveries first: the submit activity started them when the Job was made, and this starts only any
   // it missed (the store could not be read then, or a subscription was written just after it looked); the same

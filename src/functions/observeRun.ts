@@ -18,8 +18,8 @@ const lastLooks = new LastLooks();
  * verdict, and for a look that threw; a poll that saw what the last one did leaves neither (docs/operations.md).
  */
 export async function observeRun(input: unknown, context: InvocationContext): Promise<RunSnapshot> {
-  const ref = runRefSchema.parse(input);
-  const { traceparent, trigger } = tracedRefSchema.parse(input);
+  const ref = runRefSchema().parse(input);
+  const { traceparent, trigger } = tracedRefSchema().parse(input);
   return inRunTraceWhen(
     ACTIVITIES.observeRun,
     traceparent,

@@ -18,7 +18,7 @@ import { ACTIVITIES } from './names.js';
  * run again (retried, replayed, or the next attempt of a run that retries on disruption) starts none twice.
  */
 export async function submitRun(input: unknown, client: DeliveryClient, context: InvocationContext): Promise<SubmitResult> {
-  const request = runRequestSchema.parse(input);
+  const request = runRequestSchema().parse(input);
   return inRunTrace(ACTIVITIES.submitRun, request.traceparent, { ...request, trigger: request.trigger?.kind }, async () => {
     const { clusters, config, now, subscriptions } = services();
     const result = await createRun(clusters.gateway(request.cluster), request, clusters.monitorUrl(request.cluster), now(), config.runPolicy);

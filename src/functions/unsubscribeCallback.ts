@@ -19,7 +19,7 @@ import { services } from '../services.js';
  */
 export const unsubscribeCallback = audited('unsubscribeCallback', async function unsubscribeCallback(request: HttpRequest, client: RunClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    const { url } = parseBody(unsubscribeRequestSchema, await readJsonBody(request));
+    const { url } = parseBody(unsubscribeRequestSchema(), await readJsonBody(request));
     const store = requireSubscriptions();
     const found = await store.findByUrl(url);
     if (!found) return { status: 204 };

@@ -60,7 +60,7 @@ async function locate(request: HttpRequest, client: RunClient, runId: string): P
   // its namespace is named; a Job the app did not start is anyone's who may use its namespace.
   if (instance) authorizeRunAccess(request, config.callers, runId, instance.input);
   const target = namespace ? { cluster: cluster ?? clusters.defaultAlias, namespace } : undefined;
-  const input = instance ? jobRunInputSchema.safeParse(instance.input) : undefined;
+  const input = instance ? jobRunInputSchema().safeParse(instance.input) : undefined;
   if (target) {
     authorizeTarget(caller, config.callers, target);
     // The app's record covers the Job it names only: another Job of that name elsewhere is judged on its own.

@@ -112,10 +112,10 @@ export function assertMayAccessRun(caller: Caller, runId: string, startedBy: Sta
  * answer must not tell a confined caller that a run exists outside its namespaces).
  */
 export function authorizeRunAccess(request: HttpRequest, settings: CallerSettings, runId: string, input: unknown): void {
-  const recorded = runRequestSchema.shape.caller.safeParse((input as { request?: { caller?: unknown } } | undefined)?.request?.caller);
+  const recorded = runRequestSchema().shape.caller.safeParse((input as { request?: { caller?: unknown } } | undefined)?.request?.caller);
   const caller = callerOf(request, settings);
   assertMayAccessRun(caller, runId, recorded.success ? recorded.data : undefined);
-  const where = runRefSchema.pick({ cluster: true, namespace: true }).safeParse((input as { request?: unknown } | undefined)?.request);
+  const where = runRefSchema().pick({ cluster: true, namespace: true }).safeParse((input as { request?: unknown } | undefined)?.request);
   if (where.success && !mayTarget(caller, settings, where.data)) {
     throw new NotFoundError(`no run with id "${runId}"; run ids are returned by the start routes`);
   }

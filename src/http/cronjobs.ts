@@ -129,7 +129,7 @@ export async function createCronJobFrom(request: HttpRequest, context: Invocatio
     const { config, now } = services();
     const t = target(request);
     const dryRun = dryRunOf(request);
-    const body = parseBody(createCronJobSchema, await readJsonBody(request));
+    const body = parseBody(createCronJobSchema(), await readJsonBody(request));
     const schedule = body.preset === undefined ? (body.schedule ?? '') : presetToCron({ preset: body.preset, at: body.at, weekday: body.weekday, day: body.day });
     const preview = schedulePreview(schedule, body.timeZone, now(), NEXT_RUNS);
     const settings = settingsOf(body, t.namespace, schedule, config.runPolicy.jobActiveDeadlineSeconds);
@@ -246,7 +246,7 @@ export async function updateCronJobFrom(request: HttpRequest, context: Invocatio
     const t = target(request);
     const name = cronJobName(request);
     const dryRun = dryRunOf(request);
-    const body = parseBody(updateCronJobSchema, await readJsonBody(request));
+    const body = parseBody(updateCronJobSchema(), await readJsonBody(request));
     const resourceVersion = resourceVersionOf(request, body.resourceVersion);
     const current = await readManageable(t, name);
     const plan = planCronJobUpdate(current, body, resourceVersion, services().config.runPolicy.jobActiveDeadlineSeconds);

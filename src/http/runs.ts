@@ -64,14 +64,14 @@ const RESULT_UNREADABLE = 'ResultUnreadable';
  * its status can be read.
  */
 function readSnapshot(value: unknown, ref: RunRef, at: Date): RunSnapshot | undefined {
-  const strict = runSnapshotSchema.safeParse(value);
+  const strict = runSnapshotSchema().safeParse(value);
   if (strict.success) return strict.data;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const fields = value as Record<string, unknown>;
-  const status = runSnapshotSchema.shape.status.safeParse(fields.status);
+  const status = runSnapshotSchema().shape.status.safeParse(fields.status);
   if (!status.success) return undefined;
   const snapshot: Record<string, unknown> = { ...snapshotOf(ref, { status: status.data, reason: status.data, message: '' }, at) };
-  for (const [key, schema] of Object.entries(runSnapshotSchema.shape)) {
+  for (const [key, schema] of Object.entries(runSnapshotSchema().shape)) {
     const parsed = schema.safeParse(fields[key]);
     if (parsed.success) snapshot[key] = parsed.data;
   }
@@ -100,7 +100,7 @@ export function snapshotFromInstance(status: df.DurableOrchestrationStatus): Run
 
 function storedSnapshot(status: df.DurableOrchestrationStatus): RunSnapshot {
   // Only the run's reference is needed, so an input of another version still gives it.
-  const input = runRefSchema.safeParse((status.input as { request?: unknown } | null | undefined)?.request);
+  const input = runRefSchema().safeParse((status.input as { request?: unknown } | null | undefined)?.request);
   const ref: RunRef = input.success
     ? input.data
     : { runId: status.instanceId, cluster: '', namespace: '', source: { kind: 'Job' as const, name: '' } };
@@ -188,7 +188,7 @@ export function acceptedResponse(request: HttpRequest, runId: string, monitorUrl
  */
 export function withTrigger(snapshot: RunSnapshot, status: df.DurableOrchestrationStatus): RunSnapshot {
   const request = (status.input as { request?: { trigger?: unknown } } | null | undefined)?.request;
-  const trigger = runTriggerSchema.safeParse(request?.trigger);
+  const trigger = runTriggerSchema().safeParse(request?.trigger);
   return { ...snapshot, trigger: trigger.success ? trigger.data : { kind: 'http' } };
 }
 
@@ -230,7 +230,7 @@ async function acceptedRuns(client: RunClient, cluster: string): Promise<string[
   }
   return instances
     .filter((instance) => instance.name === ORCHESTRATORS.jobRun && !verdictMade(instance))
-    .filter((instance) => runRefSchema.safeParse((instance.input as { request?: unknown } | null | undefined)?.request).data?.cluster === cluster)
+    .filter((instance) => runRefSchema().safeParse((instance.input as { request?: unknown } | null | undefined)?.request).data?.cluster === cluster)
     .map((instance) => instance.instanceId);
 }
 

@@ -70,7 +70,7 @@ function subscriptionOf(body: unknown): SubscriptionRequest | undefined {
   const value = (body as Record<string, unknown>)[SUBSCRIPTION_FIELD];
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   try {
-    return parseBody(subscriptionRequestSchema, value);
+    return parseBody(subscriptionRequestSchema(), value);
   } catch (err) {
     throw new BadRequestError(`the body's "${SUBSCRIPTION_FIELD}" is {"url": "<https callback URL>", "events"?: ["finished"], "format"?: "snapshot" | "cloudevents"}: ${ensureError(err).message}`);
   }

@@ -93,7 +93,7 @@ export async function subscribeToRun(request: HttpRequest, client: RunClient, ru
   const result = await subscribe(runId, body, subscribeDepsOf(config, store, now(), apiBase(request)));
   const instance = await findRun(client, runId);
   if (!instance) return result;
-  const ref = runRefSchema.safeParse((instance.input as { request?: unknown } | null | undefined)?.request);
+  const ref = runRefSchema().safeParse((instance.input as { request?: unknown } | null | undefined)?.request);
   const runRef: RunRef = ref.success ? ref.data : { runId, cluster: '', namespace: '', source: { kind: 'Job', name: '' } };
   const snapshot = snapshotFromInstance(instance);
   if (result.sub.events.includes('started') && (jobCreated(snapshot) || (ref.success && !verdictMade(instance) && (await jobExists(runRef, context))))) {

@@ -25,7 +25,7 @@ export interface RerunRequest {
  * rerun of this run: the same key reruns another run separately.
  */
 export async function rerunRun(request: RerunRequest, deps: StartDeps): Promise<StartedRun> {
-  const parsed = jobRunInputSchema.safeParse(request.record);
+  const parsed = jobRunInputSchema().safeParse(request.record);
   if (!parsed.success) {
     throw new NotFoundError(`run "${request.of}" cannot be run again: its record was written by an earlier version of the app and does not say what it ran`);
   }

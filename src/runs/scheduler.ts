@@ -353,7 +353,7 @@ async function fire(
 async function ownerOf(runs: RunInstances, runId: string): Promise<RunOwner | null | undefined> {
   const instance = await runs.find(runId);
   if (!instance) return null;
-  const ref = runRefSchema.safeParse((instance.input as { request?: unknown } | null | undefined)?.request);
+  const ref = runRefSchema().safeParse((instance.input as { request?: unknown } | null | undefined)?.request);
   return ref.success ? ref.data : undefined;
 }
 

@@ -111,7 +111,7 @@ export class SubscriptionStore {
   private async read(name: string): Promise<{ sub: StoredSubscription; etag: string } | undefined> {
     const blob = await this.blobs.read(name);
     if (!blob) return undefined;
-    const parsed = storedSubscriptionSchema.safeParse(JSON.parse(blob.content.toString('utf8')));
+    const parsed = storedSubscriptionSchema().safeParse(JSON.parse(blob.content.toString('utf8')));
     return parsed.success ? { sub: parsed.data, etag: blob.etag } : undefined;
   }
 
@@ -262,7 +262,7 @@ export class SubscriptionStore {
   private async readSource(name: string): Promise<StoredSourceSubscription | undefined> {
     const blob = await this.blobs.get(name);
     if (!blob) return undefined;
-    const parsed = storedSourceSubscriptionSchema.safeParse(JSON.parse(blob.toString('utf8')));
+    const parsed = storedSourceSubscriptionSchema().safeParse(JSON.parse(blob.toString('utf8')));
     return parsed.success ? parsed.data : undefined;
   }
 

@@ -52,7 +52,7 @@ describe('the create body: the document rules against parseBody', () => {
     { name: 'a weekday without a preset', body: { name: 'r', fromDeployment: 'web', schedule: '@daily', weekday: 'monday' } },
     { name: 'a day without a preset', body: { name: 'r', fromDeployment: 'web', schedule: '@daily', day: 3 } },
   ])('$name', ({ body }) => {
-    expect(satisfies(body, COMPONENT_SCHEMAS.CreateCronJob.constraints)).toBe(accepts(() => parseBody(createCronJobSchema, body)));
+    expect(satisfies(body, COMPONENT_SCHEMAS.CreateCronJob.constraints)).toBe(accepts(() => parseBody(createCronJobSchema(), body)));
   });
 });
 
@@ -65,6 +65,6 @@ describe('the update body: the document rules against parseBody', () => {
     { name: 'a time without a preset', body: { at: '04:00' } },
     { name: 'a weekday without a preset', body: { weekday: 'friday' } },
   ])('$name', ({ body }) => {
-    expect(satisfies(body, COMPONENT_SCHEMAS.UpdateCronJob.constraints)).toBe(accepts(() => parseBody(updateCronJobSchema, body)));
+    expect(satisfies(body, COMPONENT_SCHEMAS.UpdateCronJob.constraints)).toBe(accepts(() => parseBody(updateCronJobSchema(), body)));
   });
 });

@@ -5,7 +5,7 @@ import { BadRequestError } from '../../src/core/errors.js';
 
 const base = { name: 'nightly', fromDeployment: 'web', schedule: '30 2 * * *' };
 
-function refusal(schema: typeof createCronJobSchema | typeof updateCronJobSchema, body: unknown): string {
+function refusal(schema: ReturnType<typeof createCronJobSchema> | ReturnType<typeof updateCronJobSchema>, body: unknown): string {
   try {
     parseBody(schema, body);
   } catch (err) {
@@ -17,14 +17,14 @@ function refusal(schema: typeof createCronJobSchema | typeof updateCronJobSchema
 
 describe('the create body', () => {
   it('accepts a minimal body and stringifies env values', () => {
-    expect(parseBody(createCronJobSchema, { ...base, env: { DAY: 'yesterday', LIMIT: 5, DRY: false } })).toEqual({
+    expect(parseBody(createCronJobSchema(), { ...base, env: { DAY: 'yesterday', LIMIT: 5, DRY: false } })).toEqual({
       ...base,
       env: { DAY: 'yesterday', LIMIT: '5', DRY: 'false' },
     });
   });
 
   it('accepts a preset and an httpCall', () => {
-    expect(parseBody(createCronJobSchema, { name: 'call', httpCall: { url: 'https://x.example/api/a', method: 'POST' }, preset: 'weekly', weekday: 'friday', at: '06:00' })).toMatchObject({
+    expect(parseBody(createCronJobSchema(), { name: 'call', httpCall: { url: 'https://x.example/api/a', method: 'POST' }, preset: 'weekly', weekday: 'friday', at: '06:00' })).toMatchObject({
       preset: 'weekly',
       weekday: 'friday',
     });
@@ -60,11 +60,11 @@ describe('the create body', () => {
     { name: 'a container on an httpCall', body: { name: 'x', httpCall: { url: 'https://x.example/', method: 'GET' }, schedule: '* * * * *', container: 'web' }, says: 'container applies to a CronJob made from a Deployment' },
     { name: 'a bad Deployment name', body: { ...base, fromDeployment: 'Web_1' }, says: 'fromDeployment must be a Kubernetes name' },
   ])('refuses $name, naming the field', ({ body, says }) => {
-    expect(refusal(createCronJobSchema, body)).toContain(says);
+    expect(refusal(createCronJobSchema(), body)).toContain(says);
   });
 
   it('lists every problem at once', () => {
-    expect(refusal(createCronJobSchema, { ...base, backoffLimit: -1, restartPolicy: 'Always' })).toBe(
+    expect(refusal(createCronJobSchema(), { ...base, backoffLimit: -1, restartPolicy: 'Always' })).toBe(
       'backoffLimit must be at least 0; restartPolicy must be OnFailure or Never (a Job\'s pods cannot restart Always)',
     );
   });
@@ -89,13 +89,13 @@ describe('the httpCall of a create body', () => {
     { name: 'a time-out over an hour', call: { url: 'https://x.example/a', method: 'POST', timeoutSeconds: 7200 }, says: 'httpCall.timeoutSeconds is at most 3600' },
     { name: 'an unknown field', call: { url: 'https://x.example/a', method: 'POST', retry: 3 }, says: 'httpCall: unknown field "retry"' },
   ])('refuses $name', ({ call, says }) => {
-    expect(refusal(createCronJobSchema, withCall(call))).toContain(says);
+    expect(refusal(createCronJobSchema(), withCall(call))).toContain(says);
   });
 });
 
 describe('the update body', () => {
   it('takes null to remove a setting or an env variable', () => {
-    expect(parseBody(updateCronJobSchema, { timeZone: null, activeDeadlineSeconds: null, command: null, env: { OLD: null, NEW: 1 } })).toEqual({
+    expect(parseBody(updateCronJobSchema(), { timeZone: null, activeDeadlineSeconds: null, command: null, env: { OLD: null, NEW: 1 } })).toEqual({
       timeZone: null,
       activeDeadlineSeconds: null,
       command: null,
@@ -112,6 +112,6 @@ describe('the update body', () => {
     { name: 'a misspelt field', body: { suspended: true }, says: 'unknown field "suspended"' },
     { name: 'a body that is not an object', body: 'suspend', says: 'the request body must be a JSON object of the settings to change' },
   ])('refuses $name, naming the field', ({ body, says }) => {
-    expect(refusal(updateCronJobSchema, body)).toContain(says);
+    expect(refusal(updateCronJobSchema(), body)).toContain(says);
   });
 });

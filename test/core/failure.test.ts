@@ -304,7 +304,7 @@ describe('classifyFailure', () => {
     const failure = classifyFailure({ ...evidence, now: at(90) });
     expect(failure).toMatchObject(expected);
     // Every failure is what the snapshot schema documents.
-    expect(runFailureSchema.parse(failure)).toEqual(failure);
+    expect(runFailureSchema().parse(failure)).toEqual(failure);
   });
 
   it('a successful run has no failure', () => {
@@ -339,7 +339,7 @@ describe('classifyFailure', () => {
     const failure = classifyFailure({ ...oom.evidence, now: t0 });
     const withIt = withFailure(snapshot, failure);
     expect(withIt).toMatchObject({ failureKind: 'OOMKilled', exitCode: 137, failure: { kind: 'OOMKilled' } });
-    expect(runSnapshotSchema.parse(withIt)).toEqual(withIt);
+    expect(runSnapshotSchema().parse(withIt)).toEqual(withIt);
     expect(withFailure(snapshot, undefined)).toBe(snapshot);
   });
 });

@@ -70,7 +70,7 @@ describe('limits on what the orchestration stores', () => {
     const status = forCustomStatus(snapshot);
     expect(JSON.stringify(status).length).toBeLessThanOrEqual(CUSTOM_STATUS_BUDGET_CHARS);
     expect(status.reason.length).toBeLessThanOrEqual(MAX_REASON_CHARS);
-    expect(runSnapshotSchema.safeParse(status).error).toBeUndefined();
+    expect(runSnapshotSchema().safeParse(status).error).toBeUndefined();
     expect(status.status).toBe(snapshot.status);
   });
 

@@ -121,7 +121,7 @@ async function stored(): Promise<AuditRecord[]> {
   const store = services().audit;
   if (!store) throw new Error('no audit store');
   const text = (await store.get(DAY_BLOB))?.toString('utf8') ?? '';
-  return text.split('\n').filter((line) => line !== '').map((line) => auditRecordSchema.parse(JSON.parse(line)));
+  return text.split('\n').filter((line) => line !== '').map((line) => auditRecordSchema().parse(JSON.parse(line)));
 }
 
 const mutating = API_ROUTES.filter((r) => r.method !== 'GET');

@@ -63,7 +63,7 @@ describe('golden histories: in-flight instances survive a deploy', () => {
 
   it.each(goldens.map(({ file, golden }) => [file, golden] as const))('%s: its inputs and snapshots still parse (schemas only grow)', (_, golden) => {
     for (const execution of golden.executions) {
-      expect(jobRunInputSchema.safeParse(execution.input).success).toBe(true);
+      expect(jobRunInputSchema().safeParse(execution.input).success).toBe(true);
       for (const record of execution.records) {
         if (record.kind !== 'completed' || record.result === null || typeof record.result !== 'object') continue;
         const result = record.result as Record<string, unknown>;
@@ -77,7 +77,7 @@ describe('golden histories: in-flight instances survive a deploy', () => {
           continue;
         }
         const snapshot = 'snapshot' in result ? result.snapshot : result;
-        expect(runSnapshotSchema.safeParse(snapshot).error).toBeUndefined();
+        expect(runSnapshotSchema().safeParse(snapshot).error).toBeUndefined();
       }
     }
   });
