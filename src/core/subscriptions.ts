@@ -102,15 +102,8 @@ export const storedSubscriptionSchema = lazySchema(() =>
     /** Logic Apps callback URLs are not signed (their `sig=` is the proof); every other target gets Standard Webhooks headers. */
     signed: z.boolean(),
     createdAt: z.string(),
-    state: z.enum(DELIVERY_STATES),
-    attempts: z.number().int().nonnegative(),
-    lastError: z.string().nullable(),
-    lastAttemptAt: z.string().nullable(),
-    /** The event id delivered (or dead-lettered), once one was. */
-    eventId: z.string().nullable(),
-    deliveredAt: z.string().nullable(),
-    /** Where the dead letter was written, when it was. */
-    deadLetter: z.string().nullable(),
+    // The verdict's delivery, at the top level as it was stored before `started` existed.
+    ...deliveryRecordSchema().shape,
     /** The app's public `/api` as the subscriber reached it, for the links in what is sent (no key). */
     apiBase: z.string().nullable().default(null),
     /** The `started` event's delivery; null for a subscription that does not ask for it (and every one stored before it existed). */
