@@ -176,21 +176,6 @@ export interface RunAttempt {
   completionTime: string | null;
 }
 
-export interface Subscription {
-  id: string;
-  host: string;
-  events: string[];
-  format: string;
-  state: string;
-  attempts: number;
-  lastError: string | null;
-  lastAttemptAt: string | null;
-  deliveredAt: string | null;
-  deadLetter: string | null;
-  /** Each event the subscription asks for ("started", "finished") and how its delivery stands. */
-  deliveries?: Partial<Record<string, Delivery>>;
-}
-
 /** One event's delivery to a subscription. */
 export interface Delivery {
   state: string;
@@ -199,6 +184,16 @@ export interface Delivery {
   lastAttemptAt: string | null;
   deliveredAt: string | null;
   deadLetter: string | null;
+}
+
+/** A subscription: its top-level delivery fields are the last event's (the verdict's when it asks for that). */
+export interface Subscription extends Delivery {
+  id: string;
+  host: string;
+  events: string[];
+  format: string;
+  /** Each event the subscription asks for ("started", "finished") and how its delivery stands. */
+  deliveries?: Partial<Record<string, Delivery>>;
 }
 
 export interface RunFailure {
