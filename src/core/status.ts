@@ -182,7 +182,14 @@ export function mapRunStatus(ref: RunRef, observation: Observation, grace: Grace
 
   const failed = trueCondition(job, 'FailureTarget') ?? trueCondition(job, 'Failed');
   if (failed) {
-    return base({ ...times, status: 'Failed', reason: failed.reason ?? 'Failed', message: failed.message ?? 'the Job failed' });
+    // The Job controller sets completionTime on success only: a failed Job ended when its condition says.
+    return base({
+      ...times,
+      status: 'Failed',
+      reason: failed.reason ?? 'Failed',
+      message: failed.message ?? 'the Job failed',
+      completionTime: times.completionTime ?? iso(failed.lastTransitionTime),
+    });
   }
   const succeeded = trueCondition(job, 'SuccessCriteriaMet') ?? trueCondition(job, 'Complete');
   if (succeeded) {

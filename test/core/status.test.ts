@@ -221,6 +221,11 @@ describe('mapRunStatus: Job conditions', () => {
     const snap = observe({ job: job({ startTime: t0, conditions: [cond('SuccessCriteriaMet', 'CompletionsReached', 'done', 'True', at(42))] }), now: at(45) });
     expect(snap.completionTime).toBe('2026-11-23T10:00:42.000Z');
   });
+
+  it.each(['FailureTarget', 'Failed'])('a failed Job (%s) ended when its condition says: the Job controller sets completionTime on success only', (type) => {
+    const snap = observe({ job: job({ startTime: t0, failed: 1, conditions: [cond(type, 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', 'True', at(42))] }), now: at(45) });
+    expect(snap).toMatchObject({ status: 'Failed', startTime: t0.toISOString(), completionTime: '2026-11-23T10:00:42.000Z' });
+  });
 });
 
 describe('mapRunStatus: pod counts at a verdict', () => {
