@@ -180,27 +180,14 @@ export function mapRunStatus(ref: RunRef, observation: Observation, grace: Grace
   const counts = podCounts(job);
   const times = { startTime: iso(job.status?.startTime), completionTime: iso(job.status?.completionTime), pods: counts };
 
+  // A finished Job ended when its condition says, unless it has a completionTime: the Job controller sets that on
+  // success only.
+  const ended = (condition: V1JobCondition, status: 'Success' | 'Failed', reason: string, message: string) =>
+    base({ ...times, status, reason: condition.reason ?? reason, message: condition.message ?? message, completionTime: times.completionTime ?? iso(condition.lastTransitionTime) });
   const failed = trueCondition(job, 'FailureTarget') ?? trueCondition(job, 'Failed');
-  if (failed) {
-    // The Job controller sets completionTime on success only: a failed Job ended when its condition says.
-    return base({
-      ...times,
-      status: 'Failed',
-      reason: failed.reason ?? 'Failed',
-      message: failed.message ?? 'the Job failed',
-      completionTime: times.completionTime ?? iso(failed.lastTransitionTime),
-    });
-  }
+  if (failed) return ended(failed, 'Failed', 'Failed', 'the Job failed');
   const succeeded = trueCondition(job, 'SuccessCriteriaMet') ?? trueCondition(job, 'Complete');
-  if (succeeded) {
-    return base({
-      ...times,
-      status: 'Success',
-      reason: succeeded.reason ?? 'Complete',
-      message: succeeded.message ?? 'the Job completed',
-      completionTime: times.completionTime ?? iso(succeeded.lastTransitionTime),
-    });
-  }
+  if (succeeded) return ended(succeeded, 'Success', 'Complete', 'the Job completed');
   // A Job being deleted before it finished (a finished one keeps its verdict above, e.g. while the TTL
   // controller removes it with foreground propagation) was stopped by someone.
   if (job.metadata?.deletionTimestamp) return deletedJobVerdict(ref, job, events, base);
