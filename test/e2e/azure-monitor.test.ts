@@ -14,6 +14,7 @@ import { SERVICE_NAME, telemetryStarted } from '../../src/clients/telemetry.js';
 import { ATTRIBUTES, EVENTS, METRICS } from '../../src/core/telemetry-names.js';
 import { fails, succeeds } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+import { appCalls } from '../support/app-calls.js';
 import { type BreezeEnvelope, type BreezeReceiver, metricSum, ofType, startBreezeReceiver, trustInThisProcess } from '../support/breeze-receiver.js';
 import { localAppSettings } from '../support/e2e-settings.js';
 import { type IdentityEndpoint, startIdentityEndpoint } from '../support/identity-endpoint.js';
@@ -44,6 +45,7 @@ const ENV = ['CLUSTERS', 'POLL_INITIAL_SECONDS', 'POLL_MAX_SECONDS', 'STATUS_RET
   'APPLICATIONINSIGHTS_SDKSTATS_EXPORT_INTERVAL', 'APPLICATIONINSIGHTS_SDKSTATS_DISABLED'];
 
 let app: LocalApp;
+const { runToVerdict } = appCalls(() => app, ns, 90_000);
 let receiver: BreezeReceiver;
 let identity: IdentityEndpoint;
 let untrust: () => void = () => undefined;
@@ -52,20 +54,6 @@ let callbackBase = '';
 const delivered: string[] = [];
 let stateDir: string;
 
-async function runToVerdict(name: string, callback?: string): Promise<{ runId: string; status: number; body: Record<string, unknown> }> {
-  const started = await fetch(`${app.url}/api/jobs/${ns()}/${name}/runs?code=${KEY}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(callback ? { subscription: { url: callback, format: 'snapshot' } } : {}),
-  });
-  expect(started.status).toBe(callback ? 201 : 202);
-  const { runId } = (await started.json()) as { runId: string };
-  return waitFor(`run ${runId}'s verdict`, async () => {
-    const answer = await fetch(`${app.url}/api/runs/${runId}?code=${KEY}`);
-    if (answer.status === 202) return undefined;
-    return { runId, status: answer.status, body: (await answer.json()) as Record<string, unknown> };
-  }, 90_000, 500);
-}
 
 const dependencies = () => ofType(receiver.envelopes, 'RemoteDependencyData');
 const props = (e: BreezeEnvelope) => e.data.baseData.properties ?? {};
@@ -142,7 +130,7 @@ describe('telemetry of a run, exported to Application Insights with Entra ID', (
   it('is one operation from the start request through the orchestration and each activity, every envelope carrying the run', async () => {
     expect(telemetryStarted()?.destinations).toEqual(['azure-monitor']);
     const callback = `${callbackBase}/la/done?api-version=2016-06-01&sp=%2Ftriggers&sv=1.0&sig=${CALLBACK_SIG}`;
-    const { runId, status } = await runToVerdict('report', callback);
+    const { runId, status } = await runToVerdict('report', callback ? { subscription: { url: callback, format: 'snapshot' } } : {});
     expect(status).toBe(200);
     const traceId = await traceIdOf(runId);
     const spans = await spansOf(runId, ['start run', 'submitRun', 'observeRun', 'archiveRun', 'orchestration jobRun']);

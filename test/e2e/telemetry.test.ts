@@ -9,6 +9,7 @@ import { telemetryStarted } from '../../src/clients/telemetry.js';
 import { ATTRIBUTES, EVENTS, METRICS } from '../../src/core/telemetry-names.js';
 import { fails, succeeds } from '../../testenv/fates.js';
 import { adminKube, testJob, useNamespace, waitFor } from '../integration/helpers.js';
+import { appCalls } from '../support/app-calls.js';
 import { localAppSettings } from '../support/e2e-settings.js';
 import { metricTotal, type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../support/otlp-receiver.js';
 
@@ -23,17 +24,8 @@ let app: LocalApp;
 let receiver: OtlpReceiver;
 let stateDir: string;
 const KEY = 'otel-key';
+const { runToVerdict } = appCalls(() => app, ns, 90_000);
 
-async function runToVerdict(name: string): Promise<{ runId: string; status: number; body: Record<string, unknown> }> {
-  const started = await fetch(`${app.url}/api/jobs/${ns()}/${name}/runs?code=${KEY}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
-  expect(started.status).toBe(202);
-  const { runId } = (await started.json()) as { runId: string };
-  return waitFor(`run ${runId}'s verdict`, async () => {
-    const answer = await fetch(`${app.url}/api/runs/${runId}?code=${KEY}`);
-    if (answer.status === 202) return undefined;
-    return { runId, status: answer.status, body: (await answer.json()) as Record<string, unknown> };
-  }, 90_000, 500);
-}
 
 /** The run's spans, once those of the start, the orchestration and each activity it ran have arrived. */
 function spansOf(runId: string, names: readonly string[]): Promise<ReceivedSpan[]> {

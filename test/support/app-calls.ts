@@ -10,7 +10,7 @@ export interface Answer {
 }
 
 /**
- * The calls the push and trigger e2e tests make to the app on the local runtime, as a key holder makes them: any
+ * The calls the e2e tests make to the app on the local runtime, as a key holder makes them: any
  * route with `?code=`, a start on a Job of the test's namespace, and a run followed to its verdict.
  */
 export function appCalls(app: () => LocalApp, namespace: () => string, verdictTimeoutMs?: number) {
@@ -31,13 +31,25 @@ export function appCalls(app: () => LocalApp, namespace: () => string, verdictTi
     return answer.body.runId as string;
   }
 
-  /** The run's final snapshot, polled as a caller polls: until the status route no longer answers 202. */
-  async function finalOf(runId: string): Promise<Record<string, unknown>> {
+  /** The run's verdict, polled as a caller polls: until the status route no longer answers 202 (200, or 424 for a run that did not succeed). */
+  async function verdictOf(runId: string): Promise<Answer> {
     return waitFor(`run ${runId} to end`, async () => {
       const answer = await call('GET', `runs/${runId}`);
-      return answer.status === 202 ? undefined : answer.body;
+      return answer.status === 202 ? undefined : answer;
     }, verdictTimeoutMs);
   }
 
-  return { call, start, finalOf };
+  /** The run's final snapshot. */
+  async function finalOf(runId: string): Promise<Record<string, unknown>> {
+    return (await verdictOf(runId)).body;
+  }
+
+  /** Start a run of a Job and follow it to its verdict: its id, the status route's final answer and its body. */
+  async function runToVerdict(job: string, body: Record<string, unknown> = {}): Promise<{ runId: string; status: number; body: Record<string, unknown> }> {
+    const runId = await start(job, body);
+    const { status, body: final } = await verdictOf(runId);
+    return { runId, status, body: final };
+  }
+
+  return { call, start, finalOf, runToVerdict };
 }
