@@ -399,6 +399,10 @@ describe('the web console in a real browser', () => {
     expect(await rows.nth(0).textContent()).toContain(runId);
     expect(await rows.nth(1).textContent()).toContain(`${runId}-2`);
     expect(await page.getByTestId('attempt-outcome').allTextContents()).toEqual(['Evicted · exit code 137 (SIGKILL)', 'Evicted · exit code 137 (SIGKILL)']);
+    // The cause counts the failed pods of the current Job, not the run's attempts: worded so, beside the attempts table.
+    expect(await page.getByTestId('run-cause').textContent()).toContain(' · pod attempt 1 · ');
+    // A failed run ended when its Job's Failed condition says (the Job controller sets completionTime on success only).
+    expect(await page.getByTestId('run-status').textContent()).not.toMatch(/Finished\s*—/);
     await shoot('run-attempts');
   });
 

@@ -33,7 +33,7 @@ function Cause({ failure }: { failure: RunFailure }) {
     failure.container ? `container ${failure.container}` : null,
     failure.pod ? `pod ${failure.pod}` : null,
     failure.node ? `node ${failure.node}` : null,
-    failure.attempt ? `attempt ${String(failure.attempt)}` : null,
+    failure.attempt ? `pod attempt ${String(failure.attempt)}` : null,
   ].filter((x): x is string => x !== null);
   return (
     <section aria-labelledby="cause-title" data-testid="run-cause">
