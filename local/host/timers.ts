@@ -60,14 +60,18 @@ export function startTimers(functions: readonly TimerFunction[], options: TimerR
     return next;
   };
 
-  const arm = (fn: TimerFunction) => {
+  // The next occurrence is counted from the one just fired, as the host's TimerListener does (its Next is
+  // GetNextOccurrence(lastOccurrence): azure-webjobs-sdk-extensions, TimerListenerTests
+  // InvokeJobFunction_UpdatesScheduleMonitor), not from the clock: a timer can fire a millisecond before Date.now()
+  // reaches the time it was set for, and counting from the clock then fired the same occurrence twice.
+  const arm = (fn: TimerFunction, after = new Date()) => {
     if (stopped) return;
-    const due = CronExpressionParser.parse(fn.schedule, { currentDate: new Date() }).next().toDate();
+    const due = CronExpressionParser.parse(fn.schedule, { currentDate: after }).next().toDate();
     handles.set(
       fn.name,
       setTimeout(() => {
         void run(fn, due, new Date()).catch(() => undefined);
-        arm(fn);
+        arm(fn, new Date(Math.max(due.getTime(), Date.now())));
       }, Math.max(0, due.getTime() - Date.now())),
     );
   };
