@@ -9,11 +9,23 @@ import tseslint from 'typescript-eslint';
  */
 export const heavyPackages = ['@kubernetes/client-node', '@azure/identity', '@azure/arm-containerservice', '@azure/storage-blob', '@azure/eventgrid', 'durable-functions'];
 
-/** Heavy clients: their types anywhere, their values only through lazy.ts's load() (src/clients/sdk/ re-exports them for it). */
+/**
+ * What the app's modules may import, for a short cold start. Heavy clients: their types anywhere, their values only
+ * through lazy.ts's load() (src/clients/sdk/ re-exports them for it). zod: as a namespace import.
+ */
 export const lazyClients = {
   files: ['src/**/*.ts'],
   ignores: ['src/clients/lazy.ts', 'src/clients/sdk/*.ts'],
   rules: {
+    // zod's named export `z` is a namespace object the bundler must build whole, with every schema kind in it;
+    // `import * as z from 'zod'` lets it keep only what the app uses (docs/decisions.md, issue 25).
+    'no-restricted-syntax': [
+      'error',
+      {
+        selector: "ImportDeclaration[source.value='zod'][importKind!='type'] > ImportSpecifier[imported.name='z'][importKind!='type']",
+        message: "import * as z from 'zod': the named export z is a namespace object that keeps all of zod in the bundle read at every cold start.",
+      },
+    ],
     '@typescript-eslint/no-restricted-imports': [
       'error',
       {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { type CallbackUrlRule, parseCallbackAllowedUrls } from './core/callback-url.js';
 import { parseAllowedUrls, parseFallbackImages, type RunPolicy, type UrlRule } from './core/consent.js';
@@ -326,7 +326,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const raw = Object.fromEntries(
     SETTING_NAMES.map((name) => [name, env[name] === undefined || env[name].trim() === '' ? undefined : env[name]]),
   );
-  const parsed = envSchema.safeParse(raw);
+  // Parsed once per process: zod's compiled fast path for objects (generated with `new Function` on an object
+  // schema's first parse) would cost more to build than this one parse saves, at every cold start.
+  const parsed = envSchema.safeParse(raw, { jitless: true });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const [setting, ...rest] = issue.path;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { API_ROUTES, type ApiBody, type ApiParameter, type ApiRoute, type ApiSuccess, COMPONENT_SCHEMAS, type ErrorStatus, type HeaderName } from './routes.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { MAX_AUDIT_PAGE } from '../core/audit.js';
 import { createCronJobSchema, updateCronJobSchema } from '../core/cronjob-bodies.js';

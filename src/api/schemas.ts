@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { auditRecordSchema } from '../core/audit.js';
 import { ENV_LIMITS, ENV_NAME } from '../core/clone.js';

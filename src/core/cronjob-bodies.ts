@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { ENV_NAME } from './clone.js';
 import { BadRequestError } from './errors.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { BadRequestError } from './errors.js';
 import { lazySchema } from './lazy-schema.js';

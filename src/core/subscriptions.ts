@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { ADMIN_ROLE, type Caller, mayAccessRun } from './callers.js';
 import { lazySchema } from './lazy-schema.js';

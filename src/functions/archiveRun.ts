@@ -1,5 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { BlobStoreError } from '../clients/blob.js';
 import { activity } from '../clients/durable.js';

@@ -1,5 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { activity } from '../clients/durable.js';
 import { runPrefix } from '../core/archive.js';

@@ -1,5 +1,5 @@
 import type * as df from 'durable-functions';
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { durableRetryOptions, orchestration } from '../clients/durable.js';
 import { ensureError } from '../core/errors.js';

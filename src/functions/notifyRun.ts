@@ -1,5 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { activity, durableClientInput, durableClientOf } from '../clients/durable.js';
 import { EventGridError } from '../clients/eventgrid.js';

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type * as df from 'durable-functions';
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { ensureError, NotFoundError, ServiceUnavailableError } from '../core/errors.js';
 import { failureOfVerdict, withFailure } from '../core/failure.js';

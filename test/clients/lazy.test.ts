@@ -9,9 +9,9 @@ import { KubeApiError } from '../../src/core/errors.js';
 const RULE = '@typescript-eslint/no-restricted-imports';
 
 /** The rule's setting the repository's eslint.config.js gives a file (computed, nothing parsed). */
-async function ruleFor(filePath: string): Promise<unknown> {
+async function ruleFor(filePath: string, rule = RULE): Promise<unknown> {
   const config = (await new ESLint({ cwd: process.cwd() }).calculateConfigForFile(filePath)) as { rules?: Record<string, unknown> };
-  return config.rules?.[RULE];
+  return config.rules?.[rule];
 }
 
 describe('heavy clients load through src/clients/lazy.ts', () => {
@@ -40,6 +40,22 @@ describe('heavy clients load through src/clients/lazy.ts', () => {
     }
     expect(await lint("import type { V1Job } from '@kubernetes/client-node';\nexport type J = V1Job;\n")).toEqual([]);
     expect(await lint("import { type V1Job } from '@kubernetes/client-node';\nexport type J = V1Job;\n")).toEqual([]);
+  });
+
+  it("eslint refuses zod's named export z in src/, and accepts its namespace import and z's types", async () => {
+    // The named export keeps all of zod in the bundle read at start; the namespace import lets esbuild shake it.
+    const setting = (await ruleFor('src/runs/example.ts', 'no-restricted-syntax')) as Linter.RuleEntry;
+    const eslint = new ESLint({
+      cwd: process.cwd(),
+      overrideConfigFile: true,
+      overrideConfig: [{ files: ['**/*.ts'], languageOptions: { parser: tseslint.parser }, rules: { 'no-restricted-syntax': setting } }],
+    });
+    const lint = async (code: string) => (await eslint.lintText(code, { filePath: 'src/runs/example.ts' })).flatMap((r) => r.messages).map((m) => m.message);
+    expect((await lint("import { z } from 'zod';\nexport const s = z.string();\n")).join('\n')).toContain("import * as z from 'zod'");
+    expect(await lint("import { string, z as zod } from 'zod';\nexport const s = [string, zod];\n")).toHaveLength(1);
+    expect(await lint("import * as z from 'zod';\nexport const s = z.string();\n")).toEqual([]);
+    expect(await lint("import type { z } from 'zod';\nexport type S = z.ZodString;\n")).toEqual([]);
+    expect(await lint("import { type z } from 'zod';\nexport type S = z.ZodString;\n")).toEqual([]);
   });
 
   it('before client-node is loaded, telling errors apart does not load it', () => {

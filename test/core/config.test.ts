@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { type ClusterSettings, type Config, loadConfig, namespaceAllowed, REQUIRED_SETTINGS, SETTING_NAMES } from '../../src/config.js';
 import { parseCallbackAllowedUrls } from '../../src/core/callback-url.js';
@@ -461,5 +461,28 @@ describe('SETTING_NAMES', () => {
 
   it('a setting outside SETTING_NAMES is not read', () => {
     expect(loadConfig({ ...minimal, POLL_INITIAL: '1', poll_initial_seconds: '1' }).poll.initialSeconds).toBe(5);
+  });
+});
+
+describe('the settings parse at start', () => {
+  it("builds no compiled parser: zod's fast path (made with new Function on an object's first parse) costs a cold start more than it saves on one parse", async () => {
+    // A fresh copy of the module, so that its schema has never parsed, as at start.
+    vi.resetModules();
+    const fresh = await import('../../src/config.js');
+    const made: string[][] = [];
+    const original = globalThis.Function;
+    globalThis.Function = new Proxy(original, {
+      construct(target, args: string[]) {
+        made.push(args);
+        return Reflect.construct(target, args);
+      },
+    });
+    try {
+      expect(fresh.loadConfig(minimal).clusters).toHaveLength(1);
+    } finally {
+      globalThis.Function = original;
+    }
+    // zod may probe whether it can compile at all (util.allowsEval: `new Function("")`); nothing more.
+    expect(made.filter((args) => args.some((a) => a.trim() !== ''))).toEqual([]);
   });
 });
