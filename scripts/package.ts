@@ -8,12 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { build, type Metafile, type Plugin, transform } from 'esbuild';
 
 import { clean } from './clean.js';
+import { applyEdits, commonJsWrapperEdits, factsOf } from './commonjs-functions.js';
 import { type DurableBackend, durableBackendOf, hostJsonFor } from './durable-backend.js';
 import { bundledPackages, type Lockfile, packagePathOf, thirdPartyNotices } from './notices.js';
 import { keepSources, type SourceMap } from './sourcemap.js';
@@ -118,18 +119,38 @@ function oneMachineIdReader(): Plugin {
   };
 }
 
-/** esbuild's namespace of builtinsThroughRequire's one-line modules (their sources in the maps are named by it). */
+/** esbuild's namespace of builtinsThroughRequire's modules (their sources in the maps are named by it). */
 const BUILTIN_NAMESPACE = 'builtin-require';
+
+/**
+ * A CommonJS module that stands for the built-in `name` and requires it on first use: its exports are the
+ * built-in's names (Node's own list, read when the bundle is built), each a getter and setter that read or write
+ * the built-in's own property, so that every value the app reads is the built-in's own. esbuild's interop copies
+ * the names into the importing module's object without reading them, so nothing is required until the app reads
+ * one: `node:https` (with tls), `node:dns`, `node:fs/promises`, `node:timers/promises` are then read when a
+ * callback is sent or a log archived, not at start, where nothing else needs them.
+ */
+export function lazyBuiltin(name: string): string {
+  const exported = process.getBuiltinModule(name) as Record<string, unknown> | undefined;
+  if (exported === undefined) throw new Error(`${name} is not one of Node's built-in modules`);
+  const accessors = Object.getOwnPropertyNames(exported)
+    .filter((key) => key !== 'default')
+    .map((key) => {
+      const k = JSON.stringify(key);
+      return `get ${k}() { return builtin()[${k}]; }, set ${k}(value) { builtin()[${k}] = value; }`;
+    });
+  return [`let loaded;`, `const builtin = () => (loaded ??= require(${JSON.stringify(name)}));`, `module.exports = {\n  ${accessors.join(',\n  ')}\n};`].join('\n');
+}
 
 /**
  * Node's built-in modules are reached through `require` (the banner's), as the bundled CommonJS code reaches them,
  * not through ES module imports. An ES module import of a built-in makes Node build the module's ESM facade, which
  * reads every one of its exports, lazy getters included: `import http from 'node:http'` loads Node's own fetch
  * (undici), http2, zlib and worker_threads with it (http.WebSocket and friends), about 30 ms of a cold start,
- * against 5 ms for `require('node:http')`. Each built-in the app's own modules import becomes a CommonJS module
- * of one line; esbuild turns the import into property reads of what `require` returns, which are the same objects
- * the facade would give. The app's imports only: the dependencies' ES modules that import built-ins are in the
- * lazily loaded files.
+ * against 5 ms for `require('node:http')`. Each built-in the app's own modules import becomes a small CommonJS
+ * module (lazyBuiltin) that requires it when the app first reads one of its exports; esbuild turns the import into
+ * property reads of that module, which give the same objects the facade would. The app's imports only: the
+ * dependencies' ES modules that import built-ins are in the lazily loaded files.
  */
 function builtinsThroughRequire(): Plugin {
   // The app's own modules, all in the file read at start but for the lazily loaded clients' re-exports: a built-in
@@ -146,25 +167,7 @@ function builtinsThroughRequire(): Plugin {
           ? { path: args.path, namespace: BUILTIN_NAMESPACE }
           : undefined,
       );
-      build.onLoad({ filter: /.*/, namespace: BUILTIN_NAMESPACE }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
-    },
-  };
-}
-
-/**
- * zod's `z` namespace carries every locale of its error messages (`z.locales`, 64 of them, 267 KB of the app's
- * file), which esbuild cannot leave out since `z` is used as an object. The app uses English only, the default
- * zod configures itself (zod v4/classic/schemas.js registers `en` on the first schema), and never names another
- * locale: the locales module becomes English alone, so a new instance does not parse the rest at start.
- */
-function englishZodOnly(): Plugin {
-  return {
-    name: 'english-zod-only',
-    setup(build) {
-      build.onLoad({ filter: /[\\/]node_modules[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({
-        contents: "export { default as en } from './en.js';",
-        loader: 'js',
-      }));
+      build.onLoad({ filter: /.*/, namespace: BUILTIN_NAMESPACE }, (args) => ({ contents: lazyBuiltin(args.path), loader: 'js' }));
     },
   };
 }
@@ -233,9 +236,37 @@ export async function bundle(entry: string, outdir: string, lock: Lockfile): Pro
     keepNames: false,
     metafile: true,
     logLevel: 'warning',
-    plugins: [builtinsThroughRequire(), leaveOutDevPackages(lock, leftOut), oneMachineIdReader(), englishZodOnly(), namesWhereRead()],
+    plugins: [builtinsThroughRequire(), leaveOutDevPackages(lock, leftOut), oneMachineIdReader(), namesWhereRead()],
   });
+  commonJsAsFunctions(outdir, result.metafile);
   return { metafile: result.metafile, leftOut: [...leftOut].sort() };
+}
+
+/**
+ * Every CommonJS module's wrapper in the bundle in `outdir` becomes a function expression instead of esbuild's
+ * arrow (scripts/commonjs-functions.ts says why), its map moved to match and the metafile's sizes with it.
+ */
+function commonJsAsFunctions(outdir: string, metafile: Metafile): void {
+  const files = readdirSync(outdir).filter((file) => file.endsWith('.js'));
+  const code = new Map(files.map((file) => [file, readFileSync(join(outdir, file), 'utf8')]));
+  const facts = new Map(files.map((file) => [file, factsOf(code.get(file) ?? '')]));
+  const helperOf = (source: string, name: string): boolean => {
+    const of = facts.get(basename(source));
+    const local = of?.exports.get(name);
+    return source.startsWith('./') && local !== undefined && (of?.helpers.has(local) ?? false);
+  };
+  for (const file of files) {
+    const text = code.get(file) ?? '';
+    const edits = commonJsWrapperEdits(text, helperOf);
+    if (edits.length === 0) continue;
+    const mapFile = join(outdir, `${file}.map`);
+    const map = existsSync(mapFile) ? (JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMap) : undefined;
+    const edited = applyEdits(text, edits, map);
+    writeFileSync(join(outdir, file), edited.code);
+    if (edited.map) writeFileSync(mapFile, JSON.stringify(edited.map));
+    const output = metafile.outputs[relative(projectRoot, join(outdir, file)).split(sep).join('/')];
+    if (output) output.bytes = Buffer.byteLength(edited.code);
+  }
 }
 
 /**
@@ -271,9 +302,16 @@ export function startFiles(metafile: Metafile): string[] {
   return [...seen].sort();
 }
 
-/** A source of the app's own, not of a bundled dependency nor one of builtinsThroughRequire's one-line modules. */
-export function isAppSource(source: string): boolean {
-  return !source.split('\\').join('/').includes('node_modules/') && !source.startsWith(`${BUILTIN_NAMESPACE}:`);
+/**
+ * A source of the app's own: a file under the repository's `src/`, as the map in `mapFolder` names it (relative to
+ * the map). Not a bundled dependency's, whether esbuild names it by its path in node_modules or by a URL the
+ * dependency's own map gave it (@azure/functions, built by webpack, names its sources `webpack://...`), nor a
+ * plugin's module (`builtin-require:node:http`, `no-machine-id:getMachineId`).
+ */
+export function isAppSource(source: string, mapFolder: string): boolean {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(source)) return false;
+  const path = relative(join(projectRoot, 'src'), resolve(mapFolder, source));
+  return path !== '' && !path.startsWith('..') && !isAbsolute(path) && !path.split(sep).includes('node_modules');
 }
 
 /**
@@ -285,7 +323,7 @@ export function trimSourceMaps(outdir: string): void {
     if (!file.endsWith('.js')) continue;
     const mapFile = join(outdir, `${file}.map`);
     if (!existsSync(mapFile)) continue;
-    const map = keepSources(JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMap, isAppSource);
+    const map = keepSources(JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMap, (source) => isAppSource(source, outdir));
     if (map.sources.length > 0) {
       writeFileSync(mapFile, JSON.stringify(map));
       continue;

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { loadYaml } from '@kubernetes/client-node';
@@ -17,6 +17,7 @@ import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { captureRegistrations } from '../../local/host/registrations.js';
+import { commonJsWrapperEdits, factsOf } from '../../scripts/commonjs-functions.js';
 import { durableBackendOf, hostJsonFor } from '../../scripts/durable-backend.js';
 import { bundledPackages, type Lockfile, packagePathOf } from '../../scripts/notices.js';
 import { bundledMain, hostProvided, metafilePath, noticesFile, packageFolder, projectRoot, startBudgetBytes, startFiles } from '../../scripts/package.js';
@@ -244,7 +245,19 @@ describe('the package as azd zips it', () => {
     expect(maps.length).toBeGreaterThan(0);
     const sources = maps.flatMap((m) => (JSON.parse(readFileSync(join(copy, m.path), 'utf8')) as { sources: string[] }).sources);
     expect(sources.some((s) => s.endsWith('src/functions/startJobRun.ts'))).toBe(true);
-    expect(sources.filter((s) => s.includes('node_modules/'))).toEqual([]);
+    // Every source is a file of the repository's src/, as the map (in the package's dist/) names it: none in
+    // node_modules, and none a dependency's own map named (@azure/functions's are webpack:// URLs).
+    const mapFolder = join(ROOT, packageFolder, dirname(bundledMain));
+    expect(sources.filter((s) => !resolve(mapFolder, s).startsWith(join(ROOT, 'src') + sep) || s.includes('node_modules/'))).toEqual([]);
+    // So a file of dependencies alone has no map for Node to read when it loads (the Functions library's is read
+    // at start), and a file with app code has one.
+    const withAppCode = (output: string) => Object.entries(metafile.outputs[output]?.inputs ?? {}).some(([input, { bytesInOutput }]) => bytesInOutput > 0 && input.startsWith('dist/src/'));
+    const outputs = Object.keys(metafile.outputs).filter((output) => output.endsWith('.js'));
+    expect(outputs.filter((output) => !withAppCode(output)).map(inCopy)).toEqual(expect.arrayContaining(filesHolding('@azure/functions')));
+    for (const output of outputs) {
+      const linked = readFileSync(join(copy, inCopy(output)), 'utf8').includes('//# sourceMappingURL=');
+      expect(linked, inCopy(output)).toBe(withAppCode(output));
+    }
   });
 });
 
@@ -301,6 +314,13 @@ describe('a fresh Node 22 loads the package alone', () => {
     for (const name of ['internal/deps/undici/undici', 'http2', 'zlib', 'worker_threads']) expect(builtins, name).not.toContain(name);
   });
 
+  it("requires the built-ins the app's own modules import when it first uses them: https, tls and dns are not loaded at start", () => {
+    // scripts/package.ts lazyBuiltin: the app's callback sender and SSRF checks use them, the Functions library
+    // (read at start) none of them; http is the library's own.
+    const builtins = loaded.builtins ?? [];
+    for (const name of ['https', 'tls', 'dns', 'fs/promises', 'timers/promises']) expect(builtins, name).not.toContain(name);
+  });
+
   it('the first request that needs the Kubernetes client reads its file, once, and is answered through it', () => {
     expect(firstRequest.status, firstRequest.stderr).toBe(0);
     const requests = firstRequest.firstRequest?.requests ?? [];
@@ -340,11 +360,11 @@ describe('what a new instance reads at start', () => {
     expect([...packages].filter((pkg) => NOT_AT_START.includes(pkg) || NOT_AT_START_PATTERN.test(pkg))).toEqual([]);
   });
 
-  it('holds zod\'s English messages only, the locale the app uses (scripts/package.ts englishZodOnly)', () => {
+  it('holds zod\'s English messages only, the locale the app uses: zod configures it itself, and the namespace import leaves the others out', () => {
     const locales = Object.values(metafile.outputs)
       .flatMap((output) => Object.keys(output.inputs))
       .filter((input) => /node_modules\/zod\/v4\/locales\//.test(input));
-    expect(locales.sort()).toEqual(['node_modules/zod/v4/locales/en.js', 'node_modules/zod/v4/locales/index.js']);
+    expect(locales.sort()).toEqual(['node_modules/zod/v4/locales/en.js']);
   });
 
   it('keeps the names of classes whose dependencies read them, and not those of the app\'s start (scripts/package.ts namesWhereRead)', () => {
@@ -357,6 +377,32 @@ describe('what a new instance reads at start', () => {
     expect(start.flatMap(kept)).toEqual(expect.arrayContaining(['CronDayOfMonth', 'CronMonth', 'CronDayOfWeek']));
     // The app's own classes (src/core/schedule.ts ScheduleError) run unnamed at start, as zod's and the Functions library's.
     expect(start.flatMap(kept)).not.toContain('ScheduleError');
+  });
+
+  it('holds only the part of zod the app uses: the app imports it as a namespace, not its z object (eslint.config.js)', () => {
+    const zodBytes = Object.values(metafile.outputs)
+      .flatMap((output) => Object.entries(output.inputs))
+      .filter(([input]) => packageOf(input) === 'zod')
+      .reduce((sum, [, { bytesInOutput }]) => sum + bytesInOutput, 0);
+    // 192 KB when src/ imported `{ z }`, a namespace object esbuild must keep whole; 106 KB as `* as z`.
+    expect(zodBytes).toBeGreaterThan(50_000);
+    expect(zodBytes).toBeLessThan(150_000);
+  });
+
+  it("wraps its CommonJS modules in function expressions, not esbuild's arrows (scripts/commonjs-functions.ts)", () => {
+    const code = new Map(files.filter((f) => f.path.endsWith('.js')).map((f) => [basename(f.path), readFileSync(join(copy, f.path), 'utf8')]));
+    const facts = new Map([...code].map(([file, text]) => [file, factsOf(text)]));
+    const helperOf = (source: string, name: string) => {
+      const of = facts.get(basename(source));
+      const local = of?.exports.get(name);
+      return local !== undefined && (of?.helpers.has(local) ?? false);
+    };
+    // esbuild's helper is found (else the check below would hold of any bundle), and the Functions library and
+    // luxon, CommonJS modules read at start, are wrapped in it.
+    expect([...facts.values()].some((f) => f.helpers.size > 0)).toBe(true);
+    const start = atStart().map((file) => basename(file));
+    expect(start.map((file) => code.get(file) ?? '').join('')).toMatch(/=[\w$]+\(function\([\w$]+,[\w$]+\)\{/);
+    for (const [file, text] of code) expect(commonJsWrapperEdits(text, helperOf).length, file).toBe(0);
   });
 
   it('each lazily loaded client is a file of its own that nothing read at start imports statically', () => {
