@@ -86,6 +86,20 @@ export function factsOf(code: string): FileFacts {
 }
 
 /**
+ * For the files of one bundle (name -> code): whether the file an import names (`./chunk-X.js`) exports esbuild's
+ * helper under a name.
+ */
+export function helperExports(files: Map<string, string>): (source: string, name: string) => boolean {
+  const facts = new Map([...files].map(([file, code]) => [file, factsOf(code)]));
+  return (source, name) => {
+    if (!source.startsWith('./')) return false;
+    const of = facts.get(source.slice(2));
+    const local = of?.exports.get(name);
+    return local !== undefined && (of?.helpers.has(local) ?? false);
+  };
+}
+
+/**
  * The edits that make each CommonJS wrapper of `code` a function expression. `helperOf(source, name)` says whether
  * the file `source` (an import's specifier, `./chunk-X.js`) exports esbuild's helper under `name`.
  */

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin, transform } from 'esbuild';
 
 import { clean } from './clean.js';
-import { applyEdits, commonJsWrapperEdits, factsOf } from './commonjs-functions.js';
+import { applyEdits, commonJsWrapperEdits, helperExports } from './commonjs-functions.js';
 import { type DurableBackend, durableBackendOf, hostJsonFor } from './durable-backend.js';
 import { bundledPackages, type Lockfile, packagePathOf, thirdPartyNotices } from './notices.js';
 import { keepSources, type SourceMap } from './sourcemap.js';
@@ -249,12 +249,7 @@ export async function bundle(entry: string, outdir: string, lock: Lockfile): Pro
 function commonJsAsFunctions(outdir: string, metafile: Metafile): void {
   const files = readdirSync(outdir).filter((file) => file.endsWith('.js'));
   const code = new Map(files.map((file) => [file, readFileSync(join(outdir, file), 'utf8')]));
-  const facts = new Map(files.map((file) => [file, factsOf(code.get(file) ?? '')]));
-  const helperOf = (source: string, name: string): boolean => {
-    const of = facts.get(basename(source));
-    const local = of?.exports.get(name);
-    return source.startsWith('./') && local !== undefined && (of?.helpers.has(local) ?? false);
-  };
+  const helperOf = helperExports(code);
   for (const file of files) {
     const text = code.get(file) ?? '';
     const edits = commonJsWrapperEdits(text, helperOf);

@@ -17,7 +17,7 @@ import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { captureRegistrations } from '../../local/host/registrations.js';
-import { commonJsWrapperEdits, factsOf } from '../../scripts/commonjs-functions.js';
+import { commonJsWrapperEdits, factsOf, helperExports } from '../../scripts/commonjs-functions.js';
 import { durableBackendOf, hostJsonFor } from '../../scripts/durable-backend.js';
 import { bundledPackages, type Lockfile, packagePathOf } from '../../scripts/notices.js';
 import { bundledMain, hostProvided, metafilePath, noticesFile, packageFolder, projectRoot, startBudgetBytes, startFiles } from '../../scripts/package.js';
@@ -391,15 +391,10 @@ describe('what a new instance reads at start', () => {
 
   it("wraps its CommonJS modules in function expressions, not esbuild's arrows (scripts/commonjs-functions.ts)", () => {
     const code = new Map(files.filter((f) => f.path.endsWith('.js')).map((f) => [basename(f.path), readFileSync(join(copy, f.path), 'utf8')]));
-    const facts = new Map([...code].map(([file, text]) => [file, factsOf(text)]));
-    const helperOf = (source: string, name: string) => {
-      const of = facts.get(basename(source));
-      const local = of?.exports.get(name);
-      return local !== undefined && (of?.helpers.has(local) ?? false);
-    };
+    const helperOf = helperExports(code);
     // esbuild's helper is found (else the check below would hold of any bundle), and the Functions library and
     // luxon, CommonJS modules read at start, are wrapped in it.
-    expect([...facts.values()].some((f) => f.helpers.size > 0)).toBe(true);
+    expect([...code.values()].some((text) => factsOf(text).helpers.size > 0)).toBe(true);
     const start = atStart().map((file) => basename(file));
     expect(start.map((file) => code.get(file) ?? '').join('')).toMatch(/=[\w$]+\(function\([\w$]+,[\w$]+\)\{/);
     for (const [file, text] of code) expect(commonJsWrapperEdits(text, helperOf).length, file).toBe(0);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { applyEdits, commonJsWrapperEdits, factsOf } from '../../scripts/commonjs-functions.js';
+import { applyEdits, commonJsWrapperEdits, factsOf, helperExports } from '../../scripts/commonjs-functions.js';
 import { decodeMappings, encodeMappings } from '../../scripts/sourcemap.js';
 
 /** esbuild 0.28's minified helper, as the bundle's runtime chunk defines it. */
@@ -20,6 +20,14 @@ describe('which wrappers become functions', () => {
     const facts = factsOf(`${HELPER}var p=(a,b)=>a+b;export{o as c,p as d};`);
     expect([...facts.helpers]).toEqual(['o']);
     expect(facts.exports.get('c')).toBe('o');
+  });
+
+  it('tells which file of a bundle exports the helper, under which name', () => {
+    const helperOf = helperExports(new Map([['chunk-A.js', `${HELPER}var p=1;export{o as c,p as d};`], ['index.js', 'import{c as U}from"./chunk-A.js";']]));
+    expect(helperOf('./chunk-A.js', 'c')).toBe(true);
+    expect(helperOf('./chunk-A.js', 'd')).toBe(false);
+    expect(helperOf('./index.js', 'c')).toBe(false);
+    expect(helperOf('chunk-A.js', 'c')).toBe(false);
   });
 
   it("rewrites a top-level module wrapper made with the file's own helper, with one or two parameters", () => {
