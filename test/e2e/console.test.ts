@@ -103,6 +103,7 @@ beforeAll(async () => {
     kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name, namespace: ns(), suspend: true, annotations, env: [{ name: 'GREETING', value: 'hello' }] }) });
   await job('hello', { [COMPLETE_DELAY_ANNOTATION]: '2s', [TERMINATION_MESSAGE_ANNOTATION]: '{"rowsWritten":42,"report":"hello.csv"}' });
   await job('slow', { [COMPLETE_DELAY_ANNOTATION]: '1h' });
+  await job('steady', { [COMPLETE_DELAY_ANNOTATION]: '10s' });
   // Its owner lets a run retry once on disruption; every pod of it is evicted (testenv's kwok stage).
   await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'pressure', namespace: ns(), suspend: true, fate: evicted({ after: '1s' }), jobAnnotations: { [RETRY_ON_DISRUPTION_ANNOTATION]: '1' } }) });
   await kube.batch.createNamespacedJob({ namespace: ns(), body: testJob({ name: 'broken', namespace: ns(), suspend: true, fate: fails({ exitCode: 3, runFor: '1s' }) }) });
@@ -434,5 +435,31 @@ describe('the web console in a real browser', () => {
     expect(await page.content()).not.toContain('hidden-in-the-console');
     expect(receiver.at('/console/told')).toHaveLength(2);
     await shoot('run-subscriptions');
+  });
+  it("shows the run's log once it has ended, also when the status poll saw the verdict before the followed log's end line came", async () => {
+    // What a loaded CI machine once made happen: the status poll saw Success first, the follow stopped without its
+    // end line, and the page kept the log it asked for on opening. Here the follow never gets an answer (so never an
+    // end line) and that first log is empty, as it is before the pod has written anything.
+    const logs = (url: URL) => /^\/api\/runs\/[^/]+\/logs$/.test(url.pathname);
+    let first = true;
+    await page.route(logs, async (route) => {
+      if (new URL(route.request().url()).searchParams.get('follow') === 'true') return route.abort();
+      if (!first) return route.continue();
+      first = false;
+      return route.fulfill({ status: 200, contentType: 'text/plain; charset=utf-8', body: '' });
+    });
+    try {
+      const started = await fetch(`${app.url}/api/jobs/${ns()}/steady/runs?code=${KEY}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      expect(started.status).toBe(202);
+      const { runId } = (await started.json()) as { runId: string };
+      await page.goto(`${consoleUrl}#/runs/${runId}?cluster=local&namespace=${ns()}`);
+      // The page saw the run running (it follows the log only then), and the follow is failing.
+      await expect.poll(() => page.getByTestId('log-source').textContent(), { timeout: 30_000 }).toContain('following live');
+      await expect.poll(() => page.getByTestId('run-status').textContent(), { timeout: 60_000 }).toContain('Success');
+      await expect.poll(() => page.getByTestId('log').textContent(), { timeout: 30_000 }).toContain(LOCAL_POD_LOG_LINES[0]);
+      expect(first).toBe(false);
+    } finally {
+      await page.unroute(logs);
+    }
   });
 });

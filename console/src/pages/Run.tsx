@@ -267,6 +267,13 @@ function Logs({ runId, scope, running, containers }: { runId: string; scope: Sco
     // The follow has ended at the verdict: the log as it now is (the pod's or the archive's) takes its place.
     if (followed.ended) setTick((t) => t + 1);
   }, [followed.ended]);
+  const wasRunning = useRef(running);
+  useEffect(() => {
+    // So it does when the status poll sees the verdict first: the follow stops then, before its end line came, and
+    // the log asked for on opening (before the pod had written anything, say) would otherwise stay on the page.
+    if (wasRunning.current && !running) setTick((t) => t + 1);
+    wasRunning.current = running;
+  }, [running]);
   useEffect(() => {
     if (pre.current) pre.current.scrollTop = pre.current.scrollHeight;
   }, [log?.text, followed.text]);
