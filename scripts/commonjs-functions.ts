@@ -68,10 +68,10 @@ function topLevel(code: string): AnyNode {
   return parse(code, { ecmaVersion: 'latest', sourceType: 'module' }) as unknown as AnyNode;
 }
 
-export function factsOf(code: string): FileFacts {
+export function factsOf(code: string, program: AnyNode = topLevel(code)): FileFacts {
   const helpers = new Set<string>();
   const exports = new Map<string, string>();
-  for (const statement of topLevel(code).body as AnyNode[]) {
+  for (const statement of program.body as AnyNode[]) {
     if (statement.type === 'VariableDeclaration') {
       for (const d of statement.declarations as AnyNode[]) {
         const id = d.id as AnyNode;
@@ -105,7 +105,7 @@ export function helperExports(files: Map<string, string>): (source: string, name
  */
 export function commonJsWrapperEdits(code: string, helperOf: (source: string, name: string) => boolean): Edit[] {
   const program = topLevel(code);
-  const helpers = new Set<string>(factsOf(code).helpers);
+  const { helpers } = factsOf(code, program);
   const body = program.body as AnyNode[];
   for (const statement of body) {
     if (statement.type !== 'ImportDeclaration') continue;
