@@ -54,7 +54,6 @@ let callbackBase = '';
 const delivered: string[] = [];
 let stateDir: string;
 
-
 const dependencies = () => ofType(receiver.envelopes, 'RemoteDependencyData');
 const props = (e: BreezeEnvelope) => e.data.baseData.properties ?? {};
 
@@ -130,7 +129,7 @@ describe('telemetry of a run, exported to Application Insights with Entra ID', (
   it('is one operation from the start request through the orchestration and each activity, every envelope carrying the run', async () => {
     expect(telemetryStarted()?.destinations).toEqual(['azure-monitor']);
     const callback = `${callbackBase}/la/done?api-version=2016-06-01&sp=%2Ftriggers&sv=1.0&sig=${CALLBACK_SIG}`;
-    const { runId, status } = await runToVerdict('report', callback ? { subscription: { url: callback, format: 'snapshot' } } : {});
+    const { runId, status } = await runToVerdict('report', { subscription: { url: callback, format: 'snapshot' } });
     expect(status).toBe(200);
     const traceId = await traceIdOf(runId);
     const spans = await spansOf(runId, ['start run', 'submitRun', 'observeRun', 'archiveRun', 'orchestration jobRun']);

@@ -26,7 +26,6 @@ let stateDir: string;
 const KEY = 'otel-key';
 const { runToVerdict } = appCalls(() => app, ns, 90_000);
 
-
 /** The run's spans, once those of the start, the orchestration and each activity it ran have arrived. */
 function spansOf(runId: string, names: readonly string[]): Promise<ReceivedSpan[]> {
   return waitFor(`the spans of ${runId}`, () => {
