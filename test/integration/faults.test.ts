@@ -142,7 +142,11 @@ describe('the API server restarted in the middle of runs', () => {
     const watching = { on: true };
     const watcher = (async () => {
       while (watching.on) {
-        for (const id of runs) seen.push((await durable.getStatus(id)).customStatus as RunSnapshot);
+        for (const id of runs) {
+          // Null until the orchestration has set its first status (a run just started).
+          const status = (await durable.getStatus(id)).customStatus as RunSnapshot | null | undefined;
+          if (status) seen.push(status);
+        }
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     })();
@@ -185,7 +189,11 @@ describe('connections cut, answers delayed and connections half-open between the
     const watching = { on: true };
     const watcher = (async () => {
       while (watching.on) {
-        for (const id of runs) seen.push((await durable.getStatus(id)).customStatus as RunSnapshot);
+        for (const id of runs) {
+          // Null until the orchestration has set its first status (a run just started).
+          const status = (await durable.getStatus(id)).customStatus as RunSnapshot | null | undefined;
+          if (status) seen.push(status);
+        }
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     })();
